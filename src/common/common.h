@@ -1,0 +1,91 @@
+/* Shared helpers: errors, cleanup attributes, allocation, logging, files.
+ * Every symbol here carries the `ctr_` prefix. */
+#ifndef CTR_COMMON_H
+#define CTR_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* ---- errors (crun style): a failing function returns <0 or NULL and fills *err ---- */
+struct ctr_error {
+    int errnum; /* errno value, 0 when not a system error */
+    char *msg;  /* full message, context prepended on the way up */
+};
+typedef struct ctr_error *ctr_error_t;
+
+/* Set *err (which must be NULL) and return -1. errnum may be 0. */
+int ctr_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prepend "context: " to an existing error and return -1. */
+int ctr_error_wrap(ctr_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ctr_error_free(ctr_error_t *err);
+/* Print "prog: message" to stderr (only main() calls this). */
+void ctr_error_print(const char *prog, ctr_error_t err);
+/* Steal the message of an error (caller frees), clearing it. */
+char *ctr_error_take_msg(ctr_error_t *err);
+
+/* ---- allocation: aborts on OOM ---- */
+void *ctr_xmalloc(size_t n);
+void *ctr_xcalloc(size_t n, size_t size);
+void *ctr_xrealloc(void *p, size_t n);
+char *ctr_xstrdup(const char *s);
+char *ctr_xstrndup(const char *s, size_t n);
+char *ctr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- cleanup attributes ---- */
+void ctr_cleanup_freep(void *p);
+void ctr_cleanup_closep(int *fd);
+void ctr_cleanup_fclosep(FILE **f);
+void ctr_cleanup_error(ctr_error_t *e);
+void ctr_cleanup_strv(char ***v);
+#define cleanup_free __attribute__((cleanup(ctr_cleanup_freep)))
+#define cleanup_close __attribute__((cleanup(ctr_cleanup_closep)))
+#define cleanup_fclose __attribute__((cleanup(ctr_cleanup_fclosep)))
+#define cleanup_error __attribute__((cleanup(ctr_cleanup_error)))
+#define cleanup_strv __attribute__((cleanup(ctr_cleanup_strv)))
+/* Move ownership out of a cleanup local. */
+#define ctr_steal_ptr(p) ({ __typeof__(p) _tmp = (p); (p) = NULL; _tmp; })
+#define ctr_steal_fd(fd) ({ int _tmp = (fd); (fd) = -1; _tmp; })
+
+/* ---- string vectors (NULL terminated) ---- */
+size_t ctr_strv_len(char *const *v);
+void ctr_strv_free(char **v);
+char **ctr_strv_dup(char *const *v);
+/* Append s (copied) to *v, reallocating. */
+void ctr_strv_append(char ***v, const char *s);
+
+/* ---- logging ---- */
+enum ctr_log_level { CTR_LOG_ERROR, CTR_LOG_WARN, CTR_LOG_INFO, CTR_LOG_DEBUG };
+void ctr_log_set_level(enum ctr_log_level level);
+enum ctr_log_level ctr_log_get_level(void);
+/* Send log lines to a file descriptor (default stderr); json=true writes JSON lines. */
+void ctr_log_set_sink(int fd, bool json);
+void ctr_log_set_prog(const char *prog);
+void ctr_log_write(enum ctr_log_level level, const char *file, const char *func, int line,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define log_error(...) ctr_log_write(CTR_LOG_ERROR, __FILE__, __func__, __LINE__, __VA_ARGS__)
+#define log_warn(...) ctr_log_write(CTR_LOG_WARN, __FILE__, __func__, __LINE__, __VA_ARGS__)
+#define log_info(...) ctr_log_write(CTR_LOG_INFO, __FILE__, __func__, __LINE__, __VA_ARGS__)
+#define log_debug(...) ctr_log_write(CTR_LOG_DEBUG, __FILE__, __func__, __LINE__, __VA_ARGS__)
+
+/* ---- files ---- */
+/* Write data to path atomically: temp file in the same dir, fsync, rename, fsync dir. */
+int ctr_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                          ctr_error_t *err);
+/* Read a whole file (NUL-terminated); fails past max bytes. */
+int ctr_read_file(const char *path, size_t max, char **out, size_t *out_len, ctr_error_t *err);
+/* mkdir -p */
+int ctr_mkdir_p(const char *path, mode_t mode, ctr_error_t *err);
+/* rm -rf (does not follow symlinks) */
+int ctr_rm_rf(const char *path, ctr_error_t *err);
+/* Write/read all bytes, retrying on EINTR and short transfers. */
+ssize_t ctr_write_all(int fd, const void *buf, size_t len);
+ssize_t ctr_read_all(int fd, void *buf, size_t len);
+/* Monotonic clock in nanoseconds. */
+uint64_t ctr_now_ns(void);
+
+#endif
