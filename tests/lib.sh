@@ -1,0 +1,46 @@
+# Shared helpers for integration tests (bash). Each test script sources this,
+# calls `plan_start`, uses ok/not_ok/skip or t_run, and ends with `plan_end`.
+# Output is TAP; tests/run aggregates the results.
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+BIN=$BUILD/bin
+# Expensive fixtures (kernel, images) live outside the clone and are reused.
+CTR_CACHE=${CTR_CACHE:-/var/cache/container-test}
+T_N=0
+T_FAILED=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ctr-test.XXXXXX")
+trap 't_cleanup' EXIT
+T_CLEANUPS=()
+
+t_cleanup() {
+    local c
+    for c in "${T_CLEANUPS[@]+"${T_CLEANUPS[@]}"}"; do eval "$c" >/dev/null 2>&1 || true; done
+    rm -rf "$T_TMP"
+}
+# Register a shell command to run at exit (also on failure).
+at_exit() { T_CLEANUPS+=("$1"); }
+
+plan_start() { :; }
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
+skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; }
+diag() { printf '# %s\n' "$@"; }
+plan_end() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
+
+# check DESC CMD...: run CMD, ok if it exits 0; on failure print its output as diagnostics.
+check() {
+    local desc=$1; shift
+    local out
+    if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc"; printf '%s\n' "$out" | tail -20 | sed 's/^/#   /'; fi
+}
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" == "$3" ]; then ok "$1"; else
+        not_ok "$1"; diag "expected: $(printf '%q' "$2")" "actual:   $(printf '%q' "$3")"; fi
+}
+# check_contains DESC HAYSTACK NEEDLE
+check_contains() {
+    if [[ "$2" == *"$3"* ]]; then ok "$1"; else
+        not_ok "$1"; diag "missing: $3" "in: $(printf '%s' "$2" | tail -c 2000)"; fi
+}
