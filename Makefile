@@ -35,7 +35,7 @@ include $(sort $(wildcard src/*/module.mk))
 HOST_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRCS))
 LIBCTR := $(BUILD)/libctr.a
 
-all: $(addprefix $(BUILD)/bin/,$(BINS) $(GUEST_BINS)) $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(EXTRA_TARGETS)
+all: $(LIBCTR) $(addprefix $(BUILD)/bin/,$(BINS) $(GUEST_BINS)) $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(EXTRA_TARGETS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>

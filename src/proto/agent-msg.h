@@ -1,0 +1,125 @@
+/* Typed control messages of the agent protocol (see docs/agent-protocol.md).
+ * JSON is parsed once here into these structs; nothing further in walks JSON.
+ *
+ * Requests go host -> guest: {"op": "...", "id": N, ...}; every request gets
+ * exactly one reply guest -> host: {"id": N, "ok": true, ...} or
+ * {"id": N, "ok": false, "error": "message", "code": N}.
+ * Events go guest -> host unprompted: {"event": "...", ...}. */
+#ifndef CTR_PROTO_AGENT_MSG_H
+#define CTR_PROTO_AGENT_MSG_H
+
+#include "proto/agent.h"
+
+#define AGENT_MAX_ARGS 4096
+#define AGENT_MAX_MOUNTS 64
+
+enum agent_op {
+    AGENT_OP_HELLO = 1, /* version handshake, first request */
+    AGENT_OP_SETUP,     /* container identity: hostname, root disks, mounts */
+    AGENT_OP_EXEC,      /* start a process (the main one, or an exec) */
+    AGENT_OP_SIGNAL,    /* send a signal to a process */
+    AGENT_OP_RESIZE,    /* terminal window size of a process */
+    AGENT_OP_SHUTDOWN,  /* sync, unmount, power off */
+};
+
+struct agent_rlimit {
+    int resource; /* RLIMIT_* number */
+    uint64_t soft, hard;
+};
+
+struct agent_mount {
+    char *source;  /* device ("serial:NAME" = the virtio-blk disk with that serial), path or fs name */
+    char *target;  /* absolute path inside the container root */
+    char *fstype;  /* "ext4", "9p", "tmpfs", "bind", ... */
+    char *options; /* comma separated mount options (may be NULL) */
+};
+
+struct agent_hello {
+    uint32_t version;
+    char *agent; /* reply only: "vminitd/VERSION" */
+};
+
+struct agent_setup {
+    char *hostname;
+    char *root_lower;  /* read-only image disk, e.g. "serial:image" */
+    char *root_upper;  /* writable disk, e.g. "serial:rw"; NULL = tmpfs upper */
+    bool readonly;     /* container root mounted read-only */
+    struct agent_mount *mounts;
+    size_t n_mounts;
+};
+
+struct agent_exec {
+    char *process;   /* name chosen by the host: "main" or an exec id; unique while alive */
+    char **args;     /* argv, NULL terminated, at least one */
+    char **env;      /* NAME=VALUE, NULL terminated */
+    char *cwd;       /* absolute; created if missing, as docker does */
+    char *user;      /* "", "name", "uid", "name:group", "uid:gid" resolved in the container */
+    bool terminal;   /* a pty: stdout carries both outputs, stderr stream unused */
+    uint16_t rows, cols;
+    uint32_t stdin_stream;  /* 0 = no stdin (reads /dev/null) */
+    uint32_t stdout_stream; /* 0 = discard */
+    uint32_t stderr_stream; /* 0 = discard (ignored with terminal) */
+    struct agent_rlimit *rlimits;
+    size_t n_rlimits;
+};
+
+struct agent_signal {
+    char *process;
+    int signal;
+};
+
+struct agent_resize {
+    char *process;
+    uint16_t rows, cols;
+};
+
+struct agent_request {
+    uint64_t id;
+    enum agent_op op;
+    union {
+        struct agent_hello hello;
+        struct agent_setup setup;
+        struct agent_exec exec;
+        struct agent_signal signal;
+        struct agent_resize resize;
+    } u;
+};
+
+struct agent_reply {
+    uint64_t id;
+    bool ok;
+    char *error;     /* when !ok */
+    int code;        /* when !ok: suggested exit code (127 not found, 126 not executable), else 0 */
+    uint32_t version; /* hello */
+    char *agent;      /* hello */
+    int pid;          /* exec: guest pid */
+};
+
+enum agent_event_type {
+    AGENT_EVENT_EXIT = 1, /* a process ended; all its output EOF frames were sent before */
+};
+
+struct agent_event {
+    enum agent_event_type type;
+    char *process;
+    int status; /* exit code, or 128 + signal number */
+};
+
+/* Encoding returns a malloc'd JSON text (no trailing NUL counted in *len). */
+char *agent_request_encode(const struct agent_request *req, size_t *len);
+char *agent_reply_encode(const struct agent_reply *rep, size_t *len);
+char *agent_event_encode(const struct agent_event *ev, size_t *len);
+
+/* Decoding validates strictly: unknown op/event, missing or mistyped fields, over-long
+ * arrays or strings are errors. What is decoded is owned by the struct. */
+int agent_request_decode(const char *json, size_t len, struct agent_request *out, ctr_error_t *err);
+/* A control frame from the guest is either a reply (has "id") or an event (has "event"). */
+enum agent_guest_msg_kind { AGENT_MSG_REPLY = 1, AGENT_MSG_EVENT = 2 };
+int agent_guest_msg_decode(const char *json, size_t len, enum agent_guest_msg_kind *kind,
+                           struct agent_reply *reply, struct agent_event *event, ctr_error_t *err);
+
+void agent_request_release(struct agent_request *req);
+void agent_reply_release(struct agent_reply *rep);
+void agent_event_release(struct agent_event *ev);
+
+#endif

@@ -1,0 +1,64 @@
+/* The bundle: what the daemon (or a test) hands the shim, container-runtime.
+ * A bundle is a directory holding `config.json` (this struct, versioned JSON)
+ * and, written by the shim: `state.json`, `container.log` (JSON lines),
+ * `boot.log` (guest console), `shim.sock` (control socket), `shim.pid`.
+ * See docs/runtime.md for the JSON layout and the shim's command interface. */
+#ifndef CTR_PROTO_BUNDLE_H
+#define CTR_PROTO_BUNDLE_H
+
+#include "proto/agent-msg.h"
+
+#define BUNDLE_CONFIG_VERSION 1
+
+enum bundle_accel { BUNDLE_ACCEL_AUTO = 0, BUNDLE_ACCEL_KVM, BUNDLE_ACCEL_TCG };
+
+struct bundle_disk {
+    char *serial;  /* virtio-blk serial the guest finds it by ("image", "rw", ...) */
+    char *path;    /* host path of the raw disk image */
+    bool readonly;
+};
+
+struct bundle_vm {
+    char *kernel;       /* vmlinux (PVH) */
+    char *initrd;       /* initramfs with vminitd as /init */
+    char *cmdline;      /* extra kernel command line, may be NULL */
+    unsigned cpus;      /* vCPUs */
+    uint64_t memory_mib;
+    enum bundle_accel accel;
+    unsigned boot_timeout_ms; /* from QEMU start to the agent's hello reply */
+};
+
+struct bundle_config {
+    uint32_t version;
+    char *id;
+    struct bundle_vm vm;
+    struct bundle_disk *disks;
+    size_t n_disks;
+    struct agent_setup setup;   /* hostname, root (lower/upper), mounts */
+    struct agent_exec process;  /* the main process; stream ids are chosen by the shim */
+    bool open_stdin;            /* keep stdin open for attach (-i) */
+    char **labels;              /* KEY=VALUE, informational */
+};
+
+int bundle_config_load(const char *bundle_dir, struct bundle_config *out, ctr_error_t *err);
+int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, ctr_error_t *err);
+void bundle_config_release(struct bundle_config *cfg);
+
+/* State written atomically by the shim to <bundle>/state.json. */
+enum bundle_status { BUNDLE_CREATED = 0, BUNDLE_RUNNING, BUNDLE_STOPPED };
+
+struct bundle_state {
+    enum bundle_status status;
+    int shim_pid;
+    int vmm_pid;
+    int exit_code;        /* valid when STOPPED */
+    char *exit_reason;    /* "exited", "killed", "vm crashed: ...", ... */
+    int64_t created_ns, started_ns, finished_ns; /* CLOCK_REALTIME */
+    char *accel;          /* "kvm" or "tcg" actually used */
+};
+
+int bundle_state_load(const char *bundle_dir, struct bundle_state *out, ctr_error_t *err);
+int bundle_state_save(const char *bundle_dir, const struct bundle_state *st, ctr_error_t *err);
+void bundle_state_release(struct bundle_state *st);
+
+#endif

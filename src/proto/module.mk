@@ -1,0 +1,1 @@
+HOST_SRCS += $(wildcard src/proto/*.c)
