@@ -69,7 +69,9 @@ $(BUILD)/bin/$(1): $($(1)_SRCS)
 endef
 $(foreach g,$(GUEST_BINS),$(eval $(call guest_bin,$(g))))
 
+# The whole suite: both builds, then every unit and integration test.
 check: all
+	$(MAKE) SANITIZE=1 all
 	tests/run
 
 format:

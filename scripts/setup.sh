@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian 12 machine needs, as root: packages, both builds,
+# the guest kernel (cached outside the clone, keyed by its config's hash), the
+# initramfs with vminitd, and the busybox demo image. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+make -j"$(nproc)"
+make -j"$(nproc)" SANITIZE=1
+kernel/build.sh
+scripts/make-initramfs.sh build/initramfs.cpio build/bin/vminitd
+scripts/make-busybox-image.sh build/images/busybox latest
+echo "setup complete: build/bin, build/kernel/vmlinux, build/initramfs.cpio, build/images/busybox"
