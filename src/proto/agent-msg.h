@@ -10,8 +10,13 @@
 
 #include "proto/agent.h"
 
-#define AGENT_MAX_ARGS 4096
+#define AGENT_MAX_ARGS 4096    /* args, env entries */
 #define AGENT_MAX_MOUNTS 64
+#define AGENT_MAX_RLIMITS 16   /* RLIMIT_NLIMITS on Linux */
+#define AGENT_MAX_NAME 128     /* process names, agent string */
+#define AGENT_MAX_HOSTNAME 64  /* HOST_NAME_MAX */
+#define AGENT_MAX_PATH 4096    /* paths, mount sources/options, user, error messages */
+#define AGENT_RLIM_INFINITY UINT64_MAX /* encoded as -1 */
 
 enum agent_op {
     AGENT_OP_HELLO = 1, /* version handshake, first request */
@@ -105,7 +110,9 @@ struct agent_event {
     int status; /* exit code, or 128 + signal number */
 };
 
-/* Encoding returns a malloc'd JSON text (no trailing NUL counted in *len). */
+/* Encoding returns a malloc'd JSON text (NUL-terminated, the NUL not counted in *len),
+ * or NULL when the struct names an unknown op/event. Encoding does not validate
+ * further: the receiving side's decoder is the gate. */
 char *agent_request_encode(const struct agent_request *req, size_t *len);
 char *agent_reply_encode(const struct agent_reply *rep, size_t *len);
 char *agent_event_encode(const struct agent_event *ev, size_t *len);
@@ -117,6 +124,12 @@ int agent_request_decode(const char *json, size_t len, struct agent_request *out
 enum agent_guest_msg_kind { AGENT_MSG_REPLY = 1, AGENT_MSG_EVENT = 2 };
 int agent_guest_msg_decode(const char *json, size_t len, enum agent_guest_msg_kind *kind,
                            struct agent_reply *reply, struct agent_event *event, ctr_error_t *err);
+
+/* Best effort: the "id" of a request that failed to decode, so that the error reply
+ * can carry it. Returns false when no valid id can be read. */
+bool agent_request_peek_id(const char *json, size_t len, uint64_t *id);
+/* Name of an op ("hello", ...), or NULL. */
+const char *agent_op_name(enum agent_op op);
 
 void agent_request_release(struct agent_request *req);
 void agent_reply_release(struct agent_reply *rep);
