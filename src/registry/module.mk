@@ -1,0 +1,8 @@
+# Registry client (issue 5): distribution API, auth, credentials, pull/push.
+HOST_SRCS += $(wildcard src/registry/*.c)
+
+BINS += ctr-registry
+ctr-registry_SRCS := tests/tools/ctr-registry.c
+
+#UNIT_TESTS += test-registry
+test-registry_SRCS := tests/unit/test-registry.c tests/unit/test-registry-fake.c

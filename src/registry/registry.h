@@ -1,0 +1,186 @@
+/* Registry client: the OCI distribution API (pull, push, login) over libcurl.
+ *
+ * Layering: registry → content store (blobs/sha256/<hex>, verified through an
+ * ingest area) → unpack. Every symbol carries the `registry_` prefix.
+ * See docs/registry.md. */
+#ifndef CTR_REGISTRY_H
+#define CTR_REGISTRY_H
+
+#include "common/common.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- references (docker rules: `busybox` → docker.io/library/busybox:latest) ---- */
+struct registry_ref {
+    char *domain; /* "docker.io", "127.0.0.1:5000" */
+    char *repo;   /* "library/busybox" */
+    char *tag;    /* NULL when only a digest was given */
+    char *digest; /* "sha256:<hex>" or NULL */
+};
+int registry_ref_parse(const char *s, struct registry_ref *out, ctr_error_t *err);
+void registry_ref_free(struct registry_ref *r);
+/* "domain/repo[:tag][@digest]" (caller frees). */
+char *registry_ref_string(const struct registry_ref *r);
+/* The host the API is served from (docker.io → registry-1.docker.io). */
+const char *registry_ref_api_host(const struct registry_ref *r);
+/* True for "sha256:" + 64 lowercase hex. */
+bool registry_digest_valid(const char *digest);
+
+/* ---- platforms ---- */
+struct registry_platform {
+    char os[32];
+    char arch[32];
+    char variant[32]; /* "" when none */
+};
+/* Parse "os/arch[/variant]"; NULL or "" gives the host default (linux/amd64 on x86_64). */
+int registry_platform_parse(const char *s, struct registry_platform *out, ctr_error_t *err);
+
+/* ---- progress ---- */
+enum registry_progress_kind {
+    REGISTRY_PROGRESS_START,   /* a blob transfer begins (total known) */
+    REGISTRY_PROGRESS_BYTES,   /* bytes moved so far */
+    REGISTRY_PROGRESS_DONE,    /* verified and committed / uploaded */
+    REGISTRY_PROGRESS_EXISTS,  /* already present, nothing transferred */
+    REGISTRY_PROGRESS_MOUNTED, /* cross-repository mount on push */
+    REGISTRY_PROGRESS_RETRY,   /* transfer interrupted, retrying (resumes where possible) */
+    REGISTRY_PROGRESS_FAILED,
+};
+struct registry_progress_event {
+    enum registry_progress_kind kind;
+    const char *digest;
+    const char *what; /* "layer", "config", "manifest" */
+    bool push;
+    uint64_t done;
+    uint64_t total;
+};
+typedef void (*registry_progress_fn)(void *opaque, const struct registry_progress_event *ev);
+
+enum registry_progress_style { REGISTRY_PROGRESS_NONE, REGISTRY_PROGRESS_PLAIN, REGISTRY_PROGRESS_ANSI };
+int registry_progress_style_parse(const char *s, enum registry_progress_style *out, ctr_error_t *err);
+/* A renderer writing to a FILE (plain lines or ANSI redraws); thread-safe. */
+struct registry_progress_renderer;
+struct registry_progress_renderer *registry_progress_renderer_new(enum registry_progress_style style,
+                                                                  FILE *out);
+void registry_progress_renderer_event(void *renderer, const struct registry_progress_event *ev);
+/* Print the final state (ANSI) and free. */
+void registry_progress_renderer_free(struct registry_progress_renderer *r);
+
+/* ---- client ---- */
+enum registry_scheme { REGISTRY_SCHEME_HTTPS, REGISTRY_SCHEME_HTTP, REGISTRY_SCHEME_AUTO };
+int registry_scheme_parse(const char *s, enum registry_scheme *out, ctr_error_t *err);
+
+struct registry_transport; /* NULL = libcurl; tests plug in a fake one */
+
+struct registry_options {
+    enum registry_scheme scheme; /* default https; auto = http for loopback hosts */
+    const char *config_dir;      /* dir of config.json; NULL = $DOCKER_CONFIG or ~/.docker */
+    const char *certs_dir;       /* NULL = /etc/container/certs.d */
+    unsigned max_concurrent;     /* parallel blob transfers; 0 = 3 */
+    int max_retries;             /* per request on 5xx/timeouts; -1 = default (4); 0 = none */
+    unsigned backoff_base_ms;    /* 0 = 200 */
+    uint64_t chunk_size;         /* uploads above this use chunked PATCH; 0 = 64 MiB */
+    const char *username;        /* explicit credentials (login); else from config.json */
+    const char *password;
+    bool anonymous;              /* ignore stored credentials */
+    registry_progress_fn progress;
+    void *progress_opaque;
+    struct registry_transport *transport;
+};
+
+struct registry_client;
+/* A client for one registry host ("host[:port]"). */
+int registry_client_new(const char *host, const struct registry_options *opts,
+                        struct registry_client **out, ctr_error_t *err);
+void registry_client_free(struct registry_client *c);
+/* GET /v2/, authenticating if challenged. */
+int registry_ping(struct registry_client *c, ctr_error_t *err);
+
+/* ---- manifests ---- */
+enum registry_manifest_kind { REGISTRY_MANIFEST_IMAGE, REGISTRY_MANIFEST_INDEX };
+struct registry_descriptor {
+    char *media_type;
+    char *digest;
+    int64_t size;
+    /* index entries only */
+    char *os, *arch, *variant;
+    char *ref_name; /* annotation org.opencontainers.image.ref.name (OCI layouts) */
+};
+struct registry_manifest {
+    enum registry_manifest_kind kind;
+    char *media_type;
+    struct registry_descriptor config; /* images */
+    struct registry_descriptor *layers;
+    size_t n_layers;
+    struct registry_descriptor *manifests; /* indexes */
+    size_t n_manifests;
+};
+#define REGISTRY_MAX_MANIFEST_SIZE (4u << 20)
+#define REGISTRY_MAX_CONFIG_SIZE (8u << 20)
+#define REGISTRY_MAX_BLOB_SIZE (64ll << 30)
+#define REGISTRY_MAX_ENTRIES 1024
+#define REGISTRY_MAX_INDEX_DEPTH 4
+/* Parse and validate (media types, digests, sizes, counts). content_type may be NULL. */
+int registry_manifest_parse(const char *data, size_t len, const char *content_type,
+                            struct registry_manifest *out, ctr_error_t *err);
+void registry_manifest_free(struct registry_manifest *m);
+bool registry_media_is_index(const char *mt);
+bool registry_media_is_manifest(const char *mt);
+
+/* Fetch a manifest by tag or digest: HEAD then GET, digest verified. */
+struct registry_fetched {
+    char *digest;
+    char *media_type;
+    char *data;
+    size_t len;
+};
+int registry_get_manifest(struct registry_client *c, const char *repo, const char *ref,
+                          struct registry_fetched *out, ctr_error_t *err);
+/* HEAD only: the digest a tag points to (NULL media type when unknown). */
+int registry_resolve(struct registry_client *c, const char *repo, const char *ref,
+                     char **digest, char **media_type, ctr_error_t *err);
+void registry_fetched_free(struct registry_fetched *f);
+
+/* ---- pull / push ---- */
+struct registry_pull_result {
+    char *index_digest;    /* the digest the reference resolved to */
+    char *manifest_digest; /* the platform's image manifest */
+    char *config_digest;
+    uint64_t bytes_downloaded;
+    size_t layers_total, layers_fetched;
+};
+void registry_pull_result_free(struct registry_pull_result *r);
+/* Pull ref into the content store under store_root (blobs/sha256/<hex>). */
+int registry_pull(struct registry_client *c, const struct registry_ref *ref,
+                  const struct registry_platform *platform, const char *store_root,
+                  struct registry_pull_result *out, ctr_error_t *err);
+
+struct registry_push_opts {
+    const char *const *mount_from; /* repos of the same registry to try mounting blobs from */
+};
+/* Push the image (manifest or index) `digest` whose blobs live in blob_root/blobs/sha256,
+ * then PUT its manifest as ref's tag (or by digest). Returns the pushed digest. */
+int registry_push(struct registry_client *c, const struct registry_ref *ref, const char *blob_root,
+                  const char *digest, const struct registry_push_opts *po, char **pushed,
+                  ctr_error_t *err);
+/* Push from an OCI image layout: its index.json's single entry (or the one whose
+ * `org.opencontainers.image.ref.name` is `name`); several platform manifests become an index. */
+int registry_push_layout(struct registry_client *c, const struct registry_ref *ref,
+                         const char *layout_dir, const char *name,
+                         const struct registry_push_opts *po, char **pushed, ctr_error_t *err);
+
+/* ---- credentials (docker-compatible config.json) ---- */
+/* Credentials for host: credHelpers, credsStore, then auths. *user == NULL when none. */
+int registry_creds_get(const char *config_dir, const char *host, char **user, char **secret,
+                       ctr_error_t *err);
+int registry_creds_store(const char *config_dir, const char *host, const char *user,
+                         const char *secret, ctr_error_t *err);
+int registry_creds_erase(const char *config_dir, const char *host, ctr_error_t *err);
+/* Hosts with stored credentials (NULL-terminated, "host\tuser" lines). */
+int registry_creds_list(const char *config_dir, char ***out, ctr_error_t *err);
+/* Verify user/secret against the registry, then store them. */
+int registry_login(const char *host, const char *user, const char *secret,
+                   const struct registry_options *opts, ctr_error_t *err);
+int registry_logout(const char *host, const struct registry_options *opts, ctr_error_t *err);
+
+#endif
