@@ -1,0 +1,72 @@
+/* vminitd internals: PID 1 of the guest (docs/agent-protocol.md, docs/kernel.md).
+ * Everything here is guest-only; user.c and exec-util.c also build on the host
+ * for unit tests (they take a `root` prefix, "" inside the guest). */
+#ifndef CTR_GUEST_INTERNAL_H
+#define CTR_GUEST_INTERNAL_H
+
+#include "proto/agent-msg.h"
+
+#include <sys/types.h>
+
+#define GUEST_AGENT_NAME "vminitd/0.1"
+#define GUEST_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* ---- user.c: "name", "uid", "name:group", "uid:gid" in the container's /etc ---- */
+struct guest_user {
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups; /* supplementary groups for setgroups() */
+    size_t n_groups;
+    char *home; /* from passwd, "/" when unknown */
+};
+int guest_user_resolve(const char *root, const char *spec, struct guest_user *out,
+                       ctr_error_t *err);
+void guest_user_release(struct guest_user *u);
+
+/* ---- exec-util.c ---- */
+/* Find `file` as execve would after a PATH search (docker semantics). On failure
+ * *code is 127 (not found) or 126 (not executable) and err names the file. */
+int guest_lookup_exec(const char *root, const char *file, const char *path_env, char **out,
+                      int *code, ctr_error_t *err);
+/* Exit code for a failed execve: 127 for a missing file, 126 otherwise. */
+int guest_exec_errno_code(int errnum);
+/* Docker-style "exec: \"FILE\": reason" message for an execve errno (malloc'd). */
+char *guest_exec_errno_msg(const char *file, int errnum);
+/* wait() status -> exit code, or 128 + signal number. */
+int guest_wait_status(int wstatus);
+/* Value of NAME in a NAME=VALUE vector, or NULL. */
+const char *guest_env_get(char *const *env, const char *name);
+
+/* ---- process.c ---- */
+struct guest_spawned {
+    pid_t pid;
+    int in_fd;  /* write end of stdin pipe, or -1 */
+    int out_fd; /* read end of stdout pipe, or pty master, or -1 */
+    int err_fd; /* read end of stderr pipe, or -1 */
+    bool pty;   /* out_fd is a pty master (also written for stdin) */
+};
+/* Fork and exec the process; returns once execve succeeded or failed. On failure
+ * *code is the suggested exit code (127/126, or 1 for setup errors). */
+int guest_spawn(const struct agent_exec *e, struct guest_spawned *out, int *code,
+                ctr_error_t *err);
+int guest_pty_resize(int master, uint16_t rows, uint16_t cols);
+
+/* ---- mounts.c ---- */
+/* Early mounts of PID 1: /proc, /sys, /dev, /dev/pts, /dev/shm, /run, cgroup2. */
+int guest_mount_early(ctr_error_t *err);
+/* Build the container root and switch into it. */
+int guest_setup_root(const struct agent_setup *s, ctr_error_t *err);
+/* Path of the virtio-serial port named `name` (/dev/vportNpM). */
+int guest_find_port(const char *name, char **out, ctr_error_t *err);
+/* Sync and unmount/remount read-only everything setup mounted; best effort. */
+void guest_unmount_all(void);
+
+/* ---- server.c ---- */
+/* Serve the agent protocol on the port fd until shutdown; never returns an error
+ * for peer misbehaviour, only logs it. */
+void guest_serve(int port_fd);
+
+/* ---- main.c ---- */
+_Noreturn void guest_power_off(void);
+
+#endif
