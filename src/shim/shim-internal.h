@@ -1,0 +1,102 @@
+/* The shim's supervisor: one per container. It owns the VMM process, the
+ * agent connection, the container log, the control socket and (in the
+ * foreground) the caller's stdio. Everything runs in one epoll loop. */
+#ifndef CTR_SHIM_INTERNAL_H
+#define CTR_SHIM_INTERNAL_H
+
+#include "proto/shim.h"
+#include "shim/agent-client-internal.h"
+#include "shim/loop-internal.h"
+#include "shim/shim.h"
+#include "shim/vmm-internal.h"
+
+#include <termios.h>
+
+enum shim_phase {
+    SHIM_BOOTING,  /* waiting for the hello reply */
+    SHIM_STARTING, /* setup + exec of the main process in flight */
+    SHIM_RUNNING,  /* main process runs */
+    SHIM_EXITED,   /* main process ended, VM powering off */
+    SHIM_DONE,     /* VMM gone */
+};
+
+/* container.log writer: docker json-file lines, split at newlines. */
+struct shim_logw {
+    int fd;
+    char *part[3]; /* pending partial line per stream (index AGENTC_STDOUT/ERR) */
+    size_t part_len[3];
+};
+
+struct shim_client; /* shim-server.c */
+
+/* The foreground caller's stdio (`run`). */
+struct shim_local {
+    int in_fd, out_fd, err_fd;
+    struct shim_watch in_w;
+    bool relay_stdin;
+    bool raw;
+    struct termios saved;
+};
+
+struct shim {
+    char *bundle;
+    struct bundle_config cfg;
+    struct bundle_state st;
+    struct shim_loop loop;
+    const struct vmm_ops *vmm_ops;
+    struct vmm vm;
+    enum vmm_accel accel;
+    const char *accel_why;
+    int agent_fd;
+    struct agentc ac;
+    struct agentc_proc *main;
+    struct shim_watch agent_w, vmm_w, stderr_w, listen_w, timer_w, sig_w;
+    int listen_fd;
+    int bootlog_fd;
+    struct shim_logw log;
+    struct shim_local *local;
+    struct shim_client *clients;
+    uint64_t next_client_id;
+    unsigned exec_seq;
+    int notify_fd; /* `start`: tells the caller when the main process runs, or why not */
+    enum shim_phase phase;
+    bool main_exited;
+    int exit_code;
+    char *exit_reason;
+    char *error;       /* the runtime error that ends this container, if any */
+    bool stopping;     /* stop sequence in progress */
+    int stop_stage;
+    unsigned stop_timeout_s;
+    bool vm_killed_by_us;
+    uint64_t t0;       /* ctr_now_ns() at start, for the timing log */
+};
+
+/* shim.c */
+void shim_trace(struct shim *s, const char *what);
+void shim_fatal(struct shim *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void shim_begin_stop(struct shim *s, unsigned timeout_s);
+void shim_agent_kick(struct shim *s); /* flush queued agent frames, arm EPOLLOUT when needed */
+int shim_write_state(struct shim *s, enum bundle_status status);
+
+/* shim-io.c */
+int shim_logw_open(struct shim_logw *l, const char *path, ctr_error_t *err);
+void shim_logw_write(struct shim_logw *l, int which, const uint8_t *data, size_t len);
+void shim_logw_flush(struct shim_logw *l, int which);
+void shim_logw_close(struct shim_logw *l);
+int shim_local_setup(struct shim *s, struct shim_local *loc, ctr_error_t *err);
+void shim_local_start_stdin(struct shim *s);
+void shim_local_output(struct shim *s, int which, const uint8_t *data, size_t len);
+void shim_local_restore(struct shim_local *loc);
+void shim_local_winsize(struct shim_local *loc, uint16_t *rows, uint16_t *cols);
+extern const struct agentc_proc_ops shim_main_ops;
+
+/* shim-server.c */
+int shim_server_listen(struct shim *s, ctr_error_t *err);
+void shim_server_close(struct shim *s);
+void shim_server_main_output(struct shim *s, int which, const uint8_t *data, size_t len);
+void shim_server_main_eof(struct shim *s, int which);
+void shim_server_main_exit(struct shim *s, int status);
+void shim_server_vm_gone(struct shim *s);
+void shim_server_reap(void *data); /* loop "after" hook: frees dead clients */
+
+#endif

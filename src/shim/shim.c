@@ -1,0 +1,658 @@
+/* The shim's lifecycle: preflight, boot, agent handshake, main process, exit,
+ * stop sequence, final state. I/O helpers live in shim-io.c, the control
+ * socket in shim-server.c. */
+#include "shim/shim-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SHIM_POWEROFF_GRACE_MS 10000 /* main exited -> VM should be off by then */
+#define SHIM_KILL_GRACE_MS 3000
+
+static bool trace_on;
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void shim_trace(struct shim *s, const char *what)
+{
+    if (trace_on)
+        fprintf(stderr, "container-runtime: +%.3fs %s\n", (double)(ctr_now_ns() - s->t0) / 1e9,
+                what);
+}
+
+/* ---- state and notifications ---- */
+
+int shim_write_state(struct shim *s, enum bundle_status status)
+{
+    cleanup_error ctr_error_t err = NULL;
+
+    s->st.status = status;
+    s->st.shim_pid = (int)getpid();
+    s->st.vmm_pid = (int)s->vm.pid;
+    free(s->st.accel);
+    s->st.accel = ctr_xstrdup(vmm_accel_name(s->accel));
+    if (status == BUNDLE_STOPPED) {
+        s->st.exit_code = s->exit_code;
+        free(s->st.exit_reason);
+        s->st.exit_reason = s->exit_reason ? ctr_xstrdup(s->exit_reason) : NULL;
+        s->st.finished_ns = realtime_ns();
+    }
+    if (bundle_state_save(s->bundle, &s->st, &err) < 0) {
+        log_warn("%s", err->msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void notify(struct shim *s, int code, const char *msg)
+{
+    if (s->notify_fd < 0)
+        return;
+    cleanup_free char *line = ctr_xasprintf("%d %s\n", code, msg ? msg : "");
+    (void)ctr_write_all(s->notify_fd, line, strlen(line));
+    close(s->notify_fd);
+    s->notify_fd = -1;
+}
+
+static char *bootlog_tail(struct shim *s, int lines)
+{
+    cleanup_free char *path = ctr_xasprintf("%s/boot.log", s->bundle);
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    const char *p;
+    int seen = 0;
+
+    if (ctr_read_file(path, 64u << 20, &text, &len, NULL) < 0 || len == 0)
+        return ctr_xstrdup("(boot.log is empty)");
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        text[--len] = '\0';
+    for (p = text + len; p > text; p--)
+        if (p[-1] == '\n' && ++seen == lines)
+            break;
+    return ctr_xstrdup(p);
+}
+
+void shim_fatal(struct shim *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    if (s->error != NULL) { /* the first error is the cause; later ones are fallout */
+        log_debug("after the first error: %s", msg);
+        free(msg);
+    } else {
+        s->error = msg;
+        s->exit_code = code;
+        free(s->exit_reason);
+        s->exit_reason = ctr_xstrdup(msg);
+        notify(s, code, msg);
+    }
+    if (s->phase < SHIM_DONE && s->vm.pid > 0) {
+        s->vm_killed_by_us = true;
+        s->vmm_ops->kill(&s->vm, SIGKILL, NULL);
+    }
+}
+
+/* ---- agent channel ---- */
+
+static void agent_io(struct shim_watch *w, uint32_t ev);
+
+void shim_agent_kick(struct shim *s)
+{
+    cleanup_error ctr_error_t err = NULL;
+
+    if (s->agent_w.loop == NULL)
+        return;
+    if (agentc_flush(&s->ac, &err) < 0) {
+        shim_fatal(s, 125, "agent channel: %s", err->msg);
+        return;
+    }
+    shim_loop_mod(&s->agent_w, EPOLLIN | (agentc_want_write(&s->ac) ? EPOLLOUT : 0));
+    if (s->local && s->local->in_w.loop && s->local->in_w.events == 0 &&
+        s->ac.out_len < AGENTC_OUT_HIGH)
+        shim_loop_mod(&s->local->in_w, EPOLLIN);
+}
+
+static void agent_io(struct shim_watch *w, uint32_t ev)
+{
+    struct shim *s = w->data;
+    uint8_t buf[65536];
+
+    if (ev & EPOLLOUT)
+        shim_agent_kick(s);
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        cleanup_error ctr_error_t err = NULL;
+        ssize_t n = read(s->agent_fd, buf, sizeof(buf));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            /* The guest is gone (power-off or crash): the VMM's exit tells the rest. */
+            shim_loop_del(&s->agent_w);
+            return;
+        }
+        if (agentc_feed(&s->ac, buf, (size_t)n, &err) < 0) {
+            shim_fatal(s, 125, "%s; the vm was stopped", err->msg);
+            shim_loop_del(&s->agent_w);
+            return;
+        }
+        shim_agent_kick(s);
+    }
+}
+
+static void on_hello(struct agentc *c, const struct agent_reply *rep, void *data)
+{
+    struct shim *s = data;
+    if (!rep->ok) {
+        shim_fatal(s, 125, "the guest agent refused the hello: %s", rep->error);
+        return;
+    }
+    shim_trace(s, "agent hello reply");
+    if (s->phase == SHIM_BOOTING)
+        s->phase = SHIM_STARTING;
+}
+
+static void on_setup(struct agentc *c, const struct agent_reply *rep, void *data)
+{
+    struct shim *s = data;
+    if (!rep->ok) {
+        shim_fatal(s, 125, "container setup failed in the guest: %s", rep->error);
+        return;
+    }
+    shim_trace(s, "agent setup reply");
+}
+
+static void on_main_exec(struct agentc *c, const struct agent_reply *rep, void *data)
+{
+    struct shim *s = data;
+    cleanup_error ctr_error_t err = NULL;
+
+    if (s->error)
+        return;
+    if (!rep->ok) {
+        /* The process never ran: report like docker (127 not found, 126 not executable). */
+        s->main_exited = true;
+        s->phase = SHIM_EXITED;
+        shim_fatal(s, rep->code ? rep->code : 126, "%s", rep->error ? rep->error : "exec failed");
+        return;
+    }
+    shim_trace(s, "main process started");
+    s->phase = SHIM_RUNNING;
+    s->st.started_ns = realtime_ns();
+    shim_write_state(s, BUNDLE_RUNNING);
+    notify(s, 0, "running");
+    if (s->local)
+        shim_local_start_stdin(s);
+    if (s->cfg.open_stdin && s->local == NULL && s->main && !s->main->in_open)
+        log_debug("main stdin closed already");
+}
+
+static void main_output(struct agentc_proc *p, int which, const uint8_t *data, size_t len)
+{
+    struct shim *s = p->data;
+    shim_logw_write(&s->log, which, data, len);
+    if (s->local)
+        shim_local_output(s, which, data, len);
+    shim_server_main_output(s, which, data, len);
+}
+
+static void main_eof(struct agentc_proc *p, int which)
+{
+    struct shim *s = p->data;
+    shim_logw_flush(&s->log, which);
+    shim_server_main_eof(s, which);
+}
+
+static void vm_timer(struct shim_watch *w, uint32_t ev);
+
+static void main_exit(struct agentc_proc *p, int status)
+{
+    struct shim *s = p->data;
+    cleanup_error ctr_error_t err = NULL;
+
+    shim_trace(s, "main process exited");
+    s->main_exited = true;
+    s->phase = SHIM_EXITED;
+    s->exit_code = status;
+    free(s->exit_reason);
+    s->exit_reason = status > 128 ? ctr_xasprintf("exited: killed by signal %d", status - 128)
+                                  : ctr_xasprintf("exited with status %d", status);
+    shim_server_main_exit(s, status);
+    if (s->local)
+        shim_loop_del(&s->local->in_w);
+    /* vminitd powers the VM off by itself; if it does not, the timer steps in. */
+    if (!s->stopping) {
+        s->stopping = true;
+        s->stop_stage = 2;
+        if (shim_loop_timer(&s->loop, &s->timer_w, SHIM_POWEROFF_GRACE_MS, vm_timer, s, &err) < 0)
+            log_warn("%s", err->msg);
+    } else if (s->stop_stage < 2) {
+        s->stop_stage = 2;
+        shim_loop_timer(&s->loop, &s->timer_w, SHIM_KILL_GRACE_MS, vm_timer, s, NULL);
+    }
+}
+
+const struct agentc_proc_ops shim_main_ops = {
+    .output = main_output,
+    .eof = main_eof,
+    .exit = main_exit,
+};
+
+/* ---- stop sequence: SIGTERM, grace, SIGKILL, power-off, kill the VMM ---- */
+
+static void stop_step(struct shim *s)
+{
+    cleanup_error ctr_error_t err = NULL;
+    uint64_t next_ms = SHIM_KILL_GRACE_MS;
+    bool main_alive = s->main && s->phase == SHIM_RUNNING && !s->main_exited;
+
+    switch (s->stop_stage++) {
+    case 0:
+        if (main_alive) {
+            agentc_signal(&s->ac, "main", SIGTERM, NULL);
+            next_ms = (uint64_t)s->stop_timeout_s * 1000;
+            break;
+        }
+        s->stop_stage = 2;
+        /* fallthrough */
+    case 1:
+        if (main_alive) {
+            agentc_signal(&s->ac, "main", SIGKILL, NULL);
+            break;
+        }
+        s->stop_stage = 3;
+        /* fallthrough */
+    case 2: {
+        struct agent_request req = {.op = AGENT_OP_SHUTDOWN};
+        if (s->ac.hello_done && !s->ac.failed && s->agent_w.loop)
+            agentc_request(&s->ac, &req, NULL, NULL, NULL);
+        break;
+    }
+    case 3:
+        log_info("the vm did not power off; stopping qemu");
+        s->vm_killed_by_us = true;
+        s->vmm_ops->stop(&s->vm, NULL);
+        break;
+    default:
+        s->vm_killed_by_us = true;
+        s->vmm_ops->kill(&s->vm, SIGKILL, NULL);
+        next_ms = 60000;
+        break;
+    }
+    shim_agent_kick(s);
+    if (shim_loop_timer(&s->loop, &s->timer_w, next_ms, vm_timer, s, &err) < 0)
+        log_warn("%s", err->msg);
+}
+
+void shim_begin_stop(struct shim *s, unsigned timeout_s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    s->stop_timeout_s = timeout_s;
+    s->stop_stage = 0;
+    if (s->phase < SHIM_RUNNING) {
+        shim_fatal(s, 137, "stopped before the container process started");
+        return;
+    }
+    stop_step(s);
+}
+
+static void vm_timer(struct shim_watch *w, uint32_t ev)
+{
+    struct shim *s = w->data;
+    uint64_t ticks;
+
+    (void)!read(w->fd, &ticks, sizeof(ticks));
+    if (s->phase == SHIM_BOOTING && !s->stopping) {
+        cleanup_free char *tail = bootlog_tail(s, 15);
+        shim_fatal(s, 125,
+                   "the guest agent did not answer within %u ms (accelerator `%s`: %s); "
+                   "last lines of `%s/boot.log`:\n%s",
+                   s->cfg.vm.boot_timeout_ms, vmm_accel_name(s->accel), s->accel_why, s->bundle,
+                   tail);
+        return;
+    }
+    if (s->stopping)
+        stop_step(s);
+}
+
+/* ---- the VMM process ---- */
+
+static void vmm_stderr(struct shim_watch *w, uint32_t ev)
+{
+    struct shim *s = w->data;
+    if (vmm_drain_stderr(&s->vm, s->bootlog_fd) == 0)
+        shim_loop_del(w);
+}
+
+static void vmm_exited(struct shim_watch *w, uint32_t ev)
+{
+    struct shim *s = w->data;
+    cleanup_error ctr_error_t err = NULL;
+    cleanup_free char *how = NULL;
+
+    if (s->vmm_ops->wait(&s->vm, false, &err) <= 0)
+        return;
+    shim_trace(s, "vmm exited");
+    shim_loop_del(w);
+    vmm_drain_stderr(&s->vm, s->bootlog_fd);
+    how = vmm_describe_status(s->vm.status);
+    s->phase = SHIM_DONE;
+    if (s->error == NULL && !s->main_exited) {
+        if (WIFSIGNALED(s->vm.status)) {
+            int sig = WTERMSIG(s->vm.status);
+            s->exit_code = 128 + sig;
+            free(s->exit_reason);
+            s->exit_reason = ctr_xasprintf("vm died: qemu (pid %d) %s", (int)s->vm.pid, how);
+            if (!s->vm_killed_by_us) {
+                s->error = ctr_xstrdup(s->exit_reason);
+                notify(s, s->exit_code, s->error);
+            }
+        } else {
+            cleanup_free char *tail = bootlog_tail(s, 15);
+            s->vm.tail[s->vm.tail_len < sizeof(s->vm.tail) ? s->vm.tail_len
+                                                           : sizeof(s->vm.tail) - 1] = '\0';
+            shim_fatal(s, 125,
+                       "the vm ended before the container process did: qemu %s (accelerator "
+                       "`%s`)%s%s; last lines of `%s/boot.log`:\n%s",
+                       how, vmm_accel_name(s->accel), s->vm.tail_len ? "; qemu said: " : "",
+                       s->vm.tail_len ? s->vm.tail : "", s->bundle, tail);
+        }
+    }
+    shim_loop_quit(&s->loop);
+}
+
+/* ---- signals delivered to the shim ---- */
+
+static void on_signal(struct shim_watch *w, uint32_t ev)
+{
+    struct shim *s = w->data;
+    struct signalfd_siginfo si;
+
+    while (read(w->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGWINCH) {
+            if (s->local && s->main && s->cfg.process.terminal && !s->main_exited) {
+                uint16_t rows = 0, cols = 0;
+                shim_local_winsize(s->local, &rows, &cols);
+                if (rows && cols)
+                    agentc_resize(&s->ac, "main", rows, cols, NULL);
+            }
+        } else if (s->phase == SHIM_RUNNING && !s->main_exited) {
+            agentc_signal(&s->ac, "main", sig, NULL); /* forwarded, as runc run does */
+        } else if (s->phase < SHIM_RUNNING) {
+            shim_fatal(s, 128 + sig, "interrupted by signal %d before the container started", sig);
+        }
+    }
+    shim_agent_kick(s);
+}
+
+/* ---- preflight: refuse to boot what cannot work, naming the file ---- */
+
+static char *resolve(const char *bundle, const char *p)
+{
+    return p[0] == '/' ? ctr_xstrdup(p) : ctr_xasprintf("%s/%s", bundle, p);
+}
+
+static char *default_artifact(const char *name)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return ctr_xasprintf("/usr/lib/container/%s", name);
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    /* build/bin/container-runtime -> build/kernel/NAME */
+    return ctr_xasprintf("%s/../kernel/%s", exe, name);
+}
+
+static int check_ext4(const char *what, const char *path, ctr_error_t *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint8_t magic[2];
+
+    if (fd < 0)
+        return ctr_fail(err, errno, "%s `%s` cannot be opened", what, path);
+    if (pread(fd, magic, 2, 1024 + 56) != 2 || magic[0] != 0x53 || magic[1] != 0xEF)
+        return ctr_fail(err, 0, "%s `%s` is not an ext4 image (corrupt or truncated?)", what,
+                        path);
+    return 0;
+}
+
+static int preflight(struct shim *s, ctr_error_t *err)
+{
+    struct bundle_vm *vm = &s->cfg.vm;
+    struct stat st;
+    char *p;
+
+    p = vm->kernel ? resolve(s->bundle, vm->kernel)
+        : getenv("CONTAINER_KERNEL") ? ctr_xstrdup(getenv("CONTAINER_KERNEL"))
+                                      : default_artifact("vmlinux");
+    free(vm->kernel);
+    vm->kernel = p;
+    if (stat(vm->kernel, &st) < 0 || !S_ISREG(st.st_mode))
+        return ctr_fail(err, 0,
+                        "no guest kernel at `%s`; build it with `kernel/build.sh` or set "
+                        "`vm.kernel` in the bundle config (or CONTAINER_KERNEL)",
+                        vm->kernel);
+    p = vm->initrd ? resolve(s->bundle, vm->initrd)
+        : getenv("CONTAINER_INITRD") ? ctr_xstrdup(getenv("CONTAINER_INITRD"))
+                                      : default_artifact("initramfs.cpio");
+    free(vm->initrd);
+    vm->initrd = p;
+    if (stat(vm->initrd, &st) < 0 || !S_ISREG(st.st_mode))
+        return ctr_fail(err, 0,
+                        "no initramfs at `%s`; build it with `make` (vminitd) and "
+                        "`scripts/make-initramfs.sh`, or set `vm.initrd` in the bundle config "
+                        "(or CONTAINER_INITRD)",
+                        vm->initrd);
+    for (size_t i = 0; i < s->cfg.n_disks; i++) {
+        struct bundle_disk *d = &s->cfg.disks[i];
+        cleanup_free char *serial_ref = ctr_xasprintf("serial:%s", d->serial);
+        p = resolve(s->bundle, d->path);
+        free(d->path);
+        d->path = p;
+        if (stat(d->path, &st) < 0)
+            return ctr_fail(err, errno, "disk `%s` at `%s` is missing; the container cannot start",
+                            d->serial, d->path);
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+            return ctr_fail(err, 0, "disk `%s` at `%s` is not a file or block device", d->serial,
+                            d->path);
+        if ((s->cfg.setup.root_lower && strcmp(s->cfg.setup.root_lower, serial_ref) == 0) ||
+            (s->cfg.setup.root_upper && strcmp(s->cfg.setup.root_upper, serial_ref) == 0)) {
+            if (check_ext4(strcmp(d->serial, "image") == 0 ? "image disk" : "disk", d->path,
+                           err) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* A live shim answers on shim.sock; a stale socket does not. */
+static bool shim_alive(const char *bundle)
+{
+    int fd = shim_client_connect(bundle, NULL);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+/* ---- boot ---- */
+
+static int boot(struct shim *s, ctr_error_t *err)
+{
+    int sv[2];
+    struct vmm_config vc = {0};
+    struct agent_request setup = {.op = AGENT_OP_SETUP};
+    const char *qemu = getenv("CONTAINER_QEMU");
+    struct vmm_host host = {.sysfs = "/sys", .kvm_dev = "/dev/kvm"};
+    uint16_t rows = s->cfg.process.rows, cols = s->cfg.process.cols;
+
+    if (vmm_accel_choose(&host, s->cfg.vm.accel, getenv("CONTAINER_VIRTUALIZATION"), &s->accel,
+                         &s->accel_why, err) < 0)
+        return -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return ctr_fail(err, errno, "socketpair");
+    s->agent_fd = sv[0];
+    fcntl(s->agent_fd, F_SETFL, O_NONBLOCK);
+    vc.binary = qemu ? qemu : "qemu-system-x86_64";
+    vc.kernel = s->cfg.vm.kernel;
+    vc.initrd = s->cfg.vm.initrd;
+    vc.cmdline = s->cfg.vm.cmdline;
+    vc.cpus = s->cfg.vm.cpus;
+    vc.memory_mib = s->cfg.vm.memory_mib;
+    vc.accel = s->accel;
+    vc.disks = s->cfg.disks;
+    vc.n_disks = s->cfg.n_disks;
+    vc.agent_fd = sv[1];
+    cleanup_free char *console = ctr_xasprintf("%s/boot.log", s->bundle);
+    vc.console = console;
+    shim_trace(s, "starting vmm");
+    int r = s->vmm_ops->start(&s->vm, &vc, err);
+    close(sv[1]);
+    if (r < 0)
+        return -1;
+    shim_trace(s, "vmm started");
+    if (shim_loop_add(&s->loop, &s->vmm_w, s->vm.pidfd, EPOLLIN, vmm_exited, s, err) < 0 ||
+        shim_loop_add(&s->loop, &s->stderr_w, s->vm.stderr_fd, EPOLLIN, vmm_stderr, s, err) < 0 ||
+        shim_loop_add(&s->loop, &s->agent_w, s->agent_fd, EPOLLIN, agent_io, s, err) < 0)
+        return -1;
+    /* Pipelined: the guest answers in order, so hello, setup and exec go at once. */
+    agentc_init(&s->ac, s->agent_fd);
+    if (agentc_hello(&s->ac, on_hello, s, err) < 0)
+        return -1;
+    setup.u.setup = s->cfg.setup;
+    if (setup.u.setup.hostname == NULL)
+        setup.u.setup.hostname = s->cfg.id;
+    if (agentc_request(&s->ac, &setup, on_setup, s, err) < 0)
+        return -1;
+    if (s->local)
+        shim_local_winsize(s->local, &rows, &cols);
+    struct agent_exec ex = s->cfg.process;
+    ex.rows = rows;
+    ex.cols = cols;
+    s->main = agentc_exec(&s->ac, &ex, "main", s->cfg.open_stdin, &shim_main_ops, s, on_main_exec,
+                          s, err);
+    if (s->main == NULL)
+        return -1;
+    shim_agent_kick(s);
+    return shim_loop_timer(&s->loop, &s->timer_w, s->cfg.vm.boot_timeout_ms, vm_timer, s, err);
+}
+
+int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_code,
+             ctr_error_t *err)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+    struct shim s = {0};
+    struct shim_local local = {0};
+    cleanup_free char *bootlog = NULL, *logpath = NULL;
+    int ret = -1;
+
+    *exit_code = 125;
+    trace_on = getenv("CONTAINER_RUNTIME_TRACE") != NULL;
+    s.t0 = ctr_now_ns();
+    s.bundle = ctr_xstrdup(bundle);
+    s.vmm_ops = &vmm_qemu_ops;
+    s.vm.pidfd = s.vm.stderr_fd = -1;
+    s.agent_fd = s.listen_fd = s.bootlog_fd = s.log.fd = -1;
+    s.notify_fd = opts->notify_fd;
+    s.loop.epfd = -1;
+    signal(SIGPIPE, SIG_IGN);
+    if (bundle_config_load(bundle, &s.cfg, err) < 0)
+        goto out_notify;
+    if (shim_alive(bundle)) {
+        ctr_fail(err, EBUSY, "container `%s` is running already (bundle `%s`)", s.cfg.id, bundle);
+        goto out_notify;
+    }
+    s.st.created_ns = realtime_ns();
+    if (preflight(&s, err) < 0)
+        goto out_state;
+    bootlog = ctr_xasprintf("%s/boot.log", bundle);
+    logpath = ctr_xasprintf("%s/container.log", bundle);
+    s.bootlog_fd = open(bootlog, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (s.bootlog_fd < 0) {
+        ctr_fail(err, errno, "create `%s`", bootlog);
+        goto out_state;
+    }
+    if (shim_logw_open(&s.log, logpath, err) < 0 || shim_loop_init(&s.loop, err) < 0 ||
+        shim_loop_signals(&s.loop, &s.sig_w, sigs, sizeof(sigs) / sizeof(sigs[0]), on_signal, &s,
+                          err) < 0)
+        goto out_state;
+    s.loop.after = shim_server_reap;
+    s.loop.after_data = &s;
+    if (opts->foreground) {
+        if (shim_local_setup(&s, &local, err) < 0)
+            goto out_state;
+        s.local = &local;
+    }
+    if (shim_server_listen(&s, err) < 0)
+        goto out_state;
+    if (boot(&s, err) < 0)
+        goto out_state;
+    shim_write_state(&s, BUNDLE_CREATED);
+    if (shim_loop_run(&s.loop, err) < 0)
+        shim_fatal(&s, 125, "event loop failed");
+    ret = 0;
+out_state:
+    if (ret < 0 && s.error == NULL) {
+        s.error = ctr_xstrdup((*err)->msg);
+        s.exit_code = 125;
+        s.exit_reason = ctr_xstrdup((*err)->msg);
+        ctr_error_free(err);
+    }
+    if (s.local)
+        shim_local_restore(s.local);
+    shim_server_vm_gone(&s);
+    shim_server_close(&s);
+    s.vmm_ops->release(&s.vm);
+    shim_logw_close(&s.log);
+    shim_write_state(&s, BUNDLE_STOPPED);
+    notify(&s, s.exit_code, s.error ? s.error : "exited");
+    *exit_code = s.exit_code;
+    ret = 0;
+    if (s.error) {
+        ctr_fail(err, 0, "%s", s.error);
+        ret = -1;
+    }
+    goto out;
+out_notify:
+    if (*err)
+        notify(&s, 125, (*err)->msg);
+out:
+    shim_loop_del(&s.timer_w);
+    shim_loop_del(&s.sig_w);
+    agentc_release(&s.ac);
+    if (s.agent_fd >= 0)
+        close(s.agent_fd);
+    if (s.bootlog_fd >= 0)
+        close(s.bootlog_fd);
+    shim_loop_release(&s.loop);
+    bundle_config_release(&s.cfg);
+    bundle_state_release(&s.st);
+    free(s.exit_reason);
+    free(s.error);
+    free(s.bundle);
+    return ret;
+}

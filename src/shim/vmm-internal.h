@@ -1,0 +1,72 @@
+/* The VMM backend of the shim: accelerator choice and an ops struct per VMM
+ * (kvmtool's disk_image_operations style) so another VMM can be added. */
+#ifndef CTR_SHIM_VMM_INTERNAL_H
+#define CTR_SHIM_VMM_INTERNAL_H
+
+#include "proto/bundle.h"
+
+#include <sys/types.h>
+
+enum vmm_accel { VMM_ACCEL_TCG = 0, VMM_ACCEL_KVM };
+
+/* Where accelerator detection looks; tests point these at a fake tree. */
+struct vmm_host {
+    const char *sysfs; /* "/sys" */
+    const char *kvm_dev; /* "/dev/kvm" */
+};
+
+/* Choose the accelerator. requested: the bundle's `vm.accel`; env: the value of
+ * CONTAINER_VIRTUALIZATION (may be NULL). A bundle setting other than auto wins
+ * over the environment. *why gets a short reason (static string). Never blocks:
+ * only stat/open/ioctl(KVM_GET_API_VERSION). */
+int vmm_accel_choose(const struct vmm_host *host, enum bundle_accel requested, const char *env,
+                     enum vmm_accel *out, const char **why, ctr_error_t *err);
+const char *vmm_accel_name(enum vmm_accel a);
+
+/* What the shim asks of a VMM. Paths are absolute. */
+struct vmm_config {
+    const char *binary;  /* e.g. "qemu-system-x86_64" (searched in PATH) */
+    const char *kernel;
+    const char *initrd;  /* may be NULL */
+    const char *cmdline; /* extra kernel arguments, may be NULL */
+    unsigned cpus;
+    uint64_t memory_mib;
+    enum vmm_accel accel;
+    const struct bundle_disk *disks; /* paths absolute */
+    size_t n_disks;
+    int agent_fd;         /* guest end of the agent socketpair */
+    const char *console;  /* file receiving the guest console (boot log) */
+};
+
+struct vmm {
+    const struct vmm_ops *ops;
+    pid_t pid;
+    int pidfd;      /* readable when the VMM exits (-1 when unsupported) */
+    int stderr_fd;  /* read end of the VMM's stderr pipe, nonblocking */
+    char tail[2048]; /* last bytes of the VMM's stderr */
+    size_t tail_len;
+    bool reaped;
+    int status;     /* waitpid status once reaped */
+};
+
+struct vmm_ops {
+    const char *name;
+    int (*start)(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t *err);
+    /* Ask the VMM to quit now (the guest gets no say). */
+    int (*stop)(struct vmm *vm, ctr_error_t *err);
+    int (*kill)(struct vmm *vm, int sig, ctr_error_t *err);
+    /* Reap the VMM: returns 1 and fills vm->status when it exited, 0 when still running. */
+    int (*wait)(struct vmm *vm, bool block, ctr_error_t *err);
+    void (*release)(struct vmm *vm);
+};
+
+extern const struct vmm_ops vmm_qemu_ops;
+
+/* The QEMU command line for cfg, with the agent socket at fd agent_fd_in_child (exposed for tests). */
+char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err);
+/* Read what is available on vm->stderr_fd into the tail; returns 0 at EOF, >0 if data, <0 if nothing. */
+ssize_t vmm_drain_stderr(struct vmm *vm, int copy_fd);
+/* Describe the exit (e.g. "killed by signal 9", "exited with status 1"); malloc'd. */
+char *vmm_describe_status(int status);
+
+#endif

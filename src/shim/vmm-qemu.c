@@ -1,0 +1,311 @@
+/* QEMU microvm backend: builds an argv (never a shell) and supervises the process. */
+#include "shim/vmm-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Fixed fd numbers inside the QEMU process. */
+#define QEMU_AGENT_FD 3
+
+/* The kernel command line: only what any boot needs, nothing about the container,
+ * so a booted VM without a container can be snapshotted and reused (warm start). */
+#define QEMU_BASE_CMDLINE "console=ttyS0 reboot=t panic=-1 quiet"
+
+/* QEMU option values double their commas. */
+static char *opt_escape(const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += *p == ',' ? 2 : 1;
+    char *out = ctr_xmalloc(n + 1), *o = out;
+    for (const char *p = s; *p; p++) {
+        *o++ = *p;
+        if (*p == ',')
+            *o++ = ',';
+    }
+    *o = '\0';
+    return out;
+}
+
+static bool serial_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 20) /* virtio-blk ids are 20 bytes */
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    return true;
+}
+
+char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err)
+{
+    cleanup_strv char **av = ctr_xcalloc(1, sizeof(char *));
+    cleanup_free char *console = NULL;
+
+    if (cfg->kernel == NULL || cfg->kernel[0] == '\0')
+        return ctr_fail(err, EINVAL, "no kernel given"), NULL;
+    ctr_strv_append(&av, cfg->binary ? cfg->binary : "qemu-system-x86_64");
+#define ARG(s) ctr_strv_append(&av, (s))
+#define ARGF(...)                                                                                  \
+    do {                                                                                           \
+        char *_s = ctr_xasprintf(__VA_ARGS__);                                                     \
+        ctr_strv_append(&av, _s);                                                                  \
+        free(_s);                                                                                  \
+    } while (0)
+    ARG("-M");
+    ARG("microvm,acpi=off,x-option-roms=off,rtc=off");
+    ARG("-nodefaults");
+    ARG("-no-user-config");
+    ARG("-nographic");
+    ARG("-no-reboot");
+    ARG("-accel");
+    if (cfg->accel == VMM_ACCEL_KVM) {
+        ARG("kvm");
+        ARG("-cpu");
+        ARG("host");
+    } else {
+        ARG("tcg,thread=multi");
+        ARG("-cpu");
+        ARG("max");
+    }
+    ARG("-m");
+    ARGF("%llu", (unsigned long long)cfg->memory_mib);
+    ARG("-smp");
+    ARGF("%u", cfg->cpus ? cfg->cpus : 1);
+    ARG("-kernel");
+    ARG(cfg->kernel);
+    if (cfg->initrd) {
+        ARG("-initrd");
+        ARG(cfg->initrd);
+    }
+    ARG("-append");
+    if (cfg->cmdline && cfg->cmdline[0])
+        ARGF("%s %s", QEMU_BASE_CMDLINE, cfg->cmdline);
+    else
+        ARG(QEMU_BASE_CMDLINE);
+    if (cfg->console) {
+        console = opt_escape(cfg->console);
+        ARG("-chardev");
+        ARGF("file,id=console,path=%s,append=on", console);
+        ARG("-serial");
+        ARG("chardev:console");
+    }
+    for (size_t i = 0; i < cfg->n_disks; i++) {
+        const struct bundle_disk *d = &cfg->disks[i];
+        if (!serial_ok(d->serial))
+            return ctr_fail(err, EINVAL,
+                            "disk serial `%s` must be 1-20 characters of [A-Za-z0-9._-]",
+                            d->serial),
+                   NULL;
+        cleanup_free char *path = opt_escape(d->path);
+        ARG("-drive");
+        ARGF("id=disk%zu,file=%s,if=none,format=raw%s", i, path,
+             d->readonly ? ",readonly=on" : ",discard=unmap");
+        ARG("-device");
+        ARGF("virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
+    }
+    ARG("-chardev");
+    ARGF("socket,id=agent,fd=%d", agent_fd_in_child);
+    ARG("-device");
+    ARG("virtio-serial-device,max_ports=1");
+    ARG("-device");
+    ARG("virtserialport,chardev=agent,name=" AGENT_PORT_NAME);
+#undef ARG
+#undef ARGF
+    return ctr_steal_ptr(av);
+}
+
+static void child_exec(char **argv, int agent_fd, int err_fd, int report_fd)
+{
+    sigset_t none;
+    int devnull;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    /* Own session: terminal signals meant for the container never hit the VMM. */
+    setsid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    devnull = open("/dev/null", O_RDWR);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(err_fd, 2) < 0)
+        goto fail;
+    /* agent_fd was made > QEMU_AGENT_FD by the parent; keep the report pipe clear of it. */
+    if (report_fd == QEMU_AGENT_FD)
+        report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, QEMU_AGENT_FD + 1);
+    if (dup2(agent_fd, QEMU_AGENT_FD) < 0)
+        goto fail;
+    execvp(argv[0], argv);
+fail: {
+    int e = errno;
+    (void)!write(report_fd, &e, sizeof(e));
+    _exit(127);
+}
+}
+
+static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t *err)
+{
+    cleanup_strv char **argv = NULL;
+    cleanup_close int agent_fd = -1;
+    int errpipe[2] = {-1, -1}, report[2] = {-1, -1};
+    int child_errno = 0;
+    ssize_t n;
+    pid_t pid;
+
+    argv = vmm_qemu_argv(cfg, QEMU_AGENT_FD, err);
+    if (argv == NULL)
+        return -1;
+    if (ctr_log_get_level() >= CTR_LOG_DEBUG) {
+        for (char **a = argv; *a; a++)
+            log_debug("qemu argv: %s", *a);
+    }
+    agent_fd = fcntl(cfg->agent_fd, F_DUPFD, QEMU_AGENT_FD + 1); /* not cloexec */
+    if (agent_fd < 0)
+        return ctr_fail(err, errno, "dup agent fd");
+    if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(errpipe[0]), close(errpipe[1]);
+        return ctr_fail(err, e, "pipe");
+    }
+    pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(errpipe[0]), close(errpipe[1]), close(report[0]), close(report[1]);
+        return ctr_fail(err, e, "fork");
+    }
+    if (pid == 0)
+        child_exec(argv, agent_fd, errpipe[1], report[1]);
+    close(errpipe[1]);
+    close(report[1]);
+    do
+        n = read(report[0], &child_errno, sizeof(child_errno));
+    while (n < 0 && errno == EINTR);
+    close(report[0]);
+    vm->pid = pid;
+    vm->stderr_fd = errpipe[0];
+    fcntl(vm->stderr_fd, F_SETFL, O_NONBLOCK);
+    vm->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (n == (ssize_t)sizeof(child_errno)) {
+        waitpid(pid, &vm->status, 0);
+        vm->reaped = true;
+        if (child_errno == ENOENT)
+            return ctr_fail(err, child_errno,
+                            "start `%s`; install it with `apt-get install qemu-system-x86` or set "
+                            "CONTAINER_QEMU",
+                            argv[0]);
+        return ctr_fail(err, child_errno, "start `%s`", argv[0]);
+    }
+    return 0;
+}
+
+static int qemu_kill(struct vmm *vm, int sig, ctr_error_t *err)
+{
+    if (vm->reaped || vm->pid <= 0)
+        return 0;
+    if (vm->pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, vm->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+            return ctr_fail(err, errno, "signal qemu `%d`", (int)vm->pid);
+        return 0;
+    }
+    if (kill(vm->pid, sig) < 0 && errno != ESRCH)
+        return ctr_fail(err, errno, "signal qemu `%d`", (int)vm->pid);
+    return 0;
+}
+
+static int qemu_stop(struct vmm *vm, ctr_error_t *err)
+{
+    /* QEMU quits cleanly on SIGTERM (the guest does not get a say). */
+    return qemu_kill(vm, SIGTERM, err);
+}
+
+static int qemu_wait(struct vmm *vm, bool block, ctr_error_t *err)
+{
+    pid_t r;
+
+    if (vm->reaped)
+        return 1;
+    do
+        r = waitpid(vm->pid, &vm->status, block ? 0 : WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return ctr_fail(err, errno, "wait for qemu `%d`", (int)vm->pid);
+    if (r == 0)
+        return 0;
+    vm->reaped = true;
+    return 1;
+}
+
+static void qemu_release(struct vmm *vm)
+{
+    if (vm->pid > 0 && !vm->reaped) {
+        qemu_kill(vm, SIGKILL, NULL);
+        qemu_wait(vm, true, NULL);
+    }
+    if (vm->pidfd >= 0)
+        close(vm->pidfd);
+    if (vm->stderr_fd >= 0)
+        close(vm->stderr_fd);
+    vm->pidfd = vm->stderr_fd = -1;
+}
+
+const struct vmm_ops vmm_qemu_ops = {
+    .name = "qemu",
+    .start = qemu_start,
+    .stop = qemu_stop,
+    .kill = qemu_kill,
+    .wait = qemu_wait,
+    .release = qemu_release,
+};
+
+ssize_t vmm_drain_stderr(struct vmm *vm, int copy_fd)
+{
+    char buf[4096];
+    ssize_t total = 0;
+
+    if (vm->stderr_fd < 0)
+        return 0;
+    for (;;) {
+        ssize_t n = read(vm->stderr_fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return total > 0 ? total : -1;
+        if (n == 0)
+            return 0;
+        if (copy_fd >= 0)
+            (void)ctr_write_all(copy_fd, buf, (size_t)n);
+        /* Keep the last sizeof(tail) bytes. */
+        size_t keep = sizeof(vm->tail);
+        if ((size_t)n >= keep) {
+            memcpy(vm->tail, buf + n - keep, keep);
+            vm->tail_len = keep;
+        } else {
+            if (vm->tail_len + (size_t)n > keep) {
+                size_t drop = vm->tail_len + (size_t)n - keep;
+                memmove(vm->tail, vm->tail + drop, vm->tail_len - drop);
+                vm->tail_len -= drop;
+            }
+            memcpy(vm->tail + vm->tail_len, buf, (size_t)n);
+            vm->tail_len += (size_t)n;
+        }
+        total += n;
+    }
+}
+
+char *vmm_describe_status(int status)
+{
+    if (WIFSIGNALED(status))
+        return ctr_xasprintf("killed by signal %d (%s)", WTERMSIG(status),
+                             strsignal(WTERMSIG(status)));
+    if (WIFEXITED(status))
+        return ctr_xasprintf("exited with status %d", WEXITSTATUS(status));
+    return ctr_xasprintf("ended with wait status %#x", status);
+}
