@@ -1,0 +1,97 @@
+/* Bundle creation: an image from the local store plus docker-style run
+ * options become a bundle directory for the shim (src/proto/bundle.h):
+ * config.json and a sparse writable ext4 disk. The merge of image config and
+ * options follows Docker's rules exactly; see docs/images.md.
+ * Every symbol carries the `bundle_create` prefix. */
+#ifndef CTR_BUNDLE_CREATE_H
+#define CTR_BUNDLE_CREATE_H
+
+#include "oci/oci.h"
+#include "proto/bundle.h"
+
+#define BUNDLE_CREATE_DEFAULT_CPUS 2
+#define BUNDLE_CREATE_DEFAULT_MEMORY (1024ull << 20)
+#define BUNDLE_CREATE_MIN_MEMORY (128ull << 20)
+#define BUNDLE_CREATE_MAX_MEMORY (1ull << 40)
+#define BUNDLE_CREATE_MAX_CPUS 64
+#define BUNDLE_CREATE_DISK_SIZE (8ull << 30) /* apparent size of the writable disk */
+#define BUNDLE_CREATE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define BUNDLE_CREATE_ID_LEN 64
+#define BUNDLE_CREATE_IMAGE_SERIAL "image"
+#define BUNDLE_CREATE_RW_SERIAL "rw"
+#define BUNDLE_CREATE_RW_DISK "disks/rw.ext4" /* inside the bundle dir */
+
+/* Host paths the bundle refers to. */
+struct bundle_create_paths {
+    const char *data_root; /* image store root */
+    const char *kernel;    /* vmlinux */
+    const char *initrd;    /* initramfs with vminitd */
+};
+
+/* What `docker run` takes, before any merging. Strings are borrowed. */
+struct bundle_create_opts {
+    const char *image;      /* reference as the user typed it */
+    char **cmd;             /* arguments after the image; NULL or empty = none */
+    /* --entrypoint: NULL = not given; {"X"} = `--entrypoint X`; {""} = `--entrypoint ""`
+     * (clears the image's); the API may pass any vector. */
+    char **entrypoint;
+    char **env;             /* -e, in order: NAME=VALUE, or NAME (take the caller's value) */
+    char **env_files;       /* --env-file, in order */
+    const char *workdir;    /* -w */
+    const char *user;       /* -u */
+    const char *hostname;   /* -h; default: first 12 chars of the id */
+    const char *id;         /* NULL: a new random id */
+    char **labels;          /* -l KEY=VALUE or KEY */
+    char **ulimits;         /* --ulimit name=soft[:hard] */
+    const char *memory;     /* -m, docker units */
+    const char *cpus;       /* -c */
+    bool tty, interactive, read_only;
+    enum bundle_accel accel;
+    /* Looks up the caller's environment for `-e NAME` and bare env-file names;
+     * NULL means getenv(). */
+    const char *(*lookup_env)(const char *name, void *ctx);
+    void *lookup_ctx;
+};
+
+/* The result of merging image config and options: what runs, and how. */
+struct bundle_create_process {
+    char **args;
+    char **env;
+    char *cwd;
+    char *user;
+    char *hostname;
+    char **labels; /* KEY=VALUE: the image's, overridden by -l */
+};
+void bundle_create_process_release(struct bundle_create_process *p);
+
+/* Merge image config (may be NULL) and options as docker does. image_name is
+ * only used in messages. */
+int bundle_create_merge(const struct oci_container_config *img, const char *image_name,
+                        const struct bundle_create_opts *opts, const char *id,
+                        struct bundle_create_process *out, ctr_error_t *err);
+
+/* Docker's env-file syntax: `NAME=VALUE` (value kept verbatim), `NAME` alone
+ * (the caller's value, or kept bare = unset when the caller has none), `#`
+ * comments and blank lines. Entries are appended to *env. Errors name file:line. */
+int bundle_create_parse_env_file(const char *path, const struct bundle_create_opts *opts,
+                                 char ***env, ctr_error_t *err);
+/* Docker units (RAMInBytes): `512m`, `1g`, `1.5GiB`, `134217728`; then the floor. */
+int bundle_create_parse_memory(const char *s, uint64_t *bytes, ctr_error_t *err);
+/* Whole vCPUs, 1..BUNDLE_CREATE_MAX_CPUS. */
+int bundle_create_parse_cpus(const char *s, unsigned *out, ctr_error_t *err);
+/* `name=soft[:hard]` with docker's names (nofile, nproc, core, ...); -1 = unlimited. */
+int bundle_create_parse_ulimit(const char *s, struct agent_rlimit *out, ctr_error_t *err);
+/* Container names as docker: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (a leading `/` is allowed). */
+int bundle_create_check_name(const char *name, ctr_error_t *err);
+/* 64 random hex digits. */
+int bundle_create_new_id(char out[BUNDLE_CREATE_ID_LEN + 1], ctr_error_t *err);
+/* A sparse, empty ext4 image of `size` apparent bytes for the container's writes. */
+int bundle_create_rw_disk(const char *path, uint64_t size, ctr_error_t *err);
+
+/* Resolve the image in the store, merge, make the writable disk and write
+ * <bundle_dir>/config.json. bundle_dir is created (it must not hold a config
+ * already). On success *id_out (if not NULL) gets the container id. */
+int bundle_create(const struct bundle_create_paths *paths, const struct bundle_create_opts *opts,
+                  const char *bundle_dir, char **id_out, ctr_error_t *err);
+
+#endif

@@ -1,0 +1,5 @@
+# Bundle creation: image + docker run options -> bundle dir for the shim.
+HOST_SRCS += $(wildcard src/bundle/*.c)
+
+UNIT_TESTS += test-spec-merge
+test-spec-merge_SRCS := tests/unit/test-spec-merge.c
