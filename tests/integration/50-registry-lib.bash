@@ -51,8 +51,8 @@ EOF
     wait_port "$port" || { diag "registry $name did not start:"; sed 's/^/#   /' "$dir/log"; return 1; }
 }
 
-# make_layout DIR [PLATFORMS] [LAYERS] [LAYER_BYTES] [SEED]: an OCI layout of random-content
-# gzip layers (one image per platform, all in index.json with platform fields).
+# make_layout DIR [PLATFORMS] [LAYERS] [LAYER_BYTES] [SEED] [gzip|tar]: an OCI layout of
+# random-content layers (gzip by default) (one image per platform, all in index.json with platform fields).
 make_layout() {
     "$PY" - "$@" <<'EOF'
 import gzip, hashlib, io, json, os, random, sys, tarfile
@@ -61,6 +61,7 @@ plats = (sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else "linux/amd64").sp
 nlayers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 size = int(sys.argv[4]) if len(sys.argv) > 4 else 4096
 seed = sys.argv[5] if len(sys.argv) > 5 else "s"
+compress = (sys.argv[6] if len(sys.argv) > 6 else "gzip") == "gzip"
 os.makedirs(out + "/blobs/sha256", exist_ok=True)
 def put(data):
     d = hashlib.sha256(data).hexdigest()
@@ -85,9 +86,9 @@ for p in plats:
             tf.addfile(ti, io.BytesIO(txt))
         raw = buf.getvalue()
         diffids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-        gz = gzip.compress(raw, mtime=0)
-        d, n = put(gz)
-        layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": n})
+        d, n = put(gzip.compress(raw, mtime=0) if compress else raw)
+        layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compress else ""),
+                       "digest": d, "size": n})
     cfg = {"architecture": parts[1], "os": parts[0], "config": {"Cmd": ["/bin/sh"]},
            "rootfs": {"type": "layers", "diff_ids": diffids}}
     if len(parts) > 2: cfg["variant"] = parts[2]

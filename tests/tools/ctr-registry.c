@@ -51,7 +51,7 @@ static int parse(int argc, char **argv, struct args *a, ctr_error_t *err)
     };
     int c;
     a->o.max_retries = -1;
-    while ((c = getopt_long(argc, argv, "+u:j:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "u:j:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': a->o.config_dir = optarg; break;
         case 'C': a->o.certs_dir = optarg; break;
@@ -231,8 +231,21 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    /* Options may come before or after the command: take the first word that is a command. */
+    static const char *const cmds[] = {"login", "logout", "list", "ping", "pull", "push", "inspect"};
     cmd = argv[1];
-    optind = 2;
+    for (int i = 1; i < argc; i++) {
+        bool is_cmd = false;
+        for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+            is_cmd |= strcmp(argv[i], cmds[k]) == 0;
+        if (is_cmd && (i == 1 || argv[i - 1][0] == '-' || argv[i - 2][0] == '-')) {
+            cmd = argv[i];
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof(char *));
+            argc--;
+            break;
+        }
+    }
+    optind = 1;
     if (parse(argc, argv, &a, &err) < 0)
         goto out;
     int nargs = argc - optind;
