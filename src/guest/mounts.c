@@ -36,6 +36,7 @@ int guest_mount_early(ctr_error_t *err)
         const char *src, *target, *type;
         unsigned long flags;
         const char *data;
+        bool optional; /* a kernel without it still runs containers */
     } m[] = {
         {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
         {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
@@ -44,13 +45,15 @@ int guest_mount_early(ctr_error_t *err)
          "newinstance,ptmxmode=0666,mode=0620,gid=5"},
         {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
         {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
-        {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+        {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true},
     };
 
     for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
         mkdir(m[i].target, 0755);
         if (do_mount(m[i].src, m[i].target, m[i].type, m[i].flags, m[i].data, err) < 0) {
-            if (errno == EBUSY) { /* already mounted (devtmpfs automount) */
+            if (errno == EBUSY || m[i].optional) { /* EBUSY: devtmpfs automount */
+                if (errno != EBUSY)
+                    log_warn("%s", (*err)->msg);
                 ctr_error_free(err);
                 continue;
             }

@@ -135,6 +135,7 @@ static void port_update(void)
 }
 
 static void outputs_update(void);
+static void stdin_pressure(void);
 
 static void port_flush(void)
 {
@@ -265,6 +266,7 @@ static void proc_maybe_finish(struct proc *p)
     g.n_procs--;
     p->next = g.dead;
     g.dead = p;
+    stdin_pressure();
 }
 
 static void free_dead(void)
@@ -275,6 +277,21 @@ static void free_dead(void)
         buf_free(&p->in);
         free(p->name);
         free(p);
+    }
+}
+
+/* Stop reading the port while too much stdin waits for processes that do not read it. */
+static void stdin_pressure(void)
+{
+    size_t total = 0;
+    bool paused;
+
+    for (struct proc *q = g.procs; q; q = q->next)
+        total += buf_pending(&q->in);
+    paused = g.input_paused ? total >= STDIN_MAX / 2 : total > STDIN_MAX;
+    if (paused != g.input_paused) {
+        g.input_paused = paused;
+        port_update();
     }
 }
 
@@ -298,15 +315,7 @@ static void stdin_flush(struct proc *p)
     watch_set(&p->w_in, 0);
     if (p->in_eof)
         watch_close(&p->w_in);
-    if (g.input_paused) {
-        size_t total = 0;
-        for (struct proc *q = g.procs; q; q = q->next)
-            total += buf_pending(&q->in);
-        if (total < STDIN_MAX / 2) {
-            g.input_paused = false;
-            port_update();
-        }
-    }
+    stdin_pressure();
 }
 
 static void output_readable(struct proc *p, struct watch *w, uint32_t stream)
@@ -498,10 +507,6 @@ static void handle_frame(const struct agent_frame *f)
         p->in_eof = true;
     } else {
         buf_append(&p->in, f->payload, f->length);
-        if (buf_pending(&p->in) > STDIN_MAX) {
-            g.input_paused = true;
-            port_update();
-        }
     }
     stdin_flush(p);
 }
@@ -512,6 +517,12 @@ static void host_gone(void)
         log_info("host disconnected from the agent port");
     g.host_gone = true;
     g.broken = false;
+    /* a frame may have been cut: the next host gets a fresh stream */
+    g.outq.off = g.outq.len = 0;
+    if (g.outputs_paused) {
+        g.outputs_paused = false;
+        outputs_update();
+    }
     agent_decoder_release(&g.dec); /* a reconnecting host starts with a fresh stream */
     agent_decoder_init(&g.dec);
     if (g.main_done)
