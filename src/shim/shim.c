@@ -123,7 +123,9 @@ void shim_agent_kick(struct shim *s)
     if (s->agent_w.loop == NULL)
         return;
     if (agentc_flush(&s->ac, &err) < 0) {
-        shim_fatal(s, 125, "agent channel: %s", err->msg);
+        /* The VMM closed its end: its exit (watched on the pidfd) says why. */
+        log_debug("%s", err->msg);
+        shim_loop_del(&s->agent_w);
         return;
     }
     shim_loop_mod(&s->agent_w, EPOLLIN | (agentc_want_write(&s->ac) ? EPOLLOUT : 0));
@@ -222,6 +224,7 @@ static void main_eof(struct agentc_proc *p, int which)
 }
 
 static void vm_timer(struct shim_watch *w, uint32_t ev);
+static void stop_step(struct shim *s);
 
 static void main_exit(struct agentc_proc *p, int status)
 {
@@ -238,16 +241,13 @@ static void main_exit(struct agentc_proc *p, int status)
     shim_server_main_exit(s, status);
     if (s->local)
         shim_loop_del(&s->local->in_w);
-    /* vminitd powers the VM off by itself; if it does not, the timer steps in. */
-    if (!s->stopping) {
-        s->stopping = true;
-        s->stop_stage = 2;
-        if (shim_loop_timer(&s->loop, &s->timer_w, SHIM_POWEROFF_GRACE_MS, vm_timer, s, &err) < 0)
-            log_warn("%s", err->msg);
-    } else if (s->stop_stage < 2) {
-        s->stop_stage = 2;
-        shim_loop_timer(&s->loop, &s->timer_w, SHIM_KILL_GRACE_MS, vm_timer, s, NULL);
-    }
+    /* Tell vminitd at once that all was read (it would wait 250 ms for this), then
+     * give it time to sync and power off before the stop sequence steps in. */
+    s->stopping = true;
+    s->stop_stage = 2;
+    stop_step(s);
+    if (shim_loop_timer(&s->loop, &s->timer_w, SHIM_POWEROFF_GRACE_MS, vm_timer, s, &err) < 0)
+        log_warn("%s", err->msg);
 }
 
 const struct agentc_proc_ops shim_main_ops = {
@@ -368,14 +368,16 @@ static void vmm_exited(struct shim_watch *w, uint32_t ev)
                 notify(s, s->exit_code, s->error);
             }
         } else {
-            cleanup_free char *tail = bootlog_tail(s, 15);
-            s->vm.tail[s->vm.tail_len < sizeof(s->vm.tail) ? s->vm.tail_len
-                                                           : sizeof(s->vm.tail) - 1] = '\0';
+            cleanup_free char *tail = NULL;
+            size_t n = s->vm.tail_len;
+            while (n > 0 && (s->vm.tail[n - 1] == '\n' || s->vm.tail[n - 1] == '\r'))
+                n--;
+            tail = n ? ctr_xstrndup(s->vm.tail, n) : bootlog_tail(s, 15);
             shim_fatal(s, 125,
                        "the vm ended before the container process did: qemu %s (accelerator "
-                       "`%s`)%s%s; last lines of `%s/boot.log`:\n%s",
-                       how, vmm_accel_name(s->accel), s->vm.tail_len ? "; qemu said: " : "",
-                       s->vm.tail_len ? s->vm.tail : "", s->bundle, tail);
+                       "`%s`); %s:\n%s",
+                       how, vmm_accel_name(s->accel),
+                       n ? "qemu stderr" : "last lines of the boot log", tail);
         }
     }
     shim_loop_quit(&s->loop);
@@ -413,18 +415,18 @@ static char *resolve(const char *bundle, const char *p)
     return p[0] == '/' ? ctr_xstrdup(p) : ctr_xasprintf("%s/%s", bundle, p);
 }
 
-static char *default_artifact(const char *name)
+/* Next to a build: build/bin/container-runtime -> build/REL (scripts/setup.sh's layout). */
+static char *default_artifact(const char *rel)
 {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0)
-        return ctr_xasprintf("/usr/lib/container/%s", name);
+        return ctr_xasprintf("/usr/lib/container/%s", rel);
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = '\0';
-    /* build/bin/container-runtime -> build/kernel/NAME */
-    return ctr_xasprintf("%s/../kernel/%s", exe, name);
+    return ctr_xasprintf("%s/../%s", exe, rel);
 }
 
 static int check_ext4(const char *what, const char *path, ctr_error_t *err)
@@ -448,7 +450,7 @@ static int preflight(struct shim *s, ctr_error_t *err)
 
     p = vm->kernel ? resolve(s->bundle, vm->kernel)
         : getenv("CONTAINER_KERNEL") ? ctr_xstrdup(getenv("CONTAINER_KERNEL"))
-                                      : default_artifact("vmlinux");
+                                      : default_artifact("kernel/vmlinux");
     free(vm->kernel);
     vm->kernel = p;
     if (stat(vm->kernel, &st) < 0 || !S_ISREG(st.st_mode))
@@ -573,7 +575,10 @@ int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_cod
     *exit_code = 125;
     trace_on = getenv("CONTAINER_RUNTIME_TRACE") != NULL;
     s.t0 = ctr_now_ns();
-    s.bundle = ctr_xstrdup(bundle);
+    s.bundle = realpath(bundle, NULL);
+    if (s.bundle == NULL)
+        return ctr_fail(err, errno, "bundle `%s`", bundle);
+    bundle = s.bundle;
     s.vmm_ops = &vmm_qemu_ops;
     s.vm.pidfd = s.vm.stderr_fd = -1;
     s.agent_fd = s.listen_fd = s.bootlog_fd = s.log.fd = -1;

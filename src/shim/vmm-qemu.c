@@ -16,7 +16,8 @@
 
 /* The kernel command line: only what any boot needs, nothing about the container,
  * so a booted VM without a container can be snapshotted and reused (warm start). */
-#define QEMU_BASE_CMDLINE "console=ttyS0 reboot=t panic=-1 quiet"
+/* Same as kernel/cmdline (docs/kernel.md): lpj skips the delay-loop calibration. */
+#define QEMU_BASE_CMDLINE "console=ttyS0 quiet panic=-1 reboot=t lpj=606208 tsc=reliable"
 
 /* QEMU option values double their commas. */
 static char *opt_escape(const char *s)
