@@ -100,7 +100,7 @@ int registry_challenge_parse(const char *h, struct registry_challenge *out, ctr_
     else if ((size_t)(p - s) == 5 && strncasecmp(s, "basic", 5) == 0)
         c.scheme = REGISTRY_AUTH_BASIC;
     else
-        return ctr_fail(err, EPROTO, "unsupported authentication scheme in `%s`", h);
+        return registry_fail_code(err, EPROTO, "unsupported authentication scheme in `%s`", h);
     for (;;) {
         char *k = NULL, *v = NULL;
         int r = parse_param(&p, &k, &v);
@@ -108,7 +108,7 @@ int registry_challenge_parse(const char *h, struct registry_challenge *out, ctr_
             break;
         if (r < 0) {
             registry_challenge_free(&c);
-            return ctr_fail(err, EPROTO, "malformed WWW-Authenticate header `%s`", h);
+            return registry_fail_code(err, EPROTO, "malformed WWW-Authenticate header `%s`", h);
         }
         char **slot = strcasecmp(k, "realm") == 0     ? &c.realm
                       : strcasecmp(k, "service") == 0 ? &c.service
@@ -127,7 +127,7 @@ int registry_challenge_parse(const char *h, struct registry_challenge *out, ctr_
         (c.realm == NULL ||
          (strncmp(c.realm, "https://", 8) != 0 && strncmp(c.realm, "http://", 7) != 0))) {
         registry_challenge_free(&c);
-        return ctr_fail(err, EPROTO, "bearer challenge without an http(s) realm: `%s`", h);
+        return registry_fail_code(err, EPROTO, "bearer challenge without an http(s) realm: `%s`", h);
     }
     *out = c;
     return 0;
@@ -143,7 +143,7 @@ int registry_token_parse(const char *body, size_t len, char **token, int64_t *ex
 
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
-        return ctr_fail(err, EPROTO, "token server reply is not a JSON object");
+        return registry_fail_code(err, EPROTO, "token server reply is not a JSON object");
     }
     v = json_object_get(root, "token");
     if (json_is_string(v) && json_string_length(v) > 0)
@@ -153,7 +153,7 @@ int registry_token_parse(const char *body, size_t len, char **token, int64_t *ex
         t = json_string_value(v);
     if (t == NULL) {
         json_decref(root);
-        return ctr_fail(err, EPROTO, "token server reply has no `token` or `access_token`");
+        return registry_fail_code(err, EPROTO, "token server reply has no `token` or `access_token`");
     }
     *expires_in = 60;
     v = json_object_get(root, "expires_in");
@@ -270,7 +270,7 @@ static int fetch_token(struct registry_client *c, void *conn, const char *key, c
     ctr_error_free(err);
     if (resp.status == 401 || resp.status == 403) {
         if (c->user)
-            ctr_fail(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`", c->host,
+            registry_fail_code(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`", c->host,
                      c->user);
         else
             ctr_fail(err, EACCES,
@@ -279,7 +279,7 @@ static int fetch_token(struct registry_client *c, void *conn, const char *key, c
         goto out;
     }
     if (resp.status != 200) {
-        ctr_fail(err, EPROTO, "token server `%s` answered HTTP %ld", c->challenge.realm,
+        registry_fail_code(err, EPROTO, "token server `%s` answered HTTP %ld", c->challenge.realm,
                  resp.status);
         goto out;
     }
@@ -321,13 +321,14 @@ int registry_auth_header(struct registry_client *c, void *conn, const char *scop
 }
 
 int registry_auth_challenge(struct registry_client *c, void *conn, const char *scope,
-                            const struct registry_http_resp *resp, ctr_error_t *err)
+                            const struct registry_http_resp *resp, bool sent_auth,
+                            ctr_error_t *err)
 {
     struct registry_challenge ch = {0};
     int rc = 0;
 
     if (resp->www_authenticate == NULL)
-        return ctr_fail(err, EACCES, "unauthorized: `%s` answered 401 without a challenge",
+        return registry_fail_code(err, EACCES, "unauthorized: `%s` answered 401 without a challenge",
                         c->host);
     if (registry_challenge_parse(resp->www_authenticate, &ch, err) < 0)
         return ctr_error_wrap(err, "registry `%s`", c->host);
@@ -338,15 +339,15 @@ int registry_auth_challenge(struct registry_client *c, void *conn, const char *s
                           "unauthorized: `%s` requires authentication; log in with "
                           "`registry login %s`",
                           c->host, c->host);
-        else if (c->auth_scheme == REGISTRY_AUTH_BASIC)
-            rc = ctr_fail(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`",
+        else if (sent_auth)
+            rc = registry_fail_code(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`",
                           c->host, c->user);
         c->auth_scheme = REGISTRY_AUTH_BASIC;
         registry_challenge_free(&ch);
     } else {
         struct registry_token *t = token_find(c, scope);
-        if (t && ch.error && strcmp(ch.error, "insufficient_scope") == 0) {
-            rc = ctr_fail(err, EACCES, "denied: `%s` refused access to `%s`", c->host,
+        if (sent_auth && t && ch.error && strcmp(ch.error, "insufficient_scope") == 0) {
+            rc = registry_fail_code(err, EACCES, "denied: `%s` refused access to `%s`", c->host,
                           ch.scope ? ch.scope : scope_key(scope));
         } else if (t) {
             /* Rejected token: drop it and fetch a fresh one. */

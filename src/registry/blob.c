@@ -50,7 +50,7 @@ static int dl_sink(void *opaque, const void *buf, size_t len)
             if (d->resp->content_range == NULL ||
                 sscanf(d->resp->content_range, "bytes %llu-", &start) != 1 ||
                 start != d->offset) {
-                ctr_fail(&d->err, EPROTO, "blob `%s`: unexpected Content-Range `%s` for offset %llu",
+                registry_fail_code(&d->err, EPROTO, "blob `%s`: unexpected Content-Range `%s` for offset %llu",
                          d->digest, d->resp->content_range ? d->resp->content_range : "",
                          (unsigned long long)d->offset);
                 return -1;
@@ -58,7 +58,7 @@ static int dl_sink(void *opaque, const void *buf, size_t len)
         }
     }
     if (d->offset + len > d->size) {
-        ctr_fail(&d->err, EFBIG, "blob `%s`: registry sent more than the %llu bytes declared",
+        registry_fail_code(&d->err, EFBIG, "blob `%s`: registry sent more than the %llu bytes declared",
                  d->digest, (unsigned long long)d->size);
         return -1;
     }
@@ -132,7 +132,7 @@ int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo,
     int rc = -1;
 
     if (!registry_digest_valid(digest) || size < 0)
-        return ctr_fail(err, EINVAL, "invalid blob descriptor `%s`", digest);
+        return registry_fail_code(err, EINVAL, "invalid blob descriptor `%s`", digest);
     if (registry_cas_has(root, digest, size)) {
         registry_progress(c, REGISTRY_PROGRESS_EXISTS, digest, what, false, (uint64_t)size,
                           (uint64_t)size);
@@ -188,7 +188,7 @@ int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo,
         break;
     }
     if (d.offset != d.size) {
-        ctr_fail(err, EPROTO, "download %s `%s`: got %llu of %llu bytes", what, digest,
+        registry_fail_code(err, EPROTO, "download %s `%s`: got %llu of %llu bytes", what, digest,
                  (unsigned long long)d.offset, (unsigned long long)d.size);
         goto out;
     }
@@ -323,7 +323,7 @@ int registry_upload_blob(struct registry_client *c, void *conn, const char *repo
     if (fd < 0)
         return ctr_fail(err, errno, "%s: open `%s`", w, path);
     if (fstat(fd, &st) < 0 || st.st_size != size)
-        return ctr_fail(err, EBADMSG, "%s: `%s` has %lld bytes, the descriptor says %lld", w, path,
+        return registry_fail_code(err, EBADMSG, "%s: `%s` has %lld bytes, the descriptor says %lld", w, path,
                         (long long)st.st_size, (long long)size);
     if (location == NULL) {
         cleanup_free char *purl = registry_url(c, "/v2/%s/blobs/uploads/", repo);
@@ -331,7 +331,7 @@ int registry_upload_blob(struct registry_client *c, void *conn, const char *repo
         if (ul_request(c, conn, &post, 202, 202, w, &status, &location, err) < 0)
             return -1;
         if (location == NULL)
-            return ctr_fail(err, EPROTO, "%s: registry gave no upload location", w);
+            return registry_fail_code(err, EPROTO, "%s: registry gave no upload location", w);
     }
     registry_progress(c, REGISTRY_PROGRESS_START, digest, what, true, 0, (uint64_t)size);
     struct ul u = {.c = c, .digest = digest, .what = what, .fd = fd, .total = (uint64_t)size};

@@ -30,7 +30,7 @@ int registry_cas_ingest_path(const char *root, const char *digest, char **out, c
 {
     cleanup_free char *dir = ctr_xasprintf("%s/ingest", root);
     if (!registry_digest_valid(digest))
-        return ctr_fail(err, EINVAL, "invalid digest `%s`", digest);
+        return registry_fail_code(err, EINVAL, "invalid digest `%s`", digest);
     if (ctr_mkdir_p(dir, 0700, err) < 0)
         return -1;
     *out = ctr_xasprintf("%s/sha256-%s.partial", dir, digest + 7);
@@ -61,7 +61,7 @@ int registry_cas_put(const char *root, const char *digest, const void *data, siz
     cleanup_close int fd = -1;
 
     if (strcmp(actual, digest) != 0)
-        return ctr_fail(err, EBADMSG, "blob `%s`: content has digest `%s`", digest, actual);
+        return registry_fail_code(err, EBADMSG, "blob `%s`: content has digest `%s`", digest, actual);
     if (registry_cas_has(root, digest, (int64_t)len))
         return 0;
     if (registry_cas_ingest_path(root, digest, &tmp, err) < 0)
@@ -93,12 +93,12 @@ int registry_cas_read(const char *root, const char *digest, size_t max, char **o
     cleanup_free char *actual = NULL;
     size_t n;
     if (!registry_digest_valid(digest))
-        return ctr_fail(err, EINVAL, "invalid digest `%s`", digest);
+        return registry_fail_code(err, EINVAL, "invalid digest `%s`", digest);
     if (ctr_read_file(p, max, &data, &n, err) < 0)
         return -1;
     actual = registry_sha256_digest(data, n);
     if (strcmp(actual, digest) != 0)
-        return ctr_fail(err, EBADMSG, "stored blob `%s` is corrupt (content has digest `%s`)",
+        return registry_fail_code(err, EBADMSG, "stored blob `%s` is corrupt (content has digest `%s`)",
                         digest, actual);
     *out = ctr_steal_ptr(data);
     *len = n;

@@ -233,11 +233,11 @@ int registry_call(struct registry_client *c, void *conn, struct registry_call *c
                                         (double)(random() % 1000) / 1000.0);
         } else if (resp->status == 401 && !auth_retried) {
             auth_retried = true;
-            if (registry_auth_challenge(c, conn, call->scope, resp, err) < 0)
+            if (registry_auth_challenge(c, conn, call->scope, resp, auth != NULL, err) < 0)
                 return -1;
         } else if (resp->status == 401) {
             if (c->user)
-                return ctr_fail(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`",
+                return registry_fail_code(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`",
                                 c->host, c->user);
             return ctr_fail(err, EACCES,
                             "unauthorized: `%s` requires authentication; log in with "
@@ -275,7 +275,7 @@ int registry_status_error(struct registry_client *c, const struct registry_http_
                        : resp->status == 403 ? "denied"
                        : resp->status == 401 ? "unauthorized"
                                              : "failed";
-    ctr_fail(err, e, "%s: %s on `%s`: HTTP %ld%s", what, word, c->host, resp->status,
+    registry_fail_code(err, e, "%s: %s on `%s`: HTTP %ld%s", what, word, c->host, resp->status,
              detail ? detail : "");
     json_decref(root);
     return -1;
@@ -356,7 +356,7 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
     }
     digest = registry_sha256_digest(resp.body ? resp.body : "", resp.body_len);
     if (by_digest && strcmp(digest, ref) != 0)
-        rc = ctr_fail(err, EBADMSG, "%s: content has digest `%s`, refusing it", what, digest);
+        rc = registry_fail_code(err, EBADMSG, "%s: content has digest `%s`, refusing it", what, digest);
     else if (!by_digest && resp.docker_digest && strncmp(resp.docker_digest, "sha256:", 7) == 0 &&
              strcmp(resp.docker_digest, digest) != 0)
         rc = ctr_fail(err, EBADMSG,
@@ -392,7 +392,7 @@ int registry_put_manifest(struct registry_client *c, const char *repo, const cha
     if (resp.status != 201 && resp.status != 200)
         rc = registry_status_error(c, &resp, what, err);
     else if (resp.docker_digest && strcmp(resp.docker_digest, local) != 0)
-        rc = ctr_fail(err, EBADMSG, "%s: registry stored digest `%s`, expected `%s`", what,
+        rc = registry_fail_code(err, EBADMSG, "%s: registry stored digest `%s`, expected `%s`", what,
                       resp.docker_digest, local);
     registry_http_resp_reset(&resp);
     if (rc == 0 && digest)

@@ -50,7 +50,7 @@ static int load_config(const char *dir, json_t **out, ctr_error_t *err)
     if (*out == NULL || !json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
-        return ctr_fail(err, EINVAL, "`%s` is not valid JSON: %s", path, jerr.text);
+        return registry_fail_code(err, EINVAL, "`%s` is not valid JSON: %s", path, jerr.text);
     }
     return 0;
 }
@@ -96,7 +96,7 @@ static int run_helper(const char *helper, const char *action, const char *input,
 
     for (const char *p = helper; *p; p++)
         if (*p == '/')
-            return ctr_fail(err, EINVAL, "invalid credential helper name `%s`", helper);
+            return registry_fail_code(err, EINVAL, "invalid credential helper name `%s`", helper);
     if (pipe2(in, O_CLOEXEC) < 0)
         return ctr_fail(err, errno, "pipe");
     if (pipe2(out, O_CLOEXEC) < 0) {
@@ -144,7 +144,7 @@ static int run_helper(const char *helper, const char *action, const char *input,
     *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
     if (*status == 127) {
         free(buf);
-        return ctr_fail(err, ENOENT, "credential helper `%s` not found in PATH", prog);
+        return registry_fail_code(err, ENOENT, "credential helper `%s` not found in PATH", prog);
     }
     *output = buf;
     return 0;
@@ -174,12 +174,12 @@ int registry_creds_get(const char *dir, const char *host, char **user, char **se
                 *user = ctr_xstrdup(u);
                 *secret = ctr_xstrdup(s);
             } else if (r == NULL) {
-                rc = ctr_fail(err, EPROTO, "credential helper `%s` returned invalid JSON", helper);
+                rc = registry_fail_code(err, EPROTO, "credential helper `%s` returned invalid JSON", helper);
             }
             json_decref(r);
         } else if (strstr(outp, "credentials not found") == NULL) {
             outp[strcspn(outp, "\n")] = '\0';
-            rc = ctr_fail(err, EIO, "credential helper `%s` failed: %s", helper, outp);
+            rc = registry_fail_code(err, EIO, "credential helper `%s` failed: %s", helper, outp);
         }
         json_decref(cfg);
         return rc;
@@ -194,7 +194,7 @@ int registry_creds_get(const char *dir, const char *host, char **user, char **se
         cleanup_free char *dec = registry_b64_decode(auth, NULL);
         char *colon = dec ? strchr(dec, ':') : NULL;
         if (colon == NULL) {
-            rc = ctr_fail(err, EINVAL, "`%s/config.json`: entry `%s` has an invalid `auth`", dir,
+            rc = registry_fail_code(err, EINVAL, "`%s/config.json`: entry `%s` has an invalid `auth`", dir,
                           k);
             break;
         }
@@ -215,7 +215,7 @@ int registry_creds_store(const char *dir, const char *host, const char *user, co
     int rc;
 
     if (strchr(user, ':'))
-        return ctr_fail(err, EINVAL, "username `%s` must not contain `:`", user);
+        return registry_fail_code(err, EINVAL, "username `%s` must not contain `:`", user);
     if (load_config(dir, &cfg, err) < 0)
         return -1;
     helper = helper_for(cfg, host);
@@ -229,7 +229,7 @@ int registry_creds_store(const char *dir, const char *host, const char *user, co
         rc = run_helper(helper, "store", in, &outp, &status, err);
         if (rc == 0 && status != 0) {
             outp[strcspn(outp, "\n")] = '\0';
-            rc = ctr_fail(err, EIO, "credential helper `%s` could not store: %s", helper, outp);
+            rc = registry_fail_code(err, EIO, "credential helper `%s` could not store: %s", helper, outp);
         }
         json_decref(cfg);
         return rc;
@@ -272,7 +272,7 @@ int registry_creds_erase(const char *dir, const char *host, ctr_error_t *err)
         rc = run_helper(helper, "erase", server_key(host), &outp, &status, err);
         if (rc == 0 && status != 0) {
             outp[strcspn(outp, "\n")] = '\0';
-            rc = ctr_fail(err, ENOENT, "not logged in to `%s` (%s: %s)", host, helper, outp);
+            rc = registry_fail_code(err, ENOENT, "not logged in to `%s` (%s: %s)", host, helper, outp);
         }
         json_decref(cfg);
         return rc;
@@ -289,7 +289,7 @@ int registry_creds_erase(const char *dir, const char *host, ctr_error_t *err)
         }
     }
     if (!found)
-        rc = ctr_fail(err, ENOENT, "not logged in to `%s`", host);
+        rc = registry_fail_code(err, ENOENT, "not logged in to `%s`", host);
     else
         rc = save_config(dir, cfg, err);
     json_decref(cfg);

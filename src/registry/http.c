@@ -252,7 +252,7 @@ static int curl_perform(struct registry_transport *t, void *conn,
         return 0;
     if (rc == CURLE_WRITE_ERROR && x.too_big) {
         *kind = REGISTRY_XFER_FATAL;
-        return ctr_fail(err, EFBIG, "%s `%s`: response larger than %zu bytes", req->method,
+        return registry_fail_code(err, EFBIG, "%s `%s`: response larger than %zu bytes", req->method,
                         req->url, x.max_body);
     }
     if (rc == CURLE_WRITE_ERROR && resp->sink_aborted) {

@@ -95,20 +95,20 @@ static int parse_descriptor(json_t *o, const char *what, int64_t max_size,
     json_t *sz = json_object_get(o, "size");
 
     if (!json_is_object(o))
-        return ctr_fail(err, EBADMSG, "%s is not an object", what);
+        return registry_fail_code(err, EBADMSG, "%s is not an object", what);
     if (!json_is_string(mt) || json_string_length(mt) == 0 || json_string_length(mt) > 255)
-        return ctr_fail(err, EBADMSG, "%s has no valid `mediaType`", what);
+        return registry_fail_code(err, EBADMSG, "%s has no valid `mediaType`", what);
     if (!json_is_string(dg))
-        return ctr_fail(err, EBADMSG, "%s has no `digest`", what);
+        return registry_fail_code(err, EBADMSG, "%s has no `digest`", what);
     if (!registry_digest_valid(json_string_value(dg)))
         return ctr_fail(err, EBADMSG,
                         "%s has digest `%.80s`: only `sha256:` with 64 lowercase hex digits is "
                         "accepted",
                         what, json_string_value(dg));
     if (!json_is_integer(sz) || json_integer_value(sz) < 0)
-        return ctr_fail(err, EBADMSG, "%s has no valid `size`", what);
+        return registry_fail_code(err, EBADMSG, "%s has no valid `size`", what);
     if (json_integer_value(sz) > max_size)
-        return ctr_fail(err, EFBIG, "%s `%s` declares %lld bytes, more than the limit of %lld",
+        return registry_fail_code(err, EFBIG, "%s `%s` declares %lld bytes, more than the limit of %lld",
                         what, json_string_value(dg), (long long)json_integer_value(sz),
                         (long long)max_size);
     d->media_type = ctr_xstrdup(json_string_value(mt));
@@ -127,12 +127,12 @@ static int parse_image(json_t *root, struct registry_manifest *m, ctr_error_t *e
                          &m->config, err) < 0)
         return -1;
     if (!in_list(m->config.media_type, config_types))
-        return ctr_fail(err, EBADMSG, "config has unsupported media type `%s`",
+        return registry_fail_code(err, EBADMSG, "config has unsupported media type `%s`",
                         m->config.media_type);
     if (!json_is_array(layers))
-        return ctr_fail(err, EBADMSG, "manifest has no `layers` array");
+        return registry_fail_code(err, EBADMSG, "manifest has no `layers` array");
     if (json_array_size(layers) > REGISTRY_MAX_ENTRIES)
-        return ctr_fail(err, EFBIG, "manifest has %zu layers, more than the limit of %d",
+        return registry_fail_code(err, EFBIG, "manifest has %zu layers, more than the limit of %d",
                         json_array_size(layers), REGISTRY_MAX_ENTRIES);
     m->layers = ctr_xcalloc(json_array_size(layers) + 1, sizeof(*m->layers));
     json_array_foreach(layers, i, l) {
@@ -142,7 +142,7 @@ static int parse_image(json_t *root, struct registry_manifest *m, ctr_error_t *e
         if (parse_descriptor(l, what, REGISTRY_MAX_BLOB_SIZE, &m->layers[i], err) < 0)
             return -1;
         if (!in_list(m->layers[i].media_type, layer_types))
-            return ctr_fail(err, EBADMSG, "layer %zu has unsupported media type `%s`", i,
+            return registry_fail_code(err, EBADMSG, "layer %zu has unsupported media type `%s`", i,
                             m->layers[i].media_type);
     }
     return 0;
@@ -155,9 +155,9 @@ static int parse_index(json_t *root, struct registry_manifest *m, ctr_error_t *e
     json_t *e;
 
     if (!json_is_array(arr))
-        return ctr_fail(err, EBADMSG, "index has no `manifests` array");
+        return registry_fail_code(err, EBADMSG, "index has no `manifests` array");
     if (json_array_size(arr) > REGISTRY_MAX_ENTRIES)
-        return ctr_fail(err, EFBIG, "index has %zu entries, more than the limit of %d",
+        return registry_fail_code(err, EFBIG, "index has %zu entries, more than the limit of %d",
                         json_array_size(arr), REGISTRY_MAX_ENTRIES);
     m->manifests = ctr_xcalloc(json_array_size(arr) + 1, sizeof(*m->manifests));
     json_array_foreach(arr, i, e) {
@@ -169,7 +169,7 @@ static int parse_index(json_t *root, struct registry_manifest *m, ctr_error_t *e
         if (parse_descriptor(e, what, REGISTRY_MAX_MANIFEST_SIZE, d, err) < 0)
             return -1;
         if (!registry_media_is_manifest(d->media_type) && !registry_media_is_index(d->media_type))
-            return ctr_fail(err, EBADMSG, "index entry %zu has unsupported media type `%s`", i,
+            return registry_fail_code(err, EBADMSG, "index entry %zu has unsupported media type `%s`", i,
                             d->media_type);
         if (json_is_object(p)) {
             d->os = opt_string(p, "os", 31);
@@ -202,11 +202,11 @@ int registry_manifest_parse(const char *data, size_t len, const char *content_ty
                             ct);
     }
     if (len > REGISTRY_MAX_MANIFEST_SIZE)
-        return ctr_fail(err, EFBIG, "manifest is %zu bytes, more than the limit of %u", len,
+        return registry_fail_code(err, EFBIG, "manifest is %zu bytes, more than the limit of %u", len,
                         REGISTRY_MAX_MANIFEST_SIZE);
     root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL || !json_is_object(root)) {
-        rc = ctr_fail(err, EBADMSG, "manifest is not a JSON object: %s",
+        rc = registry_fail_code(err, EBADMSG, "manifest is not a JSON object: %s",
                       root ? "wrong type" : jerr.text);
         goto out;
     }
@@ -218,18 +218,18 @@ int registry_manifest_parse(const char *data, size_t len, const char *content_ty
         goto out;
     }
     if (!json_is_integer(sv) || json_integer_value(sv) != 2) {
-        rc = ctr_fail(err, EBADMSG, "manifest has no `schemaVersion` 2");
+        rc = registry_fail_code(err, EBADMSG, "manifest has no `schemaVersion` 2");
         goto out;
     }
     mt = json_object_get(root, "mediaType");
     if (mt && !json_is_string(mt)) {
-        rc = ctr_fail(err, EBADMSG, "manifest `mediaType` is not a string");
+        rc = registry_fail_code(err, EBADMSG, "manifest `mediaType` is not a string");
         goto out;
     }
     type = json_string_value(mt);
     if (type && ct && (registry_media_is_index(ct) || registry_media_is_manifest(ct)) &&
         strcmp(type, ct) != 0) {
-        rc = ctr_fail(err, EBADMSG, "manifest says `%s` but was served as `%s`", type, ct);
+        rc = registry_fail_code(err, EBADMSG, "manifest says `%s` but was served as `%s`", type, ct);
         goto out;
     }
     if (type == NULL && ct && (registry_media_is_index(ct) || registry_media_is_manifest(ct)))
@@ -238,20 +238,20 @@ int registry_manifest_parse(const char *data, size_t len, const char *content_ty
         type = json_object_get(root, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
     if (registry_media_is_index(type)) {
         if (json_object_get(root, "layers") || json_object_get(root, "config")) {
-            rc = ctr_fail(err, EBADMSG, "index `%s` also has `layers` or `config`", type);
+            rc = registry_fail_code(err, EBADMSG, "index `%s` also has `layers` or `config`", type);
             goto out;
         }
         m.kind = REGISTRY_MANIFEST_INDEX;
         rc = parse_index(root, &m, err);
     } else if (registry_media_is_manifest(type)) {
         if (json_object_get(root, "manifests")) {
-            rc = ctr_fail(err, EBADMSG, "image manifest `%s` also has `manifests`", type);
+            rc = registry_fail_code(err, EBADMSG, "image manifest `%s` also has `manifests`", type);
             goto out;
         }
         m.kind = REGISTRY_MANIFEST_IMAGE;
         rc = parse_image(root, &m, err);
     } else {
-        rc = ctr_fail(err, EBADMSG, "unsupported manifest media type `%s`", type);
+        rc = registry_fail_code(err, EBADMSG, "unsupported manifest media type `%s`", type);
         goto out;
     }
     m.media_type = ctr_xstrdup(type);

@@ -33,7 +33,7 @@ int registry_progress_style_parse(const char *s, enum registry_progress_style *o
     else if (strcmp(s, "ansi") == 0)
         *out = REGISTRY_PROGRESS_ANSI;
     else
-        return ctr_fail(err, EINVAL, "invalid progress style `%s`: use `none`, `plain` or `ansi`",
+        return registry_fail_code(err, EINVAL, "invalid progress style `%s`: use `none`, `plain` or `ansi`",
                         s);
     return 0;
 }

@@ -90,7 +90,7 @@ static int select_platform(const struct registry_manifest *idx, const struct reg
         *out = nested;
         return 0;
     }
-    return ctr_fail(err, ENOENT, "%s has no image for platform `%s/%s%s%s` (available: %s)", what,
+    return registry_fail_code(err, ENOENT, "%s has no image for platform `%s/%s%s%s` (available: %s)", what,
                     p->os, p->arch, p->variant[0] ? "/" : "", p->variant,
                     avail[0] ? avail : "none");
 }
@@ -145,7 +145,7 @@ int registry_pull(struct registry_client *c, const struct registry_ref *ref,
         cleanup_free char *what = ctr_xasprintf("index `%s` of `%s`", digest, refstr);
         cleanup_free char *child = NULL;
         if (depth >= REGISTRY_MAX_INDEX_DEPTH) {
-            ctr_fail(err, ELOOP, "pull `%s`: indexes nested deeper than %d levels", refstr,
+            registry_fail_code(err, ELOOP, "pull `%s`: indexes nested deeper than %d levels", refstr,
                      REGISTRY_MAX_INDEX_DEPTH);
             goto out;
         }
@@ -155,7 +155,7 @@ int registry_pull(struct registry_client *c, const struct registry_ref *ref,
         child = ctr_xstrdup(d->digest);
         for (char **v = visited; *v; v++)
             if (strcmp(*v, child) == 0) {
-                ctr_fail(err, ELOOP, "pull `%s`: index `%s` refers back to `%s`", refstr, digest,
+                registry_fail_code(err, ELOOP, "pull `%s`: index `%s` refers back to `%s`", refstr, digest,
                          child);
                 goto out;
             }

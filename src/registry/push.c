@@ -54,12 +54,12 @@ static int push_image(struct registry_client *c, const char *repo, const char *r
         return -1;
     if (m.kind != REGISTRY_MANIFEST_IMAGE) {
         registry_manifest_free(&m);
-        return ctr_fail(err, EINVAL, "`%s` is not an image manifest", digest);
+        return registry_fail_code(err, EINVAL, "`%s` is not an image manifest", digest);
     }
     for (size_t i = 0; i <= m.n_layers; i++) {
         const struct registry_descriptor *d = i == 0 ? &m.config : &m.layers[i - 1];
         if (!registry_cas_has(root, d->digest, d->size)) {
-            rc = ctr_fail(err, ENOENT, "blob `%s` of manifest `%s` is missing from `%s`",
+            rc = registry_fail_code(err, ENOENT, "blob `%s` of manifest `%s` is missing from `%s`",
                           d->digest, digest, root);
             registry_manifest_free(&m);
             return rc;
@@ -88,7 +88,7 @@ int registry_push(struct registry_client *c, const struct registry_ref *ref, con
     int rc = 0;
 
     if (ref->digest && strcmp(ref->digest, digest) != 0)
-        return ctr_fail(err, EINVAL, "push `%s`: the local image has digest `%s`", refstr, digest);
+        return registry_fail_code(err, EINVAL, "push `%s`: the local image has digest `%s`", refstr, digest);
     if (read_manifest(root, digest, &data, &len, &m, err) < 0)
         return ctr_error_wrap(err, "push `%s`", refstr);
     if (m.kind == REGISTRY_MANIFEST_IMAGE) {
@@ -99,7 +99,7 @@ int registry_push(struct registry_client *c, const struct registry_ref *ref, con
         for (size_t i = 0; i < m.n_manifests && rc == 0; i++) {
             const struct registry_descriptor *d = &m.manifests[i];
             if (!registry_media_is_manifest(d->media_type))
-                rc = ctr_fail(err, ENOTSUP, "nested index `%s` cannot be pushed", d->digest);
+                rc = registry_fail_code(err, ENOTSUP, "nested index `%s` cannot be pushed", d->digest);
             else if (!registry_cas_has(root, d->digest, d->size))
                 rc = ctr_fail(err, ENOENT,
                               "index `%s` lists manifest `%s` (%s/%s) which is not stored "
@@ -177,7 +177,7 @@ int registry_push_layout(struct registry_client *c, const struct registry_ref *r
         return ctr_error_wrap(err, "OCI layout `%s`", path);
     if (idx.kind != REGISTRY_MANIFEST_INDEX) {
         registry_manifest_free(&idx);
-        return ctr_fail(err, EINVAL, "`%s` is not an image index", path);
+        return registry_fail_code(err, EINVAL, "`%s` is not an image index", path);
     }
     pick = ctr_xcalloc(idx.n_manifests + 1, sizeof(*pick));
     for (size_t i = 0; i < idx.n_manifests; i++)
@@ -185,8 +185,8 @@ int registry_push_layout(struct registry_client *c, const struct registry_ref *r
             (idx.manifests[i].ref_name && strcmp(idx.manifests[i].ref_name, name) == 0))
             pick[n++] = i;
     if (n == 0) {
-        rc = name ? ctr_fail(err, ENOENT, "OCI layout `%s` has no image named `%s`", layout, name)
-                  : ctr_fail(err, ENOENT, "OCI layout `%s` is empty", layout);
+        rc = name ? registry_fail_code(err, ENOENT, "OCI layout `%s` has no image named `%s`", layout, name)
+                  : registry_fail_code(err, ENOENT, "OCI layout `%s` is empty", layout);
     } else if (n == 1 || registry_media_is_index(idx.manifests[pick[0]].media_type)) {
         rc = registry_push(c, ref, layout, idx.manifests[pick[0]].digest, po, pushed, err);
     } else {

@@ -72,7 +72,7 @@ int registry_ref_parse(const char *s, struct registry_ref *out, ctr_error_t *err
     char *at, *slash, *name, *colon;
 
     if (*s == '\0')
-        return ctr_fail(err, EINVAL, "empty image reference");
+        return registry_fail_code(err, EINVAL, "empty image reference");
     at = strchr(work, '@');
     if (at) {
         *at = '\0';
@@ -100,7 +100,7 @@ int registry_ref_parse(const char *s, struct registry_ref *out, ctr_error_t *err
         *colon = '\0';
         tag = ctr_xstrdup(colon + 1);
         if (!tag_valid(tag))
-            return ctr_fail(err, EINVAL, "invalid tag `%s` in reference `%s`", tag, s);
+            return registry_fail_code(err, EINVAL, "invalid tag `%s` in reference `%s`", tag, s);
     }
     if (strcmp(domain, "docker.io") == 0 && strchr(name, '/') == NULL)
         repo = ctr_xasprintf("library/%s", name);
@@ -166,14 +166,14 @@ int registry_platform_parse(const char *s, struct registry_platform *out, ctr_er
     }
     const char *a = strchr(s, '/');
     if (a == NULL || a == s || a[1] == '\0' || a[1] == '/')
-        return ctr_fail(err, EINVAL, "invalid platform `%s`: expected `os/arch[/variant]`", s);
+        return registry_fail_code(err, EINVAL, "invalid platform `%s`: expected `os/arch[/variant]`", s);
     const char *v = strchr(a + 1, '/');
     if (v && (v[1] == '\0' || strchr(v + 1, '/')))
-        return ctr_fail(err, EINVAL, "invalid platform `%s`: expected `os/arch[/variant]`", s);
+        return registry_fail_code(err, EINVAL, "invalid platform `%s`: expected `os/arch[/variant]`", s);
     size_t arch_len = v ? (size_t)(v - a - 1) : strlen(a + 1);
     if ((size_t)(a - s) >= sizeof(out->os) || arch_len >= sizeof(out->arch) ||
         (v && strlen(v + 1) >= sizeof(out->variant)))
-        return ctr_fail(err, EINVAL, "invalid platform `%s`: too long", s);
+        return registry_fail_code(err, EINVAL, "invalid platform `%s`: too long", s);
     copy_field(out->os, sizeof(out->os), s, (size_t)(a - s));
     copy_field(out->arch, sizeof(out->arch), a + 1, arch_len);
     if (v)
@@ -192,7 +192,7 @@ int registry_scheme_parse(const char *s, enum registry_scheme *out, ctr_error_t 
     else if (strcmp(s, "auto") == 0)
         *out = REGISTRY_SCHEME_AUTO;
     else
-        return ctr_fail(err, EINVAL, "invalid scheme `%s`: use `http`, `https` or `auto`", s);
+        return registry_fail_code(err, EINVAL, "invalid scheme `%s`: use `http`, `https` or `auto`", s);
     return 0;
 }
 

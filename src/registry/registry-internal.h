@@ -6,6 +6,17 @@
 
 #include <pthread.h>
 
+/* ctr_fail with an errno code kept for callers but not spelled out in the message
+ * (registry errors already say what went wrong). */
+#define registry_fail_code(err, code, ...)                                                         \
+    ({                                                                                             \
+        ctr_error_t *_e = (err);                                                                   \
+        int _r = ctr_fail(_e, 0, __VA_ARGS__);                                                     \
+        if (_e && *_e)                                                                             \
+            (*_e)->errnum = (code);                                                                \
+        _r;                                                                                        \
+    })
+
 /* ---- one HTTP exchange ---- */
 /* Body sink: return 0 to continue, <0 to abort the transfer (error set by the sink's owner). */
 typedef int (*registry_sink_fn)(void *opaque, const void *buf, size_t len);
@@ -143,7 +154,8 @@ int registry_auth_header(struct registry_client *c, void *conn, const char *scop
                          ctr_error_t *err);
 /* Handle a 401: parse the challenge, fetch credentials/token. 0 = retry, -1 = give up. */
 int registry_auth_challenge(struct registry_client *c, void *conn, const char *scope,
-                            const struct registry_http_resp *resp, ctr_error_t *err);
+                            const struct registry_http_resp *resp, bool sent_auth,
+                            ctr_error_t *err);
 
 /* ---- content store (internal until src/image/store.h offers the same) ---- */
 char *registry_cas_blob_path(const char *root, const char *digest);

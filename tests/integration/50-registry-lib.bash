@@ -38,11 +38,11 @@ http:
   addr: 127.0.0.1:$port
   secret: test-secret-$name
 EOF
-    [ -n "$extra" ] && cat "$extra" >>"$dir/config.yml"
-    # Append the tls block under http if requested.
+    # The tls block belongs under http, right after it.
     if [ -n "${REG_TLS_CERT:-}" ]; then
         printf '  tls:\n    certificate: %s\n    key: %s\n' "$REG_TLS_CERT" "$REG_TLS_KEY" >>"$dir/config.yml"
     fi
+    [ -n "$extra" ] && cat "$extra" >>"$dir/config.yml"
     /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
     local pid=$!
     at_exit "kill $pid"
@@ -170,3 +170,72 @@ EOF
 
 # sha256 of a file as "sha256:<hex>"
 file_digest() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+
+# make_tls DIR: a CA (DIR/ca.crt) and a server certificate for 127.0.0.1 signed by it
+# (DIR/server.crt, DIR/server.key).
+make_tls() {
+    local d=$1
+    mkdir -p "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ctr test CA" \
+        -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1 || return 1
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 || return 1
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/ext.cnf"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 2 -extfile "$d/ext.cnf" -out "$d/server.crt" >/dev/null 2>&1
+}
+
+# start_token_server USER PASS KEY CERT: a token server for `auth: token` registries.
+# Issues RS256 JWTs (x5c = CERT) granting the requested actions to USER (checked with basic
+# auth), and nothing to anonymous callers. Replies with `access_token` only. Logs
+# "account scope" lines to $T_TMP/token.log. Sets TOKEN_PORT.
+start_token_server() {
+    TOKEN_PORT=$(free_port)
+    "$PY" - "$TOKEN_PORT" "$@" "$T_TMP/token.log" >"$T_TMP/token.out" 2>&1 <<'EOF' &
+import base64, http.server, json, os, sys, time, urllib.parse
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+port, user, pw, keyf, certf, logf = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+key = serialization.load_pem_private_key(open(keyf, "rb").read(), None)
+pem = open(certf).read()
+der_b64 = "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
+b64u = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        account = None
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            u_, _, p_ = base64.b64decode(auth[6:]).decode().partition(":")
+            if u_ != user or p_ != pw:
+                self.send_response(401); self.send_header("Content-Length", "0"); self.end_headers()
+                with open(logf, "a") as f: f.write("REJECTED %s\n" % u_)
+                return
+            account = u_
+        access = []
+        for s in q.get("scope", []):
+            typ, _, rest = s.partition(":")
+            name, _, actions = rest.rpartition(":")
+            if account:
+                access.append({"type": typ, "name": name, "actions": actions.split(",")})
+        with open(logf, "a") as f: f.write("%s %s\n" % (account or "anonymous", " ".join(q.get("scope", [])) or "-"))
+        now = int(time.time())
+        claims = {"iss": "test-issuer", "sub": account or "", "aud": q.get("service", [""])[0],
+                  "exp": now + 300, "nbf": now - 10, "iat": now, "jti": b64u(os.urandom(12)), "access": access}
+        hdr = {"typ": "JWT", "alg": "RS256", "x5c": [der_b64]}
+        signing = b64u(json.dumps(hdr).encode()) + "." + b64u(json.dumps(claims).encode())
+        sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+        body = json.dumps({"access_token": signing + "." + b64u(sig), "expires_in": 300}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+EOF
+    local pid=$!
+    at_exit "kill $pid"
+    wait_port "$TOKEN_PORT"
+}
