@@ -15,6 +15,7 @@
 #define BUNDLE_CREATE_MAX_MEMORY (1ull << 40)
 #define BUNDLE_CREATE_MAX_CPUS 64
 #define BUNDLE_CREATE_DISK_SIZE (8ull << 30) /* apparent size of the writable disk */
+#define BUNDLE_CREATE_BOOT_TIMEOUT_MS 60000  /* generous: TCG on a busy host */
 #define BUNDLE_CREATE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define BUNDLE_CREATE_ID_LEN 64
 #define BUNDLE_CREATE_IMAGE_SERIAL "image"
@@ -47,6 +48,7 @@ struct bundle_create_opts {
     const char *cpus;       /* -c */
     bool tty, interactive, read_only;
     enum bundle_accel accel;
+    unsigned boot_timeout_ms; /* 0: BUNDLE_CREATE_BOOT_TIMEOUT_MS */
     /* Looks up the caller's environment for `-e NAME` and bare env-file names;
      * NULL means getenv(). */
     const char *(*lookup_env)(const char *name, void *ctx);

@@ -1,0 +1,83 @@
+/* The local image store under a data root (see docs/images.md):
+ *
+ *   <root>/content/blobs/sha256/<hex>   verified blobs (manifests, configs, layers)
+ *   <root>/content/ingest/              blobs being written; never read as content
+ *   <root>/images.json                  reference name → manifest digest (atomic writes)
+ *   <root>/snapshots/<manifest-hex>/    image.ext4 (all layers, in order) + config.json
+ *   <root>/lock                         flock held around every mutation
+ *
+ * A blob becomes visible only after its digest and size were checked.
+ * Every symbol carries the `imgstore_` prefix. */
+#ifndef CTR_IMAGE_STORE_H
+#define CTR_IMAGE_STORE_H
+
+#include "oci/oci.h"
+
+#define IMGSTORE_SNAPSHOT_FILE "image.ext4"
+
+struct imgstore;
+
+/* Open (creating the layout if needed). */
+int imgstore_open(const char *root, struct imgstore **out, ctr_error_t *err);
+void imgstore_close(struct imgstore *st);
+const char *imgstore_root(const struct imgstore *st);
+
+/* ---- content ---- */
+/* Path of a blob (whether or not it exists). digest must be valid. */
+char *imgstore_blob_path(const struct imgstore *st, const char *digest);
+bool imgstore_blob_exists(const struct imgstore *st, const char *digest);
+/* Copy fd to EOF into the ingest area, check digest and size (size < 0: not
+ * checked), then rename into place. Nothing is visible on failure. */
+int imgstore_ingest_fd(struct imgstore *st, int fd, const char *digest, int64_t size,
+                       ctr_error_t *err);
+int imgstore_ingest_buf(struct imgstore *st, const void *buf, size_t len, const char *digest,
+                        ctr_error_t *err);
+/* Read a (small) blob, checking its digest again. */
+int imgstore_blob_read(const struct imgstore *st, const char *digest, size_t max, char **out,
+                       size_t *len, ctr_error_t *err);
+/* Remove ingest files whose writer is gone (crash leftovers). */
+int imgstore_ingest_cleanup(struct imgstore *st, ctr_error_t *err);
+
+/* ---- images ---- */
+struct imgstore_entry {
+    char *name;   /* fully qualified: docker.io/library/busybox:latest */
+    char *digest; /* manifest digest */
+    int64_t created_ns;
+};
+void imgstore_entries_free(struct imgstore_entry *e, size_t n);
+
+/* A resolved image: its manifest and config, parsed. */
+struct imgstore_image {
+    char *name;            /* as stored, or NULL when resolved by digest */
+    char *manifest_digest;
+    struct oci_manifest manifest;
+    char *config_digest;
+    struct oci_image_config config;
+    int64_t size;          /* manifest + config + compressed layers */
+};
+void imgstore_image_release(struct imgstore_image *img);
+
+/* Load an OCI image layout directory: pick the host platform from index.json
+ * (nested indexes followed), copy and verify every blob, tag. The name is
+ * `name` if given, else the `io.containerd.image.name` or
+ * `org.opencontainers.image.ref.name` annotation. *names_out (optional) gets
+ * the names tagged. */
+int imgstore_load_layout(struct imgstore *st, const char *layout_dir, const char *name,
+                         char ***names_out, ctr_error_t *err);
+/* Store a manifest whose blobs are all present and tag it (registry pulls). */
+int imgstore_tag_manifest(struct imgstore *st, const char *name, const char *manifest_digest,
+                          ctr_error_t *err);
+/* Resolve a reference as the user typed it (`busybox`, `x:1`, `@sha256:..`, a
+ * full or unique-prefix manifest digest/hex). Unknown → "image `X` not found locally". */
+int imgstore_resolve(struct imgstore *st, const char *ref, struct imgstore_image *out,
+                     ctr_error_t *err);
+int imgstore_list(struct imgstore *st, struct imgstore_entry **out, size_t *n, ctr_error_t *err);
+/* Add name `dst` for the image `src` resolves to. */
+int imgstore_tag(struct imgstore *st, const char *src, const char *dst, ctr_error_t *err);
+/* Remove one name (blobs and snapshots are left for a later GC). */
+int imgstore_remove(struct imgstore *st, const char *ref, ctr_error_t *err);
+/* Path of the image's ext4 snapshot, made from its layers if missing. */
+int imgstore_snapshot(struct imgstore *st, const struct imgstore_image *img, char **path_out,
+                      ctr_error_t *err);
+
+#endif
