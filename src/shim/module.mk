@@ -4,7 +4,8 @@ HOST_SRCS += src/shim/accel.c src/shim/vmm-qemu.c src/shim/loop.c src/shim/agent
 BINS += container-runtime
 container-runtime_SRCS := src/shim/main.c
 
-UNIT_TESTS += test-shim-accel test-shim-qemu test-shim-agent test-bundle
+UNIT_TESTS += test-shim-accel test-shim-qemu test-shim-agent test-shim-log test-bundle
+test-shim-log_SRCS := tests/unit/test-shim-log.c
 test-shim-accel_SRCS := tests/unit/test-shim-accel.c
 test-shim-qemu_SRCS := tests/unit/test-shim-qemu.c
 test-shim-agent_SRCS := tests/unit/test-shim-agent.c

@@ -122,19 +122,19 @@ void shim_logw_write(struct shim_logw *l, int which, const uint8_t *data, size_t
     while (len > 0) {
         const uint8_t *nl = memchr(data, '\n', len);
         size_t take = nl ? (size_t)(nl - data) + 1 : len;
-        if (l->part_len[which] + take > LOG_MAX_LINE && !nl)
-            take = LOG_MAX_LINE > l->part_len[which] ? LOG_MAX_LINE - l->part_len[which] : 0;
-        if (take == 0) {
-            shim_logw_flush(l, which);
-            continue;
+        size_t room = LOG_MAX_LINE - l->part_len[which]; /* > 0: full lines are flushed */
+        bool ends = nl != NULL;
+        if (take > room) {
+            take = room;
+            ends = false;
         }
-        if (nl && l->part_len[which] == 0 && take == (size_t)(nl - data) + 1) {
-            log_record(l, which, data, take); /* whole line: no copy */
+        if (ends && l->part_len[which] == 0) {
+            log_record(l, which, data, take); /* a whole line: no copy */
         } else {
             l->part[which] = ctr_xrealloc(l->part[which], l->part_len[which] + take);
             memcpy(l->part[which] + l->part_len[which], data, take);
             l->part_len[which] += take;
-            if (nl || l->part_len[which] >= LOG_MAX_LINE)
+            if (ends || l->part_len[which] == LOG_MAX_LINE)
                 shim_logw_flush(l, which);
         }
         data += take;

@@ -322,11 +322,12 @@ static void vm_timer(struct shim_watch *w, uint32_t ev)
     uint64_t ticks;
 
     (void)!read(w->fd, &ticks, sizeof(ticks));
-    if (s->phase == SHIM_BOOTING && !s->stopping) {
+    if (s->phase < SHIM_RUNNING && !s->stopping) {
         cleanup_free char *tail = bootlog_tail(s, 15);
         shim_fatal(s, 125,
-                   "the guest agent did not answer within %u ms (accelerator `%s`: %s); "
+                   "the guest agent did not %s within %u ms (accelerator `%s`: %s); "
                    "last lines of `%s/boot.log`:\n%s",
+                   s->phase == SHIM_BOOTING ? "answer" : "start the container process",
                    s->cfg.vm.boot_timeout_ms, vmm_accel_name(s->accel), s->accel_why, s->bundle,
                    tail);
         return;

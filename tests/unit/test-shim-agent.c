@@ -49,7 +49,8 @@ static uint8_t *frame(uint32_t stream, uint8_t type, const void *p, size_t len, 
 {
     uint8_t *buf = malloc(AGENT_FRAME_HDR_LEN + len);
     assert_int_equal(agent_frame_header(buf, stream, type, (uint32_t)len, NULL), 0);
-    memcpy(buf + AGENT_FRAME_HDR_LEN, p, len);
+    if (len)
+        memcpy(buf + AGENT_FRAME_HDR_LEN, p, len);
     *out_len = AGENT_FRAME_HDR_LEN + len;
     return buf;
 }
