@@ -3,10 +3,12 @@ UNIT_TESTS += test-agent-frame test-agent-msg
 test-agent-frame_SRCS := tests/unit/test-agent-frame.c
 test-agent-msg_SRCS := tests/unit/test-agent-msg.c
 # guest code under test is compiled into the test (libctr.a has no guest objects)
-UNIT_TESTS += test-guest-user test-guest-exec
+UNIT_TESTS += test-guest-user test-guest-exec test-guest-server
 test-guest-user_SRCS := tests/unit/test-guest-user.c src/guest/user.c
 test-guest-exec_SRCS := tests/unit/test-guest-exec.c src/guest/exec-util.c src/guest/user.c \
 	src/guest/process.c
+test-guest-server_SRCS := tests/unit/test-guest-server.c src/guest/server.c src/guest/process.c \
+	src/guest/user.c src/guest/exec-util.c src/guest/mounts.c
 
 GUEST_BINS += vminitd
 vminitd_SRCS := $(wildcard src/guest/*.c) src/proto/agent-frame.c src/proto/agent-msg.c $(wildcard src/common/*.c)

@@ -62,7 +62,7 @@ static struct {
     struct proc *procs;
     struct proc *dead; /* finished, freed after the current batch of epoll events */
     size_t n_procs;
-    bool hello, setup_done, main_done, host_gone, broken, outputs_paused, input_paused;
+    bool hello, setup_done, setup_failed, main_done, host_gone, broken, outputs_paused, input_paused;
     bool shutdown_requested, done;
     uint64_t shutdown_id;
     uint64_t deadline_ns; /* 0 = none */
@@ -337,6 +337,18 @@ static void output_readable(struct proc *p, struct watch *w, uint32_t stream)
     proc_maybe_finish(p);
 }
 
+/* As PID 1 every other process goes; elsewhere (host unit tests) only the process
+ * groups of our own processes, each a session leader. */
+static void kill_all(void)
+{
+    if (getpid() == 1) {
+        kill(-1, SIGKILL);
+        return;
+    }
+    for (struct proc *p = g.procs; p; p = p->next)
+        kill(-p->pid, SIGKILL); /* also after the leader was reaped: its group may live on */
+}
+
 static void reap_children(void)
 {
     struct signalfd_siginfo si;
@@ -355,12 +367,12 @@ static void reap_children(void)
         p->status = guest_wait_status(st);
         if (p->is_main && !g.main_done) {
             /* The container is over: nothing else may outlive its main process. */
-            kill(-1, SIGKILL);
+            kill_all();
         }
         proc_maybe_finish(p);
     }
     if (g.main_done || g.shutdown_requested)
-        kill(-1, SIGKILL); /* catch anything forked meanwhile */
+        kill_all(); /* catch anything forked meanwhile */
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -375,6 +387,8 @@ static void do_exec(uint64_t id, struct agent_exec *e)
 
     if (g.main_done || g.shutdown_requested)
         return reply_error(id, 0, "the container has exited");
+    if (g.setup_failed) /* never run a pipelined exec outside the container root */
+        return reply_error(id, 0, "the container root could not be set up");
     if (find_name(e->process))
         return reply_error(id, 0, "a process with that name is already running");
     if (g.n_procs >= MAX_PROCS)
@@ -454,6 +468,7 @@ static void handle_request(const char *json, size_t len)
             reply_error(req.id, 0, "setup must come once, before any process");
         } else if (guest_setup_root(&req.u.setup, &err) < 0) {
             log_error("setup: %s", err->msg);
+            g.setup_failed = true;
             reply_error(req.id, 0, err->msg);
         } else {
             g.setup_done = true;
@@ -485,7 +500,7 @@ static void handle_request(const char *json, size_t len)
         /* Replied once every process is gone and its exit event sent. */
         g.shutdown_requested = true;
         g.shutdown_id = req.id;
-        kill(-1, SIGKILL);
+        kill_all();
         set_deadline(KILL_WAIT_MS);
         break;
     }
