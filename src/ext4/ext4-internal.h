@@ -30,6 +30,7 @@ struct ext4w {
     struct ext4w_node *root;
     struct ext4w_node **buckets;
     size_t nbuckets, nnodes;
+    uint32_t new_tag;
     uint16_t *nlinks; /* link count of non-directory inodes, by inode number */
     ext2_ino_t ino_cursor;
     blk64_t blk_cursor;

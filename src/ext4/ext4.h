@@ -78,6 +78,8 @@ uint32_t ext4w_node_ino(const ext4w_node_t *n);
 /* A caller-defined number kept per node (the unpacker stores the layer). */
 uint32_t ext4w_node_tag(const ext4w_node_t *n);
 void ext4w_node_set_tag(ext4w_node_t *n, uint32_t tag);
+/* The tag given to nodes created from now on (initially 0). */
+void ext4w_set_new_tag(ext4w_t *w, uint32_t tag);
 /* Iterate the children of a directory (order unspecified, stable while the
  * tree is not changed). */
 ext4w_node_t *ext4w_first_child(ext4w_node_t *dir);

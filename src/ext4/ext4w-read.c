@@ -222,7 +222,8 @@ static int emit(struct walk *wk, const char *path, ext2_ino_t ino, struct ext2_i
         ext4w_fail_ext2(err, rc, "cannot read the xattrs of `%s`", path);
         goto out;
     }
-    qsort(xl.v, xl.n, sizeof(*xl.v), cmp_xattr);
+    if (xl.n > 1)
+        qsort(xl.v, xl.n, sizeof(*xl.v), cmp_xattr);
     e.xattrs = xl.v;
     e.nxattrs = xl.n;
     ret = wk->cb(&e, wk->ctx, err);
@@ -268,7 +269,8 @@ static int walk_dir(struct walk *wk, const char *path, ext2_ino_t dir, int depth
     }
     while (v[n].name)
         n++;
-    qsort(v, n, sizeof(*v), cmp_dent);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_dent);
     for (size_t i = 0; i < n; i++) {
         union ext4w_ibuf b;
         cleanup_free char *p = ctr_xasprintf("%s/%s", strcmp(path, "/") ? path : "", v[i].name);

@@ -71,6 +71,7 @@ struct ext4w_node *ext4w_node_new(ext4w_t *w, struct ext4w_node *dir, const char
     n->ino = ino;
     n->ftype = ftype;
     n->parent = dir;
+    n->tag = w->new_tag;
     if (dir == NULL)
         return n;
     if (w->nnodes >= w->nbuckets)
@@ -163,6 +164,11 @@ uint32_t ext4w_node_tag(const ext4w_node_t *n)
 void ext4w_node_set_tag(ext4w_node_t *n, uint32_t tag)
 {
     n->tag = tag;
+}
+
+void ext4w_set_new_tag(ext4w_t *w, uint32_t tag)
+{
+    w->new_tag = tag;
 }
 
 ext4w_node_t *ext4w_first_child(ext4w_node_t *dir)
