@@ -1,6 +1,6 @@
-/* References, digests, platforms, small encoders. Kept here until src/oci offers
- * the same (then these become thin wrappers). */
+/* References and digests (thin wrappers over src/oci), platforms, scheme, base64, sha256. */
 #include "registry/registry-internal.h"
+#include "oci/oci.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,113 +10,19 @@
 
 bool registry_digest_valid(const char *d)
 {
-    if (d == NULL || strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
-        return false;
-    for (const char *p = d + 7; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
-}
-
-static bool is_domain(const char *s, size_t n)
-{
-    if (n == 9 && strncmp(s, "localhost", 9) == 0)
-        return true;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '.' || s[i] == ':' || isupper((unsigned char)s[i]))
-            return true;
-    return false;
-}
-
-/* Path components: [a-z0-9]+ separated by `.`, `_`, `__` or runs of `-`. */
-static bool repo_valid(const char *r)
-{
-    size_t n = strlen(r);
-    if (n == 0 || n > 255)
-        return false;
-    for (const char *comp = r; comp;) {
-        const char *end = strchr(comp, '/');
-        size_t len = end ? (size_t)(end - comp) : strlen(comp);
-        if (len == 0)
-            return false;
-        for (size_t i = 0; i < len; i++) {
-            char ch = comp[i];
-            bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-            if (alnum)
-                continue;
-            if (ch != '.' && ch != '_' && ch != '-')
-                return false;
-            if (i == 0 || i == len - 1)
-                return false;
-        }
-        comp = end ? end + 1 : NULL;
-    }
-    return true;
-}
-
-static bool tag_valid(const char *t)
-{
-    size_t n = strlen(t);
-    if (n == 0 || n > 128 || !(isalnum((unsigned char)t[0]) || t[0] == '_'))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-'))
-            return false;
-    return true;
+    return d != NULL && oci_digest_valid(d);
 }
 
 int registry_ref_parse(const char *s, struct registry_ref *out, ctr_error_t *err)
 {
-    cleanup_free char *work = ctr_xstrdup(s);
-    cleanup_free char *domain = NULL, *repo = NULL, *tag = NULL, *digest = NULL;
-    char *at, *slash, *name, *colon;
-
-    if (*s == '\0')
-        return registry_fail_code(err, EINVAL, "empty image reference");
-    at = strchr(work, '@');
-    if (at) {
-        *at = '\0';
-        digest = ctr_xstrdup(at + 1);
-        if (!registry_digest_valid(digest))
-            return ctr_fail(err, EINVAL,
-                            "invalid digest in reference `%s`: expected `sha256:` and 64 hex digits",
-                            s);
-    }
-    slash = strchr(work, '/');
-    if (slash && is_domain(work, (size_t)(slash - work))) {
-        domain = ctr_xstrndup(work, (size_t)(slash - work));
-        name = slash + 1;
-    } else {
-        domain = ctr_xstrdup("docker.io");
-        name = work;
-    }
-    if (strcmp(domain, "index.docker.io") == 0) {
-        free(domain);
-        domain = ctr_xstrdup("docker.io");
-    }
-    slash = strrchr(name, '/');
-    colon = strrchr(slash ? slash : name, ':');
-    if (colon) {
-        *colon = '\0';
-        tag = ctr_xstrdup(colon + 1);
-        if (!tag_valid(tag))
-            return registry_fail_code(err, EINVAL, "invalid tag `%s` in reference `%s`", tag, s);
-    }
-    if (strcmp(domain, "docker.io") == 0 && strchr(name, '/') == NULL)
-        repo = ctr_xasprintf("library/%s", name);
-    else
-        repo = ctr_xstrdup(name);
-    if (!repo_valid(repo))
-        return ctr_fail(err, EINVAL,
-                        "invalid repository name `%s` in reference `%s`: use lowercase letters, "
-                        "digits and separators",
-                        repo, s);
-    if (tag == NULL && digest == NULL)
-        tag = ctr_xstrdup("latest");
-    out->domain = ctr_steal_ptr(domain);
-    out->repo = ctr_steal_ptr(repo);
-    out->tag = ctr_steal_ptr(tag);
-    out->digest = ctr_steal_ptr(digest);
+    struct oci_ref r = {0};
+    if (oci_ref_parse(s, &r, err) < 0)
+        return -1;
+    out->domain = ctr_steal_ptr(r.domain);
+    out->repo = ctr_steal_ptr(r.path);
+    out->tag = ctr_steal_ptr(r.tag);
+    out->digest = ctr_steal_ptr(r.digest);
+    oci_ref_release(&r);
     return 0;
 }
 

@@ -1,0 +1,396 @@
+/* Unit tests for the registry client's pure parts: WWW-Authenticate and token
+ * replies, retry policy, manifest validation with hostile inputs, references and
+ * platforms, config.json credentials. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "registry/registry-internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define D1 "sha256:" HEX64
+
+/* ---- WWW-Authenticate ---- */
+static void challenge_bearer(void **state)
+{
+    struct registry_challenge c = {0};
+    ctr_error_t err = NULL;
+    assert_int_equal(registry_challenge_parse(
+                         "Bearer realm=\"https://auth.example/token\",service=\"registry.example\","
+                         "scope=\"repository:a/b:pull,push\"",
+                         &c, &err),
+                     0);
+    assert_int_equal(c.scheme, REGISTRY_AUTH_BEARER);
+    assert_string_equal(c.realm, "https://auth.example/token");
+    assert_string_equal(c.service, "registry.example");
+    assert_string_equal(c.scope, "repository:a/b:pull,push");
+    assert_null(c.error);
+    registry_challenge_free(&c);
+
+    assert_int_equal(registry_challenge_parse("bearer realm=\"http://h/t\", error=\"insufficient_scope\", "
+                                              "x=unquoted, scope=\"a \\\"q\\\"\"",
+                                              &c, &err),
+                     0);
+    assert_string_equal(c.error, "insufficient_scope");
+    assert_string_equal(c.scope, "a \"q\"");
+    registry_challenge_free(&c);
+}
+
+static void challenge_basic_and_bad(void **state)
+{
+    struct registry_challenge c = {0};
+    ctr_error_t err = NULL;
+    assert_int_equal(registry_challenge_parse("Basic realm=\"Registry Realm\"", &c, &err), 0);
+    assert_int_equal(c.scheme, REGISTRY_AUTH_BASIC);
+    assert_string_equal(c.realm, "Registry Realm");
+    registry_challenge_free(&c);
+
+    const char *bad[] = {
+        "Negotiate abc",                          /* unsupported scheme */
+        "Bearer service=\"x\"",                   /* no realm */
+        "Bearer realm=\"ftp://x/token\"",         /* not http(s) */
+        "Bearer realm=\"https://x/token",         /* unterminated quote */
+        "Bearer =\"x\"",                          /* empty key */
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(registry_challenge_parse(bad[i], &c, &err), -1);
+        assert_non_null(err);
+        ctr_error_free(&err);
+    }
+}
+
+static void token_reply(void **state)
+{
+    char *tok = NULL;
+    int64_t ttl = 0;
+    ctr_error_t err = NULL;
+    const char *a = "{\"token\":\"t1\",\"expires_in\":300}";
+    assert_int_equal(registry_token_parse(a, strlen(a), &tok, &ttl, &err), 0);
+    assert_string_equal(tok, "t1");
+    assert_int_equal(ttl, 300);
+    free(tok);
+    const char *b = "{\"access_token\":\"t2\",\"expires_in\":5}";
+    assert_int_equal(registry_token_parse(b, strlen(b), &tok, &ttl, &err), 0);
+    assert_string_equal(tok, "t2");
+    assert_int_equal(ttl, 60); /* the spec's minimum */
+    free(tok);
+    const char *c = "{\"token\":\"\",\"access_token\":\"t3\"}";
+    assert_int_equal(registry_token_parse(c, strlen(c), &tok, &ttl, &err), 0);
+    assert_string_equal(tok, "t3");
+    free(tok);
+    const char *bad[] = {"{}", "[]", "not json", "{\"token\":5}"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(registry_token_parse(bad[i], strlen(bad[i]), &tok, &ttl, &err), -1);
+        ctr_error_free(&err);
+    }
+}
+
+/* ---- retry policy ---- */
+static void backoff_policy(void **state)
+{
+    assert_int_equal(registry_backoff_ms(0, 200, 0), 0);
+    assert_int_equal(registry_backoff_ms(1, 200, 0), 200);
+    assert_int_equal(registry_backoff_ms(2, 200, 0), 400);
+    assert_int_equal(registry_backoff_ms(4, 200, 0), 1600);
+    assert_int_equal(registry_backoff_ms(20, 200, 0), 10000); /* capped */
+    assert_int_equal(registry_backoff_ms(100, 200, 0), 10000);
+    assert_int_equal(registry_backoff_ms(1, 0, 0), 200); /* default base */
+    /* jitter takes off at most a quarter */
+    assert_int_equal(registry_backoff_ms(3, 200, 1.0), 600);
+    assert_in_range(registry_backoff_ms(3, 200, 0.5), 600, 800);
+    assert_int_equal(registry_backoff_ms(3, 200, 7.0), 600); /* clamped */
+
+    assert_true(registry_status_retryable(500));
+    assert_true(registry_status_retryable(502));
+    assert_true(registry_status_retryable(503));
+    assert_true(registry_status_retryable(429));
+    assert_true(registry_status_retryable(408));
+    assert_false(registry_status_retryable(501));
+    assert_false(registry_status_retryable(505));
+    assert_false(registry_status_retryable(404));
+    assert_false(registry_status_retryable(401));
+    assert_false(registry_status_retryable(200));
+}
+
+/* ---- manifests ---- */
+static int parse(const char *json, const char *ct, struct registry_manifest *m, char **msg)
+{
+    ctr_error_t err = NULL;
+    int rc = registry_manifest_parse(json, strlen(json), ct, m, &err);
+    *msg = rc < 0 ? ctr_error_take_msg(&err) : NULL;
+    return rc;
+}
+
+#define CFG "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D1 "\",\"size\":10}"
+#define LAYER(mt, dg, sz) "{\"mediaType\":\"" mt "\",\"digest\":\"" dg "\",\"size\":" sz "}"
+#define GZ "application/vnd.oci.image.layer.v1.tar+gzip"
+
+static void manifest_valid(void **state)
+{
+    struct registry_manifest m = {0};
+    char *msg;
+    const char *j = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                    "\"config\":" CFG ",\"layers\":[" LAYER(GZ, D1, "123") "," LAYER(
+                        "application/vnd.oci.image.layer.v1.tar+zstd", D1, "0") "]}";
+    assert_int_equal(parse(j, NULL, &m, &msg), 0);
+    assert_int_equal(m.kind, REGISTRY_MANIFEST_IMAGE);
+    assert_int_equal(m.n_layers, 2);
+    assert_int_equal(m.layers[0].size, 123);
+    assert_string_equal(m.config.digest, D1);
+    registry_manifest_free(&m);
+
+    /* OCI allows omitting mediaType: decided by structure; content type with params */
+    const char *idx = "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+                      "\"application/vnd.docker.distribution.manifest.v2+json\",\"digest\":\"" D1
+                      "\",\"size\":500,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\","
+                      "\"variant\":\"v8\"}}]}";
+    assert_int_equal(parse(idx, "application/vnd.oci.image.index.v1+json; charset=utf-8", &m, &msg),
+                     0);
+    assert_int_equal(m.kind, REGISTRY_MANIFEST_INDEX);
+    assert_int_equal(m.n_manifests, 1);
+    assert_string_equal(m.manifests[0].arch, "arm64");
+    assert_string_equal(m.manifests[0].variant, "v8");
+    registry_manifest_free(&m);
+}
+
+static void expect_refused(const char *json, const char *ct, const char *needle)
+{
+    struct registry_manifest m = {0};
+    char *msg = NULL;
+    if (parse(json, ct, &m, &msg) == 0) {
+        registry_manifest_free(&m);
+        fail_msg("accepted: %s", json);
+    }
+    if (strstr(msg, needle) == NULL)
+        fail_msg("error `%s` lacks `%s`", msg, needle);
+    free(msg);
+}
+
+static void manifest_hostile(void **state)
+{
+    const char *pre = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                      "\"config\":" CFG ",\"layers\":[";
+    char buf[4096];
+#define WITH_LAYER(l) (snprintf(buf, sizeof(buf), "%s%s]}", pre, l), buf)
+    expect_refused("{\"schemaVersion\":1,\"name\":\"x\",\"fsLayers\":[]}", NULL, "schema 1");
+    expect_refused("{}", "application/vnd.docker.distribution.manifest.v1+prettyjws", "schema 1");
+    expect_refused("[1,2]", NULL, "not a JSON object");
+    expect_refused("{\"schemaVersion\":2", NULL, "not a JSON object");
+    expect_refused("{\"schemaVersion\":3,\"layers\":[]}", NULL, "schemaVersion");
+    expect_refused(WITH_LAYER(LAYER("application/x-evil", D1, "1")), NULL,
+                   "unsupported media type `application/x-evil`");
+    expect_refused(WITH_LAYER(LAYER(GZ, "sha512:" HEX64 HEX64, "1")), NULL, "only `sha256:`");
+    expect_refused(WITH_LAYER(LAYER(GZ, "sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "1")),
+                   NULL, "only `sha256:`");
+    expect_refused(WITH_LAYER(LAYER(GZ, "sha256:../../etc/passwd", "1")), NULL, "only `sha256:`");
+    expect_refused(WITH_LAYER(LAYER(GZ, D1, "-1")), NULL, "no valid `size`");
+    expect_refused(WITH_LAYER(LAYER(GZ, D1, "1e3")), NULL, "no valid `size`");
+    expect_refused(WITH_LAYER(LAYER(GZ, D1, "9223372036854775807")), NULL, "more than the limit");
+    expect_refused(WITH_LAYER("{\"mediaType\":\"" GZ "\",\"size\":1}"), NULL, "no `digest`");
+    expect_refused(WITH_LAYER("5"), NULL, "not an object");
+    /* a config larger than the limit */
+    expect_refused("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+                   "\"digest\":\"" D1 "\",\"size\":999999999},\"layers\":[]}",
+                   NULL, "more than the limit");
+    /* duplicate keys (a classic parser-differential trick) */
+    expect_refused("{\"schemaVersion\":2,\"schemaVersion\":2,\"layers\":[]}", NULL, "not a JSON object");
+    /* served as an index but says manifest */
+    expect_refused("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":" CFG
+                   ",\"layers\":[]}",
+                   "application/vnd.oci.image.index.v1+json", "served as");
+    /* index entries must be manifests or indexes, not layers */
+    expect_refused("{\"schemaVersion\":2,\"manifests\":[" LAYER(GZ, D1, "1") "]}", NULL,
+                   "index entry 0 has unsupported media type");
+    /* an index that also carries layers */
+    expect_refused("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+                   "\"manifests\":[],\"layers\":[]}",
+                   NULL, "also has");
+    /* a manifest entry in an index claiming a huge size */
+    expect_refused("{\"schemaVersion\":2,\"manifests\":[" LAYER(
+                       "application/vnd.oci.image.manifest.v1+json", D1, "99999999") "]}",
+                   NULL, "more than the limit");
+    /* too many layers */
+    {
+        size_t cap = (REGISTRY_MAX_ENTRIES + 2) * 160 + 1024, n = 0;
+        char *big = malloc(cap);
+        n += (size_t)snprintf(big + n, cap - n, "%s", pre);
+        for (int i = 0; i <= REGISTRY_MAX_ENTRIES; i++)
+            n += (size_t)snprintf(big + n, cap - n, "%s" LAYER(GZ, D1, "1"), i ? "," : "");
+        snprintf(big + n, cap - n, "]}");
+        expect_refused(big, NULL, "more than the limit of 1024");
+        free(big);
+    }
+    /* over the manifest size limit */
+    {
+        size_t n = REGISTRY_MAX_MANIFEST_SIZE + 16;
+        char *huge = malloc(n + 1);
+        memset(huge, ' ', n);
+        huge[0] = '{';
+        huge[n - 1] = '}';
+        huge[n] = '\0';
+        expect_refused(huge, NULL, "more than the limit");
+        free(huge);
+    }
+    expect_refused("{\"schemaVersion\":2,\"mediaType\":\"text/html\"}", NULL, "unsupported manifest media type");
+}
+
+/* ---- references, platforms ---- */
+static void refs_and_platforms(void **state)
+{
+    struct registry_ref r = {0};
+    ctr_error_t err = NULL;
+    char *s;
+    assert_int_equal(registry_ref_parse("busybox", &r, &err), 0);
+    assert_string_equal(r.domain, "docker.io");
+    assert_string_equal(r.repo, "library/busybox");
+    assert_string_equal(r.tag, "latest");
+    assert_string_equal(registry_ref_api_host(&r), "registry-1.docker.io");
+    registry_ref_free(&r);
+    assert_int_equal(registry_ref_parse("127.0.0.1:5000/a/b@" D1, &r, &err), 0);
+    assert_string_equal(r.domain, "127.0.0.1:5000");
+    assert_string_equal(r.repo, "a/b");
+    assert_null(r.tag);
+    assert_string_equal(r.digest, D1);
+    s = registry_ref_string(&r);
+    assert_string_equal(s, "127.0.0.1:5000/a/b@" D1);
+    free(s);
+    registry_ref_free(&r);
+    assert_int_equal(registry_ref_parse("localhost/x:v1.2", &r, &err), 0);
+    assert_string_equal(r.domain, "localhost");
+    assert_string_equal(r.tag, "v1.2");
+    registry_ref_free(&r);
+    assert_int_equal(registry_ref_parse("x@sha256:abc", &r, &err), -1);
+    ctr_error_free(&err);
+
+    struct registry_platform p;
+    assert_int_equal(registry_platform_parse("linux/arm64", &p, &err), 0);
+    assert_string_equal(p.arch, "arm64");
+    assert_string_equal(p.variant, "v8");
+    assert_int_equal(registry_platform_parse("linux/arm/v7", &p, &err), 0);
+    assert_string_equal(p.variant, "v7");
+    assert_int_equal(registry_platform_parse(NULL, &p, &err), 0);
+    assert_string_equal(p.os, "linux");
+    const char *bad[] = {"linux", "/amd64", "linux/", "linux//v7", "a/b/c/d",
+                         "linux/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(registry_platform_parse(bad[i], &p, &err), -1);
+        ctr_error_free(&err);
+    }
+    enum registry_scheme sc;
+    assert_int_equal(registry_scheme_parse("auto", &sc, &err), 0);
+    assert_int_equal(sc, REGISTRY_SCHEME_AUTO);
+    assert_int_equal(registry_scheme_parse("ftp", &sc, &err), -1);
+    ctr_error_free(&err);
+}
+
+static void base64_roundtrip(void **state)
+{
+    const char *in[] = {"", "a", "ab", "abc", "user:pa:ss", "\xff\x01 binary"};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        char *e = registry_b64_encode(in[i], strlen(in[i]));
+        size_t n;
+        char *d = registry_b64_decode(e, &n);
+        assert_non_null(d);
+        assert_int_equal(n, strlen(in[i]));
+        assert_memory_equal(d, in[i], n);
+        free(e);
+        free(d);
+    }
+    assert_null(registry_b64_decode("abc", NULL));   /* length */
+    assert_null(registry_b64_decode("a$c=", NULL));  /* alphabet */
+}
+
+/* ---- config.json ---- */
+static char *tmpdir(void)
+{
+    char *t = ctr_xstrdup("/tmp/test-registry.XXXXXX");
+    assert_non_null(mkdtemp(t));
+    return t;
+}
+
+static void creds_roundtrip(void **state)
+{
+    char *dir = tmpdir();
+    char *path = ctr_xasprintf("%s/config.json", dir);
+    char *u = NULL, *s = NULL, *data = NULL;
+    ctr_error_t err = NULL;
+    struct stat st;
+
+    /* keep unrelated keys; replace an alias spelled with a scheme */
+    const char *pre = "{\"auths\":{\"https://reg.example:5000\":{\"auth\":\"b2xkOm9sZA==\"}},"
+                      "\"psFormat\":\"table\"}";
+    assert_int_equal(ctr_write_file_atomic(path, pre, strlen(pre), 0644, &err), 0);
+    assert_int_equal(registry_creds_get(dir, "reg.example:5000", &u, &s, &err), 0);
+    assert_string_equal(u, "old");
+    assert_string_equal(s, "old");
+    free(u);
+    free(s);
+    assert_int_equal(registry_creds_store(dir, "reg.example:5000", "alice", "p:w", &err), 0);
+    assert_int_equal(registry_creds_store(dir, "docker.io", "bob", "x", &err), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(ctr_read_file(path, 1 << 20, &data, NULL, &err), 0);
+    assert_non_null(strstr(data, "\"psFormat\""));
+    assert_null(strstr(data, "https://reg.example:5000"));
+    assert_non_null(strstr(data, "\"https://index.docker.io/v1/\""));
+    assert_non_null(strstr(data, "YWxpY2U6cDp3")); /* base64("alice:p:w") */
+    free(data);
+    assert_int_equal(registry_creds_get(dir, "reg.example:5000", &u, &s, &err), 0);
+    assert_string_equal(u, "alice");
+    assert_string_equal(s, "p:w");
+    free(u);
+    free(s);
+    assert_int_equal(registry_creds_get(dir, "docker.io", &u, &s, &err), 0);
+    assert_string_equal(u, "bob");
+    free(u);
+    free(s);
+    assert_int_equal(registry_creds_get(dir, "other:1", &u, &s, &err), 0);
+    assert_null(u);
+
+    char **list = NULL;
+    assert_int_equal(registry_creds_list(dir, &list, &err), 0);
+    assert_int_equal(ctr_strv_len(list), 2);
+    ctr_strv_free(list);
+
+    assert_int_equal(registry_creds_erase(dir, "reg.example:5000", &err), 0);
+    assert_int_equal(registry_creds_get(dir, "reg.example:5000", &u, &s, &err), 0);
+    assert_null(u);
+    assert_int_equal(registry_creds_erase(dir, "reg.example:5000", &err), -1);
+    assert_non_null(strstr(err->msg, "not logged in"));
+    ctr_error_free(&err);
+    assert_int_equal(registry_creds_store(dir, "h", "a:b", "x", &err), -1); /* ':' in user */
+    ctr_error_free(&err);
+
+    /* a broken entry is reported, not silently ignored */
+    const char *broken = "{\"auths\":{\"bad.example\":{\"auth\":\"!!!!\"}}}";
+    assert_int_equal(ctr_write_file_atomic(path, broken, strlen(broken), 0600, &err), 0);
+    assert_int_equal(registry_creds_get(dir, "bad.example", &u, &s, &err), -1);
+    assert_non_null(strstr(err->msg, "invalid `auth`"));
+    ctr_error_free(&err);
+    assert_int_equal(ctr_write_file_atomic(path, "{nope", 5, 0600, &err), 0);
+    assert_int_equal(registry_creds_get(dir, "x", &u, &s, &err), -1);
+    ctr_error_free(&err);
+
+    assert_int_equal(ctr_rm_rf(dir, &err), 0);
+    free(path);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(challenge_bearer),   cmocka_unit_test(challenge_basic_and_bad),
+        cmocka_unit_test(token_reply),        cmocka_unit_test(backoff_policy),
+        cmocka_unit_test(manifest_valid),     cmocka_unit_test(manifest_hostile),
+        cmocka_unit_test(refs_and_platforms), cmocka_unit_test(base64_roundtrip),
+        cmocka_unit_test(creds_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
