@@ -26,9 +26,11 @@ bool registry_cas_has(const char *root, const char *digest, int64_t size)
     return size < 0 || st.st_size == size;
 }
 
+/* Partial downloads live in ingest/resume/, named by digest so a later pull finds
+ * them; the image store's crash cleanup only removes plain files of ingest/. */
 int registry_cas_ingest_path(const char *root, const char *digest, char **out, ctr_error_t *err)
 {
-    cleanup_free char *dir = ctr_xasprintf("%s/ingest", root);
+    cleanup_free char *dir = ctr_xasprintf("%s/ingest/resume", root);
     if (!registry_digest_valid(digest))
         return registry_fail_code(err, EINVAL, "invalid digest `%s`", digest);
     if (ctr_mkdir_p(dir, 0700, err) < 0)

@@ -155,6 +155,13 @@ int registry_pull(struct registry_client *c, const struct registry_ref *ref,
                   const struct registry_platform *platform, const char *store_root,
                   struct registry_pull_result *out, ctr_error_t *err);
 
+/* With the image store (src/image/store.h): blobs go to <data root>/content, and the
+ * image is tagged in images.json (when the reference has a tag). */
+struct imgstore;
+int registry_pull_image(struct registry_client *c, const struct registry_ref *ref,
+                        const struct registry_platform *platform, struct imgstore *st,
+                        struct registry_pull_result *out, ctr_error_t *err);
+
 struct registry_push_opts {
     const char *const *mount_from; /* repos of the same registry to try mounting blobs from */
 };
@@ -168,6 +175,11 @@ int registry_push(struct registry_client *c, const struct registry_ref *ref, con
 int registry_push_layout(struct registry_client *c, const struct registry_ref *ref,
                          const char *layout_dir, const char *name,
                          const struct registry_push_opts *po, char **pushed, ctr_error_t *err);
+
+/* Push the store's image `local` (a name or digest as `imgstore_resolve` takes it) as ref. */
+int registry_push_image(struct registry_client *c, const struct registry_ref *ref,
+                        struct imgstore *st, const char *local, const struct registry_push_opts *po,
+                        char **pushed, ctr_error_t *err);
 
 /* ---- credentials (docker-compatible config.json) ---- */
 /* Credentials for host: credHelpers, credsStore, then auths. *user == NULL when none. */

@@ -26,10 +26,11 @@ out=$(R pull --root "$T_TMP/root" --progress none "$H/test/app:v1" 2>&1)
 check_contains "pull by tag resolves to the pushed digest" "$out" "manifest $man"
 same=yes
 for b in "$T_TMP"/l1/blobs/sha256/*; do
-    cmp -s "$b" "$T_TMP/root/blobs/sha256/$(basename "$b")" || same=no
+    cmp -s "$b" "$T_TMP/root/content/blobs/sha256/$(basename "$b")" || same=no
 done
 check_eq "every pulled blob equals the pushed one" yes "$same"
-check_eq "no partial files left in the ingest area" "" "$(ls "$T_TMP/root/ingest" 2>/dev/null)"
+check_eq "no partial files left in the ingest area" "" "$(ls "$T_TMP/root/content/ingest/resume" 2>/dev/null)"
+check_contains "the image store knows the pulled tag" "$(cat "$T_TMP/root/images.json" 2>&1)" "$H/test/app:v1"
 
 out=$(R pull --root "$T_TMP/root" --progress plain "$H/test/app:v1" 2>&1)
 check_contains "a second pull downloads nothing" "$out" "fetched 0 bytes 0"
@@ -40,8 +41,8 @@ out=$(R pull --root "$T_TMP/root" --progress none "$H/test/app:nope" 2>&1)
 check_contains "unknown tag: not found with the full reference" "$out" "manifest \`$H/test/app:nope\`: not found"
 
 # --- push from the store by digest to another repo, with a cross-repo mount ---
-out=$(R push --root "$T_TMP/root" --digest "$man" --mount-from test/app --progress plain "$H/other/app:copy" 2>&1)
-check_contains "push from the store by digest" "$out" "pushed $H/other/app:copy $man"
+out=$(R push --root "$T_TMP/root" --local "$H/test/app:v1" --mount-from test/app --progress plain "$H/other/app:copy" 2>&1)
+check_contains "push an image of the store under another name" "$out" "pushed $H/other/app:copy $man"
 check_contains "layers are mounted from the other repository" "$out" "mounted"
 
 # --- multi-platform index ---
@@ -106,8 +107,8 @@ out=$(R pull --root "$T_TMP/root-t" --progress none "127.0.0.1:$PROXY_PORT/test/
 rc=$?
 check_eq "a pull through a corrupting proxy fails" 1 "$rc"
 check_contains "the error names the corrupted digest" "$out" "blob \`$layer\` failed verification"
-check_eq "the corrupted blob is not in the store" no "$([ -e "$T_TMP/root-t/blobs/sha256/${layer#sha256:}" ] && echo yes || echo no)"
-check_eq "and no partial file remains for it" no "$([ -e "$T_TMP/root-t/ingest/sha256-${layer#sha256:}.partial" ] && echo yes || echo no)"
+check_eq "the corrupted blob is not in the store" no "$([ -e "$T_TMP/root-t/content/blobs/sha256/${layer#sha256:}" ] && echo yes || echo no)"
+check_eq "and no partial file remains for it" no "$([ -e "$T_TMP/root-t/content/ingest/resume/sha256-${layer#sha256:}.partial" ] && echo yes || echo no)"
 kill "$PROXY_PID" 2>/dev/null
 
 # --- an interrupted download: the partial file stays, the next pull resumes with Range ---
@@ -115,13 +116,13 @@ kill "$PROXY_PID" 2>/dev/null
 start_proxy cut "$layer" 100000 "$REG_PORT_plain"
 out=$(R --retries 0 pull --root "$T_TMP/root-c" --progress none "127.0.0.1:$PROXY_PORT/test/tamper:1" 2>&1)
 check_eq "a pull whose connection is cut fails without retries" 1 "$?"
-psize=$(stat -c %s "$T_TMP/root-c/ingest/sha256-${layer#sha256:}.partial" 2>/dev/null || echo 0)
+psize=$(stat -c %s "$T_TMP/root-c/content/ingest/resume/sha256-${layer#sha256:}.partial" 2>/dev/null || echo 0)
 check_eq "the partial blob is kept in the ingest area" 100000 "$psize"
-check_eq "and is not visible as a blob" no "$([ -e "$T_TMP/root-c/blobs/sha256/${layer#sha256:}" ] && echo yes || echo no)"
+check_eq "and is not visible as a blob" no "$([ -e "$T_TMP/root-c/content/blobs/sha256/${layer#sha256:}" ] && echo yes || echo no)"
 out=$(R pull --root "$T_TMP/root-c" --progress none "127.0.0.1:$PROXY_PORT/test/tamper:1" 2>&1)
 check_contains "the next pull completes" "$out" "manifest "
 check_contains "it asked only for the missing bytes" "$(cat "$T_TMP/proxy.log")" "/blobs/$layer bytes=100000-"
-check_eq "the resumed blob verifies" "$layer" "$(file_digest "$T_TMP/root-c/blobs/sha256/${layer#sha256:}")"
+check_eq "the resumed blob verifies" "$layer" "$(file_digest "$T_TMP/root-c/content/blobs/sha256/${layer#sha256:}")"
 kill "$PROXY_PID" 2>/dev/null
 
 # within one pull: the connection is cut and the client resumes by itself

@@ -1,5 +1,6 @@
 /* ctr-registry: a development and test tool for the registry client (src/registry).
  * The `container` CLI exposes the same operations through the daemon. */
+#include "image/store.h"
 #include "registry/registry.h"
 
 #include <errno.h>
@@ -14,15 +15,15 @@ static const char usage[] =
     "  logout HOST                                    forget credentials\n"
     "  list                                           registries with stored credentials\n"
     "  ping HOST                                      GET /v2/ (with credentials)\n"
-    "  pull [--root DATA] [--platform OS/ARCH[/VAR]] [--progress none|plain|ansi] REF\n"
-    "  push (--root DATA --digest D | --layout DIR [--name N]) [--mount-from REPO]... REF\n"
+    "  pull [--root DATA] [--platform OS/ARCH[/VAR]] [--progress none|plain|ansi] [--unpack] REF\n"
+    "  push (--root DATA [--local NAME|DIGEST] | --layout DIR [--name N]) [--mount-from REPO]... REF\n"
     "  inspect [--platform P] REF                     print digest, media type and manifest\n"
     "options: --config DIR (config.json dir)  --certs-dir DIR  --scheme http|https|auto\n"
     "         --max-concurrent-downloads N  --retries N  --anonymous  --debug\n";
 
 struct args {
-    const char *root, *platform, *progress, *digest, *layout, *name, *username;
-    bool password_stdin;
+    const char *root, *platform, *progress, *local, *layout, *name, *username;
+    bool password_stdin, unpack;
     char **mount_from;
     struct registry_options o;
 };
@@ -40,7 +41,8 @@ static int parse(int argc, char **argv, struct args *a, ctr_error_t *err)
         {"root", required_argument, NULL, 'R'},
         {"platform", required_argument, NULL, 'p'},
         {"progress", required_argument, NULL, 'P'},
-        {"digest", required_argument, NULL, 'd'},
+        {"local", required_argument, NULL, 'L'},
+        {"unpack", no_argument, NULL, 'U'},
         {"layout", required_argument, NULL, 'l'},
         {"name", required_argument, NULL, 'n'},
         {"mount-from", required_argument, NULL, 'm'},
@@ -66,7 +68,8 @@ static int parse(int argc, char **argv, struct args *a, ctr_error_t *err)
         case 'R': a->root = optarg; break;
         case 'p': a->platform = optarg; break;
         case 'P': a->progress = optarg; break;
-        case 'd': a->digest = optarg; break;
+        case 'L': a->local = optarg; break;
+        case 'U': a->unpack = true; break;
         case 'l': a->layout = optarg; break;
         case 'n': a->name = optarg; break;
         case 'm': ctr_strv_append(&a->mount_from, optarg); break;
@@ -117,6 +120,7 @@ static int cmd_pull(struct args *a, const char *refs, ctr_error_t *err)
     struct registry_progress_renderer *pr = NULL;
     const char *root = a->root ? a->root : "/var/lib/container";
     uint64_t t0 = ctr_now_ns();
+    struct imgstore *st = NULL;
     int rc = -1;
 
     if (a->progress && registry_progress_style_parse(a->progress, &style, err) < 0)
@@ -125,11 +129,15 @@ static int cmd_pull(struct args *a, const char *refs, ctr_error_t *err)
         return -1;
     if (registry_ref_parse(refs, &ref, err) < 0)
         return -1;
+    if (imgstore_open(root, &st, err) < 0) {
+        registry_ref_free(&ref);
+        return -1;
+    }
     pr = registry_progress_renderer_new(style, stderr);
     a->o.progress = registry_progress_renderer_event;
     a->o.progress_opaque = pr;
     if (registry_client_new(ref.domain, &a->o, &c, err) == 0 &&
-        registry_pull(c, &ref, &plat, root, &res, err) == 0) {
+        registry_pull_image(c, &ref, &plat, st, &res, err) == 0) {
         double secs = (double)(ctr_now_ns() - t0) / 1e9;
         registry_progress_renderer_free(pr);
         pr = NULL;
@@ -139,10 +147,23 @@ static int cmd_pull(struct args *a, const char *refs, ctr_error_t *err)
         printf("layers %zu fetched %zu bytes %llu seconds %.3f\n", res.layers_total,
                res.layers_fetched, (unsigned long long)res.bytes_downloaded, secs);
         rc = 0;
+        if (a->unpack) {
+            struct imgstore_image img = {0};
+            cleanup_free char *snap = NULL;
+            uint64_t t1 = ctr_now_ns();
+            rc = imgstore_resolve(st, res.manifest_digest, &img, err);
+            if (rc == 0)
+                rc = imgstore_snapshot(st, &img, &snap, err);
+            if (rc == 0)
+                printf("snapshot %s seconds %.3f total %.3f\n", snap,
+                       (double)(ctr_now_ns() - t1) / 1e9, (double)(ctr_now_ns() - t0) / 1e9);
+            imgstore_image_release(&img);
+        }
     }
     registry_progress_renderer_free(pr);
     registry_pull_result_free(&res);
     registry_client_free(c);
+    imgstore_close(st);
     registry_ref_free(&ref);
     return rc;
 }
@@ -157,10 +178,9 @@ static int cmd_push(struct args *a, const char *refs, ctr_error_t *err)
     struct registry_progress_renderer *pr = NULL;
     int rc = -1;
 
+    struct imgstore *st = NULL;
     if ((a->layout == NULL) == (a->root == NULL))
-        return ctr_fail(err, EINVAL, "push needs either `--layout DIR` or `--root DATA --digest D`");
-    if (a->root && a->digest == NULL)
-        return ctr_fail(err, EINVAL, "push from `--root` needs `--digest` of the manifest");
+        return ctr_fail(err, EINVAL, "push needs either `--layout DIR` or `--root DATA`");
     if (a->progress && registry_progress_style_parse(a->progress, &style, err) < 0)
         return -1;
     if (registry_ref_parse(refs, &ref, err) < 0)
@@ -171,9 +191,10 @@ static int cmd_push(struct args *a, const char *refs, ctr_error_t *err)
     if (registry_client_new(ref.domain, &a->o, &c, err) == 0) {
         if (a->layout)
             rc = registry_push_layout(c, &ref, a->layout, a->name, &po, &pushed, err);
-        else
-            rc = registry_push(c, &ref, a->root, a->digest, &po, &pushed, err);
+        else if (imgstore_open(a->root, &st, err) == 0)
+            rc = registry_push_image(c, &ref, st, a->local ? a->local : refs, &po, &pushed, err);
     }
+    imgstore_close(st);
     registry_progress_renderer_free(pr);
     if (rc == 0) {
         cleanup_free char *s = registry_ref_string(&ref);
