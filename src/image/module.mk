@@ -7,3 +7,6 @@ container-unpack_SRCS := src/image/unpack-main.c
 
 UNIT_TESTS += test-unpack
 test-unpack_SRCS := tests/unit/test-unpack.c
+
+# zlib's crc32() checks gzip trailers (libarchive does not).
+PKG_LIBS += $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)

@@ -237,7 +237,6 @@ int unpack_apply_entry(struct unpack_apply *ap, struct archive_entry *e, const c
 int unpack_apply_layer(struct unpack_apply *ap, const char *digest, ctr_error_t *err)
 {
     struct archive_entry *e;
-    cleanup_free char *prev = NULL;
 
     for (;;) {
         int r = archive_read_next_header(ap->a, &e);
@@ -245,8 +244,8 @@ int unpack_apply_layer(struct unpack_apply *ap, const char *digest, ctr_error_t 
             return 0;
         if (r < ARCHIVE_WARN) {
             const char *msg = archive_error_string(ap->a);
-            if (prev)
-                return ctr_fail(err, 0, "layer `%s`: after entry `%s`: %s", digest, prev,
+            if (ap->last)
+                return ctr_fail(err, 0, "layer `%s`: after entry `%s`: %s", digest, ap->last,
                                 msg ? msg : "cannot read the next header");
             return ctr_fail(err, 0, "layer `%s`: at the first entry: %s", digest,
                             msg ? msg : "cannot read the tar stream");
@@ -266,8 +265,8 @@ int unpack_apply_layer(struct unpack_apply *ap, const char *digest, ctr_error_t 
         if (archive_read_data_skip(ap->a) < ARCHIVE_WARN)
             return ctr_fail(err, 0, "layer `%s`: entry `%s`: %s", digest, name,
                             archive_error_string(ap->a));
-        free(prev);
-        prev = ctr_xstrdup(name);
+        free(ap->last);
+        ap->last = ctr_xstrdup(name);
         ap->entries++;
     }
 }

@@ -14,6 +14,7 @@ struct unpack_apply {
     struct archive *a;
     uint32_t layer; /* 1-based; nodes created by this layer carry it as their tag */
     uint64_t entries;
+    char *last; /* name of the last entry applied, for messages (owned) */
 };
 
 /* Apply one tar entry to the image. Errors are not yet wrapped with the

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MIB (1024ULL * 1024)
 #define UNPACK_MAX_ATTEMPTS 6
@@ -133,31 +134,123 @@ static const char *filter_name(int code)
     }
 }
 
+/* Decompression runs in its own archive object (filters + raw format) that
+ * feeds the tar reader. After the tar end marker the rest of the stream is
+ * drained, so that gzip/zstd trailers (checksums) are verified as well: the
+ * tar reader alone stops at the end marker and never sees them. */
+struct stream {
+    struct archive *outer;
+    bool eof;
+    bool gzip_check; /* single-member gzip trailer to verify at the end */
+    uint32_t want_crc, want_isize;
+    uLong crc;
+    uint64_t total;
+};
+
+static la_ssize_t stream_read(struct archive *inner, void *ctx, const void **buf)
+{
+    struct stream *s = ctx;
+    size_t len;
+    la_int64_t off;
+
+    if (s->eof)
+        return 0;
+    int r = archive_read_data_block(s->outer, buf, &len, &off);
+    if (r == ARCHIVE_EOF) {
+        s->eof = true;
+        return 0;
+    }
+    if (r < ARCHIVE_WARN) {
+        const char *m = archive_error_string(s->outer);
+        archive_set_error(inner, archive_errno(s->outer) > 0 ? archive_errno(s->outer) : EIO,
+                          "%s", m ? m : "cannot decompress the layer");
+        return -1;
+    }
+    s->total += len;
+    if (s->gzip_check)
+        s->crc = crc32(s->crc, *buf, (uInt)len);
+    return (la_ssize_t)len;
+}
+
+/* libarchive does not check the CRC-32 of gzip members. A corrupt deflate
+ * stream can still decode, so check the trailer of a single-member gzip
+ * file here. When the trailer's length does not match, the file has several
+ * members (eStargz does that) and only the last one's trailer is at hand:
+ * then the check is skipped. */
+static void gzip_trailer(struct stream *st, const struct src *s)
+{
+    uint8_t t[8];
+    if (s->size < 18 || pread(s->fd, t, 8, (off_t)s->size - 8) != 8)
+        return;
+    st->want_crc = t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+    st->want_isize = t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+    st->gzip_check = true;
+    st->crc = crc32(0, NULL, 0);
+}
+
+static int gzip_verify(const struct stream *st, const struct src *s, const char *last,
+                       ctr_error_t *err)
+{
+    if (!st->gzip_check || (uint32_t)st->total != st->want_isize)
+        return 0;
+    if ((uint32_t)st->crc != st->want_crc)
+        return ctr_fail(err, 0, "layer `%s`: after entry `%s`: gzip checksum mismatch (crc32 "
+                                "%08x, trailer says %08x): the layer is corrupt",
+                        s->name, last ? last : "(none)", (uint32_t)st->crc, st->want_crc);
+    return 0;
+}
+
 static int apply_one(ext4w_t *w, struct src *s, uint32_t layer, struct unpack_layer_stats *ls,
                      bool verbose, ctr_error_t *err)
 {
+    struct stream st = {.outer = archive_read_new()};
+    struct unpack_apply ap = {0};
     struct archive *a = archive_read_new();
-    int ret = -1;
+    struct archive_entry *raw;
+    int ret = -1, r;
     uint64_t t0 = ctr_now_ns();
 
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_zstd(a);
+    archive_read_support_filter_gzip(st.outer);
+    archive_read_support_filter_zstd(st.outer);
+    archive_read_support_format_raw(st.outer);
     archive_read_support_format_tar(a);
     archive_read_support_format_empty(a);
-    if (archive_read_open_fd(a, s->fd, 1 << 20) != ARCHIVE_OK) {
+    if (archive_read_open_fd(st.outer, s->fd, 1 << 20) != ARCHIVE_OK ||
+        (r = archive_read_next_header(st.outer, &raw)) < ARCHIVE_WARN) {
         ctr_fail(err, 0, "layer `%s`: at the first entry: %s", s->name,
-                 archive_error_string(a) ? archive_error_string(a) : "not a tar stream");
+                 archive_error_string(st.outer) ? archive_error_string(st.outer)
+                                                : "cannot read the layer");
         goto out;
     }
-    int code = archive_filter_code(a, 0);
+    int code = archive_filter_code(st.outer, 0);
     if (s->filter >= 0 && code != s->filter) {
         ctr_fail(err, 0, "layer `%s`: media type says %s but the data is %s", s->name,
                  filter_name(s->filter), filter_name(code));
         goto out;
     }
-    struct unpack_apply ap = {.w = w, .a = a, .layer = layer};
+    st.eof = r == ARCHIVE_EOF;
+    if (code == ARCHIVE_FILTER_GZIP)
+        gzip_trailer(&st, s);
+    if (archive_read_open(a, &st, NULL, stream_read, NULL) != ARCHIVE_OK) {
+        ctr_fail(err, 0, "layer `%s`: at the first entry: %s", s->name,
+                 archive_error_string(a) ? archive_error_string(a) : "not a tar stream");
+        goto out;
+    }
+    ap.w = w;
+    ap.a = a;
+    ap.layer = layer;
     ext4w_set_new_tag(w, layer);
     if (unpack_apply_layer(&ap, s->name, err) < 0)
+        goto out;
+    while (!st.eof) {
+        const void *b;
+        if (stream_read(a, &st, &b) < 0) {
+            ctr_fail(err, 0, "layer `%s`: after entry `%s`: %s", s->name,
+                     ap.last ? ap.last : "(none)", archive_error_string(a));
+            goto out;
+        }
+    }
+    if (gzip_verify(&st, s, ap.last, err) < 0)
         goto out;
     ls->entries = ap.entries;
     ls->ns = ctr_now_ns() - t0;
@@ -166,7 +259,9 @@ static int apply_one(ext4w_t *w, struct src *s, uint32_t layer, struct unpack_la
                  (unsigned long long)ls->entries, (double)ls->ns / 1e9);
     ret = 0;
 out:
+    free(ap.last);
     archive_read_free(a);
+    archive_read_free(st.outer);
     return ret;
 }
 
