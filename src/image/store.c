@@ -252,7 +252,11 @@ int imgstore_ingest_cleanup(struct imgstore *st, ctr_error_t *err)
     while ((de = readdir(d)) != NULL) {
         char *end;
         long pid;
+        struct stat sb;
         if (de->d_name[0] == '.')
+            continue;
+        /* Only plain files: subdirectories (the registry's resume/) are not ours. */
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
             continue;
         pid = strtol(de->d_name, &end, 10);
         if (*end == '-' && pid > 0 &&
