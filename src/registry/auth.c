@@ -127,7 +127,8 @@ int registry_challenge_parse(const char *h, struct registry_challenge *out, ctr_
         (c.realm == NULL ||
          (strncmp(c.realm, "https://", 8) != 0 && strncmp(c.realm, "http://", 7) != 0))) {
         registry_challenge_free(&c);
-        return registry_fail_code(err, EPROTO, "bearer challenge without an http(s) realm: `%s`", h);
+        return registry_fail_code(err, EPROTO, "bearer challenge without an http(s) realm: `%s`",
+                                  h);
     }
     *out = c;
     return 0;
@@ -153,7 +154,8 @@ int registry_token_parse(const char *body, size_t len, char **token, int64_t *ex
         t = json_string_value(v);
     if (t == NULL) {
         json_decref(root);
-        return registry_fail_code(err, EPROTO, "token server reply has no `token` or `access_token`");
+        return registry_fail_code(err, EPROTO,
+                                  "token server reply has no `token` or `access_token`");
     }
     *expires_in = 60;
     v = json_object_get(root, "expires_in");
@@ -249,9 +251,13 @@ static int fetch_token(struct registry_client *c, void *conn, const char *key, c
         auth = basic_header(c);
         headers[0] = auth;
     }
-    struct registry_http_req req = {.method = "GET", .url = url, .headers = headers,
-                                    .follow_redirects = true, .ca_pem = c->ca_pem,
-                                    .client_cert = c->client_cert, .client_key = c->client_key};
+    struct registry_http_req req = {.method = "GET",
+                                    .url = url,
+                                    .headers = headers,
+                                    .follow_redirects = true,
+                                    .ca_pem = c->ca_pem,
+                                    .client_cert = c->client_cert,
+                                    .client_key = c->client_key};
     for (unsigned attempt = 0;; attempt++) {
         ctr_error_free(err);
         if (c->transport->perform(c->transport, conn, &req, &resp, &kind, err) == 0 &&
@@ -270,8 +276,8 @@ static int fetch_token(struct registry_client *c, void *conn, const char *key, c
     ctr_error_free(err);
     if (resp.status == 401 || resp.status == 403) {
         if (c->user)
-            registry_fail_code(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`", c->host,
-                     c->user);
+            registry_fail_code(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`",
+                               c->host, c->user);
         else
             ctr_fail(err, EACCES,
                      "unauthorized: `%s` requires authentication; log in with `registry login %s`",
@@ -280,7 +286,7 @@ static int fetch_token(struct registry_client *c, void *conn, const char *key, c
     }
     if (resp.status != 200) {
         registry_fail_code(err, EPROTO, "token server `%s` answered HTTP %ld", c->challenge.realm,
-                 resp.status);
+                           resp.status);
         goto out;
     }
     if (registry_token_parse(resp.body, resp.body_len, &token, &ttl, err) < 0) {
@@ -321,15 +327,14 @@ int registry_auth_header(struct registry_client *c, void *conn, const char *scop
 }
 
 int registry_auth_challenge(struct registry_client *c, void *conn, const char *scope,
-                            const struct registry_http_resp *resp, bool sent_auth,
-                            ctr_error_t *err)
+                            const struct registry_http_resp *resp, bool sent_auth, ctr_error_t *err)
 {
     struct registry_challenge ch = {0};
     int rc = 0;
 
     if (resp->www_authenticate == NULL)
-        return registry_fail_code(err, EACCES, "unauthorized: `%s` answered 401 without a challenge",
-                        c->host);
+        return registry_fail_code(err, EACCES,
+                                  "unauthorized: `%s` answered 401 without a challenge", c->host);
     if (registry_challenge_parse(resp->www_authenticate, &ch, err) < 0)
         return ctr_error_wrap(err, "registry `%s`", c->host);
     pthread_mutex_lock(&c->lock);
@@ -340,15 +345,16 @@ int registry_auth_challenge(struct registry_client *c, void *conn, const char *s
                           "`registry login %s`",
                           c->host, c->host);
         else if (sent_auth)
-            rc = registry_fail_code(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`",
-                          c->host, c->user);
+            rc = registry_fail_code(err, EACCES,
+                                    "unauthorized: `%s` rejected the credentials of `%s`", c->host,
+                                    c->user);
         c->auth_scheme = REGISTRY_AUTH_BASIC;
         registry_challenge_free(&ch);
     } else {
         struct registry_token *t = token_find(c, scope);
         if (sent_auth && t && ch.error && strcmp(ch.error, "insufficient_scope") == 0) {
             rc = registry_fail_code(err, EACCES, "denied: `%s` refused access to `%s`", c->host,
-                          ch.scope ? ch.scope : scope_key(scope));
+                                    ch.scope ? ch.scope : scope_key(scope));
         } else if (t) {
             /* Rejected token: drop it and fetch a fresh one. */
             t->expires_ns = 0;

@@ -48,18 +48,19 @@ static int dl_sink(void *opaque, const void *buf, size_t len)
         } else if (d->offset > 0 && d->resp->status == 206) {
             unsigned long long start;
             if (d->resp->content_range == NULL ||
-                sscanf(d->resp->content_range, "bytes %llu-", &start) != 1 ||
-                start != d->offset) {
-                registry_fail_code(&d->err, EPROTO, "blob `%s`: unexpected Content-Range `%s` for offset %llu",
-                         d->digest, d->resp->content_range ? d->resp->content_range : "",
-                         (unsigned long long)d->offset);
+                sscanf(d->resp->content_range, "bytes %llu-", &start) != 1 || start != d->offset) {
+                registry_fail_code(&d->err, EPROTO,
+                                   "blob `%s`: unexpected Content-Range `%s` for offset %llu",
+                                   d->digest, d->resp->content_range ? d->resp->content_range : "",
+                                   (unsigned long long)d->offset);
                 return -1;
             }
         }
     }
     if (d->offset + len > d->size) {
-        registry_fail_code(&d->err, EFBIG, "blob `%s`: registry sent more than the %llu bytes declared",
-                 d->digest, (unsigned long long)d->size);
+        registry_fail_code(&d->err, EFBIG,
+                           "blob `%s`: registry sent more than the %llu bytes declared", d->digest,
+                           (unsigned long long)d->size);
         return -1;
     }
     if (ctr_write_all(d->fd, buf, len) < 0) {
@@ -82,8 +83,7 @@ static int dl_on_retry(void *opaque, struct registry_http_req *req, ctr_error_t 
     struct dl *d = opaque;
     d->started = false;
     req->range_start = d->offset;
-    registry_progress(d->c, REGISTRY_PROGRESS_RETRY, d->digest, d->what, false, d->offset,
-                      d->size);
+    registry_progress(d->c, REGISTRY_PROGRESS_RETRY, d->digest, d->what, false, d->offset, d->size);
     return 0;
 }
 
@@ -121,9 +121,9 @@ static char *md_digest(EVP_MD_CTX *md)
     return ctr_xasprintf("sha256:%s", hex);
 }
 
-int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo,
-                        const char *digest, int64_t size, const char *root, const char *what,
-                        uint64_t *downloaded, ctr_error_t *err)
+int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo, const char *digest,
+                        int64_t size, const char *root, const char *what, uint64_t *downloaded,
+                        ctr_error_t *err)
 {
     cleanup_free char *partial = NULL, *url = NULL, *scope = NULL, *actual = NULL;
     cleanup_close int fd = -1;
@@ -162,10 +162,16 @@ int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo,
     url = registry_url(c, "/v2/%s/blobs/%s", repo, digest);
     scope = ctr_xasprintf("repository:%s:pull", repo);
     for (int pass = 0; d.offset < d.size && pass < 2; pass++) {
-        struct registry_call call = {
-            .req = {.method = "GET", .url = url, .range_start = d.offset, .sink = dl_sink,
-                    .sink_opaque = &d, .follow_redirects = true, .max_body = 65536},
-            .scope = scope, .on_retry = dl_on_retry, .retry_opaque = &d};
+        struct registry_call call = {.req = {.method = "GET",
+                                             .url = url,
+                                             .range_start = d.offset,
+                                             .sink = dl_sink,
+                                             .sink_opaque = &d,
+                                             .follow_redirects = true,
+                                             .max_body = 65536},
+                                     .scope = scope,
+                                     .on_retry = dl_on_retry,
+                                     .retry_opaque = &d};
         d.started = false;
         if (registry_call(c, conn, &call, &resp, err) < 0) {
             if (d.err) { /* the sink's own reason is the better one */
@@ -189,15 +195,15 @@ int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo,
     }
     if (d.offset != d.size) {
         registry_fail_code(err, EPROTO, "download %s `%s`: got %llu of %llu bytes", what, digest,
-                 (unsigned long long)d.offset, (unsigned long long)d.size);
+                           (unsigned long long)d.offset, (unsigned long long)d.size);
         goto out;
     }
     actual = md_digest(d.md);
     if (strcmp(actual, digest) != 0) {
         unlink(partial);
         ctr_fail(err, EBADMSG,
-                 "blob `%s` failed verification: content has digest `%s`; it was discarded",
-                 digest, actual);
+                 "blob `%s` failed verification: content has digest `%s`; it was discarded", digest,
+                 actual);
         goto out;
     }
     if (fsync(fd) < 0) {
@@ -263,9 +269,8 @@ static char *with_query(const char *loc, const char *q)
 }
 
 /* Simple request helper: method/url/scope, expected statuses, Location out. */
-static int ul_request(struct registry_client *c, void *conn, struct registry_call *call,
-                      long want1, long want2, const char *what, long *status, char **location,
-                      ctr_error_t *err)
+static int ul_request(struct registry_client *c, void *conn, struct registry_call *call, long want1,
+                      long want2, const char *what, long *status, char **location, ctr_error_t *err)
 {
     struct registry_http_resp resp = {0};
     int rc = registry_call(c, conn, call, &resp, err);
@@ -323,8 +328,8 @@ int registry_upload_blob(struct registry_client *c, void *conn, const char *repo
     if (fd < 0)
         return ctr_fail(err, errno, "%s: open `%s`", w, path);
     if (fstat(fd, &st) < 0 || st.st_size != size)
-        return registry_fail_code(err, EBADMSG, "%s: `%s` has %lld bytes, the descriptor says %lld", w, path,
-                        (long long)st.st_size, (long long)size);
+        return registry_fail_code(err, EBADMSG, "%s: `%s` has %lld bytes, the descriptor says %lld",
+                                  w, path, (long long)st.st_size, (long long)size);
     if (location == NULL) {
         cleanup_free char *purl = registry_url(c, "/v2/%s/blobs/uploads/", repo);
         struct registry_call post = {.req = {.method = "POST", .url = purl}, .scope = scope};
@@ -340,20 +345,24 @@ int registry_upload_blob(struct registry_client *c, void *conn, const char *repo
     if ((uint64_t)size > c->opts.chunk_size) {
         for (uint64_t off = 0; off < (uint64_t)size; off += c->opts.chunk_size) {
             uint64_t n = (uint64_t)size - off < c->opts.chunk_size ? (uint64_t)size - off
-                                                                    : c->opts.chunk_size;
-            cleanup_free char *cr = ctr_xasprintf("Content-Range: %llu-%llu",
-                                                  (unsigned long long)off,
-                                                  (unsigned long long)(off + n - 1));
+                                                                   : c->opts.chunk_size;
+            cleanup_free char *cr =
+                ctr_xasprintf("Content-Range: %llu-%llu", (unsigned long long)off,
+                              (unsigned long long)(off + n - 1));
             char *hdrs[] = {octet, cr, NULL};
             u.start = off;
             u.len = n;
             u.pos = 0;
             u.base_done = off;
             /* A PATCH cannot be replayed safely once the registry took part of it. */
-            struct registry_call patch = {
-                .req = {.method = "PATCH", .url = location, .headers = hdrs, .source = ul_source,
-                        .source_opaque = &u, .source_len = n},
-                .scope = scope, .no_retry = true};
+            struct registry_call patch = {.req = {.method = "PATCH",
+                                                  .url = location,
+                                                  .headers = hdrs,
+                                                  .source = ul_source,
+                                                  .source_opaque = &u,
+                                                  .source_len = n},
+                                          .scope = scope,
+                                          .no_retry = true};
             char *next = NULL;
             if (ul_request(c, conn, &patch, 202, 204, w, &status, &next, err) < 0)
                 return -1;
@@ -365,17 +374,23 @@ int registry_upload_blob(struct registry_client *c, void *conn, const char *repo
         cleanup_free char *put = with_query(location, dq);
         char *hdrs[] = {octet, NULL};
         struct registry_call fin = {.req = {.method = "PUT", .url = put, .headers = hdrs},
-                                    .scope = scope, .no_retry = true};
+                                    .scope = scope,
+                                    .no_retry = true};
         if (ul_request(c, conn, &fin, 201, 204, w, &status, NULL, err) < 0)
             return -1;
     } else {
         cleanup_free char *put = with_query(location, dq);
         char *hdrs[] = {octet, NULL};
         u.len = (uint64_t)size;
-        struct registry_call mono = {
-            .req = {.method = "PUT", .url = put, .headers = hdrs, .source = ul_source,
-                    .source_opaque = &u, .source_len = (uint64_t)size},
-            .scope = scope, .on_retry = ul_rewind, .retry_opaque = &u};
+        struct registry_call mono = {.req = {.method = "PUT",
+                                             .url = put,
+                                             .headers = hdrs,
+                                             .source = ul_source,
+                                             .source_opaque = &u,
+                                             .source_len = (uint64_t)size},
+                                     .scope = scope,
+                                     .on_retry = ul_rewind,
+                                     .retry_opaque = &u};
         if (ul_request(c, conn, &mono, 201, 204, w, &status, NULL, err) < 0)
             return -1;
     }

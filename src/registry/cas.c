@@ -63,7 +63,8 @@ int registry_cas_put(const char *root, const char *digest, const void *data, siz
     cleanup_close int fd = -1;
 
     if (strcmp(actual, digest) != 0)
-        return registry_fail_code(err, EBADMSG, "blob `%s`: content has digest `%s`", digest, actual);
+        return registry_fail_code(err, EBADMSG, "blob `%s`: content has digest `%s`", digest,
+                                  actual);
     if (registry_cas_has(root, digest, (int64_t)len))
         return 0;
     if (registry_cas_ingest_path(root, digest, &tmp, err) < 0)
@@ -100,8 +101,8 @@ int registry_cas_read(const char *root, const char *digest, size_t max, char **o
         return -1;
     actual = registry_sha256_digest(data, n);
     if (strcmp(actual, digest) != 0)
-        return registry_fail_code(err, EBADMSG, "stored blob `%s` is corrupt (content has digest `%s`)",
-                        digest, actual);
+        return registry_fail_code(
+            err, EBADMSG, "stored blob `%s` is corrupt (content has digest `%s`)", digest, actual);
     *out = ctr_steal_ptr(data);
     *len = n;
     return 0;

@@ -70,8 +70,8 @@ int registry_client_new(const char *host, const struct registry_options *opts,
     c->api_host = ctr_xstrdup(strcmp(c->host, "docker.io") == 0 ? "registry-1.docker.io" : c->host);
     if (scheme == REGISTRY_SCHEME_AUTO)
         scheme = host_is_loopback(c->api_host) ? REGISTRY_SCHEME_HTTP : REGISTRY_SCHEME_HTTPS;
-    c->base = ctr_xasprintf("%s://%s", scheme == REGISTRY_SCHEME_HTTP ? "http" : "https",
-                            c->api_host);
+    c->base =
+        ctr_xasprintf("%s://%s", scheme == REGISTRY_SCHEME_HTTP ? "http" : "https", c->api_host);
     c->certs_dir = ctr_xstrdup(c->opts.certs_dir ? c->opts.certs_dir : "/etc/container/certs.d");
     if (c->opts.config_dir)
         c->config_dir = ctr_xstrdup(c->opts.config_dir);
@@ -172,8 +172,8 @@ void registry_progress(struct registry_client *c, enum registry_progress_kind ki
                        const char *digest, const char *what, bool push, uint64_t done,
                        uint64_t total)
 {
-    struct registry_progress_event ev = {.kind = kind, .digest = digest, .what = what,
-                                         .push = push, .done = done, .total = total};
+    struct registry_progress_event ev = {
+        .kind = kind, .digest = digest, .what = what, .push = push, .done = done, .total = total};
     if (c->opts.progress)
         c->opts.progress(c->opts.progress_opaque, &ev);
 }
@@ -237,8 +237,9 @@ int registry_call(struct registry_client *c, void *conn, struct registry_call *c
                 return -1;
         } else if (resp->status == 401) {
             if (c->user)
-                return registry_fail_code(err, EACCES, "unauthorized: `%s` rejected the credentials of `%s`",
-                                c->host, c->user);
+                return registry_fail_code(err, EACCES,
+                                          "unauthorized: `%s` rejected the credentials of `%s`",
+                                          c->host, c->user);
             return ctr_fail(err, EACCES,
                             "unauthorized: `%s` requires authentication; log in with "
                             "`registry login %s`",
@@ -268,15 +269,15 @@ int registry_status_error(struct registry_client *c, const struct registry_http_
     const char *code = json_string_value(json_object_get(first, "code"));
     const char *msg = json_string_value(json_object_get(first, "message"));
     if (code || msg)
-        detail = ctr_xasprintf(" (%s%s%s)", code ? code : "", code && msg ? ": " : "",
-                               msg ? msg : "");
+        detail =
+            ctr_xasprintf(" (%s%s%s)", code ? code : "", code && msg ? ": " : "", msg ? msg : "");
     int e = resp->status == 404 ? ENOENT : resp->status == 403 ? EACCES : EPROTO;
     const char *word = resp->status == 404   ? "not found"
                        : resp->status == 403 ? "denied"
                        : resp->status == 401 ? "unauthorized"
                                              : "failed";
     registry_fail_code(err, e, "%s: %s on `%s`: HTTP %ld%s", what, word, c->host, resp->status,
-             detail ? detail : "");
+                       detail ? detail : "");
     json_decref(root);
     return -1;
 }
@@ -342,10 +343,11 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
     cleanup_free char *digest = NULL;
     char *headers[] = {(char *)manifest_accept, NULL};
     struct registry_http_resp resp = {0};
-    struct registry_call call = {
-        .req = {.method = "GET", .url = url, .headers = headers,
-                .max_body = REGISTRY_MAX_MANIFEST_SIZE},
-        .scope = scope};
+    struct registry_call call = {.req = {.method = "GET",
+                                         .url = url,
+                                         .headers = headers,
+                                         .max_body = REGISTRY_MAX_MANIFEST_SIZE},
+                                 .scope = scope};
     int rc = registry_call(c, c->conn, &call, &resp, err);
     if (rc < 0)
         return ctr_error_wrap(err, "%s", what);
@@ -356,7 +358,8 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
     }
     digest = registry_sha256_digest(resp.body ? resp.body : "", resp.body_len);
     if (by_digest && strcmp(digest, ref) != 0)
-        rc = registry_fail_code(err, EBADMSG, "%s: content has digest `%s`, refusing it", what, digest);
+        rc = registry_fail_code(err, EBADMSG, "%s: content has digest `%s`, refusing it", what,
+                                digest);
     else if (!by_digest && resp.docker_digest && strncmp(resp.docker_digest, "sha256:", 7) == 0 &&
              strcmp(resp.docker_digest, digest) != 0)
         rc = ctr_fail(err, EBADMSG,
@@ -392,8 +395,8 @@ int registry_put_manifest(struct registry_client *c, const char *repo, const cha
     if (resp.status != 201 && resp.status != 200)
         rc = registry_status_error(c, &resp, what, err);
     else if (resp.docker_digest && strcmp(resp.docker_digest, local) != 0)
-        rc = registry_fail_code(err, EBADMSG, "%s: registry stored digest `%s`, expected `%s`", what,
-                      resp.docker_digest, local);
+        rc = registry_fail_code(err, EBADMSG, "%s: registry stored digest `%s`, expected `%s`",
+                                what, resp.docker_digest, local);
     registry_http_resp_reset(&resp);
     if (rc == 0 && digest)
         *digest = ctr_steal_ptr(local);

@@ -75,7 +75,8 @@ static const char *helper_for(json_t *cfg, const char *host)
     json_t *helpers = json_object_get(cfg, "credHelpers");
     const char *k;
     json_t *v;
-    json_object_foreach(helpers, k, v) {
+    json_object_foreach(helpers, k, v)
+    {
         cleanup_free char *n = normalize_key(k);
         if (strcmp(n, host) == 0 && json_is_string(v) && json_string_length(v) > 0)
             return json_string_value(v);
@@ -174,7 +175,8 @@ int registry_creds_get(const char *dir, const char *host, char **user, char **se
                 *user = ctr_xstrdup(u);
                 *secret = ctr_xstrdup(s);
             } else if (r == NULL) {
-                rc = registry_fail_code(err, EPROTO, "credential helper `%s` returned invalid JSON", helper);
+                rc = registry_fail_code(err, EPROTO, "credential helper `%s` returned invalid JSON",
+                                        helper);
             }
             json_decref(r);
         } else if (strstr(outp, "credentials not found") == NULL) {
@@ -186,7 +188,8 @@ int registry_creds_get(const char *dir, const char *host, char **user, char **se
     }
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(cfg, "auths"), k, v) {
+    json_object_foreach(json_object_get(cfg, "auths"), k, v)
+    {
         cleanup_free char *n = normalize_key(k);
         const char *auth = json_string_value(json_object_get(v, "auth"));
         if (strcmp(n, host) != 0 || auth == NULL || *auth == '\0')
@@ -194,8 +197,8 @@ int registry_creds_get(const char *dir, const char *host, char **user, char **se
         cleanup_free char *dec = registry_b64_decode(auth, NULL);
         char *colon = dec ? strchr(dec, ':') : NULL;
         if (colon == NULL) {
-            rc = registry_fail_code(err, EINVAL, "`%s/config.json`: entry `%s` has an invalid `auth`", dir,
-                          k);
+            rc = registry_fail_code(err, EINVAL,
+                                    "`%s/config.json`: entry `%s` has an invalid `auth`", dir, k);
             break;
         }
         *colon = '\0';
@@ -220,8 +223,8 @@ int registry_creds_store(const char *dir, const char *host, const char *user, co
         return -1;
     helper = helper_for(cfg, host);
     if (helper) {
-        json_t *req = json_pack("{s:s, s:s, s:s}", "ServerURL", server_key(host), "Username",
-                                user, "Secret", secret);
+        json_t *req = json_pack("{s:s, s:s, s:s}", "ServerURL", server_key(host), "Username", user,
+                                "Secret", secret);
         cleanup_free char *in = json_dumps(req, JSON_COMPACT);
         cleanup_free char *outp = NULL;
         int status;
@@ -229,7 +232,8 @@ int registry_creds_store(const char *dir, const char *host, const char *user, co
         rc = run_helper(helper, "store", in, &outp, &status, err);
         if (rc == 0 && status != 0) {
             outp[strcspn(outp, "\n")] = '\0';
-            rc = registry_fail_code(err, EIO, "credential helper `%s` could not store: %s", helper, outp);
+            rc = registry_fail_code(err, EIO, "credential helper `%s` could not store: %s", helper,
+                                    outp);
         }
         json_decref(cfg);
         return rc;
@@ -245,7 +249,8 @@ int registry_creds_store(const char *dir, const char *host, const char *user, co
     const char *k;
     json_t *v;
     void *tmp;
-    json_object_foreach_safe(auths, tmp, k, v) {
+    json_object_foreach_safe(auths, tmp, k, v)
+    {
         cleanup_free char *n = normalize_key(k);
         if (strcmp(n, host) == 0)
             json_object_del(auths, k);
@@ -272,7 +277,8 @@ int registry_creds_erase(const char *dir, const char *host, ctr_error_t *err)
         rc = run_helper(helper, "erase", server_key(host), &outp, &status, err);
         if (rc == 0 && status != 0) {
             outp[strcspn(outp, "\n")] = '\0';
-            rc = registry_fail_code(err, ENOENT, "not logged in to `%s` (%s: %s)", host, helper, outp);
+            rc = registry_fail_code(err, ENOENT, "not logged in to `%s` (%s: %s)", host, helper,
+                                    outp);
         }
         json_decref(cfg);
         return rc;
@@ -281,7 +287,8 @@ int registry_creds_erase(const char *dir, const char *host, ctr_error_t *err)
     const char *k;
     json_t *v;
     void *tmp;
-    json_object_foreach_safe(auths, tmp, k, v) {
+    json_object_foreach_safe(auths, tmp, k, v)
+    {
         cleanup_free char *n = normalize_key(k);
         if (strcmp(n, host) == 0) {
             json_object_del(auths, k);
@@ -305,7 +312,8 @@ int registry_creds_list(const char *dir, char ***out, ctr_error_t *err)
 
     if (load_config(dir, &cfg, err) < 0)
         return -1;
-    json_object_foreach(json_object_get(cfg, "auths"), k, v) {
+    json_object_foreach(json_object_get(cfg, "auths"), k, v)
+    {
         cleanup_free char *n = normalize_key(k);
         const char *auth = json_string_value(json_object_get(v, "auth"));
         cleanup_free char *dec = auth ? registry_b64_decode(auth, NULL) : NULL;
@@ -323,7 +331,8 @@ int registry_creds_list(const char *dir, char ***out, ctr_error_t *err)
             return -1;
         }
         json_t *r = status == 0 ? json_loads(outp, 0, NULL) : NULL;
-        json_object_foreach(r, k, v) {
+        json_object_foreach(r, k, v)
+        {
             cleanup_free char *n = normalize_key(k);
             cleanup_free char *line =
                 ctr_xasprintf("%s\t%s", n, json_is_string(v) ? json_string_value(v) : "");

@@ -14,7 +14,7 @@ struct xfer {
     struct registry_http_resp *resp;
     size_t body_cap;
     size_t max_body;
-    const char *mem;     /* in-memory upload cursor */
+    const char *mem; /* in-memory upload cursor */
     size_t mem_left;
     bool too_big;
 };
@@ -212,8 +212,8 @@ static int curl_perform(struct registry_transport *t, void *conn,
         curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     }
     if (req->ca_pem) {
-        struct curl_blob blob = {.data = req->ca_pem, .len = strlen(req->ca_pem),
-                                 .flags = CURL_BLOB_COPY};
+        struct curl_blob blob = {
+            .data = req->ca_pem, .len = strlen(req->ca_pem), .flags = CURL_BLOB_COPY};
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
         if (access("/etc/ssl/certs", F_OK) == 0)
             curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
@@ -254,8 +254,8 @@ static int curl_perform(struct registry_transport *t, void *conn,
         return 0;
     if (rc == CURLE_WRITE_ERROR && x.too_big) {
         *kind = REGISTRY_XFER_FATAL;
-        return registry_fail_code(err, EFBIG, "%s `%s`: response larger than %zu bytes", req->method,
-                        req->url, x.max_body);
+        return registry_fail_code(err, EFBIG, "%s `%s`: response larger than %zu bytes",
+                                  req->method, req->url, x.max_body);
     }
     if (rc == CURLE_WRITE_ERROR && resp->sink_aborted) {
         *kind = REGISTRY_XFER_FATAL;

@@ -108,9 +108,9 @@ static int parse_descriptor(json_t *o, const char *what, int64_t max_size,
     if (!json_is_integer(sz) || json_integer_value(sz) < 0)
         return registry_fail_code(err, EBADMSG, "%s has no valid `size`", what);
     if (json_integer_value(sz) > max_size)
-        return registry_fail_code(err, EFBIG, "%s `%s` declares %lld bytes, more than the limit of %lld",
-                        what, json_string_value(dg), (long long)json_integer_value(sz),
-                        (long long)max_size);
+        return registry_fail_code(
+            err, EFBIG, "%s `%s` declares %lld bytes, more than the limit of %lld", what,
+            json_string_value(dg), (long long)json_integer_value(sz), (long long)max_size);
     d->media_type = ctr_xstrdup(json_string_value(mt));
     d->digest = ctr_xstrdup(json_string_value(dg));
     d->size = json_integer_value(sz);
@@ -128,14 +128,15 @@ static int parse_image(json_t *root, struct registry_manifest *m, ctr_error_t *e
         return -1;
     if (!in_list(m->config.media_type, config_types))
         return registry_fail_code(err, EBADMSG, "config has unsupported media type `%s`",
-                        m->config.media_type);
+                                  m->config.media_type);
     if (!json_is_array(layers))
         return registry_fail_code(err, EBADMSG, "manifest has no `layers` array");
     if (json_array_size(layers) > REGISTRY_MAX_ENTRIES)
         return registry_fail_code(err, EFBIG, "manifest has %zu layers, more than the limit of %d",
-                        json_array_size(layers), REGISTRY_MAX_ENTRIES);
+                                  json_array_size(layers), REGISTRY_MAX_ENTRIES);
     m->layers = ctr_xcalloc(json_array_size(layers) + 1, sizeof(*m->layers));
-    json_array_foreach(layers, i, l) {
+    json_array_foreach(layers, i, l)
+    {
         char what[32];
         snprintf(what, sizeof(what), "layer %zu", i);
         m->n_layers = i + 1;
@@ -143,7 +144,7 @@ static int parse_image(json_t *root, struct registry_manifest *m, ctr_error_t *e
             return -1;
         if (!in_list(m->layers[i].media_type, layer_types))
             return registry_fail_code(err, EBADMSG, "layer %zu has unsupported media type `%s`", i,
-                            m->layers[i].media_type);
+                                      m->layers[i].media_type);
     }
     return 0;
 }
@@ -158,9 +159,10 @@ static int parse_index(json_t *root, struct registry_manifest *m, ctr_error_t *e
         return registry_fail_code(err, EBADMSG, "index has no `manifests` array");
     if (json_array_size(arr) > REGISTRY_MAX_ENTRIES)
         return registry_fail_code(err, EFBIG, "index has %zu entries, more than the limit of %d",
-                        json_array_size(arr), REGISTRY_MAX_ENTRIES);
+                                  json_array_size(arr), REGISTRY_MAX_ENTRIES);
     m->manifests = ctr_xcalloc(json_array_size(arr) + 1, sizeof(*m->manifests));
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         char what[32];
         struct registry_descriptor *d = &m->manifests[i];
         json_t *p = json_object_get(e, "platform");
@@ -169,15 +171,15 @@ static int parse_index(json_t *root, struct registry_manifest *m, ctr_error_t *e
         if (parse_descriptor(e, what, REGISTRY_MAX_MANIFEST_SIZE, d, err) < 0)
             return -1;
         if (!registry_media_is_manifest(d->media_type) && !registry_media_is_index(d->media_type))
-            return registry_fail_code(err, EBADMSG, "index entry %zu has unsupported media type `%s`", i,
-                            d->media_type);
+            return registry_fail_code(
+                err, EBADMSG, "index entry %zu has unsupported media type `%s`", i, d->media_type);
         if (json_is_object(p)) {
             d->os = opt_string(p, "os", 31);
             d->arch = opt_string(p, "architecture", 31);
             d->variant = opt_string(p, "variant", 31);
         }
-        d->ref_name = opt_string(json_object_get(e, "annotations"),
-                                 "org.opencontainers.image.ref.name", 255);
+        d->ref_name =
+            opt_string(json_object_get(e, "annotations"), "org.opencontainers.image.ref.name", 255);
     }
     return 0;
 }
@@ -202,12 +204,12 @@ int registry_manifest_parse(const char *data, size_t len, const char *content_ty
                             ct);
     }
     if (len > REGISTRY_MAX_MANIFEST_SIZE)
-        return registry_fail_code(err, EFBIG, "manifest is %zu bytes, more than the limit of %u", len,
-                        REGISTRY_MAX_MANIFEST_SIZE);
+        return registry_fail_code(err, EFBIG, "manifest is %zu bytes, more than the limit of %u",
+                                  len, REGISTRY_MAX_MANIFEST_SIZE);
     root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL || !json_is_object(root)) {
         rc = registry_fail_code(err, EBADMSG, "manifest is not a JSON object: %s",
-                      root ? "wrong type" : jerr.text);
+                                root ? "wrong type" : jerr.text);
         goto out;
     }
     sv = json_object_get(root, "schemaVersion");
@@ -229,7 +231,8 @@ int registry_manifest_parse(const char *data, size_t len, const char *content_ty
     type = json_string_value(mt);
     if (type && ct && (registry_media_is_index(ct) || registry_media_is_manifest(ct)) &&
         strcmp(type, ct) != 0) {
-        rc = registry_fail_code(err, EBADMSG, "manifest says `%s` but was served as `%s`", type, ct);
+        rc =
+            registry_fail_code(err, EBADMSG, "manifest says `%s` but was served as `%s`", type, ct);
         goto out;
     }
     if (type == NULL && ct && (registry_media_is_index(ct) || registry_media_is_manifest(ct)))

@@ -19,7 +19,7 @@ struct registry_progress_renderer {
     pthread_mutex_t lock;
     struct entry *e;
     size_t n;
-    int drawn;          /* ANSI lines currently on screen */
+    int drawn; /* ANSI lines currently on screen */
     uint64_t t_redraw;
 };
 
@@ -33,13 +33,13 @@ int registry_progress_style_parse(const char *s, enum registry_progress_style *o
     else if (strcmp(s, "ansi") == 0)
         *out = REGISTRY_PROGRESS_ANSI;
     else
-        return registry_fail_code(err, EINVAL, "invalid progress style `%s`: use `none`, `plain` or `ansi`",
-                        s);
+        return registry_fail_code(err, EINVAL,
+                                  "invalid progress style `%s`: use `none`, `plain` or `ansi`", s);
     return 0;
 }
 
-struct registry_progress_renderer *registry_progress_renderer_new(enum registry_progress_style style,
-                                                                  FILE *out)
+struct registry_progress_renderer *
+registry_progress_renderer_new(enum registry_progress_style style, FILE *out)
 {
     struct registry_progress_renderer *r = ctr_xcalloc(1, sizeof(*r));
     r->style = style;

@@ -79,9 +79,9 @@ static int select_platform(const struct registry_manifest *idx, const struct reg
         if (registry_media_is_index(d->media_type) && d->os == NULL && nested == NULL)
             nested = d;
         if (d->os && d->arch && strcmp(d->os, "unknown") != 0) {
-            char *n = ctr_xasprintf("%s%s%s/%s%s%s", avail, avail[0] ? ", " : "", d->os, d->arch,
-                                    d->variant && d->variant[0] ? "/" : "",
-                                    d->variant ? d->variant : "");
+            char *n =
+                ctr_xasprintf("%s%s%s/%s%s%s", avail, avail[0] ? ", " : "", d->os, d->arch,
+                              d->variant && d->variant[0] ? "/" : "", d->variant ? d->variant : "");
             free(avail);
             avail = n;
         }
@@ -90,15 +90,15 @@ static int select_platform(const struct registry_manifest *idx, const struct reg
         *out = nested;
         return 0;
     }
-    return registry_fail_code(err, ENOENT, "%s has no image for platform `%s/%s%s%s` (available: %s)", what,
-                    p->os, p->arch, p->variant[0] ? "/" : "", p->variant,
-                    avail[0] ? avail : "none");
+    return registry_fail_code(
+        err, ENOENT, "%s has no image for platform `%s/%s%s%s` (available: %s)", what, p->os,
+        p->arch, p->variant[0] ? "/" : "", p->variant, avail[0] ? avail : "none");
 }
 
 struct layer_jobs {
     const struct registry_manifest *m;
     const char *repo, *root;
-    uint64_t *bytes;   /* per job */
+    uint64_t *bytes; /* per job */
     bool *fetched;
 };
 
@@ -136,8 +136,8 @@ int registry_pull(struct registry_client *c, const struct registry_ref *ref,
         registry_platform_parse(NULL, &host_platform, NULL);
         platform = &host_platform;
     }
-    if (load_manifest(c, ref->repo, ref->digest ? ref->digest : ref->tag, root, &m, &digest,
-                      err) < 0)
+    if (load_manifest(c, ref->repo, ref->digest ? ref->digest : ref->tag, root, &m, &digest, err) <
+        0)
         return ctr_error_wrap(err, "pull `%s`", refstr);
     res.index_digest = ctr_xstrdup(digest);
     for (int depth = 0; m.kind == REGISTRY_MANIFEST_INDEX; depth++) {
@@ -145,8 +145,8 @@ int registry_pull(struct registry_client *c, const struct registry_ref *ref,
         cleanup_free char *what = ctr_xasprintf("index `%s` of `%s`", digest, refstr);
         cleanup_free char *child = NULL;
         if (depth >= REGISTRY_MAX_INDEX_DEPTH) {
-            registry_fail_code(err, ELOOP, "pull `%s`: indexes nested deeper than %d levels", refstr,
-                     REGISTRY_MAX_INDEX_DEPTH);
+            registry_fail_code(err, ELOOP, "pull `%s`: indexes nested deeper than %d levels",
+                               refstr, REGISTRY_MAX_INDEX_DEPTH);
             goto out;
         }
         ctr_strv_append(&visited, digest);
@@ -155,8 +155,8 @@ int registry_pull(struct registry_client *c, const struct registry_ref *ref,
         child = ctr_xstrdup(d->digest);
         for (char **v = visited; *v; v++)
             if (strcmp(*v, child) == 0) {
-                registry_fail_code(err, ELOOP, "pull `%s`: index `%s` refers back to `%s`", refstr, digest,
-                         child);
+                registry_fail_code(err, ELOOP, "pull `%s`: index `%s` refers back to `%s`", refstr,
+                                   digest, child);
                 goto out;
             }
         registry_manifest_free(&m);
@@ -176,8 +176,8 @@ int registry_pull(struct registry_client *c, const struct registry_ref *ref,
     }
     bytes = ctr_xcalloc(m.n_layers + 1, sizeof(*bytes));
     fetched = ctr_xcalloc(m.n_layers + 1, sizeof(*fetched));
-    struct layer_jobs jobs = {.m = &m, .repo = ref->repo, .root = root, .bytes = bytes,
-                              .fetched = fetched};
+    struct layer_jobs jobs = {
+        .m = &m, .repo = ref->repo, .root = root, .bytes = bytes, .fetched = fetched};
     if (registry_parallel(c, m.n_layers, layer_job, &jobs, err) < 0) {
         ctr_error_wrap(err, "pull `%s`", refstr);
         goto out;

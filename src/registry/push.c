@@ -13,8 +13,7 @@ struct blob_jobs {
     const struct registry_push_opts *po;
 };
 
-static int blob_job(struct registry_client *c, void *conn, void *opaque, size_t i,
-                    ctr_error_t *err)
+static int blob_job(struct registry_client *c, void *conn, void *opaque, size_t i, ctr_error_t *err)
 {
     struct blob_jobs *j = opaque;
     const struct registry_descriptor *d = i == 0 ? &j->m->config : &j->m->layers[i - 1];
@@ -23,8 +22,7 @@ static int blob_job(struct registry_client *c, void *conn, void *opaque, size_t 
         if (strcmp(j->m->layers[k].digest, d->digest) == 0)
             return 0;
     return registry_upload_blob(c, conn, j->repo, d->digest, d->size, path,
-                                j->po ? j->po->mount_from : NULL, i == 0 ? "config" : "layer",
-                                err);
+                                j->po ? j->po->mount_from : NULL, i == 0 ? "config" : "layer", err);
 }
 
 static int read_manifest(const char *root, const char *digest, char **data, size_t *len,
@@ -60,7 +58,7 @@ static int push_image(struct registry_client *c, const char *repo, const char *r
         const struct registry_descriptor *d = i == 0 ? &m.config : &m.layers[i - 1];
         if (!registry_cas_has(root, d->digest, d->size)) {
             rc = registry_fail_code(err, ENOENT, "blob `%s` of manifest `%s` is missing from `%s`",
-                          d->digest, digest, root);
+                                    d->digest, digest, root);
             registry_manifest_free(&m);
             return rc;
         }
@@ -68,8 +66,7 @@ static int push_image(struct registry_client *c, const char *repo, const char *r
     struct blob_jobs jobs = {.m = &m, .repo = repo, .root = root, .po = po};
     rc = registry_parallel(c, m.n_layers + 1, blob_job, &jobs, err);
     if (rc == 0)
-        rc = registry_put_manifest(c, repo, tag ? tag : digest, m.media_type, data, len, NULL,
-                                   err);
+        rc = registry_put_manifest(c, repo, tag ? tag : digest, m.media_type, data, len, NULL, err);
     if (rc == 0)
         registry_progress(c, REGISTRY_PROGRESS_DONE, digest, "manifest", true, len, len);
     registry_manifest_free(&m);
@@ -88,7 +85,8 @@ int registry_push(struct registry_client *c, const struct registry_ref *ref, con
     int rc = 0;
 
     if (ref->digest && strcmp(ref->digest, digest) != 0)
-        return registry_fail_code(err, EINVAL, "push `%s`: the local image has digest `%s`", refstr, digest);
+        return registry_fail_code(err, EINVAL, "push `%s`: the local image has digest `%s`", refstr,
+                                  digest);
     if (read_manifest(root, digest, &data, &len, &m, err) < 0)
         return ctr_error_wrap(err, "push `%s`", refstr);
     if (m.kind == REGISTRY_MANIFEST_IMAGE) {
@@ -99,7 +97,8 @@ int registry_push(struct registry_client *c, const struct registry_ref *ref, con
         for (size_t i = 0; i < m.n_manifests && rc == 0; i++) {
             const struct registry_descriptor *d = &m.manifests[i];
             if (!registry_media_is_manifest(d->media_type))
-                rc = registry_fail_code(err, ENOTSUP, "nested index `%s` cannot be pushed", d->digest);
+                rc = registry_fail_code(err, ENOTSUP, "nested index `%s` cannot be pushed",
+                                        d->digest);
             else if (!registry_cas_has(root, d->digest, d->size))
                 rc = ctr_fail(err, ENOENT,
                               "index `%s` lists manifest `%s` (%s/%s) which is not stored "
@@ -120,13 +119,12 @@ int registry_push(struct registry_client *c, const struct registry_ref *ref, con
 }
 
 /* An OCI index over several platform manifests of a layout, stored in the layout. */
-static int make_index(const char *layout, const struct registry_manifest *idx,
-                      const size_t *pick, size_t n, char **digest, ctr_error_t *err)
+static int make_index(const char *layout, const struct registry_manifest *idx, const size_t *pick,
+                      size_t n, char **digest, ctr_error_t *err)
 {
     json_t *root = json_object(), *arr = json_array();
     json_object_set_new(root, "schemaVersion", json_integer(2));
-    json_object_set_new(root, "mediaType",
-                        json_string("application/vnd.oci.image.index.v1+json"));
+    json_object_set_new(root, "mediaType", json_string("application/vnd.oci.image.index.v1+json"));
     for (size_t i = 0; i < n; i++) {
         const struct registry_descriptor *d = &idx->manifests[pick[i]];
         json_t *e = json_object(), *p = json_object();
@@ -185,7 +183,8 @@ int registry_push_layout(struct registry_client *c, const struct registry_ref *r
             (idx.manifests[i].ref_name && strcmp(idx.manifests[i].ref_name, name) == 0))
             pick[n++] = i;
     if (n == 0) {
-        rc = name ? registry_fail_code(err, ENOENT, "OCI layout `%s` has no image named `%s`", layout, name)
+        rc = name ? registry_fail_code(err, ENOENT, "OCI layout `%s` has no image named `%s`",
+                                       layout, name)
                   : registry_fail_code(err, ENOENT, "OCI layout `%s` is empty", layout);
     } else if (n == 1 || registry_media_is_index(idx.manifests[pick[0]].media_type)) {
         rc = registry_push(c, ref, layout, idx.manifests[pick[0]].digest, po, pushed, err);

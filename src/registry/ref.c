@@ -1,6 +1,6 @@
 /* References and digests (thin wrappers over src/oci), platforms, scheme, base64, sha256. */
-#include "registry/registry-internal.h"
 #include "oci/oci.h"
+#include "registry/registry-internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -72,10 +72,12 @@ int registry_platform_parse(const char *s, struct registry_platform *out, ctr_er
     }
     const char *a = strchr(s, '/');
     if (a == NULL || a == s || a[1] == '\0' || a[1] == '/')
-        return registry_fail_code(err, EINVAL, "invalid platform `%s`: expected `os/arch[/variant]`", s);
+        return registry_fail_code(err, EINVAL,
+                                  "invalid platform `%s`: expected `os/arch[/variant]`", s);
     const char *v = strchr(a + 1, '/');
     if (v && (v[1] == '\0' || strchr(v + 1, '/')))
-        return registry_fail_code(err, EINVAL, "invalid platform `%s`: expected `os/arch[/variant]`", s);
+        return registry_fail_code(err, EINVAL,
+                                  "invalid platform `%s`: expected `os/arch[/variant]`", s);
     size_t arch_len = v ? (size_t)(v - a - 1) : strlen(a + 1);
     if ((size_t)(a - s) >= sizeof(out->os) || arch_len >= sizeof(out->arch) ||
         (v && strlen(v + 1) >= sizeof(out->variant)))
@@ -98,7 +100,8 @@ int registry_scheme_parse(const char *s, enum registry_scheme *out, ctr_error_t 
     else if (strcmp(s, "auto") == 0)
         *out = REGISTRY_SCHEME_AUTO;
     else
-        return registry_fail_code(err, EINVAL, "invalid scheme `%s`: use `http`, `https` or `auto`", s);
+        return registry_fail_code(err, EINVAL, "invalid scheme `%s`: use `http`, `https` or `auto`",
+                                  s);
     return 0;
 }
 

@@ -26,19 +26,19 @@ typedef ssize_t (*registry_source_fn)(void *opaque, void *buf, size_t len);
 struct registry_http_req {
     const char *method; /* GET HEAD PUT POST PATCH */
     const char *url;
-    char **headers;     /* extra "Name: value" lines, NULL-terminated, may be NULL */
-    const void *body;   /* in-memory body (PUT/POST/PATCH) */
+    char **headers;   /* extra "Name: value" lines, NULL-terminated, may be NULL */
+    const void *body; /* in-memory body (PUT/POST/PATCH) */
     size_t body_len;
     registry_source_fn source; /* streamed body instead of `body` */
     void *source_opaque;
     uint64_t source_len;
-    uint64_t range_start;   /* >0: send "Range: bytes=N-" */
-    registry_sink_fn sink;  /* stream 2xx GET bodies here; other bodies are buffered */
+    uint64_t range_start;  /* >0: send "Range: bytes=N-" */
+    registry_sink_fn sink; /* stream 2xx GET bodies here; other bodies are buffered */
     void *sink_opaque;
-    size_t max_body;        /* limit for buffered bodies (0 = 1 MiB) */
+    size_t max_body; /* limit for buffered bodies (0 = 1 MiB) */
     bool follow_redirects;
     /* TLS settings (filled by the client) */
-    char *ca_pem;              /* concatenated certs.d/<host>/ *.crt, or NULL */
+    char *ca_pem; /* concatenated certs.d/<host>/ *.crt, or NULL */
     const char *client_cert, *client_key;
 };
 
@@ -53,7 +53,12 @@ struct registry_http_resp {
 };
 void registry_http_resp_reset(struct registry_http_resp *r);
 
-enum registry_xfer_error { REGISTRY_XFER_OK, REGISTRY_XFER_RETRYABLE, REGISTRY_XFER_FATAL, REGISTRY_XFER_TLS };
+enum registry_xfer_error {
+    REGISTRY_XFER_OK,
+    REGISTRY_XFER_RETRYABLE,
+    REGISTRY_XFER_FATAL,
+    REGISTRY_XFER_TLS
+};
 
 /* Transport ops: the libcurl one, or a fake one in unit tests. A connection is
  * used by one thread at a time. perform returns 0 when an HTTP status arrived
@@ -173,9 +178,9 @@ int registry_cas_read(const char *root, const char *digest, size_t max, char **o
 
 /* ---- blobs ---- */
 /* Download digest/size into the store (resuming a partial ingest file). */
-int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo,
-                        const char *digest, int64_t size, const char *store_root,
-                        const char *what, uint64_t *downloaded, ctr_error_t *err);
+int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo, const char *digest,
+                        int64_t size, const char *store_root, const char *what,
+                        uint64_t *downloaded, ctr_error_t *err);
 /* Upload the file at path as digest/size unless the registry has it. */
 int registry_upload_blob(struct registry_client *c, void *conn, const char *repo,
                          const char *digest, int64_t size, const char *path,

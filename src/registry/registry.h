@@ -56,12 +56,17 @@ struct registry_progress_event {
 };
 typedef void (*registry_progress_fn)(void *opaque, const struct registry_progress_event *ev);
 
-enum registry_progress_style { REGISTRY_PROGRESS_NONE, REGISTRY_PROGRESS_PLAIN, REGISTRY_PROGRESS_ANSI };
-int registry_progress_style_parse(const char *s, enum registry_progress_style *out, ctr_error_t *err);
+enum registry_progress_style {
+    REGISTRY_PROGRESS_NONE,
+    REGISTRY_PROGRESS_PLAIN,
+    REGISTRY_PROGRESS_ANSI
+};
+int registry_progress_style_parse(const char *s, enum registry_progress_style *out,
+                                  ctr_error_t *err);
 /* A renderer writing to a FILE (plain lines or ANSI redraws); thread-safe. */
 struct registry_progress_renderer;
-struct registry_progress_renderer *registry_progress_renderer_new(enum registry_progress_style style,
-                                                                  FILE *out);
+struct registry_progress_renderer *
+registry_progress_renderer_new(enum registry_progress_style style, FILE *out);
 void registry_progress_renderer_event(void *renderer, const struct registry_progress_event *ev);
 /* Print the final state (ANSI) and free. */
 void registry_progress_renderer_free(struct registry_progress_renderer *r);
@@ -82,7 +87,7 @@ struct registry_options {
     uint64_t chunk_size;         /* uploads above this use chunked PATCH; 0 = 64 MiB */
     const char *username;        /* explicit credentials (login); else from config.json */
     const char *password;
-    bool anonymous;              /* ignore stored credentials */
+    bool anonymous; /* ignore stored credentials */
     registry_progress_fn progress;
     void *progress_opaque;
     struct registry_transport *transport;
@@ -137,8 +142,8 @@ struct registry_fetched {
 int registry_get_manifest(struct registry_client *c, const char *repo, const char *ref,
                           struct registry_fetched *out, ctr_error_t *err);
 /* HEAD only: the digest a tag points to (NULL media type when unknown). */
-int registry_resolve(struct registry_client *c, const char *repo, const char *ref,
-                     char **digest, char **media_type, ctr_error_t *err);
+int registry_resolve(struct registry_client *c, const char *repo, const char *ref, char **digest,
+                     char **media_type, ctr_error_t *err);
 void registry_fetched_free(struct registry_fetched *f);
 
 /* ---- pull / push ---- */

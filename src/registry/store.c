@@ -1,8 +1,8 @@
 /* Pull into and push from the image store: the registry writes blobs straight into
  * the store's content directory (its layout is blobs/sha256 + ingest, verified and
  * renamed the same way), then asks the store to tag the manifest. */
-#include "registry/registry-internal.h"
 #include "image/store.h"
+#include "registry/registry-internal.h"
 
 #include <string.h>
 
@@ -24,8 +24,8 @@ int registry_pull_image(struct registry_client *c, const struct registry_ref *re
         return -1;
     /* The store only names images this host can run; other platforms' blobs stay
      * in the content store, reachable by digest (e.g. to push them on). */
-    bool foreign = platform && (strcmp(platform->os, host.os) != 0 ||
-                                strcmp(platform->arch, host.arch) != 0);
+    bool foreign =
+        platform && (strcmp(platform->os, host.os) != 0 || strcmp(platform->arch, host.arch) != 0);
     if (foreign)
         log_warn("`%s` for %s/%s is stored but not tagged: this host runs %s/%s",
                  res.manifest_digest, platform->os, platform->arch, host.os, host.arch);

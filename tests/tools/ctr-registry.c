@@ -16,7 +16,8 @@ static const char usage[] =
     "  list                                           registries with stored credentials\n"
     "  ping HOST                                      GET /v2/ (with credentials)\n"
     "  pull [--root DATA] [--platform OS/ARCH[/VAR]] [--progress none|plain|ansi] [--unpack] REF\n"
-    "  push (--root DATA [--local NAME|DIGEST] | --layout DIR [--name N]) [--mount-from REPO]... REF\n"
+    "  push (--root DATA [--local NAME|DIGEST] | --layout DIR [--name N]) [--mount-from REPO]... "
+    "REF\n"
     "  inspect [--platform P] REF                     print digest, media type and manifest\n"
     "options: --config DIR (config.json dir)  --certs-dir DIR  --scheme http|https|auto\n"
     "         --max-concurrent-downloads N  --retries N  --anonymous  --debug\n";
@@ -55,28 +56,63 @@ static int parse(int argc, char **argv, struct args *a, ctr_error_t *err)
     a->o.max_retries = -1;
     while ((c = getopt_long(argc, argv, "u:j:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': a->o.config_dir = optarg; break;
-        case 'C': a->o.certs_dir = optarg; break;
+        case 'c':
+            a->o.config_dir = optarg;
+            break;
+        case 'C':
+            a->o.certs_dir = optarg;
+            break;
         case 's':
             if (registry_scheme_parse(optarg, &a->o.scheme, err) < 0)
                 return -1;
             break;
-        case 'j': a->o.max_concurrent = (unsigned)atoi(optarg); break;
-        case 'r': a->o.max_retries = atoi(optarg); break;
-        case 'A': a->o.anonymous = true; break;
-        case 'D': ctr_log_set_level(CTR_LOG_DEBUG); break;
-        case 'R': a->root = optarg; break;
-        case 'p': a->platform = optarg; break;
-        case 'P': a->progress = optarg; break;
-        case 'L': a->local = optarg; break;
-        case 'U': a->unpack = true; break;
-        case 'l': a->layout = optarg; break;
-        case 'n': a->name = optarg; break;
-        case 'm': ctr_strv_append(&a->mount_from, optarg); break;
-        case 'u': a->username = optarg; break;
-        case 'S': a->password_stdin = true; break;
-        case 'h': fputs(usage, stdout); exit(0);
-        default: return ctr_fail(err, EINVAL, "invalid option; see `ctr-registry --help`");
+        case 'j':
+            a->o.max_concurrent = (unsigned)atoi(optarg);
+            break;
+        case 'r':
+            a->o.max_retries = atoi(optarg);
+            break;
+        case 'A':
+            a->o.anonymous = true;
+            break;
+        case 'D':
+            ctr_log_set_level(CTR_LOG_DEBUG);
+            break;
+        case 'R':
+            a->root = optarg;
+            break;
+        case 'p':
+            a->platform = optarg;
+            break;
+        case 'P':
+            a->progress = optarg;
+            break;
+        case 'L':
+            a->local = optarg;
+            break;
+        case 'U':
+            a->unpack = true;
+            break;
+        case 'l':
+            a->layout = optarg;
+            break;
+        case 'n':
+            a->name = optarg;
+            break;
+        case 'm':
+            ctr_strv_append(&a->mount_from, optarg);
+            break;
+        case 'u':
+            a->username = optarg;
+            break;
+        case 'S':
+            a->password_stdin = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            exit(0);
+        default:
+            return ctr_fail(err, EINVAL, "invalid option; see `ctr-registry --help`");
         }
     }
     return 0;
@@ -116,7 +152,8 @@ static int cmd_pull(struct args *a, const char *refs, ctr_error_t *err)
     struct registry_platform plat;
     struct registry_client *c = NULL;
     struct registry_pull_result res = {0};
-    enum registry_progress_style style = isatty(2) ? REGISTRY_PROGRESS_ANSI : REGISTRY_PROGRESS_PLAIN;
+    enum registry_progress_style style =
+        isatty(2) ? REGISTRY_PROGRESS_ANSI : REGISTRY_PROGRESS_PLAIN;
     struct registry_progress_renderer *pr = NULL;
     const char *root = a->root ? a->root : "/var/lib/container";
     uint64_t t0 = ctr_now_ns();
@@ -253,7 +290,8 @@ int main(int argc, char **argv)
         return 2;
     }
     /* Options may come before or after the command: take the first word that is a command. */
-    static const char *const cmds[] = {"login", "logout", "list", "ping", "pull", "push", "inspect"};
+    static const char *const cmds[] = {"login", "logout", "list",   "ping",
+                                       "pull",  "push",   "inspect"};
     cmd = argv[1];
     for (int i = 1; i < argc; i++) {
         bool is_cmd = false;
@@ -274,7 +312,7 @@ int main(int argc, char **argv)
     const struct {
         const char *name;
         int nargs;
-    } table[] = {{"login", 1}, {"logout", 1}, {"list", 0}, {"ping", 1},
+    } table[] = {{"login", 1}, {"logout", 1}, {"list", 0},   {"ping", 1},
                  {"pull", 1},  {"push", 1},   {"inspect", 1}};
     bool known = false;
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
@@ -306,8 +344,9 @@ int main(int argc, char **argv)
         cleanup_free char *dir = NULL;
         if (o.config_dir == NULL) {
             const char *env = getenv("DOCKER_CONFIG");
-            dir = env && *env ? ctr_xstrdup(env)
-                              : ctr_xasprintf("%s/.docker", getenv("HOME") ? getenv("HOME") : "/root");
+            dir = env && *env
+                      ? ctr_xstrdup(env)
+                      : ctr_xasprintf("%s/.docker", getenv("HOME") ? getenv("HOME") : "/root");
             o.config_dir = dir;
         }
         rc = registry_creds_list(o.config_dir, &lines, &err);

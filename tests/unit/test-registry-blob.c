@@ -2,10 +2,12 @@
  * connection (within one pull and across pulls), servers that ignore Range, corrupt
  * or oversized bodies, 5xx retries, the bearer flow with a per-scope token cache,
  * and hostile index nesting. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+// clang-format on
 
 #include "registry/registry-internal.h"
 
@@ -27,12 +29,12 @@ struct fake {
     struct doc docs[16];
     size_t n_docs;
     /* behaviour */
-    uint64_t cut_at;     /* drop the connection once this many body bytes were sent (0 = never) */
+    uint64_t cut_at; /* drop the connection once this many body bytes were sent (0 = never) */
     int cuts_left;
     bool ignore_range;
     bool corrupt;
-    size_t extra_bytes;  /* send more than the document */
-    int fail_503;        /* answer 503 this many times */
+    size_t extra_bytes; /* send more than the document */
+    int fail_503;       /* answer 503 this many times */
     bool require_token;
     /* log */
     char log[64][160];
@@ -70,9 +72,9 @@ static const char *header(char **h, const char *name)
     return NULL;
 }
 
-static int fake_perform(struct registry_transport *t, void *conn, const struct registry_http_req *req,
-                        struct registry_http_resp *resp, enum registry_xfer_error *kind,
-                        ctr_error_t *err)
+static int fake_perform(struct registry_transport *t, void *conn,
+                        const struct registry_http_req *req, struct registry_http_resp *resp,
+                        enum registry_xfer_error *kind, ctr_error_t *err)
 {
     const char *path = strstr(req->url, "://");
     const char *auth = header(req->headers, "Authorization");
@@ -110,8 +112,8 @@ static int fake_perform(struct registry_transport *t, void *conn, const struct r
         if (strstr(path, "/manifests/"))
             resp->docker_digest = registry_sha256_digest(d->data, d->len);
         if (start)
-            resp->content_range = ctr_xasprintf("bytes %llu-%zu/%zu", (unsigned long long)start,
-                                                d->len - 1, d->len);
+            resp->content_range =
+                ctr_xasprintf("bytes %llu-%zu/%zu", (unsigned long long)start, d->len - 1, d->len);
         if (strcmp(req->method, "HEAD") == 0)
             return 0;
         size_t total = d->len + F.extra_bytes;
@@ -191,9 +193,12 @@ static int teardown(void **state)
 
 static struct registry_client *client(int retries)
 {
-    struct registry_options o = {.scheme = REGISTRY_SCHEME_HTTP, .anonymous = true,
-                                 .max_retries = retries, .backoff_base_ms = 1,
-                                 .config_dir = root, .transport = &F.t};
+    struct registry_options o = {.scheme = REGISTRY_SCHEME_HTTP,
+                                 .anonymous = true,
+                                 .max_retries = retries,
+                                 .backoff_base_ms = 1,
+                                 .config_dir = root,
+                                 .transport = &F.t};
     struct registry_client *c = NULL;
     ctr_error_t err = NULL;
     assert_int_equal(registry_client_new("fake.test", &o, &c, &err), 0);
@@ -220,8 +225,8 @@ static int fetch(struct registry_client *c, char **msg)
 {
     ctr_error_t err = NULL;
     uint64_t got = 0;
-    int rc = registry_fetch_blob(c, c->conn, "r", blob_digest, sizeof(blob), root, "layer", &got,
-                                 &err);
+    int rc =
+        registry_fetch_blob(c, c->conn, "r", blob_digest, sizeof(blob), root, "layer", &got, &err);
     if (msg)
         *msg = rc < 0 ? ctr_error_take_msg(&err) : NULL;
     ctr_error_free(&err);

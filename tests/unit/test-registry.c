@@ -1,10 +1,12 @@
 /* Unit tests for the registry client's pure parts: WWW-Authenticate and token
  * replies, retry policy, manifest validation with hostile inputs, references and
  * platforms, config.json credentials. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+// clang-format on
 
 #include "registry/registry-internal.h"
 
@@ -33,10 +35,11 @@ static void challenge_bearer(void **state)
     assert_null(c.error);
     registry_challenge_free(&c);
 
-    assert_int_equal(registry_challenge_parse("bearer realm=\"http://h/t\", error=\"insufficient_scope\", "
-                                              "x=unquoted, scope=\"a \\\"q\\\"\"",
-                                              &c, &err),
-                     0);
+    assert_int_equal(
+        registry_challenge_parse("bearer realm=\"http://h/t\", error=\"insufficient_scope\", "
+                                 "x=unquoted, scope=\"a \\\"q\\\"\"",
+                                 &c, &err),
+        0);
     assert_string_equal(c.error, "insufficient_scope");
     assert_string_equal(c.scope, "a \"q\"");
     registry_challenge_free(&c);
@@ -52,11 +55,11 @@ static void challenge_basic_and_bad(void **state)
     registry_challenge_free(&c);
 
     const char *bad[] = {
-        "Negotiate abc",                          /* unsupported scheme */
-        "Bearer service=\"x\"",                   /* no realm */
-        "Bearer realm=\"ftp://x/token\"",         /* not http(s) */
-        "Bearer realm=\"https://x/token",         /* unterminated quote */
-        "Bearer =\"x\"",                          /* empty key */
+        "Negotiate abc",                  /* unsupported scheme */
+        "Bearer service=\"x\"",           /* no realm */
+        "Bearer realm=\"ftp://x/token\"", /* not http(s) */
+        "Bearer realm=\"https://x/token", /* unterminated quote */
+        "Bearer =\"x\"",                  /* empty key */
         "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -128,7 +131,9 @@ static int parse(const char *json, const char *ct, struct registry_manifest *m, 
     return rc;
 }
 
-#define CFG "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D1 "\",\"size\":10}"
+#define CFG                                                                                        \
+    "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D1 "\",\"size\":"  \
+    "10}"
 #define LAYER(mt, dg, sz) "{\"mediaType\":\"" mt "\",\"digest\":\"" dg "\",\"size\":" sz "}"
 #define GZ "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -136,9 +141,10 @@ static void manifest_valid(void **state)
 {
     struct registry_manifest m = {0};
     char *msg;
-    const char *j = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                    "\"config\":" CFG ",\"layers\":[" LAYER(GZ, D1, "123") "," LAYER(
-                        "application/vnd.oci.image.layer.v1.tar+zstd", D1, "0") "]}";
+    const char *j =
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"config\":" CFG ",\"layers\":[" LAYER(GZ, D1, "123") "," LAYER(
+            "application/vnd.oci.image.layer.v1.tar+zstd", D1, "0") "]}";
     assert_int_equal(parse(j, NULL, &m, &msg), 0);
     assert_int_equal(m.kind, REGISTRY_MANIFEST_IMAGE);
     assert_int_equal(m.n_layers, 2);
@@ -175,8 +181,9 @@ static void expect_refused(const char *json, const char *ct, const char *needle)
 
 static void manifest_hostile(void **state)
 {
-    const char *pre = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                      "\"config\":" CFG ",\"layers\":[";
+    const char *pre =
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"config\":" CFG ",\"layers\":[";
     char buf[4096];
 #define WITH_LAYER(l) (snprintf(buf, sizeof(buf), "%s%s]}", pre, l), buf)
     expect_refused("{\"schemaVersion\":1,\"name\":\"x\",\"fsLayers\":[]}", NULL, "schema 1");
@@ -187,8 +194,12 @@ static void manifest_hostile(void **state)
     expect_refused(WITH_LAYER(LAYER("application/x-evil", D1, "1")), NULL,
                    "unsupported media type `application/x-evil`");
     expect_refused(WITH_LAYER(LAYER(GZ, "sha512:" HEX64 HEX64, "1")), NULL, "only `sha256:`");
-    expect_refused(WITH_LAYER(LAYER(GZ, "sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "1")),
-                   NULL, "only `sha256:`");
+    expect_refused(
+        WITH_LAYER(LAYER(GZ,
+                         "sha256:"
+                         "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                         "1")),
+        NULL, "only `sha256:`");
     expect_refused(WITH_LAYER(LAYER(GZ, "sha256:../../etc/passwd", "1")), NULL, "only `sha256:`");
     expect_refused(WITH_LAYER(LAYER(GZ, D1, "-1")), NULL, "no valid `size`");
     expect_refused(WITH_LAYER(LAYER(GZ, D1, "1e3")), NULL, "no valid `size`");
@@ -196,14 +207,16 @@ static void manifest_hostile(void **state)
     expect_refused(WITH_LAYER("{\"mediaType\":\"" GZ "\",\"size\":1}"), NULL, "no `digest`");
     expect_refused(WITH_LAYER("5"), NULL, "not an object");
     /* a config larger than the limit */
-    expect_refused("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+    expect_refused("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/"
+                   "vnd.oci.image.config.v1+json\","
                    "\"digest\":\"" D1 "\",\"size\":999999999},\"layers\":[]}",
                    NULL, "more than the limit");
     /* duplicate keys (a classic parser-differential trick) */
-    expect_refused("{\"schemaVersion\":2,\"schemaVersion\":2,\"layers\":[]}", NULL, "not a JSON object");
+    expect_refused("{\"schemaVersion\":2,\"schemaVersion\":2,\"layers\":[]}", NULL,
+                   "not a JSON object");
     /* served as an index but says manifest */
-    expect_refused("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":" CFG
-                   ",\"layers\":[]}",
+    expect_refused("{\"schemaVersion\":2,\"mediaType\":\"application/"
+                   "vnd.oci.image.manifest.v1+json\",\"config\":" CFG ",\"layers\":[]}",
                    "application/vnd.oci.image.index.v1+json", "served as");
     /* index entries must be manifests or indexes, not layers */
     expect_refused("{\"schemaVersion\":2,\"manifests\":[" LAYER(GZ, D1, "1") "]}", NULL,
@@ -238,7 +251,8 @@ static void manifest_hostile(void **state)
         expect_refused(huge, NULL, "more than the limit");
         free(huge);
     }
-    expect_refused("{\"schemaVersion\":2,\"mediaType\":\"text/html\"}", NULL, "unsupported manifest media type");
+    expect_refused("{\"schemaVersion\":2,\"mediaType\":\"text/html\"}", NULL,
+                   "unsupported manifest media type");
 }
 
 /* ---- references, platforms ---- */
@@ -277,8 +291,9 @@ static void refs_and_platforms(void **state)
     assert_string_equal(p.variant, "v7");
     assert_int_equal(registry_platform_parse(NULL, &p, &err), 0);
     assert_string_equal(p.os, "linux");
-    const char *bad[] = {"linux", "/amd64", "linux/", "linux//v7", "a/b/c/d",
-                         "linux/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    const char *bad[] = {"linux",   "/amd64",
+                         "linux/",  "linux//v7",
+                         "a/b/c/d", "linux/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(registry_platform_parse(bad[i], &p, &err), -1);
         ctr_error_free(&err);
@@ -303,8 +318,8 @@ static void base64_roundtrip(void **state)
         free(e);
         free(d);
     }
-    assert_null(registry_b64_decode("abc", NULL));   /* length */
-    assert_null(registry_b64_decode("a$c=", NULL));  /* alphabet */
+    assert_null(registry_b64_decode("abc", NULL));  /* length */
+    assert_null(registry_b64_decode("a$c=", NULL)); /* alphabet */
 }
 
 /* ---- config.json ---- */
