@@ -31,21 +31,21 @@ struct bundle_create_paths {
 
 /* What `docker run` takes, before any merging. Strings are borrowed. */
 struct bundle_create_opts {
-    const char *image;      /* reference as the user typed it */
-    char **cmd;             /* arguments after the image; NULL or empty = none */
+    const char *image; /* reference as the user typed it */
+    char **cmd;        /* arguments after the image; NULL or empty = none */
     /* --entrypoint: NULL = not given; {"X"} = `--entrypoint X`; {""} = `--entrypoint ""`
      * (clears the image's); the API may pass any vector. */
     char **entrypoint;
-    char **env;             /* -e, in order: NAME=VALUE, or NAME (take the caller's value) */
-    char **env_files;       /* --env-file, in order */
-    const char *workdir;    /* -w */
-    const char *user;       /* -u */
-    const char *hostname;   /* -h; default: first 12 chars of the id */
-    const char *id;         /* NULL: a new random id */
-    char **labels;          /* -l KEY=VALUE or KEY */
-    char **ulimits;         /* --ulimit name=soft[:hard] */
-    const char *memory;     /* -m, docker units */
-    const char *cpus;       /* -c */
+    char **env;           /* -e, in order: NAME=VALUE, or NAME (take the caller's value) */
+    char **env_files;     /* --env-file, in order */
+    const char *workdir;  /* -w */
+    const char *user;     /* -u */
+    const char *hostname; /* -h; default: first 12 chars of the id */
+    const char *id;       /* NULL: a new random id */
+    char **labels;        /* -l KEY=VALUE or KEY */
+    char **ulimits;       /* --ulimit name=soft[:hard] */
+    const char *memory;   /* -m, docker units */
+    const char *cpus;     /* -c */
     bool tty, interactive, read_only;
     enum bundle_accel accel;
     unsigned boot_timeout_ms; /* 0: BUNDLE_CREATE_BOOT_TIMEOUT_MS */

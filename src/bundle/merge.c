@@ -151,8 +151,9 @@ static int check_hostname(const char *h, ctr_error_t *err)
         char c = h[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '.' || c == '_'))
-            return ctr_fail(err, 0, "invalid hostname `%s`: only letters, digits, `-`, `_` and "
-                                    "`.` are allowed",
+            return ctr_fail(err, 0,
+                            "invalid hostname `%s`: only letters, digits, `-`, `_` and "
+                            "`.` are allowed",
                             h);
     }
     if (h[0] == '-' || h[0] == '.')
@@ -262,8 +263,9 @@ int bundle_create_merge(const struct oci_container_config *img, const char *imag
     /* WorkingDir: -w, else the image's, else /. */
     wd = opts->workdir && *opts->workdir ? opts->workdir : NULL;
     if (wd && wd[0] != '/')
-        return ctr_fail(err, 0, "the working directory `%s` is invalid, it needs to be an "
-                                "absolute path",
+        return ctr_fail(err, 0,
+                        "the working directory `%s` is invalid, it needs to be an "
+                        "absolute path",
                         wd);
     if (wd == NULL && img && img->working_dir && *img->working_dir)
         wd = img->working_dir;

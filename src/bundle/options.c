@@ -123,8 +123,9 @@ int bundle_create_parse_memory(const char *s, uint64_t *bytes, ctr_error_t *err)
     static const char units[] = "kmgtp";
 
     if (s == NULL || *s == '\0')
-        return ctr_fail(err, 0, "invalid memory size ``: expected a number with an optional "
-                                "unit b, k, m, g");
+        return ctr_fail(err, 0,
+                        "invalid memory size ``: expected a number with an optional "
+                        "unit b, k, m, g");
     if (!(*p >= '0' && *p <= '9'))
         goto bad;
     while (*p >= '0' && *p <= '9')
@@ -169,8 +170,9 @@ int bundle_create_parse_memory(const char *s, uint64_t *bytes, ctr_error_t *err)
                         (unsigned long long)(BUNDLE_CREATE_MIN_MEMORY >> 20));
     return 0;
 bad:
-    return ctr_fail(err, 0, "invalid memory size `%s`: expected a number with an optional unit "
-                            "b, k, m, g (e.g. `512m`, `2g`)",
+    return ctr_fail(err, 0,
+                    "invalid memory size `%s`: expected a number with an optional unit "
+                    "b, k, m, g (e.g. `512m`, `2g`)",
                     s);
 }
 
@@ -180,8 +182,7 @@ int bundle_create_parse_cpus(const char *s, unsigned *out, ctr_error_t *err)
     unsigned long v;
 
     if (s == NULL || !(*s >= '0' && *s <= '9'))
-        return ctr_fail(err, 0, "invalid cpus `%s`: expected a whole number of vCPUs",
-                        s ? s : "");
+        return ctr_fail(err, 0, "invalid cpus `%s`: expected a whole number of vCPUs", s ? s : "");
     errno = 0;
     v = strtoul(s, &end, 10);
     if (*end == '.' || *end == ',')
@@ -198,11 +199,14 @@ static const struct {
     const char *name;
     int resource;
 } ulimit_names[] = {
-    {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
-    {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},     {"memlock", RLIMIT_MEMLOCK},
-    {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},     {"nofile", RLIMIT_NOFILE},
-    {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},         {"rtprio", RLIMIT_RTPRIO},
-    {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
+    {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},         {"fsize", RLIMIT_FSIZE},
+    {"locks", RLIMIT_LOCKS},       {"memlock", RLIMIT_MEMLOCK},
+    {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE},     {"nproc", RLIMIT_NPROC},
+    {"rss", RLIMIT_RSS},           {"rtprio", RLIMIT_RTPRIO},
+    {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
 };
 
 static int parse_limit(const char *s, size_t n, const char *whole, int64_t *out, ctr_error_t *err)
@@ -213,7 +217,8 @@ static int parse_limit(const char *s, size_t n, const char *whole, int64_t *out,
 
     errno = 0;
     x = strtoll(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno != 0 || (*v != '-' && *v != '+' && (*v < '0' || *v > '9')))
+    if (*v == '\0' || *end != '\0' || errno != 0 ||
+        (*v != '-' && *v != '+' && (*v < '0' || *v > '9')))
         return ctr_fail(err, 0, "invalid ulimit `%s`: `%s` is not a number", whole, v);
     if (x < -1)
         return ctr_fail(err, 0, "invalid ulimit `%s`: limits are -1 (unlimited) or positive",
@@ -273,8 +278,9 @@ int bundle_create_check_name(const char *name, ctr_error_t *err)
         ok = alnum || (i > 0 && (c == '_' || c == '.' || c == '-'));
     }
     if (!ok)
-        return ctr_fail(err, 0, "invalid container name `%s`: only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
-                                "allowed, at least 2 characters",
+        return ctr_fail(err, 0,
+                        "invalid container name `%s`: only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
+                        "allowed, at least 2 characters",
                         name ? name : "");
     return 0;
 }

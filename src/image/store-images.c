@@ -57,7 +57,8 @@ int imgstore_index_read(struct imgstore *st, struct imgstore_entry **out, size_t
         return ctr_fail(err, 0, "image store index `%s` is corrupt: no `images` array", path);
     }
     e = ctr_xcalloc(json_array_size(arr) + 1, sizeof(*e));
-    json_array_foreach (arr, i, item) {
+    json_array_foreach(arr, i, item)
+    {
         const char *name = json_string_value(json_object_get(item, "name"));
         const char *digest = json_string_value(json_object_get(item, "digest"));
         json_t *created = json_object_get(item, "created_ns");
@@ -93,9 +94,9 @@ int imgstore_index_write(struct imgstore *st, const struct imgstore_entry *e, si
     int ret;
 
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "name", e[i].name, "digest",
-                                             e[i].digest, "created_ns",
-                                             (json_int_t)e[i].created_ns));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:I}", "name", e[i].name, "digest", e[i].digest,
+                                        "created_ns", (json_int_t)e[i].created_ns));
     root = json_pack("{s:i, s:o}", "version", 1, "images", arr);
     text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
@@ -105,8 +106,7 @@ int imgstore_index_write(struct imgstore *st, const struct imgstore_entry *e, si
     return ret;
 }
 
-int imgstore_index_set(struct imgstore *st, const char *name, const char *digest,
-                       ctr_error_t *err)
+int imgstore_index_set(struct imgstore *st, const char *name, const char *digest, ctr_error_t *err)
 {
     struct imgstore_entry *e = NULL;
     size_t n, i;

@@ -22,8 +22,7 @@ int imgstore_index_read(struct imgstore *st, struct imgstore_entry **out, size_t
 int imgstore_index_write(struct imgstore *st, const struct imgstore_entry *e, size_t n,
                          ctr_error_t *err);
 /* Set name → digest (caller holds the lock). */
-int imgstore_index_set(struct imgstore *st, const char *name, const char *digest,
-                       ctr_error_t *err);
+int imgstore_index_set(struct imgstore *st, const char *name, const char *digest, ctr_error_t *err);
 
 /* Read and parse an image by manifest digest; checks the config's platform. */
 int imgstore_image_load(struct imgstore *st, const char *name, const char *manifest_digest,

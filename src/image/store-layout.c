@@ -20,8 +20,8 @@ static int layout_blob_open(const char *dir, const char *digest, ctr_error_t *er
     return fd;
 }
 
-static int ingest_from_layout(struct imgstore *st, const char *dir,
-                              const struct oci_descriptor *d, ctr_error_t *err)
+static int ingest_from_layout(struct imgstore *st, const char *dir, const struct oci_descriptor *d,
+                              ctr_error_t *err)
 {
     cleanup_close int fd = -1;
     if (imgstore_blob_exists(st, d->digest))
@@ -35,8 +35,8 @@ static int ingest_from_layout(struct imgstore *st, const char *dir,
 }
 
 /* Read a small verified blob from the layout. */
-static int layout_blob_read(const char *dir, const struct oci_descriptor *d, size_t max,
-                            char **out, size_t *len, ctr_error_t *err)
+static int layout_blob_read(const char *dir, const struct oci_descriptor *d, size_t max, char **out,
+                            size_t *len, ctr_error_t *err)
 {
     cleanup_free char *p = ctr_xasprintf("%s/blobs/sha256/%s", dir, oci_digest_hex(d->digest));
     cleanup_free char *data = NULL;
@@ -158,8 +158,8 @@ static int check_layout_file(const char *dir, ctr_error_t *err)
     return 0;
 }
 
-int imgstore_load_layout(struct imgstore *st, const char *dir, const char *name,
-                         char ***names_out, ctr_error_t *err)
+int imgstore_load_layout(struct imgstore *st, const char *dir, const char *name, char ***names_out,
+                         ctr_error_t *err)
 {
     cleanup_free char *ixpath = ctr_xasprintf("%s/index.json", dir);
     cleanup_free char *ixdata = NULL;
@@ -192,8 +192,9 @@ int imgstore_load_layout(struct imgstore *st, const char *dir, const char *name,
         groups += !seen;
     }
     if (given && groups > 1) {
-        ctr_fail(err, 0, "layout `%s` holds %zu differently named images; load it without a "
-                         "name to keep theirs",
+        ctr_fail(err, 0,
+                 "layout `%s` holds %zu differently named images; load it without a "
+                 "name to keep theirs",
                  dir, groups);
         goto out;
     }
@@ -228,14 +229,16 @@ int imgstore_load_layout(struct imgstore *st, const char *dir, const char *name,
         if (given) {
             full = ctr_xstrdup(given);
         } else if (ename == NULL) {
-            ret = ctr_fail(err, 0, "image in layout `%s` has no name annotation; load it with a "
-                                   "name",
+            ret = ctr_fail(err, 0,
+                           "image in layout `%s` has no name annotation; load it with a "
+                           "name",
                            dir);
             goto unlock;
         } else if (strpbrk(ename, "/:@") == NULL) {
             /* OCI's ref.name is often only a tag (`latest`): no repository to file it under. */
-            ret = ctr_fail(err, 0, "image in layout `%s` is named only `%s` (no repository); "
-                                   "load it with a name",
+            ret = ctr_fail(err, 0,
+                           "image in layout `%s` is named only `%s` (no repository); "
+                           "load it with a name",
                            dir, ename);
             goto unlock;
         } else if ((full = oci_ref_normalize(ename, err)) == NULL) {

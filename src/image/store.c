@@ -231,8 +231,9 @@ int imgstore_blob_read(const struct imgstore *st, const char *digest, size_t max
     }
     oci_digest_buf(data, n, got);
     if (strcmp(got, digest) != 0)
-        return ctr_fail(err, 0, "blob `%s` in the image store is corrupt (its content hashes to "
-                                "`%s`)",
+        return ctr_fail(err, 0,
+                        "blob `%s` in the image store is corrupt (its content hashes to "
+                        "`%s`)",
                         digest, got);
     *out = ctr_steal_ptr(data);
     if (len)

@@ -48,12 +48,12 @@ void imgstore_entries_free(struct imgstore_entry *e, size_t n);
 
 /* A resolved image: its manifest and config, parsed. */
 struct imgstore_image {
-    char *name;            /* as stored, or NULL when resolved by digest */
+    char *name; /* as stored, or NULL when resolved by digest */
     char *manifest_digest;
     struct oci_manifest manifest;
     char *config_digest;
     struct oci_image_config config;
-    int64_t size;          /* manifest + config + compressed layers */
+    int64_t size; /* manifest + config + compressed layers */
 };
 void imgstore_image_release(struct imgstore_image *img);
 

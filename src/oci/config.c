@@ -97,8 +97,8 @@ int oci_image_config_parse(const char *json, size_t len, struct oci_image_config
             ctr_fail(err, 0, "image config: rootfs type `%.100s` is not `layers`", type);
             goto fail;
         }
-        if (oci_json_strv(rootfs, "diff_ids", OCI_MAX_LAYERS, &c.diff_ids,
-                          "image config: rootfs", err) < 0)
+        if (oci_json_strv(rootfs, "diff_ids", OCI_MAX_LAYERS, &c.diff_ids, "image config: rootfs",
+                          err) < 0)
             goto fail;
     }
     if (c.diff_ids == NULL)
@@ -143,8 +143,7 @@ void oci_platform_host(struct oci_platform *out)
 char *oci_platform_string(const struct oci_platform *p)
 {
     const char *os = p->os && *p->os ? p->os : "unknown";
-    const char *arch = p->architecture && *p->architecture ? norm_arch(p->architecture)
-                                                            : "unknown";
+    const char *arch = p->architecture && *p->architecture ? norm_arch(p->architecture) : "unknown";
     if (p->variant && *p->variant)
         return ctr_xasprintf("%s/%s/%s", os, arch, p->variant);
     return ctr_xasprintf("%s/%s", os, arch);
@@ -196,8 +195,8 @@ ssize_t oci_index_select_host(const struct oci_index *ix, ctr_error_t *err)
         return best;
     for (size_t i = 0; i < ix->n_manifests && i < 16; i++) {
         const struct oci_descriptor *d = &ix->manifests[i];
-        cleanup_free char *p = d->has_platform ? oci_platform_string(&d->platform)
-                                               : ctr_xstrdup("unknown");
+        cleanup_free char *p =
+            d->has_platform ? oci_platform_string(&d->platform) : ctr_xstrdup("unknown");
         char *n = ctr_xasprintf("%s%s%s", seen ? seen : "", seen ? ", " : "", p);
         free(seen);
         seen = n;

@@ -22,8 +22,9 @@ int oci_digest_check(const char *d, ctr_error_t *err)
         for (const char *p = d; p < colon; p++)
             if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("+._-", *p)))
                 return ctr_fail(err, 0, "invalid digest `%.80s`: bad algorithm name", d);
-        return ctr_fail(err, 0, "unsupported digest algorithm `%.*s` in `%.80s`: only sha256 is "
-                                "supported",
+        return ctr_fail(err, 0,
+                        "unsupported digest algorithm `%.*s` in `%.80s`: only sha256 is "
+                        "supported",
                         (int)(colon - d > 32 ? 32 : colon - d), d, d);
     }
     n = strlen(colon + 1);

@@ -70,7 +70,8 @@ int oci_json_strv(json_t *obj, const char *key, size_t max, char ***out, const c
         return ctr_fail(err, 0, "%s: `%s` has too many entries (%zu, limit %zu)", what, key,
                         json_array_size(v), max);
     vec = ctr_xcalloc(json_array_size(v) + 1, sizeof(char *));
-    json_array_foreach (v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         if (take_string(item, key, &vec[i], what, err) < 0)
             return -1;
     }
@@ -105,7 +106,8 @@ int oci_json_kv(json_t *obj, const char *key, size_t max, struct oci_kv **out, s
         return ctr_fail(err, 0, "%s: `%s` has too many entries (%zu, limit %zu)", what, key,
                         json_object_size(v), max);
     kv = ctr_xcalloc(json_object_size(v) + 1, sizeof(*kv));
-    json_object_foreach (v, k, item) {
+    json_object_foreach(v, k, item)
+    {
         if (strlen(k) > OCI_MAX_STRING || take_string(item, key, &kv[i].value, what, err) < 0) {
             oci_kv_free(kv, i + 1);
             return err && *err ? -1 : ctr_fail(err, 0, "%s: a key of `%s` is too long", what, key);
@@ -135,7 +137,8 @@ int oci_json_keys(json_t *obj, const char *key, size_t max, char ***out, const c
         return ctr_fail(err, 0, "%s: `%s` has too many entries (%zu, limit %zu)", what, key,
                         json_object_size(v), max);
     vec = ctr_xcalloc(json_object_size(v) + 1, sizeof(char *));
-    json_object_foreach (v, k, item) {
+    json_object_foreach(v, k, item)
+    {
         (void)item;
         if (strlen(k) > OCI_MAX_STRING) {
             ctr_strv_free(vec);

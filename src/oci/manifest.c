@@ -22,8 +22,9 @@ static bool mt_is_schema1(const char *mt)
 
 static int schema1_refused(ctr_error_t *err)
 {
-    return ctr_fail(err, 0, "image manifest schema 1 is not supported (docker deprecated it); "
-                            "push the image again with a current docker or skopeo");
+    return ctr_fail(err, 0,
+                    "image manifest schema 1 is not supported (docker deprecated it); "
+                    "push the image again with a current docker or skopeo");
 }
 
 int oci_layer_compression(const char *mt, enum oci_compression *out, ctr_error_t *err)
@@ -72,8 +73,7 @@ const char *oci_descriptor_annotation(const struct oci_descriptor *d, const char
     return oci_kv_get(d->annotations, d->n_annotations, key);
 }
 
-static int parse_descriptor(json_t *v, struct oci_descriptor *d, const char *what,
-                            ctr_error_t *err)
+static int parse_descriptor(json_t *v, struct oci_descriptor *d, const char *what, ctr_error_t *err)
 {
     json_t *size, *plat;
 
@@ -104,14 +104,13 @@ static int parse_descriptor(json_t *v, struct oci_descriptor *d, const char *wha
             goto fail;
         }
         if (oci_json_string(plat, "os", true, &d->platform.os, what, err) < 0 ||
-            oci_json_string(plat, "architecture", true, &d->platform.architecture, what, err) <
-                0 ||
+            oci_json_string(plat, "architecture", true, &d->platform.architecture, what, err) < 0 ||
             oci_json_string(plat, "variant", false, &d->platform.variant, what, err) < 0)
             goto fail;
         d->has_platform = true;
     }
-    if (oci_json_kv(v, "annotations", OCI_MAX_ANNOTATIONS, &d->annotations, &d->n_annotations,
-                    what, err) < 0)
+    if (oci_json_kv(v, "annotations", OCI_MAX_ANNOTATIONS, &d->annotations, &d->n_annotations, what,
+                    err) < 0)
         goto fail;
     return 0;
 fail:
@@ -228,12 +227,13 @@ int oci_index_parse(const char *json, size_t len, struct oci_index *out, ctr_err
         goto fail;
     }
     if (json_array_size(arr) > OCI_MAX_MANIFESTS) {
-        ctr_fail(err, 0, "image index has too many manifests (%zu, limit %d)",
-                 json_array_size(arr), OCI_MAX_MANIFESTS);
+        ctr_fail(err, 0, "image index has too many manifests (%zu, limit %d)", json_array_size(arr),
+                 OCI_MAX_MANIFESTS);
         goto fail;
     }
     ix.manifests = ctr_xcalloc(json_array_size(arr) + 1, sizeof(*ix.manifests));
-    json_array_foreach (arr, i, item) {
+    json_array_foreach(arr, i, item)
+    {
         cleanup_free char *what = ctr_xasprintf("image index: manifests[%zu]", i);
         if (parse_descriptor(item, &ix.manifests[i], what, err) < 0)
             goto fail;
@@ -299,12 +299,13 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *out, c
         goto fail;
     }
     if (json_array_size(arr) > OCI_MAX_LAYERS) {
-        ctr_fail(err, 0, "image manifest has too many layers (%zu, limit %d)",
-                 json_array_size(arr), OCI_MAX_LAYERS);
+        ctr_fail(err, 0, "image manifest has too many layers (%zu, limit %d)", json_array_size(arr),
+                 OCI_MAX_LAYERS);
         goto fail;
     }
     m.layers = ctr_xcalloc(json_array_size(arr) + 1, sizeof(*m.layers));
-    json_array_foreach (arr, i, item) {
+    json_array_foreach(arr, i, item)
+    {
         cleanup_free char *what = ctr_xasprintf("image manifest: layers[%zu]", i);
         if (parse_descriptor(item, &m.layers[i], what, err) < 0)
             goto fail;

@@ -93,10 +93,10 @@ int oci_layer_compression(const char *media_type, enum oci_compression *out, ctr
 #define OCI_MAX_CONFIG_BYTES (8u << 20)   /* image config JSON */
 #define OCI_MAX_MANIFESTS 1024            /* entries of an index */
 #define OCI_MAX_LAYERS 512
-#define OCI_MAX_LIST 16384                /* Env, Cmd, labels, ports ... */
-#define OCI_MAX_STRING (256u << 10)       /* one string value */
+#define OCI_MAX_LIST 16384          /* Env, Cmd, labels, ports ... */
+#define OCI_MAX_STRING (256u << 10) /* one string value */
 #define OCI_MAX_ANNOTATIONS 256
-#define OCI_MAX_BLOB_SIZE (1ll << 40)     /* a descriptor's size */
+#define OCI_MAX_BLOB_SIZE (1ll << 40) /* a descriptor's size */
 
 struct oci_kv {
     char *key;
@@ -138,12 +138,12 @@ struct oci_manifest {
 /* The part of the image config that shapes a container ("config" in the JSON). */
 struct oci_container_config {
     char *user;
-    char **env;             /* NAME=VALUE, NULL terminated (never NULL) */
-    char **entrypoint;      /* NULL when absent or JSON null */
-    char **cmd;             /* NULL when absent or JSON null */
+    char **env;        /* NAME=VALUE, NULL terminated (never NULL) */
+    char **entrypoint; /* NULL when absent or JSON null */
+    char **cmd;        /* NULL when absent or JSON null */
     char *working_dir;
-    char **exposed_ports;   /* "80/tcp", NULL terminated (never NULL) */
-    char **volumes;         /* "/data", NULL terminated (never NULL) */
+    char **exposed_ports; /* "80/tcp", NULL terminated (never NULL) */
+    char **volumes;       /* "/data", NULL terminated (never NULL) */
     struct oci_kv *labels;
     size_t n_labels;
     char *stop_signal;

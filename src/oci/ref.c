@@ -149,18 +149,20 @@ int oci_ref_parse(const char *s, struct oci_ref *out, ctr_error_t *err)
     size_t remote_len;
 
     if (s == NULL || *s == '\0')
-        return ctr_fail(err, 0, "invalid reference format: repository name must have at least "
-                                "one component");
+        return ctr_fail(err, 0,
+                        "invalid reference format: repository name must have at least "
+                        "one component");
     if (strlen(s) > 4096)
         return ctr_fail(err, 0, "invalid reference format: reference is too long");
     if (is_hex64(s))
-        return ctr_fail(err, 0,
-                        "invalid repository name `%s`: cannot specify 64-byte hexadecimal strings",
-                        s);
+        return ctr_fail(
+            err, 0, "invalid repository name `%s`: cannot specify 64-byte hexadecimal strings", s);
     for (p = s; *p; p++)
         if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
-            return ctr_fail(err, 0, "invalid reference format: `%s` contains a space or a "
-                                    "non-ASCII character", s);
+            return ctr_fail(err, 0,
+                            "invalid reference format: `%s` contains a space or a "
+                            "non-ASCII character",
+                            s);
 
     /* docker's splitDockerDomain: the first component is a registry only if it looks
      * like one (has a dot or a colon, is `localhost`, or has an uppercase letter). */
@@ -218,11 +220,12 @@ int oci_ref_parse(const char *s, struct oci_ref *out, ctr_error_t *err)
                             tag);
     }
     if (!domain_valid(domain))
-        return ctr_fail(err, 0, "invalid reference format: registry `%s` is not a valid host[:port]",
-                        domain);
+        return ctr_fail(
+            err, 0, "invalid reference format: registry `%s` is not a valid host[:port]", domain);
     if (*rest == '\0')
-        return ctr_fail(err, 0, "invalid reference format: repository name must have at least "
-                                "one component");
+        return ctr_fail(err, 0,
+                        "invalid reference format: repository name must have at least "
+                        "one component");
     for (p = rest;;) {
         const char *e = strchr(p, '/');
         size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -237,8 +240,9 @@ int oci_ref_parse(const char *s, struct oci_ref *out, ctr_error_t *err)
         p = e + 1;
     }
     if (strlen(domain) + 1 + strlen(rest) > OCI_REF_NAME_MAX)
-        return ctr_fail(err, 0, "invalid reference format: repository name must not be more than "
-                                "%d characters",
+        return ctr_fail(err, 0,
+                        "invalid reference format: repository name must not be more than "
+                        "%d characters",
                         OCI_REF_NAME_MAX);
 
     /* ParseDockerRef: a digest wins over a tag; no tag and no digest means :latest. */

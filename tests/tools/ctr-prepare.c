@@ -153,27 +153,59 @@ static int cmd_bundle(int argc, char **argv)
     /* `+`: stop at the first operand, so the command's own flags are left alone. */
     while ((c = getopt_long(argc, argv, "+e:w:u:tim:c:h:l:", lo, NULL)) != -1) {
         switch (c) {
-        case O_ROOT: paths.data_root = optarg; break;
-        case O_KERNEL: paths.kernel = optarg; break;
-        case O_INITRD: paths.initrd = optarg; break;
-        case 'e': ctr_strv_append(&env, optarg); break;
-        case O_ENVFILE: ctr_strv_append(&env_files, optarg); break;
-        case 'w': o.workdir = optarg; break;
-        case 'u': o.user = optarg; break;
+        case O_ROOT:
+            paths.data_root = optarg;
+            break;
+        case O_KERNEL:
+            paths.kernel = optarg;
+            break;
+        case O_INITRD:
+            paths.initrd = optarg;
+            break;
+        case 'e':
+            ctr_strv_append(&env, optarg);
+            break;
+        case O_ENVFILE:
+            ctr_strv_append(&env_files, optarg);
+            break;
+        case 'w':
+            o.workdir = optarg;
+            break;
+        case 'u':
+            o.user = optarg;
+            break;
         case O_ENTRY:
             ctr_strv_free(entrypoint);
             entrypoint = ctr_xcalloc(1, sizeof(char *));
             ctr_strv_append(&entrypoint, optarg);
             break;
-        case 't': o.tty = true; break;
-        case 'i': o.interactive = true; break;
-        case O_RO: o.read_only = true; break;
-        case 'm': o.memory = optarg; break;
-        case 'c': o.cpus = optarg; break;
-        case O_ULIMIT: ctr_strv_append(&ulimits, optarg); break;
-        case 'h': o.hostname = optarg; break;
-        case 'l': ctr_strv_append(&labels, optarg); break;
-        case O_ID: o.id = optarg; break;
+        case 't':
+            o.tty = true;
+            break;
+        case 'i':
+            o.interactive = true;
+            break;
+        case O_RO:
+            o.read_only = true;
+            break;
+        case 'm':
+            o.memory = optarg;
+            break;
+        case 'c':
+            o.cpus = optarg;
+            break;
+        case O_ULIMIT:
+            ctr_strv_append(&ulimits, optarg);
+            break;
+        case 'h':
+            o.hostname = optarg;
+            break;
+        case 'l':
+            ctr_strv_append(&labels, optarg);
+            break;
+        case O_ID:
+            o.id = optarg;
+            break;
         case O_ACCEL:
             if (strcmp(optarg, "auto") == 0)
                 o.accel = BUNDLE_ACCEL_AUTO;
@@ -186,7 +218,8 @@ static int cmd_bundle(int argc, char **argv)
                 return 2;
             }
             break;
-        default: return usage(2);
+        default:
+            return usage(2);
         }
     }
     if (paths.data_root == NULL || argc - optind < 2)

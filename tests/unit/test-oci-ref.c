@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -75,7 +76,8 @@ static const struct {
     {"busybox@sha256:abc", "64 hex digits"},
     {"busybox@sha512:" HEX64 HEX64, "unsupported digest algorithm `sha512`"},
     {"busybox@md5:abc", "unsupported digest algorithm `md5`"},
-    {"busybox@sha256:" "1A3F5E7D9C1B3A5F7E9D1C3B5A7F9E1D3C5B7A9F1E3D5D7C9B1A3F5E7D9C1B3A",
+    {"busybox@sha256:"
+     "1A3F5E7D9C1B3A5F7E9D1C3B5A7F9E1D3C5B7A9F1E3D5D7C9B1A3F5E7D9C1B3A",
      "lowercase"},
     {"a..b", "`a..b`"},
     {"a___b", "`a___b`"},
@@ -99,8 +101,8 @@ static void test_good(void **state)
         full = oci_ref_string(&r);
         fam = oci_ref_familiar(&r);
         if (strcmp(full, good[i].full) != 0 || strcmp(fam, good[i].familiar) != 0)
-            fail_msg("`%s`: got `%s` / `%s`, want `%s` / `%s`", good[i].in, full, fam,
-                     good[i].full, good[i].familiar);
+            fail_msg("`%s`: got `%s` / `%s`, want `%s` / `%s`", good[i].in, full, fam, good[i].full,
+                     good[i].familiar);
         free(full);
         free(fam);
         oci_ref_release(&r);
@@ -200,8 +202,8 @@ static void test_digest_compute(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),         cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_lengths),      cmocka_unit_test(test_digest_check),
+        cmocka_unit_test(test_good),           cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_lengths),        cmocka_unit_test(test_digest_check),
         cmocka_unit_test(test_digest_compute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -19,15 +20,15 @@ static int parse_manifest(const char *j, struct oci_manifest *m, ctr_error_t *er
 }
 
 /* Expect failure with msg in the error. */
-#define EXPECT_FAIL(call, want)                                                              \
-    do {                                                                                     \
-        ctr_error_t e_ = NULL;                                                               \
-        if ((call(&e_)) == 0)                                                                \
-            fail_msg("accepted, expected an error with `%s`", want);                         \
-        assert_non_null(e_);                                                                 \
-        if (strstr(e_->msg, want) == NULL)                                                   \
-            fail_msg("error `%s` does not mention `%s`", e_->msg, want);                     \
-        ctr_error_free(&e_);                                                                 \
+#define EXPECT_FAIL(call, want)                                                                    \
+    do {                                                                                           \
+        ctr_error_t e_ = NULL;                                                                     \
+        if ((call(&e_)) == 0)                                                                      \
+            fail_msg("accepted, expected an error with `%s`", want);                               \
+        assert_non_null(e_);                                                                       \
+        if (strstr(e_->msg, want) == NULL)                                                         \
+            fail_msg("error `%s` does not mention `%s`", e_->msg, want);                           \
+        ctr_error_free(&e_);                                                                       \
     } while (0)
 
 static const char *g_json;
@@ -60,14 +61,14 @@ static int try_kind(ctr_error_t *err)
 
 static void test_manifest_oci(void **state)
 {
-    const char *j = "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\","
-                    "\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"" D1
-                    "\",\"size\":123},"
-                    "\"layers\":[{\"mediaType\":\"" OCI_MT_LAYER_GZIP "\",\"digest\":\"" D2
-                    "\",\"size\":4567,\"annotations\":{\"a\":\"b\"}},"
-                    "{\"mediaType\":\"" OCI_MT_LAYER_ZSTD "\",\"digest\":\"" D3
-                    "\",\"size\":0,\"urls\":[\"x\"]}],"
-                    "\"annotations\":{\"x\":\"y\"}}";
+    const char *j =
+        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\","
+        "\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"" D1 "\",\"size\":123},"
+        "\"layers\":[{\"mediaType\":\"" OCI_MT_LAYER_GZIP "\",\"digest\":\"" D2
+        "\",\"size\":4567,\"annotations\":{\"a\":\"b\"}},"
+        "{\"mediaType\":\"" OCI_MT_LAYER_ZSTD "\",\"digest\":\"" D3
+        "\",\"size\":0,\"urls\":[\"x\"]}],"
+        "\"annotations\":{\"x\":\"y\"}}";
     struct oci_manifest m = {0};
     ctr_error_t err = NULL;
     enum oci_compression c;
@@ -90,11 +91,11 @@ static void test_manifest_oci(void **state)
 
 static void test_manifest_docker(void **state)
 {
-    const char *j = "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_DOCKER_MANIFEST "\","
-                    "\"config\":{\"mediaType\":\"" OCI_MT_DOCKER_CONFIG "\",\"digest\":\"" D1
-                    "\",\"size\":1},"
-                    "\"layers\":[{\"mediaType\":\"" OCI_MT_DOCKER_LAYER "\",\"digest\":\"" D2
-                    "\",\"size\":2}]}";
+    const char *j =
+        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_DOCKER_MANIFEST "\","
+        "\"config\":{\"mediaType\":\"" OCI_MT_DOCKER_CONFIG "\",\"digest\":\"" D1 "\",\"size\":1},"
+        "\"layers\":[{\"mediaType\":\"" OCI_MT_DOCKER_LAYER "\",\"digest\":\"" D2
+        "\",\"size\":2}]}";
     struct oci_manifest m = {0};
     enum oci_doc_kind k;
     assert_int_equal(parse_manifest(j, &m, NULL), 0);
@@ -134,14 +135,14 @@ static void test_manifest_hostile(void **state)
         {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MT_CONFIG
          "\",\"digest\":\"sha256:12\",\"size\":1},\"layers\":[]}",
          "64 hex digits"},
-        {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MT_CONFIG
-         "\",\"digest\":\"" D1 "\",\"size\":-1},\"layers\":[]}",
+        {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"" D1
+         "\",\"size\":-1},\"layers\":[]}",
          "out of range"},
-        {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MT_CONFIG
-         "\",\"digest\":\"" D1 "\",\"size\":1.5},\"layers\":[]}",
+        {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"" D1
+         "\",\"size\":1.5},\"layers\":[]}",
          "`size` must be an integer"},
-        {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MT_CONFIG
-         "\",\"digest\":\"" D1 "\",\"size\":99999999999999999},\"layers\":[]}",
+        {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"" D1
+         "\",\"size\":99999999999999999},\"layers\":[]}",
          "out of range"},
         {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.cncf.helm.config."
          "v1+json\",\"digest\":\"" D1 "\",\"size\":1},\"layers\":[]}",
@@ -239,8 +240,7 @@ static void test_index(void **state)
     assert_int_equal(ix.n_manifests, 3);
     assert_true(ix.manifests[0].has_platform);
     assert_string_equal(ix.manifests[0].platform.variant, "v8");
-    assert_string_equal(oci_descriptor_annotation(&ix.manifests[1], OCI_ANNOT_REF_NAME),
-                        "latest");
+    assert_string_equal(oci_descriptor_annotation(&ix.manifests[1], OCI_ANNOT_REF_NAME), "latest");
     assert_int_equal(oci_index_select_host(&ix, &err), 1);
     assert_int_equal(oci_doc_kind(j, strlen(j), NULL, &k, NULL), 0);
     assert_int_equal(k, OCI_DOC_INDEX);
@@ -387,10 +387,14 @@ static void test_platform(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_manifest_oci),    cmocka_unit_test(test_manifest_docker),
-        cmocka_unit_test(test_manifest_hostile), cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_index),           cmocka_unit_test(test_config),
-        cmocka_unit_test(test_config_many_env), cmocka_unit_test(test_platform),
+        cmocka_unit_test(test_manifest_oci),
+        cmocka_unit_test(test_manifest_docker),
+        cmocka_unit_test(test_manifest_hostile),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_index),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config_many_env),
+        cmocka_unit_test(test_platform),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

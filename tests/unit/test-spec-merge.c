@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -86,47 +87,46 @@ static const struct merge_case cases[] = {
      NULL, NULL, false, "echo|hi", DEFPATH "|HOSTNAME=abcdef012345", "/", ""},
     {"--entrypoint \"\" without args", "/ep", "a", NULL, NULL, NULL, /**/ "<empty>", NULL, NULL,
      NULL, NULL, false, NULL, NULL, NULL, NULL, "no command specified"},
-    {"nothing to run", NULL, NULL, NULL, NULL, NULL, /**/ NULL, NULL, NULL, NULL, NULL, false,
-     NULL, NULL, NULL, NULL, "has no Entrypoint or Cmd"},
-    {"args without image entrypoint", NULL, "sh", NULL, NULL, NULL, /**/ NULL, "echo|x", NULL,
-     NULL, NULL, false, "echo|x", DEFPATH "|HOSTNAME=abcdef012345", "/", ""},
+    {"nothing to run", NULL, NULL, NULL, NULL, NULL, /**/ NULL, NULL, NULL, NULL, NULL, false, NULL,
+     NULL, NULL, NULL, "has no Entrypoint or Cmd"},
+    {"args without image entrypoint", NULL, "sh", NULL, NULL, NULL, /**/ NULL, "echo|x", NULL, NULL,
+     NULL, false, "echo|x", DEFPATH "|HOSTNAME=abcdef012345", "/", ""},
     {"entrypoint only", "/ep|--flag", NULL, NULL, NULL, NULL, /**/ NULL, NULL, NULL, NULL, NULL,
      false, "/ep|--flag", DEFPATH "|HOSTNAME=abcdef012345", "/", ""},
     {"API: empty entrypoint vector keeps image cmd, not its entrypoint", "/ep", "a", NULL, NULL,
-     NULL, /**/ "", NULL, NULL, NULL, NULL, false, "a", DEFPATH "|HOSTNAME=abcdef012345", "/",
-     ""},
+     NULL, /**/ "", NULL, NULL, NULL, NULL, false, "a", DEFPATH "|HOSTNAME=abcdef012345", "/", ""},
     /* Env */
-    {"-e overrides image env", NULL, "sh", "PATH=/ibin|FOO=1", NULL, NULL, /**/ NULL, NULL,
-     "FOO=2", NULL, NULL, false, "sh", "PATH=/ibin|HOSTNAME=abcdef012345|FOO=2", "/", ""},
+    {"-e overrides image env", NULL, "sh", "PATH=/ibin|FOO=1", NULL, NULL, /**/ NULL, NULL, "FOO=2",
+     NULL, NULL, false, "sh", "PATH=/ibin|HOSTNAME=abcdef012345|FOO=2", "/", ""},
     {"-e adds before image env", NULL, "sh", "PATH=/ibin|FOO=1", NULL, NULL, /**/ NULL, NULL,
      "BAR=x", NULL, NULL, false, "sh", "PATH=/ibin|HOSTNAME=abcdef012345|BAR=x|FOO=1", "/", ""},
     {"-e NAME takes the caller's value", NULL, "sh", "FOO=1", NULL, NULL, /**/ NULL, NULL, "FOO",
      NULL, NULL, false, "sh", DEFPATH "|HOSTNAME=abcdef012345|FOO=hostfoo", "/", ""},
     {"-e NAME unset in caller removes it", NULL, "sh", "PATH=/ibin|GONE=1|K=v", NULL, NULL,
-     /**/ NULL, NULL, "GONE", NULL, NULL, false, "sh", "PATH=/ibin|HOSTNAME=abcdef012345|K=v",
-     "/", ""},
+     /**/ NULL, NULL, "GONE", NULL, NULL, false, "sh", "PATH=/ibin|HOSTNAME=abcdef012345|K=v", "/",
+     ""},
     {"-e PATH unset removes the default too", NULL, "sh", "PATH=/ibin|K=v", NULL, NULL,
      /**/ NULL, NULL, "PATH", NULL, NULL, false, "sh", "HOSTNAME=abcdef012345|K=v", "/", ""},
     {"last -e wins", NULL, "sh", NULL, NULL, NULL, /**/ NULL, NULL, "A=1|B=1|A=2", NULL, NULL,
      false, "sh", DEFPATH "|HOSTNAME=abcdef012345|A=2|B=1", "/", ""},
-    {"-t adds TERM", NULL, "sh", "PATH=/ibin", NULL, NULL, /**/ NULL, NULL, NULL, NULL, NULL,
-     true, "sh", "PATH=/ibin|HOSTNAME=abcdef012345|TERM=xterm", "/", ""},
+    {"-t adds TERM", NULL, "sh", "PATH=/ibin", NULL, NULL, /**/ NULL, NULL, NULL, NULL, NULL, true,
+     "sh", "PATH=/ibin|HOSTNAME=abcdef012345|TERM=xterm", "/", ""},
     {"-e TERM with -t replaces in place", NULL, "sh", NULL, NULL, NULL, /**/ NULL, NULL,
-     "X=1|TERM=vt100|HOSTNAME=me", NULL, NULL, true, "sh",
-     DEFPATH "|HOSTNAME=me|TERM=vt100|X=1", "/", ""},
-    {"values keep = and spaces", NULL, "sh", "A=b=c", NULL, NULL, /**/ NULL, NULL, "S= x ",
-     NULL, NULL, false, "sh", DEFPATH "|HOSTNAME=abcdef012345|S= x |A=b=c", "/", ""},
-    {"-e with empty name", NULL, "sh", NULL, NULL, NULL, /**/ NULL, NULL, "=x", NULL, NULL,
-     false, NULL, NULL, NULL, NULL, "empty name"},
+     "X=1|TERM=vt100|HOSTNAME=me", NULL, NULL, true, "sh", DEFPATH "|HOSTNAME=me|TERM=vt100|X=1",
+     "/", ""},
+    {"values keep = and spaces", NULL, "sh", "A=b=c", NULL, NULL, /**/ NULL, NULL, "S= x ", NULL,
+     NULL, false, "sh", DEFPATH "|HOSTNAME=abcdef012345|S= x |A=b=c", "/", ""},
+    {"-e with empty name", NULL, "sh", NULL, NULL, NULL, /**/ NULL, NULL, "=x", NULL, NULL, false,
+     NULL, NULL, NULL, NULL, "empty name"},
     /* WorkingDir */
     {"image workdir", NULL, "sh", NULL, "/srv", NULL, /**/ NULL, NULL, NULL, NULL, NULL, false,
      "sh", DEFPATH "|HOSTNAME=abcdef012345", "/srv", ""},
     {"-w overrides", NULL, "sh", NULL, "/srv", NULL, /**/ NULL, NULL, NULL, "/work", NULL, false,
      "sh", DEFPATH "|HOSTNAME=abcdef012345", "/work", ""},
-    {"-w is cleaned", NULL, "sh", NULL, NULL, NULL, /**/ NULL, NULL, NULL, "/a/../b/./c//",
-     NULL, false, "sh", DEFPATH "|HOSTNAME=abcdef012345", "/b/c", ""},
-    {"-w relative", NULL, "sh", NULL, NULL, NULL, /**/ NULL, NULL, NULL, "rel", NULL, false,
-     NULL, NULL, NULL, NULL, "needs to be an absolute path"},
+    {"-w is cleaned", NULL, "sh", NULL, NULL, NULL, /**/ NULL, NULL, NULL, "/a/../b/./c//", NULL,
+     false, "sh", DEFPATH "|HOSTNAME=abcdef012345", "/b/c", ""},
+    {"-w relative", NULL, "sh", NULL, NULL, NULL, /**/ NULL, NULL, NULL, "rel", NULL, false, NULL,
+     NULL, NULL, NULL, "needs to be an absolute path"},
     /* User */
     {"image user", NULL, "sh", NULL, NULL, "app", /**/ NULL, NULL, NULL, NULL, NULL, false, "sh",
      DEFPATH "|HOSTNAME=abcdef012345", "/", "app"},
@@ -304,8 +304,7 @@ static void test_env_file_errors(void **state)
     {
         char **env = NULL;
         ctr_error_t err = NULL;
-        assert_int_equal(
-            bundle_create_parse_env_file("/nonexistent/env.list", &o, &env, &err), -1);
+        assert_int_equal(bundle_create_parse_env_file("/nonexistent/env.list", &o, &env, &err), -1);
         assert_non_null(strstr(err->msg, "/nonexistent/env.list"));
         ctr_error_free(&err);
     }

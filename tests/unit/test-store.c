@@ -5,13 +5,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
-#include <ext2fs/ext2fs.h>
 #include <errno.h>
+#include <ext2fs/ext2fs.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -88,12 +89,11 @@ static void make_image(struct fx *f, const char *arch)
     char *man;
     write_blob(f->layout, cfg, strlen(cfg), f->config);
     f->config_size = strlen(cfg);
-    man = ctr_xasprintf("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\","
-                        "\"config\":{\"mediaType\":\"" OCI_MT_CONFIG
-                        "\",\"digest\":\"%s\",\"size\":%zu},"
-                        "\"layers\":[{\"mediaType\":\"" OCI_MT_LAYER_GZIP
-                        "\",\"digest\":\"%s\",\"size\":%zu}]}",
-                        f->config, f->config_size, f->layer, f->layer_size);
+    man = ctr_xasprintf(
+        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\","
+        "\"config\":{\"mediaType\":\"" OCI_MT_CONFIG "\",\"digest\":\"%s\",\"size\":%zu},"
+        "\"layers\":[{\"mediaType\":\"" OCI_MT_LAYER_GZIP "\",\"digest\":\"%s\",\"size\":%zu}]}",
+        f->config, f->config_size, f->layer, f->layer_size);
     write_blob(f->layout, man, strlen(man), f->manifest);
     f->manifest_size = strlen(man);
     free(cfg);
@@ -103,13 +103,12 @@ static void make_image(struct fx *f, const char *arch)
 /* index.json with one entry for the manifest, annotated with name (or none). */
 static void make_index(struct fx *f, const char *name, const char *platform_json)
 {
-    char *annot = name ? ctr_xasprintf(",\"annotations\":{\"" OCI_ANNOT_REF_NAME "\":\"%s\"}",
-                                       name)
+    char *annot = name ? ctr_xasprintf(",\"annotations\":{\"" OCI_ANNOT_REF_NAME "\":\"%s\"}", name)
                        : ctr_xstrdup("");
-    char *ix = ctr_xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" OCI_MT_MANIFEST
-                             "\",\"digest\":\"%s\",\"size\":%zu%s%s}]}",
-                             f->manifest, f->manifest_size, platform_json ? platform_json : "",
-                             annot);
+    char *ix =
+        ctr_xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" OCI_MT_MANIFEST
+                      "\",\"digest\":\"%s\",\"size\":%zu%s%s}]}",
+                      f->manifest, f->manifest_size, platform_json ? platform_json : "", annot);
     write_file(f->layout, "index.json", ix);
     free(ix);
     free(annot);
@@ -392,13 +391,12 @@ static void test_platforms(void **state)
     memcpy(amd, f->manifest, sizeof(amd));
     amd_size = f->manifest_size;
     make_image(f, "arm64");
-    inner = ctr_xasprintf(
-        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_INDEX "\",\"manifests\":["
-        "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
-        "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
-        "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
-        "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}",
-        f->manifest, f->manifest_size, amd, amd_size);
+    inner = ctr_xasprintf("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_INDEX "\",\"manifests\":["
+                          "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
+                          "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
+                          "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"%s\",\"size\":%zu,"
+                          "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}",
+                          f->manifest, f->manifest_size, amd, amd_size);
     write_blob(f->layout, inner, strlen(inner), inner_digest);
     ix = ctr_xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" OCI_MT_INDEX
                        "\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"" OCI_ANNOT_REF_NAME
@@ -469,8 +467,11 @@ static void test_snapshot_and_bundle(void **state)
     bdir = ctr_xasprintf("%s/bundle", f->tmp);
     {
         struct bundle_create_paths paths = {f->root, kernel, NULL};
-        struct bundle_create_opts o = {.image = "example.com/test:1", .cmd = cmd, .env = env,
-                                       .memory = "256m", .interactive = true};
+        struct bundle_create_opts o = {.image = "example.com/test:1",
+                                       .cmd = cmd,
+                                       .env = env,
+                                       .memory = "256m",
+                                       .interactive = true};
         if (bundle_create(&paths, &o, bdir, &id, &err) < 0)
             fail_msg("%s", err->msg);
     }
@@ -526,6 +527,64 @@ static void test_snapshot_and_bundle(void **state)
     free(id);
 }
 
+/* Several processes mutating at once: the flock keeps every update. */
+static void test_concurrent(void **state)
+{
+    struct fx *f = *state;
+    struct imgstore *st = open_store(f);
+    struct imgstore_entry *e = NULL;
+    struct imgstore_image img = {0};
+    ctr_error_t err = NULL;
+    pid_t kids[6];
+    size_t n;
+    char *snap = NULL;
+
+    assert_int_equal(imgstore_load_layout(st, f->layout, NULL, NULL, &err), 0);
+    imgstore_close(st);
+    for (int k = 0; k < 6; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            struct imgstore *cs = NULL;
+            struct imgstore_image ci = {0};
+            char *path = NULL;
+            int bad = 0;
+            if (imgstore_open(f->root, &cs, NULL) < 0)
+                _exit(1);
+            if (k < 4) {
+                for (int i = 0; i < 10; i++) {
+                    char *name = ctr_xasprintf("c%d:t%d", k, i);
+                    bad |= imgstore_tag_manifest(cs, name, f->manifest, NULL) < 0;
+                    free(name);
+                }
+            } else {
+                bad |= imgstore_resolve(cs, "example.com/test:1", &ci, NULL) < 0 ||
+                       imgstore_snapshot(cs, &ci, &path, NULL) < 0;
+                imgstore_image_release(&ci);
+                free(path);
+            }
+            imgstore_close(cs);
+            _exit(bad);
+        }
+    }
+    for (int k = 0; k < 6; k++) {
+        int status;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    st = open_store(f);
+    assert_int_equal(imgstore_list(st, &e, &n, &err), 0);
+    assert_int_equal(n, 41);
+    imgstore_entries_free(e, n);
+    assert_int_equal(imgstore_resolve(st, "c3:t9", &img, &err), 0);
+    assert_int_equal(imgstore_snapshot(st, &img, &snap, &err), 0);
+    assert_int_equal(hello_size(snap), 2);
+    assert_int_equal(count_dir(f->root, "snapshots"), 1);
+    free(snap);
+    imgstore_image_release(&img);
+    imgstore_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blob_read_detects_rot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_platforms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_and_bundle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
