@@ -137,7 +137,7 @@ static int parse_image(json_t *root, struct registry_manifest *m, ctr_error_t *e
     m->layers = ctr_xcalloc(json_array_size(layers) + 1, sizeof(*m->layers));
     json_array_foreach(layers, i, l)
     {
-        char what[32];
+        char what[48];
         snprintf(what, sizeof(what), "layer %zu", i);
         m->n_layers = i + 1;
         if (parse_descriptor(l, what, REGISTRY_MAX_BLOB_SIZE, &m->layers[i], err) < 0)
@@ -163,7 +163,7 @@ static int parse_index(json_t *root, struct registry_manifest *m, ctr_error_t *e
     m->manifests = ctr_xcalloc(json_array_size(arr) + 1, sizeof(*m->manifests));
     json_array_foreach(arr, i, e)
     {
-        char what[32];
+        char what[48];
         struct registry_descriptor *d = &m->manifests[i];
         json_t *p = json_object_get(e, "platform");
         snprintf(what, sizeof(what), "index entry %zu", i);
