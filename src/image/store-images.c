@@ -251,6 +251,18 @@ static ssize_t find_entry(const struct imgstore_entry *e, size_t n, const char *
 /* errnum ENOENT lets callers (the API's 404) tell this apart, without strerror text. */
 static int not_found(const char *ref, ctr_error_t *err)
 {
+    struct oci_ref r = {0};
+    ctr_error_t perr = NULL;
+
+    /* Something that is neither a reference nor an id: say what is wrong with it. */
+    if (!is_hex(ref) && strncmp(ref, OCI_DIGEST_PREFIX, strlen(OCI_DIGEST_PREFIX)) != 0 &&
+        oci_ref_parse(ref, &r, &perr) < 0) {
+        if (err && *err == NULL)
+            *err = ctr_steal_ptr(perr);
+        ctr_error_free(&perr);
+        return -1;
+    }
+    oci_ref_release(&r);
     ctr_fail(err, 0, "image `%s` not found locally", ref);
     if (err && *err)
         (*err)->errnum = ENOENT;

@@ -224,6 +224,10 @@ static void test_load_resolve(void **state)
     ctr_error_free(&err);
     assert_int_equal(imgstore_resolve(st, "busybox", &img, &err), -1);
     expect_err(&err, "image `busybox` not found locally");
+    assert_int_equal(imgstore_resolve(st, "Bad/Name", &img, &err), -1);
+    expect_err(&err, "must be lowercase");
+    assert_int_equal(imgstore_resolve(st, "sha256:0000", &img, &err), -1);
+    expect_err(&err, "image `sha256:0000` not found locally");
 
     /* Tag, list, remove. */
     assert_int_equal(imgstore_tag(st, "example.com/test:1", "mine", &err), 0);
