@@ -171,6 +171,11 @@ int ext4w_write_data(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, uint64_t s
     uint64_t seen = 0;
     int ret = -1;
 
+    /* extents address 2^32 blocks: 16 TiB with 4 KiB blocks */
+    if (size > ((uint64_t)1 << 32) * w->bs - w->bs)
+        return ctr_fail(err, EFBIG, "file size %llu is past the ext4 limit of %llu bytes",
+                        (unsigned long long)size,
+                        (unsigned long long)(((uint64_t)1 << 32) * w->bs - w->bs));
     while (fn) {
         const void *vbuf;
         const char *buf;
