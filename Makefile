@@ -61,9 +61,9 @@ endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_test,$(t))))
 
 # Guest binaries are static, never sanitized, built in their own object dir.
-GUEST_CFLAGS := $(BASE_CFLAGS) -Os -static -DCTR_GUEST=1 $(shell pkg-config --cflags jansson)
+GUEST_CFLAGS := $(filter-out -MMD -MP,$(BASE_CFLAGS)) -Os -static -DCTR_GUEST=1 $(shell pkg-config --cflags jansson)
 define guest_bin
-$(BUILD)/bin/$(1): $($(1)_SRCS)
+$(BUILD)/bin/$(1): $($(1)_SRCS) $(wildcard src/common/*.h src/proto/*.h src/guest/*.h)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(GUEST_CFLAGS) -o $$@ $$(filter %.c,$$^) $($(1)_LIBS) -l:libjansson.a
 endef
