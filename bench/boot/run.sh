@@ -8,9 +8,10 @@
 #   container_run_median_s=X.XXX
 #   bare_boot_median_s=X.XXX
 #   ratio=X.XXX  (target <= 1.15)
-# Per-run times go to stderr. The container half uses CONTAINER_RUNTIME_TRACE
-# on its last run to show where the time goes (QEMU start, hello, setup, exec,
-# exit, power-off). Runs one VM at a time.
+# The halves are interleaved (container run, bare boot, ...) so both see the
+# same load on the shared cores; per-run times go to stderr, and the last
+# container run is traced (CONTAINER_RUNTIME_TRACE) to show where the time goes
+# (QEMU start, hello, setup, exec, exit, power-off). One VM at a time.
 #
 # Environment: CTR_KERNEL (vmlinux; default kernel/build.sh's cached build),
 # BUILD (default <repo>/build), and bare.sh's variables for the bare half.
@@ -30,6 +31,7 @@ command -v jq >/dev/null || die "\`jq\` is required; install it with apt-get"
 
 kernel=${CTR_KERNEL:-}
 [ -n "$kernel" ] || kernel=$("$top/kernel/build.sh" | tail -1) || die "kernel build failed; run \`kernel/build.sh\`"
+kernel=$(realpath "$kernel")
 export CTR_KERNEL=$kernel
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-boot.XXXXXX")
@@ -57,8 +59,11 @@ mkbundle() {
           process: {args: ["true"], env: ["PATH=/usr/bin:/bin"], cwd: "/"}}' >"$b/config.json"
 }
 
+# Interleaved, one VM at a time: container run i, then bare boot i, so both halves
+# see the same host load (the 2 cores are shared).
 accel=""
 times=()
+bares=()
 for i in $(seq 1 "$n"); do
     b=$work/b$i
     mkbundle "$b"
@@ -70,18 +75,20 @@ for i in $(seq 1 "$n"); do
     t1=$EPOCHREALTIME
     t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     accel=$(jq -r .accel "$b/state.json")
-    printf '# container run %d: %s s\n' "$i" "$t" >&2
-    times+=("$t")
     rm -rf "$b"
+    bare=$("$top/bench/boot/bare.sh" 1 2>"$work/bare.$i" | sed -n 's/^bare_boot_median_s=//p')
+    [ -n "$bare" ] || { cat "$work/bare.$i" >&2; die "bench/boot/bare.sh printed no time"; }
+    printf '# run %d: container %s s, bare %s s\n' "$i" "$t" "$bare" >&2
+    times+=("$t")
+    bares+=("$bare")
 done
+grep '^#' "$work/bare.$n" | grep -v '# boot' >&2 || true
+printf '# container: accel %s, -m 256 -smp 1, busybox image, `true`; trace of the last run:\n' "$accel" >&2
 sed 's/^/#   /' "$work/err.$n" >&2
 median() { sort -n | awk '{ v[NR] = $1 } END {
     if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ct=$(printf '%s\n' "${times[@]}" | median)
-printf '# container: accel %s, -m 256 -smp 1, busybox image, `true`\n' "$accel" >&2
-
-bare=$("$top/bench/boot/bare.sh" "$n" | sed -n 's/^bare_boot_median_s=//p')
-[ -n "$bare" ] || die "bench/boot/bare.sh printed no median"
+bare=$(printf '%s\n' "${bares[@]}" | median)
 echo "container_run_median_s=$ct"
 echo "bare_boot_median_s=$bare"
 awk -v c="$ct" -v b="$bare" -v a="$accel" 'BEGIN { printf "ratio=%.3f (target <= 1.15, accel %s)\n", c / b, a }'

@@ -114,10 +114,14 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
         ARG("-device");
         ARGF("virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
     }
+    /* Entropy at once: without it the guest's first getrandom/urandom read (jansson's
+     * hash seed in vminitd) spins in try_to_generate_entropy, ~1 s under TCG. */
+    ARG("-device");
+    ARG("virtio-rng-device");
     ARG("-chardev");
     ARGF("socket,id=agent,fd=%d", agent_fd_in_child);
     ARG("-device");
-    ARG("virtio-serial-device,max_ports=1");
+    ARG("virtio-serial-device,max_ports=2");
     ARG("-device");
     ARG("virtserialport,chardev=agent,name=" AGENT_PORT_NAME);
 #undef ARG
