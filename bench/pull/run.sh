@@ -23,14 +23,16 @@ for tool in /usr/bin/docker-registry skopeo umoci debootstrap "$REG_TOOL"; do
     command -v "$tool" >/dev/null || { echo "bench/pull: missing $tool" >&2; exit 1; }
 done
 
-INCLUDE=python3,perl,git,gcc
+# minbase + python3, perl and git: ~100 MB as 4 gzip layers.
+INCLUDE=python3,perl,git
 CACHE=$CTR_CACHE/bench-pull
-LAYOUT=$CACHE/layout-$(echo "bookworm minbase $INCLUDE v1" | sha256sum | cut -c1-12)
+KEY=$(echo "bookworm minbase $INCLUDE v1" | sha256sum | cut -c1-12)
+LAYOUT=$CACHE/layout-$KEY
 mkdir -p "$CACHE"
 
 # ---- the image (cached): rootfs → 4 gzip layers → OCI layout ----
 if [ ! -f "$LAYOUT/index.json" ]; then
-    ROOTFS=$CACHE/rootfs
+    ROOTFS=$CACHE/rootfs-$KEY
     if [ ! -f "$ROOTFS/etc/debian_version" ]; then
         echo "bench/pull: debootstrap --variant=minbase --include=$INCLUDE (cached in $CACHE)" >&2
         rm -rf "$ROOTFS.tmp"
@@ -130,6 +132,8 @@ rm -rf "$T_TMP/data" "$T_TMP/sk" "$T_TMP/bundle"
 o_dl=$(median "${ours_dl[@]}"); o_all=$(median "${ours_all[@]}")
 s_dl=$(median "${sk_dl[@]}"); s_all=$(median "${sk_all[@]}")
 ratio() { echo "scale=2; $1 / $2" | bc; }
+r2() { printf '%.2f' "$1"; }
+o_dl=$(r2 "$o_dl"); o_all=$(r2 "$o_all"); s_dl=$(r2 "$s_dl"); s_all=$(r2 "$s_all"); push_s=$(r2 "$push_s")
 mb=$(echo "scale=1; $compressed / 1048576" | bc)
 report=$(cat <<MD
 Image: debootstrap --variant=minbase --include=$INCLUDE (bookworm), $nlayers gzip layers,
@@ -143,7 +147,7 @@ before each run; median of $RUNS runs; $(nproc) cores; $(date -u +%Y-%m-%d).
 MD
 )
 if [ "$have_podman" = 1 ]; then
-    p=$(median "${pod[@]}")
+    p=$(r2 "$(median "${pod[@]}")")
     report+=$'\n'"| podman pull | ${o_all} s | ${p} s | $(ratio "$p" "$o_all")x |"
 else
     report+=$'\n\n'"podman: not usable on this host (not installed / cannot run), so skopeo + umoci stand in."

@@ -45,6 +45,14 @@ out=$(R push --root "$T_TMP/root" --local "$H/test/app:v1" --mount-from test/app
 check_contains "push an image of the store under another name" "$out" "pushed $H/other/app:copy $man"
 check_contains "layers are mounted from the other repository" "$out" "mounted"
 
+# --- chunked uploads (PATCH with Content-Range, then PUT) and --scheme auto on loopback ---
+make_layout "$T_TMP/lc" linux/amd64 2 300000 chunk >/dev/null
+manc=$("$PY" -c 'import json,sys;print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$T_TMP/lc/index.json")
+out=$("$REG_TOOL" --scheme auto --config "$CFG" --chunk-size 65536 push --layout "$T_TMP/lc" "$H/test/chunked:1" 2>&1)
+check_contains "push in 64 KiB chunks (scheme auto = http on loopback)" "$out" "pushed $H/test/chunked:1 $manc"
+out=$(R pull --root "$T_TMP/root-ch" --progress none "$H/test/chunked:1" 2>&1)
+check_contains "the chunked upload pulls back verified" "$out" "layers 2 fetched 2"
+
 # --- multi-platform index ---
 make_layout "$T_TMP/multi" linux/amd64,linux/arm64/v8,linux/s390x 2 50000 m >/tmp/ctr-reg-plats.$$
 mapfile -t plat_digests </tmp/ctr-reg-plats.$$; rm -f /tmp/ctr-reg-plats.$$

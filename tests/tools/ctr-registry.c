@@ -20,7 +20,8 @@ static const char usage[] =
     "REF\n"
     "  inspect [--platform P] REF                     print digest, media type and manifest\n"
     "options: --config DIR (config.json dir)  --certs-dir DIR  --scheme http|https|auto\n"
-    "         --max-concurrent-downloads N  --retries N  --anonymous  --debug\n";
+    "         --max-concurrent-downloads N  --retries N  --chunk-size BYTES (uploads)\n"
+    "         --anonymous  --debug\n";
 
 struct args {
     const char *root, *platform, *progress, *local, *layout, *name, *username;
@@ -37,6 +38,7 @@ static int parse(int argc, char **argv, struct args *a, ctr_error_t *err)
         {"scheme", required_argument, NULL, 's'},
         {"max-concurrent-downloads", required_argument, NULL, 'j'},
         {"retries", required_argument, NULL, 'r'},
+        {"chunk-size", required_argument, NULL, 'k'},
         {"anonymous", no_argument, NULL, 'A'},
         {"debug", no_argument, NULL, 'D'},
         {"root", required_argument, NULL, 'R'},
@@ -71,6 +73,9 @@ static int parse(int argc, char **argv, struct args *a, ctr_error_t *err)
             break;
         case 'r':
             a->o.max_retries = atoi(optarg);
+            break;
+        case 'k':
+            a->o.chunk_size = strtoull(optarg, NULL, 10);
             break;
         case 'A':
             a->o.anonymous = true;
