@@ -40,8 +40,8 @@ nogroup:x:65534:
 EOF
 [ "$(id -u)" = 0 ] && chown 1000:1000 "$root/home/app"
 chmod 1777 "$root/tmp"
-mkfs.ext4 -q -F -L image -d "$root" "$T_TMP/lower.img" 32M
-mkfs.ext4 -q -F -L rw "$T_TMP/upper.img" 64M
+mkfs.ext4 -q -F -L image -d "$root" "$T_TMP/lower.img" 32M > /dev/null
+mkfs.ext4 -q -F -L rw "$T_TMP/upper.img" 64M > /dev/null
 lower_sum=$(sha256sum < "$T_TMP/lower.img")
 "$TOP/scripts/make-initramfs.sh" "$T_TMP/initramfs.cpio" "$vminitd" ||
     { not_ok "make-initramfs.sh failed"; plan_end; exit; }
@@ -58,7 +58,7 @@ qemu-system-x86_64 -M microvm,acpi=off,x-option-roms=off,rtc=off -nodefaults -no
     -drive id=d1,file="$T_TMP/upper.img",if=none,format=raw \
     -device virtio-blk-device,drive=d1,serial=rw \
     -chardev socket,id=agent,path="$sock",server=on,wait=off \
-    -device virtio-serial-device,max_ports=1 \
+    -device virtio-serial-device,max_ports=2 \
     -device virtserialport,chardev=agent,name=org.container.agent \
     > "$T_TMP/qemu.out" 2>&1 &
 qpid=$!
@@ -77,7 +77,9 @@ if kill -0 $qpid 2> /dev/null; then
     not_ok "qemu still running after shutdown"
 else
     wait $qpid
-    check_eq "qemu exits 0 after the guest powers off" 0 $?
+    rc=$?
+    check_eq "qemu exits 0 after the guest powers off" 0 $rc
+    [ $rc = 0 ] || sed 's/^/# qemu: /' "$T_TMP/qemu.out" | tail -5
 fi
 diag "wall time $(( ($(date +%s%N) - start) / 1000000 )) ms"
 if grep -q "vminitd" "$T_TMP/console.log"; then

@@ -87,8 +87,8 @@ class Agent:
         if not rep["ok"]:
             return rep, None
         if stdin is not None:
-            if stdin:
-                self.send_frame(sid + 3, DATA, stdin)
+            for off in range(0, len(stdin), 65536):  # frames carry at most 128 KiB
+                self.send_frame(sid + 3, DATA, stdin[off:off + 65536])
             self.send_frame(sid + 3, EOF)
         return rep, self.collect(name, kw["stdout"], kw["stderr"], timeout)
 
