@@ -362,7 +362,10 @@ int registry_upload_blob(struct registry_client *c, void *conn, const char *repo
                                                   .source_opaque = &u,
                                                   .source_len = n},
                                           .scope = scope,
-                                          .no_retry = true};
+                                          .no_retry = true,
+                                          /* replayed only after a 401: nothing was taken */
+                                          .on_retry = ul_rewind,
+                                          .retry_opaque = &u};
             char *next = NULL;
             if (ul_request(c, conn, &patch, 202, 204, w, &status, &next, err) < 0)
                 return -1;

@@ -112,7 +112,8 @@ EOF
 
 # start_proxy MODE DIGEST ARG UPSTREAM_PORT: a loopback HTTP proxy in front of a registry.
 # MODE corrupt: flip one byte of blob DIGEST; cut: close the connection after ARG bytes of
-# blob DIGEST (first time only); pass: forward. Logs "METHOD PATH RANGE" lines to
+# blob DIGEST (first time only); redirect: answer every blob GET with a 307 to the
+# registry itself; pass: forward. Logs "METHOD PATH RANGE" lines to
 # $T_TMP/proxy.log. Sets PROXY_PORT.
 start_proxy() {
     PROXY_PORT=$(free_port)
@@ -129,6 +130,14 @@ class H(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else None
         with lock, open(logf, "a") as f:
             f.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Range", "-")))
+        if mode == "redirect" and self.command == "GET" and "/blobs/sha256:" in self.path:
+            # Send blob downloads to the registry itself (another host:port), as a
+            # registry with an object-store backend would.
+            self.send_response_only(307, "Temporary Redirect")
+            self.send_header("Location", "http://localhost:%d%s" % (upstream, self.path))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
         c.request(self.command, self.path, body=body, headers=hdrs)

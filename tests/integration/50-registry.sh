@@ -141,6 +141,14 @@ check_contains "a cut connection is resumed within the same pull" "$out" "manife
 check_contains "with a Range request" "$(cat "$T_TMP/proxy.log")" "/blobs/$layer bytes=150000-"
 kill "$PROXY_PID" 2>/dev/null
 
+# --- blob downloads redirected to another host:port are followed ---
+: >"$T_TMP/proxy.log"
+start_proxy redirect - 0 "$REG_PORT_plain"
+out=$(R pull --root "$T_TMP/root-r" --progress none "127.0.0.1:$PROXY_PORT/test/tamper:1" 2>&1)
+check_contains "a pull whose blobs are redirected completes" "$out" "layers 2 fetched 2"
+check_contains "the blobs went through the redirect" "$(cat "$T_TMP/proxy.log")" "GET /v2/test/tamper/blobs/$layer"
+kill "$PROXY_PID" 2>/dev/null
+
 # --- registry down: a clear error, bounded retries ---
 port=$(free_port)
 t0=$(date +%s)
