@@ -1,0 +1,268 @@
+/* The dispatch table of `container`: global flags, then a command (or a group
+ * and its subcommand) and its function. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    const char *alias; /* NULL or a second name */
+    cli_cmd_fn fn;
+    const struct command *sub; /* a group: its subcommands */
+    const char *summary;
+    const char *usage;
+};
+
+#define RUN_FLAGS                                                                                 \
+    "  -d, --detach            run in the background and print the container id\n"              \
+    "  -i, --interactive       keep stdin open\n"                                                \
+    "  -t, --tty               allocate a terminal\n"                                            \
+    "      --rm, --remove      remove the container when it exits\n"                             \
+    "      --name NAME         name the container\n"                                             \
+    "  -e, --env NAME[=VALUE]  set an environment variable (NAME alone: take ours)\n"            \
+    "      --env-file FILE     read environment variables from FILE\n"                           \
+    "  -w, --workdir DIR       working directory inside the container\n"                         \
+    "  -u, --user USER[:GROUP] user to run as\n"                                                 \
+    "      --entrypoint CMD    override the image's entrypoint (\"\" clears it)\n"               \
+    "  -c, --cpus N            vCPUs of the container's VM (default 2)\n"                        \
+    "  -m, --memory SIZE       memory of the VM, e.g. 512m, 1g (default 1g, at least 128m)\n"    \
+    "  -l, --label KEY[=VALUE] add a label\n"                                                    \
+    "      --cidfile FILE      write the container id to FILE\n"                                 \
+    "      --init              run an init that reaps zombies and forwards signals\n"            \
+    "      --read-only         mount the root filesystem read-only\n"                            \
+    "      --ulimit NAME=SOFT[:HARD]  set a resource limit (nofile, nproc, core, ...)\n"
+
+static const struct command system_cmds[] = {
+    {"start", NULL, cli_cmd_system_start, NULL, "start the daemon (container-apiserver)",
+     "usage: container system start [--root DIR] [--run-root DIR] [--kernel PATH] [--initrd PATH]\n"
+     "                              [--timeout SECONDS] [--log-level LEVEL]\n"
+     "Starts container-apiserver in the background and waits until it answers.\n"},
+    {"stop", NULL, cli_cmd_system_stop, NULL, "stop the daemon (containers keep running)",
+     "usage: container system stop [--containers] [--timeout SECONDS]\n"
+     "  --containers   stop every container first\n"},
+    {"status", NULL, cli_cmd_system_status, NULL, "show whether the daemon runs and its state",
+     "usage: container system status [--format json|table]\n"},
+    {"version", NULL, cli_cmd_system_version, NULL, "show client and daemon versions",
+     "usage: container system version [--format json|table]\n"},
+    {"logs", NULL, cli_cmd_system_logs, NULL, "show the daemon's log",
+     "usage: container system logs [-f] [-n N]\n"},
+    {"df", NULL, cli_cmd_system_df, NULL, "show disk usage",
+     "usage: container system df [--format json|table]\n"},
+    {"kernel", NULL, NULL, (const struct command[]){
+         {"set", NULL, cli_cmd_system_kernel_set, NULL, "install the guest kernel",
+          "usage: container system kernel set --binary PATH\n"},
+         {0}}, "manage the guest kernel", "usage: container system kernel set --binary PATH\n"},
+    {0},
+};
+
+static const struct command image_cmds[] = {
+    {"list", "ls", cli_cmd_image_ls, NULL, "list images",
+     "usage: container image list [-a] [-q] [--format json|table]\n"},
+    {"delete", "rm", cli_cmd_image_rm, NULL, "remove images",
+     "usage: container image delete [-f] [-a] IMAGE...\n"},
+    {"tag", NULL, cli_cmd_image_tag, NULL, "give an image another name",
+     "usage: container image tag SOURCE TARGET\n"},
+    {"inspect", NULL, cli_cmd_image_inspect, NULL, "show images as JSON",
+     "usage: container image inspect IMAGE...\n"},
+    {"prune", NULL, cli_cmd_image_prune, NULL, "remove unused images",
+     "usage: container image prune [-a]\n"},
+    {"load", NULL, cli_cmd_image_load, NULL, "load images from an OCI or docker archive",
+     "usage: container image load -i FILE   (or the archive on stdin)\n"},
+    {"save", NULL, cli_cmd_image_save, NULL, "save images to an archive",
+     "usage: container image save -o FILE IMAGE...   (or to stdout)\n"},
+    {"pull", NULL, cli_cmd_image_pull, NULL, "pull an image from a registry",
+     "usage: container image pull [--platform OS/ARCH] REFERENCE\n"},
+    {"push", NULL, cli_cmd_image_push, NULL, "push an image to a registry",
+     "usage: container image push REFERENCE\n"},
+    {0},
+};
+
+static const struct command registry_cmds[] = {
+    {"login", NULL, cli_cmd_registry_login, NULL, "log in to a registry",
+     "usage: container registry login [-u USER] [--password-stdin] [--scheme http|https|auto] "
+     "SERVER\n"},
+    {"logout", NULL, cli_cmd_registry_logout, NULL, "forget a registry's credentials",
+     "usage: container registry logout SERVER\n"},
+    {"list", "ls", cli_cmd_registry_list, NULL, "list registries with stored credentials",
+     "usage: container registry list [-q] [--format json|table]\n"},
+    {0},
+};
+
+static const struct command commands[] = {
+    {"run", NULL, cli_cmd_run, NULL, "run a command in a new container",
+     "usage: container run [OPTIONS] IMAGE [COMMAND] [ARG...]\n" RUN_FLAGS},
+    {"create", NULL, cli_cmd_run, NULL, "create a container without starting it",
+     "usage: container create [OPTIONS] IMAGE [COMMAND] [ARG...]\n" RUN_FLAGS},
+    {"start", NULL, cli_cmd_start, NULL, "start containers",
+     "usage: container start [-a] [-i] CONTAINER...\n"
+     "  -a, --attach        attach stdout/stderr (one container)\n"
+     "  -i, --interactive   attach stdin\n"},
+    {"stop", NULL, cli_cmd_stop, NULL, "stop containers",
+     "usage: container stop [-a] [-t SECONDS] [-s SIGNAL] CONTAINER...\n"},
+    {"kill", NULL, cli_cmd_kill, NULL, "signal containers (default KILL)",
+     "usage: container kill [-a] [-s SIGNAL] CONTAINER...\n"},
+    {"restart", NULL, cli_cmd_restart, NULL, "restart containers",
+     "usage: container restart [-t SECONDS] CONTAINER...\n"},
+    {"delete", "rm", cli_cmd_delete, NULL, "remove containers",
+     "usage: container delete [-f] [-a] CONTAINER...\n"},
+    {"list", "ls", cli_cmd_ls, NULL, "list containers",
+     "usage: container list [-a] [-q] [--format json|table]\n"},
+    {"exec", NULL, cli_cmd_exec, NULL, "run a command in a running container",
+     "usage: container exec [-d] [-i] [-t] [-e NAME=VALUE] [--env-file FILE] [-w DIR] [-u USER] "
+     "CONTAINER COMMAND [ARG...]\n"},
+    {"logs", NULL, cli_cmd_logs, NULL, "show a container's output",
+     "usage: container logs [-f] [-n N] [-t] [--boot] CONTAINER\n"},
+    {"inspect", NULL, cli_cmd_inspect, NULL, "show containers as JSON",
+     "usage: container inspect CONTAINER...\n"},
+    {"attach", NULL, cli_cmd_attach, NULL, "attach to a running container",
+     "usage: container attach [--no-stdin] CONTAINER\n"},
+    {"wait", NULL, cli_cmd_wait, NULL, "wait for containers to stop and print their exit codes",
+     "usage: container wait CONTAINER...\n"},
+    {"stats", NULL, cli_cmd_stats, NULL, "show resource usage",
+     "usage: container stats [--no-stream] [--format json|table] [CONTAINER...]\n"},
+    {"prune", NULL, cli_cmd_prune, NULL, "remove all stopped containers",
+     "usage: container prune\n"},
+    {"image", "i", NULL, image_cmds, "manage images", NULL},
+    {"images", NULL, cli_cmd_image_ls, NULL, "list images (image list)",
+     "usage: container images [-a] [-q] [--format json|table]\n"},
+    {"registry", NULL, NULL, registry_cmds, "manage registry logins", NULL},
+    {"system", NULL, NULL, system_cmds, "manage the daemon", NULL},
+    {"ps", NULL, cli_cmd_ls, NULL, "list containers (list)",
+     "usage: container ps [-a] [-q] [--format json|table]\n"},
+    {0},
+};
+
+static void print_group(FILE *f, const char *prefix, const struct command *cmds)
+{
+    fprintf(f, "usage: container [--socket PATH] [--debug] %sCOMMAND [ARGS...]\n\ncommands:\n",
+            prefix);
+    for (const struct command *c = cmds; c->name; c++) {
+        cleanup_free char *n = c->alias ? ctr_xasprintf("%s, %s", c->name, c->alias)
+                                        : ctr_xstrdup(c->name);
+        fprintf(f, "  %-16s %s\n", n, c->summary);
+    }
+    fprintf(f, "\nRun `container %sCOMMAND --help` for a command's flags.\n", prefix);
+}
+
+static const struct command *find(const struct command *cmds, const char *name)
+{
+    for (const struct command *c = cmds; c->name; c++)
+        if (strcmp(c->name, name) == 0 || (c->alias && strcmp(c->alias, name) == 0))
+            return c;
+    return NULL;
+}
+
+static const char *socket_from_env(void)
+{
+    const char *h = getenv("CONTAINER_HOST");
+    if (h == NULL || *h == '\0')
+        return NULL;
+    return strncmp(h, "unix://", 7) == 0 ? h + 7 : h;
+}
+
+int cli_main(int argc, char **argv)
+{
+    struct cli_ctx ctx = {.socket = CLI_DEFAULT_SOCKET};
+    const struct command *group = commands, *c = NULL;
+    cleanup_free char *prefix = ctr_xstrdup(""), *name = NULL;
+    ctr_error_t err = NULL;
+    int i = 1, rc;
+
+    ctr_log_set_prog("container");
+    if (socket_from_env()) {
+        ctx.socket = socket_from_env();
+        ctx.socket_explicit = true;
+    }
+    /* Global flags come before the command. */
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--debug") == 0 || strcmp(a, "-D") == 0) {
+            ctx.debug = true;
+            ctr_log_set_level(CTR_LOG_DEBUG);
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+            printf("container version %s (API %s)\n", CLI_VERSION, CLI_API_PREFIX + 2);
+            return 0;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_group(stdout, "", commands);
+            return 0;
+        } else if (strcmp(a, "--socket") == 0 || strcmp(a, "-H") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "container: flag `%s` needs a value\n", a);
+                return 2;
+            }
+            ctx.socket = argv[++i];
+            if (strncmp(ctx.socket, "unix://", 7) == 0)
+                ctx.socket += 7;
+            ctx.socket_explicit = true;
+        } else if (strncmp(a, "--socket=", 9) == 0) {
+            ctx.socket = a + 9;
+            ctx.socket_explicit = true;
+        } else {
+            fprintf(stderr, "container: unknown global flag `%s`; see `container --help`\n", a);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        print_group(stderr, "", commands);
+        return 2;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        /* `container help [GROUP] [COMMAND]` */
+        for (i++; i < argc; i++) {
+            c = find(group, argv[i]);
+            if (c == NULL)
+                break;
+            if (c->sub) {
+                char *p = ctr_xasprintf("%s%s ", prefix, c->name);
+                free(prefix);
+                prefix = p;
+                group = c->sub;
+                c = NULL;
+                continue;
+            }
+            printf("%s", c->usage);
+            return 0;
+        }
+        if (i < argc) {
+            fprintf(stderr, "container: unknown command `%s%s`\n", prefix, argv[i]);
+            return 2;
+        }
+        print_group(stdout, prefix, group);
+        return 0;
+    }
+    for (; i < argc; i++) {
+        c = find(group, argv[i]);
+        if (c == NULL) {
+            fprintf(stderr, "container: unknown command `%s%s`; see `container %s--help`\n", prefix,
+                    argv[i], prefix);
+            return 2;
+        }
+        if (c->sub == NULL)
+            break;
+        char *p = ctr_xasprintf("%s%s ", prefix, c->name);
+        free(prefix);
+        prefix = p;
+        group = c->sub;
+        if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 ||
+            strcmp(argv[i + 1], "-h") == 0) {
+            print_group(i + 1 >= argc ? stderr : stdout, prefix, group);
+            return i + 1 >= argc ? 2 : 0;
+        }
+    }
+    /* The name as typed (for messages): "run", "image ls", ... */
+    name = ctr_xasprintf("%s%s", prefix, argv[i]);
+    ctx.name = name;
+    ctx.usage = c->usage;
+    rc = c->fn(&ctx, argc - i, argv + i, &err);
+    if (rc < 0) {
+        ctr_error_print("container", err);
+        ctr_error_free(&err);
+        /* docker's convention: run/create/start/exec failures before the process is 125. */
+        return group == commands && (c->fn == cli_cmd_run || c->fn == cli_cmd_exec ||
+                                     c->fn == cli_cmd_start)
+                   ? CLI_EXIT_FAILURE
+                   : 1;
+    }
+    return rc;
+}

@@ -1,0 +1,179 @@
+/* `container exec`: create an exec instance, start it hijacked (or detached),
+ * then exit with the process's exit code from GET /exec/{id}/json. */
+#include "cli/cli.h"
+
+#include "bundle/bundle.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { O_DETACH = 1, O_INTERACTIVE, O_TTY, O_ENV, O_ENV_FILE, O_WORKDIR, O_USER };
+
+static const struct cli_option exec_options[] = {
+    {"detach", 'd', false, O_DETACH}, {"interactive", 'i', false, O_INTERACTIVE},
+    {"tty", 't', false, O_TTY},       {"env", 'e', true, O_ENV},
+    {"env-file", 0, true, O_ENV_FILE}, {"workdir", 'w', true, O_WORKDIR},
+    {"cwd", 0, true, O_WORKDIR},      {"user", 'u', true, O_USER},
+    {0},
+};
+
+static int exec_opt(void *opaque, int id, const char *v, ctr_error_t *err)
+{
+    struct cli_exec_opts *o = opaque;
+    switch (id) {
+    case O_DETACH: o->detach = true; break;
+    case O_INTERACTIVE: o->interactive = true; break;
+    case O_TTY: o->tty = true; break;
+    case O_ENV:
+        if (*v == '\0' || *v == '=')
+            return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME", v);
+        ctr_strv_append(&o->env_flags, v);
+        break;
+    case O_ENV_FILE: ctr_strv_append(&o->env_files, v); break;
+    case O_WORKDIR:
+        if (v[0] != '/')
+            return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute", v);
+        o->workdir = v;
+        break;
+    case O_USER: o->user = v; break;
+    }
+    return 0;
+}
+
+void cli_exec_opts_release(struct cli_exec_opts *o)
+{
+    ctr_strv_free(o->env_flags);
+    ctr_strv_free(o->env_files);
+    ctr_strv_free(o->env);
+    ctr_strv_free(o->pos);
+    *o = (struct cli_exec_opts){0};
+}
+
+int cli_exec_parse(int argc, char **argv, struct cli_exec_opts *o, ctr_error_t *err)
+{
+    struct bundle_create_opts bo = {0};
+    int r;
+
+    *o = (struct cli_exec_opts){0};
+    r = cli_parse_opts("exec", exec_options, CLI_PARSE_STOP_AT_POSITIONAL, argc, argv, exec_opt,
+                       o, &o->pos, err);
+    if (r != 0)
+        return r;
+    if (ctr_strv_len(o->pos) < 2)
+        return ctr_fail(err, 0, "`container exec` needs a container and a command; usage: "
+                                "container exec [OPTIONS] CONTAINER COMMAND [ARG...]");
+    o->env = ctr_xcalloc(1, sizeof(char *));
+    for (char **f = o->env_files; f && *f; f++)
+        if (bundle_create_parse_env_file(*f, &bo, &o->env, err) < 0)
+            return ctr_error_wrap(err, "`--env-file`");
+    for (char **e = o->env_flags; e && *e; e++) {
+        const char *val = strchr(*e, '=') ? NULL : getenv(*e);
+        if (val) {
+            cleanup_free char *kv = ctr_xasprintf("%s=%s", *e, val);
+            ctr_strv_append(&o->env, kv);
+        } else {
+            ctr_strv_append(&o->env, *e);
+        }
+    }
+    return 0;
+}
+
+json_t *cli_exec_body(const struct cli_exec_opts *o)
+{
+    json_t *b = json_object(), *cmd = json_array(), *env = json_array();
+    bool attach = !o->detach;
+
+    for (char **a = o->pos + 1; *a; a++)
+        json_array_append_new(cmd, json_string(*a));
+    for (char **e = o->env; e && *e; e++)
+        json_array_append_new(env, json_string(*e));
+    json_object_set_new(b, "Cmd", cmd);
+    json_object_set_new(b, "Env", env);
+    if (o->workdir)
+        json_object_set_new(b, "WorkingDir", json_string(o->workdir));
+    if (o->user)
+        json_object_set_new(b, "User", json_string(o->user));
+    json_object_set_new(b, "Tty", json_boolean(o->tty));
+    json_object_set_new(b, "AttachStdin", json_boolean(attach && o->interactive));
+    json_object_set_new(b, "AttachStdout", json_boolean(attach));
+    json_object_set_new(b, "AttachStderr", json_boolean(attach));
+    json_object_set_new(b, "Detach", json_boolean(o->detach));
+    return b;
+}
+
+int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
+{
+    struct cli_exec_opts o;
+    json_t *body = NULL, *resp = NULL, *start = NULL, *info = NULL;
+    cleanup_free char *cid = NULL, *path = NULL, *exec_id = NULL, *eexec = NULL;
+    cleanup_free char *pre = NULL, *rpath = NULL;
+    cleanup_close int fd = -1;
+    size_t pre_len = 0;
+    bool detached = false;
+    int ret = -1;
+    int r = cli_exec_parse(argc, argv, &o, err);
+
+    if (r != 0) {
+        cli_exec_opts_release(&o);
+        if (r == 1)
+            cli_print_usage(ctx, stdout);
+        return r == 1 ? 0 : -1;
+    }
+    if (!o.detach && o.tty && o.interactive && !isatty(STDIN_FILENO)) {
+        ctr_fail(err, 0, "the input device is not a TTY; drop `-t` or run from a terminal");
+        goto out;
+    }
+    cid = cli_esc(o.pos[0]);
+    path = cli_path("/containers/%s/exec", cid);
+    body = cli_exec_body(&o);
+    if (cli_call(ctx, "POST", path, body, &resp, err) < 0)
+        goto out;
+    if (cli_json_str(resp, "Id") == NULL) {
+        ctr_fail(err, 0, "the daemon created an exec instance but sent no `Id`");
+        goto out;
+    }
+    exec_id = ctr_xstrdup(cli_json_str(resp, "Id"));
+    eexec = cli_esc(exec_id);
+    free(path);
+    path = cli_path("/exec/%s/start", eexec);
+    start = json_pack("{s:b,s:b}", "Detach", o.detach, "Tty", o.tty);
+    if (o.detach) {
+        if (cli_call(ctx, "POST", path, start, NULL, err) < 0)
+            goto out;
+        ret = 0;
+        goto out;
+    }
+    if (cli_hijack(ctx, "POST", path, start, &fd, &pre, &pre_len, err) < 0)
+        goto out;
+    rpath = cli_path("/exec/%s/resize", eexec);
+    struct cli_pump_opts po = {.tty = o.tty, .send_stdin = o.interactive,
+                               .detach_keys = o.tty && o.interactive, .resize_path = rpath};
+    if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0)
+        goto out;
+    if (detached) {
+        fprintf(stderr, "\r\ndetached from exec %.12s; it keeps running\n", exec_id);
+        ret = 0;
+        goto out;
+    }
+    free(path);
+    path = cli_path("/exec/%s/json", eexec);
+    /* The stream ends when the process exits; its status may trail by a moment. */
+    for (int tries = 0; tries < 100; tries++) {
+        json_decref(info);
+        info = NULL;
+        if (cli_call(ctx, "GET", path, NULL, &info, err) < 0)
+            goto out;
+        if (!cli_json_bool(info, "Running"))
+            break;
+        usleep(50 * 1000);
+    }
+    ret = (int)cli_json_int(info, "ExitCode");
+out:
+    json_decref(body);
+    json_decref(resp);
+    json_decref(start);
+    json_decref(info);
+    cli_exec_opts_release(&o);
+    return ret;
+}

@@ -1,0 +1,408 @@
+/* `container run`, `create` and `start`. Values are checked here with the
+ * bundle parsers (memory, cpus, ulimits, env files, names) so a typo fails
+ * before anything is created; the daemon checks them again. */
+#include "cli/cli.h"
+
+#include "bundle/bundle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum {
+    O_DETACH = 1, O_INTERACTIVE, O_TTY, O_RM, O_NAME, O_ENV, O_ENV_FILE, O_WORKDIR, O_USER,
+    O_ENTRYPOINT, O_CPUS, O_MEMORY, O_LABEL, O_CIDFILE, O_INIT, O_READ_ONLY, O_ULIMIT,
+};
+
+static const struct cli_option run_options[] = {
+    {"detach", 'd', false, O_DETACH},     {"interactive", 'i', false, O_INTERACTIVE},
+    {"tty", 't', false, O_TTY},           {"rm", 0, false, O_RM},
+    {"remove", 0, false, O_RM},           {"name", 0, true, O_NAME},
+    {"env", 'e', true, O_ENV},            {"env-file", 0, true, O_ENV_FILE},
+    {"workdir", 'w', true, O_WORKDIR},    {"cwd", 0, true, O_WORKDIR},
+    {"user", 'u', true, O_USER},          {"entrypoint", 0, true, O_ENTRYPOINT},
+    {"cpus", 'c', true, O_CPUS},          {"memory", 'm', true, O_MEMORY},
+    {"label", 'l', true, O_LABEL},        {"cidfile", 0, true, O_CIDFILE},
+    {"init", 0, false, O_INIT},           {"read-only", 0, false, O_READ_ONLY},
+    {"ulimit", 0, true, O_ULIMIT},        {0},
+};
+
+static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
+{
+    struct cli_run_opts *o = opaque;
+
+    switch (id) {
+    case O_DETACH: o->detach = true; break;
+    case O_INTERACTIVE: o->interactive = true; break;
+    case O_TTY: o->tty = true; break;
+    case O_RM: o->rm = true; break;
+    case O_INIT: o->init = true; break;
+    case O_READ_ONLY: o->read_only = true; break;
+    case O_NAME:
+        if (bundle_create_check_name(v, err) < 0)
+            return ctr_error_wrap(err, "invalid value for `--name`");
+        o->name = v;
+        break;
+    case O_ENV:
+        if (*v == '\0' || *v == '=')
+            return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME", v);
+        ctr_strv_append(&o->env_flags, v);
+        break;
+    case O_ENV_FILE: ctr_strv_append(&o->env_files, v); break;
+    case O_WORKDIR:
+        if (v[0] != '/')
+            return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute", v);
+        o->workdir = v;
+        break;
+    case O_USER: o->user = v; break;
+    case O_ENTRYPOINT: o->entrypoint = v; break;
+    case O_CPUS:
+        if (bundle_create_parse_cpus(v, &o->cpus, err) < 0)
+            return ctr_error_wrap(err, "invalid value for `--cpus`");
+        break;
+    case O_MEMORY:
+        if (bundle_create_parse_memory(v, &o->memory, err) < 0)
+            return ctr_error_wrap(err, "invalid value for `--memory`");
+        break;
+    case O_LABEL:
+        if (*v == '\0' || *v == '=')
+            return ctr_fail(err, 0, "invalid value `%s` for `--label`: expected KEY=VALUE or KEY", v);
+        ctr_strv_append(&o->labels, v);
+        break;
+    case O_CIDFILE: o->cidfile = v; break;
+    case O_ULIMIT: {
+        struct agent_rlimit rl;
+        if (bundle_create_parse_ulimit(v, &rl, err) < 0)
+            return ctr_error_wrap(err, "invalid value for `--ulimit`");
+        ctr_strv_append(&o->ulimits, v);
+        break;
+    }
+    }
+    return 0;
+}
+
+void cli_run_opts_release(struct cli_run_opts *o)
+{
+    ctr_strv_free(o->env_flags);
+    ctr_strv_free(o->env_files);
+    ctr_strv_free(o->labels);
+    ctr_strv_free(o->ulimits);
+    ctr_strv_free(o->env);
+    ctr_strv_free(o->pos);
+    *o = (struct cli_run_opts){0};
+}
+
+/* docker's order: env files first, then -e; `NAME` alone takes our value (or
+ * stays bare, which unsets it in the container). */
+static int resolve_env(struct cli_run_opts *o, ctr_error_t *err)
+{
+    struct bundle_create_opts bo = {0};
+
+    o->env = ctr_xcalloc(1, sizeof(char *));
+    for (char **f = o->env_files; f && *f; f++)
+        if (bundle_create_parse_env_file(*f, &bo, &o->env, err) < 0)
+            return ctr_error_wrap(err, "`--env-file`");
+    for (char **e = o->env_flags; e && *e; e++) {
+        const char *val = strchr(*e, '=') ? NULL : getenv(*e);
+        if (val) {
+            cleanup_free char *kv = ctr_xasprintf("%s=%s", *e, val);
+            ctr_strv_append(&o->env, kv);
+        } else {
+            ctr_strv_append(&o->env, *e);
+        }
+    }
+    return 0;
+}
+
+int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o,
+                  ctr_error_t *err)
+{
+    int r;
+
+    *o = (struct cli_run_opts){0};
+    r = cli_parse_opts(cmd, run_options, CLI_PARSE_STOP_AT_POSITIONAL, argc, argv, run_opt, o,
+                       &o->pos, err);
+    if (r != 0)
+        return r;
+    if (o->pos[0] == NULL)
+        return ctr_fail(err, 0, "`container %s` needs an image; usage: container %s [OPTIONS] "
+                                "IMAGE [COMMAND] [ARG...]", cmd, cmd);
+    o->image = o->pos[0];
+    o->cmd = o->pos + 1;
+    if (strcmp(cmd, "create") == 0 && o->detach)
+        o->detach = false; /* accepted, as Apple's create does, and meaningless */
+    return resolve_env(o, err) < 0 ? -1 : 0;
+}
+
+static json_t *strv_json(char **v)
+{
+    json_t *a = json_array();
+    for (; v && *v; v++)
+        json_array_append_new(a, json_string(*v));
+    return a;
+}
+
+json_t *cli_run_body(const struct cli_run_opts *o, bool create_only)
+{
+    json_t *b = json_object(), *hc = json_object(), *labels = json_object();
+    bool attach = !o->detach && !create_only;
+
+    json_object_set_new(b, "Image", json_string(o->image));
+    if (o->cmd && o->cmd[0])
+        json_object_set_new(b, "Cmd", strv_json(o->cmd));
+    if (o->entrypoint) {
+        json_t *ep = json_array();
+        json_array_append_new(ep, json_string(o->entrypoint));
+        json_object_set_new(b, "Entrypoint", ep);
+    }
+    json_object_set_new(b, "Env", strv_json(o->env));
+    if (o->workdir)
+        json_object_set_new(b, "WorkingDir", json_string(o->workdir));
+    if (o->user)
+        json_object_set_new(b, "User", json_string(o->user));
+    json_object_set_new(b, "Tty", json_boolean(o->tty));
+    json_object_set_new(b, "OpenStdin", json_boolean(o->interactive));
+    json_object_set_new(b, "StdinOnce", json_boolean(o->interactive && attach));
+    json_object_set_new(b, "AttachStdin", json_boolean(o->interactive && attach));
+    json_object_set_new(b, "AttachStdout", json_boolean(attach));
+    json_object_set_new(b, "AttachStderr", json_boolean(attach));
+    for (char **l = o->labels; l && *l; l++) {
+        const char *eq = strchr(*l, '=');
+        cleanup_free char *k = ctr_xstrndup(*l, eq ? (size_t)(eq - *l) : strlen(*l));
+        json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+    }
+    json_object_set_new(b, "Labels", labels);
+    if (o->memory)
+        json_object_set_new(hc, "Memory", json_integer((json_int_t)o->memory));
+    if (o->cpus)
+        json_object_set_new(hc, "NanoCpus", json_integer((json_int_t)o->cpus * 1000000000));
+    json_object_set_new(hc, "AutoRemove", json_boolean(o->rm));
+    json_object_set_new(hc, "ReadonlyRootfs", json_boolean(o->read_only));
+    if (o->init)
+        json_object_set_new(hc, "Init", json_true());
+    if (o->ulimits) {
+        json_t *ul = json_array();
+        for (char **u = o->ulimits; *u; u++) {
+            struct agent_rlimit rl;
+            const char *eq = strchr(*u, '=');
+            if (bundle_create_parse_ulimit(*u, &rl, NULL) < 0 || eq == NULL)
+                continue; /* checked while parsing */
+            json_int_t soft = rl.soft == (uint64_t)RLIM_INFINITY ? -1 : (json_int_t)rl.soft;
+            json_int_t hard = rl.hard == (uint64_t)RLIM_INFINITY ? -1 : (json_int_t)rl.hard;
+            json_t *e = json_object();
+            json_object_set_new(e, "Name", json_stringn(*u, (size_t)(eq - *u)));
+            json_object_set_new(e, "Soft", json_integer(soft));
+            json_object_set_new(e, "Hard", json_integer(hard));
+            json_array_append_new(ul, e);
+        }
+        json_object_set_new(hc, "Ulimits", ul);
+    }
+    json_object_set_new(b, "HostConfig", hc);
+    return b;
+}
+
+/* POST /containers/create; returns the id (caller frees). */
+static char *create_container(const struct cli_ctx *ctx, const struct cli_run_opts *o,
+                              bool create_only, ctr_error_t *err)
+{
+    json_t *body = cli_run_body(o, create_only), *resp = NULL;
+    cleanup_free char *name = o->name ? cli_esc(o->name) : NULL;
+    cleanup_free char *path = name ? cli_path("/containers/create?name=%s", name)
+                                   : cli_path("/containers/create");
+    char *id = NULL;
+
+    if (cli_call(ctx, "POST", path, body, &resp, err) == 0) {
+        const char *s = cli_json_str(resp, "Id");
+        json_t *w = json_object_get(resp, "Warnings");
+        size_t i;
+        json_t *v;
+        json_array_foreach(w, i, v) if (json_is_string(v))
+            fprintf(stderr, "WARNING: %s\n", json_string_value(v));
+        if (s && *s)
+            id = ctr_xstrdup(s);
+        else
+            ctr_fail(err, 0, "the daemon created a container but sent no `Id`");
+    }
+    json_decref(body);
+    json_decref(resp);
+    return id;
+}
+
+static int start_container(const struct cli_ctx *ctx, const char *id, ctr_error_t *err)
+{
+    cleanup_free char *eid = cli_esc(id);
+    cleanup_free char *path = cli_path("/containers/%s/start", eid);
+    return cli_call(ctx, "POST", path, NULL, NULL, err);
+}
+
+/* Attach, start, relay, then wait: the container's exit code, or 0 when the
+ * user detached. wait_condition: "next-exit" or "removed". */
+int cli_attach_and_start(const struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,
+                         const char *wait_condition, bool start, ctr_error_t *err)
+{
+    cleanup_free char *eid = cli_esc(id);
+    cleanup_free char *apath = cli_path("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1",
+                                        eid, send_stdin ? 1 : 0);
+    cleanup_free char *rpath = cli_path("/containers/%s/resize", eid);
+    cleanup_free char *kpath = cli_path("/containers/%s/kill", eid);
+    cleanup_free char *pre = NULL;
+    cleanup_close int fd = -1;
+    struct cli_waiter *w = NULL;
+    size_t pre_len = 0;
+    bool detached = false;
+    int code = 0;
+
+    if (cli_hijack(ctx, "POST", apath, NULL, &fd, &pre, &pre_len, err) < 0)
+        return -1;
+    if (cli_wait_begin(ctx, id, wait_condition, &w, err) < 0)
+        return -1;
+    if (start && start_container(ctx, id, err) < 0) {
+        ctr_error_t werr = NULL;
+        /* The wait thread holds a request open; the container will not run. */
+        shutdown(fd, SHUT_RDWR);
+        if (strcmp(wait_condition, "removed") == 0) {
+            cleanup_free char *dpath = cli_path("/containers/%s?force=1", eid);
+            cli_call(ctx, "DELETE", dpath, NULL, NULL, &werr);
+            ctr_error_free(&werr);
+        }
+        cli_wait_end(w, &code, &werr);
+        ctr_error_free(&werr);
+        return -1;
+    }
+    struct cli_pump_opts po = {.tty = tty, .send_stdin = send_stdin, .detach_keys = tty && send_stdin,
+                               .resize_path = rpath, .kill_path = tty ? NULL : kpath};
+    if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0) {
+        ctr_error_t werr = NULL;
+        /* Keep the error; the container goes on running. Do not block on the wait. */
+        (void)werr;
+        return -1;
+    }
+    if (detached) {
+        fprintf(stderr, "\r\ndetached from container %.12s; it keeps running\n", id);
+        return 0; /* the wait thread dies with the process */
+    }
+    if (cli_wait_end(w, &code, err) < 0)
+        return -1;
+    return code;
+}
+
+int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
+{
+    bool create_only = strcmp(ctx->name, "create") == 0;
+    struct cli_run_opts o;
+    cleanup_free char *id = NULL;
+    int r = cli_run_parse(ctx->name, argc, argv, &o, err);
+
+    if (r != 0) {
+        cli_run_opts_release(&o);
+        if (r == 1)
+            cli_print_usage(ctx, stdout);
+        return r == 1 ? 0 : -1;
+    }
+    if (!create_only && !o.detach && o.tty && o.interactive && !isatty(STDIN_FILENO)) {
+        cli_run_opts_release(&o);
+        return ctr_fail(err, 0, "the input device is not a TTY; drop `-t` or run from a terminal");
+    }
+    if (o.cidfile && access(o.cidfile, F_OK) == 0) {
+        ctr_fail(err, 0, "container ID file `%s` already exists; remove it first", o.cidfile);
+        cli_run_opts_release(&o);
+        return -1;
+    }
+    id = create_container(ctx, &o, create_only, err);
+    if (id == NULL)
+        goto fail;
+    if (o.cidfile) {
+        cleanup_free char *line = ctr_xasprintf("%s", id);
+        if (ctr_write_file_atomic(o.cidfile, line, strlen(line), 0644, err) < 0) {
+            ctr_error_wrap(err, "writing `--cidfile`");
+            goto fail;
+        }
+    }
+    if (create_only || o.detach) {
+        if (!create_only && start_container(ctx, id, err) < 0)
+            goto fail;
+        printf("%s\n", id);
+        cli_run_opts_release(&o);
+        return 0;
+    }
+    r = cli_attach_and_start(ctx, id, o.tty, o.interactive, o.rm ? "removed" : "next-exit", true,
+                             err);
+    cli_run_opts_release(&o);
+    return r;
+fail:
+    cli_run_opts_release(&o);
+    return -1;
+}
+
+/* ---- start ---- */
+static const struct cli_option start_options[] = {
+    {"attach", 'a', false, 'a'}, {"interactive", 'i', false, 'i'}, {0}};
+
+static int start_opt(void *opaque, int id, const char *v, ctr_error_t *err)
+{
+    struct cli_start_opts *o = opaque;
+    if (id == 'a')
+        o->attach = true;
+    else
+        o->interactive = true;
+    return 0;
+}
+
+int cli_start_parse(int argc, char **argv, struct cli_start_opts *o, ctr_error_t *err)
+{
+    int r;
+    *o = (struct cli_start_opts){0};
+    r = cli_parse_opts("start", start_options, 0, argc, argv, start_opt, o, &o->ids, err);
+    if (r != 0)
+        return r;
+    if (cli_check_args("start", o->ids, 1, (o->attach || o->interactive) ? 1 : -1,
+                       (o->attach || o->interactive) ? "exactly one container to attach to"
+                                                     : "at least one container",
+                       err) < 0)
+        return -1;
+    return 0;
+}
+
+int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
+{
+    struct cli_start_opts o;
+    cleanup_strv char **ids = NULL;
+    int r = cli_start_parse(argc, argv, &o, err);
+    int rc = 0;
+
+    ids = o.ids;
+    if (r != 0) {
+        if (r == 1)
+            cli_print_usage(ctx, stdout);
+        return r == 1 ? 0 : -1;
+    }
+    if (o.attach || o.interactive) {
+        json_t *info = NULL;
+        cleanup_free char *eid = cli_esc(ids[0]);
+        cleanup_free char *path = cli_path("/containers/%s/json", eid);
+        if (cli_call(ctx, "GET", path, NULL, &info, err) < 0)
+            return -1;
+        json_t *cfg = json_object_get(info, "Config");
+        bool tty = cli_json_bool(cfg, "Tty");
+        bool stdin_ok = o.interactive && cli_json_bool(cfg, "OpenStdin");
+        cleanup_free char *id = ctr_xstrdup(cli_json_str(info, "Id") ? cli_json_str(info, "Id")
+                                                                      : ids[0]);
+        json_decref(info);
+        return cli_attach_and_start(ctx, id, tty, stdin_ok, "next-exit", true, err);
+    }
+    for (char **i = ids; *i; i++) {
+        ctr_error_t e = NULL;
+        if (start_container(ctx, *i, &e) < 0) {
+            fprintf(stderr, "container: start `%s`: %s\n", *i, e->msg);
+            ctr_error_free(&e);
+            rc = 1;
+            continue;
+        }
+        printf("%s\n", *i);
+    }
+    return rc;
+}
