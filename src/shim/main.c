@@ -59,6 +59,10 @@ static int cmd_exec(int argc, char **argv)
     ctr_error_t err = NULL;
     int c, code = 125;
 
+    if (argc < 2 || argv[1][0] == '-')
+        return usage_error("exec", usage);
+    const char *bundle = argv[1];
+    argc--, argv++; /* options follow the bundle; getopt consumes the `--` */
     optind = 1;
     while ((c = getopt_long(argc, argv, "+ite:w:u:", opts, NULL)) != -1) {
         switch (c) {
@@ -82,11 +86,9 @@ static int cmd_exec(int argc, char **argv)
         default: return usage_error("exec", usage);
         }
     }
-    /* BUNDLE then the command (the `--` is consumed by getopt). */
-    if (argc - optind < 2)
+    if (argc - optind < 1)
         return usage_error("exec", usage);
-    const char *bundle = argv[optind];
-    o.args = argv + optind + 1;
+    o.args = argv + optind;
     o.env = env;
     int r = shim_client_exec(bundle, &o, &code, &err);
     return finish(r, code, &err);

@@ -63,7 +63,7 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
         free(_s);                                                                                  \
     } while (0)
     ARG("-M");
-    ARG("microvm,acpi=off,x-option-roms=off,rtc=off");
+    ARG("microvm,acpi=off,x-option-roms=off");
     ARG("-nodefaults");
     ARG("-no-user-config");
     ARG("-nographic");

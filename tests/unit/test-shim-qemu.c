@@ -53,7 +53,7 @@ static void tcg_command_line(void **state)
 
     assert_non_null(av);
     assert_string_equal(av[0], "qemu-system-x86_64");
-    assert_true(find(av, "microvm,acpi=off,x-option-roms=off,rtc=off") > 0);
+    assert_true(find(av, "microvm,acpi=off,x-option-roms=off") > 0);
     assert_true(find(av, "-nodefaults") > 0);
     assert_true(find(av, "-no-user-config") > 0);
     assert_true(find(av, "-nographic") > 0);
