@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The `container` CLI end to end against a real container-apiserver on a temp
+# data root and run root, with the busybox test image loaded through the API.
+# VMs run under TCG; at most two at a time, 256 MiB each.
+source "$(dirname "$0")/../lib.sh"
+plan_start
+
+need() { # facility check: skip the whole file loudly when missing
+    skip "$1"
+    plan_end
+    exit 0
+}
+C=$BIN/container
+[ -x "$C" ] || need "container not built (run make)"
+[ -x "$BIN/container-apiserver" ] || need "container-apiserver not built (run make)"
+[ -x "$BIN/container-runtime" ] || need "container-runtime not built (run make)"
+[ -x "$BIN/vminitd" ] || need "vminitd not built (run make)"
+command -v qemu-system-x86_64 >/dev/null || need "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+command -v jq >/dev/null || need "jq missing (apt-get install jq)"
+
+kernel=${CTR_KERNEL:-}
+if [ -z "$kernel" ]; then
+    kernel=$("$TOP/kernel/build.sh" 2>"$T_TMP/kernel.log" | tail -1) || need "guest kernel build failed: $(tail -3 "$T_TMP/kernel.log")"
+fi
+[ -f "$kernel" ] || need "no guest kernel at \`$kernel\`"
+initrd=$T_TMP/initramfs.cpio
+"$TOP/scripts/make-initramfs.sh" "$initrd" "$BIN/vminitd" >/dev/null 2>"$T_TMP/initrd.log" ||
+    need "initramfs build failed: $(tail -3 "$T_TMP/initrd.log")"
+"$TOP/scripts/make-busybox-image.sh" "$T_TMP/oci" >/dev/null 2>"$T_TMP/oci.log" ||
+    need "busybox image build failed: $(tail -3 "$T_TMP/oci.log")"
+# Name it busybox:latest in the archive (the loader reads this annotation).
+jq '.manifests[0].annotations["io.containerd.image.name"] = "docker.io/library/busybox:latest"' \
+    "$T_TMP/oci/index.json" >"$T_TMP/index.json" && mv "$T_TMP/index.json" "$T_TMP/oci/index.json"
+tar -C "$T_TMP/oci" -cf "$T_TMP/busybox.tar" . || need "tar of the OCI layout failed"
+
+root=$T_TMP/root
+run=$T_TMP/run
+export CONTAINER_HOST=unix://$run/container.sock
+unset CONTAINER_KERNEL CONTAINER_INITRD
+# ctr ARGS...: the CLI with a deadline; sets out, err, rc.
+ctr() {
+    rc=0
+    timeout -k 5 180 "$C" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null || rc=$?
+    out=$(cat "$T_TMP/out")
+    err=$(cat "$T_TMP/err")
+}
+# wait_for DESC SECONDS CMD...: poll CMD until it succeeds.
+wait_for() {
+    local desc=$1 secs=$2 i
+    shift 2
+    for ((i = 0; i < secs * 10; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    diag "timed out waiting for: $desc"
+    return 1
+}
+status_of() { "$C" ls -a --format json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }
+
+# ---- system ----
+ctr ls
+check_eq "ls without a daemon fails" 1 "$rc"
+check_contains "it says the system is not running" "$err" 'container system is not running; start it with `container system start`'
+
+ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
+check_eq "system start" 0 "$rc"
+[ "$rc" -eq 0 ] || { diag "$out" "$err"; cat "$run"/container-apiserver.out 2>/dev/null | tail -20 | sed 's/^/# /'; plan_end; exit 1; }
+at_exit "timeout 60 $C system stop --containers --timeout 30"
+# Only the daemon this test started (its pid file), and only if it still is one.
+at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+ctr system start --root "$root" --run-root "$run"
+check_contains "second system start says it is running" "$out" "already running"
+ctr system status --format json
+check_eq "system status: running" true "$(jq -r .Running <<<"$out")"
+check_eq "system status: data root" "$root" "$(jq -r .DataRoot <<<"$out")"
+ctr system version
+check_contains "system version lists the daemon" "$out" "container-apiserver"
+
+# ---- images in ----
+ctr image load -i "$T_TMP/busybox.tar"
+check_eq "image load" 0 "$rc"
+check_contains "image load names the image" "$out$err" "busybox"
+ctr image ls
+check_contains "image ls shows busybox" "$out" "busybox"
+image_id=$("$C" image inspect busybox | jq -r '.[0].Id')
+check_contains "image inspect gives the manifest digest" "$image_id" "sha256:"
+
+# ---- the lifecycle: create → start → exec → logs → stop → start → rm ----
+ctr create --name life -m 256M busybox sh -c 'echo started; exec sleep 1000'
+check_eq "create" 0 "$rc"
+life_id=$out
+check_eq "create prints a 64-hex id" 1 "$(grep -cE '^[0-9a-f]{64}$' <<<"$life_id")"
+check_eq "created container is listed as created" created "$(status_of life)"
+ctr start "${life_id:0:7}"
+check_eq "start by id prefix" 0 "$rc"
+check_eq "running after start" running "$(status_of life)"
+ctr ls
+check_contains "ls table has the header" "$out" "CONTAINER ID   IMAGE"
+check_contains "ls table shows the short id" "$out" "${life_id:0:12}"
+check_eq "ls -q prints the short id" "${life_id:0:12}" "$("$C" ls -q)"
+ctr exec life sh -c 'echo kept > /root/marker; echo to-out; echo to-err >&2'
+check_eq "exec" 0 "$rc"
+check_eq "exec stdout alone" to-out "$out"
+check_eq "exec stderr alone" to-err "$err"
+ctr exec life sh -c 'exit 3'
+check_eq "exec exit code" 3 "$rc"
+ctr exec -e FOO=bar -w /tmp life sh -c 'echo $FOO $(pwd)'
+check_eq "exec -e -w" "bar /tmp" "$out"
+ctr logs life
+check_eq "logs" started "$out"
+ctr stop -t 1 "${life_id:0:10}"
+check_eq "stop by id prefix" 0 "$rc"
+check_eq "stopped" exited "$(status_of life)"
+ctr start life
+check_eq "start again by name" 0 "$rc"
+ctr exec life cat /root/marker
+check_eq "root changes kept across stop/start" kept "$out"
+ctr rm life
+check_eq "rm of a running container is refused" 1 "$rc"
+check_contains "the refusal says why" "$err" "life"
+ctr stop -t 1 life
+ctr rm "${life_id:0:8}"
+check_eq "rm by id prefix" 0 "$rc"
+check_eq "gone from ls -a" "" "$(status_of life)"
+ctr stop nosuchcontainer
+check_eq "stop of an unknown container fails" 1 "$rc"
+check_contains "the error names it" "$err" "nosuchcontainer"
+
+# ---- run in the foreground ----
+ctr run --rm -m 256M busybox sh -c 'echo o; echo e >&2; exit 5'
+check_eq "run exits with the container's code" 5 "$rc"
+check_eq "run stdout alone" o "$out"
+check_eq "run stderr alone" e "$err"
+ctr run --rm --name tmp -m 256M -e A=1 busybox sh -c 'echo $A'
+check_eq "run --rm -e" 1 "$out"
+check_eq "--rm removed it" "" "$(status_of tmp)"
+echo piped | timeout 120 "$C" run --rm -i -m 256M busybox cat >"$T_TMP/out" 2>"$T_TMP/err"
+check_eq "run -i forwards stdin and its EOF" piped "$(cat "$T_TMP/out")"
+ctr run --rm -m 256M busybox nosuchcommand
+check_eq "run of a missing command exits 127" 127 "$rc"
+ctr run -m 64M busybox true
+check_contains "run -m below the floor is refused naming it" "$err" "128 MiB"
+
+# ---- run -d, logs -f, wait, attach ----
+ctr run -d --name bg -m 256M busybox sh -c 'for i in 1 2 3; do echo line$i; sleep 1; done; exit 7'
+check_eq "run -d" 0 "$rc"
+ctr logs -f bg
+check_eq "logs -f streams until the end" "$(printf 'line1\nline2\nline3')" "$out"
+ctr wait bg
+check_eq "wait prints the exit code" 7 "$out"
+ctr logs -n 1 bg
+check_eq "logs -n 1" line3 "$out"
+ctr rm bg
+
+ctr run -d --name att -m 256M busybox sh -c 'sleep 4; echo attached-output; exit 4'
+ctr attach att
+check_eq "attach exits with the container's code" 4 "$rc"
+check_contains "attach relays the output" "$out" attached-output
+ctr rm att
+
+# ---- restart, prune ----
+ctr run -d --name rs -m 256M busybox sh -c 'echo boot; exec sleep 1000'
+ctr restart -t 1 rs
+check_eq "restart" 0 "$rc"
+wait_for "two boots logged" 60 test "$("$C" logs rs | grep -c boot)" = 2
+check_eq "restart ran the process again" 2 "$("$C" logs rs | grep -c boot)"
+check_eq "running after restart" running "$(status_of rs)"
+ctr run -m 256M --name done1 busybox true
+ctr prune
+check_eq "prune" 0 "$rc"
+check_eq "prune removed the stopped one" "" "$(status_of done1)"
+check_eq "prune kept the running one" running "$(status_of rs)"
+ctr ls --format json
+check_eq "ls --format json is an array of containers" rs "$(jq -r '.[0].name' <<<"$out")"
+ctr rm -f rs
+check_eq "rm -f of a running container" 0 "$rc"
+
+# ---- image save → rm → load round trip ----
+ctr image save -o "$T_TMP/saved.tar" busybox
+check_eq "image save" 0 "$rc"
+ctr image rm busybox
+check_eq "image rm" 0 "$rc"
+ctr image inspect busybox
+check_eq "the image is gone" 1 "$rc"
+ctr image load -i "$T_TMP/saved.tar"
+check_eq "image load of the saved archive" 0 "$rc"
+check_eq "the id survives the round trip" "$image_id" "$("$C" image inspect busybox | jq -r '.[0].Id')"
+
+ctr system stop
+check_eq "system stop" 0 "$rc"
+ctr ls
+check_contains "stopped: not running again" "$err" "container system is not running"
+plan_end
