@@ -38,7 +38,8 @@ static int long_flag(const char *cmd, const struct cli_option *opts, int argc, c
     if (o == NULL) {
         if (len == 4 && strncmp(a, "help", 4) == 0)
             return 1;
-        return ctr_fail(err, 0, "unknown flag `--%.*s` for `container %s`; see `container %s --help`",
+        return ctr_fail(err, 0,
+                        "unknown flag `--%.*s` for `container %s`; see `container %s --help`",
                         (int)len, a, cmd, cmd);
     }
     if (!o->has_arg) {
@@ -56,8 +57,8 @@ static int long_flag(const char *cmd, const struct cli_option *opts, int argc, c
     return fn(opaque, o->id, val, err) < 0 ? -1 : 0;
 }
 
-static int short_flags(const char *cmd, const struct cli_option *opts, int argc,
-                       char *const *argv, int *i, cli_opt_fn fn, void *opaque, ctr_error_t *err)
+static int short_flags(const char *cmd, const struct cli_option *opts, int argc, char *const *argv,
+                       int *i, cli_opt_fn fn, void *opaque, ctr_error_t *err)
 {
     const char *a = argv[*i] + 1;
 
@@ -66,8 +67,9 @@ static int short_flags(const char *cmd, const struct cli_option *opts, int argc,
         if (o == NULL) {
             if (*a == 'h')
                 return 1;
-            return ctr_fail(err, 0, "unknown flag `-%c` for `container %s`; see `container %s --help`",
-                            *a, cmd, cmd);
+            return ctr_fail(err, 0,
+                            "unknown flag `-%c` for `container %s`; see `container %s --help`", *a,
+                            cmd, cmd);
         }
         if (!o->has_arg) {
             if (fn(opaque, o->id, NULL, err) < 0)
@@ -120,8 +122,7 @@ int cli_parse_opts(const char *cmd, const struct cli_option *opts, unsigned flag
     return 0;
 }
 
-int cli_parse_long(const char *flag, const char *s, long min, long max, long *out,
-                   ctr_error_t *err)
+int cli_parse_long(const char *flag, const char *s, long min, long max, long *out, ctr_error_t *err)
 {
     char *end;
     long v;

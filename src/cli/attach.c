@@ -38,8 +38,10 @@ int cli_cmd_attach(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     id = ctr_xstrdup(cli_json_str(info, "Id") ? cli_json_str(info, "Id") : pos[0]);
     if (!cli_json_bool(state, "Running")) {
         json_decref(info);
-        return ctr_fail(err, 0, "container `%s` is not running; start it with `container start "
-                                "-a %s`", pos[0], pos[0]);
+        return ctr_fail(err, 0,
+                        "container `%s` is not running; start it with `container start "
+                        "-a %s`",
+                        pos[0], pos[0]);
     }
     json_decref(info);
     return cli_attach_and_start(ctx, id, tty, send_stdin, "not-running", false, err);

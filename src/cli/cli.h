@@ -20,7 +20,7 @@
 #define CLI_EXIT_FAILURE 125
 
 struct cli_ctx {
-    const char *socket; /* API socket path */
+    const char *socket;   /* API socket path */
     bool socket_explicit; /* --socket or CONTAINER_HOST given */
     bool debug;
     const char *usage; /* usage text of the command being run (for --help) */
@@ -71,9 +71,9 @@ typedef int (*cli_sink_fn)(void *opaque, const char *data, size_t len);
 
 struct cli_request {
     const char *method;
-    const char *path;     /* from cli_path() */
-    json_t *body;         /* JSON body, or NULL */
-    int upload_fd;        /* raw body streamed from this fd (>=0), else -1 */
+    const char *path; /* from cli_path() */
+    json_t *body;     /* JSON body, or NULL */
+    int upload_fd;    /* raw body streamed from this fd (>=0), else -1 */
     const char *content_type;
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
     cli_sink_fn sink;           /* streaming response; NULL = buffer it in the response */
@@ -83,8 +83,8 @@ struct cli_request {
 };
 /* One request. Transport failures become the "not running" / "permission denied"
  * messages; an HTTP status >= 400 is an error carrying the daemon's message. */
-int cli_request(const struct cli_ctx *ctx, const struct cli_request *req,
-                struct cli_response *out, ctr_error_t *err);
+int cli_request(const struct cli_ctx *ctx, const struct cli_request *req, struct cli_response *out,
+                ctr_error_t *err);
 /* Convenience: method + path + optional JSON body; *out (may be NULL) gets the
  * parsed JSON response (NULL for an empty body). */
 int cli_call(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
@@ -110,9 +110,9 @@ int cli_hijack(const struct cli_ctx *ctx, const char *method, const char *path, 
                int *fd, char **pre, size_t *pre_len, ctr_error_t *err);
 
 struct cli_pump_opts {
-    bool tty;          /* raw stream (no 8-byte headers); local terminal raw mode */
-    bool send_stdin;   /* copy our stdin to the stream; EOF half-closes it */
-    bool detach_keys;  /* Ctrl-P Ctrl-Q detaches (only with a tty on stdin) */
+    bool tty;                /* raw stream (no 8-byte headers); local terminal raw mode */
+    bool send_stdin;         /* copy our stdin to the stream; EOF half-closes it */
+    bool detach_keys;        /* Ctrl-P Ctrl-Q detaches (only with a tty on stdin) */
     const char *resize_path; /* POST path for resizes: .../resize */
     const char *kill_path;   /* without a tty: forward SIGINT/SIGTERM here (sig-proxy) */
 };
@@ -189,8 +189,7 @@ struct cli_run_opts {
     const char *image;
     char **cmd;
 };
-int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o,
-                  ctr_error_t *err);
+int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o, ctr_error_t *err);
 void cli_run_opts_release(struct cli_run_opts *o);
 /* The POST /containers/create body. */
 json_t *cli_run_body(const struct cli_run_opts *o, bool create_only);

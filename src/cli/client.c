@@ -73,8 +73,10 @@ int cli_connect_error(const char *socket, int errnum, ctr_error_t *err)
                             "as `%s` or start the daemon with a group you are in",
                             socket, pw ? pw->pw_name : "root", pw ? pw->pw_name : "root");
         }
-        return ctr_fail(err, 0, "permission denied on the API socket `%s`; check the "
-                                "permissions of its directory", socket);
+        return ctr_fail(err, 0,
+                        "permission denied on the API socket `%s`; check the "
+                        "permissions of its directory",
+                        socket);
     }
     if (errnum == ENOENT || errnum == ECONNREFUSED || errnum == ENOTDIR)
         return ctr_fail(err, 0,
@@ -184,8 +186,8 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int cli_request(const struct cli_ctx *ctx, const struct cli_request *req,
-                struct cli_response *out, ctr_error_t *err)
+int cli_request(const struct cli_ctx *ctx, const struct cli_request *req, struct cli_response *out,
+                ctr_error_t *err)
 {
     struct cli_response resp = {0};
     struct xfer x = {.req = req, .resp = &resp};
@@ -250,10 +252,9 @@ int cli_request(const struct cli_ctx *ctx, const struct cli_request *req,
             if (e == 0)
                 e = access(ctx->socket, F_OK) < 0 ? ENOENT : ECONNREFUSED;
             cli_connect_error(ctx->socket, e, err);
-        } else if (rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
-                   rc == CURLE_PARTIAL_FILE) {
-            ctr_fail(err, 0, "the daemon closed the connection during `%s %s` (%s)",
-                     req->method, req->path, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        } else if (rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_PARTIAL_FILE) {
+            ctr_fail(err, 0, "the daemon closed the connection during `%s %s` (%s)", req->method,
+                     req->path, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         } else {
             ctr_fail(err, 0, "request `%s %s` failed: %s", req->method, req->path,
                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
@@ -335,8 +336,11 @@ static void waiter_headers(void *opaque, long status)
 static void *waiter_main(void *opaque)
 {
     struct cli_waiter *w = opaque;
-    struct cli_request req = {.method = "POST", .path = w->path, .upload_fd = -1,
-                              .on_headers = waiter_headers, .headers_opaque = w};
+    struct cli_request req = {.method = "POST",
+                              .path = w->path,
+                              .upload_fd = -1,
+                              .on_headers = waiter_headers,
+                              .headers_opaque = w};
     int r = cli_request(&w->ctx, &req, &w->resp, &w->err);
 
     pthread_mutex_lock(&w->lock);

@@ -61,7 +61,8 @@ int cli_demux_finish(const struct cli_demux *d, ctr_error_t *err)
         return ctr_fail(err, 0, "stream from the daemon ended inside a frame (%u bytes missing)",
                         d->remaining);
     if (d->hdr_len > 0)
-        return ctr_fail(err, 0, "stream from the daemon ended inside a frame header (%zu of 8 bytes)",
+        return ctr_fail(err, 0,
+                        "stream from the daemon ended inside a frame header (%zu of 8 bytes)",
                         d->hdr_len);
     return 0;
 }

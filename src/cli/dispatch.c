@@ -14,23 +14,23 @@ struct command {
     const char *usage;
 };
 
-#define RUN_FLAGS                                                                                 \
-    "  -d, --detach            run in the background and print the container id\n"              \
-    "  -i, --interactive       keep stdin open\n"                                                \
-    "  -t, --tty               allocate a terminal\n"                                            \
-    "      --rm, --remove      remove the container when it exits\n"                             \
-    "      --name NAME         name the container\n"                                             \
-    "  -e, --env NAME[=VALUE]  set an environment variable (NAME alone: take ours)\n"            \
-    "      --env-file FILE     read environment variables from FILE\n"                           \
-    "  -w, --workdir DIR       working directory inside the container\n"                         \
-    "  -u, --user USER[:GROUP] user to run as\n"                                                 \
-    "      --entrypoint CMD    override the image's entrypoint (\"\" clears it)\n"               \
-    "  -c, --cpus N            vCPUs of the container's VM (default 2)\n"                        \
-    "  -m, --memory SIZE       memory of the VM, e.g. 512m, 1g (default 1g, at least 128m)\n"    \
-    "  -l, --label KEY[=VALUE] add a label\n"                                                    \
-    "      --cidfile FILE      write the container id to FILE\n"                                 \
-    "      --init              run an init that reaps zombies and forwards signals\n"            \
-    "      --read-only         mount the root filesystem read-only\n"                            \
+#define RUN_FLAGS                                                                                  \
+    "  -d, --detach            run in the background and print the container id\n"                 \
+    "  -i, --interactive       keep stdin open\n"                                                  \
+    "  -t, --tty               allocate a terminal\n"                                              \
+    "      --rm, --remove      remove the container when it exits\n"                               \
+    "      --name NAME         name the container\n"                                               \
+    "  -e, --env NAME[=VALUE]  set an environment variable (NAME alone: take ours)\n"              \
+    "      --env-file FILE     read environment variables from FILE\n"                             \
+    "  -w, --workdir DIR       working directory inside the container\n"                           \
+    "  -u, --user USER[:GROUP] user to run as\n"                                                   \
+    "      --entrypoint CMD    override the image's entrypoint (\"\" clears it)\n"                 \
+    "  -c, --cpus N            vCPUs of the container's VM (default 2)\n"                          \
+    "  -m, --memory SIZE       memory of the VM, e.g. 512m, 1g (default 1g, at least 128m)\n"      \
+    "  -l, --label KEY[=VALUE] add a label\n"                                                      \
+    "      --cidfile FILE      write the container id to FILE\n"                                   \
+    "      --init              run an init that reaps zombies and forwards signals\n"              \
+    "      --read-only         mount the root filesystem read-only\n"                              \
     "      --ulimit NAME=SOFT[:HARD]  set a resource limit (nofile, nproc, core, ...)\n"
 
 static const struct command system_cmds[] = {
@@ -49,10 +49,12 @@ static const struct command system_cmds[] = {
      "usage: container system logs [-f] [-n N]\n"},
     {"df", NULL, cli_cmd_system_df, NULL, "show disk usage",
      "usage: container system df [--format json|table]\n"},
-    {"kernel", NULL, NULL, (const struct command[]){
-         {"set", NULL, cli_cmd_system_kernel_set, NULL, "install the guest kernel",
-          "usage: container system kernel set --binary PATH\n"},
-         {0}}, "manage the guest kernel", "usage: container system kernel set --binary PATH\n"},
+    {"kernel", NULL, NULL,
+     (const struct command[]){{"set", NULL, cli_cmd_system_kernel_set, NULL,
+                               "install the guest kernel",
+                               "usage: container system kernel set --binary PATH\n"},
+                              {0}},
+     "manage the guest kernel", "usage: container system kernel set --binary PATH\n"},
     {0},
 };
 
@@ -138,8 +140,8 @@ static void print_group(FILE *f, const char *prefix, const struct command *cmds)
     fprintf(f, "usage: container [--socket PATH] [--debug] %sCOMMAND [ARGS...]\n\ncommands:\n",
             prefix);
     for (const struct command *c = cmds; c->name; c++) {
-        cleanup_free char *n = c->alias ? ctr_xasprintf("%s, %s", c->name, c->alias)
-                                        : ctr_xstrdup(c->name);
+        cleanup_free char *n =
+            c->alias ? ctr_xasprintf("%s, %s", c->name, c->alias) : ctr_xstrdup(c->name);
         fprintf(f, "  %-16s %s\n", n, c->summary);
     }
     fprintf(f, "\nRun `container %sCOMMAND --help` for a command's flags.\n", prefix);
@@ -244,8 +246,7 @@ int cli_main(int argc, char **argv)
         free(prefix);
         prefix = p;
         group = c->sub;
-        if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 ||
-            strcmp(argv[i + 1], "-h") == 0) {
+        if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0) {
             print_group(i + 1 >= argc ? stderr : stdout, prefix, group);
             return i + 1 >= argc ? 2 : 0;
         }
@@ -259,8 +260,8 @@ int cli_main(int argc, char **argv)
         ctr_error_print("container", err);
         ctr_error_free(&err);
         /* docker's convention: run/create/start/exec failures before the process is 125. */
-        return group == commands && (c->fn == cli_cmd_run || c->fn == cli_cmd_exec ||
-                                     c->fn == cli_cmd_start)
+        return group == commands &&
+                       (c->fn == cli_cmd_run || c->fn == cli_cmd_exec || c->fn == cli_cmd_start)
                    ? CLI_EXIT_FAILURE
                    : 1;
     }

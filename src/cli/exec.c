@@ -11,10 +11,14 @@
 enum { O_DETACH = 1, O_INTERACTIVE, O_TTY, O_ENV, O_ENV_FILE, O_WORKDIR, O_USER };
 
 static const struct cli_option exec_options[] = {
-    {"detach", 'd', false, O_DETACH}, {"interactive", 'i', false, O_INTERACTIVE},
-    {"tty", 't', false, O_TTY},       {"env", 'e', true, O_ENV},
-    {"env-file", 0, true, O_ENV_FILE}, {"workdir", 'w', true, O_WORKDIR},
-    {"cwd", 0, true, O_WORKDIR},      {"user", 'u', true, O_USER},
+    {"detach", 'd', false, O_DETACH},
+    {"interactive", 'i', false, O_INTERACTIVE},
+    {"tty", 't', false, O_TTY},
+    {"env", 'e', true, O_ENV},
+    {"env-file", 0, true, O_ENV_FILE},
+    {"workdir", 'w', true, O_WORKDIR},
+    {"cwd", 0, true, O_WORKDIR},
+    {"user", 'u', true, O_USER},
     {0},
 };
 
@@ -22,21 +26,33 @@ static int exec_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
     struct cli_exec_opts *o = opaque;
     switch (id) {
-    case O_DETACH: o->detach = true; break;
-    case O_INTERACTIVE: o->interactive = true; break;
-    case O_TTY: o->tty = true; break;
+    case O_DETACH:
+        o->detach = true;
+        break;
+    case O_INTERACTIVE:
+        o->interactive = true;
+        break;
+    case O_TTY:
+        o->tty = true;
+        break;
     case O_ENV:
         if (*v == '\0' || *v == '=')
-            return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME", v);
+            return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME",
+                            v);
         ctr_strv_append(&o->env_flags, v);
         break;
-    case O_ENV_FILE: ctr_strv_append(&o->env_files, v); break;
+    case O_ENV_FILE:
+        ctr_strv_append(&o->env_files, v);
+        break;
     case O_WORKDIR:
         if (v[0] != '/')
-            return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute", v);
+            return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute",
+                            v);
         o->workdir = v;
         break;
-    case O_USER: o->user = v; break;
+    case O_USER:
+        o->user = v;
+        break;
     }
     return 0;
 }
@@ -56,13 +72,14 @@ int cli_exec_parse(int argc, char **argv, struct cli_exec_opts *o, ctr_error_t *
     int r;
 
     *o = (struct cli_exec_opts){0};
-    r = cli_parse_opts("exec", exec_options, CLI_PARSE_STOP_AT_POSITIONAL, argc, argv, exec_opt,
-                       o, &o->pos, err);
+    r = cli_parse_opts("exec", exec_options, CLI_PARSE_STOP_AT_POSITIONAL, argc, argv, exec_opt, o,
+                       &o->pos, err);
     if (r != 0)
         return r;
     if (ctr_strv_len(o->pos) < 2)
-        return ctr_fail(err, 0, "`container exec` needs a container and a command; usage: "
-                                "container exec [OPTIONS] CONTAINER COMMAND [ARG...]");
+        return ctr_fail(err, 0,
+                        "`container exec` needs a container and a command; usage: "
+                        "container exec [OPTIONS] CONTAINER COMMAND [ARG...]");
     o->env = ctr_xcalloc(1, sizeof(char *));
     for (char **f = o->env_files; f && *f; f++)
         if (bundle_create_parse_env_file(*f, &bo, &o->env, err) < 0)
@@ -147,8 +164,10 @@ int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     if (cli_hijack(ctx, "POST", path, start, &fd, &pre, &pre_len, err) < 0)
         goto out;
     rpath = cli_path("/exec/%s/resize", eexec);
-    struct cli_pump_opts po = {.tty = o.tty, .send_stdin = o.interactive,
-                               .detach_keys = o.tty && o.interactive, .resize_path = rpath};
+    struct cli_pump_opts po = {.tty = o.tty,
+                               .send_stdin = o.interactive,
+                               .detach_keys = o.tty && o.interactive,
+                               .resize_path = rpath};
     if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0)
         goto out;
     if (detached) {

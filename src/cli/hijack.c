@@ -106,8 +106,7 @@ int cli_hijack(const struct cli_ctx *ctx, const char *method, const char *path, 
     if (ctx->debug)
         fprintf(stderr, "[http] %s\n", buf);
     if (sscanf(buf, "HTTP/%d.%d %d", &major, &minor, &status) != 3)
-        return ctr_fail(err, 0, "the daemon sent a malformed status line to `%s %s`", method,
-                        path);
+        return ctr_fail(err, 0, "the daemon sent a malformed status line to `%s %s`", method, path);
     const char *rest = end + 4;
     size_t rest_len = len - (size_t)(rest - buf);
     if (status >= 400) {
@@ -163,8 +162,7 @@ static int demux_out(void *opaque, int stream, const char *data, size_t len)
     return ctr_write_all(fd, data, len) < 0 ? -1 : 0;
 }
 
-static int deliver(struct cli_demux *d, bool tty, const char *data, size_t len,
-                   ctr_error_t *err)
+static int deliver(struct cli_demux *d, bool tty, const char *data, size_t len, ctr_error_t *err)
 {
     struct out_ctx o = {STDOUT_FILENO, STDERR_FILENO};
     if (tty)
@@ -195,7 +193,8 @@ int cli_pump(const struct cli_ctx *ctx, int fd, const char *pre, size_t pre_len,
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
     }
-    if (o->tty && o->send_stdin && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
+    if (o->tty && o->send_stdin && isatty(STDIN_FILENO) &&
+        tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
         struct termios tio = saved_tio;
         cfmakeraw(&tio);
         tio.c_oflag |= OPOST; /* keep \n -> \r\n for our own messages */

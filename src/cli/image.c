@@ -23,13 +23,26 @@ static int img_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
     struct img_opts *o = opaque;
     switch (id) {
-    case O_ALL: o->all = true; break;
-    case O_QUIET: o->quiet = true; break;
-    case O_FORCE: o->force = true; break;
-    case O_FORMAT: return cli_parse_format(v, &o->format, err);
-    case O_INPUT: o->input = v; break;
-    case O_OUTPUT: o->output = v; break;
-    case O_PLATFORM: o->platform = v; break;
+    case O_ALL:
+        o->all = true;
+        break;
+    case O_QUIET:
+        o->quiet = true;
+        break;
+    case O_FORCE:
+        o->force = true;
+        break;
+    case O_FORMAT:
+        return cli_parse_format(v, &o->format, err);
+    case O_INPUT:
+        o->input = v;
+        break;
+    case O_OUTPUT:
+        o->output = v;
+        break;
+    case O_PLATFORM:
+        o->platform = v;
+        break;
     }
     return 0;
 }
@@ -101,17 +114,18 @@ int cli_cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *er
         return -1;
     if (o.format == CLI_FORMAT_JSON) {
         json_t *out = json_array();
-        json_array_foreach(list, i, img) {
+        json_array_foreach(list, i, img)
+        {
             json_t *tags = json_object_get(img, "RepoTags");
             json_t *digests = json_object_get(img, "RepoDigests");
             json_array_append_new(
-                out, json_pack("{s:s,s:o,s:o,s:I,s:I}", "id",
-                               cli_json_str(img, "Id") ? cli_json_str(img, "Id") : "",
-                               "repoTags", json_is_array(tags) ? json_incref(tags) : json_array(),
-                               "repoDigests",
-                               json_is_array(digests) ? json_incref(digests) : json_array(),
-                               "created", (json_int_t)cli_json_int(img, "Created"), "size",
-                               (json_int_t)cli_json_int(img, "Size")));
+                out,
+                json_pack("{s:s,s:o,s:o,s:I,s:I}", "id",
+                          cli_json_str(img, "Id") ? cli_json_str(img, "Id") : "", "repoTags",
+                          json_is_array(tags) ? json_incref(tags) : json_array(), "repoDigests",
+                          json_is_array(digests) ? json_incref(digests) : json_array(), "created",
+                          (json_int_t)cli_json_int(img, "Created"), "size",
+                          (json_int_t)cli_json_int(img, "Size")));
         }
         cli_print_json(out, stdout);
         json_decref(out);
@@ -120,7 +134,8 @@ int cli_cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *er
     }
     struct cli_table *t = cli_table_new(hdr);
     int64_t now = (int64_t)time(NULL);
-    json_array_foreach(list, i, img) {
+    json_array_foreach(list, i, img)
+    {
         json_t *tags = json_object_get(img, "RepoTags"), *tv;
         cleanup_free char *id = cli_short_id(cli_json_str(img, "Id"));
         cleanup_free char *age = cli_human_duration(now - cli_json_int(img, "Created"));
@@ -135,7 +150,8 @@ int cli_cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *er
             const char *cells[] = {"<none>", "<none>", id, ago, size};
             cli_table_add(t, cells);
         }
-        json_array_foreach(tags, j, tv) {
+        json_array_foreach(tags, j, tv)
+        {
             cleanup_free char *repo = NULL, *tag = NULL;
             if (!json_is_string(tv))
                 continue;
@@ -166,8 +182,8 @@ int cli_cmd_image_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *er
     if (r != 0)
         return r == 1 ? 0 : -1;
     if (o.all && pos[0])
-        return ctr_fail(err, 0, "`container %s --all` takes no image names (got `%s`)",
-                        ctx->name, pos[0]);
+        return ctr_fail(err, 0, "`container %s --all` takes no image names (got `%s`)", ctx->name,
+                        pos[0]);
     if (o.all) {
         json_t *list = NULL, *img;
         cleanup_free char *path = cli_path("/images/json");
@@ -192,7 +208,8 @@ int cli_cmd_image_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *er
             rc = 1;
             continue;
         }
-        json_array_foreach(resp, i, v) {
+        json_array_foreach(resp, i, v)
+        {
             if (cli_json_str(v, "Untagged"))
                 printf("Untagged: %s\n", cli_json_str(v, "Untagged"));
             if (cli_json_str(v, "Deleted"))
@@ -269,11 +286,13 @@ int cli_cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t 
     if (cli_check_args(ctx->name, pos, 0, 0, "no arguments", err) < 0)
         return -1;
     /* filters={"dangling":["false"]}: every image no container uses. */
-    path = o.all ? cli_path("/images/prune?filters=%%7B%%22dangling%%22%%3A%%5B%%22false%%22%%5D%%7D")
-                 : cli_path("/images/prune");
+    path = o.all
+               ? cli_path("/images/prune?filters=%%7B%%22dangling%%22%%3A%%5B%%22false%%22%%5D%%7D")
+               : cli_path("/images/prune");
     if (cli_call(ctx, "POST", path, NULL, &resp, err) < 0)
         return -1;
-    json_array_foreach(json_object_get(resp, "ImagesDeleted"), i, v) {
+    json_array_foreach(json_object_get(resp, "ImagesDeleted"), i, v)
+    {
         if (cli_json_str(v, "Untagged"))
             printf("Untagged: %s\n", cli_json_str(v, "Untagged"));
         if (cli_json_str(v, "Deleted"))
@@ -364,8 +383,8 @@ int cli_cmd_image_load(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
 
     if (r != 0)
         return r == 1 ? 0 : -1;
-    if (cli_check_args(ctx->name, pos, 0, 0, "no arguments (the archive is given with `-i`)",
-                       err) < 0)
+    if (cli_check_args(ctx->name, pos, 0, 0, "no arguments (the archive is given with `-i`)", err) <
+        0)
         return -1;
     if (o.input == NULL && isatty(STDIN_FILENO))
         return ctr_fail(err, 0, "`container image load` needs an archive: `-i FILE` or on stdin");
@@ -375,9 +394,11 @@ int cli_cmd_image_load(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
             return ctr_fail(err, errno, "cannot open `%s`", o.input);
     }
     path = cli_path("/images/load?quiet=0");
-    struct cli_request req = {.method = "POST", .path = path,
+    struct cli_request req = {.method = "POST",
+                              .path = path,
                               .upload_fd = fd >= 0 ? fd : STDIN_FILENO,
-                              .content_type = "application/x-tar", .sink = msgs_sink,
+                              .content_type = "application/x-tar",
+                              .sink = msgs_sink,
                               .sink_opaque = &m};
     if (cli_request(ctx, &req, NULL, err) < 0) {
         free(m.buf);
@@ -394,9 +415,8 @@ static int file_sink(void *opaque, const char *data, size_t len)
 
 int cli_cmd_image_save(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"output", 'o', true, O_OUTPUT},
-                                             {"platform", 0, true, O_PLATFORM},
-                                             {0}};
+    static const struct cli_option opts[] = {
+        {"output", 'o', true, O_OUTPUT}, {"platform", 0, true, O_PLATFORM}, {0}};
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
     cleanup_free char *q = ctr_xstrdup(""), *path = NULL, *tmp = NULL;
@@ -422,8 +442,8 @@ int cli_cmd_image_save(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
         if (fd < 0)
             return ctr_fail(err, errno, "cannot create `%s`", tmp);
     }
-    struct cli_request req = {.method = "GET", .path = path, .upload_fd = -1, .sink = file_sink,
-                              .sink_opaque = &fd};
+    struct cli_request req = {
+        .method = "GET", .path = path, .upload_fd = -1, .sink = file_sink, .sink_opaque = &fd};
     r = cli_request(ctx, &req, NULL, err);
     if (o.output) {
         if (r == 0 && fsync(fd) < 0)
@@ -462,8 +482,12 @@ static int pull_push(struct cli_ctx *ctx, int argc, char **argv, bool push, ctr_
         path = cli_path("/images/create?fromImage=%s", er);
     }
     const char *hdrs[] = {hdr, NULL};
-    struct cli_request req = {.method = "POST", .path = path, .upload_fd = -1, .headers = hdrs,
-                              .sink = msgs_sink, .sink_opaque = &m};
+    struct cli_request req = {.method = "POST",
+                              .path = path,
+                              .upload_fd = -1,
+                              .headers = hdrs,
+                              .sink = msgs_sink,
+                              .sink_opaque = &m};
     if (cli_request(ctx, &req, NULL, err) < 0) {
         free(m.buf);
         free(m.error);

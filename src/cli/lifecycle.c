@@ -8,10 +8,10 @@
 #include <string.h>
 
 static const char *const signal_names[] = {
-    "HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "IOT",    "BUS",   "FPE",  "KILL",
-    "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD",  "CONT", "STOP",
-    "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ", "VTALRM", "PROF",  "WINCH", "IO",
-    "POLL", "PWR",  "SYS",  NULL};
+    "HUP",  "INT",   "QUIT", "ILL",  "TRAP", "ABRT", "IOT",  "BUS",    "FPE",
+    "KILL", "USR1",  "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD",
+    "CONT", "STOP",  "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",   "VTALRM",
+    "PROF", "WINCH", "IO",   "POLL", "PWR",  "SYS",  NULL};
 
 int cli_check_signal(const char *s, ctr_error_t *err)
 {
@@ -27,8 +27,10 @@ int cli_check_signal(const char *s, ctr_error_t *err)
             return 0;
     if (strncasecmp(n, "RTMIN", 5) == 0 || strncasecmp(n, "RTMAX", 5) == 0)
         return 0;
-    return ctr_fail(err, 0, "invalid signal `%s`: use a name such as `TERM`, `SIGKILL` or a "
-                            "number 1-64", s);
+    return ctr_fail(err, 0,
+                    "invalid signal `%s`: use a name such as `TERM`, `SIGKILL` or a "
+                    "number 1-64",
+                    s);
 }
 
 enum { O_ALL = 1, O_FORCE, O_TIME, O_SIGNAL };
@@ -37,8 +39,12 @@ static int lc_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
     struct cli_lifecycle_opts *o = opaque;
     switch (id) {
-    case O_ALL: o->all = true; break;
-    case O_FORCE: o->force = true; break;
+    case O_ALL:
+        o->all = true;
+        break;
+    case O_FORCE:
+        o->force = true;
+        break;
     case O_TIME:
         return cli_parse_long("--time", v, 0, 24 * 3600, &o->timeout, err) < 0 ? -1 : 0;
     case O_SIGNAL:
@@ -142,8 +148,8 @@ static int for_each(struct cli_ctx *ctx, int argc, char **argv, bool all_means_a
     return rc;
 }
 
-static int stop_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *o,
-                    const char *eid, ctr_error_t *err)
+static int stop_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *o, const char *eid,
+                    ctr_error_t *err)
 {
     cleanup_free char *q = ctr_xstrdup("");
     cleanup_free char *path = NULL;
@@ -161,8 +167,8 @@ static int stop_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *
     return cli_call(ctx, "POST", path, NULL, NULL, err);
 }
 
-static int kill_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *o,
-                    const char *eid, ctr_error_t *err)
+static int kill_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *o, const char *eid,
+                    ctr_error_t *err)
 {
     cleanup_free char *s = cli_esc(o->signal ? o->signal : "KILL");
     cleanup_free char *path = cli_path("/containers/%s/kill?signal=%s", eid, s);
@@ -222,9 +228,8 @@ int cli_cmd_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     }
     if (cli_call(ctx, "POST", path, NULL, &resp, err) < 0)
         return -1;
-    json_array_foreach(json_object_get(resp, "ContainersDeleted"), i, v)
-        if (json_is_string(v))
-            printf("%s\n", json_string_value(v));
+    json_array_foreach(json_object_get(resp, "ContainersDeleted"), i, v) if (json_is_string(v))
+        printf("%s\n", json_string_value(v));
     cleanup_free char *sz = cli_human_size((double)cli_json_int(resp, "SpaceReclaimed"));
     printf("Reclaimed %s\n", sz);
     json_decref(resp);

@@ -13,9 +13,15 @@ static int logs_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
     struct cli_logs_opts *o = opaque;
     switch (id) {
-    case O_FOLLOW: o->follow = true; break;
-    case O_BOOT: o->boot = true; break;
-    case O_TIMESTAMPS: o->timestamps = true; break;
+    case O_FOLLOW:
+        o->follow = true;
+        break;
+    case O_BOOT:
+        o->boot = true;
+        break;
+    case O_TIMESTAMPS:
+        o->timestamps = true;
+        break;
     case O_TAIL:
         if (strcmp(v, "all") == 0) {
             o->tail = -1;
@@ -28,10 +34,11 @@ static int logs_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 
 int cli_logs_parse(int argc, char **argv, struct cli_logs_opts *o, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {
-        {"follow", 'f', false, O_FOLLOW}, {"tail", 'n', true, O_TAIL},
-        {"boot", 0, false, O_BOOT},       {"timestamps", 't', false, O_TIMESTAMPS},
-        {0}};
+    static const struct cli_option opts[] = {{"follow", 'f', false, O_FOLLOW},
+                                             {"tail", 'n', true, O_TAIL},
+                                             {"boot", 0, false, O_BOOT},
+                                             {"timestamps", 't', false, O_TIMESTAMPS},
+                                             {0}};
     int r;
 
     *o = (struct cli_logs_opts){.tail = -1};
@@ -124,8 +131,8 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     free(path);
     path = cli_path("/containers/%s/logs?stdout=1&stderr=1&follow=%d&tail=%s&timestamps=%d", eid,
                     o.follow, tail, o.timestamps);
-    struct cli_request req = {.method = "GET", .path = path, .upload_fd = -1, .sink = logs_sink,
-                              .sink_opaque = &s};
+    struct cli_request req = {
+        .method = "GET", .path = path, .upload_fd = -1, .sink = logs_sink, .sink_opaque = &s};
     if (cli_request(ctx, &req, NULL, err) < 0) {
         if (s.err) {
             ctr_error_free(err);

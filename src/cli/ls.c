@@ -11,18 +11,24 @@ static int ls_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
     struct cli_ls_opts *o = opaque;
     switch (id) {
-    case O_ALL: o->all = true; break;
-    case O_QUIET: o->quiet = true; break;
-    case O_FORMAT: return cli_parse_format(v, &o->format, err);
+    case O_ALL:
+        o->all = true;
+        break;
+    case O_QUIET:
+        o->quiet = true;
+        break;
+    case O_FORMAT:
+        return cli_parse_format(v, &o->format, err);
     }
     return 0;
 }
 
 int cli_ls_parse(int argc, char **argv, struct cli_ls_opts *o, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {
-        {"all", 'a', false, O_ALL}, {"quiet", 'q', false, O_QUIET},
-        {"format", 0, true, O_FORMAT}, {0}};
+    static const struct cli_option opts[] = {{"all", 'a', false, O_ALL},
+                                             {"quiet", 'q', false, O_QUIET},
+                                             {"format", 0, true, O_FORMAT},
+                                             {0}};
     cleanup_strv char **pos = NULL;
     int r;
 
@@ -52,7 +58,8 @@ void cli_ls_print_table(json_t *list, int64_t now, FILE *f)
     json_t *c;
     size_t i;
 
-    json_array_foreach(list, i, c) {
+    json_array_foreach(list, i, c)
+    {
         cleanup_free char *id = cli_short_id(cli_json_str(c, "Id"));
         cleanup_free char *cmd = cli_ellipsis(cli_json_str(c, "Command"), 20);
         cleanup_free char *qcmd = ctr_xasprintf("\"%s\"", cmd);
@@ -60,8 +67,12 @@ void cli_ls_print_table(json_t *list, int64_t now, FILE *f)
         cleanup_free char *age = cli_human_duration(now - created);
         cleanup_free char *ago = ctr_xasprintf("%s ago", age);
         const char *status = cli_json_str(c, "Status");
-        const char *cells[] = {id, cli_json_str(c, "Image"), qcmd, ago,
-                               status ? status : cli_json_str(c, "State"), first_name(c)};
+        const char *cells[] = {id,
+                               cli_json_str(c, "Image"),
+                               qcmd,
+                               ago,
+                               status ? status : cli_json_str(c, "State"),
+                               first_name(c)};
         cli_table_add(t, cells);
     }
     cli_table_print(t, f);
@@ -103,7 +114,8 @@ int cli_cmd_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
         return ctr_fail(err, 0, "the daemon sent a container list that is not an array");
     }
     if (o.quiet) {
-        json_array_foreach(list, i, c) {
+        json_array_foreach(list, i, c)
+        {
             cleanup_free char *id = cli_short_id(cli_json_str(c, "Id"));
             printf("%s\n", id);
         }

@@ -24,15 +24,22 @@ static int reg_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     struct reg_opts *o = opaque;
     enum registry_scheme s;
     switch (id) {
-    case O_USERNAME: o->username = v; break;
-    case O_PASSWORD_STDIN: o->password_stdin = true; break;
+    case O_USERNAME:
+        o->username = v;
+        break;
+    case O_PASSWORD_STDIN:
+        o->password_stdin = true;
+        break;
     case O_SCHEME:
         if (registry_scheme_parse(v, &s, err) < 0)
             return ctr_error_wrap(err, "invalid value for `--scheme`");
         o->scheme = v;
         break;
-    case O_FORMAT: return cli_parse_format(v, &o->format, err);
-    case O_QUIET: o->quiet = true; break;
+    case O_FORMAT:
+        return cli_parse_format(v, &o->format, err);
+    case O_QUIET:
+        o->quiet = true;
+        break;
     }
     return 0;
 }

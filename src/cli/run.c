@@ -14,21 +14,36 @@
 #include <unistd.h>
 
 enum {
-    O_DETACH = 1, O_INTERACTIVE, O_TTY, O_RM, O_NAME, O_ENV, O_ENV_FILE, O_WORKDIR, O_USER,
-    O_ENTRYPOINT, O_CPUS, O_MEMORY, O_LABEL, O_CIDFILE, O_INIT, O_READ_ONLY, O_ULIMIT,
+    O_DETACH = 1,
+    O_INTERACTIVE,
+    O_TTY,
+    O_RM,
+    O_NAME,
+    O_ENV,
+    O_ENV_FILE,
+    O_WORKDIR,
+    O_USER,
+    O_ENTRYPOINT,
+    O_CPUS,
+    O_MEMORY,
+    O_LABEL,
+    O_CIDFILE,
+    O_INIT,
+    O_READ_ONLY,
+    O_ULIMIT,
 };
 
 static const struct cli_option run_options[] = {
-    {"detach", 'd', false, O_DETACH},     {"interactive", 'i', false, O_INTERACTIVE},
-    {"tty", 't', false, O_TTY},           {"rm", 0, false, O_RM},
-    {"remove", 0, false, O_RM},           {"name", 0, true, O_NAME},
-    {"env", 'e', true, O_ENV},            {"env-file", 0, true, O_ENV_FILE},
-    {"workdir", 'w', true, O_WORKDIR},    {"cwd", 0, true, O_WORKDIR},
-    {"user", 'u', true, O_USER},          {"entrypoint", 0, true, O_ENTRYPOINT},
-    {"cpus", 'c', true, O_CPUS},          {"memory", 'm', true, O_MEMORY},
-    {"label", 'l', true, O_LABEL},        {"cidfile", 0, true, O_CIDFILE},
-    {"init", 0, false, O_INIT},           {"read-only", 0, false, O_READ_ONLY},
-    {"ulimit", 0, true, O_ULIMIT},        {0},
+    {"detach", 'd', false, O_DETACH},  {"interactive", 'i', false, O_INTERACTIVE},
+    {"tty", 't', false, O_TTY},        {"rm", 0, false, O_RM},
+    {"remove", 0, false, O_RM},        {"name", 0, true, O_NAME},
+    {"env", 'e', true, O_ENV},         {"env-file", 0, true, O_ENV_FILE},
+    {"workdir", 'w', true, O_WORKDIR}, {"cwd", 0, true, O_WORKDIR},
+    {"user", 'u', true, O_USER},       {"entrypoint", 0, true, O_ENTRYPOINT},
+    {"cpus", 'c', true, O_CPUS},       {"memory", 'm', true, O_MEMORY},
+    {"label", 'l', true, O_LABEL},     {"cidfile", 0, true, O_CIDFILE},
+    {"init", 0, false, O_INIT},        {"read-only", 0, false, O_READ_ONLY},
+    {"ulimit", 0, true, O_ULIMIT},     {0},
 };
 
 static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
@@ -36,12 +51,24 @@ static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     struct cli_run_opts *o = opaque;
 
     switch (id) {
-    case O_DETACH: o->detach = true; break;
-    case O_INTERACTIVE: o->interactive = true; break;
-    case O_TTY: o->tty = true; break;
-    case O_RM: o->rm = true; break;
-    case O_INIT: o->init = true; break;
-    case O_READ_ONLY: o->read_only = true; break;
+    case O_DETACH:
+        o->detach = true;
+        break;
+    case O_INTERACTIVE:
+        o->interactive = true;
+        break;
+    case O_TTY:
+        o->tty = true;
+        break;
+    case O_RM:
+        o->rm = true;
+        break;
+    case O_INIT:
+        o->init = true;
+        break;
+    case O_READ_ONLY:
+        o->read_only = true;
+        break;
     case O_NAME:
         if (bundle_create_check_name(v, err) < 0)
             return ctr_error_wrap(err, "invalid value for `--name`");
@@ -49,17 +76,25 @@ static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         break;
     case O_ENV:
         if (*v == '\0' || *v == '=')
-            return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME", v);
+            return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME",
+                            v);
         ctr_strv_append(&o->env_flags, v);
         break;
-    case O_ENV_FILE: ctr_strv_append(&o->env_files, v); break;
+    case O_ENV_FILE:
+        ctr_strv_append(&o->env_files, v);
+        break;
     case O_WORKDIR:
         if (v[0] != '/')
-            return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute", v);
+            return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute",
+                            v);
         o->workdir = v;
         break;
-    case O_USER: o->user = v; break;
-    case O_ENTRYPOINT: o->entrypoint = v; break;
+    case O_USER:
+        o->user = v;
+        break;
+    case O_ENTRYPOINT:
+        o->entrypoint = v;
+        break;
     case O_CPUS:
         if (bundle_create_parse_cpus(v, &o->cpus, err) < 0)
             return ctr_error_wrap(err, "invalid value for `--cpus`");
@@ -70,10 +105,13 @@ static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         break;
     case O_LABEL:
         if (*v == '\0' || *v == '=')
-            return ctr_fail(err, 0, "invalid value `%s` for `--label`: expected KEY=VALUE or KEY", v);
+            return ctr_fail(err, 0, "invalid value `%s` for `--label`: expected KEY=VALUE or KEY",
+                            v);
         ctr_strv_append(&o->labels, v);
         break;
-    case O_CIDFILE: o->cidfile = v; break;
+    case O_CIDFILE:
+        o->cidfile = v;
+        break;
     case O_ULIMIT: {
         struct agent_rlimit rl;
         if (bundle_create_parse_ulimit(v, &rl, err) < 0)
@@ -118,8 +156,7 @@ static int resolve_env(struct cli_run_opts *o, ctr_error_t *err)
     return 0;
 }
 
-int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o,
-                  ctr_error_t *err)
+int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o, ctr_error_t *err)
 {
     int r;
 
@@ -129,8 +166,10 @@ int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o
     if (r != 0)
         return r;
     if (o->pos[0] == NULL)
-        return ctr_fail(err, 0, "`container %s` needs an image; usage: container %s [OPTIONS] "
-                                "IMAGE [COMMAND] [ARG...]", cmd, cmd);
+        return ctr_fail(err, 0,
+                        "`container %s` needs an image; usage: container %s [OPTIONS] "
+                        "IMAGE [COMMAND] [ARG...]",
+                        cmd, cmd);
     o->image = o->pos[0];
     o->cmd = o->pos + 1;
     if (strcmp(cmd, "create") == 0 && o->detach)
@@ -211,8 +250,8 @@ static char *create_container(const struct cli_ctx *ctx, const struct cli_run_op
 {
     json_t *body = cli_run_body(o, create_only), *resp = NULL;
     cleanup_free char *name = o->name ? cli_esc(o->name) : NULL;
-    cleanup_free char *path = name ? cli_path("/containers/create?name=%s", name)
-                                   : cli_path("/containers/create");
+    cleanup_free char *path =
+        name ? cli_path("/containers/create?name=%s", name) : cli_path("/containers/create");
     char *id = NULL;
 
     if (cli_call(ctx, "POST", path, body, &resp, err) == 0) {
@@ -273,8 +312,11 @@ int cli_attach_and_start(const struct cli_ctx *ctx, const char *id, bool tty, bo
         ctr_error_free(&werr);
         return -1;
     }
-    struct cli_pump_opts po = {.tty = tty, .send_stdin = send_stdin, .detach_keys = tty && send_stdin,
-                               .resize_path = rpath, .kill_path = tty ? NULL : kpath};
+    struct cli_pump_opts po = {.tty = tty,
+                               .send_stdin = send_stdin,
+                               .detach_keys = tty && send_stdin,
+                               .resize_path = rpath,
+                               .kill_path = tty ? NULL : kpath};
     if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0) {
         ctr_error_t werr = NULL;
         /* Keep the error; the container goes on running. Do not block on the wait. */
@@ -389,8 +431,8 @@ int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
         json_t *cfg = json_object_get(info, "Config");
         bool tty = cli_json_bool(cfg, "Tty");
         bool stdin_ok = o.interactive && cli_json_bool(cfg, "OpenStdin");
-        cleanup_free char *id = ctr_xstrdup(cli_json_str(info, "Id") ? cli_json_str(info, "Id")
-                                                                      : ids[0]);
+        cleanup_free char *id =
+            ctr_xstrdup(cli_json_str(info, "Id") ? cli_json_str(info, "Id") : ids[0]);
         json_decref(info);
         return cli_attach_and_start(ctx, id, tty, stdin_ok, "next-exit", true, err);
     }

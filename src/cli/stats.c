@@ -71,11 +71,13 @@ static void fill(struct sample *x, json_t *s, json_t *prev)
         x->mem -= cache;
     x->limit = (double)cli_json_int(mem, "limit");
     x->mem_pct = x->limit > 0 ? x->mem / x->limit * 100.0 : 0;
-    json_object_foreach(nets, k, v) {
+    json_object_foreach(nets, k, v)
+    {
         x->rx += (double)cli_json_int(v, "rx_bytes");
         x->tx += (double)cli_json_int(v, "tx_bytes");
     }
-    json_array_foreach(blk, i, v) {
+    json_array_foreach(blk, i, v)
+    {
         const char *op = cli_json_str(v, "op");
         if (op && strcasecmp(op, "read") == 0)
             x->blk_r += (double)cli_json_int(v, "value");
@@ -87,8 +89,9 @@ static void fill(struct sample *x, json_t *s, json_t *prev)
 
 static void print_table(struct sample *xs, size_t n)
 {
-    static const char *const hdr[] = {"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT",
-                                      "MEM %", "NET I/O", "BLOCK I/O", "PIDS", NULL};
+    static const char *const hdr[] = {"CONTAINER ID",      "NAME",  "CPU %",
+                                      "MEM USAGE / LIMIT", "MEM %", "NET I/O",
+                                      "BLOCK I/O",         "PIDS",  NULL};
     struct cli_table *t = cli_table_new(hdr);
     for (size_t i = 0; i < n; i++) {
         struct sample *x = &xs[i];
@@ -116,11 +119,11 @@ static json_t *samples_json(struct sample *xs, size_t n)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(
             a, json_pack("{s:s,s:s,s:f,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:I}", "id", xs[i].id, "name",
-                         xs[i].name, "cpuPercent", xs[i].cpu, "memoryUsage",
-                         (json_int_t)xs[i].mem, "memoryLimit", (json_int_t)xs[i].limit,
-                         "memoryPercent", xs[i].mem_pct, "networkRx", (json_int_t)xs[i].rx,
-                         "networkTx", (json_int_t)xs[i].tx, "blockRead", (json_int_t)xs[i].blk_r,
-                         "blockWrite", (json_int_t)xs[i].blk_w, "pids", (json_int_t)xs[i].pids));
+                         xs[i].name, "cpuPercent", xs[i].cpu, "memoryUsage", (json_int_t)xs[i].mem,
+                         "memoryLimit", (json_int_t)xs[i].limit, "memoryPercent", xs[i].mem_pct,
+                         "networkRx", (json_int_t)xs[i].rx, "networkTx", (json_int_t)xs[i].tx,
+                         "blockRead", (json_int_t)xs[i].blk_r, "blockWrite",
+                         (json_int_t)xs[i].blk_w, "pids", (json_int_t)xs[i].pids));
     return a;
 }
 

@@ -18,8 +18,19 @@
 #define DEFAULT_ROOT "/var/lib/container"
 #define DEFAULT_RUN_ROOT "/run/container"
 
-enum { O_ROOT = 1, O_RUN_ROOT, O_KERNEL, O_INITRD, O_TIMEOUT, O_FORMAT, O_FOLLOW, O_TAIL,
-       O_BINARY, O_CONTAINERS, O_LOG_LEVEL };
+enum {
+    O_ROOT = 1,
+    O_RUN_ROOT,
+    O_KERNEL,
+    O_INITRD,
+    O_TIMEOUT,
+    O_FORMAT,
+    O_FOLLOW,
+    O_TAIL,
+    O_BINARY,
+    O_CONTAINERS,
+    O_LOG_LEVEL
+};
 
 struct sys_opts {
     const char *root, *run_root, *kernel, *initrd, *binary, *log_level;
@@ -32,17 +43,36 @@ static int sys_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
     struct sys_opts *o = opaque;
     switch (id) {
-    case O_ROOT: o->root = v; break;
-    case O_RUN_ROOT: o->run_root = v; break;
-    case O_KERNEL: o->kernel = v; break;
-    case O_INITRD: o->initrd = v; break;
-    case O_BINARY: o->binary = v; break;
-    case O_LOG_LEVEL: o->log_level = v; break;
-    case O_FOLLOW: o->follow = true; break;
-    case O_CONTAINERS: o->containers = true; break;
-    case O_TIMEOUT: return cli_parse_long("--timeout", v, 1, 3600, &o->timeout, err);
-    case O_TAIL: return cli_parse_long("-n", v, 0, 1L << 30, &o->tail, err);
-    case O_FORMAT: return cli_parse_format(v, &o->format, err);
+    case O_ROOT:
+        o->root = v;
+        break;
+    case O_RUN_ROOT:
+        o->run_root = v;
+        break;
+    case O_KERNEL:
+        o->kernel = v;
+        break;
+    case O_INITRD:
+        o->initrd = v;
+        break;
+    case O_BINARY:
+        o->binary = v;
+        break;
+    case O_LOG_LEVEL:
+        o->log_level = v;
+        break;
+    case O_FOLLOW:
+        o->follow = true;
+        break;
+    case O_CONTAINERS:
+        o->containers = true;
+        break;
+    case O_TIMEOUT:
+        return cli_parse_long("--timeout", v, 1, 3600, &o->timeout, err);
+    case O_TAIL:
+        return cli_parse_long("-n", v, 0, 1L << 30, &o->tail, err);
+    case O_FORMAT:
+        return cli_parse_format(v, &o->format, err);
     }
     return 0;
 }
@@ -132,9 +162,9 @@ static void print_tail(const char *path)
 int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"root", 0, true, O_ROOT},          {"app-root", 'a', true, O_ROOT},
-        {"run-root", 0, true, O_RUN_ROOT},  {"kernel", 0, true, O_KERNEL},
-        {"initrd", 0, true, O_INITRD},      {"timeout", 0, true, O_TIMEOUT},
+        {"root", 0, true, O_ROOT},           {"app-root", 'a', true, O_ROOT},
+        {"run-root", 0, true, O_RUN_ROOT},   {"kernel", 0, true, O_KERNEL},
+        {"initrd", 0, true, O_INITRD},       {"timeout", 0, true, O_TIMEOUT},
         {"log-level", 0, true, O_LOG_LEVEL}, {0}};
     struct sys_opts o;
     cleanup_free char *bindir = self_dir(), *server = NULL, *kernel = NULL, *initrd = NULL;
@@ -158,29 +188,38 @@ int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t
         return 0;
     }
     server = getenv("CONTAINER_APISERVER") ? ctr_xstrdup(getenv("CONTAINER_APISERVER"))
-                                            : ctr_xasprintf("%s/container-apiserver", bindir);
+                                           : ctr_xasprintf("%s/container-apiserver", bindir);
     if (access(server, X_OK) < 0)
-        return ctr_fail(err, errno, "cannot run `%s`; install container-apiserver next to "
-                                    "`container` or set CONTAINER_APISERVER", server);
+        return ctr_fail(err, errno,
+                        "cannot run `%s`; install container-apiserver next to "
+                        "`container` or set CONTAINER_APISERVER",
+                        server);
     kernel = find_asset(o.kernel, "CONTAINER_KERNEL", root, "vmlinux", bindir, "kernel/vmlinux",
                         &ktried, &pass_kernel);
     if (kernel == NULL)
-        return ctr_fail(err, 0, "no guest kernel found (looked at %s); build it with "
-                                "`kernel/build.sh` or pass `--kernel PATH`", ktried);
+        return ctr_fail(err, 0,
+                        "no guest kernel found (looked at %s); build it with "
+                        "`kernel/build.sh` or pass `--kernel PATH`",
+                        ktried);
     initrd = find_asset(o.initrd, "CONTAINER_INITRD", root, "initramfs.cpio", bindir,
                         "initramfs.cpio", &itried, &pass_initrd);
     if (initrd == NULL)
-        return ctr_fail(err, 0, "no initramfs found (looked at %s); make it with "
-                                "`scripts/make-initramfs.sh` or pass `--initrd PATH`", itried);
+        return ctr_fail(err, 0,
+                        "no initramfs found (looked at %s); make it with "
+                        "`scripts/make-initramfs.sh` or pass `--initrd PATH`",
+                        itried);
     if (ctr_mkdir_p(run_root, 0755, err) < 0)
         return ctr_error_wrap(err, "run root");
     log = ctr_xasprintf("%s/container-apiserver.out", run_root);
 
     args = ctr_xcalloc(1, sizeof(char *));
     ctr_strv_append(&args, server);
-    const char *pairs[][2] = {{"--root", root}, {"--run-root", run_root},
-                              {"--socket", ctx->socket}, {"--kernel", pass_kernel ? kernel : NULL},
-                              {"--initrd", pass_initrd ? initrd : NULL}, {"--log-level", o.log_level}};
+    const char *pairs[][2] = {{"--root", root},
+                              {"--run-root", run_root},
+                              {"--socket", ctx->socket},
+                              {"--kernel", pass_kernel ? kernel : NULL},
+                              {"--initrd", pass_initrd ? initrd : NULL},
+                              {"--log-level", o.log_level}};
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
         if (pairs[i][1]) {
             ctr_strv_append(&args, pairs[i][0]);
@@ -210,8 +249,9 @@ int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             print_tail(log);
-            return ctr_fail(err, 0, "container-apiserver exited at start (%s %d); its output is "
-                                    "in `%s`",
+            return ctr_fail(err, 0,
+                            "container-apiserver exited at start (%s %d); its output is "
+                            "in `%s`",
                             WIFEXITED(status) ? "status" : "signal",
                             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log);
         }
@@ -219,8 +259,9 @@ int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t
             break;
         if (ctr_now_ns() > deadline) {
             print_tail(log);
-            return ctr_fail(err, 0, "container-apiserver (pid %d) did not answer on `%s` within "
-                                    "%ld s; its output is in `%s`",
+            return ctr_fail(err, 0,
+                            "container-apiserver (pid %d) did not answer on `%s` within "
+                            "%ld s; its output is in `%s`",
                             (int)pid, ctx->socket, o.timeout, log);
         }
         usleep(50 * 1000);
@@ -232,9 +273,8 @@ int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t
 
 int cli_cmd_system_stop(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"containers", 0, false, O_CONTAINERS},
-                                             {"timeout", 0, true, O_TIMEOUT},
-                                             {0}};
+    static const struct cli_option opts[] = {
+        {"containers", 0, false, O_CONTAINERS}, {"timeout", 0, true, O_TIMEOUT}, {0}};
     struct sys_opts o;
     cleanup_free char *path = NULL;
     int r = parse(ctx, opts, argc, argv, &o, err);
@@ -280,14 +320,16 @@ int cli_cmd_system_status(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
     } else {
         json_t *k = json_object_get(st, "Kernel"), *i = json_object_get(st, "Initrd");
         cleanup_free char *pid = ctr_xasprintf("%lld", (long long)cli_json_int(st, "Pid"));
-        cleanup_free char *ctrs = ctr_xasprintf(
-            "%lld (%lld running)", (long long)cli_json_int(st, "Containers"),
-            (long long)cli_json_int(st, "ContainersRunning"));
+        cleanup_free char *ctrs =
+            ctr_xasprintf("%lld (%lld running)", (long long)cli_json_int(st, "Containers"),
+                          (long long)cli_json_int(st, "ContainersRunning"));
         cleanup_free char *imgs = ctr_xasprintf("%lld", (long long)cli_json_int(st, "Images"));
-        cleanup_free char *ks = ctr_xasprintf("%s%s", cli_json_str(k, "Path") ? cli_json_str(k, "Path") : "",
-                                              cli_json_bool(k, "Present") ? "" : " (missing)");
-        cleanup_free char *is = ctr_xasprintf("%s%s", cli_json_str(i, "Path") ? cli_json_str(i, "Path") : "",
-                                              cli_json_bool(i, "Present") ? "" : " (missing)");
+        cleanup_free char *ks =
+            ctr_xasprintf("%s%s", cli_json_str(k, "Path") ? cli_json_str(k, "Path") : "",
+                          cli_json_bool(k, "Present") ? "" : " (missing)");
+        cleanup_free char *is =
+            ctr_xasprintf("%s%s", cli_json_str(i, "Path") ? cli_json_str(i, "Path") : "",
+                          cli_json_bool(i, "Present") ? "" : " (missing)");
         kv("status", "running");
         kv("version", cli_json_str(st, "Version"));
         kv("api version", cli_json_str(st, "ApiVersion"));
@@ -321,13 +363,12 @@ int cli_cmd_system_version(struct cli_ctx *ctx, int argc, char **argv, ctr_error
     json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "appName", "container", "version",
                                          CLI_VERSION, "apiVersion", CLI_API_PREFIX + 2));
     if (cli_call(ctx, "GET", "/version", NULL, &v, &verr) == 0) {
-        cleanup_free char *osarch = ctr_xasprintf("%s/%s", cli_json_str(v, "Os") ?: "",
-                                                  cli_json_str(v, "Arch") ?: "");
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "appName",
-                                             "container-apiserver", "version",
-                                             cli_json_str(v, "Version") ?: "", "apiVersion",
-                                             cli_json_str(v, "ApiVersion") ?: "", "osArch",
-                                             osarch));
+        cleanup_free char *osarch =
+            ctr_xasprintf("%s/%s", cli_json_str(v, "Os") ?: "", cli_json_str(v, "Arch") ?: "");
+        json_array_append_new(arr,
+                              json_pack("{s:s,s:s,s:s,s:s}", "appName", "container-apiserver",
+                                        "version", cli_json_str(v, "Version") ?: "", "apiVersion",
+                                        cli_json_str(v, "ApiVersion") ?: "", "osArch", osarch));
     } else {
         fprintf(stderr, "container: %s\n", verr->msg);
         ctr_error_free(&verr);
@@ -339,7 +380,8 @@ int cli_cmd_system_version(struct cli_ctx *ctx, int argc, char **argv, ctr_error
         struct cli_table *t = cli_table_new(hdr);
         json_t *e;
         size_t i;
-        json_array_foreach(arr, i, e) {
+        json_array_foreach(arr, i, e)
+        {
             const char *cells[] = {cli_json_str(e, "appName"), cli_json_str(e, "version"),
                                    cli_json_str(e, "apiVersion"), cli_json_str(e, "osArch")};
             cli_table_add(t, cells);
@@ -366,8 +408,9 @@ int cli_cmd_system_logs(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t 
 
     if (r != 0)
         return r == 1 ? 0 : -1;
-    path = o.tail >= 0 ? ctr_xasprintf("/container/system/logs?follow=%d&tail=%ld", o.follow, o.tail)
-                       : ctr_xasprintf("/container/system/logs?follow=%d", o.follow);
+    path = o.tail >= 0
+               ? ctr_xasprintf("/container/system/logs?follow=%d&tail=%ld", o.follow, o.tail)
+               : ctr_xasprintf("/container/system/logs?follow=%d", o.follow);
     struct cli_request req = {.method = "GET", .path = path, .upload_fd = -1, .sink = out_sink};
     return cli_request(ctx, &req, NULL, err);
 }

@@ -89,8 +89,8 @@ static void test_demux_hostile(void **state)
     static const char bad_stream[8] = {7, 0, 0, 0, 0, 0, 0, 1};
     static const char bad_pad[8] = {1, 0, 1, 0, 0, 0, 0, 1};
     /* A header claiming 4 GiB: bytes are passed on as they come, nothing is buffered. */
-    static const char huge[12] = {1, 0, 0, 0, (char)0xff, (char)0xff, (char)0xff, (char)0xff,
-                                  'a', 'b', 'c', 'd'};
+    static const char huge[12] = {1,          0,          0,   0,   (char)0xff, (char)0xff,
+                                  (char)0xff, (char)0xff, 'a', 'b', 'c',        'd'};
 
     cli_demux_init(&d);
     assert_int_equal(cli_demux_feed(&d, bad_stream, 8, collect, &c, &err), -1);
@@ -256,16 +256,15 @@ static void test_hijack(void **state)
 
     server_start(&s);
     ctx.socket = s.path;
-    assert_int_equal(cli_hijack(&ctx, "POST", "/v1.43/exec/e1/start", body, &fd, &pre, &pre_len,
-                                &err),
-                     0);
+    assert_int_equal(
+        cli_hijack(&ctx, "POST", "/v1.43/exec/e1/start", body, &fd, &pre, &pre_len, &err), 0);
     assert_int_equal(pre_len, 11);
     assert_memory_equal(pre, "early bytes", 11);
     free(pre);
     close(fd);
-    assert_int_equal(cli_hijack(&ctx, "POST", "/v1.43/containers/c/attach", NULL, &fd, &pre,
-                                &pre_len, &err),
-                     -1);
+    assert_int_equal(
+        cli_hijack(&ctx, "POST", "/v1.43/containers/c/attach", NULL, &fd, &pre, &pre_len, &err),
+        -1);
     assert_string_equal(err->msg, "container is not running");
     ctr_error_free(&err);
     server_stop(&s);
@@ -301,8 +300,8 @@ static void test_wait_headers_first(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_demux_split),   cmocka_unit_test(test_demux_hostile),
-        cmocka_unit_test(test_client_errors), cmocka_unit_test(test_hijack),
+        cmocka_unit_test(test_demux_split),        cmocka_unit_test(test_demux_hostile),
+        cmocka_unit_test(test_client_errors),      cmocka_unit_test(test_hijack),
         cmocka_unit_test(test_wait_headers_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

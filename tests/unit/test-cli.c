@@ -43,12 +43,12 @@ static void test_run_flags(void **state)
 
     setenv("CLI_TEST_FROM_HOST", "hostval", 1);
     unsetenv("CLI_TEST_UNSET");
-    assert_int_equal(RUN_PARSE(&o, &msg, "run", "-dit", "--rm", "--name=web", "-e", "A=1",
-                               "-eB=2", "-e", "CLI_TEST_FROM_HOST", "-e", "CLI_TEST_UNSET", "-w",
-                               "/srv", "-u", "app:app", "--entrypoint", "", "-c", "3", "-m",
-                               "256M", "-l", "k=v", "--label", "flag", "--init", "--read-only",
-                               "--ulimit", "nofile=100:200", "--cidfile", "/tmp/cid", "busybox",
-                               "sh", "-c", "echo -d"),
+    assert_int_equal(RUN_PARSE(&o, &msg, "run", "-dit", "--rm", "--name=web", "-e", "A=1", "-eB=2",
+                               "-e", "CLI_TEST_FROM_HOST", "-e", "CLI_TEST_UNSET", "-w", "/srv",
+                               "-u", "app:app", "--entrypoint", "", "-c", "3", "-m", "256M", "-l",
+                               "k=v", "--label", "flag", "--init", "--read-only", "--ulimit",
+                               "nofile=100:200", "--cidfile", "/tmp/cid", "busybox", "sh", "-c",
+                               "echo -d"),
                      0);
     assert_true(o.detach && o.interactive && o.tty && o.rm && o.init && o.read_only);
     assert_string_equal(o.name, "web");
@@ -203,18 +203,18 @@ static void test_create_start(void **state)
     json_decref(b);
     cli_run_opts_release(&o);
 
-    assert_int_equal(cli_start_parse(ARGC("start", "-ai", "c1"), ARGV("start", "-ai", "c1"), &s,
-                                     &err), 0);
+    assert_int_equal(
+        cli_start_parse(ARGC("start", "-ai", "c1"), ARGV("start", "-ai", "c1"), &s, &err), 0);
     assert_true(s.attach && s.interactive);
     ctr_strv_free(s.ids);
-    assert_int_equal(cli_start_parse(ARGC("start", "-a", "c1", "c2"),
-                                     ARGV("start", "-a", "c1", "c2"), &s, &err),
-                     -1);
+    assert_int_equal(
+        cli_start_parse(ARGC("start", "-a", "c1", "c2"), ARGV("start", "-a", "c1", "c2"), &s, &err),
+        -1);
     assert_non_null(strstr(err->msg, "exactly one container"));
     ctr_error_free(&err);
     ctr_strv_free(s.ids);
-    assert_int_equal(cli_start_parse(ARGC("start", "c1", "c2"), ARGV("start", "c1", "c2"), &s,
-                                     &err), 0);
+    assert_int_equal(
+        cli_start_parse(ARGC("start", "c1", "c2"), ARGV("start", "c1", "c2"), &s, &err), 0);
     assert_int_equal(ctr_strv_len(s.ids), 2);
     ctr_strv_free(s.ids);
 }
@@ -232,9 +232,8 @@ static void test_lifecycle_flags(void **state)
     assert_string_equal(o.ids[0], "web");
     ctr_strv_free(o.ids);
     /* flags may follow names (interspersed) */
-    assert_int_equal(cli_lifecycle_parse("rm", ARGC("rm", "abc", "-f"), ARGV("rm", "abc", "-f"),
-                                         &o, &err),
-                     0);
+    assert_int_equal(
+        cli_lifecycle_parse("rm", ARGC("rm", "abc", "-f"), ARGV("rm", "abc", "-f"), &o, &err), 0);
     assert_true(o.force);
     ctr_strv_free(o.ids);
     assert_int_equal(cli_lifecycle_parse("stop", ARGC("stop", "-t", "x", "web"),
@@ -264,13 +263,11 @@ static void test_lifecycle_flags(void **state)
     assert_non_null(strstr(err->msg, "at least one container"));
     ctr_error_free(&err);
     ctr_strv_free(o.ids);
-    assert_int_equal(cli_lifecycle_parse("rm", ARGC("rm", "-a", "x"), ARGV("rm", "-a", "x"), &o,
-                                         &err),
-                     -1);
+    assert_int_equal(
+        cli_lifecycle_parse("rm", ARGC("rm", "-a", "x"), ARGV("rm", "-a", "x"), &o, &err), -1);
     ctr_error_free(&err);
     ctr_strv_free(o.ids);
-    assert_int_equal(cli_lifecycle_parse("prune", ARGC("prune", "x"), ARGV("prune", "x"), &o,
-                                         &err),
+    assert_int_equal(cli_lifecycle_parse("prune", ARGC("prune", "x"), ARGV("prune", "x"), &o, &err),
                      -1);
     assert_non_null(strstr(err->msg, "unexpected argument `x`"));
     ctr_error_free(&err);
@@ -286,12 +283,12 @@ static void test_exec_logs_ls_flags(void **state)
     struct cli_ls_opts s;
     ctr_error_t err = NULL;
 
-    assert_int_equal(cli_exec_parse(ARGC("exec", "-it", "-e", "X=1", "-w", "/tmp", "-u", "app",
-                                         "web", "ls", "-l"),
-                                    ARGV("exec", "-it", "-e", "X=1", "-w", "/tmp", "-u", "app",
-                                         "web", "ls", "-l"),
-                                    &e, &err),
-                     0);
+    assert_int_equal(
+        cli_exec_parse(
+            ARGC("exec", "-it", "-e", "X=1", "-w", "/tmp", "-u", "app", "web", "ls", "-l"),
+            ARGV("exec", "-it", "-e", "X=1", "-w", "/tmp", "-u", "app", "web", "ls", "-l"), &e,
+            &err),
+        0);
     json_t *b = cli_exec_body(&e);
     assert_int_equal(json_array_size(json_object_get(b, "Cmd")), 2);
     assert_string_equal(json_string_value(json_array_get(json_object_get(b, "Cmd"), 1)), "-l");
@@ -305,9 +302,9 @@ static void test_exec_logs_ls_flags(void **state)
     assert_non_null(strstr(err->msg, "needs a container and a command"));
     ctr_error_free(&err);
     cli_exec_opts_release(&e);
-    assert_int_equal(cli_exec_parse(ARGC("exec", "-x", "web", "ls"), ARGV("exec", "-x", "web", "ls"),
-                                    &e, &err),
-                     -1);
+    assert_int_equal(
+        cli_exec_parse(ARGC("exec", "-x", "web", "ls"), ARGV("exec", "-x", "web", "ls"), &e, &err),
+        -1);
     assert_non_null(strstr(err->msg, "unknown flag `-x` for `container exec`"));
     ctr_error_free(&err);
     cli_exec_opts_release(&e);
@@ -318,9 +315,9 @@ static void test_exec_logs_ls_flags(void **state)
     assert_true(l.follow);
     assert_int_equal(l.tail, 5);
     ctr_strv_free(l.pos);
-    assert_int_equal(cli_logs_parse(ARGC("logs", "-n", "-3", "web"), ARGV("logs", "-n", "-3", "web"),
-                                    &l, &err),
-                     -1);
+    assert_int_equal(
+        cli_logs_parse(ARGC("logs", "-n", "-3", "web"), ARGV("logs", "-n", "-3", "web"), &l, &err),
+        -1);
     assert_non_null(strstr(err->msg, "invalid value `-3` for `-n`"));
     ctr_error_free(&err);
     ctr_strv_free(l.pos);
@@ -333,9 +330,8 @@ static void test_exec_logs_ls_flags(void **state)
                      0);
     assert_true(s.all && s.quiet);
     assert_int_equal(s.format, CLI_FORMAT_JSON);
-    assert_int_equal(cli_ls_parse(ARGC("ls", "--format=yaml"), ARGV("ls", "--format=yaml"), &s,
-                                  &err),
-                     -1);
+    assert_int_equal(
+        cli_ls_parse(ARGC("ls", "--format=yaml"), ARGV("ls", "--format=yaml"), &s, &err), -1);
     assert_non_null(strstr(err->msg, "invalid value `yaml` for `--format`"));
     ctr_error_free(&err);
 }
@@ -361,21 +357,23 @@ static void print_ls(void *arg)
 static void test_ls_table(void **state)
 {
     json_error_t jerr;
-    json_t *list = json_loads(
-        "[{\"Id\":\"0123456789abcdef0123\",\"Names\":[\"/web\"],\"Image\":\"busybox\","
-        "\"Command\":\"sh -c 'while true; do sleep 1; done'\",\"Created\":1700000000,"
-        "\"State\":\"running\",\"Status\":\"Up 2 hours\",\"Labels\":{\"a\":\"b\"}},"
-        "{\"Id\":\"fedcba\",\"Names\":[\"/x\"],\"Image\":\"docker.io/library/alpine:3\","
-        "\"Command\":\"true\",\"Created\":1700007100,\"State\":\"exited\","
-        "\"Status\":\"Exited (0) 1 second ago\"}]",
-        0, &jerr);
+    json_t *list =
+        json_loads("[{\"Id\":\"0123456789abcdef0123\",\"Names\":[\"/web\"],\"Image\":\"busybox\","
+                   "\"Command\":\"sh -c 'while true; do sleep 1; done'\",\"Created\":1700000000,"
+                   "\"State\":\"running\",\"Status\":\"Up 2 hours\",\"Labels\":{\"a\":\"b\"}},"
+                   "{\"Id\":\"fedcba\",\"Names\":[\"/x\"],\"Image\":\"docker.io/library/alpine:3\","
+                   "\"Command\":\"true\",\"Created\":1700007100,\"State\":\"exited\","
+                   "\"Status\":\"Exited (0) 1 second ago\"}]",
+                   0, &jerr);
     cleanup_free char *out = capture(print_ls, list);
     const char *want =
         "CONTAINER ID   IMAGE                        COMMAND                  CREATED              "
         "STATUS                    NAMES\n"
-        "0123456789ab   busybox                      \"sh -c 'while true; …\"   2 hours ago          "
+        "0123456789ab   busybox                      \"sh -c 'while true; …\"   2 hours ago        "
+        "  "
         "Up 2 hours                web\n"
-        "fedcba         docker.io/library/alpine:3   \"true\"                   About a minute ago   "
+        "fedcba         docker.io/library/alpine:3   \"true\"                   About a minute ago "
+        "  "
         "Exited (0) 1 second ago   x\n";
     assert_string_equal(out, want);
 
@@ -397,7 +395,7 @@ static void test_human(void **state)
     static const struct {
         int64_t s;
         const char *want;
-    } d[] = {{0, "Less than a second"}, {1, "1 second"},      {59, "59 seconds"},
+    } d[] = {{0, "Less than a second"}, {1, "1 second"},         {59, "59 seconds"},
              {60, "About a minute"},    {119, "About a minute"}, {120, "2 minutes"},
              {3599, "59 minutes"},      {3600, "About an hour"}, {5400, "2 hours"},
              {47 * 3600, "47 hours"},   {48 * 3600, "2 days"},   {15 * 86400, "2 weeks"},
@@ -498,9 +496,8 @@ static void test_dispatch(void **state)
     setenv("CONTAINER_HOST", "unix:///nonexistent/container.sock", 1);
     assert_int_equal(cli_main(ARGC("container", "nosuch"), ARGV("container", "nosuch")), 2);
     assert_int_equal(cli_main(ARGC("container", "--bogus"), ARGV("container", "--bogus")), 2);
-    assert_int_equal(cli_main(ARGC("container", "image", "frob"),
-                              ARGV("container", "image", "frob")),
-                     2);
+    assert_int_equal(
+        cli_main(ARGC("container", "image", "frob"), ARGV("container", "image", "frob")), 2);
     assert_int_equal(cli_main(ARGC("container", "run", "--bogus", "x"),
                               ARGV("container", "run", "--bogus", "x")),
                      125);
