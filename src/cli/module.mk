@@ -9,3 +9,4 @@ container_SRCS := src/cli/main.c $(CLI_LIB_SRCS)
 UNIT_TESTS += test-cli test-cli-stream
 test-cli_SRCS := tests/unit/test-cli.c $(CLI_LIB_SRCS)
 test-cli-stream_SRCS := tests/unit/test-cli-stream.c $(CLI_LIB_SRCS)
+test-cli-stream_LIBS := -lutil

@@ -10,11 +10,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -297,12 +299,157 @@ static void test_wait_headers_first(void **state)
     assert_non_null(strstr(s.request[0], "POST /v1.43/containers/web/wait?condition=next-exit"));
 }
 
+/* ---- the pump, in a child whose stdio we control ---- */
+/* Child: stdin/stdout replaced, pump on fd; exits 10 + detached, or 1 on error. */
+static void pump_child(int fd, int in, int out, bool tty)
+{
+    struct cli_ctx ctx = {.socket = "/nonexistent"};
+    struct cli_pump_opts po = {.tty = tty, .send_stdin = true, .detach_keys = tty};
+    ctr_error_t err = NULL;
+    bool detached = false;
+
+    dup2(in, STDIN_FILENO);
+    dup2(out, STDOUT_FILENO);
+    if (cli_pump(&ctx, fd, "pre:", 4, &po, &detached, &err) < 0) {
+        fprintf(stderr, "pump: %s\n", err->msg);
+        _exit(1);
+    }
+    _exit(10 + detached);
+}
+
+static void test_pump_half_close(void **state)
+{
+    int sp[2], in[2], out[2], st;
+    char buf[256];
+    size_t len = 0;
+    ssize_t r;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sp[0]);
+        close(in[1]);
+        close(out[0]);
+        pump_child(sp[1], in[0], out[1], false);
+    }
+    close(sp[1]);
+    close(in[0]);
+    close(out[1]);
+    /* stdin data then EOF: the daemon side reads it, then sees the half-close */
+    assert_int_equal(write(in[1], "input", 5), 5);
+    close(in[1]);
+    while ((r = read(sp[0], buf + len, sizeof(buf) - len)) > 0)
+        len += (size_t)r;
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "input", 5);
+    close(sp[0]);
+    waitpid(pid, &st, 0);
+    /* Without a tty "pre:" is half a header: a stream ending there is an error. */
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    close(out[0]);
+}
+
+static void test_pump_demux_output(void **state)
+{
+    int sp[2], in[2], out[2], st;
+    char buf[256];
+    size_t len = 0;
+    ssize_t r;
+    char wire[64];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct cli_ctx ctx = {.socket = "/nonexistent"};
+        struct cli_pump_opts po = {.tty = false, .send_stdin = false};
+        ctr_error_t err = NULL;
+        bool detached;
+        char pre[16];
+        size_t pn = frame(pre, 1, "A");
+        close(sp[0]);
+        dup2(out[1], STDOUT_FILENO);
+        _exit(cli_pump(&ctx, sp[1], pre, pn, &po, &detached, &err) < 0 ? 1 : 0);
+    }
+    close(sp[1]);
+    close(in[0]);
+    close(in[1]);
+    close(out[1]);
+    size_t n = frame(wire, 1, "BC");
+    n += frame(wire + n, 2, "to-stderr\n"); /* goes to the child's stderr, not stdout */
+    n += frame(wire + n, 1, "D\n");
+    assert_int_equal(write(sp[0], wire, n), (ssize_t)n);
+    close(sp[0]);
+    while ((r = read(out[0], buf + len, sizeof(buf) - len)) > 0)
+        len += (size_t)r;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(buf, "ABCD\n", 5);
+    close(out[0]);
+}
+
+static void test_pump_detach(void **state)
+{
+    int sp[2], master, slave, out[2], st;
+    char buf[256];
+    size_t len = 0;
+    ssize_t r;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sp[0]);
+        close(master);
+        pump_child(sp[1], slave, out[1], true);
+    }
+    close(sp[1]);
+    close(slave);
+    close(out[1]);
+    /* The tty's raw mode lets bytes through at once; a Ctrl-P followed by
+     * another byte is sent as typed, Ctrl-P Ctrl-Q detaches. */
+    usleep(100 * 1000);
+    assert_int_equal(write(master,
+                           "ab\x10"
+                           "c\x10\x11"
+                           "zz",
+                           8),
+                     8);
+    while ((r = read(sp[0], buf + len, sizeof(buf) - len)) > 0)
+        len += (size_t)r;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 11); /* detached */
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf,
+                        "ab\x10"
+                        "c",
+                        4);
+    /* the raw "pre:" bytes (tty: no headers) reached stdout */
+    len = 0;
+    while ((r = read(out[0], buf + len, sizeof(buf) - len)) > 0)
+        len += (size_t)r;
+    assert_true(len >= 4);
+    assert_memory_equal(buf, "pre:", 4);
+    close(out[0]);
+    close(master);
+    close(sp[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_demux_split),        cmocka_unit_test(test_demux_hostile),
         cmocka_unit_test(test_client_errors),      cmocka_unit_test(test_hijack),
-        cmocka_unit_test(test_wait_headers_first),
+        cmocka_unit_test(test_wait_headers_first), cmocka_unit_test(test_pump_half_close),
+        cmocka_unit_test(test_pump_demux_output),  cmocka_unit_test(test_pump_detach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
