@@ -153,6 +153,10 @@ else
     report+=$'\n\n'"podman: not usable on this host (not installed / cannot run), so skopeo + umoci stand in."
 fi
 report+=$'\n'"Push of the same image by ctr-registry to the empty registry: ${push_s} s."
+report+=$'\n'"Ours: ctr-registry pull --unpack (3 parallel layer downloads, sha256 while streaming,"
+report+=$'\n'"then the store's ext4 snapshot). Theirs: skopeo copy docker:// → oci: (verified), then"
+report+=$'\n'"umoci unpack (extracts to a directory tree). The host is shared: absolute times vary"
+report+=$'\n'"from run to run with other load, the ratios less so."
 echo "$report"
 
 if [ "$RECORD" = 1 ]; then
