@@ -25,6 +25,7 @@ struct cli_ctx {
     bool debug;
     const char *usage; /* usage text of the command being run (for --help) */
     const char *name;  /* "run", "image ls", ... (for messages) */
+    int fail_code;     /* exit code when the command fails (0: the default) */
 };
 
 /* ---- options (args.c) ---- */
@@ -193,8 +194,10 @@ int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o
 void cli_run_opts_release(struct cli_run_opts *o);
 /* The POST /containers/create body. */
 json_t *cli_run_body(const struct cli_run_opts *o, bool create_only);
-int cli_attach_and_start(const struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,
+int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,
                          const char *wait_condition, bool start, ctr_error_t *err);
+/* 127 / 126 / 125 for a failed start's message, as docker maps them. */
+int cli_start_error_code(const char *msg);
 struct cli_start_opts {
     bool attach, interactive;
     char **ids;

@@ -227,6 +227,9 @@ int cli_request(const struct cli_ctx *ctx, const struct cli_request *req, struct
         curl_easy_setopt(x.curl, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(x.curl, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(x.curl, CURLOPT_READDATA, &upload_fd);
+        struct stat st;
+        if (fstat(upload_fd, &st) == 0 && S_ISREG(st.st_mode)) /* else chunked */
+            curl_easy_setopt(x.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
         curl_easy_setopt(x.curl, CURLOPT_CUSTOMREQUEST, req->method);
         hdrs = curl_slist_append(hdrs, "Expect:");
         if (req->content_type) {

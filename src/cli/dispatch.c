@@ -259,6 +259,8 @@ int cli_main(int argc, char **argv)
     if (rc < 0) {
         ctr_error_print("container", err);
         ctr_error_free(&err);
+        if (ctx.fail_code)
+            return ctx.fail_code;
         /* docker's convention: run/create/start/exec failures before the process is 125. */
         return group == commands &&
                        (c->fn == cli_cmd_run || c->fn == cli_cmd_exec || c->fn == cli_cmd_start)

@@ -280,7 +280,17 @@ static int start_container(const struct cli_ctx *ctx, const char *id, ctr_error_
 
 /* Attach, start, relay, then wait: the container's exit code, or 0 when the
  * user detached. wait_condition: "next-exit" or "removed". */
-int cli_attach_and_start(const struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,
+int cli_start_error_code(const char *msg)
+{
+    /* docker's mapping of a failed start: the command is the caller's fault */
+    if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory"))
+        return 127;
+    if (strstr(msg, "permission denied"))
+        return 126;
+    return CLI_EXIT_FAILURE;
+}
+
+int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,
                          const char *wait_condition, bool start, ctr_error_t *err)
 {
     cleanup_free char *eid = cli_esc(id);
@@ -300,16 +310,16 @@ int cli_attach_and_start(const struct cli_ctx *ctx, const char *id, bool tty, bo
     if (cli_wait_begin(ctx, id, wait_condition, &w, err) < 0)
         return -1;
     if (start && start_container(ctx, id, err) < 0) {
-        ctr_error_t werr = NULL;
-        /* The wait thread holds a request open; the container will not run. */
+        /* The container will not run: drop the streams and do not wait (the
+         * wait thread ends with the process). */
         shutdown(fd, SHUT_RDWR);
         if (strcmp(wait_condition, "removed") == 0) {
+            ctr_error_t derr = NULL;
             cleanup_free char *dpath = cli_path("/containers/%s?force=1", eid);
-            cli_call(ctx, "DELETE", dpath, NULL, NULL, &werr);
-            ctr_error_free(&werr);
+            cli_call(ctx, "DELETE", dpath, NULL, NULL, &derr);
+            ctr_error_free(&derr);
         }
-        cli_wait_end(w, &code, &werr);
-        ctr_error_free(&werr);
+        ctx->fail_code = cli_start_error_code((*err)->msg);
         return -1;
     }
     struct cli_pump_opts po = {.tty = tty,
@@ -317,12 +327,8 @@ int cli_attach_and_start(const struct cli_ctx *ctx, const char *id, bool tty, bo
                                .detach_keys = tty && send_stdin,
                                .resize_path = rpath,
                                .kill_path = tty ? NULL : kpath};
-    if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0) {
-        ctr_error_t werr = NULL;
-        /* Keep the error; the container goes on running. Do not block on the wait. */
-        (void)werr;
-        return -1;
-    }
+    if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0)
+        return -1; /* the container goes on running; do not block on the wait */
     if (detached) {
         fprintf(stderr, "\r\ndetached from container %.12s; it keeps running\n", id);
         return 0; /* the wait thread dies with the process */

@@ -273,6 +273,11 @@ static void test_lifecycle_flags(void **state)
     ctr_error_free(&err);
     ctr_strv_free(o.ids);
     assert_int_equal(cli_check_signal("rtmin+3", &err), 0);
+    assert_int_equal(cli_start_error_code("failed to create task for container: exec: "
+                                          "\"nosuch\": executable file not found in $PATH"),
+                     127);
+    assert_int_equal(cli_start_error_code("exec: \"/x\": permission denied"), 126);
+    assert_int_equal(cli_start_error_code("boot timeout"), 125);
     assert_int_equal(cli_check_signal("sigterm", &err), 0);
 }
 
