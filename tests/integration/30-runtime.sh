@@ -196,6 +196,23 @@ rc=0
 wait "$fg_pid" || rc=$?
 check_eq "kill BUNDLE KILL ends run with 137" "137" "$rc"
 
+# attach to a detached container: output from then on and its exit code
+b=$T_TMP/attach
+mkbundle "$b" -- sh -c 'sleep 3; echo late; exit 4'
+timeout -k 5 120 "$RT" start "$b" 2>"$b.err"
+rc=0
+out=$(timeout 60 "$RT" attach "$b" 2>&1) || rc=$?
+check_eq "attach relays the main process's output" "late" "$out"
+check_eq "attach returns the main process's exit code" "4" "$rc"
+
+# exec -t gets a pty
+b=$T_TMP/exectty
+mkbundle "$b" -- sleep 300
+timeout -k 5 120 "$RT" start "$b" 2>"$b.err"
+out=$(timeout 30 "$RT" exec "$b" -t -- tty 2>&1)
+check_contains "exec -t runs on a pty" "$out" "/dev/pts/"
+timeout 60 "$RT" stop "$b" -t 0 2>/dev/null
+
 # A VM that dies: QEMU killed with SIGKILL
 b=$T_TMP/vmdeath
 mkbundle "$b" -- sleep 300
@@ -208,6 +225,17 @@ if [ -n "$vmm" ] && [ "$vmm" != 0 ] && kill -9 "$vmm"; then
 else
     not_ok "the detached container has a vmm pid"
 fi
+
+# ---- a boot that misses its deadline ----
+b=$T_TMP/deadline
+mkbundle "$b" -- true
+jq '.vm.boot_timeout_ms = 200' "$b/config.json" >"$b/c2" && mv "$b/c2" "$b/config.json"
+rc=0
+err=$("$RT" run "$b" 2>&1) || rc=$?
+check_eq "a boot past its deadline exits 125" "125" "$rc"
+check_contains "the deadline error names the accelerator" "$err" "accelerator \`$(state_field "$T_TMP/echo" accel)\`"
+check_contains "the deadline error quotes the boot log" "$err" "boot.log"
+check "no qemu is left behind after a boot timeout" test -z "$(pgrep -f "qemu-system.*$b/" || true)"
 
 # ---- refused before boot ----
 b=$T_TMP/nokernel
