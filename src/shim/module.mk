@@ -1,6 +1,6 @@
 # container-runtime: the per-container shim (docs/runtime.md).
 HOST_SRCS += src/shim/accel.c src/shim/vmm-qemu.c src/shim/loop.c src/shim/agent-client.c \
-	src/shim/shim.c src/shim/shim-io.c src/shim/shim-server.c src/shim/shim-client.c
+	src/shim/shim.c src/shim/shim-io.c src/shim/shim-server.c src/shim/shim-client.c src/shim/preflight.c
 BINS += container-runtime
 container-runtime_SRCS := src/shim/main.c
 

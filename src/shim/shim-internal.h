@@ -78,6 +78,10 @@ void shim_begin_stop(struct shim *s, unsigned timeout_s);
 void shim_agent_kick(struct shim *s); /* flush queued agent frames, arm EPOLLOUT when needed */
 int shim_write_state(struct shim *s, enum bundle_status status);
 
+/* preflight.c: resolve paths (relative to the bundle, defaults) and refuse a missing
+ * kernel/initramfs/disk or a root disk without ext4 superblock. */
+int shim_preflight(struct shim *s, ctr_error_t *err);
+
 /* shim-io.c */
 int shim_logw_open(struct shim_logw *l, const char *path, ctr_error_t *err);
 void shim_logw_write(struct shim_logw *l, int which, const uint8_t *data, size_t len);
