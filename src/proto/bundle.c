@@ -14,14 +14,22 @@ static const struct {
     const char *name;
     int resource;
 } rlimit_names[] = {
-    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 static const char *const accel_names[] = {"auto", "kvm", "tcg"};
@@ -359,10 +367,10 @@ static json_t *process_json(const struct agent_exec *p)
                                             (json_int_t)p->rlimits[i].soft, "hard",
                                             (json_int_t)p->rlimits[i].hard));
     }
-    return json_pack("{s:o, s:o, s:s, s:s, s:b, s:i, s:i, s:o}", "args", strv_json(p->args),
-                     "env", strv_json(p->env), "cwd", p->cwd ? p->cwd : "/", "user",
-                     p->user ? p->user : "", "terminal", p->terminal, "rows", (int)p->rows,
-                     "cols", (int)p->cols, "rlimits", rl);
+    return json_pack("{s:o, s:o, s:s, s:s, s:b, s:i, s:i, s:o}", "args", strv_json(p->args), "env",
+                     strv_json(p->env), "cwd", p->cwd ? p->cwd : "/", "user",
+                     p->user ? p->user : "", "terminal", p->terminal, "rows", (int)p->rows, "cols",
+                     (int)p->cols, "rlimits", rl);
 }
 
 int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, ctr_error_t *err)
@@ -371,27 +379,27 @@ int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, 
     int ret;
 
     for (size_t i = 0; i < cfg->n_disks; i++)
-        json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "serial", cfg->disks[i].serial,
-                                               "path", cfg->disks[i].path, "readonly",
-                                               cfg->disks[i].readonly));
+        json_array_append_new(disks,
+                              json_pack("{s:s, s:s, s:b}", "serial", cfg->disks[i].serial, "path",
+                                        cfg->disks[i].path, "readonly", cfg->disks[i].readonly));
     for (size_t i = 0; i < cfg->setup.n_mounts; i++) {
         const struct agent_mount *m = &cfg->setup.mounts[i];
         json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:o}", "source", m->source,
-                                                "target", m->target, "fstype", m->fstype,
-                                                "options", str_or_null(m->options)));
+                                                "target", m->target, "fstype", m->fstype, "options",
+                                                str_or_null(m->options)));
     }
-    root = json_pack(
-        "{s:i, s:s, s:{s:o, s:o, s:o, s:i, s:I, s:s, s:i}, s:o,"
-        " s:{s:o, s:o, s:o, s:b, s:o}, s:o, s:b, s:o}",
-        "version", BUNDLE_CONFIG_VERSION, "id", cfg->id ? cfg->id : "", "vm", "kernel",
-        str_or_null(cfg->vm.kernel), "initrd", str_or_null(cfg->vm.initrd), "cmdline",
-        str_or_null(cfg->vm.cmdline), "cpus", (int)cfg->vm.cpus, "memory_mib",
-        (json_int_t)cfg->vm.memory_mib, "accel", accel_names[cfg->vm.accel % 3],
-        "boot_timeout_ms", (int)cfg->vm.boot_timeout_ms, "disks", disks, "setup", "hostname",
-        str_or_null(cfg->setup.hostname), "root_lower", str_or_null(cfg->setup.root_lower),
-        "root_upper", str_or_null(cfg->setup.root_upper), "readonly", cfg->setup.readonly,
-        "mounts", mounts, "process", process_json(&cfg->process), "open_stdin", cfg->open_stdin,
-        "labels", strv_json(cfg->labels));
+    root = json_pack("{s:i, s:s, s:{s:o, s:o, s:o, s:i, s:I, s:s, s:i}, s:o,"
+                     " s:{s:o, s:o, s:o, s:b, s:o}, s:o, s:b, s:o}",
+                     "version", BUNDLE_CONFIG_VERSION, "id", cfg->id ? cfg->id : "", "vm", "kernel",
+                     str_or_null(cfg->vm.kernel), "initrd", str_or_null(cfg->vm.initrd), "cmdline",
+                     str_or_null(cfg->vm.cmdline), "cpus", (int)cfg->vm.cpus, "memory_mib",
+                     (json_int_t)cfg->vm.memory_mib, "accel", accel_names[cfg->vm.accel % 3],
+                     "boot_timeout_ms", (int)cfg->vm.boot_timeout_ms, "disks", disks, "setup",
+                     "hostname", str_or_null(cfg->setup.hostname), "root_lower",
+                     str_or_null(cfg->setup.root_lower), "root_upper",
+                     str_or_null(cfg->setup.root_upper), "readonly", cfg->setup.readonly, "mounts",
+                     mounts, "process", process_json(&cfg->process), "open_stdin", cfg->open_stdin,
+                     "labels", strv_json(cfg->labels));
     if (root == NULL)
         return ctr_fail(err, EINVAL, "encode bundle config: a required string is missing");
     ret = save_json(bundle_dir, "config.json", root, err);
@@ -484,12 +492,12 @@ out:
 
 int bundle_state_save(const char *bundle_dir, const struct bundle_state *st, ctr_error_t *err)
 {
-    json_t *root = json_pack(
-        "{s:s, s:i, s:i, s:i, s:o, s:I, s:I, s:I, s:o}", "status",
-        status_names[st->status % 3], "shim_pid", st->shim_pid, "vmm_pid", st->vmm_pid,
-        "exit_code", st->exit_code, "exit_reason", str_or_null(st->exit_reason), "created_ns",
-        (json_int_t)st->created_ns, "started_ns", (json_int_t)st->started_ns, "finished_ns",
-        (json_int_t)st->finished_ns, "accel", str_or_null(st->accel));
+    json_t *root = json_pack("{s:s, s:i, s:i, s:i, s:o, s:I, s:I, s:I, s:o}", "status",
+                             status_names[st->status % 3], "shim_pid", st->shim_pid, "vmm_pid",
+                             st->vmm_pid, "exit_code", st->exit_code, "exit_reason",
+                             str_or_null(st->exit_reason), "created_ns", (json_int_t)st->created_ns,
+                             "started_ns", (json_int_t)st->started_ns, "finished_ns",
+                             (json_int_t)st->finished_ns, "accel", str_or_null(st->accel));
     int ret;
 
     if (root == NULL)

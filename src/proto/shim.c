@@ -33,12 +33,12 @@ char *shimp_request_encode(const struct shimp_request *req, size_t *len)
 
     switch (req->op) {
     case SHIMP_OP_EXEC:
-        json_object_set_new(
-            o, "process",
-            json_pack("{s:o, s:o, s:s?, s:s?, s:b, s:i, s:i}", "args", strv_json(req->exec.args),
-                      "env", strv_json(req->exec.env), "cwd", req->exec.cwd, "user",
-                      req->exec.user, "terminal", req->exec.terminal, "rows",
-                      (int)req->exec.rows, "cols", (int)req->exec.cols));
+        json_object_set_new(o, "process",
+                            json_pack("{s:o, s:o, s:s?, s:s?, s:b, s:i, s:i}", "args",
+                                      strv_json(req->exec.args), "env", strv_json(req->exec.env),
+                                      "cwd", req->exec.cwd, "user", req->exec.user, "terminal",
+                                      req->exec.terminal, "rows", (int)req->exec.rows, "cols",
+                                      (int)req->exec.cols));
         /* fallthrough */
     case SHIMP_OP_ATTACH:
         json_object_set_new(o, "stdin", json_boolean(req->stdin_open));
@@ -67,8 +67,8 @@ static int get_int(json_t *o, const char *key, json_int_t lo, json_int_t hi, jso
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return ctr_fail(err, EINVAL, "`%s` must be an integer in [%lld, %lld]", key,
-                        (long long)lo, (long long)hi);
+        return ctr_fail(err, EINVAL, "`%s` must be an integer in [%lld, %lld]", key, (long long)lo,
+                        (long long)hi);
     *out = json_integer_value(v);
     return 0;
 }
@@ -148,7 +148,8 @@ int shimp_request_decode(const char *json, size_t len, struct shimp_request *out
             ctr_fail(err, EINVAL, "exec request without `process`");
             goto out;
         }
-        if (get_strv(p, "args", &r.exec.args, err) < 0 || get_strv(p, "env", &r.exec.env, err) < 0 ||
+        if (get_strv(p, "args", &r.exec.args, err) < 0 ||
+            get_strv(p, "env", &r.exec.env, err) < 0 ||
             get_opt_str(p, "cwd", &r.exec.cwd, err) < 0 ||
             get_opt_str(p, "user", &r.exec.user, err) < 0)
             goto out;

@@ -72,9 +72,8 @@ int agentc_request(struct agentc *c, struct agent_request *req, agentc_reply_fn 
  * stderr only without a terminal), queues the exec. The reply reaches fn; on a
  * failed reply the process is already closed. */
 struct agentc_proc *agentc_exec(struct agentc *c, const struct agent_exec *tmpl, const char *name,
-                                bool want_stdin, const struct agentc_proc_ops *ops,
-                                void *proc_data, agentc_reply_fn fn, void *data,
-                                ctr_error_t *err);
+                                bool want_stdin, const struct agentc_proc_ops *ops, void *proc_data,
+                                agentc_reply_fn fn, void *data, ctr_error_t *err);
 struct agentc_proc *agentc_find_proc(struct agentc *c, const char *name);
 /* Drop a process record (after its exit, or when nobody waits for it any more). */
 void agentc_forget(struct agentc *c, struct agentc_proc *p);

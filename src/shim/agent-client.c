@@ -82,8 +82,8 @@ static int queue_frame(struct agentc *c, uint32_t stream, uint8_t type, const vo
     return 0;
 }
 
-static int send_request(struct agentc *c, struct agent_request *req, agentc_reply_fn fn,
-                        void *data, struct agentc_proc *proc, ctr_error_t *err)
+static int send_request(struct agentc *c, struct agent_request *req, agentc_reply_fn fn, void *data,
+                        struct agentc_proc *proc, ctr_error_t *err)
 {
     cleanup_free char *json = NULL;
     size_t len = 0;
@@ -137,9 +137,8 @@ struct agentc_proc *agentc_find_proc(struct agentc *c, const char *name)
 }
 
 struct agentc_proc *agentc_exec(struct agentc *c, const struct agent_exec *tmpl, const char *name,
-                                bool want_stdin, const struct agentc_proc_ops *ops,
-                                void *proc_data, agentc_reply_fn fn, void *data,
-                                ctr_error_t *err)
+                                bool want_stdin, const struct agentc_proc_ops *ops, void *proc_data,
+                                agentc_reply_fn fn, void *data, ctr_error_t *err)
 {
     struct agent_request req = {.op = AGENT_OP_EXEC};
     struct agentc_proc *p;
@@ -297,15 +296,13 @@ static int handle_event(struct agentc *c, struct agent_event *ev, ctr_error_t *e
         return fail(c, err, "unknown event type %d", (int)ev->type);
     p = ev->process ? agentc_find_proc(c, ev->process) : NULL;
     if (p == NULL)
-        return fail(c, err, "exit event for unknown process `%s`",
-                    ev->process ? ev->process : "");
+        return fail(c, err, "exit event for unknown process `%s`", ev->process ? ev->process : "");
     if (!p->started)
         return fail(c, err, "exit event for process `%s` before its exec reply", p->name);
     if (p->exited)
         return fail(c, err, "second exit event for process `%s`", p->name);
     if (ev->status < 0 || ev->status > 255)
-        return fail(c, err, "exit status %d of process `%s` is out of range", ev->status,
-                    p->name);
+        return fail(c, err, "exit status %d of process `%s` is out of range", ev->status, p->name);
     p->exited = true;
     p->status = ev->status;
     p->in_open = false;

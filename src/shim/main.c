@@ -47,12 +47,10 @@ static int cmd_start(int argc, char **argv)
 
 static int cmd_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {{"interactive", no_argument, 0, 'i'},
-                                         {"tty", no_argument, 0, 't'},
-                                         {"env", required_argument, 0, 'e'},
-                                         {"workdir", required_argument, 0, 'w'},
-                                         {"user", required_argument, 0, 'u'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"interactive", no_argument, 0, 'i'}, {"tty", no_argument, 0, 't'},
+        {"env", required_argument, 0, 'e'},   {"workdir", required_argument, 0, 'w'},
+        {"user", required_argument, 0, 'u'},  {0, 0, 0, 0}};
     const char *usage = "BUNDLE [-i] [-t] [-e NAME=VALUE]... [-w DIR] [-u USER] -- ARGS...";
     struct shim_exec_opts o = {0};
     cleanup_strv char **env = ctr_xcalloc(1, sizeof(char *));
@@ -66,8 +64,12 @@ static int cmd_exec(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+ite:w:u:", opts, NULL)) != -1) {
         switch (c) {
-        case 'i': o.interactive = true; break;
-        case 't': o.tty = true; break;
+        case 'i':
+            o.interactive = true;
+            break;
+        case 't':
+            o.tty = true;
+            break;
         case 'e':
             if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
                 fprintf(stderr, PROG ": exec: `-e %s` must be NAME=VALUE\n", optarg);
@@ -82,8 +84,11 @@ static int cmd_exec(int argc, char **argv)
             }
             o.cwd = optarg;
             break;
-        case 'u': o.user = optarg; break;
-        default: return usage_error("exec", usage);
+        case 'u':
+            o.user = optarg;
+            break;
+        default:
+            return usage_error("exec", usage);
         }
     }
     if (argc - optind < 1)

@@ -63,17 +63,18 @@ struct shim {
     bool main_exited;
     int exit_code;
     char *exit_reason;
-    char *error;       /* the runtime error that ends this container, if any */
-    bool stopping;     /* stop sequence in progress */
+    char *error;   /* the runtime error that ends this container, if any */
+    bool stopping; /* stop sequence in progress */
     int stop_stage;
     unsigned stop_timeout_s;
     bool vm_killed_by_us;
-    uint64_t t0;       /* ctr_now_ns() at start, for the timing log */
+    uint64_t t0; /* ctr_now_ns() at start, for the timing log */
 };
 
 /* shim.c */
 void shim_trace(struct shim *s, const char *what);
-void shim_fatal(struct shim *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void shim_fatal(struct shim *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void shim_begin_stop(struct shim *s, unsigned timeout_s);
 void shim_agent_kick(struct shim *s); /* flush queued agent frames, arm EPOLLOUT when needed */
 int shim_write_state(struct shim *s, enum bundle_status status);

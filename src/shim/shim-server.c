@@ -483,8 +483,8 @@ void shim_server_main_output(struct shim *s, int which, const uint8_t *data, siz
 {
     for (struct shim_client *c = s->clients; c; c = c->next)
         if (c->kind == CL_ATTACH && !c->dead)
-            client_data(c, which == AGENTC_STDERR ? SHIMP_STREAM_STDERR : SHIMP_STREAM_STDOUT,
-                        data, len);
+            client_data(c, which == AGENTC_STDERR ? SHIMP_STREAM_STDERR : SHIMP_STREAM_STDOUT, data,
+                        len);
 }
 
 void shim_server_main_eof(struct shim *s, int which)

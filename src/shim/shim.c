@@ -481,8 +481,7 @@ static int boot(struct shim *s, ctr_error_t *err)
     return shim_loop_timer(&s->loop, &s->timer_w, s->cfg.vm.boot_timeout_ms, vm_timer, s, err);
 }
 
-int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_code,
-             ctr_error_t *err)
+int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_code, ctr_error_t *err)
 {
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
     struct shim s = {0};

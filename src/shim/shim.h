@@ -7,8 +7,8 @@
 #include "common/common.h"
 
 struct shim_run_opts {
-    bool foreground;  /* `run`: relay the caller's stdio, exit with the container */
-    int notify_fd;    /* `start`: pipe reporting "0\n" once the main process runs, or "CODE MESSAGE" */
+    bool foreground; /* `run`: relay the caller's stdio, exit with the container */
+    int notify_fd; /* `start`: pipe reporting "0\n" once the main process runs, or "CODE MESSAGE" */
 };
 
 /* Boot the bundle and supervise it until the VM is gone. *exit_code gets the
@@ -27,7 +27,7 @@ int shim_client_connect(const char *bundle, ctr_error_t *err);
 
 struct shim_exec_opts {
     char **args;
-    char **env;     /* extra NAME=VALUE over the container's env */
+    char **env; /* extra NAME=VALUE over the container's env */
     const char *cwd;
     const char *user;
     bool interactive; /* -i: send our stdin */

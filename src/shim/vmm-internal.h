@@ -11,7 +11,7 @@ enum vmm_accel { VMM_ACCEL_TCG = 0, VMM_ACCEL_KVM };
 
 /* Where accelerator detection looks; tests point these at a fake tree. */
 struct vmm_host {
-    const char *sysfs; /* "/sys" */
+    const char *sysfs;   /* "/sys" */
     const char *kvm_dev; /* "/dev/kvm" */
 };
 
@@ -25,7 +25,7 @@ const char *vmm_accel_name(enum vmm_accel a);
 
 /* What the shim asks of a VMM. Paths are absolute. */
 struct vmm_config {
-    const char *binary;  /* e.g. "qemu-system-x86_64" (searched in PATH) */
+    const char *binary; /* e.g. "qemu-system-x86_64" (searched in PATH) */
     const char *kernel;
     const char *initrd;  /* may be NULL */
     const char *cmdline; /* extra kernel arguments, may be NULL */
@@ -34,19 +34,19 @@ struct vmm_config {
     enum vmm_accel accel;
     const struct bundle_disk *disks; /* paths absolute */
     size_t n_disks;
-    int agent_fd;         /* guest end of the agent socketpair */
-    const char *console;  /* file receiving the guest console (boot log) */
+    int agent_fd;        /* guest end of the agent socketpair */
+    const char *console; /* file receiving the guest console (boot log) */
 };
 
 struct vmm {
     const struct vmm_ops *ops;
     pid_t pid;
-    int pidfd;      /* readable when the VMM exits (-1 when unsupported) */
-    int stderr_fd;  /* read end of the VMM's stderr pipe, nonblocking */
+    int pidfd;       /* readable when the VMM exits (-1 when unsupported) */
+    int stderr_fd;   /* read end of the VMM's stderr pipe, nonblocking */
     char tail[2048]; /* last bytes of the VMM's stderr */
     size_t tail_len;
     bool reaped;
-    int status;     /* waitpid status once reaped */
+    int status; /* waitpid status once reaped */
 };
 
 struct vmm_ops {
@@ -62,9 +62,11 @@ struct vmm_ops {
 
 extern const struct vmm_ops vmm_qemu_ops;
 
-/* The QEMU command line for cfg, with the agent socket at fd agent_fd_in_child (exposed for tests). */
+/* The QEMU command line for cfg, with the agent socket at fd agent_fd_in_child (exposed for tests).
+ */
 char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err);
-/* Read what is available on vm->stderr_fd into the tail; returns 0 at EOF, >0 if data, <0 if nothing. */
+/* Read what is available on vm->stderr_fd into the tail; returns 0 at EOF, >0 if data, <0 if
+ * nothing. */
 ssize_t vmm_drain_stderr(struct vmm *vm, int copy_fd);
 /* Describe the exit (e.g. "killed by signal 9", "exited with status 1"); malloc'd. */
 char *vmm_describe_status(int status);

@@ -149,7 +149,7 @@ static void child_exec(char **argv, int agent_fd, int err_fd, int report_fd)
     if (dup2(agent_fd, QEMU_AGENT_FD) < 0)
         goto fail;
     execvp(argv[0], argv);
-fail: {
+fail : {
     int e = errno;
     (void)!write(report_fd, &e, sizeof(e));
     _exit(127);

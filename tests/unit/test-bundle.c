@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three above first */
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -40,16 +41,30 @@ static void config_round_trip(void **state)
     struct bundle_config in = {
         .version = 1,
         .id = "c1",
-        .vm = {.kernel = "/k/vmlinux", .initrd = "/k/initrd", .cmdline = "loglevel=3", .cpus = 2,
-               .memory_mib = 512, .accel = BUNDLE_ACCEL_TCG, .boot_timeout_ms = 12345},
+        .vm = {.kernel = "/k/vmlinux",
+               .initrd = "/k/initrd",
+               .cmdline = "loglevel=3",
+               .cpus = 2,
+               .memory_mib = 512,
+               .accel = BUNDLE_ACCEL_TCG,
+               .boot_timeout_ms = 12345},
         .disks = disks,
         .n_disks = 2,
-        .setup = {.hostname = "box", .root_lower = "serial:image", .root_upper = "serial:rw",
-                  .readonly = true, .mounts = mounts, .n_mounts = 2},
+        .setup = {.hostname = "box",
+                  .root_lower = "serial:image",
+                  .root_upper = "serial:rw",
+                  .readonly = true,
+                  .mounts = mounts,
+                  .n_mounts = 2},
         .process = {.args = (char *[]){"/bin/sh", "-c", "echo \"hi\"", NULL},
-                    .env = (char *[]){"PATH=/bin", "A=b=c", NULL}, .cwd = "/work",
-                    .user = "1000:1000", .terminal = true, .rows = 24, .cols = 80,
-                    .rlimits = rl, .n_rlimits = 1},
+                    .env = (char *[]){"PATH=/bin", "A=b=c", NULL},
+                    .cwd = "/work",
+                    .user = "1000:1000",
+                    .terminal = true,
+                    .rows = 24,
+                    .cols = 80,
+                    .rlimits = rl,
+                    .n_rlimits = 1},
         .open_stdin = true,
         .labels = (char *[]){"k=v", NULL},
     };
@@ -130,16 +145,19 @@ static void config_refused(void **state)
     config_bad("{\"version\":2,\"id\":\"x\"}", "version 2");
     config_bad("{\"version\":1,\"vm\":{},\"process\":{\"args\":[\"a\"]}}", "`id`");
     config_bad("{\"version\":1,\"id\":\"x\",\"process\":{\"args\":[\"a\"]}}", "`vm`");
-    config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{\"accel\":\"hvf\"},\"process\":{\"args\":[\"a\"]}}",
-               "`hvf`");
-    config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{\"memory_mib\":8},\"process\":{\"args\":[\"a\"]}}",
-               "memory_mib");
+    config_bad(
+        "{\"version\":1,\"id\":\"x\",\"vm\":{\"accel\":\"hvf\"},\"process\":{\"args\":[\"a\"]}}",
+        "`hvf`");
+    config_bad(
+        "{\"version\":1,\"id\":\"x\",\"vm\":{\"memory_mib\":8},\"process\":{\"args\":[\"a\"]}}",
+        "memory_mib");
     config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{\"cpus\":-1},\"process\":{\"args\":[\"a\"]}}",
                "vm.cpus");
     config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{},\"process\":{\"args\":[]}}", "empty");
     config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{},\"process\":{\"args\":[1]}}", "args[0]");
-    config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{},\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"}}",
-               "absolute");
+    config_bad(
+        "{\"version\":1,\"id\":\"x\",\"vm\":{},\"process\":{\"args\":[\"a\"],\"cwd\":\"rel\"}}",
+        "absolute");
     config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{},\"disks\":[{\"serial\":\"a\"}],"
                "\"process\":{\"args\":[\"a\"]}}",
                "disks[].path");
@@ -166,10 +184,15 @@ static void missing_config_names_the_file(void **state)
 
 static void state_round_trip(void **state)
 {
-    struct bundle_state in = {.status = BUNDLE_STOPPED, .shim_pid = 10, .vmm_pid = 11,
-                              .exit_code = 137, .exit_reason = "vm died: killed by signal 9",
-                              .created_ns = 1700000000123456789LL, .started_ns = 2,
-                              .finished_ns = 3, .accel = "tcg"};
+    struct bundle_state in = {.status = BUNDLE_STOPPED,
+                              .shim_pid = 10,
+                              .vmm_pid = 11,
+                              .exit_code = 137,
+                              .exit_reason = "vm died: killed by signal 9",
+                              .created_ns = 1700000000123456789LL,
+                              .started_ns = 2,
+                              .finished_ns = 3,
+                              .accel = "tcg"};
     struct bundle_state out = {0};
     ctr_error_t err = NULL;
     struct stat st;
@@ -211,10 +234,8 @@ static void state_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(config_round_trip),
-        cmocka_unit_test(config_defaults),
-        cmocka_unit_test(config_refused),
-        cmocka_unit_test(missing_config_names_the_file),
+        cmocka_unit_test(config_round_trip), cmocka_unit_test(config_defaults),
+        cmocka_unit_test(config_refused),    cmocka_unit_test(missing_config_names_the_file),
         cmocka_unit_test(state_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

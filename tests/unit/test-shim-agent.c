@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three above first */
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -288,8 +289,7 @@ static void bad_exit_events(void **state)
     EXPECT_FAIL(feed_exit(&c2, "main", 0, &msg), "before its exec reply");
     agentc_release(&c2);
     c = started(&r);
-    EXPECT_FAIL(feed_json(c, "{\"event\":\"exit\",\"process\":\"main\",\"status\":300}", &msg),
-                "");
+    EXPECT_FAIL(feed_json(c, "{\"event\":\"exit\",\"process\":\"main\",\"status\":300}", &msg), "");
     done(c);
 }
 

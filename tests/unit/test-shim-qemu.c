@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three above first */
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -65,7 +66,8 @@ static void tcg_command_line(void **state)
     expect_opt(av, "-kernel", "/k/vmlinux");
     expect_opt(av, "-initrd", "/k/initramfs.cpio");
     /* commas in paths are doubled; the image is read-only */
-    expect_opt(av, "-drive", "id=disk0,file=/var/lib/c/image,,1.ext4,if=none,format=raw,readonly=on");
+    expect_opt(av, "-drive",
+               "id=disk0,file=/var/lib/c/image,,1.ext4,if=none,format=raw,readonly=on");
     expect_opt(av, "-device", "virtio-blk-device,drive=disk0,serial=image");
     expect_opt(av, "-drive", "id=disk1,file=/var/lib/c/rw.ext4,if=none,format=raw,discard=unmap");
     expect_opt(av, "-device", "virtio-blk-device,drive=disk1,serial=rw");
