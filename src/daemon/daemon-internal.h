@@ -1,0 +1,359 @@
+/* container-apiserver internals: the HTTP layer (http.c, router.c), the
+ * container service (containers.c, lifecycle.c, monitor.c), streams (stream.c,
+ * logs.c, exec.c), images (images.c, archive.c), events (events.c) and the
+ * Docker JSON shapes (shapes.c). See docs/daemon.md and docs/api.md.
+ * Every non-static symbol carries the `dmn_` prefix. */
+#ifndef CTR_DAEMON_INTERNAL_H
+#define CTR_DAEMON_INTERNAL_H
+
+#include "daemon/daemon.h"
+#include "bundle/bundle.h"
+#include "proto/shim.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct MHD_Connection;
+struct MHD_Response;
+struct imgstore;
+
+#define DMN_API_VERSION "1.43"
+#define DMN_API_MAJOR 1
+#define DMN_API_MINOR 43
+#define DMN_API_MIN_MINOR 24
+#define DMN_VERSION "0.1.0"
+#define DMN_MAX_BODY (16u << 20)   /* a JSON request body */
+#define DMN_MAX_CONNECTIONS 256    /* one thread each (bounded) */
+#define DMN_MAX_EXECS_PER_CTR 256  /* finished exec records kept per container */
+
+/* An error whose errnum classifies it (ENOENT 404, EEXIST/EBUSY 409, EINVAL 400)
+ * without strerror text in the message (ctr_fail appends it). shapes.c */
+int dmn_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- router (router.c, pure: unit tested) ---- */
+/* Split "/v1.43/containers/json" into version and rest. *has_version is false
+ * without a prefix. Returns -1 when the prefix is malformed. */
+int dmn_route_version(const char *path, bool *has_version, unsigned *major, unsigned *minor,
+                      const char **rest);
+/* Check a requested version against the supported range; NULL when accepted,
+ * else Docker's message (caller frees). */
+char *dmn_version_check(unsigned major, unsigned minor);
+#define DMN_ROUTE_MAX_PARAMS 4
+/* Match a path against a pattern: `{}` takes one segment, `{*}` one or more
+ * (greedy, the rest of the pattern must match the tail). params get copies. */
+bool dmn_route_match(const char *pattern, const char *path, char *params[DMN_ROUTE_MAX_PARAMS]);
+
+/* ---- HTTP requests and replies (http.c; routes.c dispatches) ---- */
+struct dmn;
+struct dmn_req {
+    struct dmn *d;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path; /* without the version prefix */
+    unsigned api_minor;
+    char *params[DMN_ROUTE_MAX_PARAMS];
+    char *body;
+    size_t body_len, body_cap;
+    bool body_too_large;
+    int upload_fd; /* raw uploads (images/load, kernel): streamed into a temp file */
+    char *upload_path;
+    bool upload_failed;
+    struct MHD_Response *resp;
+    unsigned status;
+    char *path_copy;   /* the URL (path points into it) */
+    char *bad_version; /* refused API version: the message */
+    void *hijack;      /* http.c's upgrade context, freed with the request */
+};
+const char *dmn_query(struct dmn_req *r, const char *key);
+/* Docker's boolean query values: 1/true/True (anything but "", 0, false). */
+bool dmn_query_bool(struct dmn_req *r, const char *key);
+const char *dmn_header(struct dmn_req *r, const char *key);
+/* Replies: exactly one per request. */
+int dmn_reply_json(struct dmn_req *r, unsigned status, json_t *j); /* steals j */
+int dmn_reply_error(struct dmn_req *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Status from the error: ENOENT 404, EEXIST/EBUSY 409, EINVAL 400, else 500. */
+int dmn_reply_ctr_error(struct dmn_req *r, ctr_error_t *err);
+int dmn_reply_empty(struct dmn_req *r, unsigned status);
+/* Add a header to the reply made (after a dmn_reply_*). */
+void dmn_reply_header(struct dmn_req *r, const char *key, const char *value);
+int dmn_reply_text(struct dmn_req *r, unsigned status, const char *ctype, const char *text,
+                   size_t len);
+/* A streamed body: fill(buf, max) returns bytes (>0), 0 at the end, -1 on error;
+ * it may block (one thread per connection). free_ctx runs when the response ends. */
+typedef ssize_t (*dmn_fill_fn)(void *ctx, char *buf, size_t max);
+int dmn_reply_stream(struct dmn_req *r, unsigned status, const char *ctype, dmn_fill_fn fill,
+                     void *ctx, void (*free_ctx)(void *));
+/* A file's content (fd is taken). */
+int dmn_reply_fd(struct dmn_req *r, unsigned status, const char *ctype, int fd);
+/* Hijack: 101 then run(ctx, fd, pre, pre_len) in its own thread with the raw
+ * (blocking) socket; pre holds bytes the client sent after its request. The
+ * client must ask for the upgrade (`Connection: Upgrade`, `Upgrade: tcp`). */
+typedef void (*dmn_hijack_fn)(void *ctx, int fd, const char *pre, size_t pre_len);
+int dmn_reply_hijack(struct dmn_req *r, const char *ctype, dmn_hijack_fn run, void *ctx,
+                     void (*free_ctx)(void *));
+/* The connection's socket, to notice a client that went away. */
+int dmn_req_fd(struct dmn_req *r);
+/* True when the peer closed or reset fd (checked without blocking). */
+bool dmn_peer_gone(int fd);
+json_t *dmn_body_json(struct dmn_req *r, ctr_error_t *err);
+/* Start serving on an AF_UNIX listening fd; NULL on failure. */
+void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err);
+void dmn_http_stop(void *h);
+/* Route r (routes.c): every handler replies exactly once. */
+void dmn_dispatch(struct dmn_req *r);
+/* Whether a request on this route streams its body to a file (images/load, kernel). */
+bool dmn_route_wants_upload(const char *method, const char *path);
+
+/* ---- containers ---- */
+enum dmn_status {
+    DMN_CREATED = 0,
+    DMN_STARTING,
+    DMN_RUNNING,
+    DMN_EXITED,
+    DMN_REMOVING,
+    DMN_DEAD,
+};
+const char *dmn_status_name(enum dmn_status s); /* docker's: created running exited ... */
+
+struct dmn_attach; /* stream.c: an attach waiting for the container to start */
+
+struct dmn_container {
+    char id[65];
+    char *name;   /* without the leading '/' */
+    char *bundle; /* DATA/containers/<id> */
+    int64_t created_ns;
+    char *image;    /* as the client gave it */
+    char *image_id; /* manifest digest */
+    json_t *config; /* docker Config as shown by inspect */
+    json_t *host_config;
+    char *path;
+    char **args;
+    bool tty, open_stdin, stdin_once, auto_remove;
+    char *stop_signal;
+    int stop_timeout; /* -1: default */
+    /* state (under d->lock) */
+    enum dmn_status status;
+    int pid; /* shim pid */
+    int exit_code;
+    char *error;
+    int64_t started_ns, finished_ns;
+    int restart_count;
+    uint64_t exits; /* incremented at every exit: next-exit waits */
+    bool removed;
+    bool creating; /* reserved name, bundle being made: invisible */
+    int pidfd;
+    bool in_restart;
+    struct dmn_attach *pending; /* attaches waiting for a start */
+    struct dmn *d_owner;        /* for the auto-remove thread */
+    int refs;
+    pthread_mutex_t op_lock; /* serializes start/stop/kill/remove */
+};
+
+struct dmn_exec {
+    struct dmn_exec *next;
+    char id[65];
+    char container_id[65];
+    char **cmd, **env;
+    char *workdir, *user;
+    bool tty, attach_stdin, attach_stdout, attach_stderr, privileged;
+    bool started, running;
+    int exit_code; /* -1 until it ended */
+    int shim_fd;   /* the session, for resizes (under d->lock) */
+    pthread_mutex_t wlock;
+    int64_t created_ns;
+    int refs; /* the list's and a running session's */
+    bool dropped;
+    uint16_t rows, cols;
+};
+
+struct dmn_event {
+    uint64_t seq;
+    int64_t time_ns;
+    char *type;   /* container, image */
+    char *action; /* create start die ... */
+    char *id;
+    json_t *attrs; /* Actor.Attributes */
+};
+#define DMN_EVENTS_KEEP 1024
+
+struct dmn {
+    struct dmn_config cfg;
+    char *containers_dir, *tmp_dir, *kernel_dir;
+    int64_t started_ns;
+    pthread_mutex_t lock; /* containers, execs, events */
+    pthread_cond_t cond;  /* broadcast at every state change or event */
+    struct dmn_container **ctrs;
+    size_t n_ctrs, cap_ctrs;
+    struct dmn_exec *execs;
+    struct dmn_event events[DMN_EVENTS_KEEP];
+    uint64_t event_seq; /* next seq */
+    pthread_mutex_t img_lock;
+    struct imgstore *images;
+    int epfd, wake_fd;
+    pthread_t monitor;
+    bool monitor_running;
+    atomic_bool stopping;
+    atomic_int streams; /* hijack threads alive */
+    int stop_fd; /* eventfd: main() wakes on it to exit */
+    bool stop_containers;
+    int stop_timeout;
+    char *log_path; /* NULL when logging to stderr */
+};
+
+/* containers.c */
+int dmn_containers_load(struct dmn *d, ctr_error_t *err);
+/* Lookup by id, unique id prefix or name (with or without '/'); takes a ref.
+ * Under d->lock: the _locked variant. */
+struct dmn_container *dmn_container_find_locked(struct dmn *d, const char *ref);
+struct dmn_container *dmn_container_get(struct dmn *d, const char *ref, ctr_error_t *err);
+void dmn_container_put(struct dmn *d, struct dmn_container *c);
+int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
+int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, ctr_error_t *err);
+void dmn_container_free(struct dmn_container *c);
+struct dmn_container *dmn_container_new(void);
+void dmn_container_add_locked(struct dmn *d, struct dmn_container *c);
+void dmn_container_unlink_locked(struct dmn *d, struct dmn_container *c);
+/* Bytes allocated on disk under path (sparse files count what they use). */
+uint64_t dmn_disk_usage(const char *path);
+int dmn_handle_create(struct dmn_req *r);
+int dmn_handle_list(struct dmn_req *r);
+int dmn_handle_inspect(struct dmn_req *r);
+int dmn_handle_delete(struct dmn_req *r);
+int dmn_handle_prune(struct dmn_req *r);
+int dmn_handle_rename(struct dmn_req *r);
+
+/* lifecycle.c */
+int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
+int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_error_t *err);
+/* The same with c->op_lock already held. timeout < 0: the container's default. */
+int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int timeout,
+                                 ctr_error_t *err);
+int dmn_parse_signal(const char *s, int *sig);
+int dmn_handle_start(struct dmn_req *r);
+int dmn_handle_stop(struct dmn_req *r);
+int dmn_handle_kill(struct dmn_req *r);
+int dmn_handle_restart(struct dmn_req *r);
+int dmn_handle_wait(struct dmn_req *r);
+int dmn_handle_resize(struct dmn_req *r);
+int dmn_handle_top(struct dmn_req *r);
+int dmn_handle_bootlog(struct dmn_req *r);
+
+/* monitor.c: one epoll thread watching the shims (pidfds) */
+int dmn_monitor_start(struct dmn *d, ctr_error_t *err);
+void dmn_monitor_stop(struct dmn *d);
+/* Watch a running container's shim; if it is gone already, record the exit now. */
+void dmn_monitor_watch_locked(struct dmn *d, struct dmn_container *c);
+/* Read the shim's state.json and record the exit (under d->lock). */
+void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c);
+/* Remove an AutoRemove container that ended, in a thread of its own. */
+void dmn_autoremove_locked(struct dmn *d, struct dmn_container *c);
+/* Whether the shim of a bundle answers on its socket. */
+bool dmn_shim_answers(const char *bundle);
+
+/* stream.c: shim sessions and hijacked relays */
+/* Connect to the shim and send one request; the fd (CLOEXEC) or -1. */
+int dmn_shim_request(const char *bundle, const struct shimp_request *req, ctr_error_t *err);
+int dmn_handle_attach(struct dmn_req *r);
+/* Called by start once the shim listens: connect every pending attach; -1 when
+ * the shim does not answer yet. */
+int dmn_attach_connect_pending_locked(struct dmn *d, struct dmn_container *c);
+/* The start failed: release the pending attaches. */
+void dmn_attach_fail_pending_locked(struct dmn *d, struct dmn_container *c);
+/* Relay a hijacked client and a shim session until the process ends; returns the
+ * exit status seen (or -1). */
+struct dmn_relay {
+    int client_fd, shim_fd;
+    bool tty, stdin_open, want_stdout, want_stderr;
+    pthread_mutex_t *wlock; /* serializes frames written to shim_fd */
+    char *error;            /* set when the shim refused the request */
+    int error_code;
+};
+int dmn_relay_run(struct dmn_relay *rl);
+int dmn_shim_send(int fd, pthread_mutex_t *wlock, const void *req_json, size_t len);
+
+/* logs.c */
+int dmn_handle_logs(struct dmn_req *r);
+/* Write the container's whole log to fd (attach logs=1), multiplexed unless tty. */
+void dmn_logs_replay(const char *bundle, int fd, bool tty, bool out, bool err);
+
+/* exec.c */
+int dmn_handle_exec_create(struct dmn_req *r);
+int dmn_handle_exec_start(struct dmn_req *r);
+int dmn_handle_exec_inspect(struct dmn_req *r);
+int dmn_handle_exec_resize(struct dmn_req *r);
+void dmn_execs_drop_locked(struct dmn *d, const char *container_id);
+
+/* events.c */
+void dmn_event_emit_locked(struct dmn *d, const char *type, const char *action, const char *id,
+                           json_t *attrs); /* steals attrs */
+void dmn_event_container_locked(struct dmn *d, struct dmn_container *c, const char *action,
+                                json_t *extra); /* steals extra */
+void dmn_events_release(struct dmn *d);
+int dmn_handle_events(struct dmn_req *r);
+
+/* images.c, archive.c */
+int dmn_handle_images_list(struct dmn_req *r);
+int dmn_handle_image_inspect(struct dmn_req *r);
+int dmn_handle_image_delete(struct dmn_req *r);
+int dmn_handle_image_tag(struct dmn_req *r);
+int dmn_handle_images_load(struct dmn_req *r);
+int dmn_handle_images_get(struct dmn_req *r);
+int dmn_handle_images_create(struct dmn_req *r);
+int dmn_handle_images_prune(struct dmn_req *r);
+/* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
+int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_error_t *err);
+/* Write images (references) as one docker-archive + OCI layout tar to fd. */
+int dmn_archive_save(struct dmn *d, char *const *refs, int fd, ctr_error_t *err);
+/* docker-archive manifest.json: parsed (pure: unit tested). */
+struct dmn_docker_manifest {
+    char *config;  /* path in the archive */
+    char **repo_tags;
+    char **layers; /* paths in the archive */
+};
+int dmn_docker_manifest_parse(const char *json, size_t len, struct dmn_docker_manifest **out,
+                              size_t *n, ctr_error_t *err);
+void dmn_docker_manifest_free(struct dmn_docker_manifest *m, size_t n);
+
+/* system.c */
+int dmn_handle_ping(struct dmn_req *r);
+int dmn_handle_version(struct dmn_req *r);
+int dmn_handle_info(struct dmn_req *r);
+int dmn_handle_df(struct dmn_req *r);
+int dmn_handle_sys_status(struct dmn_req *r);
+int dmn_handle_sys_df(struct dmn_req *r);
+int dmn_handle_sys_kernel(struct dmn_req *r);
+int dmn_handle_sys_logs(struct dmn_req *r);
+int dmn_handle_sys_stop(struct dmn_req *r);
+/* Kernel and initrd new containers get. */
+char *dmn_kernel_path(struct dmn *d);
+char *dmn_initrd_path(struct dmn *d);
+
+/* shapes.c: Docker's JSON shapes and value formats (pure parts unit tested) */
+char *dmn_time_rfc3339(int64_t ns); /* "2024-01-02T03:04:05.123456789Z"; 0 → "0001-01-01T00:00:00Z" */
+int dmn_time_parse(const char *s, int64_t *ns); /* RFC 3339 or unix seconds[.frac] */
+/* filters={"status":["running"],"label":["a=b"]} (also the old {"status":{"running":true}}). */
+struct dmn_filters {
+    json_t *f; /* object: key -> array of strings */
+};
+int dmn_filters_parse(const char *s, struct dmn_filters *out, ctr_error_t *err);
+void dmn_filters_release(struct dmn_filters *f);
+/* Reject keys not in allowed (NULL-terminated): Docker's "invalid filter 'x'". */
+int dmn_filters_check(const struct dmn_filters *f, const char *const *allowed, ctr_error_t *err);
+bool dmn_filters_has(const struct dmn_filters *f, const char *key);
+/* True when any value of key satisfies match(value, ctx) (or the key is absent). */
+bool dmn_filters_any(const struct dmn_filters *f, const char *key,
+                     bool (*match)(const char *value, void *ctx), void *ctx);
+/* label filters: every "k" or "k=v" must hold against labels (object). */
+bool dmn_filters_labels(const struct dmn_filters *f, json_t *labels);
+json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c);
+json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c);
+json_t *dmn_container_state_json(struct dmn_container *c);
+json_t *dmn_strv_json(char *const *v);
+char **dmn_json_strv(json_t *a); /* array of strings → strv; NULL if not an array */
+/* Docker's 8-byte header of a multiplexed stream. */
+void dmn_mux_header(uint8_t hdr[8], int stream, uint32_t len);
+
+#endif

@@ -1,0 +1,442 @@
+/* The HTTP layer: libmicrohttpd on our own AF_UNIX socket, one thread per
+ * connection (bounded), request bodies, replies and the hijack of attach/exec. */
+#include "daemon/daemon-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+const char *dmn_query(struct dmn_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+bool dmn_query_bool(struct dmn_req *r, const char *key)
+{
+    const char *v = dmn_query(r, key);
+    return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+}
+
+const char *dmn_header(struct dmn_req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+int dmn_req_fd(struct dmn_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+bool dmn_peer_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    if (fd < 0)
+        return false;
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+static void std_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Api-Version", DMN_API_VERSION);
+    MHD_add_response_header(resp, "Docker-Experimental", "false");
+    MHD_add_response_header(resp, "Ostype", "linux");
+    MHD_add_response_header(resp, "Server", "container-apiserver/" DMN_VERSION " (linux)");
+}
+
+static int set_resp(struct dmn_req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (r->resp) {
+        /* A handler bug: keep the first answer. */
+        log_error("second reply for %s %s dropped", r->method, r->path);
+        MHD_destroy_response(resp);
+        return -1;
+    }
+    std_headers(resp);
+    r->resp = resp;
+    r->status = status;
+    return 0;
+}
+
+int dmn_reply_text(struct dmn_req *r, unsigned status, const char *ctype, const char *text,
+                   size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (ctype)
+        MHD_add_response_header(resp, "Content-Type", ctype);
+    return set_resp(r, status, resp);
+}
+
+int dmn_reply_json(struct dmn_req *r, unsigned status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = strlen(s);
+    s = ctr_xrealloc(s, len + 2);
+    s[len++] = '\n';
+    s[len] = '\0';
+    json_decref(j);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return set_resp(r, status, resp);
+}
+
+int dmn_reply_error(struct dmn_req *r, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    if (status >= 500)
+        log_warn("%s %s: %u %s", r->method, r->path, status, msg);
+    else
+        log_debug("%s %s: %u %s", r->method, r->path, status, msg);
+    json_t *j = json_pack("{s:s}", "message", msg);
+    free(msg);
+    return dmn_reply_json(r, status, j);
+}
+
+int dmn_reply_ctr_error(struct dmn_req *r, ctr_error_t *err)
+{
+    unsigned status = 500;
+    switch ((*err)->errnum) {
+    case ENOENT: status = 404; break;
+    case EEXIST:
+    case EBUSY: status = 409; break;
+    case EINVAL: status = 400; break;
+    }
+    int ret = dmn_reply_error(r, status, "%s", (*err)->msg);
+    ctr_error_free(err);
+    return ret;
+}
+
+void dmn_reply_header(struct dmn_req *r, const char *key, const char *value)
+{
+    if (r->resp)
+        MHD_add_response_header(r->resp, key, value);
+}
+
+int dmn_reply_empty(struct dmn_req *r, unsigned status)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    return set_resp(r, status, resp);
+}
+
+struct stream_ctx {
+    dmn_fill_fn fill;
+    void *ctx;
+    void (*free_ctx)(void *);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream_ctx *s = cls;
+    ssize_t n = s->fill(s->ctx, buf, max);
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_ctx *s = cls;
+    if (s->free_ctx)
+        s->free_ctx(s->ctx);
+    free(s);
+}
+
+int dmn_reply_stream(struct dmn_req *r, unsigned status, const char *ctype, dmn_fill_fn fill,
+                     void *ctx, void (*free_ctx)(void *))
+{
+    struct stream_ctx *s = ctr_xcalloc(1, sizeof(*s));
+    s->fill = fill;
+    s->ctx = ctx;
+    s->free_ctx = free_ctx;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
+    if (ctype)
+        MHD_add_response_header(resp, "Content-Type", ctype);
+    return set_resp(r, status, resp);
+}
+
+int dmn_reply_fd(struct dmn_req *r, unsigned status, const char *ctype, int fd)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0) {
+        close(fd);
+        return dmn_reply_error(r, 500, "cannot size the reply file: %s", strerror(errno));
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)size, fd);
+    if (ctype)
+        MHD_add_response_header(resp, "Content-Type", ctype);
+    return set_resp(r, status, resp);
+}
+
+/* ---- hijack ---- */
+
+struct hijack {
+    struct dmn *d;
+    dmn_hijack_fn run;
+    void *ctx;
+    void (*free_ctx)(void *);
+    int fd;
+    char *pre;
+    size_t pre_len;
+    struct MHD_UpgradeResponseHandle *urh;
+};
+
+static void hijack_free(struct hijack *h)
+{
+    if (h->free_ctx)
+        h->free_ctx(h->ctx);
+    free(h->pre);
+    free(h);
+}
+
+static void *hijack_thread(void *arg)
+{
+    struct hijack *h = arg;
+    int fl = fcntl(h->fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(h->fd, F_SETFL, fl & ~O_NONBLOCK);
+    h->run(h->ctx, h->fd, h->pre, h->pre_len);
+    MHD_upgrade_action(h->urh, MHD_UPGRADE_ACTION_CLOSE);
+    atomic_fetch_sub(&h->d->streams, 1);
+    hijack_free(h);
+    return NULL;
+}
+
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra_in,
+                       size_t extra_in_size, MHD_socket sock,
+                       struct MHD_UpgradeResponseHandle *urh)
+{
+    struct hijack *h = cls;
+    struct hijack *mine = ctr_xcalloc(1, sizeof(*mine));
+    pthread_t t;
+    pthread_attr_t a;
+
+    /* The response (and cls) may serve one upgrade only: take over its context. */
+    *mine = *h;
+    h->ctx = NULL;
+    h->free_ctx = NULL;
+    mine->fd = sock;
+    mine->urh = urh;
+    if (extra_in_size) {
+        mine->pre = ctr_xmalloc(extra_in_size);
+        memcpy(mine->pre, extra_in, extra_in_size);
+        mine->pre_len = extra_in_size;
+    }
+    atomic_fetch_add(&mine->d->streams, 1);
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, hijack_thread, mine) != 0) {
+        log_error("cannot start a stream thread");
+        atomic_fetch_sub(&mine->d->streams, 1);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        hijack_free(mine);
+    }
+    pthread_attr_destroy(&a);
+}
+
+int dmn_reply_hijack(struct dmn_req *r, const char *ctype, dmn_hijack_fn run, void *ctx,
+                     void (*free_ctx)(void *))
+{
+    const char *up = dmn_header(r, "Upgrade");
+    if (up == NULL || (strcasecmp(up, "tcp") != 0 && strcasecmp(up, "h2c") != 0)) {
+        if (free_ctx)
+            free_ctx(ctx);
+        return dmn_reply_error(r, 400,
+                               "this endpoint streams over a hijacked connection: send "
+                               "`Connection: Upgrade` and `Upgrade: tcp`");
+    }
+    struct hijack *h = ctr_xcalloc(1, sizeof(*h));
+    h->d = r->d;
+    h->run = run;
+    h->ctx = ctx;
+    h->free_ctx = free_ctx;
+    h->fd = -1;
+    /* The response keeps h: freed with the request (see on_completed). */
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, h);
+    MHD_add_response_header(resp, "Upgrade", "tcp");
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    if (set_resp(r, 101, resp) < 0) {
+        hijack_free(h);
+        return -1;
+    }
+    r->hijack = h;
+    return 0;
+}
+
+/* ---- requests ---- */
+
+json_t *dmn_body_json(struct dmn_req *r, ctr_error_t *err)
+{
+    json_error_t je;
+    if (r->body_len == 0) {
+        dmn_fail(err, EINVAL, "request body is empty; a JSON object is expected");
+        return NULL;
+    }
+    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (j == NULL) {
+        dmn_fail(err, EINVAL, "malformed JSON in the request body: %s (line %d, column %d)",
+                 je.text, je.line, je.column);
+        return NULL;
+    }
+    return j;
+}
+
+static void req_free(struct dmn_req *r)
+{
+    for (size_t i = 0; i < DMN_ROUTE_MAX_PARAMS; i++)
+        free(r->params[i]);
+    free(r->body);
+    free(r->path_copy);
+    if (r->upload_fd >= 0)
+        close(r->upload_fd);
+    if (r->upload_path) {
+        unlink(r->upload_path);
+        free(r->upload_path);
+    }
+    if (r->hijack)
+        hijack_free(r->hijack);
+    free(r);
+}
+
+static int upload_open(struct dmn_req *r)
+{
+    r->upload_path = ctr_xasprintf("%s/upload-XXXXXX", r->d->tmp_dir);
+    r->upload_fd = mkostemp(r->upload_path, O_CLOEXEC);
+    if (r->upload_fd < 0) {
+        log_error("cannot create an upload file in `%s`: %s", r->d->tmp_dir, strerror(errno));
+        free(r->upload_path);
+        r->upload_path = NULL;
+        r->upload_failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+static void body_append(struct dmn_req *r, const char *data, size_t len)
+{
+    if (r->upload_path || r->upload_failed) {
+        if (!r->upload_failed && ctr_write_all(r->upload_fd, data, len) < 0)
+            r->upload_failed = true;
+        return;
+    }
+    if (r->body_len + len > DMN_MAX_BODY) {
+        r->body_too_large = true;
+        return;
+    }
+    if (r->body_len + len + 1 > r->body_cap) {
+        r->body_cap = (r->body_len + len + 1) * 2;
+        r->body = ctr_xrealloc(r->body, r->body_cap);
+    }
+    memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    struct dmn *d = cls;
+    struct dmn_req *r = *con_cls;
+
+    if (r == NULL) {
+        r = ctr_xcalloc(1, sizeof(*r));
+        r->d = d;
+        r->conn = conn;
+        r->method = method;
+        r->upload_fd = -1;
+        r->path_copy = ctr_xstrdup(url);
+        *con_cls = r;
+        bool hv = false;
+        unsigned major = DMN_API_MAJOR, minor = DMN_API_MINOR;
+        const char *rest = r->path_copy;
+        if (dmn_route_version(r->path_copy, &hv, &major, &minor, &rest) < 0)
+            r->bad_version = ctr_xasprintf("malformed API version in `%s`", url);
+        else if (hv)
+            r->bad_version = dmn_version_check(major, minor);
+        r->api_minor = hv ? minor : DMN_API_MINOR;
+        r->path = rest;
+        if (r->bad_version == NULL && dmn_route_wants_upload(method, r->path))
+            upload_open(r);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        body_append(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    log_debug("%s %s", method, url);
+    if (r->bad_version) {
+        dmn_reply_error(r, 400, "%s", r->bad_version);
+        free(r->bad_version);
+        r->bad_version = NULL;
+    } else if (r->body_too_large) {
+        dmn_reply_error(r, 413, "request body larger than %u bytes", DMN_MAX_BODY);
+    } else if (r->upload_failed) {
+        dmn_reply_error(r, 500, "cannot store the request body in `%s`", r->d->tmp_dir);
+    } else {
+        dmn_dispatch(r);
+    }
+    if (r->resp == NULL)
+        dmn_reply_error(r, 500, "no reply for %s %s", method, r->path);
+    enum MHD_Result ret = MHD_queue_response(conn, r->status, r->resp);
+    MHD_destroy_response(r->resp);
+    r->resp = NULL;
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct dmn_req *r = *con_cls;
+    if (r) {
+        free(r->bad_version);
+        req_free(r);
+    }
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        return;
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("http: %s", msg);
+    free(msg);
+}
+
+void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
+{
+    struct MHD_Daemon *mhd = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
+            MHD_USE_ERROR_LOG | MHD_USE_ITC,
+        0, NULL, NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)(512 * 1024), MHD_OPTION_END);
+    if (mhd == NULL)
+        ctr_fail(err, 0, "cannot start the HTTP server (libmicrohttpd)");
+    return mhd;
+}
+
+void dmn_http_stop(void *h)
+{
+    if (h)
+        MHD_stop_daemon(h);
+}

@@ -1,0 +1,548 @@
+/* Container lifecycle: start (spawn the detached shim with `container-runtime
+ * start`), stop, kill, restart, wait, resize, top. The shim, not the daemon,
+ * holds the container: the daemon only watches it (monitor.c). */
+#include "daemon/daemon-internal.h"
+#include "shim/shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const struct {
+    const char *name;
+    int sig;
+} signals[] = {
+    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"BUS", SIGBUS},     {"FPE", SIGFPE},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM},   {"STKFLT", SIGSTKFLT},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},
+    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},   {"URG", SIGURG},     {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+    {"IO", SIGIO},     {"PWR", SIGPWR},     {"SYS", SIGSYS},
+};
+
+int dmn_parse_signal(const char *s, int *sig)
+{
+    if (s == NULL || *s == '\0')
+        return -1;
+    if (s[0] >= '0' && s[0] <= '9') {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end || v < 1 || v > 64)
+            return -1;
+        *sig = (int)v;
+        return 0;
+    }
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+        if (strcasecmp(s, signals[i].name) == 0) {
+            *sig = signals[i].sig;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- start ---- */
+
+static pid_t spawn_runtime(struct dmn *d, const char *cmd, const char *bundle, int *err_fd,
+                           ctr_error_t *err)
+{
+    int p[2];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    pid_t pid;
+    char *argv[] = {d->cfg.runtime, (char *)cmd, (char *)bundle, NULL};
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return ctr_fail(err, errno, "pipe");
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    posix_spawnattr_init(&at);
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int r = posix_spawn(&pid, d->cfg.runtime, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(p[1]);
+    if (r != 0) {
+        close(p[0]);
+        return ctr_fail(err, r, "cannot run the runtime `%s`", d->cfg.runtime);
+    }
+    *err_fd = p[0];
+    return pid;
+}
+
+/* Run `container-runtime start BUNDLE`; while it boots, connect pending attaches
+ * as soon as the shim listens. *code gets its exit status, *msg its stderr. */
+static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **msg)
+{
+    cleanup_close int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    int efd = -1;
+    ctr_error_t err = NULL;
+    char buf[16384];
+    size_t have = 0;
+    bool connected = false;
+    int status;
+
+    *code = 125;
+    *msg = NULL;
+    if (ino >= 0)
+        inotify_add_watch(ino, c->bundle, IN_CREATE | IN_MOVED_TO);
+    pid_t pid = spawn_runtime(d, "start", c->bundle, &efd, &err);
+    if (pid < 0) {
+        *msg = ctr_error_take_msg(&err);
+        return;
+    }
+    for (;;) {
+        struct pollfd p[2] = {{.fd = efd, .events = POLLIN}, {.fd = connected ? -1 : ino, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents & POLLIN) {
+            char ev[4096];
+            while (read(ino, ev, sizeof(ev)) > 0)
+                ;
+            pthread_mutex_lock(&d->lock);
+            if (c->pending == NULL || dmn_attach_connect_pending_locked(d, c) == 0)
+                connected = c->pending == NULL;
+            pthread_mutex_unlock(&d->lock);
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(efd, buf + have, sizeof(buf) - 1 - have);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+            if (have == sizeof(buf) - 1)
+                have = 0; /* keep the tail only */
+        }
+    }
+    close(efd);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    *code = WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+    buf[have] = '\0';
+    char *m = buf;
+    if (strncmp(m, "container-runtime: ", 19) == 0)
+        m += 19;
+    m[strcspn(m, "\n")] = '\0';
+    if (*code != 0)
+        *msg = ctr_xstrdup(*m ? m : "the runtime failed without a message");
+}
+
+static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
+{
+    int code;
+    cleanup_free char *msg = NULL;
+
+    pthread_mutex_lock(&d->lock);
+    if (c->removed || c->status == DMN_REMOVING || c->status == DMN_DEAD) {
+        pthread_mutex_unlock(&d->lock);
+        return dmn_fail(err, EBUSY, "container `%s` is marked for removal and cannot be started",
+                        c->name);
+    }
+    if (c->status == DMN_RUNNING) {
+        pthread_mutex_unlock(&d->lock);
+        return 1;
+    }
+    c->status = DMN_STARTING;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+
+    /* Stale runtime files of an earlier run (state.json, shim.sock) go first. */
+    ctr_error_t e2 = NULL;
+    if (shim_delete(c->bundle, false, &e2) < 0) {
+        log_warn("container %.12s: %s", c->id, e2->msg);
+        ctr_error_free(&e2);
+    }
+    run_start(d, c, &code, &msg);
+
+    pthread_mutex_lock(&d->lock);
+    struct bundle_state st = {0};
+    if (code == 0 && bundle_state_load(c->bundle, &st, &e2) == 0) {
+        c->status = DMN_RUNNING;
+        c->pid = st.shim_pid;
+        c->started_ns = st.started_ns ? st.started_ns : real_ns();
+        c->finished_ns = 0;
+        c->exit_code = 0;
+        free(c->error);
+        c->error = NULL;
+        dmn_attach_connect_pending_locked(d, c);
+        dmn_event_container_locked(d, c, "start", NULL);
+        dmn_container_save_locked(d, c, NULL);
+        dmn_monitor_watch_locked(d, c); /* records the exit at once if it is over already */
+        bundle_state_release(&st);
+        pthread_cond_broadcast(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        log_info("container %.12s started (shim pid %d)", c->id, c->pid);
+        return 0;
+    }
+    if (code == 0) {
+        code = 125;
+        msg = ctr_xasprintf("the runtime started but left no state: %s", e2->msg);
+        ctr_error_free(&e2);
+    }
+    c->status = DMN_EXITED;
+    c->exit_code = code;
+    free(c->error);
+    c->error = ctr_xstrdup(msg);
+    c->started_ns = c->started_ns ? c->started_ns : real_ns();
+    c->finished_ns = real_ns();
+    c->exits++;
+    dmn_attach_fail_pending_locked(d, c);
+    dmn_container_save_locked(d, c, NULL);
+    cleanup_free char *cs = ctr_xasprintf("%d", code);
+    dmn_event_container_locked(d, c, "die", json_pack("{s:s}", "exitCode", cs));
+    pthread_cond_broadcast(&d->cond);
+    dmn_autoremove_locked(d, c);
+    pthread_mutex_unlock(&d->lock);
+    /* docker: a missing or non-executable command is the caller's fault */
+    dmn_fail(err, code == 126 || code == 127 ? EINVAL : 0,
+             "failed to create task for container: %s", msg);
+    return -1;
+}
+
+int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
+{
+    pthread_mutex_lock(&c->op_lock);
+    int r = start_locked_op(d, c, err);
+    pthread_mutex_unlock(&c->op_lock);
+    return r;
+}
+
+/* ---- stop ---- */
+
+/* Wait (bounded) until the monitor recorded the exit; record it ourselves after. */
+static void await_exit(struct dmn *d, struct dmn_container *c, int seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += seconds;
+    pthread_mutex_lock(&d->lock);
+    while (c->status == DMN_RUNNING) {
+        if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    if (c->status == DMN_RUNNING && !dmn_shim_answers(c->bundle))
+        dmn_record_exit_locked(d, c);
+    pthread_mutex_unlock(&d->lock);
+}
+
+int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int timeout,
+                                 ctr_error_t *err)
+{
+    int sig = SIGTERM;
+
+    pthread_mutex_lock(&d->lock);
+    if (c->status != DMN_RUNNING) {
+        pthread_mutex_unlock(&d->lock);
+        return 1;
+    }
+    if (timeout < 0)
+        timeout = c->stop_timeout >= 0 ? c->stop_timeout : 10;
+    if (c->stop_signal && dmn_parse_signal(c->stop_signal, &sig) < 0)
+        sig = SIGTERM;
+    cleanup_free char *sigs = ctr_xasprintf("%d", sig);
+    dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", sigs));
+    pthread_mutex_unlock(&d->lock);
+    if (sig != SIGTERM && timeout > 0) {
+        /* the image's StopSignal first; the shim's stop sends SIGTERM, then SIGKILL */
+        ctr_error_t e = NULL;
+        if (shim_client_kill(c->bundle, sig, &e) < 0)
+            ctr_error_free(&e);
+    }
+    if (shim_client_stop(c->bundle, (unsigned)timeout, err) < 0) {
+        if (dmn_shim_answers(c->bundle))
+            return ctr_error_wrap(err, "stop container `%s`", c->name);
+        ctr_error_free(err); /* gone meanwhile: stopped all the same */
+    }
+    await_exit(d, c, 15);
+    pthread_mutex_lock(&d->lock);
+    dmn_event_container_locked(d, c, "stop", NULL);
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+}
+
+int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_error_t *err)
+{
+    pthread_mutex_lock(&c->op_lock);
+    int r = dmn_container_stop_locked_op(d, c, timeout, err);
+    pthread_mutex_unlock(&c->op_lock);
+    return r;
+}
+
+/* ---- handlers ---- */
+
+static struct dmn_container *get_or_reply(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
+    if (c == NULL)
+        dmn_reply_ctr_error(r, &err);
+    return c;
+}
+
+int dmn_handle_start(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    struct dmn_container *c = get_or_reply(r);
+    if (c == NULL)
+        return 0;
+    int ret = dmn_container_start(r->d, c, &err);
+    dmn_container_put(r->d, c);
+    if (ret < 0)
+        return dmn_reply_ctr_error(r, &err);
+    return dmn_reply_empty(r, ret == 1 ? 304 : 204);
+}
+
+static int query_timeout(struct dmn_req *r, int *t)
+{
+    const char *s = dmn_query(r, "t");
+    char *end;
+    *t = -1;
+    if (s == NULL || *s == '\0')
+        return 0;
+    long v = strtol(s, &end, 10);
+    if (*end || v < -1 || v > 86400)
+        return -1;
+    *t = (int)v;
+    return 0;
+}
+
+int dmn_handle_stop(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    int t;
+    if (query_timeout(r, &t) < 0)
+        return dmn_reply_error(r, 400, "invalid `t` `%s`: seconds expected", dmn_query(r, "t"));
+    struct dmn_container *c = get_or_reply(r);
+    if (c == NULL)
+        return 0;
+    const char *sig = dmn_query(r, "signal");
+    int signo;
+    if (sig && *sig && dmn_parse_signal(sig, &signo) < 0) {
+        dmn_container_put(r->d, c);
+        return dmn_reply_error(r, 400, "invalid signal `%s`", sig);
+    }
+    int ret = dmn_container_stop(r->d, c, t, &err);
+    dmn_container_put(r->d, c);
+    if (ret < 0)
+        return dmn_reply_ctr_error(r, &err);
+    return dmn_reply_empty(r, ret == 1 ? 304 : 204);
+}
+
+int dmn_handle_kill(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    int sig = SIGKILL;
+    const char *s = dmn_query(r, "signal");
+    if (s && *s && dmn_parse_signal(s, &sig) < 0)
+        return dmn_reply_error(r, 400, "invalid signal: %s", s);
+    struct dmn_container *c = get_or_reply(r);
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->op_lock);
+    pthread_mutex_lock(&r->d->lock);
+    bool running = c->status == DMN_RUNNING;
+    if (running) {
+        cleanup_free char *ss = ctr_xasprintf("%d", sig);
+        dmn_event_container_locked(r->d, c, "kill", json_pack("{s:s}", "signal", ss));
+    }
+    pthread_mutex_unlock(&r->d->lock);
+    int ret = 0;
+    if (!running)
+        ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
+    else if (shim_client_kill(c->bundle, sig, &err) < 0 && !dmn_shim_answers(c->bundle))
+        ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
+    else if (err)
+        ret = -1;
+    pthread_mutex_unlock(&c->op_lock);
+    if (ret == 0 && sig == SIGKILL)
+        await_exit(r->d, c, 10); /* docker ps right after shows it exited */
+    dmn_container_put(r->d, c);
+    return ret < 0 ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 204);
+}
+
+int dmn_handle_restart(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    int t;
+    if (query_timeout(r, &t) < 0)
+        return dmn_reply_error(r, 400, "invalid `t` `%s`: seconds expected", dmn_query(r, "t"));
+    struct dmn_container *c = get_or_reply(r);
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->op_lock);
+    pthread_mutex_lock(&r->d->lock);
+    c->in_restart = true;
+    pthread_mutex_unlock(&r->d->lock);
+    int ret = dmn_container_stop_locked_op(r->d, c, t, &err);
+    if (ret >= 0)
+        ret = start_locked_op(r->d, c, &err);
+    pthread_mutex_lock(&r->d->lock);
+    c->in_restart = false;
+    if (ret >= 0)
+        dmn_event_container_locked(r->d, c, "restart", NULL);
+    else
+        dmn_autoremove_locked(r->d, c);
+    pthread_mutex_unlock(&r->d->lock);
+    pthread_mutex_unlock(&c->op_lock);
+    dmn_container_put(r->d, c);
+    return ret < 0 ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 204);
+}
+
+/* ---- wait ---- */
+
+enum wait_cond { WAIT_NOT_RUNNING, WAIT_NEXT_EXIT, WAIT_REMOVED };
+
+struct waiter {
+    struct dmn *d;
+    struct dmn_container *c;
+    enum wait_cond cond;
+    uint64_t exits0;
+    int client_fd;
+    bool done;
+};
+
+static bool wait_holds(struct waiter *w)
+{
+    struct dmn_container *c = w->c;
+    switch (w->cond) {
+    case WAIT_NOT_RUNNING:
+        return c->status != DMN_RUNNING && c->status != DMN_STARTING;
+    case WAIT_NEXT_EXIT: return c->exits > w->exits0 || c->removed;
+    case WAIT_REMOVED: return c->removed;
+    }
+    return true;
+}
+
+static ssize_t wait_fill(void *ctx, char *buf, size_t max)
+{
+    struct waiter *w = ctx;
+    struct dmn *d = w->d;
+    if (w->done)
+        return 0;
+    pthread_mutex_lock(&d->lock);
+    while (!wait_holds(w)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+        if (!wait_holds(w) && dmn_peer_gone(w->client_fd)) {
+            pthread_mutex_unlock(&d->lock);
+            return -1;
+        }
+    }
+    int code = w->c->exit_code;
+    pthread_mutex_unlock(&d->lock);
+    w->done = true;
+    int n = snprintf(buf, max, "{\"StatusCode\":%d,\"Error\":null}\n", code);
+    return n < 0 || (size_t)n >= max ? -1 : n;
+}
+
+static void wait_free(void *ctx)
+{
+    struct waiter *w = ctx;
+    dmn_container_put(w->d, w->c);
+    free(w);
+}
+
+int dmn_handle_wait(struct dmn_req *r)
+{
+    const char *cond = dmn_query(r, "condition");
+    enum wait_cond wc = WAIT_NOT_RUNNING;
+    if (cond && *cond) {
+        if (strcmp(cond, "next-exit") == 0)
+            wc = WAIT_NEXT_EXIT;
+        else if (strcmp(cond, "removed") == 0)
+            wc = WAIT_REMOVED;
+        else if (strcmp(cond, "not-running") != 0)
+            return dmn_reply_error(r, 400, "invalid condition `%s`: use `not-running`, "
+                                           "`next-exit` or `removed`", cond);
+    }
+    struct dmn_container *c = get_or_reply(r);
+    if (c == NULL)
+        return 0;
+    struct waiter *w = ctr_xcalloc(1, sizeof(*w));
+    w->d = r->d;
+    w->c = c;
+    w->cond = wc;
+    w->client_fd = dmn_req_fd(r);
+    pthread_mutex_lock(&r->d->lock);
+    w->exits0 = c->exits;
+    pthread_mutex_unlock(&r->d->lock);
+    /* The status line and headers go out at once; the body when the condition holds. */
+    return dmn_reply_stream(r, 200, "application/json", wait_fill, w, wait_free);
+}
+
+/* ---- resize, boot log ---- */
+
+int dmn_handle_resize(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    const char *h = dmn_query(r, "h"), *w = dmn_query(r, "w");
+    long rows = h ? strtol(h, NULL, 10) : -1, cols = w ? strtol(w, NULL, 10) : -1;
+    if (rows < 0 || rows > 65535 || cols < 0 || cols > 65535)
+        return dmn_reply_error(r, 400, "invalid size: `h` and `w` must be 0-65535");
+    struct dmn_container *c = get_or_reply(r);
+    if (c == NULL)
+        return 0;
+    struct shimp_request req = {.op = SHIMP_OP_ATTACH};
+    int fd = -1;
+    if (c->status == DMN_RUNNING)
+        fd = dmn_shim_request(c->bundle, &req, &err);
+    else
+        dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
+    dmn_container_put(r->d, c);
+    if (fd < 0)
+        return dmn_reply_ctr_error(r, &err);
+    struct shimp_request rs = {.op = SHIMP_OP_RESIZE, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
+    size_t len;
+    cleanup_free char *json = shimp_request_encode(&rs, &len);
+    int ret = dmn_shim_send(fd, NULL, json, len);
+    close(fd);
+    return ret < 0 ? dmn_reply_error(r, 500, "cannot send the resize to the shim")
+                   : dmn_reply_empty(r, 200);
+}
+
+int dmn_handle_bootlog(struct dmn_req *r)
+{
+    struct dmn_container *c = get_or_reply(r);
+    if (c == NULL)
+        return 0;
+    cleanup_free char *path = ctr_xasprintf("%s/boot.log", c->bundle);
+    dmn_container_put(r->d, c);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return dmn_reply_error(r, 404, "no boot log: the container never booted");
+    return dmn_reply_fd(r, 200, "text/plain; charset=utf-8", fd);
+}

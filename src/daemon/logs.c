@@ -1,0 +1,281 @@
+/* GET /containers/{id}/logs: the shim's container.log (docker json-file lines)
+ * read back with tail/since/until/timestamps, multiplexed unless the container
+ * has a tty, and followed (inotify on the bundle, no busy polling) while the
+ * container runs. */
+#include "daemon/daemon-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct logs {
+    struct dmn *d;
+    struct dmn_container *c;
+    int fd, ino, client_fd;
+    bool follow, timestamps, out, err, tty;
+    int64_t since, until; /* 0: none */
+    char *line;           /* partial line read so far */
+    size_t line_len, line_cap;
+    char *obuf; /* formatted output not sent yet */
+    size_t olen, opos, ocap;
+    bool finished;
+};
+
+static void out_append(struct logs *l, const void *p, size_t n)
+{
+    if (l->olen + n > l->ocap) {
+        l->ocap = (l->olen + n) * 2 + 4096;
+        l->obuf = ctr_xrealloc(l->obuf, l->ocap);
+    }
+    memcpy(l->obuf + l->olen, p, n);
+    l->olen += n;
+}
+
+/* One json-file line → output; returns 1 when `until` is passed (stop). */
+static int format_line(struct logs *l, const char *text, size_t len)
+{
+    json_error_t je;
+    json_t *j = json_loadb(text, len, 0, &je);
+    const char *log = NULL, *stream = NULL, *time = NULL;
+    size_t log_len = 0;
+    int ret = 0;
+
+    if (j == NULL || json_unpack(j, "{s:s%,s:s,s:s}", "log", &log, &log_len, "stream", &stream,
+                                 "time", &time) < 0)
+        goto out;
+    int which = strcmp(stream, "stderr") == 0 ? 2 : 1;
+    if ((which == 1 && !l->out) || (which == 2 && !l->err))
+        goto out;
+    int64_t t = 0;
+    if ((l->since || l->until) && dmn_time_parse(time, &t) == 0) {
+        if (l->since && t < l->since)
+            goto out;
+        if (l->until && t > l->until) {
+            ret = 1;
+            goto out;
+        }
+    }
+    size_t ts_len = l->timestamps ? strlen(time) + 1 : 0;
+    if (!l->tty) {
+        uint8_t hdr[8];
+        dmn_mux_header(hdr, which, (uint32_t)(ts_len + log_len));
+        out_append(l, hdr, sizeof(hdr));
+    }
+    if (ts_len) {
+        out_append(l, time, ts_len - 1);
+        out_append(l, " ", 1);
+    }
+    out_append(l, log, log_len);
+out:
+    json_decref(j);
+    return ret;
+}
+
+/* Read what the file has; returns bytes read (0 at EOF), -1 on error. */
+static ssize_t read_more(struct logs *l)
+{
+    char buf[32768];
+    ssize_t n = read(l->fd, buf, sizeof(buf));
+    if (n <= 0)
+        return n < 0 && errno == EINTR ? read_more(l) : n;
+    for (ssize_t i = 0; i < n && !l->finished; i++) {
+        if (buf[i] != '\n') {
+            if (l->line_len + 1 > l->line_cap) {
+                l->line_cap = l->line_cap ? l->line_cap * 2 : 4096;
+                l->line = ctr_xrealloc(l->line, l->line_cap);
+            }
+            l->line[l->line_len++] = buf[i];
+            continue;
+        }
+        if (format_line(l, l->line, l->line_len) == 1)
+            l->finished = true;
+        l->line_len = 0;
+    }
+    return n;
+}
+
+/* Offset where the last `tail` lines start. */
+static off_t tail_offset(int fd, long tail)
+{
+    off_t end = lseek(fd, 0, SEEK_END), pos = end;
+    long lines = 0;
+    char buf[8192];
+
+    if (tail < 0 || end <= 0)
+        return 0;
+    if (tail == 0)
+        return end;
+    while (pos > 0) {
+        size_t chunk = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+        pos -= (off_t)chunk;
+        if (pread(fd, buf, chunk, pos) != (ssize_t)chunk)
+            return 0;
+        for (size_t i = chunk; i-- > 0;) {
+            if (buf[i] != '\n' || pos + (off_t)i == end - 1)
+                continue;
+            if (++lines == tail)
+                return pos + (off_t)i + 1;
+        }
+    }
+    return 0;
+}
+
+static bool container_done(struct logs *l)
+{
+    pthread_mutex_lock(&l->d->lock);
+    bool done = l->c->status != DMN_RUNNING && l->c->status != DMN_STARTING;
+    pthread_mutex_unlock(&l->d->lock);
+    return done;
+}
+
+static ssize_t logs_fill(void *ctx, char *buf, size_t max)
+{
+    struct logs *l = ctx;
+
+    while (l->opos == l->olen) {
+        l->opos = l->olen = 0;
+        if (l->finished)
+            return 0;
+        ssize_t n = read_more(l);
+        if (n < 0)
+            return -1;
+        if (n > 0)
+            continue;
+        if (!l->follow)
+            return 0;
+        if (container_done(l)) {
+            /* a last look: the shim writes its final lines before it exits */
+            while (read_more(l) > 0)
+                ;
+            l->finished = true;
+            continue;
+        }
+        struct pollfd p = {.fd = l->ino, .events = POLLIN};
+        if (poll(&p, 1, 1000) > 0) {
+            char ev[4096];
+            while (read(l->ino, ev, sizeof(ev)) > 0)
+                ;
+        }
+        if (dmn_peer_gone(l->client_fd))
+            return -1;
+    }
+    size_t n = l->olen - l->opos < max ? l->olen - l->opos : max;
+    memcpy(buf, l->obuf + l->opos, n);
+    l->opos += n;
+    return (ssize_t)n;
+}
+
+static void logs_free(void *ctx)
+{
+    struct logs *l = ctx;
+    if (l->fd >= 0)
+        close(l->fd);
+    if (l->ino >= 0)
+        close(l->ino);
+    if (l->c)
+        dmn_container_put(l->d, l->c);
+    free(l->line);
+    free(l->obuf);
+    free(l);
+}
+
+static int open_log(const char *bundle)
+{
+    cleanup_free char *path = ctr_xasprintf("%s/container.log", bundle);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* never started: no output */
+    return fd;
+}
+
+void dmn_logs_replay(const char *bundle, int fd, bool tty, bool out, bool err)
+{
+    struct logs l = {.fd = open_log(bundle), .ino = -1, .out = out, .err = err, .tty = tty};
+    if (l.fd < 0)
+        return;
+    while (read_more(&l) > 0) {
+        const char *p = l.obuf;
+        size_t left = l.olen;
+        while (left > 0) {
+            ssize_t n = send(fd, p, left, MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                goto done;
+            p += n;
+            left -= (size_t)n;
+        }
+        l.olen = 0;
+    }
+done:
+    close(l.fd);
+    free(l.line);
+    free(l.obuf);
+}
+
+static int parse_time_param(struct dmn_req *r, const char *key, int64_t *out)
+{
+    const char *s = dmn_query(r, key);
+    *out = 0;
+    if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
+        return 0;
+    return dmn_time_parse(s, out);
+}
+
+int dmn_handle_logs(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    struct logs *l;
+    long tail = -1;
+    const char *ts = dmn_query(r, "tail");
+
+    if (!dmn_query_bool(r, "stdout") && !dmn_query_bool(r, "stderr"))
+        return dmn_reply_error(r, 400, "Bad parameters: you must choose at least one stream");
+    if (ts && *ts && strcmp(ts, "all") != 0) {
+        char *end;
+        tail = strtol(ts, &end, 10);
+        if (*end || tail < 0)
+            return dmn_reply_error(r, 400, "invalid `tail` `%s`: a number of lines or `all`", ts);
+    }
+    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
+    if (c == NULL)
+        return dmn_reply_ctr_error(r, &err);
+    l = ctr_xcalloc(1, sizeof(*l));
+    l->d = r->d;
+    l->c = c;
+    l->ino = -1;
+    l->client_fd = dmn_req_fd(r);
+    l->follow = dmn_query_bool(r, "follow");
+    l->timestamps = dmn_query_bool(r, "timestamps");
+    l->out = dmn_query_bool(r, "stdout");
+    l->err = dmn_query_bool(r, "stderr");
+    l->tty = c->tty;
+    if (parse_time_param(r, "since", &l->since) < 0 || parse_time_param(r, "until", &l->until) < 0) {
+        logs_free(l);
+        return dmn_reply_error(r, 400, "invalid `since` or `until`: a unix timestamp or RFC 3339 "
+                                       "time is expected");
+    }
+    l->fd = open_log(c->bundle);
+    if (l->fd < 0) {
+        logs_free(l);
+        return dmn_reply_error(r, 500, "cannot open the log of container `%s`", r->params[0]);
+    }
+    if (lseek(l->fd, tail_offset(l->fd, tail), SEEK_SET) < 0) {
+        logs_free(l);
+        return dmn_reply_error(r, 500, "cannot seek in the log of container `%s`", r->params[0]);
+    }
+    if (l->follow) {
+        l->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (l->ino >= 0)
+            inotify_add_watch(l->ino, c->bundle, IN_MODIFY | IN_CREATE | IN_MOVED_TO);
+    }
+    return dmn_reply_stream(r, 200,
+                            l->tty ? "application/vnd.docker.raw-stream"
+                                   : "application/vnd.docker.multiplexed-stream",
+                            logs_fill, l, logs_free);
+}

@@ -1,0 +1,7 @@
+# container-apiserver: the Docker Engine API daemon (docs/daemon.md, docs/api.md).
+HOST_SRCS += $(filter-out src/daemon/main.c,$(wildcard src/daemon/*.c))
+BINS += container-apiserver
+container-apiserver_SRCS := src/daemon/main.c
+
+UNIT_TESTS += test-daemon
+test-daemon_SRCS := tests/unit/test-daemon.c

@@ -1,0 +1,204 @@
+/* The monitor: one thread, one epoll set holding a pidfd per running shim.
+ * When a shim ends, its state.json says how the container ended; the exit is
+ * recorded, waiters are woken, and AutoRemove containers are removed (also
+ * after a daemon restart, since recovery re-watches running shims). */
+#include "daemon/daemon-internal.h"
+#include "shim/shim.h"
+
+#include <fcntl.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+bool dmn_shim_answers(const char *bundle)
+{
+    int fd = shim_client_connect(bundle, NULL);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *autoremove_thread(void *arg)
+{
+    struct dmn_container *c = arg;
+    struct dmn *d = c->d_owner;
+    ctr_error_t err = NULL;
+    if (dmn_container_remove(d, c, true, &err) < 0) {
+        log_warn("auto-remove of container %.12s: %s", c->id, err->msg);
+        ctr_error_free(&err);
+    }
+    dmn_container_put(d, c);
+    return NULL;
+}
+
+void dmn_autoremove_locked(struct dmn *d, struct dmn_container *c)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    if (!c->auto_remove || c->removed || c->status == DMN_REMOVING || c->in_restart)
+        return;
+    c->refs++;
+    c->d_owner = d;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, autoremove_thread, c) != 0) {
+        c->refs--;
+        log_error("cannot start the auto-remove of container %.12s", c->id);
+    }
+    pthread_attr_destroy(&a);
+}
+
+void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
+{
+    struct bundle_state st = {0};
+    cleanup_free char *json = NULL;
+    cleanup_error ctr_error_t err = NULL;
+
+    if (c->status != DMN_RUNNING && c->status != DMN_STARTING)
+        return;
+    if (shim_state(c->bundle, &json, &err) < 0 || bundle_state_load(c->bundle, &st, &err) < 0) {
+        c->exit_code = 137;
+        free(c->error);
+        c->error = ctr_xasprintf("the container's state is unreadable: %s", err->msg);
+        c->finished_ns = real_ns();
+    } else if (st.status != BUNDLE_STOPPED) {
+        /* The shim is gone (its pidfd fired) without a last word: a zombie nobody
+         * reaped yet still passes kill(pid, 0). */
+        st.status = BUNDLE_STOPPED;
+        st.exit_code = 137;
+        free(st.exit_reason);
+        st.exit_reason = ctr_xasprintf("the shim (pid %d) died", st.shim_pid);
+        st.finished_ns = real_ns();
+        bundle_state_save(c->bundle, &st, NULL);
+    }
+    if (st.status == BUNDLE_STOPPED) {
+        c->exit_code = st.exit_code;
+        c->finished_ns = st.finished_ns ? st.finished_ns : real_ns();
+        free(c->error);
+        c->error = NULL;
+        if (st.exit_reason && strncmp(st.exit_reason, "exited", 6) != 0)
+            c->error = ctr_xstrdup(st.exit_reason);
+    }
+    bundle_state_release(&st);
+    c->status = DMN_EXITED;
+    c->exits++;
+    if (c->pidfd >= 0) {
+        epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+        close(c->pidfd);
+        c->pidfd = -1;
+        c->refs--; /* the monitor's */
+    }
+    dmn_container_save_locked(d, c, NULL);
+    cleanup_free char *code = ctr_xasprintf("%d", c->exit_code);
+    dmn_event_container_locked(d, c, "die", json_pack("{s:s}", "exitCode", code));
+    log_info("container %.12s exited with %d%s%s", c->id, c->exit_code, c->error ? ": " : "",
+             c->error ? c->error : "");
+    pthread_cond_broadcast(&d->cond);
+    dmn_autoremove_locked(d, c);
+}
+
+void dmn_monitor_watch_locked(struct dmn *d, struct dmn_container *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+
+    if (c->pidfd >= 0)
+        return;
+    int fd = c->pid > 0 ? (int)syscall(SYS_pidfd_open, c->pid, 0) : -1;
+    if (fd < 0) {
+        dmn_record_exit_locked(d, c);
+        return;
+    }
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_error("cannot watch the shim of container %.12s: %s", c->id, strerror(errno));
+        close(fd);
+        return;
+    }
+    c->pidfd = fd;
+    c->refs++;
+}
+
+static void *monitor_thread(void *arg)
+{
+    struct dmn *d = arg;
+    struct epoll_event evs[32];
+
+    for (;;) {
+        int n = epoll_wait(d->epfd, evs, 32, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            log_error("monitor: epoll_wait: %s", strerror(errno));
+            return NULL;
+        }
+        pthread_mutex_lock(&d->lock);
+        bool quit = false;
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == NULL) {
+                uint64_t v;
+                if (read(d->wake_fd, &v, sizeof(v)) < 0) {
+                    /* nothing to do: only a wakeup */
+                }
+                quit = atomic_load(&d->stopping);
+                continue;
+            }
+            struct dmn_container *c = evs[i].data.ptr;
+            struct dmn_container *hold = c;
+            hold->refs++;
+            dmn_record_exit_locked(d, c);
+            if (--hold->refs == 0) {
+                pthread_mutex_unlock(&d->lock);
+                dmn_container_free(hold);
+                pthread_mutex_lock(&d->lock);
+            }
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (quit)
+            return NULL;
+    }
+}
+
+int dmn_monitor_start(struct dmn *d, ctr_error_t *err)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->epfd < 0 || d->wake_fd < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wake_fd, &ev) < 0)
+        return ctr_fail(err, errno, "monitor: epoll");
+    if (pthread_create(&d->monitor, NULL, monitor_thread, d) != 0)
+        return ctr_fail(err, errno, "monitor: thread");
+    d->monitor_running = true;
+    return 0;
+}
+
+void dmn_monitor_stop(struct dmn *d)
+{
+    uint64_t one = 1;
+    if (!d->monitor_running)
+        return;
+    atomic_store(&d->stopping, true);
+    if (write(d->wake_fd, &one, sizeof(one)) < 0)
+        log_warn("monitor: wakeup: %s", strerror(errno));
+    pthread_join(d->monitor, NULL);
+    d->monitor_running = false;
+}
