@@ -2,7 +2,7 @@
 # Unpack benchmark: the same realistic multi-layer image (a debootstrap'd
 # Debian minbase split into 4 gzip layers) turned into a root filesystem three
 # ways in one run, each REPS times (default 3), medians printed side by side:
-#   ours      container-unpack -o image.ext4 L1 L2 L3 L4
+#   ours      container-unpack -o image.ext4 L1 L2 L3 L4 (and again with --shrink)
 #   tar+mke2fs  tar -xzf each layer into a directory, then mke2fs -t ext4 -d
 #   umoci     umoci unpack of an OCI layout holding the same layers (directory only)
 # The rootfs and the layers are cached under $CTR_CACHE/bench-unpack. Needs
@@ -87,6 +87,7 @@ run() { # NAME CMD...: time CMD, append seconds to T[NAME]
     T[$name]+="$(echo "$t1 - $t0" | bc) "
 }
 ours() { "$U" -o "$W/ours.ext4" "${layers[@]}"; }
+ours_shrink() { "$U" -o "$W/ours.ext4" --shrink "${layers[@]}"; }
 tar_mke2fs() {
     mkdir "$W/dir"
     for f in "${layers[@]}"; do tar --numeric-owner --xattrs --xattrs-include='*' -C "$W/dir" -xzf "$f"; done
@@ -101,6 +102,9 @@ rm -f "$W/probe.ext4"
 for i in $(seq "$REPS"); do
     run ours ours
     rm -f "$W/ours.ext4"
+    run ours+shrink ours_shrink
+    SHRUNK=$(stat -c %s "$W/ours.ext4")
+    rm -f "$W/ours.ext4"
     run tar+mke2fs tar_mke2fs
     rm -rf "$W/dir" "$W/mke2fs.ext4"
     run umoci umoci_unpack
@@ -111,9 +115,10 @@ m_ours=$(echo "${T[ours]}" | median)
 printf '\nbench/unpack: Debian %s minbase, %d layers (%s MB gzip, %s MB tar, %d entries), %d runs each, median\n' \
     "$SUITE" ${#layers[@]} "$(du -cm "${layers[@]}" | tail -1 | cut -f1)" "$((raw / 1000000))" "$files" "$REPS"
 printf '%-12s %10s %12s\n' method seconds "vs ours"
-for m in ours tar+mke2fs umoci; do
+for m in ours ours+shrink tar+mke2fs umoci; do
     med=$(echo "${T[$m]}" | median)
     printf '%-12s %10.2f %11.2fx\n' "$m" "$med" "$(echo "$med / $m_ours" | bc -l)"
 done
-printf '(ours = container-unpack to ext4; tar+mke2fs = tar -xzf to a directory + mke2fs -t ext4 -d; umoci = umoci unpack, directory only)\n'
+printf '(ours = container-unpack to ext4, %d MiB image, %d MiB after --shrink; tar+mke2fs' "$((SIZE_K / 1024))" "$((SHRUNK / 1048576))"
+printf ' = tar -xzf to a directory + mke2fs -t ext4 -d; umoci = umoci unpack, directory only)\n'
 grep -E 'container-unpack: .*attempt' "$W/probe.err" | sed 's/^/ours: /' || true

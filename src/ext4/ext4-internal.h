@@ -9,9 +9,9 @@
 #include <ext2fs/ext2fs.h>
 
 struct ext4w_node {
-    struct ext4w_node *parent;      /* containing directory (root: NULL) */
-    struct ext4w_node *hnext;       /* hash chain */
-    struct ext4w_node *prev, *next; /* siblings */
+    struct ext4w_node *parent;       /* containing directory (root: NULL) */
+    struct ext4w_node *hnext;        /* hash chain */
+    struct ext4w_node *prev, *next;  /* siblings */
     struct ext4w_node *first, *last; /* children, directories only */
     uint32_t ino;
     uint32_t tag;
@@ -25,8 +25,8 @@ struct ext4w_node {
 struct ext4w {
     ext2_filsys fs;
     char *path;
-    unsigned bs;      /* block size */
-    unsigned isize;   /* on-disk inode size */
+    unsigned bs;    /* block size */
+    unsigned isize; /* on-disk inode size */
     struct ext4w_node *root;
     struct ext4w_node **buckets;
     size_t nbuckets, nnodes;
@@ -56,8 +56,8 @@ int ext4w_fail_ext2(ctr_error_t *err, errcode_t code, const char *fmt, ...)
 /* ext4w-tree.c */
 void ext4w_tree_init(ext4w_t *w);
 void ext4w_tree_free(ext4w_t *w);
-struct ext4w_node *ext4w_node_new(ext4w_t *w, struct ext4w_node *dir, const char *name,
-                                  size_t len, uint32_t ino, uint8_t ftype);
+struct ext4w_node *ext4w_node_new(ext4w_t *w, struct ext4w_node *dir, const char *name, size_t len,
+                                  uint32_t ino, uint8_t ftype);
 int ext4w_check_name(ext4w_t *w, struct ext4w_node *dir, const char *name, size_t len,
                      ctr_error_t *err);
 
@@ -80,8 +80,8 @@ struct ext4w_extents {
 };
 int ext4w_wflush(ext4w_t *w, ctr_error_t *err);
 /* Allocate blocks for n logical blocks at lblk and write data (n blocks). */
-int ext4w_put_blocks(ext4w_t *w, struct ext4w_extents *ex, blk64_t lblk, const char *data,
-                     size_t n, ctr_error_t *err);
+int ext4w_put_blocks(ext4w_t *w, struct ext4w_extents *ex, blk64_t lblk, const char *data, size_t n,
+                     ctr_error_t *err);
 /* Install the extent map ex into inode b of ino (writes the inode). */
 int ext4w_map_extents(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b,
                       const struct ext4w_extents *ex, ctr_error_t *err);

@@ -23,13 +23,13 @@ typedef struct ext4w ext4w_t;
 typedef struct ext4w_node ext4w_node_t;
 
 struct ext4w_opts {
-    uint64_t size_bytes;  /* apparent size of the image file (sparse) */
-    uint64_t inodes;      /* 0: one inode per 4 KiB, at least 1024 */
-    bool journal;         /* add a (lazily initialised) journal: for writable disks */
-    bool lost_found;      /* create /lost+found like mke2fs */
-    const char *label;    /* volume label or NULL */
-    const uint8_t *uuid;  /* 16 bytes, or NULL for a random one */
-    int64_t root_time;    /* seconds for the root dir times (0: now) */
+    uint64_t size_bytes; /* apparent size of the image file (sparse) */
+    uint64_t inodes;     /* 0: one inode per 4 KiB, at least 1024 */
+    bool journal;        /* add a (lazily initialised) journal: for writable disks */
+    bool lost_found;     /* create /lost+found like mke2fs */
+    const char *label;   /* volume label or NULL */
+    const uint8_t *uuid; /* 16 bytes, or NULL for a random one */
+    int64_t root_time;   /* seconds for the root dir times (0: now) */
 };
 
 /* Metadata of an inode. mode carries the type bits (S_IFREG...) too. */
@@ -54,8 +54,7 @@ typedef int (*ext4w_read_fn)(void *ctx, const void **buf, size_t *len, uint64_t 
 
 /* ---- sessions ---- */
 /* Create (or truncate) `path` as a sparse image and start a session. */
-int ext4w_create(const char *path, const struct ext4w_opts *opts, ext4w_t **out,
-                 ctr_error_t *err);
+int ext4w_create(const char *path, const struct ext4w_opts *opts, ext4w_t **out, ctr_error_t *err);
 /* Write directories, bitmaps and superblock, sync, end the session. Always
  * frees w. */
 int ext4w_close(ext4w_t *w, ctr_error_t *err);
@@ -86,16 +85,15 @@ ext4w_node_t *ext4w_first_child(ext4w_node_t *dir);
 ext4w_node_t *ext4w_next_sibling(ext4w_node_t *n);
 
 enum {
-    EXT4W_FOLLOW = 1,   /* follow a symlink in the last component too */
-    EXT4W_MKDIRS = 2,   /* create missing parent directories with `implied` */
+    EXT4W_FOLLOW = 1, /* follow a symlink in the last component too */
+    EXT4W_MKDIRS = 2, /* create missing parent directories with `implied` */
 };
 /* Resolve all but the last component of `path` inside the image. On success
  * *dir is the parent directory and *base (*base_len bytes) the last component
  * (empty when path names the root). `implied` gives the attributes of
  * directories created with EXT4W_MKDIRS. */
-int ext4w_resolve_parent(ext4w_t *w, const char *path, int flags,
-                         const struct ext4w_attr *implied, ext4w_node_t **dir,
-                         const char **base, size_t *base_len, ctr_error_t *err);
+int ext4w_resolve_parent(ext4w_t *w, const char *path, int flags, const struct ext4w_attr *implied,
+                         ext4w_node_t **dir, const char **base, size_t *base_len, ctr_error_t *err);
 /* Resolve a whole path; *out is NULL (and 0 returned) when it does not exist. */
 int ext4w_lookup(ext4w_t *w, const char *path, int flags, ext4w_node_t **out, ctr_error_t *err);
 
@@ -109,16 +107,16 @@ int ext4w_add_file(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
                    const struct ext4w_attr *a, const struct ext4w_xattr *x, size_t nx,
                    uint64_t size, ext4w_read_fn fn, void *ctx, ext4w_node_t **out,
                    ctr_error_t *err);
-int ext4w_symlink(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
-                  const char *target, const struct ext4w_attr *a, const struct ext4w_xattr *x,
-                  size_t nx, ext4w_node_t **out, ctr_error_t *err);
+int ext4w_symlink(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len, const char *target,
+                  const struct ext4w_attr *a, const struct ext4w_xattr *x, size_t nx,
+                  ext4w_node_t **out, ctr_error_t *err);
 /* Character/block device, fifo or socket, by the type bits of a->mode. */
 int ext4w_mknod(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
                 const struct ext4w_attr *a, const struct ext4w_xattr *x, size_t nx,
                 ext4w_node_t **out, ctr_error_t *err);
 /* Hard link: a new name for the (non-directory) inode of target. */
-int ext4w_link(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
-               ext4w_node_t *target, ext4w_node_t **out, ctr_error_t *err);
+int ext4w_link(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len, ext4w_node_t *target,
+               ext4w_node_t **out, ctr_error_t *err);
 
 /* Replace the metadata of an existing node; with x != NULL its xattrs are
  * replaced by x (nx may be 0 to clear them). */
@@ -149,7 +147,7 @@ struct ext4w_entry {
     const char *link_target; /* symlinks */
     size_t nxattrs;
     const struct ext4w_xattr *xattrs; /* sorted by name */
-    const char *sha256; /* hex digest of the contents of regular files, if asked */
+    const char *sha256;               /* hex digest of the contents of regular files, if asked */
 };
 enum { EXT4W_WALK_HASH = 1 };
 /* Visit every inode reachable from the root, depth first, children sorted by

@@ -70,8 +70,8 @@ static void add_extent(struct ext4w_extents *ex, blk64_t lblk, blk64_t pblk, blk
     }
 }
 
-int ext4w_put_blocks(ext4w_t *w, struct ext4w_extents *ex, blk64_t lblk, const char *data,
-                     size_t n, ctr_error_t *err)
+int ext4w_put_blocks(ext4w_t *w, struct ext4w_extents *ex, blk64_t lblk, const char *data, size_t n,
+                     ctr_error_t *err)
 {
     while (n) {
         blk64_t pblk, plen;
@@ -188,9 +188,10 @@ int ext4w_write_data(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, uint64_t s
             break;
         buf = vbuf;
         if (off < seen || off > size || len > size - off) {
-            ctr_fail(err, EINVAL, "file data at offset %llu+%zu is out of order or past the "
-                                  "size %llu", (unsigned long long)off, len,
-                     (unsigned long long)size);
+            ctr_fail(err, EINVAL,
+                     "file data at offset %llu+%zu is out of order or past the "
+                     "size %llu",
+                     (unsigned long long)off, len, (unsigned long long)size);
             goto out;
         }
         seen = off + len;
@@ -232,8 +233,7 @@ int ext4w_write_data(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, uint64_t s
         goto out;
     errcode_t rc = ext2fs_inode_size_set(w->fs, (struct ext2_inode *)&b->in, size);
     if (rc) {
-        ext4w_fail_ext2(err, rc, "cannot set size %llu of inode %u", (unsigned long long)size,
-                        ino);
+        ext4w_fail_ext2(err, rc, "cannot set size %llu of inode %u", (unsigned long long)size, ino);
         goto out;
     }
     ret = ext4w_map_extents(w, ino, b, &ex, err);
@@ -258,8 +258,8 @@ static void dir_close_block(ext4w_t *w, struct dirbuf *d, ext2_ino_t ino)
     }
 }
 
-static void dir_add(ext4w_t *w, struct dirbuf *d, ext2_ino_t dino, ext2_ino_t ino,
-                    const char *name, size_t len, int ftype)
+static void dir_add(ext4w_t *w, struct dirbuf *d, ext2_ino_t dino, ext2_ino_t ino, const char *name,
+                    size_t len, int ftype)
 {
     size_t rl = EXT2_DIR_REC_LEN(len);
     if (d->nblk == 0 || d->off + rl > d->usable) {

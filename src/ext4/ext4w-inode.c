@@ -174,8 +174,8 @@ static uint8_t ftype_of(uint32_t mode)
 
 /* Allocate, fill and write a new inode of type `type`, with xattrs. */
 static int new_inode(ext4w_t *w, uint32_t type, const struct ext4w_attr *a,
-                     const struct ext4w_xattr *x, size_t nx, union ext4w_ibuf *b,
-                     ext2_ino_t *ino, ctr_error_t *err)
+                     const struct ext4w_xattr *x, size_t nx, union ext4w_ibuf *b, ext2_ino_t *ino,
+                     ctr_error_t *err)
 {
     struct ext4w_attr at = *a;
     at.mode = (a->mode & 07777) | type;
@@ -221,8 +221,7 @@ int ext4w_mkdir(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
 
 int ext4w_add_file(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
                    const struct ext4w_attr *a, const struct ext4w_xattr *x, size_t nx,
-                   uint64_t size, ext4w_read_fn fn, void *ctx, ext4w_node_t **out,
-                   ctr_error_t *err)
+                   uint64_t size, ext4w_read_fn fn, void *ctx, ext4w_node_t **out, ctr_error_t *err)
 {
     union ext4w_ibuf b;
     ext2_ino_t ino;
@@ -250,8 +249,7 @@ struct one_chunk {
     bool done;
 };
 
-static int one_chunk_read(void *ctx, const void **buf, size_t *len, uint64_t *off,
-                          ctr_error_t *err)
+static int one_chunk_read(void *ctx, const void **buf, size_t *len, uint64_t *off, ctr_error_t *err)
 {
     struct one_chunk *c = ctx;
     if (c->done)
@@ -263,9 +261,9 @@ static int one_chunk_read(void *ctx, const void **buf, size_t *len, uint64_t *of
     return 1;
 }
 
-int ext4w_symlink(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
-                  const char *target, const struct ext4w_attr *a, const struct ext4w_xattr *x,
-                  size_t nx, ext4w_node_t **out, ctr_error_t *err)
+int ext4w_symlink(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len, const char *target,
+                  const struct ext4w_attr *a, const struct ext4w_xattr *x, size_t nx,
+                  ext4w_node_t **out, ctr_error_t *err)
 {
     union ext4w_ibuf b;
     ext2_ino_t ino;
@@ -274,8 +272,9 @@ int ext4w_symlink(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
     if (ext4w_check_name(w, dir, name, len, err) < 0)
         return -1;
     if (tlen == 0 || tlen >= w->bs)
-        return ctr_fail(err, ENAMETOOLONG, "symlink target of `%.*s` must be 1 to %u bytes, not %zu",
-                        (int)len, name, w->bs - 1, tlen);
+        return ctr_fail(err, ENAMETOOLONG,
+                        "symlink target of `%.*s` must be 1 to %u bytes, not %zu", (int)len, name,
+                        w->bs - 1, tlen);
     if (new_inode(w, S_IFLNK, a, x, nx, &b, &ino, err) < 0)
         return -1;
     struct ext4w_node *n = ext4w_node_new(w, dir, name, len, ino, EXT2_FT_SYMLINK);
@@ -308,8 +307,8 @@ int ext4w_mknod(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
     uint32_t type = a->mode & S_IFMT;
 
     if (type != S_IFCHR && type != S_IFBLK && type != S_IFIFO && type != S_IFSOCK)
-        return ctr_fail(err, EINVAL, "mode %#o of `%.*s` is not a device, fifo or socket",
-                        a->mode, (int)len, name);
+        return ctr_fail(err, EINVAL, "mode %#o of `%.*s` is not a device, fifo or socket", a->mode,
+                        (int)len, name);
     if (ext4w_check_name(w, dir, name, len, err) < 0)
         return -1;
     if (new_inode(w, type, a, x, nx, &b, &ino, err) < 0)
@@ -341,8 +340,8 @@ int ext4w_set_links(ext4w_t *w, ext2_ino_t ino, uint16_t links, ctr_error_t *err
     return ext4w_write_inode(w, ino, &b, err);
 }
 
-int ext4w_link(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len,
-               ext4w_node_t *target, ext4w_node_t **out, ctr_error_t *err)
+int ext4w_link(ext4w_t *w, ext4w_node_t *dir, const char *name, size_t len, ext4w_node_t *target,
+               ext4w_node_t **out, ctr_error_t *err)
 {
     if (target->ftype == EXT2_FT_DIR)
         return ctr_fail(err, EPERM, "cannot hard link `%.*s` to a directory", (int)len, name);

@@ -232,8 +232,7 @@ out:
     return ret;
 }
 
-static int collect_dent(struct ext2_dir_entry *de, int offset, int blocksize, char *buf,
-                        void *priv)
+static int collect_dent(struct ext2_dir_entry *de, int offset, int blocksize, char *buf, void *priv)
 {
     struct dent **v = priv;
     size_t len = ext2fs_dirent_name_len(de);

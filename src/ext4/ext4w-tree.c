@@ -62,8 +62,8 @@ static void rehash(ext4w_t *w)
     w->nbuckets = nb;
 }
 
-struct ext4w_node *ext4w_node_new(ext4w_t *w, struct ext4w_node *dir, const char *name,
-                                  size_t len, uint32_t ino, uint8_t ftype)
+struct ext4w_node *ext4w_node_new(ext4w_t *w, struct ext4w_node *dir, const char *name, size_t len,
+                                  uint32_t ino, uint8_t ftype)
 {
     struct ext4w_node *n = ctr_xcalloc(1, sizeof(*n) + len);
     memcpy(n->name, name, len);
@@ -201,9 +201,9 @@ int ext4w_check_name(ext4w_t *w, struct ext4w_node *dir, const char *name, size_
  * (symlinks followed inside the image, `..` stopping at the root); missing
  * ones are created with mkdirs, else *out is NULL. The last component is
  * followed when it is a symlink and follow_last is set. */
-static int walk(ext4w_t *w, struct ext4w_node *cur, const char *path, size_t len,
-                bool follow_last, const struct ext4w_attr *mkdirs, int *nlinks,
-                struct ext4w_node **out, ctr_error_t *err)
+static int walk(ext4w_t *w, struct ext4w_node *cur, const char *path, size_t len, bool follow_last,
+                const struct ext4w_attr *mkdirs, int *nlinks, struct ext4w_node **out,
+                ctr_error_t *err)
 {
     size_t i = 0;
 
@@ -290,9 +290,8 @@ static size_t clean_path(ext4w_t *w, const char *path)
     return o;
 }
 
-int ext4w_resolve_parent(ext4w_t *w, const char *path, int flags,
-                         const struct ext4w_attr *implied, ext4w_node_t **dir,
-                         const char **base, size_t *base_len, ctr_error_t *err)
+int ext4w_resolve_parent(ext4w_t *w, const char *path, int flags, const struct ext4w_attr *implied,
+                         ext4w_node_t **dir, const char **base, size_t *base_len, ctr_error_t *err)
 {
     size_t len = clean_path(w, path);
     const char *p = w->scratch;
@@ -320,8 +319,8 @@ int ext4w_resolve_parent(ext4w_t *w, const char *path, int flags,
 int ext4w_lookup(ext4w_t *w, const char *path, int flags, ext4w_node_t **out, ctr_error_t *err)
 {
     int nlinks = 0;
-    return walk(w, w->root, path, strlen(path), (flags & EXT4W_FOLLOW) != 0, NULL, &nlinks,
-                out, err);
+    return walk(w, w->root, path, strlen(path), (flags & EXT4W_FOLLOW) != 0, NULL, &nlinks, out,
+                err);
 }
 
 static int drop(ext4w_t *w, struct ext4w_node *n, ctr_error_t *err)

@@ -136,8 +136,10 @@ static int hardlink(struct unpack_apply *ap, const char *target, ext4w_node_t *d
     if (ext4w_lookup(ap->w, target, 0, &t, err) < 0)
         return ctr_error_wrap(err, "hard link target `%s`", target);
     if (t == NULL)
-        return ctr_fail(err, ENOENT, "hard link target `%s` does not exist in this or an "
-                                     "earlier layer", target);
+        return ctr_fail(err, ENOENT,
+                        "hard link target `%s` does not exist in this or an "
+                        "earlier layer",
+                        target);
     if (ext4w_node_type(t) == S_IFDIR)
         return ctr_fail(err, EPERM, "hard link target `%s` is a directory", target);
     ext4w_node_t *old = ext4w_child(ap->w, dir, base, blen);
@@ -148,10 +150,11 @@ static int hardlink(struct unpack_apply *ap, const char *target, ext4w_node_t *d
         uint32_t ino = ext4w_node_ino(t);
         if (ext4w_remove(ap->w, old, err) < 0)
             return -1;
-        if (ext4w_lookup(ap->w, target, 0, &t, err) < 0 || t == NULL ||
-            ext4w_node_ino(t) != ino)
-            return ctr_fail(err, ENOENT, "hard link target `%s` was removed with the "
-                                         "directory it replaces", target);
+        if (ext4w_lookup(ap->w, target, 0, &t, err) < 0 || t == NULL || ext4w_node_ino(t) != ino)
+            return ctr_fail(err, ENOENT,
+                            "hard link target `%s` was removed with the "
+                            "directory it replaces",
+                            target);
     } else if (old && ext4w_remove(ap->w, old, err) < 0) {
         return -1;
     }
@@ -168,8 +171,8 @@ int unpack_apply_entry(struct unpack_apply *ap, struct archive_entry *e, const c
     struct xattrs x;
 
     if (strlen(name) >= UNPACK_PATH_MAX)
-        return ctr_fail(err, ENAMETOOLONG, "path is %zu bytes long, the limit is %d",
-                        strlen(name), UNPACK_PATH_MAX - 1);
+        return ctr_fail(err, ENAMETOOLONG, "path is %zu bytes long, the limit is %d", strlen(name),
+                        UNPACK_PATH_MAX - 1);
     const char *slash = strrchr(name, '/');
     const char *last = slash ? slash + 1 : name;
     if (*last == '\0' && slash) { /* "dir/": find the real last component */
@@ -183,8 +186,8 @@ int unpack_apply_entry(struct unpack_apply *ap, struct archive_entry *e, const c
         return whiteout(ap, name, err);
 
     entry_attr(e, &a);
-    implied = (struct ext4w_attr){.mode = S_IFDIR | 0755, .atime = a.mtime, .mtime = a.mtime,
-                                  .ctime = a.mtime};
+    implied = (struct ext4w_attr){
+        .mode = S_IFDIR | 0755, .atime = a.mtime, .mtime = a.mtime, .ctime = a.mtime};
     if (ext4w_resolve_parent(ap->w, name, EXT4W_MKDIRS, &implied, &dir, &base, &blen, err) < 0)
         return -1;
     if (blen > 255)
@@ -213,8 +216,8 @@ int unpack_apply_entry(struct unpack_apply *ap, struct archive_entry *e, const c
         return ext4w_mkdir(ap->w, dir, base, blen, &a, x.v, x.n, NULL, err);
     case S_IFREG: {
         uint64_t size = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
-        return ext4w_add_file(ap->w, dir, base, blen, &a, x.v, x.n, size, data_read, ap->a,
-                              NULL, err);
+        return ext4w_add_file(ap->w, dir, base, blen, &a, x.v, x.n, size, data_read, ap->a, NULL,
+                              err);
     }
     case S_IFLNK: {
         const char *t = archive_entry_symlink(e);

@@ -1,6 +1,6 @@
 /* container-unpack: low-level tool over the unpacker, for tests and benches.
  *
- *   container-unpack -o OUT.ext4 [--size BYTES] [--verbose] LAYER[:MEDIATYPE]...
+ *   container-unpack -o OUT.ext4 [--size BYTES] [--shrink] [--verbose] LAYER[:MEDIATYPE]...
  *   container-unpack --list [--long] IMAGE.ext4
  */
 #include "ext4/ext4.h"
@@ -13,7 +13,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: container-unpack -o OUT.ext4 [--size BYTES] [--verbose] "
+    fprintf(f, "usage: container-unpack -o OUT.ext4 [--size BYTES] [--shrink] [--verbose] "
                "LAYER[:MEDIATYPE]...\n"
                "       container-unpack --list [--long] IMAGE.ext4\n");
 }
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         {"output", required_argument, NULL, 'o'}, {"size", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},      {"list", no_argument, NULL, 'l'},
         {"long", no_argument, NULL, 'L'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"shrink", no_argument, NULL, 'S'},       {NULL, 0, NULL, 0}};
     const char *out = NULL;
     bool list = false, lng = false;
     struct unpack_opts uo = {0};
@@ -86,14 +86,19 @@ int main(int argc, char **argv)
             break;
         case 's':
             if (!parse_size(optarg, &uo.size)) {
-                fprintf(stderr, "container-unpack: size `%s` is not a number of bytes "
-                                "(K, M, G suffixes allowed)\n", optarg);
+                fprintf(stderr,
+                        "container-unpack: size `%s` is not a number of bytes "
+                        "(K, M, G suffixes allowed)\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'v':
             uo.verbose = true;
             ctr_log_set_level(CTR_LOG_INFO);
+            break;
+        case 'S':
+            uo.shrink = true;
             break;
         case 'l':
             list = true;
@@ -148,8 +153,10 @@ int main(int argc, char **argv)
                 "container-unpack: %s: %.3f s, %zu layers, image %llu bytes, %llu used, "
                 "%llu inodes, %u attempt(s)\n",
                 out, (double)st.total_ns / 1e9, st.nlayers, (unsigned long long)st.image_size,
-                (unsigned long long)st.used_bytes, (unsigned long long)st.inodes_used,
-                st.attempts);
+                (unsigned long long)st.used_bytes, (unsigned long long)st.inodes_used, st.attempts);
+        if (uo.shrink)
+            fprintf(stderr, "container-unpack: shrunk to the used size in %.3f s\n",
+                    (double)st.shrink_ns / 1e9);
     }
     unpack_stats_free(&st);
     ctr_strv_free(paths);

@@ -5,11 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+
+extern char **environ;
 
 #define MIB (1024ULL * 1024)
 #define UNPACK_MAX_ATTEMPTS 6
@@ -17,10 +21,10 @@
 struct src {
     int fd;
     bool own;
-    const char *name;   /* digest or path, for messages */
-    int filter;         /* expected ARCHIVE_FILTER_*, or -1 to accept what is sniffed */
-    uint64_t size;      /* bytes in the file */
-    uint64_t estimate;  /* uncompressed bytes, estimated */
+    const char *name;  /* digest or path, for messages */
+    int filter;        /* expected ARCHIVE_FILTER_*, or -1 to accept what is sniffed */
+    uint64_t size;     /* bytes in the file */
+    uint64_t estimate; /* uncompressed bytes, estimated */
 };
 
 const char *unpack_media_compression(const char *mt)
@@ -97,8 +101,10 @@ static int open_sources(const struct unpack_layer *layers, size_t n, struct src 
         if (l->media_type) {
             const char *c = unpack_media_compression(l->media_type);
             if (c == NULL)
-                return ctr_fail(err, EINVAL, "layer `%s`: media type `%s` is not a layer type "
-                                             "this unpacker reads", s->name, l->media_type);
+                return ctr_fail(err, EINVAL,
+                                "layer `%s`: media type `%s` is not a layer type "
+                                "this unpacker reads",
+                                s->name, l->media_type);
             s->filter = strcmp(c, "gzip") == 0   ? ARCHIVE_FILTER_GZIP
                         : strcmp(c, "zstd") == 0 ? ARCHIVE_FILTER_ZSTD
                                                  : ARCHIVE_FILTER_NONE;
@@ -162,8 +168,8 @@ static la_ssize_t stream_read(struct archive *inner, void *ctx, const void **buf
     }
     if (r < ARCHIVE_WARN) {
         const char *m = archive_error_string(s->outer);
-        archive_set_error(inner, archive_errno(s->outer) > 0 ? archive_errno(s->outer) : EIO,
-                          "%s", m ? m : "cannot decompress the layer");
+        archive_set_error(inner, archive_errno(s->outer) > 0 ? archive_errno(s->outer) : EIO, "%s",
+                          m ? m : "cannot decompress the layer");
         return -1;
     }
     s->total += len;
@@ -194,8 +200,9 @@ static int gzip_verify(const struct stream *st, const struct src *s, const char 
     if (!st->gzip_check || (uint32_t)st->total != st->want_isize)
         return 0;
     if ((uint32_t)st->crc != st->want_crc)
-        return ctr_fail(err, 0, "layer `%s`: after entry `%s`: gzip checksum mismatch (crc32 "
-                                "%08x, trailer says %08x): the layer is corrupt",
+        return ctr_fail(err, 0,
+                        "layer `%s`: after entry `%s`: gzip checksum mismatch (crc32 "
+                        "%08x, trailer says %08x): the layer is corrupt",
                         s->name, last ? last : "(none)", (uint32_t)st->crc, st->want_crc);
     return 0;
 }
@@ -291,6 +298,47 @@ static int attempt(const char *tmp, struct src *srcs, size_t n, const struct unp
     return ext4w_close(w, err);
 }
 
+/* Shrink the finished image to the blocks in use. resize2fs moves what must
+ * move; the image is new and never mounted, so no check is needed first. */
+static int shrink(const char *tmp, struct unpack_stats *st, ctr_error_t *err)
+{
+    const char *resize2fs = getenv("CTR_RESIZE2FS") ? getenv("CTR_RESIZE2FS") : "resize2fs";
+    char *const argv[] = {(char *)resize2fs, "-M", (char *)tmp, NULL};
+    posix_spawn_file_actions_t fa;
+    char log[] = "/tmp/unpack-shrink.XXXXXX";
+    int lfd = mkstemp(log), status = 0;
+    pid_t pid;
+    uint64_t t0 = ctr_now_ns();
+
+    if (lfd < 0)
+        return ctr_fail(err, errno, "cannot create a log file for resize2fs");
+    unlink(log);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, lfd, STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, lfd, STDERR_FILENO);
+    int rc = posix_spawnp(&pid, resize2fs, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        close(lfd);
+        return ctr_fail(err, rc, "cannot run `%s` to shrink the image", resize2fs);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char out[512] = "";
+        ssize_t n = pread(lfd, out, sizeof(out) - 1, 0);
+        out[n > 0 ? n : 0] = 0;
+        close(lfd);
+        return ctr_fail(err, 0, "`%s -M` failed to shrink the image: %s", resize2fs, out);
+    }
+    close(lfd);
+    struct stat sb;
+    if (stat(tmp, &sb) == 0)
+        st->image_size = (uint64_t)sb.st_size;
+    st->shrink_ns = ctr_now_ns() - t0;
+    return 0;
+}
+
 void unpack_stats_free(struct unpack_stats *st)
 {
     if (st) {
@@ -349,6 +397,11 @@ int unpack_layers(const char *out, const struct unpack_layer *layers, size_t n,
         if ((*err)->errnum == ENOSPC)
             ctr_error_wrap(err, "image of %llu bytes%s", (unsigned long long)size,
                            o->size ? " (the size asked for)" : "");
+        unlink(tmp);
+        goto out;
+    }
+    if (o->shrink && shrink(tmp, &st, err) < 0) {
+        ret = -1;
         unlink(tmp);
         goto out;
     }

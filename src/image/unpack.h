@@ -24,8 +24,9 @@ struct unpack_layer {
 struct unpack_opts {
     uint64_t size;         /* fixed image size in bytes; 0: estimate and grow when full */
     uint64_t initial_size; /* with size 0: start from this instead of the estimate */
-    int64_t root_time; /* times of the root dir when no layer sets them (0: now) */
-    bool verbose;      /* log one line per layer */
+    int64_t root_time;     /* times of the root dir when no layer sets them (0: now) */
+    bool verbose;          /* log one line per layer */
+    bool shrink;           /* shrink the image to its used size at the end (resize2fs -M) */
 };
 
 struct unpack_layer_stats {
@@ -35,10 +36,11 @@ struct unpack_layer_stats {
 
 struct unpack_stats {
     uint64_t total_ns;
-    uint64_t image_size;  /* apparent size of the image file */
-    uint64_t used_bytes;  /* blocks in use inside the image */
+    uint64_t image_size; /* apparent size of the image file */
+    uint64_t used_bytes; /* blocks in use inside the image */
     uint64_t inodes_used;
-    unsigned attempts;    /* 1 + the number of times the image was too small */
+    unsigned attempts;  /* 1 + the number of times the image was too small */
+    uint64_t shrink_ns; /* time spent shrinking, with opts.shrink */
     size_t nlayers;
     struct unpack_layer_stats *layers; /* nlayers entries, free with unpack_stats_free */
 };

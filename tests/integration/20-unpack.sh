@@ -69,6 +69,21 @@ else
 fi
 rm -f "$T_TMP/again.ext4"
 
+# --shrink: the image is cut down to what it uses, and still reads back the same
+if "$U" -o "$T_TMP/small.ext4" --shrink --verbose "${layers[@]}" 2> "$T_TMP/shrink.err"; then
+    check "a shrunk image passes e2fsck -fn" e2fsck -fn "$T_TMP/small.ext4"
+    check "a shrunk image is smaller ($(stat -c %s "$T_TMP/small.ext4") < $(stat -c %s "$img") bytes)" \
+        test "$(stat -c %s "$T_TMP/small.ext4")" -lt "$(stat -c %s "$img")"
+    "$U" --list --long "$T_TMP/small.ext4" | sed -E 's/ blocks=[0-9]+$//' > "$T_TMP/small.long"
+    check_eq "a shrunk image reads back identically" "" \
+        "$(diff <(sed -E 's/ blocks=[0-9]+$//' "$T_TMP/got.raw") "$T_TMP/small.long" | head -5)"
+    check_contains "the shrink time is reported" "$(cat "$T_TMP/shrink.err")" "shrunk to the used size in"
+else
+    not_ok "container-unpack --shrink"
+    sed 's/^/#   /' "$T_TMP/shrink.err"
+fi
+rm -f "$T_TMP/small.ext4"
+
 # --- the guest kernel mounts the image read-only and sees the same tree -----
 QEMU=${CTR_QEMU:-qemu-system-x86_64}
 vmlinux=$("$TOP/kernel/build.sh" 2> "$T_TMP/kbuild.err" | tail -1)

@@ -122,11 +122,11 @@ static int collect(const struct ext4w_entry *e, void *ctx, ctr_error_t *err)
         free(x);
         x = nx;
     }
-    cleanup_free char *line = ctr_xasprintf(
-        "%s|n=%u m=%lld.%09ld a=%lld.%09ld c=%lld.%09ld%s%s%s", base, e->nlink,
-        (long long)e->mtime.tv_sec, e->mtime.tv_nsec, (long long)e->atime.tv_sec,
-        e->atime.tv_nsec, (long long)e->ctime.tv_sec, e->ctime.tv_nsec, x,
-        e->sha256 ? " sha=" : "", e->sha256 ? e->sha256 : "");
+    cleanup_free char *line =
+        ctr_xasprintf("%s|n=%u m=%lld.%09ld a=%lld.%09ld c=%lld.%09ld%s%s%s", base, e->nlink,
+                      (long long)e->mtime.tv_sec, e->mtime.tv_nsec, (long long)e->atime.tv_sec,
+                      e->atime.tv_nsec, (long long)e->ctime.tv_sec, e->ctime.tv_nsec, x,
+                      e->sha256 ? " sha=" : "", e->sha256 ? e->sha256 : "");
     ctr_strv_append(v, line);
     return 0;
 }
@@ -165,9 +165,8 @@ static void test_all_types(void **state)
     struct src s = {data, sizeof(data), 0, 777};
     struct ext4w_xattr cap = {"security.capability", "\x01\x00\x00\x02", 4};
     a = attr(0644, 0, 0, 1600000000, 5);
-    assert_int_equal(ext4w_add_file(w, d, "passwd", 6, &a, &cap, 1, sizeof(data), src_read, &s,
-                                    &f, &err),
-                     0);
+    assert_int_equal(
+        ext4w_add_file(w, d, "passwd", 6, &a, &cap, 1, sizeof(data), src_read, &s, &f, &err), 0);
     a = attr(0644, 70000, 80000, -100, 999999999); /* 32-bit ids, pre-1970 time */
     assert_int_equal(ext4w_add_file(w, root, "empty", 5, &a, NULL, 0, 0, NULL, NULL, NULL, &err),
                      0);
@@ -221,9 +220,10 @@ static void test_all_types(void **state)
     const char *got = find_line(v, "- 0644 0:0 10000 /etc/passwd");
     assert_non_null(got);
     /* the xattr value has NULs: compare up to them, then the digest */
-    assert_memory_equal(got, want_passwd, strlen("- 0644 0:0 10000 /etc/passwd|n=2 m=1600000000."
-                                                 "000000005 a=1600000001.000000006 c=1600000002."
-                                                 "000000007 security.capability=\x01"));
+    assert_memory_equal(got, want_passwd,
+                        strlen("- 0644 0:0 10000 /etc/passwd|n=2 m=1600000000."
+                               "000000005 a=1600000001.000000006 c=1600000002."
+                               "000000007 security.capability=\x01"));
     assert_non_null(strstr(got, sha));
     assert_non_null(find_line(v, "d 0750 1000:1001 4096 /etc|n=2 m=1700000000.123456789"));
     assert_non_null(find_line(v, "- 0644 70000:80000 0 /empty|n=1 m=-100.999999999"));
@@ -280,8 +280,8 @@ static void test_sparse_and_usage(void **state)
     ext4w_node_t *f;
 
     ext4w_usage(w, &u0);
-    assert_int_equal(ext4w_add_file(w, ext4w_root(w), "sparse", 6, &a, NULL, 0,
-                                    (2ULL << 30) + 5, sparse_read, &s, &f, &err),
+    assert_int_equal(ext4w_add_file(w, ext4w_root(w), "sparse", 6, &a, NULL, 0, (2ULL << 30) + 5,
+                                    sparse_read, &s, &f, &err),
                      0);
     ext4w_usage(w, &u1);
     assert_int_equal(u1.blocks_used - u0.blocks_used, 2); /* only the 8 KiB of 'D' */
@@ -290,8 +290,8 @@ static void test_sparse_and_usage(void **state)
     for (int i = 0; i < 64; i++)
         memset(alt + i * 4096, i % 2 ? 'x' : 0, 4096);
     struct src as = {alt, sizeof(alt), 0, 5000};
-    assert_int_equal(ext4w_add_file(w, ext4w_root(w), "alt", 3, &a, NULL, 0, sizeof(alt),
-                                    src_read, &as, NULL, &err),
+    assert_int_equal(ext4w_add_file(w, ext4w_root(w), "alt", 3, &a, NULL, 0, sizeof(alt), src_read,
+                                    &as, NULL, &err),
                      0);
     ext4w_usage(w, &u2);
     assert_true(u2.blocks_used - u1.blocks_used >= 32);
@@ -384,25 +384,21 @@ static void test_resolve_confined(void **state)
 
     assert_int_equal(ext4w_mkdir(w, ext4w_root(w), "etc", 3, &da, NULL, 0, &etc, &err), 0);
     assert_int_equal(ext4w_symlink(w, ext4w_root(w), "a", 1, "/", &la, NULL, 0, NULL, &err), 0);
-    assert_int_equal(ext4w_symlink(w, ext4w_root(w), "up", 2, "../../../..", &la, NULL, 0, NULL,
-                                   &err),
-                     0);
-    assert_int_equal(ext4w_symlink(w, ext4w_root(w), "loop", 4, "loop/x", &la, NULL, 0, NULL,
-                                   &err),
+    assert_int_equal(
+        ext4w_symlink(w, ext4w_root(w), "up", 2, "../../../..", &la, NULL, 0, NULL, &err), 0);
+    assert_int_equal(ext4w_symlink(w, ext4w_root(w), "loop", 4, "loop/x", &la, NULL, 0, NULL, &err),
                      0);
     /* a -> / : a/etc/x lands in /etc */
     assert_int_equal(ext4w_resolve_parent(w, "a/etc/x", 0, NULL, &dir, &base, &blen, &err), 0);
     assert_ptr_equal(dir, etc);
     assert_int_equal(blen, 1);
     /* .. is clamped at the root, lexically and through symlinks */
-    assert_int_equal(ext4w_resolve_parent(w, "../../etc/x", 0, NULL, &dir, &base, &blen, &err),
-                     0);
+    assert_int_equal(ext4w_resolve_parent(w, "../../etc/x", 0, NULL, &dir, &base, &blen, &err), 0);
     assert_ptr_equal(dir, etc);
     assert_int_equal(ext4w_resolve_parent(w, "/up/etc/y", 0, NULL, &dir, &base, &blen, &err), 0);
     assert_ptr_equal(dir, etc);
     /* missing parents: an error, or created with MKDIRS */
-    assert_int_equal(ext4w_resolve_parent(w, "new/deep/f", 0, NULL, &dir, &base, &blen, &err),
-                     -1);
+    assert_int_equal(ext4w_resolve_parent(w, "new/deep/f", 0, NULL, &dir, &base, &blen, &err), -1);
     assert_int_equal(err->errnum, ENOENT);
     ctr_error_free(&err);
     assert_int_equal(
@@ -441,10 +437,9 @@ static void test_many_files_and_set_attr(void **state)
     for (int i = 0; i < 5000; i++) {
         int l = snprintf(name, sizeof(name), "file-with-a-longish-name-%05d", i);
         struct src s = {name, (size_t)l, 0, 4096};
-        assert_int_equal(
-            ext4w_add_file(w, d, name, (size_t)l, &fa, NULL, 0, (uint64_t)l, src_read, &s, &n,
-                           &err),
-            0);
+        assert_int_equal(ext4w_add_file(w, d, name, (size_t)l, &fa, NULL, 0, (uint64_t)l, src_read,
+                                        &s, &n, &err),
+                         0);
         ext4w_node_set_tag(n, (uint32_t)(i % 2));
     }
     /* drop the odd ones, like an opaque directory drops older entries */

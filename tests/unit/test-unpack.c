@@ -125,7 +125,8 @@ static int unpack(const char *out, char **layers, size_t n, uint64_t size, ctr_e
     struct unpack_layer l[8];
     struct unpack_opts o = {.size = size, .root_time = 5};
     for (size_t i = 0; i < n; i++)
-        l[i] = (struct unpack_layer){.path = layers[i], .fd = -1, .digest = strrchr(layers[i], '/') + 1};
+        l[i] = (struct unpack_layer){
+            .path = layers[i], .fd = -1, .digest = strrchr(layers[i], '/') + 1};
     return unpack_layers(out, l, n, &o, NULL, err);
 }
 
@@ -175,7 +176,7 @@ static void test_layers_merge(void **state)
     add(&t, "file2dir/", AE_IFDIR, 0711, NULL, NULL);
     add(&t, "etc/hostname", AE_IFREG, 0644, "two\n", NULL);
     add_hardlink(&t, "etc/hostname2", "etc/hostname");
-    add_hardlink(&t, "tool-link", "usr/bin/tool"); /* to an entry of layer 1 */
+    add_hardlink(&t, "tool-link", "usr/bin/tool");               /* to an entry of layer 1 */
     add(&t, "bin/from-l2", AE_IFREG, 0644, "via symlink", NULL); /* parent is a symlink */
     char *l2 = tw_close(t);
 
@@ -207,7 +208,8 @@ static void test_layers_merge(void **state)
     };
     assert_lines(got, want);
     assert_true(no_temp_left(out) == false); /* the image itself is there */
-    cleanup_free char *pat = ctr_xasprintf("ls %s/merged.ext4.tmp* 2>/dev/null | grep -q .", tmpdir);
+    cleanup_free char *pat =
+        ctr_xasprintf("ls %s/merged.ext4.tmp* 2>/dev/null | grep -q .", tmpdir);
     assert_int_not_equal(system(pat), 0);
     free(l1);
     free(l2);
@@ -327,7 +329,9 @@ static void test_errors_leave_nothing(void **state)
     t = tw_open("plain.tar", ARCHIVE_FILTER_NONE);
     add(&t, "f", AE_IFREG, 0644, "f", NULL);
     l = tw_close(t);
-    struct unpack_layer ul = {.path = l, .fd = -1, .digest = "sha256:abc",
+    struct unpack_layer ul = {.path = l,
+                              .fd = -1,
+                              .digest = "sha256:abc",
                               .media_type = "application/vnd.oci.image.layer.v1.tar+gzip"};
     struct unpack_opts o = {0};
     ctr_error_t err = NULL;
@@ -379,8 +383,7 @@ static void test_media_types(void **state)
                         "gzip");
     assert_string_equal(unpack_media_compression("application/vnd.oci.image.layer.v1.tar+zstd"),
                         "zstd");
-    assert_string_equal(unpack_media_compression("application/vnd.oci.image.layer.v1.tar"),
-                        "none");
+    assert_string_equal(unpack_media_compression("application/vnd.oci.image.layer.v1.tar"), "none");
     assert_string_equal(
         unpack_media_compression("application/vnd.docker.image.rootfs.diff.tar.gzip"), "gzip");
     assert_null(unpack_media_compression("application/vnd.oci.image.config.v1+json"));
@@ -390,10 +393,8 @@ static void test_media_types(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_media_types),
-        cmocka_unit_test(test_layers_merge),
-        cmocka_unit_test(test_hostile_paths),
-        cmocka_unit_test(test_errors_leave_nothing),
+        cmocka_unit_test(test_media_types),   cmocka_unit_test(test_layers_merge),
+        cmocka_unit_test(test_hostile_paths), cmocka_unit_test(test_errors_leave_nothing),
         cmocka_unit_test(test_size_grows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
