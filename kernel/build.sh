@@ -91,6 +91,21 @@ if [ ! -f "$src/Makefile" ]; then
 fi
 
 obj=$out/build
+# A new config starts from a copy of the newest finished build of the same
+# source: kbuild then recompiles only what the changed options touch.
+# CTR_KERNEL_CLEAN=1 builds from scratch.
+if [ ! -d "$obj" ] && [ "${CTR_KERNEL_CLEAN:-0}" != 1 ]; then
+    seed=$(ls -1dt "$cache"/*/source-version 2>/dev/null | while read -r f; do
+        d=$(dirname "$f")
+        [ "$(cat "$f")" = "$ver" ] && [ -f "$d/vmlinux" ] && [ -d "$d/build" ] && { echo "$d/build"; break; }
+    done || true)
+    if [ -n "$seed" ]; then
+        say "seeding the build tree from \`$seed\`"
+        mkdir -p "$out"
+        rm -rf "$obj.tmp"
+        cp -a "$seed" "$obj.tmp" && mv "$obj.tmp" "$obj"
+    fi
+fi
 mkdir -p "$obj"
 say "configuring in \`$obj\`"
 "${kmake[@]}" -s -C "$src" O="$obj" tinyconfig >&2
@@ -111,5 +126,6 @@ say "built in $(( $(date +%s) - start )) s"
 [ -x "$obj/usr/gen_init_cpio" ] || "${kmake[@]}" -s -C "$src" O="$obj" usr/gen_init_cpio >&2
 cp "$obj/usr/gen_init_cpio" "$out/gen_init_cpio.tmp" && mv "$out/gen_init_cpio.tmp" "$out/gen_init_cpio"
 cp "$obj/.config" "$out/config.tmp" && mv "$out/config.tmp" "$out/config"
+printf '%s\n' "$ver" > "$out/source-version"
 cp "$obj/vmlinux" "$out/vmlinux.tmp" && mv "$out/vmlinux.tmp" "$out/vmlinux"
 publish
