@@ -161,6 +161,34 @@ static int hardlink(struct unpack_apply *ap, const char *target, ext4w_node_t *d
     return ext4w_link(ap->w, dir, base, blen, t, NULL, err);
 }
 
+/* Whether the last component of the lexically cleaned path (`.` dropped,
+ * `..` popping, as the writer cleans it) starts with `.wh.`. */
+static bool is_whiteout(const char *name)
+{
+    size_t len = strlen(name), n = 0, i = 0;
+    cleanup_free size_t *starts = ctr_xmalloc((len / 2 + 2) * sizeof(*starts));
+    cleanup_free size_t *lens = ctr_xmalloc((len / 2 + 2) * sizeof(*lens));
+
+    while (i < len) {
+        while (i < len && name[i] == '/')
+            i++;
+        size_t s = i;
+        while (i < len && name[i] != '/')
+            i++;
+        size_t l = i - s;
+        if (l == 0 || (l == 1 && name[s] == '.'))
+            continue;
+        if (l == 2 && name[s] == '.' && name[s + 1] == '.') {
+            if (n > 0)
+                n--;
+            continue;
+        }
+        starts[n] = s;
+        lens[n++] = l;
+    }
+    return n > 0 && lens[n - 1] >= 4 && memcmp(name + starts[n - 1], WH_PREFIX, 4) == 0;
+}
+
 int unpack_apply_entry(struct unpack_apply *ap, struct archive_entry *e, const char *name,
                        ctr_error_t *err)
 {
@@ -173,16 +201,7 @@ int unpack_apply_entry(struct unpack_apply *ap, struct archive_entry *e, const c
     if (strlen(name) >= UNPACK_PATH_MAX)
         return ctr_fail(err, ENAMETOOLONG, "path is %zu bytes long, the limit is %d", strlen(name),
                         UNPACK_PATH_MAX - 1);
-    const char *slash = strrchr(name, '/');
-    const char *last = slash ? slash + 1 : name;
-    if (*last == '\0' && slash) { /* "dir/": find the real last component */
-        size_t l = (size_t)(slash - name);
-        while (l > 0 && name[l - 1] == '/')
-            l--;
-        const char *p = memrchr(name, '/', l);
-        last = p ? p + 1 : name;
-    }
-    if (strncmp(last, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+    if (is_whiteout(name))
         return whiteout(ap, name, err);
 
     entry_attr(e, &a);

@@ -156,6 +156,7 @@ static void test_layers_merge(void **state)
     add(&t, "etc/", AE_IFDIR, 0755, NULL, NULL);
     add(&t, "etc/hostname", AE_IFREG, 0644, "one\n", NULL);
     add(&t, "etc/gone", AE_IFREG, 0644, "x", NULL);
+    add(&t, "etc/gone2", AE_IFREG, 0644, "x", NULL);
     add(&t, "old/", AE_IFDIR, 0700, NULL, NULL);
     add(&t, "old/a", AE_IFREG, 0644, "a", NULL);
     add(&t, "old/sub/b", AE_IFREG, 0644, "b", NULL); /* implied old/sub */
@@ -168,6 +169,7 @@ static void test_layers_merge(void **state)
     t = tw_open("l2.tar.zst", ARCHIVE_FILTER_ZSTD);
     add(&t, "etc/.wh.gone", AE_IFREG, 0644, NULL, NULL);
     add(&t, "etc/.wh.never-existed", AE_IFREG, 0644, NULL, NULL);
+    add(&t, "x/../etc/.wh.gone2/.", AE_IFREG, 0644, NULL, NULL); /* judged after cleaning */
     add(&t, "nowhere/.wh.x", AE_IFREG, 0644, NULL, NULL);
     add(&t, "old/kept-new", AE_IFREG, 0644, "n", NULL); /* before the marker: stays */
     add(&t, "old/.wh..wh..opq", AE_IFREG, 0644, NULL, NULL);
