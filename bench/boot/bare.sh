@@ -7,7 +7,9 @@
 # median wall time from QEMU's start to its exit:
 #   bare_boot_median_s=X.XXX
 # Per-run times and the accelerator go to stderr. The kernel command line is
-# kernel/cmdline; the QEMU arguments are the ones docs/kernel.md documents.
+# kernel/cmdline, plus under TCG kernel/cmdline-tcg and `tsc_early_khz=` with
+# the host's TSC rate (kernel/host-tsc-khz.c); the QEMU arguments are the ones
+# docs/kernel.md documents.
 #
 # Environment: CTR_KERNEL (vmlinux; default: kernel/build.sh's cached build),
 # CTR_QEMU (default qemu-system-x86_64), BARE_ACCEL (default
@@ -36,6 +38,10 @@ cmdline=$(cat "$top/kernel/cmdline")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bare-boot.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+if [[ $accel == tcg* ]]; then
+    cc -O2 -o "$work/host-tsc-khz" "$top/kernel/host-tsc-khz.c" || die "cannot build \`kernel/host-tsc-khz.c\`"
+    cmdline="$cmdline $(cat "$top/kernel/cmdline-tcg") tsc_early_khz=$("$work/host-tsc-khz")"
+fi
 cc -static -Os -Wall -Wextra -Werror -o "$work/trivial-init" "$top/bench/boot/trivial-init.c" ||
     die "cannot build \`bench/boot/trivial-init.c\` statically (is libc6-dev installed?)"
 gz=()
@@ -43,8 +49,8 @@ gz=()
 "$top/scripts/make-initramfs.sh" "${gz[@]}" "$work/initramfs.cpio" "$work/trivial-init"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-printf '# bare boot: %s, accel %s, -m %s -smp %s, kernel %s, host %s (%s cores)\n' \
-    "$qemu" "$accel" "$mem" "$smp" "$kernel" "$cpu" "$(nproc)" >&2
+printf '# bare boot: %s, accel %s, -m %s -smp %s, kernel %s, host %s (%s cores)\n# cmdline: %s\n' \
+    "$qemu" "$accel" "$mem" "$smp" "$kernel" "$cpu" "$(nproc)" "$cmdline" >&2
 
 times=()
 for i in $(seq 1 "$n"); do

@@ -9,7 +9,13 @@ plan_start
 
 QEMU=${CTR_QEMU:-qemu-system-x86_64}
 BOOT_DEADLINE=${CTR_TEST_BOOT_DEADLINE:-30}
-CMDLINE=$(cat "$TOP/kernel/cmdline")
+CMDLINE=$(cat "$TOP/kernel/cmdline" "$TOP/kernel/cmdline-tcg" | tr '\n' ' ')
+if cc -O2 -o "$T_TMP/host-tsc-khz" "$TOP/kernel/host-tsc-khz.c" && tsc_khz=$("$T_TMP/host-tsc-khz"); then
+    ok "the host's TSC rate is known ($tsc_khz kHz)"
+    CMDLINE="$CMDLINE tsc_early_khz=$tsc_khz"
+else
+    not_ok "the host's TSC rate is known (kernel/host-tsc-khz.c)"
+fi
 
 # --- the kernel build (cached outside the clone; builds once if missing) ---
 if vmlinux=$("$TOP/kernel/build.sh" 2> "$T_TMP/build.err" | tail -1) && [ -f "$vmlinux" ]; then
@@ -89,8 +95,8 @@ if [ "$rc" -ne 0 ]; then tail -15 "$T_TMP/trivial.log" | sed 's/^/#   /'; fi
 # --- a busybox init exercises devices, filesystems and cgroups --------------
 mkdir -p "$T_TMP/lower/etc"
 echo lower-file > "$T_TMP/lower/etc/hello"
-mkfs.ext4 -q -F -d "$T_TMP/lower" "$T_TMP/lower.ext4" 8M
-mkfs.ext4 -q -F "$T_TMP/upper.ext4" 8M
+mkfs.ext4 -q -F -d "$T_TMP/lower" "$T_TMP/lower.ext4" 8M > /dev/null
+mkfs.ext4 -q -F "$T_TMP/upper.ext4" 8M > /dev/null
 cat > "$T_TMP/probe-init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox mkdir -p /usr/bin /usr/sbin
