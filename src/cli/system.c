@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -360,8 +361,16 @@ int cli_cmd_system_version(struct cli_ctx *ctx, int argc, char **argv, ctr_error
         json_decref(arr);
         return r == 1 ? 0 : -1;
     }
-    json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "appName", "container", "version",
-                                         CLI_VERSION, "apiVersion", CLI_API_PREFIX + 2));
+    struct utsname u;
+    const char *arch = uname(&u) == 0 ? u.machine : "";
+    if (strcmp(arch, "x86_64") == 0)
+        arch = "amd64"; /* Go's names, as the daemon reports them */
+    else if (strcmp(arch, "aarch64") == 0)
+        arch = "arm64";
+    cleanup_free char *mine = ctr_xasprintf("linux/%s", arch);
+    json_array_append_new(arr,
+                          json_pack("{s:s,s:s,s:s,s:s}", "appName", "container", "version",
+                                    CLI_VERSION, "apiVersion", CLI_API_PREFIX + 2, "osArch", mine));
     if (cli_call(ctx, "GET", "/version", NULL, &v, &verr) == 0) {
         cleanup_free char *osarch =
             ctr_xasprintf("%s/%s", cli_json_str(v, "Os") ?: "", cli_json_str(v, "Arch") ?: "");

@@ -162,7 +162,8 @@ ctr rm att
 ctr run -d --name rs -m 256M busybox sh -c 'echo boot; exec sleep 1000'
 ctr restart -t 1 rs
 check_eq "restart" 0 "$rc"
-wait_for "two boots logged" 60 test "$("$C" logs rs | grep -c boot)" = 2
+two_boots() { [ "$("$C" logs rs | grep -c boot)" = 2 ]; }
+wait_for "two boots logged" 60 two_boots || diag "$("$C" logs -t rs 2>&1)" "$("$C" inspect rs | jq -c '.[0].State')"
 check_eq "restart ran the process again" 2 "$("$C" logs rs | grep -c boot)"
 check_eq "running after restart" running "$(status_of rs)"
 ctr run -m 256M --name done1 busybox true
