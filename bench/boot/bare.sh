@@ -57,7 +57,7 @@ for i in $(seq 1 "$n"); do
     log=$work/console.$i.log
     t0=$EPOCHREALTIME
     rc=0
-    timeout -k 5 "$timeout_s" "$qemu" -M microvm,acpi=off -accel "$accel" -cpu max -m "$mem" -smp "$smp" \
+    timeout -k 5 "$timeout_s" "$qemu" -M microvm,acpi=off,x-option-roms=off -accel "$accel" -cpu max -m "$mem" -smp "$smp" \
         -nodefaults -no-user-config -nographic -no-reboot \
         -kernel "$kernel" -initrd "$work/initramfs.cpio" -append "$cmdline" \
         -serial stdio < /dev/null > "$log" 2>&1 || rc=$?

@@ -70,7 +70,7 @@ fi
 run_vm() {
     local name=$1 initrd=$2
     shift 2
-    timeout -k 5 "$BOOT_DEADLINE" "$QEMU" -M microvm,acpi=off -accel tcg,thread=multi -cpu max -m 256 \
+    timeout -k 5 "$BOOT_DEADLINE" "$QEMU" -M microvm,acpi=off,x-option-roms=off -accel tcg,thread=multi -cpu max -m 256 \
         -nodefaults -no-user-config -nographic -no-reboot \
         -kernel "$vmlinux" -initrd "$initrd" -append "$CMDLINE" -serial stdio "$@" \
         < /dev/null > "$T_TMP/$name.log" 2>&1
