@@ -158,8 +158,25 @@ check_eq "attach exits with the container's code" 4 "$rc"
 check_contains "attach relays the output" "$out" attached-output
 ctr rm att
 
+# ---- run -it in a pseudo-terminal: size, SIGWINCH, Ctrl-C, detach keys ----
+if command -v python3 >/dev/null; then
+    while IFS= read -r line; do
+        case $line in
+        PASS\ *) ok "${line#PASS }" ;;
+        FAIL\ *) not_ok "${line#FAIL }" ;;
+        esac
+    done < <(timeout -k 5 240 python3 "$TOP/tests/integration/cli_tty_check.py" "$C" tty 2>&1)
+    check_eq "after detaching the container keeps running" running "$(status_of tty)"
+    ctr rm -f tty
+else
+    skip "python3 missing: run -it in a pty not checked"
+fi
+
 # ---- restart, prune ----
 ctr run -d --name rs -m 256M busybox sh -c 'echo boot; exec sleep 1000'
+# the first boot must have printed before the restart's SIGTERM can land
+one_boot() { [ "$("$C" logs rs | grep -c boot)" = 1 ]; }
+wait_for "first boot logged" 60 one_boot
 ctr restart -t 1 rs
 check_eq "restart" 0 "$rc"
 two_boots() { [ "$("$C" logs rs | grep -c boot)" = 2 ]; }
