@@ -7,9 +7,9 @@
 # median wall time from QEMU's start to its exit:
 #   bare_boot_median_s=X.XXX
 # Per-run times and the accelerator go to stderr. The kernel command line is
-# kernel/cmdline, plus under TCG kernel/cmdline-tcg and `tsc_early_khz=` with
-# the host's TSC rate (kernel/host-tsc-khz.c); the QEMU arguments are the ones
-# docs/kernel.md documents.
+# kernel/cmdline, plus under TCG `tsc_early_khz=` with the host's TSC rate
+# (kernel/host-tsc-khz.c) and, with one vCPU, kernel/cmdline-tcg-1cpu; the
+# QEMU arguments are the ones docs/kernel.md documents.
 #
 # Environment: CTR_KERNEL (vmlinux; default: kernel/build.sh's cached build),
 # CTR_QEMU (default qemu-system-x86_64), BARE_ACCEL (default
@@ -40,7 +40,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bare-boot.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 if [[ $accel == tcg* ]]; then
     cc -O2 -o "$work/host-tsc-khz" "$top/kernel/host-tsc-khz.c" || die "cannot build \`kernel/host-tsc-khz.c\`"
-    cmdline="$cmdline $(cat "$top/kernel/cmdline-tcg") tsc_early_khz=$("$work/host-tsc-khz")"
+    cmdline="$cmdline tsc_early_khz=$("$work/host-tsc-khz")"
+    [ "$smp" = 1 ] && cmdline="$cmdline $(cat "$top/kernel/cmdline-tcg-1cpu")"
 fi
 cc -static -Os -Wall -Wextra -Werror -o "$work/trivial-init" "$top/bench/boot/trivial-init.c" ||
     die "cannot build \`bench/boot/trivial-init.c\` statically (is libc6-dev installed?)"

@@ -9,7 +9,10 @@ plan_start
 
 QEMU=${CTR_QEMU:-qemu-system-x86_64}
 BOOT_DEADLINE=${CTR_TEST_BOOT_DEADLINE:-30}
-CMDLINE=$(cat "$TOP/kernel/cmdline" "$TOP/kernel/cmdline-tcg" | tr '\n' ' ')
+# kernel/cmdline for every boot; under TCG tsc_early_khz=, and with one vCPU
+# kernel/cmdline-tcg-1cpu as well (docs/kernel.md).
+CMDLINE=$(cat "$TOP/kernel/cmdline")
+UP_ARGS=$(cat "$TOP/kernel/cmdline-tcg-1cpu")
 if cc -O2 -o "$T_TMP/host-tsc-khz" "$TOP/kernel/host-tsc-khz.c" && tsc_khz=$("$T_TMP/host-tsc-khz"); then
     ok "the host's TSC rate is known ($tsc_khz kHz)"
     CMDLINE="$CMDLINE tsc_early_khz=$tsc_khz"
@@ -68,11 +71,12 @@ fi
 # run_vm NAME INITRAMFS EXTRA_QEMU_ARGS...: boot with the documented arguments,
 # kill QEMU after the deadline; the console goes to $T_TMP/NAME.log.
 run_vm() {
-    local name=$1 initrd=$2
+    local name=$1 initrd=$2 append=$CMDLINE
     shift 2
+    [[ " $* " == *" -smp 1 "* ]] && append="$append $UP_ARGS"
     timeout -k 5 "$BOOT_DEADLINE" "$QEMU" -M microvm,acpi=off,x-option-roms=off -accel tcg,thread=multi -cpu max -m 256 \
         -nodefaults -no-user-config -nographic -no-reboot \
-        -kernel "$vmlinux" -initrd "$initrd" -append "$CMDLINE" -serial stdio "$@" \
+        -kernel "$vmlinux" -initrd "$initrd" -append "$append" -serial stdio "$@" \
         < /dev/null > "$T_TMP/$name.log" 2>&1
 }
 
@@ -107,6 +111,9 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts && echo "probe: devpts ok"
 mount -t cgroup2 cgroup2 /sys/fs/cgroup && echo "probe: cgroup2 $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "probe: cpus $(grep -c ^processor /proc/cpuinfo)"
+echo "probe: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+echo "probe: hrtimer $(grep -m1 resolution /proc/timer_list | tr -d ' ')"
+[ "${1:-}" = timers-only ] && reboot -f
 for b in /sys/block/vd*; do echo "probe: disk $(basename $b) serial=$(cat $b/serial) ro=$(cat $b/ro)"; done
 for p in /sys/class/virtio-ports/*; do echo "probe: port $(basename $p) name=$(cat $p/name)"; done
 mkdir -p /mnt/lower /mnt/upper /mnt/root
@@ -145,6 +152,8 @@ check_eq "QEMU exits after the busybox probe init reboots" 0 "$rc"
 check_contains "the probe init ran to its end" "$log" "probe: done"
 check_contains "two vCPUs come up without ACPI (MP table)" "$log" "probe: cpus 2"
 check_contains "devpts mounts" "$log" "probe: devpts ok"
+check_contains "2 vCPUs: the TSC is the clocksource" "$log" "probe: clocksource tsc"
+check_contains "2 vCPUs: high-resolution timers are active" "$log" "probe: hrtimer .resolution:1nsecs"
 check_contains "cgroup2 offers the cpu, memory and pids controllers" \
     "$(grep 'probe: cgroup2' <<< "$log" | tr ' ' '\n' | grep -xE 'cpu|memory|pids' | sort | tr '\n' ' ')" "cpu memory pids"
 check_contains "the read-only image disk is found by its serial" "$log" "serial=image ro=1"
@@ -157,6 +166,19 @@ check_eq "the guest's write to the agent port reaches the host" "agent-hello" "$
 check_eq "the image disk is unchanged by the guest" "lower-file" \
     "$(debugfs -R 'cat /etc/hello' "$T_TMP/lower.ext4" 2> /dev/null)"
 if [ "$rc" -ne 0 ] || [[ $log != *"probe: done"* ]]; then tail -30 "$T_TMP/probe.log" | sed 's/^/#   /'; fi
+
+# One vCPU with kernel/cmdline-tcg-1cpu (`noapictimer`): the PIT must still
+# give high-resolution timers.
+printf '#!/bin/busybox sh\nexec /probe-init timers-only\n' > "$T_TMP/timers-init"
+chmod 755 "$T_TMP/timers-init"
+"$TOP/scripts/make-initramfs.sh" "$T_TMP/timers.cpio" "$T_TMP/timers-init" \
+    /bin/busybox:/bin/busybox "$T_TMP/probe-init:/probe-init"
+rc=0
+run_vm timers "$T_TMP/timers.cpio" -smp 1 || rc=$?
+log=$(tr -d '\r' < "$T_TMP/timers.log")
+check_eq "QEMU exits after the 1-vCPU timer probe" 0 "$rc"
+check_contains "1 vCPU: the TSC is the clocksource" "$log" "probe: clocksource tsc"
+check_contains "1 vCPU: high-resolution timers are active" "$log" "probe: hrtimer .resolution:1nsecs"
 
 # --- the busybox OCI image layout -------------------------------------------
 oci=$T_TMP/busybox-oci
