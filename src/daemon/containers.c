@@ -137,13 +137,13 @@ int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_
 {
     cleanup_free char *path = ctr_xasprintf("%s/daemon.json", c->bundle);
     json_t *j = json_pack(
-        "{s:i,s:s,s:s,s:I,s:s,s:s,s:O,s:O,s:s,s:o,s:b,s:b,s:b,s:b,s:s?,s:i,s:i,"
+        "{s:i,s:s,s:s,s:I,s:s,s:s,s:O,s:O,s:s,s:o,s:b,s:b,s:b,s:b,s:s,s:i,s:i,"
         "s:{s:s,s:i,s:s,s:I,s:I,s:i}}",
         "Version", 1, "Id", c->id, "Name", c->name, "Created", (json_int_t)c->created_ns, "Image",
         c->image, "ImageID", c->image_id ? c->image_id : "", "Config", c->config, "HostConfig",
         c->host_config, "Path", c->path, "Args", dmn_strv_json(c->args), "Tty", c->tty,
         "OpenStdin", c->open_stdin, "StdinOnce", c->stdin_once, "AutoRemove", c->auto_remove,
-        "StopSignal", c->stop_signal, "StopTimeout", c->stop_timeout, "RestartCount",
+        "StopSignal", c->stop_signal ? c->stop_signal : "", "StopTimeout", c->stop_timeout, "RestartCount",
         c->restart_count, "State", "Status", dmn_status_name(c->status), "ExitCode", c->exit_code,
         "Error", c->error ? c->error : "", "StartedAt", (json_int_t)c->started_ns, "FinishedAt",
         (json_int_t)c->finished_ns, "Pid", c->pid);
@@ -198,7 +198,7 @@ static int load_meta(const char *bundle, struct dmn_container *c, ctr_error_t *e
     c->open_stdin = open_stdin;
     c->stdin_once = once;
     c->auto_remove = ar;
-    c->stop_signal = sig ? ctr_xstrdup(sig) : NULL;
+    c->stop_signal = sig && *sig ? ctr_xstrdup(sig) : NULL;
     c->stop_timeout = st_to;
     c->restart_count = rc;
     c->exit_code = code;

@@ -187,8 +187,9 @@ static char *random_name(void)
         b = (unsigned)strtoul((char[]){id[3], id[4], id[5], 0}, NULL, 16);
         n = (unsigned)strtoul((char[]){id[6], id[7], 0}, NULL, 16);
     }
-    return ctr_xasprintf("%s_%s%s%u", adj[a % (sizeof(adj) / sizeof(*adj))],
-                         noun[b % (sizeof(noun) / sizeof(*noun))], n % 4 ? "" : "_", n % 4 ? 0 : n);
+    const char *an = adj[a % (sizeof(adj) / sizeof(*adj))];
+    const char *nn = noun[b % (sizeof(noun) / sizeof(*noun))];
+    return n % 4 ? ctr_xasprintf("%s_%s", an, nn) : ctr_xasprintf("%s_%s%u", an, nn, n % 10);
 }
 
 static json_t *labels_json(char **labels)

@@ -36,17 +36,19 @@ int dmn_req_fd(struct dmn_req *r)
 
 bool dmn_peer_gone(int fd)
 {
-    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    /* A half-close (the docker CLI shuts its write side after stdin) is not a
+     * departure: only a full hangup is (unix sockets report it as POLLHUP). */
+    struct pollfd p = {.fd = fd, .events = 0};
     if (fd < 0)
         return false;
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
 static void std_headers(struct MHD_Response *resp)
 {
-    MHD_add_response_header(resp, "Api-Version", DMN_API_VERSION);
+    MHD_add_response_header(resp, "API-Version", DMN_API_VERSION);
     MHD_add_response_header(resp, "Docker-Experimental", "false");
-    MHD_add_response_header(resp, "Ostype", "linux");
+    MHD_add_response_header(resp, "OSType", "linux");
     MHD_add_response_header(resp, "Server", "container-apiserver/" DMN_VERSION " (linux)");
 }
 
@@ -416,7 +418,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     if (vasprintf(&msg, fmt, ap) < 0)
         return;
     msg[strcspn(msg, "\n")] = '\0';
-    log_warn("http: %s", msg);
+    log_debug("http: %s", msg); /* mostly clients that left early */
     free(msg);
 }
 
@@ -425,10 +427,11 @@ void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
     struct MHD_Daemon *mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
             MHD_USE_ERROR_LOG | MHD_USE_ITC,
-        0, NULL, NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d, MHD_OPTION_THREAD_STACK_SIZE,
+        MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(512 * 1024), MHD_OPTION_END);
     if (mhd == NULL)
         ctr_fail(err, 0, "cannot start the HTTP server (libmicrohttpd)");

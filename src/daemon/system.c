@@ -45,11 +45,9 @@ char *dmn_initrd_path(struct dmn *d)
 
 int dmn_handle_ping(struct dmn_req *r)
 {
+    /* API-Version, OSType and Docker-Experimental come with every reply (http.c) */
     dmn_reply_text(r, 200, "text/plain; charset=utf-8", "OK", 2);
-    dmn_reply_header(r, "API-Version", DMN_API_VERSION);
-    dmn_reply_header(r, "OSType", "linux");
     dmn_reply_header(r, "Builder-Version", "1");
-    dmn_reply_header(r, "Docker-Experimental", "false");
     dmn_reply_header(r, "Cache-Control", "no-cache, no-store, must-revalidate");
     dmn_reply_header(r, "Pragma", "no-cache");
     return 0;
@@ -61,11 +59,12 @@ int dmn_handle_version(struct dmn_req *r)
     uname(&u);
     return dmn_reply_json(
         r, 200,
-        json_pack("{s:{s:s},s:[{s:s,s:s,s:{s:s,s:s,s:s,s:s}}],s:s,s:s,s:s,s:s,s:s,s:s,s:s,"
-                  "s:s,s:s,s:b}",
+        json_pack("{s:{s:s},s:[{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}],s:s,s:s,s:s,s:s,s:s,"
+                  "s:s,s:s,s:s,s:s,s:b}",
                   "Platform", "Name", "container", "Components", "Name", "Engine", "Version",
                   DMN_VERSION, "Details", "ApiVersion", DMN_API_VERSION, "MinAPIVersion", "1.24",
-                  "Os", "linux", "KernelVersion", u.release, "Version", DMN_VERSION, "ApiVersion",
+                  "Os", "linux", "Arch", "amd64", "KernelVersion", u.release, "GitCommit", "",
+                  "Experimental", "false", "Version", DMN_VERSION, "ApiVersion",
                   DMN_API_VERSION, "MinAPIVersion", "1.24", "GitCommit", "", "GoVersion", "",
                   "Os", "linux", "Arch", "amd64", "KernelVersion", u.release, "BuildTime", "",
                   "Experimental", 0));
