@@ -87,6 +87,13 @@ if cc -static -Os -o "$T_TMP/trivial-init" "$TOP/bench/boot/trivial-init.c" &&
 else
     not_ok "trivial init and its initramfs build"
 fi
+listing=$(cpio -itv < "$T_TMP/trivial.cpio" 2> /dev/null)
+check_contains "the initramfs has /dev/console (5,1)" "$listing" "5,   1 Jan  1  1970 dev/console"
+check_contains "the initramfs has /init" "$listing" " init"
+"$TOP/scripts/make-initramfs.sh" "$T_TMP/trivial2.cpio" "$T_TMP/trivial-init"
+check_eq "the initramfs is deterministic" "$(sha256sum < "$T_TMP/trivial.cpio")" "$(sha256sum < "$T_TMP/trivial2.cpio")"
+err=$("$TOP/scripts/make-initramfs.sh" "$T_TMP/bad.cpio" "$T_TMP/no-such-init" 2>&1)
+check_contains "a missing init is named in the error" "$err" "init binary \`$T_TMP/no-such-init\` not found"
 t0=$EPOCHREALTIME
 rc=0
 run_vm trivial "$T_TMP/trivial.cpio" -smp 1 || rc=$?
