@@ -7,7 +7,7 @@ PKGS=(
     libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libcmocka-dev
     qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev cpio xz-utils
     busybox-static umoci skopeo debootstrap python3 tmux zstd gzip
-    docker-registry apache2-utils openssl python3-cryptography curl
+    docker-registry apache2-utils openssl python3-cryptography curl jq
 )
 missing=()
 for p in "${PKGS[@]}"; do
