@@ -76,6 +76,22 @@ check_eq "system status: data root" "$root" "$(jq -r .DataRoot <<<"$out")"
 ctr system version
 check_contains "system version lists the daemon" "$out" "container-apiserver"
 
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+    chmod o+x "$T_TMP" "$run" # let `nobody` reach the socket itself (mode 0660)
+    rc=0
+    err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$C" ls 2>&1 >/dev/null) || rc=$?
+    check_eq "a user outside the socket's group is refused" 1 "$rc"
+    check_contains "the refusal says what to fix" "$err" "permission denied on the API socket"
+    sock_group=$(stat -c %G "$run/container.sock")
+    if [ "$sock_group" != root ]; then
+        check_contains "the refusal names the group" "$err" "group \`$sock_group\`"
+    else
+        check_contains "the refusal names the owner" "$err" "run as \`root\`"
+    fi
+else
+    skip "setpriv missing or not root: socket permission message not checked"
+fi
+
 # ---- images in ----
 ctr image load -i "$T_TMP/busybox.tar"
 check_eq "image load" 0 "$rc"
