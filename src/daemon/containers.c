@@ -254,6 +254,13 @@ static void recover_state(struct dmn *d, struct dmn_container *c)
     bundle_state_release(&st);
 }
 
+static int by_created(const void *a, const void *b)
+{
+    const struct dmn_container *x = *(struct dmn_container *const *)a;
+    const struct dmn_container *y = *(struct dmn_container *const *)b;
+    return x->created_ns < y->created_ns ? -1 : x->created_ns > y->created_ns;
+}
+
 int dmn_containers_load(struct dmn *d, ctr_error_t *err)
 {
     DIR *dir = opendir(d->containers_dir);
@@ -288,9 +295,15 @@ int dmn_containers_load(struct dmn *d, ctr_error_t *err)
         if (c->status == DMN_RUNNING)
             dmn_monitor_watch_locked(d, c);
         dmn_container_save_locked(d, c, NULL);
+        if (c->status == DMN_EXITED)
+            dmn_autoremove_locked(d, c); /* --rm whose exit the daemon missed */
         pthread_mutex_unlock(&d->lock);
     }
     closedir(dir);
+    /* oldest first, as they were created (lists show newest first) */
+    pthread_mutex_lock(&d->lock);
+    qsort(d->ctrs, d->n_ctrs, sizeof(*d->ctrs), by_created);
+    pthread_mutex_unlock(&d->lock);
     log_info("%zu containers loaded from `%s`", d->n_ctrs, d->containers_dir);
     return 0;
 }

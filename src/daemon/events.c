@@ -187,7 +187,7 @@ int dmn_handle_events(struct dmn_req *r)
     }
     pthread_mutex_lock(&r->d->lock);
     /* without since: only what happens from now on */
-    s->next = s->since ? (r->d->event_seq > DMN_EVENTS_KEEP ? r->d->event_seq - DMN_EVENTS_KEEP : 0)
+    s->next = since && *since ? (r->d->event_seq > DMN_EVENTS_KEEP ? r->d->event_seq - DMN_EVENTS_KEEP : 0)
                        : r->d->event_seq;
     pthread_mutex_unlock(&r->d->lock);
     return dmn_reply_stream(r, 200, "application/json", events_fill, s, events_free);

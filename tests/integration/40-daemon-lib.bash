@@ -1,0 +1,86 @@
+# Helpers for the container-apiserver integration tests (sourced, not run):
+# fixtures (kernel, initramfs, busybox image in a temp data root), a daemon on a
+# temp socket, curl and docker against it, and a cleanup that stops every VM.
+DAEMON=$BIN/container-apiserver
+RT=$BIN/container-runtime
+
+need() { # a missing facility skips the whole file, loudly
+    skip "$1"
+    plan_end
+    exit 0
+}
+
+daemon_fixtures() {
+    [ -x "$DAEMON" ] || need "container-apiserver not built (run make)"
+    [ -x "$RT" ] || need "container-runtime not built (run make)"
+    [ -x "$BIN/vminitd" ] || need "vminitd not built (run make)"
+    [ -x "$BIN/ctr-prepare" ] || need "ctr-prepare not built (run make)"
+    command -v qemu-system-x86_64 >/dev/null || need "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+    command -v curl >/dev/null || need "curl missing (apt-get install curl)"
+    command -v jq >/dev/null || need "jq missing (apt-get install jq)"
+    KERNEL=${CTR_KERNEL:-}
+    if [ -z "$KERNEL" ]; then
+        KERNEL=$("$TOP/kernel/build.sh" 2>"$T_TMP/kernel.log" | tail -1) ||
+            need "guest kernel build failed: $(tail -3 "$T_TMP/kernel.log")"
+    fi
+    [ -f "$KERNEL" ] || need "no guest kernel at \`$KERNEL\`"
+    INITRD=$T_TMP/initramfs.cpio
+    "$TOP/scripts/make-initramfs.sh" "$INITRD" "$BIN/vminitd" >/dev/null 2>"$T_TMP/initrd.log" ||
+        need "initramfs build failed: $(tail -3 "$T_TMP/initrd.log")"
+    "$TOP/scripts/make-busybox-image.sh" "$T_TMP/oci" >/dev/null 2>"$T_TMP/oci.log" ||
+        need "busybox image build failed: $(tail -3 "$T_TMP/oci.log")"
+    DATA=$T_TMP/data
+    RUN=$T_TMP/run
+    SOCK=$RUN/container.sock
+    "$BIN/ctr-prepare" load --root "$DATA" --name busybox:latest "$T_TMP/oci" >/dev/null ||
+        need "loading the busybox image into the store failed"
+    export DOCKER_HOST=unix://$SOCK
+    export DOCKER_CONFIG=$T_TMP/docker-config
+    at_exit daemon_cleanup
+}
+
+# daemon_start: run the daemon in the background (DAEMON_PID), wait for /_ping.
+daemon_start() {
+    "$DAEMON" --root "$DATA" --run-root "$RUN" --kernel "$KERNEL" --initrd "$INITRD" \
+        --default-memory 256m --default-cpus 1 --log-level debug \
+        --log-file "$T_TMP/daemon.log" 2>>"$T_TMP/daemon.err" &
+    DAEMON_PID=$!
+    local end=$((SECONDS + 20))
+    until curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; do
+        if [ $SECONDS -ge $end ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+            diag "daemon did not come up:" "$(tail -5 "$T_TMP/daemon.err" "$T_TMP/daemon.log" 2>/dev/null)"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# Stop every VM of the data root (containers outlive the daemon), then the daemon.
+daemon_cleanup() {
+    local b
+    for b in "$DATA"/containers/*/; do
+        [ -S "$b/shim.sock" ] && timeout 30 "$RT" stop "$b" -t 0 >/dev/null 2>&1
+    done
+    [ -n "${DAEMON_PID:-}" ] && kill "$DAEMON_PID" 2>/dev/null
+    wait 2>/dev/null
+}
+
+# api METHOD PATH [JSON]: body on stdout; `code` prints its HTTP status after.
+api() {
+    local out=$T_TMP/api.out
+    local args=(-s -o "$out" -w '%{http_code}' --unix-socket "$SOCK" -X "$1")
+    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' -d "$3")
+    curl "${args[@]}" "http://d$2" >"$T_TMP/api.code"
+    cat "$out"
+}
+code() { cat "$T_TMP/api.code"; }
+
+# wait_for SECONDS CMD...: poll CMD until it succeeds.
+wait_for() {
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.2
+    done
+}
