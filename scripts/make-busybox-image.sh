@@ -1,5 +1,5 @@
 #!/bin/bash
-# make-busybox-image.sh OUTDIR [TAG]
+# make-busybox-image.sh OUTDIR [TAG] [NAME]
 #
 # Makes a small OCI image layout from Debian's busybox-static: one gzip layer
 # with /bin/busybox, a symlink per applet at its usual place
@@ -7,7 +7,10 @@
 # `app` uid 1000 gid 1000 with the supplementary groups `wheel` (10) and
 # `users` (100)), /tmp (1777), /root, /home/app and empty mount points.
 # The image config has PATH in Env and Cmd ["sh"]. TAG (default `latest`) is
-# the `org.opencontainers.image.ref.name` annotation in index.json.
+# the `org.opencontainers.image.ref.name` annotation in index.json; NAME (a full
+# reference such as `docker.io/library/busybox:latest`) is added as the
+# `io.containerd.image.name` annotation, which `container image load` and
+# `docker load` name the image by.
 #
 # The output is deterministic (mtime 0, sorted entries, `gzip -n`), so its
 # digests only change with the busybox-static package. Needs no root.
@@ -15,9 +18,10 @@
 set -euo pipefail
 
 die() { printf 'make-busybox-image: error: %s\n' "$*" >&2; exit 1; }
-[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 OUTDIR [TAG]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 3 ] || { echo "usage: $0 OUTDIR [TAG] [NAME]" >&2; exit 2; }
 outdir=${1%/}
 tag=${2:-latest}
+name=${3:-}
 busybox=${CTR_BUSYBOX:-/bin/busybox}
 
 [[ $tag =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ ]] || die "tag \`$tag\` is not a valid image tag"
@@ -95,11 +99,12 @@ manifest_digest=$(sha "$work/manifest.json")
 manifest_size=$(size "$work/manifest.json")
 mv "$work/manifest.json" "$blobs/$manifest_digest"
 
-jq -cn --arg md "sha256:$manifest_digest" --argjson ms "$manifest_size" --arg tag "$tag" '{
+jq -cn --arg md "sha256:$manifest_digest" --argjson ms "$manifest_size" --arg tag "$tag" --arg name "$name" '{
     schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
     manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $md, size: $ms,
                  platform: {architecture: "amd64", os: "linux"},
-                 annotations: {"org.opencontainers.image.ref.name": $tag}}]
+                 annotations: ({"org.opencontainers.image.ref.name": $tag}
+                               + (if $name == "" then {} else {"io.containerd.image.name": $name} end))}]
 }' > "$work/out/index.json"
 printf '{"imageLayoutVersion":"1.0.0"}\n' > "$work/out/oci-layout"
 
