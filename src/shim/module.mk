@@ -1,6 +1,7 @@
 # container-runtime: the per-container shim (docs/runtime.md).
 HOST_SRCS += src/shim/accel.c src/shim/vmm-qemu.c src/shim/loop.c src/shim/agent-client.c \
-	src/shim/shim.c src/shim/shim-io.c src/shim/shim-server.c src/shim/shim-client.c src/shim/preflight.c
+	src/shim/shim.c src/shim/shim-io.c src/shim/shim-server.c src/shim/shim-client.c src/shim/preflight.c \
+	src/shim/host-tsc.c
 BINS += container-runtime
 container-runtime_SRCS := src/shim/main.c
 
@@ -10,3 +11,23 @@ test-shim-accel_SRCS := tests/unit/test-shim-accel.c
 test-shim-qemu_SRCS := tests/unit/test-shim-qemu.c
 test-shim-agent_SRCS := tests/unit/test-shim-agent.c
 test-bundle_SRCS := tests/unit/test-bundle.c
+
+# (module.mk files are read before the Makefile's `all`: keep it the default goal)
+.DEFAULT_GOAL := all
+# The guest kernel command line comes from kernel/cmdline (+ kernel/cmdline-tcg-1cpu):
+# one source of truth for the shim and bench/boot/bare.sh. Each file is one line of
+# plain arguments (no quotes or backslashes, which would need C escaping).
+$(BUILD)/gen/shim-kernel-cmdline.h: kernel/cmdline kernel/cmdline-tcg-1cpu
+	@mkdir -p $(dir $@)
+	@for f in $^; do \
+	    [ "$$(wc -l < $$f)" -le 1 ] && ! grep -q '["\\]' $$f && [ -n "$$(tr -d ' \n' < $$f)" ] || \
+	        { echo "$$f: must be one non-empty line without quotes or backslashes" >&2; exit 1; }; \
+	done
+	@{ echo '/* generated from kernel/cmdline and kernel/cmdline-tcg-1cpu by src/shim/module.mk */'; \
+	   printf '#define SHIM_KERNEL_CMDLINE "%s"\n' "$$(tr -s ' \n' '  ' < kernel/cmdline | sed 's/^ *//; s/ *$$//')"; \
+	   printf '#define SHIM_KERNEL_CMDLINE_TCG_1CPU "%s"\n' "$$(tr -s ' \n' '  ' < kernel/cmdline-tcg-1cpu | sed 's/^ *//; s/ *$$//')"; \
+	} > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/src/shim/vmm-qemu.o: $(BUILD)/gen/shim-kernel-cmdline.h
+$(BUILD)/obj/src/shim/vmm-qemu.o: CFLAGS_ALL += -I$(BUILD)/gen
+$(BUILD)/obj/tests/unit/test-shim-qemu.o: $(BUILD)/gen/shim-kernel-cmdline.h
+$(BUILD)/obj/tests/unit/test-shim-qemu.o: CFLAGS_ALL += -I$(BUILD)/gen

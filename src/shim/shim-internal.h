@@ -12,6 +12,9 @@
 
 #include <termios.h>
 
+/* Host TSC rate cache (per host boot; docs/runtime.md). */
+#define SHIM_TSC_CACHE "/run/container-runtime/host-tsc-khz"
+
 enum shim_phase {
     SHIM_BOOTING,  /* waiting for the hello reply */
     SHIM_STARTING, /* setup + exec of the main process in flight */

@@ -421,6 +421,30 @@ static bool shim_alive(const char *bundle)
 
 /* ---- boot ---- */
 
+/* Under TCG the guest is told the host's TSC rate (docs/kernel.md). A failure only
+ * costs boot time (the guest falls back to the jiffies clocksource). */
+static uint64_t host_tsc_khz(struct shim *s)
+{
+    cleanup_error ctr_error_t err = NULL;
+    const char *env = getenv("CONTAINER_TSC_KHZ");
+    uint64_t khz = 0;
+
+    if (env && env[0]) {
+        char *end;
+        unsigned long long v = strtoull(env, &end, 10);
+        if (*end == '\0')
+            return v; /* 0 leaves tsc_early_khz out */
+        log_warn("ignoring CONTAINER_TSC_KHZ=`%s`: not a number of kHz", env);
+    }
+    if (vmm_host_tsc_khz(SHIM_TSC_CACHE, &khz, &err) < 0) {
+        log_warn("%s; booting without `tsc_early_khz` (slower boot, coarse guest clock)",
+                 err->msg);
+        return 0;
+    }
+    shim_trace(s, "host tsc rate known");
+    return khz;
+}
+
 static int boot(struct shim *s, ctr_error_t *err)
 {
     int sv[2];
@@ -442,6 +466,8 @@ static int boot(struct shim *s, ctr_error_t *err)
     vc.initrd = s->cfg.vm.initrd;
     vc.cmdline = s->cfg.vm.cmdline;
     vc.cpus = s->cfg.vm.cpus;
+    if (s->accel == VMM_ACCEL_TCG)
+        vc.tsc_khz = host_tsc_khz(s);
     vc.memory_mib = s->cfg.vm.memory_mib;
     vc.accel = s->accel;
     vc.disks = s->cfg.disks;

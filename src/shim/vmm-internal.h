@@ -29,6 +29,7 @@ struct vmm_config {
     const char *kernel;
     const char *initrd;  /* may be NULL */
     const char *cmdline; /* extra kernel arguments, may be NULL */
+    uint64_t tsc_khz;    /* host TSC rate for `tsc_early_khz=` under TCG; 0: leave it out */
     unsigned cpus;
     uint64_t memory_mib;
     enum vmm_accel accel;
@@ -65,6 +66,14 @@ extern const struct vmm_ops vmm_qemu_ops;
 /* The QEMU command line for cfg, with the agent socket at fd agent_fd_in_child (exposed for tests).
  */
 char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err);
+/* The kernel command line of every boot: kernel/cmdline (compiled in), under TCG
+ * `tsc_early_khz=` when cfg->tsc_khz is set and kernel/cmdline-tcg-1cpu with one vCPU,
+ * then cfg->cmdline. malloc'd. */
+char *vmm_kernel_cmdline(const struct vmm_config *cfg);
+/* The host's TSC rate in kHz: from cache (a file keyed by the host's boot id; NULL: no
+ * cache) or measured (75 ms) and cached. */
+int vmm_host_tsc_khz(const char *cache, uint64_t *khz, ctr_error_t *err);
+int vmm_host_tsc_measure(uint64_t *khz, ctr_error_t *err);
 /* Read what is available on vm->stderr_fd into the tail; returns 0 at EOF, >0 if data, <0 if
  * nothing. */
 ssize_t vmm_drain_stderr(struct vmm *vm, int copy_fd);

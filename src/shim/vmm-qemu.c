@@ -15,9 +15,27 @@
 #define QEMU_AGENT_FD 3
 
 /* The kernel command line: only what any boot needs, nothing about the container,
- * so a booted VM without a container can be snapshotted and reused (warm start). */
-/* Same as kernel/cmdline (docs/kernel.md): lpj skips the delay-loop calibration. */
-#define QEMU_BASE_CMDLINE "console=ttyS0 quiet panic=-1 reboot=t lpj=606208 tsc=reliable"
+ * so a booted VM without a container can be snapshotted and reused (warm start).
+ * Generated from kernel/cmdline and kernel/cmdline-tcg-1cpu (src/shim/module.mk), so
+ * the shim and bench/boot/bare.sh boot with the same one; docs/kernel.md says why. */
+#include "shim-kernel-cmdline.h"
+
+char *vmm_kernel_cmdline(const struct vmm_config *cfg)
+{
+    bool tcg = cfg->accel == VMM_ACCEL_TCG;
+    cleanup_free char *tsc =
+        tcg && cfg->tsc_khz ? ctr_xasprintf(" tsc_early_khz=%llu", (unsigned long long)cfg->tsc_khz)
+                            : ctr_xstrdup("");
+    /* Without the TSC-deadline timer (TCG) the APIC timer is calibrated for 200 ms;
+     * with one vCPU the PIT serves as the clock event device instead. Not with more
+     * vCPUs: they would be left with periodic 4 ms broadcast ticks. */
+    bool one_cpu = tcg && (cfg->cpus ? cfg->cpus : 1) == 1;
+
+    return ctr_xasprintf("%s%s%s%s%s%s", SHIM_KERNEL_CMDLINE, tsc, one_cpu ? " " : "",
+                         one_cpu ? SHIM_KERNEL_CMDLINE_TCG_1CPU : "",
+                         cfg->cmdline && cfg->cmdline[0] ? " " : "",
+                         cfg->cmdline ? cfg->cmdline : "");
+}
 
 /* QEMU option values double their commas. */
 static char *opt_escape(const char *s)
@@ -50,7 +68,7 @@ static bool serial_ok(const char *s)
 char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err)
 {
     cleanup_strv char **av = ctr_xcalloc(1, sizeof(char *));
-    cleanup_free char *console = NULL;
+    cleanup_free char *console = NULL, *cmdline = NULL;
 
     if (cfg->kernel == NULL || cfg->kernel[0] == '\0')
         return ctr_fail(err, EINVAL, "no kernel given"), NULL;
@@ -89,10 +107,8 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
         ARG(cfg->initrd);
     }
     ARG("-append");
-    if (cfg->cmdline && cfg->cmdline[0])
-        ARGF("%s %s", QEMU_BASE_CMDLINE, cfg->cmdline);
-    else
-        ARG(QEMU_BASE_CMDLINE);
+    cmdline = vmm_kernel_cmdline(cfg);
+    ARG(cmdline);
     if (cfg->console) {
         console = opt_escape(cfg->console);
         ARG("-chardev");

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shim-kernel-cmdline.h" /* generated from kernel/cmdline* */
 #include "shim/vmm-internal.h"
+
+#include <stdio.h>
+#include <unistd.h>
 
 /* Index of the argument equal to s (or -1). */
 static int find(char **av, const char *s)
@@ -128,6 +132,97 @@ static void bad_input_is_refused(void **state)
     ctr_error_free(&err);
 }
 
+/* kernel/cmdline always; under TCG the TSC rate and, with one vCPU only, noapictimer;
+ * the bundle's vm.cmdline last. */
+static void kernel_cmdline_follows_accel_and_cpus(void **state)
+{
+    struct vmm_config c = base();
+    char *s;
+
+    c.tsc_khz = 2445420;
+    c.cpus = 1;
+    s = vmm_kernel_cmdline(&c);
+    assert_string_equal(s, SHIM_KERNEL_CMDLINE " tsc_early_khz=2445420 " SHIM_KERNEL_CMDLINE_TCG_1CPU);
+    free(s);
+    c.cpus = 0; /* unset means one */
+    c.cmdline = "loglevel=7";
+    s = vmm_kernel_cmdline(&c);
+    assert_string_equal(s, SHIM_KERNEL_CMDLINE " tsc_early_khz=2445420 " SHIM_KERNEL_CMDLINE_TCG_1CPU
+                           " loglevel=7");
+    free(s);
+    c.cpus = 2; /* noapictimer would leave the vCPUs on 4 ms broadcast ticks */
+    s = vmm_kernel_cmdline(&c);
+    assert_string_equal(s, SHIM_KERNEL_CMDLINE " tsc_early_khz=2445420 loglevel=7");
+    free(s);
+    c.tsc_khz = 0;
+    c.cmdline = NULL;
+    s = vmm_kernel_cmdline(&c);
+    assert_string_equal(s, SHIM_KERNEL_CMDLINE);
+    free(s);
+    c.accel = VMM_ACCEL_KVM; /* kvmclock and the TSC-deadline timer: neither */
+    c.cpus = 1;
+    c.tsc_khz = 2445420;
+    s = vmm_kernel_cmdline(&c);
+    assert_string_equal(s, SHIM_KERNEL_CMDLINE);
+    free(s);
+    char **av = vmm_qemu_argv(&c, 3, &(ctr_error_t){NULL});
+    expect_opt(av, "-append", SHIM_KERNEL_CMDLINE);
+    ctr_strv_free(av);
+}
+
+/* The rate is cached per host boot: a cache of this boot is used as is, a stale
+ * or garbled one is measured again and rewritten. */
+static void host_tsc_rate_is_cached_per_boot(void **state)
+{
+    char dir[] = "/tmp/test-tsc.XXXXXX", path[64], *text = NULL, id[64] = "";
+    ctr_error_t err = NULL;
+    uint64_t khz = 0;
+    size_t len;
+    FILE *f;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/sub/tsc", dir);
+    if (vmm_host_tsc_measure(&khz, &err) < 0) {
+        ctr_error_free(&err);
+        rmdir(dir);
+        skip(); /* no TSC on this architecture */
+    }
+    assert_true(khz >= 100000);
+    f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%63s", id), 1);
+    fclose(f);
+
+    /* none yet: measured and written */
+    assert_int_equal(vmm_host_tsc_khz(path, &khz, &err), 0);
+    assert_int_equal(ctr_read_file(path, 256, &text, &len, &err), 0);
+    assert_true(strncmp(text, id, strlen(id)) == 0);
+    free(text);
+    /* this boot's figure is trusted as is */
+    f = fopen(path, "w");
+    fprintf(f, "%s 1234567\n", id);
+    fclose(f);
+    assert_int_equal(vmm_host_tsc_khz(path, &khz, &err), 0);
+    assert_int_equal(khz, 1234567);
+    /* another boot's figure, or garbage, is not */
+    const char *stale[] = {"00000000-0000-0000-0000-000000000000 1234567\n", "garbage\n"};
+    for (int i = 0; i < 2; i++) {
+        f = fopen(path, "w");
+        fputs(stale[i], f);
+        fclose(f);
+        assert_int_equal(vmm_host_tsc_khz(path, &khz, &err), 0);
+        assert_int_not_equal(khz, 1234567);
+        assert_true(khz >= 100000);
+    }
+    /* no cache at all: still measured */
+    assert_int_equal(vmm_host_tsc_khz(NULL, &khz, &err), 0);
+    assert_true(khz >= 100000);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/sub", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 static void exit_status_text(void **state)
 {
     char *s = vmm_describe_status(9); /* raw wait status: killed by SIGKILL */
@@ -144,6 +239,8 @@ int main(void)
         cmocka_unit_test(tcg_command_line),
         cmocka_unit_test(kvm_command_line_and_extras),
         cmocka_unit_test(bad_input_is_refused),
+        cmocka_unit_test(kernel_cmdline_follows_accel_and_cpus),
+        cmocka_unit_test(host_tsc_rate_is_cached_per_boot),
         cmocka_unit_test(exit_status_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
