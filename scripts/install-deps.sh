@@ -7,8 +7,10 @@ PKGS=(
     libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libcmocka-dev
     qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev cpio xz-utils
     busybox-static umoci skopeo debootstrap python3 tmux zstd gzip
-    docker-registry apache2-utils openssl python3-cryptography curl jq
+    docker-registry apache2-utils openssl python3-cryptography curl jq python3-docker
 )
+# The docker CLI (a test peer: only the client is used) may come from elsewhere.
+command -v docker >/dev/null || PKGS+=(docker.io)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
