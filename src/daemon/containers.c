@@ -340,10 +340,17 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, ctr
     pthread_mutex_unlock(&d->lock);
     {
         ctr_error_t e = NULL;
+        /* a shim that just failed a start may still be writing its last files */
+        dmn_wait_shim_gone(c->bundle, 10000);
         if (shim_delete(c->bundle, true, &e) < 0)
             ctr_error_free(&e);
     }
     if (ctr_rm_rf(c->bundle, err) < 0) {
+        ctr_error_free(err);
+        usleep(200 * 1000);
+        dmn_wait_shim_gone(c->bundle, 5000);
+    }
+    if (access(c->bundle, F_OK) == 0 && ctr_rm_rf(c->bundle, err) < 0) {
         pthread_mutex_lock(&d->lock);
         c->status = DMN_DEAD;
         pthread_cond_broadcast(&d->cond);

@@ -252,6 +252,8 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c);
 void dmn_autoremove_locked(struct dmn *d, struct dmn_container *c);
 /* Whether the shim of a bundle answers on its socket. */
 bool dmn_shim_answers(const char *bundle);
+/* Wait (bounded) until the shim named in the bundle's state.json has exited. */
+void dmn_wait_shim_gone(const char *bundle, int timeout_ms);
 
 /* stream.c: shim sessions and hijacked relays */
 /* Connect to the shim and send one request; the fd (CLOEXEC) or -1. */

@@ -6,6 +6,7 @@
 #include "shim/shim.h"
 
 #include <fcntl.h>
+#include <poll.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -30,6 +31,24 @@ bool dmn_shim_answers(const char *bundle)
         return false;
     close(fd);
     return true;
+}
+
+void dmn_wait_shim_gone(const char *bundle, int timeout_ms)
+{
+    struct bundle_state st = {0};
+    if (bundle_state_load(bundle, &st, NULL) < 0)
+        return;
+    int pid = st.shim_pid;
+    bundle_state_release(&st);
+    if (pid <= 0)
+        return;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return; /* gone already */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) == 0)
+        log_warn("the shim (pid %d) of `%s` is still alive after %d ms", pid, bundle, timeout_ms);
+    close(fd);
 }
 
 static int64_t real_ns(void)
