@@ -79,8 +79,8 @@ int dmn_docker_manifest_parse(const char *json, size_t len, struct dmn_docker_ma
         json_array_foreach(layers, k, v)
         {
             if (!safe_rel_path(json_string_value(v))) {
-                dmn_fail(err, EINVAL, "manifest.json: image %zu: layer %zu is missing or unsafe",
-                         i, k);
+                dmn_fail(err, EINVAL, "manifest.json: image %zu: layer %zu is missing or unsafe", i,
+                         k);
                 goto fail;
             }
             m[i].layers[k] = ctr_xstrdup(json_string_value(v));
@@ -229,9 +229,9 @@ static int docker_image_layout(const char *root, const struct dmn_docker_manifes
             json_decref(layers);
             return ctr_error_wrap(err, "layer `%s`", m->layers[i]);
         }
-        json_array_append_new(layers, json_pack("{s:s,s:s,s:I}", "mediaType",
-                                                layer_media_type(lpath), "digest", ldg, "size",
-                                                (json_int_t)lsize));
+        json_array_append_new(layers,
+                              json_pack("{s:s,s:s,s:I}", "mediaType", layer_media_type(lpath),
+                                        "digest", ldg, "size", (json_int_t)lsize));
     }
     json_t *man = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:o}", "schemaVersion", 2, "mediaType",
                             OCI_MT_MANIFEST, "config", "mediaType", OCI_MT_CONFIG, "digest", cdg,
@@ -248,8 +248,9 @@ static int docker_image_layout(const char *root, const struct dmn_docker_manifes
     cleanup_free char *lo = ctr_xasprintf("%s/oci-layout", layout);
     cleanup_free char *ix = ctr_xasprintf("%s/index.json", layout);
     json_t *layout_j = json_pack("{s:s}", "imageLayoutVersion", "1.0.0");
-    json_t *index = json_pack("{s:i,s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "manifests",
-                              "mediaType", OCI_MT_MANIFEST, "digest", mdg, "size", (json_int_t)mlen);
+    json_t *index =
+        json_pack("{s:i,s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "manifests", "mediaType",
+                  OCI_MT_MANIFEST, "digest", mdg, "size", (json_int_t)mlen);
     r = write_json(lo, layout_j, err) < 0 || write_json(ix, index, err) < 0 ? -1 : 0;
     json_decref(layout_j);
     json_decref(index);
@@ -287,8 +288,8 @@ static char **tags_for_config(struct dmn_docker_manifest *m, size_t n, const cha
     return NULL;
 }
 
-static int load_oci_layout(struct dmn *d, const char *dir, struct dmn_docker_manifest *m,
-                           size_t nm, char ***names, ctr_error_t *err)
+static int load_oci_layout(struct dmn *d, const char *dir, struct dmn_docker_manifest *m, size_t nm,
+                           char ***names, ctr_error_t *err)
 {
     cleanup_free char *ixp = ctr_xasprintf("%s/index.json", dir);
     cleanup_free char *text = NULL;
@@ -316,9 +317,9 @@ static int load_oci_layout(struct dmn *d, const char *dir, struct dmn_docker_man
             ret = *err ? -1 : ctr_fail(err, errno, "symlink `%s`", blobs);
             break;
         }
-        json_t *one = json_pack("{s:i,s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "manifests",
-                                "mediaType", de->media_type, "digest", de->digest, "size",
-                                (json_int_t)de->size);
+        json_t *one =
+            json_pack("{s:i,s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "manifests", "mediaType",
+                      de->media_type, "digest", de->digest, "size", (json_int_t)de->size);
         const char *aname = oci_descriptor_annotation(de, OCI_ANNOT_CONTAINERD_NAME);
         json_t *ann = json_object();
         if (aname)
@@ -337,7 +338,8 @@ static int load_oci_layout(struct dmn *d, const char *dir, struct dmn_docker_man
             break;
         if (nm) {
             /* docker-archive names win: find the entry's config digest */
-            cleanup_free char *mp = ctr_xasprintf("%s/blobs/sha256/%s", dir, oci_digest_hex(de->digest));
+            cleanup_free char *mp =
+                ctr_xasprintf("%s/blobs/sha256/%s", dir, oci_digest_hex(de->digest));
             cleanup_free char *mt = NULL;
             size_t ml;
             struct oci_manifest man = {0};
@@ -370,8 +372,9 @@ int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_err
     ixpath = ctr_xasprintf("%s/index.json", dir);
     bool has_manifest = access(mpath, F_OK) == 0, has_index = access(ixpath, F_OK) == 0;
     if (!has_manifest && !has_index) {
-        dmn_fail(err, EINVAL, "neither a docker-archive (no manifest.json) nor an OCI layout "
-                              "(no index.json)");
+        dmn_fail(err, EINVAL,
+                 "neither a docker-archive (no manifest.json) nor an OCI layout "
+                 "(no index.json)");
         goto out;
     }
     if (has_manifest && (ctr_read_file(mpath, 16u << 20, &mtext, &mlen, err) < 0 ||
@@ -384,8 +387,10 @@ int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_err
     for (size_t i = 0; i < nm; i++) {
         cleanup_free char *layout = ctr_xasprintf("%s/.image-%zu", dir, i);
         if (m[i].repo_tags[0] == NULL) {
-            dmn_fail(err, EINVAL, "image %zu of the archive has no name (RepoTags is empty); "
-                                  "tag it before saving", i);
+            dmn_fail(err, EINVAL,
+                     "image %zu of the archive has no name (RepoTags is empty); "
+                     "tag it before saving",
+                     i);
             goto out;
         }
         if (docker_image_layout(dir, &m[i], layout, err) < 0 ||
@@ -497,8 +502,9 @@ int dmn_archive_save(struct dmn *d, char *const *refs, int fd, ctr_error_t *err)
             r = save_blob(a, d, set, img.config_digest, err);
         for (size_t k = 0; r == 0 && k < img.manifest.n_layers; k++) {
             r = save_blob(a, d, set, img.manifest.layers[k].digest, err);
-            json_array_append_new(layers, json_sprintf("blobs/sha256/%s",
-                                                       oci_digest_hex(img.manifest.layers[k].digest)));
+            json_array_append_new(
+                layers,
+                json_sprintf("blobs/sha256/%s", oci_digest_hex(img.manifest.layers[k].digest)));
         }
         json_t *tags = json_array(), *ann = json_object();
         if (img.name) {
@@ -512,16 +518,15 @@ int dmn_archive_save(struct dmn *d, char *const *refs, int fd, ctr_error_t *err)
                 oci_ref_release(&ref);
             }
         }
-        json_array_append_new(manifests,
-                              json_pack("{s:s,s:s,s:I,s:o}", "mediaType",
-                                        img.manifest.media_type ? img.manifest.media_type
-                                                                : OCI_MT_MANIFEST,
-                                        "digest", img.manifest_digest, "size",
-                                        (json_int_t)st.st_size, "annotations", ann));
-        json_array_append_new(docker, json_pack("{s:o,s:o,s:o}", "Config",
-                                                json_sprintf("blobs/sha256/%s",
-                                                             oci_digest_hex(img.config_digest)),
-                                                "RepoTags", tags, "Layers", layers));
+        json_array_append_new(
+            manifests,
+            json_pack("{s:s,s:s,s:I,s:o}", "mediaType",
+                      img.manifest.media_type ? img.manifest.media_type : OCI_MT_MANIFEST, "digest",
+                      img.manifest_digest, "size", (json_int_t)st.st_size, "annotations", ann));
+        json_array_append_new(
+            docker, json_pack("{s:o,s:o,s:o}", "Config",
+                              json_sprintf("blobs/sha256/%s", oci_digest_hex(img.config_digest)),
+                              "RepoTags", tags, "Layers", layers));
         imgstore_image_release(&img);
         if (r < 0) {
             pthread_mutex_unlock(&d->img_lock);

@@ -141,9 +141,9 @@ int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_
         "s:{s:s,s:i,s:s,s:I,s:I,s:i}}",
         "Version", 1, "Id", c->id, "Name", c->name, "Created", (json_int_t)c->created_ns, "Image",
         c->image, "ImageID", c->image_id ? c->image_id : "", "Config", c->config, "HostConfig",
-        c->host_config, "Path", c->path, "Args", dmn_strv_json(c->args), "Tty", c->tty,
-        "OpenStdin", c->open_stdin, "StdinOnce", c->stdin_once, "AutoRemove", c->auto_remove,
-        "StopSignal", c->stop_signal ? c->stop_signal : "", "StopTimeout", c->stop_timeout, "RestartCount",
+        c->host_config, "Path", c->path, "Args", dmn_strv_json(c->args), "Tty", c->tty, "OpenStdin",
+        c->open_stdin, "StdinOnce", c->stdin_once, "AutoRemove", c->auto_remove, "StopSignal",
+        c->stop_signal ? c->stop_signal : "", "StopTimeout", c->stop_timeout, "RestartCount",
         c->restart_count, "State", "Status", dmn_status_name(c->status), "ExitCode", c->exit_code,
         "Error", c->error ? c->error : "", "StartedAt", (json_int_t)c->started_ns, "FinishedAt",
         (json_int_t)c->finished_ns, "Pid", c->pid);
@@ -160,8 +160,8 @@ static int load_meta(const char *bundle, struct dmn_container *c, ctr_error_t *e
     cleanup_free char *text = NULL;
     size_t len;
     json_error_t je;
-    const char *id = NULL, *name = NULL, *image = NULL, *image_id = NULL, *p = NULL,
-               *sig = NULL, *status = NULL, *error = NULL;
+    const char *id = NULL, *name = NULL, *image = NULL, *image_id = NULL, *p = NULL, *sig = NULL,
+               *status = NULL, *error = NULL;
     json_int_t created = 0, started = 0, finished = 0;
     json_t *config = NULL, *hc = NULL, *args = NULL;
     int tty = 0, open_stdin = 0, once = 0, ar = 0, st_to = -1, rc = 0, code = 0, pid = 0;
@@ -176,10 +176,10 @@ static int load_meta(const char *bundle, struct dmn_container *c, ctr_error_t *e
                        "s?{s?s,s?i,s?s,s?I,s?I,s?i}}",
                        "Id", &id, "Name", &name, "Created", &created, "Image", &image, "ImageID",
                        &image_id, "Config", &config, "HostConfig", &hc, "Path", &p, "Args", &args,
-                       "Tty", &tty, "OpenStdin", &open_stdin, "StdinOnce", &once, "AutoRemove",
-                       &ar, "StopSignal", &sig, "StopTimeout", &st_to, "RestartCount", &rc,
-                       "State", "Status", &status, "ExitCode", &code, "Error", &error,
-                       "StartedAt", &started, "FinishedAt", &finished, "Pid", &pid) < 0 ||
+                       "Tty", &tty, "OpenStdin", &open_stdin, "StdinOnce", &once, "AutoRemove", &ar,
+                       "StopSignal", &sig, "StopTimeout", &st_to, "RestartCount", &rc, "State",
+                       "Status", &status, "ExitCode", &code, "Error", &error, "StartedAt", &started,
+                       "FinishedAt", &finished, "Pid", &pid) < 0 ||
         strlen(id) != 64) {
         json_decref(j);
         return dmn_fail(err, EINVAL, "`%s`: %s", path, je.text);
@@ -409,14 +409,15 @@ static bool match_exited(const char *v, void *ctx)
 static bool match_ancestor(const char *v, void *ctx)
 {
     struct dmn_container *c = ctx;
-    return strcmp(c->image, v) == 0 || (c->image_id && (strcmp(c->image_id, v) == 0 ||
-                                                        strncmp(c->image_id + 7, v, strlen(v)) == 0));
+    return strcmp(c->image, v) == 0 ||
+           (c->image_id &&
+            (strcmp(c->image_id, v) == 0 || strncmp(c->image_id + 7, v, strlen(v)) == 0));
 }
 
 int dmn_handle_list(struct dmn_req *r)
 {
-    static const char *const allowed[] = {"id", "name", "status", "label", "exited", "ancestor",
-                                          "before", "since", NULL};
+    static const char *const allowed[] = {"id",       "name",   "status", "label", "exited",
+                                          "ancestor", "before", "since",  NULL};
     struct dmn_filters f = {0};
     ctr_error_t err = NULL;
     bool all = dmn_query_bool(r, "all");
@@ -433,14 +434,16 @@ int dmn_handle_list(struct dmn_req *r)
     int64_t before = INT64_MAX, since = -1;
     json_t *a;
     if ((a = json_object_get(f.f, "before")) && json_array_size(a)) {
-        struct dmn_container *b = dmn_container_find_locked(d, json_string_value(json_array_get(a, 0)));
+        struct dmn_container *b =
+            dmn_container_find_locked(d, json_string_value(json_array_get(a, 0)));
         if (b) {
             before = b->created_ns;
             b->refs--;
         }
     }
     if ((a = json_object_get(f.f, "since")) && json_array_size(a)) {
-        struct dmn_container *b = dmn_container_find_locked(d, json_string_value(json_array_get(a, 0)));
+        struct dmn_container *b =
+            dmn_container_find_locked(d, json_string_value(json_array_get(a, 0)));
         if (b) {
             since = b->created_ns;
             b->refs--;
@@ -454,7 +457,8 @@ int dmn_handle_list(struct dmn_req *r)
         if (!all && c->status != DMN_RUNNING && !dmn_filters_has(&f, "status") &&
             !dmn_filters_has(&f, "exited"))
             continue;
-        if (!dmn_filters_any(&f, "id", match_id, c) || !dmn_filters_any(&f, "name", match_name, c) ||
+        if (!dmn_filters_any(&f, "id", match_id, c) ||
+            !dmn_filters_any(&f, "name", match_name, c) ||
             !dmn_filters_any(&f, "status", match_status, c) ||
             !dmn_filters_any(&f, "exited", match_exited, c) ||
             !dmn_filters_any(&f, "ancestor", match_ancestor, c) ||
@@ -527,7 +531,8 @@ int dmn_handle_prune(struct dmn_req *r)
         return dmn_reply_ctr_error(r, &err);
     }
     json_t *u = json_object_get(f.f, "until");
-    if (u && json_array_size(u) && dmn_time_parse(json_string_value(json_array_get(u, 0)), &until) < 0) {
+    if (u && json_array_size(u) &&
+        dmn_time_parse(json_string_value(json_array_get(u, 0)), &until) < 0) {
         dmn_filters_release(&f);
         return dmn_reply_error(r, 400, "invalid filter `until`: expected a timestamp");
     }
@@ -535,10 +540,9 @@ int dmn_handle_prune(struct dmn_req *r)
     victims = ctr_xcalloc(d->n_ctrs + 1, sizeof(*victims));
     for (size_t i = 0; i < d->n_ctrs; i++) {
         struct dmn_container *c = d->ctrs[i];
-        if (c->creating || (c->status != DMN_EXITED && c->status != DMN_CREATED &&
-                            c->status != DMN_DEAD) ||
-            !dmn_filters_labels(&f, json_object_get(c->config, "Labels")) ||
-            c->created_ns >= until)
+        if (c->creating ||
+            (c->status != DMN_EXITED && c->status != DMN_CREATED && c->status != DMN_DEAD) ||
+            !dmn_filters_labels(&f, json_object_get(c->config, "Labels")) || c->created_ns >= until)
             continue;
         c->refs++;
         victims[n++] = c;
@@ -558,9 +562,8 @@ int dmn_handle_prune(struct dmn_req *r)
         dmn_container_put(d, victims[i]);
     }
     free(victims);
-    return dmn_reply_json(r, 200,
-                          json_pack("{s:o,s:I}", "ContainersDeleted", deleted, "SpaceReclaimed",
-                                    reclaimed));
+    return dmn_reply_json(
+        r, 200, json_pack("{s:o,s:I}", "ContainersDeleted", deleted, "SpaceReclaimed", reclaimed));
 }
 
 int dmn_handle_rename(struct dmn_req *r)

@@ -9,36 +9,123 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const config_keys[] = {
-    "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
-    "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped",
-    "Image", "Volumes", "WorkingDir", "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild",
-    "Labels", "StopSignal", "StopTimeout", "Shell", "HostConfig", "NetworkingConfig", "Platform",
-    NULL};
+static const char *const config_keys[] = {"Hostname",
+                                          "Domainname",
+                                          "User",
+                                          "AttachStdin",
+                                          "AttachStdout",
+                                          "AttachStderr",
+                                          "ExposedPorts",
+                                          "Tty",
+                                          "OpenStdin",
+                                          "StdinOnce",
+                                          "Env",
+                                          "Cmd",
+                                          "Healthcheck",
+                                          "ArgsEscaped",
+                                          "Image",
+                                          "Volumes",
+                                          "WorkingDir",
+                                          "Entrypoint",
+                                          "NetworkDisabled",
+                                          "MacAddress",
+                                          "OnBuild",
+                                          "Labels",
+                                          "StopSignal",
+                                          "StopTimeout",
+                                          "Shell",
+                                          "HostConfig",
+                                          "NetworkingConfig",
+                                          "Platform",
+                                          NULL};
 
-static const char *const host_config_keys[] = {
-    "Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy",
-    "AutoRemove", "VolumeDriver", "VolumesFrom", "ConsoleSize", "Annotations", "CapAdd",
-    "CapDrop", "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd",
-    "IpcMode", "Cgroup", "Links", "OomScoreAdj", "PidMode", "Privileged", "PublishAllPorts",
-    "ReadonlyRootfs", "SecurityOpt", "StorageOpt", "Tmpfs", "UTSMode", "UsernsMode", "ShmSize",
-    "Sysctls", "Runtime", "Isolation", "CpuShares", "Memory", "NanoCpus", "CgroupParent",
-    "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
-    "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
-    "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules",
-    "DeviceRequests", "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap",
-    "MemorySwappiness", "OomKillDisable", "PidsLimit", "Ulimits", "CpuCount", "CpuPercent",
-    "IOMaximumIOps", "IOMaximumBandwidth", "Mounts", "MaskedPaths", "ReadonlyPaths", "Init",
-    "Capabilities", "DiskQuota", NULL};
+static const char *const host_config_keys[] = {"Binds",
+                                               "ContainerIDFile",
+                                               "LogConfig",
+                                               "NetworkMode",
+                                               "PortBindings",
+                                               "RestartPolicy",
+                                               "AutoRemove",
+                                               "VolumeDriver",
+                                               "VolumesFrom",
+                                               "ConsoleSize",
+                                               "Annotations",
+                                               "CapAdd",
+                                               "CapDrop",
+                                               "CgroupnsMode",
+                                               "Dns",
+                                               "DnsOptions",
+                                               "DnsSearch",
+                                               "ExtraHosts",
+                                               "GroupAdd",
+                                               "IpcMode",
+                                               "Cgroup",
+                                               "Links",
+                                               "OomScoreAdj",
+                                               "PidMode",
+                                               "Privileged",
+                                               "PublishAllPorts",
+                                               "ReadonlyRootfs",
+                                               "SecurityOpt",
+                                               "StorageOpt",
+                                               "Tmpfs",
+                                               "UTSMode",
+                                               "UsernsMode",
+                                               "ShmSize",
+                                               "Sysctls",
+                                               "Runtime",
+                                               "Isolation",
+                                               "CpuShares",
+                                               "Memory",
+                                               "NanoCpus",
+                                               "CgroupParent",
+                                               "BlkioWeight",
+                                               "BlkioWeightDevice",
+                                               "BlkioDeviceReadBps",
+                                               "BlkioDeviceWriteBps",
+                                               "BlkioDeviceReadIOps",
+                                               "BlkioDeviceWriteIOps",
+                                               "CpuPeriod",
+                                               "CpuQuota",
+                                               "CpuRealtimePeriod",
+                                               "CpuRealtimeRuntime",
+                                               "CpusetCpus",
+                                               "CpusetMems",
+                                               "Devices",
+                                               "DeviceCgroupRules",
+                                               "DeviceRequests",
+                                               "KernelMemory",
+                                               "KernelMemoryTCP",
+                                               "MemoryReservation",
+                                               "MemorySwap",
+                                               "MemorySwappiness",
+                                               "OomKillDisable",
+                                               "PidsLimit",
+                                               "Ulimits",
+                                               "CpuCount",
+                                               "CpuPercent",
+                                               "IOMaximumIOps",
+                                               "IOMaximumBandwidth",
+                                               "Mounts",
+                                               "MaskedPaths",
+                                               "ReadonlyPaths",
+                                               "Init",
+                                               "Capabilities",
+                                               "DiskQuota",
+                                               NULL};
 
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
-static const char *const unsupported_host[] = {
-    "Binds", "Mounts", "PortBindings", "Privileged", "CapAdd", "CapDrop", "Devices",
-    "DeviceRequests", "DeviceCgroupRules", "VolumesFrom", "Links", "Tmpfs", "Sysctls",
-    "ExtraHosts", "Dns", "DnsSearch", "DnsOptions", "PidMode", "UTSMode", "UsernsMode",
-    "PublishAllPorts", "SecurityOpt", "GroupAdd", "CpusetCpus", "CpusetMems", "VolumeDriver",
-    "StorageOpt", NULL};
+static const char *const unsupported_host[] = {"Binds",       "Mounts",         "PortBindings",
+                                               "Privileged",  "CapAdd",         "CapDrop",
+                                               "Devices",     "DeviceRequests", "DeviceCgroupRules",
+                                               "VolumesFrom", "Links",          "Tmpfs",
+                                               "Sysctls",     "ExtraHosts",     "Dns",
+                                               "DnsSearch",   "DnsOptions",     "PidMode",
+                                               "UTSMode",     "UsernsMode",     "PublishAllPorts",
+                                               "SecurityOpt", "GroupAdd",       "CpusetCpus",
+                                               "CpusetMems",  "VolumeDriver",   "StorageOpt",
+                                               NULL};
 
 static bool has_value(json_t *v)
 {
@@ -101,8 +188,10 @@ static int check_fields(json_t *body, ctr_error_t *err)
                             rp);
         const char *rt = json_string_value(json_object_get(hc, "Runtime"));
         if (rt && *rt && strcmp(rt, "container-runtime") != 0 && strcmp(rt, "runc") != 0)
-            return dmn_fail(err, EINVAL, "`HostConfig.Runtime` `%s` is not known: use "
-                                         "`container-runtime`", rt);
+            return dmn_fail(err, EINVAL,
+                            "`HostConfig.Runtime` `%s` is not known: use "
+                            "`container-runtime`",
+                            rt);
     }
     if (has_value(json_object_get(body, "Volumes")))
         return dmn_fail(err, EINVAL, "`Volumes` is not supported by this daemon yet");
@@ -133,8 +222,8 @@ static int check_fields(json_t *body, ctr_error_t *err)
                 return dmn_fail(err, EINVAL, "`%s[%zu]` must be a string", strv_fields[i], j);
         }
     }
-    static const char *const bool_fields[] = {"Tty", "OpenStdin", "StdinOnce", "AttachStdin",
-                                              "AttachStdout", "AttachStderr", NULL};
+    static const char *const bool_fields[] = {
+        "Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr", NULL};
     for (size_t i = 0; bool_fields[i]; i++) {
         v = json_object_get(body, bool_fields[i]);
         if (v && !json_is_boolean(v) && !json_is_null(v))
@@ -174,12 +263,12 @@ static const char *lookup_none(const char *name, void *ctx)
 
 static char *random_name(void)
 {
-    static const char *const adj[] = {"amber", "brave", "calm", "eager", "fond", "gentle",
-                                      "happy", "keen", "lucid", "merry", "nifty", "quiet",
-                                      "sharp", "tender", "vivid", "witty", "zen", "bold"};
-    static const char *const noun[] = {"babbage", "curie", "darwin", "euler", "fermi", "gauss",
-                                       "hopper", "knuth", "lovelace", "noether", "pascal",
-                                       "ritchie", "shannon", "thompson", "turing", "wozniak"};
+    static const char *const adj[] = {"amber", "brave",  "calm",  "eager", "fond",  "gentle",
+                                      "happy", "keen",   "lucid", "merry", "nifty", "quiet",
+                                      "sharp", "tender", "vivid", "witty", "zen",   "bold"};
+    static const char *const noun[] = {
+        "babbage",  "curie",   "darwin", "euler",   "fermi",   "gauss",    "hopper", "knuth",
+        "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak"};
     char id[BUNDLE_CREATE_ID_LEN + 1];
     unsigned a = 0, b = 0, n = 0;
     if (bundle_create_new_id(id, NULL) == 0) {
@@ -197,7 +286,8 @@ static json_t *labels_json(char **labels)
     json_t *o = json_object();
     for (size_t i = 0; labels && labels[i]; i++) {
         const char *eq = strchr(labels[i], '=');
-        cleanup_free char *k = ctr_xstrndup(labels[i], eq ? (size_t)(eq - labels[i]) : strlen(labels[i]));
+        cleanup_free char *k =
+            ctr_xstrndup(labels[i], eq ? (size_t)(eq - labels[i]) : strlen(labels[i]));
         json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
     }
     return o;
@@ -285,9 +375,9 @@ static int build_opts(struct dmn *d, json_t *body, struct create_args *a,
         json_t *soft = json_object_get(v, "Soft"), *hard = json_object_get(v, "Hard");
         if (name == NULL || !json_is_integer(soft) || !json_is_integer(hard))
             return dmn_fail(err, EINVAL, "`HostConfig.Ulimits[%zu]` needs Name, Soft and Hard", i);
-        cleanup_free char *u = ctr_xasprintf("%s=%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT,
-                                             name, json_integer_value(soft),
-                                             json_integer_value(hard));
+        cleanup_free char *u =
+            ctr_xasprintf("%s=%" JSON_INTEGER_FORMAT ":%" JSON_INTEGER_FORMAT, name,
+                          json_integer_value(soft), json_integer_value(hard));
         ctr_strv_append(&a->ulimits, u);
     }
     o->ulimits = a->ulimits;
@@ -313,7 +403,8 @@ static json_t *shown_config(json_t *body, const struct bundle_config *bc,
     json_t *cmd = json_object_get(body, "Cmd");
     bool ep_given = ep && !json_is_null(ep);
     if (!ep_given)
-        json_object_set_new(cfg, "Entrypoint", ic->entrypoint ? dmn_strv_json(ic->entrypoint) : json_null());
+        json_object_set_new(cfg, "Entrypoint",
+                            ic->entrypoint ? dmn_strv_json(ic->entrypoint) : json_null());
     if ((cmd == NULL || json_is_null(cmd) || json_array_size(cmd) == 0) && !ep_given)
         json_object_set_new(cfg, "Cmd", ic->cmd ? dmn_strv_json(ic->cmd) : json_null());
     json_object_set_new(cfg, "Env", dmn_strv_json(bc->process.env));
@@ -322,8 +413,8 @@ static json_t *shown_config(json_t *body, const struct bundle_config *bc,
     json_object_set_new(cfg, "Hostname", json_string(bc->setup.hostname ? bc->setup.hostname : ""));
     json_object_set_new(cfg, "Labels", labels_json(bc->labels));
     json_object_set_new(cfg, "Image", json_string(image));
-    static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr", "Tty",
-                                        "OpenStdin", "StdinOnce", NULL};
+    static const char *const bools[] = {
+        "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce", NULL};
     for (size_t i = 0; bools[i]; i++)
         if (!json_is_boolean(json_object_get(cfg, bools[i])))
             json_object_set_new(cfg, bools[i], json_false());
@@ -346,8 +437,8 @@ static json_t *shown_host_config(json_t *body)
         !*json_string_value(json_object_get(hc, "NetworkMode")))
         json_object_set_new(hc, "NetworkMode", json_string("default"));
     if (!json_is_object(json_object_get(hc, "RestartPolicy")))
-        json_object_set_new(hc, "RestartPolicy", json_pack("{s:s,s:i}", "Name", "no",
-                                                           "MaximumRetryCount", 0));
+        json_object_set_new(hc, "RestartPolicy",
+                            json_pack("{s:s,s:i}", "Name", "no", "MaximumRetryCount", 0));
     json_object_set_new(hc, "LogConfig", json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
     if (!json_is_boolean(json_object_get(hc, "AutoRemove")))
         json_object_set_new(hc, "AutoRemove", json_false());
@@ -473,7 +564,8 @@ int dmn_handle_create(struct dmn_req *r)
     c->tty = o.tty;
     c->open_stdin = o.interactive;
     c->stdin_once = json_is_true(json_object_get(body, "StdinOnce"));
-    c->auto_remove = json_is_true(json_object_get(json_object_get(body, "HostConfig"), "AutoRemove"));
+    c->auto_remove =
+        json_is_true(json_object_get(json_object_get(body, "HostConfig"), "AutoRemove"));
     const char *ss = json_string_value(json_object_get(c->config, "StopSignal"));
     c->stop_signal = ss && *ss ? ctr_xstrdup(ss) : NULL;
     json_t *sto = json_object_get(body, "StopTimeout");
@@ -494,12 +586,11 @@ int dmn_handle_create(struct dmn_req *r)
     dmn_container_put(d, c);
     goto out;
 
-fail_unlink:
-    {
-        ctr_error_t e2 = NULL;
-        if (c->bundle && ctr_rm_rf(c->bundle, &e2) < 0)
-            ctr_error_free(&e2);
-    }
+fail_unlink : {
+    ctr_error_t e2 = NULL;
+    if (c->bundle && ctr_rm_rf(c->bundle, &e2) < 0)
+        ctr_error_free(&e2);
+}
     pthread_mutex_lock(&d->lock);
     dmn_container_unlink_locked(d, c);
     pthread_mutex_unlock(&d->lock);

@@ -6,8 +6,8 @@
 #ifndef CTR_DAEMON_INTERNAL_H
 #define CTR_DAEMON_INTERNAL_H
 
-#include "daemon/daemon.h"
 #include "bundle/bundle.h"
+#include "daemon/daemon.h"
 #include "proto/shim.h"
 
 #include <jansson.h>
@@ -23,9 +23,9 @@ struct imgstore;
 #define DMN_API_MINOR 43
 #define DMN_API_MIN_MINOR 24
 #define DMN_VERSION "0.1.0"
-#define DMN_MAX_BODY (16u << 20)   /* a JSON request body */
-#define DMN_MAX_CONNECTIONS 256    /* one thread each (bounded) */
-#define DMN_MAX_EXECS_PER_CTR 256  /* finished exec records kept per container */
+#define DMN_MAX_BODY (16u << 20)  /* a JSON request body */
+#define DMN_MAX_CONNECTIONS 256   /* one thread each (bounded) */
+#define DMN_MAX_EXECS_PER_CTR 256 /* finished exec records kept per container */
 
 /* An error whose errnum classifies it (ENOENT 404, EEXIST/EBUSY 409, EINVAL 400)
  * without strerror text in the message (ctr_fail appends it). shapes.c */
@@ -197,7 +197,7 @@ struct dmn {
     bool monitor_running;
     atomic_bool stopping;
     atomic_int streams; /* hijack threads alive */
-    int stop_fd; /* eventfd: main() wakes on it to exit */
+    int stop_fd;        /* eventfd: main() wakes on it to exit */
     bool stop_containers;
     int stop_timeout;
     char *log_path; /* NULL when logging to stderr */
@@ -311,7 +311,7 @@ int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_err
 int dmn_archive_save(struct dmn *d, char *const *refs, int fd, ctr_error_t *err);
 /* docker-archive manifest.json: parsed (pure: unit tested). */
 struct dmn_docker_manifest {
-    char *config;  /* path in the archive */
+    char *config; /* path in the archive */
     char **repo_tags;
     char **layers; /* paths in the archive */
 };
@@ -334,7 +334,8 @@ char *dmn_kernel_path(struct dmn *d);
 char *dmn_initrd_path(struct dmn *d);
 
 /* shapes.c: Docker's JSON shapes and value formats (pure parts unit tested) */
-char *dmn_time_rfc3339(int64_t ns); /* "2024-01-02T03:04:05.123456789Z"; 0 → "0001-01-01T00:00:00Z" */
+char *
+dmn_time_rfc3339(int64_t ns); /* "2024-01-02T03:04:05.123456789Z"; 0 → "0001-01-01T00:00:00Z" */
 int dmn_time_parse(const char *s, int64_t *ns); /* RFC 3339 or unix seconds[.frac] */
 /* filters={"status":["running"],"label":["a=b"]} (also the old {"status":{"running":true}}). */
 struct dmn_filters {

@@ -50,8 +50,8 @@ static int listen_socket(struct dmn *d, ctr_error_t *err)
     const char *path = d->cfg.socket;
 
     if (strlen(path) >= sizeof(sa.sun_path))
-        return ctr_fail(err, ENAMETOOLONG, "socket path `%s` is too long (%zu bytes at most)",
-                        path, sizeof(sa.sun_path) - 1);
+        return ctr_fail(err, ENAMETOOLONG, "socket path `%s` is too long (%zu bytes at most)", path,
+                        sizeof(sa.sun_path) - 1);
     strcpy(sa.sun_path, path);
     unlink(path); /* we hold the pid-file lock: a leftover socket is stale */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -166,7 +166,8 @@ int dmn_run(const struct dmn_config *cfg, ctr_error_t *err)
     log_info("container-apiserver %s serving API %s on `%s` (data `%s`)", DMN_VERSION,
              DMN_API_VERSION, cfg->socket, cfg->root);
     for (;;) {
-        struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = d->stop_fd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN},
+                              {.fd = d->stop_fd, .events = POLLIN}};
         if (poll(p, 2, -1) < 0 && errno != EINTR) {
             ctr_fail(err, errno, "poll");
             goto out;

@@ -13,16 +13,16 @@
 #define DMN_LOG_FILE "apiserver.log"
 
 struct dmn_config {
-    char *root;           /* data root */
-    char *run_root;       /* socket, pid file */
-    char *socket;         /* default RUN/container.sock */
-    char *runtime;        /* container-runtime binary; default next to ours */
+    char *root;            /* data root */
+    char *run_root;        /* socket, pid file */
+    char *socket;          /* default RUN/container.sock */
+    char *runtime;         /* container-runtime binary; default next to ours */
     char *kernel, *initrd; /* NULL: DATA/kernel/..., else the runtime's default */
-    char *group;          /* socket group; NULL: "container" when it exists */
-    char *default_memory; /* docker units, NULL: 1 GiB */
-    char *default_cpus;   /* NULL: 2 */
-    char *accel;          /* auto|kvm|tcg for new containers */
-    char *log_path;       /* the daemon's log file, NULL for stderr */
+    char *group;           /* socket group; NULL: "container" when it exists */
+    char *default_memory;  /* docker units, NULL: 1 GiB */
+    char *default_cpus;    /* NULL: 2 */
+    char *accel;           /* auto|kvm|tcg for new containers */
+    char *log_path;        /* the daemon's log file, NULL for stderr */
 };
 
 /* Serve until SIGTERM/SIGINT or POST /container/system/stop. */

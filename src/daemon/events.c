@@ -97,11 +97,10 @@ static bool event_matches(struct evstream *s, struct dmn_event *e)
 static char *event_json(struct dmn_event *e)
 {
     const char *image = json_string_value(json_object_get(e->attrs, "image"));
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:O},s:s,s:I,s:I}", "status", e->action, "id",
-                          e->id, "Type", e->type, "Action", e->action, "Actor", "ID", e->id,
-                          "Attributes", e->attrs, "scope", "local", "time",
-                          (json_int_t)(e->time_ns / 1000000000), "timeNano",
-                          (json_int_t)e->time_ns);
+    json_t *j = json_pack(
+        "{s:s,s:s,s:s,s:s,s:{s:s,s:O},s:s,s:I,s:I}", "status", e->action, "id", e->id, "Type",
+        e->type, "Action", e->action, "Actor", "ID", e->id, "Attributes", e->attrs, "scope",
+        "local", "time", (json_int_t)(e->time_ns / 1000000000), "timeNano", (json_int_t)e->time_ns);
     if (image && strcmp(e->type, "container") == 0)
         json_object_set_new(j, "from", json_string(image));
     char *s = json_dumps(j, JSON_COMPACT);
@@ -187,8 +186,9 @@ int dmn_handle_events(struct dmn_req *r)
     }
     pthread_mutex_lock(&r->d->lock);
     /* without since: only what happens from now on */
-    s->next = since && *since ? (r->d->event_seq > DMN_EVENTS_KEEP ? r->d->event_seq - DMN_EVENTS_KEEP : 0)
-                       : r->d->event_seq;
+    s->next = since && *since
+                  ? (r->d->event_seq > DMN_EVENTS_KEEP ? r->d->event_seq - DMN_EVENTS_KEEP : 0)
+                  : r->d->event_seq;
     pthread_mutex_unlock(&r->d->lock);
     return dmn_reply_stream(r, 200, "application/json", events_fill, s, events_free);
 }

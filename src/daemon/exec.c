@@ -135,8 +135,10 @@ int dmn_handle_exec_create(struct dmn_req *r)
         dmn_container_put(d, c);
         cleanup_free char *wd2 = ctr_steal_ptr(e->workdir);
         exec_free(e);
-        return dmn_reply_error(r, 400, "the working directory `%s` is invalid: it needs to be an "
-                                       "absolute path", wd2);
+        return dmn_reply_error(r, 400,
+                               "the working directory `%s` is invalid: it needs to be an "
+                               "absolute path",
+                               wd2);
     }
     pthread_mutex_lock(&d->lock);
     if (c->status != DMN_RUNNING) {
@@ -190,7 +192,8 @@ static void exec_finish(struct exec_run *x, int status)
 static void exec_session(struct exec_run *x, int client_fd, const char *pre, size_t pre_len)
 {
     struct dmn_exec *e = x->e;
-    struct shimp_request req = {.op = SHIMP_OP_EXEC, .stdin_open = e->attach_stdin && client_fd >= 0};
+    struct shimp_request req = {.op = SHIMP_OP_EXEC,
+                                .stdin_open = e->attach_stdin && client_fd >= 0};
     ctr_error_t err = NULL;
 
     req.exec.args = e->cmd;
@@ -360,14 +363,14 @@ int dmn_handle_exec_inspect(struct dmn_req *r)
         pthread_mutex_unlock(&d->lock);
         return dmn_reply_error(r, 404, "No such exec instance: %s", r->params[0]);
     }
-    json_t *j = json_pack(
-        "{s:b,s:s,s:s,s:o,s:s,s:b,s:b,s:b,s:{s:o,s:s,s:b,s:b,s:s},s:b,s:i}", "CanRemove", 0,
-        "ContainerID", e->container_id, "DetachKeys", "", "ExitCode",
-        e->exit_code >= 0 ? json_integer(e->exit_code) : json_null(), "ID", e->id, "OpenStderr",
-        e->attach_stderr, "OpenStdin", e->attach_stdin, "OpenStdout", e->attach_stdout,
-        "ProcessConfig", "arguments", dmn_strv_json(e->cmd + 1), "entrypoint", e->cmd[0],
-        "privileged", 0, "tty", e->tty, "user", e->user ? e->user : "", "Running", e->running,
-        "Pid", 0);
+    json_t *j =
+        json_pack("{s:b,s:s,s:s,s:o,s:s,s:b,s:b,s:b,s:{s:o,s:s,s:b,s:b,s:s},s:b,s:i}", "CanRemove",
+                  0, "ContainerID", e->container_id, "DetachKeys", "", "ExitCode",
+                  e->exit_code >= 0 ? json_integer(e->exit_code) : json_null(), "ID", e->id,
+                  "OpenStderr", e->attach_stderr, "OpenStdin", e->attach_stdin, "OpenStdout",
+                  e->attach_stdout, "ProcessConfig", "arguments", dmn_strv_json(e->cmd + 1),
+                  "entrypoint", e->cmd[0], "privileged", 0, "tty", e->tty, "user",
+                  e->user ? e->user : "", "Running", e->running, "Pid", 0);
     pthread_mutex_unlock(&d->lock);
     return dmn_reply_json(r, 200, j);
 }
@@ -392,7 +395,8 @@ int dmn_handle_exec_resize(struct dmn_req *r)
         pthread_mutex_unlock(&d->lock);
         return dmn_reply_empty(r, 200);
     }
-    struct shimp_request rs = {.op = SHIMP_OP_RESIZE, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
+    struct shimp_request rs = {
+        .op = SHIMP_OP_RESIZE, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
     size_t len;
     cleanup_free char *json = shimp_request_encode(&rs, &len);
     int ret = dmn_shim_send(e->shim_fd, &e->wlock, json, len);

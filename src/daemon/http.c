@@ -110,10 +110,16 @@ int dmn_reply_ctr_error(struct dmn_req *r, ctr_error_t *err)
 {
     unsigned status = 500;
     switch ((*err)->errnum) {
-    case ENOENT: status = 404; break;
+    case ENOENT:
+        status = 404;
+        break;
     case EEXIST:
-    case EBUSY: status = 409; break;
-    case EINVAL: status = 400; break;
+    case EBUSY:
+        status = 409;
+        break;
+    case EINVAL:
+        status = 400;
+        break;
     }
     int ret = dmn_reply_error(r, status, "%s", (*err)->msg);
     ctr_error_free(err);
@@ -219,8 +225,7 @@ static void *hijack_thread(void *arg)
 }
 
 static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra_in,
-                       size_t extra_in_size, MHD_socket sock,
-                       struct MHD_UpgradeResponseHandle *urh)
+                       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
     struct hijack *h = cls;
     struct hijack *mine = ctr_xcalloc(1, sizeof(*mine));
@@ -349,8 +354,8 @@ static void body_append(struct dmn_req *r, const char *data, size_t len)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct dmn *d = cls;
     struct dmn_req *r = *con_cls;
@@ -428,11 +433,9 @@ void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
             MHD_USE_ERROR_LOG | MHD_USE_ITC,
         0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
-        MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
-        MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(512 * 1024), MHD_OPTION_END);
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        0u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
     if (mhd == NULL)
         ctr_fail(err, 0, "cannot start the HTTP server (libmicrohttpd)");
     return mhd;

@@ -70,7 +70,8 @@ static size_t containers_using(struct dmn *d, const char *digest, char *first_id
 
 int dmn_handle_images_list(struct dmn_req *r)
 {
-    static const char *const allowed[] = {"reference", "dangling", "label", "before", "since", NULL};
+    static const char *const allowed[] = {"reference", "dangling", "label",
+                                          "before",    "since",    NULL};
     struct dmn *d = r->d;
     struct imgstore_entry *e = NULL;
     size_t n = 0;
@@ -115,8 +116,8 @@ int dmn_handle_images_list(struct dmn_req *r)
                 {
                     const char *h = json_string_value(have);
                     size_t wl = strlen(json_string_value(want));
-                    if (strcmp(h, wf) == 0 || (strncmp(h, json_string_value(want), wl) == 0 &&
-                                               h[wl] == ':'))
+                    if (strcmp(h, wf) == 0 ||
+                        (strncmp(h, json_string_value(want), wl) == 0 && h[wl] == ':'))
                         keep = true;
                 }
             }
@@ -127,11 +128,10 @@ int dmn_handle_images_list(struct dmn_req *r)
             int64_t created = created_of(&img);
             json_array_append_new(
                 out, json_pack("{s:s,s:s,s:o,s:o,s:I,s:I,s:i,s:I,s:o,s:i}", "Id",
-                               img.manifest_digest, "ParentId", "", "RepoTags", tags,
-                               "RepoDigests", digests, "Created",
-                               (json_int_t)(created / 1000000000), "Size", (json_int_t)img.size,
-                               "SharedSize", -1, "VirtualSize", (json_int_t)img.size, "Labels",
-                               labels, "Containers", -1));
+                               img.manifest_digest, "ParentId", "", "RepoTags", tags, "RepoDigests",
+                               digests, "Created", (json_int_t)(created / 1000000000), "Size",
+                               (json_int_t)img.size, "SharedSize", -1, "VirtualSize",
+                               (json_int_t)img.size, "Labels", labels, "Containers", -1));
         } else {
             json_decref(tags);
             json_decref(digests);
@@ -189,12 +189,12 @@ int dmn_handle_image_inspect(struct dmn_req *r)
     json_t *vols = json_object();
     for (size_t i = 0; c->volumes[i]; i++)
         json_object_set_new(vols, c->volumes[i], json_object());
-    json_t *config = json_pack(
-        "{s:s,s:o,s:o,s:o,s:s,s:o,s:o,s:o}", "User", c->user ? c->user : "", "Env",
-        dmn_strv_json(c->env), "Cmd", c->cmd ? dmn_strv_json(c->cmd) : json_null(), "Entrypoint",
-        c->entrypoint ? dmn_strv_json(c->entrypoint) : json_null(), "WorkingDir",
-        c->working_dir ? c->working_dir : "", "Labels", labels_of(c), "ExposedPorts", ports,
-        "Volumes", vols);
+    json_t *config =
+        json_pack("{s:s,s:o,s:o,s:o,s:s,s:o,s:o,s:o}", "User", c->user ? c->user : "", "Env",
+                  dmn_strv_json(c->env), "Cmd", c->cmd ? dmn_strv_json(c->cmd) : json_null(),
+                  "Entrypoint", c->entrypoint ? dmn_strv_json(c->entrypoint) : json_null(),
+                  "WorkingDir", c->working_dir ? c->working_dir : "", "Labels", labels_of(c),
+                  "ExposedPorts", ports, "Volumes", vols);
     if (c->stop_signal)
         json_object_set_new(config, "StopSignal", json_string(c->stop_signal));
     json_t *j = json_pack(
@@ -206,8 +206,8 @@ int dmn_handle_image_inspect(struct dmn_req *r)
         img.config.platform.architecture ? img.config.platform.architecture : "", "Os",
         img.config.platform.os ? img.config.platform.os : "", "Size", (json_int_t)img.size,
         "VirtualSize", (json_int_t)img.size, "GraphDriver", "Name", "ext4", "Data", "RootFS",
-        "Type", "layers", "Layers", dmn_strv_json(img.config.diff_ids), "Metadata",
-        "LastTagTime", "0001-01-01T00:00:00Z");
+        "Type", "layers", "Layers", dmn_strv_json(img.config.diff_ids), "Metadata", "LastTagTime",
+        "0001-01-01T00:00:00Z");
     imgstore_image_release(&img);
     return dmn_reply_json(r, 200, j);
 }
@@ -302,7 +302,8 @@ int dmn_handle_image_tag(struct dmn_req *r)
     if (rc == 0) {
         pthread_mutex_lock(&d->lock);
         cleanup_free char *f = familiar(norm);
-        dmn_event_emit_locked(d, "image", "tag", img.manifest_digest, json_pack("{s:s}", "name", f));
+        dmn_event_emit_locked(d, "image", "tag", img.manifest_digest,
+                              json_pack("{s:s}", "name", f));
         pthread_mutex_unlock(&d->lock);
     }
     imgstore_image_release(&img);
@@ -410,22 +411,24 @@ static void pull_progress(void *opaque, const struct registry_progress_event *ev
                                 "id", id));
         break;
     case REGISTRY_PROGRESS_BYTES:
-        pull_write(p, json_pack("{s:s,s:{s:I,s:I},s:s}", "status", "Downloading",
-                                "progressDetail", "current", (json_int_t)ev->done, "total",
-                                (json_int_t)ev->total, "id", id));
-        break;
-    case REGISTRY_PROGRESS_DONE:
-        pull_write(p, json_pack("{s:s,s:{},s:s}", "status", "Download complete",
-                                "progressDetail", "id", id));
-        break;
-    case REGISTRY_PROGRESS_EXISTS:
-        pull_write(p, json_pack("{s:s,s:{},s:s}", "status", "Already exists", "progressDetail",
+        pull_write(p, json_pack("{s:s,s:{s:I,s:I},s:s}", "status", "Downloading", "progressDetail",
+                                "current", (json_int_t)ev->done, "total", (json_int_t)ev->total,
                                 "id", id));
         break;
-    case REGISTRY_PROGRESS_RETRY:
-        pull_write(p, json_pack("{s:s,s:{},s:s}", "status", "Retrying", "progressDetail", "id", id));
+    case REGISTRY_PROGRESS_DONE:
+        pull_write(p, json_pack("{s:s,s:{},s:s}", "status", "Download complete", "progressDetail",
+                                "id", id));
         break;
-    default: break;
+    case REGISTRY_PROGRESS_EXISTS:
+        pull_write(
+            p, json_pack("{s:s,s:{},s:s}", "status", "Already exists", "progressDetail", "id", id));
+        break;
+    case REGISTRY_PROGRESS_RETRY:
+        pull_write(p,
+                   json_pack("{s:s,s:{},s:s}", "status", "Retrying", "progressDetail", "id", id));
+        break;
+    default:
+        break;
     }
 }
 
@@ -436,12 +439,12 @@ static void *pull_thread(void *arg)
     struct registry_ref ref = {0};
     struct registry_client *cl = NULL;
     struct registry_pull_result res = {0};
-    struct registry_options o = {.scheme = REGISTRY_SCHEME_AUTO, .progress = pull_progress,
-                                 .progress_opaque = p};
+    struct registry_options o = {
+        .scheme = REGISTRY_SCHEME_AUTO, .progress = pull_progress, .progress_opaque = p};
 
     if (registry_ref_parse(p->ref, &ref, &err) == 0) {
-        pull_write(p, json_pack("{s:s,s:s}", "status",
-                                ref.tag ? "Pulling from" : "Pulling", "id", ref.repo));
+        pull_write(p, json_pack("{s:s,s:s}", "status", ref.tag ? "Pulling from" : "Pulling", "id",
+                                ref.repo));
         if (registry_client_new(registry_ref_api_host(&ref), &o, &cl, &err) == 0) {
             pthread_mutex_lock(&p->d->img_lock);
             int rc = registry_pull_image(cl, &ref, NULL, p->d->images, &res, &err);
@@ -458,8 +461,8 @@ static void *pull_thread(void *arg)
         }
     }
     if (err) {
-        pull_write(p, json_pack("{s:{s:s},s:s}", "errorDetail", "message", err->msg, "error",
-                                err->msg));
+        pull_write(
+            p, json_pack("{s:{s:s},s:s}", "errorDetail", "message", err->msg, "error", err->msg));
         ctr_error_free(&err);
     }
     registry_pull_result_free(&res);
@@ -508,10 +511,10 @@ int dmn_handle_images_create(struct dmn_req *r)
         return dmn_reply_error(r, 500, "pipe: %s", strerror(errno));
     struct pull *p = ctr_xcalloc(1, sizeof(*p));
     p->d = r->d;
-    p->ref = tag && *tag && !strchr(from, '@') ? ctr_xasprintf("%s%s%s", from,
-                                                               tag[0] == '@' || strncmp(tag, "sha256:", 7) == 0 ? "@" : ":",
-                                                               tag)
-                                               : ctr_xstrdup(from);
+    p->ref = tag && *tag && !strchr(from, '@')
+                 ? ctr_xasprintf("%s%s%s", from,
+                                 tag[0] == '@' || strncmp(tag, "sha256:", 7) == 0 ? "@" : ":", tag)
+                 : ctr_xstrdup(from);
     p->wfd = fds[1];
     pthread_mutex_init(&p->wlock, NULL);
     if (pthread_create(&t, NULL, pull_thread, p) != 0) {
@@ -538,6 +541,6 @@ int dmn_handle_images_prune(struct dmn_req *r)
         return dmn_reply_ctr_error(r, &err);
     /* Untagged images do not exist in this store (an image is its names); blobs of
      * removed images are left for a store GC. */
-    return dmn_reply_json(r, 200, json_pack("{s:[],s:I}", "ImagesDeleted", "SpaceReclaimed",
-                                            (json_int_t)0));
+    return dmn_reply_json(
+        r, 200, json_pack("{s:[],s:I}", "ImagesDeleted", "SpaceReclaimed", (json_int_t)0));
 }

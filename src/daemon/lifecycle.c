@@ -29,14 +29,14 @@ static const struct {
     const char *name;
     int sig;
 } signals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM},   {"STKFLT", SIGSTKFLT},
-    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},
-    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},   {"URG", SIGURG},     {"XCPU", SIGXCPU},
+    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},
     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
-    {"IO", SIGIO},     {"PWR", SIGPWR},     {"SYS", SIGSYS},
+    {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
 };
 
 int dmn_parse_signal(const char *s, int *sig)
@@ -120,7 +120,8 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
         return;
     }
     for (;;) {
-        struct pollfd p[2] = {{.fd = efd, .events = POLLIN}, {.fd = connected ? -1 : ino, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = efd, .events = POLLIN},
+                              {.fd = connected ? -1 : ino, .events = POLLIN}};
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -439,8 +440,10 @@ static bool wait_holds(struct waiter *w)
     switch (w->cond) {
     case WAIT_NOT_RUNNING:
         return c->status != DMN_RUNNING && c->status != DMN_STARTING;
-    case WAIT_NEXT_EXIT: return c->exits > w->exits0 || c->removed;
-    case WAIT_REMOVED: return c->removed;
+    case WAIT_NEXT_EXIT:
+        return c->exits > w->exits0 || c->removed;
+    case WAIT_REMOVED:
+        return c->removed;
     }
     return true;
 }
@@ -486,8 +489,10 @@ int dmn_handle_wait(struct dmn_req *r)
         else if (strcmp(cond, "removed") == 0)
             wc = WAIT_REMOVED;
         else if (strcmp(cond, "not-running") != 0)
-            return dmn_reply_error(r, 400, "invalid condition `%s`: use `not-running`, "
-                                           "`next-exit` or `removed`", cond);
+            return dmn_reply_error(r, 400,
+                                   "invalid condition `%s`: use `not-running`, "
+                                   "`next-exit` or `removed`",
+                                   cond);
     }
     struct dmn_container *c = get_or_reply(r);
     if (c == NULL)
@@ -525,7 +530,8 @@ int dmn_handle_resize(struct dmn_req *r)
     dmn_container_put(r->d, c);
     if (fd < 0)
         return dmn_reply_ctr_error(r, &err);
-    struct shimp_request rs = {.op = SHIMP_OP_RESIZE, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
+    struct shimp_request rs = {
+        .op = SHIMP_OP_RESIZE, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
     size_t len;
     cleanup_free char *json = shimp_request_encode(&rs, &len);
     int ret = dmn_shim_send(fd, NULL, json, len);

@@ -255,10 +255,12 @@ int dmn_handle_logs(struct dmn_req *r)
     l->out = dmn_query_bool(r, "stdout");
     l->err = dmn_query_bool(r, "stderr");
     l->tty = c->tty;
-    if (parse_time_param(r, "since", &l->since) < 0 || parse_time_param(r, "until", &l->until) < 0) {
+    if (parse_time_param(r, "since", &l->since) < 0 ||
+        parse_time_param(r, "until", &l->until) < 0) {
         logs_free(l);
-        return dmn_reply_error(r, 400, "invalid `since` or `until`: a unix timestamp or RFC 3339 "
-                                       "time is expected");
+        return dmn_reply_error(r, 400,
+                               "invalid `since` or `until`: a unix timestamp or RFC 3339 "
+                               "time is expected");
     }
     l->fd = open_log(c->bundle);
     if (l->fd < 0) {

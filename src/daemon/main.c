@@ -14,26 +14,39 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: " PROG " [options]\n"
-            "  --root DIR            data root (default " DMN_DEFAULT_ROOT ")\n"
-            "  --run-root DIR        socket and pid file (default " DMN_DEFAULT_RUN_ROOT ")\n"
-            "  --socket PATH         API socket (default RUN/" DMN_SOCKET_NAME ")\n"
-            "  --runtime PATH        container-runtime (default: next to this binary)\n"
-            "  --kernel PATH         guest kernel (default DATA/kernel/vmlinux, else the runtime's)\n"
-            "  --initrd PATH         initramfs with vminitd (default DATA/kernel/initramfs.cpio)\n"
-            "  --group NAME          group of the socket (default `container` when it exists)\n"
-            "  --default-memory SIZE memory of containers that ask for none (default 1g)\n"
-            "  --default-cpus N      vCPUs of containers that ask for none (default 2)\n"
-            "  --virtualization kvm|tcg|auto   accelerator for new containers\n"
-            "  --log-level LEVEL     error, warn, info (default) or debug\n"
-            "  --log-file PATH       daemon log (default DATA/" DMN_LOG_FILE "; `-` = stderr)\n");
+    fprintf(
+        f,
+        "usage: " PROG " [options]\n"
+        "  --root DIR            data root (default " DMN_DEFAULT_ROOT ")\n"
+        "  --run-root DIR        socket and pid file (default " DMN_DEFAULT_RUN_ROOT ")\n"
+        "  --socket PATH         API socket (default RUN/" DMN_SOCKET_NAME ")\n"
+        "  --runtime PATH        container-runtime (default: next to this binary)\n"
+        "  --kernel PATH         guest kernel (default DATA/kernel/vmlinux, else the runtime's)\n"
+        "  --initrd PATH         initramfs with vminitd (default DATA/kernel/initramfs.cpio)\n"
+        "  --group NAME          group of the socket (default `container` when it exists)\n"
+        "  --default-memory SIZE memory of containers that ask for none (default 1g)\n"
+        "  --default-cpus N      vCPUs of containers that ask for none (default 2)\n"
+        "  --virtualization kvm|tcg|auto   accelerator for new containers\n"
+        "  --log-level LEVEL     error, warn, info (default) or debug\n"
+        "  --log-file PATH       daemon log (default DATA/" DMN_LOG_FILE "; `-` = stderr)\n");
 }
 
 int main(int argc, char **argv)
 {
-    enum { O_ROOT = 256, O_RUN, O_SOCK, O_RT, O_KERNEL, O_INITRD, O_GROUP, O_MEM, O_CPUS,
-           O_ACCEL, O_LEVEL, O_LOGF };
+    enum {
+        O_ROOT = 256,
+        O_RUN,
+        O_SOCK,
+        O_RT,
+        O_KERNEL,
+        O_INITRD,
+        O_GROUP,
+        O_MEM,
+        O_CPUS,
+        O_ACCEL,
+        O_LEVEL,
+        O_LOGF
+    };
     static const struct option lo[] = {
         {"root", required_argument, NULL, O_ROOT},
         {"run-root", required_argument, NULL, O_RUN},
@@ -58,15 +71,33 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
-        case O_ROOT: root = optarg; break;
-        case O_RUN: run = optarg; break;
-        case O_SOCK: cfg.socket = optarg; break;
-        case O_RT: cfg.runtime = optarg; break;
-        case O_KERNEL: cfg.kernel = optarg; break;
-        case O_INITRD: cfg.initrd = optarg; break;
-        case O_GROUP: cfg.group = optarg; break;
-        case O_MEM: cfg.default_memory = optarg; break;
-        case O_CPUS: cfg.default_cpus = optarg; break;
+        case O_ROOT:
+            root = optarg;
+            break;
+        case O_RUN:
+            run = optarg;
+            break;
+        case O_SOCK:
+            cfg.socket = optarg;
+            break;
+        case O_RT:
+            cfg.runtime = optarg;
+            break;
+        case O_KERNEL:
+            cfg.kernel = optarg;
+            break;
+        case O_INITRD:
+            cfg.initrd = optarg;
+            break;
+        case O_GROUP:
+            cfg.group = optarg;
+            break;
+        case O_MEM:
+            cfg.default_memory = optarg;
+            break;
+        case O_CPUS:
+            cfg.default_cpus = optarg;
+            break;
         case O_ACCEL:
             if (strcmp(optarg, "kvm") && strcmp(optarg, "tcg") && strcmp(optarg, "auto")) {
                 fprintf(stderr, PROG ": `--virtualization %s`: use kvm, tcg or auto\n", optarg);
@@ -75,18 +106,29 @@ int main(int argc, char **argv)
             cfg.accel = optarg;
             break;
         case O_LEVEL:
-            if (strcmp(optarg, "error") == 0) level = CTR_LOG_ERROR;
-            else if (strcmp(optarg, "warn") == 0) level = CTR_LOG_WARN;
-            else if (strcmp(optarg, "info") == 0) level = CTR_LOG_INFO;
-            else if (strcmp(optarg, "debug") == 0) level = CTR_LOG_DEBUG;
+            if (strcmp(optarg, "error") == 0)
+                level = CTR_LOG_ERROR;
+            else if (strcmp(optarg, "warn") == 0)
+                level = CTR_LOG_WARN;
+            else if (strcmp(optarg, "info") == 0)
+                level = CTR_LOG_INFO;
+            else if (strcmp(optarg, "debug") == 0)
+                level = CTR_LOG_DEBUG;
             else {
-                fprintf(stderr, PROG ": `--log-level %s`: use error, warn, info or debug\n", optarg);
+                fprintf(stderr, PROG ": `--log-level %s`: use error, warn, info or debug\n",
+                        optarg);
                 return 2;
             }
             break;
-        case O_LOGF: logf = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case O_LOGF:
+            logf = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {

@@ -88,12 +88,12 @@ int dmn_time_parse(const char *s, int64_t *ns)
     }
     struct tm tm = {0};
     int y, mo, d, h, mi, se;
-    if (parse_digits(&p, 4, &y) < 0 || *p++ != '-' || parse_digits(&p, 2, &mo) < 0 ||
-        *p++ != '-' || parse_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't' && *p != ' '))
+    if (parse_digits(&p, 4, &y) < 0 || *p++ != '-' || parse_digits(&p, 2, &mo) < 0 || *p++ != '-' ||
+        parse_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't' && *p != ' '))
         return -1;
     p++;
-    if (parse_digits(&p, 2, &h) < 0 || *p++ != ':' || parse_digits(&p, 2, &mi) < 0 ||
-        *p++ != ':' || parse_digits(&p, 2, &se) < 0)
+    if (parse_digits(&p, 2, &h) < 0 || *p++ != ':' || parse_digits(&p, 2, &mi) < 0 || *p++ != ':' ||
+        parse_digits(&p, 2, &se) < 0)
         return -1;
     if (*p == '.') {
         for (p++; *p >= '0' && *p <= '9'; p++) {
@@ -139,8 +139,9 @@ int dmn_filters_parse(const char *s, struct dmn_filters *out, ctr_error_t *err)
     json_t *in = json_loads(s, 0, &je);
     if (in == NULL || !json_is_object(in)) {
         json_decref(in);
-        return dmn_fail(err, EINVAL, "invalid filter: `filters` must be a JSON object such as "
-                                     "{\"status\":[\"running\"]}");
+        return dmn_fail(err, EINVAL,
+                        "invalid filter: `filters` must be a JSON object such as "
+                        "{\"status\":[\"running\"]}");
     }
     json_object_foreach(in, key, v)
     {
@@ -243,12 +244,18 @@ bool dmn_filters_labels(const struct dmn_filters *f, json_t *labels)
 const char *dmn_status_name(enum dmn_status s)
 {
     switch (s) {
-    case DMN_CREATED: return "created";
-    case DMN_STARTING: return "created"; /* docker: created until the process runs */
-    case DMN_RUNNING: return "running";
-    case DMN_EXITED: return "exited";
-    case DMN_REMOVING: return "removing";
-    case DMN_DEAD: return "dead";
+    case DMN_CREATED:
+        return "created";
+    case DMN_STARTING:
+        return "created"; /* docker: created until the process runs */
+    case DMN_RUNNING:
+        return "running";
+    case DMN_EXITED:
+        return "exited";
+    case DMN_REMOVING:
+        return "removing";
+    case DMN_DEAD:
+        return "dead";
     }
     return "unknown";
 }
@@ -318,9 +325,12 @@ static char *status_text(struct dmn_container *c)
     case DMN_EXITED:
         dur = human_duration((now - c->finished_ns) / 1000000000);
         return ctr_xasprintf("Exited (%d) %s ago", c->exit_code, dur);
-    case DMN_REMOVING: return ctr_xstrdup("Removal In Progress");
-    case DMN_DEAD: return ctr_xstrdup("Dead");
-    default: return ctr_xstrdup("Created");
+    case DMN_REMOVING:
+        return ctr_xstrdup("Removal In Progress");
+    case DMN_DEAD:
+        return ctr_xstrdup("Dead");
+    default:
+        return ctr_xstrdup("Created");
     }
 }
 
@@ -356,11 +366,11 @@ json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c)
     cleanup_free char *st = status_text(c);
     json_t *labels = json_object_get(c->config, "Labels");
     return json_pack(
-        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:s},s:{s:{}},s:[]}", "Id", c->id,
-        "Names", name, "Image", c->image, "ImageID", c->image_id ? c->image_id : "", "Command",
-        cmd, "Created", (json_int_t)(c->created_ns / 1000000000), "Ports", "Labels",
-        labels ? json_incref(labels) : json_object(), "State", dmn_status_name(c->status), "Status", st,
-        "HostConfig", "NetworkMode", "default", "NetworkSettings", "Networks", "Mounts");
+        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:s},s:{s:{}},s:[]}", "Id", c->id, "Names",
+        name, "Image", c->image, "ImageID", c->image_id ? c->image_id : "", "Command", cmd,
+        "Created", (json_int_t)(c->created_ns / 1000000000), "Ports", "Labels",
+        labels ? json_incref(labels) : json_object(), "State", dmn_status_name(c->status), "Status",
+        st, "HostConfig", "NetworkMode", "default", "NetworkSettings", "Networks", "Mounts");
 }
 
 json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
@@ -381,15 +391,14 @@ json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
         "{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:O,"
         "s:{s:s,s:n},s:[],s:O,s:{s:s,s:s,s:b,s:{},s:s,s:n,s:n,s:s,s:s,s:i,s:s,s:i,s:s,s:{}}}",
         "Id", c->id, "Created", created, "Path", c->path, "Args", dmn_strv_json(c->args), "State",
-        dmn_container_state_json(c), "Image", c->image_id ? c->image_id : "", "ResolvConfPath",
-        "", "HostnamePath", "", "HostsPath", "", "LogPath", logpath, "Name", name,
-        "RestartCount", c->restart_count, "Driver", "ext4", "Platform", "linux", "MountLabel", "",
-        "ProcessLabel", "", "AppArmorProfile", "", "ExecIDs", execs, "HostConfig",
-        c->host_config, "GraphDriver", "Name", "ext4", "Data", "Mounts", "Config", c->config,
-        "NetworkSettings", "Bridge", "", "SandboxID", "", "HairpinMode", 0, "Ports",
-        "SandboxKey", "", "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "",
-        "Gateway", "", "IPPrefixLen", 0, "IPAddress", "", "GlobalIPv6PrefixLen", 0, "MacAddress",
-        "", "Networks");
+        dmn_container_state_json(c), "Image", c->image_id ? c->image_id : "", "ResolvConfPath", "",
+        "HostnamePath", "", "HostsPath", "", "LogPath", logpath, "Name", name, "RestartCount",
+        c->restart_count, "Driver", "ext4", "Platform", "linux", "MountLabel", "", "ProcessLabel",
+        "", "AppArmorProfile", "", "ExecIDs", execs, "HostConfig", c->host_config, "GraphDriver",
+        "Name", "ext4", "Data", "Mounts", "Config", c->config, "NetworkSettings", "Bridge", "",
+        "SandboxID", "", "HairpinMode", 0, "Ports", "SandboxKey", "", "SecondaryIPAddresses",
+        "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "", "IPPrefixLen", 0, "IPAddress",
+        "", "GlobalIPv6PrefixLen", 0, "MacAddress", "", "Networks");
 }
 
 void dmn_mux_header(uint8_t hdr[8], int stream, uint32_t len)

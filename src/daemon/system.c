@@ -64,10 +64,9 @@ int dmn_handle_version(struct dmn_req *r)
                   "Platform", "Name", "container", "Components", "Name", "Engine", "Version",
                   DMN_VERSION, "Details", "ApiVersion", DMN_API_VERSION, "MinAPIVersion", "1.24",
                   "Os", "linux", "Arch", "amd64", "KernelVersion", u.release, "GitCommit", "",
-                  "Experimental", "false", "Version", DMN_VERSION, "ApiVersion",
-                  DMN_API_VERSION, "MinAPIVersion", "1.24", "GitCommit", "", "GoVersion", "",
-                  "Os", "linux", "Arch", "amd64", "KernelVersion", u.release, "BuildTime", "",
-                  "Experimental", 0));
+                  "Experimental", "false", "Version", DMN_VERSION, "ApiVersion", DMN_API_VERSION,
+                  "MinAPIVersion", "1.24", "GitCommit", "", "GoVersion", "", "Os", "linux", "Arch",
+                  "amd64", "KernelVersion", u.release, "BuildTime", "", "Experimental", 0));
 }
 
 static void counts(struct dmn *d, size_t *total, size_t *running, size_t *stopped, size_t *images)
@@ -127,21 +126,22 @@ int dmn_handle_info(struct dmn_req *r)
         "Network", "Authorization", "Log", "json-file", "MemoryLimit", 1, "SwapLimit", 0,
         "CpuCfsPeriod", 0, "CpuCfsQuota", 0, "CPUShares", 0, "CPUSet", 0, "PidsLimit", 0,
         "IPv4Forwarding", 0, "Debug", ctr_log_get_level() >= CTR_LOG_DEBUG, "SystemTime", now,
-        "LoggingDriver", "json-file", "CgroupDriver", "none", "CgroupVersion", "2",
-        "KernelVersion", u.release, "OperatingSystem", "container (one microVM per container)",
-        "OSVersion", "", "OSType", "linux", "Architecture", u.machine, "IndexServerAddress",
+        "LoggingDriver", "json-file", "CgroupDriver", "none", "CgroupVersion", "2", "KernelVersion",
+        u.release, "OperatingSystem", "container (one microVM per container)", "OSVersion", "",
+        "OSType", "linux", "Architecture", u.machine, "IndexServerAddress",
         "https://index.docker.io/v1/", "NCPU", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-        "MemTotal", (json_int_t)pages * psize, "DockerRootDir", d->cfg.root, "Name", host,
-        "Labels", "ExperimentalBuild", 0, "ServerVersion", DMN_VERSION);
+        "MemTotal", (json_int_t)pages * psize, "DockerRootDir", d->cfg.root, "Name", host, "Labels",
+        "ExperimentalBuild", 0, "ServerVersion", DMN_VERSION);
     json_object_set_new(j, "Runtimes",
                         json_pack("{s:{s:s}}", "container-runtime", "path", d->cfg.runtime));
     json_object_set_new(j, "DefaultRuntime", json_string("container-runtime"));
-    json_object_set_new(j, "Swarm", json_pack("{s:s,s:s,s:s,s:b,s:s,s:n}", "LocalNodeState",
-                                              "inactive", "NodeID", "", "NodeAddr", "",
-                                              "ControlAvailable", 0, "Error", "", "RemoteManagers"));
-    json_object_set_new(j, "RegistryConfig",
-                        json_pack("{s:[],s:{},s:[]}", "InsecureRegistryCIDRs", "IndexConfigs",
-                                  "Mirrors"));
+    json_object_set_new(j, "Swarm",
+                        json_pack("{s:s,s:s,s:s,s:b,s:s,s:n}", "LocalNodeState", "inactive",
+                                  "NodeID", "", "NodeAddr", "", "ControlAvailable", 0, "Error", "",
+                                  "RemoteManagers"));
+    json_object_set_new(
+        j, "RegistryConfig",
+        json_pack("{s:[],s:{},s:[]}", "InsecureRegistryCIDRs", "IndexConfigs", "Mirrors"));
     json_object_set_new(j, "LiveRestoreEnabled", json_true());
     json_object_set_new(j, "Isolation", json_string("microvm"));
     json_object_set_new(j, "SecurityOptions", json_array());
@@ -177,10 +177,10 @@ int dmn_handle_sys_status(struct dmn_req *r)
     counts(d, &total, &running, &stopped, &images);
     return dmn_reply_json(
         r, 200,
-        json_pack("{s:b,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:I}", "Running", 1,
-                  "Version", DMN_VERSION, "ApiVersion", DMN_API_VERSION, "Pid", (int)getpid(),
-                  "StartedAt", started, "DataRoot", d->cfg.root, "RunRoot", d->cfg.run_root,
-                  "Socket", d->cfg.socket, "Kernel", file_info(kernel, false), "Initrd",
+        json_pack("{s:b,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:I}", "Running", 1, "Version",
+                  DMN_VERSION, "ApiVersion", DMN_API_VERSION, "Pid", (int)getpid(), "StartedAt",
+                  started, "DataRoot", d->cfg.root, "RunRoot", d->cfg.run_root, "Socket",
+                  d->cfg.socket, "Kernel", file_info(kernel, false), "Initrd",
                   file_info(initrd, false), "Containers", (json_int_t)total, "ContainersRunning",
                   (json_int_t)running, "Images", (json_int_t)images));
 }
@@ -217,9 +217,9 @@ int dmn_handle_sys_df(struct dmn_req *r)
         r, 200,
         json_pack("{s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I}", "Images", "Count",
                   (json_int_t)images, "Active", (json_int_t)0, "Size", content_size + snap_size,
-                  "Reclaimable", (json_int_t)0, "Containers", "Count", (json_int_t)total,
-                  "Active", (json_int_t)running, "Size", csize, "Reclaimable",
-                  csize - active_size, "Content", content_size, "Snapshots", snap_size, "Kernel",
+                  "Reclaimable", (json_int_t)0, "Containers", "Count", (json_int_t)total, "Active",
+                  (json_int_t)running, "Size", csize, "Reclaimable", csize - active_size, "Content",
+                  content_size, "Snapshots", snap_size, "Kernel",
                   (json_int_t)dmn_disk_usage(d->kernel_dir)));
 }
 
@@ -228,7 +228,10 @@ static bool looks_like_kernel(int fd)
 {
     unsigned char b[0x206];
     ssize_t n = pread(fd, b, sizeof(b), 0);
-    if (n >= 4 && memcmp(b, "\x7f" "ELF", 4) == 0)
+    if (n >= 4 && memcmp(b,
+                         "\x7f"
+                         "ELF",
+                         4) == 0)
         return true;
     return n == (ssize_t)sizeof(b) && memcmp(b + 0x202, "HdrS", 4) == 0;
 }
@@ -287,8 +290,8 @@ int dmn_handle_sys_kernel(struct dmn_req *r)
             src = open(bin, O_RDONLY | O_CLOEXEC);
             if (src < 0) {
                 int e = errno;
-                dmn_reply_error(r, e == ENOENT ? 404 : 400, "cannot open the kernel `%s`: %s",
-                                bin, strerror(e));
+                dmn_reply_error(r, e == ENOENT ? 404 : 400, "cannot open the kernel `%s`: %s", bin,
+                                strerror(e));
                 json_decref(j);
                 return 0;
             }
@@ -342,7 +345,8 @@ int dmn_handle_sys_logs(struct dmn_req *r)
 {
     struct dmn *d = r->d;
     if (d->log_path == NULL)
-        return dmn_reply_error(r, 404, "the daemon logs to its stderr (started with `--log-file -`)");
+        return dmn_reply_error(r, 404,
+                               "the daemon logs to its stderr (started with `--log-file -`)");
     int fd = open(d->log_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return dmn_reply_error(r, 500, "cannot open `%s`: %s", d->log_path, strerror(errno));
@@ -416,20 +420,18 @@ int dmn_handle_df(struct dmn_req *r)
         size_t using = 0;
         pthread_mutex_lock(&d->lock);
         for (size_t c = 0; c < d->n_ctrs; c++)
-            using += d->ctrs[c]->image_id && strcmp(d->ctrs[c]->image_id, e[i].digest) == 0;
+            using += d->ctrs[c]->image_id &&strcmp(d->ctrs[c]->image_id, e[i].digest) == 0;
         pthread_mutex_unlock(&d->lock);
         json_t *tags = json_array();
         for (size_t t = 0; t < n; t++)
             if (strcmp(e[t].digest, e[i].digest) == 0)
                 json_array_append_new(tags, json_string(e[t].name));
-        json_array_append_new(images, json_pack("{s:s,s:s,s:o,s:[],s:I,s:I,s:I,s:I,s:{},s:I}",
-                                                "Id", img.manifest_digest, "ParentId", "",
-                                                "RepoTags", tags, "RepoDigests", "Created",
-                                                (json_int_t)(e[i].created_ns / 1000000000),
-                                                "Size", (json_int_t)img.size, "SharedSize",
-                                                (json_int_t)0, "VirtualSize",
-                                                (json_int_t)img.size, "Labels", "Containers",
-                                                (json_int_t)using));
+        json_array_append_new(
+            images, json_pack("{s:s,s:s,s:o,s:[],s:I,s:I,s:I,s:I,s:{},s:I}", "Id",
+                              img.manifest_digest, "ParentId", "", "RepoTags", tags, "RepoDigests",
+                              "Created", (json_int_t)(e[i].created_ns / 1000000000), "Size",
+                              (json_int_t)img.size, "SharedSize", (json_int_t)0, "VirtualSize",
+                              (json_int_t)img.size, "Labels", "Containers", (json_int_t) using));
         imgstore_image_release(&img);
     }
     pthread_mutex_unlock(&d->img_lock);
@@ -439,7 +441,8 @@ int dmn_handle_df(struct dmn_req *r)
         if (d->ctrs[i]->creating)
             continue;
         json_t *s = dmn_container_summary_json(d, d->ctrs[i]);
-        json_object_set_new(s, "SizeRw", json_integer((json_int_t)dmn_disk_usage(d->ctrs[i]->bundle)));
+        json_object_set_new(s, "SizeRw",
+                            json_integer((json_int_t)dmn_disk_usage(d->ctrs[i]->bundle)));
         json_object_set_new(s, "SizeRootFs", json_integer(0));
         json_array_append_new(ctrs, s);
     }

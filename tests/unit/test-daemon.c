@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ static void test_version_check(void **state)
     assert_string_equal(m, "client version 1.44 is too new. Maximum supported API version is 1.43");
     free(m);
     m = dmn_version_check(1, 23);
-    assert_non_null(strstr(m, "client version 1.23 is too old. Minimum supported API version is 1.24"));
+    assert_non_null(
+        strstr(m, "client version 1.23 is too old. Minimum supported API version is 1.24"));
     free(m);
     m = dmn_version_check(2, 0);
     assert_non_null(strstr(m, "too new"));
@@ -97,8 +99,8 @@ static void test_filters(void **state)
     ctr_error_t err = NULL;
     static const char *const allowed[] = {"status", "label", NULL};
 
-    assert_int_equal(dmn_filters_parse("{\"status\":[\"running\"],\"label\":[\"a=b\",\"c\"]}", &f,
-                                       &err), 0);
+    assert_int_equal(
+        dmn_filters_parse("{\"status\":[\"running\"],\"label\":[\"a=b\",\"c\"]}", &f, &err), 0);
     assert_int_equal(dmn_filters_check(&f, allowed, &err), 0);
     assert_true(dmn_filters_has(&f, "status"));
     assert_false(dmn_filters_has(&f, "id"));
@@ -110,7 +112,8 @@ static void test_filters(void **state)
     dmn_filters_release(&f);
 
     /* the old map shape */
-    assert_int_equal(dmn_filters_parse("{\"status\":{\"exited\":true,\"running\":false}}", &f, &err), 0);
+    assert_int_equal(
+        dmn_filters_parse("{\"status\":{\"exited\":true,\"running\":false}}", &f, &err), 0);
     json_t *a = json_object_get(f.f, "status");
     assert_int_equal(json_array_size(a), 1);
     assert_string_equal(json_string_value(json_array_get(a, 0)), "exited");
@@ -185,7 +188,9 @@ static void test_docker_manifest(void **state)
     dmn_docker_manifest_free(m, n);
 
     static const char *const bad[] = {
-        "{}", "[]", "[{\"RepoTags\":[],\"Layers\":[]}]",
+        "{}",
+        "[]",
+        "[{\"RepoTags\":[],\"Layers\":[]}]",
         "[{\"Config\":\"../etc/passwd\",\"Layers\":[]}]",
         "[{\"Config\":\"/abs\",\"Layers\":[]}]",
         "[{\"Config\":\"a\",\"Layers\":[\"x/../../y\"]}]",
