@@ -302,7 +302,8 @@ int dmn_containers_load(struct dmn *d, ctr_error_t *err)
     closedir(dir);
     /* oldest first, as they were created (lists show newest first) */
     pthread_mutex_lock(&d->lock);
-    qsort(d->ctrs, d->n_ctrs, sizeof(*d->ctrs), by_created);
+    if (d->n_ctrs > 1)
+        qsort(d->ctrs, d->n_ctrs, sizeof(*d->ctrs), by_created);
     pthread_mutex_unlock(&d->lock);
     log_info("%zu containers loaded from `%s`", d->n_ctrs, d->containers_dir);
     return 0;

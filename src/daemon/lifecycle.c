@@ -460,7 +460,7 @@ static ssize_t wait_fill(void *ctx, char *buf, size_t max)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-        if (!wait_holds(w) && dmn_peer_gone(w->client_fd)) {
+        if (!wait_holds(w) && (dmn_peer_gone(w->client_fd) || atomic_load(&d->stopping))) {
             pthread_mutex_unlock(&d->lock);
             return -1;
         }

@@ -161,7 +161,7 @@ static ssize_t logs_fill(void *ctx, char *buf, size_t max)
             while (read(l->ino, ev, sizeof(ev)) > 0)
                 ;
         }
-        if (dmn_peer_gone(l->client_fd))
+        if (dmn_peer_gone(l->client_fd) || atomic_load(&l->d->stopping))
             return -1;
     }
     size_t n = l->olen - l->opos < max ? l->olen - l->opos : max;

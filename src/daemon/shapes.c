@@ -152,10 +152,10 @@ int dmn_filters_parse(const char *s, struct dmn_filters *out, ctr_error_t *err)
             json_array_foreach(v, i, e)
             {
                 if (!json_is_string(e)) {
+                    dmn_fail(err, EINVAL, "invalid filter `%s`: values must be strings", key);
                     json_decref(arr);
                     json_decref(in);
-                    return dmn_fail(err, EINVAL, "invalid filter `%s`: values must be strings",
-                                    key);
+                    return -1;
                 }
                 json_array_append(arr, e);
             }
@@ -169,9 +169,10 @@ int dmn_filters_parse(const char *s, struct dmn_filters *out, ctr_error_t *err)
                     json_array_append_new(arr, json_string(k2));
             }
         } else {
+            dmn_fail(err, EINVAL, "invalid filter `%s`: expected a list of values", key);
             json_decref(arr);
             json_decref(in);
-            return dmn_fail(err, EINVAL, "invalid filter `%s`: expected a list of values", key);
+            return -1;
         }
         json_object_set_new(out->f, key, arr);
     }

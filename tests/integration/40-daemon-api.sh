@@ -168,4 +168,9 @@ ev=$(curl -s --unix-socket "$SOCK" "http://d/events?since=0&until=$now&filters=%
 check_contains "events carry create start die destroy" "$ev" "create destroy die"
 check_contains "  and start" "$ev" "start"
 check_eq "no container left behind" "0" "$(api GET '/containers/json?all=1' | jq length)"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+check_eq "SIGTERM stops the daemon cleanly" "0" "$?"
+check_eq "the daemon's stderr holds no sanitizer report" "" \
+    "$(grep -E 'Sanitizer|runtime error' "$T_TMP/daemon.err" | head -3)"
 plan_end

@@ -1,7 +1,8 @@
 # Helpers for the container-apiserver integration tests (sourced, not run):
 # fixtures (kernel, initramfs, busybox image in a temp data root), a daemon on a
 # temp socket, curl and docker against it, and a cleanup that stops every VM.
-DAEMON=$BIN/container-apiserver
+# CTR_DAEMON runs another build of the daemon (e.g. build-asan/bin/container-apiserver).
+DAEMON=${CTR_DAEMON:-$BIN/container-apiserver}
 RT=$BIN/container-runtime
 
 need() { # a missing facility skips the whole file, loudly
@@ -41,7 +42,7 @@ daemon_fixtures() {
 
 # daemon_start: run the daemon in the background (DAEMON_PID), wait for /_ping.
 daemon_start() {
-    "$DAEMON" --root "$DATA" --run-root "$RUN" --kernel "$KERNEL" --initrd "$INITRD" \
+    "$DAEMON" --root "$DATA" --run-root "$RUN" --runtime "$RT" --kernel "$KERNEL" --initrd "$INITRD" \
         --default-memory 256m --default-cpus 1 --log-level debug \
         --log-file "$T_TMP/daemon.log" 2>>"$T_TMP/daemon.err" &
     DAEMON_PID=$!
