@@ -14,21 +14,20 @@
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: " PROG " [options]\n"
-        "  --root DIR            data root (default " DMN_DEFAULT_ROOT ")\n"
-        "  --run-root DIR        socket and pid file (default " DMN_DEFAULT_RUN_ROOT ")\n"
-        "  --socket PATH         API socket (default RUN/" DMN_SOCKET_NAME ")\n"
-        "  --runtime PATH        container-runtime (default: next to this binary)\n"
-        "  --kernel PATH         guest kernel (default DATA/kernel/vmlinux, else the runtime's)\n"
-        "  --initrd PATH         initramfs with vminitd (default DATA/kernel/initramfs.cpio)\n"
-        "  --group NAME          group of the socket (default `container` when it exists)\n"
-        "  --default-memory SIZE memory of containers that ask for none (default 1g)\n"
-        "  --default-cpus N      vCPUs of containers that ask for none (default 2)\n"
-        "  --virtualization kvm|tcg|auto   accelerator for new containers\n"
-        "  --log-level LEVEL     error, warn, info (default) or debug\n"
-        "  --log-file PATH       daemon log (default DATA/" DMN_LOG_FILE "; `-` = stderr)\n");
+    fprintf(f,
+            "usage: " PROG " [options]\n"
+            "  --root DIR            data root (default " DMN_DEFAULT_ROOT ")\n"
+            "  --run-root DIR        socket and pid file (default " DMN_DEFAULT_RUN_ROOT ")\n"
+            "  --socket PATH         API socket (default RUN/" DMN_SOCKET_NAME ")\n"
+            "  --runtime PATH        container-runtime (default: next to this binary)\n"
+            "  --kernel PATH         guest kernel when none was set through the API\n"
+            "  --initrd PATH         initramfs with vminitd when DATA/kernel has none\n"
+            "  --group NAME          group of the socket (default `container` when it exists)\n"
+            "  --default-memory SIZE memory of containers that ask for none (default 1g)\n"
+            "  --default-cpus N      vCPUs of containers that ask for none (default 2)\n"
+            "  --virtualization kvm|tcg|auto   accelerator for new containers\n"
+            "  --log-level LEVEL     error, warn, info (default) or debug\n"
+            "  --log-file PATH       daemon log (default DATA/" DMN_LOG_FILE "; `-` = stderr)\n");
 }
 
 int main(int argc, char **argv)

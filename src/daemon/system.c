@@ -21,25 +21,27 @@ static char *bindir_file(struct dmn *d, const char *rel)
     return ctr_xasprintf("%s/%s", dirname(rt), rel);
 }
 
+/* A kernel set through the API (DATA/kernel/vmlinux) wins over --kernel, which
+ * wins over the runtime's default next to the binaries. Same for the initrd. */
 char *dmn_kernel_path(struct dmn *d)
 {
-    if (d->cfg.kernel)
-        return ctr_xstrdup(d->cfg.kernel);
     char *p = ctr_xasprintf("%s/vmlinux", d->kernel_dir);
     if (access(p, R_OK) == 0)
         return p;
     free(p);
+    if (d->cfg.kernel)
+        return ctr_xstrdup(d->cfg.kernel);
     return bindir_file(d, "../kernel/vmlinux");
 }
 
 char *dmn_initrd_path(struct dmn *d)
 {
-    if (d->cfg.initrd)
-        return ctr_xstrdup(d->cfg.initrd);
     char *p = ctr_xasprintf("%s/initramfs.cpio", d->kernel_dir);
     if (access(p, R_OK) == 0)
         return p;
     free(p);
+    if (d->cfg.initrd)
+        return ctr_xstrdup(d->cfg.initrd);
     return bindir_file(d, "../initramfs.cpio");
 }
 

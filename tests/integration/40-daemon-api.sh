@@ -39,6 +39,19 @@ body=$(api POST '/containers/create?name=m1' '{"Image":"busybox","HostConfig":{"
 check_contains "memory below the floor: 400 naming the floor" "$(code) $body" "400"
 check_contains "  (the floor is named)" "$body" "128"
 
+# ---- project routes ----
+st=$(api GET /container/system/status)
+check_eq "system status: running, our data root and socket" "true $DATA $SOCK" \
+    "$(jq -r '[.Running, .DataRoot, .Socket] | map(tostring) | join(" ")' <<<"$st")"
+check_eq "system status: kernel and initrd present" "true true" "$(jq -r '[.Kernel.Present, .Initrd.Present] | map(tostring) | join(" ")' <<<"$st")"
+check_eq "system df counts the image" "1" "$(api GET /container/system/df | jq .Images.Count)"
+body=$(api POST /container/system/kernel '{"Binary":"/etc/hostname"}')
+check_contains "kernel set refuses a file that is no kernel" "$(code) $body" "400 {\"message\":\"not a kernel"
+body=$(api POST /container/system/kernel "{\"Binary\":\"$(readlink -f "$KERNEL")\"}")
+check_eq "kernel set installs it under the data root" "200 $DATA/kernel/vmlinux true" \
+    "$(code) $(jq -r '[.Path, .Present] | map(tostring) | join(" ")' <<<"$body")"
+check_eq "  with the same content" "sha256:$(sha256sum <"$KERNEL" | cut -d' ' -f1)" "$(jq -r .Sha256 <<<"$body")"
+
 # ---- create / wait (headers at once) / start / logs / inspect / rm through curl ----
 id=$(api POST '/containers/create?name=c1' '{"Image":"busybox","Cmd":["sh","-c","echo out1; echo err1 >&2; exit 3"],"Labels":{"suite":"daemon"}}' | jq -r .Id)
 check_eq "create answers 201 with the id" "201 64" "$(code) ${#id}"
