@@ -70,6 +70,13 @@ static int get_uint(json_t *obj, const char *key, const char *path, uint64_t max
     return 0;
 }
 
+unsigned bundle_vm_cpus(const struct bundle_vm *vm, bool kvm)
+{
+    if (vm->cpus != BUNDLE_CPUS_AUTO)
+        return vm->cpus;
+    return kvm ? BUNDLE_CPUS_AUTO_KVM : BUNDLE_CPUS_AUTO_TCG;
+}
+
 static int get_bool(json_t *obj, const char *key, const char *path, bool *out, ctr_error_t *err)
 {
     json_t *v = json_object_get(obj, key);
@@ -173,9 +180,16 @@ static int parse_vm(json_t *vm, struct bundle_vm *out, ctr_error_t *err)
         get_str(vm, "cmdline", "vm.", false, &out->cmdline, err) < 0 ||
         get_str(vm, "accel", "vm.", false, &accel, err) < 0)
         return -1;
-    if (get_uint(vm, "cpus", "vm.", 64, 1, &v, err) < 0)
-        return -1;
-    out->cpus = v ? (unsigned)v : 1;
+    json_t *cpus = json_object_get(vm, "cpus");
+    if (json_is_string(cpus)) {
+        if (strcmp(json_string_value(cpus), "auto") != 0)
+            return ctr_fail(err, EINVAL, "`vm.cpus` must be an integer between 0 and 64 or \"auto\"");
+        out->cpus = BUNDLE_CPUS_AUTO;
+    } else {
+        if (get_uint(vm, "cpus", "vm.", 64, 1, &v, err) < 0)
+            return -1;
+        out->cpus = v ? (unsigned)v : 1;
+    }
     if (get_uint(vm, "memory_mib", "vm.", 1u << 20, 256, &out->memory_mib, err) < 0)
         return -1;
     if (out->memory_mib < 32)
@@ -388,11 +402,11 @@ int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, 
                                                 "target", m->target, "fstype", m->fstype, "options",
                                                 str_or_null(m->options)));
     }
-    root = json_pack("{s:i, s:s, s:{s:o, s:o, s:o, s:i, s:I, s:s, s:i}, s:o,"
+    root = json_pack("{s:i, s:s, s:{s:o, s:o, s:o, s:o, s:I, s:s, s:i}, s:o,"
                      " s:{s:o, s:o, s:o, s:b, s:o}, s:o, s:b, s:o}",
                      "version", BUNDLE_CONFIG_VERSION, "id", cfg->id ? cfg->id : "", "vm", "kernel",
                      str_or_null(cfg->vm.kernel), "initrd", str_or_null(cfg->vm.initrd), "cmdline",
-                     str_or_null(cfg->vm.cmdline), "cpus", (int)cfg->vm.cpus, "memory_mib",
+                     str_or_null(cfg->vm.cmdline), "cpus", cfg->vm.cpus == BUNDLE_CPUS_AUTO ? json_string("auto") : json_integer(cfg->vm.cpus), "memory_mib",
                      (json_int_t)cfg->vm.memory_mib, "accel", accel_names[cfg->vm.accel % 3],
                      "boot_timeout_ms", (int)cfg->vm.boot_timeout_ms, "disks", disks, "setup",
                      "hostname", str_or_null(cfg->setup.hostname), "root_lower",

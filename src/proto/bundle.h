@@ -18,15 +18,24 @@ struct bundle_disk {
     bool readonly;
 };
 
+/* `"cpus": "auto"`: BUNDLE_CPUS_AUTO_KVM under KVM, BUNDLE_CPUS_AUTO_TCG under TCG, where
+ * each further vCPU costs ~0.6 s of boot (docs/performance.md). */
+#define BUNDLE_CPUS_AUTO 0u
+#define BUNDLE_CPUS_AUTO_KVM 2u
+#define BUNDLE_CPUS_AUTO_TCG 1u
+
 struct bundle_vm {
     char *kernel;       /* vmlinux (PVH) */
     char *initrd;       /* initramfs with vminitd as /init */
     char *cmdline;      /* extra kernel command line, may be NULL */
-    unsigned cpus;      /* vCPUs */
+    unsigned cpus;      /* vCPUs; BUNDLE_CPUS_AUTO: chosen by the shim per accelerator */
     uint64_t memory_mib;
     enum bundle_accel accel;
     unsigned boot_timeout_ms; /* from QEMU start to the agent's hello reply */
 };
+
+/* The vCPUs a bundle's VM gets with the given accelerator (kvm: true for KVM). */
+unsigned bundle_vm_cpus(const struct bundle_vm *vm, bool kvm);
 
 struct bundle_config {
     uint32_t version;

@@ -465,7 +465,7 @@ static int boot(struct shim *s, ctr_error_t *err)
     vc.kernel = s->cfg.vm.kernel;
     vc.initrd = s->cfg.vm.initrd;
     vc.cmdline = s->cfg.vm.cmdline;
-    vc.cpus = s->cfg.vm.cpus;
+    vc.cpus = bundle_vm_cpus(&s->cfg.vm, s->accel == VMM_ACCEL_KVM);
     if (s->accel == VMM_ACCEL_TCG)
         vc.tsc_khz = host_tsc_khz(s);
     vc.memory_mib = s->cfg.vm.memory_mib;
@@ -475,7 +475,12 @@ static int boot(struct shim *s, ctr_error_t *err)
     vc.agent_fd = sv[1];
     cleanup_free char *console = ctr_xasprintf("%s/boot.log", s->bundle);
     vc.console = console;
-    shim_trace(s, "starting vmm");
+    if (trace_on) {
+        cleanup_free char *what = ctr_xasprintf("starting vmm (%s, %u vCPU, %llu MiB)",
+                                                vmm_accel_name(s->accel), vc.cpus,
+                                                (unsigned long long)vc.memory_mib);
+        shim_trace(s, what);
+    }
     int r = s->vmm_ops->start(&s->vm, &vc, err);
     close(sv[1]);
     if (r < 0)

@@ -127,6 +127,31 @@ static void config_defaults(void **state)
     bundle_config_release(&c);
 }
 
+/* "auto" vCPUs: kept through a save and load, resolved per accelerator. */
+static void config_cpus_auto(void **state)
+{
+    struct bundle_config c = {0}, back = {0};
+    ctr_error_t err = NULL;
+    write_config("{\"version\":1,\"id\":\"x\",\"vm\":{\"cpus\":\"auto\"},"
+                 "\"process\":{\"args\":[\"true\"]}}");
+    if (bundle_config_load(dir, &c, &err) < 0)
+        fail_msg("%s", err->msg);
+    assert_int_equal(c.vm.cpus, BUNDLE_CPUS_AUTO);
+    assert_int_equal(bundle_vm_cpus(&c.vm, true), 2);
+    assert_int_equal(bundle_vm_cpus(&c.vm, false), 1);
+    if (bundle_config_save(dir, &c, &err) < 0)
+        fail_msg("%s", err->msg);
+    if (bundle_config_load(dir, &back, &err) < 0)
+        fail_msg("%s", err->msg);
+    assert_int_equal(back.vm.cpus, BUNDLE_CPUS_AUTO);
+    bundle_config_release(&back);
+    /* a number is taken as is, whatever the accelerator */
+    c.vm.cpus = 3;
+    assert_int_equal(bundle_vm_cpus(&c.vm, true), 3);
+    assert_int_equal(bundle_vm_cpus(&c.vm, false), 3);
+    bundle_config_release(&c);
+}
+
 static void config_bad(const char *json, const char *needle)
 {
     struct bundle_config c = {0};
@@ -153,6 +178,9 @@ static void config_refused(void **state)
         "memory_mib");
     config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{\"cpus\":-1},\"process\":{\"args\":[\"a\"]}}",
                "vm.cpus");
+    config_bad(
+        "{\"version\":1,\"id\":\"x\",\"vm\":{\"cpus\":\"many\"},\"process\":{\"args\":[\"a\"]}}",
+        "\"auto\"");
     config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{},\"process\":{\"args\":[]}}", "empty");
     config_bad("{\"version\":1,\"id\":\"x\",\"vm\":{},\"process\":{\"args\":[1]}}", "args[0]");
     config_bad(
@@ -235,6 +263,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_round_trip), cmocka_unit_test(config_defaults),
+        cmocka_unit_test(config_cpus_auto),
         cmocka_unit_test(config_refused),    cmocka_unit_test(missing_config_names_the_file),
         cmocka_unit_test(state_round_trip),
     };
