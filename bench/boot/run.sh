@@ -2,19 +2,24 @@
 # bench/boot/run.sh [N]
 #
 # The boot benchmark, both halves in one run: the median wall time of N
-# `container-runtime run` of a bundle running `true` (busybox image, writable
-# disk, the project's kernel and vminitd initramfs), then bench/boot/bare.sh's
+# `container-runtime run` of a bundle running `true`, then bench/boot/bare.sh's
 # bare QEMU boot of the same kernel with a trivial init, and their ratio:
 #   container_run_median_s=X.XXX
 #   bare_boot_median_s=X.XXX
 #   ratio=X.XXX  (target <= 1.15)
-# The halves are interleaved (container run, bare boot, ...) so both see the
-# same load on the shared cores; per-run times go to stderr, and the last
-# container run is traced (CONTAINER_RUNTIME_TRACE) to show where the time goes
-# (QEMU start, hello, setup, exec, exit, power-off). One VM at a time.
+# Each bundle is made as `container run` makes it (ctr-prepare bundle =
+# bundle_create: the busybox image's ext4 snapshot from the store, read-only, a
+# fresh sparse writable disk, the image config, vCPUs "auto" and the default
+# memory unless BENCH_CPUS / BENCH_MEM say otherwise); making it is timed
+# apart (bundle_create_median_s). The bare half boots with the same
+# accelerator, vCPUs and memory as the container's VM (read from the shim's
+# trace). The halves are interleaved (container run, bare boot, ...) so both
+# see the same load on the shared cores; per-run times go to stderr, and the
+# last container run's trace shows where the time goes. One VM at a time.
 #
 # Environment: CTR_KERNEL (vmlinux; default kernel/build.sh's cached build),
-# BUILD (default <repo>/build), and bare.sh's variables for the bare half.
+# BUILD (default <repo>/build), BENCH_CPUS (`-c`, default: auto), BENCH_MEM
+# (`-m`, default: bundle_create's), and bare.sh's variables for the bare half.
 set -euo pipefail
 
 n=${1:-5}
@@ -26,7 +31,7 @@ rt=$build/bin/container-runtime
 die() { printf 'run.sh: error: %s\n' "$*" >&2; exit 1; }
 [ -x "$rt" ] || die "\`$rt\` not built; run \`make\`"
 [ -x "$build/bin/vminitd" ] || die "\`$build/bin/vminitd\` not built; run \`make\`"
-[ -x "$build/bin/container-unpack" ] || die "\`$build/bin/container-unpack\` not built; run \`make\`"
+[ -x "$build/bin/ctr-prepare" ] || die "\`$build/bin/ctr-prepare\` not built; run \`make\`"
 command -v jq >/dev/null || die "\`jq\` is required; install it with apt-get"
 
 kernel=${CTR_KERNEL:-}
@@ -39,56 +44,59 @@ trap 'rm -rf "$work"' EXIT
 
 "$top/scripts/make-initramfs.sh" "$work/initramfs.cpio" "$build/bin/vminitd" >/dev/null
 "$top/scripts/make-busybox-image.sh" "$work/oci" >/dev/null
-manifest=$(jq -r '.manifests[0].digest' "$work/oci/index.json")
-layer=$(jq -r '.layers[0].digest' "$work/oci/blobs/sha256/${manifest#sha256:}")
-"$build/bin/container-unpack" -o "$work/image.ext4" \
-    "$work/oci/blobs/sha256/${layer#sha256:}:application/vnd.oci.image.layer.v1.tar+gzip" >/dev/null
+"$build/bin/ctr-prepare" load --root "$work/data" "$work/oci" --name bench/busybox:1 >/dev/null
+shape=()
+[ -n "${BENCH_CPUS:-}" ] && shape+=(-c "$BENCH_CPUS")
+[ -n "${BENCH_MEM:-}" ] && shape+=(-m "$BENCH_MEM")
+# The first bundle makes the image's ext4 snapshot in the store: not timed.
+"$build/bin/ctr-prepare" bundle --root "$work/data" --kernel "$kernel" --initrd "$work/initramfs.cpio" \
+    "${shape[@]}" "$work/b0" bench/busybox:1 true >/dev/null
+rm -rf "$work/b0"
 
-# A fresh bundle per run, as `container run --rm` would make (sparse writable disk).
+# A fresh bundle per run, as `container run --rm` makes it.
 mkbundle() {
-    local b=$1
-    mkdir -p "$b/disks"
-    truncate -s 8G "$b/disks/rw.ext4"
-    mke2fs -q -t ext4 -F "$b/disks/rw.ext4"
-    jq -n --arg k "$kernel" --arg i "$work/initramfs.cpio" --arg img "$work/image.ext4" \
-        '{version: 1, id: "bench",
-          vm: {kernel: $k, initrd: $i, cpus: 1, memory_mib: 256, boot_timeout_ms: 60000},
-          disks: [{serial: "image", path: $img, readonly: true},
-                  {serial: "rw", path: "disks/rw.ext4", readonly: false}],
-          setup: {root_lower: "serial:image", root_upper: "serial:rw"},
-          process: {args: ["true"], env: ["PATH=/usr/bin:/bin"], cwd: "/"}}' >"$b/config.json"
+    "$build/bin/ctr-prepare" bundle --root "$work/data" --kernel "$kernel" \
+        --initrd "$work/initramfs.cpio" "${shape[@]}" "$1" bench/busybox:1 true >/dev/null
 }
 
-# Interleaved, one VM at a time: container run i, then bare boot i, so both halves
-# see the same host load (the 2 cores are shared).
-accel=""
+# Interleaved, one VM at a time: container run i, then bare boot i with the same
+# VM shape, so both halves see the same host load (the 2 cores are shared).
 times=()
 bares=()
+creates=()
 for i in $(seq 1 "$n"); do
     b=$work/b$i
-    mkbundle "$b"
-    trace=()
-    [ "$i" -eq "$n" ] && trace=(env CONTAINER_RUNTIME_TRACE=1)
     t0=$EPOCHREALTIME
-    "${trace[@]}" "$rt" run "$b" </dev/null >/dev/null 2>"$work/err.$i" ||
-        { cat "$work/err.$i" >&2; die "container run $i failed"; }
+    mkbundle "$b"
     t1=$EPOCHREALTIME
-    t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    accel=$(jq -r .accel "$b/state.json")
+    CONTAINER_RUNTIME_TRACE=1 "$rt" run "$b" </dev/null >/dev/null 2>"$work/err.$i" ||
+        { cat "$work/err.$i" >&2; die "container run $i failed"; }
+    t2=$EPOCHREALTIME
+    t=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')
+    c=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    # "starting vmm (tcg, 1 vCPU, 1024 MiB)"
+    read -r accel cpus mem < <(sed -n 's/.*starting vmm (\([a-z]*\), \([0-9]*\) vCPU, \([0-9]*\) MiB).*/\1 \2 \3/p' "$work/err.$i")
+    [ -n "${mem:-}" ] || { cat "$work/err.$i" >&2; die "no VM shape in the shim's trace"; }
     rm -rf "$b"
-    bare=$("$top/bench/boot/bare.sh" 1 2>"$work/bare.$i" | sed -n 's/^bare_boot_median_s=//p')
+    bare_accel=${BARE_ACCEL:-}
+    [ -n "$bare_accel" ] || { [ "$accel" = kvm ] && bare_accel=kvm || bare_accel=tcg,thread=multi; }
+    bare=$(BARE_ACCEL=$bare_accel BARE_SMP=$cpus BARE_MEM=$mem "$top/bench/boot/bare.sh" 1 2>"$work/bare.$i" |
+        sed -n 's/^bare_boot_median_s=//p')
     [ -n "$bare" ] || { cat "$work/bare.$i" >&2; die "bench/boot/bare.sh printed no time"; }
-    printf '# run %d: container %s s, bare %s s\n' "$i" "$t" "$bare" >&2
+    printf '# run %d: container %s s, bare %s s (bundle made in %s s)\n' "$i" "$t" "$bare" "$c" >&2
     times+=("$t")
     bares+=("$bare")
+    creates+=("$c")
 done
 grep '^#' "$work/bare.$n" | grep -v '# boot' >&2 || true
-printf '# container: accel %s, -m 256 -smp 1, busybox image, `true`; trace of the last run:\n' "$accel" >&2
+printf '# container: accel %s, %s vCPU, %s MiB, busybox image, `true`; trace of the last run:\n' \
+    "$accel" "$cpus" "$mem" >&2
 sed 's/^/#   /' "$work/err.$n" >&2
 median() { sort -n | awk '{ v[NR] = $1 } END {
     if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ct=$(printf '%s\n' "${times[@]}" | median)
 bare=$(printf '%s\n' "${bares[@]}" | median)
+echo "bundle_create_median_s=$(printf '%s\n' "${creates[@]}" | median)"
 echo "container_run_median_s=$ct"
 echo "bare_boot_median_s=$bare"
 awk -v c="$ct" -v b="$bare" -v a="$accel" 'BEGIN { printf "ratio=%.3f (target <= 1.15, accel %s)\n", c / b, a }'
