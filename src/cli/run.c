@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -240,6 +241,10 @@ json_t *cli_run_body(const struct cli_run_opts *o, bool create_only)
         }
         json_object_set_new(hc, "Ulimits", ul);
     }
+    struct winsize ws;
+    if (attach && o->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+        /* the process starts with our size (docker >= API 1.42 sends it too) */
+        json_object_set_new(hc, "ConsoleSize", json_pack("[ii]", ws.ws_row, ws.ws_col));
     json_object_set_new(b, "HostConfig", hc);
     return b;
 }

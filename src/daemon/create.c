@@ -296,6 +296,7 @@ static json_t *labels_json(char **labels)
 struct create_args {
     char **cmd, **entrypoint, **env, **labels, **ulimits;
     char *memory, *cpus;
+    uint16_t rows, cols; /* HostConfig.ConsoleSize */
 };
 
 static void create_args_release(struct create_args *a)
@@ -346,6 +347,8 @@ static int build_opts(struct dmn *d, json_t *body, struct create_args *a,
     }
     o->labels = a->labels;
     o->tty = json_is_true(json_object_get(body, "Tty"));
+    if (dmn_console_size(json_object_get(hc, "ConsoleSize"), &a->rows, &a->cols, err) < 0)
+        return -1;
     o->interactive = json_is_true(json_object_get(body, "OpenStdin"));
     o->read_only = json_is_true(json_object_get(hc, "ReadonlyRootfs"));
     json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
@@ -553,6 +556,15 @@ int dmn_handle_create(struct dmn_req *r)
         if (err->errnum == ENOENT && strstr(err->msg, "not found locally"))
             status = 404;
         goto fail_unlink;
+    }
+    if (o.tty && a.rows && a.cols) {
+        /* the client's terminal size is the one the process starts with */
+        bc.process.rows = a.rows;
+        bc.process.cols = a.cols;
+        if (bundle_config_save(c->bundle, &bc, &err) < 0) {
+            status = 500;
+            goto fail_unlink;
+        }
     }
     c->created_ns = real_ns();
     c->image = ctr_xstrdup(o.image);

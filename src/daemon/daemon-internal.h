@@ -147,6 +147,9 @@ struct dmn_container {
     int pidfd;
     bool in_restart;
     struct dmn_attach *pending; /* attaches waiting for a start */
+    /* a terminal size given before the main process ran: applied at start */
+    uint16_t resize_rows, resize_cols;
+    bool resize_pending;
     struct dmn *d_owner;        /* for the auto-remove thread */
     int refs;
     pthread_mutex_t op_lock; /* serializes start/stop/kill/remove */
@@ -232,6 +235,8 @@ int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_
 int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int timeout,
                                  ctr_error_t *err);
 int dmn_parse_signal(const char *s, int *sig);
+/* Docker's ConsoleSize [height, width]; absent or null leaves *rows, *cols 0. */
+int dmn_console_size(json_t *v, uint16_t *rows, uint16_t *cols, ctr_error_t *err);
 int dmn_handle_start(struct dmn_req *r);
 int dmn_handle_stop(struct dmn_req *r);
 int dmn_handle_kill(struct dmn_req *r);

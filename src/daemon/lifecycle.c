@@ -62,6 +62,62 @@ int dmn_parse_signal(const char *s, int *sig)
     return -1;
 }
 
+int dmn_console_size(json_t *v, uint16_t *rows, uint16_t *cols, ctr_error_t *err)
+{
+    *rows = *cols = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    json_t *h = json_array_get(v, 0), *w = json_array_get(v, 1);
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(h) ||
+        !json_is_integer(w) || json_integer_value(h) < 0 || json_integer_value(h) > 65535 ||
+        json_integer_value(w) < 0 || json_integer_value(w) > 65535)
+        return dmn_fail(err, EINVAL, "`ConsoleSize` must be [height, width] with values 0-65535");
+    *rows = (uint16_t)json_integer_value(h);
+    *cols = (uint16_t)json_integer_value(w);
+    return 0;
+}
+
+/* One resize of the main process's terminal through a fresh shim session. */
+static int send_resize(const char *bundle, uint16_t rows, uint16_t cols, ctr_error_t *err)
+{
+    struct shimp_request req = {.op = SHIMP_OP_ATTACH};
+    struct shimp_request rs = {.op = SHIMP_OP_RESIZE, .rows = rows, .cols = cols};
+    size_t len;
+    int fd = dmn_shim_request(bundle, &req, err);
+    if (fd < 0)
+        return -1;
+    cleanup_free char *json = shimp_request_encode(&rs, &len);
+    int ret = dmn_shim_send(fd, NULL, json, len);
+    close(fd);
+    return ret < 0 ? dmn_fail(err, errno, "cannot send the resize to the shim") : 0;
+}
+
+/* A size given while the container was created (not yet booting) goes into
+ * the bundle: the main process starts with it. */
+static void apply_created_size(struct dmn *d, struct dmn_container *c)
+{
+    ctr_error_t err = NULL;
+    struct bundle_config bc = {0};
+
+    pthread_mutex_lock(&d->lock);
+    bool pending = c->resize_pending && c->tty;
+    uint16_t rows = c->resize_rows, cols = c->resize_cols;
+    c->resize_pending = false;
+    pthread_mutex_unlock(&d->lock);
+    if (!pending)
+        return;
+    if (bundle_config_load(c->bundle, &bc, &err) == 0) {
+        bc.process.rows = rows;
+        bc.process.cols = cols;
+        bundle_config_save(c->bundle, &bc, &err);
+    }
+    if (err) {
+        log_warn("container %.12s: terminal size not kept: %s", c->id, err->msg);
+        ctr_error_free(&err);
+    }
+    bundle_config_release(&bc);
+}
+
 /* ---- start ---- */
 
 static pid_t spawn_runtime(struct dmn *d, const char *cmd, const char *bundle, int *err_fd,
@@ -185,6 +241,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
         log_warn("container %.12s: %s", c->id, e2->msg);
         ctr_error_free(&e2);
     }
+    apply_created_size(d, c);
     run_start(d, c, &code, &msg);
 
     pthread_mutex_lock(&d->lock);
@@ -202,9 +259,17 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
         dmn_container_save_locked(d, c, NULL);
         dmn_monitor_watch_locked(d, c); /* records the exit at once if it is over already */
         bundle_state_release(&st);
+        /* a resize that came while the VM booted */
+        bool resize = c->resize_pending && c->tty;
+        uint16_t rows = c->resize_rows, cols = c->resize_cols;
+        c->resize_pending = false;
         pthread_cond_broadcast(&d->cond);
         pthread_mutex_unlock(&d->lock);
         log_info("container %.12s started (shim pid %d)", c->id, c->pid);
+        if (resize && send_resize(c->bundle, rows, cols, &e2) < 0) {
+            log_warn("container %.12s: %s", c->id, e2->msg);
+            ctr_error_free(&e2);
+        }
         return 0;
     }
     if (code == 0) {
@@ -521,23 +586,24 @@ int dmn_handle_resize(struct dmn_req *r)
     struct dmn_container *c = get_or_reply(r);
     if (c == NULL)
         return 0;
-    struct shimp_request req = {.op = SHIMP_OP_ATTACH};
-    int fd = -1;
-    if (c->status == DMN_RUNNING)
-        fd = dmn_shim_request(c->bundle, &req, &err);
-    else
+    /* Before the main process runs the size is remembered (docker clients
+     * resize right after start; ours may race the boot). */
+    pthread_mutex_lock(&r->d->lock);
+    enum dmn_status st = c->status;
+    if (st == DMN_CREATED || st == DMN_STARTING) {
+        c->resize_rows = (uint16_t)rows;
+        c->resize_cols = (uint16_t)cols;
+        c->resize_pending = true;
+    }
+    pthread_mutex_unlock(&r->d->lock);
+    if (st == DMN_RUNNING)
+        send_resize(c->bundle, (uint16_t)rows, (uint16_t)cols, &err);
+    else if (st != DMN_CREATED && st != DMN_STARTING)
         dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
     dmn_container_put(r->d, c);
-    if (fd < 0)
+    if (err)
         return dmn_reply_ctr_error(r, &err);
-    struct shimp_request rs = {
-        .op = SHIMP_OP_RESIZE, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
-    size_t len;
-    cleanup_free char *json = shimp_request_encode(&rs, &len);
-    int ret = dmn_shim_send(fd, NULL, json, len);
-    close(fd);
-    return ret < 0 ? dmn_reply_error(r, 500, "cannot send the resize to the shim")
-                   : dmn_reply_empty(r, 200);
+    return dmn_reply_empty(r, 200);
 }
 
 int dmn_handle_bootlog(struct dmn_req *r)

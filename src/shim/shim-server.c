@@ -29,6 +29,7 @@ struct shim_client {
     bool in_stdin;            /* client sends stdin */
     bool stopper;             /* waits for the end of a stop */
     bool closing;             /* close once out is flushed */
+    bool mute;                /* the peer stopped reading: output is discarded */
     bool dead;
 };
 
@@ -68,7 +69,14 @@ static void client_flush(struct shim_client *c)
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) {
-            client_drop(c);
+            /* The peer may have closed after writing its last requests (a
+             * one-shot resize): keep reading them until EOF, send nothing. */
+            c->out_len = 0;
+            c->mute = true;
+            if (c->closing)
+                client_drop(c);
+            else
+                shim_loop_mod(&c->w, EPOLLIN);
             return;
         }
         done += (size_t)n;
@@ -87,7 +95,7 @@ static void client_send(struct shim_client *c, uint32_t stream, uint8_t type, co
 {
     uint8_t hdr[AGENT_FRAME_HDR_LEN];
 
-    if (c->dead || agent_frame_header(hdr, stream, type, (uint32_t)len, NULL) < 0)
+    if (c->dead || c->mute || agent_frame_header(hdr, stream, type, (uint32_t)len, NULL) < 0)
         return;
     if (c->out_len + len > CLIENT_OUT_MAX) {
         log_warn("control client %llu is too slow; dropping it", (unsigned long long)c->id);
@@ -257,6 +265,11 @@ static void handle_request(struct shim_client *c, struct shimp_request *req)
 
     if (c->kind != CL_NEW) {
         /* In-session controls. */
+        if (target == NULL && c->kind == CL_ATTACH && req->op == SHIMP_OP_RESIZE) {
+            /* no main process yet: it starts with this size */
+            s->cfg.process.rows = req->rows;
+            s->cfg.process.cols = req->cols;
+        }
         if (target == NULL || target->exited)
             return;
         if (req->op == SHIMP_OP_RESIZE)

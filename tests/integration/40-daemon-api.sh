@@ -121,6 +121,25 @@ check_eq "cat exited 0 after its stdin closed" '{"StatusCode":0,"Error":null}' \
     "$(curl -s --unix-socket "$SOCK" -X POST http://d/containers/cat1/wait)"
 api DELETE /containers/cat1 >/dev/null
 
+# ---- terminal size: ConsoleSize at create, a resize before the start ----
+api POST '/containers/create?name=tsz0' '{"Image":"busybox","Tty":true,"HostConfig":{"ConsoleSize":[5]}}' >/dev/null
+check_eq "a malformed ConsoleSize is refused with 400" 400 "$(code)"
+api POST '/containers/create?name=tsz1' '{"Image":"busybox","Tty":true,"Cmd":["stty","size"],"HostConfig":{"ConsoleSize":[11,22]}}' >/dev/null
+check_eq "create with ConsoleSize" 201 "$(code)"
+api POST '/containers/create?name=tsz2' '{"Image":"busybox","Tty":true,"Cmd":["stty","size"]}' >/dev/null
+api POST '/containers/tsz2/resize?h=13&w=24' >/dev/null
+check_eq "a resize of a created container is accepted" 200 "$(code)"
+for n in tsz1 tsz2; do
+    api POST /containers/$n/start >/dev/null
+    curl -s --max-time 120 --unix-socket "$SOCK" -X POST http://d/containers/$n/wait >/dev/null
+done
+check_eq "the process starts with HostConfig.ConsoleSize" "11 22" "$(api GET '/containers/tsz1/logs?stdout=1' | tr -d '\r\n')"
+check_eq "the process starts with the size given before the start" "13 24" "$(api GET '/containers/tsz2/logs?stdout=1' | tr -d '\r\n')"
+api POST '/containers/tsz2/resize?h=1&w=1' >/dev/null
+check_eq "a resize of an exited container is a 409" 409 "$(code)"
+api DELETE /containers/tsz1 >/dev/null
+api DELETE /containers/tsz2 >/dev/null
+
 # ---- the real docker CLI ----
 if ! command -v docker >/dev/null; then
     skip "docker CLI missing (apt-get install docker.io; only the client is used)"
