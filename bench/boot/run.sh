@@ -7,6 +7,7 @@
 #   container_run_median_s=X.XXX
 #   bare_boot_median_s=X.XXX
 #   ratio=X.XXX  (target <= 1.15)
+#   pair_ratio_median=X.XXX  (median of the N container/bare pairs' ratios)
 # Each bundle is made as `container run` makes it (ctr-prepare bundle =
 # bundle_create: the busybox image's ext4 snapshot from the store, read-only, a
 # fresh sparse writable disk, the image config, vCPUs "auto" and the default
@@ -100,3 +101,6 @@ echo "bundle_create_median_s=$(printf '%s\n' "${creates[@]}" | median)"
 echo "container_run_median_s=$ct"
 echo "bare_boot_median_s=$bare"
 awk -v c="$ct" -v b="$bare" -v a="$accel" 'BEGIN { printf "ratio=%.3f (target <= 1.15, accel %s)\n", c / b, a }'
+# The median of the per-pair ratios: each pair ran back to back under about the same load.
+pr=$(for i in "${!times[@]}"; do awk -v c="${times[$i]}" -v b="${bares[$i]}" 'BEGIN { printf "%.3f\n", c / b }'; done | median)
+echo "pair_ratio_median=$pr"
