@@ -244,6 +244,7 @@ int dmn_handle_restart(struct dmn_req *r);
 int dmn_handle_wait(struct dmn_req *r);
 int dmn_handle_resize(struct dmn_req *r);
 int dmn_handle_top(struct dmn_req *r);
+int dmn_handle_stats(struct dmn_req *r); /* stats.c */
 int dmn_handle_bootlog(struct dmn_req *r);
 
 /* monitor.c: one epoll thread watching the shims (pidfds) */

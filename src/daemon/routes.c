@@ -29,6 +29,7 @@ static const struct route routes[] = {
     {"GET", "/containers/{}/logs", dmn_handle_logs},
     {"POST", "/containers/{}/resize", dmn_handle_resize},
     {"GET", "/containers/{}/top", dmn_handle_top},
+    {"GET", "/containers/{}/stats", dmn_handle_stats},
     {"POST", "/containers/{}/rename", dmn_handle_rename},
     {"DELETE", "/containers/{}", dmn_handle_delete},
     {"POST", "/containers/{}/exec", dmn_handle_exec_create},

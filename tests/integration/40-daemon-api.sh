@@ -140,6 +140,29 @@ check_eq "a resize of an exited container is a 409" 409 "$(code)"
 api DELETE /containers/tsz1 >/dev/null
 api DELETE /containers/tsz2 >/dev/null
 
+# ---- stats: Docker's shape, from the QEMU process ----
+api POST '/containers/create?name=st1' '{"Image":"busybox","Cmd":["sh","-c","while :; do :; done"],"HostConfig":{"Memory":268435456}}' >/dev/null
+api POST /containers/st1/start >/dev/null
+out=$(api GET '/containers/st1/stats?stream=0')
+check_eq "stats?stream=0 answers 200" 200 "$(code)"
+check_eq "stats: id, name, memory limit = the VM's memory" "64 /st1 268435456" \
+    "$(jq -r '"\(.id | length) \(.name) \(.memory_stats.limit)"' <<<"$out")"
+check "stats: memory usage is the VM's resident memory (> 1 MiB)" [ "$(jq .memory_stats.usage <<<"$out")" -gt 1048576 ]
+check "stats: the busy loop used CPU between precpu and cpu" \
+    [ "$(jq '.cpu_stats.cpu_usage.total_usage - .precpu_stats.cpu_usage.total_usage' <<<"$out")" -gt 0 ]
+check "stats: system_cpu_usage advanced" \
+    [ "$(jq '.cpu_stats.system_cpu_usage - .precpu_stats.system_cpu_usage' <<<"$out")" -gt 0 ]
+check_eq "stats: pids_stats and networks are present" '{} {}' "$(jq -c '.pids_stats, .networks' <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+out=$(api GET '/containers/st1/stats?stream=0&one-shot=1')
+check_eq "stats one-shot: no previous sample" 0 "$(jq .precpu_stats.cpu_usage.total_usage <<<"$out")"
+n=$(timeout 4.5 curl -sN --unix-socket "$SOCK" http://d/containers/st1/stats | grep -c '"read"')
+check "stats streams about a sample a second (got $n in 4.5 s)" [ "$n" -ge 2 -a "$n" -le 5 ]
+api POST '/containers/st1/kill' >/dev/null
+curl -s --max-time 60 --unix-socket "$SOCK" -X POST http://d/containers/st1/wait >/dev/null
+out=$(timeout 10 curl -sN --unix-socket "$SOCK" http://d/containers/st1/stats)
+check_eq "stats of a stopped container: one zero sample, then the stream ends" "0 0001-01-01T00:00:00Z" "$? $(jq -r .read <<<"$out")"
+api DELETE /containers/st1 >/dev/null
+
 # ---- the real docker CLI ----
 if ! command -v docker >/dev/null; then
     skip "docker CLI missing (apt-get install docker.io; only the client is used)"
@@ -162,6 +185,7 @@ else
     check_contains "docker ps shows it up" "$(docker ps)" "Up "
     out=$(docker exec web sh -c 'echo from-exec; exit 4')
     check_eq "docker exec runs in it, with its exit code" "from-exec 4" "$out $?"
+    check_contains "docker stats --no-stream prints a row" "$(timeout 30 docker stats --no-stream web)" "MiB / "
     check_eq "docker exec -i relays stdin" "piped" "$(echo piped | docker exec -i web cat)"
     out=$(set -o pipefail; printf 'tty; echo in-tty; exit 5\n' | timeout 30 script -qec "docker exec -it web sh" /dev/null | tr -d '\r')
     rc=$?

@@ -131,6 +131,14 @@ ctr start life
 check_eq "start again by name" 0 "$rc"
 ctr exec life cat /root/marker
 check_eq "root changes kept across stop/start" kept "$out"
+ctr stats --no-stream life
+check_eq "stats --no-stream" 0 "$rc"
+check_contains "stats prints the table header" "$out" "MEM USAGE / LIMIT"
+check_contains "  and a row for the container with the VM's memory as the limit" "$out" "life"
+check_contains "  (limit)" "$out" "/ 256MiB"
+ctr stats --no-stream --format json life
+check_eq "stats --format json: memory usage > 0, limit = 256 MiB" "true 268435456" \
+    "$(jq -r '.[0] | "\(.memoryUsage > 0) \(.memoryLimit)"' <<<"$out")"
 ctr rm life
 check_eq "rm of a running container is refused" 1 "$rc"
 check_contains "the refusal says why" "$err" "life"
