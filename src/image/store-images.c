@@ -306,7 +306,14 @@ int imgstore_tag_manifest(struct imgstore *st, const char *name, const char *man
     full = oci_ref_normalize(name, err);
     if (full == NULL)
         return -1;
-    if (strchr(full, '@'))
+    /* repo@digest names record pulls by digest (docker's RepoDigests); a tag plus a
+     * digest names nothing stable. */
+    struct oci_ref r = {0};
+    if (oci_ref_parse(full, &r, err) < 0)
+        return -1;
+    bool both = r.tag && r.digest;
+    oci_ref_release(&r);
+    if (both)
         return ctr_fail(err, 0, "cannot tag `%s`: a name with a digest is not a tag", name);
     if (imgstore_lock(st, err) < 0)
         return -1;

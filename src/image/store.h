@@ -74,8 +74,16 @@ int imgstore_resolve(struct imgstore *st, const char *ref, struct imgstore_image
 int imgstore_list(struct imgstore *st, struct imgstore_entry **out, size_t *n, ctr_error_t *err);
 /* Add name `dst` for the image `src` resolves to. */
 int imgstore_tag(struct imgstore *st, const char *src, const char *dst, ctr_error_t *err);
-/* Remove one name (blobs and snapshots are left for a later GC). */
+/* Remove one name (blobs and snapshots are left for imgstore_gc). */
 int imgstore_remove(struct imgstore *st, const char *ref, ctr_error_t *err);
+/* Remove blobs and snapshots no image name reaches, keeping those of the manifests
+ * in in_use (NULL-terminated, may be NULL: e.g. images containers run from). */
+struct imgstore_gc_result {
+    size_t blobs_removed, snapshots_removed;
+    uint64_t bytes_freed; /* allocated on disk */
+};
+int imgstore_gc(struct imgstore *st, const char *const *in_use, struct imgstore_gc_result *out,
+                ctr_error_t *err);
 /* Path of the image's ext4 snapshot, made from its layers if missing. */
 int imgstore_snapshot(struct imgstore *st, const struct imgstore_image *img, char **path_out,
                       ctr_error_t *err);
