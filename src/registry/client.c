@@ -68,11 +68,20 @@ int registry_client_new(const char *host, const struct registry_options *opts,
         c->opts.chunk_size = 64ull << 20;
     c->host = ctr_xstrdup(strcmp(host, "index.docker.io") == 0 ? "docker.io" : host);
     c->api_host = ctr_xstrdup(strcmp(c->host, "docker.io") == 0 ? "registry-1.docker.io" : c->host);
-    if (scheme == REGISTRY_SCHEME_AUTO)
-        scheme = host_is_loopback(c->api_host) ? REGISTRY_SCHEME_HTTP : REGISTRY_SCHEME_HTTPS;
+    if (c->opts.certs_dir)
+        c->certs_dir = ctr_xstrdup(c->opts.certs_dir);
+    else if ((env = getenv("CONTAINER_CERTS_DIR")) && *env)
+        c->certs_dir = ctr_xstrdup(env);
+    else
+        c->certs_dir = ctr_xstrdup(REGISTRY_CERTS_DIR);
+    /* auto: http for loopback hosts, unless certs.d/<host> exists (TLS configured). */
+    if (scheme == REGISTRY_SCHEME_AUTO) {
+        cleanup_free char *cd = ctr_xasprintf("%s/%s", c->certs_dir, c->host);
+        scheme = host_is_loopback(c->api_host) && access(cd, F_OK) != 0 ? REGISTRY_SCHEME_HTTP
+                                                                         : REGISTRY_SCHEME_HTTPS;
+    }
     c->base =
         ctr_xasprintf("%s://%s", scheme == REGISTRY_SCHEME_HTTP ? "http" : "https", c->api_host);
-    c->certs_dir = ctr_xstrdup(c->opts.certs_dir ? c->opts.certs_dir : "/etc/container/certs.d");
     if (c->opts.config_dir)
         c->config_dir = ctr_xstrdup(c->opts.config_dir);
     else if ((env = getenv("DOCKER_CONFIG")) && *env)

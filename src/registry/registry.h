@@ -72,7 +72,10 @@ void registry_progress_renderer_event(void *renderer, const struct registry_prog
 void registry_progress_renderer_free(struct registry_progress_renderer *r);
 
 /* ---- client ---- */
+/* auto: http for loopback hosts (127.0.0.0/8, ::1, localhost) unless
+ * <certs-dir>/<host:port>/ exists, https for every other host. */
 enum registry_scheme { REGISTRY_SCHEME_HTTPS, REGISTRY_SCHEME_HTTP, REGISTRY_SCHEME_AUTO };
+#define REGISTRY_CERTS_DIR "/etc/container/certs.d"
 int registry_scheme_parse(const char *s, enum registry_scheme *out, ctr_error_t *err);
 
 struct registry_transport; /* NULL = libcurl; tests plug in a fake one */
@@ -80,7 +83,7 @@ struct registry_transport; /* NULL = libcurl; tests plug in a fake one */
 struct registry_options {
     enum registry_scheme scheme; /* default https; auto = http for loopback hosts */
     const char *config_dir;      /* dir of config.json; NULL = $DOCKER_CONFIG or ~/.docker */
-    const char *certs_dir;       /* NULL = /etc/container/certs.d */
+    const char *certs_dir;       /* NULL = $CONTAINER_CERTS_DIR, else REGISTRY_CERTS_DIR */
     unsigned max_concurrent;     /* parallel blob transfers; 0 = 3 */
     int max_retries;             /* per request on 5xx/timeouts; -1 = default (4); 0 = none */
     unsigned backoff_base_ms;    /* 0 = 200 */

@@ -29,9 +29,11 @@ int registry_pull_image(struct registry_client *c, const struct registry_ref *re
     if (foreign)
         log_warn("`%s` for %s/%s is stored but not tagged: this host runs %s/%s",
                  res.manifest_digest, platform->os, platform->arch, host.os, host.arch);
-    if (ref->tag && !foreign) {
+    if (!foreign) {
+        /* By tag: the tag; by digest only: repo@digest (docker's RepoDigests). */
         struct registry_ref named = *ref;
-        named.digest = NULL;
+        if (ref->tag)
+            named.digest = NULL;
         cleanup_free char *name = registry_ref_string(&named);
         if (imgstore_tag_manifest(st, name, res.manifest_digest, err) < 0) {
             registry_pull_result_free(&res);
