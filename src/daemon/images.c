@@ -1,5 +1,5 @@
 /* Image routes over the local store (src/image/store.h): list, inspect,
- * remove, tag, load, save, pull (registry client) and prune. */
+ * remove, tag, load, save and prune (pull and push: pull.c). */
 #include "daemon/daemon-internal.h"
 #include "image/store.h"
 #include "registry/registry.h"
@@ -212,6 +212,24 @@ int dmn_handle_image_inspect(struct dmn_req *r)
     return dmn_reply_json(r, 200, j);
 }
 
+/* Sweep what no name and no container reaches (containers run from the snapshot). */
+static int gc_store(struct dmn *d, struct imgstore_gc_result *out, ctr_error_t *err)
+{
+    cleanup_strv char **in_use = ctr_xcalloc(1, sizeof(char *));
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n_ctrs; i++)
+        if (d->ctrs[i]->image_id)
+            ctr_strv_append(&in_use, d->ctrs[i]->image_id);
+    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_lock(&d->img_lock);
+    int rc = imgstore_gc(d->images, (const char *const *)in_use, out, err);
+    pthread_mutex_unlock(&d->img_lock);
+    if (rc == 0)
+        log_info("image store gc: %zu blobs, %zu snapshots, %llu bytes freed", out->blobs_removed,
+                 out->snapshots_removed, (unsigned long long)out->bytes_freed);
+    return rc;
+}
+
 int dmn_handle_image_delete(struct dmn_req *r)
 {
     struct dmn *d = r->d;
@@ -234,10 +252,13 @@ int dmn_handle_image_delete(struct dmn_req *r)
         pthread_mutex_unlock(&d->img_lock);
         return dmn_reply_ctr_error(r, &err);
     }
-    size_t names = 0;
+    /* The image goes with its last tag; repo@digest names go with it (docker's
+     * RepoDigests). */
+    size_t others = 0;
     for (size_t i = 0; i < n; i++)
-        names += strcmp(e[i].digest, digest) == 0;
-    bool last = !by_name || names <= 1;
+        others += strcmp(e[i].digest, digest) == 0 && !strchr(e[i].name, '@') &&
+                  (!by_name || strcmp(e[i].name, name) != 0);
+    bool last = !by_name || others == 0;
     if (last && !force && containers_using(d, digest, user) > 0) {
         pthread_mutex_unlock(&d->img_lock);
         imgstore_entries_free(e, n);
@@ -249,7 +270,7 @@ int dmn_handle_image_delete(struct dmn_req *r)
     json_t *out = json_array();
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (strcmp(e[i].digest, digest) != 0 || (by_name && strcmp(e[i].name, name) != 0))
+        if (strcmp(e[i].digest, digest) != 0 || (!last && strcmp(e[i].name, name) != 0))
             continue;
         rc = imgstore_remove(d->images, e[i].name, &err);
         char *f = familiar(e[i].name);
@@ -265,6 +286,11 @@ int dmn_handle_image_delete(struct dmn_req *r)
     }
     if (last) {
         json_array_append_new(out, json_pack("{s:s}", "Deleted", digest));
+        struct imgstore_gc_result gc;
+        if (gc_store(d, &gc, &err) < 0) {
+            json_decref(out);
+            return dmn_reply_ctr_error(r, &err);
+        }
         pthread_mutex_lock(&d->lock);
         dmn_event_emit_locked(d, "image", "delete", digest, json_pack("{s:s}", "name", ref));
         pthread_mutex_unlock(&d->lock);
@@ -380,167 +406,62 @@ int dmn_handle_images_get(struct dmn_req *r)
     return dmn_reply_fd(r, 200, "application/x-tar", fd);
 }
 
-/* ---- pull: the registry client in a thread, progress as docker's JSON lines ---- */
-
-struct pull {
-    struct dmn *d;
-    char *ref;
-    int wfd;
-    pthread_mutex_t wlock;
-};
-
-static void pull_write(struct pull *p, json_t *j)
+static bool is_false(const char *v, void *ctx)
 {
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    pthread_mutex_lock(&p->wlock);
-    if (ctr_write_all(p->wfd, s, strlen(s)) < 0 || ctr_write_all(p->wfd, "\n", 1) < 0)
-        log_debug("pull client gone");
-    pthread_mutex_unlock(&p->wlock);
-    free(s);
+    return strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
 }
 
-static void pull_progress(void *opaque, const struct registry_progress_event *ev)
-{
-    struct pull *p = opaque;
-    char id[13];
-    snprintf(id, sizeof(id), "%s", ev->digest && strlen(ev->digest) > 19 ? ev->digest + 7 : "");
-    switch (ev->kind) {
-    case REGISTRY_PROGRESS_START:
-        pull_write(p, json_pack("{s:s,s:{},s:s}", "status", "Pulling fs layer", "progressDetail",
-                                "id", id));
-        break;
-    case REGISTRY_PROGRESS_BYTES:
-        pull_write(p, json_pack("{s:s,s:{s:I,s:I},s:s}", "status", "Downloading", "progressDetail",
-                                "current", (json_int_t)ev->done, "total", (json_int_t)ev->total,
-                                "id", id));
-        break;
-    case REGISTRY_PROGRESS_DONE:
-        pull_write(p, json_pack("{s:s,s:{},s:s}", "status", "Download complete", "progressDetail",
-                                "id", id));
-        break;
-    case REGISTRY_PROGRESS_EXISTS:
-        pull_write(
-            p, json_pack("{s:s,s:{},s:s}", "status", "Already exists", "progressDetail", "id", id));
-        break;
-    case REGISTRY_PROGRESS_RETRY:
-        pull_write(p,
-                   json_pack("{s:s,s:{},s:s}", "status", "Retrying", "progressDetail", "id", id));
-        break;
-    default:
-        break;
-    }
-}
-
-static void *pull_thread(void *arg)
-{
-    struct pull *p = arg;
-    ctr_error_t err = NULL;
-    struct registry_ref ref = {0};
-    struct registry_client *cl = NULL;
-    struct registry_pull_result res = {0};
-    struct registry_options o = {
-        .scheme = REGISTRY_SCHEME_AUTO, .progress = pull_progress, .progress_opaque = p};
-
-    if (registry_ref_parse(p->ref, &ref, &err) == 0) {
-        pull_write(p, json_pack("{s:s,s:s}", "status", ref.tag ? "Pulling from" : "Pulling", "id",
-                                ref.repo));
-        if (registry_client_new(registry_ref_api_host(&ref), &o, &cl, &err) == 0) {
-            pthread_mutex_lock(&p->d->img_lock);
-            int rc = registry_pull_image(cl, &ref, NULL, p->d->images, &res, &err);
-            pthread_mutex_unlock(&p->d->img_lock);
-            if (rc == 0) {
-                cleanup_free char *dg = ctr_xasprintf("Digest: %s", res.index_digest);
-                cleanup_free char *st = ctr_xasprintf("Status: Downloaded image for %s", p->ref);
-                pull_write(p, json_pack("{s:s}", "status", dg));
-                pull_write(p, json_pack("{s:s}", "status", st));
-                pthread_mutex_lock(&p->d->lock);
-                dmn_event_emit_locked(p->d, "image", "pull", p->ref, NULL);
-                pthread_mutex_unlock(&p->d->lock);
-            }
-        }
-    }
-    if (err) {
-        pull_write(
-            p, json_pack("{s:{s:s},s:s}", "errorDetail", "message", err->msg, "error", err->msg));
-        ctr_error_free(&err);
-    }
-    registry_pull_result_free(&res);
-    registry_client_free(cl);
-    registry_ref_free(&ref);
-    close(p->wfd);
-    pthread_mutex_destroy(&p->wlock);
-    free(p->ref);
-    free(p);
-    return NULL;
-}
-
-struct pipe_reader {
-    int fd;
-};
-
-static ssize_t pipe_fill(void *ctx, char *buf, size_t max)
-{
-    struct pipe_reader *pr = ctx;
-    for (;;) {
-        ssize_t n = read(pr->fd, buf, max);
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n;
-    }
-}
-
-static void pipe_free(void *ctx)
-{
-    struct pipe_reader *pr = ctx;
-    close(pr->fd);
-    free(pr);
-}
-
-int dmn_handle_images_create(struct dmn_req *r)
-{
-    const char *from = dmn_query(r, "fromImage"), *tag = dmn_query(r, "tag");
-    int fds[2];
-    pthread_t t;
-
-    if (dmn_query(r, "fromSrc"))
-        return dmn_reply_error(r, 501, "importing a root filesystem (`fromSrc`) is not supported");
-    if (from == NULL || *from == '\0')
-        return dmn_reply_error(r, 400, "`fromImage` is missing: name the image to pull");
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return dmn_reply_error(r, 500, "pipe: %s", strerror(errno));
-    struct pull *p = ctr_xcalloc(1, sizeof(*p));
-    p->d = r->d;
-    p->ref = tag && *tag && !strchr(from, '@')
-                 ? ctr_xasprintf("%s%s%s", from,
-                                 tag[0] == '@' || strncmp(tag, "sha256:", 7) == 0 ? "@" : ":", tag)
-                 : ctr_xstrdup(from);
-    p->wfd = fds[1];
-    pthread_mutex_init(&p->wlock, NULL);
-    if (pthread_create(&t, NULL, pull_thread, p) != 0) {
-        close(fds[0]);
-        close(fds[1]);
-        free(p->ref);
-        free(p);
-        return dmn_reply_error(r, 500, "cannot start the pull");
-    }
-    pthread_detach(t);
-    struct pipe_reader *pr = ctr_xcalloc(1, sizeof(*pr));
-    pr->fd = fds[0];
-    return dmn_reply_stream(r, 200, "application/json", pipe_fill, pr, pipe_free);
-}
-
+/* Docker's image prune: untagged images (only repo@digest names), or with
+ * dangling=false (`prune -a`) every image no container uses; then the store GC. */
 int dmn_handle_images_prune(struct dmn_req *r)
 {
+    static const char *const allowed[] = {"dangling", NULL};
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
-    pthread_mutex_lock(&d->img_lock);
-    int rc = imgstore_ingest_cleanup(d->images, &err);
-    pthread_mutex_unlock(&d->img_lock);
-    if (rc < 0)
+    struct dmn_filters f = {0};
+    struct imgstore_entry *e = NULL;
+    size_t n = 0;
+    struct imgstore_gc_result gc;
+
+    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+        dmn_filters_check(&f, allowed, &err) < 0) {
+        dmn_filters_release(&f);
         return dmn_reply_ctr_error(r, &err);
-    /* Untagged images do not exist in this store (an image is its names); blobs of
-     * removed images are left for a store GC. */
-    return dmn_reply_json(
-        r, 200, json_pack("{s:[],s:I}", "ImagesDeleted", "SpaceReclaimed", (json_int_t)0));
+    }
+    bool all = dmn_filters_has(&f, "dangling") && dmn_filters_any(&f, "dangling", is_false, NULL);
+    dmn_filters_release(&f);
+    json_t *deleted = json_array(), *done = json_object();
+    pthread_mutex_lock(&d->img_lock);
+    int rc = imgstore_list(d->images, &e, &n, &err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *dg = e[i].digest;
+        bool tagged = false;
+        if (json_object_get(done, dg))
+            continue;
+        json_object_set_new(done, dg, json_true());
+        for (size_t k = 0; k < n; k++)
+            tagged = tagged || (strcmp(e[k].digest, dg) == 0 && !strchr(e[k].name, '@'));
+        if ((tagged && !all) || containers_using(d, dg, NULL) > 0)
+            continue;
+        for (size_t k = 0; rc == 0 && k < n; k++) {
+            if (strcmp(e[k].digest, dg) != 0)
+                continue;
+            rc = imgstore_remove(d->images, e[k].name, &err);
+            cleanup_free char *fam = familiar(e[k].name);
+            json_array_append_new(deleted, json_pack("{s:s}", "Untagged", fam));
+        }
+        json_array_append_new(deleted, json_pack("{s:s}", "Deleted", dg));
+    }
+    pthread_mutex_unlock(&d->img_lock);
+    imgstore_entries_free(e, n);
+    json_decref(done);
+    if (rc == 0)
+        rc = gc_store(d, &gc, &err);
+    if (rc < 0) {
+        json_decref(deleted);
+        return dmn_reply_ctr_error(r, &err);
+    }
+    return dmn_reply_json(r, 200,
+                          json_pack("{s:o,s:I}", "ImagesDeleted", deleted, "SpaceReclaimed",
+                                    (json_int_t)gc.bytes_freed));
 }

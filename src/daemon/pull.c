@@ -1,0 +1,403 @@
+/* Images from registries: POST /images/create (pull) and POST /images/{name}/push.
+ * The registry client (src/registry) runs in a thread; its progress goes to the
+ * client as docker's JSON message lines through a pipe. Credentials come only from
+ * the request's X-Registry-Auth header (as dockerd: the daemon keeps none). */
+#include "daemon/daemon-internal.h"
+#include "image/store.h"
+#include "registry/registry.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct job {
+    struct dmn *d;
+    int wfd;
+    pthread_mutex_t wlock;
+    char *ref;      /* pull: the reference; push: the repository as named */
+    char **names;   /* push: the local names to push */
+    char *platform; /* pull: "os/arch[/variant]" or NULL */
+    char *user, *pass;
+};
+
+static void job_free(struct job *j)
+{
+    if (j->wfd >= 0)
+        close(j->wfd);
+    pthread_mutex_destroy(&j->wlock);
+    free(j->ref);
+    ctr_strv_free(j->names);
+    free(j->platform);
+    free(j->user);
+    if (j->pass)
+        explicit_bzero(j->pass, strlen(j->pass));
+    free(j->pass);
+    free(j);
+}
+
+static void job_write(struct job *j, json_t *m)
+{
+    char *s = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    pthread_mutex_lock(&j->wlock);
+    if (ctr_write_all(j->wfd, s, strlen(s)) < 0 || ctr_write_all(j->wfd, "\n", 1) < 0)
+        log_debug("registry client gone");
+    pthread_mutex_unlock(&j->wlock);
+    free(s);
+}
+
+static void job_status(struct job *j, const char *status, const char *id)
+{
+    if (id)
+        job_write(j, json_pack("{s:s,s:{},s:s}", "status", status, "progressDetail", "id", id));
+    else
+        job_write(j, json_pack("{s:s}", "status", status));
+}
+
+static void job_progress(void *opaque, const struct registry_progress_event *ev)
+{
+    struct job *j = opaque;
+    char id[13];
+    snprintf(id, sizeof(id), "%s", ev->digest && strlen(ev->digest) > 19 ? ev->digest + 7 : "");
+    switch (ev->kind) {
+    case REGISTRY_PROGRESS_START:
+        job_status(j, ev->push ? "Preparing" : "Pulling fs layer", id);
+        break;
+    case REGISTRY_PROGRESS_BYTES:
+        job_write(j, json_pack("{s:s,s:{s:I,s:I},s:s}", "status",
+                               ev->push ? "Pushing" : "Downloading", "progressDetail", "current",
+                               (json_int_t)ev->done, "total", (json_int_t)ev->total, "id", id));
+        break;
+    case REGISTRY_PROGRESS_DONE:
+        job_status(j, ev->push ? "Pushed" : "Download complete", id);
+        break;
+    case REGISTRY_PROGRESS_EXISTS:
+        job_status(j, ev->push ? "Layer already exists" : "Already exists", id);
+        break;
+    case REGISTRY_PROGRESS_MOUNTED:
+        job_status(j, "Mounted from another repository", id);
+        break;
+    case REGISTRY_PROGRESS_RETRY:
+        job_status(j, "Retrying", id);
+        break;
+    default:
+        break;
+    }
+}
+
+static void job_error(struct job *j, ctr_error_t *err)
+{
+    job_write(j, json_pack("{s:{s:s},s:s}", "errorDetail", "message", (*err)->msg, "error",
+                           (*err)->msg));
+    ctr_error_free(err);
+}
+
+static int job_client(struct job *j, const char *host, struct registry_client **cl,
+                      ctr_error_t *err)
+{
+    struct registry_options o = {.scheme = REGISTRY_SCHEME_AUTO,
+                                 .max_retries = -1,
+                                 .username = j->user,
+                                 .password = j->pass,
+                                 .anonymous = j->user == NULL,
+                                 .progress = job_progress,
+                                 .progress_opaque = j};
+    return registry_client_new(host, &o, cl, err);
+}
+
+static void *pull_thread(void *arg)
+{
+    struct job *j = arg;
+    ctr_error_t err = NULL;
+    struct registry_ref ref = {0};
+    struct registry_client *cl = NULL;
+    struct registry_pull_result res = {0};
+    struct registry_platform plat;
+
+    if (registry_platform_parse(j->platform, &plat, &err) < 0 ||
+        registry_ref_parse(j->ref, &ref, &err) < 0)
+        goto out;
+    job_status(j, ref.tag ? "Pulling from" : "Pulling", ref.repo);
+    if (job_client(j, ref.domain, &cl, &err) < 0)
+        goto out;
+    pthread_mutex_lock(&j->d->img_lock);
+    int rc = registry_pull_image(cl, &ref, j->platform ? &plat : NULL, j->d->images, &res, &err);
+    pthread_mutex_unlock(&j->d->img_lock);
+    if (rc == 0) {
+        cleanup_free char *full = registry_ref_string(&ref);
+        cleanup_free char *dg = ctr_xasprintf("Digest: %s", res.index_digest);
+        cleanup_free char *st = ctr_xasprintf(
+            "Status: %s for %s",
+            res.bytes_downloaded ? "Downloaded newer image" : "Image is up to date", full);
+        job_status(j, dg, NULL);
+        job_status(j, st, NULL);
+        pthread_mutex_lock(&j->d->lock);
+        dmn_event_emit_locked(j->d, "image", "pull", full, NULL);
+        pthread_mutex_unlock(&j->d->lock);
+    }
+out:
+    if (err)
+        job_error(j, &err);
+    registry_pull_result_free(&res);
+    registry_client_free(cl);
+    registry_ref_free(&ref);
+    job_free(j);
+    return NULL;
+}
+
+static int push_one(struct job *j, const char *name, ctr_error_t *err)
+{
+    struct registry_ref ref = {0};
+    struct registry_client *cl = NULL;
+    cleanup_free char *pushed = NULL, *blob = NULL;
+    struct stat sb;
+    int rc = -1;
+
+    if (registry_ref_parse(name, &ref, err) < 0)
+        return -1;
+    if (job_client(j, ref.domain, &cl, err) == 0) {
+        pthread_mutex_lock(&j->d->img_lock);
+        rc = registry_push_image(cl, &ref, j->d->images, name, NULL, &pushed, err);
+        if (rc == 0) {
+            blob = imgstore_blob_path(j->d->images, pushed);
+            if (stat(blob, &sb) < 0)
+                sb.st_size = 0;
+        }
+        pthread_mutex_unlock(&j->d->img_lock);
+    }
+    if (rc == 0) {
+        const char *tag = ref.tag ? ref.tag : ref.digest;
+        cleanup_free char *line = ctr_xasprintf("%s: digest: %s size: %lld", tag, pushed,
+                                                (long long)sb.st_size);
+        job_status(j, line, NULL);
+        job_write(j, json_pack("{s:{},s:{s:s,s:s,s:I}}", "progressDetail", "aux", "Tag", tag,
+                               "Digest", pushed, "Size", (json_int_t)sb.st_size));
+        pthread_mutex_lock(&j->d->lock);
+        dmn_event_emit_locked(j->d, "image", "push", name, NULL);
+        pthread_mutex_unlock(&j->d->lock);
+    }
+    registry_client_free(cl);
+    registry_ref_free(&ref);
+    return rc;
+}
+
+static void *push_thread(void *arg)
+{
+    struct job *j = arg;
+    ctr_error_t err = NULL;
+    struct oci_ref r = {0};
+
+    if (oci_ref_parse(j->ref, &r, &err) == 0) {
+        cleanup_free char *repo = oci_ref_repo(&r);
+        cleanup_free char *line = ctr_xasprintf("The push refers to repository [%s]", repo);
+        job_status(j, line, NULL);
+        for (size_t i = 0; j->names[i] && push_one(j, j->names[i], &err) == 0; i++)
+            ;
+        oci_ref_release(&r);
+    }
+    if (err)
+        job_error(j, &err);
+    job_free(j);
+    return NULL;
+}
+
+/* X-Registry-Auth: base64url(JSON {username, password} or {auth: base64(user:pass)}). */
+static int auth_parse(const char *hdr, char **user, char **pass, ctr_error_t *err)
+{
+    size_t n = hdr ? strlen(hdr) : 0;
+    cleanup_free char *b = ctr_xmalloc(n + 4), *raw = ctr_xmalloc(n + 4);
+    json_t *j;
+    const char *u, *p, *a;
+
+    *user = *pass = NULL;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        b[i] = hdr[i] == '-' ? '+' : hdr[i] == '_' ? '/' : hdr[i];
+    while (n % 4)
+        b[n++] = '=';
+    b[n] = '\0';
+    int len = EVP_DecodeBlock((unsigned char *)raw, (unsigned char *)b, (int)n);
+    if (len < 0)
+        return ctr_fail(err, EINVAL, "`X-Registry-Auth` is not base64");
+    while (len > 0 && raw[len - 1] == '\0')
+        len--;
+    j = json_loadb(raw, (size_t)len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return ctr_fail(err, EINVAL, "`X-Registry-Auth` is not a JSON object");
+    }
+    u = json_string_value(json_object_get(j, "username"));
+    p = json_string_value(json_object_get(j, "password"));
+    a = json_string_value(json_object_get(j, "auth"));
+    if (u && *u) {
+        *user = ctr_xstrdup(u);
+        *pass = ctr_xstrdup(p ? p : "");
+    } else if (a && *a) {
+        size_t al = strlen(a);
+        cleanup_free char *dec = ctr_xmalloc(al + 4);
+        int dl = EVP_DecodeBlock((unsigned char *)dec, (const unsigned char *)a, (int)al);
+        char *colon = dl > 0 ? memchr(dec, ':', (size_t)dl) : NULL;
+        if (colon) {
+            *user = ctr_xstrndup(dec, (size_t)(colon - dec));
+            *pass = ctr_xstrdup(colon + 1); /* padding decodes as trailing NULs */
+        }
+        explicit_bzero(dec, al + 4);
+    }
+    json_decref(j);
+    explicit_bzero(raw, n + 4);
+    return 0;
+}
+
+struct pipe_reader {
+    int fd;
+};
+
+static struct pipe_reader *pipe_reader_new(int fd)
+{
+    struct pipe_reader *pr = ctr_xcalloc(1, sizeof(*pr));
+    pr->fd = fd;
+    return pr;
+}
+
+static ssize_t pipe_fill(void *ctx, char *buf, size_t max)
+{
+    struct pipe_reader *pr = ctx;
+    for (;;) {
+        ssize_t n = read(pr->fd, buf, max);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n;
+    }
+}
+
+static void pipe_free(void *ctx)
+{
+    struct pipe_reader *pr = ctx;
+    close(pr->fd);
+    free(pr);
+}
+
+/* Start fn on j in a thread and stream what it writes. Takes j. */
+static int job_start(struct dmn_req *r, struct job *j, void *(*fn)(void *))
+{
+    int fds[2];
+    pthread_t t;
+    ctr_error_t err = NULL;
+
+    if (auth_parse(dmn_header(r, "X-Registry-Auth"), &j->user, &j->pass, &err) < 0) {
+        job_free(j);
+        return dmn_reply_ctr_error(r, &err);
+    }
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        job_free(j);
+        return dmn_reply_error(r, 500, "pipe: %s", strerror(errno));
+    }
+    j->wfd = fds[1];
+    if (pthread_create(&t, NULL, fn, j) != 0) {
+        close(fds[0]);
+        job_free(j);
+        return dmn_reply_error(r, 500, "cannot start the transfer");
+    }
+    pthread_detach(t);
+    return dmn_reply_stream(r, 200, "application/json", pipe_fill, pipe_reader_new(fds[0]),
+                            pipe_free);
+}
+
+static struct job *job_new(struct dmn_req *r, char *ref)
+{
+    struct job *j = ctr_xcalloc(1, sizeof(*j));
+    j->d = r->d;
+    j->wfd = -1;
+    j->ref = ref;
+    pthread_mutex_init(&j->wlock, NULL);
+    return j;
+}
+
+/* name + tag query as docker sends them: tag may be a tag or a digest. */
+static char *with_tag(const char *name, const char *tag)
+{
+    if (tag == NULL || *tag == '\0' || strchr(name, '@'))
+        return ctr_xstrdup(name);
+    bool digest = strncmp(tag, "sha256:", 7) == 0;
+    return ctr_xasprintf("%s%s%s", name, digest ? "@" : ":", tag);
+}
+
+int dmn_handle_images_create(struct dmn_req *r)
+{
+    const char *from = dmn_query(r, "fromImage"), *tag = dmn_query(r, "tag");
+    const char *platform = dmn_query(r, "platform");
+    ctr_error_t err = NULL;
+    struct registry_platform plat;
+
+    if (dmn_query(r, "fromSrc"))
+        return dmn_reply_error(r, 501, "importing a root filesystem (`fromSrc`) is not supported");
+    if (from == NULL || *from == '\0')
+        return dmn_reply_error(r, 400, "`fromImage` is missing: name the image to pull");
+    if (platform && *platform && registry_platform_parse(platform, &plat, &err) < 0)
+        return dmn_reply_ctr_error(r, &err);
+    struct job *j = job_new(r, with_tag(from, tag));
+    if (platform && *platform)
+        j->platform = ctr_xstrdup(platform);
+    return job_start(r, j, pull_thread);
+}
+
+/* The local names a push covers: name[:tag] itself, or every tag of the repository
+ * when neither the name nor the query gives one (docker push --all-tags). */
+static int push_names(struct dmn *d, const char *ref, char ***out, ctr_error_t *err)
+{
+    struct oci_ref r = {0};
+    struct imgstore_entry *e = NULL;
+    size_t n = 0;
+    const char *base = strrchr(ref, '/') ? strrchr(ref, '/') : ref;
+
+    if (oci_ref_parse(ref, &r, err) < 0)
+        return -1;
+    cleanup_free char *full = oci_ref_string(&r), *repo = oci_ref_repo(&r);
+    oci_ref_release(&r);
+    char **names = ctr_xcalloc(1, sizeof(char *));
+    pthread_mutex_lock(&d->img_lock);
+    int rc = imgstore_list(d->images, &e, &n, err);
+    pthread_mutex_unlock(&d->img_lock);
+    if (rc < 0) {
+        ctr_strv_free(names);
+        return -1;
+    }
+    bool explicit_tag = strchr(base, ':') || strchr(base, '@');
+    size_t rl = strlen(repo);
+    for (size_t i = 0; i < n; i++) {
+        if (explicit_tag ? strcmp(e[i].name, full) == 0
+                         : strncmp(e[i].name, repo, rl) == 0 && e[i].name[rl] == ':')
+            ctr_strv_append(&names, e[i].name);
+    }
+    imgstore_entries_free(e, n);
+    if (names[0] == NULL) {
+        ctr_strv_free(names);
+        return ctr_fail(err, ENOENT, "No such image: %s", ref);
+    }
+    *out = names;
+    return 0;
+}
+
+int dmn_handle_image_push(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    cleanup_free char *ref = with_tag(r->params[0], dmn_query(r, "tag"));
+    char **names = NULL;
+
+    if (push_names(r->d, ref, &names, &err) < 0) {
+        if (err->errnum == ENOENT) {
+            dmn_reply_error(r, 404, "%s", err->msg);
+            ctr_error_free(&err);
+            return 0;
+        }
+        return dmn_reply_ctr_error(r, &err);
+    }
+    struct job *j = job_new(r, ctr_steal_ptr(ref));
+    j->names = names;
+    return job_start(r, j, push_thread);
+}
