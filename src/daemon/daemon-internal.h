@@ -310,6 +310,7 @@ int dmn_handle_image_tag(struct dmn_req *r);
 int dmn_handle_images_load(struct dmn_req *r);
 int dmn_handle_images_get(struct dmn_req *r);
 int dmn_handle_images_create(struct dmn_req *r);
+int dmn_handle_image_push(struct dmn_req *r);
 int dmn_handle_images_prune(struct dmn_req *r);
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
 int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_error_t *err);

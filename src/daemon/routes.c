@@ -45,6 +45,7 @@ static const struct route routes[] = {
     {"GET", "/images/{*}/json", dmn_handle_image_inspect},
     {"GET", "/images/{*}/get", dmn_handle_images_get},
     {"POST", "/images/{*}/tag", dmn_handle_image_tag},
+    {"POST", "/images/{*}/push", dmn_handle_image_push},
     {"DELETE", "/images/{*}", dmn_handle_image_delete},
     /* project routes */
     {"GET", "/container/system/status", dmn_handle_sys_status},
