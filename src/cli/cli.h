@@ -286,6 +286,9 @@ int cli_cmd_registry_list(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
 /* The X-Registry-Auth header for ref's registry from the stored credentials
  * (NULL when none; caller frees). */
 char *cli_registry_auth_header(const char *ref);
+/* Pull through the daemon, progress lines to out (run pulls a missing image). */
+int cli_image_pull(const struct cli_ctx *ctx, const char *ref, const char *platform, FILE *out,
+                   ctr_error_t *err);
 
 /* system.c */
 int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);

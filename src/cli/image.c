@@ -309,6 +309,7 @@ struct msgs {
     char *buf;
     size_t len;
     char *error; /* first errorDetail/error seen */
+    FILE *out;   /* NULL: stdout */
 };
 
 static void msg_line(struct msgs *m, const char *line, size_t n)
@@ -316,10 +317,11 @@ static void msg_line(struct msgs *m, const char *line, size_t n)
     json_error_t jerr;
     json_t *j = json_loadb(line, n, 0, &jerr);
     const char *s;
+    FILE *out = m->out ? m->out : stdout;
 
     if (j == NULL) {
         if (n)
-            printf("%.*s\n", (int)n, line);
+            fprintf(out, "%.*s\n", (int)n, line);
         return;
     }
     if ((s = cli_json_str(j, "error")) != NULL ||
@@ -327,16 +329,16 @@ static void msg_line(struct msgs *m, const char *line, size_t n)
         if (m->error == NULL)
             m->error = ctr_xstrdup(s);
     } else if ((s = cli_json_str(j, "stream")) != NULL) {
-        fputs(s, stdout);
+        fputs(s, out);
     } else if ((s = cli_json_str(j, "status")) != NULL) {
         const char *id = cli_json_str(j, "id");
         const char *progress = cli_json_str(j, "progress");
         /* Progress updates with bytes are too chatty for plain lines. */
         if (!json_is_object(json_object_get(j, "progressDetail")) ||
             json_object_size(json_object_get(j, "progressDetail")) == 0 || progress == NULL)
-            printf("%s%s%s\n", id ? id : "", id ? ": " : "", s);
+            fprintf(out, "%s%s%s\n", id ? id : "", id ? ": " : "", s);
     }
-    fflush(stdout);
+    fflush(out);
     json_decref(j);
 }
 
@@ -457,26 +459,21 @@ int cli_cmd_image_save(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
     return r < 0 ? -1 : 0;
 }
 
-static int pull_push(struct cli_ctx *ctx, int argc, char **argv, bool push, ctr_error_t *err)
+/* One pull or push through the daemon, credentials from `registry login` sent in
+ * X-Registry-Auth as docker's CLI does. */
+static int transfer(const struct cli_ctx *ctx, const char *ref, const char *platform, bool push,
+                    FILE *out, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"platform", 0, true, O_PLATFORM}, {0}};
-    struct img_opts o = {0};
-    cleanup_strv char **pos = NULL;
     cleanup_free char *path = NULL, *auth = NULL, *hdr = NULL, *er = NULL;
-    struct msgs m = {0};
-    int r = parse(ctx, opts, argc, argv, &o, &pos, err);
+    struct msgs m = {.out = out};
 
-    if (r != 0)
-        return r == 1 ? 0 : -1;
-    if (cli_check_args(ctx->name, pos, 1, 1, "exactly one image reference", err) < 0)
-        return -1;
-    auth = cli_registry_auth_header(pos[0]);
+    auth = cli_registry_auth_header(ref);
     hdr = ctr_xasprintf("X-Registry-Auth: %s", auth ? auth : "e30=");
-    er = cli_esc(pos[0]);
+    er = cli_esc(ref);
     if (push) {
         path = cli_path("/images/%s/push", er);
-    } else if (o.platform) {
-        cleanup_free char *ep = cli_esc(o.platform);
+    } else if (platform) {
+        cleanup_free char *ep = cli_esc(platform);
         path = cli_path("/images/create?fromImage=%s&platform=%s", er, ep);
     } else {
         path = cli_path("/images/create?fromImage=%s", er);
@@ -494,6 +491,26 @@ static int pull_push(struct cli_ctx *ctx, int argc, char **argv, bool push, ctr_
         return -1;
     }
     return msgs_finish(&m, err);
+}
+
+int cli_image_pull(const struct cli_ctx *ctx, const char *ref, const char *platform, FILE *out,
+                   ctr_error_t *err)
+{
+    return transfer(ctx, ref, platform, false, out, err);
+}
+
+static int pull_push(struct cli_ctx *ctx, int argc, char **argv, bool push, ctr_error_t *err)
+{
+    static const struct cli_option opts[] = {{"platform", 0, true, O_PLATFORM}, {0}};
+    struct img_opts o = {0};
+    cleanup_strv char **pos = NULL;
+    int r = parse(ctx, opts, argc, argv, &o, &pos, err);
+
+    if (r != 0)
+        return r == 1 ? 0 : -1;
+    if (cli_check_args(ctx->name, pos, 1, 1, "exactly one image reference", err) < 0)
+        return -1;
+    return transfer(ctx, pos[0], o.platform, push, stdout, err);
 }
 
 int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)

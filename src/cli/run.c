@@ -259,7 +259,16 @@ static char *create_container(const struct cli_ctx *ctx, const struct cli_run_op
         name ? cli_path("/containers/create?name=%s", name) : cli_path("/containers/create");
     char *id = NULL;
 
-    if (cli_call(ctx, "POST", path, body, &resp, err) == 0) {
+    int rc = cli_call(ctx, "POST", path, body, &resp, err);
+    if (rc < 0 && strncmp((*err)->msg, "No such image: ", 15) == 0) {
+        /* As docker's CLI: pull the missing image, then create again. */
+        ctr_error_free(err);
+        fprintf(stderr, "Unable to find image '%s' locally\n", o->image);
+        rc = cli_image_pull(ctx, o->image, NULL, stderr, err);
+        if (rc == 0)
+            rc = cli_call(ctx, "POST", path, body, &resp, err);
+    }
+    if (rc == 0) {
         const char *s = cli_json_str(resp, "Id");
         json_t *w = json_object_get(resp, "Warnings");
         size_t i;
