@@ -2,8 +2,9 @@
 # bench/pull: pull a realistic multi-layer image (a debootstrap'd Debian rootfs split
 # into layers, ~100 MB compressed) from a local docker-registry into a runnable state,
 # cold (empty destination), by us (ctr-registry pull --unpack: download, verify, ext4
-# snapshot) and by `skopeo copy` + `umoci unpack` (podman cannot run on this host;
-# if it can, it is measured too). Prints both side by side with ratios.
+# snapshot), by `podman pull` (fresh --root/--runroot storage each run, overlay: layers
+# extracted = runnable) and by `skopeo copy` + `umoci unpack`. Prints all side by side
+# with ratios.
 # Usage: bench/pull/run.sh [--runs N] [--record]   (--record rewrites the
 # "## Pull (bench/pull)" section of docs/performance.md)
 set -u
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
 done
 source "$TOP/tests/lib.sh"
 source "$TOP/tests/integration/50-registry-lib.bash"
-for tool in /usr/bin/docker-registry skopeo umoci debootstrap "$REG_TOOL"; do
+for tool in /usr/bin/docker-registry skopeo umoci podman debootstrap "$REG_TOOL"; do
     command -v "$tool" >/dev/null || { echo "bench/pull: missing $tool" >&2; exit 1; }
 done
 
@@ -104,14 +105,21 @@ push_s=$(echo "$(date +%s.%N) - $t0" | bc)
 now() { date +%s.%N; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ours_dl=() ours_all=() sk_dl=() sk_all=() pod=()
-have_podman=0
-if command -v podman >/dev/null && podman info >/dev/null 2>&1; then have_podman=1; fi
+podman info >/dev/null 2>&1 || { echo "bench/pull: podman cannot run (podman info fails)" >&2; exit 1; }
+# podman with storage of its own, emptied before each run (cold, like ours).
+P() { podman --root "$T_TMP/podroot" --runroot "$T_TMP/podrun" --storage-driver overlay "$@"; }
 for i in $(seq "$RUNS"); do
     rm -rf "$T_TMP/data" "$T_TMP/sk" "$T_TMP/bundle"
+    P rmi -a -f >/dev/null 2>&1
+    rm -rf "$T_TMP/podroot" "$T_TMP/podrun"
     sync
     out=$("$REG_TOOL" --scheme http pull --root "$T_TMP/data" --progress none --unpack "$REF") || exit 1
     ours_dl+=("$(printf '%s\n' "$out" | awk '/^layers/ {print $NF}')")
     ours_all+=("$(printf '%s\n' "$out" | awk '/^snapshot/ {print $NF}')")
+    sync
+    t0=$(now)
+    P pull -q --tls-verify=false "$REF" >/dev/null || exit 1
+    pod+=("$(echo "$(now) - $t0" | bc)")
     sync
     t0=$(now)
     skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$REF" "oci:$T_TMP/sk:bench" >/dev/null || exit 1
@@ -120,13 +128,9 @@ for i in $(seq "$RUNS"); do
     t2=$(now)
     sk_dl+=("$(echo "$t1 - $t0" | bc)")
     sk_all+=("$(echo "$t2 - $t0" | bc)")
-    if [ "$have_podman" = 1 ]; then
-        podman rmi -f "$REF" >/dev/null 2>&1
-        t0=$(now)
-        podman pull -q --tls-verify=false "$REF" >/dev/null || exit 1
-        pod+=("$(echo "$(now) - $t0" | bc)")
-    fi
 done
+P rmi -a -f >/dev/null 2>&1
+rm -rf "$T_TMP/podroot" "$T_TMP/podrun"
 rm -rf "$T_TMP/data" "$T_TMP/sk" "$T_TMP/bundle"
 
 o_dl=$(median "${ours_dl[@]}"); o_all=$(median "${ours_all[@]}")
@@ -135,28 +139,27 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 r2() { printf '%.2f' "$1"; }
 o_dl=$(r2 "$o_dl"); o_all=$(r2 "$o_all"); s_dl=$(r2 "$s_dl"); s_all=$(r2 "$s_all"); push_s=$(r2 "$push_s")
 mb=$(echo "scale=1; $compressed / 1048576" | bc)
+p=$(r2 "$(median "${pod[@]}")")
 report=$(cat <<MD
 Image: debootstrap --variant=minbase --include=$INCLUDE (bookworm), $nlayers gzip layers,
 $mb MiB compressed, served by docker-registry on 127.0.0.1; destination empty
 before each run; median of $RUNS runs; $(nproc) cores; $(date -u +%Y-%m-%d).
 
-| step | ours (ctr-registry) | skopeo copy (+ umoci unpack) | ratio |
-| --- | --- | --- | --- |
-| download + verify | ${o_dl} s | ${s_dl} s | $(ratio "$s_dl" "$o_dl")x |
-| to a runnable state (ours: ext4 snapshot; theirs: unpacked bundle) | ${o_all} s | ${s_all} s | $(ratio "$s_all" "$o_all")x |
+| step | ours (ctr-registry) | podman pull | ratio | skopeo copy (+ umoci unpack) | ratio |
+| --- | --- | --- | --- | --- | --- |
+| download + verify | ${o_dl} s | — | — | ${s_dl} s | $(ratio "$s_dl" "$o_dl")x |
+| to a runnable state | ${o_all} s | ${p} s | **$(ratio "$p" "$o_all")x** | ${s_all} s | $(ratio "$s_all" "$o_all")x |
+
+Runnable state: ours = verified blobs + the store's ext4 snapshot (what a VM boots);
+podman = layers extracted into its overlay storage (what \`podman run\` mounts);
+skopeo + umoci = an OCI layout, then a bundle directory. Ratio = their time / ours.
+Push of the same image by ctr-registry to the empty registry: ${push_s} s.
+Ours: ctr-registry pull --unpack (3 parallel layer downloads, sha256 while streaming,
+then the ext4 snapshot). podman: \`podman pull\` with its own \`--root\`/\`--runroot\`
+(overlay driver), emptied before each run. The host is shared: absolute times vary
+from run to run with other load, the ratios less so.
 MD
 )
-if [ "$have_podman" = 1 ]; then
-    p=$(r2 "$(median "${pod[@]}")")
-    report+=$'\n'"| podman pull | ${o_all} s | ${p} s | $(ratio "$p" "$o_all")x |"
-else
-    report+=$'\n\n'"podman: not usable on this host (not installed / cannot run), so skopeo + umoci stand in."
-fi
-report+=$'\n'"Push of the same image by ctr-registry to the empty registry: ${push_s} s."
-report+=$'\n'"Ours: ctr-registry pull --unpack (3 parallel layer downloads, sha256 while streaming,"
-report+=$'\n'"then the store's ext4 snapshot). Theirs: skopeo copy docker:// → oci: (verified), then"
-report+=$'\n'"umoci unpack (extracts to a directory tree). The host is shared: absolute times vary"
-report+=$'\n'"from run to run with other load, the ratios less so."
 echo "$report"
 
 if [ "$RECORD" = 1 ]; then
