@@ -186,6 +186,27 @@ else
     out=$(docker exec web sh -c 'echo from-exec; exit 4')
     check_eq "docker exec runs in it, with its exit code" "from-exec 4" "$out $?"
     check_contains "docker stats --no-stream prints a row" "$(timeout 30 docker stats --no-stream web)" "MiB / "
+    out=$(timeout 120 /usr/bin/python3 - <<'PY' 2>&1
+import fcntl, os, pty, select, struct, termios, time
+pid, fd = pty.fork()
+if pid == 0:  # the size is set before docker can read it
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    os.execvp("docker", ["docker", "run", "-it", "--rm", "busybox", "stty", "size"])
+buf, end = b"", time.time() + 100
+while time.time() < end:
+    if select.select([fd], [], [], 0.5)[0]:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        buf += data
+print(buf.decode(errors="replace").replace("\r", "").strip())
+os.waitpid(pid, 0)
+PY
+)
+    check_eq "docker run -it in a pty: the container gets the terminal's size" "33 111" "$out"
     check_eq "docker exec -i relays stdin" "piped" "$(echo piped | docker exec -i web cat)"
     out=$(set -o pipefail; printf 'tty; echo in-tty; exit 5\n' | timeout 30 script -qec "docker exec -it web sh" /dev/null | tr -d '\r')
     rc=$?

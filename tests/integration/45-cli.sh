@@ -212,6 +212,36 @@ ctr prune
 check_eq "prune" 0 "$rc"
 check_eq "prune removed the stopped one" "" "$(status_of done1)"
 check_eq "prune kept the running one" running "$(status_of rs)"
+
+# ---- system df, system logs, an ambiguous id prefix ----
+ctr system df
+check_eq "system df" 0 "$rc"
+check_contains "system df has an Images row" "$out" "Images "
+check_contains "system df has a Containers row" "$out" "Containers "
+ctr system df --format json
+check_eq "system df --format json: 1 image, 1 container active" "1 1 1" \
+    "$(jq -r '"\(.Images.Count) \(.Containers.Count) \(.Containers.Active)"' <<<"$out")"
+ctr system logs -n 200
+check_eq "system logs" 0 "$rc"
+check_contains "system logs shows the daemon's own log (rs's start)" "$out" "started (shim pid"
+check_eq "system logs -n 3 prints 3 lines" 3 "$("$C" system logs -n 3 | wc -l)"
+# pigeonhole: among 17 ids two share their first hex digit
+declare -A first=()
+amb=
+for i in $(seq 1 17); do
+    id=$("$C" create --name amb$i -m 256M busybox true) || break
+    [ -n "${first[${id:0:1}]:-}" ] && { amb=${id:0:1}; break; }
+    first[${id:0:1}]=$id
+done
+if [ -n "$amb" ]; then
+    ctr inspect "$amb"
+    check_eq "an ambiguous id prefix is an error" 1 "$rc"
+    check_contains "  that says so and names the prefix" "$err" "multiple IDs found with provided prefix: $amb"
+else
+    not_ok "an ambiguous id prefix is an error (could not create 17 containers)"
+fi
+"$C" ls -a --format json | jq -r '.[] | select(.name | startswith("amb")) | .name' | xargs -r "$C" rm >/dev/null
+check_eq "the amb containers are gone" 0 "$("$C" ls -a --format json | jq '[.[] | select(.name | startswith("amb"))] | length')"
 ctr ls --format json
 check_eq "ls --format json is an array of containers" rs "$(jq -r '.[0].name' <<<"$out")"
 ctr rm -f rs
