@@ -150,7 +150,7 @@ struct dmn_container {
     /* a terminal size given before the main process ran: applied at start */
     uint16_t resize_rows, resize_cols;
     bool resize_pending;
-    struct dmn *d_owner;        /* for the auto-remove thread */
+    struct dmn *d_owner; /* for the auto-remove thread */
     int refs;
     pthread_mutex_t op_lock; /* serializes start/stop/kill/remove */
 };

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 struct sample {
-    int64_t read_ns;               /* wall clock; 0 = no sample */
-    uint64_t user_ns, kernel_ns;   /* the QEMU process */
-    uint64_t system_ns;            /* the host, all CPUs (/proc/stat) */
+    int64_t read_ns;             /* wall clock; 0 = no sample */
+    uint64_t user_ns, kernel_ns; /* the QEMU process */
+    uint64_t system_ns;          /* the host, all CPUs (/proc/stat) */
     uint64_t rss, io_read, io_write;
 };
 
@@ -81,8 +81,8 @@ static int take(int pid, struct sample *s)
     }
     /* fields after the command name: state(3) ... utime(14) stime(15) */
     const char *p = strrchr(buf, ')');
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                            &st) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     s->read_ns = wall_ns();
     s->user_ns = ticks_to_ns(ut);
