@@ -30,6 +30,52 @@ struct bundle_create_paths {
     const char *initrd;    /* initramfs with vminitd */
 };
 
+/* -v, --mount, --tmpfs: what the user asked, checked for syntax (src/bundle/mounts.c). */
+enum bundle_mount_type { BUNDLE_MOUNT_BIND = 0, BUNDLE_MOUNT_VOLUME, BUNDLE_MOUNT_TMPFS };
+struct bundle_mount_spec {
+    enum bundle_mount_type type;
+    char *source;  /* absolute host path (bind), volume name (volume), NULL (tmpfs) */
+    char *target;  /* absolute path in the container */
+    bool readonly;
+    char *options; /* tmpfs: size=, mode=, ... */
+};
+void bundle_mount_spec_release(struct bundle_mount_spec *m);
+void bundle_mount_specs_free(struct bundle_mount_spec *m, size_t n);
+/* `SRC:DST[:ro|rw]` (-v, HostConfig.Binds): SRC absolute = bind, a name = volume. */
+int bundle_mount_parse_bind(const char *spec, struct bundle_mount_spec *out, ctr_error_t *err);
+/* `type=bind|volume|tmpfs,source=,target=[,readonly][,tmpfs-size=,tmpfs-mode=]` (--mount). */
+int bundle_mount_parse_flag(const char *spec, struct bundle_mount_spec *out, ctr_error_t *err);
+/* --tmpfs PATH[:OPTS] split by the caller; opts may be NULL. */
+int bundle_mount_parse_tmpfs(const char *path, const char *opts, struct bundle_mount_spec *out,
+                             ctr_error_t *err);
+/* docker units: 64m, 1g, 65536 (bytes); at least 1k. */
+int bundle_mount_parse_size(const char *s, uint64_t *out, ctr_error_t *err);
+/* Host checks (sources exist, absolute, volumes created on first use) and the bundle's
+ * shares + setup mounts; refuses more shares than free virtio devices. */
+int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spec *m, size_t n,
+                        uint64_t shm_size, const char *data_root, ctr_error_t *err);
+
+/* Named volumes: DATA/volumes/NAME/{volume.json,_data} (src/bundle/volumes.c). */
+struct bundle_volume {
+    char *name;
+    char *mountpoint; /* DATA/volumes/NAME/_data */
+    int64_t created;  /* unix seconds */
+    char **labels;    /* KEY=VALUE */
+    char **options;   /* KEY=VALUE (driver options, informational) */
+};
+int bundle_volume_check_name(const char *name, ctr_error_t *err);
+/* Create NAME (EEXIST if it exists: *existed set instead when existed is not NULL). */
+int bundle_volume_create(const char *data_root, const char *name, char **labels, char **options,
+                         bool *existed, ctr_error_t *err);
+/* The data directory of NAME, created on first use. */
+int bundle_volume_ensure(const char *data_root, const char *name, char **dir, ctr_error_t *err);
+int bundle_volume_load(const char *data_root, const char *name, struct bundle_volume *out,
+                       ctr_error_t *err);
+/* Names, sorted. */
+int bundle_volume_list(const char *data_root, char ***names, ctr_error_t *err);
+int bundle_volume_remove(const char *data_root, const char *name, ctr_error_t *err);
+void bundle_volume_release(struct bundle_volume *v);
+
 /* What `docker run` takes, before any merging. Strings are borrowed. */
 struct bundle_create_opts {
     const char *image; /* reference as the user typed it */
@@ -49,6 +95,9 @@ struct bundle_create_opts {
     const char *cpus;     /* -c */
     bool tty, interactive, read_only;
     enum bundle_accel accel;
+    const struct bundle_mount_spec *mounts; /* -v, --mount, --tmpfs */
+    size_t n_mounts;
+    uint64_t shm_size; /* --shm-size; 0: the guest's default /dev/shm */
     unsigned boot_timeout_ms; /* 0: BUNDLE_CREATE_BOOT_TIMEOUT_MS */
     /* Looks up the caller's environment for `-e NAME` and bare env-file names;
      * NULL means getenv(). */

@@ -3,3 +3,6 @@ HOST_SRCS += $(wildcard src/bundle/*.c)
 
 UNIT_TESTS += test-spec-merge
 test-spec-merge_SRCS := tests/unit/test-spec-merge.c
+
+UNIT_TESTS += test-volume-mounts
+test-volume-mounts_SRCS := tests/unit/test-volume-mounts.c

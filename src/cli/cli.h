@@ -185,6 +185,8 @@ struct cli_run_opts {
     uint64_t memory; /* bytes; 0 = the daemon's default */
     unsigned cpus;   /* 0 = the daemon's default */
     char **env_flags, **env_files, **labels, **ulimits;
+    char **binds, **mounts, **tmpfs; /* -v, --mount (checked), --tmpfs PATH[:OPTS] */
+    uint64_t shm_size;               /* --shm-size bytes; 0 = default */
     char **env; /* resolved: env files, then -e */
     char **pos; /* IMAGE [CMD...] */
     const char *image;
@@ -192,6 +194,15 @@ struct cli_run_opts {
 };
 int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o, ctr_error_t *err);
 void cli_run_opts_release(struct cli_run_opts *o);
+/* volume.c: -v, --mount, --tmpfs, --shm-size (checked with the bundle parsers) and
+ * their HostConfig fields (Binds, Mounts, Tmpfs, ShmSize). */
+int cli_run_mount_flag(struct cli_run_opts *o, const char *flag, const char *v, ctr_error_t *err);
+void cli_run_mounts_json(const struct cli_run_opts *o, json_t *hc);
+int cli_cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_volume_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_volume_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 /* The POST /containers/create body. */
 json_t *cli_run_body(const struct cli_run_opts *o, bool create_only);
 int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,

@@ -31,7 +31,11 @@ struct command {
     "      --cidfile FILE      write the container id to FILE\n"                                   \
     "      --init              run an init that reaps zombies and forwards signals\n"              \
     "      --read-only         mount the root filesystem read-only\n"                              \
-    "      --ulimit NAME=SOFT[:HARD]  set a resource limit (nofile, nproc, core, ...)\n"
+    "      --ulimit NAME=SOFT[:HARD]  set a resource limit (nofile, nproc, core, ...)\n"          \
+    "  -v, --volume SRC:DST[:ro]  bind a host path (absolute) or a named volume\n"                \
+    "      --mount type=bind|volume|tmpfs,source=,target=[,readonly]  the same, spelled out\n"   \
+    "      --tmpfs PATH[:OPTS]  mount a tmpfs (size=64m,mode=1777,...)\n"                        \
+    "      --shm-size SIZE     size of /dev/shm (e.g. 256m)\n"
 
 static const struct command system_cmds[] = {
     {"start", NULL, cli_cmd_system_start, NULL, "start the daemon (container-apiserver)",
@@ -55,6 +59,20 @@ static const struct command system_cmds[] = {
                                "usage: container system kernel set --binary PATH\n"},
                               {0}},
      "manage the guest kernel", "usage: container system kernel set --binary PATH\n"},
+    {0},
+};
+
+static const struct command volume_cmds[] = {
+    {"create", NULL, cli_cmd_volume_create, NULL, "create a named volume",
+     "usage: container volume create [-l KEY=VALUE]... [-o KEY=VALUE]... NAME\n"},
+    {"list", "ls", cli_cmd_volume_ls, NULL, "list volumes",
+     "usage: container volume list [-q] [--format json|table]\n"},
+    {"inspect", NULL, cli_cmd_volume_inspect, NULL, "show volumes as JSON",
+     "usage: container volume inspect VOLUME...\n"},
+    {"delete", "rm", cli_cmd_volume_rm, NULL, "remove volumes (not while a container uses them)",
+     "usage: container volume delete [-f] VOLUME...\n"},
+    {"prune", NULL, cli_cmd_volume_prune, NULL, "remove volumes no container uses",
+     "usage: container volume prune [-f]\n"},
     {0},
 };
 
@@ -126,6 +144,7 @@ static const struct command commands[] = {
     {"prune", NULL, cli_cmd_prune, NULL, "remove all stopped containers",
      "usage: container prune\n"},
     {"image", "i", NULL, image_cmds, "manage images", NULL},
+    {"volume", "v", NULL, volume_cmds, "manage volumes", NULL},
     {"images", NULL, cli_cmd_image_ls, NULL, "list images (image list)",
      "usage: container images [-a] [-q] [--format json|table]\n"},
     {"registry", NULL, NULL, registry_cmds, "manage registry logins", NULL},

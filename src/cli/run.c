@@ -32,6 +32,10 @@ enum {
     O_INIT,
     O_READ_ONLY,
     O_ULIMIT,
+    O_VOLUME,
+    O_MOUNT,
+    O_TMPFS,
+    O_SHM_SIZE,
 };
 
 static const struct cli_option run_options[] = {
@@ -44,7 +48,9 @@ static const struct cli_option run_options[] = {
     {"cpus", 'c', true, O_CPUS},       {"memory", 'm', true, O_MEMORY},
     {"label", 'l', true, O_LABEL},     {"cidfile", 0, true, O_CIDFILE},
     {"init", 0, false, O_INIT},        {"read-only", 0, false, O_READ_ONLY},
-    {"ulimit", 0, true, O_ULIMIT},     {0},
+    {"ulimit", 0, true, O_ULIMIT},     {"volume", 'v', true, O_VOLUME},
+    {"mount", 0, true, O_MOUNT},       {"tmpfs", 0, true, O_TMPFS},
+    {"shm-size", 0, true, O_SHM_SIZE}, {0},
 };
 
 static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
@@ -113,6 +119,14 @@ static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     case O_CIDFILE:
         o->cidfile = v;
         break;
+    case O_VOLUME:
+        return cli_run_mount_flag(o, "volume", v, err);
+    case O_MOUNT:
+        return cli_run_mount_flag(o, "mount", v, err);
+    case O_TMPFS:
+        return cli_run_mount_flag(o, "tmpfs", v, err);
+    case O_SHM_SIZE:
+        return cli_run_mount_flag(o, "shm-size", v, err);
     case O_ULIMIT: {
         struct agent_rlimit rl;
         if (bundle_create_parse_ulimit(v, &rl, err) < 0)
@@ -130,6 +144,9 @@ void cli_run_opts_release(struct cli_run_opts *o)
     ctr_strv_free(o->env_files);
     ctr_strv_free(o->labels);
     ctr_strv_free(o->ulimits);
+    ctr_strv_free(o->binds);
+    ctr_strv_free(o->mounts);
+    ctr_strv_free(o->tmpfs);
     ctr_strv_free(o->env);
     ctr_strv_free(o->pos);
     *o = (struct cli_run_opts){0};
@@ -224,6 +241,7 @@ json_t *cli_run_body(const struct cli_run_opts *o, bool create_only)
     json_object_set_new(hc, "ReadonlyRootfs", json_boolean(o->read_only));
     if (o->init)
         json_object_set_new(hc, "Init", json_true());
+    cli_run_mounts_json(o, hc);
     if (o->ulimits) {
         json_t *ul = json_array();
         for (char **u = o->ulimits; *u; u++) {

@@ -116,10 +116,10 @@ static const char *const host_config_keys[] = {"Binds",
 
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
-static const char *const unsupported_host[] = {"Binds",       "Mounts",         "PortBindings",
+static const char *const unsupported_host[] = {"PortBindings",
                                                "Privileged",  "CapAdd",         "CapDrop",
                                                "Devices",     "DeviceRequests", "DeviceCgroupRules",
-                                               "VolumesFrom", "Links",          "Tmpfs",
+                                               "VolumesFrom", "Links",
                                                "Sysctls",     "ExtraHosts",     "Dns",
                                                "DnsSearch",   "DnsOptions",     "PidMode",
                                                "UTSMode",     "UsernsMode",     "PublishAllPorts",
@@ -297,6 +297,8 @@ struct create_args {
     char **cmd, **entrypoint, **env, **labels, **ulimits;
     char *memory, *cpus;
     uint16_t rows, cols; /* HostConfig.ConsoleSize */
+    struct bundle_mount_spec *mounts; /* Binds, Mounts, Tmpfs (volumes.c) */
+    size_t n_mounts;
 };
 
 static void create_args_release(struct create_args *a)
@@ -308,6 +310,7 @@ static void create_args_release(struct create_args *a)
     ctr_strv_free(a->ulimits);
     free(a->memory);
     free(a->cpus);
+    bundle_mount_specs_free(a->mounts, a->n_mounts);
 }
 
 static int build_opts(struct dmn *d, json_t *body, struct create_args *a,
@@ -384,6 +387,10 @@ static int build_opts(struct dmn *d, json_t *body, struct create_args *a,
         ctr_strv_append(&a->ulimits, u);
     }
     o->ulimits = a->ulimits;
+    if (dmn_mounts_from_host_config(hc, &a->mounts, &a->n_mounts, &o->shm_size, err) < 0)
+        return -1;
+    o->mounts = a->mounts;
+    o->n_mounts = a->n_mounts;
     o->accel = BUNDLE_ACCEL_AUTO;
     if (d->cfg.accel && strcmp(d->cfg.accel, "kvm") == 0)
         o->accel = BUNDLE_ACCEL_KVM;

@@ -228,6 +228,15 @@ int dmn_handle_delete(struct dmn_req *r);
 int dmn_handle_prune(struct dmn_req *r);
 int dmn_handle_rename(struct dmn_req *r);
 
+/* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
+int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
+                                uint64_t *shm, ctr_error_t *err);
+int dmn_handle_volumes_list(struct dmn_req *r);
+int dmn_handle_volume_create(struct dmn_req *r);
+int dmn_handle_volume_inspect(struct dmn_req *r);
+int dmn_handle_volume_delete(struct dmn_req *r);
+int dmn_handle_volumes_prune(struct dmn_req *r);
+
 /* lifecycle.c */
 int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
 int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_error_t *err);

@@ -37,6 +37,11 @@ static const struct route routes[] = {
     {"GET", "/exec/{}/json", dmn_handle_exec_inspect},
     {"POST", "/exec/{}/resize", dmn_handle_exec_resize},
     /* images (names may hold slashes) */
+    {"GET", "/volumes", dmn_handle_volumes_list},
+    {"POST", "/volumes/create", dmn_handle_volume_create},
+    {"POST", "/volumes/prune", dmn_handle_volumes_prune},
+    {"GET", "/volumes/{}", dmn_handle_volume_inspect},
+    {"DELETE", "/volumes/{}", dmn_handle_volume_delete},
     {"GET", "/images/json", dmn_handle_images_list},
     {"POST", "/images/load", dmn_handle_images_load},
     {"GET", "/images/get", dmn_handle_images_get},

@@ -181,12 +181,14 @@ static char *parse_options(const char *options, unsigned long *flags)
     return data;
 }
 
-/* Create the mount point: a file for a non-directory bind source, else a directory. */
-static int make_mount_point(const char *src, const char *target, bool bind, ctr_error_t *err)
+/* Create the mount point: a file for a non-directory bind source (or when file), else a
+ * directory. */
+static int make_mount_point(const char *src, const char *target, bool bind, bool file,
+                            ctr_error_t *err)
 {
     struct stat st;
 
-    if (bind && stat(src, &st) == 0 && !S_ISDIR(st.st_mode)) {
+    if (file || (bind && stat(src, &st) == 0 && !S_ISDIR(st.st_mode))) {
         if (lstat(target, &st) == 0)
             return 0;
         cleanup_free char *dir = ctr_xstrdup(target);
@@ -205,8 +207,51 @@ static int make_mount_point(const char *src, const char *target, bool bind, ctr_
     return ctr_mkdir_p(target, 0755, err);
 }
 
+#define STAGE9P "/mnt/9p"
+
+/* A single file of a 9p share (source `TAG/NAME`): before the switch to the container
+ * root, the share is mounted at /mnt/9p/TAG in the initramfs (covered, so unreachable,
+ * once the container root is moved onto /) and NAME is opened O_PATH; mount_extra binds
+ * it from /proc/self/fd/N. fds[i] is -1 for every other mount. */
+static int stage_9p_files(const struct agent_setup *s, int *fds, ctr_error_t *err)
+{
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        const struct agent_mount *m = &s->mounts[i];
+        const char *slash = m->fstype ? strchr(m->source, '/') : NULL;
+        if (slash == NULL || strcmp(m->fstype, "9p") != 0)
+            continue;
+        cleanup_free char *tag = ctr_xstrndup(m->source, (size_t)(slash - m->source));
+        const char *name = slash + 1;
+        if (*name == '\0' || strchr(name, '/') || strcmp(name, "..") == 0 ||
+            strcmp(name, ".") == 0 || tag[0] == '.' || *tag == '\0')
+            return ctr_fail(err, EINVAL, "9p file source `%s` must be TAG/NAME", m->source);
+        cleanup_free char *dir = ctr_xasprintf(STAGE9P "/%s", tag);
+        if (ctr_mkdir_p(STAGE9P, 0700, err) < 0)
+            return -1;
+        if (mkdir(dir, 0700) == 0) {
+            unsigned long flags = 0;
+            cleanup_free char *data = parse_options(m->options, &flags);
+            if (do_mount(tag, dir, "9p", flags & ~MS_RDONLY, data[0] ? data : NULL, err) < 0)
+                return -1;
+        } else if (errno != EEXIST) {
+            return ctr_fail(err, errno, "create `%s`", dir);
+        }
+        cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            return ctr_fail(err, errno, "open `%s`", dir);
+        fds[i] = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fds[i] < 0)
+            return ctr_fail(err, errno, "open `%s` in 9p share `%s`", name, tag);
+        if (fstat(fds[i], &st) < 0 || !S_ISREG(st.st_mode))
+            return ctr_fail(err, EINVAL, "`%s` in 9p share `%s` is not a regular file", name,
+                            tag);
+    }
+    return 0;
+}
+
 /* Runs inside the container root already: symlinks resolve within it. */
-static int mount_extra(const struct agent_mount *m, ctr_error_t *err)
+static int mount_extra(const struct agent_mount *m, int file_fd, ctr_error_t *err)
 {
     cleanup_free char *src = NULL, *data = NULL;
     unsigned long flags = 0;
@@ -220,8 +265,19 @@ static int mount_extra(const struct agent_mount *m, ctr_error_t *err)
         flags |= MS_BIND | MS_REC;
         type = NULL;
     }
-    if (make_mount_point(src, m->target, bind, err) < 0)
+    if (file_fd >= 0) { /* a file of a 9p share, staged by stage_9p_files */
+        free(src);
+        src = ctr_xasprintf("/proc/self/fd/%d", file_fd);
+        bind = true;
+        flags |= MS_BIND;
+        type = NULL;
+        if (make_mount_point(src, m->target, false, true, err) < 0)
+            return -1;
+        free(data);
+        data = ctr_xstrdup("");
+    } else if (make_mount_point(src, m->target, bind, false, err) < 0) {
         return -1;
+    }
     if (do_mount(src, m->target, type, flags & ~(bind ? MS_RDONLY : 0),
                  data[0] ? data : NULL, err) < 0)
         return -1;
@@ -289,7 +345,11 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
     static const char *const moves[] = {"/dev", "/proc", "/sys", "/run"};
     cleanup_free char *lower = NULL, *upper = NULL, *opts = NULL;
     int etc_fds[2] = {-1, -1};
+    cleanup_free int *file_fds = ctr_xcalloc(s->n_mounts + 1, sizeof(int));
     int r = -1;
+
+    for (size_t i = 0; i < s->n_mounts; i++)
+        file_fds[i] = -1;
 
     if (resolve_source(s->root_lower, &lower, err) < 0)
         return -1;
@@ -319,6 +379,8 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
     }
     if (s->hostname && prepare_etc(s->hostname, etc_fds, err) < 0)
         goto out;
+    if (stage_9p_files(s, file_fds, err) < 0)
+        goto out;
     if (chdir(NEWROOT) < 0) {
         ctr_fail(err, errno, "chdir `" NEWROOT "`");
         goto out;
@@ -337,7 +399,7 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
         bind_etc(etc_fds, !s->readonly);
     }
     for (size_t i = 0; i < s->n_mounts; i++)
-        if (mount_extra(&s->mounts[i], err) < 0) {
+        if (mount_extra(&s->mounts[i], file_fds[i], err) < 0) {
             ctr_error_wrap(err, "mount %zu", i);
             goto out;
         }
@@ -349,6 +411,9 @@ out:
     for (int i = 0; i < 2; i++)
         if (etc_fds[i] >= 0)
             close(etc_fds[i]);
+    for (size_t i = 0; i < s->n_mounts; i++)
+        if (file_fds[i] >= 0)
+            close(file_fds[i]);
     return r;
 }
 

@@ -231,6 +231,48 @@ static int parse_disks(json_t *disks, struct bundle_config *cfg, ctr_error_t *er
     return 0;
 }
 
+static bool tag_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 20)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    return true;
+}
+
+static int parse_shares(json_t *shares, struct bundle_config *cfg, ctr_error_t *err)
+{
+    json_t *d;
+    size_t i;
+
+    if (shares == NULL || json_is_null(shares))
+        return 0;
+    if (!json_is_array(shares) || json_array_size(shares) > BUNDLE_MAX_VIRTIO_DEVICES)
+        return ctr_fail(err, EINVAL, "`shares` must be an array of at most %d shares",
+                        BUNDLE_MAX_VIRTIO_DEVICES);
+    cfg->shares = ctr_xcalloc(json_array_size(shares), sizeof(*cfg->shares));
+    json_array_foreach(shares, i, d)
+    {
+        struct bundle_share *bs = &cfg->shares[i];
+        cfg->n_shares = i + 1;
+        if (!json_is_object(d))
+            return ctr_fail(err, EINVAL, "`shares[%zu]` must be an object", i);
+        if (get_str(d, "tag", "shares[].", true, &bs->tag, err) < 0 ||
+            get_str(d, "path", "shares[].", true, &bs->path, err) < 0 ||
+            get_bool(d, "readonly", "shares[].", &bs->readonly, err) < 0)
+            return -1;
+        if (!tag_ok(bs->tag))
+            return ctr_fail(err, EINVAL, "`shares[%zu].tag` `%s` must be 1-20 of [A-Za-z0-9._-]",
+                            i, bs->tag);
+        if (bs->path[0] != '/')
+            return ctr_fail(err, EINVAL, "`shares[%zu].path` `%s` must be absolute", i, bs->path);
+    }
+    return 0;
+}
+
 static int parse_setup(json_t *s, struct agent_setup *out, ctr_error_t *err)
 {
     json_t *mounts, *m;
@@ -351,6 +393,7 @@ int bundle_config_load(const char *bundle_dir, struct bundle_config *out, ctr_er
     if (get_str(root, "id", "", true, &cfg.id, err) < 0 ||
         parse_vm(json_object_get(root, "vm"), &cfg.vm, err) < 0 ||
         parse_disks(json_object_get(root, "disks"), &cfg, err) < 0 ||
+        parse_shares(json_object_get(root, "shares"), &cfg, err) < 0 ||
         parse_setup(json_object_get(root, "setup"), &cfg.setup, err) < 0 ||
         parse_process(json_object_get(root, "process"), &cfg.process, err) < 0 ||
         get_bool(root, "open_stdin", "", &cfg.open_stdin, err) < 0 ||
@@ -416,6 +459,14 @@ int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, 
                      "labels", strv_json(cfg->labels));
     if (root == NULL)
         return ctr_fail(err, EINVAL, "encode bundle config: a required string is missing");
+    if (cfg->n_shares) {
+        json_t *shares = json_array();
+        for (size_t i = 0; i < cfg->n_shares; i++)
+            json_array_append_new(shares, json_pack("{s:s, s:s, s:b}", "tag", cfg->shares[i].tag,
+                                                    "path", cfg->shares[i].path, "readonly",
+                                                    cfg->shares[i].readonly));
+        json_object_set_new(root, "shares", shares);
+    }
     ret = save_json(bundle_dir, "config.json", root, err);
     json_decref(root);
     return ret;
@@ -432,6 +483,11 @@ void bundle_config_release(struct bundle_config *cfg)
         free(cfg->disks[i].path);
     }
     free(cfg->disks);
+    for (size_t i = 0; i < cfg->n_shares; i++) {
+        free(cfg->shares[i].tag);
+        free(cfg->shares[i].path);
+    }
+    free(cfg->shares);
     free(cfg->setup.hostname);
     free(cfg->setup.root_lower);
     free(cfg->setup.root_upper);

@@ -18,6 +18,19 @@ struct bundle_disk {
     bool readonly;
 };
 
+/* A host directory exported to the guest over virtio-9p; setup.mounts refer to it by
+ * `tag` with fstype `9p` (docs/volumes.md). */
+struct bundle_share {
+    char *tag;  /* mount tag: 1-20 of [A-Za-z0-9._-] */
+    char *path; /* absolute host directory */
+    bool readonly;
+};
+
+/* microvm with acpi=off finds at most 8 virtio-mmio devices on the kernel command line;
+ * every container uses its disks, the agent's virtio-serial and virtio-rng. */
+#define BUNDLE_MAX_VIRTIO_DEVICES 8
+#define BUNDLE_FIXED_VIRTIO_DEVICES 2 /* virtio-serial, virtio-rng */
+
 /* `"cpus": "auto"`: BUNDLE_CPUS_AUTO_KVM under KVM, BUNDLE_CPUS_AUTO_TCG under TCG, where
  * each further vCPU costs ~0.6 s of boot (docs/performance.md). */
 #define BUNDLE_CPUS_AUTO 0u
@@ -43,6 +56,8 @@ struct bundle_config {
     struct bundle_vm vm;
     struct bundle_disk *disks;
     size_t n_disks;
+    struct bundle_share *shares; /* virtio-9p exports */
+    size_t n_shares;
     struct agent_setup setup;   /* hostname, root (lower/upper), mounts */
     struct agent_exec process;  /* the main process; stream ids are chosen by the shim */
     bool open_stdin;            /* keep stdin open for attach (-i) */

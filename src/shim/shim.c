@@ -472,6 +472,8 @@ static int boot(struct shim *s, ctr_error_t *err)
     vc.accel = s->accel;
     vc.disks = s->cfg.disks;
     vc.n_disks = s->cfg.n_disks;
+    vc.shares = s->cfg.shares;
+    vc.n_shares = s->cfg.n_shares;
     vc.agent_fd = sv[1];
     cleanup_free char *console = ctr_xasprintf("%s/boot.log", s->bundle);
     vc.console = console;

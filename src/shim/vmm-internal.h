@@ -35,6 +35,8 @@ struct vmm_config {
     enum vmm_accel accel;
     const struct bundle_disk *disks; /* paths absolute */
     size_t n_disks;
+    const struct bundle_share *shares; /* virtio-9p exports */
+    size_t n_shares;
     int agent_fd;        /* guest end of the agent socketpair */
     const char *console; /* file receiving the guest console (boot log) */
 };

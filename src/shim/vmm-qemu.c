@@ -130,6 +130,28 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
         ARG("-device");
         ARGF("virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
     }
+    if (cfg->n_disks + cfg->n_shares + BUNDLE_FIXED_VIRTIO_DEVICES > BUNDLE_MAX_VIRTIO_DEVICES)
+        return ctr_fail(err, E2BIG,
+                        "%zu disks and %zu shared directories need more than the %d virtio "
+                        "devices a microvm has (%d are taken by the agent port and rng)",
+                        cfg->n_disks, cfg->n_shares, BUNDLE_MAX_VIRTIO_DEVICES,
+                        BUNDLE_FIXED_VIRTIO_DEVICES),
+               NULL;
+    for (size_t i = 0; i < cfg->n_shares; i++) {
+        const struct bundle_share *sh = &cfg->shares[i];
+        cleanup_free char *path = opt_escape(sh->path);
+        if (!serial_ok(sh->tag))
+            return ctr_fail(err, EINVAL, "share tag `%s` must be 1-20 characters of [A-Za-z0-9._-]",
+                            sh->tag),
+                   NULL;
+        /* passthrough: files keep the guest's uid/gid/mode on the host, as docker shows
+         * them (QEMU runs as root); docs/volumes.md */
+        ARG("-fsdev");
+        ARGF("local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
+             sh->readonly ? ",readonly=on" : "");
+        ARG("-device");
+        ARGF("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, sh->tag);
+    }
     /* Entropy at once: without it the guest's first getrandom/urandom read (jansson's
      * hash seed in vminitd) spins in try_to_generate_entropy, ~1 s under TCG. */
     ARG("-device");

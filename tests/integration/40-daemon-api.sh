@@ -29,8 +29,10 @@ check_eq "create from an unknown image: 404 naming it" "404 No such image: nosuc
 body=$(api POST /containers/create '{"Image":"busybox","Bogus":1}')
 check_eq "unknown field: 400 naming it" "400" "$(code)"
 check_contains "message names the field" "$body" '`Bogus`'
-body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"Binds":["/:/host"]}}')
-check_contains "unsupported HostConfig.Binds: 400 naming it" "$(code) $body" '400 {"message":"`HostConfig.Binds`'
+body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"Privileged":true}}')
+check_contains "unsupported HostConfig.Privileged: 400 naming it" "$(code) $body" '400 {"message":"`HostConfig.Privileged`'
+body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"Binds":["rel/dir:/host"]}}')
+check_contains "a relative bind source: 400 naming it" "$(code) $body" '400 {"message":"volume spec `rel/dir:/host`: bind source `rel/dir` must be an absolute host path'
 body=$(api POST /containers/create '{"Image":"busybox",')
 check_contains "malformed JSON: 400" "$(code) $body" "400 {\"message\":\"malformed JSON"
 body=$(api POST '/containers/create?name=bad%20name' '{"Image":"busybox"}')

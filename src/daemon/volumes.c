@@ -1,0 +1,315 @@
+/* Mounts in container creation (HostConfig.Binds, Mounts, Tmpfs, ShmSize) and the
+ * /volumes endpoints. Volumes live in DATA/volumes (src/bundle/volumes.c); which
+ * containers use one is read from their bundles' shares. docs/volumes.md. */
+#include "daemon/daemon-internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void add_spec(struct bundle_mount_spec **v, size_t *n, struct bundle_mount_spec *m)
+{
+    *v = ctr_xrealloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = *m;
+}
+
+static int mount_object(json_t *m, size_t i, struct bundle_mount_spec *out, ctr_error_t *err)
+{
+    const char *type = json_string_value(json_object_get(m, "Type"));
+    const char *src = json_string_value(json_object_get(m, "Source"));
+    const char *dst = json_string_value(json_object_get(m, "Target"));
+    bool ro = json_is_true(json_object_get(m, "ReadOnly"));
+    json_t *topt = json_object_get(m, "TmpfsOptions");
+    cleanup_free char *spec = NULL;
+
+    if (!json_is_object(m) || type == NULL)
+        return dmn_fail(err, EINVAL, "`HostConfig.Mounts[%zu]` needs `Type`", i);
+    if (strcmp(type, "tmpfs") == 0) {
+        json_int_t size = json_integer_value(json_object_get(topt, "SizeBytes"));
+        json_int_t mode = json_integer_value(json_object_get(topt, "Mode"));
+        cleanup_free char *o =
+            size > 0 ? ctr_xasprintf("size=%" JSON_INTEGER_FORMAT, size) : ctr_xstrdup("");
+        if (mode > 0) {
+            char *o2 = ctr_xasprintf("%s%smode=%o", o, *o ? "," : "", (unsigned)mode);
+            free(o);
+            o = o2;
+        }
+        if (bundle_mount_parse_tmpfs(dst, o, out, err) < 0)
+            return ctr_error_wrap(err, "`HostConfig.Mounts[%zu]`", i);
+        out->readonly = ro;
+        return 0;
+    }
+    if (strcmp(type, "bind") && strcmp(type, "volume"))
+        return dmn_fail(err, EINVAL,
+                        "`HostConfig.Mounts[%zu].Type` `%s` is not supported: use `bind`, "
+                        "`volume` or `tmpfs`",
+                        i, type);
+    if (src == NULL || *src == '\0')
+        return dmn_fail(err, EINVAL,
+                        "`HostConfig.Mounts[%zu]` needs `Source` (anonymous volumes are not "
+                        "supported yet)",
+                        i);
+    if (strchr(src, ',') || (dst && strchr(dst, ',')))
+        return dmn_fail(err, EINVAL, "`HostConfig.Mounts[%zu]`: paths with `,` are not supported",
+                        i);
+    spec = ctr_xasprintf("type=%s,source=%s,target=%s%s", type, src, dst ? dst : "",
+                         ro ? ",readonly" : "");
+    if (bundle_mount_parse_flag(spec, out, err) < 0) {
+        (*err)->errnum = EINVAL;
+        return ctr_error_wrap(err, "`HostConfig.Mounts[%zu]`", i);
+    }
+    return 0;
+}
+
+int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
+                                uint64_t *shm, ctr_error_t *err)
+{
+    struct bundle_mount_spec *v = NULL;
+    size_t n = 0, i;
+    json_t *e;
+    const char *k;
+
+    *shm = 0;
+    json_array_foreach(json_object_get(hc, "Binds"), i, e)
+    {
+        struct bundle_mount_spec m;
+        if (!json_is_string(e)) {
+            bundle_mount_specs_free(v, n);
+            return dmn_fail(err, EINVAL, "`HostConfig.Binds[%zu]` must be a string", i);
+        }
+        if (bundle_mount_parse_bind(json_string_value(e), &m, err) < 0) {
+            bundle_mount_specs_free(v, n);
+            (*err)->errnum = EINVAL;
+            return -1;
+        }
+        add_spec(&v, &n, &m);
+    }
+    json_array_foreach(json_object_get(hc, "Mounts"), i, e)
+    {
+        struct bundle_mount_spec m;
+        if (mount_object(e, i, &m, err) < 0) {
+            bundle_mount_specs_free(v, n);
+            return -1;
+        }
+        add_spec(&v, &n, &m);
+    }
+    json_object_foreach(json_object_get(hc, "Tmpfs"), k, e)
+    {
+        struct bundle_mount_spec m;
+        if (bundle_mount_parse_tmpfs(k, json_string_value(e), &m, err) < 0) {
+            bundle_mount_specs_free(v, n);
+            (*err)->errnum = EINVAL;
+            return -1;
+        }
+        add_spec(&v, &n, &m);
+    }
+    json_int_t shm_size = json_integer_value(json_object_get(hc, "ShmSize"));
+    if (shm_size < 0) {
+        bundle_mount_specs_free(v, n);
+        return dmn_fail(err, EINVAL, "`HostConfig.ShmSize` must not be negative");
+    }
+    *shm = (uint64_t)shm_size;
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+/* Names of the containers whose bundle shares the volume's directory (caller frees). */
+static char **volume_users(struct dmn *d, const char *mountpoint)
+{
+    char **users = ctr_xcalloc(1, sizeof(char *));
+    char **bundles = ctr_xcalloc(1, sizeof(char *)), **names = ctr_xcalloc(1, sizeof(char *));
+
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n_ctrs; i++) {
+        if (d->ctrs[i]->removed || d->ctrs[i]->bundle == NULL)
+            continue;
+        ctr_strv_append(&bundles, d->ctrs[i]->bundle);
+        ctr_strv_append(&names, d->ctrs[i]->name ? d->ctrs[i]->name : d->ctrs[i]->id);
+    }
+    pthread_mutex_unlock(&d->lock);
+    for (size_t i = 0; bundles[i]; i++) {
+        struct bundle_config cfg = {0};
+        cleanup_error ctr_error_t e = NULL;
+        if (bundle_config_load(bundles[i], &cfg, &e) < 0)
+            continue;
+        for (size_t s = 0; s < cfg.n_shares; s++)
+            if (strcmp(cfg.shares[s].path, mountpoint) == 0) {
+                ctr_strv_append(&users, names[i]);
+                break;
+            }
+        bundle_config_release(&cfg);
+    }
+    ctr_strv_free(bundles);
+    ctr_strv_free(names);
+    return users;
+}
+
+static json_t *kv_obj(char **kv)
+{
+    json_t *o = json_object();
+    for (; kv && *kv; kv++) {
+        const char *eq = strchr(*kv, '=');
+        cleanup_free char *k = ctr_xstrndup(*kv, eq ? (size_t)(eq - *kv) : strlen(*kv));
+        json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
+    }
+    return o;
+}
+
+static json_t *volume_json(const struct bundle_volume *v)
+{
+    char when[64];
+    struct tm tm;
+    time_t t = (time_t)v->created;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "Name", v->name, "Driver", "local",
+                     "Mountpoint", v->mountpoint, "CreatedAt", when, "Labels", kv_obj(v->labels),
+                     "Scope", "local", "Options", kv_obj(v->options));
+}
+
+int dmn_handle_volumes_list(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    cleanup_strv char **names = NULL;
+    if (bundle_volume_list(r->d->cfg.root, &names, &err) < 0)
+        return dmn_reply_ctr_error(r, &err);
+    json_t *arr = json_array();
+    for (size_t i = 0; names[i]; i++) {
+        struct bundle_volume v = {0};
+        cleanup_error ctr_error_t e = NULL;
+        if (bundle_volume_load(r->d->cfg.root, names[i], &v, &e) < 0)
+            continue; /* removed meanwhile */
+        json_array_append_new(arr, volume_json(&v));
+        bundle_volume_release(&v);
+    }
+    return dmn_reply_json(r, 200, json_pack("{s:o, s:n}", "Volumes", arr, "Warnings"));
+}
+
+int dmn_handle_volume_create(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    json_t *body = dmn_body_json(r, &err);
+    if (body == NULL)
+        return dmn_reply_ctr_error(r, &err);
+    cleanup_free char *name = json_string_value(json_object_get(body, "Name"))
+                                  ? ctr_xstrdup(json_string_value(json_object_get(body, "Name")))
+                                  : NULL;
+    const char *driver = json_string_value(json_object_get(body, "Driver"));
+    cleanup_strv char **labels = ctr_xcalloc(1, sizeof(char *));
+    cleanup_strv char **opts = ctr_xcalloc(1, sizeof(char *));
+    const char *k;
+    json_t *v;
+    int ret;
+
+    if (name == NULL || *name == '\0') {
+        json_decref(body);
+        return dmn_reply_error(r, 400,
+                               "`Name` is required: anonymous volumes are not supported "
+                               "yet");
+    }
+    if (driver && *driver && strcmp(driver, "local") != 0) {
+        json_decref(body);
+        return dmn_reply_error(r, 400, "volume driver `%s` is not supported: use `local`", driver);
+    }
+    json_object_foreach(json_object_get(body, "Labels"), k, v)
+    {
+        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v) ?: "");
+        ctr_strv_append(&labels, kv);
+    }
+    json_object_foreach(json_object_get(body, "DriverOpts"), k, v)
+    {
+        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v) ?: "");
+        ctr_strv_append(&opts, kv);
+    }
+    /* docker: creating an existing volume returns it */
+    bool existed = false;
+    ret = bundle_volume_create(r->d->cfg.root, name, labels, opts, &existed, &err);
+    json_decref(body);
+    if (ret < 0) {
+        if (err->errnum == ENOTSUP || err->errnum == 0)
+            err->errnum = EINVAL;
+        return dmn_reply_ctr_error(r, &err);
+    }
+    struct bundle_volume vol = {0};
+    if (bundle_volume_load(r->d->cfg.root, name, &vol, &err) < 0)
+        return dmn_reply_ctr_error(r, &err);
+    json_t *j = volume_json(&vol);
+    bundle_volume_release(&vol);
+    return dmn_reply_json(r, 201, j);
+}
+
+int dmn_handle_volume_inspect(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    struct bundle_volume vol = {0};
+    if (bundle_volume_load(r->d->cfg.root, r->params[0], &vol, &err) < 0) {
+        if (err->errnum == EINVAL && bundle_volume_check_name(r->params[0], NULL) < 0)
+            err->errnum = ENOENT;
+        return dmn_reply_ctr_error(r, &err);
+    }
+    json_t *j = volume_json(&vol);
+    bundle_volume_release(&vol);
+    return dmn_reply_json(r, 200, j);
+}
+
+int dmn_handle_volume_delete(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    struct bundle_volume vol = {0};
+    if (bundle_volume_load(r->d->cfg.root, r->params[0], &vol, &err) < 0) {
+        err->errnum = ENOENT;
+        return dmn_reply_ctr_error(r, &err);
+    }
+    cleanup_strv char **users = volume_users(r->d, vol.mountpoint);
+    bundle_volume_release(&vol);
+    if (users[0]) {
+        cleanup_free char *list = ctr_xstrdup("");
+        for (size_t i = 0; users[i]; i++) {
+            char *l = ctr_xasprintf("%s%s`%s`", list, i ? ", " : "", users[i]);
+            free(list);
+            list = l;
+        }
+        return dmn_reply_error(r, 409,
+                               "volume `%s` is in use by container %s: remove the container%s "
+                               "first",
+                               r->params[0], list, users[1] ? "s" : "");
+    }
+    if (bundle_volume_remove(r->d->cfg.root, r->params[0], &err) < 0)
+        return dmn_reply_ctr_error(r, &err);
+    return dmn_reply_empty(r, 204);
+}
+
+int dmn_handle_volumes_prune(struct dmn_req *r)
+{
+    ctr_error_t err = NULL;
+    cleanup_strv char **names = NULL;
+    json_t *deleted = json_array();
+    uint64_t reclaimed = 0;
+
+    if (bundle_volume_list(r->d->cfg.root, &names, &err) < 0) {
+        json_decref(deleted);
+        return dmn_reply_ctr_error(r, &err);
+    }
+    for (size_t i = 0; names[i]; i++) {
+        struct bundle_volume vol = {0};
+        cleanup_error ctr_error_t e = NULL;
+        if (bundle_volume_load(r->d->cfg.root, names[i], &vol, &e) < 0)
+            continue;
+        cleanup_strv char **users = volume_users(r->d, vol.mountpoint);
+        uint64_t size = dmn_disk_usage(vol.mountpoint);
+        bundle_volume_release(&vol);
+        if (users[0])
+            continue;
+        if (bundle_volume_remove(r->d->cfg.root, names[i], &e) < 0) {
+            log_warn("prune volume `%s`: %s", names[i], e->msg);
+            continue;
+        }
+        json_array_append_new(deleted, json_string(names[i]));
+        reclaimed += size;
+    }
+    return dmn_reply_json(r, 200,
+                          json_pack("{s:o, s:I}", "VolumesDeleted", deleted, "SpaceReclaimed",
+                                    (json_int_t)reclaimed));
+}

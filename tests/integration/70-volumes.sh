@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Bind mounts, tmpfs and named volumes end to end: the CLI against a real
+# container-apiserver on a temp data root, busybox image, VMs under TCG (at most two
+# at a time, 256 MiB each). docs/volumes.md.
+source "$(dirname "$0")/../lib.sh"
+plan_start
+
+need() { # facility check: skip the whole file loudly when missing
+    skip "$1"
+    plan_end
+    exit 0
+}
+C=$BIN/container
+[ -x "$C" ] || need "container not built (run make)"
+[ -x "$BIN/container-apiserver" ] || need "container-apiserver not built (run make)"
+[ -x "$BIN/container-runtime" ] || need "container-runtime not built (run make)"
+[ -x "$BIN/vminitd" ] || need "vminitd not built (run make)"
+command -v qemu-system-x86_64 >/dev/null || need "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+command -v jq >/dev/null || need "jq missing (apt-get install jq)"
+
+kernel=${CTR_KERNEL:-}
+if [ -z "$kernel" ]; then
+    kernel=$("$TOP/kernel/build.sh" 2>"$T_TMP/kernel.log" | tail -1) || need "guest kernel build failed: $(tail -3 "$T_TMP/kernel.log")"
+fi
+[ -f "$kernel" ] || need "no guest kernel at \`$kernel\`"
+initrd=$T_TMP/initramfs.cpio
+"$TOP/scripts/make-initramfs.sh" "$initrd" "$BIN/vminitd" >/dev/null 2>"$T_TMP/initrd.log" ||
+    need "initramfs build failed: $(tail -3 "$T_TMP/initrd.log")"
+"$TOP/scripts/make-busybox-image.sh" "$T_TMP/oci" >/dev/null 2>"$T_TMP/oci.log" ||
+    need "busybox image build failed: $(tail -3 "$T_TMP/oci.log")"
+# Name it busybox:latest in the archive (the loader reads this annotation).
+jq '.manifests[0].annotations["io.containerd.image.name"] = "docker.io/library/busybox:latest"' \
+    "$T_TMP/oci/index.json" >"$T_TMP/index.json" && mv "$T_TMP/index.json" "$T_TMP/oci/index.json"
+tar -C "$T_TMP/oci" -cf "$T_TMP/busybox.tar" . || need "tar of the OCI layout failed"
+
+root=$T_TMP/root
+run=$T_TMP/run
+export CONTAINER_HOST=unix://$run/container.sock
+unset CONTAINER_KERNEL CONTAINER_INITRD
+# ctr ARGS...: the CLI with a deadline; sets out, err, rc.
+ctr() {
+    rc=0
+    timeout -k 5 180 "$C" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null || rc=$?
+    out=$(cat "$T_TMP/out")
+    err=$(cat "$T_TMP/err")
+}
+# wait_for DESC SECONDS CMD...: poll CMD until it succeeds.
+wait_for() {
+    local desc=$1 secs=$2 i
+    shift 2
+    for ((i = 0; i < secs * 10; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    diag "timed out waiting for: $desc"
+    return 1
+}
+status_of() { "$C" ls -a --format json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }
+
+ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
+check_eq "system start" 0 "$rc"
+[ "$rc" -eq 0 ] || { diag "$out" "$err"; plan_end; exit 1; }
+at_exit "timeout 60 $C system stop --containers --timeout 30"
+at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+ctr image load -i "$T_TMP/busybox.tar"
+check_eq "image load" 0 "$rc"
+
+host=$T_TMP/host
+mkdir -p "$host/dir/sub" "$host/ro"
+echo "from the host" >"$host/dir/hello.txt"
+echo "single file" >"$host/single.conf"
+echo "read only" >"$host/ro/file"
+
+# ---- errors, before any VM ----
+ctr run --rm -m 256M -v relative/path:/mnt busybox true
+check_eq "relative host path refused" 125 "$rc"
+check_contains "the message says absolute" "$err" "must be an absolute host path"
+ctr run --rm -m 256M -v "$host/missing":/mnt busybox true
+check_eq "missing host path refused" 125 "$rc"
+check_contains "the message names the missing path" "$err" "$host/missing"
+ctr run --rm -m 256M -v "$host/dir":relative busybox true
+check_eq "relative target refused" 125 "$rc"
+check_contains "target message" "$err" "must be an absolute path"
+ctr run --rm -m 256M -v "$host/dir":/mnt:rx busybox true
+check_contains "unknown mode refused" "$err" 'unknown option `rx`'
+ctr run --rm -m 256M --mount type=bind,source="$host/dir" busybox true
+check_contains "--mount without target refused" "$err" "needs a target"
+ctr run --rm -m 256M --mount type=npipe,source=/x,target=/y busybox true
+check_contains "--mount of an unknown type refused" "$err" 'mount type `npipe` is not supported'
+for i in 1 2 3 4 5; do mkdir -p "$host/many$i"; done
+args=()
+for i in 1 2 3 4 5; do args+=(-v "$host/many$i:/m$i"); done
+ctr run --rm -m 256M "${args[@]}" busybox true
+check_eq "more shares than virtio devices refused" 125 "$rc"
+check_contains "the limit is named" "$err" "can share at most 4"
+ctr ls -a -q
+check_eq "no container left behind by refused runs" "" "$out"
+
+# ---- bind mounts: read, write, :ro, single file, tmpfs, shm ----
+ctr run --rm -m 256M -v "$host/dir":/data -v "$host/ro":/ro:ro \
+    --mount type=bind,source="$host/single.conf",target=/etc/app/single.conf,readonly \
+    --tmpfs /scratch:size=8m --shm-size 32m busybox sh -c '
+    cat /data/hello.txt; echo "from the container" >/data/back.txt; mkdir /data/sub/made
+    cat /ro/file; echo x >/ro/new 2>/dev/null && echo RO-WRITABLE
+    cat /etc/app/single.conf; echo y >>/etc/app/single.conf 2>/dev/null && echo FILE-WRITABLE
+    ls /etc/app
+    grep " /scratch " /proc/mounts; grep " /dev/shm " /proc/mounts | tail -1
+    stat -c "%u:%g" /data/back.txt'
+check_eq "run with binds exits 0" 0 "$rc"
+check_contains "host file read in the container" "$out" "from the host"
+check_eq "container write seen on the host" "from the container" "$(cat "$host/dir/back.txt" 2>/dev/null)"
+check "directory made in the container exists on the host" test -d "$host/dir/sub/made"
+check_eq "files written by root in the container are root's on the host" "0:0" "$(stat -c %u:%g "$host/dir/back.txt" 2>/dev/null)"
+check_contains ":ro mount readable" "$out" "read only"
+case $out in *RO-WRITABLE*) not_ok ":ro refuses writes" ;; *) ok ":ro refuses writes" ;; esac
+check "nothing written into the :ro host dir" test ! -e "$host/ro/new"
+check_contains "single-file mount read" "$out" "single file"
+case $out in *FILE-WRITABLE*) not_ok "readonly single file refuses writes" ;; *) ok "readonly single file refuses writes" ;; esac
+check_eq "single-file mount shows only that file" "single.conf" "$(grep -x 'single.conf' <<<"$out")"
+check_contains "tmpfs mounted with its size" "$out" "/scratch tmpfs"
+check_contains "tmpfs size honoured" "$out" "size=8192k"
+check_contains "shm-size honoured" "$out" "size=32768k"
+check_eq "single file unchanged on the host" "single file" "$(cat "$host/single.conf")"
+
+# ---- a host edit seen while the container runs; a second container shares a volume ----
+ctr run -d --name watcher -m 256M -v "$host/dir":/data -v shared:/vol busybox sh -c '
+    while :; do cat /data/live.txt >/vol/seen.new 2>/dev/null && mv /vol/seen.new /vol/seen; sleep 0.2; done'
+check_eq "long-running container with a bind and a volume" 0 "$rc"
+ctr volume ls -q
+check_contains "-v NAME creates the volume on first use" "$out" "shared"
+echo "edit 1" >"$host/dir/live.txt"
+vol_dir=$("$C" volume inspect shared | jq -r '.[0].Mountpoint')
+check_contains "volume mountpoint under the data root" "$vol_dir" "$root/volumes/shared/_data"
+wait_for "the container sees the first host edit" 60 grep -qx "edit 1" "$vol_dir/seen"
+check_eq "first host edit seen in the container" "edit 1" "$(cat "$vol_dir/seen" 2>/dev/null)"
+echo "edit 2" >"$host/dir/live.txt"
+wait_for "the container sees the second host edit" 30 grep -qx "edit 2" "$vol_dir/seen"
+check_eq "host edit seen while the container runs" "edit 2" "$(cat "$vol_dir/seen" 2>/dev/null)"
+
+ctr run --rm -m 256M -v shared:/v busybox sh -c 'cat /v/seen; echo "from the second" >/v/second'
+check_eq "second container on the same volume" 0 "$rc"
+check_contains "second container reads the first one's writes" "$out" "edit"
+ctr exec watcher cat /vol/second
+check_eq "the running container sees the second one's write" "from the second" "$out"
+
+ctr volume rm shared
+check_eq "volume in use cannot be removed" 1 "$rc"
+check_contains "the refusal names the container" "$err" '`watcher`'
+ctr rm -f watcher
+check_eq "rm -f watcher" 0 "$rc"
+
+# ---- volumes outlive containers; create/ls/inspect/prune ----
+ctr run --rm -m 256M -v shared:/again busybox cat /again/second
+check_eq "a volume outlives rm and is reattached by name" "from the second" "$out"
+ctr volume create --label team=infra keep
+check_eq "volume create" 0 "$rc"
+ctr volume inspect keep
+check_eq "label kept" infra "$(jq -r '.[0].Labels.team' <<<"$out")"
+ctr volume create -o type=block keepblock
+check_contains "block volumes say not supported yet" "$err" "not supported yet"
+ctr volume create 'bad/name'
+check_contains "bad volume name refused" "$err" "invalid volume name"
+ctr create --name holder -m 256M -v keep:/k busybox true
+check_eq "a created container holds a volume" 0 "$rc"
+ctr volume prune
+check_eq "volume prune" 0 "$rc"
+check_contains "prune removed the unused volume" "$out" "shared"
+ctr volume ls -q
+check_eq "prune kept the volume a container uses" "keep" "$out"
+ctr rm holder
+ctr volume rm keep
+check_eq "volume rm once unused" 0 "$rc"
+ctr volume rm keep
+check_contains "removing a missing volume names it" "$err" 'volume `keep` not found'
+
+plan_end

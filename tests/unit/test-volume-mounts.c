@@ -1,0 +1,348 @@
+/* -v / --mount / --tmpfs / --shm-size parsing (hostile inputs included), their
+ * translation into bundle shares and agent mounts, and the named-volume store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle/bundle.h"
+
+static void bind_ok(const char *spec, enum bundle_mount_type type, const char *src, const char *dst,
+                    bool ro)
+{
+    struct bundle_mount_spec m = {0};
+    ctr_error_t err = NULL;
+    if (bundle_mount_parse_bind(spec, &m, &err) < 0)
+        fail_msg("`%s`: %s", spec, err->msg);
+    assert_int_equal(m.type, type);
+    assert_string_equal(m.source, src);
+    assert_string_equal(m.target, dst);
+    assert_int_equal(m.readonly, ro);
+    bundle_mount_spec_release(&m);
+}
+
+static void bind_bad(const char *spec, const char *needle)
+{
+    struct bundle_mount_spec m = {0};
+    ctr_error_t err = NULL;
+    if (bundle_mount_parse_bind(spec, &m, &err) == 0)
+        fail_msg("`%s` accepted", spec ? spec : "(null)");
+    if (strstr(err->msg, needle) == NULL)
+        fail_msg("`%s`: message `%s` lacks `%s`", spec, err->msg, needle);
+    ctr_error_free(&err);
+}
+
+static void test_bind(void **state)
+{
+    (void)state;
+    bind_ok("/host:/ctr", BUNDLE_MOUNT_BIND, "/host", "/ctr", false);
+    bind_ok("/host/a b:/ctr/x y:ro", BUNDLE_MOUNT_BIND, "/host/a b", "/ctr/x y", true);
+    bind_ok("/h:/c:rw", BUNDLE_MOUNT_BIND, "/h", "/c", false);
+    bind_ok("/h:/c:ro,z", BUNDLE_MOUNT_BIND, "/h", "/c", true);
+    bind_ok("data:/var/lib/db", BUNDLE_MOUNT_VOLUME, "data", "/var/lib/db", false);
+    bind_ok("my.vol-1_x:/v:ro", BUNDLE_MOUNT_VOLUME, "my.vol-1_x", "/v", true);
+    bind_bad(NULL, "expected SOURCE:TARGET");
+    bind_bad("", "expected SOURCE:TARGET");
+    bind_bad("/only", "anonymous volumes are not supported");
+    bind_bad("relative/path:/c", "must be an absolute host path");
+    bind_bad("./here:/c", "must be an absolute host path");
+    bind_bad("~/x:/c", "must be an absolute host path");
+    bind_bad("/h:c", "must be an absolute path");
+    bind_bad("/h:", "needs a target");
+    bind_bad(":/c", "needs a source");
+    bind_bad("/h:/", "cannot be the container's root");
+    bind_bad("/h:/./", "cannot be the container's root");
+    bind_bad("/h:/a/../../etc", "must not contain `..`");
+    bind_bad("/h:/c:rx", "unknown option `rx`");
+    bind_bad("/h:/c:ro:extra", "unknown option");
+    bind_bad("/h:/c:", "expected SOURCE:TARGET");
+    bind_bad("-x:/c", "invalid volume name");
+    bind_bad("a:/c", "invalid volume name");
+    bind_bad("/h:/a,b", "must not contain a comma");
+    char big[5000];
+    memset(big, 'a', sizeof(big));
+    big[0] = '/';
+    big[sizeof(big) - 1] = '\0';
+    char *spec = ctr_xasprintf("/h:%s", big);
+    bind_bad(spec, "too long");
+    free(spec);
+}
+
+static void test_flag(void **state)
+{
+    (void)state;
+    struct bundle_mount_spec m = {0};
+    ctr_error_t err = NULL;
+
+    assert_int_equal(bundle_mount_parse_flag("type=bind,source=/h,target=/c,readonly", &m, &err),
+                     0);
+    assert_int_equal(m.type, BUNDLE_MOUNT_BIND);
+    assert_string_equal(m.source, "/h");
+    assert_string_equal(m.target, "/c");
+    assert_true(m.readonly);
+    bundle_mount_spec_release(&m);
+    assert_int_equal(bundle_mount_parse_flag("type=volume,src=v1,dst=/d,readonly=false", &m, &err),
+                     0);
+    assert_int_equal(m.type, BUNDLE_MOUNT_VOLUME);
+    assert_false(m.readonly);
+    bundle_mount_spec_release(&m);
+    assert_int_equal(bundle_mount_parse_flag(
+                         "type=tmpfs,destination=/t,tmpfs-size=64m,tmpfs-mode=1770", &m, &err),
+                     0);
+    assert_int_equal(m.type, BUNDLE_MOUNT_TMPFS);
+    assert_string_equal(m.options, "size=64m,mode=1770");
+    bundle_mount_spec_release(&m);
+
+    static const struct {
+        const char *spec, *needle;
+    } bad[] = {
+        {"", "needs `type=bind`"},
+        {"source=/h,target=/c", "needs `type=bind`"},
+        {"type=npipe,source=/h,target=/c", "`npipe` is not supported"},
+        {"type=bind,source=/h", "needs a target"},
+        {"type=bind,target=/c", "needs a source"},
+        {"type=bind,source=rel,target=/c", "must be an absolute host path"},
+        {"type=bind,source=/h,target=/c,readonly=maybe", "invalid `readonly` value"},
+        {"type=bind,source=/h,target=/c,bogus=1", "unknown or incomplete `--mount` field `bogus`"},
+        {"type=bind,source,target=/c", "unknown or incomplete"},
+        {"type=bind,source=/h,target=/c,tmpfs-size=1m", "need `type=tmpfs`"},
+        {"type=tmpfs,source=/h,target=/t", "takes no `source`"},
+        {"type=volume,source=../x,target=/c", "invalid volume name"},
+        {"type=bind,source=/h,target=/a/../b", "must not contain `..`"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (bundle_mount_parse_flag(bad[i].spec, &m, &err) == 0)
+            fail_msg("`%s` accepted", bad[i].spec);
+        if (strstr(err->msg, bad[i].needle) == NULL)
+            fail_msg("`%s`: message `%s` lacks `%s`", bad[i].spec, err->msg, bad[i].needle);
+        ctr_error_free(&err);
+    }
+}
+
+static void test_tmpfs_size(void **state)
+{
+    (void)state;
+    struct bundle_mount_spec m = {0};
+    ctr_error_t err = NULL;
+    uint64_t n = 0;
+
+    assert_int_equal(bundle_mount_parse_tmpfs("/run/x", "size=1m,mode=700", &m, &err), 0);
+    assert_string_equal(m.options, "size=1m,mode=700");
+    bundle_mount_spec_release(&m);
+    assert_int_equal(bundle_mount_parse_tmpfs("/t", NULL, &m, &err), 0);
+    assert_string_equal(m.options, "");
+    bundle_mount_spec_release(&m);
+    assert_int_equal(bundle_mount_parse_tmpfs("t", NULL, &m, &err), -1);
+    ctr_error_free(&err);
+    assert_int_equal(bundle_mount_parse_tmpfs("/t", "size=1m mode=1", &m, &err), -1);
+    ctr_error_free(&err);
+
+    assert_int_equal(bundle_mount_parse_size("64m", &n, &err), 0);
+    assert_int_equal(n, 64ull << 20);
+    assert_int_equal(bundle_mount_parse_size("2G", &n, &err), 0);
+    assert_int_equal(n, 2ull << 30);
+    assert_int_equal(bundle_mount_parse_size("4096", &n, &err), 0);
+    assert_int_equal(n, 4096);
+    assert_int_equal(bundle_mount_parse_size("512kb", &n, &err), 0);
+    assert_int_equal(n, 512ull << 10);
+    static const char *const bad[] = {
+        "", "m", "-1m", "1x", "1mm", "100", "99999999999999999999g", "18446744073709551615g", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        if (bundle_mount_parse_size(bad[i], &n, &err) == 0)
+            fail_msg("size `%s` accepted", bad[i]);
+        ctr_error_free(&err);
+    }
+    assert_int_equal(bundle_mount_parse_size(NULL, &n, &err), -1);
+    ctr_error_free(&err);
+}
+
+struct tmp {
+    char root[64];
+};
+
+static int tmp_setup(void **state)
+{
+    struct tmp *t = ctr_xcalloc(1, sizeof(*t));
+    snprintf(t->root, sizeof(t->root), "/tmp/test-volmounts.XXXXXX");
+    if (mkdtemp(t->root) == NULL)
+        return -1;
+    *state = t;
+    return 0;
+}
+
+static int tmp_teardown(void **state)
+{
+    struct tmp *t = *state;
+    ctr_error_t err = NULL;
+    if (ctr_rm_rf(t->root, &err) < 0)
+        ctr_error_free(&err);
+    free(t);
+    return 0;
+}
+
+static struct bundle_mount_spec spec(enum bundle_mount_type type, const char *src, const char *dst,
+                                     bool ro)
+{
+    return (struct bundle_mount_spec){.type = type,
+                                      .source = src ? ctr_xstrdup(src) : NULL,
+                                      .target = ctr_xstrdup(dst),
+                                      .readonly = ro,
+                                      .options = ctr_xstrdup("size=1m")};
+}
+
+/* cfg.n_disks stands for the two disks of a container; none are allocated here */
+static void cfg_release(struct bundle_config *cfg)
+{
+    cfg->n_disks = 0;
+    bundle_config_release(cfg);
+}
+
+static void test_apply(void **state)
+{
+    struct tmp *t = *state;
+    cleanup_free char *dir = ctr_xasprintf("%s/dir", t->root);
+    cleanup_free char *file = ctr_xasprintf("%s/dir/f.conf", t->root);
+    cleanup_free char *missing = ctr_xasprintf("%s/missing", t->root);
+    ctr_error_t err = NULL;
+
+    assert_int_equal(ctr_mkdir_p(dir, 0755, &err), 0);
+    assert_int_equal(ctr_write_file_atomic(file, "x", 1, 0644, &err), 0);
+
+    struct bundle_mount_spec m[4] = {
+        spec(BUNDLE_MOUNT_BIND, dir, "/data", false),
+        spec(BUNDLE_MOUNT_BIND, file, "/etc/f.conf", true),
+        spec(BUNDLE_MOUNT_VOLUME, "vol1", "/v", false),
+        spec(BUNDLE_MOUNT_TMPFS, NULL, "/t", false),
+    };
+    struct bundle_config cfg = {.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, m, 4, 1 << 20, t->root, &err), 0);
+    /* dir and the file's parent are one share; the volume another */
+    assert_int_equal(cfg.n_shares, 2);
+    assert_string_equal(cfg.shares[0].path, dir);
+    assert_false(cfg.shares[0].readonly); /* read-write for /data */
+    cleanup_free char *vdata = ctr_xasprintf("%s/volumes/vol1/_data", t->root);
+    assert_string_equal(cfg.shares[1].path, vdata);
+    struct stat st;
+    assert_int_equal(stat(vdata, &st), 0); /* created on first use */
+    assert_int_equal(cfg.setup.n_mounts, 5);
+    assert_string_equal(cfg.setup.mounts[0].source, "v0");
+    assert_string_equal(cfg.setup.mounts[0].fstype, "9p");
+    assert_non_null(strstr(cfg.setup.mounts[0].options, "trans=virtio"));
+    assert_null(strstr(cfg.setup.mounts[0].options, ",ro"));
+    assert_string_equal(cfg.setup.mounts[1].source, "v0/f.conf");
+    assert_non_null(strstr(cfg.setup.mounts[1].options, ",ro"));
+    assert_string_equal(cfg.setup.mounts[3].fstype, "tmpfs");
+    assert_string_equal(cfg.setup.mounts[3].options, "nosuid,nodev,size=1m");
+    assert_string_equal(cfg.setup.mounts[4].target, "/dev/shm");
+    assert_non_null(strstr(cfg.setup.mounts[4].options, "size=1048576"));
+    cfg_release(&cfg);
+
+    /* a missing source is named; nothing is created for it */
+    struct bundle_mount_spec bad = spec(BUNDLE_MOUNT_BIND, missing, "/x", false);
+    cfg = (struct bundle_config){.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, &bad, 1, 0, t->root, &err), -1);
+    assert_non_null(strstr(err->msg, missing));
+    assert_int_equal(access(missing, F_OK), -1);
+    ctr_error_free(&err);
+    cfg_release(&cfg);
+    bundle_mount_spec_release(&bad);
+
+    /* duplicate targets */
+    struct bundle_mount_spec dup[2] = {spec(BUNDLE_MOUNT_BIND, dir, "/x", false),
+                                       spec(BUNDLE_MOUNT_TMPFS, NULL, "/x", false)};
+    cfg = (struct bundle_config){.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, dup, 2, 0, t->root, &err), -1);
+    assert_non_null(strstr(err->msg, "duplicate mount target `/x`"));
+    ctr_error_free(&err);
+    cfg_release(&cfg);
+
+    /* more distinct directories than free virtio devices */
+    struct bundle_mount_spec many[5];
+    for (int i = 0; i < 5; i++) {
+        cleanup_free char *d = ctr_xasprintf("%s/m%d", t->root, i);
+        cleanup_free char *tg = ctr_xasprintf("/m%d", i);
+        assert_int_equal(ctr_mkdir_p(d, 0755, &err), 0);
+        many[i] = spec(BUNDLE_MOUNT_BIND, d, tg, false);
+    }
+    cfg = (struct bundle_config){.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, many, 4, 0, t->root, &err), 0);
+    cfg_release(&cfg);
+    cfg = (struct bundle_config){.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, many, 5, 0, t->root, &err), -1);
+    assert_non_null(strstr(err->msg, "can share at most 4"));
+    ctr_error_free(&err);
+    cfg_release(&cfg);
+    for (int i = 0; i < 5; i++)
+        bundle_mount_spec_release(&many[i]);
+    for (int i = 0; i < 2; i++)
+        bundle_mount_spec_release(&dup[i]);
+    for (int i = 0; i < 4; i++)
+        bundle_mount_spec_release(&m[i]);
+}
+
+static void test_volume_store(void **state)
+{
+    struct tmp *t = *state;
+    ctr_error_t err = NULL;
+    char **names = NULL;
+    char *labels[] = {"team=infra", NULL};
+    struct bundle_volume v = {0};
+    bool existed = true;
+
+    assert_int_equal(bundle_volume_list(t->root, &names, &err), 0); /* no volumes dir yet */
+    assert_null(names[0]);
+    ctr_strv_free(names);
+    assert_int_equal(bundle_volume_create(t->root, "db", labels, NULL, NULL, &err), 0);
+    assert_int_equal(bundle_volume_create(t->root, "db", NULL, NULL, NULL, &err), -1);
+    assert_non_null(strstr(err->msg, "already exists"));
+    ctr_error_free(&err);
+    assert_int_equal(bundle_volume_create(t->root, "db", NULL, NULL, &existed, &err), 0);
+    assert_true(existed);
+    assert_int_equal(bundle_volume_create(t->root, "aa", NULL, NULL, &existed, &err), 0);
+    assert_false(existed);
+    char *block[] = {"type=block", NULL};
+    assert_int_equal(bundle_volume_create(t->root, "blk", NULL, block, NULL, &err), -1);
+    assert_non_null(strstr(err->msg, "not supported yet"));
+    ctr_error_free(&err);
+    static const char *const bad[] = {"", "a", "../x", "a/b", "-a", ".a", "a b", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        assert_int_equal(bundle_volume_create(t->root, bad[i], NULL, NULL, NULL, &err), -1);
+        ctr_error_free(&err);
+    }
+    assert_int_equal(bundle_volume_list(t->root, &names, &err), 0);
+    assert_string_equal(names[0], "aa");
+    assert_string_equal(names[1], "db");
+    assert_null(names[2]);
+    ctr_strv_free(names);
+    assert_int_equal(bundle_volume_load(t->root, "db", &v, &err), 0);
+    assert_string_equal(v.labels[0], "team=infra");
+    assert_non_null(strstr(v.mountpoint, "/volumes/db/_data"));
+    bundle_volume_release(&v);
+    assert_int_equal(bundle_volume_remove(t->root, "db", &err), 0);
+    assert_int_equal(bundle_volume_load(t->root, "db", &v, &err), -1);
+    assert_non_null(strstr(err->msg, "volume `db` not found"));
+    ctr_error_free(&err);
+    assert_int_equal(bundle_volume_remove(t->root, "db", &err), -1);
+    ctr_error_free(&err);
+    assert_int_equal(bundle_volume_remove(t->root, "../../etc", &err), -1);
+    ctr_error_free(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bind),
+        cmocka_unit_test(test_flag),
+        cmocka_unit_test(test_tmpfs_size),
+        cmocka_unit_test_setup_teardown(test_apply, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_volume_store, tmp_setup, tmp_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
