@@ -10,6 +10,8 @@
 #   nocsum     metadata_csum off on both disks (tune2fs turns on uninit_bg)
 #   journal4m  writable disk with a 4 MiB journal instead of 64 MiB
 #   nojournal  writable disk without a journal
+#   noprefetch both disks with `no_prefetch_block_bitmaps` in the superblock's
+#              default mount options (no ext4lazyinit bitmap prefetch)
 # Default variants: csum nocsum journal4m nojournal. The guest boots with
 # `loglevel=7`, so its console (the bundle's boot.log) has the kernel's
 # timestamps of both ext4 mounts. Per run (stderr) and as medians (stdout):
@@ -33,7 +35,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${BUILD:-$top/build}
 die() { printf 'disk-ab.sh: error: %s\n' "$*" >&2; exit 1; }
 for v in "${variants[@]}"; do
-    case $v in csum | nocsum | journal4m | nojournal) ;; *) die "unknown variant \`$v\`" ;; esac
+    case $v in csum | nocsum | journal4m | nojournal | noprefetch) ;; *) die "unknown variant \`$v\`" ;; esac
 done
 for b in container-runtime ctr-prepare vminitd; do
     [ -x "$build/bin/$b" ] || die "\`$build/bin/$b\` not built; run \`make\`"
@@ -56,6 +58,9 @@ mkbundle() {
 mkbundle "$work/b0"
 cp --sparse=always "$(jq -r '.disks[0].path' "$work/b0/config.json")" "$work/image-nocsum.ext4"
 tune2fs -O ^metadata_csum "$work/image-nocsum.ext4" >/dev/null 2>&1 || die "tune2fs failed"
+cp --sparse=always "$(jq -r '.disks[0].path' "$work/b0/config.json")" "$work/image-noprefetch.ext4"
+tune2fs -E mount_opts=no_prefetch_block_bitmaps "$work/image-noprefetch.ext4" >/dev/null 2>&1 ||
+    die "tune2fs failed"
 rm -rf "$work/b0"
 
 tune() { tune2fs "$@" >/dev/null 2>&1 || die "\`tune2fs $*\` failed"; }
@@ -74,6 +79,9 @@ for i in $(seq 1 "$n"); do
             jqset --arg p "$work/image-nocsum.ext4" '.disks[0].path = $p' ;;
         journal4m) tune -O ^has_journal "$rw"; tune -J size=4 "$rw" ;;
         nojournal) tune -O ^has_journal "$rw" ;;
+        noprefetch) tune -E mount_opts=no_prefetch_block_bitmaps "$rw"
+            # shellcheck disable=SC2016 # $p is jq's
+            jqset --arg p "$work/image-noprefetch.ext4" '.disks[0].path = $p' ;;
         esac
         jqset '.vm.cmdline = "loglevel=7"'
         t0=$EPOCHREALTIME
