@@ -333,9 +333,10 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
             if (strcmp(m[i].target, m[j].target) == 0)
                 return ctr_fail(err, 0, "duplicate mount target `%s`", m[i].target);
         if (m[i].type == BUNDLE_MOUNT_TMPFS) {
-            cleanup_free char *o = ctr_xasprintf("nosuid,nodev%s%s%s", m[i].readonly ? ",ro" : "",
-                                                 m[i].options && *m[i].options ? "," : "",
-                                                 m[i].options ? m[i].options : "");
+            /* docker's defaults; `exec` in the options wins (the later flag) */
+            cleanup_free char *o = ctr_xasprintf(
+                "nosuid,nodev,noexec%s%s%s", m[i].readonly ? ",ro" : "",
+                m[i].options && *m[i].options ? "," : "", m[i].options ? m[i].options : "");
             add_mount(&cfg->setup, "tmpfs", m[i].target, "tmpfs", o);
             continue;
         }

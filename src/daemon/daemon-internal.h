@@ -231,6 +231,8 @@ int dmn_handle_rename(struct dmn_req *r);
 /* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
 int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
                                 uint64_t *shm, ctr_error_t *err);
+/* Docker's `Mounts` of inspect and list, from the container's HostConfig. */
+json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
 int dmn_handle_volumes_list(struct dmn_req *r);
 int dmn_handle_volume_create(struct dmn_req *r);
 int dmn_handle_volume_inspect(struct dmn_req *r);

@@ -367,11 +367,12 @@ json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c)
     cleanup_free char *st = status_text(c);
     json_t *labels = json_object_get(c->config, "Labels");
     return json_pack(
-        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:s},s:{s:{}},s:[]}", "Id", c->id, "Names",
+        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:s},s:{s:{}},s:o}", "Id", c->id, "Names",
         name, "Image", c->image, "ImageID", c->image_id ? c->image_id : "", "Command", cmd,
         "Created", (json_int_t)(c->created_ns / 1000000000), "Ports", "Labels",
         labels ? json_incref(labels) : json_object(), "State", dmn_status_name(c->status), "Status",
-        st, "HostConfig", "NetworkMode", "default", "NetworkSettings", "Networks", "Mounts");
+        st, "HostConfig", "NetworkMode", "default", "NetworkSettings", "Networks", "Mounts",
+        dmn_container_mounts_json(d, c));
 }
 
 json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
@@ -390,13 +391,13 @@ json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
     }
     return json_pack(
         "{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:O,"
-        "s:{s:s,s:n},s:[],s:O,s:{s:s,s:s,s:b,s:{},s:s,s:n,s:n,s:s,s:s,s:i,s:s,s:i,s:s,s:{}}}",
+        "s:{s:s,s:n},s:o,s:O,s:{s:s,s:s,s:b,s:{},s:s,s:n,s:n,s:s,s:s,s:i,s:s,s:i,s:s,s:{}}}",
         "Id", c->id, "Created", created, "Path", c->path, "Args", dmn_strv_json(c->args), "State",
         dmn_container_state_json(c), "Image", c->image_id ? c->image_id : "", "ResolvConfPath", "",
         "HostnamePath", "", "HostsPath", "", "LogPath", logpath, "Name", name, "RestartCount",
         c->restart_count, "Driver", "ext4", "Platform", "linux", "MountLabel", "", "ProcessLabel",
         "", "AppArmorProfile", "", "ExecIDs", execs, "HostConfig", c->host_config, "GraphDriver",
-        "Name", "ext4", "Data", "Mounts", "Config", c->config, "NetworkSettings", "Bridge", "",
+        "Name", "ext4", "Data", "Mounts", dmn_container_mounts_json(d, c), "Config", c->config, "NetworkSettings", "Bridge", "",
         "SandboxID", "", "HairpinMode", 0, "Ports", "SandboxKey", "", "SecondaryIPAddresses",
         "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "", "IPPrefixLen", 0, "IPAddress",
         "", "GlobalIPv6PrefixLen", 0, "MacAddress", "", "Networks");

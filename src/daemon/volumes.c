@@ -115,6 +115,38 @@ int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size
     return 0;
 }
 
+json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c)
+{
+    struct bundle_mount_spec *m = NULL;
+    size_t n = 0;
+    uint64_t shm;
+    cleanup_error ctr_error_t err = NULL;
+    json_t *arr = json_array();
+
+    if (c->host_config == NULL ||
+        dmn_mounts_from_host_config(c->host_config, &m, &n, &shm, &err) < 0)
+        return arr;
+    for (size_t i = 0; i < n; i++) {
+        static const char *const types[] = {"bind", "volume", "tmpfs"};
+        json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s}", "Type", types[m[i].type], "Destination",
+                              m[i].target, "Mode", m[i].readonly ? "ro" : "", "RW", !m[i].readonly,
+                              "Propagation", m[i].type == BUNDLE_MOUNT_BIND ? "rprivate" : "");
+        if (m[i].type == BUNDLE_MOUNT_BIND) {
+            json_object_set_new(j, "Source", json_string(m[i].source));
+        } else if (m[i].type == BUNDLE_MOUNT_VOLUME) {
+            cleanup_free char *src = ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, m[i].source);
+            json_object_set_new(j, "Name", json_string(m[i].source));
+            json_object_set_new(j, "Source", json_string(src));
+            json_object_set_new(j, "Driver", json_string("local"));
+        } else {
+            json_object_set_new(j, "Source", json_string(""));
+        }
+        json_array_append_new(arr, j);
+    }
+    bundle_mount_specs_free(m, n);
+    return arr;
+}
+
 /* Names of the containers whose bundle shares the volume's directory (caller frees). */
 static char **volume_users(struct dmn *d, const char *mountpoint)
 {

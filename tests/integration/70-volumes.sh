@@ -121,6 +121,15 @@ check_contains "tmpfs mounted with its size" "$out" "/scratch tmpfs"
 check_contains "tmpfs size honoured" "$out" "size=8192k"
 check_contains "shm-size honoured" "$out" "size=32768k"
 check_eq "single file unchanged on the host" "single file" "$(cat "$host/single.conf")"
+check_contains "tmpfs is noexec by default, as docker's" "$(grep ' /scratch ' <<<"$out")" "noexec"
+
+# ---- --read-only root: binds and tmpfs stay writable ----
+ctr run --rm -m 256M --read-only -v "$host/dir":/data --tmpfs /tmp busybox sh -c '
+    echo a >/data/from-ro-root && echo data-ok; echo b >/tmp/x && echo tmp-ok
+    echo c >/rootfile 2>/dev/null || echo root-refused; echo d >/dev/shm/x && echo shm-ok'
+check_eq "--read-only with a bind and a tmpfs" 0 "$rc"
+check_eq "writes go to the bind and the tmpfs, not the root" "data-ok tmp-ok root-refused shm-ok" "$(echo $out)"
+check "the bind write landed on the host" test -f "$host/dir/from-ro-root"
 
 # ---- a host edit seen while the container runs; a second container shares a volume ----
 ctr run -d --name watcher -m 256M -v "$host/dir":/data -v shared:/vol busybox sh -c '
@@ -128,6 +137,10 @@ ctr run -d --name watcher -m 256M -v "$host/dir":/data -v shared:/vol busybox sh
 check_eq "long-running container with a bind and a volume" 0 "$rc"
 ctr volume ls -q
 check_contains "-v NAME creates the volume on first use" "$out" "shared"
+ctr inspect watcher
+check_eq "inspect shows the mounts as docker does" \
+    "bind $host/dir /data true|volume shared /vol true" \
+    "$(jq -r '[.[0].Mounts[] | "\(.Type) \(.Name // .Source) \(.Destination) \(.RW)"] | join("|")' <<<"$out")"
 echo "edit 1" >"$host/dir/live.txt"
 vol_dir=$("$C" volume inspect shared | jq -r '.[0].Mountpoint')
 check_contains "volume mountpoint under the data root" "$vol_dir" "$root/volumes/shared/_data"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
+#include "shim/vmm-internal.h"
 
 static void bind_ok(const char *spec, enum bundle_mount_type type, const char *src, const char *dst,
                     bool ro)
@@ -239,7 +240,7 @@ static void test_apply(void **state)
     assert_string_equal(cfg.setup.mounts[1].source, "v0/f.conf");
     assert_non_null(strstr(cfg.setup.mounts[1].options, ",ro"));
     assert_string_equal(cfg.setup.mounts[3].fstype, "tmpfs");
-    assert_string_equal(cfg.setup.mounts[3].options, "nosuid,nodev,size=1m");
+    assert_string_equal(cfg.setup.mounts[3].options, "nosuid,nodev,noexec,size=1m");
     assert_string_equal(cfg.setup.mounts[4].target, "/dev/shm");
     assert_non_null(strstr(cfg.setup.mounts[4].options, "size=1048576"));
     cfg_release(&cfg);
@@ -335,12 +336,65 @@ static void test_volume_store(void **state)
     ctr_error_free(&err);
 }
 
+static bool argv_has(char **av, const char *s)
+{
+    for (; *av; av++)
+        if (strcmp(*av, s) == 0)
+            return true;
+    return false;
+}
+
+/* The shim's QEMU command line: one fsdev + virtio-9p-device per share, commas in
+ * paths doubled, the virtio device limit enforced. */
+static void test_qemu_shares(void **state)
+{
+    (void)state;
+    struct bundle_disk disks[3] = {
+        {"image", "/d/img", true}, {"rw", "/d/rw", false}, {"extra", "/d/x", false}};
+    struct bundle_share shares[4] = {{"v0", "/h/a,b", false},
+                                     {"v1", "/h/ro", true},
+                                     {"v2", "/h/c", false},
+                                     {"v3", "/h/d", false}};
+    struct vmm_config cfg = {.kernel = "/k",
+                             .disks = disks,
+                             .n_disks = 2,
+                             .shares = shares,
+                             .n_shares = 2,
+                             .memory_mib = 256};
+    ctr_error_t err = NULL;
+    char **av = vmm_qemu_argv(&cfg, 3, &err);
+
+    assert_non_null(av);
+    assert_true(argv_has(av, "local,id=fs0,path=/h/a,,b,security_model=passthrough"));
+    assert_true(argv_has(av, "virtio-9p-device,fsdev=fs0,mount_tag=v0"));
+    assert_true(argv_has(av, "local,id=fs1,path=/h/ro,security_model=passthrough,readonly=on"));
+    assert_true(argv_has(av, "virtio-9p-device,fsdev=fs1,mount_tag=v1"));
+    ctr_strv_free(av);
+
+    cfg.n_shares = 4; /* 2 disks + 4 shares + serial + rng = 8: fits */
+    av = vmm_qemu_argv(&cfg, 3, &err);
+    assert_non_null(av);
+    ctr_strv_free(av);
+    cfg.n_disks = 3; /* 9: refused */
+    assert_null(vmm_qemu_argv(&cfg, 3, &err));
+    assert_non_null(strstr(err->msg, "virtio devices"));
+    ctr_error_free(&err);
+
+    cfg.n_disks = 2;
+    cfg.n_shares = 1;
+    shares[0].tag = "bad tag";
+    assert_null(vmm_qemu_argv(&cfg, 3, &err));
+    assert_non_null(strstr(err->msg, "share tag `bad tag`"));
+    ctr_error_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bind),
         cmocka_unit_test(test_flag),
         cmocka_unit_test(test_tmpfs_size),
+        cmocka_unit_test(test_qemu_shares),
         cmocka_unit_test_setup_teardown(test_apply, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_volume_store, tmp_setup, tmp_teardown),
     };
