@@ -32,7 +32,9 @@ void ext4w_encode_time(const struct timespec *ts, __u32 *sec, __u32 *extra)
     int64_t s = ts->tv_sec;
     uint32_t ns = (ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000) ? (uint32_t)ts->tv_nsec : 0;
     *sec = (__u32)(int32_t)s;
-    *extra = (__u32)(((uint64_t)(s - (int32_t)s) >> 32) & 3) | (ns << 2);
+    /* the epoch bits: (s - low 32 bits as signed) >> 32, in unsigned arithmetic
+     * so that a tar's extreme mtime (INT64_MAX) cannot overflow */
+    *extra = (__u32)((((uint64_t)s - (uint64_t)(int64_t)(int32_t)s) >> 32) & 3) | (ns << 2);
 }
 
 void ext4w_fill_inode(ext4w_t *w, union ext4w_ibuf *b, const struct ext4w_attr *a)
