@@ -92,9 +92,15 @@ static const struct command image_cmds[] = {
     {"save", NULL, cli_cmd_image_save, NULL, "save images to an archive",
      "usage: container image save -o FILE IMAGE...   (or to stdout)\n"},
     {"pull", NULL, cli_cmd_image_pull, NULL, "pull an image from a registry",
-     "usage: container image pull [--platform OS/ARCH] REFERENCE\n"},
+     "usage: container image pull [OPTIONS] REFERENCE\n"
+     "      --platform OS/ARCH[/VARIANT]  the image of an index to pull (default: the host's)\n"
+     "      --os OS, -a/--arch ARCH      replace that part of the platform\n"
+     "      --max-concurrent-downloads N  blobs downloaded in parallel (1-32, default 3)\n"
+     "      --scheme http|https|auto      auto: https; http on loopback if TLS fails\n"
+     "      --progress none|plain|ansi    default: ansi on a terminal, plain otherwise\n"},
     {"push", NULL, cli_cmd_image_push, NULL, "push an image to a registry",
-     "usage: container image push REFERENCE\n"},
+     "usage: container image push [--scheme http|https|auto] [--progress none|plain|ansi] "
+     "REFERENCE\n"},
     {0},
 };
 

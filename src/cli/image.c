@@ -1,7 +1,8 @@
 /* `container image ls/rm/tag/inspect/prune/load/save/pull/push`: thin calls
  * to docker's image routes. load/save stream the archive through the socket;
- * pull/push print the daemon's JSON progress messages as plain lines. */
+ * pull/push render the daemon's JSON progress messages (progress.c). */
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +12,27 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { O_ALL = 1, O_QUIET, O_FORMAT, O_FORCE, O_INPUT, O_OUTPUT, O_PLATFORM };
+enum {
+    O_ALL = 1,
+    O_QUIET,
+    O_FORMAT,
+    O_FORCE,
+    O_INPUT,
+    O_OUTPUT,
+    O_PLATFORM,
+    O_ARCH,
+    O_OS,
+    O_MAXDL,
+    O_SCHEME,
+    O_PROGRESS
+};
 
 struct img_opts {
     bool all, quiet, force;
     enum cli_format format;
-    const char *input, *output, *platform;
+    const char *input, *output, *platform, *arch, *os, *scheme;
+    long max_downloads; /* 0: not given */
+    enum cli_progress_mode progress;
 };
 
 static int img_opt(void *opaque, int id, const char *v, ctr_error_t *err)
@@ -43,6 +59,23 @@ static int img_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     case O_PLATFORM:
         o->platform = v;
         break;
+    case O_ARCH:
+    case O_OS:
+        if (*v == '\0' || strchr(v, '/'))
+            return ctr_fail(err, 0, "invalid value `%s` for `--%s`: expected a name like `%s`", v,
+                            id == O_ARCH ? "arch" : "os", id == O_ARCH ? "amd64" : "linux");
+        *(id == O_ARCH ? &o->arch : &o->os) = v;
+        break;
+    case O_MAXDL:
+        return cli_parse_long("--max-concurrent-downloads", v, 1, 32, &o->max_downloads, err);
+    case O_SCHEME:
+        if (strcmp(v, "http") != 0 && strcmp(v, "https") != 0 && strcmp(v, "auto") != 0)
+            return ctr_fail(err, 0,
+                            "invalid value `%s` for `--scheme`: use `http`, `https` or `auto`", v);
+        o->scheme = v;
+        break;
+    case O_PROGRESS:
+        return cli_progress_parse("--progress", v, &o->progress, err);
     }
     return 0;
 }
@@ -308,8 +341,9 @@ int cli_cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t 
 struct msgs {
     char *buf;
     size_t len;
-    char *error; /* first errorDetail/error seen */
-    FILE *out;   /* NULL: stdout */
+    char *error;               /* first errorDetail/error seen */
+    FILE *out;                 /* NULL: stdout */
+    struct cli_progress *prog; /* pull/push: renders status messages */
 };
 
 static void msg_line(struct msgs *m, const char *line, size_t n)
@@ -328,6 +362,8 @@ static void msg_line(struct msgs *m, const char *line, size_t n)
         (s = cli_json_str(json_object_get(j, "errorDetail"), "message")) != NULL) {
         if (m->error == NULL)
             m->error = ctr_xstrdup(s);
+    } else if (m->prog) {
+        cli_progress_msg(m->prog, j);
     } else if ((s = cli_json_str(j, "stream")) != NULL) {
         fputs(s, out);
     } else if ((s = cli_json_str(j, "status")) != NULL) {
@@ -460,24 +496,40 @@ int cli_cmd_image_save(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
 }
 
 /* One pull or push through the daemon, credentials from `registry login` sent in
- * X-Registry-Auth as docker's CLI does. */
-static int transfer(const struct cli_ctx *ctx, const char *ref, const char *platform, bool push,
-                    FILE *out, ctr_error_t *err)
+ * X-Registry-Auth as docker's CLI does; scheme and maxConcurrentDownloads are our
+ * query parameters (docs/api.md). */
+struct xfer {
+    const char *ref, *platform, *scheme;
+    long max_downloads;
+    enum cli_progress_mode progress;
+    bool push;
+};
+
+static int transfer(const struct cli_ctx *ctx, const struct xfer *x, FILE *out, ctr_error_t *err)
 {
-    cleanup_free char *path = NULL, *auth = NULL, *hdr = NULL, *er = NULL;
+    cleanup_free char *path = NULL, *auth = NULL, *hdr = NULL, *er = NULL, *q = NULL;
     struct msgs m = {.out = out};
 
-    auth = cli_registry_auth_header(ref);
+    auth = cli_registry_auth_header(x->ref);
     hdr = ctr_xasprintf("X-Registry-Auth: %s", auth ? auth : "e30=");
-    er = cli_esc(ref);
-    if (push) {
-        path = cli_path("/images/%s/push", er);
-    } else if (platform) {
-        cleanup_free char *ep = cli_esc(platform);
-        path = cli_path("/images/create?fromImage=%s&platform=%s", er, ep);
-    } else {
-        path = cli_path("/images/create?fromImage=%s", er);
+    er = cli_esc(x->ref);
+    q = ctr_xstrdup("");
+    if (x->platform) {
+        cleanup_free char *ep = cli_esc(x->platform), *old = q;
+        q = ctr_xasprintf("%s&platform=%s", old, ep);
     }
+    if (x->scheme) {
+        cleanup_free char *old = q;
+        q = ctr_xasprintf("%s&scheme=%s", old, x->scheme);
+    }
+    if (x->max_downloads) {
+        cleanup_free char *old = q;
+        q = ctr_xasprintf("%s&maxConcurrentDownloads=%ld", old, x->max_downloads);
+    }
+    if (x->push)
+        path = cli_path("/images/%s/push%s%s", er, *q ? "?" : "", *q ? q + 1 : "");
+    else
+        path = cli_path("/images/create?fromImage=%s%s", er, q);
     const char *hdrs[] = {hdr, NULL};
     struct cli_request req = {.method = "POST",
                               .path = path,
@@ -485,32 +537,54 @@ static int transfer(const struct cli_ctx *ctx, const char *ref, const char *plat
                               .headers = hdrs,
                               .sink = msgs_sink,
                               .sink_opaque = &m};
-    if (cli_request(ctx, &req, NULL, err) < 0) {
+    m.prog = cli_progress_new(x->progress, out ? out : stdout, NULL);
+    int rc = cli_request(ctx, &req, NULL, err);
+    if (rc == 0)
+        rc = msgs_finish(&m, err);
+    else {
         free(m.buf);
         free(m.error);
-        return -1;
     }
-    return msgs_finish(&m, err);
+    cli_progress_free(m.prog);
+    return rc;
 }
 
 int cli_image_pull(const struct cli_ctx *ctx, const char *ref, const char *platform, FILE *out,
                    ctr_error_t *err)
 {
-    return transfer(ctx, ref, platform, false, out, err);
+    struct xfer x = {.ref = ref, .platform = platform, .progress = CLI_PROGRESS_AUTO};
+    return transfer(ctx, &x, out, err);
 }
 
 static int pull_push(struct cli_ctx *ctx, int argc, char **argv, bool push, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"platform", 0, true, O_PLATFORM}, {0}};
+    static const struct cli_option pull_opts[] = {{"platform", 0, true, O_PLATFORM},
+                                                  {"arch", 'a', true, O_ARCH},
+                                                  {"os", 0, true, O_OS},
+                                                  {"max-concurrent-downloads", 0, true, O_MAXDL},
+                                                  {"scheme", 0, true, O_SCHEME},
+                                                  {"progress", 0, true, O_PROGRESS},
+                                                  {0}};
+    static const struct cli_option push_opts[] = {
+        {"scheme", 0, true, O_SCHEME}, {"progress", 0, true, O_PROGRESS}, {0}};
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
-    int r = parse(ctx, opts, argc, argv, &o, &pos, err);
+    cleanup_free char *plat = NULL;
+    int r = parse(ctx, push ? push_opts : pull_opts, argc, argv, &o, &pos, err);
 
     if (r != 0)
         return r == 1 ? 0 : -1;
     if (cli_check_args(ctx->name, pos, 1, 1, "exactly one image reference", err) < 0)
         return -1;
-    return transfer(ctx, pos[0], o.platform, push, stdout, err);
+    if (!push && (plat = cli_image_platform(o.platform, o.os, o.arch, err)) == NULL)
+        return ctr_error_wrap(err, "`--platform`");
+    struct xfer x = {.ref = pos[0],
+                     .platform = plat && *plat ? plat : NULL,
+                     .scheme = o.scheme,
+                     .max_downloads = o.max_downloads,
+                     .progress = o.progress,
+                     .push = push};
+    return transfer(ctx, &x, stdout, err);
 }
 
 int cli_cmd_image_pull(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)

@@ -10,3 +10,6 @@ UNIT_TESTS += test-cli test-cli-stream
 test-cli_SRCS := tests/unit/test-cli.c $(CLI_LIB_SRCS)
 test-cli-stream_SRCS := tests/unit/test-cli-stream.c $(CLI_LIB_SRCS)
 test-cli-stream_LIBS := -lutil
+
+UNIT_TESTS += test-cli-progress
+test-cli-progress_SRCS := tests/unit/test-cli-progress.c $(CLI_LIB_SRCS)

@@ -22,6 +22,8 @@ struct job {
     char **names;   /* push: the local names to push */
     char *platform; /* pull: "os/arch[/variant]" or NULL */
     char *user, *pass;
+    enum registry_scheme scheme; /* ?scheme= (ours); default auto */
+    unsigned max_concurrent;     /* ?maxConcurrentDownloads= (ours); 0 = the client's 3 */
 };
 
 static void job_free(struct job *j)
@@ -91,15 +93,16 @@ static void job_progress(void *opaque, const struct registry_progress_event *ev)
 
 static void job_error(struct job *j, ctr_error_t *err)
 {
-    job_write(j, json_pack("{s:{s:s},s:s}", "errorDetail", "message", (*err)->msg, "error",
-                           (*err)->msg));
+    job_write(
+        j, json_pack("{s:{s:s},s:s}", "errorDetail", "message", (*err)->msg, "error", (*err)->msg));
     ctr_error_free(err);
 }
 
 static int job_client(struct job *j, const char *host, struct registry_client **cl,
                       ctr_error_t *err)
 {
-    struct registry_options o = {.scheme = REGISTRY_SCHEME_AUTO,
+    struct registry_options o = {.scheme = j->scheme,
+                                 .max_concurrent = j->max_concurrent,
                                  .max_retries = -1,
                                  .username = j->user,
                                  .password = j->pass,
@@ -134,6 +137,15 @@ static void *pull_thread(void *arg)
             "Status: %s for %s",
             res.bytes_downloaded ? "Downloaded newer image" : "Image is up to date", full);
         job_status(j, dg, NULL);
+        struct registry_platform host;
+        registry_platform_parse(NULL, &host, NULL);
+        if (j->platform && (strcmp(plat.os, host.os) != 0 || strcmp(plat.arch, host.arch) != 0)) {
+            /* registry_pull_image keeps other platforms' images untagged. */
+            cleanup_free char *w = ctr_xasprintf(
+                "Warning: %s for %s/%s is stored but not tagged: this host runs %s/%s",
+                res.manifest_digest, plat.os, plat.arch, host.os, host.arch);
+            job_status(j, w, NULL);
+        }
         job_status(j, st, NULL);
         pthread_mutex_lock(&j->d->lock);
         dmn_event_emit_locked(j->d, "image", "pull", full, NULL);
@@ -171,8 +183,8 @@ static int push_one(struct job *j, const char *name, ctr_error_t *err)
     }
     if (rc == 0) {
         const char *tag = ref.tag ? ref.tag : ref.digest;
-        cleanup_free char *line = ctr_xasprintf("%s: digest: %s size: %lld", tag, pushed,
-                                                (long long)sb.st_size);
+        cleanup_free char *line =
+            ctr_xasprintf("%s: digest: %s size: %lld", tag, pushed, (long long)sb.st_size);
         job_status(j, line, NULL);
         job_write(j, json_pack("{s:{},s:{s:s,s:s,s:I}}", "progressDetail", "aux", "Tag", tag,
                                "Digest", pushed, "Size", (json_int_t)sb.st_size));
@@ -314,8 +326,31 @@ static struct job *job_new(struct dmn_req *r, char *ref)
     j->d = r->d;
     j->wfd = -1;
     j->ref = ref;
+    j->scheme = REGISTRY_SCHEME_AUTO;
     pthread_mutex_init(&j->wlock, NULL);
     return j;
+}
+
+/* Our query parameters (docker clients never send them): scheme=http|https|auto,
+ * maxConcurrentDownloads=1..32. */
+static int job_query(struct dmn_req *r, enum registry_scheme *scheme, unsigned *maxc,
+                     ctr_error_t *err)
+{
+    const char *s = dmn_query(r, "scheme"), *m = dmn_query(r, "maxConcurrentDownloads");
+    *scheme = REGISTRY_SCHEME_AUTO;
+    *maxc = 0;
+    if (s && *s && registry_scheme_parse(s, scheme, err) < 0)
+        return -1;
+    if (m && *m) {
+        char *end;
+        errno = 0;
+        long v = strtol(m, &end, 10);
+        if (errno || *end || v < 1 || v > 32)
+            return ctr_fail(err, EINVAL, "invalid `maxConcurrentDownloads` `%s`: expected 1 to 32",
+                            m);
+        *maxc = (unsigned)v;
+    }
+    return 0;
 }
 
 /* name + tag query as docker sends them: tag may be a tag or a digest. */
@@ -333,6 +368,8 @@ int dmn_handle_images_create(struct dmn_req *r)
     const char *platform = dmn_query(r, "platform");
     ctr_error_t err = NULL;
     struct registry_platform plat;
+    enum registry_scheme scheme;
+    unsigned maxc;
 
     if (dmn_query(r, "fromSrc"))
         return dmn_reply_error(r, 501, "importing a root filesystem (`fromSrc`) is not supported");
@@ -340,7 +377,11 @@ int dmn_handle_images_create(struct dmn_req *r)
         return dmn_reply_error(r, 400, "`fromImage` is missing: name the image to pull");
     if (platform && *platform && registry_platform_parse(platform, &plat, &err) < 0)
         return dmn_reply_ctr_error(r, &err);
+    if (job_query(r, &scheme, &maxc, &err) < 0)
+        return dmn_reply_ctr_error(r, &err);
     struct job *j = job_new(r, with_tag(from, tag));
+    j->scheme = scheme;
+    j->max_concurrent = maxc;
     if (platform && *platform)
         j->platform = ctr_xstrdup(platform);
     return job_start(r, j, pull_thread);
@@ -388,7 +429,11 @@ int dmn_handle_image_push(struct dmn_req *r)
     ctr_error_t err = NULL;
     cleanup_free char *ref = with_tag(r->params[0], dmn_query(r, "tag"));
     char **names = NULL;
+    enum registry_scheme scheme;
+    unsigned maxc;
 
+    if (job_query(r, &scheme, &maxc, &err) < 0)
+        return dmn_reply_ctr_error(r, &err);
     if (push_names(r->d, ref, &names, &err) < 0) {
         if (err->errnum == ENOENT) {
             dmn_reply_error(r, 404, "%s", err->msg);
@@ -399,5 +444,7 @@ int dmn_handle_image_push(struct dmn_req *r)
     }
     struct job *j = job_new(r, ctr_steal_ptr(ref));
     j->names = names;
+    j->scheme = scheme;
+    j->max_concurrent = maxc;
     return job_start(r, j, push_thread);
 }

@@ -74,14 +74,15 @@ int registry_client_new(const char *host, const struct registry_options *opts,
         c->certs_dir = ctr_xstrdup(env);
     else
         c->certs_dir = ctr_xstrdup(REGISTRY_CERTS_DIR);
-    /* auto: http for loopback hosts, unless certs.d/<host> exists (TLS configured). */
+    /* auto: https; a loopback host may fall back to http (as docker's insecure
+     * loopback registries) when the first TLS handshake fails. */
     if (scheme == REGISTRY_SCHEME_AUTO) {
-        cleanup_free char *cd = ctr_xasprintf("%s/%s", c->certs_dir, c->host);
-        scheme = host_is_loopback(c->api_host) && access(cd, F_OK) != 0 ? REGISTRY_SCHEME_HTTP
-                                                                         : REGISTRY_SCHEME_HTTPS;
+        c->scheme_probe = host_is_loopback(c->api_host);
+        scheme = REGISTRY_SCHEME_HTTPS;
     }
-    c->base =
-        ctr_xasprintf("%s://%s", scheme == REGISTRY_SCHEME_HTTP ? "http" : "https", c->api_host);
+    c->base_https = ctr_xasprintf("https://%s", c->api_host);
+    c->base_http = ctr_xasprintf("http://%s", c->api_host);
+    c->base = scheme == REGISTRY_SCHEME_HTTP ? c->base_http : c->base_https;
     if (c->opts.config_dir)
         c->config_dir = ctr_xstrdup(c->opts.config_dir);
     else if ((env = getenv("DOCKER_CONFIG")) && *env)
@@ -134,7 +135,8 @@ void registry_client_free(struct registry_client *c)
         pthread_mutex_destroy(&c->lock);
     free(c->host);
     free(c->api_host);
-    free(c->base);
+    free(c->base_https);
+    free(c->base_http);
     free(c->certs_dir);
     free(c->config_dir);
     free(c->user);
@@ -198,12 +200,73 @@ static unsigned retry_after_ms(const struct registry_http_resp *resp, unsigned f
     return fallback;
 }
 
+/* Scheme auto on a loopback host: a request to https failed its TLS handshake
+ * (a plain-http server answers a ClientHello with garbage). The first such request
+ * probes http under c->lock (parallel blob requests wait for the verdict): http is
+ * kept when it gets an answer other than 400 (what a TLS server says to plain
+ * http); otherwise the TLS error stands, with its certs.d hint. Later requests
+ * that raced to https are redone over http once http won. Returns perform's
+ * result; *url_alt owns the new URL. */
+static int scheme_fallback(struct registry_client *c, void *conn, struct registry_http_req *req,
+                           struct registry_http_resp *resp, enum registry_xfer_error *kind,
+                           char **url_alt, ctr_error_t *err)
+{
+    size_t bl = strlen(c->base_https);
+    ctr_error_t e = NULL;
+    enum registry_xfer_error k2 = REGISTRY_XFER_OK;
+    int rc = -1;
+
+    if (strncmp(req->url, c->base_https, bl) != 0)
+        return -1;
+    char *alt = ctr_xasprintf("%s%s", c->base_http, req->url + bl);
+    struct registry_http_req r2 = *req;
+    r2.url = alt;
+    pthread_mutex_lock(&c->lock);
+    bool probe = c->scheme_probe, was_http = c->base == c->base_http;
+    if (probe) {
+        c->scheme_probe = false;
+        rc = c->transport->perform(c->transport, conn, &r2, resp, &k2, &e);
+        if (rc == 0 && resp->status == 400)
+            rc = -1;
+        if (rc == 0) {
+            log_info("registry `%s` does not speak TLS: using http (scheme auto, loopback)",
+                     c->host);
+            c->base = c->base_http;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (!probe && was_http)
+        rc = c->transport->perform(c->transport, conn, &r2, resp, &k2, &e);
+    if (rc == 0) {
+        ctr_error_free(err);
+        free(*url_alt);
+        *url_alt = alt;
+        req->url = alt;
+        *kind = k2;
+        return 0;
+    }
+    if (probe)
+        log_debug("http fallback for `%s` failed too: %s", c->host,
+                  e ? e->msg : "HTTP 400 (a TLS server)");
+    if (!probe && was_http && e) { /* an http error now: report it, not the TLS one */
+        ctr_error_free(err);
+        *err = ctr_steal_ptr(e);
+        *kind = k2;
+    }
+    ctr_error_free(&e);
+    free(alt);
+    if (probe || !was_http)
+        registry_http_resp_reset(resp);
+    return -1;
+}
+
 int registry_call(struct registry_client *c, void *conn, struct registry_call *call,
                   struct registry_http_resp *resp, ctr_error_t *err)
 {
     unsigned attempt = 0, total = 0;
     bool auth_retried = false;
     struct registry_http_req req = call->req;
+    cleanup_free char *url_alt = NULL;
     char **base_headers = call->req.headers;
 
     req.ca_pem = c->ca_pem;
@@ -221,6 +284,13 @@ int registry_call(struct registry_client *c, void *conn, struct registry_call *c
             ctr_strv_append(&headers, auth);
         req.headers = headers;
         int rc = c->transport->perform(c->transport, conn, &req, resp, &kind, err);
+        if (rc < 0 && kind == REGISTRY_XFER_TLS)
+            rc = scheme_fallback(c, conn, &req, resp, &kind, &url_alt, err);
+        else if (rc == 0 && c->scheme_probe) {
+            pthread_mutex_lock(&c->lock);
+            c->scheme_probe = false; /* https answered: keep it */
+            pthread_mutex_unlock(&c->lock);
+        }
         total++;
         if (rc < 0) {
             if (kind == REGISTRY_XFER_TLS)

@@ -110,7 +110,9 @@ struct registry_token {
 struct registry_client {
     char *host;     /* as the user named it, used for credentials and certs.d */
     char *api_host; /* host serving /v2/ */
-    char *base;     /* "https://host" */
+    char *base;     /* "https://host": base_https or base_http */
+    char *base_https, *base_http;
+    bool scheme_probe; /* auto on loopback: https not yet confirmed (guarded by lock) */
     struct registry_options opts;
     char *certs_dir;
     char *config_dir;

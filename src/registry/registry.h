@@ -72,8 +72,8 @@ void registry_progress_renderer_event(void *renderer, const struct registry_prog
 void registry_progress_renderer_free(struct registry_progress_renderer *r);
 
 /* ---- client ---- */
-/* auto: http for loopback hosts (127.0.0.0/8, ::1, localhost) unless
- * <certs-dir>/<host:port>/ exists, https for every other host. */
+/* auto: https; for loopback hosts (127.0.0.0/8, ::1, localhost) a failed TLS handshake
+ * on the first request falls back to http (docker's insecure loopback registries). */
 enum registry_scheme { REGISTRY_SCHEME_HTTPS, REGISTRY_SCHEME_HTTP, REGISTRY_SCHEME_AUTO };
 #define REGISTRY_CERTS_DIR "/etc/container/certs.d"
 int registry_scheme_parse(const char *s, enum registry_scheme *out, ctr_error_t *err);
@@ -81,7 +81,7 @@ int registry_scheme_parse(const char *s, enum registry_scheme *out, ctr_error_t 
 struct registry_transport; /* NULL = libcurl; tests plug in a fake one */
 
 struct registry_options {
-    enum registry_scheme scheme; /* default https; auto = http for loopback hosts */
+    enum registry_scheme scheme; /* default https; auto: see above */
     const char *config_dir;      /* dir of config.json; NULL = $DOCKER_CONFIG or ~/.docker */
     const char *certs_dir;       /* NULL = $CONTAINER_CERTS_DIR, else REGISTRY_CERTS_DIR */
     unsigned max_concurrent;     /* parallel blob transfers; 0 = 3 */

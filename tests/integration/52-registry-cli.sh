@@ -101,7 +101,7 @@ if REG_TLS_CERT=$T_TMP/tls/server.crt REG_TLS_KEY=$T_TMP/tls/server.key start_re
     HT=127.0.0.1:$REG_PORT_tls
     c registry login --scheme https --username alice --password-stdin "$HT" <<<'s3cret pw'
     check_contains "without the CA, TLS is refused with the certs.d hint" "$out" "$CONTAINER_CERTS_DIR/$HT/ca.crt"
-    # certs.d/<host:port> existing makes `auto` choose https for this loopback host.
+    # auto tries https first on loopback; with the CA in certs.d it stays there.
     mkdir -p "$CONTAINER_CERTS_DIR/$HT" && cp "$T_TMP/tls/ca.crt" "$CONTAINER_CERTS_DIR/$HT/"
     c registry login --username alice --password-stdin "$HT" <<<'wrong'
     check_eq "wrong password refused" 1 "$rc"

@@ -10,6 +10,7 @@
 
 #include "registry/registry-internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -398,6 +399,119 @@ static void creds_roundtrip(void **state)
     free(dir);
 }
 
+/* ---- scheme auto: https first, http fallback for loopback only ---- */
+static struct {
+    bool https_tls_fails; /* else https answers 200 */
+    long http_status;     /* 0: http connection fails */
+    int n_https, n_http;
+} S;
+
+static void *s_conn_new(struct registry_transport *t)
+{
+    return &S;
+}
+
+static void s_conn_free(struct registry_transport *t, void *c)
+{
+}
+
+static int s_perform(struct registry_transport *t, void *conn, const struct registry_http_req *req,
+                     struct registry_http_resp *resp, enum registry_xfer_error *kind,
+                     ctr_error_t *err)
+{
+    registry_http_resp_reset(resp);
+    if (strncmp(req->url, "https://", 8) == 0) {
+        S.n_https++;
+        if (S.https_tls_fails) {
+            *kind = REGISTRY_XFER_TLS;
+            return registry_fail_code(err, EPROTO, "ssl: wrong version number");
+        }
+    } else {
+        S.n_http++;
+        if (S.http_status == 0) {
+            *kind = REGISTRY_XFER_FATAL;
+            return registry_fail_code(err, ECONNREFUSED, "connection refused");
+        }
+    }
+    *kind = REGISTRY_XFER_OK;
+    resp->status = strncmp(req->url, "https://", 8) == 0 ? 200 : S.http_status;
+    return 0;
+}
+
+static int scheme_ping(const char *host, enum registry_scheme sch, ctr_error_t *err)
+{
+    struct registry_transport t = {
+        .conn_new = s_conn_new, .conn_free = s_conn_free, .perform = s_perform};
+    struct registry_options o = {.scheme = sch,
+                                 .anonymous = true,
+                                 .max_retries = 0,
+                                 .certs_dir = "/nonexistent/certs.d",
+                                 .transport = &t};
+    struct registry_client *c = NULL;
+    assert_int_equal(registry_client_new(host, &o, &c, err), 0);
+    int rc = registry_ping(c, err);
+    if (rc == 0)
+        rc = registry_ping(c, err); /* the decision sticks */
+    registry_client_free(c);
+    return rc;
+}
+
+static void scheme_auto_fallback(void **state)
+{
+    ctr_error_t err = NULL;
+
+    /* loopback, plain-http registry: one https try, then http for good */
+    memset(&S, 0, sizeof(S));
+    S.https_tls_fails = true;
+    S.http_status = 200;
+    assert_int_equal(scheme_ping("127.0.0.1:5000", REGISTRY_SCHEME_AUTO, &err), 0);
+    assert_int_equal(S.n_https, 1);
+    assert_int_equal(S.n_http, 2);
+
+    /* loopback, TLS registry: https kept, http never tried */
+    memset(&S, 0, sizeof(S));
+    assert_int_equal(scheme_ping("localhost:5000", REGISTRY_SCHEME_AUTO, &err), 0);
+    assert_int_equal(S.n_https, 2);
+    assert_int_equal(S.n_http, 0);
+
+    /* loopback, TLS registry with an unknown CA: http says 400, the TLS error stands */
+    memset(&S, 0, sizeof(S));
+    S.https_tls_fails = true;
+    S.http_status = 400;
+    assert_int_equal(scheme_ping("127.0.0.1:5000", REGISTRY_SCHEME_AUTO, &err), -1);
+    assert_non_null(strstr(err->msg, "/nonexistent/certs.d/127.0.0.1:5000/ca.crt"));
+    assert_non_null(strstr(err->msg, "wrong version number"));
+    ctr_error_free(&err);
+
+    /* loopback, nothing on http either: the TLS error with its hint */
+    memset(&S, 0, sizeof(S));
+    S.https_tls_fails = true;
+    assert_int_equal(scheme_ping("[::1]:5000", REGISTRY_SCHEME_AUTO, &err), -1);
+    assert_non_null(strstr(err->msg, "ca.crt"));
+    ctr_error_free(&err);
+
+    /* not loopback: no fallback */
+    memset(&S, 0, sizeof(S));
+    S.https_tls_fails = true;
+    S.http_status = 200;
+    assert_int_equal(scheme_ping("registry.example:5000", REGISTRY_SCHEME_AUTO, &err), -1);
+    assert_int_equal(S.n_http, 0);
+    assert_non_null(strstr(err->msg, "ca.crt"));
+    ctr_error_free(&err);
+
+    /* explicit https on loopback: no fallback either; explicit http: http only */
+    memset(&S, 0, sizeof(S));
+    S.https_tls_fails = true;
+    S.http_status = 200;
+    assert_int_equal(scheme_ping("127.0.0.1:5000", REGISTRY_SCHEME_HTTPS, &err), -1);
+    assert_int_equal(S.n_http, 0);
+    ctr_error_free(&err);
+    memset(&S, 0, sizeof(S));
+    S.http_status = 200;
+    assert_int_equal(scheme_ping("127.0.0.1:5000", REGISTRY_SCHEME_HTTP, &err), 0);
+    assert_int_equal(S.n_https, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,7 +519,7 @@ int main(void)
         cmocka_unit_test(token_reply),        cmocka_unit_test(backoff_policy),
         cmocka_unit_test(manifest_valid),     cmocka_unit_test(manifest_hostile),
         cmocka_unit_test(refs_and_platforms), cmocka_unit_test(base64_roundtrip),
-        cmocka_unit_test(creds_roundtrip),
+        cmocka_unit_test(creds_roundtrip),    cmocka_unit_test(scheme_auto_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
