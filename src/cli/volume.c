@@ -93,10 +93,10 @@ void cli_run_mounts_json(const struct cli_run_opts *o, json_t *hc)
 
 /* ---- container volume ... ---- */
 
-enum { O_LABEL = 1, O_OPT, O_FORMAT, O_QUIET, O_FORCE, O_DRIVER };
+enum { O_LABEL = 1, O_OPT, O_FORMAT, O_QUIET, O_FORCE, O_DRIVER, O_FILTER };
 
 struct vol_opts {
-    char **labels, **opts;
+    char **labels, **opts, **filters;
     enum cli_format format;
     bool quiet, force;
 };
@@ -111,6 +111,11 @@ static int vol_opt(void *opaque, int id, const char *v, ctr_error_t *err)
             return ctr_fail(err, 0, "invalid value `%s` for `--%s`: expected KEY=VALUE", v,
                             id == O_LABEL ? "label" : "opt");
         ctr_strv_append(id == O_LABEL ? &o->labels : &o->opts, v);
+        break;
+    case O_FILTER:
+        if (strchr(v, '=') == NULL || *v == '=')
+            return ctr_fail(err, 0, "invalid value `%s` for `--filter`: expected KEY=VALUE", v);
+        ctr_strv_append(&o->filters, v);
         break;
     case O_DRIVER:
         if (strcmp(v, "local") != 0)
@@ -132,6 +137,29 @@ static void vol_opts_release(struct vol_opts *o)
 {
     ctr_strv_free(o->labels);
     ctr_strv_free(o->opts);
+    ctr_strv_free(o->filters);
+}
+
+/* `?filters=` (escaped) from --filter KEY=VALUE flags; "" when none. */
+static char *filters_query(char **filters)
+{
+    if (filters == NULL)
+        return ctr_xstrdup("");
+    json_t *f = json_object();
+    for (char **p = filters; *p; p++) {
+        const char *eq = strchr(*p, '=');
+        cleanup_free char *k = ctr_xstrndup(*p, (size_t)(eq - *p));
+        json_t *arr = json_object_get(f, k);
+        if (arr == NULL) {
+            arr = json_array();
+            json_object_set_new(f, k, arr);
+        }
+        json_array_append_new(arr, json_string(eq + 1));
+    }
+    cleanup_free char *s = json_dumps(f, JSON_COMPACT);
+    json_decref(f);
+    cleanup_free char *e = cli_esc(s);
+    return ctr_xasprintf("?filters=%s", e);
 }
 
 static int parse(struct cli_ctx *ctx, const struct cli_option *opts, int argc, char **argv,
@@ -188,17 +216,23 @@ int cli_cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
 
 int cli_cmd_volume_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {
-        {"quiet", 'q', false, O_QUIET}, {"format", 0, true, O_FORMAT}, {0}};
+    static const struct cli_option opts[] = {{"quiet", 'q', false, O_QUIET},
+                                             {"format", 0, true, O_FORMAT},
+                                             {"filter", 'f', true, O_FILTER},
+                                             {0}};
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err);
     json_t *resp = NULL, *v;
     size_t i;
 
-    if (r != 0 || cli_check_args(ctx->name, pos, 0, 0, "no arguments", err) < 0)
+    if (r != 0 || cli_check_args(ctx->name, pos, 0, 0, "no arguments", err) < 0) {
+        vol_opts_release(&o);
         return r == 1 ? 0 : -1;
-    cleanup_free char *path = cli_path("/volumes");
+    }
+    cleanup_free char *q = filters_query(o.filters);
+    cleanup_free char *path = cli_path("/volumes%s", q);
+    vol_opts_release(&o);
     if (cli_call(ctx, "GET", path, NULL, &resp, err) < 0)
         return -1;
     json_t *vols = json_object_get(resp, "Volumes");
@@ -282,16 +316,21 @@ int cli_cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *e
 
 int cli_cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"force", 'f', false, O_FORCE}, {0}};
+    static const struct cli_option opts[] = {
+        {"force", 'f', false, O_FORCE}, {"filter", 0, true, O_FILTER}, {"all", 'a', false, 0}, {0}};
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err);
     json_t *resp = NULL, *v;
     size_t i;
 
-    if (r != 0 || cli_check_args(ctx->name, pos, 0, 0, "no arguments", err) < 0)
+    if (r != 0 || cli_check_args(ctx->name, pos, 0, 0, "no arguments", err) < 0) {
+        vol_opts_release(&o);
         return r == 1 ? 0 : -1;
-    cleanup_free char *path = cli_path("/volumes/prune");
+    }
+    cleanup_free char *q = filters_query(o.filters);
+    cleanup_free char *path = cli_path("/volumes/prune%s", q);
+    vol_opts_release(&o);
     if (cli_call(ctx, "POST", path, NULL, &resp, err) < 0)
         return -1;
     printf("Deleted Volumes:\n");

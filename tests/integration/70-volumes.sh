@@ -180,6 +180,21 @@ check_eq "volume prune" 0 "$rc"
 check_contains "prune removed the unused volume" "$out" "shared"
 ctr volume ls -q
 check_eq "prune kept the volume a container uses" "keep" "$out"
+ctr volume create -l app=a fa
+ctr volume create -l app=b fb
+ctr volume ls -q --filter label=app=a
+check_eq "volume ls --filter label=K=V" "fa" "$out"
+ctr volume ls -q -f label=app
+check_eq "volume ls --filter label=K" "fa fb" "$(echo $out)"
+ctr volume ls -q -f dangling=false
+check_eq "volume ls --filter dangling=false: the volumes in use" "keep" "$out"
+ctr volume ls -q -f name=b
+check_eq "volume ls --filter name= (substring)" "fb" "$out"
+ctr volume ls -f bogus=1
+check_contains "an unknown filter is refused" "$err" "invalid filter 'bogus'"
+ctr volume prune --filter label=app=b
+check_eq "volume prune --filter label= removes only the matching unused ones" "fa keep" "$("$C" volume ls -q | xargs)"
+ctr volume rm fa
 ctr rm holder
 ctr volume rm keep
 check_eq "volume rm once unused" 0 "$rc"
