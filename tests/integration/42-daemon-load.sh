@@ -91,9 +91,9 @@ cycle() { # N: odd `run --rm`, even `run -d` + `rm -f`
         out=$(timeout -k 5 180 "$C" run --rm -m 128M busybox echo cycle-$1 2>&1)
         [ "$out" = "cycle-$1" ] || { diag "cycle $1 (run --rm): $out"; return 1; }
     else
-        out=$(timeout -k 5 180 "$C" run -d -m 128M --name cyc busybox sleep 600 2>&1) ||
+        out=$(timeout -k 5 180 "$C" run -d -m 128M --name cyc$1 busybox sleep 600 2>&1) ||
             { diag "cycle $1 (run -d): $out"; return 1; }
-        out=$(timeout -k 5 120 "$C" rm -f cyc 2>&1) || { diag "cycle $1 (rm -f): $out"; return 1; }
+        out=$(timeout -k 5 120 "$C" rm -f cyc$1 2>&1) || { diag "cycle $1 (rm -f): $out"; return 1; }
     fi
 }
 warm=$((CYCLES < 20 ? CYCLES / 4 : 10))
