@@ -37,6 +37,7 @@ struct bundle_mount_spec {
     char *source;  /* absolute host path (bind), volume name (volume), NULL (tmpfs) */
     char *target;  /* absolute path in the container */
     bool readonly;
+    bool nocopy;   /* volume: no copy-up of the image's content (`nocopy`) */
     char *options; /* tmpfs: size=, mode=, ... */
 };
 void bundle_mount_spec_release(struct bundle_mount_spec *m);
@@ -51,9 +52,14 @@ int bundle_mount_parse_tmpfs(const char *path, const char *opts, struct bundle_m
 /* docker units: 64m, 1g, 65536 (bytes); at least 1k. */
 int bundle_mount_parse_size(const char *s, uint64_t *out, ctr_error_t *err);
 /* Host checks (sources exist, absolute, volumes created on first use) and the bundle's
- * shares + setup mounts; refuses more shares than free virtio devices. */
+ * shares + setup mounts; image_volumes (the image's VOLUME paths, may be NULL) not
+ * covered by a mount get an anonymous volume; volumes are filled from the image on
+ * first use (copy-up, as docker). Refuses more shares than free virtio devices. */
 int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spec *m, size_t n,
-                        uint64_t shm_size, const char *data_root, ctr_error_t *err);
+                        char *const *image_volumes, uint64_t shm_size, const char *data_root,
+                        ctr_error_t *err);
+/* Label docker puts on anonymous volumes. */
+#define BUNDLE_VOLUME_ANONYMOUS_LABEL "com.docker.volume.anonymous"
 
 /* Named volumes: DATA/volumes/NAME/{volume.json,_data} (src/bundle/volumes.c). */
 struct bundle_volume {

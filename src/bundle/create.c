@@ -186,8 +186,8 @@ int bundle_create(const struct bundle_create_paths *paths, const struct bundle_c
     cfg.process.n_rlimits = n_rlimits;
     cfg.open_stdin = opts->interactive;
     cfg.labels = ctr_steal_ptr(proc.labels);
-    if (bundle_mounts_apply(&cfg, opts->mounts, opts->n_mounts, opts->shm_size, paths->data_root,
-                            err) < 0)
+    if (bundle_mounts_apply(&cfg, opts->mounts, opts->n_mounts, img.config.config.volumes,
+                            opts->shm_size, paths->data_root, err) < 0)
         goto out_clean;
     if (bundle_config_save(abs_bundle, &cfg, err) < 0)
         goto out_clean;

@@ -119,7 +119,9 @@ int bundle_mount_parse_bind(const char *spec, struct bundle_mount_spec *out, ctr
                 m.readonly = true;
             else if (strcmp(t, "rw") == 0)
                 m.readonly = false;
-            else if (strcmp(t, "z") && strcmp(t, "Z") && strcmp(t, "nocopy"))
+            else if (strcmp(t, "nocopy") == 0)
+                m.nocopy = true;
+            else if (strcmp(t, "z") && strcmp(t, "Z"))
                 return bundle_mount_spec_release(&m),
                        ctr_fail(err, 0,
                                 "unknown option `%s` in volume spec `%s`: use `ro` "
@@ -182,6 +184,7 @@ int bundle_mount_parse_flag(const char *spec, struct bundle_mount_spec *out, ctr
             continue;
         } else if (strcmp(kv, "bind-propagation") == 0 || strcmp(kv, "consistency") == 0 ||
                    strcmp(kv, "volume-nocopy") == 0) {
+            m.nocopy = m.nocopy || strcmp(kv, "volume-nocopy") == 0;
             continue; /* meaningless across a VM boundary */
         } else {
             bundle_mount_spec_release(&m);
@@ -325,8 +328,28 @@ static int bind_source(const struct bundle_mount_spec *m, const char *data_root,
     return 0;
 }
 
+/* An image VOLUME no mount covers: a new anonymous volume (docker's), copied up. */
+static int image_volume(struct bundle_config *cfg, const char *path, const char *data_root,
+                        ctr_error_t *err)
+{
+    char name[BUNDLE_CREATE_ID_LEN + 1];
+    char *labels[] = {BUNDLE_VOLUME_ANONYMOUS_LABEL "=", NULL};
+    cleanup_free char *dir = NULL;
+
+    if (check_target(path, err) < 0)
+        return ctr_error_wrap(err, "image VOLUME");
+    if (bundle_create_new_id(name, err) < 0 ||
+        bundle_volume_create(data_root, name, labels, NULL, NULL, err) < 0 ||
+        bundle_volume_ensure(data_root, name, &dir, err) < 0)
+        return -1;
+    const char *tag = share_for(cfg, dir, false);
+    add_mount(&cfg->setup, tag, path, "9p", MOUNTS_9P_OPTIONS ",x-copyup");
+    return 0;
+}
+
 int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spec *m, size_t n,
-                        uint64_t shm_size, const char *data_root, ctr_error_t *err)
+                        char *const *image_volumes, uint64_t shm_size, const char *data_root,
+                        ctr_error_t *err)
 {
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < i; j++)
@@ -345,8 +368,18 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
             return -1;
         const char *tag = share_for(cfg, dir, m[i].readonly);
         cleanup_free char *src = file ? ctr_xasprintf("%s/%s", tag, file) : ctr_xstrdup(tag);
-        cleanup_free char *o = ctr_xasprintf(MOUNTS_9P_OPTIONS "%s", m[i].readonly ? ",ro" : "");
+        /* docker copies the image's content into a volume on its first use */
+        bool copyup = m[i].type == BUNDLE_MOUNT_VOLUME && !m[i].nocopy;
+        cleanup_free char *o = ctr_xasprintf(MOUNTS_9P_OPTIONS "%s%s", m[i].readonly ? ",ro" : "",
+                                             copyup ? ",x-copyup" : "");
         add_mount(&cfg->setup, src, m[i].target, "9p", o);
+    }
+    for (size_t v = 0; image_volumes && image_volumes[v]; v++) {
+        bool covered = false;
+        for (size_t i = 0; i < n && !covered; i++)
+            covered = strcmp(m[i].target, image_volumes[v]) == 0;
+        if (!covered && image_volume(cfg, image_volumes[v], data_root, err) < 0)
+            return -1;
     }
     size_t max = BUNDLE_MAX_VIRTIO_DEVICES - BUNDLE_FIXED_VIRTIO_DEVICES - cfg->n_disks;
     if (cfg->n_shares > max)

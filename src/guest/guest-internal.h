@@ -60,6 +60,9 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err);
 int guest_find_port(const char *name, char **out, ctr_error_t *err);
 /* Sync and unmount/remount read-only everything setup mounted; best effort. */
 void guest_unmount_all(void);
+/* copyup.c: when dst_dir is empty, copy src_dir's tree into it (modes, owners,
+ * symlinks kept; devices skipped); a no-op on a volume that has content. */
+int guest_copy_up(int src_dir, int dst_dir, ctr_error_t *err);
 
 /* ---- server.c ---- */
 /* Serve the agent protocol on the port fd until shutdown; never returns an error

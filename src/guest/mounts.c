@@ -258,9 +258,18 @@ static int mount_extra(const struct agent_mount *m, int file_fd, ctr_error_t *er
     const char *type = m->fstype;
     bool bind = strcmp(type, "bind") == 0;
 
+    cleanup_free char *opts = ctr_xstrdup(m->options ? m->options : "");
+    bool copyup = false;
+    /* `x-copyup` (ours, never passed to the kernel): fill an empty volume with what the
+     * image has at the target first, as docker does */
+    for (char *p; (p = strstr(opts, "x-copyup")) && (p == opts || p[-1] == ',') &&
+                  (p[8] == ',' || p[8] == '\0');) {
+        memmove(p, p + 8 + (p[8] == ','), strlen(p + 8 + (p[8] == ',')) + 1);
+        copyup = true;
+    }
     if (resolve_source(m->source, &src, err) < 0)
         return -1;
-    data = parse_options(m->options, &flags);
+    data = parse_options(opts, &flags);
     if (bind) {
         flags |= MS_BIND | MS_REC;
         type = NULL;
@@ -278,9 +287,19 @@ static int mount_extra(const struct agent_mount *m, int file_fd, ctr_error_t *er
     } else if (make_mount_point(src, m->target, bind, false, err) < 0) {
         return -1;
     }
+    cleanup_close int under = copyup ? open(m->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (do_mount(src, m->target, type, flags & ~(bind ? MS_RDONLY : 0),
                  data[0] ? data : NULL, err) < 0)
         return -1;
+    if (under >= 0) { /* the fd still sees the image's directory under the mount */
+        cleanup_close int vol = open(m->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (vol < 0 || guest_copy_up(under, vol, err) < 0) {
+            if (vol < 0)
+                ctr_fail(err, errno, "open `%s`", m->target);
+            umount2(m->target, MNT_DETACH);
+            return ctr_error_wrap(err, "volume at `%s`", m->target);
+        }
+    }
     /* a bind mount ignores flags other than MS_REC: read-only needs a remount */
     if (bind && (flags & MS_RDONLY) &&
         do_mount(NULL, m->target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL, err) < 0)

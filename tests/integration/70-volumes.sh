@@ -32,6 +32,23 @@ initrd=$T_TMP/initramfs.cpio
 jq '.manifests[0].annotations["io.containerd.image.name"] = "docker.io/library/busybox:latest"' \
     "$T_TMP/oci/index.json" >"$T_TMP/index.json" && mv "$T_TMP/index.json" "$T_TMP/oci/index.json"
 tar -C "$T_TMP/oci" -cf "$T_TMP/busybox.tar" . || need "tar of the OCI layout failed"
+# busyvol: the same image with `VOLUME /etc` in its config (new config, manifest, index).
+cp -r "$T_TMP/oci" "$T_TMP/oci-vol"
+blob() { echo "$T_TMP/oci-vol/blobs/sha256/${1#sha256:}"; }
+mdig=$(jq -r '.manifests[0].digest' "$T_TMP/oci-vol/index.json")
+cdig=$(jq -r '.config.digest' "$(blob "$mdig")")
+jq -c '.config.Volumes = {"/etc": {}}' "$(blob "$cdig")" >"$T_TMP/cfg.json"
+ncdig=sha256:$(sha256sum "$T_TMP/cfg.json" | cut -c1-64)
+cp "$T_TMP/cfg.json" "$(blob "$ncdig")"
+jq -c --arg d "$ncdig" --argjson s "$(stat -c %s "$T_TMP/cfg.json")" '.config.digest = $d | .config.size = $s' \
+    "$(blob "$mdig")" >"$T_TMP/man.json"
+nmdig=sha256:$(sha256sum "$T_TMP/man.json" | cut -c1-64)
+cp "$T_TMP/man.json" "$(blob "$nmdig")"
+jq --arg d "$nmdig" --argjson s "$(stat -c %s "$T_TMP/man.json")" \
+    '.manifests[0].digest = $d | .manifests[0].size = $s |
+     .manifests[0].annotations["io.containerd.image.name"] = "docker.io/library/busyvol:latest"' \
+    "$T_TMP/oci-vol/index.json" >"$T_TMP/idx.json" && mv "$T_TMP/idx.json" "$T_TMP/oci-vol/index.json"
+tar -C "$T_TMP/oci-vol" -cf "$T_TMP/busyvol.tar" . || need "tar of the busyvol layout failed"
 
 root=$T_TMP/root
 run=$T_TMP/run
@@ -64,6 +81,8 @@ at_exit "timeout 60 $C system stop --containers --timeout 30"
 at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
 ctr image load -i "$T_TMP/busybox.tar"
 check_eq "image load" 0 "$rc"
+ctr image load -i "$T_TMP/busyvol.tar"
+check_eq "image load (busyvol: VOLUME /etc)" 0 "$rc"
 
 host=$T_TMP/host
 mkdir -p "$host/dir/sub" "$host/ro"
@@ -161,6 +180,27 @@ check_eq "volume in use cannot be removed" 1 "$rc"
 check_contains "the refusal names the container" "$err" '`watcher`'
 ctr rm -f watcher
 check_eq "rm -f watcher" 0 "$rc"
+
+# ---- copy-up: a volume's first use gets the image's content at its path ----
+ctr run --rm -m 256M -v fresh:/etc busybox sh -c 'grep -c root /etc/passwd; echo mine >/etc/mine'
+check_eq "copy-up: the image's /etc is in a new named volume" 0 "$rc"
+check "copy-up: the image's file is on the host" grep -q root "$root/volumes/fresh/_data/passwd"
+check_eq "copy-up keeps modes" "$(stat -c %a "$root/volumes/fresh/_data/passwd")" "644"
+rm "$root/volumes/fresh/_data/passwd"
+ctr run --rm -m 256M -v fresh:/etc busybox sh -c 'cat /etc/mine; ls /etc/passwd 2>&1'
+check_contains "a volume with content is not copied into again" "$out" "No such file"
+check_contains "  and keeps what was written" "$out" "mine"
+ctr run --rm -m 256M -v bare:/etc:nocopy busybox sh -c 'ls -A /etc | wc -l'
+check_eq "nocopy: the volume starts empty" "0" "$out"
+ctr run --rm -m 256M busyvol sh -c 'grep -c root /etc/passwd; grep " /etc " /proc/mounts | cut -d" " -f3'
+check_eq "image VOLUME: an anonymous volume pre-populated from the image" "1 9p" "$(echo $out)"
+anon=$("$C" volume ls -q | grep -E '^[0-9a-f]{64}$' | head -1)
+check "image VOLUME: the anonymous volume is listed (64 hex digits)" test -n "$anon"
+check "  and holds the image's files on the host" test -f "$root/volumes/$anon/_data/passwd"
+check_eq "  labelled as docker labels anonymous volumes" "" \
+    "$("$C" volume inspect "$anon" | jq -r '.[0].Labels["com.docker.volume.anonymous"]')"
+ctr volume rm fresh bare "$anon"
+check_eq "copy-up volumes removed" 0 "$rc"
 
 # ---- volumes outlive containers; create/ls/inspect/prune ----
 ctr run --rm -m 256M -v shared:/again busybox cat /again/second

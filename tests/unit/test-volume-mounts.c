@@ -49,6 +49,15 @@ static void test_bind(void **state)
     bind_ok("/h:/c:ro,z", BUNDLE_MOUNT_BIND, "/h", "/c", true);
     bind_ok("data:/var/lib/db", BUNDLE_MOUNT_VOLUME, "data", "/var/lib/db", false);
     bind_ok("my.vol-1_x:/v:ro", BUNDLE_MOUNT_VOLUME, "my.vol-1_x", "/v", true);
+    struct bundle_mount_spec nc = {0};
+    ctr_error_t e = NULL;
+    assert_int_equal(bundle_mount_parse_bind("v1:/x:nocopy", &nc, &e), 0);
+    assert_true(nc.nocopy);
+    bundle_mount_spec_release(&nc);
+    assert_int_equal(
+        bundle_mount_parse_flag("type=volume,source=v1,target=/x,volume-nocopy", &nc, &e), 0);
+    assert_true(nc.nocopy);
+    bundle_mount_spec_release(&nc);
     bind_bad(NULL, "expected SOURCE:TARGET");
     bind_bad("", "expected SOURCE:TARGET");
     bind_bad("/only", "anonymous volumes are not supported");
@@ -223,7 +232,7 @@ static void test_apply(void **state)
         spec(BUNDLE_MOUNT_TMPFS, NULL, "/t", false),
     };
     struct bundle_config cfg = {.n_disks = 2};
-    assert_int_equal(bundle_mounts_apply(&cfg, m, 4, 1 << 20, t->root, &err), 0);
+    assert_int_equal(bundle_mounts_apply(&cfg, m, 4, NULL, 1 << 20, t->root, &err), 0);
     /* dir and the file's parent are one share; the volume another */
     assert_int_equal(cfg.n_shares, 2);
     assert_string_equal(cfg.shares[0].path, dir);
@@ -239,16 +248,45 @@ static void test_apply(void **state)
     assert_null(strstr(cfg.setup.mounts[0].options, ",ro"));
     assert_string_equal(cfg.setup.mounts[1].source, "v0/f.conf");
     assert_non_null(strstr(cfg.setup.mounts[1].options, ",ro"));
+    assert_non_null(strstr(cfg.setup.mounts[2].options, "x-copyup")); /* volume */
+    assert_null(strstr(cfg.setup.mounts[0].options, "x-copyup"));     /* bind */
     assert_string_equal(cfg.setup.mounts[3].fstype, "tmpfs");
     assert_string_equal(cfg.setup.mounts[3].options, "nosuid,nodev,noexec,size=1m");
     assert_string_equal(cfg.setup.mounts[4].target, "/dev/shm");
     assert_non_null(strstr(cfg.setup.mounts[4].options, "size=1048576"));
     cfg_release(&cfg);
 
+    /* image VOLUMEs: an anonymous volume each, unless a mount covers the path */
+    char *img_vols[] = {"/data", "/var/lib/app", NULL};
+    cfg = (struct bundle_config){.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, m, 1, img_vols, 0, t->root, &err), 0);
+    assert_int_equal(cfg.n_shares, 2);
+    assert_int_equal(cfg.setup.n_mounts, 2);
+    assert_string_equal(cfg.setup.mounts[1].target, "/var/lib/app");
+    assert_non_null(strstr(cfg.setup.mounts[1].options, "x-copyup"));
+    assert_non_null(strstr(cfg.shares[1].path, "/volumes/"));
+    cfg_release(&cfg);
+    char **names = NULL;
+    assert_int_equal(bundle_volume_list(t->root, &names, &err), 0);
+    assert_int_equal(ctr_strv_len(names), 2); /* vol1 and the anonymous one */
+    struct bundle_volume av = {0};
+    const char *anon = strcmp(names[0], "vol1") ? names[0] : names[1];
+    assert_int_equal(strlen(anon), 64);
+    assert_int_equal(bundle_volume_load(t->root, anon, &av, &err), 0);
+    assert_string_equal(av.labels[0], BUNDLE_VOLUME_ANONYMOUS_LABEL "=");
+    bundle_volume_release(&av);
+    ctr_strv_free(names);
+    char *bad_vols[] = {"relative", NULL};
+    cfg = (struct bundle_config){.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, NULL, 0, bad_vols, 0, t->root, &err), -1);
+    assert_non_null(strstr(err->msg, "image VOLUME"));
+    ctr_error_free(&err);
+    cfg_release(&cfg);
+
     /* a missing source is named; nothing is created for it */
     struct bundle_mount_spec bad = spec(BUNDLE_MOUNT_BIND, missing, "/x", false);
     cfg = (struct bundle_config){.n_disks = 2};
-    assert_int_equal(bundle_mounts_apply(&cfg, &bad, 1, 0, t->root, &err), -1);
+    assert_int_equal(bundle_mounts_apply(&cfg, &bad, 1, NULL, 0, t->root, &err), -1);
     assert_non_null(strstr(err->msg, missing));
     assert_int_equal(access(missing, F_OK), -1);
     ctr_error_free(&err);
@@ -259,7 +297,7 @@ static void test_apply(void **state)
     struct bundle_mount_spec dup[2] = {spec(BUNDLE_MOUNT_BIND, dir, "/x", false),
                                        spec(BUNDLE_MOUNT_TMPFS, NULL, "/x", false)};
     cfg = (struct bundle_config){.n_disks = 2};
-    assert_int_equal(bundle_mounts_apply(&cfg, dup, 2, 0, t->root, &err), -1);
+    assert_int_equal(bundle_mounts_apply(&cfg, dup, 2, NULL, 0, t->root, &err), -1);
     assert_non_null(strstr(err->msg, "duplicate mount target `/x`"));
     ctr_error_free(&err);
     cfg_release(&cfg);
@@ -273,10 +311,10 @@ static void test_apply(void **state)
         many[i] = spec(BUNDLE_MOUNT_BIND, d, tg, false);
     }
     cfg = (struct bundle_config){.n_disks = 2};
-    assert_int_equal(bundle_mounts_apply(&cfg, many, 4, 0, t->root, &err), 0);
+    assert_int_equal(bundle_mounts_apply(&cfg, many, 4, NULL, 0, t->root, &err), 0);
     cfg_release(&cfg);
     cfg = (struct bundle_config){.n_disks = 2};
-    assert_int_equal(bundle_mounts_apply(&cfg, many, 5, 0, t->root, &err), -1);
+    assert_int_equal(bundle_mounts_apply(&cfg, many, 5, NULL, 0, t->root, &err), -1);
     assert_non_null(strstr(err->msg, "can share at most 4"));
     ctr_error_free(&err);
     cfg_release(&cfg);
