@@ -34,8 +34,8 @@ struct bundle_create_paths {
 enum bundle_mount_type { BUNDLE_MOUNT_BIND = 0, BUNDLE_MOUNT_VOLUME, BUNDLE_MOUNT_TMPFS };
 struct bundle_mount_spec {
     enum bundle_mount_type type;
-    char *source;  /* absolute host path (bind), volume name (volume), NULL (tmpfs) */
-    char *target;  /* absolute path in the container */
+    char *source; /* absolute host path (bind), volume name (volume), NULL (tmpfs) */
+    char *target; /* absolute path in the container */
     bool readonly;
     bool nocopy;   /* volume: no copy-up of the image's content (`nocopy`) */
     char *options; /* tmpfs: size=, mode=, ... */
@@ -70,6 +70,10 @@ struct bundle_volume {
     char **options;   /* KEY=VALUE (driver options, informational) */
 };
 int bundle_volume_check_name(const char *name, ctr_error_t *err);
+/* KEY=VALUE (or KEY, value "") strings as a JSON object of strings: volume labels and
+ * options as volume.json, the API and the CLI's create request write them. */
+struct json_t;
+struct json_t *bundle_volume_kv_json(char *const *kv);
 /* Create NAME (EEXIST if it exists: *existed set instead when existed is not NULL). */
 int bundle_volume_create(const char *data_root, const char *name, char **labels, char **options,
                          bool *existed, ctr_error_t *err);
@@ -103,7 +107,7 @@ struct bundle_create_opts {
     enum bundle_accel accel;
     const struct bundle_mount_spec *mounts; /* -v, --mount, --tmpfs */
     size_t n_mounts;
-    uint64_t shm_size; /* --shm-size; 0: the guest's default /dev/shm */
+    uint64_t shm_size;        /* --shm-size; 0: the guest's default /dev/shm */
     unsigned boot_timeout_ms; /* 0: BUNDLE_CREATE_BOOT_TIMEOUT_MS */
     /* Looks up the caller's environment for `-e NAME` and bare env-file names;
      * NULL means getenv(). */

@@ -18,7 +18,7 @@ static char *vol_dir(const char *root, const char *name)
     return ctr_xasprintf("%s/volumes/%s", root, name);
 }
 
-static json_t *strv_obj(char **kv)
+json_t *bundle_volume_kv_json(char *const *kv)
 {
     json_t *o = json_object();
     for (; kv && *kv; kv++) {
@@ -71,8 +71,9 @@ int bundle_volume_create(const char *data_root, const char *name, char **labels,
         *existed = false;
     if (ctr_mkdir_p(data, 0755, err) < 0)
         return ctr_error_wrap(err, "create volume `%s`", name);
-    json_t *j = json_pack("{s:s, s:I, s:o, s:o}", "name", name, "created", (json_int_t)time(NULL),
-                          "labels", strv_obj(labels), "options", strv_obj(options));
+    json_t *j =
+        json_pack("{s:s, s:I, s:o, s:o}", "name", name, "created", (json_int_t)time(NULL), "labels",
+                  bundle_volume_kv_json(labels), "options", bundle_volume_kv_json(options));
     text = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     if (ctr_write_file_atomic(meta, text, strlen(text), 0644, err) < 0)

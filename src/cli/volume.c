@@ -171,17 +171,6 @@ static int parse(struct cli_ctx *ctx, const struct cli_option *opts, int argc, c
     return r;
 }
 
-static json_t *kv_object(char **kv)
-{
-    json_t *o = json_object();
-    for (; kv && *kv; kv++) {
-        const char *eq = strchr(*kv, '=');
-        cleanup_free char *k = ctr_xstrndup(*kv, eq ? (size_t)(eq - *kv) : strlen(*kv));
-        json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
-    }
-    return o;
-}
-
 int cli_cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {{"label", 'l', true, O_LABEL},
@@ -201,8 +190,9 @@ int cli_cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
         vol_opts_release(&o);
         return -1;
     }
-    json_t *body = json_pack("{s:s, s:s, s:o, s:o}", "Name", pos[0], "Driver", "local", "Labels",
-                             kv_object(o.labels), "DriverOpts", kv_object(o.opts));
+    json_t *body =
+        json_pack("{s:s, s:s, s:o, s:o}", "Name", pos[0], "Driver", "local", "Labels",
+                  bundle_volume_kv_json(o.labels), "DriverOpts", bundle_volume_kv_json(o.opts));
     cleanup_free char *path = cli_path("/volumes/create");
     r = cli_call(ctx, "POST", path, body, &resp, err);
     json_decref(body);

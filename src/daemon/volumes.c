@@ -178,17 +178,6 @@ static char **volume_users(struct dmn *d, const char *mountpoint)
     return users;
 }
 
-static json_t *kv_obj(char **kv)
-{
-    json_t *o = json_object();
-    for (; kv && *kv; kv++) {
-        const char *eq = strchr(*kv, '=');
-        cleanup_free char *k = ctr_xstrndup(*kv, eq ? (size_t)(eq - *kv) : strlen(*kv));
-        json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
-    }
-    return o;
-}
-
 static json_t *volume_json(const struct bundle_volume *v)
 {
     char when[64];
@@ -197,8 +186,9 @@ static json_t *volume_json(const struct bundle_volume *v)
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "Name", v->name, "Driver", "local",
-                     "Mountpoint", v->mountpoint, "CreatedAt", when, "Labels", kv_obj(v->labels),
-                     "Scope", "local", "Options", kv_obj(v->options));
+                     "Mountpoint", v->mountpoint, "CreatedAt", when, "Labels",
+                     bundle_volume_kv_json(v->labels), "Scope", "local", "Options",
+                     bundle_volume_kv_json(v->options));
 }
 
 static bool match_substr(const char *v, void *ctx)
@@ -226,7 +216,7 @@ static bool volume_matches(struct dmn *d, const struct dmn_filters *f,
         !dmn_filters_any(f, "driver", match_local, NULL))
         return false;
     if (dmn_filters_has(f, "label")) {
-        json_t *labels = kv_obj(v->labels);
+        json_t *labels = bundle_volume_kv_json(v->labels);
         bool ok = dmn_filters_labels(f, labels);
         json_decref(labels);
         if (!ok)
