@@ -90,6 +90,11 @@ int cli_request(const struct cli_ctx *ctx, const struct cli_request *req, struct
  * parsed JSON response (NULL for an empty body). */
 int cli_call(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
              json_t **out, ctr_error_t *err);
+/* `inspect` of several objects: GET /COLLECTION/NAME(escaped)SUFFIX for each of names,
+ * the answers in one JSON array (caller frees). One that fails is reported on stderr as
+ * "container: WHAT `NAME`: MESSAGE", left out of the array and sets *rc to 1 (else 0). */
+json_t *cli_get_each(const struct cli_ctx *ctx, const char *what, const char *collection,
+                     const char *suffix, char **names, int *rc);
 /* The message of an error response body ({"message": ...}) or a short status text. */
 char *cli_error_message(long status, const char *body, size_t len);
 /* Message for a failed connect() to the socket: not running / permission. */
@@ -187,8 +192,8 @@ struct cli_run_opts {
     char **env_flags, **env_files, **labels, **ulimits;
     char **binds, **mounts, **tmpfs; /* -v, --mount (checked), --tmpfs PATH[:OPTS] */
     uint64_t shm_size;               /* --shm-size bytes; 0 = default */
-    char **env; /* resolved: env files, then -e */
-    char **pos; /* IMAGE [CMD...] */
+    char **env;                      /* resolved: env files, then -e */
+    char **pos;                      /* IMAGE [CMD...] */
     const char *image;
     char **cmd;
 };

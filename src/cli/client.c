@@ -314,6 +314,28 @@ int cli_call(const struct cli_ctx *ctx, const char *method, const char *path, js
     return 0;
 }
 
+json_t *cli_get_each(const struct cli_ctx *ctx, const char *what, const char *collection,
+                     const char *suffix, char **names, int *rc)
+{
+    json_t *all = json_array();
+
+    *rc = 0;
+    for (char **p = names; *p; p++) {
+        cleanup_free char *en = cli_esc(*p);
+        cleanup_free char *path = cli_path("/%s/%s%s", collection, en, suffix);
+        json_t *j = NULL;
+        ctr_error_t e = NULL;
+        if (cli_call(ctx, "GET", path, NULL, &j, &e) < 0) {
+            fprintf(stderr, "container: %s `%s`: %s\n", what, *p, e->msg);
+            ctr_error_free(&e);
+            *rc = 1;
+            continue;
+        }
+        json_array_append_new(all, j);
+    }
+    return all;
+}
+
 /* ---- wait: headers now, body later ---- */
 struct cli_waiter {
     struct cli_ctx ctx;

@@ -285,20 +285,7 @@ int cli_cmd_image_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
         return r == 1 ? 0 : -1;
     if (cli_check_args(ctx->name, pos, 1, -1, "at least one image", err) < 0)
         return -1;
-    out = json_array();
-    for (char **p = pos; *p; p++) {
-        cleanup_free char *en = cli_esc(*p);
-        cleanup_free char *path = cli_path("/images/%s/json", en);
-        json_t *j = NULL;
-        ctr_error_t e = NULL;
-        if (cli_call(ctx, "GET", path, NULL, &j, &e) < 0) {
-            fprintf(stderr, "container: image inspect `%s`: %s\n", *p, e->msg);
-            ctr_error_free(&e);
-            rc = 1;
-            continue;
-        }
-        json_array_append_new(out, j);
-    }
+    out = cli_get_each(ctx, "image inspect", "images", "/json", pos, &rc);
     cli_print_json(out, stdout);
     json_decref(out);
     return rc;

@@ -17,20 +17,7 @@ int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err
     }
     if (cli_check_args("inspect", pos, 1, -1, "at least one container", err) < 0)
         return -1;
-    out = json_array();
-    for (char **p = pos; *p; p++) {
-        cleanup_free char *eid = cli_esc(*p);
-        cleanup_free char *path = cli_path("/containers/%s/json", eid);
-        json_t *j = NULL;
-        ctr_error_t e = NULL;
-        if (cli_call(ctx, "GET", path, NULL, &j, &e) < 0) {
-            fprintf(stderr, "container: inspect `%s`: %s\n", *p, e->msg);
-            ctr_error_free(&e);
-            rc = 1;
-            continue;
-        }
-        json_array_append_new(out, j);
-    }
+    out = cli_get_each(ctx, "inspect", "containers", "/json", pos, &rc);
     cli_print_json(out, stdout);
     json_decref(out);
     return rc;

@@ -253,25 +253,10 @@ int cli_cmd_volume_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err), rc = 0;
-    json_t *out = json_array();
 
-    if (r != 0 || cli_check_args(ctx->name, pos, 1, -1, "at least one volume", err) < 0) {
-        json_decref(out);
+    if (r != 0 || cli_check_args(ctx->name, pos, 1, -1, "at least one volume", err) < 0)
         return r == 1 ? 0 : -1;
-    }
-    for (char **p = pos; *p; p++) {
-        cleanup_free char *en = cli_esc(*p);
-        cleanup_free char *path = cli_path("/volumes/%s", en);
-        json_t *resp = NULL;
-        ctr_error_t e = NULL;
-        if (cli_call(ctx, "GET", path, NULL, &resp, &e) < 0) {
-            fprintf(stderr, "container: volume inspect `%s`: %s\n", *p, e->msg);
-            ctr_error_free(&e);
-            rc = 1;
-            continue;
-        }
-        json_array_append_new(out, resp);
-    }
+    json_t *out = cli_get_each(ctx, "volume inspect", "volumes", "", pos, &rc);
     char *s = json_dumps(out, JSON_INDENT(4));
     printf("%s\n", s);
     free(s);
