@@ -197,6 +197,13 @@ struct cli_run_opts {
     const char *image;
     char **cmd;
 };
+/* `-e`/`--env` and `-w`/`--workdir` of run, create and exec: the checks, then the
+ * value appended to *env_flags / stored in *workdir. */
+int cli_opt_env(const char *v, char ***env_flags, ctr_error_t *err);
+int cli_opt_workdir(const char *v, const char **workdir, ctr_error_t *err);
+/* docker's order: env files first, then -e; `NAME` alone takes our value (or stays
+ * bare, which unsets it in the container). *env is set (caller frees) even on error. */
+int cli_resolve_env(char **env_files, char **env_flags, char ***env, ctr_error_t *err);
 int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o, ctr_error_t *err);
 void cli_run_opts_release(struct cli_run_opts *o);
 /* volume.c: -v, --mount, --tmpfs, --shm-size (checked with the bundle parsers) and

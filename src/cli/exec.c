@@ -2,8 +2,6 @@
  * then exit with the process's exit code from GET /exec/{id}/json. */
 #include "cli/cli.h"
 
-#include "bundle/bundle.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,20 +34,12 @@ static int exec_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         o->tty = true;
         break;
     case O_ENV:
-        if (*v == '\0' || *v == '=')
-            return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME",
-                            v);
-        ctr_strv_append(&o->env_flags, v);
-        break;
+        return cli_opt_env(v, &o->env_flags, err);
     case O_ENV_FILE:
         ctr_strv_append(&o->env_files, v);
         break;
     case O_WORKDIR:
-        if (v[0] != '/')
-            return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute",
-                            v);
-        o->workdir = v;
-        break;
+        return cli_opt_workdir(v, &o->workdir, err);
     case O_USER:
         o->user = v;
         break;
@@ -68,7 +58,6 @@ void cli_exec_opts_release(struct cli_exec_opts *o)
 
 int cli_exec_parse(int argc, char **argv, struct cli_exec_opts *o, ctr_error_t *err)
 {
-    struct bundle_create_opts bo = {0};
     int r;
 
     *o = (struct cli_exec_opts){0};
@@ -80,20 +69,7 @@ int cli_exec_parse(int argc, char **argv, struct cli_exec_opts *o, ctr_error_t *
         return ctr_fail(err, 0,
                         "`container exec` needs a container and a command; usage: "
                         "container exec [OPTIONS] CONTAINER COMMAND [ARG...]");
-    o->env = ctr_xcalloc(1, sizeof(char *));
-    for (char **f = o->env_files; f && *f; f++)
-        if (bundle_create_parse_env_file(*f, &bo, &o->env, err) < 0)
-            return ctr_error_wrap(err, "`--env-file`");
-    for (char **e = o->env_flags; e && *e; e++) {
-        const char *val = strchr(*e, '=') ? NULL : getenv(*e);
-        if (val) {
-            cleanup_free char *kv = ctr_xasprintf("%s=%s", *e, val);
-            ctr_strv_append(&o->env, kv);
-        } else {
-            ctr_strv_append(&o->env, *e);
-        }
-    }
-    return 0;
+    return cli_resolve_env(o->env_files, o->env_flags, &o->env, err);
 }
 
 json_t *cli_exec_body(const struct cli_exec_opts *o)

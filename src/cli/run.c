@@ -82,20 +82,12 @@ static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         o->name = v;
         break;
     case O_ENV:
-        if (*v == '\0' || *v == '=')
-            return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME",
-                            v);
-        ctr_strv_append(&o->env_flags, v);
-        break;
+        return cli_opt_env(v, &o->env_flags, err);
     case O_ENV_FILE:
         ctr_strv_append(&o->env_files, v);
         break;
     case O_WORKDIR:
-        if (v[0] != '/')
-            return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute",
-                            v);
-        o->workdir = v;
-        break;
+        return cli_opt_workdir(v, &o->workdir, err);
     case O_USER:
         o->user = v;
         break;
@@ -152,23 +144,37 @@ void cli_run_opts_release(struct cli_run_opts *o)
     *o = (struct cli_run_opts){0};
 }
 
-/* docker's order: env files first, then -e; `NAME` alone takes our value (or
- * stays bare, which unsets it in the container). */
-static int resolve_env(struct cli_run_opts *o, ctr_error_t *err)
+int cli_opt_env(const char *v, char ***env_flags, ctr_error_t *err)
+{
+    if (*v == '\0' || *v == '=')
+        return ctr_fail(err, 0, "invalid value `%s` for `--env`: expected NAME=VALUE or NAME", v);
+    ctr_strv_append(env_flags, v);
+    return 0;
+}
+
+int cli_opt_workdir(const char *v, const char **workdir, ctr_error_t *err)
+{
+    if (v[0] != '/')
+        return ctr_fail(err, 0, "invalid value `%s` for `--workdir`: the path must be absolute", v);
+    *workdir = v;
+    return 0;
+}
+
+int cli_resolve_env(char **env_files, char **env_flags, char ***env, ctr_error_t *err)
 {
     struct bundle_create_opts bo = {0};
 
-    o->env = ctr_xcalloc(1, sizeof(char *));
-    for (char **f = o->env_files; f && *f; f++)
-        if (bundle_create_parse_env_file(*f, &bo, &o->env, err) < 0)
+    *env = ctr_xcalloc(1, sizeof(char *));
+    for (char **f = env_files; f && *f; f++)
+        if (bundle_create_parse_env_file(*f, &bo, env, err) < 0)
             return ctr_error_wrap(err, "`--env-file`");
-    for (char **e = o->env_flags; e && *e; e++) {
+    for (char **e = env_flags; e && *e; e++) {
         const char *val = strchr(*e, '=') ? NULL : getenv(*e);
         if (val) {
             cleanup_free char *kv = ctr_xasprintf("%s=%s", *e, val);
-            ctr_strv_append(&o->env, kv);
+            ctr_strv_append(env, kv);
         } else {
-            ctr_strv_append(&o->env, *e);
+            ctr_strv_append(env, *e);
         }
     }
     return 0;
@@ -192,7 +198,7 @@ int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o
     o->cmd = o->pos + 1;
     if (strcmp(cmd, "create") == 0 && o->detach)
         o->detach = false; /* accepted, as Apple's create does, and meaningless */
-    return resolve_env(o, err) < 0 ? -1 : 0;
+    return cli_resolve_env(o->env_files, o->env_flags, &o->env, err) < 0 ? -1 : 0;
 }
 
 static json_t *strv_json(char **v)
