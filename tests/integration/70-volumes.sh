@@ -4,34 +4,8 @@
 # at a time, 256 MiB each). docs/volumes.md.
 source "$(dirname "$0")/../lib.sh"
 plan_start
-
-need() { # facility check: skip the whole file loudly when missing
-    skip "$1"
-    plan_end
-    exit 0
-}
-C=$BIN/container
-[ -x "$C" ] || need "container not built (run make)"
-[ -x "$BIN/container-apiserver" ] || need "container-apiserver not built (run make)"
-[ -x "$BIN/container-runtime" ] || need "container-runtime not built (run make)"
-[ -x "$BIN/vminitd" ] || need "vminitd not built (run make)"
-command -v qemu-system-x86_64 >/dev/null || need "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-command -v jq >/dev/null || need "jq missing (apt-get install jq)"
-
-kernel=${CTR_KERNEL:-}
-if [ -z "$kernel" ]; then
-    kernel=$("$TOP/kernel/build.sh" 2>"$T_TMP/kernel.log" | tail -1) || need "guest kernel build failed: $(tail -3 "$T_TMP/kernel.log")"
-fi
-[ -f "$kernel" ] || need "no guest kernel at \`$kernel\`"
-initrd=$T_TMP/initramfs.cpio
-"$TOP/scripts/make-initramfs.sh" "$initrd" "$BIN/vminitd" >/dev/null 2>"$T_TMP/initrd.log" ||
-    need "initramfs build failed: $(tail -3 "$T_TMP/initrd.log")"
-"$TOP/scripts/make-busybox-image.sh" "$T_TMP/oci" >/dev/null 2>"$T_TMP/oci.log" ||
-    need "busybox image build failed: $(tail -3 "$T_TMP/oci.log")"
-# Name it busybox:latest in the archive (the loader reads this annotation).
-jq '.manifests[0].annotations["io.containerd.image.name"] = "docker.io/library/busybox:latest"' \
-    "$T_TMP/oci/index.json" >"$T_TMP/index.json" && mv "$T_TMP/index.json" "$T_TMP/oci/index.json"
-tar -C "$T_TMP/oci" -cf "$T_TMP/busybox.tar" . || need "tar of the OCI layout failed"
+source "$(dirname "$0")/45-cli-lib.bash"
+cli_fixtures
 # busyvol: the same image with `VOLUME /etc` in its config (new config, manifest, index).
 cp -r "$T_TMP/oci" "$T_TMP/oci-vol"
 blob() { echo "$T_TMP/oci-vol/blobs/sha256/${1#sha256:}"; }
@@ -49,30 +23,6 @@ jq --arg d "$nmdig" --argjson s "$(stat -c %s "$T_TMP/man.json")" \
      .manifests[0].annotations["io.containerd.image.name"] = "docker.io/library/busyvol:latest"' \
     "$T_TMP/oci-vol/index.json" >"$T_TMP/idx.json" && mv "$T_TMP/idx.json" "$T_TMP/oci-vol/index.json"
 tar -C "$T_TMP/oci-vol" -cf "$T_TMP/busyvol.tar" . || need "tar of the busyvol layout failed"
-
-root=$T_TMP/root
-run=$T_TMP/run
-export CONTAINER_HOST=unix://$run/container.sock
-unset CONTAINER_KERNEL CONTAINER_INITRD
-# ctr ARGS...: the CLI with a deadline; sets out, err, rc.
-ctr() {
-    rc=0
-    timeout -k 5 180 "$C" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null || rc=$?
-    out=$(cat "$T_TMP/out")
-    err=$(cat "$T_TMP/err")
-}
-# wait_for DESC SECONDS CMD...: poll CMD until it succeeds.
-wait_for() {
-    local desc=$1 secs=$2 i
-    shift 2
-    for ((i = 0; i < secs * 10; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    diag "timed out waiting for: $desc"
-    return 1
-}
-status_of() { "$C" ls -a --format json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }
 
 ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
 check_eq "system start" 0 "$rc"
