@@ -248,3 +248,26 @@ EOF
     at_exit "kill $pid"
     wait_port "$TOKEN_PORT"
 }
+
+# registry_cli_setup: for the CLI tests (52, 53; docker-registry checked by the caller):
+# the daemon's fixtures, CONTAINER_HOST/CONTAINER_CERTS_DIR, a plain registry at $H
+# and the daemon started; a missing facility skips the file, a failed start ends it.
+registry_cli_setup() {
+    [ -x "$BIN/container" ] || need "container not built (run make)"
+    [ -x "$REG_TOOL" ] || need "ctr-registry not built (run make)"
+    # Registries stop first: the daemon's cleanup waits for every child.
+    at_exit 'kill ${REG_PID_plain:-} ${REG_PID_tls:-}'
+    daemon_fixtures
+    export CONTAINER_HOST=unix://$SOCK
+    export CONTAINER_CERTS_DIR=$T_TMP/certs.d
+    mkdir -p "$CONTAINER_CERTS_DIR" "$DOCKER_CONFIG"
+    start_registry plain || { not_ok "start docker-registry"; plan_end; exit; }
+    H=127.0.0.1:$REG_PORT_plain
+    daemon_start || { not_ok "daemon starts"; plan_end; exit; }
+}
+
+# c ARGS...: the CLI with a deadline; sets out (stdout+stderr) and rc.
+c() {
+    out=$(timeout 300 "$BIN/container" "$@" 2>&1)
+    rc=$?
+}

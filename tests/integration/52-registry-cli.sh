@@ -12,23 +12,8 @@ plan_start
 
 [ -x /usr/bin/docker-registry ] || need "docker-registry is not installed (apt-get install docker-registry)"
 command -v htpasswd >/dev/null || need "htpasswd is not installed (apt-get install apache2-utils)"
-[ -x "$BIN/container" ] || need "container not built (run make)"
-[ -x "$REG_TOOL" ] || need "ctr-registry not built (run make)"
-# Registries stop first: the daemon's cleanup waits for every child.
-at_exit 'kill ${REG_PID_plain:-} ${REG_PID_tls:-}'
-daemon_fixtures
-export CONTAINER_HOST=unix://$SOCK
-export CONTAINER_CERTS_DIR=$T_TMP/certs.d
-mkdir -p "$CONTAINER_CERTS_DIR" "$DOCKER_CONFIG"
-start_registry plain || { not_ok "start docker-registry"; plan_end; exit; }
-H=127.0.0.1:$REG_PORT_plain
-daemon_start || { not_ok "daemon starts"; plan_end; exit; }
+registry_cli_setup
 
-# c ARGS...: the CLI with a deadline; sets out (stdout+stderr) and rc.
-c() {
-    out=$(timeout 300 "$BIN/container" "$@" 2>&1)
-    rc=$?
-}
 img_id() { curl -s --unix-socket "$SOCK" "http://d/images/$1/json" | jq -r .Id; }
 bytes() { du -sB1 "$DATA/content/blobs" "$DATA/snapshots" | awk '{s += $1} END {print s}'; }
 bb=$(img_id busybox:latest)

@@ -10,21 +10,8 @@ source "$(dirname "$0")/50-registry-lib.bash"
 plan_start
 
 [ -x /usr/bin/docker-registry ] || need "docker-registry is not installed (apt-get install docker-registry)"
-[ -x "$BIN/container" ] || need "container not built (run make)"
-[ -x "$REG_TOOL" ] || need "ctr-registry not built (run make)"
-at_exit 'kill ${REG_PID_plain:-} ${REG_PID_tls:-}'
-daemon_fixtures
-export CONTAINER_HOST=unix://$SOCK
-export CONTAINER_CERTS_DIR=$T_TMP/certs.d
-mkdir -p "$CONTAINER_CERTS_DIR" "$DOCKER_CONFIG"
-start_registry plain || { not_ok "start docker-registry"; plan_end; exit; }
-H=127.0.0.1:$REG_PORT_plain
-daemon_start || { not_ok "daemon starts"; plan_end; exit; }
+registry_cli_setup
 
-c() {
-    out=$(timeout 300 "$BIN/container" "$@" 2>&1)
-    rc=$?
-}
 img_json() { curl -s --unix-socket "$SOCK" "http://d/images/$1/json"; }
 
 # A 3-layer image of ~1 MB layers: several byte-progress events per layer.
