@@ -70,7 +70,7 @@ endef
 $(foreach g,$(GUEST_BINS),$(eval $(call guest_bin,$(g))))
 
 # The whole suite: both builds, then every unit and integration test.
-check: all
+check: all format-check
 	$(MAKE) SANITIZE=1 all
 	tests/run
 

@@ -23,7 +23,7 @@ static double mono_raw(void)
 
 static double measure_khz(void)
 {
-    struct timespec pause = { 0, 25 * 1000 * 1000 };
+    struct timespec pause = {0, 25 * 1000 * 1000};
     double t0 = mono_raw();
     unsigned long long c0 = __rdtsc();
 

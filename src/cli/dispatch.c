@@ -31,10 +31,10 @@ struct command {
     "      --cidfile FILE      write the container id to FILE\n"                                   \
     "      --init              run an init that reaps zombies and forwards signals\n"              \
     "      --read-only         mount the root filesystem read-only\n"                              \
-    "      --ulimit NAME=SOFT[:HARD]  set a resource limit (nofile, nproc, core, ...)\n"          \
-    "  -v, --volume SRC:DST[:ro]  bind a host path (absolute) or a named volume\n"                \
-    "      --mount type=bind|volume|tmpfs,source=,target=[,readonly]  the same, spelled out\n"   \
-    "      --tmpfs PATH[:OPTS]  mount a tmpfs (size=64m,mode=1777,...)\n"                        \
+    "      --ulimit NAME=SOFT[:HARD]  set a resource limit (nofile, nproc, core, ...)\n"           \
+    "  -v, --volume SRC:DST[:ro]  bind a host path (absolute) or a named volume\n"                 \
+    "      --mount type=bind|volume|tmpfs,source=,target=[,readonly]  the same, spelled out\n"     \
+    "      --tmpfs PATH[:OPTS]  mount a tmpfs (size=64m,mode=1777,...)\n"                          \
     "      --shm-size SIZE     size of /dev/shm (e.g. 256m)\n"
 
 static const struct command system_cmds[] = {

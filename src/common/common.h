@@ -48,8 +48,18 @@ void ctr_cleanup_strv(char ***v);
 #define cleanup_error __attribute__((cleanup(ctr_cleanup_error)))
 #define cleanup_strv __attribute__((cleanup(ctr_cleanup_strv)))
 /* Move ownership out of a cleanup local. */
-#define ctr_steal_ptr(p) ({ __typeof__(p) _tmp = (p); (p) = NULL; _tmp; })
-#define ctr_steal_fd(fd) ({ int _tmp = (fd); (fd) = -1; _tmp; })
+#define ctr_steal_ptr(p)                                                                           \
+    ({                                                                                             \
+        __typeof__(p) _tmp = (p);                                                                  \
+        (p) = NULL;                                                                                \
+        _tmp;                                                                                      \
+    })
+#define ctr_steal_fd(fd)                                                                           \
+    ({                                                                                             \
+        int _tmp = (fd);                                                                           \
+        (fd) = -1;                                                                                 \
+        _tmp;                                                                                      \
+    })
 
 /* ---- string vectors (NULL terminated) ---- */
 size_t ctr_strv_len(char *const *v);

@@ -75,8 +75,8 @@ void ctr_log_write(enum ctr_log_level level, const char *file, const char *func,
         json_escape(f, msg);
         fprintf(f, "\"}\n");
     } else if (log_level >= CTR_LOG_DEBUG) {
-        fprintf(f, "%s[%d] %s %s:%s:%d: %s\n", log_prog, (int)getpid(), level_names[level],
-                file, func, line, msg);
+        fprintf(f, "%s[%d] %s %s:%s:%d: %s\n", log_prog, (int)getpid(), level_names[level], file,
+                func, line, msg);
     } else {
         fprintf(f, "%s: %s: %s\n", log_prog, level_names[level], msg);
     }

@@ -117,14 +117,29 @@ static const char *const host_config_keys[] = {"Binds",
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
 static const char *const unsupported_host[] = {"PortBindings",
-                                               "Privileged",  "CapAdd",         "CapDrop",
-                                               "Devices",     "DeviceRequests", "DeviceCgroupRules",
-                                               "VolumesFrom", "Links",
-                                               "Sysctls",     "ExtraHosts",     "Dns",
-                                               "DnsSearch",   "DnsOptions",     "PidMode",
-                                               "UTSMode",     "UsernsMode",     "PublishAllPorts",
-                                               "SecurityOpt", "GroupAdd",       "CpusetCpus",
-                                               "CpusetMems",  "VolumeDriver",   "StorageOpt",
+                                               "Privileged",
+                                               "CapAdd",
+                                               "CapDrop",
+                                               "Devices",
+                                               "DeviceRequests",
+                                               "DeviceCgroupRules",
+                                               "VolumesFrom",
+                                               "Links",
+                                               "Sysctls",
+                                               "ExtraHosts",
+                                               "Dns",
+                                               "DnsSearch",
+                                               "DnsOptions",
+                                               "PidMode",
+                                               "UTSMode",
+                                               "UsernsMode",
+                                               "PublishAllPorts",
+                                               "SecurityOpt",
+                                               "GroupAdd",
+                                               "CpusetCpus",
+                                               "CpusetMems",
+                                               "VolumeDriver",
+                                               "StorageOpt",
                                                NULL};
 
 static bool has_value(json_t *v)
@@ -296,7 +311,7 @@ static json_t *labels_json(char **labels)
 struct create_args {
     char **cmd, **entrypoint, **env, **labels, **ulimits;
     char *memory, *cpus;
-    uint16_t rows, cols; /* HostConfig.ConsoleSize */
+    uint16_t rows, cols;              /* HostConfig.ConsoleSize */
     struct bundle_mount_spec *mounts; /* Binds, Mounts, Tmpfs (volumes.c) */
     size_t n_mounts;
 };

@@ -397,10 +397,10 @@ json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
         "HostnamePath", "", "HostsPath", "", "LogPath", logpath, "Name", name, "RestartCount",
         c->restart_count, "Driver", "ext4", "Platform", "linux", "MountLabel", "", "ProcessLabel",
         "", "AppArmorProfile", "", "ExecIDs", execs, "HostConfig", c->host_config, "GraphDriver",
-        "Name", "ext4", "Data", "Mounts", dmn_container_mounts_json(d, c), "Config", c->config, "NetworkSettings", "Bridge", "",
-        "SandboxID", "", "HairpinMode", 0, "Ports", "SandboxKey", "", "SecondaryIPAddresses",
-        "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "", "IPPrefixLen", 0, "IPAddress",
-        "", "GlobalIPv6PrefixLen", 0, "MacAddress", "", "Networks");
+        "Name", "ext4", "Data", "Mounts", dmn_container_mounts_json(d, c), "Config", c->config,
+        "NetworkSettings", "Bridge", "", "SandboxID", "", "HairpinMode", 0, "Ports", "SandboxKey",
+        "", "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "",
+        "IPPrefixLen", 0, "IPAddress", "", "GlobalIPv6PrefixLen", 0, "MacAddress", "", "Networks");
 }
 
 void dmn_mux_header(uint8_t hdr[8], int stream, uint32_t len)

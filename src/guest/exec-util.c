@@ -86,8 +86,8 @@ int guest_lookup_exec(const char *root, const char *file, const char *path_env, 
         if (check_candidate(root, file, &errnum) < 0) {
             *code = guest_exec_errno_code(errnum);
             if (errnum == ENOENT)
-                return ctr_fail(err, 0, "exec: \"%s\": stat %s: no such file or directory",
-                                file, file);
+                return ctr_fail(err, 0, "exec: \"%s\": stat %s: no such file or directory", file,
+                                file);
             cleanup_free char *msg = guest_exec_errno_msg(file, errnum);
             return ctr_fail(err, 0, "%s", msg);
         }

@@ -47,8 +47,7 @@ struct guest_spawned {
 };
 /* Fork and exec the process; returns once execve succeeded or failed. On failure
  * *code is the suggested exit code (127/126, or 1 for setup errors). */
-int guest_spawn(const struct agent_exec *e, struct guest_spawned *out, int *code,
-                ctr_error_t *err);
+int guest_spawn(const struct agent_exec *e, struct guest_spawned *out, int *code, ctr_error_t *err);
 int guest_pty_resize(int master, uint16_t rows, uint16_t cols);
 
 /* ---- mounts.c ---- */

@@ -18,8 +18,8 @@
 #define ETCDIR "/mnt/etc"
 
 /* What setup mounted, for an orderly teardown. */
-static int upper_fd = -1;        /* root of the upper disk (old rootfs, unreachable by path) */
-static char **setup_targets;     /* extra mounts, in mount order */
+static int upper_fd = -1;    /* root of the upper disk (old rootfs, unreachable by path) */
+static char **setup_targets; /* extra mounts, in mount order */
 
 static int do_mount(const char *src, const char *target, const char *type, unsigned long flags,
                     const char *data, ctr_error_t *err)
@@ -154,13 +154,20 @@ static char *parse_options(const char *options, unsigned long *flags)
         const char *name;
         unsigned long set, clear;
     } known[] = {
-        {"ro", MS_RDONLY, 0},          {"rw", 0, MS_RDONLY},
-        {"nosuid", MS_NOSUID, 0},      {"suid", 0, MS_NOSUID},
-        {"nodev", MS_NODEV, 0},        {"dev", 0, MS_NODEV},
-        {"noexec", MS_NOEXEC, 0},      {"exec", 0, MS_NOEXEC},
-        {"noatime", MS_NOATIME, 0},    {"relatime", MS_RELATIME, 0},
-        {"nodiratime", MS_NODIRATIME, 0}, {"sync", MS_SYNCHRONOUS, 0},
-        {"rbind", MS_BIND | MS_REC, 0}, {"bind", MS_BIND, 0},
+        {"ro", MS_RDONLY, 0},
+        {"rw", 0, MS_RDONLY},
+        {"nosuid", MS_NOSUID, 0},
+        {"suid", 0, MS_NOSUID},
+        {"nodev", MS_NODEV, 0},
+        {"dev", 0, MS_NODEV},
+        {"noexec", MS_NOEXEC, 0},
+        {"exec", 0, MS_NOEXEC},
+        {"noatime", MS_NOATIME, 0},
+        {"relatime", MS_RELATIME, 0},
+        {"nodiratime", MS_NODIRATIME, 0},
+        {"sync", MS_SYNCHRONOUS, 0},
+        {"rbind", MS_BIND | MS_REC, 0},
+        {"bind", MS_BIND, 0},
     };
     cleanup_free char *opts = ctr_xstrdup(options ? options : "");
     char *data = ctr_xstrdup(""), *save = NULL;
@@ -244,8 +251,7 @@ static int stage_9p_files(const struct agent_setup *s, int *fds, ctr_error_t *er
         if (fds[i] < 0)
             return ctr_fail(err, errno, "open `%s` in 9p share `%s`", name, tag);
         if (fstat(fds[i], &st) < 0 || !S_ISREG(st.st_mode))
-            return ctr_fail(err, EINVAL, "`%s` in 9p share `%s` is not a regular file", name,
-                            tag);
+            return ctr_fail(err, EINVAL, "`%s` in 9p share `%s` is not a regular file", name, tag);
     }
     return 0;
 }
@@ -288,8 +294,8 @@ static int mount_extra(const struct agent_mount *m, int file_fd, ctr_error_t *er
         return -1;
     }
     cleanup_close int under = copyup ? open(m->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (do_mount(src, m->target, type, flags & ~(bind ? MS_RDONLY : 0),
-                 data[0] ? data : NULL, err) < 0)
+    if (do_mount(src, m->target, type, flags & ~(bind ? MS_RDONLY : 0), data[0] ? data : NULL,
+                 err) < 0)
         return -1;
     if (under >= 0) { /* the fd still sees the image's directory under the mount */
         cleanup_close int vol = open(m->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -422,8 +428,7 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
             ctr_error_wrap(err, "mount %zu", i);
             goto out;
         }
-    if (s->readonly &&
-        do_mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL, err) < 0)
+    if (s->readonly && do_mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL, err) < 0)
         goto out;
     r = 0;
 out:

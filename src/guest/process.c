@@ -174,8 +174,7 @@ static void close_pair(int p[2])
         }
 }
 
-int guest_spawn(const struct agent_exec *e, struct guest_spawned *out, int *code,
-                ctr_error_t *err)
+int guest_spawn(const struct agent_exec *e, struct guest_spawned *out, int *code, ctr_error_t *err)
 {
     int in[2] = {-1, -1}, o[2] = {-1, -1}, er[2] = {-1, -1}, rep[2] = {-1, -1};
     cleanup_close int master = -1;

@@ -21,12 +21,12 @@
 #define OUTQ_LOW (256u * 1024)
 #define STDIN_MAX (1024u * 1024)
 #define MAX_PROCS 1024
-#define HOST_POLL_MS 20          /* while the host is not connected */
+#define HOST_POLL_MS 20 /* while the host is not connected */
 /* After the main exit event the host should send `shutdown` at once (its arrival proves
  * it read everything before); without it vminitd powers off by itself after a grace. */
 #define EXIT_WAIT_MS 250
 #define EXIT_WAIT_GONE_MS 250
-#define KILL_WAIT_MS 3000        /* `shutdown`: processes to die and drain */
+#define KILL_WAIT_MS 3000 /* `shutdown`: processes to die and drain */
 #define MAX_ERROR_MSG 4000
 
 enum watch_kind { W_PORT, W_SIGNAL, W_OUT, W_ERR, W_IN };
@@ -62,7 +62,8 @@ static struct {
     struct proc *procs;
     struct proc *dead; /* finished, freed after the current batch of epoll events */
     size_t n_procs;
-    bool hello, setup_done, setup_failed, main_done, host_gone, broken, outputs_paused, input_paused;
+    bool hello, setup_done, setup_failed, main_done, host_gone, broken, outputs_paused,
+        input_paused;
     bool shutdown_requested, done;
     uint64_t shutdown_id;
     uint64_t deadline_ns; /* 0 = none */

@@ -131,8 +131,7 @@ static int group_scan(const char *root, const char *name, gid_t *gid, const char
     return found;
 }
 
-int guest_user_resolve(const char *root, const char *spec, struct guest_user *out,
-                       ctr_error_t *err)
+int guest_user_resolve(const char *root, const char *spec, struct guest_user *out, ctr_error_t *err)
 {
     cleanup_free char *user = ctr_xstrdup(spec ? spec : "");
     char *group = strchr(user, ':');
@@ -174,8 +173,8 @@ int guest_user_resolve(const char *root, const char *spec, struct guest_user *ou
             gid_t g = 0;
             r = group_scan(root, group, &g, NULL, &u, err);
             if (r == 0)
-                r = ctr_fail(err, 0,
-                             "unable to find group %s: no matching entries in group file", group);
+                r = ctr_fail(err, 0, "unable to find group %s: no matching entries in group file",
+                             group);
             if (r < 0)
                 goto fail;
             u.gid = g;

@@ -199,7 +199,8 @@ static int check_keys(json_t *o, const char *what, const char *const *allowed, c
     const char *key;
     json_t *val;
 
-    json_object_foreach (o, key, val) {
+    json_object_foreach(o, key, val)
+    {
         bool found = false;
         for (size_t i = 0; allowed[i] && !found; i++)
             found = strcmp(key, allowed[i]) == 0;
@@ -306,7 +307,8 @@ static int get_strv(json_t *o, const char *what, const char *key, bool required,
     if (get_array(o, what, key, required, AGENT_MAX_ARGS, &a, err) < 0)
         return -1;
     res = ctr_xcalloc(json_array_size(a) + 1, sizeof(char *));
-    json_array_foreach (a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         if (str_value(v, what, key, AGENT_MAX_CONTROL, &res[i], err) < 0)
             return -1;
     }
@@ -340,8 +342,8 @@ static int decode_mount(json_t *m, struct agent_mount *out, ctr_error_t *err)
 
 static int decode_setup(json_t *o, struct agent_setup *s, ctr_error_t *err)
 {
-    static const char *const keys[] = {"op",       "id",     "hostname", "root_lower", "root_upper",
-                                       "readonly", "mounts", NULL};
+    static const char *const keys[] = {"op",         "id",       "hostname", "root_lower",
+                                       "root_upper", "readonly", "mounts",   NULL};
     const char *what = "setup";
     json_t *a, *m;
     size_t i;
@@ -356,7 +358,8 @@ static int decode_setup(json_t *o, struct agent_setup *s, ctr_error_t *err)
     if (a == NULL)
         return 0;
     s->mounts = ctr_xcalloc(json_array_size(a) + 1, sizeof(*s->mounts));
-    json_array_foreach (a, i, m) {
+    json_array_foreach(a, i, m)
+    {
         s->n_mounts = i + 1; /* so that release frees a partly decoded entry */
         if (decode_mount(m, &s->mounts[i], err) < 0)
             return -1;
@@ -387,9 +390,9 @@ static int decode_rlimit(json_t *r, struct agent_rlimit *out, ctr_error_t *err)
 
 static int decode_exec(json_t *o, struct agent_exec *e, ctr_error_t *err)
 {
-    static const char *const keys[] = {"op",    "id",     "process", "args",   "env",
-                                       "cwd",   "user",   "terminal", "rows",  "cols",
-                                       "stdin", "stdout", "stderr",  "rlimits", NULL};
+    static const char *const keys[] = {"op",    "id",     "process",  "args",    "env",
+                                       "cwd",   "user",   "terminal", "rows",    "cols",
+                                       "stdin", "stdout", "stderr",   "rlimits", NULL};
     const char *what = "exec";
     int64_t rows = 0, cols = 0, in = 0, out = 0, errs = 0;
     json_t *a, *r;
@@ -430,7 +433,8 @@ static int decode_exec(json_t *o, struct agent_exec *e, ctr_error_t *err)
     if (a == NULL)
         return 0;
     e->rlimits = ctr_xcalloc(json_array_size(a) + 1, sizeof(*e->rlimits));
-    json_array_foreach (a, i, r) {
+    json_array_foreach(a, i, r)
+    {
         if (decode_rlimit(r, &e->rlimits[i], err) < 0)
             return -1;
         e->n_rlimits = i + 1;
@@ -567,8 +571,8 @@ int agent_request_decode(const char *json, size_t len, struct agent_request *out
 
 static int decode_reply(json_t *o, struct agent_reply *rep, ctr_error_t *err)
 {
-    static const char *const keys[] = {"id", "ok", "error", "code", "version", "agent", "pid",
-                                       NULL};
+    static const char *const keys[] = {"id",      "ok",    "error", "code",
+                                       "version", "agent", "pid",   NULL};
     const char *what = "reply";
     int64_t code = 0, version = 0, pid = 0;
 

@@ -10,12 +10,12 @@
 
 #include "proto/agent.h"
 
-#define AGENT_MAX_ARGS 4096    /* args, env entries */
+#define AGENT_MAX_ARGS 4096 /* args, env entries */
 #define AGENT_MAX_MOUNTS 64
-#define AGENT_MAX_RLIMITS 16   /* RLIMIT_NLIMITS on Linux */
-#define AGENT_MAX_NAME 128     /* process names, agent string */
-#define AGENT_MAX_HOSTNAME 64  /* HOST_NAME_MAX */
-#define AGENT_MAX_PATH 4096    /* paths, mount sources/options, user, error messages */
+#define AGENT_MAX_RLIMITS 16           /* RLIMIT_NLIMITS on Linux */
+#define AGENT_MAX_NAME 128             /* process names, agent string */
+#define AGENT_MAX_HOSTNAME 64          /* HOST_NAME_MAX */
+#define AGENT_MAX_PATH 4096            /* paths, mount sources/options, user, error messages */
 #define AGENT_RLIM_INFINITY UINT64_MAX /* encoded as -1 */
 
 enum agent_op {
@@ -33,7 +33,8 @@ struct agent_rlimit {
 };
 
 struct agent_mount {
-    char *source;  /* device ("serial:NAME" = the virtio-blk disk with that serial), path or fs name */
+    char *
+        source; /* device ("serial:NAME" = the virtio-blk disk with that serial), path or fs name */
     char *target;  /* absolute path inside the container root */
     char *fstype;  /* "ext4", "9p", "tmpfs", "bind", ... */
     char *options; /* comma separated mount options (may be NULL) */
@@ -46,20 +47,20 @@ struct agent_hello {
 
 struct agent_setup {
     char *hostname;
-    char *root_lower;  /* read-only image disk, e.g. "serial:image" */
-    char *root_upper;  /* writable disk, e.g. "serial:rw"; NULL = tmpfs upper */
-    bool readonly;     /* container root mounted read-only */
+    char *root_lower; /* read-only image disk, e.g. "serial:image" */
+    char *root_upper; /* writable disk, e.g. "serial:rw"; NULL = tmpfs upper */
+    bool readonly;    /* container root mounted read-only */
     struct agent_mount *mounts;
     size_t n_mounts;
 };
 
 struct agent_exec {
-    char *process;   /* name chosen by the host: "main" or an exec id; unique while alive */
-    char **args;     /* argv, NULL terminated, at least one */
-    char **env;      /* NAME=VALUE, NULL terminated */
-    char *cwd;       /* absolute; created if missing, as docker does */
-    char *user;      /* "", "name", "uid", "name:group", "uid:gid" resolved in the container */
-    bool terminal;   /* a pty: stdout carries both outputs, stderr stream unused */
+    char *process; /* name chosen by the host: "main" or an exec id; unique while alive */
+    char **args;   /* argv, NULL terminated, at least one */
+    char **env;    /* NAME=VALUE, NULL terminated */
+    char *cwd;     /* absolute; created if missing, as docker does */
+    char *user;    /* "", "name", "uid", "name:group", "uid:gid" resolved in the container */
+    bool terminal; /* a pty: stdout carries both outputs, stderr stream unused */
     uint16_t rows, cols;
     uint32_t stdin_stream;  /* 0 = no stdin (reads /dev/null) */
     uint32_t stdout_stream; /* 0 = discard */
@@ -93,8 +94,8 @@ struct agent_request {
 struct agent_reply {
     uint64_t id;
     bool ok;
-    char *error;     /* when !ok */
-    int code;        /* when !ok: suggested exit code (127 not found, 126 not executable), else 0 */
+    char *error; /* when !ok */
+    int code;    /* when !ok: suggested exit code (127 not found, 126 not executable), else 0 */
     uint32_t version; /* hello */
     char *agent;      /* hello */
     int pid;          /* exec: guest pid */

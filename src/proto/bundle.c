@@ -183,7 +183,8 @@ static int parse_vm(json_t *vm, struct bundle_vm *out, ctr_error_t *err)
     json_t *cpus = json_object_get(vm, "cpus");
     if (json_is_string(cpus)) {
         if (strcmp(json_string_value(cpus), "auto") != 0)
-            return ctr_fail(err, EINVAL, "`vm.cpus` must be an integer between 0 and 64 or \"auto\"");
+            return ctr_fail(err, EINVAL,
+                            "`vm.cpus` must be an integer between 0 and 64 or \"auto\"");
         out->cpus = BUNDLE_CPUS_AUTO;
     } else {
         if (get_uint(vm, "cpus", "vm.", 64, 1, &v, err) < 0)
@@ -265,8 +266,8 @@ static int parse_shares(json_t *shares, struct bundle_config *cfg, ctr_error_t *
             get_bool(d, "readonly", "shares[].", &bs->readonly, err) < 0)
             return -1;
         if (!tag_ok(bs->tag))
-            return ctr_fail(err, EINVAL, "`shares[%zu].tag` `%s` must be 1-20 of [A-Za-z0-9._-]",
-                            i, bs->tag);
+            return ctr_fail(err, EINVAL, "`shares[%zu].tag` `%s` must be 1-20 of [A-Za-z0-9._-]", i,
+                            bs->tag);
         if (bs->path[0] != '/')
             return ctr_fail(err, EINVAL, "`shares[%zu].path` `%s` must be absolute", i, bs->path);
     }
@@ -445,18 +446,19 @@ int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, 
                                                 "target", m->target, "fstype", m->fstype, "options",
                                                 str_or_null(m->options)));
     }
-    root = json_pack("{s:i, s:s, s:{s:o, s:o, s:o, s:o, s:I, s:s, s:i}, s:o,"
-                     " s:{s:o, s:o, s:o, s:b, s:o}, s:o, s:b, s:o}",
-                     "version", BUNDLE_CONFIG_VERSION, "id", cfg->id ? cfg->id : "", "vm", "kernel",
-                     str_or_null(cfg->vm.kernel), "initrd", str_or_null(cfg->vm.initrd), "cmdline",
-                     str_or_null(cfg->vm.cmdline), "cpus", cfg->vm.cpus == BUNDLE_CPUS_AUTO ? json_string("auto") : json_integer(cfg->vm.cpus), "memory_mib",
-                     (json_int_t)cfg->vm.memory_mib, "accel", accel_names[cfg->vm.accel % 3],
-                     "boot_timeout_ms", (int)cfg->vm.boot_timeout_ms, "disks", disks, "setup",
-                     "hostname", str_or_null(cfg->setup.hostname), "root_lower",
-                     str_or_null(cfg->setup.root_lower), "root_upper",
-                     str_or_null(cfg->setup.root_upper), "readonly", cfg->setup.readonly, "mounts",
-                     mounts, "process", process_json(&cfg->process), "open_stdin", cfg->open_stdin,
-                     "labels", strv_json(cfg->labels));
+    root = json_pack(
+        "{s:i, s:s, s:{s:o, s:o, s:o, s:o, s:I, s:s, s:i}, s:o,"
+        " s:{s:o, s:o, s:o, s:b, s:o}, s:o, s:b, s:o}",
+        "version", BUNDLE_CONFIG_VERSION, "id", cfg->id ? cfg->id : "", "vm", "kernel",
+        str_or_null(cfg->vm.kernel), "initrd", str_or_null(cfg->vm.initrd), "cmdline",
+        str_or_null(cfg->vm.cmdline), "cpus",
+        cfg->vm.cpus == BUNDLE_CPUS_AUTO ? json_string("auto") : json_integer(cfg->vm.cpus),
+        "memory_mib", (json_int_t)cfg->vm.memory_mib, "accel", accel_names[cfg->vm.accel % 3],
+        "boot_timeout_ms", (int)cfg->vm.boot_timeout_ms, "disks", disks, "setup", "hostname",
+        str_or_null(cfg->setup.hostname), "root_lower", str_or_null(cfg->setup.root_lower),
+        "root_upper", str_or_null(cfg->setup.root_upper), "readonly", cfg->setup.readonly, "mounts",
+        mounts, "process", process_json(&cfg->process), "open_stdin", cfg->open_stdin, "labels",
+        strv_json(cfg->labels));
     if (root == NULL)
         return ctr_fail(err, EINVAL, "encode bundle config: a required string is missing");
     if (cfg->n_shares) {

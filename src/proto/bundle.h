@@ -13,8 +13,8 @@
 enum bundle_accel { BUNDLE_ACCEL_AUTO = 0, BUNDLE_ACCEL_KVM, BUNDLE_ACCEL_TCG };
 
 struct bundle_disk {
-    char *serial;  /* virtio-blk serial the guest finds it by ("image", "rw", ...) */
-    char *path;    /* host path of the raw disk image */
+    char *serial; /* virtio-blk serial the guest finds it by ("image", "rw", ...) */
+    char *path;   /* host path of the raw disk image */
     bool readonly;
 };
 
@@ -38,10 +38,10 @@ struct bundle_share {
 #define BUNDLE_CPUS_AUTO_TCG 1u
 
 struct bundle_vm {
-    char *kernel;       /* vmlinux (PVH) */
-    char *initrd;       /* initramfs with vminitd as /init */
-    char *cmdline;      /* extra kernel command line, may be NULL */
-    unsigned cpus;      /* vCPUs; BUNDLE_CPUS_AUTO: chosen by the shim per accelerator */
+    char *kernel;  /* vmlinux (PVH) */
+    char *initrd;  /* initramfs with vminitd as /init */
+    char *cmdline; /* extra kernel command line, may be NULL */
+    unsigned cpus; /* vCPUs; BUNDLE_CPUS_AUTO: chosen by the shim per accelerator */
     uint64_t memory_mib;
     enum bundle_accel accel;
     unsigned boot_timeout_ms; /* from QEMU start to the agent's hello reply */
@@ -58,10 +58,10 @@ struct bundle_config {
     size_t n_disks;
     struct bundle_share *shares; /* virtio-9p exports */
     size_t n_shares;
-    struct agent_setup setup;   /* hostname, root (lower/upper), mounts */
-    struct agent_exec process;  /* the main process; stream ids are chosen by the shim */
-    bool open_stdin;            /* keep stdin open for attach (-i) */
-    char **labels;              /* KEY=VALUE, informational */
+    struct agent_setup setup;  /* hostname, root (lower/upper), mounts */
+    struct agent_exec process; /* the main process; stream ids are chosen by the shim */
+    bool open_stdin;           /* keep stdin open for attach (-i) */
+    char **labels;             /* KEY=VALUE, informational */
 };
 
 int bundle_config_load(const char *bundle_dir, struct bundle_config *out, ctr_error_t *err);
@@ -75,10 +75,10 @@ struct bundle_state {
     enum bundle_status status;
     int shim_pid;
     int vmm_pid;
-    int exit_code;        /* valid when STOPPED */
-    char *exit_reason;    /* "exited", "killed", "vm crashed: ...", ... */
+    int exit_code;                               /* valid when STOPPED */
+    char *exit_reason;                           /* "exited", "killed", "vm crashed: ...", ... */
     int64_t created_ns, started_ns, finished_ns; /* CLOCK_REALTIME */
-    char *accel;          /* "kvm" or "tcg" actually used */
+    char *accel;                                 /* "kvm" or "tcg" actually used */
 };
 
 int bundle_state_load(const char *bundle_dir, struct bundle_state *out, ctr_error_t *err);

@@ -437,8 +437,7 @@ static uint64_t host_tsc_khz(struct shim *s)
         log_warn("ignoring CONTAINER_TSC_KHZ=`%s`: not a number of kHz", env);
     }
     if (vmm_host_tsc_khz(SHIM_TSC_CACHE, &khz, &err) < 0) {
-        log_warn("%s; booting without `tsc_early_khz` (slower boot, coarse guest clock)",
-                 err->msg);
+        log_warn("%s; booting without `tsc_early_khz` (slower boot, coarse guest clock)", err->msg);
         return 0;
     }
     shim_trace(s, "host tsc rate known");
@@ -478,9 +477,9 @@ static int boot(struct shim *s, ctr_error_t *err)
     cleanup_free char *console = ctr_xasprintf("%s/boot.log", s->bundle);
     vc.console = console;
     if (trace_on) {
-        cleanup_free char *what = ctr_xasprintf("starting vmm (%s, %u vCPU, %llu MiB)",
-                                                vmm_accel_name(s->accel), vc.cpus,
-                                                (unsigned long long)vc.memory_mib);
+        cleanup_free char *what =
+            ctr_xasprintf("starting vmm (%s, %u vCPU, %llu MiB)", vmm_accel_name(s->accel), vc.cpus,
+                          (unsigned long long)vc.memory_mib);
         shim_trace(s, what);
     }
     int r = s->vmm_ops->start(&s->vm, &vc, err);

@@ -303,8 +303,8 @@ static void test_random_garbage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_every_offset), cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_hostile_headers),    cmocka_unit_test(test_bad_after_good),
+        cmocka_unit_test(test_split_every_offset),     cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_hostile_headers),        cmocka_unit_test(test_bad_after_good),
         cmocka_unit_test(test_header_encoder_rejects), cmocka_unit_test(test_write_pipe),
         cmocka_unit_test(test_random_garbage),
     };

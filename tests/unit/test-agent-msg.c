@@ -204,7 +204,9 @@ static void test_reply_event(void **state)
     agent_reply_release(&o);
     free(json);
 
-    r = (struct agent_reply){.id = 3, .ok = false, .code = 127,
+    r = (struct agent_reply){.id = 3,
+                             .ok = false,
+                             .code = 127,
                              .error = "exec: \"nosuch\": executable file not found in $PATH"};
     json = agent_reply_encode(&r, &len);
     assert_int_equal(agent_guest_msg_decode(json, len, &kind, &o, &oe, &err), 0);
@@ -291,11 +293,13 @@ static void test_bad_requests(void **state)
             "absolute");
     req_bad("{\"op\":\"exec\",\"id\":1,\"process\":\"m\",\"args\":[\"a\"],\"rows\":65536}",
             "outside");
-    req_bad("{\"op\":\"exec\",\"id\":1,\"process\":\"m\",\"args\":[\"a\"],\"stdin\":-1}", "outside");
+    req_bad("{\"op\":\"exec\",\"id\":1,\"process\":\"m\",\"args\":[\"a\"],\"stdin\":-1}",
+            "outside");
     req_bad("{\"op\":\"exec\",\"id\":1,\"process\":\"m\",\"args\":[\"a\"],\"stdout\":4294967296}",
             "outside");
-    req_bad("{\"op\":\"exec\",\"id\":1,\"process\":\"m\",\"args\":[\"a\"],\"stdout\":2,\"stderr\":2}",
-            "share");
+    req_bad(
+        "{\"op\":\"exec\",\"id\":1,\"process\":\"m\",\"args\":[\"a\"],\"stdout\":2,\"stderr\":2}",
+        "share");
     req_bad("{\"op\":\"exec\",\"id\":1,\"process\":\"m\",\"args\":[\"a\"],\"rlimits\":[{"
             "\"resource\":16,\"soft\":1,\"hard\":1}]}",
             "outside");
@@ -464,16 +468,11 @@ static void test_peek_id(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hello),
-        cmocka_unit_test(test_setup),
-        cmocka_unit_test(test_exec),
-        cmocka_unit_test(test_signal_resize_shutdown),
-        cmocka_unit_test(test_reply_event),
-        cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_bad_guest_msgs),
-        cmocka_unit_test(test_truncated_json),
-        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_hello),          cmocka_unit_test(test_setup),
+        cmocka_unit_test(test_exec),           cmocka_unit_test(test_signal_resize_shutdown),
+        cmocka_unit_test(test_reply_event),    cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_limits),         cmocka_unit_test(test_bad_guest_msgs),
+        cmocka_unit_test(test_truncated_json), cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_peek_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

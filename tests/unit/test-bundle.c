@@ -262,9 +262,11 @@ static void state_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(config_round_trip), cmocka_unit_test(config_defaults),
+        cmocka_unit_test(config_round_trip),
+        cmocka_unit_test(config_defaults),
         cmocka_unit_test(config_cpus_auto),
-        cmocka_unit_test(config_refused),    cmocka_unit_test(missing_config_names_the_file),
+        cmocka_unit_test(config_refused),
+        cmocka_unit_test(missing_config_names_the_file),
         cmocka_unit_test(state_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -129,9 +129,19 @@ static int child_status(void (*fn)(void))
     return guest_wait_status(st);
 }
 
-static void exit_7(void) { _exit(7); }
-static void exit_0(void) { _exit(0); }
-static void die_kill(void) { raise(SIGKILL); _exit(1); }
+static void exit_7(void)
+{
+    _exit(7);
+}
+static void exit_0(void)
+{
+    _exit(0);
+}
+static void die_kill(void)
+{
+    raise(SIGKILL);
+    _exit(1);
+}
 static void die_term(void)
 {
     signal(SIGTERM, SIG_DFL);
@@ -186,8 +196,8 @@ static int reap(pid_t pid)
 
 static struct agent_exec base_exec(char **args, char **env)
 {
-    return (struct agent_exec){.process = "t", .args = args, .env = env, .stdout_stream = 1,
-                               .stderr_stream = 2};
+    return (struct agent_exec){
+        .process = "t", .args = args, .env = env, .stdout_stream = 1, .stderr_stream = 2};
 }
 
 static void test_spawn_pipes(void **state)
@@ -289,9 +299,9 @@ static void test_spawn_pty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lookup),       cmocka_unit_test(test_errno_mapping),
-        cmocka_unit_test(test_wait_status),  cmocka_unit_test(test_env_get),
-        cmocka_unit_test(test_spawn_pipes),  cmocka_unit_test(test_spawn_failures),
+        cmocka_unit_test(test_lookup),      cmocka_unit_test(test_errno_mapping),
+        cmocka_unit_test(test_wait_status), cmocka_unit_test(test_env_get),
+        cmocka_unit_test(test_spawn_pipes), cmocka_unit_test(test_spawn_failures),
         cmocka_unit_test(test_spawn_pty),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -141,9 +141,8 @@ static void collect(struct host *h, const char *name, uint32_t so, uint32_t se, 
             struct agent_event ev = {0};
             enum agent_guest_msg_kind kind;
             ctr_error_t err = NULL;
-            assert_int_equal(agent_guest_msg_decode((char *)f.payload, f.length, &kind, &rep, &ev,
-                                                    &err),
-                             0);
+            assert_int_equal(
+                agent_guest_msg_decode((char *)f.payload, f.length, &kind, &rep, &ev, &err), 0);
             assert_int_equal(kind, AGENT_MSG_EVENT);
             bool mine = strcmp(ev.process, name) == 0;
             if (mine) {
@@ -180,8 +179,11 @@ static uint64_t exec_req(struct host *h, const char *name, char **args, uint32_t
 {
     static char *env[] = {"PATH=/usr/bin:/bin", NULL};
     struct agent_request req = {.op = AGENT_OP_EXEC};
-    req.u.exec = (struct agent_exec){.process = (char *)name, .args = args, .env = env,
-                                     .stdin_stream = in, .stdout_stream = out,
+    req.u.exec = (struct agent_exec){.process = (char *)name,
+                                     .args = args,
+                                     .env = env,
+                                     .stdin_stream = in,
+                                     .stdout_stream = out,
                                      .stderr_stream = err};
     return send_req(h, &req);
 }
@@ -224,8 +226,8 @@ static void test_session(void **state)
     hello(&h);
 
     /* output on separate streams, EOFs before the exit event */
-    id = exec_req(&h, "e1", (char *[]){"sh", "-c", "echo hi; echo oops >&2; exit 3", NULL}, 0, 5,
-                  6);
+    id =
+        exec_req(&h, "e1", (char *[]){"sh", "-c", "echo hi; echo oops >&2; exit 3", NULL}, 0, 5, 6);
     next_reply(&h, id, &rep);
     assert_true(rep.ok);
     assert_true(rep.pid > 0);
@@ -255,9 +257,8 @@ static void test_session(void **state)
     agent_reply_release(&rep);
     for (size_t off = 0; off < big; off += 50000) {
         size_t n = big - off < 50000 ? big - off : 50000;
-        assert_int_equal(agent_frame_write(h.fd, 9, AGENT_FRAME_DATA, data + off, (uint32_t)n,
-                                           &err),
-                         0);
+        assert_int_equal(
+            agent_frame_write(h.fd, 9, AGENT_FRAME_DATA, data + off, (uint32_t)n, &err), 0);
     }
     assert_int_equal(agent_frame_write(h.fd, 9, AGENT_FRAME_EOF, NULL, 0, &err), 0);
     memset(r, 0, sizeof(*r));

@@ -120,8 +120,9 @@ static void test_errors(void **state)
     resolve_bad(root, "99999999999",
                 "unable to find user 99999999999: no matching entries in passwd file");
     resolve_bad(root, "bad", "unable to find user bad: no matching entries in passwd file");
-    resolve_bad(root, "# a comment", "unable to find user # a comment: no matching entries in "
-                                     "passwd file");
+    resolve_bad(root, "# a comment",
+                "unable to find user # a comment: no matching entries in "
+                "passwd file");
 }
 
 /* An image without /etc/passwd and /etc/group (scratch images). */

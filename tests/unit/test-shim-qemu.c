@@ -142,13 +142,14 @@ static void kernel_cmdline_follows_accel_and_cpus(void **state)
     c.tsc_khz = 2445420;
     c.cpus = 1;
     s = vmm_kernel_cmdline(&c);
-    assert_string_equal(s, SHIM_KERNEL_CMDLINE " tsc_early_khz=2445420 " SHIM_KERNEL_CMDLINE_TCG_1CPU);
+    assert_string_equal(s,
+                        SHIM_KERNEL_CMDLINE " tsc_early_khz=2445420 " SHIM_KERNEL_CMDLINE_TCG_1CPU);
     free(s);
     c.cpus = 0; /* unset means one */
     c.cmdline = "loglevel=7";
     s = vmm_kernel_cmdline(&c);
-    assert_string_equal(s, SHIM_KERNEL_CMDLINE " tsc_early_khz=2445420 " SHIM_KERNEL_CMDLINE_TCG_1CPU
-                           " loglevel=7");
+    assert_string_equal(s, SHIM_KERNEL_CMDLINE
+                        " tsc_early_khz=2445420 " SHIM_KERNEL_CMDLINE_TCG_1CPU " loglevel=7");
     free(s);
     c.cpus = 2; /* noapictimer would leave the vCPUs on 4 ms broadcast ticks */
     s = vmm_kernel_cmdline(&c);
