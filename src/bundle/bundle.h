@@ -21,6 +21,8 @@
 #define BUNDLE_CREATE_ID_LEN 64
 #define BUNDLE_CREATE_IMAGE_SERIAL "image"
 #define BUNDLE_CREATE_RW_SERIAL "rw"
+/* Block volumes' disks: `vol-0`, `vol-1`, ... (docs/volumes.md) */
+#define BUNDLE_VOLUME_SERIAL_PREFIX "vol-"
 #define BUNDLE_CREATE_RW_DISK "disks/rw.ext4" /* inside the bundle dir */
 
 /* Host paths the bundle refers to. */
@@ -64,8 +66,10 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
 /* Named volumes: DATA/volumes/NAME/{volume.json,_data} (src/bundle/volumes.c). */
 struct bundle_volume {
     char *name;
-    char *mountpoint; /* DATA/volumes/NAME/_data */
+    char *mountpoint; /* DATA/volumes/NAME/_data, or DATA/volumes/NAME/volume.ext4 (block) */
     int64_t created;  /* unix seconds */
+    bool block;       /* `type=block`: an ext4 image attached as a virtio-blk disk */
+    uint64_t size;    /* apparent size of the block image in bytes; 0 for directories */
     char **labels;    /* KEY=VALUE */
     char **options;   /* KEY=VALUE (driver options, informational) */
 };
@@ -74,6 +78,14 @@ int bundle_volume_check_name(const char *name, ctr_error_t *err);
  * options as volume.json, the API and the CLI's create request write them. */
 struct json_t;
 struct json_t *bundle_volume_kv_json(char *const *kv);
+/* Block volume images: at least 16 MiB (ext4 with a journal), at most 16 TiB. */
+#define BUNDLE_VOLUME_BLOCK_MIN (16ull << 20)
+#define BUNDLE_VOLUME_BLOCK_MAX (16ull << 40)
+/* Driver options (`-o type=block -o size=1g`, also `type=block,size=1g` in one string):
+ * *block set for `type=block` (`type=local|dir` are the default kind), *size its size.
+ * `size` is required with `type=block` and refused without it; other keys are refused. */
+int bundle_volume_parse_options(char *const *options, bool *block, uint64_t *size,
+                                ctr_error_t *err);
 /* Create NAME (EEXIST if it exists: *existed set instead when existed is not NULL). */
 int bundle_volume_create(const char *data_root, const char *name, char **labels, char **options,
                          bool *existed, ctr_error_t *err);

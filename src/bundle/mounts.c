@@ -328,6 +328,42 @@ static int bind_source(const struct bundle_mount_spec *m, const char *data_root,
     return 0;
 }
 
+/* A block volume: its image becomes a virtio-blk disk (one per volume, serial `vol-N`)
+ * mounted ext4 by the guest. 1 when m is one, 0 for a directory volume. */
+static int block_volume(struct bundle_config *cfg, const struct bundle_mount_spec *m,
+                        const char *data_root, ctr_error_t *err)
+{
+    struct bundle_volume v = {0};
+    cleanup_error ctr_error_t e = NULL;
+    size_t d;
+
+    if (bundle_volume_load(data_root, m->source, &v, &e) < 0)
+        return 0; /* missing: made on first use as a directory by bind_source */
+    if (!v.block) {
+        bundle_volume_release(&v);
+        return 0;
+    }
+    for (d = 0; d < cfg->n_disks; d++)
+        if (cfg->disks && cfg->disks[d].path && strcmp(cfg->disks[d].path, v.mountpoint) == 0)
+            break;
+    if (d == cfg->n_disks) {
+        cfg->disks = ctr_xrealloc(cfg->disks, (cfg->n_disks + 1) * sizeof(*cfg->disks));
+        cfg->disks[d] = (struct bundle_disk){
+            .serial = ctr_xasprintf(BUNDLE_VOLUME_SERIAL_PREFIX "%zu", d),
+            .path = ctr_steal_ptr(v.mountpoint),
+            .readonly = m->readonly,
+        };
+        cfg->n_disks++;
+    }
+    cfg->disks[d].readonly = cfg->disks[d].readonly && m->readonly;
+    bundle_volume_release(&v);
+    cleanup_free char *src = ctr_xasprintf("serial:%s", cfg->disks[d].serial);
+    /* an ext4 image shows a fresh volume empty, so no copy-up (docs/volumes.md) */
+    add_mount(&cfg->setup, src, m->target, "ext4", m->readonly ? "ro" : "");
+    (void)err;
+    return 1;
+}
+
 /* An image VOLUME no mount covers: a new anonymous volume (docker's), copied up. */
 static int image_volume(struct bundle_config *cfg, const char *path, const char *data_root,
                         ctr_error_t *err)
@@ -363,6 +399,13 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
             add_mount(&cfg->setup, "tmpfs", m[i].target, "tmpfs", o);
             continue;
         }
+        if (m[i].type == BUNDLE_MOUNT_VOLUME) {
+            int r = block_volume(cfg, &m[i], data_root, err);
+            if (r < 0)
+                return -1;
+            if (r > 0)
+                continue;
+        }
         cleanup_free char *dir = NULL, *file = NULL;
         if (bind_source(&m[i], data_root, &dir, &file, err) < 0)
             return -1;
@@ -381,13 +424,28 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
         if (!covered && image_volume(cfg, image_volumes[v], data_root, err) < 0)
             return -1;
     }
-    size_t max = BUNDLE_MAX_VIRTIO_DEVICES - BUNDLE_FIXED_VIRTIO_DEVICES - cfg->n_disks;
-    if (cfg->n_shares > max)
+    size_t blocks = 0;
+    for (size_t d = 0; d < cfg->n_disks; d++)
+        blocks += cfg->disks && cfg->disks[d].serial &&
+                  strncmp(cfg->disks[d].serial, BUNDLE_VOLUME_SERIAL_PREFIX,
+                          strlen(BUNDLE_VOLUME_SERIAL_PREFIX)) == 0;
+    if (cfg->n_disks + BUNDLE_FIXED_VIRTIO_DEVICES > BUNDLE_MAX_VIRTIO_DEVICES ||
+        cfg->n_shares > BUNDLE_MAX_VIRTIO_DEVICES - BUNDLE_FIXED_VIRTIO_DEVICES - cfg->n_disks) {
+        size_t max =
+            BUNDLE_MAX_VIRTIO_DEVICES - BUNDLE_FIXED_VIRTIO_DEVICES - (cfg->n_disks - blocks);
+        if (blocks == 0)
+            return ctr_fail(err, 0,
+                            "%zu distinct host directories are mounted but a container can share "
+                            "at most %zu (each takes one of the microvm's %d virtio devices); "
+                            "mount a common parent directory instead",
+                            cfg->n_shares, max, BUNDLE_MAX_VIRTIO_DEVICES);
         return ctr_fail(err, 0,
-                        "%zu distinct host directories are mounted but a container can share at "
-                        "most %zu (each takes one of the microvm's %d virtio devices); mount a "
-                        "common parent directory instead",
-                        cfg->n_shares, max, BUNDLE_MAX_VIRTIO_DEVICES);
+                        "%zu distinct host directories and %zu block volumes are mounted but a "
+                        "container can attach at most %zu of them together (each takes one of "
+                        "the microvm's %d virtio devices); mount a common parent directory or "
+                        "fewer volumes",
+                        cfg->n_shares, blocks, max, BUNDLE_MAX_VIRTIO_DEVICES);
+    }
     if (shm_size) {
         cleanup_free char *o =
             ctr_xasprintf("nosuid,nodev,noexec,mode=1777,size=%llu", (unsigned long long)shm_size);

@@ -1,8 +1,10 @@
 /* Named volumes of the default (`local`) kind: a directory DATA/volumes/NAME/_data
  * shared with containers over virtio-9p, beside DATA/volumes/NAME/volume.json
- * (name, creation time, labels, options). Which containers use a volume is the
- * daemon's knowledge (their bundles' shares), not stored here. */
+ * (name, creation time, labels, options). The block kind (`type=block,size=`) is a
+ * sparse ext4 image DATA/volumes/NAME/volume.ext4 attached as a virtio-blk disk. Which containers
+ * use a volume is the daemon's knowledge (their bundles' shares), not stored here. */
 #include "bundle/bundle-internal.h"
+#include "ext4/ext4.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,23 +44,86 @@ static char **obj_strv(json_t *o)
     return v;
 }
 
+static int parse_option(const char *kv, bool *block, char **size, ctr_error_t *err)
+{
+    if (strncmp(kv, "type=", 5) == 0) {
+        if (strcmp(kv + 5, "block") == 0)
+            *block = true;
+        else if (strcmp(kv + 5, "local") && strcmp(kv + 5, "dir") && strcmp(kv + 5, "none"))
+            return ctr_fail(err, 0,
+                            "volume option `%s` is not supported: use `type=block` (an ext4 "
+                            "image) or leave `type` out (a host directory)",
+                            kv);
+        return 0;
+    }
+    if (strncmp(kv, "size=", 5) == 0) {
+        free(*size);
+        *size = ctr_xstrdup(kv + 5);
+        return 0;
+    }
+    return ctr_fail(err, 0, "volume option `%s` is not supported: use `type=block` and `size=`",
+                    kv);
+}
+
+int bundle_volume_parse_options(char *const *options, bool *block, uint64_t *size, ctr_error_t *err)
+{
+    cleanup_free char *sz = NULL;
+    *block = false;
+    *size = 0;
+    for (char *const *o = options; o && *o; o++) {
+        /* `-o type=block,size=1g` as one option, as docker's local driver takes it */
+        cleanup_free char *copy = ctr_xstrdup(*o);
+        char *save = NULL;
+        for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
+            if (parse_option(kv, block, &sz, err) < 0)
+                return -1;
+    }
+    if (!*block) {
+        if (sz)
+            return ctr_fail(err, 0, "volume option `size=%s` needs `type=block`", sz);
+        return 0;
+    }
+    if (sz == NULL)
+        return ctr_fail(err, 0, "a block volume needs a size: add `--opt size=1g`");
+    if (bundle_mount_parse_size(sz, size, err) < 0)
+        return ctr_error_wrap(err, "block volume");
+    if (*size < BUNDLE_VOLUME_BLOCK_MIN || *size > BUNDLE_VOLUME_BLOCK_MAX)
+        return ctr_fail(err, 0, "block volume size `%s` out of range: use 16m to 16384g", sz);
+    return 0;
+}
+
+/* The sparse ext4 image of a block volume (like a container's writable disk). */
+static int create_block_image(const char *path, uint64_t size, ctr_error_t *err)
+{
+    struct ext4w_opts o = {
+        .size_bytes = size,
+        .inodes = size / 16384,
+        .journal = true,
+        .lost_found = false, /* an empty volume: the container sees an empty directory */
+        .label = "volume",
+    };
+    ext4w_t *w = NULL;
+    if (ext4w_create(path, &o, &w, err) < 0 || ext4w_close(w, err) < 0) {
+        unlink(path);
+        return ctr_error_wrap(err, "create block image `%s`", path);
+    }
+    return 0;
+}
+
 int bundle_volume_create(const char *data_root, const char *name, char **labels, char **options,
                          bool *existed, ctr_error_t *err)
 {
     cleanup_free char *dir = NULL, *data = NULL, *meta = NULL, *text = NULL;
     struct stat st;
+    bool block;
+    uint64_t size;
 
     if (bundle_volume_check_name(name, err) < 0)
         return -1;
-    for (char **o = options; o && *o; o++) {
-        if (strncmp(*o, "type=", 5) == 0 && strcmp(*o, "type=local") && strcmp(*o, "type=dir"))
-            return ctr_fail(err, 0,
-                            "volume option `%s` is not supported yet: volumes are host "
-                            "directories shared over 9p",
-                            *o);
-    }
+    if (bundle_volume_parse_options(options, &block, &size, err) < 0)
+        return ctr_error_wrap(err, "volume `%s`", name);
     dir = vol_dir(data_root, name);
-    data = ctr_xasprintf("%s/_data", dir);
+    data = block ? ctr_xasprintf("%s/volume.ext4", dir) : ctr_xasprintf("%s/_data", dir);
     meta = ctr_xasprintf("%s/volume.json", dir);
     if (stat(meta, &st) == 0) {
         if (existed) {
@@ -69,11 +134,16 @@ int bundle_volume_create(const char *data_root, const char *name, char **labels,
     }
     if (existed)
         *existed = false;
-    if (ctr_mkdir_p(data, 0755, err) < 0)
+    if (ctr_mkdir_p(block ? dir : data, 0755, err) < 0 ||
+        (block && create_block_image(data, size, err) < 0))
         return ctr_error_wrap(err, "create volume `%s`", name);
     json_t *j =
         json_pack("{s:s, s:I, s:o, s:o}", "name", name, "created", (json_int_t)time(NULL), "labels",
                   bundle_volume_kv_json(labels), "options", bundle_volume_kv_json(options));
+    if (block) {
+        json_object_set_new(j, "kind", json_string("block"));
+        json_object_set_new(j, "size", json_integer((json_int_t)size));
+    }
     text = json_dumps(j, JSON_INDENT(2));
     json_decref(j);
     if (ctr_write_file_atomic(meta, text, strlen(text), 0644, err) < 0)
@@ -117,7 +187,11 @@ int bundle_volume_load(const char *data_root, const char *name, struct bundle_vo
         return ctr_fail(err, 0, "volume `%s`: `%s`: %s", name, meta, je.text);
     }
     out->name = ctr_xstrdup(name);
-    out->mountpoint = ctr_xasprintf("%s/_data", dir);
+    out->block = json_is_string(json_object_get(j, "kind")) &&
+                 strcmp(json_string_value(json_object_get(j, "kind")), "block") == 0;
+    out->size = out->block ? (uint64_t)json_integer_value(json_object_get(j, "size")) : 0;
+    out->mountpoint =
+        out->block ? ctr_xasprintf("%s/volume.ext4", dir) : ctr_xasprintf("%s/_data", dir);
     out->created = (int64_t)json_integer_value(json_object_get(j, "created"));
     out->labels = obj_strv(json_object_get(j, "labels"));
     out->options = obj_strv(json_object_get(j, "options"));

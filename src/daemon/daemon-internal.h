@@ -241,6 +241,8 @@ int dmn_handle_volumes_prune(struct dmn_req *r);
 
 /* lifecycle.c */
 int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
+/* EBUSY when a running container attaches one of c's block volumes (d->lock held). */
+int dmn_block_volumes_check_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
 int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_error_t *err);
 /* The same with c->op_lock already held. timeout < 0: the container's default. */
 int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int timeout,

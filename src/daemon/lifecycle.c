@@ -231,6 +231,10 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
         pthread_mutex_unlock(&d->lock);
         return 1;
     }
+    if (dmn_block_volumes_check_locked(d, c, err) < 0) {
+        pthread_mutex_unlock(&d->lock);
+        return -1;
+    }
     c->status = DMN_STARTING;
     pthread_cond_broadcast(&d->cond);
     pthread_mutex_unlock(&d->lock);

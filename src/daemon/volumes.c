@@ -1,12 +1,14 @@
 /* Mounts in container creation (HostConfig.Binds, Mounts, Tmpfs, ShmSize) and the
  * /volumes endpoints. Volumes live in DATA/volumes (src/bundle/volumes.c); which
- * containers use one is read from their bundles' shares. docs/volumes.md. */
+ * containers use one is read from their bundles' shares and disks; a block volume
+ * is refused to a second running container. docs/volumes.md. */
 #include "daemon/daemon-internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void add_spec(struct bundle_mount_spec **v, size_t *n, struct bundle_mount_spec *m)
 {
@@ -134,7 +136,12 @@ json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c)
         if (m[i].type == BUNDLE_MOUNT_BIND) {
             json_object_set_new(j, "Source", json_string(m[i].source));
         } else if (m[i].type == BUNDLE_MOUNT_VOLUME) {
-            cleanup_free char *src = ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, m[i].source);
+            cleanup_free char *src =
+                ctr_xasprintf("%s/volumes/%s/volume.ext4", d->cfg.root, m[i].source);
+            if (access(src, F_OK) < 0) { /* not a block volume */
+                free(src);
+                src = ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, m[i].source);
+            }
             json_object_set_new(j, "Name", json_string(m[i].source));
             json_object_set_new(j, "Source", json_string(src));
             json_object_set_new(j, "Driver", json_string("local"));
@@ -166,16 +173,65 @@ static char **volume_users(struct dmn *d, const char *mountpoint)
         cleanup_error ctr_error_t e = NULL;
         if (bundle_config_load(bundles[i], &cfg, &e) < 0)
             continue;
-        for (size_t s = 0; s < cfg.n_shares; s++)
-            if (strcmp(cfg.shares[s].path, mountpoint) == 0) {
-                ctr_strv_append(&users, names[i]);
-                break;
-            }
+        bool uses = false;
+        for (size_t s = 0; s < cfg.n_shares && !uses; s++)
+            uses = strcmp(cfg.shares[s].path, mountpoint) == 0;
+        for (size_t s = 0; s < cfg.n_disks && !uses; s++)
+            uses = strcmp(cfg.disks[s].path, mountpoint) == 0;
+        if (uses)
+            ctr_strv_append(&users, names[i]);
         bundle_config_release(&cfg);
     }
     ctr_strv_free(bundles);
     ctr_strv_free(names);
     return users;
+}
+
+/* A block volume's ext4 cannot be mounted by two VMs at once (not even read-only
+ * beside a writer: the reader's cache goes stale and the journal is replayed twice),
+ * so c may not start while a running container attaches one of c's block volumes,
+ * unless both attach it read-only. Called with d->lock held. */
+int dmn_block_volumes_check_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
+{
+    struct bundle_config mine = {0};
+    size_t prefix = strlen(BUNDLE_VOLUME_SERIAL_PREFIX);
+    int r = 0;
+
+    if (bundle_config_load(c->bundle, &mine, err) < 0)
+        return -1;
+    for (size_t i = 0; i < d->n_ctrs && r == 0; i++) {
+        struct dmn_container *o = d->ctrs[i];
+        if (o == c || o->removed || o->bundle == NULL ||
+            (o->status != DMN_RUNNING && o->status != DMN_STARTING))
+            continue;
+        struct bundle_config cfg = {0};
+        cleanup_error ctr_error_t e = NULL;
+        if (bundle_config_load(o->bundle, &cfg, &e) < 0)
+            continue;
+        for (size_t a = 0; a < mine.n_disks && r == 0; a++) {
+            if (strncmp(mine.disks[a].serial, BUNDLE_VOLUME_SERIAL_PREFIX, prefix) != 0)
+                continue;
+            for (size_t b = 0; b < cfg.n_disks && r == 0; b++) {
+                if (strcmp(mine.disks[a].path, cfg.disks[b].path) != 0 ||
+                    (mine.disks[a].readonly && cfg.disks[b].readonly))
+                    continue;
+                /* DATA/volumes/NAME/volume.ext4 */
+                const char *end = strrchr(mine.disks[a].path, '/'), *start = end;
+                while (start > mine.disks[a].path && start[-1] != '/')
+                    start--;
+                r = dmn_fail(err, EBUSY,
+                             "block volume `%.*s` is attached by running container `%s`: an "
+                             "ext4 volume can be used by one running container at a time "
+                             "(several only if all mount it read-only); stop `%s` first or use "
+                             "a directory volume",
+                             (int)(end - start), start, o->name ? o->name : o->id,
+                             o->name ? o->name : o->id);
+            }
+        }
+        bundle_config_release(&cfg);
+    }
+    bundle_config_release(&mine);
+    return r;
 }
 
 static json_t *volume_json(const struct bundle_volume *v)
@@ -185,10 +241,16 @@ static json_t *volume_json(const struct bundle_volume *v)
     time_t t = (time_t)v->created;
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "Name", v->name, "Driver", "local",
-                     "Mountpoint", v->mountpoint, "CreatedAt", when, "Labels",
-                     bundle_volume_kv_json(v->labels), "Scope", "local", "Options",
-                     bundle_volume_kv_json(v->options));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "Name", v->name, "Driver", "local",
+                          "Mountpoint", v->mountpoint, "CreatedAt", when, "Labels",
+                          bundle_volume_kv_json(v->labels), "Scope", "local", "Options",
+                          bundle_volume_kv_json(v->options));
+    if (v->block)
+        json_object_set_new(j, "Status",
+                            json_pack("{s:s, s:I}", "Kind", "block", "Size", (json_int_t)v->size));
+    else
+        json_object_set_new(j, "Status", json_pack("{s:s}", "Kind", "directory"));
+    return j;
 }
 
 static bool match_substr(const char *v, void *ctx)

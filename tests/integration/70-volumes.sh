@@ -159,8 +159,9 @@ ctr volume create --label team=infra keep
 check_eq "volume create" 0 "$rc"
 ctr volume inspect keep
 check_eq "label kept" infra "$(jq -r '.[0].Labels.team' <<<"$out")"
-ctr volume create -o type=block keepblock
-check_contains "block volumes say not supported yet" "$err" "not supported yet"
+ctr volume create -o type=nfs keepnfs
+check_contains "other volume types refused (block volumes: 71-block-volumes)" "$err" \
+    'volume option `type=nfs` is not supported'
 ctr volume create 'bad/name'
 check_contains "bad volume name refused" "$err" "invalid volume name"
 ctr create --name holder -m 256M -v keep:/k busybox true

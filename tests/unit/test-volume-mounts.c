@@ -348,7 +348,11 @@ static void test_volume_store(void **state)
     assert_false(existed);
     char *block[] = {"type=block", NULL};
     assert_int_equal(bundle_volume_create(t->root, "blk", NULL, block, NULL, &err), -1);
-    assert_non_null(strstr(err->msg, "not supported yet"));
+    assert_non_null(strstr(err->msg, "needs a size"));
+    ctr_error_free(&err);
+    char *nfs[] = {"type=nfs", NULL};
+    assert_int_equal(bundle_volume_create(t->root, "blk", NULL, nfs, NULL, &err), -1);
+    assert_non_null(strstr(err->msg, "`type=nfs` is not supported"));
     ctr_error_free(&err);
     static const char *const bad[] = {"", "a", "../x", "a/b", "-a", ".a", "a b", NULL};
     for (size_t i = 0; bad[i]; i++) {
@@ -372,6 +376,119 @@ static void test_volume_store(void **state)
     ctr_error_free(&err);
     assert_int_equal(bundle_volume_remove(t->root, "../../etc", &err), -1);
     ctr_error_free(&err);
+}
+
+static void test_block_options(void **state)
+{
+    ctr_error_t err = NULL;
+    bool block = true;
+    uint64_t size = 1;
+
+    assert_int_equal(bundle_volume_parse_options(NULL, &block, &size, &err), 0);
+    assert_false(block);
+    assert_int_equal(size, 0);
+    char *one[] = {"type=block,size=1g", NULL};
+    assert_int_equal(bundle_volume_parse_options(one, &block, &size, &err), 0);
+    assert_true(block);
+    assert_int_equal(size, 1ull << 30);
+    char *two[] = {"size=64m", "type=block", NULL};
+    assert_int_equal(bundle_volume_parse_options(two, &block, &size, &err), 0);
+    assert_true(block);
+    assert_int_equal(size, 64ull << 20);
+    char *dir[] = {"type=local", NULL};
+    assert_int_equal(bundle_volume_parse_options(dir, &block, &size, &err), 0);
+    assert_false(block);
+    static const struct {
+        const char *opt, *msg;
+    } bad[] = {
+        {"type=block", "needs a size"},
+        {"type=block,size=lots", "invalid size `lots`"},
+        {"type=block,size=", "invalid size"},
+        {"type=block,size=1k", "out of range: use 16m"},
+        {"type=block,size=99999g", "out of range"},
+        {"size=1g", "`size=1g` needs `type=block`"},
+        {"type=block,size=1g,o=bind", "`o=bind` is not supported"},
+        {"type=tmpfs", "`type=tmpfs` is not supported"},
+        {NULL, NULL},
+    };
+    for (size_t i = 0; bad[i].opt; i++) {
+        char *o[] = {(char *)bad[i].opt, NULL};
+        assert_int_equal(bundle_volume_parse_options(o, &block, &size, &err), -1);
+        if (strstr(err->msg, bad[i].msg) == NULL)
+            fail_msg("`%s`: %s", bad[i].opt, err->msg);
+        ctr_error_free(&err);
+    }
+}
+
+static void test_block_volume(void **state)
+{
+    struct tmp *t = *state;
+    ctr_error_t err = NULL;
+    char *opts[] = {"type=block", "size=32m", NULL};
+    struct bundle_volume v = {0};
+    struct stat st;
+
+    assert_int_equal(bundle_volume_create(t->root, "blk", NULL, opts, NULL, &err), 0);
+    assert_int_equal(bundle_volume_load(t->root, "blk", &v, &err), 0);
+    assert_true(v.block);
+    assert_int_equal(v.size, 32ull << 20);
+    assert_non_null(strstr(v.mountpoint, "/volumes/blk/volume.ext4"));
+    assert_int_equal(stat(v.mountpoint, &st), 0);
+    assert_int_equal(st.st_size, 32 << 20);
+    assert_true((uint64_t)st.st_blocks * 512 < (8u << 20)); /* sparse */
+    cleanup_free char *image = ctr_xstrdup(v.mountpoint);
+    bundle_volume_release(&v);
+
+    /* attached as a disk, mounted ext4 by serial; twice in one container = one disk */
+    struct bundle_mount_spec m[3] = {
+        spec(BUNDLE_MOUNT_VOLUME, "blk", "/db", false),
+        spec(BUNDLE_MOUNT_VOLUME, "blk", "/db2", true),
+        spec(BUNDLE_MOUNT_VOLUME, "dirvol", "/d", false),
+    };
+    struct bundle_config cfg = {.n_disks = 2};
+    cfg.disks = ctr_xcalloc(2, sizeof(*cfg.disks));
+    cfg.disks[0] = (struct bundle_disk){ctr_xstrdup("image"), ctr_xstrdup("/x/image"), true};
+    cfg.disks[1] = (struct bundle_disk){ctr_xstrdup("rw"), ctr_xstrdup("/x/rw"), false};
+    assert_int_equal(bundle_mounts_apply(&cfg, m, 3, NULL, 0, t->root, &err), 0);
+    assert_int_equal(cfg.n_disks, 3);
+    assert_string_equal(cfg.disks[2].serial, "vol-2");
+    assert_string_equal(cfg.disks[2].path, image);
+    assert_false(cfg.disks[2].readonly);
+    assert_int_equal(cfg.n_shares, 1); /* the directory volume */
+    assert_int_equal(cfg.setup.n_mounts, 3);
+    assert_string_equal(cfg.setup.mounts[0].source, "serial:vol-2");
+    assert_string_equal(cfg.setup.mounts[0].fstype, "ext4");
+    assert_null(cfg.setup.mounts[0].options);
+    assert_string_equal(cfg.setup.mounts[1].options, "ro");
+    assert_string_equal(cfg.setup.mounts[2].fstype, "9p");
+    bundle_config_release(&cfg);
+    for (int i = 0; i < 3; i++)
+        bundle_mount_spec_release(&m[i]);
+
+    /* block volumes count against the 8 virtio devices with the shares */
+    char name[8], target[8];
+    struct bundle_mount_spec many[5];
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof(name), "b%d", i);
+        snprintf(target, sizeof(target), "/m%d", i);
+        if (i < 4)
+            assert_int_equal(bundle_volume_create(t->root, name, NULL, opts, NULL, &err), 0);
+        many[i] = spec(BUNDLE_MOUNT_VOLUME, i < 4 ? name : "dirvol", target, false);
+    }
+    struct bundle_config c2 = {0};
+    c2.n_disks = 2;
+    c2.disks = ctr_xcalloc(2, sizeof(*c2.disks));
+    c2.disks[0] = (struct bundle_disk){ctr_xstrdup("image"), ctr_xstrdup("/x/image"), true};
+    c2.disks[1] = (struct bundle_disk){ctr_xstrdup("rw"), ctr_xstrdup("/x/rw"), false};
+    assert_int_equal(bundle_mounts_apply(&c2, many, 5, NULL, 0, t->root, &err), -1);
+    assert_non_null(strstr(err->msg, "1 distinct host directories and 4 block volumes"));
+    ctr_error_free(&err);
+    bundle_config_release(&c2);
+    for (int i = 0; i < 5; i++)
+        bundle_mount_spec_release(&many[i]);
+
+    assert_int_equal(bundle_volume_remove(t->root, "blk", &err), 0);
+    assert_int_equal(stat(image, &st), -1);
 }
 
 static bool argv_has(char **av, const char *s)
@@ -435,6 +552,8 @@ int main(void)
         cmocka_unit_test(test_qemu_shares),
         cmocka_unit_test_setup_teardown(test_apply, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_volume_store, tmp_setup, tmp_teardown),
+        cmocka_unit_test(test_block_options),
+        cmocka_unit_test_setup_teardown(test_block_volume, tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
