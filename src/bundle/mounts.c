@@ -73,9 +73,13 @@ static int check_target(const char *t, ctr_error_t *err)
 static int check_source(struct bundle_mount_spec *m, ctr_error_t *err)
 {
     const char *s = m->source;
+    if ((s == NULL || *s == '\0') && m->type == BUNDLE_MOUNT_VOLUME) {
+        free(m->source); /* no source: an anonymous volume */
+        m->source = NULL;
+        return 0;
+    }
     if (s == NULL || *s == '\0')
-        return ctr_fail(err, 0, "a %s mount needs a source",
-                        m->type == BUNDLE_MOUNT_BIND ? "bind" : "volume");
+        return ctr_fail(err, 0, "a bind mount needs a source");
     if (m->type == BUNDLE_MOUNT_VOLUME)
         return bundle_volume_check_name(s, err);
     if (s[0] != '/')
@@ -96,12 +100,22 @@ int bundle_mount_parse_bind(const char *spec, struct bundle_mount_spec *out, ctr
     cleanup_free char *copy = ctr_xstrdup(spec ? spec : "");
     char *first = copy, *second = strchr(copy, ':'), *third = NULL;
 
-    if (second == NULL)
-        return ctr_fail(err, 0,
-                        "invalid volume spec `%s`: expected SOURCE:TARGET[:ro] (anonymous volumes "
-                        "are not supported yet)",
-                        spec ? spec : "");
+    if (second == NULL) {
+        /* `-v /path`: a new anonymous volume (docker's) */
+        if (copy[0] != '/')
+            return ctr_fail(err, 0,
+                            "invalid volume spec `%s`: expected SOURCE:TARGET[:ro], or an "
+                            "absolute container path for an anonymous volume",
+                            spec ? spec : "");
+        if (check_target(copy, err) < 0)
+            return ctr_error_wrap(err, "volume spec `%s`", spec);
+        *out = (struct bundle_mount_spec){.type = BUNDLE_MOUNT_VOLUME, .target = ctr_xstrdup(copy)};
+        return 0;
+    }
     *second++ = '\0';
+    if (*first == '\0')
+        return ctr_fail(err, 0, "invalid volume spec `%s`: a mount needs a source before `:`",
+                        spec);
     third = strchr(second, ':');
     if (third)
         *third++ = '\0';
@@ -364,9 +378,10 @@ static int block_volume(struct bundle_config *cfg, const struct bundle_mount_spe
     return 1;
 }
 
-/* An image VOLUME no mount covers: a new anonymous volume (docker's), copied up. */
-static int image_volume(struct bundle_config *cfg, const char *path, const char *data_root,
-                        ctr_error_t *err)
+/* An anonymous volume (`-v /path`, `--mount type=volume,target=/path`, an image VOLUME
+ * no mount covers): a new volume with a random name and docker's label, copied up. */
+static int anonymous_volume(struct bundle_config *cfg, const char *path, bool readonly, bool copyup,
+                            const char *data_root, ctr_error_t *err)
 {
     char name[BUNDLE_CREATE_ID_LEN + 1];
     char *labels[] = {BUNDLE_VOLUME_ANONYMOUS_LABEL "=", NULL};
@@ -378,8 +393,10 @@ static int image_volume(struct bundle_config *cfg, const char *path, const char 
         bundle_volume_create(data_root, name, labels, NULL, NULL, err) < 0 ||
         bundle_volume_ensure(data_root, name, &dir, err) < 0)
         return -1;
-    const char *tag = share_for(cfg, dir, false);
-    add_mount(&cfg->setup, tag, path, "9p", MOUNTS_9P_OPTIONS ",x-copyup");
+    const char *tag = share_for(cfg, dir, readonly);
+    cleanup_free char *o =
+        ctr_xasprintf(MOUNTS_9P_OPTIONS "%s%s", readonly ? ",ro" : "", copyup ? ",x-copyup" : "");
+    add_mount(&cfg->setup, tag, path, "9p", o);
     return 0;
 }
 
@@ -397,6 +414,11 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
                 "nosuid,nodev,noexec%s%s%s", m[i].readonly ? ",ro" : "",
                 m[i].options && *m[i].options ? "," : "", m[i].options ? m[i].options : "");
             add_mount(&cfg->setup, "tmpfs", m[i].target, "tmpfs", o);
+            continue;
+        }
+        if (m[i].type == BUNDLE_MOUNT_VOLUME && m[i].source == NULL) {
+            if (anonymous_volume(cfg, m[i].target, m[i].readonly, !m[i].nocopy, data_root, err) < 0)
+                return -1;
             continue;
         }
         if (m[i].type == BUNDLE_MOUNT_VOLUME) {
@@ -421,7 +443,7 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
         bool covered = false;
         for (size_t i = 0; i < n && !covered; i++)
             covered = strcmp(m[i].target, image_volumes[v]) == 0;
-        if (!covered && image_volume(cfg, image_volumes[v], data_root, err) < 0)
+        if (!covered && anonymous_volume(cfg, image_volumes[v], false, true, data_root, err) < 0)
             return -1;
     }
     size_t blocks = 0;

@@ -231,8 +231,8 @@ int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 
 /* lifecycle.c: stop, kill, restart, delete, prune, wait */
 struct cli_lifecycle_opts {
-    bool all, force;
-    long timeout; /* -1 = the daemon's default */
+    bool all, force, volumes; /* volumes: rm -v */
+    long timeout;             /* -1 = the daemon's default */
     const char *signal;
     char **ids;
 };

@@ -33,7 +33,7 @@ int cli_check_signal(const char *s, ctr_error_t *err)
                     s);
 }
 
-enum { O_ALL = 1, O_FORCE, O_TIME, O_SIGNAL };
+enum { O_ALL = 1, O_FORCE, O_TIME, O_SIGNAL, O_VOLUMES };
 
 static int lc_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
@@ -44,6 +44,9 @@ static int lc_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         break;
     case O_FORCE:
         o->force = true;
+        break;
+    case O_VOLUMES:
+        o->volumes = true;
         break;
     case O_TIME:
         return cli_parse_long("--time", v, 0, 24 * 3600, &o->timeout, err) < 0 ? -1 : 0;
@@ -68,8 +71,10 @@ int cli_lifecycle_parse(const char *cmd, int argc, char **argv, struct cli_lifec
         {"all", 'a', false, O_ALL}, {"signal", 's', true, O_SIGNAL}, {0}};
     static const struct cli_option restart_o[] = {
         {"time", 't', true, O_TIME}, {"timeout", 0, true, O_TIME}, {0}};
-    static const struct cli_option rm_o[] = {
-        {"all", 'a', false, O_ALL}, {"force", 'f', false, O_FORCE}, {0}};
+    static const struct cli_option rm_o[] = {{"all", 'a', false, O_ALL},
+                                             {"force", 'f', false, O_FORCE},
+                                             {"volumes", 'v', false, O_VOLUMES},
+                                             {0}};
     static const struct cli_option none_o[] = {{0}};
     const struct cli_option *opts = none_o;
     int r;
@@ -187,7 +192,8 @@ static int restart_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opt
 static int delete_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *o,
                       const char *eid, ctr_error_t *err)
 {
-    cleanup_free char *path = cli_path("/containers/%s?force=%d", eid, o->force ? 1 : 0);
+    cleanup_free char *path =
+        cli_path("/containers/%s?force=%d&v=%d", eid, o->force ? 1 : 0, o->volumes ? 1 : 0);
     return cli_call(ctx, "DELETE", path, NULL, NULL, err);
 }
 

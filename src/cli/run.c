@@ -353,7 +353,7 @@ int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool sen
         shutdown(fd, SHUT_RDWR);
         if (strcmp(wait_condition, "removed") == 0) {
             ctr_error_t derr = NULL;
-            cleanup_free char *dpath = cli_path("/containers/%s?force=1", eid);
+            cleanup_free char *dpath = cli_path("/containers/%s?force=1&v=1", eid);
             cli_call(ctx, "DELETE", dpath, NULL, NULL, &derr);
             ctr_error_free(&derr);
         }

@@ -311,9 +311,11 @@ int dmn_containers_load(struct dmn *d, ctr_error_t *err)
 
 /* ---- removal ---- */
 
-int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, ctr_error_t *err)
+int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, bool volumes,
+                         ctr_error_t *err)
 {
     int ret = -1;
+    cleanup_strv char **anon = NULL;
 
     pthread_mutex_lock(&c->op_lock);
     pthread_mutex_lock(&d->lock);
@@ -339,6 +341,11 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, ctr
     c->status = DMN_REMOVING;
     pthread_cond_broadcast(&d->cond);
     pthread_mutex_unlock(&d->lock);
+    if (volumes) {
+        ctr_error_t e = NULL;
+        if (dmn_anonymous_volumes(d, c->bundle, &anon, NULL, NULL, &e) < 0)
+            ctr_error_free(&e); /* a bundle without config has none */
+    }
     {
         ctr_error_t e = NULL;
         /* a shim that just failed a start may still be writing its last files */
@@ -359,6 +366,8 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, ctr
         ctr_error_wrap(err, "remove container `%s`", c->name);
         goto out;
     }
+    /* before the unlink wakes `wait condition=removed` (run --rm) */
+    dmn_anonymous_volumes_remove(d, anon);
     pthread_mutex_lock(&d->lock);
     dmn_execs_drop_locked(d, c->id);
     dmn_event_container_locked(d, c, "destroy", NULL);
@@ -377,7 +386,8 @@ int dmn_handle_delete(struct dmn_req *r)
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
         return dmn_reply_ctr_error(r, &err);
-    int ret = dmn_container_remove(r->d, c, dmn_query_bool(r, "force"), &err);
+    int ret =
+        dmn_container_remove(r->d, c, dmn_query_bool(r, "force"), dmn_query_bool(r, "v"), &err);
     dmn_container_put(r->d, c);
     return ret < 0 ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 204);
 }
@@ -553,7 +563,7 @@ int dmn_handle_prune(struct dmn_req *r)
     json_t *deleted = json_array();
     for (size_t i = 0; i < n; i++) {
         uint64_t size = disk_usage(victims[i]->bundle);
-        if (dmn_container_remove(d, victims[i], false, &err) == 0) {
+        if (dmn_container_remove(d, victims[i], false, false, &err) == 0) {
             json_array_append_new(deleted, json_string(victims[i]->id));
             reclaimed += (json_int_t)size;
         } else {

@@ -208,8 +208,6 @@ static int check_fields(json_t *body, ctr_error_t *err)
                             "`container-runtime`",
                             rt);
     }
-    if (has_value(json_object_get(body, "Volumes")))
-        return dmn_fail(err, EINVAL, "`Volumes` is not supported by this daemon yet");
     json_t *hcheck = json_object_get(body, "Healthcheck");
     if (hcheck && has_value(json_object_get(hcheck, "Test")))
         return dmn_fail(err, EINVAL, "`Healthcheck` is not supported by this daemon yet");
@@ -402,7 +400,9 @@ static int build_opts(struct dmn *d, json_t *body, struct create_args *a,
         ctr_strv_append(&a->ulimits, u);
     }
     o->ulimits = a->ulimits;
-    if (dmn_mounts_from_host_config(hc, &a->mounts, &a->n_mounts, &o->shm_size, err) < 0)
+    if (dmn_mounts_from_host_config(hc, &a->mounts, &a->n_mounts, &o->shm_size, err) < 0 ||
+        dmn_mounts_add_config_volumes(json_object_get(body, "Volumes"), &a->mounts, &a->n_mounts,
+                                      err) < 0)
         return -1;
     o->mounts = a->mounts;
     o->n_mounts = a->n_mounts;

@@ -65,6 +65,11 @@ struct dmn_req {
     char *path_copy;   /* the URL (path points into it) */
     char *bad_version; /* refused API version: the message */
     void *hijack;      /* http.c's upgrade context, freed with the request */
+    /* bodies streamed as they arrive (PUT archive): written to upload_pipe, which is
+     * closed at the end of the body; upload_job is the route's, freed with the request */
+    int upload_pipe;
+    void *upload_job;
+    void (*upload_job_free)(void *);
 };
 const char *dmn_query(struct dmn_req *r, const char *key);
 /* Docker's boolean query values: 1/true/True (anything but "", 0, false). */
@@ -106,6 +111,19 @@ void dmn_http_stop(void *h);
 void dmn_dispatch(struct dmn_req *r);
 /* Whether a request on this route streams its body to a file (images/load, kernel). */
 bool dmn_route_wants_upload(const char *method, const char *path);
+/* Whether its body streams into a pipe (PUT archive, files.c). */
+bool dmn_route_streams_upload(const char *method, const char *path);
+
+/* ---- files.c: /containers/{id}/archive and /export (runtime archive client) ---- */
+struct shim_archive_stat;
+/* X-Docker-Container-Path-Stat: base64 JSON {name,size,mode,mtime,linkTarget} (caller frees). */
+char *dmn_path_stat_header(const struct shim_archive_stat *st);
+int dmn_handle_archive_head(struct dmn_req *r);
+int dmn_handle_archive_get(struct dmn_req *r); /* GET and HEAD */
+int dmn_handle_archive_put(struct dmn_req *r);
+int dmn_handle_export(struct dmn_req *r);
+/* At the headers of a PUT archive: starts the extraction and sets upload_pipe. */
+void dmn_archive_put_begin(struct dmn_req *r);
 
 /* ---- containers ---- */
 enum dmn_status {
@@ -214,7 +232,9 @@ struct dmn_container *dmn_container_find_locked(struct dmn *d, const char *ref);
 struct dmn_container *dmn_container_get(struct dmn *d, const char *ref, ctr_error_t *err);
 void dmn_container_put(struct dmn *d, struct dmn_container *c);
 int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
-int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, ctr_error_t *err);
+/* volumes: also remove its anonymous volumes no other container uses (docker's `rm -v`). */
+int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, bool volumes,
+                         ctr_error_t *err);
 void dmn_container_free(struct dmn_container *c);
 struct dmn_container *dmn_container_new(void);
 void dmn_container_add_locked(struct dmn *d, struct dmn_container *c);
@@ -231,7 +251,16 @@ int dmn_handle_rename(struct dmn_req *r);
 /* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
 int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
                                 uint64_t *shm, ctr_error_t *err);
-/* Docker's `Mounts` of inspect and list, from the container's HostConfig. */
+/* Config.Volumes {"/path":{}}: anonymous volumes for paths no spec in *v covers. */
+int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
+                                  ctr_error_t *err);
+/* The anonymous volumes of a bundle (`-v /path`, image VOLUMEs): names, and (when not NULL)
+ * their targets and read-only flags, from its shares. */
+int dmn_anonymous_volumes(struct dmn *d, const char *bundle, char ***names, char ***targets,
+                          bool **readonly, ctr_error_t *err);
+/* Remove those of names no container uses any more (`rm -v`, `--rm`); failures are logged. */
+void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names);
+/* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
 json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
 int dmn_handle_volumes_list(struct dmn_req *r);
 int dmn_handle_volume_create(struct dmn_req *r);

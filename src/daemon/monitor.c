@@ -63,7 +63,7 @@ static void *autoremove_thread(void *arg)
     struct dmn_container *c = arg;
     struct dmn *d = c->d_owner;
     ctr_error_t err = NULL;
-    if (dmn_container_remove(d, c, true, &err) < 0) {
+    if (dmn_container_remove(d, c, true, true, &err) < 0) {
         log_warn("auto-remove of container %.12s: %s", c->id, err->msg);
         ctr_error_free(&err);
     }

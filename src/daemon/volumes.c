@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static char **volume_users(struct dmn *d, const char *mountpoint);
+
 static void add_spec(struct bundle_mount_spec **v, size_t *n, struct bundle_mount_spec *m)
 {
     *v = ctr_xrealloc(*v, (*n + 1) * sizeof(**v));
@@ -47,16 +49,16 @@ static int mount_object(json_t *m, size_t i, struct bundle_mount_spec *out, ctr_
                         "`HostConfig.Mounts[%zu].Type` `%s` is not supported: use `bind`, "
                         "`volume` or `tmpfs`",
                         i, type);
-    if (src == NULL || *src == '\0')
-        return dmn_fail(err, EINVAL,
-                        "`HostConfig.Mounts[%zu]` needs `Source` (anonymous volumes are not "
-                        "supported yet)",
-                        i);
-    if (strchr(src, ',') || (dst && strchr(dst, ',')))
+    if ((src == NULL || *src == '\0') && strcmp(type, "bind") == 0)
+        return dmn_fail(err, EINVAL, "`HostConfig.Mounts[%zu]`: a bind mount needs `Source`", i);
+    if ((src && strchr(src, ',')) || (dst && strchr(dst, ',')))
         return dmn_fail(err, EINVAL, "`HostConfig.Mounts[%zu]`: paths with `,` are not supported",
                         i);
-    spec = ctr_xasprintf("type=%s,source=%s,target=%s%s", type, src, dst ? dst : "",
-                         ro ? ",readonly" : "");
+    /* a volume without Source: an anonymous one */
+    bool nocopy = json_is_true(json_object_get(json_object_get(m, "VolumeOptions"), "NoCopy"));
+    spec = ctr_xasprintf("type=%s%s%s,target=%s%s%s", type, src && *src ? ",source=" : "",
+                         src && *src ? src : "", dst ? dst : "", ro ? ",readonly" : "",
+                         nocopy ? ",volume-nocopy" : "");
     if (bundle_mount_parse_flag(spec, out, err) < 0) {
         (*err)->errnum = EINVAL;
         return ctr_error_wrap(err, "`HostConfig.Mounts[%zu]`", i);
@@ -117,6 +119,101 @@ int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size
     return 0;
 }
 
+int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
+                                  ctr_error_t *err)
+{
+    const char *k;
+    json_t *e;
+
+    if (volumes && !json_is_null(volumes) && !json_is_object(volumes))
+        return dmn_fail(err, EINVAL, "`Volumes` must be an object of container paths");
+    json_object_foreach(volumes, k, e)
+    {
+        bool covered = false;
+        for (size_t i = 0; i < *n && !covered; i++)
+            covered = strcmp((*v)[i].target, k) == 0;
+        if (covered)
+            continue; /* a bind or named volume on that path wins, as docker */
+        struct bundle_mount_spec m = {0};
+        if (k[0] != '/' || bundle_mount_parse_bind(k, &m, err) < 0) {
+            if (k[0] != '/')
+                dmn_fail(err, EINVAL, "`Volumes`: `%s` must be an absolute container path", k);
+            (*err)->errnum = EINVAL;
+            return -1;
+        }
+        add_spec(v, n, &m);
+    }
+    return 0;
+}
+
+/* DATA/volumes/NAME/_data → NAME when that volume is anonymous (caller frees). */
+static char *anonymous_volume_name(struct dmn *d, const char *dir)
+{
+    cleanup_free char *prefix = ctr_xasprintf("%s/volumes/", d->cfg.root);
+    size_t pl = strlen(prefix), dl = strlen(dir);
+    struct bundle_volume v = {0};
+    cleanup_error ctr_error_t e = NULL;
+
+    if (strncmp(dir, prefix, pl) != 0 || dl < pl + 7 || strcmp(dir + dl - 6, "/_data") != 0)
+        return NULL;
+    cleanup_free char *name = ctr_xstrndup(dir + pl, dl - pl - 6);
+    if (strchr(name, '/') || bundle_volume_load(d->cfg.root, name, &v, &e) < 0)
+        return NULL;
+    bool anon = false;
+    size_t ll = strlen(BUNDLE_VOLUME_ANONYMOUS_LABEL);
+    for (size_t i = 0; v.labels && v.labels[i]; i++)
+        anon = anon || (strncmp(v.labels[i], BUNDLE_VOLUME_ANONYMOUS_LABEL, ll) == 0 &&
+                        (v.labels[i][ll] == '=' || v.labels[i][ll] == '\0'));
+    bundle_volume_release(&v);
+    return anon ? ctr_steal_ptr(name) : NULL;
+}
+
+int dmn_anonymous_volumes(struct dmn *d, const char *bundle, char ***names, char ***targets,
+                          bool **readonly, ctr_error_t *err)
+{
+    struct bundle_config cfg = {0};
+    char **nv = ctr_xcalloc(1, sizeof(char *)), **tv = ctr_xcalloc(1, sizeof(char *));
+    bool *ro = NULL;
+    size_t n = 0;
+
+    if (bundle_config_load(bundle, &cfg, err) < 0) {
+        ctr_strv_free(nv);
+        ctr_strv_free(tv);
+        return -1;
+    }
+    for (size_t i = 0; i < cfg.setup.n_mounts; i++) {
+        const struct agent_mount *m = &cfg.setup.mounts[i];
+        if (m->fstype == NULL || strcmp(m->fstype, "9p") != 0)
+            continue;
+        for (size_t s = 0; s < cfg.n_shares; s++) {
+            if (strcmp(cfg.shares[s].tag, m->source) != 0)
+                continue;
+            cleanup_free char *name = anonymous_volume_name(d, cfg.shares[s].path);
+            if (name == NULL)
+                break;
+            ctr_strv_append(&nv, name);
+            ctr_strv_append(&tv, m->target);
+            ro = ctr_xrealloc(ro, (n + 1) * sizeof(*ro));
+            ro[n++] =
+                m->options && (strstr(m->options, ",ro,") || strncmp(m->options, "ro,", 3) == 0 ||
+                               (strlen(m->options) >= 3 &&
+                                strcmp(m->options + strlen(m->options) - 3, ",ro") == 0));
+            break;
+        }
+    }
+    bundle_config_release(&cfg);
+    *names = nv;
+    if (targets)
+        *targets = tv;
+    else
+        ctr_strv_free(tv);
+    if (readonly)
+        *readonly = ro;
+    else
+        free(ro);
+    return 0;
+}
+
 json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c)
 {
     struct bundle_mount_spec *m = NULL;
@@ -129,6 +226,8 @@ json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c)
         dmn_mounts_from_host_config(c->host_config, &m, &n, &shm, &err) < 0)
         return arr;
     for (size_t i = 0; i < n; i++) {
+        if (m[i].type == BUNDLE_MOUNT_VOLUME && m[i].source == NULL)
+            continue; /* anonymous: below, named from the bundle */
         static const char *const types[] = {"bind", "volume", "tmpfs"};
         json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s}", "Type", types[m[i].type], "Destination",
                               m[i].target, "Mode", m[i].readonly ? "ro" : "", "RW", !m[i].readonly,
@@ -151,7 +250,39 @@ json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c)
         json_array_append_new(arr, j);
     }
     bundle_mount_specs_free(m, n);
+    cleanup_strv char **names = NULL, **targets = NULL;
+    cleanup_free bool *ro = NULL;
+    if (c->bundle && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, &err) == 0) {
+        for (size_t i = 0; names[i]; i++) {
+            cleanup_free char *src = ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, names[i]);
+            json_array_append_new(arr,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "Type",
+                                            "volume", "Name", names[i], "Source", src,
+                                            "Destination", targets[i], "Driver", "local", "Mode",
+                                            ro[i] ? "ro" : "", "RW", !ro[i], "Propagation", ""));
+        }
+    }
     return arr;
+}
+
+void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names)
+{
+    for (size_t i = 0; names && names[i]; i++) {
+        cleanup_error ctr_error_t e = NULL;
+        cleanup_free char *dir = ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, names[i]);
+        char **users = volume_users(d, dir);
+        bool used = users[0] != NULL;
+        ctr_strv_free(users);
+        if (used) /* docker leaves a volume another container uses */
+            continue;
+        if (bundle_volume_remove(d->cfg.root, names[i], &e) < 0)
+            log_warn("remove anonymous volume `%s`: %s", names[i], e->msg);
+        else {
+            pthread_mutex_lock(&d->lock);
+            dmn_event_emit_locked(d, "volume", "destroy", names[i], NULL);
+            pthread_mutex_unlock(&d->lock);
+        }
+    }
 }
 
 /* Names of the containers whose bundle shares the volume's directory (caller frees). */

@@ -142,8 +142,9 @@ check_contains "a volume with content is not copied into again" "$out" "No such 
 check_contains "  and keeps what was written" "$out" "mine"
 ctr run --rm -m 256M -v bare:/etc:nocopy busybox sh -c 'ls -A /etc | wc -l'
 check_eq "nocopy: the volume starts empty" "0" "$out"
-ctr run --rm -m 256M busyvol sh -c 'grep -c root /etc/passwd; grep " /etc " /proc/mounts | cut -d" " -f3'
+ctr run --name bv -m 256M busyvol sh -c 'grep -c root /etc/passwd; grep " /etc " /proc/mounts | cut -d" " -f3'
 check_eq "image VOLUME: an anonymous volume pre-populated from the image" "1 9p" "$(echo $out)"
+ctr rm bv
 anon=$("$C" volume ls -q | grep -E '^[0-9a-f]{64}$' | head -1)
 check "image VOLUME: the anonymous volume is listed (64 hex digits)" test -n "$anon"
 check "  and holds the image's files on the host" test -f "$root/volumes/$anon/_data/passwd"
@@ -151,6 +152,41 @@ check_eq "  labelled as docker labels anonymous volumes" "" \
     "$("$C" volume inspect "$anon" | jq -r '.[0].Labels["com.docker.volume.anonymous"]')"
 ctr volume rm fresh bare "$anon"
 check_eq "copy-up volumes removed" 0 "$rc"
+
+# ---- anonymous volumes: -v /path, --mount type=volume without source, API Volumes ----
+anon_names() { "$C" volume ls -q -f label=com.docker.volume.anonymous | xargs; }
+ctr create --name anon1 -m 256M -v /scratch --mount type=volume,target=/other,readonly busybox true
+check_eq "create -v /path and --mount type=volume without source" 0 "$rc"
+a1=$(anon_names)
+check_eq "  two anonymous volumes are made (64 hex digits each)" 2 "$(grep -cE '^[0-9a-f]{64}$' <<<"${a1// /$'\n'}")"
+ctr inspect anon1
+check_eq "  inspect names them in Mounts with their targets and modes" \
+    "/other false|/scratch true" \
+    "$(jq -r '[.[0].Mounts[] | select(.Type == "volume") | "\(.Destination) \(.RW)"] | sort | join("|")' <<<"$out")"
+check_eq "  the Mounts names are the volumes'" "$a1" \
+    "$(jq -r '[.[0].Mounts[] | select(.Type == "volume") | .Name] | sort | join(" ")' <<<"$out")"
+ctr rm anon1
+check_eq "rm without -v keeps the anonymous volumes (docker's)" "$a1" "$(anon_names)"
+"$C" volume rm $a1 >/dev/null
+ctr create --name anon2 -m 256M -v /scratch -v named-kept:/named busybox true
+ctr rm -v anon2
+check_eq "rm -v removes the container's anonymous volumes" "" "$(anon_names)"
+ctr volume ls -q
+check_contains "  but not its named ones" "$out" "named-kept"
+ctr volume rm named-kept
+# the API form docker run -v /path sends: Config.Volumes
+curl -sS --unix-socket "$run/container.sock" -H 'Content-Type: application/json' \
+    -d '{"Image":"busybox","Cmd":["true"],"Volumes":{"/api-vol":{}},"HostConfig":{"Binds":["/api-bind"]}}' \
+    'http://d/v1.43/containers/create?name=anon3' >"$T_TMP/create.json"
+check_eq "API: Config.Volumes and a one-element Binds entry create anonymous volumes" 2 \
+    "$(anon_names | wc -w)"
+ctr rm -v anon3
+check_eq "  removed by rm -v" "" "$(anon_names)"
+ctr run --rm -m 256M -v /scratch busybox sh -c 'grep " /scratch " /proc/mounts | cut -d" " -f3; echo x >/scratch/f && echo wrote'
+check_eq "run -v /path: a 9p volume the container writes" "9p wrote" "$(echo $out)"
+check_eq "run --rm removes the anonymous volume (docker's)" "" "$(anon_names)"
+ctr run --rm -m 256M -v /only:ro busybox true
+check_contains "a mode without a source is refused (docker's rule)" "$err" 'mount target `ro` must be an absolute path'
 
 # ---- volumes outlive containers; create/ls/inspect/prune ----
 ctr run --rm -m 256M -v shared:/again busybox cat /again/second

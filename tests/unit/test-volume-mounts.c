@@ -60,7 +60,24 @@ static void test_bind(void **state)
     bundle_mount_spec_release(&nc);
     bind_bad(NULL, "expected SOURCE:TARGET");
     bind_bad("", "expected SOURCE:TARGET");
-    bind_bad("/only", "anonymous volumes are not supported");
+    /* `-v /path` and `--mount type=volume,target=` without source: anonymous volumes */
+    const char *anon_specs[] = {"/only", "type=volume,target=/only,readonly",
+                                "type=volume,source=,target=/only,volume-nocopy"};
+    for (size_t i = 0; i < 3; i++) {
+        int r = i == 0 ? bundle_mount_parse_bind(anon_specs[i], &nc, &e)
+                       : bundle_mount_parse_flag(anon_specs[i], &nc, &e);
+        if (r < 0)
+            fail_msg("`%s`: %s", anon_specs[i], e->msg);
+        assert_int_equal(nc.type, BUNDLE_MOUNT_VOLUME);
+        assert_null(nc.source);
+        assert_string_equal(nc.target, "/only");
+        assert_int_equal(nc.readonly, i == 1);
+        assert_int_equal(nc.nocopy, i == 2);
+        bundle_mount_spec_release(&nc);
+    }
+    bind_bad("only", "absolute container path for an anonymous volume");
+    bind_bad("/", "cannot be the container's root");
+    bind_bad("/a/../b", "must not contain `..`");
     bind_bad("relative/path:/c", "must be an absolute host path");
     bind_bad("./here:/c", "must be an absolute host path");
     bind_bad("~/x:/c", "must be an absolute host path");
@@ -276,6 +293,34 @@ static void test_apply(void **state)
     assert_string_equal(av.labels[0], BUNDLE_VOLUME_ANONYMOUS_LABEL "=");
     bundle_volume_release(&av);
     ctr_strv_free(names);
+    /* `-v /path`: an anonymous volume with docker's label, read-only if asked */
+    struct bundle_mount_spec an[2] = {spec(BUNDLE_MOUNT_VOLUME, NULL, "/anon", true),
+                                      spec(BUNDLE_MOUNT_VOLUME, NULL, "/anon2", false)};
+    an[1].nocopy = true;
+    cfg = (struct bundle_config){.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, an, 2, NULL, 0, t->root, &err), 0);
+    assert_int_equal(cfg.n_shares, 2);
+    assert_true(cfg.shares[0].readonly);
+    assert_false(cfg.shares[1].readonly);
+    assert_string_not_equal(cfg.shares[0].path, cfg.shares[1].path);
+    assert_string_equal(cfg.setup.mounts[0].target, "/anon");
+    assert_non_null(strstr(cfg.setup.mounts[0].options, ",ro"));
+    assert_non_null(strstr(cfg.setup.mounts[0].options, "x-copyup"));
+    assert_null(strstr(cfg.setup.mounts[1].options, "x-copyup")); /* nocopy */
+    assert_int_equal(bundle_volume_list(t->root, &names, &err), 0);
+    assert_int_equal(ctr_strv_len(names), 4);
+    for (size_t i = 0; names[i]; i++) {
+        if (strcmp(names[i], "vol1") == 0)
+            continue;
+        assert_int_equal(strlen(names[i]), 64);
+        assert_int_equal(bundle_volume_load(t->root, names[i], &av, &err), 0);
+        assert_string_equal(av.labels[0], BUNDLE_VOLUME_ANONYMOUS_LABEL "=");
+        bundle_volume_release(&av);
+    }
+    ctr_strv_free(names);
+    cfg_release(&cfg);
+    for (int i = 0; i < 2; i++)
+        bundle_mount_spec_release(&an[i]);
     char *bad_vols[] = {"relative", NULL};
     cfg = (struct bundle_config){.n_disks = 2};
     assert_int_equal(bundle_mounts_apply(&cfg, NULL, 0, bad_vols, 0, t->root, &err), -1);
