@@ -12,14 +12,33 @@ T_FAILED=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ctr-test.XXXXXX")
 trap 't_cleanup' EXIT
 T_CLEANUPS=()
+T_NETNS=()
 
 t_cleanup() {
     local c
     for c in "${T_CLEANUPS[@]+"${T_CLEANUPS[@]}"}"; do eval "$c" >/dev/null 2>&1 || true; done
+    for c in "${T_NETNS[@]+"${T_NETNS[@]}"}"; do netns_del "$c" >/dev/null 2>&1 || true; done
     rm -rf "$T_TMP"
 }
 # Register a shell command to run at exit (also on failure).
 at_exit() { T_CLEANUPS+=("$1"); }
+
+# netns_add VAR NAME: a network namespace of this test, `ctrt<pid>-NAME`, loopback up,
+# its name stored in VAR. Deleted at exit after every at_exit command, with whatever
+# still runs in it (what this test started there). Bridges, TAPs, nft rules and every
+# packet of a test stay in namespaces made this way, never in the host's.
+netns_add() {
+    local ns="ctrt$$-$2"
+    ip netns add "$ns" || return 1
+    T_NETNS+=("$ns")
+    ip -n "$ns" link set lo up || return 1
+    printf -v "$1" '%s' "$ns"
+}
+netns_del() {
+    local p
+    for p in $(ip netns pids "$1" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    ip netns del "$1"
+}
 
 plan_start() { :; }
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }

@@ -1,6 +1,8 @@
 # Helpers for the container-apiserver integration tests (sourced, not run):
 # fixtures (kernel, initramfs, busybox image in a temp data root), a daemon on a
 # temp socket, curl and docker against it, and a cleanup that stops every VM.
+# The daemon runs in a network namespace of the test (DAEMON_NS): it makes its bridge and
+# nft table there; its socket is a file, so curl, docker and the CLI reach it from outside.
 # CTR_DAEMON runs another build of the daemon (e.g. build-asan/bin/container-apiserver).
 DAEMON=${CTR_DAEMON:-$BIN/container-apiserver}
 RT=$BIN/container-runtime
@@ -38,11 +40,22 @@ daemon_fixtures() {
     export DOCKER_HOST=unix://$SOCK
     export DOCKER_CONFIG=$T_TMP/docker-config
     at_exit daemon_cleanup
+    command -v ip >/dev/null || need "ip missing (apt-get install iproute2)"
+    netns_add DAEMON_NS daemon || need "cannot create a network namespace (\`ip netns add\` needs root)"
+    # The DNS server forwards what it does not know to these resolvers: none, so a
+    # test never sends a query out of its namespaces.
+    : >"$T_TMP/resolv.conf"
+    export CONTAINER_DNS_UPSTREAM=$T_TMP/resolv.conf
 }
+
+# in_ns CMD...: run CMD in the daemon's network namespace.
+in_ns() { ip netns exec "$DAEMON_NS" "$@"; }
 
 # daemon_start: run the daemon in the background (DAEMON_PID), wait for /_ping.
 daemon_start() {
-    "$DAEMON" --root "$DATA" --run-root "$RUN" --runtime "$RT" --kernel "$KERNEL" --initrd "$INITRD" \
+    # not through in_ns: a function in the background would be a subshell, and
+    # DAEMON_PID must be the daemon's (`ip netns exec` execs it)
+    ip netns exec "$DAEMON_NS" "$DAEMON" --root "$DATA" --run-root "$RUN" --runtime "$RT" --kernel "$KERNEL" --initrd "$INITRD" \
         --default-memory 256m --default-cpus 1 --log-level debug \
         --log-file "$T_TMP/daemon.log" 2>>"$T_TMP/daemon.err" &
     DAEMON_PID=$!

@@ -73,6 +73,6 @@ check "r3 (AutoRemove) is removed once the daemon is back" test ! -d "$r3dir"
 check_eq "r1 and r2 are still listed, exited" "exited exited" "$(state r1 .State.Status) $(state r2 .State.Status)"
 
 # a second daemon on the same run root is refused
-out=$("$DAEMON" --root "$DATA" --run-root "$RUN" --log-file - 2>&1)
+out=$(in_ns "$DAEMON" --root "$DATA" --run-root "$RUN" --log-file - 2>&1)
 check_contains "a second daemon is refused, naming the first" "$out" "another container-apiserver (pid $DAEMON_PID)"
 plan_end

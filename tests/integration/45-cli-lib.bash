@@ -1,7 +1,9 @@
 # Helpers for the CLI integration tests (45-cli.sh, 70-volumes.sh; sourced, not run):
 # the fixtures (built binaries, guest kernel, initramfs, the busybox image as an OCI
 # archive named busybox:latest), the daemon's temp root and run root, and ctr/wait_for/
-# status_of to drive the `container` CLI.
+# status_of to drive the `container` CLI. `system start` runs in a network namespace of
+# the test (CLI_NS), so the daemon it spawns makes its bridge and nft table there; the
+# socket is a file, so every other command runs outside.
 
 need() { # facility check: skip the whole file loudly when missing
     skip "$1"
@@ -39,12 +41,19 @@ cli_fixtures() {
     run=$T_TMP/run
     export CONTAINER_HOST=unix://$run/container.sock
     unset CONTAINER_KERNEL CONTAINER_INITRD
+    command -v ip >/dev/null || need "ip missing (apt-get install iproute2)"
+    netns_add CLI_NS cli || need "cannot create a network namespace (\`ip netns add\` needs root)"
+    # The daemon's DNS server forwards unknown names to these resolvers: none.
+    : >"$T_TMP/resolv.conf"
+    export CONTAINER_DNS_UPSTREAM=$T_TMP/resolv.conf
 }
 
 # ctr ARGS...: the CLI with a deadline; sets out, err, rc.
 ctr() {
+    local ns=()
+    [ "${1:-}" = system ] && [ "${2:-}" = start ] && ns=(ip netns exec "$CLI_NS")
     rc=0
-    timeout -k 5 180 "$C" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null || rc=$?
+    timeout -k 5 180 "${ns[@]}" "$C" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null || rc=$?
     out=$(cat "$T_TMP/out")
     err=$(cat "$T_TMP/err")
 }
