@@ -11,4 +11,4 @@ test-guest-server_SRCS := tests/unit/test-guest-server.c src/guest/server.c src/
 	src/guest/user.c src/guest/exec-util.c src/guest/mounts.c src/guest/copyup.c
 
 GUEST_BINS += vminitd
-vminitd_SRCS := $(wildcard src/guest/*.c) src/proto/agent-frame.c src/proto/agent-msg.c $(wildcard src/common/*.c)
+vminitd_SRCS := $(wildcard src/guest/*.c) src/proto/agent-frame.c src/proto/agent-msg.c src/proto/net-config.c $(wildcard src/common/*.c)

@@ -3,6 +3,7 @@
  * wrong types, missing fields, out-of-range numbers, over-long strings and
  * arrays are all errors. */
 #include "proto/agent-msg.h"
+#include "proto/proto-internal.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -99,6 +100,9 @@ static void encode_setup(json_t *o, const struct agent_setup *s)
         json_array_append_new(mounts, m);
     }
     set_new(o, "mounts", mounts);
+    json_t *net = proto_net_encode(s);
+    if (net)
+        set_new(o, "network", net);
 }
 
 static void encode_exec(json_t *o, const struct agent_exec *e)
@@ -342,8 +346,8 @@ static int decode_mount(json_t *m, struct agent_mount *out, ctr_error_t *err)
 
 static int decode_setup(json_t *o, struct agent_setup *s, ctr_error_t *err)
 {
-    static const char *const keys[] = {"op",         "id",       "hostname", "root_lower",
-                                       "root_upper", "readonly", "mounts",   NULL};
+    static const char *const keys[] = {"op",       "id",     "hostname", "root_lower", "root_upper",
+                                       "readonly", "mounts", "network",  NULL};
     const char *what = "setup";
     json_t *a, *m;
     size_t i;
@@ -353,7 +357,8 @@ static int decode_setup(json_t *o, struct agent_setup *s, ctr_error_t *err)
         get_str(o, what, "root_lower", true, AGENT_MAX_PATH, &s->root_lower, err) < 0 ||
         get_str(o, what, "root_upper", false, AGENT_MAX_PATH, &s->root_upper, err) < 0 ||
         get_bool(o, what, "readonly", false, &s->readonly, err) < 0 ||
-        get_array(o, what, "mounts", false, AGENT_MAX_MOUNTS, &a, err) < 0)
+        get_array(o, what, "mounts", false, AGENT_MAX_MOUNTS, &a, err) < 0 ||
+        proto_net_decode(json_object_get(o, "network"), "setup.network", EPROTO, s, err) < 0)
         return -1;
     if (a == NULL)
         return 0;
@@ -662,6 +667,7 @@ void agent_request_release(struct agent_request *req)
             free(req->u.setup.mounts[i].options);
         }
         free(req->u.setup.mounts);
+        agent_setup_net_release(&req->u.setup);
         break;
     case AGENT_OP_EXEC:
         free(req->u.exec.process);

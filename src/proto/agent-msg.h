@@ -18,6 +18,10 @@
 #define AGENT_MAX_PATH 4096            /* paths, mount sources/options, user, error messages */
 #define AGENT_RLIM_INFINITY UINT64_MAX /* encoded as -1 */
 
+/* setup.network: interfaces (one virtio-mmio slot each), bytes of hosts / resolv */
+#define AGENT_MAX_IFACES 8
+#define AGENT_MAX_NETFILE (64u * 1024u)
+
 enum agent_op {
     AGENT_OP_HELLO = 1, /* version handshake, first request */
     AGENT_OP_SETUP,     /* container identity: hostname, root disks, mounts */
@@ -45,6 +49,14 @@ struct agent_hello {
     char *agent; /* reply only: "vminitd/VERSION" */
 };
 
+/* One NIC of the guest, found by its MAC (setup.network.interfaces; docs/agent-protocol.md). */
+struct agent_iface {
+    char *mac;     /* "02:42:c0:a8:40:05" */
+    char *address; /* IPv4 CIDR "192.168.64.5/24" */
+    char *gateway; /* default route via this IPv4 address; NULL: no default route */
+    uint32_t mtu;  /* 68..65535 (1500 when not given) */
+};
+
 struct agent_setup {
     char *hostname;
     char *root_lower; /* read-only image disk, e.g. "serial:image" */
@@ -52,6 +64,11 @@ struct agent_setup {
     bool readonly;    /* container root mounted read-only */
     struct agent_mount *mounts;
     size_t n_mounts;
+    /* setup.network (net-config.c): NICs to configure (lo is always up) */
+    struct agent_iface *ifaces;
+    size_t n_ifaces;
+    char *hosts;  /* /etc/hosts text; NULL: vminitd's minimal one */
+    char *resolv; /* /etc/resolv.conf text; NULL: keep the image's */
 };
 
 struct agent_exec {
@@ -133,6 +150,15 @@ bool agent_request_peek_id(const char *json, size_t len, uint64_t *id);
 const char *agent_op_name(enum agent_op op);
 
 void agent_request_release(struct agent_request *req);
+/* Free the setup.network part (ifaces, hosts, resolv) of a setup. */
+void agent_setup_net_release(struct agent_setup *s);
+
+/* Validators of network values (net-config.c), shared by both decoders and vminitd.
+ * MAC: six colon separated hex pairs, unicast, not all zero. IPv4: dotted quad;
+ * *addr in host order. CIDR: IPv4/prefix with prefix 1..32. */
+bool agent_mac_parse(const char *s, uint8_t mac[6]);
+bool agent_ipv4_parse(const char *s, uint32_t *addr);
+bool agent_cidr_parse(const char *s, uint32_t *addr, uint8_t *prefix);
 void agent_reply_release(struct agent_reply *rep);
 void agent_event_release(struct agent_event *ev);
 

@@ -1,6 +1,7 @@
 /* Bundle config.json / state.json: parsed once here into the typed structs of
  * proto/bundle.h. Layout documented in docs/runtime.md. */
 #include "proto/bundle.h"
+#include "proto/proto-internal.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -286,7 +287,8 @@ static int parse_setup(json_t *s, struct agent_setup *out, ctr_error_t *err)
     if (get_str(s, "hostname", "setup.", false, &out->hostname, err) < 0 ||
         get_str(s, "root_lower", "setup.", false, &out->root_lower, err) < 0 ||
         get_str(s, "root_upper", "setup.", false, &out->root_upper, err) < 0 ||
-        get_bool(s, "readonly", "setup.", &out->readonly, err) < 0)
+        get_bool(s, "readonly", "setup.", &out->readonly, err) < 0 ||
+        proto_net_decode(json_object_get(s, "network"), "setup.network", EINVAL, out, err) < 0)
         return -1;
     mounts = json_object_get(s, "mounts");
     if (mounts == NULL || json_is_null(mounts))
@@ -396,6 +398,9 @@ int bundle_config_load(const char *bundle_dir, struct bundle_config *out, ctr_er
         parse_disks(json_object_get(root, "disks"), &cfg, err) < 0 ||
         parse_shares(json_object_get(root, "shares"), &cfg, err) < 0 ||
         parse_setup(json_object_get(root, "setup"), &cfg.setup, err) < 0 ||
+        proto_bundle_nets_decode(json_object_get(root, "networks"), &cfg, err) < 0 ||
+        proto_bundle_ports_decode(json_object_get(root, "ports"), &cfg, err) < 0 ||
+        proto_bundle_net_check(&cfg, err) < 0 ||
         parse_process(json_object_get(root, "process"), &cfg.process, err) < 0 ||
         get_bool(root, "open_stdin", "", &cfg.open_stdin, err) < 0 ||
         get_strv(root, "labels", "", &cfg.labels, err) < 0)
@@ -469,6 +474,10 @@ int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, 
                                                     cfg->shares[i].readonly));
         json_object_set_new(root, "shares", shares);
     }
+    proto_bundle_net_encode(root, cfg);
+    json_t *net = proto_net_encode(&cfg->setup);
+    if (net)
+        json_object_set_new(json_object_get(root, "setup"), "network", net);
     ret = save_json(bundle_dir, "config.json", root, err);
     json_decref(root);
     return ret;
@@ -500,6 +509,8 @@ void bundle_config_release(struct bundle_config *cfg)
         free(cfg->setup.mounts[i].options);
     }
     free(cfg->setup.mounts);
+    agent_setup_net_release(&cfg->setup);
+    proto_bundle_net_release(cfg);
     free(cfg->process.process);
     ctr_strv_free(cfg->process.args);
     ctr_strv_free(cfg->process.env);

@@ -26,8 +26,31 @@ struct bundle_share {
     bool readonly;
 };
 
+/* A NIC: the shim creates TAP `tap` (IFF_VNET_HDR, not persistent), attaches it to the
+ * existing bridge `bridge` and hands its fd to QEMU as virtio-net with `mac`. The guest
+ * side (address, route) is setup.network.interfaces with the same MAC. */
+struct bundle_net {
+    char *tap;    /* interface name: 1-15 of [A-Za-z0-9._-] */
+    char *bridge; /* interface name of an existing bridge */
+    char *mac;
+    uint32_t mtu; /* 68..65535, 1500 when not given */
+};
+
+/* A published port, proxied by the shim from host_ip:host_port to
+ * container_ip:container_port (docs/runtime.md). */
+struct bundle_port {
+    char *proto;   /* "tcp" or "udp" */
+    char *host_ip; /* IPv4 to bind, "0.0.0.0" for all */
+    uint16_t host_port;
+    char *container_ip;
+    uint16_t container_port;
+};
+
+#define BUNDLE_MAX_NETS AGENT_MAX_IFACES
+#define BUNDLE_MAX_PORTS 256
+
 /* microvm with acpi=off finds at most 8 virtio-mmio devices on the kernel command line;
- * every container uses its disks, the agent's virtio-serial and virtio-rng. */
+ * every container uses its disks, shares and NICs, the agent's virtio-serial and virtio-rng. */
 #define BUNDLE_MAX_VIRTIO_DEVICES 8
 #define BUNDLE_FIXED_VIRTIO_DEVICES 2 /* virtio-serial, virtio-rng */
 
@@ -47,6 +70,9 @@ struct bundle_vm {
     unsigned boot_timeout_ms; /* from QEMU start to the agent's hello reply */
 };
 
+/* A Linux interface name the shim may create or use: 1-15 of [A-Za-z0-9._-], not `.`/`..`. */
+bool bundle_ifname_ok(const char *name);
+
 /* The vCPUs a bundle's VM gets with the given accelerator (kvm: true for KVM). */
 unsigned bundle_vm_cpus(const struct bundle_vm *vm, bool kvm);
 
@@ -58,6 +84,10 @@ struct bundle_config {
     size_t n_disks;
     struct bundle_share *shares; /* virtio-9p exports */
     size_t n_shares;
+    struct bundle_net *nets; /* `networks`: NICs (TAPs) */
+    size_t n_nets;
+    struct bundle_port *ports; /* `ports`: published ports */
+    size_t n_ports;
     struct agent_setup setup;  /* hostname, root (lower/upper), mounts */
     struct agent_exec process; /* the main process; stream ids are chosen by the shim */
     bool open_stdin;           /* keep stdin open for attach (-i) */
