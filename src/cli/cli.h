@@ -192,8 +192,13 @@ struct cli_run_opts {
     char **env_flags, **env_files, **labels, **ulimits;
     char **binds, **mounts, **tmpfs; /* -v, --mount (checked), --tmpfs PATH[:OPTS] */
     uint64_t shm_size;               /* --shm-size bytes; 0 = default */
-    char **env;                      /* resolved: env files, then -e */
-    char **pos;                      /* IMAGE [CMD...] */
+    /* network.c: -p (expanded), --network, --network-alias, --dns*, --no-dns, --add-host */
+    struct net_port_binding *ports;
+    size_t n_ports;
+    char **networks, **net_aliases, **dns, **dns_search, **dns_options, **add_hosts;
+    bool no_dns;
+    char **env; /* resolved: env files, then -e */
+    char **pos; /* IMAGE [CMD...] */
     const char *image;
     char **cmd;
 };
@@ -215,6 +220,30 @@ int cli_cmd_volume_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *e
 int cli_cmd_volume_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+/* network.c: the network flags of run/create (flag = long name), the combination checks after
+ * parsing, their create-body fields (ExposedPorts, NetworkingConfig, HostConfig.PortBindings,
+ * NetworkMode, Dns, DnsSearch, DnsOptions, ExtraHosts, ContainerNoDns), and their release. */
+int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ctr_error_t *err);
+int cli_run_net_check(const struct cli_run_opts *o, ctr_error_t *err);
+void cli_run_net_json(const struct cli_run_opts *o, json_t *body, json_t *hc);
+void cli_run_net_release(struct cli_run_opts *o);
+/* The first network's address of a container summary or inspect object ("" when none). */
+const char *cli_container_addr(json_t *c);
+/* docker's PORTS column from a summary's Ports list: "0.0.0.0:8000-8001->80-81/tcp, 53/udp". */
+char *cli_ports_column(json_t *ports);
+/* `container port` lines for an inspect object; filter: NULL or PORT[/PROTO]. */
+int cli_port_print(json_t *info, const char *container, const char *filter, FILE *f,
+                   ctr_error_t *err);
+json_t *cli_network_create_body(const char *name, const char *subnet, bool internal, char **labels);
+void cli_network_print_table(json_t *list, FILE *f);
+int cli_cmd_network_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_network_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_network_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_network_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_network_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_network_connect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_network_disconnect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_port(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 /* The POST /containers/create body. */
 json_t *cli_run_body(const struct cli_run_opts *o, bool create_only);
 int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,

@@ -35,7 +35,16 @@ struct command {
     "  -v, --volume SRC:DST[:ro]  bind a host path (absolute) or a named volume\n"                 \
     "      --mount type=bind|volume|tmpfs,source=,target=[,readonly]  the same, spelled out\n"     \
     "      --tmpfs PATH[:OPTS]  mount a tmpfs (size=64m,mode=1777,...)\n"                          \
-    "      --shm-size SIZE     size of /dev/shm (e.g. 256m)\n"
+    "      --shm-size SIZE     size of /dev/shm (e.g. 256m)\n"                                     \
+    "  -p, --publish [IP:][HPORT[-HPORT]:]CPORT[-CPORT][/tcp|udp]  publish container ports on\n"   \
+    "                          the host (no HPORT: a free port, see `container port`)\n"           \
+    "      --network NAME      attach to a network (repeatable; default: `default`; `none`)\n"     \
+    "      --network-alias NAME  another DNS name on the first network\n"                          \
+    "      --dns IP            nameserver for the container (repeatable)\n"                        \
+    "      --dns-search DOMAIN  DNS search domain (repeatable)\n"                                  \
+    "      --dns-option OPT    resolv.conf option, e.g. ndots:2 (repeatable)\n"                    \
+    "      --no-dns            leave the image's /etc/resolv.conf alone\n"                         \
+    "      --add-host NAME:IP  add a line to /etc/hosts (IP may be `host-gateway`)\n"
 
 static const struct command system_cmds[] = {
     {"start", NULL, cli_cmd_system_start, NULL, "start the daemon (container-apiserver)",
@@ -73,6 +82,29 @@ static const struct command volume_cmds[] = {
      "usage: container volume delete [-f] VOLUME...\n"},
     {"prune", NULL, cli_cmd_volume_prune, NULL, "remove volumes no container uses",
      "usage: container volume prune [-f]\n"},
+    {0},
+};
+
+static const struct command network_cmds[] = {
+    {"create", NULL, cli_cmd_network_create, NULL, "create a network",
+     "usage: container network create [--subnet CIDR] [--internal] [-l KEY=VALUE]... NAME\n"
+     "      --subnet CIDR   IPv4 subnet (default: the first free /24 of 192.168.64.0/18)\n"
+     "      --internal      no route to the outside (no NAT)\n"
+     "  -l, --label KEY=VALUE  add a label\n"},
+    {"list", "ls", cli_cmd_network_ls, NULL, "list networks",
+     "usage: container network list [-q] [--format json|table]\n"},
+    {"inspect", NULL, cli_cmd_network_inspect, NULL, "show networks as JSON",
+     "usage: container network inspect NETWORK...\n"},
+    {"delete", "rm", cli_cmd_network_rm, NULL, "remove networks (not while containers use them)",
+     "usage: container network delete [-f] NETWORK...\n"},
+    {"prune", NULL, cli_cmd_network_prune, NULL, "remove networks no container uses",
+     "usage: container network prune [-f]\n"},
+    {"connect", NULL, cli_cmd_network_connect, NULL, "attach a stopped container to a network",
+     "usage: container network connect [--alias NAME]... NETWORK CONTAINER\n"
+     "The container must be stopped (a VM gets its network devices at boot).\n"},
+    {"disconnect", NULL, cli_cmd_network_disconnect, NULL,
+     "detach a stopped container from a network",
+     "usage: container network disconnect [-f] NETWORK CONTAINER\n"},
     {0},
 };
 
@@ -149,6 +181,9 @@ static const struct command commands[] = {
      "usage: container stats [--no-stream] [--format json|table] [CONTAINER...]\n"},
     {"prune", NULL, cli_cmd_prune, NULL, "remove all stopped containers",
      "usage: container prune\n"},
+    {"port", NULL, cli_cmd_port, NULL, "list a container's published ports",
+     "usage: container port CONTAINER [PORT[/PROTO]]\n"},
+    {"network", "n", NULL, network_cmds, "manage networks", NULL},
     {"image", "i", NULL, image_cmds, "manage images", NULL},
     {"volume", "v", NULL, volume_cmds, "manage volumes", NULL},
     {"images", NULL, cli_cmd_image_ls, NULL, "list images (image list)",

@@ -52,8 +52,8 @@ static const char *first_name(json_t *c)
 
 void cli_ls_print_table(json_t *list, int64_t now, FILE *f)
 {
-    static const char *const hdr[] = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED",
-                                      "STATUS",       "NAMES", NULL};
+    static const char *const hdr[] = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                                      "ADDR",         "PORTS", "NAMES",   NULL};
     struct cli_table *t = cli_table_new(hdr);
     json_t *c;
     size_t i;
@@ -67,11 +67,14 @@ void cli_ls_print_table(json_t *list, int64_t now, FILE *f)
         cleanup_free char *age = cli_human_duration(now - created);
         cleanup_free char *ago = ctr_xasprintf("%s ago", age);
         const char *status = cli_json_str(c, "Status");
+        cleanup_free char *ports = cli_ports_column(json_object_get(c, "Ports"));
         const char *cells[] = {id,
                                cli_json_str(c, "Image"),
                                qcmd,
                                ago,
                                status ? status : cli_json_str(c, "State"),
+                               cli_container_addr(c),
+                               ports,
                                first_name(c)};
         cli_table_add(t, cells);
     }
@@ -82,14 +85,16 @@ void cli_ls_print_table(json_t *list, int64_t now, FILE *f)
 json_t *cli_ls_json_entry(json_t *c)
 {
     json_t *labels = json_object_get(c, "Labels");
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:o}", "id",
+    cleanup_free char *ports = cli_ports_column(json_object_get(c, "Ports"));
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o}", "id",
                      cli_json_str(c, "Id") ? cli_json_str(c, "Id") : "", "name", first_name(c),
                      "image", cli_json_str(c, "Image") ? cli_json_str(c, "Image") : "", "imageId",
                      cli_json_str(c, "ImageID") ? cli_json_str(c, "ImageID") : "", "command",
                      cli_json_str(c, "Command") ? cli_json_str(c, "Command") : "", "created",
                      (json_int_t)cli_json_int(c, "Created"), "state",
                      cli_json_str(c, "State") ? cli_json_str(c, "State") : "", "status",
-                     cli_json_str(c, "Status") ? cli_json_str(c, "Status") : "", "labels",
+                     cli_json_str(c, "Status") ? cli_json_str(c, "Status") : "", "addr",
+                     cli_container_addr(c), "ports", ports, "labels",
                      json_is_object(labels) ? json_incref(labels) : json_object());
 }
 

@@ -13,3 +13,6 @@ test-cli-stream_LIBS := -lutil
 
 UNIT_TESTS += test-cli-progress
 test-cli-progress_SRCS := tests/unit/test-cli-progress.c $(CLI_LIB_SRCS)
+
+UNIT_TESTS += test-cli-net
+test-cli-net_SRCS := tests/unit/test-cli-net.c $(CLI_LIB_SRCS)

@@ -36,21 +36,51 @@ enum {
     O_MOUNT,
     O_TMPFS,
     O_SHM_SIZE,
+    O_PUBLISH,
+    O_NETWORK,
+    O_NETWORK_ALIAS,
+    O_DNS,
+    O_DNS_SEARCH,
+    O_DNS_OPTION,
+    O_NO_DNS,
+    O_ADD_HOST,
 };
 
 static const struct cli_option run_options[] = {
-    {"detach", 'd', false, O_DETACH},  {"interactive", 'i', false, O_INTERACTIVE},
-    {"tty", 't', false, O_TTY},        {"rm", 0, false, O_RM},
-    {"remove", 0, false, O_RM},        {"name", 0, true, O_NAME},
-    {"env", 'e', true, O_ENV},         {"env-file", 0, true, O_ENV_FILE},
-    {"workdir", 'w', true, O_WORKDIR}, {"cwd", 0, true, O_WORKDIR},
-    {"user", 'u', true, O_USER},       {"entrypoint", 0, true, O_ENTRYPOINT},
-    {"cpus", 'c', true, O_CPUS},       {"memory", 'm', true, O_MEMORY},
-    {"label", 'l', true, O_LABEL},     {"cidfile", 0, true, O_CIDFILE},
-    {"init", 0, false, O_INIT},        {"read-only", 0, false, O_READ_ONLY},
-    {"ulimit", 0, true, O_ULIMIT},     {"volume", 'v', true, O_VOLUME},
-    {"mount", 0, true, O_MOUNT},       {"tmpfs", 0, true, O_TMPFS},
-    {"shm-size", 0, true, O_SHM_SIZE}, {0},
+    {"detach", 'd', false, O_DETACH},
+    {"interactive", 'i', false, O_INTERACTIVE},
+    {"tty", 't', false, O_TTY},
+    {"rm", 0, false, O_RM},
+    {"remove", 0, false, O_RM},
+    {"name", 0, true, O_NAME},
+    {"env", 'e', true, O_ENV},
+    {"env-file", 0, true, O_ENV_FILE},
+    {"workdir", 'w', true, O_WORKDIR},
+    {"cwd", 0, true, O_WORKDIR},
+    {"user", 'u', true, O_USER},
+    {"entrypoint", 0, true, O_ENTRYPOINT},
+    {"cpus", 'c', true, O_CPUS},
+    {"memory", 'm', true, O_MEMORY},
+    {"label", 'l', true, O_LABEL},
+    {"cidfile", 0, true, O_CIDFILE},
+    {"init", 0, false, O_INIT},
+    {"read-only", 0, false, O_READ_ONLY},
+    {"ulimit", 0, true, O_ULIMIT},
+    {"volume", 'v', true, O_VOLUME},
+    {"mount", 0, true, O_MOUNT},
+    {"tmpfs", 0, true, O_TMPFS},
+    {"shm-size", 0, true, O_SHM_SIZE},
+    {"publish", 'p', true, O_PUBLISH},
+    {"network", 0, true, O_NETWORK},
+    {"net", 0, true, O_NETWORK},
+    {"network-alias", 0, true, O_NETWORK_ALIAS},
+    {"dns", 0, true, O_DNS},
+    {"dns-search", 0, true, O_DNS_SEARCH},
+    {"dns-option", 0, true, O_DNS_OPTION},
+    {"dns-opt", 0, true, O_DNS_OPTION},
+    {"no-dns", 0, false, O_NO_DNS},
+    {"add-host", 0, true, O_ADD_HOST},
+    {0},
 };
 
 static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
@@ -119,6 +149,19 @@ static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         return cli_run_mount_flag(o, "tmpfs", v, err);
     case O_SHM_SIZE:
         return cli_run_mount_flag(o, "shm-size", v, err);
+    case O_PUBLISH:
+    case O_NETWORK:
+    case O_NETWORK_ALIAS:
+    case O_DNS:
+    case O_DNS_SEARCH:
+    case O_DNS_OPTION:
+    case O_NO_DNS:
+    case O_ADD_HOST: {
+        const struct cli_option *f = run_options;
+        while (f->id != id)
+            f++;
+        return cli_run_net_flag(o, f->long_name, v, err);
+    }
     case O_ULIMIT: {
         struct agent_rlimit rl;
         if (bundle_create_parse_ulimit(v, &rl, err) < 0)
@@ -141,6 +184,7 @@ void cli_run_opts_release(struct cli_run_opts *o)
     ctr_strv_free(o->tmpfs);
     ctr_strv_free(o->env);
     ctr_strv_free(o->pos);
+    cli_run_net_release(o);
     *o = (struct cli_run_opts){0};
 }
 
@@ -198,6 +242,8 @@ int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o
     o->cmd = o->pos + 1;
     if (strcmp(cmd, "create") == 0 && o->detach)
         o->detach = false; /* accepted, as Apple's create does, and meaningless */
+    if (cli_run_net_check(o, err) < 0)
+        return -1;
     return cli_resolve_env(o->env_files, o->env_flags, &o->env, err) < 0 ? -1 : 0;
 }
 
@@ -248,6 +294,7 @@ json_t *cli_run_body(const struct cli_run_opts *o, bool create_only)
     if (o->init)
         json_object_set_new(hc, "Init", json_true());
     cli_run_mounts_json(o, hc);
+    cli_run_net_json(o, b, hc);
     if (o->ulimits) {
         json_t *ul = json_array();
         for (char **u = o->ulimits; *u; u++) {

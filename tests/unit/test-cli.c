@@ -362,24 +362,30 @@ static void print_ls(void *arg)
 static void test_ls_table(void **state)
 {
     json_error_t jerr;
-    json_t *list =
-        json_loads("[{\"Id\":\"0123456789abcdef0123\",\"Names\":[\"/web\"],\"Image\":\"busybox\","
-                   "\"Command\":\"sh -c 'while true; do sleep 1; done'\",\"Created\":1700000000,"
-                   "\"State\":\"running\",\"Status\":\"Up 2 hours\",\"Labels\":{\"a\":\"b\"}},"
-                   "{\"Id\":\"fedcba\",\"Names\":[\"/x\"],\"Image\":\"docker.io/library/alpine:3\","
-                   "\"Command\":\"true\",\"Created\":1700007100,\"State\":\"exited\","
-                   "\"Status\":\"Exited (0) 1 second ago\"}]",
-                   0, &jerr);
+    json_t *list = json_loads(
+        "[{\"Id\":\"0123456789abcdef0123\",\"Names\":[\"/web\"],\"Image\":\"busybox\","
+        "\"Command\":\"sh -c 'while true; do sleep 1; done'\",\"Created\":1700000000,"
+        "\"State\":\"running\",\"Status\":\"Up 2 hours\",\"Labels\":{\"a\":\"b\"},"
+        "\"HostConfig\":{\"NetworkMode\":\"front\"},\"NetworkSettings\":{\"Networks\":{"
+        "\"back\":{\"IPAddress\":\"10.0.1.2\"},\"front\":{\"IPAddress\":\"192.168.64.5\"}}},"
+        "\"Ports\":[{\"IP\":\"127.0.0.1\",\"PrivatePort\":80,\"PublicPort\":8080,"
+        "\"Type\":\"tcp\"},{\"IP\":\"0.0.0.0\",\"PrivatePort\":53,\"PublicPort\":5353,"
+        "\"Type\":\"udp\"}]},"
+        "{\"Id\":\"fedcba\",\"Names\":[\"/x\"],\"Image\":\"docker.io/library/alpine:3\","
+        "\"Command\":\"true\",\"Created\":1700007100,\"State\":\"exited\","
+        "\"Status\":\"Exited (0) 1 second ago\"}]",
+        0, &jerr);
     cleanup_free char *out = capture(print_ls, list);
     const char *want =
         "CONTAINER ID   IMAGE                        COMMAND                  CREATED              "
-        "STATUS                    NAMES\n"
+        "STATUS                    ADDR           PORTS                                          "
+        "NAMES\n"
         "0123456789ab   busybox                      \"sh -c 'while true; …\"   2 hours ago        "
-        "  "
-        "Up 2 hours                web\n"
-        "fedcba         docker.io/library/alpine:3   \"true\"                   About a minute ago "
-        "  "
-        "Exited (0) 1 second ago   x\n";
+        "  Up 2 hours                192.168.64.5   0.0.0.0:5353->53/udp, 127.0.0.1:8080->80/tcp   "
+        "web\n"
+        "fedcba         docker.io/library/alpine:3   \"true\"                   About a minute"
+        " ago   Exited (0) 1 second ago                                                            "
+        "     x\n";
     assert_string_equal(out, want);
 
     json_t *e = cli_ls_json_entry(json_array_get(list, 0));
@@ -388,6 +394,8 @@ static void test_ls_table(void **state)
     assert_string_equal(cli_json_str(e, "state"), "running");
     assert_int_equal(cli_json_int(e, "created"), 1700000000);
     assert_string_equal(cli_json_str(json_object_get(e, "labels"), "a"), "b");
+    assert_string_equal(cli_json_str(e, "addr"), "192.168.64.5");
+    assert_string_equal(cli_json_str(e, "ports"), "0.0.0.0:5353->53/udp, 127.0.0.1:8080->80/tcp");
     json_decref(e);
     e = cli_ls_json_entry(json_array_get(list, 1));
     assert_int_equal(json_object_size(json_object_get(e, "labels")), 0);
