@@ -59,6 +59,8 @@ int cli_check_args(const char *cmd, char **pos, int min, int max, const char *wh
 char *cli_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Percent-encode s for a URL path segment or query value (caller frees). */
 char *cli_esc(const char *s);
+/* `?filters=` (escaped JSON {KEY: [VALUE...]}) from --filter KEY=VALUE flags; "" when none. */
+char *cli_filters_query(char **filters);
 
 struct cli_response {
     long status;

@@ -47,6 +47,28 @@ char *cli_esc(const char *s)
     return o;
 }
 
+/* `?filters=` (escaped) from --filter KEY=VALUE flags; "" when none. */
+char *cli_filters_query(char **filters)
+{
+    if (filters == NULL)
+        return ctr_xstrdup("");
+    json_t *f = json_object();
+    for (char **p = filters; *p; p++) {
+        const char *eq = strchr(*p, '=');
+        cleanup_free char *k = ctr_xstrndup(*p, (size_t)(eq - *p));
+        json_t *arr = json_object_get(f, k);
+        if (arr == NULL) {
+            arr = json_array();
+            json_object_set_new(f, k, arr);
+        }
+        json_array_append_new(arr, json_string(eq + 1));
+    }
+    cleanup_free char *s = json_dumps(f, JSON_COMPACT);
+    json_decref(f);
+    cleanup_free char *e = cli_esc(s);
+    return ctr_xasprintf("?filters=%s", e);
+}
+
 void cli_response_release(struct cli_response *r)
 {
     free(r->body);

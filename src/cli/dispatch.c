@@ -92,13 +92,14 @@ static const struct command network_cmds[] = {
      "      --internal      no route to the outside (no NAT)\n"
      "  -l, --label KEY=VALUE  add a label\n"},
     {"list", "ls", cli_cmd_network_ls, NULL, "list networks",
-     "usage: container network list [-q] [--format json|table]\n"},
+     "usage: container network list [-q] [-f/--filter KEY=VALUE]... [--format json|table]\n"
+     "  filters: name, id, label=KEY[=VALUE], driver, scope, type (custom|builtin), dangling\n"},
     {"inspect", NULL, cli_cmd_network_inspect, NULL, "show networks as JSON",
      "usage: container network inspect NETWORK...\n"},
     {"delete", "rm", cli_cmd_network_rm, NULL, "remove networks (not while containers use them)",
      "usage: container network delete [-f] NETWORK...\n"},
     {"prune", NULL, cli_cmd_network_prune, NULL, "remove networks no container uses",
-     "usage: container network prune [-f]\n"},
+     "usage: container network prune [-f] [--filter label=KEY[=VALUE]]...\n"},
     {"connect", NULL, cli_cmd_network_connect, NULL, "attach a stopped container to a network",
      "usage: container network connect [--alias NAME]... NETWORK CONTAINER\n"
      "The container must be stopped (a VM gets its network devices at boot).\n"},

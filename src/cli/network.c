@@ -337,12 +337,12 @@ int cli_cmd_port(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 
 /* ---- container network ... ---- */
 
-enum { O_SUBNET = 1, O_INTERNAL, O_LABEL, O_DRIVER, O_QUIET, O_FORMAT, O_FORCE, O_ALIAS };
+enum { O_SUBNET = 1, O_INTERNAL, O_LABEL, O_DRIVER, O_QUIET, O_FORMAT, O_FORCE, O_ALIAS, O_FILTER };
 
 struct netcmd_opts {
     const char *subnet;
     bool internal, quiet, force;
-    char **labels, **aliases;
+    char **labels, **aliases, **filters;
     enum cli_format format;
 };
 
@@ -380,6 +380,11 @@ static int netcmd_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         if (strcmp(v, "bridge") != 0)
             return ctr_fail(err, 0, "network driver `%s` is not supported: use `bridge`", v);
         break;
+    case O_FILTER:
+        if (strchr(v, '=') == NULL || *v == '=')
+            return ctr_fail(err, 0, "invalid value `%s` for `--filter`: expected KEY=VALUE", v);
+        ctr_strv_append(&o->filters, v);
+        break;
     case O_QUIET:
         o->quiet = true;
         break;
@@ -396,6 +401,7 @@ static void netcmd_release(struct netcmd_opts *o)
 {
     ctr_strv_free(o->labels);
     ctr_strv_free(o->aliases);
+    ctr_strv_free(o->filters);
 }
 
 /* Parse; 1 = help printed, -1 error, 0 go on (positional count checked). */
@@ -495,8 +501,10 @@ void cli_network_print_table(json_t *list, FILE *f)
 
 int cli_cmd_network_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {
-        {"quiet", 'q', false, O_QUIET}, {"format", 0, true, O_FORMAT}, {0}};
+    static const struct cli_option opts[] = {{"quiet", 'q', false, O_QUIET},
+                                             {"format", 0, true, O_FORMAT},
+                                             {"filter", 'f', true, O_FILTER},
+                                             {0}};
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
     int r = netcmd_parse(ctx, opts, argc, argv, &o, &pos, 0, 0, "no arguments", err);
@@ -504,7 +512,9 @@ int cli_cmd_network_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
         return r == 1 ? 0 : -1;
     json_t *list = NULL, *n;
     size_t i;
-    cleanup_free char *path = cli_path("/networks");
+    cleanup_free char *q = cli_filters_query(o.filters);
+    cleanup_free char *path = cli_path("/networks%s", q);
+    netcmd_release(&o);
     if (cli_call(ctx, "GET", path, NULL, &list, err) < 0)
         return -1;
     if (!json_is_array(list)) {
@@ -567,7 +577,8 @@ int cli_cmd_network_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
 
 int cli_cmd_network_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"force", 'f', false, O_FORCE}, {0}};
+    static const struct cli_option opts[] = {
+        {"force", 'f', false, O_FORCE}, {"filter", 0, true, O_FILTER}, {0}};
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
     int r = netcmd_parse(ctx, opts, argc, argv, &o, &pos, 0, 0, "no arguments", err);
@@ -575,7 +586,9 @@ int cli_cmd_network_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
         return r == 1 ? 0 : -1;
     json_t *resp = NULL, *v;
     size_t i;
-    cleanup_free char *path = cli_path("/networks/prune");
+    cleanup_free char *q = cli_filters_query(o.filters);
+    cleanup_free char *path = cli_path("/networks/prune%s", q);
+    netcmd_release(&o);
     if (cli_call(ctx, "POST", path, NULL, &resp, err) < 0)
         return -1;
     json_t *del = json_object_get(resp, "NetworksDeleted");

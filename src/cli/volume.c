@@ -140,28 +140,6 @@ static void vol_opts_release(struct vol_opts *o)
     ctr_strv_free(o->filters);
 }
 
-/* `?filters=` (escaped) from --filter KEY=VALUE flags; "" when none. */
-static char *filters_query(char **filters)
-{
-    if (filters == NULL)
-        return ctr_xstrdup("");
-    json_t *f = json_object();
-    for (char **p = filters; *p; p++) {
-        const char *eq = strchr(*p, '=');
-        cleanup_free char *k = ctr_xstrndup(*p, (size_t)(eq - *p));
-        json_t *arr = json_object_get(f, k);
-        if (arr == NULL) {
-            arr = json_array();
-            json_object_set_new(f, k, arr);
-        }
-        json_array_append_new(arr, json_string(eq + 1));
-    }
-    cleanup_free char *s = json_dumps(f, JSON_COMPACT);
-    json_decref(f);
-    cleanup_free char *e = cli_esc(s);
-    return ctr_xasprintf("?filters=%s", e);
-}
-
 static int parse(struct cli_ctx *ctx, const struct cli_option *opts, int argc, char **argv,
                  struct vol_opts *o, char ***pos, ctr_error_t *err)
 {
@@ -220,7 +198,7 @@ int cli_cmd_volume_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *e
         vol_opts_release(&o);
         return r == 1 ? 0 : -1;
     }
-    cleanup_free char *q = filters_query(o.filters);
+    cleanup_free char *q = cli_filters_query(o.filters);
     cleanup_free char *path = cli_path("/volumes%s", q);
     vol_opts_release(&o);
     if (cli_call(ctx, "GET", path, NULL, &resp, err) < 0)
@@ -303,7 +281,7 @@ int cli_cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t
         vol_opts_release(&o);
         return r == 1 ? 0 : -1;
     }
-    cleanup_free char *q = filters_query(o.filters);
+    cleanup_free char *q = cli_filters_query(o.filters);
     cleanup_free char *path = cli_path("/volumes/prune%s", q);
     vol_opts_release(&o);
     if (cli_call(ctx, "POST", path, NULL, &resp, err) < 0)
