@@ -11,7 +11,7 @@ SAN_FLAGS :=
 endif
 
 CC ?= cc
-PKGS := ext2fs com_err libarchive jansson libcrypto libcurl libmicrohttpd
+PKGS := ext2fs com_err libarchive jansson libcrypto libcurl libmicrohttpd libmnl libnftables
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

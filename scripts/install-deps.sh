@@ -5,6 +5,7 @@ PKGS=(
     build-essential pkg-config clang libclang-rt-14-dev clang-format
     libext2fs-dev e2fsprogs libarchive-dev libzstd-dev zlib1g-dev
     libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libcmocka-dev
+    libmnl-dev libnftables-dev nftables iproute2 iperf3
     qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev cpio xz-utils
     busybox-static umoci skopeo debootstrap python3 tmux zstd gzip
     docker-registry apache2-utils openssl python3-cryptography curl jq python3-docker

@@ -1,0 +1,24 @@
+/* Shared inside src/net only. */
+#ifndef CTR_NET_INTERNAL_H
+#define CTR_NET_INTERNAL_H
+
+#include "net/net.h"
+
+/* Host-route check used when choosing or accepting a subnet: 1 = conflict (desc filled),
+ * 0 = none, -1 = error. net_network_create passes net_route_conflict; tests pass fakes. */
+typedef int (*net_route_check_fn)(void *ctx, const struct net_cidr *c, char *desc, size_t n,
+                                  ctr_error_t *err);
+int net_network_create_with(const char *data_root, const char *name, const char *subnet,
+                            bool internal, char **labels, net_route_check_fn check, void *ctx,
+                            struct net_network *out, ctr_error_t *err);
+
+/* An error for the user, carrying errnum (for the API's status) without strerror text. */
+int net_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* DATA/networks/<id> */
+char *net_network_dir(const char *data_root, const char *id);
+/* open(O_CREAT) + flock(LOCK_EX) of path; the fd holds the lock until closed. */
+int net_lock_file(const char *path, int *fd, ctr_error_t *err);
+
+#endif
