@@ -12,16 +12,12 @@ plan_start
 TOOL=$BIN/ctr-net
 [ -x "$TOOL" ] || { not_ok "ctr-net is not built ($TOOL)"; plan_end; exit; }
 PY=/usr/bin/python3
-P=ctrnh$$
-H=$P-host # the "daemon's" namespace: bridges, rules
-if ! ip netns add "$H" 2>"$T_TMP/netns.err"; then
-    skip "cannot create a network namespace: $(cat "$T_TMP/netns.err")"
+# H: the "daemon's" namespace (bridges, rules); every namespace is deleted at exit.
+if ! netns_add H host 2>"$T_TMP/netns.err"; then
+    skip "cannot create a network namespace (\`ip netns add\` needs root): $(cat "$T_TMP/netns.err")"
     plan_end
     exit
 fi
-NSS=("$H")
-cleanup_ns() { local n; for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done; }
-at_exit cleanup_ns
 in_h() { ip netns exec "$H" "$@"; }
 net() { ip netns exec "$H" "$TOOL" "$@"; }
 
@@ -128,25 +124,23 @@ check "nft-apply again with three" net nft-apply "${NETS[@]}"
 # ---- packets: namespaces as containers and as the outside world ----
 # peer NAME BRIDGE ADDR/PREFIX GATEWAY: a namespace wired to BRIDGE by a veth.
 peer() {
-    local ns=$P-$1 i=${1:0:3}$$
-    ip netns add "$ns" && NSS+=("$ns")
-    ip link add "h$i" netns "$H" type veth peer name eth0 netns "$ns"
+    local pns i=${1:0:3}$$
+    netns_add pns "$1"
+    printf -v "NS_$1" '%s' "$pns"
+    ip link add "h$i" netns "$H" type veth peer name eth0 netns "$pns"
     in_h ip link set "h$i" master "$2" up
-    ip netns exec "$ns" ip link set lo up
-    ip netns exec "$ns" ip link set eth0 up
-    ip netns exec "$ns" ip addr add "$3" dev eth0
-    ip netns exec "$ns" ip route add default via "$4"
+    ip netns exec "$pns" ip link set eth0 up
+    ip netns exec "$pns" ip addr add "$3" dev eth0
+    ip netns exec "$pns" ip route add default via "$4"
 }
 peer a ctr0 192.168.64.2/24 192.168.64.1
 peer a2 ctr0 192.168.64.3/24 192.168.64.1
 peer b ctrbr-aaaa0001 192.168.65.2/24 192.168.65.1
 peer c ctrbr-aaaa0002 10.89.0.2/24 10.89.0.1
-OUT=$P-out
-ip netns add "$OUT" && NSS+=("$OUT")
+netns_add OUT out
 ip link add up$$ netns "$H" type veth peer name eth0 netns "$OUT"
 in_h ip addr add 203.0.113.1/24 dev up$$
 in_h ip link set up$$ up
-ip netns exec "$OUT" ip link set lo up
 ip netns exec "$OUT" ip link set eth0 up
 ip netns exec "$OUT" ip addr add 203.0.113.2/24 dev eth0
 # The outside knows a way back to the container subnets (it must still not get in).
@@ -173,32 +167,32 @@ import socket, sys
 socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).recv(3)' "$2" "$3" 2>/dev/null
 }
 serve "$OUT" 8080 "$T_TMP/out.log"
-serve "$P-a" 8081 "$T_TMP/a.log"
-serve "$P-b" 8082 "$T_TMP/b.log"
-serve "$P-c" 8083 "$T_TMP/c.log"
+serve "$NS_a" 8081 "$T_TMP/a.log"
+serve "$NS_b" 8082 "$T_TMP/b.log"
+serve "$NS_c" 8083 "$T_TMP/c.log"
 serve "$H" 8084 "$T_TMP/h.log"
 for i in $(seq 50); do
     [ "$(ip netns exec "$OUT" ss -Htln 'sport = :8080' | wc -l)" -gt 0 ] &&
         [ "$(in_h ss -Htln 'sport = :8084' | wc -l)" -gt 0 ] &&
-        [ "$(ip netns exec "$P-c" ss -Htln 'sport = :8083' | wc -l)" -gt 0 ] && break
+        [ "$(ip netns exec "$NS_c" ss -Htln 'sport = :8083' | wc -l)" -gt 0 ] && break
     sleep 0.1
 done
 
-check "a container reaches the outside" reach "$P-a" 203.0.113.2 8080
+check "a container reaches the outside" reach "$NS_a" 203.0.113.2 8080
 check_eq "the outside sees the NAT'd address" 203.0.113.1 "$(tail -1 "$T_TMP/out.log")"
-check "a container on a user network reaches the outside" reach "$P-b" 203.0.113.2 8080
-check "containers on one network reach each other" reach "$P-a2" 192.168.64.2 8081
-check "a container reaches its gateway (host services)" reach "$P-a" 192.168.64.1 8084
-reach "$P-a" 192.168.65.2 8082
+check "a container on a user network reaches the outside" reach "$NS_b" 203.0.113.2 8080
+check "containers on one network reach each other" reach "$NS_a2" 192.168.64.2 8081
+check "a container reaches its gateway (host services)" reach "$NS_a" 192.168.64.1 8084
+reach "$NS_a" 192.168.65.2 8082
 check_eq "default → user network is dropped" 1 "$?"
-reach "$P-b" 192.168.64.2 8081
+reach "$NS_b" 192.168.64.2 8081
 check_eq "user network → default is dropped" 1 "$?"
-reach "$P-c" 203.0.113.2 8080
+reach "$NS_c" 203.0.113.2 8080
 check_eq "an internal network cannot reach outside" 1 "$?"
-reach "$P-c" 192.168.64.2 8081
+reach "$NS_c" 192.168.64.2 8081
 check_eq "an internal network cannot reach other networks" 1 "$?"
-check "an internal network reaches its gateway (DNS lives there)" reach "$P-c" 10.89.0.1 8084
-reach "$P-a" 10.89.0.2 8083
+check "an internal network reaches its gateway (DNS lives there)" reach "$NS_c" 10.89.0.1 8084
+reach "$NS_a" 10.89.0.2 8083
 check_eq "nothing enters an internal network" 1 "$?"
 reach "$OUT" 192.168.64.2 8081
 check_eq "the outside cannot route into a network" 1 "$?"
@@ -210,9 +204,9 @@ in_h nft list table inet container >/dev/null 2>&1
 check_eq "table gone" 1 "$?"
 check "deleting again succeeds" net nft-apply
 check_eq "other tables still untouched" "$other_before" "$(in_h nft list table inet other)"
-check "without the table, connections still leave" reach "$P-a" 203.0.113.2 8080
+check "without the table, connections still leave" reach "$NS_a" 203.0.113.2 8080
 check_eq "... but un-NAT'd: the masquerade was ours" 192.168.64.2 "$(tail -1 "$T_TMP/out.log")"
-check "... and between networks: the drops were ours" reach "$P-a" 192.168.65.2 8082
+check "... and between networks: the drops were ours" reach "$NS_a" 192.168.65.2 8082
 
 # ---- nothing outside the namespaces ----
 check_eq "no new link on the host" "$host_links_before" "$(ip -o link show | awk -F': ' '{print $2}' | sort)"
