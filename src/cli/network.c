@@ -4,6 +4,7 @@
  * a typo fails before anything is made; the daemon checks them again. */
 #include "cli/cli.h"
 
+#include "net/net.h"
 #include "net/ports.h"
 
 #include <arpa/inet.h>
@@ -353,11 +354,14 @@ static int netcmd_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     case O_SUBNET:
         if (o->subnet)
             return ctr_fail(err, 0, "`--subnet` given twice: a network has one IPv4 subnet");
+        struct net_cidr c;
         if (strchr(v, '/') == NULL)
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--subnet`: expected an IPv4 CIDR such as "
                             "10.10.0.0/24",
                             v);
+        if (net_cidr_parse(v, &c, err) < 0)
+            return ctr_error_wrap(err, "invalid value for `--subnet`");
         o->subnet = v;
         break;
     case O_INTERNAL:
