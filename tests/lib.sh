@@ -34,9 +34,25 @@ netns_add() {
     ip -n "$ns" link set lo up || return 1
     printf -v "$1" '%s' "$ns"
 }
+# netns_reexec NAME: run this test script again inside a network namespace of its own
+# (`ctrt<pid>-NAME`, deleted at exit), so that everything it starts -- the daemon with its
+# bridge, registries and servers on 127.0.0.1 -- shares one loopback, away from the host's.
+# The first run only execs; the re-run (CTR_TEST_NETNS set) returns.
+netns_reexec() {
+    if [ -z "${CTR_TEST_NETNS:-}" ]; then
+        local ns="ctrt$$-$1"
+        command -v ip >/dev/null && ip netns add "$ns" || return 1
+        rm -rf "$T_TMP"
+        CTR_TEST_NETNS=$ns exec ip netns exec "$ns" bash "$0"
+    fi
+    T_NETNS+=("$CTR_TEST_NETNS")
+    ip link set lo up
+}
 netns_del() {
     local p
-    for p in $(ip netns pids "$1" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    for p in $(ip netns pids "$1" 2>/dev/null); do
+        [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] || kill -9 "$p" 2>/dev/null # not the test itself
+    done
     ip netns del "$1"
 }
 

@@ -41,7 +41,11 @@ daemon_fixtures() {
     export DOCKER_CONFIG=$T_TMP/docker-config
     at_exit daemon_cleanup
     command -v ip >/dev/null || need "ip missing (apt-get install iproute2)"
-    netns_add DAEMON_NS daemon || need "cannot create a network namespace (\`ip netns add\` needs root)"
+    if [ -n "${CTR_TEST_NETNS:-}" ]; then
+        DAEMON_NS=$CTR_TEST_NETNS # the whole test runs in one (netns_reexec)
+    else
+        netns_add DAEMON_NS daemon || need "cannot create a network namespace (\`ip netns add\` needs root)"
+    fi
     # The DNS server forwards what it does not know to these resolvers: none, so a
     # test never sends a query out of its namespaces.
     : >"$T_TMP/resolv.conf"

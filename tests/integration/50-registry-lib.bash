@@ -252,7 +252,10 @@ EOF
 # registry_cli_setup: for the CLI tests (52, 53; docker-registry checked by the caller):
 # the daemon's fixtures, CONTAINER_HOST/CONTAINER_CERTS_DIR, a plain registry at $H
 # and the daemon started; a missing facility skips the file, a failed start ends it.
+# The whole test runs in a network namespace (netns_reexec): the daemon makes its bridge
+# there and reaches the registries on the same loopback.
 registry_cli_setup() {
+    netns_reexec registry || need "cannot create a network namespace (\`ip netns add\` needs root)"
     [ -x "$BIN/container" ] || need "container not built (run make)"
     [ -x "$REG_TOOL" ] || need "ctr-registry not built (run make)"
     # Registries stop first: the daemon's cleanup waits for every child.
