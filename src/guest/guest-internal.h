@@ -63,6 +63,11 @@ void guest_unmount_all(void);
  * symlinks kept; devices skipped); a no-op on a volume that has content. */
 int guest_copy_up(int src_dir, int dst_dir, ctr_error_t *err);
 
+/* ---- net.c ---- */
+/* lo up, then each s->ifaces entry on the NIC with its MAC: MTU, address, up, default
+ * route. Errors name the interface. */
+int guest_net_setup(const struct agent_setup *s, ctr_error_t *err);
+
 /* ---- server.c ---- */
 /* Serve the agent protocol on the port fd until shutdown; never returns an error
  * for peer misbehaviour, only logs it. */

@@ -314,20 +314,27 @@ static int mount_extra(const struct agent_mount *m, int file_fd, ctr_error_t *er
     return 0;
 }
 
-/* /etc/hostname and /etc/hosts are bind-mounted from the initramfs, as docker does,
- * so they do not land in the container's diff. fds are opened before the switch. */
-static int prepare_etc(const char *hostname, int fds[2], ctr_error_t *err)
+/* /etc/hostname, /etc/hosts and (when setup.network has one) /etc/resolv.conf are
+ * bind-mounted from the initramfs, as docker does, so they do not land in the
+ * container's diff. fds are opened before the switch; -1 = leave the image's file. */
+#define ETC_FILES 3
+static const char *const etc_names[ETC_FILES] = {"hostname", "hosts", "resolv.conf"};
+
+static int prepare_etc(const struct agent_setup *s, int fds[ETC_FILES], ctr_error_t *err)
 {
-    static const char *const names[2] = {"hostname", "hosts"};
-    cleanup_free char *hosts = ctr_xasprintf(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
-        hostname);
-    cleanup_free char *hn = ctr_xasprintf("%s\n", hostname);
-    const char *data[2] = {hn, hosts};
+    cleanup_free char *hosts =
+        s->hosts ? ctr_xstrdup(s->hosts)
+                 : ctr_xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+                                 "ip6-loopback\n127.0.1.1\t%s\n",
+                                 s->hostname);
+    cleanup_free char *hn = ctr_xasprintf("%s\n", s->hostname);
+    const char *data[ETC_FILES] = {hn, hosts, s->resolv};
 
     mkdir(ETCDIR, 0755);
-    for (int i = 0; i < 2; i++) {
-        cleanup_free char *p = ctr_xasprintf(ETCDIR "/%s", names[i]);
+    for (int i = 0; i < ETC_FILES; i++) {
+        if (data[i] == NULL)
+            continue;
+        cleanup_free char *p = ctr_xasprintf(ETCDIR "/%s", etc_names[i]);
         int fd = open(p, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
         if (fd < 0 || ctr_write_all(fd, data[i], strlen(data[i])) < 0) {
             if (fd >= 0)
@@ -342,26 +349,28 @@ static int prepare_etc(const char *hostname, int fds[2], ctr_error_t *err)
     return 0;
 }
 
-static void bind_etc(const int fds[2], bool writable)
+static void bind_etc(const int fds[ETC_FILES], bool writable)
 {
-    static const char *const targets[2] = {"/etc/hostname", "/etc/hosts"};
     struct stat st;
 
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < ETC_FILES; i++) {
+        if (fds[i] < 0)
+            continue;
+        cleanup_free char *target = ctr_xasprintf("/etc/%s", etc_names[i]);
         cleanup_free char *src = ctr_xasprintf("/proc/self/fd/%d", fds[i]);
-        if (lstat(targets[i], &st) < 0) {
+        if (lstat(target, &st) < 0) {
             if (!writable)
                 continue;
             mkdir("/etc", 0755);
-            int fd = open(targets[i], O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+            int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
             if (fd < 0)
                 continue;
             close(fd);
         } else if (!S_ISREG(st.st_mode)) {
             continue; /* a symlink or directory in the image: leave it alone */
         }
-        if (mount(src, targets[i], NULL, MS_BIND, NULL) < 0)
-            log_warn("bind `%s`: %s", targets[i], strerror(errno));
+        if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+            log_warn("bind `%s`: %s", target, strerror(errno));
     }
 }
 
@@ -369,13 +378,15 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
 {
     static const char *const moves[] = {"/dev", "/proc", "/sys", "/run"};
     cleanup_free char *lower = NULL, *upper = NULL, *opts = NULL;
-    int etc_fds[2] = {-1, -1};
+    int etc_fds[ETC_FILES] = {-1, -1, -1};
     cleanup_free int *file_fds = ctr_xcalloc(s->n_mounts + 1, sizeof(int));
     int r = -1;
 
     for (size_t i = 0; i < s->n_mounts; i++)
         file_fds[i] = -1;
 
+    if (guest_net_setup(s, err) < 0)
+        return ctr_error_wrap(err, "network");
     if (resolve_source(s->root_lower, &lower, err) < 0)
         return -1;
     if (s->root_upper && resolve_source(s->root_upper, &upper, err) < 0)
@@ -402,7 +413,7 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
         if (ensure_dir(t, err) < 0 || do_mount(moves[i], t, NULL, MS_MOVE, NULL, err) < 0)
             return -1;
     }
-    if (s->hostname && prepare_etc(s->hostname, etc_fds, err) < 0)
+    if (s->hostname && prepare_etc(s, etc_fds, err) < 0)
         goto out;
     if (stage_9p_files(s, file_fds, err) < 0)
         goto out;
@@ -432,7 +443,7 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
         goto out;
     r = 0;
 out:
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < ETC_FILES; i++)
         if (etc_fds[i] >= 0)
             close(etc_fds[i]);
     for (size_t i = 0; i < s->n_mounts; i++)

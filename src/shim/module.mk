@@ -1,11 +1,12 @@
 # container-runtime: the per-container shim (docs/runtime.md).
 HOST_SRCS += src/shim/accel.c src/shim/vmm-qemu.c src/shim/loop.c src/shim/agent-client.c \
 	src/shim/shim.c src/shim/shim-io.c src/shim/shim-server.c src/shim/shim-client.c src/shim/preflight.c \
-	src/shim/host-tsc.c
+	src/shim/host-tsc.c src/shim/tap.c src/shim/portproxy.c src/shim/net.c
 BINS += container-runtime
 container-runtime_SRCS := src/shim/main.c
 
-UNIT_TESTS += test-shim-accel test-shim-qemu test-shim-agent test-shim-log test-bundle
+UNIT_TESTS += test-shim-accel test-shim-qemu test-shim-agent test-shim-log test-bundle test-shim-proxy
+test-shim-proxy_SRCS := tests/unit/test-shim-proxy.c
 test-shim-log_SRCS := tests/unit/test-shim-log.c
 test-shim-accel_SRCS := tests/unit/test-shim-accel.c
 test-shim-qemu_SRCS := tests/unit/test-shim-qemu.c
@@ -31,3 +32,7 @@ $(BUILD)/obj/src/shim/vmm-qemu.o: $(BUILD)/gen/shim-kernel-cmdline.h
 $(BUILD)/obj/src/shim/vmm-qemu.o: CFLAGS_ALL += -I$(BUILD)/gen
 $(BUILD)/obj/tests/unit/test-shim-qemu.o: $(BUILD)/gen/shim-kernel-cmdline.h
 $(BUILD)/obj/tests/unit/test-shim-qemu.o: CFLAGS_ALL += -I$(BUILD)/gen
+
+# static UDP echo server run inside test containers (tests/integration/32-runtime-net.sh)
+GUEST_BINS += ctr-udp-echo
+ctr-udp-echo_SRCS := tests/tools/ctr-udp-echo.c

@@ -7,6 +7,7 @@
 #include "proto/shim.h"
 #include "shim/agent-client-internal.h"
 #include "shim/loop-internal.h"
+#include "shim/net-internal.h"
 #include "shim/shim.h"
 #include "shim/vmm-internal.h"
 
@@ -71,7 +72,9 @@ struct shim {
     int stop_stage;
     unsigned stop_timeout_s;
     bool vm_killed_by_us;
-    uint64_t t0; /* ctr_now_ns() at start, for the timing log */
+    uint64_t t0;              /* ctr_now_ns() at start, for the timing log */
+    int *tap_fds;             /* one per cfg.nets, -1 once QEMU holds them */
+    struct shim_proxy *proxy; /* cfg.ports */
 };
 
 /* shim.c */
@@ -85,6 +88,11 @@ int shim_write_state(struct shim *s, enum bundle_status status);
 /* preflight.c: resolve paths (relative to the bundle, defaults) and refuse a missing
  * kernel/initramfs/disk or a root disk without ext4 superblock. */
 int shim_preflight(struct shim *s, ctr_error_t *err);
+
+/* net.c: before the boot, the TAPs (s->tap_fds) and the port proxy; refusals are
+ * errors naming the bridge or the port. shim_net_release closes what is left. */
+int shim_net_setup(struct shim *s, ctr_error_t *err);
+void shim_net_release(struct shim *s);
 
 /* shim-io.c */
 int shim_logw_open(struct shim_logw *l, const char *path, ctr_error_t *err);

@@ -198,6 +198,7 @@ static void on_main_exec(struct agentc *c, const struct agent_reply *rep, void *
     }
     shim_trace(s, "main process started");
     s->phase = SHIM_RUNNING;
+    shim_proxy_set_running(s->proxy);
     s->st.started_ns = realtime_ns();
     shim_write_state(s, BUNDLE_RUNNING);
     notify(s, 0, "running");
@@ -473,6 +474,10 @@ static int boot(struct shim *s, ctr_error_t *err)
     vc.n_disks = s->cfg.n_disks;
     vc.shares = s->cfg.shares;
     vc.n_shares = s->cfg.n_shares;
+    vc.nets = s->cfg.nets;
+    vc.tap_fds = s->tap_fds;
+    vc.n_nets = s->cfg.n_nets;
+    vc.vhost_net = s->accel == VMM_ACCEL_KVM && s->cfg.n_nets && shim_vhost_net_usable();
     vc.agent_fd = sv[1];
     cleanup_free char *console = ctr_xasprintf("%s/boot.log", s->bundle);
     vc.console = console;
@@ -484,6 +489,12 @@ static int boot(struct shim *s, ctr_error_t *err)
     }
     int r = s->vmm_ops->start(&s->vm, &vc, err);
     close(sv[1]);
+    /* QEMU holds the TAPs now: with our copies closed they vanish with it */
+    for (size_t i = 0; s->tap_fds && i < s->cfg.n_nets; i++) {
+        if (s->tap_fds[i] >= 0)
+            close(s->tap_fds[i]);
+        s->tap_fds[i] = -1;
+    }
     if (r < 0)
         return -1;
     shim_trace(s, "vmm started");
@@ -541,7 +552,7 @@ int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_cod
         goto out_notify;
     }
     s.st.created_ns = realtime_ns();
-    if (shim_preflight(&s, err) < 0)
+    if (shim_preflight(&s, err) < 0 || shim_net_setup(&s, err) < 0)
         goto out_state;
     bootlog = ctr_xasprintf("%s/boot.log", bundle);
     logpath = ctr_xasprintf("%s/container.log", bundle);
@@ -581,6 +592,7 @@ out_state:
     shim_server_vm_gone(&s);
     shim_server_close(&s);
     s.vmm_ops->release(&s.vm);
+    shim_net_release(&s);
     shim_logw_close(&s.log);
     shim_write_state(&s, BUNDLE_STOPPED);
     notify(&s, s.exit_code, s.error ? s.error : "exited");

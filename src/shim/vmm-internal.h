@@ -37,6 +37,10 @@ struct vmm_config {
     size_t n_disks;
     const struct bundle_share *shares; /* virtio-9p exports */
     size_t n_shares;
+    const struct bundle_net *nets; /* NICs: virtio-net on the TAP fds tap_fds[i] */
+    const int *tap_fds;
+    size_t n_nets;
+    bool vhost_net;      /* vhost=on for the TAPs (KVM with /dev/vhost-net only) */
     int agent_fd;        /* guest end of the agent socketpair */
     const char *console; /* file receiving the guest console (boot log) */
 };
@@ -65,8 +69,12 @@ struct vmm_ops {
 
 extern const struct vmm_ops vmm_qemu_ops;
 
-/* The QEMU command line for cfg, with the agent socket at fd agent_fd_in_child (exposed for tests).
- */
+/* Fixed fd numbers inside the QEMU process: the agent socket, then one per TAP. */
+#define VMM_QEMU_AGENT_FD 3
+#define VMM_QEMU_TAP_FD0 4
+
+/* The QEMU command line for cfg, with the agent socket at fd agent_fd_in_child and TAP i
+ * at VMM_QEMU_TAP_FD0 + i (exposed for tests). */
 char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err);
 /* The kernel command line of every boot: kernel/cmdline (compiled in), under TCG
  * `tsc_early_khz=` when cfg->tsc_khz is set and kernel/cmdline-tcg-1cpu with one vCPU,

@@ -11,8 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Fixed fd numbers inside the QEMU process. */
-#define QEMU_AGENT_FD 3
+#define QEMU_AGENT_FD VMM_QEMU_AGENT_FD
 
 /* The kernel command line: only what any boot needs, nothing about the container,
  * so a booted VM without a container can be snapshotted and reused (warm start).
@@ -130,13 +129,28 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
         ARG("-device");
         ARGF("virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
     }
-    if (cfg->n_disks + cfg->n_shares + BUNDLE_FIXED_VIRTIO_DEVICES > BUNDLE_MAX_VIRTIO_DEVICES)
+    if (cfg->n_disks + cfg->n_shares + cfg->n_nets + BUNDLE_FIXED_VIRTIO_DEVICES >
+        BUNDLE_MAX_VIRTIO_DEVICES)
         return ctr_fail(err, E2BIG,
-                        "%zu disks and %zu shared directories need more than the %d virtio "
-                        "devices a microvm has (%d are taken by the agent port and rng)",
-                        cfg->n_disks, cfg->n_shares, BUNDLE_MAX_VIRTIO_DEVICES,
+                        "%zu disks, %zu shared directories and %zu network interfaces need more "
+                        "than the %d virtio devices a microvm has (%d are taken by the agent port "
+                        "and rng)",
+                        cfg->n_disks, cfg->n_shares, cfg->n_nets, BUNDLE_MAX_VIRTIO_DEVICES,
                         BUNDLE_FIXED_VIRTIO_DEVICES),
                NULL;
+    for (size_t i = 0; i < cfg->n_nets; i++) {
+        uint8_t mac[6];
+        if (!agent_mac_parse(cfg->nets[i].mac, mac))
+            return ctr_fail(err, EINVAL, "network interface %zu: bad MAC `%s`", i,
+                            cfg->nets[i].mac),
+                   NULL;
+        ARG("-netdev");
+        ARGF("tap,id=net%zu,fd=%d%s", i, VMM_QEMU_TAP_FD0 + (int)i,
+             cfg->vhost_net ? ",vhost=on" : "");
+        ARG("-device");
+        ARGF("virtio-net-device,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%02x:%02x", i, mac[0], mac[1],
+             mac[2], mac[3], mac[4], mac[5]);
+    }
     for (size_t i = 0; i < cfg->n_shares; i++) {
         const struct bundle_share *sh = &cfg->shares[i];
         cleanup_free char *path = opt_escape(sh->path);
@@ -167,7 +181,8 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
     return ctr_steal_ptr(av);
 }
 
-static void child_exec(char **argv, int agent_fd, int err_fd, int report_fd)
+static void child_exec(char **argv, int agent_fd, const int *tap_fds, size_t n_taps, int err_fd,
+                       int report_fd)
 {
     sigset_t none;
     int devnull;
@@ -181,11 +196,15 @@ static void child_exec(char **argv, int agent_fd, int err_fd, int report_fd)
     devnull = open("/dev/null", O_RDWR);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(err_fd, 2) < 0)
         goto fail;
-    /* agent_fd was made > QEMU_AGENT_FD by the parent; keep the report pipe clear of it. */
-    if (report_fd == QEMU_AGENT_FD)
-        report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, QEMU_AGENT_FD + 1);
+    /* agent_fd and the TAP fds were put above every target fd by the parent; keep the
+     * report pipe clear of the targets too. */
+    if (report_fd < VMM_QEMU_TAP_FD0 + (int)n_taps)
+        report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, VMM_QEMU_TAP_FD0 + (int)n_taps);
     if (dup2(agent_fd, QEMU_AGENT_FD) < 0)
         goto fail;
+    for (size_t i = 0; i < n_taps; i++)
+        if (dup2(tap_fds[i], VMM_QEMU_TAP_FD0 + (int)i) < 0)
+            goto fail;
     execvp(argv[0], argv);
 fail : {
     int e = errno;
@@ -198,6 +217,7 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
 {
     cleanup_strv char **argv = NULL;
     cleanup_close int agent_fd = -1;
+    cleanup_free int *taps = ctr_xcalloc(cfg->n_nets + 1, sizeof(int));
     int errpipe[2] = {-1, -1}, report[2] = {-1, -1};
     int child_errno = 0;
     ssize_t n;
@@ -210,22 +230,42 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
         for (char **a = argv; *a; a++)
             log_debug("qemu argv: %s", *a);
     }
-    agent_fd = fcntl(cfg->agent_fd, F_DUPFD, QEMU_AGENT_FD + 1); /* not cloexec */
+    /* above every fd number the child dup2s onto (not cloexec: dup2 in the child would
+     * clear it anyway) */
+    int high = VMM_QEMU_TAP_FD0 + (int)cfg->n_nets;
+    agent_fd = fcntl(cfg->agent_fd, F_DUPFD, high);
     if (agent_fd < 0)
         return ctr_fail(err, errno, "dup agent fd");
+    for (size_t i = 0; i < cfg->n_nets; i++)
+        taps[i] = -1;
+    for (size_t i = 0; i < cfg->n_nets; i++) {
+        taps[i] = fcntl(cfg->tap_fds[i], F_DUPFD_CLOEXEC, high);
+        if (taps[i] < 0) {
+            int e = errno;
+            for (size_t k = 0; k < i; k++)
+                close(taps[k]);
+            return ctr_fail(err, e, "dup TAP fd");
+        }
+    }
     if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
         int e = errno;
         close(errpipe[0]), close(errpipe[1]);
+        for (size_t i = 0; i < cfg->n_nets; i++)
+            close(taps[i]);
         return ctr_fail(err, e, "pipe");
     }
     pid = fork();
     if (pid < 0) {
         int e = errno;
         close(errpipe[0]), close(errpipe[1]), close(report[0]), close(report[1]);
+        for (size_t i = 0; i < cfg->n_nets; i++)
+            close(taps[i]);
         return ctr_fail(err, e, "fork");
     }
     if (pid == 0)
-        child_exec(argv, agent_fd, errpipe[1], report[1]);
+        child_exec(argv, agent_fd, taps, cfg->n_nets, errpipe[1], report[1]);
+    for (size_t i = 0; i < cfg->n_nets; i++)
+        close(taps[i]);
     close(errpipe[1]);
     close(report[1]);
     do

@@ -132,6 +132,57 @@ static void bad_input_is_refused(void **state)
     ctr_error_free(&err);
 }
 
+/* NICs: a virtio-net device per TAP fd (VMM_QEMU_TAP_FD0 + i in QEMU), vhost only
+ * when asked (KVM), counted in the 8 virtio-mmio devices with disks and shares. */
+static void network_interfaces(void **state)
+{
+    struct bundle_net nets[] = {{"ctap01234567890", "ctr0", "02:42:C0:A8:40:05", 1500},
+                                {"ctap01234567891", "ctrbr-1", "02:42:0a:59:00:02", 1500}};
+    int fds[] = {20, 21};
+    struct vmm_config c = base();
+    ctr_error_t err = NULL;
+    char **av;
+
+    c.nets = nets;
+    c.tap_fds = fds;
+    c.n_nets = 2;
+    av = vmm_qemu_argv(&c, 3, &err);
+    assert_non_null(av);
+    expect_opt(av, "-netdev", "tap,id=net0,fd=4");
+    expect_opt(av, "-device", "virtio-net-device,netdev=net0,mac=02:42:c0:a8:40:05");
+    expect_opt(av, "-netdev", "tap,id=net1,fd=5");
+    expect_opt(av, "-device", "virtio-net-device,netdev=net1,mac=02:42:0a:59:00:02");
+    ctr_strv_free(av);
+    c.accel = VMM_ACCEL_KVM;
+    c.vhost_net = true;
+    av = vmm_qemu_argv(&c, 3, &err);
+    expect_opt(av, "-netdev", "tap,id=net1,fd=5,vhost=on");
+    ctr_strv_free(av);
+
+    /* 2 disks + 4 NICs + 2 fixed fit; a fifth NIC does not */
+    struct bundle_net five[5];
+    int fd5[5];
+    for (int i = 0; i < 5; i++) {
+        five[i] = nets[0];
+        fd5[i] = 20 + i;
+    }
+    c.nets = five;
+    c.tap_fds = fd5;
+    c.n_nets = 4;
+    av = vmm_qemu_argv(&c, 3, &err);
+    assert_non_null(av);
+    ctr_strv_free(av);
+    c.n_nets = 5;
+    assert_null(vmm_qemu_argv(&c, 3, &err));
+    assert_non_null(strstr(err->msg, "5 network interfaces need more than the 8 virtio devices"));
+    ctr_error_free(&err);
+    five[0].mac = "ff:ff:ff:ff:ff:ff";
+    c.n_nets = 1;
+    assert_null(vmm_qemu_argv(&c, 3, &err));
+    assert_non_null(strstr(err->msg, "bad MAC"));
+    ctr_error_free(&err);
+}
+
 /* kernel/cmdline always; under TCG the TSC rate and, with one vCPU only, noapictimer;
  * the bundle's vm.cmdline last. */
 static void kernel_cmdline_follows_accel_and_cpus(void **state)
@@ -240,6 +291,7 @@ int main(void)
         cmocka_unit_test(tcg_command_line),
         cmocka_unit_test(kvm_command_line_and_extras),
         cmocka_unit_test(bad_input_is_refused),
+        cmocka_unit_test(network_interfaces),
         cmocka_unit_test(kernel_cmdline_follows_accel_and_cpus),
         cmocka_unit_test(host_tsc_rate_is_cached_per_boot),
         cmocka_unit_test(exit_status_text),
