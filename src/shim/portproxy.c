@@ -8,7 +8,8 @@
  * through one 64 KiB buffer per direction with half-close (EOF from one side becomes
  * shutdown(SHUT_WR) on the other once its buffer is flushed).
  * UDP: one flow per client address, each with a socket connected to the container;
- * replies go back from the published address; flows idle for 60 s are dropped. */
+ * replies go back from the published socket, with the address the client sent to as
+ * source (IP_PKTINFO); flows idle for 60 s are dropped. */
 #include "shim/net-internal.h"
 
 #include <arpa/inet.h>
@@ -74,6 +75,7 @@ struct flow {
     int fd; /* connected to the container */
     struct listener *l;
     struct sockaddr_in client;
+    struct in_addr local; /* the address the client sent to: the source of our answers */
     uint64_t last_ns;
     struct flow *prev, *next;
 };
@@ -373,22 +375,52 @@ static void udp_from_client(struct shim_proxy *p, struct listener *l)
 {
     for (int i = 0; i < 64; i++) {
         struct sockaddr_in from;
-        socklen_t flen = sizeof(from);
-        ssize_t n =
-            recvfrom(l->fd, p->udp_buf, PROXY_BUF, MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+        char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+        struct iovec iov = {.iov_base = p->udp_buf, .iov_len = PROXY_BUF};
+        struct msghdr mh = {.msg_name = &from,
+                            .msg_namelen = sizeof(from),
+                            .msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cbuf,
+                            .msg_controllen = sizeof(cbuf)};
+        ssize_t n = recvmsg(l->fd, &mh, MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
             continue; /* an ICMP error from an earlier reply: skip it */
         }
-        if (flen != sizeof(from) || from.sin_family != AF_INET)
+        if (mh.msg_namelen != sizeof(from) || from.sin_family != AF_INET)
             continue;
         struct flow *f = flow_get(p, l, &from);
         if (f == NULL)
             continue;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+                f->local = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_spec_dst;
         f->last_ns = ctr_now_ns();
         (void)!send(f->fd, p->udp_buf, (size_t)n, MSG_DONTWAIT); /* best effort, as UDP is */
     }
+}
+
+/* Answer from the address the client sent to: on a wildcard listener the kernel would
+ * otherwise pick the source by route, and a client's connected socket drops it. */
+static void udp_reply(struct flow *f, const char *data, size_t len)
+{
+    char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))] = {0};
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    struct msghdr mh = {
+        .msg_name = &f->client, .msg_namelen = sizeof(f->client), .msg_iov = &iov, .msg_iovlen = 1};
+    if (f->local.s_addr != 0) {
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof(cbuf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo pi = {.ipi_spec_dst = f->local};
+        memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+    }
+    (void)!sendmsg(f->l->fd, &mh, MSG_DONTWAIT);
 }
 
 static void udp_from_container(struct shim_proxy *p, struct flow *f)
@@ -401,8 +433,7 @@ static void udp_from_container(struct shim_proxy *p, struct flow *f)
             continue; /* ECONNREFUSED: nothing listens in the container (yet) */
         }
         f->last_ns = ctr_now_ns();
-        (void)!sendto(f->l->fd, p->udp_buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->client,
-                      sizeof(f->client));
+        udp_reply(f, p->udp_buf, (size_t)n);
     }
 }
 
@@ -498,6 +529,8 @@ static int bind_port(struct shim_proxy *p, const struct bundle_port *port, struc
         return ctr_fail(err, errno, "port %s: socket", l->desc);
     if (l->tcp)
         setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* TIME_WAIT only */
+    else
+        setsockopt(l->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)); /* see udp_reply */
     if (bind(l->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         if (errno == EADDRINUSE) { /* the exact words the daemon and docker users see */
             ctr_fail(err, 0, "port %s is already in use", l->desc);

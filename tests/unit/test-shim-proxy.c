@@ -248,6 +248,25 @@ static void udp_flows(void **state)
     close(c[0]);
     close(c[1]);
     shim_proxy_stop(px);
+
+    /* a wildcard listener answers from the address the client sent to (127.0.0.2 here;
+     * by route the kernel would pick 127.0.0.1 and the connected client drop it) */
+    uint16_t wp = free_port(SOCK_DGRAM);
+    struct bundle_port any = {"udp", "0.0.0.0", wp, "127.0.0.1", cp};
+    ctr_error_t err = NULL;
+    if (shim_proxy_start(&any, 1, &px, &err) < 0)
+        fail_msg("%s", err->msg);
+    struct sockaddr_in two = lo_addr(wp);
+    two.sin_addr.s_addr = htonl(0x7f000002);
+    int c2 = socket(AF_INET, SOCK_DGRAM, 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(c2, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(connect(c2, (struct sockaddr *)&two, sizeof(two)), 0);
+    assert_int_equal(send(c2, "x2", 2, 0), 2);
+    assert_int_equal(recv(c2, buf, sizeof(buf), 0), 3);
+    assert_memory_equal(buf, ">x2", 3);
+    close(c2);
+    shim_proxy_stop(px);
     sendto(echo, "quit", 4, 0, (struct sockaddr *)&ca, sizeof(ca));
     pthread_join(t, NULL);
     close(echo);
