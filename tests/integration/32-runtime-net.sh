@@ -123,9 +123,9 @@ par=$(for i in 1 2 3 4; do inns curl -s --max-time 30 http://127.0.0.1:8080/inde
 check_eq "four concurrent connections all answered" "$(printf 'container-hello\n%.0s' 1 2 3 4)" "$par"
 udp=""
 for i in $(seq 1 15); do
-    udp=$(inns timeout 2 bash -c 'exec 3<>/dev/udp/127.0.0.1/5353; printf ping-udp >&3; head -c 17 <&3' 2>/dev/null) && break
+    udp=$(inns timeout 2 bash -c 'exec 3<>/dev/udp/127.0.0.1/5353; printf ping-udp >&3; head -c 13 <&3' 2>/dev/null) && break
 done
-check_eq "UDP 127.0.0.1:5353 is answered by the container" "udp-echo:ping-udp" "$udp"
+check_eq "UDP 127.0.0.1:5353 is answered by the container" "echo:ping-udp" "$udp"
 check_contains "the proxy listens on 127.0.0.1:8080/tcp" "$(inns ss -Hltn)" "127.0.0.1:8080"
 
 # ---- refusals: exit 125 before anything boots, nothing left behind ----

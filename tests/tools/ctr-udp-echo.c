@@ -1,5 +1,7 @@
 /* ctr-udp-echo PORT: a static UDP echo server for tests run inside containers (the test
- * image's busybox nc has no UDP). Answers each datagram with "udp-echo:" + its bytes. */
+ * image's busybox nc has no UDP); it reaches the container through a 9p share. Every
+ * datagram goes back to its sender prefixed with "echo:" and is logged to stdout as
+ * "from ADDR:PORT: DATA". Used by 32-runtime-net and 80-network. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -10,7 +12,7 @@
 int main(int argc, char **argv)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};
-    char buf[65536];
+    char buf[2048], out[2100];
     int fd;
 
     if (argc != 2 || atoi(argv[1]) <= 0 || atoi(argv[1]) > 65535) {
@@ -23,12 +25,18 @@ int main(int argc, char **argv)
         perror("ctr-udp-echo: bind");
         return 1;
     }
-    memcpy(buf, "udp-echo:", 9);
+    printf("listening on udp port %s\n", argv[1]);
+    fflush(stdout);
     for (;;) {
         struct sockaddr_in from;
         socklen_t flen = sizeof(from);
-        ssize_t n = recvfrom(fd, buf + 9, sizeof(buf) - 9, 0, (struct sockaddr *)&from, &flen);
-        if (n >= 0)
-            sendto(fd, buf, (size_t)n + 9, 0, (struct sockaddr *)&from, flen);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &flen);
+        if (n < 0)
+            continue;
+        buf[n] = '\0';
+        printf("from %s:%u: %s\n", inet_ntoa(from.sin_addr), ntohs(from.sin_port), buf);
+        fflush(stdout);
+        int m = snprintf(out, sizeof(out), "echo:%s", buf);
+        sendto(fd, out, (size_t)m, 0, (struct sockaddr *)&from, flen);
     }
 }
