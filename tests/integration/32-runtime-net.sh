@@ -98,6 +98,28 @@ check_contains "/etc/resolv.conf is setup.network.resolv" "$out" $'nameserver 19
 check_contains "the guest has lo and eth0" "$out" $'---\neth0\nlo'
 check_eq "the TAP is gone after the container" "" "$(taps)"
 
+# ---- two networks: each NIC found by its MAC, whatever the device order ----
+ip -n "$NS" link add ctr1 type bridge &&
+    ip -n "$NS" addr add 10.89.0.1/24 dev ctr1 &&
+    ip -n "$NS" link set ctr1 up || need "second bridge failed"
+mkb two $(printf '5%.0s' {1..64}) -- sh -c '
+    for d in /sys/class/net/eth*; do echo "$(cat $d/address) $(ip -4 -o addr show dev ${d##*/} | grep -o "inet [0-9./]*")"; done
+    ip route | grep default
+    ping -c 1 -W 10 10.89.0.1 >/dev/null && echo PING1-OK
+    ping -c 1 -W 10 '$GW' >/dev/null && echo PING0-OK' || need "ctr-prepare bundle failed"
+jqi '.networks = [{tap: "ctap55555555550", bridge: "ctr1", mac: "02:42:0a:59:00:02"},
+                  {tap: "ctap55555555551", bridge: "ctr0", mac: "02:42:c0:a8:40:0a"}]
+     | .setup.network.interfaces = [{mac: "02:42:c0:a8:40:0a", address: "192.168.64.10/24", gateway: $gw},
+                                    {mac: "02:42:0a:59:00:02", address: "10.89.0.2/24"}]' --arg gw "$GW"
+rc=0
+timeout -k 5 180 ip netns exec "$NS" "$RT" run "$b" >"$b.out" 2>"$b.err" </dev/null || rc=$?
+out=$(cat "$b.out")
+check_eq "a container on two networks runs" 0 "$rc"
+check_contains "the NIC with the first network's MAC has its address" "$out" "02:42:0a:59:00:02 inet 10.89.0.2/24"
+check_contains "the NIC with the second network's MAC has its address" "$out" "02:42:c0:a8:40:0a inet 192.168.64.10/24"
+check_contains "one default route, via the interface that has the gateway" "$out" "default via 192.168.64.1"
+check_contains "both gateways answer" "$out" $'PING1-OK\nPING0-OK'
+
 # ---- 2: published ports, detached ----
 ID2=$(printf 'fedcba9876543210%.0s' 1 2 3 4)
 TAP2=ctapfedcba98760
