@@ -236,10 +236,12 @@ static void conn_connected(struct shim_proxy *p, struct conn *c)
     conn_update(p, c);
 }
 
-/* Move what can move from src through h to dst. Returns -1 when the connection broke. */
+/* Move what can move from src through h to dst, at most 16 buffers at a time so that one
+ * fast connection cannot starve the others (epoll is level-triggered: the rest comes
+ * with the next round). Returns -1 when the connection broke. */
 static int pump(struct half *h, int src, int dst)
 {
-    for (;;) {
+    for (int round = 0; round < 16; round++) {
         bool progress = false;
         if (!h->eof && h->len == 0) {
             ssize_t n = recv(src, h->buf, PROXY_BUF, MSG_DONTWAIT);
@@ -270,6 +272,7 @@ static int pump(struct half *h, int src, int dst)
         if (!progress)
             return 0;
     }
+    return 0;
 }
 
 /* Relay, then register what each side waits for; closes the connection when both
