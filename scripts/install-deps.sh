@@ -4,6 +4,7 @@ set -euo pipefail
 PKGS=(
     build-essential pkg-config clang libclang-rt-14-dev clang-format
     libext2fs-dev e2fsprogs libarchive-dev libzstd-dev zlib1g-dev
+    libacl1-dev liblz4-dev libbz2-dev liblzma-dev nettle-dev libxml2-dev
     libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libcmocka-dev
     libmnl-dev libnftables-dev nftables iproute2 iperf3
     qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev cpio xz-utils

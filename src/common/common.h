@@ -20,6 +20,10 @@ typedef struct ctr_error *ctr_error_t;
 /* Set *err (which must be NULL) and return -1. errnum may be 0. */
 int ctr_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Like ctr_fail, but the message already says what went wrong: errnum only classifies
+ * the error (ENOENT, EBUSY...) and no strerror text is appended. */
+int ctr_fail_class(ctr_error_t *err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Prepend "context: " to an existing error and return -1. */
 int ctr_error_wrap(ctr_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ctr_error_free(ctr_error_t *err);

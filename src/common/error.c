@@ -30,6 +30,23 @@ int ctr_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
     return -1;
 }
 
+int ctr_fail_class(ctr_error_t *err, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    if (err == NULL)
+        return -1;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    ctr_fail(err, 0, "%s", msg);
+    (*err)->errnum = errnum;
+    free(msg);
+    return -1;
+}
+
 int ctr_error_wrap(ctr_error_t *err, const char *fmt, ...)
 {
     va_list ap;

@@ -6,7 +6,9 @@
 
 #include "proto/agent-msg.h"
 
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define GUEST_AGENT_NAME "vminitd/0.1"
 #define GUEST_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -67,6 +69,28 @@ int guest_copy_up(int src_dir, int dst_dir, ctr_error_t *err);
 /* lo up, then each s->ifaces entry on the NIC with its MAC: MTU, address, up, default
  * route. Errors name the interface. */
 int guest_net_setup(const struct agent_setup *s, ctr_error_t *err);
+
+/* ---- archive.c: archive_stat/get/put (docker's cp semantics) ---- */
+struct guest_resolved {
+    char *path;     /* the object in the container root, parents' symlinks resolved */
+    char *name;     /* docker's name for it: base name of the request, "." for "/dir/." */
+    bool contents;  /* "/dir/." or "/": the directory's contents, not the directory */
+    struct stat st; /* lstat of path */
+};
+/* Resolve like docker's ResolvePath: symlinks in the parents are followed, the last
+ * component only when the path ends in "/" or "/." (or always with follow_all).
+ * Errors carry ENOENT/ENOTDIR/... in errnum and say `no such file or directory: PATH`. */
+int guest_archive_resolve(const char *path, bool follow_all, struct guest_resolved *out,
+                          ctr_error_t *err);
+void guest_resolved_release(struct guest_resolved *r);
+int guest_archive_stat(const char *path, struct agent_path_stat *out, ctr_error_t *err);
+/* Fork the tar worker: get writes the tar to out_fd, put reads it from in_fd; its
+ * error message comes on err_fd. */
+int guest_archive_spawn(enum agent_op op, const struct agent_archive *a,
+                        const struct guest_resolved *r, struct guest_spawned *out,
+                        ctr_error_t *err);
+uint32_t guest_go_filemode(mode_t m);
+char *guest_rfc3339(const struct timespec *ts);
 
 /* ---- server.c ---- */
 /* Serve the agent protocol on the port fd until shutdown; never returns an error

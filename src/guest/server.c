@@ -48,6 +48,8 @@ struct proc {
     char *name;
     pid_t pid;
     bool is_main, pty, reaped, in_eof;
+    bool capture_err; /* an archive worker: stderr is its error message, not a stream */
+    struct buf errmsg;
     int status;
     uint32_t in_stream, out_stream, err_stream;
     struct watch w_in, w_out, w_err;
@@ -251,6 +253,14 @@ static void proc_maybe_finish(struct proc *p)
     if (!p->reaped || p->w_out.fd >= 0 || p->w_err.fd >= 0)
         return;
     ev.status = p->status;
+    if (p->capture_err && p->status != 0) {
+        while (p->errmsg.len > p->errmsg.off && p->errmsg.d[p->errmsg.len - 1] == '\n')
+            p->errmsg.len--;
+        buf_append(&p->errmsg, "", 1);
+        ev.error = (char *)p->errmsg.d + p->errmsg.off;
+        if (ev.error[0] == '\0')
+            ev.error = p->status > 128 ? "the archive worker was killed" : "archive worker failed";
+    }
     char *json = agent_event_encode(&ev, &len);
     queue_json(json, len);
     if (p->is_main) {
@@ -276,6 +286,7 @@ static void free_dead(void)
         struct proc *p = g.dead;
         g.dead = p->next;
         buf_free(&p->in);
+        buf_free(&p->errmsg);
         free(p->name);
         free(p);
     }
@@ -329,6 +340,11 @@ static void output_readable(struct proc *p, struct watch *w, uint32_t stream)
     if (n > 0) {
         if (stream)
             queue_frame(stream, AGENT_FRAME_DATA, chunk, (size_t)n);
+        else if (p->capture_err && buf_pending(&p->errmsg) < MAX_ERROR_MSG)
+            buf_append(&p->errmsg, chunk,
+                       (size_t)n < MAX_ERROR_MSG - buf_pending(&p->errmsg)
+                           ? (size_t)n
+                           : MAX_ERROR_MSG - buf_pending(&p->errmsg));
         return;
     }
     /* EOF; a pty master reads EIO once every slave fd is closed */
@@ -378,6 +394,95 @@ static void reap_children(void)
 
 /* ---------------------------------------------------------------- requests */
 
+static struct proc *proc_add(const char *name, const struct guest_spawned *sp, uint32_t in,
+                             uint32_t out, uint32_t errs)
+{
+    struct proc *p = ctr_xcalloc(1, sizeof(*p));
+    p->name = ctr_xstrdup(name);
+    p->pid = sp->pid;
+    p->pty = sp->pty;
+    p->in_stream = in;
+    p->out_stream = out;
+    p->err_stream = errs;
+    p->w_in = (struct watch){W_IN, p, sp->in_fd, 0};
+    p->w_out = (struct watch){W_OUT, p, sp->out_fd, 0};
+    p->w_err = (struct watch){W_ERR, p, sp->err_fd, 0};
+    p->next = g.procs;
+    g.procs = p;
+    g.n_procs++;
+    return p;
+}
+
+static void reply_path_error(uint64_t id, ctr_error_t err)
+{
+    char trimmed[MAX_ERROR_MSG + 1];
+    struct agent_reply rep = {.id = id, .ok = false, .error = trimmed};
+    size_t len;
+
+    snprintf(trimmed, sizeof(trimmed), "%s", err->msg);
+    rep.errnum = err->errnum > 0 && err->errnum <= AGENT_MAX_ERRNO ? err->errnum : 0;
+    char *json = agent_reply_encode(&rep, &len);
+    queue_json(json, len);
+}
+
+/* archive_stat answers from PID 1; get and put fork a tar worker (archive.c). */
+static void do_archive(uint64_t id, enum agent_op op, const struct agent_archive *a)
+{
+    cleanup_error ctr_error_t err = NULL;
+    struct agent_path_stat st = {0};
+    struct agent_reply rep = {.id = id};
+    struct guest_resolved r;
+    struct guest_spawned sp;
+    struct proc *p;
+    bool put = op == AGENT_OP_ARCHIVE_PUT;
+
+    if (g.main_done || g.shutdown_requested)
+        return reply_error(id, 0, "the container has exited");
+    if (!g.setup_done) /* never read or write the initramfs instead of the container */
+        return reply_error(id, 0,
+                           g.setup_failed ? "the container root could not be set up"
+                                          : "archive requests need `setup` first");
+    if (op == AGENT_OP_ARCHIVE_STAT) {
+        if (guest_archive_stat(a->path, &st, &err) < 0)
+            return reply_path_error(id, err);
+        rep.stat = &st;
+        reply_ok(&rep);
+        agent_path_stat_release(&st);
+        return;
+    }
+    if (find_name(a->process))
+        return reply_error(id, 0, "a process with that name is already running");
+    if (g.n_procs >= MAX_PROCS)
+        return reply_error(id, 0, "too many processes");
+    if (stream_in_use(a->stream))
+        return reply_error(id, 0, "stream already in use by another process");
+    if (guest_archive_resolve(a->path, put, &r, &err) < 0)
+        return reply_path_error(id, err);
+    if (put && !S_ISDIR(r.st.st_mode)) {
+        guest_resolved_release(&r);
+        ctr_fail_class(&err, ENOTDIR, "extraction point is not a directory: %s", a->path);
+        return reply_path_error(id, err);
+    }
+    if (!put) {
+        st.name = ctr_xstrdup(r.name);
+        st.size = r.st.st_size;
+        st.mode = guest_go_filemode(r.st.st_mode);
+        st.mtime = guest_rfc3339(&r.st.st_mtim);
+    }
+    if (guest_archive_spawn(op, a, &r, &sp, &err) < 0) {
+        guest_resolved_release(&r);
+        agent_path_stat_release(&st);
+        return reply_error(id, 0, err->msg);
+    }
+    guest_resolved_release(&r);
+    p = proc_add(a->process, &sp, put ? a->stream : 0, put ? 0 : a->stream, 0);
+    p->capture_err = true;
+    rep.stat = put ? NULL : &st;
+    reply_ok(&rep); /* before any of its data */
+    agent_path_stat_release(&st);
+    outputs_update();
+}
+
 static void do_exec(uint64_t id, struct agent_exec *e)
 {
     cleanup_error ctr_error_t err = NULL;
@@ -399,22 +504,11 @@ static void do_exec(uint64_t id, struct agent_exec *e)
         return reply_error(id, 0, "stream already in use by another process");
     if (guest_spawn(e, &sp, &code, &err) < 0)
         return reply_error(id, code, err->msg);
-    p = ctr_xcalloc(1, sizeof(*p));
-    p->name = ctr_xstrdup(e->process);
-    p->pid = sp.pid;
-    p->pty = sp.pty;
+    p = proc_add(e->process, &sp, e->stdin_stream, e->stdout_stream,
+                 e->terminal ? 0 : e->stderr_stream);
     p->is_main = strcmp(e->process, "main") == 0;
-    p->in_stream = e->stdin_stream;
-    p->out_stream = e->stdout_stream;
-    p->err_stream = e->terminal ? 0 : e->stderr_stream;
-    p->w_in = (struct watch){W_IN, p, sp.in_fd, 0};
-    p->w_out = (struct watch){W_OUT, p, sp.out_fd, 0};
-    p->w_err = (struct watch){W_ERR, p, sp.err_fd, 0};
     if (sp.pty && e->stdin_stream)
         p->w_in.fd = fcntl(sp.out_fd, F_DUPFD_CLOEXEC, 3); /* own fd for its own epoll entry */
-    p->next = g.procs;
-    g.procs = p;
-    g.n_procs++;
     rep.pid = sp.pid;
     reply_ok(&rep); /* before any of its output */
     outputs_update();
@@ -496,6 +590,11 @@ static void handle_request(const char *json, size_t len)
             reply_error(req.id, 0, strerror(errno));
         else
             reply_ok(&rep);
+        break;
+    case AGENT_OP_ARCHIVE_STAT:
+    case AGENT_OP_ARCHIVE_GET:
+    case AGENT_OP_ARCHIVE_PUT:
+        do_archive(req.id, req.op, &req.u.archive);
         break;
     case AGENT_OP_SHUTDOWN:
         /* Replied once every process is gone and its exit event sent. */

@@ -12,8 +12,15 @@
 #include <string.h>
 
 static const char *const op_names[] = {
-    [AGENT_OP_HELLO] = "hello",   [AGENT_OP_SETUP] = "setup",   [AGENT_OP_EXEC] = "exec",
-    [AGENT_OP_SIGNAL] = "signal", [AGENT_OP_RESIZE] = "resize", [AGENT_OP_SHUTDOWN] = "shutdown",
+    [AGENT_OP_HELLO] = "hello",
+    [AGENT_OP_SETUP] = "setup",
+    [AGENT_OP_EXEC] = "exec",
+    [AGENT_OP_SIGNAL] = "signal",
+    [AGENT_OP_RESIZE] = "resize",
+    [AGENT_OP_SHUTDOWN] = "shutdown",
+    [AGENT_OP_ARCHIVE_STAT] = "archive_stat",
+    [AGENT_OP_ARCHIVE_GET] = "archive_get",
+    [AGENT_OP_ARCHIVE_PUT] = "archive_put",
 };
 #define N_OPS (sizeof(op_names) / sizeof(op_names[0]))
 
@@ -129,6 +136,28 @@ static void encode_exec(json_t *o, const struct agent_exec *e)
     set_new(o, "rlimits", rl);
 }
 
+static void encode_archive(json_t *o, enum agent_op op, const struct agent_archive *a)
+{
+    set_str(o, "path", a->path);
+    if (op == AGENT_OP_ARCHIVE_STAT)
+        return;
+    set_str(o, "process", a->process);
+    set_new(o, "stream", json_integer(a->stream));
+    if (op == AGENT_OP_ARCHIVE_GET)
+        set_new(o, "export", json_boolean(a->export_all));
+}
+
+static json_t *path_stat_json(const struct agent_path_stat *st)
+{
+    json_t *o = json_object();
+    set_str(o, "name", st->name ? st->name : "");
+    set_new(o, "size", json_integer(st->size));
+    set_new(o, "mode", json_integer(st->mode));
+    set_str(o, "mtime", st->mtime ? st->mtime : "");
+    set_str(o, "link_target", st->link_target ? st->link_target : "");
+    return o;
+}
+
 char *agent_request_encode(const struct agent_request *req, size_t *len)
 {
     cleanup_json json_t *o = NULL;
@@ -160,6 +189,11 @@ char *agent_request_encode(const struct agent_request *req, size_t *len)
         break;
     case AGENT_OP_SHUTDOWN:
         break;
+    case AGENT_OP_ARCHIVE_STAT:
+    case AGENT_OP_ARCHIVE_GET:
+    case AGENT_OP_ARCHIVE_PUT:
+        encode_archive(o, req->op, &req->u.archive);
+        break;
     }
     return dump(o, len);
 }
@@ -179,6 +213,10 @@ char *agent_reply_encode(const struct agent_reply *rep, size_t *len)
     set_str(o, "agent", rep->agent);
     if (rep->pid > 0)
         set_new(o, "pid", json_integer(rep->pid));
+    if (!rep->ok && rep->errnum > 0)
+        set_new(o, "errno", json_integer(rep->errnum));
+    if (rep->ok && rep->stat)
+        set_new(o, "stat", path_stat_json(rep->stat));
     return dump(o, len);
 }
 
@@ -192,6 +230,7 @@ char *agent_event_encode(const struct agent_event *ev, size_t *len)
     set_new(o, "event", json_string("exit"));
     set_str(o, "process", ev->process);
     set_new(o, "status", json_integer(ev->status));
+    set_str(o, "error", ev->error);
     return dump(o, len);
 }
 
@@ -475,6 +514,37 @@ static int decode_resize(json_t *o, struct agent_resize *r, ctr_error_t *err)
     return 0;
 }
 
+static int decode_archive(json_t *o, enum agent_op op, struct agent_archive *a, ctr_error_t *err)
+{
+    static const char *const stat_keys[] = {"op", "id", "path", NULL};
+    static const char *const get_keys[] = {"op", "id", "process", "path", "stream", "export", NULL};
+    static const char *const put_keys[] = {"op", "id", "process", "path", "stream", NULL};
+    const char *what = agent_op_name(op);
+    int64_t stream = 0;
+
+    if (check_keys(o, what,
+                   op == AGENT_OP_ARCHIVE_STAT  ? stat_keys
+                   : op == AGENT_OP_ARCHIVE_GET ? get_keys
+                                                : put_keys,
+                   err) < 0 ||
+        get_str(o, what, "path", true, AGENT_MAX_PATH, &a->path, err) < 0 ||
+        check_abs_path(what, "path", a->path, err) < 0)
+        return -1;
+    if (op == AGENT_OP_ARCHIVE_STAT)
+        return 0;
+    if (get_str(o, what, "process", true, AGENT_MAX_NAME, &a->process, err) < 0 ||
+        get_int(o, what, "stream", true, 1, UINT32_MAX, &stream, err) < 0 ||
+        get_bool(o, what, "export", false, &a->export_all, err) < 0)
+        return -1;
+    if (a->process[0] == '\0')
+        return ctr_fail(err, EPROTO, "%s: field `process` must not be empty", what);
+    a->stream = (uint32_t)stream;
+    if (a->export_all && strcmp(a->path, "/") != 0)
+        return ctr_fail(err, EPROTO, "%s: `export` needs `path` \"/\", got `%.256s`", what,
+                        a->path);
+    return 0;
+}
+
 static json_t *load_object(const char *json, size_t len, const char *what, ctr_error_t *err)
 {
     json_error_t jerr;
@@ -563,6 +633,11 @@ int agent_request_decode(const char *json, size_t len, struct agent_request *out
         r = check_keys(o, "shutdown", keys, err);
         break;
     }
+    case AGENT_OP_ARCHIVE_STAT:
+    case AGENT_OP_ARCHIVE_GET:
+    case AGENT_OP_ARCHIVE_PUT:
+        r = decode_archive(o, req.op, &req.u.archive, err);
+        break;
     default:
         return ctr_fail(err, EPROTO, "request: unknown op `%.64s`", op);
     }
@@ -574,12 +649,35 @@ int agent_request_decode(const char *json, size_t len, struct agent_request *out
     return 0;
 }
 
+static int decode_path_stat(json_t *s, struct agent_path_stat **out, ctr_error_t *err)
+{
+    static const char *const keys[] = {"name", "size", "mode", "mtime", "link_target", NULL};
+    const char *what = "reply stat";
+    struct agent_path_stat *st;
+    int64_t size = 0, mode = 0;
+
+    if (!json_is_object(s))
+        return ctr_fail(err, EPROTO, "reply: field `stat` must be an object");
+    st = *out = ctr_xcalloc(1, sizeof(*st));
+    if (check_keys(s, what, keys, err) < 0 ||
+        get_str(s, what, "name", true, AGENT_MAX_PATH, &st->name, err) < 0 ||
+        get_int(s, what, "size", true, 0, INT64_MAX, &size, err) < 0 ||
+        get_int(s, what, "mode", true, 0, UINT32_MAX, &mode, err) < 0 ||
+        get_str(s, what, "mtime", true, AGENT_MAX_NAME, &st->mtime, err) < 0 ||
+        get_str(s, what, "link_target", false, AGENT_MAX_PATH, &st->link_target, err) < 0)
+        return -1;
+    st->size = size;
+    st->mode = (uint32_t)mode;
+    return 0;
+}
+
 static int decode_reply(json_t *o, struct agent_reply *rep, ctr_error_t *err)
 {
-    static const char *const keys[] = {"id",      "ok",    "error", "code",
-                                       "version", "agent", "pid",   NULL};
+    static const char *const keys[] = {"id",    "ok",  "error", "code", "version",
+                                       "agent", "pid", "errno", "stat", NULL};
     const char *what = "reply";
-    int64_t code = 0, version = 0, pid = 0;
+    int64_t code = 0, version = 0, pid = 0, errnum = 0;
+    json_t *st;
 
     if (check_keys(o, what, keys, err) < 0 || get_id(o, what, &rep->id, err) < 0 ||
         get_bool(o, what, "ok", true, &rep->ok, err) < 0 ||
@@ -587,10 +685,17 @@ static int decode_reply(json_t *o, struct agent_reply *rep, ctr_error_t *err)
         get_int(o, what, "code", false, 0, 255, &code, err) < 0 ||
         get_int(o, what, "version", false, 1, UINT32_MAX, &version, err) < 0 ||
         get_str(o, what, "agent", false, AGENT_MAX_NAME, &rep->agent, err) < 0 ||
-        get_int(o, what, "pid", false, 1, INT32_MAX, &pid, err) < 0)
+        get_int(o, what, "pid", false, 1, INT32_MAX, &pid, err) < 0 ||
+        get_int(o, what, "errno", false, 1, AGENT_MAX_ERRNO, &errnum, err) < 0)
         return -1;
-    if (rep->ok && (rep->error != NULL || code != 0))
-        return ctr_fail(err, EPROTO, "reply: `error` or `code` set on a successful reply");
+    if (rep->ok && (rep->error != NULL || code != 0 || errnum != 0))
+        return ctr_fail(err, EPROTO, "reply: `error`, `code` or `errno` set on a successful reply");
+    st = json_object_get(o, "stat");
+    if (st != NULL && !rep->ok)
+        return ctr_fail(err, EPROTO, "reply: `stat` set on a failed reply");
+    if (st != NULL && decode_path_stat(st, &rep->stat, err) < 0)
+        return -1;
+    rep->errnum = (int)errnum;
     rep->code = (int)code;
     rep->version = (uint32_t)version;
     rep->pid = (int)pid;
@@ -599,7 +704,7 @@ static int decode_reply(json_t *o, struct agent_reply *rep, ctr_error_t *err)
 
 static int decode_event(json_t *o, struct agent_event *ev, ctr_error_t *err)
 {
-    static const char *const keys[] = {"event", "process", "status", NULL};
+    static const char *const keys[] = {"event", "process", "status", "error", NULL};
     cleanup_free char *name = NULL;
     int64_t status = 0;
 
@@ -610,7 +715,8 @@ static int decode_event(json_t *o, struct agent_event *ev, ctr_error_t *err)
     ev->type = AGENT_EVENT_EXIT;
     if (check_keys(o, "exit event", keys, err) < 0 ||
         get_str(o, "exit event", "process", true, AGENT_MAX_NAME, &ev->process, err) < 0 ||
-        get_int(o, "exit event", "status", true, 0, 255, &status, err) < 0)
+        get_int(o, "exit event", "status", true, 0, 255, &status, err) < 0 ||
+        get_str(o, "exit event", "error", false, AGENT_MAX_PATH, &ev->error, err) < 0)
         return -1;
     ev->status = (int)status;
     return 0;
@@ -685,19 +791,38 @@ void agent_request_release(struct agent_request *req)
         break;
     case AGENT_OP_SHUTDOWN:
         break;
+    case AGENT_OP_ARCHIVE_STAT:
+    case AGENT_OP_ARCHIVE_GET:
+    case AGENT_OP_ARCHIVE_PUT:
+        free(req->u.archive.process);
+        free(req->u.archive.path);
+        break;
     }
     memset(req, 0, sizeof(*req));
+}
+
+void agent_path_stat_release(struct agent_path_stat *st)
+{
+    if (st == NULL)
+        return;
+    free(st->name);
+    free(st->mtime);
+    free(st->link_target);
+    memset(st, 0, sizeof(*st));
 }
 
 void agent_reply_release(struct agent_reply *rep)
 {
     free(rep->error);
     free(rep->agent);
+    agent_path_stat_release(rep->stat);
+    free(rep->stat);
     memset(rep, 0, sizeof(*rep));
 }
 
 void agent_event_release(struct agent_event *ev)
 {
     free(ev->process);
+    free(ev->error);
     memset(ev, 0, sizeof(*ev));
 }

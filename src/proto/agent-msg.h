@@ -16,6 +16,7 @@
 #define AGENT_MAX_NAME 128             /* process names, agent string */
 #define AGENT_MAX_HOSTNAME 64          /* HOST_NAME_MAX */
 #define AGENT_MAX_PATH 4096            /* paths, mount sources/options, user, error messages */
+#define AGENT_MAX_ERRNO 4095           /* "errno" of an error reply */
 #define AGENT_RLIM_INFINITY UINT64_MAX /* encoded as -1 */
 
 /* setup.network: interfaces (one virtio-mmio slot each), bytes of hosts / resolv */
@@ -23,12 +24,15 @@
 #define AGENT_MAX_NETFILE (64u * 1024u)
 
 enum agent_op {
-    AGENT_OP_HELLO = 1, /* version handshake, first request */
-    AGENT_OP_SETUP,     /* container identity: hostname, root disks, mounts */
-    AGENT_OP_EXEC,      /* start a process (the main one, or an exec) */
-    AGENT_OP_SIGNAL,    /* send a signal to a process */
-    AGENT_OP_RESIZE,    /* terminal window size of a process */
-    AGENT_OP_SHUTDOWN,  /* sync, unmount, power off */
+    AGENT_OP_HELLO = 1,    /* version handshake, first request */
+    AGENT_OP_SETUP,        /* container identity: hostname, root disks, mounts */
+    AGENT_OP_EXEC,         /* start a process (the main one, or an exec) */
+    AGENT_OP_SIGNAL,       /* send a signal to a process */
+    AGENT_OP_RESIZE,       /* terminal window size of a process */
+    AGENT_OP_SHUTDOWN,     /* sync, unmount, power off */
+    AGENT_OP_ARCHIVE_STAT, /* lstat a path of the container (docker's path stat) */
+    AGENT_OP_ARCHIVE_GET,  /* tar of a path (or the whole root) on a data stream */
+    AGENT_OP_ARCHIVE_PUT,  /* extract a tar from a data stream into a directory */
 };
 
 struct agent_rlimit {
@@ -96,6 +100,24 @@ struct agent_resize {
     uint16_t rows, cols;
 };
 
+/* archive_stat/archive_get/archive_put: the tar work runs in a worker process named
+ * `process` (its exit event ends the transfer); `stream` carries the tar. */
+struct agent_archive {
+    char *process;   /* get/put: worker name, unique among live processes */
+    char *path;      /* absolute path in the container */
+    uint32_t stream; /* get: guest -> host; put: host -> guest */
+    bool export_all; /* get: the whole root filesystem (`path` must be "/") */
+};
+
+/* Docker's X-Docker-Container-Path-Stat. */
+struct agent_path_stat {
+    char *name; /* base name of the requested path */
+    int64_t size;
+    uint32_t mode;     /* Go os.FileMode bits */
+    char *mtime;       /* RFC 3339 */
+    char *link_target; /* symlinks: the target, else NULL/"" */
+};
+
 struct agent_request {
     uint64_t id;
     enum agent_op op;
@@ -105,6 +127,7 @@ struct agent_request {
         struct agent_exec exec;
         struct agent_signal signal;
         struct agent_resize resize;
+        struct agent_archive archive;
     } u;
 };
 
@@ -116,6 +139,8 @@ struct agent_reply {
     uint32_t version; /* hello */
     char *agent;      /* hello */
     int pid;          /* exec: guest pid */
+    int errnum;       /* when !ok, optional: the errno class of the failure (JSON "errno") */
+    struct agent_path_stat *stat; /* archive_stat, archive_get */
 };
 
 enum agent_event_type {
@@ -125,7 +150,8 @@ enum agent_event_type {
 struct agent_event {
     enum agent_event_type type;
     char *process;
-    int status; /* exit code, or 128 + signal number */
+    int status;  /* exit code, or 128 + signal number */
+    char *error; /* optional: why an archive worker failed */
 };
 
 /* Encoding returns a malloc'd JSON text (NUL-terminated, the NUL not counted in *len),
@@ -161,5 +187,6 @@ bool agent_ipv4_parse(const char *s, uint32_t *addr);
 bool agent_cidr_parse(const char *s, uint32_t *addr, uint8_t *prefix);
 void agent_reply_release(struct agent_reply *rep);
 void agent_event_release(struct agent_event *ev);
+void agent_path_stat_release(struct agent_path_stat *st);
 
 #endif

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const op_names[] = {NULL, "exec", "attach", "kill", "stop", "resize", "signal"};
+static const char *const op_names[] = {NULL,          "exec",       "attach", "kill",
+                                       "stop",        "resize",     "signal", "archive_stat",
+                                       "archive_get", "archive_put"};
 
 static char *dump(json_t *root, size_t *len)
 {
@@ -53,6 +55,13 @@ char *shimp_request_encode(const struct shimp_request *req, size_t *len)
     case SHIMP_OP_RESIZE:
         json_object_set_new(o, "rows", json_integer(req->rows));
         json_object_set_new(o, "cols", json_integer(req->cols));
+        break;
+    case SHIMP_OP_ARCHIVE_GET:
+        json_object_set_new(o, "export", json_boolean(req->export_all));
+        /* fallthrough */
+    case SHIMP_OP_ARCHIVE_STAT:
+    case SHIMP_OP_ARCHIVE_PUT:
+        json_object_set_new(o, "path", json_string(req->path ? req->path : ""));
         break;
     }
     return dump(o, len);
@@ -142,6 +151,20 @@ int shimp_request_decode(const char *json, size_t len, struct shimp_request *out
     if (get_int(o, "cols", 0, UINT16_MAX, 0, &n, err) < 0)
         goto out;
     r.cols = (uint16_t)n;
+    if (r.op == SHIMP_OP_ARCHIVE_STAT || r.op == SHIMP_OP_ARCHIVE_GET ||
+        r.op == SHIMP_OP_ARCHIVE_PUT) {
+        if (get_opt_str(o, "path", &r.path, err) < 0)
+            goto out;
+        if (r.path == NULL || r.path[0] != '/' || strlen(r.path) > AGENT_MAX_PATH) {
+            ctr_fail(err, EINVAL, "%s request needs an absolute `path`", op_names[r.op]);
+            goto out;
+        }
+        r.export_all = json_is_true(json_object_get(o, "export"));
+        if (r.export_all && strcmp(r.path, "/") != 0) {
+            ctr_fail(err, EINVAL, "`export` needs `path` \"/\"");
+            goto out;
+        }
+    }
     if (r.op == SHIMP_OP_EXEC) {
         p = json_object_get(o, "process");
         if (!json_is_object(p)) {
@@ -180,18 +203,75 @@ void shimp_request_release(struct shimp_request *req)
     ctr_strv_free(req->exec.env);
     free(req->exec.cwd);
     free(req->exec.user);
+    free(req->path);
     memset(req, 0, sizeof(*req));
+}
+
+/* Strings from the guest may hold invalid UTF-8, which jansson refuses. */
+static json_t *jstr(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j == NULL) {
+        char *copy = ctr_xstrdup(s);
+        for (char *p = copy; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        j = json_string(copy);
+        free(copy);
+    }
+    return j;
 }
 
 char *shimp_msg_encode(const struct shimp_msg *msg, size_t *len)
 {
-    if (msg->kind == SHIMP_MSG_EXIT)
-        return dump(json_pack("{s:s, s:i}", "event", "exit", "status", msg->status), len);
-    if (msg->ok)
-        return dump(json_pack("{s:b}", "ok", 1), len);
-    return dump(json_pack("{s:b, s:s, s:i}", "ok", 0, "error", msg->error ? msg->error : "failed",
-                          "code", msg->code),
-                len);
+    json_t *o;
+
+    if (msg->kind == SHIMP_MSG_EXIT) {
+        o = json_pack("{s:s, s:i}", "event", "exit", "status", msg->status);
+        if (msg->exit_error)
+            json_object_set_new(o, "error", jstr(msg->exit_error));
+        return dump(o, len);
+    }
+    if (msg->ok) {
+        o = json_pack("{s:b}", "ok", 1);
+        if (msg->stat) {
+            const struct agent_path_stat *st = msg->stat;
+            json_object_set_new(o, "stat",
+                                json_pack("{s:o, s:I, s:I, s:o, s:o}", "name",
+                                          jstr(st->name ? st->name : ""), "size",
+                                          (json_int_t)st->size, "mode", (json_int_t)st->mode,
+                                          "mtime", jstr(st->mtime ? st->mtime : ""), "link_target",
+                                          jstr(st->link_target ? st->link_target : "")));
+        }
+        return dump(o, len);
+    }
+    o = json_pack("{s:b, s:o, s:i}", "ok", 0, "error", jstr(msg->error ? msg->error : "failed"),
+                  "code", msg->code);
+    if (msg->errnum > 0)
+        json_object_set_new(o, "errno", json_integer(msg->errnum));
+    return dump(o, len);
+}
+
+static int decode_stat(json_t *v, struct agent_path_stat **out, ctr_error_t *err)
+{
+    struct agent_path_stat *st;
+    json_int_t n;
+
+    if (!json_is_object(v))
+        return ctr_fail(err, EINVAL, "`stat` must be an object");
+    st = *out = ctr_xcalloc(1, sizeof(*st));
+    if (get_opt_str(v, "name", &st->name, err) < 0 ||
+        get_opt_str(v, "mtime", &st->mtime, err) < 0 ||
+        get_opt_str(v, "link_target", &st->link_target, err) < 0 ||
+        get_int(v, "size", 0, INT64_MAX, 0, &n, err) < 0)
+        return -1;
+    st->size = n;
+    if (get_int(v, "mode", 0, UINT32_MAX, 0, &n, err) < 0)
+        return -1;
+    st->mode = (uint32_t)n;
+    if (st->name == NULL || st->mtime == NULL)
+        return ctr_fail(err, EINVAL, "`stat` needs `name` and `mtime`");
+    return 0;
 }
 
 int shimp_msg_decode(const char *json, size_t len, struct shimp_msg *out, ctr_error_t *err)
@@ -220,6 +300,8 @@ int shimp_msg_decode(const char *json, size_t len, struct shimp_msg *out, ctr_er
             goto out;
         }
         m.status = (int)n;
+        if (get_opt_str(o, "error", &m.exit_error, err) < 0)
+            goto out;
     } else {
         v = json_object_get(o, "ok");
         if (!json_is_boolean(v)) {
@@ -232,6 +314,12 @@ int shimp_msg_decode(const char *json, size_t len, struct shimp_msg *out, ctr_er
             get_int(o, "code", 0, 255, 0, &n, err) < 0)
             goto out;
         m.code = (int)n;
+        if (get_int(o, "errno", 0, AGENT_MAX_ERRNO, 0, &n, err) < 0)
+            goto out;
+        m.errnum = (int)n;
+        v = json_object_get(o, "stat");
+        if (v != NULL && decode_stat(v, &m.stat, err) < 0)
+            goto out;
     }
     *out = m;
     memset(&m, 0, sizeof(m));
@@ -245,5 +333,8 @@ out:
 void shimp_msg_release(struct shimp_msg *msg)
 {
     free(msg->error);
+    free(msg->exit_error);
+    agent_path_stat_release(msg->stat);
+    free(msg->stat);
     memset(msg, 0, sizeof(*msg));
 }

@@ -14,7 +14,13 @@
  *   client -> shim, later (exec/attach sessions): {"op":"resize","rows":R,"cols":C},
  *     {"op":"signal","signal":N}, stdin data, stdin EOF
  *   shim -> client: one reply {"ok":true} | {"ok":false,"error":"...","code":N};
- *     then (exec/attach) output data, output EOFs, and {"event":"exit","status":N}. */
+ *     then (exec/attach) output data, output EOFs, and {"event":"exit","status":N}.
+ *   files in and out (docs/runtime.md, "Files"):
+ *     {"op":"archive_stat","path":P} -> {"ok":true,"stat":{...}} | {"ok":false,...,"errno":E}
+ *     {"op":"archive_get","path":P,"export":bool} -> reply (+stat), the tar on stream 2,
+ *       EOF, {"event":"exit","status":N[,"error":"..."]}
+ *     {"op":"archive_put","path":P} -> reply; the client sends the tar on stream 1 + EOF;
+ *       exit event as for get. */
 #ifndef CTR_PROTO_SHIM_H
 #define CTR_PROTO_SHIM_H
 
@@ -32,6 +38,9 @@ enum shimp_op {
     SHIMP_OP_STOP,
     SHIMP_OP_RESIZE,
     SHIMP_OP_SIGNAL,
+    SHIMP_OP_ARCHIVE_STAT,
+    SHIMP_OP_ARCHIVE_GET,
+    SHIMP_OP_ARCHIVE_PUT,
 };
 
 struct shimp_request {
@@ -41,6 +50,8 @@ struct shimp_request {
     int signal;             /* kill, signal */
     unsigned timeout_s;     /* stop */
     uint16_t rows, cols;    /* resize */
+    char *path;             /* archive_*: absolute path in the container */
+    bool export_all;        /* archive_get: the whole root filesystem */
 };
 
 enum shimp_msg_kind { SHIMP_MSG_REPLY = 1, SHIMP_MSG_EXIT };
@@ -48,9 +59,12 @@ enum shimp_msg_kind { SHIMP_MSG_REPLY = 1, SHIMP_MSG_EXIT };
 struct shimp_msg {
     enum shimp_msg_kind kind;
     bool ok;
-    char *error; /* reply, !ok */
-    int code;    /* reply, !ok: suggested exit code */
-    int status;  /* exit */
+    char *error;                  /* reply, !ok */
+    int code;                     /* reply, !ok: suggested exit code */
+    int status;                   /* exit */
+    int errnum;                   /* reply, !ok, optional: errno class (archive ops) */
+    struct agent_path_stat *stat; /* reply, archive_stat/archive_get */
+    char *exit_error;             /* exit, optional: why an archive transfer failed */
 };
 
 char *shimp_request_encode(const struct shimp_request *req, size_t *len);

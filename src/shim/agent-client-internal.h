@@ -31,6 +31,7 @@ struct agentc_proc {
     bool started; /* exec reply ok received */
     bool exited;
     int status;
+    char *exit_error; /* archive workers: the exit event's error text */
     const struct agentc_proc_ops *ops;
     void *data;
 };
@@ -74,6 +75,12 @@ int agentc_request(struct agentc *c, struct agent_request *req, agentc_reply_fn 
 struct agentc_proc *agentc_exec(struct agentc *c, const struct agent_exec *tmpl, const char *name,
                                 bool want_stdin, const struct agentc_proc_ops *ops, void *proc_data,
                                 agentc_reply_fn fn, void *data, ctr_error_t *err);
+/* archive_get/archive_put: a worker process whose data stream is stdout (get) or
+ * stdin (put); the reply (with the stat for get) reaches fn. */
+struct agentc_proc *agentc_archive(struct agentc *c, enum agent_op op, const char *path,
+                                   bool export_all, const char *name,
+                                   const struct agentc_proc_ops *ops, void *proc_data,
+                                   agentc_reply_fn fn, void *data, ctr_error_t *err);
 struct agentc_proc *agentc_find_proc(struct agentc *c, const char *name);
 /* Drop a process record (after its exit, or when nobody waits for it any more). */
 void agentc_forget(struct agentc *c, struct agentc_proc *p);

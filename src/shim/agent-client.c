@@ -17,6 +17,7 @@ void agentc_init(struct agentc *c, int fd)
 static void proc_free(struct agentc_proc *p)
 {
     free(p->name);
+    free(p->exit_error);
     free(p);
 }
 
@@ -175,6 +176,46 @@ struct agentc_proc *agentc_exec(struct agentc *c, const struct agent_exec *tmpl,
     return p;
 }
 
+struct agentc_proc *agentc_archive(struct agentc *c, enum agent_op op, const char *path,
+                                   bool export_all, const char *name,
+                                   const struct agentc_proc_ops *ops, void *proc_data,
+                                   agentc_reply_fn fn, void *data, ctr_error_t *err)
+{
+    struct agent_request req = {.op = op};
+    struct agentc_proc *p;
+
+    if (op != AGENT_OP_ARCHIVE_GET && op != AGENT_OP_ARCHIVE_PUT) {
+        ctr_fail(err, EINVAL, "agentc_archive: not a transfer op");
+        return NULL;
+    }
+    if (agentc_find_proc(c, name) != NULL) {
+        ctr_fail(err, EEXIST, "a process named `%s` exists already", name);
+        return NULL;
+    }
+    p = ctr_xcalloc(1, sizeof(*p));
+    p->name = ctr_xstrdup(name);
+    p->ops = ops;
+    p->data = proc_data;
+    if (op == AGENT_OP_ARCHIVE_PUT) {
+        p->stdin_stream = c->next_stream++;
+        p->in_open = true;
+    } else {
+        p->stdout_stream = c->next_stream++;
+        p->out_open = true;
+    }
+    req.u.archive.process = p->name;
+    req.u.archive.path = (char *)path;
+    req.u.archive.stream = p->stdin_stream ? p->stdin_stream : p->stdout_stream;
+    req.u.archive.export_all = export_all;
+    if (send_request(c, &req, fn, data, p, err) < 0) {
+        proc_free(p);
+        return NULL;
+    }
+    p->next = c->procs;
+    c->procs = p;
+    return p;
+}
+
 void agentc_forget(struct agentc *c, struct agentc_proc *p)
 {
     for (struct agentc_proc **pp = &c->procs; *pp; pp = &(*pp)->next) {
@@ -269,7 +310,7 @@ static int handle_reply(struct agentc *c, struct agent_reply *rep, ctr_error_t *
         free(c->agent_name);
         c->agent_name = rep->agent ? ctr_xstrdup(rep->agent) : NULL;
     }
-    if (q->op == AGENT_OP_EXEC && q->proc) {
+    if (q->proc) { /* exec, archive_get, archive_put */
         struct agentc_proc *p = q->proc;
         if (rep->ok) {
             p->started = true;
@@ -305,6 +346,7 @@ static int handle_event(struct agentc *c, struct agent_event *ev, ctr_error_t *e
         return fail(c, err, "exit status %d of process `%s` is out of range", ev->status, p->name);
     p->exited = true;
     p->status = ev->status;
+    p->exit_error = ctr_steal_ptr(ev->error);
     p->in_open = false;
     close_outputs(p);
     if (p->ops && p->ops->exit)

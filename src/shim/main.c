@@ -1,5 +1,6 @@
 /* container-runtime: the per-container shim's command interface (docs/runtime.md).
  * One dispatch table; each command parses its arguments and makes one call. */
+#include "proto/shim.h"
 #include "shim/shim.h"
 
 #include <errno.h>
@@ -200,6 +201,65 @@ static int cmd_delete(int argc, char **argv)
     return finish(r, r < 0 ? 1 : 0, &err);
 }
 
+static int cmd_archive(int argc, char **argv)
+{
+    const char *usage = "BUNDLE stat|get|put PATH [--export] [--result-fd N]";
+    struct shim_archive_job job = {.in_fd = 0, .out_fd = 1, .result_fd = -1};
+    struct shim_archive_stat st = {0};
+    ctr_error_t err = NULL;
+    int i, r;
+
+    if (argc < 4)
+        return usage_error("archive", usage);
+    if (strcmp(argv[2], "stat") == 0)
+        job.op = SHIMP_OP_ARCHIVE_STAT;
+    else if (strcmp(argv[2], "get") == 0)
+        job.op = SHIMP_OP_ARCHIVE_GET;
+    else if (strcmp(argv[2], "put") == 0)
+        job.op = SHIMP_OP_ARCHIVE_PUT;
+    else
+        return usage_error("archive", usage);
+    job.path = argv[3];
+    for (i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "--export") == 0 && job.op == SHIMP_OP_ARCHIVE_GET) {
+            job.export_all = true;
+        } else if (strcmp(argv[i], "--result-fd") == 0 && i + 1 < argc) {
+            char *end;
+            long fd = strtol(argv[++i], &end, 10);
+            if (*end || fd < 3 || fd > 1024) {
+                fprintf(stderr, PROG ": archive: `--result-fd %s` must be a descriptor >= 3\n",
+                        argv[i]);
+                return 2;
+            }
+            job.result_fd = (int)fd;
+        } else {
+            return usage_error("archive", usage);
+        }
+    }
+    if (job.path[0] != '/') {
+        fprintf(stderr, PROG ": archive: path `%s` must be absolute\n", job.path);
+        return 2;
+    }
+    if (job.export_all && strcmp(job.path, "/") != 0) {
+        fprintf(stderr, PROG ": archive: `--export` takes the path `/`\n");
+        return 2;
+    }
+    if (job.result_fd >= 0) /* the maintenance vm itself (what the C API runs) */
+        r = shim_archive_offline(argv[1], &job, &st, &err);
+    else if (job.op == SHIMP_OP_ARCHIVE_STAT)
+        r = ctr_archive_stat(argv[1], job.path, &st, &err);
+    else if (job.op == SHIMP_OP_ARCHIVE_GET)
+        r = ctr_archive_get(argv[1], job.path, job.export_all, 1, NULL, &err);
+    else
+        r = ctr_archive_put(argv[1], job.path, 0, &err);
+    if (r == 0 && job.op == SHIMP_OP_ARCHIVE_STAT && job.result_fd < 0)
+        printf(
+            "{\"name\":\"%s\",\"size\":%lld,\"mode\":%u,\"mtime\":\"%s\",\"link_target\":\"%s\"}\n",
+            st.name, (long long)st.size, st.mode, st.mtime, st.link_target);
+    shim_archive_stat_release(&st);
+    return finish(r, r < 0 ? 1 : 0, &err);
+}
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -213,6 +273,8 @@ static const struct {
     {"stop", cmd_stop, "stop BUNDLE [-t SECS]   SIGTERM, grace, SIGKILL, power off"},
     {"state", cmd_state, "state BUNDLE            print state.json"},
     {"delete", cmd_delete, "delete [-f] BUNDLE      remove the runtime's state"},
+    {"archive", cmd_archive,
+     "archive BUNDLE stat|get|put PATH [--export]  cp/export of a stopped container"},
 };
 
 int main(int argc, char **argv)

@@ -75,6 +75,16 @@ struct shim {
     uint64_t t0;              /* ctr_now_ns() at start, for the timing log */
     int *tap_fds;             /* one per cfg.nets, -1 once QEMU holds them */
     struct shim_proxy *proxy; /* cfg.ports */
+    const char *bootlog_name; /* "boot.log", or "archive-boot.log" in maintenance mode */
+    int lock_fd;              /* flock on BUNDLE/archive.lock while a VM runs the bundle */
+    /* maintenance mode (`container-runtime archive`): no main process, one job */
+    const struct shim_archive_job *job;
+    struct agentc_proc *job_proc;
+    struct agent_path_stat *job_stat;
+    char *job_error;
+    int job_errnum;
+    bool job_in_eof, job_pumping, job_in_file;
+    struct shim_watch job_in_w;
 };
 
 /* shim.c */
@@ -82,8 +92,16 @@ void shim_trace(struct shim *s, const char *what);
 void shim_fatal(struct shim *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void shim_begin_stop(struct shim *s, unsigned timeout_s);
+/* The container's work is over (main exit, or the maintenance job): shutdown request,
+ * power-off grace, then the stop sequence. */
+void shim_shutdown_vm(struct shim *s);
 void shim_agent_kick(struct shim *s); /* flush queued agent frames, arm EPOLLOUT when needed */
 int shim_write_state(struct shim *s, enum bundle_status status);
+
+/* shim-job.c: maintenance mode's one archive operation */
+void shim_job_start(struct shim *s); /* after setup was queued */
+void shim_job_pump(struct shim *s);  /* put: feed the tar while the agent keeps up */
+void shim_job_release(struct shim *s);
 
 /* preflight.c: resolve paths (relative to the bundle, defaults) and refuse a missing
  * kernel/initramfs/disk or a root disk without ext4 superblock. */
@@ -114,5 +132,9 @@ void shim_server_main_eof(struct shim *s, int which);
 void shim_server_main_exit(struct shim *s, int status);
 void shim_server_vm_gone(struct shim *s);
 void shim_server_reap(void *data); /* loop "after" hook: frees dead clients */
+/* Archive transfers: true while a client is too far behind (stop reading the agent);
+ * resume_inputs lets paused uploads go on once the agent queue drained. */
+bool shim_server_throttled(struct shim *s);
+void shim_server_resume_inputs(struct shim *s);
 
 #endif

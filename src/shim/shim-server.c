@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -12,8 +13,12 @@
 #include <unistd.h>
 
 #define CLIENT_OUT_MAX (16u << 20) /* a client this far behind is dropped */
+/* An archive client is paced instead: above HIGH the shim stops reading the agent
+ * (the guest then pauses its output) until the client is below LOW. */
+#define ARCHIVE_OUT_HIGH (4u << 20)
+#define ARCHIVE_OUT_LOW (1u << 20)
 
-enum client_kind { CL_NEW, CL_EXEC, CL_ATTACH, CL_WAIT };
+enum client_kind { CL_NEW, CL_EXEC, CL_ATTACH, CL_WAIT, CL_ARCHIVE };
 
 struct shim_client {
     struct shim_client *next;
@@ -31,7 +36,14 @@ struct shim_client {
     bool closing;             /* close once out is flushed */
     bool mute;                /* the peer stopped reading: output is discarded */
     bool dead;
+    bool throttling; /* archive get: output above ARCHIVE_OUT_HIGH, agent reads paused */
+    bool in_paused;  /* archive put: the agent queue is full, client reads paused */
 };
+
+static uint32_t client_events(const struct shim_client *c)
+{
+    return (c->in_paused ? 0 : EPOLLIN) | (c->out_len ? EPOLLOUT : 0);
+}
 
 static struct shim_client *client_by_id(struct shim *s, uint64_t id)
 {
@@ -47,6 +59,16 @@ static void client_drop(struct shim_client *c)
         return;
     c->dead = true;
     shim_loop_del(&c->w);
+    if (c->proc && c->kind == CL_ARCHIVE && !c->proc->exited) {
+        /* nobody takes the tar any more: stop the worker (a put stays partial) */
+        c->proc->data = NULL;
+        agentc_signal(&c->s->ac, c->proc->name, SIGKILL, NULL);
+        c->proc = NULL;
+    }
+    if (c->throttling) {
+        c->throttling = false;
+        shim_agent_kick(c->s);
+    }
     if (c->proc) {
         /* Nobody listens any more: the exec goes on without stdin. */
         c->proc->data = NULL;
@@ -87,7 +109,11 @@ static void client_flush(struct shim_client *c)
         client_drop(c);
         return;
     }
-    shim_loop_mod(&c->w, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
+    shim_loop_mod(&c->w, client_events(c));
+    if (c->throttling && c->out_len < ARCHIVE_OUT_LOW) {
+        c->throttling = false;
+        shim_agent_kick(c->s);
+    }
 }
 
 static void client_send(struct shim_client *c, uint32_t stream, uint8_t type, const void *data,
@@ -97,7 +123,9 @@ static void client_send(struct shim_client *c, uint32_t stream, uint8_t type, co
 
     if (c->dead || c->mute || agent_frame_header(hdr, stream, type, (uint32_t)len, NULL) < 0)
         return;
-    if (c->out_len + len > CLIENT_OUT_MAX) {
+    if (c->kind == CL_ARCHIVE && !c->throttling && c->out_len + len > ARCHIVE_OUT_HIGH) {
+        c->throttling = true; /* shim_agent_kick stops reading the guest */
+    } else if (c->kind != CL_ARCHIVE && c->out_len + len > CLIENT_OUT_MAX) {
         log_warn("control client %llu is too slow; dropping it", (unsigned long long)c->id);
         client_drop(c);
         return;
@@ -136,6 +164,14 @@ static void client_reply(struct shim_client *c, bool ok, const char *error, int 
     client_msg(c, &m);
     if (!ok)
         c->closing = true, client_flush(c);
+}
+
+static void client_exit_error(struct shim_client *c, int status, const char *error)
+{
+    struct shimp_msg m = {.kind = SHIMP_MSG_EXIT, .status = status, .exit_error = (char *)error};
+    client_msg(c, &m);
+    c->closing = true;
+    client_flush(c);
 }
 
 static void client_exit(struct shim_client *c, int status)
@@ -258,10 +294,126 @@ static void on_kill_reply(struct agentc *ac, const struct agent_reply *rep, void
     }
 }
 
+/* ---- files in and out: archive_stat/get/put (docs/runtime.md, "Files") ---- */
+
+static void archive_output(struct agentc_proc *p, int which, const uint8_t *d, size_t len)
+{
+    struct shim_client *c = p->data;
+    if (c)
+        client_data(c, SHIMP_STREAM_STDOUT, d, len);
+}
+
+static void archive_eof(struct agentc_proc *p, int which)
+{
+    struct shim_client *c = p->data;
+    if (c && which == AGENTC_STDOUT)
+        client_send(c, SHIMP_STREAM_STDOUT, AGENT_FRAME_EOF, NULL, 0);
+}
+
+static void archive_exit(struct agentc_proc *p, int status)
+{
+    struct shim_client *c = p->data;
+    if (c) {
+        struct shim *s = c->s;
+        c->proc = NULL;
+        client_exit_error(c, status, p->exit_error);
+        agentc_forget(&s->ac, p);
+    }
+}
+
+static const struct agentc_proc_ops archive_ops = {
+    .output = archive_output, .eof = archive_eof, .exit = archive_exit};
+
+static void archive_reply(struct shim_client *c, const struct agent_reply *rep)
+{
+    struct shimp_msg m = {.kind = SHIMP_MSG_REPLY, .ok = rep->ok, .stat = rep->stat};
+    if (!rep->ok) {
+        m.error = rep->error ? rep->error : "the guest refused the request";
+        m.code = 1;
+        m.errnum = rep->errnum;
+    }
+    client_msg(c, &m);
+    if (!rep->ok) {
+        c->closing = true;
+        client_flush(c);
+    }
+}
+
+static void on_archive_reply(struct agentc *ac, const struct agent_reply *rep, void *data)
+{
+    struct shim *s = (struct shim *)((char *)ac - offsetof(struct shim, ac));
+    struct shim_client *c = client_by_id(s, (uint64_t)(uintptr_t)data);
+
+    if (c == NULL)
+        return;
+    if (!rep->ok && c->proc) {
+        agentc_forget(ac, c->proc);
+        c->proc = NULL;
+    }
+    archive_reply(c, rep);
+}
+
+static void start_archive(struct shim_client *c, struct shimp_request *req)
+{
+    struct shim *s = c->s;
+    cleanup_error ctr_error_t err = NULL;
+    cleanup_free char *name = NULL;
+    enum agent_op op = req->op == SHIMP_OP_ARCHIVE_STAT  ? AGENT_OP_ARCHIVE_STAT
+                       : req->op == SHIMP_OP_ARCHIVE_GET ? AGENT_OP_ARCHIVE_GET
+                                                         : AGENT_OP_ARCHIVE_PUT;
+
+    if (s->phase != SHIM_RUNNING || s->main_exited) {
+        struct shimp_msg m = {.kind = SHIMP_MSG_REPLY,
+                              .error = "the container is not running (starting or stopping)",
+                              .code = 1,
+                              .errnum = EBUSY};
+        client_msg(c, &m);
+        c->closing = true;
+        client_flush(c);
+        return;
+    }
+    if (op == AGENT_OP_ARCHIVE_STAT) {
+        struct agent_request ar = {.op = op};
+        c->kind = CL_WAIT;
+        ar.u.archive.path = req->path;
+        if (agentc_request(&s->ac, &ar, on_archive_reply, (void *)(uintptr_t)c->id, &err) < 0)
+            client_reply(c, false, err->msg, 1);
+        shim_agent_kick(s);
+        return;
+    }
+    name = ctr_xasprintf("cp-%u", ++s->exec_seq);
+    c->kind = CL_ARCHIVE;
+    c->in_stdin = op == AGENT_OP_ARCHIVE_PUT;
+    c->proc = agentc_archive(&s->ac, op, req->path, req->export_all, name, &archive_ops, c,
+                             on_archive_reply, (void *)(uintptr_t)c->id, &err);
+    if (c->proc == NULL) {
+        client_reply(c, false, err->msg, 1);
+        return;
+    }
+    shim_agent_kick(s);
+}
+
+bool shim_server_throttled(struct shim *s)
+{
+    for (struct shim_client *c = s->clients; c; c = c->next)
+        if (c->throttling && !c->dead)
+            return true;
+    return false;
+}
+
+void shim_server_resume_inputs(struct shim *s)
+{
+    for (struct shim_client *c = s->clients; c; c = c->next)
+        if (c->in_paused && !c->dead) {
+            c->in_paused = false;
+            shim_loop_mod(&c->w, client_events(c));
+        }
+}
+
 static void handle_request(struct shim_client *c, struct shimp_request *req)
 {
     struct shim *s = c->s;
-    struct agentc_proc *target = c->kind == CL_EXEC ? c->proc : s->main;
+    struct agentc_proc *target = c->kind == CL_EXEC || c->kind == CL_ARCHIVE ? c->proc : s->main;
 
     if (c->kind != CL_NEW) {
         /* In-session controls. */
@@ -309,6 +461,11 @@ static void handle_request(struct shim_client *c, struct shimp_request *req)
         c->stopper = true;
         shim_begin_stop(s, req->timeout_s);
         return;
+    case SHIMP_OP_ARCHIVE_STAT:
+    case SHIMP_OP_ARCHIVE_GET:
+    case SHIMP_OP_ARCHIVE_PUT:
+        start_archive(c, req);
+        return;
     default:
         client_reply(c, false, "this request needs an exec or attach session first", 1);
         return;
@@ -318,7 +475,7 @@ static void handle_request(struct shim_client *c, struct shimp_request *req)
 static int client_frame(struct shim_client *c, const struct agent_frame *f)
 {
     struct shim *s = c->s;
-    struct agentc_proc *target = c->kind == CL_EXEC ? c->proc : s->main;
+    struct agentc_proc *target = c->kind == CL_EXEC || c->kind == CL_ARCHIVE ? c->proc : s->main;
 
     if (f->type == AGENT_FRAME_CONTROL) {
         struct shimp_request req = {0};
@@ -339,6 +496,10 @@ static int client_frame(struct shim_client *c, const struct agent_frame *f)
             agentc_close_stdin(&s->ac, target, NULL);
         } else {
             agentc_send_stdin(&s->ac, target, f->payload, f->length, NULL);
+            if (c->kind == CL_ARCHIVE && s->ac.out_len >= AGENTC_OUT_HIGH && !c->in_paused) {
+                c->in_paused = true; /* resumed by shim_agent_kick once the guest caught up */
+                shim_loop_mod(&c->w, client_events(c));
+            }
         }
         shim_agent_kick(s);
     }
@@ -525,6 +686,8 @@ void shim_server_vm_gone(struct shim *s)
             client_reply(c, true, NULL, 0);
         else if (c->kind == CL_EXEC || c->kind == CL_ATTACH)
             client_exit(c, c->kind == CL_ATTACH ? s->exit_code : 137);
+        else if (c->kind == CL_ARCHIVE)
+            client_exit_error(c, 137, "the container stopped during the transfer");
         else
             client_reply(c, false, "the container stopped", 1);
         if (c->dead || c->out_len == 0)

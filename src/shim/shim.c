@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +42,8 @@ int shim_write_state(struct shim *s, enum bundle_status status)
 {
     cleanup_error ctr_error_t err = NULL;
 
+    if (s->job)
+        return 0; /* maintenance mode leaves the stopped container's state alone */
     s->st.status = status;
     s->st.shim_pid = (int)getpid();
     s->st.vmm_pid = (int)s->vm.pid;
@@ -71,14 +74,14 @@ static void notify(struct shim *s, int code, const char *msg)
 
 static char *bootlog_tail(struct shim *s, int lines)
 {
-    cleanup_free char *path = ctr_xasprintf("%s/boot.log", s->bundle);
+    cleanup_free char *path = ctr_xasprintf("%s/%s", s->bundle, s->bootlog_name);
     cleanup_free char *text = NULL;
     size_t len = 0;
     const char *p;
     int seen = 0;
 
     if (ctr_read_file(path, 64u << 20, &text, &len, NULL) < 0 || len == 0)
-        return ctr_xstrdup("(boot.log is empty)");
+        return ctr_xasprintf("(%s is empty)", s->bootlog_name);
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         text[--len] = '\0';
     for (p = text + len; p > text; p--)
@@ -128,10 +131,16 @@ void shim_agent_kick(struct shim *s)
         shim_loop_del(&s->agent_w);
         return;
     }
-    shim_loop_mod(&s->agent_w, EPOLLIN | (agentc_want_write(&s->ac) ? EPOLLOUT : 0));
+    shim_loop_mod(&s->agent_w, (shim_server_throttled(s) ? 0 : EPOLLIN) |
+                                   (agentc_want_write(&s->ac) ? EPOLLOUT : 0));
     if (s->local && s->local->in_w.loop && s->local->in_w.events == 0 &&
         s->ac.out_len < AGENTC_OUT_HIGH)
         shim_loop_mod(&s->local->in_w, EPOLLIN);
+    if (s->ac.out_len < AGENTC_OUT_HIGH) {
+        shim_server_resume_inputs(s);
+        if (s->job)
+            shim_job_pump(s);
+    }
 }
 
 static void agent_io(struct shim_watch *w, uint32_t ev)
@@ -180,6 +189,8 @@ static void on_setup(struct agentc *c, const struct agent_reply *rep, void *data
         return;
     }
     shim_trace(s, "agent setup reply");
+    if (s->job)
+        s->phase = SHIM_RUNNING; /* no boot deadline for the transfer itself */
 }
 
 static void on_main_exec(struct agentc *c, const struct agent_reply *rep, void *data)
@@ -230,7 +241,6 @@ static void stop_step(struct shim *s);
 static void main_exit(struct agentc_proc *p, int status)
 {
     struct shim *s = p->data;
-    cleanup_error ctr_error_t err = NULL;
 
     shim_trace(s, "main process exited");
     s->main_exited = true;
@@ -242,6 +252,15 @@ static void main_exit(struct agentc_proc *p, int status)
     shim_server_main_exit(s, status);
     if (s->local)
         shim_loop_del(&s->local->in_w);
+    shim_shutdown_vm(s);
+}
+
+void shim_shutdown_vm(struct shim *s)
+{
+    cleanup_error ctr_error_t err = NULL;
+
+    s->main_exited = true;
+    s->phase = SHIM_EXITED;
     /* Tell vminitd at once that all was read (it would wait 250 ms for this), then
      * give it time to sync and power off before the stop sequence steps in. */
     s->stopping = true;
@@ -327,10 +346,10 @@ static void vm_timer(struct shim_watch *w, uint32_t ev)
         cleanup_free char *tail = bootlog_tail(s, 15);
         shim_fatal(s, 125,
                    "the guest agent did not %s within %u ms (accelerator `%s`: %s); "
-                   "last lines of `%s/boot.log`:\n%s",
+                   "last lines of `%s/%s`:\n%s",
                    s->phase == SHIM_BOOTING ? "answer" : "start the container process",
                    s->cfg.vm.boot_timeout_ms, vmm_accel_name(s->accel), s->accel_why, s->bundle,
-                   tail);
+                   s->bootlog_name, tail);
         return;
     }
     if (s->stopping)
@@ -401,6 +420,9 @@ static void on_signal(struct shim_watch *w, uint32_t ev)
                 if (rows && cols)
                     agentc_resize(&s->ac, "main", rows, cols, NULL);
             }
+        } else if (s->job) {
+            if (sig != SIGWINCH)
+                shim_fatal(s, 128 + sig, "interrupted by signal %d", sig);
         } else if (s->phase == SHIM_RUNNING && !s->main_exited) {
             agentc_signal(&s->ac, "main", sig, NULL); /* forwarded, as runc run does */
         } else if (s->phase < SHIM_RUNNING) {
@@ -476,10 +498,10 @@ static int boot(struct shim *s, ctr_error_t *err)
     vc.n_shares = s->cfg.n_shares;
     vc.nets = s->cfg.nets;
     vc.tap_fds = s->tap_fds;
-    vc.n_nets = s->cfg.n_nets;
+    vc.n_nets = s->job ? 0 : s->cfg.n_nets;
     vc.vhost_net = s->accel == VMM_ACCEL_KVM && s->cfg.n_nets && shim_vhost_net_usable();
     vc.agent_fd = sv[1];
-    cleanup_free char *console = ctr_xasprintf("%s/boot.log", s->bundle);
+    cleanup_free char *console = ctr_xasprintf("%s/%s", s->bundle, s->bootlog_name);
     vc.console = console;
     if (trace_on) {
         cleanup_free char *what =
@@ -507,10 +529,19 @@ static int boot(struct shim *s, ctr_error_t *err)
     if (agentc_hello(&s->ac, on_hello, s, err) < 0)
         return -1;
     setup.u.setup = s->cfg.setup;
+    if (s->job) { /* no NICs in a maintenance VM */
+        setup.u.setup.ifaces = NULL;
+        setup.u.setup.n_ifaces = 0;
+    }
     if (setup.u.setup.hostname == NULL)
         setup.u.setup.hostname = s->cfg.id;
     if (agentc_request(&s->ac, &setup, on_setup, s, err) < 0)
         return -1;
+    if (s->job) {
+        shim_job_start(s); /* instead of the main process */
+        shim_agent_kick(s);
+        return shim_loop_timer(&s->loop, &s->timer_w, s->cfg.vm.boot_timeout_ms, vm_timer, s, err);
+    }
     if (s->local)
         shim_local_winsize(s->local, &rows, &cols);
     struct agent_exec ex = s->cfg.process;
@@ -524,7 +555,84 @@ static int boot(struct shim *s, ctr_error_t *err)
     return shim_loop_timer(&s->loop, &s->timer_w, s->cfg.vm.boot_timeout_ms, vm_timer, s, err);
 }
 
+/* One VM per bundle at a time: a running shim and a maintenance VM both hold an
+ * exclusive flock on BUNDLE/archive.lock (so the writable disk is never attached twice). */
+static int lock_bundle(struct shim *s, const char *bundle, ctr_error_t *err)
+{
+    cleanup_free char *path = ctr_xasprintf("%s/archive.lock", bundle);
+
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return ctr_fail(err, errno, "open `%s`", path);
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(s->lock_fd);
+        s->lock_fd = -1;
+        if (e == EWOULDBLOCK)
+            return ctr_fail_class(err, EBUSY,
+                                  "container `%s` is busy: it runs, or a `cp`/`export` of it runs "
+                                  "(bundle `%s`)",
+                                  s->cfg.id, bundle);
+        return ctr_fail(err, e, "lock `%s`", path);
+    }
+    return 0;
+}
+
+static int run_bundle(const char *bundle, const struct shim_run_opts *opts,
+                      const struct shim_archive_job *job, struct agent_path_stat **job_stat,
+                      int *exit_code, ctr_error_t *err);
+
 int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_code, ctr_error_t *err)
+{
+    return run_bundle(bundle, opts, NULL, NULL, exit_code, err);
+}
+
+static void job_result(const struct shim_archive_job *job, const struct shimp_msg *m)
+{
+    size_t len;
+    cleanup_free char *json = NULL;
+
+    if (job->result_fd < 0)
+        return;
+    json = shimp_msg_encode(m, &len);
+    json = ctr_xrealloc(json, len + 2);
+    json[len++] = '\n';
+    (void)ctr_write_all(job->result_fd, json, len);
+}
+
+int shim_archive_offline(const char *bundle, const struct shim_archive_job *job,
+                         struct shim_archive_stat *st, ctr_error_t *err)
+{
+    struct shim_run_opts o = {.foreground = false, .notify_fd = -1};
+    struct shimp_msg m = {.kind = SHIMP_MSG_REPLY};
+    struct agent_path_stat *pst = NULL;
+    int code = 0, r;
+
+    r = run_bundle(bundle, &o, job, &pst, &code, err);
+    if (r < 0) {
+        m.error = (*err)->msg;
+        m.errnum = (*err)->errnum > 0 && (*err)->errnum <= AGENT_MAX_ERRNO ? (*err)->errnum : EIO;
+        m.code = 1;
+    } else {
+        m.ok = true;
+        m.stat = pst;
+        if (st && pst) {
+            st->name = ctr_xstrdup(pst->name ? pst->name : "");
+            st->size = pst->size;
+            st->mode = pst->mode;
+            st->mtime = ctr_xstrdup(pst->mtime ? pst->mtime : "");
+            st->link_target = ctr_xstrdup(pst->link_target ? pst->link_target : "");
+        }
+    }
+    job_result(job, &m);
+    agent_path_stat_release(pst);
+    free(pst);
+    return r;
+}
+
+static int run_bundle(const char *bundle, const struct shim_run_opts *opts,
+                      const struct shim_archive_job *job, struct agent_path_stat **job_stat,
+                      int *exit_code, ctr_error_t *err)
 {
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
     struct shim s = {0};
@@ -541,8 +649,10 @@ int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_cod
     bundle = s.bundle;
     s.vmm_ops = &vmm_qemu_ops;
     s.vm.pidfd = s.vm.stderr_fd = -1;
-    s.agent_fd = s.listen_fd = s.bootlog_fd = s.log.fd = -1;
+    s.agent_fd = s.listen_fd = s.bootlog_fd = s.log.fd = s.lock_fd = -1;
     s.notify_fd = opts->notify_fd;
+    s.job = job;
+    s.bootlog_name = job ? "archive-boot.log" : "boot.log";
     s.loop.epfd = -1;
     signal(SIGPIPE, SIG_IGN);
     if (bundle_config_load(bundle, &s.cfg, err) < 0)
@@ -551,17 +661,20 @@ int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_cod
         ctr_fail(err, EBUSY, "container `%s` is running already (bundle `%s`)", s.cfg.id, bundle);
         goto out_notify;
     }
+    if (lock_bundle(&s, bundle, err) < 0)
+        goto out_notify;
     s.st.created_ns = realtime_ns();
-    if (shim_preflight(&s, err) < 0 || shim_net_setup(&s, err) < 0)
+    /* a maintenance VM has no network: no TAPs, no published ports */
+    if (shim_preflight(&s, err) < 0 || (!job && shim_net_setup(&s, err) < 0))
         goto out_state;
-    bootlog = ctr_xasprintf("%s/boot.log", bundle);
+    bootlog = ctr_xasprintf("%s/%s", bundle, s.bootlog_name);
     logpath = ctr_xasprintf("%s/container.log", bundle);
     s.bootlog_fd = open(bootlog, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (s.bootlog_fd < 0) {
         ctr_fail(err, errno, "create `%s`", bootlog);
         goto out_state;
     }
-    if (shim_logw_open(&s.log, logpath, err) < 0 || shim_loop_init(&s.loop, err) < 0 ||
+    if ((!job && shim_logw_open(&s.log, logpath, err) < 0) || shim_loop_init(&s.loop, err) < 0 ||
         shim_loop_signals(&s.loop, &s.sig_w, sigs, sizeof(sigs) / sizeof(sigs[0]), on_signal, &s,
                           err) < 0)
         goto out_state;
@@ -572,7 +685,7 @@ int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_cod
             goto out_state;
         s.local = &local;
     }
-    if (shim_server_listen(&s, err) < 0)
+    if (!job && shim_server_listen(&s, err) < 0)
         goto out_state;
     if (boot(&s, err) < 0)
         goto out_state;
@@ -589,6 +702,10 @@ out_state:
     }
     if (s.local)
         shim_local_restore(s.local);
+    /* the VM is gone: the bundle is free before anyone hears that it stopped */
+    if (s.lock_fd >= 0)
+        close(s.lock_fd);
+    s.lock_fd = -1;
     shim_server_vm_gone(&s);
     shim_server_close(&s);
     s.vmm_ops->release(&s.vm);
@@ -601,6 +718,11 @@ out_state:
     if (s.error) {
         ctr_fail(err, 0, "%s", s.error);
         ret = -1;
+    } else if (job && s.job_error) {
+        ctr_fail_class(err, s.job_errnum, "%s", s.job_error);
+        ret = -1;
+    } else if (job) {
+        *job_stat = ctr_steal_ptr(s.job_stat);
     }
     goto out;
 out_notify:
@@ -614,7 +736,10 @@ out:
         close(s.agent_fd);
     if (s.bootlog_fd >= 0)
         close(s.bootlog_fd);
+    shim_job_release(&s);
     shim_loop_release(&s.loop);
+    if (s.lock_fd >= 0)
+        close(s.lock_fd);
     bundle_config_release(&s.cfg);
     bundle_state_release(&s.st);
     free(s.exit_reason);

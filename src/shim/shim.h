@@ -48,4 +48,47 @@ int shim_state(const char *bundle, char **json_out, ctr_error_t *err);
  * running container unless force, which stops it first. */
 int shim_delete(const char *bundle, bool force, ctr_error_t *err);
 
+/* ---- files in and out: `cp` and `export` (docs/runtime.md, "Files") ----
+ * Work on a running container through its shim, or, when the container is stopped,
+ * boot it in maintenance mode (`container-runtime archive BUNDLE ...`: the VM gets
+ * the container's disks and mounts, runs setup but no main process, does the op and
+ * shuts down cleanly). Errors carry an errno class in err->errnum: ENOENT (no such
+ * path), ENOTDIR/EINVAL (bad request), EBUSY (starting, stopping, or another archive
+ * VM runs for the bundle), else EIO or the system error. */
+struct shim_archive_stat {
+    char *name;
+    int64_t size;
+    uint32_t mode; /* Go os.FileMode bits, as docker's X-Docker-Container-Path-Stat */
+    char *mtime;   /* RFC 3339 */
+    char *link_target;
+};
+int ctr_archive_stat(const char *bundle_dir, const char *path, struct shim_archive_stat *st,
+                     ctr_error_t *err);
+/* Write a tar (PAX, uncompressed) of `path` to out_fd: docker's layout (`/etc` gives
+ * `etc/...`, `/etc/.` the contents); export_all (path "/") the whole root filesystem
+ * without the mounts in it. st (may be NULL) gets the path's stat before any byte. */
+int ctr_archive_get(const char *bundle_dir, const char *path, bool export_all, int out_fd,
+                    struct shim_archive_stat *st, ctr_error_t *err);
+/* Extract the tar read from in_fd (until EOF; plain, gzip, bzip2 or xz) into the
+ * directory `path` of the container, with the entries' owners, modes and times. */
+int ctr_archive_put(const char *bundle_dir, const char *path, int in_fd, ctr_error_t *err);
+void shim_archive_stat_release(struct shim_archive_stat *st);
+/* The container-runtime binary for maintenance mode; default: $CONTAINER_RUNTIME_BIN,
+ * else `container-runtime` next to the running executable, else from PATH. */
+void ctr_archive_set_runtime(const char *path);
+
+/* `container-runtime archive BUNDLE stat|get|put PATH [--export]`: maintenance mode.
+ * get writes the tar to out_fd, put reads it from in_fd; result_fd (or -1) receives
+ * one JSON line, the shim protocol's reply ({"ok":true,"stat":{...}} or
+ * {"ok":false,"error":"...","errno":N}). Refuses with EBUSY while the container runs
+ * or another archive VM runs for the bundle (lock file BUNDLE/archive.lock). */
+struct shim_archive_job {
+    int op; /* SHIMP_OP_ARCHIVE_STAT, _GET or _PUT (proto/shim.h) */
+    const char *path;
+    bool export_all;
+    int in_fd, out_fd, result_fd;
+};
+int shim_archive_offline(const char *bundle, const struct shim_archive_job *job,
+                         struct shim_archive_stat *st, ctr_error_t *err);
+
 #endif

@@ -451,6 +451,137 @@ static void test_mutations(void **state)
     free(buf);
 }
 
+static void test_archive(void **state)
+{
+    struct agent_request in = {.op = AGENT_OP_ARCHIVE_GET, .id = 9}, out = {0};
+    struct agent_path_stat st = {.name = "passwd",
+                                 .size = 1234,
+                                 .mode = 0x80000000u | 0755,
+                                 .mtime = "2026-11-27T23:00:00.5Z",
+                                 .link_target = "/etc/x"};
+    struct agent_reply rep = {.id = 9, .ok = true, .stat = &st}, rrep = {0};
+    struct agent_event ev = {.type = AGENT_EVENT_EXIT,
+                             .process = "cp-1",
+                             .status = 1,
+                             .error = "no space left on device"},
+                       rev = {0};
+    enum agent_guest_msg_kind kind;
+    ctr_error_t err = NULL;
+    size_t len;
+    char *json;
+
+    in.u.archive =
+        (struct agent_archive){.process = "cp-1", .path = "/", .stream = 5, .export_all = true};
+    roundtrip_req(&in, &out);
+    assert_int_equal(out.op, AGENT_OP_ARCHIVE_GET);
+    assert_string_equal(out.u.archive.process, "cp-1");
+    assert_string_equal(out.u.archive.path, "/");
+    assert_int_equal(out.u.archive.stream, 5);
+    assert_true(out.u.archive.export_all);
+    agent_request_release(&out);
+
+    in.op = AGENT_OP_ARCHIVE_PUT;
+    in.u.archive.path = "/dst";
+    roundtrip_req(&in, &out);
+    assert_int_equal(out.op, AGENT_OP_ARCHIVE_PUT);
+    assert_string_equal(out.u.archive.path, "/dst");
+    assert_false(out.u.archive.export_all);
+    agent_request_release(&out);
+
+    in.op = AGENT_OP_ARCHIVE_STAT;
+    in.u.archive.path = "/etc/passwd";
+    roundtrip_req(&in, &out);
+    assert_int_equal(out.op, AGENT_OP_ARCHIVE_STAT);
+    assert_null(out.u.archive.process);
+    agent_request_release(&out);
+
+    json = agent_reply_encode(&rep, &len);
+    if (agent_guest_msg_decode(json, len, &kind, &rrep, &rev, &err) < 0)
+        fail_msg("%s", err->msg);
+    free(json);
+    assert_int_equal(kind, AGENT_MSG_REPLY);
+    assert_non_null(rrep.stat);
+    assert_string_equal(rrep.stat->name, "passwd");
+    assert_int_equal(rrep.stat->size, 1234);
+    assert_int_equal(rrep.stat->mode, 0x80000000u | 0755);
+    assert_string_equal(rrep.stat->mtime, "2026-11-27T23:00:00.5Z");
+    assert_string_equal(rrep.stat->link_target, "/etc/x");
+    agent_reply_release(&rrep);
+
+    rep = (struct agent_reply){
+        .id = 3, .ok = false, .error = "no such file or directory: /x", .errnum = ENOENT};
+    json = agent_reply_encode(&rep, &len);
+    if (agent_guest_msg_decode(json, len, &kind, &rrep, &rev, &err) < 0)
+        fail_msg("%s", err->msg);
+    free(json);
+    assert_false(rrep.ok);
+    assert_int_equal(rrep.errnum, ENOENT);
+    assert_null(rrep.stat);
+    agent_reply_release(&rrep);
+
+    json = agent_event_encode(&ev, &len);
+    if (agent_guest_msg_decode(json, len, &kind, &rrep, &rev, &err) < 0)
+        fail_msg("%s", err->msg);
+    free(json);
+    assert_int_equal(kind, AGENT_MSG_EVENT);
+    assert_string_equal(rev.error, "no space left on device");
+    agent_event_release(&rev);
+}
+
+static void test_archive_hostile(void **state)
+{
+    /* requests */
+    req_bad("{\"op\":\"archive_stat\",\"id\":1}", "missing field `path`");
+    req_bad("{\"op\":\"archive_stat\",\"id\":1,\"path\":\"etc\"}", "absolute path");
+    req_bad("{\"op\":\"archive_stat\",\"id\":1,\"path\":\"/x\",\"stream\":3}", "unknown field");
+    req_bad("{\"op\":\"archive_stat\",\"id\":1,\"path\":\"/x\\u0000y\"}", "NUL");
+    req_bad("{\"op\":\"archive_get\",\"id\":1,\"path\":\"/x\",\"stream\":3}", "`process`");
+    req_bad("{\"op\":\"archive_get\",\"id\":1,\"process\":\"\",\"path\":\"/x\",\"stream\":3}",
+            "must not be empty");
+    req_bad("{\"op\":\"archive_get\",\"id\":1,\"process\":\"c\",\"path\":\"/x\"}",
+            "missing field `stream`");
+    req_bad("{\"op\":\"archive_get\",\"id\":1,\"process\":\"c\",\"path\":\"/x\",\"stream\":0}",
+            "outside");
+    req_bad("{\"op\":\"archive_get\",\"id\":1,\"process\":\"c\",\"path\":\"/x\","
+            "\"stream\":4294967296}",
+            "outside");
+    req_bad("{\"op\":\"archive_get\",\"id\":1,\"process\":\"c\",\"path\":\"/x\",\"stream\":\"1\"}",
+            "must be an integer");
+    req_bad("{\"op\":\"archive_get\",\"id\":1,\"process\":\"c\",\"path\":\"/etc\",\"stream\":1,"
+            "\"export\":true}",
+            "`export` needs `path`");
+    req_bad("{\"op\":\"archive_get\",\"id\":1,\"process\":\"c\",\"path\":\"/\",\"stream\":1,"
+            "\"export\":1}",
+            "must be a boolean");
+    req_bad("{\"op\":\"archive_put\",\"id\":1,\"process\":\"c\",\"path\":\"/\",\"stream\":1,"
+            "\"export\":false}",
+            "unknown field `export`");
+    req_bad("{\"op\":\"archive_put\",\"id\":1,\"process\":\"c\",\"path\":\"/\",\"stream\":1,"
+            "\"path\":\"/y\"}",
+            "invalid JSON");
+    /* replies and events */
+    guest_bad("{\"id\":1,\"ok\":true,\"stat\":[]}", "must be an object");
+    guest_bad("{\"id\":1,\"ok\":true,\"stat\":{\"name\":\"a\",\"size\":-1,\"mode\":0,"
+              "\"mtime\":\"t\"}}",
+              "outside");
+    guest_bad("{\"id\":1,\"ok\":true,\"stat\":{\"name\":\"a\",\"size\":1,\"mode\":4294967296,"
+              "\"mtime\":\"t\"}}",
+              "outside");
+    guest_bad("{\"id\":1,\"ok\":true,\"stat\":{\"name\":\"a\",\"size\":1,\"mode\":1}}",
+              "missing field `mtime`");
+    guest_bad("{\"id\":1,\"ok\":true,\"stat\":{\"name\":\"a\",\"size\":1,\"mode\":1,"
+              "\"mtime\":\"t\",\"owner\":0}}",
+              "unknown field `owner`");
+    guest_bad("{\"id\":1,\"ok\":false,\"error\":\"x\",\"stat\":{\"name\":\"a\",\"size\":1,"
+              "\"mode\":1,\"mtime\":\"t\"}}",
+              "`stat` set on a failed reply");
+    guest_bad("{\"id\":1,\"ok\":true,\"errno\":2}", "set on a successful reply");
+    guest_bad("{\"id\":1,\"ok\":false,\"error\":\"x\",\"errno\":0}", "outside");
+    guest_bad("{\"id\":1,\"ok\":false,\"error\":\"x\",\"errno\":4096}", "outside");
+    guest_bad("{\"event\":\"exit\",\"process\":\"c\",\"status\":1,\"error\":7}",
+              "must be a string");
+}
+
 static void test_peek_id(void **state)
 {
     const char *j = "{\"op\":\"launch\",\"id\":33}";
@@ -468,12 +599,19 @@ static void test_peek_id(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hello),          cmocka_unit_test(test_setup),
-        cmocka_unit_test(test_exec),           cmocka_unit_test(test_signal_resize_shutdown),
-        cmocka_unit_test(test_reply_event),    cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_limits),         cmocka_unit_test(test_bad_guest_msgs),
-        cmocka_unit_test(test_truncated_json), cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_hello),
+        cmocka_unit_test(test_setup),
+        cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_signal_resize_shutdown),
+        cmocka_unit_test(test_reply_event),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_bad_guest_msgs),
+        cmocka_unit_test(test_truncated_json),
+        cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_peek_id),
+        cmocka_unit_test(test_archive),
+        cmocka_unit_test(test_archive_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
