@@ -3,6 +3,8 @@ UNIT_TESTS += test-agent-frame test-agent-msg
 test-agent-frame_SRCS := tests/unit/test-agent-frame.c
 test-agent-msg_SRCS := tests/unit/test-agent-msg.c
 # guest code under test is compiled into the test (libctr.a has no guest objects)
+UNIT_TESTS += test-guest-archive
+test-guest-archive_SRCS := tests/unit/test-guest-archive.c src/guest/archive.c
 UNIT_TESTS += test-guest-user test-guest-exec test-guest-server test-guest-net
 test-guest-net_SRCS := tests/unit/test-guest-net.c src/guest/net.c
 test-guest-user_SRCS := tests/unit/test-guest-user.c src/guest/user.c

@@ -293,6 +293,72 @@ static void bad_exit_events(void **state)
     done(c);
 }
 
+/* archive_get: stat in the reply, tar on the stdout stream, the exit event's error;
+ * archive_put: the guest may not write on the upload stream. */
+static void archive_transfers(void **state)
+{
+    struct rec r = {0};
+    struct agentc *c = started(&r);
+    struct agentc_proc *get, *put;
+    char *msg = NULL;
+
+    get = agentc_archive(c, AGENT_OP_ARCHIVE_GET, "/etc", false, "cp-1", &ops, &r, on_reply, &r,
+                         NULL);
+    assert_non_null(get);
+    assert_int_equal(get->stdin_stream, 0);
+    assert_int_equal(get->stdout_stream, 4);
+    assert_null(
+        agentc_archive(c, AGENT_OP_ARCHIVE_STAT, "/", false, "cp-x", &ops, &r, NULL, NULL, NULL));
+    assert_int_equal(feed_json(c,
+                               "{\"id\":3,\"ok\":true,\"stat\":{\"name\":\"etc\",\"size\":1,"
+                               "\"mode\":2147484141,\"mtime\":\"2026-01-01T00:00:00Z\"}}",
+                               NULL),
+                     0);
+    assert_true(get->started);
+    assert_int_equal(feed(c, 4, AGENT_FRAME_DATA, "tar", 3, NULL), 0);
+    assert_string_equal(r.out, "tar");
+    assert_int_equal(feed(c, 4, AGENT_FRAME_EOF, NULL, 0, NULL), 0);
+    assert_int_equal(feed_json(c,
+                               "{\"event\":\"exit\",\"process\":\"cp-1\",\"status\":1,"
+                               "\"error\":\"read `/etc/x`: Permission denied\"}",
+                               NULL),
+                     0);
+    assert_int_equal(r.status, 1);
+    assert_string_equal(get->exit_error, "read `/etc/x`: Permission denied");
+    agentc_forget(c, get);
+
+    put = agentc_archive(c, AGENT_OP_ARCHIVE_PUT, "/dst", false, "cp-2", &ops, &r, on_reply, &r,
+                         NULL);
+    assert_non_null(put);
+    assert_int_equal(put->stdin_stream, 5);
+    assert_int_equal(put->stdout_stream, 0);
+    assert_int_equal(feed_json(c, "{\"id\":4,\"ok\":true}", NULL), 0);
+    assert_int_equal(agentc_send_stdin(c, put, "tar", 3, NULL), 0);
+    EXPECT_FAIL(feed(c, 5, AGENT_FRAME_DATA, "x", 1, &msg), "stdin stream 5");
+    done(c);
+}
+
+static void archive_refused(void **state)
+{
+    struct rec r = {0};
+    struct agentc *c = started(&r);
+    struct agentc_proc *put =
+        agentc_archive(c, AGENT_OP_ARCHIVE_PUT, "/x", false, "cp-3", &ops, &r, on_reply, &r, NULL);
+    char *msg = NULL;
+
+    assert_int_equal(feed_json(c,
+                               "{\"id\":3,\"ok\":false,\"error\":\"no such file or directory: "
+                               "/x\",\"code\":0,\"errno\":2}",
+                               NULL),
+                     0);
+    assert_false(r.last_ok);
+    assert_true(put->exited);
+    assert_false(put->in_open);
+    /* nothing may flow for a refused transfer */
+    EXPECT_FAIL(feed_exit(c, "cp-3", 0, &msg), "exit event for process `cp-3`");
+    done(c);
+}
+
 static void truncated_oversized_unknown_frames(void **state)
 {
     struct rec r = {0};
@@ -375,6 +441,8 @@ int main(void)
         cmocka_unit_test(bad_exit_events),
         cmocka_unit_test(truncated_oversized_unknown_frames),
         cmocka_unit_test(requests_are_framed),
+        cmocka_unit_test(archive_transfers),
+        cmocka_unit_test(archive_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
