@@ -26,6 +26,8 @@ void dmn_container_free(struct dmn_container *c)
     ctr_strv_free(c->args);
     free(c->stop_signal);
     free(c->error);
+    dmn_endpoints_free(c->eps, c->n_eps);
+    free(c->ports);
     if (c->pidfd >= 0)
         close(c->pidfd);
     pthread_mutex_destroy(&c->op_lock);
@@ -147,6 +149,7 @@ int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_
         c->restart_count, "State", "Status", dmn_status_name(c->status), "ExitCode", c->exit_code,
         "Error", c->error ? c->error : "", "StartedAt", (json_int_t)c->started_ns, "FinishedAt",
         (json_int_t)c->finished_ns, "Pid", c->pid);
+    dmn_netconf_save(c, j);
     char *s = json_dumps(j, JSON_INDENT(1));
     json_decref(j);
     int ret = ctr_write_file_atomic(path, s, strlen(s), 0600, err);
@@ -206,8 +209,9 @@ static int load_meta(const char *bundle, struct dmn_container *c, ctr_error_t *e
     c->started_ns = started;
     c->finished_ns = finished;
     c->status = status && strcmp(status, "created") == 0 && started == 0 ? DMN_CREATED : DMN_EXITED;
+    int ret = dmn_netconf_load(c, j, err);
     json_decref(j);
-    return 0;
+    return ret;
 }
 
 /* Rebuild one container's state from its bundle: the shim's state.json and
@@ -368,6 +372,7 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, boo
     }
     /* before the unlink wakes `wait condition=removed` (run --rm) */
     dmn_anonymous_volumes_remove(d, anon);
+    dmn_netconf_release(d, c, NULL); /* its addresses go back to the networks' pools */
     pthread_mutex_lock(&d->lock);
     dmn_execs_drop_locked(d, c->id);
     dmn_event_container_locked(d, c, "destroy", NULL);

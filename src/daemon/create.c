@@ -64,7 +64,7 @@ static const char *const host_config_keys[] = {"Binds",
                                                "OomScoreAdj",
                                                "PidMode",
                                                "Privileged",
-                                               "PublishAllPorts",
+                                               "PublishAllPorts", /* accepted, ignored */
                                                "ReadonlyRootfs",
                                                "SecurityOpt",
                                                "StorageOpt",
@@ -112,35 +112,16 @@ static const char *const host_config_keys[] = {"Binds",
                                                "Init",
                                                "Capabilities",
                                                "DiskQuota",
+                                               "ContainerNoDns", /* ours: --no-dns */
                                                NULL};
 
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
-static const char *const unsupported_host[] = {"PortBindings",
-                                               "Privileged",
-                                               "CapAdd",
-                                               "CapDrop",
-                                               "Devices",
-                                               "DeviceRequests",
-                                               "DeviceCgroupRules",
-                                               "VolumesFrom",
-                                               "Links",
-                                               "Sysctls",
-                                               "ExtraHosts",
-                                               "Dns",
-                                               "DnsSearch",
-                                               "DnsOptions",
-                                               "PidMode",
-                                               "UTSMode",
-                                               "UsernsMode",
-                                               "PublishAllPorts",
-                                               "SecurityOpt",
-                                               "GroupAdd",
-                                               "CpusetCpus",
-                                               "CpusetMems",
-                                               "VolumeDriver",
-                                               "StorageOpt",
-                                               NULL};
+static const char *const unsupported_host[] = {
+    "Privileged",        "CapAdd",       "CapDrop",     "Devices",  "DeviceRequests",
+    "DeviceCgroupRules", "VolumesFrom",  "Links",       "Sysctls",  "PidMode",
+    "UTSMode",           "UsernsMode",   "SecurityOpt", "GroupAdd", "CpusetCpus",
+    "CpusetMems",        "VolumeDriver", "StorageOpt",  NULL};
 
 static bool has_value(json_t *v)
 {
@@ -188,13 +169,6 @@ static int check_fields(json_t *body, ctr_error_t *err)
                 return dmn_fail(err, EINVAL, "`HostConfig.%s` is not supported by this daemon yet",
                                 k);
         }
-        const char *nm = json_string_value(json_object_get(hc, "NetworkMode"));
-        if (nm && *nm && strcmp(nm, "default") != 0 && strcmp(nm, "bridge") != 0 &&
-            strcmp(nm, "none") != 0)
-            return dmn_fail(err, EINVAL,
-                            "`HostConfig.NetworkMode` `%s` is not supported: use `default`, "
-                            "`bridge` or `none`",
-                            nm);
         const char *rp =
             json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name"));
         if (rp && *rp && strcmp(rp, "no") != 0)
@@ -211,13 +185,6 @@ static int check_fields(json_t *body, ctr_error_t *err)
     json_t *hcheck = json_object_get(body, "Healthcheck");
     if (hcheck && has_value(json_object_get(hcheck, "Test")))
         return dmn_fail(err, EINVAL, "`Healthcheck` is not supported by this daemon yet");
-    json_t *eps = json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig");
-    json_object_foreach(eps, k, v)
-    {
-        if (strcmp(k, "default") != 0 && strcmp(k, "bridge") != 0 && strcmp(k, "none") != 0)
-            return dmn_fail(err, EINVAL,
-                            "`NetworkingConfig.EndpointsConfig` network `%s` is not supported", k);
-    }
     static const char *const strv_fields[] = {"Cmd", "Entrypoint", "Env", NULL};
     for (size_t i = 0; strv_fields[i]; i++) {
         v = json_object_get(body, strv_fields[i]);
@@ -487,6 +454,7 @@ int dmn_handle_create(struct dmn_req *r)
     struct bundle_config bc = {0};
     struct imgstore_image img = {0};
     struct bundle_create_paths paths = {0};
+    struct dmn_netreq nrq = {0};
     cleanup_free char *name = NULL;
     cleanup_free char *kernel = NULL;
     cleanup_free char *initrd = NULL;
@@ -507,7 +475,7 @@ int dmn_handle_create(struct dmn_req *r)
             goto fail;
         name = ctr_xstrdup(qname[0] == '/' ? qname + 1 : qname);
     }
-    if (check_fields(body, &err) < 0)
+    if (check_fields(body, &err) < 0 || dmn_netreq_parse(body, &nrq, &err) < 0)
         goto fail;
     if (!json_is_string(json_object_get(body, "Image")) ||
         !*json_string_value(json_object_get(body, "Image"))) {
@@ -565,6 +533,15 @@ int dmn_handle_create(struct dmn_req *r)
     dmn_container_add_locked(d, c);
     pthread_mutex_unlock(&d->lock);
 
+    /* addresses and ports before the slow part: an unknown network fails fast */
+    if (dmn_netconf_attach(d, c, &nrq, &err) < 0) {
+        status = err->errnum == ENOENT   ? 404
+                 : err->errnum == EBUSY  ? 409
+                 : err->errnum == EINVAL ? 400
+                                         : 500;
+        goto fail_unlink;
+    }
+
     c->bundle = ctr_xasprintf("%s/%s", d->containers_dir, id);
     kernel = dmn_kernel_path(d);
     initrd = dmn_initrd_path(d);
@@ -583,16 +560,16 @@ int dmn_handle_create(struct dmn_req *r)
         /* the client's terminal size is the one the process starts with */
         bc.process.rows = a.rows;
         bc.process.cols = a.cols;
-        if (bundle_config_save(c->bundle, &bc, &err) < 0) {
-            status = 500;
-            goto fail_unlink;
-        }
     }
     c->created_ns = real_ns();
     c->image = ctr_xstrdup(o.image);
     c->image_id = ctr_xstrdup(img.manifest_digest);
     c->config = shown_config(body, &bc, &img, o.image);
     c->host_config = shown_host_config(body);
+    if (dmn_netconf_fill(c, &bc, &err) < 0 || bundle_config_save(c->bundle, &bc, &err) < 0) {
+        status = err->errnum == EINVAL ? 400 : 500;
+        goto fail_unlink;
+    }
     c->path = ctr_xstrdup(bc.process.args[0]);
     c->args = ctr_strv_dup(bc.process.args + 1);
     c->tty = o.tty;
@@ -624,6 +601,7 @@ fail_unlink : {
     ctr_error_t e2 = NULL;
     if (c->bundle && ctr_rm_rf(c->bundle, &e2) < 0)
         ctr_error_free(&e2);
+    dmn_netconf_release(d, c, NULL);
 }
     pthread_mutex_lock(&d->lock);
     dmn_container_unlink_locked(d, c);
@@ -635,6 +613,7 @@ fail:
         dmn_container_put(d, c);
 out:
     json_decref(body);
+    dmn_netreq_release(&nrq);
     create_args_release(&a);
     bundle_config_release(&bc);
     imgstore_image_release(&img);

@@ -8,6 +8,7 @@
 
 #include "bundle/bundle.h"
 #include "daemon/daemon.h"
+#include "net/ports.h"
 #include "proto/shim.h"
 
 #include <jansson.h>
@@ -138,6 +139,19 @@ const char *dmn_status_name(enum dmn_status s); /* docker's: created running exi
 
 struct dmn_attach; /* stream.c: an attach waiting for the container to start */
 
+/* A container's attachment to a network (netconf.c): its address is the network's
+ * IPAM allocation owned by the container id, held until the container is removed. */
+struct dmn_endpoint {
+    char *net_id, *net_name;
+    char **aliases; /* EndpointsConfig.Aliases (DNS names on this network) */
+    uint32_t addr, gateway;
+    uint8_t prefix;
+    bool internal;
+    char *bridge;
+    char mac[18];
+    char tap[16]; /* ctap + 10 hex of the id + index */
+};
+
 struct dmn_container {
     char id[65];
     char *name;   /* without the leading '/' */
@@ -168,6 +182,10 @@ struct dmn_container {
     /* a terminal size given before the main process ran: applied at start */
     uint16_t resize_rows, resize_cols;
     bool resize_pending;
+    struct dmn_endpoint *eps; /* networks, the first one's address is the container's */
+    size_t n_eps;
+    struct net_port_binding *ports; /* published, host ports fixed at create */
+    size_t n_ports;
     struct dmn *d_owner; /* for the auto-remove thread */
     int refs;
     pthread_mutex_t op_lock; /* serializes start/stop/kill/remove */
@@ -222,6 +240,12 @@ struct dmn {
     bool stop_containers;
     int stop_timeout;
     char *log_path; /* NULL when logging to stderr */
+    /* networking (networks.c): serialized by net_lock, taken before lock */
+    pthread_mutex_t net_lock;
+    char *net_error;      /* why networking is unavailable; NULL when it is up */
+    struct dmn_dns **dns; /* a DNS server per network */
+    size_t n_dns;
+    char *dns_upstream; /* resolv.conf the DNS servers forward to */
 };
 
 /* containers.c */
@@ -343,6 +367,70 @@ void dmn_event_container_locked(struct dmn *d, struct dmn_container *c, const ch
                                 json_t *extra); /* steals extra */
 void dmn_events_release(struct dmn *d);
 int dmn_handle_events(struct dmn_req *r);
+
+/* networks.c: the networks' host side (bridges, nft table, DNS) and /networks */
+/* At start: the default network, every stored network's bridge, the nft table, IP
+ * forwarding and the DNS servers. Never fatal: a failure is kept in d->net_error. */
+void dmn_networks_init(struct dmn *d);
+/* At exit: stop the DNS servers; with no container running, also remove the bridges
+ * and the nft table (the next start makes them again). */
+void dmn_networks_shutdown(struct dmn *d);
+/* EHOSTUNREACH with the reason when networking is unavailable. */
+int dmn_networks_check(struct dmn *d, ctr_error_t *err);
+/* Under net_lock: rebuild the nft table from the stored networks; start or stop the
+ * DNS server of one network. */
+int dmn_networks_apply_nft(struct dmn *d, ctr_error_t *err);
+struct net_network;
+int dmn_dns_start(struct dmn *d, const struct net_network *nw, ctr_error_t *err);
+void dmn_dns_stop(struct dmn *d, const char *net_id);
+int dmn_handle_networks_list(struct dmn_req *r);
+int dmn_handle_network_inspect(struct dmn_req *r);
+int dmn_handle_network_create(struct dmn_req *r);
+int dmn_handle_network_delete(struct dmn_req *r);
+int dmn_handle_networks_prune(struct dmn_req *r);
+int dmn_handle_network_connect(struct dmn_req *r);
+int dmn_handle_network_disconnect(struct dmn_req *r);
+
+/* netconf.c: a container's networks, ports, /etc/hosts and resolv.conf */
+struct dmn_netreq {
+    bool none;       /* NetworkMode none: loopback only */
+    char **networks; /* names or ids as given, first = the primary */
+    char ***aliases; /* per network, NULL-terminated (may be NULL) */
+    size_t n_networks;
+    struct net_port_binding *ports; /* host_port 0: any free one (picked at create) */
+    size_t n_ports;
+};
+/* Parse NetworkMode, NetworkingConfig.EndpointsConfig and HostConfig.PortBindings, and
+ * check Dns/DnsSearch/DnsOptions/ExtraHosts (EINVAL naming the field). */
+int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err);
+void dmn_netreq_release(struct dmn_netreq *rq);
+/* An ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be `host-gateway`. */
+int dmn_extra_host_split(const char *s, char **name, char **ip);
+/* Allocate an address on each network (ENOENT: unknown network, EBUSY: pool
+ * exhausted) and the ports (EBUSY naming `ip:port/proto` in use) into c. Takes
+ * net_lock. */
+int dmn_netconf_attach(struct dmn *d, struct dmn_container *c, const struct dmn_netreq *rq,
+                       ctr_error_t *err);
+/* Join one more network (connect; the caller holds net_lock). */
+int dmn_netconf_join(struct dmn *d, struct dmn_container *c, const char *network,
+                     char *const *aliases, ctr_error_t *err);
+/* Release c's address on one network (net_id) or all of them (NULL). */
+void dmn_netconf_release(struct dmn *d, struct dmn_container *c, const char *net_id);
+/* Write c's networks, ports and setup.network into the bundle config. */
+int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_error_t *err);
+/* Load, fill, save the bundle config of c. */
+int dmn_netconf_rewrite(struct dmn_container *c, ctr_error_t *err);
+void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
+/* daemon.json: {"Endpoints":[...],"Ports":[...]} to and from c. */
+void dmn_netconf_save(struct dmn_container *c, json_t *meta);
+int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err);
+/* Docker shapes: NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
+json_t *dmn_netconf_networks_json(struct dmn_container *c);
+json_t *dmn_netconf_ports_json(struct dmn_container *c);
+json_t *dmn_netconf_ports_list_json(struct dmn_container *c);
+/* The container's DNS names on network net_id match name (under d->lock). */
+bool dmn_netconf_has_name(struct dmn_container *c, const char *net_id, const char *name,
+                          uint32_t *addr);
 
 /* images.c, archive.c */
 int dmn_handle_images_list(struct dmn_req *r);

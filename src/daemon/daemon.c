@@ -1,6 +1,7 @@
 /* dmn_run: the daemon's life. Directories, the pid-file lock, the image store,
- * recovery of the containers on disk, the monitor, the API socket, then wait
- * for SIGTERM/SIGINT or an API stop. Containers outlive the daemon. */
+ * recovery of the containers on disk, the monitor, the networks (bridges, nft,
+ * DNS), the API socket, then wait for SIGTERM/SIGINT or an API stop. Containers
+ * outlive the daemon. */
 #include "daemon/daemon-internal.h"
 #include "image/store.h"
 
@@ -110,6 +111,7 @@ int dmn_run(const struct dmn_config *cfg, ctr_error_t *err)
     cleanup_close int lfd = -1;
     sigset_t set;
     void *http = NULL;
+    bool net_up = false;
     int ret = -1;
 
     d->cfg = *cfg;
@@ -118,6 +120,7 @@ int dmn_run(const struct dmn_config *cfg, ctr_error_t *err)
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->cond, NULL);
     pthread_mutex_init(&d->img_lock, NULL);
+    pthread_mutex_init(&d->net_lock, NULL);
     d->containers_dir = ctr_xasprintf("%s/containers", cfg->root);
     d->tmp_dir = ctr_xasprintf("%s/tmp", cfg->root);
     d->kernel_dir = ctr_xasprintf("%s/kernel", cfg->root);
@@ -157,6 +160,8 @@ int dmn_run(const struct dmn_config *cfg, ctr_error_t *err)
         goto out;
     if (dmn_monitor_start(d, err) < 0 || dmn_containers_load(d, err) < 0)
         goto out;
+    dmn_networks_init(d); /* after the containers: DNS answers for them, IPAM is checked */
+    net_up = true;
     lfd = listen_socket(d, err);
     if (lfd < 0)
         goto out;
@@ -202,6 +207,8 @@ out:
         if (atomic_load(&d->streams) == 0)
             dmn_http_stop(http);
     }
+    if (net_up)
+        dmn_networks_shutdown(d);
     if (pidfd >= 0) {
         cleanup_free char *pp = ctr_xasprintf("%s/%s", cfg->run_root, DMN_PID_FILE);
         unlink(pp);

@@ -23,6 +23,7 @@ struct dmn_config {
     char *default_cpus;    /* NULL: 2 */
     char *accel;           /* auto|kvm|tcg for new containers */
     char *log_path;        /* the daemon's log file, NULL for stderr */
+    char *default_subnet;  /* the default network's, when it is made; NULL: auto */
 };
 
 /* Serve until SIGTERM/SIGINT or POST /container/system/stop. */

@@ -91,6 +91,11 @@ static bool event_matches(struct evstream *s, struct dmn_event *e)
     if (dmn_filters_has(&s->f, "image") &&
         !(image && dmn_filters_any(&s->f, "image", eq_value, (void *)image)))
         return false;
+    if (dmn_filters_has(&s->f, "network") &&
+        (strcmp(e->type, "network") != 0 ||
+         (!dmn_filters_any(&s->f, "network", eq_value, e->id) &&
+          !(name && dmn_filters_any(&s->f, "network", eq_value, (void *)name)))))
+        return false;
     return dmn_filters_labels(&s->f, e->attrs);
 }
 
@@ -168,7 +173,8 @@ static void events_free(void *ctx)
 
 int dmn_handle_events(struct dmn_req *r)
 {
-    static const char *const allowed[] = {"type", "container", "event", "label", "image", NULL};
+    static const char *const allowed[] = {"type",  "container", "event", "label",
+                                          "image", "network",   NULL};
     ctr_error_t err = NULL;
     struct evstream *s = ctr_xcalloc(1, sizeof(*s));
     s->d = r->d;

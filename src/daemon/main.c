@@ -1,5 +1,6 @@
 /* container-apiserver: parse the command line, set up logging, run the daemon. */
 #include "daemon/daemon.h"
+#include "net/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,8 @@ static void usage(FILE *f)
             "  --default-memory SIZE memory of containers that ask for none (default 1g)\n"
             "  --default-cpus N      vCPUs of containers that ask for none (default 2)\n"
             "  --virtualization kvm|tcg|auto   accelerator for new containers\n"
+            "  --default-subnet CIDR IPv4 subnet of the default network when it is made\n"
+            "                        (default: 192.168.64.0/24, or the first free /24 after it)\n"
             "  --log-level LEVEL     error, warn, info (default) or debug\n"
             "  --log-file PATH       daemon log (default DATA/" DMN_LOG_FILE "; `-` = stderr)\n");
 }
@@ -44,7 +47,8 @@ int main(int argc, char **argv)
         O_CPUS,
         O_ACCEL,
         O_LEVEL,
-        O_LOGF
+        O_LOGF,
+        O_SUBNET
     };
     static const struct option lo[] = {
         {"root", required_argument, NULL, O_ROOT},
@@ -59,6 +63,7 @@ int main(int argc, char **argv)
         {"virtualization", required_argument, NULL, O_ACCEL},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"log-file", required_argument, NULL, O_LOGF},
+        {"default-subnet", required_argument, NULL, O_SUBNET},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -122,6 +127,16 @@ int main(int argc, char **argv)
         case O_LOGF:
             logf = optarg;
             break;
+        case O_SUBNET: {
+            struct net_cidr cidr;
+            ctr_error_t e = NULL;
+            if (net_cidr_parse(optarg, &cidr, &e) < 0) {
+                fprintf(stderr, PROG ": `--default-subnet %s`: %s\n", optarg, e->msg);
+                return 2;
+            }
+            cfg.default_subnet = optarg;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;

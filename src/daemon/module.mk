@@ -5,3 +5,6 @@ container-apiserver_SRCS := src/daemon/main.c
 
 UNIT_TESTS += test-daemon
 test-daemon_SRCS := tests/unit/test-daemon.c
+
+UNIT_TESTS += test-daemon-net
+test-daemon-net_SRCS := tests/unit/test-daemon-net.c

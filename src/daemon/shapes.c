@@ -360,19 +360,27 @@ json_t *dmn_container_state_json(struct dmn_container *c)
                      c->error ? c->error : "", "StartedAt", started, "FinishedAt", finished);
 }
 
+/* NetworkMode as created: the name given (`default` when none was). */
+static const char *network_mode(struct dmn_container *c)
+{
+    const char *nm = json_string_value(json_object_get(c->host_config, "NetworkMode"));
+    return nm && *nm ? nm : "default";
+}
+
 json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c)
 {
     cleanup_free char *name = ctr_xasprintf("/%s", c->name);
     cleanup_free char *cmd = command_line(c);
     cleanup_free char *st = status_text(c);
     json_t *labels = json_object_get(c->config, "Labels");
-    return json_pack(
-        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:s},s:{s:{}},s:o}", "Id", c->id, "Names",
-        name, "Image", c->image, "ImageID", c->image_id ? c->image_id : "", "Command", cmd,
-        "Created", (json_int_t)(c->created_ns / 1000000000), "Ports", "Labels",
-        labels ? json_incref(labels) : json_object(), "State", dmn_status_name(c->status), "Status",
-        st, "HostConfig", "NetworkMode", "default", "NetworkSettings", "Networks", "Mounts",
-        dmn_container_mounts_json(d, c));
+    return json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:s},s:{s:o},s:o}", "Id", c->id,
+                     "Names", name, "Image", c->image, "ImageID", c->image_id ? c->image_id : "",
+                     "Command", cmd, "Created", (json_int_t)(c->created_ns / 1000000000), "Ports",
+                     dmn_netconf_ports_list_json(c), "Labels",
+                     labels ? json_incref(labels) : json_object(), "State",
+                     dmn_status_name(c->status), "Status", st, "HostConfig", "NetworkMode",
+                     network_mode(c), "NetworkSettings", "Networks", dmn_netconf_networks_json(c),
+                     "Mounts", dmn_container_mounts_json(d, c));
 }
 
 json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
@@ -381,6 +389,14 @@ json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
     cleanup_free char *name = ctr_xasprintf("/%s", c->name);
     cleanup_free char *logpath = ctr_xasprintf("%s/container.log", c->bundle);
     json_t *execs = json_array();
+    json_t *nets = dmn_netconf_networks_json(c);
+    /* the top-level address fields are the first network's, as docker's for `bridge` */
+    json_t *first = c->n_eps ? json_object_get(nets, c->eps[0].net_name) : NULL;
+    const char *ip = first ? json_string_value(json_object_get(first, "IPAddress")) : "";
+    const char *gw = first ? json_string_value(json_object_get(first, "Gateway")) : "";
+    const char *mac = first ? json_string_value(json_object_get(first, "MacAddress")) : "";
+    const char *epid = first ? json_string_value(json_object_get(first, "EndpointID")) : "";
+    int prefix = c->n_eps ? c->eps[0].prefix : 0;
 
     for (struct dmn_exec *e = d->execs; e; e = e->next)
         if (strcmp(e->container_id, c->id) == 0 && e->running)
@@ -391,16 +407,17 @@ json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
     }
     return json_pack(
         "{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:O,"
-        "s:{s:s,s:n},s:o,s:O,s:{s:s,s:s,s:b,s:{},s:s,s:n,s:n,s:s,s:s,s:i,s:s,s:i,s:s,s:{}}}",
+        "s:{s:s,s:n},s:o,s:O,s:{s:s,s:s,s:b,s:o,s:s,s:n,s:n,s:s,s:s,s:i,s:s,s:i,s:s,s:o}}",
         "Id", c->id, "Created", created, "Path", c->path, "Args", dmn_strv_json(c->args), "State",
         dmn_container_state_json(c), "Image", c->image_id ? c->image_id : "", "ResolvConfPath", "",
         "HostnamePath", "", "HostsPath", "", "LogPath", logpath, "Name", name, "RestartCount",
         c->restart_count, "Driver", "ext4", "Platform", "linux", "MountLabel", "", "ProcessLabel",
         "", "AppArmorProfile", "", "ExecIDs", execs, "HostConfig", c->host_config, "GraphDriver",
         "Name", "ext4", "Data", "Mounts", dmn_container_mounts_json(d, c), "Config", c->config,
-        "NetworkSettings", "Bridge", "", "SandboxID", "", "HairpinMode", 0, "Ports", "SandboxKey",
-        "", "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "",
-        "IPPrefixLen", 0, "IPAddress", "", "GlobalIPv6PrefixLen", 0, "MacAddress", "", "Networks");
+        "NetworkSettings", "Bridge", "", "SandboxID", "", "HairpinMode", 0, "Ports",
+        dmn_netconf_ports_json(c), "SandboxKey", "", "SecondaryIPAddresses",
+        "SecondaryIPv6Addresses", "EndpointID", epid, "Gateway", gw, "IPPrefixLen", prefix,
+        "IPAddress", ip, "GlobalIPv6PrefixLen", 0, "MacAddress", mac, "Networks", nets);
 }
 
 void dmn_mux_header(uint8_t hdr[8], int stream, uint32_t len)

@@ -1,0 +1,514 @@
+/* A container's networking as the daemon sees it: the request's NetworkMode,
+ * EndpointsConfig, PortBindings and DNS fields parsed and checked; an address on
+ * each network (IPAM, owner = the container id), a MAC and a TAP name per NIC; the
+ * published ports checked free by binding them; and what the bundle gets from it
+ * (`networks`, `ports`, `setup.network`: interfaces, /etc/hosts, resolv.conf). See
+ * docs/network.md. */
+#include "daemon/daemon-internal.h"
+#include "net/net.h"
+#include "net/ports.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void endpoint_release(struct dmn_endpoint *ep)
+{
+    free(ep->net_id);
+    free(ep->net_name);
+    ctr_strv_free(ep->aliases);
+    free(ep->bridge);
+    memset(ep, 0, sizeof(*ep));
+}
+
+void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        endpoint_release(&eps[i]);
+    free(eps);
+}
+
+void dmn_netreq_release(struct dmn_netreq *rq)
+{
+    for (size_t i = 0; i < rq->n_networks; i++) {
+        free(rq->networks[i]);
+        ctr_strv_free(rq->aliases[i]);
+    }
+    free(rq->networks);
+    free(rq->aliases);
+    free(rq->ports);
+    memset(rq, 0, sizeof(*rq));
+}
+
+/* ---- parsing the request ---- */
+
+static bool is_default_name(const char *n)
+{
+    return strcmp(n, NET_DEFAULT_NAME) == 0 || strcmp(n, NET_DEFAULT_ALIAS) == 0;
+}
+
+/* A DNS name (alias, extra host): letters, digits, `-`, `_`, `.`; no spaces. */
+static bool dns_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+            return false;
+    return true;
+}
+
+/* A word that goes into resolv.conf verbatim: printable, no blanks. */
+static bool resolv_word_ok(const char *s)
+{
+    if (*s == '\0' || strlen(s) > 255)
+        return false;
+    for (; *s; s++)
+        if (!isgraph((unsigned char)*s))
+            return false;
+    return true;
+}
+
+static bool ip_any_ok(const char *s)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
+}
+
+static void add_network(struct dmn_netreq *rq, const char *name, char **aliases)
+{
+    for (size_t i = 0; i < rq->n_networks; i++) {
+        if (strcmp(rq->networks[i], name) == 0 ||
+            (is_default_name(rq->networks[i]) && is_default_name(name))) {
+            if (aliases && rq->aliases[i] == NULL)
+                rq->aliases[i] = aliases;
+            else
+                ctr_strv_free(aliases);
+            return;
+        }
+    }
+    rq->networks = ctr_xrealloc(rq->networks, (rq->n_networks + 1) * sizeof(char *));
+    rq->aliases = ctr_xrealloc(rq->aliases, (rq->n_networks + 1) * sizeof(char **));
+    rq->networks[rq->n_networks] = ctr_xstrdup(name);
+    rq->aliases[rq->n_networks] = aliases;
+    rq->n_networks++;
+}
+
+static int parse_endpoint(const char *net, json_t *ep, char ***aliases, ctr_error_t *err)
+{
+    *aliases = NULL;
+    if (ep == NULL || json_is_null(ep))
+        return 0;
+    if (!json_is_object(ep))
+        return dmn_fail(err, EINVAL, "`NetworkingConfig.EndpointsConfig.%s` must be an object",
+                        net);
+    json_t *ipam = json_object_get(ep, "IPAMConfig");
+    if (json_is_object(ipam)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(ipam, k, v)
+        {
+            if (json_is_string(v) && *json_string_value(v))
+                return dmn_fail(err, EINVAL,
+                                "static addresses (`EndpointsConfig.%s.IPAMConfig.%s`) are not "
+                                "supported: addresses come from the network's allocator",
+                                net, k);
+        }
+    }
+    json_t *links = json_object_get(ep, "Links");
+    if (json_is_array(links) && json_array_size(links))
+        return dmn_fail(err, EINVAL,
+                        "`EndpointsConfig.%s.Links` is not supported: containers on a network "
+                        "find each other by name",
+                        net);
+    const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
+    if (mac && *mac)
+        return dmn_fail(err, EINVAL,
+                        "`EndpointsConfig.%s.MacAddress` is not supported: the MAC follows the "
+                        "address",
+                        net);
+    json_t *al = json_object_get(ep, "Aliases");
+    if (al == NULL || json_is_null(al))
+        return 0;
+    if (!json_is_array(al))
+        return dmn_fail(err, EINVAL, "`EndpointsConfig.%s.Aliases` must be a list of names", net);
+    size_t i;
+    json_t *a;
+    json_array_foreach(al, i, a)
+    {
+        if (!json_is_string(a) || !dns_name_ok(json_string_value(a)))
+            return dmn_fail(err, EINVAL,
+                            "`EndpointsConfig.%s.Aliases[%zu]` must be a DNS name (letters, "
+                            "digits, `-`, `_`, `.`)",
+                            net, i);
+    }
+    *aliases = dmn_json_strv(al);
+    return 0;
+}
+
+static int parse_ports(json_t *pb, struct dmn_netreq *rq, ctr_error_t *err)
+{
+    if (net_ports_from_docker(pb, &rq->ports, &rq->n_ports, err) < 0) {
+        (*err)->errnum = EINVAL;
+        return ctr_error_wrap(err, "`HostConfig.PortBindings`");
+    }
+    if (rq->n_ports > BUNDLE_MAX_PORTS)
+        return dmn_fail(err, EINVAL, "too many published ports (%zu): %d at most", rq->n_ports,
+                        BUNDLE_MAX_PORTS);
+    return 0;
+}
+
+static int check_strings(json_t *hc, const char *field, bool (*ok)(const char *), const char *what,
+                         ctr_error_t *err)
+{
+    json_t *a = json_object_get(hc, field), *e;
+    size_t i;
+    if (a == NULL || json_is_null(a))
+        return 0;
+    if (!json_is_array(a))
+        return dmn_fail(err, EINVAL, "`HostConfig.%s` must be a list of strings", field);
+    json_array_foreach(a, i, e)
+    {
+        if (!json_is_string(e) || !ok(json_string_value(e)))
+            return dmn_fail(err, EINVAL, "`HostConfig.%s[%zu]` `%s` must be %s", field, i,
+                            json_is_string(e) ? json_string_value(e) : "?", what);
+    }
+    return 0;
+}
+
+int dmn_extra_host_split(const char *s, char **name, char **ip)
+{
+    const char *sep = strchr(s, '=');
+    if (sep == NULL)
+        sep = strchr(s, ':');
+    if (sep == NULL || sep == s || sep[1] == '\0')
+        return -1;
+    *name = ctr_xstrndup(s, (size_t)(sep - s));
+    *ip = ctr_xstrdup(sep + 1);
+    return 0;
+}
+
+static bool extra_host_ok(const char *s)
+{
+    char *name, *ip;
+    if (dmn_extra_host_split(s, &name, &ip) < 0)
+        return false;
+    bool ok = dns_name_ok(name) && (strcmp(ip, "host-gateway") == 0 || ip_any_ok(ip));
+    free(name);
+    free(ip);
+    return ok;
+}
+
+int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
+{
+    struct dmn_netreq rq = {0};
+    json_t *hc = json_object_get(body, "HostConfig");
+    json_t *eps = json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig");
+    const char *nm = json_string_value(json_object_get(hc, "NetworkMode"));
+    const char *k;
+    json_t *v;
+
+    if (nm == NULL)
+        nm = "";
+    if (strcmp(nm, "host") == 0 || strncmp(nm, "container:", 10) == 0 || strncmp(nm, "ns:", 3) == 0)
+        return dmn_fail(err, EINVAL,
+                        "`HostConfig.NetworkMode` `%s` is not supported: each container has its "
+                        "own VM; use a network name or `none`",
+                        nm);
+    if (eps && !json_is_null(eps) && !json_is_object(eps))
+        return dmn_fail(err, EINVAL, "`NetworkingConfig.EndpointsConfig` must be an object");
+    rq.none = strcmp(nm, "none") == 0 || json_is_true(json_object_get(body, "NetworkDisabled"));
+    if (rq.none) {
+        json_object_foreach(eps, k, v)
+        {
+            if (strcmp(k, "none") != 0)
+                return dmn_fail(err, EINVAL,
+                                "conflicting options: network `none` cannot be combined with "
+                                "network `%s`",
+                                k);
+        }
+    } else {
+        if (*nm) {
+            char **al = NULL;
+            if (parse_endpoint(nm, json_object_get(eps, nm), &al, err) < 0)
+                goto fail;
+            add_network(&rq, nm, al);
+        }
+        json_object_foreach(eps, k, v)
+        {
+            char **al = NULL;
+            if (strcmp(k, "none") == 0) {
+                dmn_fail(err, EINVAL,
+                         "conflicting options: network `none` cannot be combined with other "
+                         "networks");
+                goto fail;
+            }
+            if (parse_endpoint(k, v, &al, err) < 0)
+                goto fail;
+            add_network(&rq, k, al);
+        }
+        if (rq.n_networks == 0)
+            add_network(&rq, NET_DEFAULT_NAME, NULL);
+        if (rq.n_networks > BUNDLE_MAX_NETS) {
+            dmn_fail(err, EINVAL, "too many networks: a container joins %d at most",
+                     BUNDLE_MAX_NETS);
+            goto fail;
+        }
+    }
+    if (parse_ports(json_object_get(hc, "PortBindings"), &rq, err) < 0)
+        goto fail;
+    if (rq.none && rq.n_ports) {
+        dmn_fail(err, EINVAL, "published ports need a network: network `none` has only loopback");
+        goto fail;
+    }
+    if (check_strings(hc, "Dns", ip_any_ok, "an IP address", err) < 0 ||
+        check_strings(hc, "DnsSearch", resolv_word_ok, "a domain without blanks", err) < 0 ||
+        check_strings(hc, "DnsOptions", resolv_word_ok, "an option without blanks", err) < 0 ||
+        check_strings(hc, "ExtraHosts", extra_host_ok, "NAME:IP (IP may be `host-gateway`)", err) <
+            0)
+        goto fail;
+    v = json_object_get(hc, "ContainerNoDns");
+    if (v && !json_is_boolean(v) && !json_is_null(v)) {
+        dmn_fail(err, EINVAL, "`HostConfig.ContainerNoDns` must be true or false");
+        goto fail;
+    }
+    *out = rq;
+    return 0;
+fail:
+    dmn_netreq_release(&rq);
+    return -1;
+}
+
+/* ---- addresses and ports ---- */
+
+static void endpoint_fill(struct dmn_endpoint *ep, const struct net_network *nw, uint32_t addr,
+                          const char *id, size_t index, char *const *aliases)
+{
+    memset(ep, 0, sizeof(*ep));
+    ep->net_id = ctr_xstrdup(nw->id);
+    ep->net_name = ctr_xstrdup(nw->name);
+    ep->aliases = aliases && aliases[0] ? ctr_strv_dup((char **)aliases) : NULL;
+    ep->addr = addr;
+    ep->gateway = nw->gateway;
+    ep->prefix = nw->subnet.prefix;
+    ep->internal = nw->internal;
+    ep->bridge = ctr_xstrdup(nw->bridge);
+    net_mac_for(addr, ep->mac);
+    snprintf(ep->tap, sizeof(ep->tap), "ctap%.10s%zu", id, index);
+}
+
+static int join_one(struct dmn *d, const char *id, const char *network, char *const *aliases,
+                    size_t index, struct dmn_endpoint *ep, ctr_error_t *err)
+{
+    struct net_network nw = {0};
+    uint32_t addr;
+
+    if (net_network_load(d->cfg.root, network, &nw, err) < 0) {
+        if ((*err)->errnum == ENOENT) {
+            ctr_error_free(err);
+            return dmn_fail(err, ENOENT, "network %s not found", network);
+        }
+        return -1;
+    }
+    if (net_ipam_allocate(d->cfg.root, &nw, id, &addr, err) < 0) {
+        if ((*err)->errnum == ENOSPC)
+            (*err)->errnum = EBUSY; /* the message names the network: a 409 */
+        net_network_release(&nw);
+        return -1;
+    }
+    endpoint_fill(ep, &nw, addr, id, index, aliases);
+    net_network_release(&nw);
+    return 0;
+}
+
+static void release_one(struct dmn *d, const char *id, const struct dmn_endpoint *ep)
+{
+    struct net_network nw = {0};
+    ctr_error_t err = NULL;
+    if (net_network_load(d->cfg.root, ep->net_id, &nw, &err) < 0 ||
+        net_ipam_release(d->cfg.root, &nw, id, &err) < 0) {
+        log_warn("container %.12s: address on network %s not released: %s", id, ep->net_name,
+                 err->msg);
+        ctr_error_free(&err);
+    }
+    net_network_release(&nw);
+}
+
+/* Bind host_ip:port; SO_REUSEADDR for TCP, so that TIME_WAIT does not count as in use. */
+static int bind_port(const struct net_port_binding *p)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p->host_port)};
+    uint32_t ip = 0;
+    int one = 1;
+    bool tcp = strcmp(p->proto, "tcp") == 0;
+    if (*p->host_ip && net_ip_parse(p->host_ip, &ip, NULL) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    sa.sin_addr.s_addr = htonl(ip);
+    int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (tcp)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* `any port` bindings get a free one (net_ports_assign_free); then every port is
+ * bound at once, so a port in use, or two bindings of the request on one port, are
+ * refused now. The shim binds them for real when the container starts. */
+static int reserve_ports(const struct dmn_netreq *rq, struct net_port_binding **out,
+                         ctr_error_t *err)
+{
+    struct net_port_binding *ports = ctr_xcalloc(rq->n_ports + 1, sizeof(*ports));
+    int *fds = ctr_xcalloc(rq->n_ports + 1, sizeof(int));
+    size_t i = 0;
+    int ret = -1;
+
+    memcpy(ports, rq->ports, rq->n_ports * sizeof(*ports));
+    if (net_ports_assign_free(ports, rq->n_ports, err) < 0) {
+        (*err)->errnum = (*err)->errnum == EADDRNOTAVAIL ? EINVAL : EBUSY;
+        goto out;
+    }
+    for (i = 0; i < rq->n_ports; i++) {
+        const struct net_port_binding *p = &ports[i];
+        int fd = bind_port(p);
+        if (fd < 0) {
+            int e = errno;
+            char name[64];
+            snprintf(name, sizeof(name), "%s:%u/%s", *p->host_ip ? p->host_ip : "0.0.0.0",
+                     (unsigned)p->host_port, p->proto);
+            if (e == EADDRINUSE)
+                dmn_fail(err, EBUSY, "port %s is already in use", name);
+            else if (e == EADDRNOTAVAIL)
+                dmn_fail(err, EINVAL, "cannot publish port %s: the host has no address %s", name,
+                         p->host_ip);
+            else
+                ctr_fail(err, e, "cannot publish port %s", name);
+            break;
+        }
+        fds[i] = fd;
+    }
+    if (i == rq->n_ports) {
+        *out = ports;
+        ports = NULL;
+        ret = 0;
+    }
+out:
+    for (size_t j = 0; j < i; j++)
+        close(fds[j]);
+    free(fds);
+    free(ports);
+    return ret;
+}
+
+int dmn_netconf_attach(struct dmn *d, struct dmn_container *c, const struct dmn_netreq *rq,
+                       ctr_error_t *err)
+{
+    struct dmn_endpoint *eps = ctr_xcalloc(rq->n_networks + 1, sizeof(*eps));
+    struct net_port_binding *ports = NULL;
+    size_t n = 0;
+
+    if (rq->none)
+        goto done;
+    /* a network being removed meanwhile sees c (in the table, creating) once this ends */
+    pthread_mutex_lock(&d->net_lock);
+    if (dmn_networks_check(d, err) < 0)
+        goto fail;
+    for (size_t i = 0; i < rq->n_networks; i++) {
+        if (join_one(d, c->id, rq->networks[i], rq->aliases[i], n, &eps[n], err) < 0)
+            goto fail;
+        bool dup = false;
+        for (size_t j = 0; j < n; j++)
+            dup = dup || strcmp(eps[j].net_id, eps[n].net_id) == 0;
+        if (dup) /* the same network twice (a name and its id): one NIC, one address */
+            endpoint_release(&eps[n]);
+        else
+            n++;
+    }
+    if (rq->n_ports && reserve_ports(rq, &ports, err) < 0)
+        goto fail;
+    pthread_mutex_lock(&d->lock);
+    c->eps = eps;
+    c->n_eps = n;
+    c->ports = ports;
+    c->n_ports = ports ? rq->n_ports : 0;
+    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->net_lock);
+    return 0;
+done:
+    c->eps = eps;
+    return 0;
+fail:
+    for (size_t j = 0; j < n; j++)
+        release_one(d, c->id, &eps[j]);
+    dmn_endpoints_free(eps, n);
+    pthread_mutex_unlock(&d->net_lock);
+    return -1;
+}
+
+int dmn_netconf_join(struct dmn *d, struct dmn_container *c, const char *network,
+                     char *const *aliases, ctr_error_t *err)
+{
+    struct dmn_endpoint ep;
+
+    if (dmn_networks_check(d, err) < 0)
+        return -1;
+    if (c->n_eps >= BUNDLE_MAX_NETS)
+        return dmn_fail(err, EINVAL, "too many networks: a container joins %d at most",
+                        BUNDLE_MAX_NETS);
+    /* a TAP index not in use (a disconnect may have left a hole) */
+    size_t index = 0;
+    for (bool used = true; used; index += used) {
+        used = false;
+        for (size_t i = 0; i < c->n_eps; i++)
+            used = used || c->eps[i].tap[14] == (char)('0' + index);
+    }
+    if (join_one(d, c->id, network, aliases, index, &ep, err) < 0)
+        return -1;
+    for (size_t i = 0; i < c->n_eps; i++) {
+        if (strcmp(c->eps[i].net_id, ep.net_id) == 0) {
+            dmn_fail(err, EEXIST, "container %s is already connected to network %s", c->name,
+                     ep.net_name);
+            endpoint_release(&ep); /* the same owner got the same address: keep it */
+            return -1;
+        }
+    }
+    pthread_mutex_lock(&d->lock);
+    c->eps = ctr_xrealloc(c->eps, (c->n_eps + 1) * sizeof(*c->eps));
+    c->eps[c->n_eps++] = ep;
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+}
+
+void dmn_netconf_release(struct dmn *d, struct dmn_container *c, const char *net_id)
+{
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < c->n_eps;) {
+        if (net_id && strcmp(c->eps[i].net_id, net_id) != 0) {
+            i++;
+            continue;
+        }
+        struct dmn_endpoint ep = c->eps[i];
+        memmove(&c->eps[i], &c->eps[i + 1], (c->n_eps - i - 1) * sizeof(*c->eps));
+        c->n_eps--;
+        pthread_mutex_unlock(&d->lock);
+        release_one(d, c->id, &ep);
+        endpoint_release(&ep);
+        pthread_mutex_lock(&d->lock);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
