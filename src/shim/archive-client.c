@@ -44,6 +44,29 @@ static void stat_copy(struct shim_archive_stat *out, const struct agent_path_sta
     out->link_target = ctr_xstrdup(in->link_target ? in->link_target : "");
 }
 
+/* Write everything, also to a descriptor the caller left non-blocking (waits). */
+int shim_write_all_wait(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return -1;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* ---- running container: one session on shim.sock ---- */
 
 struct conn {
@@ -165,7 +188,7 @@ static int live_get(struct conn *c, const char *path, bool export_all, int out_f
         if (f.type == AGENT_FRAME_CONTROL)
             return conn_exit(&f, err);
         if (f.type == AGENT_FRAME_DATA && f.stream == SHIMP_STREAM_STDOUT &&
-            ctr_write_all(out_fd, f.payload, f.length) < 0)
+            shim_write_all_wait(out_fd, f.payload, f.length) < 0)
             return ctr_fail(err, errno, "write the tar of `%s`", path); /* closing stops it */
     }
 }
@@ -197,7 +220,7 @@ static int live_put(struct conn *c, const char *path, int in_fd, ctr_error_t *er
         }
         if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = read(in_fd, buf, sizeof(buf));
-            if (n < 0 && errno == EINTR)
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
             if (n < 0)
                 return ctr_fail(err, errno, "read the tar for `%s`", path);

@@ -398,7 +398,9 @@ int shim_state(const char *bundle, char **json_out, ctr_error_t *err)
 
 int shim_delete(const char *bundle, bool force, ctr_error_t *err)
 {
-    static const char *const files[] = {"state.json", "boot.log", "shim.log", SHIMP_SOCKET_NAME};
+    /* archive.lock stays: removing a lock file someone holds would let a second locker in */
+    static const char *const files[] = {"state.json", "boot.log", "shim.log", "archive-boot.log",
+                                        SHIMP_SOCKET_NAME};
     int fd = shim_client_connect(bundle, NULL);
 
     if (fd >= 0) {

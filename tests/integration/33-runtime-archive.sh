@@ -133,6 +133,7 @@ check_eq "get of the tree (running) exits 0" 0 "$rc"
 diag "100 MB out: $((SECONDS - t0)) s"
 mkdir "$T_TMP/back"
 tar -C "$T_TMP/back" -xf "$T_TMP/arc.out"
+cp "$T_TMP/arc.out" "$T_TMP/back.tar"
 check_eq "the 100 MB file comes back with the same sha256" "$big_sum" \
     "$(sha256sum <"$T_TMP/back/tree/big" | cut -c1-64)"
 listing=$(tar -tvf "$T_TMP/arc.out" --numeric-owner)
@@ -178,9 +179,13 @@ check_eq "the result line carries errno ENOENT" "false 2" "$(jq -r '"\(.ok) \(.e
 
 arc "$b" get /srv/made
 check_eq "get of a file the container wrote (stopped)" "written-by-ct" "$(tar -xOf "$T_TMP/arc.out")"
-arc "$b" get /dst/tree/big
+arc "$b" get /dst/tree
+check_eq "get of a directory tree (stopped) exits 0" 0 "$rc"
 check_eq "the 100 MB file from the stopped container, same sha256" "$big_sum" \
-    "$(tar -xOf "$T_TMP/arc.out" | sha256sum | cut -c1-64)"
+    "$(tar -xOf "$T_TMP/arc.out" tree/big | sha256sum | cut -c1-64)"
+check_eq "the tree from the stopped container has the same listing" \
+    "$(tar -tvf "$T_TMP/back.tar" --numeric-owner | sort)" \
+    "$(tar -tvf "$T_TMP/arc.out" --numeric-owner | sort)"
 
 arc "$b" get / --export
 check_eq "export (stopped) exits 0" 0 "$rc"
