@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -339,7 +340,13 @@ static int offline(const char *bundle, enum shimp_op op, const char *path, bool 
     }
     if (pid == 0) {
         /* only async-signal-safe calls: the caller may be multi-threaded */
+        sigset_t none;
         int null = open("/dev/null", O_RDWR);
+        /* the caller's blocked signals and ignored SIGCHLD must not reach the runtime */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGCHLD, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
         int in = in_fd >= 0 ? in_fd : null, out = out_fd >= 0 ? out_fd : null;
         int r3 = fcntl(res[1], F_DUPFD_CLOEXEC, 10), e2 = fcntl(errp[1], F_DUPFD_CLOEXEC, 10);
         int i0 = fcntl(in, F_DUPFD_CLOEXEC, 10), o1 = fcntl(out, F_DUPFD_CLOEXEC, 10);
