@@ -8,6 +8,13 @@
 #   bare_boot_median_s=X.XXX
 #   ratio=X.XXX  (target <= 1.15)
 #   pair_ratio_median=X.XXX  (median of the N container/bare pairs' ratios)
+#   container_cold_median_s=X.XXX, cold_ratio=X.XXX  (CONTAINER_WARM_START=0)
+#   template_create_s=X.XXX  (the first run of the shape made its warm-start template)
+# The container half takes the default path: warm start (docs/runtime.md), from
+# a template made by an untimed first run in a template directory of its own
+# (CONTAINER_TEMPLATE_DIR), so its making is timed too; every timed run must
+# say `warm start` in its trace. A cold run (CONTAINER_WARM_START=0) of another
+# fresh bundle is timed in each round as well.
 # Each bundle is made as `container run` makes it (ctr-prepare bundle =
 # bundle_create: the busybox image's ext4 snapshot from the store, read-only, a
 # fresh sparse writable disk, the image config, vCPUs "auto" and the default
@@ -49,9 +56,16 @@ trap 'rm -rf "$work"' EXIT
 shape=()
 [ -n "${BENCH_CPUS:-}" ] && shape+=(-c "$BENCH_CPUS")
 [ -n "${BENCH_MEM:-}" ] && shape+=(-m "$BENCH_MEM")
-# The first bundle makes the image's ext4 snapshot in the store: not timed.
+# The first bundle makes the image's ext4 snapshot in the store, and its run
+# makes the warm-start template: not in the medians; the template's making is
+# reported.
+export CONTAINER_TEMPLATE_DIR=$work/templates
 "$build/bin/ctr-prepare" bundle --root "$work/data" --kernel "$kernel" --initrd "$work/initramfs.cpio" \
     "${shape[@]}" "$work/b0" bench/busybox:1 true >/dev/null
+CONTAINER_RUNTIME_TRACE=1 "$rt" run "$work/b0" </dev/null >/dev/null 2>"$work/err.0" ||
+    { cat "$work/err.0" >&2; die "first container run failed"; }
+tmpl_s=$(sed -n 's/.*warm-start template made in \([0-9.]*\) s.*/\1/p' "$work/err.0")
+[ -n "$tmpl_s" ] || { cat "$work/err.0" >&2; die "the first run made no warm-start template"; }
 rm -rf "$work/b0"
 
 # A fresh bundle per run, as `container run --rm` makes it.
@@ -64,6 +78,7 @@ mkbundle() {
 # VM shape, so both halves see the same host load (the 2 cores are shared).
 times=()
 bares=()
+colds=()
 creates=()
 for i in $(seq 1 "$n"); do
     b=$work/b$i
@@ -73,6 +88,14 @@ for i in $(seq 1 "$n"); do
     CONTAINER_RUNTIME_TRACE=1 "$rt" run "$b" </dev/null >/dev/null 2>"$work/err.$i" ||
         { cat "$work/err.$i" >&2; die "container run $i failed"; }
     t2=$EPOCHREALTIME
+    grep -q 'warm start (template' "$work/err.$i" || { cat "$work/err.$i" >&2; die "container run $i was not a warm start"; }
+    mkbundle "$b.cold"
+    t3=$EPOCHREALTIME
+    CONTAINER_WARM_START=0 CONTAINER_RUNTIME_TRACE=1 "$rt" run "$b.cold" </dev/null >/dev/null 2>"$work/cold.$i" ||
+        { cat "$work/cold.$i" >&2; die "cold container run $i failed"; }
+    t4=$EPOCHREALTIME
+    rm -rf "$b.cold"
+    cold=$(awk -v a="$t3" -v b="$t4" 'BEGIN { printf "%.3f", b - a }')
     t=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')
     c=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     # "starting vmm (tcg, 1 vCPU, 1024 MiB)"
@@ -84,8 +107,9 @@ for i in $(seq 1 "$n"); do
     bare=$(BARE_ACCEL=$bare_accel BARE_SMP=$cpus BARE_MEM=$mem "$top/bench/boot/bare.sh" 1 2>"$work/bare.$i" |
         sed -n 's/^bare_boot_median_s=//p')
     [ -n "$bare" ] || { cat "$work/bare.$i" >&2; die "bench/boot/bare.sh printed no time"; }
-    printf '# run %d: container %s s, bare %s s (bundle made in %s s)\n' "$i" "$t" "$bare" "$c" >&2
+    printf '# run %d: container %s s (cold %s s), bare %s s (bundle made in %s s)\n' "$i" "$t" "$cold" "$bare" "$c" >&2
     times+=("$t")
+    colds+=("$cold")
     bares+=("$bare")
     creates+=("$c")
 done
@@ -93,6 +117,10 @@ grep '^#' "$work/bare.$n" | grep -v '# boot' >&2 || true
 printf '# container: accel %s, %s vCPU, %s MiB, busybox image, `true`; trace of the last run:\n' \
     "$accel" "$cpus" "$mem" >&2
 sed 's/^/#   /' "$work/err.$n" >&2
+printf '# the first run (made the template):\n' >&2
+sed 's/^/#   /' "$work/err.0" >&2
+printf '# the last cold run:\n' >&2
+sed 's/^/#   /' "$work/cold.$n" >&2
 median() { sort -n | awk '{ v[NR] = $1 } END {
     if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ct=$(printf '%s\n' "${times[@]}" | median)
@@ -104,3 +132,7 @@ awk -v c="$ct" -v b="$bare" -v a="$accel" 'BEGIN { printf "ratio=%.3f (target <=
 # The median of the per-pair ratios: each pair ran back to back under about the same load.
 pr=$(for i in "${!times[@]}"; do awk -v c="${times[$i]}" -v b="${bares[$i]}" 'BEGIN { printf "%.3f\n", c / b }'; done | median)
 echo "pair_ratio_median=$pr"
+cold=$(printf '%s\n' "${colds[@]}" | median)
+echo "container_cold_median_s=$cold"
+awk -v c="$cold" -v b="$bare" 'BEGIN { printf "cold_ratio=%.3f\n", c / b }'
+echo "template_create_s=$tmpl_s"

@@ -57,6 +57,11 @@ int guest_pty_resize(int master, uint16_t rows, uint16_t cols);
 int guest_mount_early(ctr_error_t *err);
 /* Build the container root and switch into it. */
 int guest_setup_root(const struct agent_setup *s, ctr_error_t *err);
+/* ---- warm.c ---- */
+/* After a warm start (s->warm): set the clock, reseed the CRNG, re-probe the disks and
+ * shares. Does nothing for a cold boot. */
+int guest_warm_apply(const struct agent_setup *s, ctr_error_t *err);
+
 /* Path of the virtio-serial port named `name` (/dev/vportNpM). */
 int guest_find_port(const char *name, char **out, ctr_error_t *err);
 /* Sync and unmount/remount read-only everything setup mounted; best effort. */

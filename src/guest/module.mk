@@ -12,7 +12,7 @@ test-guest-exec_SRCS := tests/unit/test-guest-exec.c src/guest/exec-util.c src/g
 	src/guest/process.c
 test-guest-server_SRCS := tests/unit/test-guest-server.c src/guest/server.c src/guest/process.c \
 	src/guest/user.c src/guest/exec-util.c src/guest/mounts.c src/guest/copyup.c \
-	src/guest/net.c src/guest/archive.c
+	src/guest/net.c src/guest/archive.c src/guest/warm.c
 
 GUEST_BINS += vminitd
 vminitd_SRCS := $(wildcard src/guest/*.c) src/proto/agent-frame.c src/proto/agent-msg.c src/proto/net-config.c $(wildcard src/common/*.c)

@@ -561,7 +561,8 @@ static void handle_request(const char *json, size_t len)
     case AGENT_OP_SETUP:
         if (g.setup_done || g.procs) {
             reply_error(req.id, 0, "setup must come once, before any process");
-        } else if (guest_setup_root(&req.u.setup, &err) < 0) {
+        } else if (guest_warm_apply(&req.u.setup, &err) < 0 ||
+                   guest_setup_root(&req.u.setup, &err) < 0) {
             log_error("setup: %s", err->msg);
             g.setup_failed = true;
             reply_error(req.id, 0, err->msg);

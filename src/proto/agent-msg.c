@@ -5,9 +5,11 @@
 #include "proto/agent-msg.h"
 #include "proto/proto-internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +107,15 @@ static void encode_setup(json_t *o, const struct agent_setup *s)
         set_str(m, "fstype", s->mounts[i].fstype);
         set_str(m, "options", s->mounts[i].options);
         json_array_append_new(mounts, m);
+    }
+    if (s->warm) {
+        char hex[2 * AGENT_WARM_ENTROPY + 1];
+        json_t *w = json_object();
+        for (size_t i = 0; i < AGENT_WARM_ENTROPY; i++)
+            snprintf(hex + 2 * i, 3, "%02x", s->warm_entropy[i]);
+        set_new(w, "time_ns", json_integer(s->warm_time_ns));
+        set_new(w, "entropy", json_string(hex));
+        set_new(o, "warm", w);
     }
     set_new(o, "mounts", mounts);
     json_t *net = proto_net_encode(s);
@@ -383,15 +394,45 @@ static int decode_mount(json_t *m, struct agent_mount *out, ctr_error_t *err)
     return check_abs_path(what, "target", out->target, err);
 }
 
+/* setup.warm = {"time_ns": N, "entropy": "64 hex digits"} */
+static int decode_warm(json_t *o, struct agent_setup *s, ctr_error_t *err)
+{
+    static const char *const keys[] = {"time_ns", "entropy", NULL};
+    const char *what = "setup warm";
+    json_t *w = json_object_get(o, "warm");
+    cleanup_free char *hex = NULL;
+
+    if (w == NULL || json_is_null(w))
+        return 0;
+    if (!json_is_object(w))
+        return ctr_fail(err, EPROTO, "setup: `warm` must be an object");
+    if (check_keys(w, what, keys, err) < 0 ||
+        get_int(w, what, "time_ns", true, 0, INT64_MAX, &s->warm_time_ns, err) < 0 ||
+        get_str(w, what, "entropy", true, 2 * AGENT_WARM_ENTROPY, &hex, err) < 0)
+        return -1;
+    if (strlen(hex) != 2 * AGENT_WARM_ENTROPY)
+        return ctr_fail(err, EPROTO, "setup warm: `entropy` must be %d hex digits",
+                        2 * AGENT_WARM_ENTROPY);
+    for (size_t i = 0; i < AGENT_WARM_ENTROPY; i++) {
+        unsigned v;
+        if (!isxdigit((unsigned char)hex[2 * i]) || !isxdigit((unsigned char)hex[2 * i + 1]) ||
+            sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return ctr_fail(err, EPROTO, "setup warm: `entropy` must be hex digits");
+        s->warm_entropy[i] = (uint8_t)v;
+    }
+    s->warm = true;
+    return 0;
+}
+
 static int decode_setup(json_t *o, struct agent_setup *s, ctr_error_t *err)
 {
     static const char *const keys[] = {"op",       "id",     "hostname", "root_lower", "root_upper",
-                                       "readonly", "mounts", "network",  NULL};
+                                       "readonly", "mounts", "network",  "warm",       NULL};
     const char *what = "setup";
     json_t *a, *m;
     size_t i;
 
-    if (check_keys(o, what, keys, err) < 0 ||
+    if (check_keys(o, what, keys, err) < 0 || decode_warm(o, s, err) < 0 ||
         get_str(o, what, "hostname", false, AGENT_MAX_HOSTNAME, &s->hostname, err) < 0 ||
         get_str(o, what, "root_lower", true, AGENT_MAX_PATH, &s->root_lower, err) < 0 ||
         get_str(o, what, "root_upper", false, AGENT_MAX_PATH, &s->root_upper, err) < 0 ||

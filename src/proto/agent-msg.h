@@ -61,6 +61,8 @@ struct agent_iface {
     uint32_t mtu;  /* 68..65535 (1500 when not given) */
 };
 
+#define AGENT_WARM_ENTROPY 32 /* random bytes from the host for the guest's CRNG */
+
 struct agent_setup {
     char *hostname;
     char *root_lower; /* read-only image disk, e.g. "serial:image" */
@@ -73,6 +75,11 @@ struct agent_setup {
     size_t n_ifaces;
     char *hosts;  /* /etc/hosts text; NULL: vminitd's minimal one */
     char *resolv; /* /etc/resolv.conf text; NULL: keep the image's */
+    /* Warm start (docs/runtime.md): the VM was restored from a template snapshot, so
+     * vminitd sets the clock, reseeds the CRNG and drops the disks' cached blocks. */
+    bool warm;
+    int64_t warm_time_ns; /* host CLOCK_REALTIME when sent; 0: leave the clock */
+    uint8_t warm_entropy[AGENT_WARM_ENTROPY];
 };
 
 struct agent_exec {

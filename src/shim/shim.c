@@ -2,6 +2,7 @@
  * stop sequence, final state. I/O helpers live in shim-io.c, the control
  * socket in shim-server.c. */
 #include "shim/shim-internal.h"
+#include "shim/warm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -467,22 +468,59 @@ static uint64_t host_tsc_khz(struct shim *s)
     return khz;
 }
 
-static int boot(struct shim *s, ctr_error_t *err)
+/* Start the VMM with a new agent socketpair: cold, or restoring w's template. */
+static int start_vm(struct shim *s, struct vmm_config *vc, struct shim_warm *w, ctr_error_t *err)
 {
     int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return ctr_fail(err, errno, "socketpair");
+    s->agent_fd = sv[0];
+    vc->agent_fd = sv[1];
+    vc->restore = w->fd >= 0;
+    vc->incoming_fd = w->fd;
+    if (vc->restore)
+        shim_warm_copy_bootlog(w, s->bootlog_fd);
+    int r = s->vmm_ops->start(&s->vm, vc, err);
+    close(sv[1]);
+    if (r < 0)
+        return -1;
+    if (!vc->restore)
+        return 0;
+    /* A restore that fails (a corrupt or incompatible template) must not cost the
+     * container: check with one hello, else boot cold. */
+    if (shim_agent_sync_hello(s->agent_fd, s->vm.pidfd, WARM_HELLO_TIMEOUT_MS, err) == 0) {
+        shim_trace(s, "agent hello reply (restored)");
+        return 0;
+    }
+    vmm_drain_stderr(&s->vm, s->bootlog_fd);
+    log_warn("warm start from `%s` failed (%s%s%.*s); booting cold and removing the template",
+             w->dir, (*err)->msg, s->vm.tail_len ? "; QEMU said: " : "", (int)s->vm.tail_len,
+             s->vm.tail);
+    ctr_error_free(err);
+    s->vmm_ops->release(&s->vm);
+    s->vm = (struct vmm){.pidfd = -1, .stderr_fd = -1};
+    close(s->agent_fd);
+    s->agent_fd = -1;
+    shim_warm_discard(w);
+    shim_warm_release(w);
+    w->why_cold = ctr_xstrdup("the restore failed");
+    shim_trace(s, "cold boot (restore failed)");
+    return start_vm(s, vc, w, err);
+}
+
+static int boot(struct shim *s, ctr_error_t *err)
+{
     struct vmm_config vc = {0};
     struct agent_request setup = {.op = AGENT_OP_SETUP};
     const char *qemu = getenv("CONTAINER_QEMU");
     struct vmm_host host = {.sysfs = "/sys", .kvm_dev = "/dev/kvm"};
     uint16_t rows = s->cfg.process.rows, cols = s->cfg.process.cols;
+    struct shim_warm w = {.fd = -1};
 
     if (vmm_accel_choose(&host, s->cfg.vm.accel, getenv("CONTAINER_VIRTUALIZATION"), &s->accel,
                          &s->accel_why, err) < 0)
         return -1;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return ctr_fail(err, errno, "socketpair");
-    s->agent_fd = sv[0];
-    fcntl(s->agent_fd, F_SETFL, O_NONBLOCK);
     vc.binary = qemu ? qemu : "qemu-system-x86_64";
     vc.kernel = s->cfg.vm.kernel;
     vc.initrd = s->cfg.vm.initrd;
@@ -500,17 +538,31 @@ static int boot(struct shim *s, ctr_error_t *err)
     vc.tap_fds = s->tap_fds;
     vc.n_nets = s->job ? 0 : s->cfg.n_nets;
     vc.vhost_net = s->accel == VMM_ACCEL_KVM && s->cfg.n_nets && shim_vhost_net_usable();
-    vc.agent_fd = sv[1];
     cleanup_free char *console = ctr_xasprintf("%s/%s", s->bundle, s->bootlog_name);
     vc.console = console;
+    if (shim_warm_enabled()) {
+        shim_warm_prepare(&vc, s->cfg.vm.boot_timeout_ms, &w);
+        if (trace_on && w.create_s > 0) {
+            cleanup_free char *what =
+                ctr_xasprintf("warm-start template made in %.3f s", w.create_s);
+            shim_trace(s, what);
+        }
+    } else {
+        w.why_cold = ctr_xstrdup("CONTAINER_WARM_START=0");
+    }
     if (trace_on) {
         cleanup_free char *what =
-            ctr_xasprintf("starting vmm (%s, %u vCPU, %llu MiB)", vmm_accel_name(s->accel), vc.cpus,
-                          (unsigned long long)vc.memory_mib);
+            w.fd >= 0 ? ctr_xasprintf("warm start (template %.12s)", w.key)
+                      : ctr_xasprintf("cold boot (%s)", w.why_cold ? w.why_cold : "?");
+        shim_trace(s, what);
+        free(what);
+        what = ctr_xasprintf("starting vmm (%s, %u vCPU, %llu MiB)", vmm_accel_name(s->accel),
+                             vc.cpus, (unsigned long long)vc.memory_mib);
         shim_trace(s, what);
     }
-    int r = s->vmm_ops->start(&s->vm, &vc, err);
-    close(sv[1]);
+    int r = start_vm(s, &vc, &w, err);
+    bool warm = w.fd >= 0;
+    shim_warm_release(&w);
     /* QEMU holds the TAPs now: with our copies closed they vanish with it */
     for (size_t i = 0; s->tap_fds && i < s->cfg.n_nets; i++) {
         if (s->tap_fds[i] >= 0)
@@ -519,6 +571,7 @@ static int boot(struct shim *s, ctr_error_t *err)
     }
     if (r < 0)
         return -1;
+    fcntl(s->agent_fd, F_SETFL, O_NONBLOCK);
     shim_trace(s, "vmm started");
     if (shim_loop_add(&s->loop, &s->vmm_w, s->vm.pidfd, EPOLLIN, vmm_exited, s, err) < 0 ||
         shim_loop_add(&s->loop, &s->stderr_w, s->vm.stderr_fd, EPOLLIN, vmm_stderr, s, err) < 0 ||
@@ -535,6 +588,8 @@ static int boot(struct shim *s, ctr_error_t *err)
     }
     if (setup.u.setup.hostname == NULL)
         setup.u.setup.hostname = s->cfg.id;
+    if (warm && shim_warm_setup(&setup.u.setup, err) < 0)
+        return -1;
     if (agentc_request(&s->ac, &setup, on_setup, s, err) < 0)
         return -1;
     if (s->job) {

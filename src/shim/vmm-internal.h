@@ -43,6 +43,16 @@ struct vmm_config {
     bool vhost_net;      /* vhost=on for the TAPs (KVM with /dev/vhost-net only) */
     int agent_fd;        /* guest end of the agent socketpair */
     const char *console; /* file receiving the guest console (boot log) */
+    /* Warm start (src/shim/warm.c). A template VM gets placeholder disks (null-co of
+     * disk_sizes[i] bytes, same read-only flag and serial), every share exported from
+     * placeholder_dir, and a QMP monitor on qmp_fd; a restored VM loads the migration
+     * stream on incoming_fd instead of booting. */
+    bool template_vm;
+    const uint64_t *disk_sizes;  /* template_vm: n_disks sizes in bytes */
+    const char *placeholder_dir; /* template_vm: an empty directory */
+    int qmp_fd;                  /* template_vm: our end is elsewhere */
+    bool restore;
+    int incoming_fd; /* restore: a file holding the template's migration stream */
 };
 
 struct vmm {
@@ -76,6 +86,8 @@ extern const struct vmm_ops vmm_qemu_ops;
 /* The QEMU command line for cfg, with the agent socket at fd agent_fd_in_child and TAP i
  * at VMM_QEMU_TAP_FD0 + i (exposed for tests). */
 char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err);
+/* The fd number in QEMU of a restore's stream or a template's QMP socket: after the TAPs. */
+int vmm_qemu_warm_fd(const struct vmm_config *cfg);
 /* The kernel command line of every boot: kernel/cmdline (compiled in), under TCG
  * `tsc_early_khz=` when cfg->tsc_khz is set and kernel/cmdline-tcg-1cpu with one vCPU,
  * then cfg->cmdline. malloc'd. */

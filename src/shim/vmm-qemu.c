@@ -124,8 +124,13 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
                    NULL;
         cleanup_free char *path = opt_escape(d->path);
         ARG("-drive");
-        ARGF("id=disk%zu,file=%s,if=none,format=raw%s", i, path,
-             d->readonly ? ",readonly=on" : ",discard=unmap");
+        if (cfg->template_vm)
+            ARGF("id=disk%zu,driver=null-co,size=%llu,read-zeroes=on,if=none%s", i,
+                 (unsigned long long)cfg->disk_sizes[i],
+                 d->readonly ? ",readonly=on" : ",discard=unmap");
+        else
+            ARGF("id=disk%zu,file=%s,if=none,format=raw%s", i, path,
+                 d->readonly ? ",readonly=on" : ",discard=unmap");
         ARG("-device");
         ARGF("virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
     }
@@ -153,7 +158,7 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
     }
     for (size_t i = 0; i < cfg->n_shares; i++) {
         const struct bundle_share *sh = &cfg->shares[i];
-        cleanup_free char *path = opt_escape(sh->path);
+        cleanup_free char *path = opt_escape(cfg->template_vm ? cfg->placeholder_dir : sh->path);
         if (!serial_ok(sh->tag))
             return ctr_fail(err, EINVAL, "share tag `%s` must be 1-20 characters of [A-Za-z0-9._-]",
                             sh->tag),
@@ -176,9 +181,28 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
     ARG("virtio-serial-device,max_ports=2");
     ARG("-device");
     ARG("virtserialport,chardev=agent,name=" AGENT_PORT_NAME);
+    if (cfg->template_vm) {
+        ARG("-chardev");
+        ARGF("socket,id=qmp,fd=%d", vmm_qemu_warm_fd(cfg));
+        ARG("-mon");
+        ARG("chardev=qmp,mode=control");
+        /* The stream then says nothing of the run state, so the restored VM runs at
+         * once although the template was paused when saved. */
+        ARG("-global");
+        ARG("migration.store-global-state=off");
+    }
+    if (cfg->restore) {
+        ARG("-incoming");
+        ARGF("fd:%d", vmm_qemu_warm_fd(cfg));
+    }
 #undef ARG
 #undef ARGF
     return ctr_steal_ptr(av);
+}
+
+int vmm_qemu_warm_fd(const struct vmm_config *cfg)
+{
+    return VMM_QEMU_TAP_FD0 + (int)cfg->n_nets;
 }
 
 static void child_exec(char **argv, int agent_fd, const int *tap_fds, size_t n_taps, int err_fd,
@@ -217,7 +241,10 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
 {
     cleanup_strv char **argv = NULL;
     cleanup_close int agent_fd = -1;
-    cleanup_free int *taps = ctr_xcalloc(cfg->n_nets + 1, sizeof(int));
+    /* The TAPs, then the warm-start fd (the stream to restore, or a template's QMP). */
+    int warm_fd = cfg->restore ? cfg->incoming_fd : cfg->template_vm ? cfg->qmp_fd : -1;
+    size_t n_fds = cfg->n_nets + (warm_fd >= 0);
+    cleanup_free int *taps = ctr_xcalloc(n_fds + 1, sizeof(int));
     int errpipe[2] = {-1, -1}, report[2] = {-1, -1};
     int child_errno = 0;
     ssize_t n;
@@ -232,25 +259,25 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
     }
     /* above every fd number the child dup2s onto (not cloexec: dup2 in the child would
      * clear it anyway) */
-    int high = VMM_QEMU_TAP_FD0 + (int)cfg->n_nets;
+    int high = VMM_QEMU_TAP_FD0 + (int)n_fds;
     agent_fd = fcntl(cfg->agent_fd, F_DUPFD, high);
     if (agent_fd < 0)
         return ctr_fail(err, errno, "dup agent fd");
-    for (size_t i = 0; i < cfg->n_nets; i++)
+    for (size_t i = 0; i < n_fds; i++)
         taps[i] = -1;
-    for (size_t i = 0; i < cfg->n_nets; i++) {
-        taps[i] = fcntl(cfg->tap_fds[i], F_DUPFD_CLOEXEC, high);
+    for (size_t i = 0; i < n_fds; i++) {
+        taps[i] = fcntl(i < cfg->n_nets ? cfg->tap_fds[i] : warm_fd, F_DUPFD_CLOEXEC, high);
         if (taps[i] < 0) {
             int e = errno;
             for (size_t k = 0; k < i; k++)
                 close(taps[k]);
-            return ctr_fail(err, e, "dup TAP fd");
+            return ctr_fail(err, e, "dup fd for qemu");
         }
     }
     if (pipe2(errpipe, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
         int e = errno;
         close(errpipe[0]), close(errpipe[1]);
-        for (size_t i = 0; i < cfg->n_nets; i++)
+        for (size_t i = 0; i < n_fds; i++)
             close(taps[i]);
         return ctr_fail(err, e, "pipe");
     }
@@ -258,13 +285,13 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
     if (pid < 0) {
         int e = errno;
         close(errpipe[0]), close(errpipe[1]), close(report[0]), close(report[1]);
-        for (size_t i = 0; i < cfg->n_nets; i++)
+        for (size_t i = 0; i < n_fds; i++)
             close(taps[i]);
         return ctr_fail(err, e, "fork");
     }
     if (pid == 0)
-        child_exec(argv, agent_fd, taps, cfg->n_nets, errpipe[1], report[1]);
-    for (size_t i = 0; i < cfg->n_nets; i++)
+        child_exec(argv, agent_fd, taps, n_fds, errpipe[1], report[1]);
+    for (size_t i = 0; i < n_fds; i++)
         close(taps[i]);
     close(errpipe[1]);
     close(report[1]);

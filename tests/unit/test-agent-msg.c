@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,51 @@ static void test_setup(void **state)
     assert_null(out.u.setup.root_upper);
     assert_int_equal(out.u.setup.n_mounts, 0);
     agent_request_release(&out);
+}
+
+/* Warm start: the host's time and random bytes for a restored VM. */
+static void test_setup_warm(void **state)
+{
+    struct agent_request in = {.id = 4, .op = AGENT_OP_SETUP}, out;
+    in.u.setup.root_lower = "serial:image";
+    in.u.setup.warm = true;
+    in.u.setup.warm_time_ns = 1795821493123456789;
+    for (int i = 0; i < AGENT_WARM_ENTROPY; i++)
+        in.u.setup.warm_entropy[i] = (uint8_t)(i * 37 + 5);
+    roundtrip_req(&in, &out);
+    assert_true(out.u.setup.warm);
+    assert_true(out.u.setup.warm_time_ns == 1795821493123456789);
+    assert_memory_equal(out.u.setup.warm_entropy, in.u.setup.warm_entropy, AGENT_WARM_ENTROPY);
+    agent_request_release(&out);
+
+    /* a cold setup says nothing of it */
+    in.u.setup.warm = false;
+    size_t len;
+    char *json = agent_request_encode(&in, &len);
+    assert_null(strstr(json, "warm"));
+    free(json);
+
+    char hex64[65];
+    memset(hex64, 'a', 64);
+    hex64[64] = '\0';
+    char buf[768];
+#define WARM_BAD(warm, needle)                                                                     \
+    do {                                                                                           \
+        snprintf(buf, sizeof(buf), "{\"op\":\"setup\",\"id\":1,\"root_lower\":\"a\",\"warm\":%s}", \
+                 warm);                                                                            \
+        req_bad(buf, needle);                                                                      \
+    } while (0)
+    WARM_BAD("1", "must be an object");
+    WARM_BAD("{\"entropy\":\"00\"}", "missing field `time_ns`");
+    char zz[100];
+    snprintf(zz, sizeof(zz), "{\"time_ns\":-1,\"entropy\":\"%s\"}", hex64);
+    WARM_BAD(zz, "time_ns");
+    WARM_BAD("{\"time_ns\":1,\"entropy\":\"abcd\"}", "64 hex digits");
+    snprintf(zz, sizeof(zz), "{\"time_ns\":1,\"entropy\":\"%.62szz\"}", hex64);
+    WARM_BAD(zz, "hex digits");
+    snprintf(zz, sizeof(zz), "{\"time_ns\":1,\"entropy\":\"%s\",\"x\":1}", hex64);
+    WARM_BAD(zz, "unknown field `x`");
+#undef WARM_BAD
 }
 
 static void test_exec(void **state)
@@ -601,6 +647,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello),
         cmocka_unit_test(test_setup),
+        cmocka_unit_test(test_setup_warm),
         cmocka_unit_test(test_exec),
         cmocka_unit_test(test_signal_resize_shutdown),
         cmocka_unit_test(test_reply_event),

@@ -10,6 +10,7 @@
 
 #include "shim-kernel-cmdline.h" /* generated from kernel/cmdline* */
 #include "shim/vmm-internal.h"
+#include "shim/warm.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -107,6 +108,123 @@ static void kvm_command_line_and_extras(void **state)
     int i = find(av, "-append");
     assert_non_null(strstr(av[i + 1], " loglevel=7"));
     ctr_strv_free(av);
+}
+
+/* Warm start: the template VM has placeholder backends and a QMP monitor; the restored
+ * one has the real backends and the same devices in the same order, plus -incoming. */
+static void warm_template_and_restore(void **state)
+{
+    static struct bundle_share shares[] = {{.tag = "v0", .path = "/data/vol", .readonly = false}};
+    static const uint64_t sizes[] = {139460608, 8589934592};
+    struct vmm_config c = base();
+    ctr_error_t err = NULL;
+
+    c.shares = shares;
+    c.n_shares = 1;
+    c.template_vm = true;
+    c.disk_sizes = sizes;
+    c.placeholder_dir = "/t/empty";
+    char **t = vmm_qemu_argv(&c, 3, &err);
+    assert_non_null(t);
+    expect_opt(t, "-drive",
+               "id=disk0,driver=null-co,size=139460608,read-zeroes=on,if=none,"
+               "readonly=on");
+    expect_opt(t, "-drive",
+               "id=disk1,driver=null-co,size=8589934592,read-zeroes=on,if=none,"
+               "discard=unmap");
+    expect_opt(t, "-fsdev", "local,id=fs0,path=/t/empty,security_model=passthrough");
+    expect_opt(t, "-chardev", "socket,id=qmp,fd=4"); /* after the TAPs: none here */
+    expect_opt(t, "-mon", "chardev=qmp,mode=control");
+    expect_opt(t, "-global", "migration.store-global-state=off");
+    assert_int_equal(find(t, "-incoming"), -1);
+
+    c.template_vm = false;
+    c.restore = true;
+    c.incoming_fd = 9;
+    char **r = vmm_qemu_argv(&c, 3, &err);
+    assert_non_null(r);
+    expect_opt(r, "-drive",
+               "id=disk0,file=/var/lib/c/image,,1.ext4,if=none,format=raw,readonly=on");
+    expect_opt(r, "-fsdev", "local,id=fs0,path=/data/vol,security_model=passthrough");
+    expect_opt(r, "-incoming", "fd:4");
+    assert_int_equal(find(r, "-mon"), -1);
+    /* the same devices, in the same order: the migration stream finds its sections */
+    int ti = 0, ri = 0;
+    for (;;) {
+        while (t[ti] && strcmp(t[ti], "-device") != 0)
+            ti++;
+        while (r[ri] && strcmp(r[ri], "-device") != 0)
+            ri++;
+        if (!t[ti] || !r[ri])
+            break;
+        assert_string_equal(t[ti + 1], r[ri + 1]);
+        ti++, ri++;
+    }
+    assert_null(t[ti]);
+    assert_null(r[ri]);
+    ctr_strv_free(t);
+    ctr_strv_free(r);
+}
+
+/* The shape key: same for another container of the same shape (other disk paths), not
+ * for another disk size, memory size or initramfs content. */
+static void warm_shape_key(void **state)
+{
+    char dir[] = "/tmp/test-warm-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *k = ctr_xasprintf("%s/vmlinux", dir), *i = ctr_xasprintf("%s/initrd", dir);
+    char *d[4];
+    for (int n = 0; n < 4; n++)
+        d[n] = ctr_xasprintf("%s/disk%d", dir, n);
+    assert_int_equal(ctr_write_file_atomic(k, "kernel", 6, 0644, NULL), 0);
+    assert_int_equal(ctr_write_file_atomic(i, "initrd-1", 8, 0644, NULL), 0);
+    for (int n = 0; n < 4; n++) {
+        FILE *f = fopen(d[n], "w");
+        assert_non_null(f);
+        assert_int_equal(ftruncate(fileno(f), n == 3 ? 8192 : 4096), 0);
+        fclose(f);
+    }
+    struct bundle_disk da[] = {{.serial = "image", .path = d[0], .readonly = true},
+                               {.serial = "rw", .path = d[1]}};
+    struct bundle_disk db[] = {{.serial = "image", .path = d[2], .readonly = true},
+                               {.serial = "rw", .path = d[1]}};
+    struct bundle_disk dc[] = {{.serial = "image", .path = d[3], .readonly = true},
+                               {.serial = "rw", .path = d[1]}};
+    struct vmm_config c = base();
+    c.binary = "/bin/true";
+    c.kernel = k;
+    c.initrd = i;
+    c.disks = da;
+    ctr_error_t err = NULL;
+    char *ka = NULL, *kb = NULL, *kc = NULL, *km = NULL, *ki = NULL;
+    assert_int_equal(shim_warm_key(&c, &ka, &err), 0);
+    assert_int_equal(strlen(ka), 64);
+    c.disks = db;
+    c.console = "/other/boot.log";
+    c.agent_fd = 11;
+    assert_int_equal(shim_warm_key(&c, &kb, &err), 0);
+    assert_string_equal(ka, kb);
+    c.disks = dc;
+    assert_int_equal(shim_warm_key(&c, &kc, &err), 0);
+    assert_string_not_equal(ka, kc);
+    c.disks = da;
+    c.memory_mib = 512;
+    assert_int_equal(shim_warm_key(&c, &km, &err), 0);
+    assert_string_not_equal(ka, km);
+    c.memory_mib = 384;
+    assert_int_equal(ctr_write_file_atomic(i, "initrd-2", 8, 0644, NULL), 0);
+    assert_int_equal(shim_warm_key(&c, &ki, &err), 0);
+    assert_string_not_equal(ka, ki);
+    unlink(d[1]);
+    char *kx = NULL;
+    assert_int_equal(shim_warm_key(&c, &kx, &err), -1);
+    assert_non_null(strstr(err->msg, d[1]));
+    ctr_error_free(&err);
+    free(ka), free(kb), free(kc), free(km), free(ki);
+    ctr_rm_rf(dir, NULL);
+    free(k), free(i);
+    for (int n = 0; n < 4; n++)
+        free(d[n]);
 }
 
 static void bad_input_is_refused(void **state)
@@ -290,6 +408,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tcg_command_line),
         cmocka_unit_test(kvm_command_line_and_extras),
+        cmocka_unit_test(warm_template_and_restore),
+        cmocka_unit_test(warm_shape_key),
         cmocka_unit_test(bad_input_is_refused),
         cmocka_unit_test(network_interfaces),
         cmocka_unit_test(kernel_cmdline_follows_accel_and_cpus),
