@@ -120,11 +120,20 @@ wait_log() { # FILE PATTERN SECS PID
     done
     return 1
 }
-# iperf_rev ADDR: Mbit/s the guest at ADDR sends to the namespace.
+# iperf_json_rate: Mbit/s received by the server from iperf3 -J output on stdin.
+iperf_json_rate() { tr -d '\r' | jq -e -r '.end.sum_received.bits_per_second / 1e6 | . * 10 | round / 10' 2>/dev/null; }
+# iperf_rev ADDR: Mbit/s the guest at ADDR sends to the namespace. (No port probe before:
+# iperf3 -s takes a bare connect for a client and resets the next one; retry instead
+# while the server is still starting.)
 iperf_rev() {
-    local j
-    j=$(in_ns iperf3 -c "$1" -R -t "$SECS" -J 2>&1) || { echo "iperf3 -c $1 -R failed: $(jq -r '.error // empty' <<<"$j" 2>/dev/null || echo "$j")" >&2; return 1; }
-    jq -r '.end.sum_received.bits_per_second / 1e6 | . * 10 | round / 10' <<<"$j"
+    local j try
+    for try in 1 2 3 4 5; do
+        j=$(in_ns iperf3 -c "$1" -R -t "$SECS" -J 2>&1)
+        iperf_json_rate <<<"$j" && return 0
+        sleep 2
+    done
+    echo "iperf3 -c $1 -R failed: $(jq -r '.error // empty' <<<"$j" 2>/dev/null || echo "$j" | head -5)" >&2
+    return 1
 }
 # ab_rate URL: requests per second; fails on any failed or non-2xx request.
 ab_rate() {
@@ -134,8 +143,6 @@ ab_rate() {
         { echo "ab $1 had failures: $(grep -E '^(Failed|Non-2xx)' <<<"$o")" >&2; return 1; }
     awk '/^Requests per second:/ { printf "%.0f", $4 }' <<<"$o"
 }
-# iperf_json_rate: Mbit/s received by the server from iperf3 -J output on stdin.
-iperf_json_rate() { tr -d '\r' | jq -r '.end.sum_received.bits_per_second / 1e6 | . * 10 | round / 10'; }
 wait_tcp() { # ADDR PORT SECS
     local i
     for ((i = 0; i < $3 * 10; i++)); do
@@ -191,7 +198,6 @@ else
         ip=$(jq -r '.[0].NetworkSettings.IPAddress // empty' <<<"$out")
         [ -n "$ip" ] || die "the container got no address (inspect: NetworkSettings.IPAddress)"
         wait_tcp "$ip" 80 180 || die "container httpd unreachable at $ip:80"
-        wait_tcp "$ip" 5201 30 || die "container iperf3 unreachable at $ip:5201"
         v=$(iperf_rev "$ip") || die "container→host iperf3 failed"
         add ctr g2h "$v"
         v=$(ab_rate "http://127.0.0.1:8080/") || die "ab through -p failed"
