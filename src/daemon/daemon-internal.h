@@ -404,6 +404,9 @@ struct dmn_netreq {
  * check Dns/DnsSearch/DnsOptions/ExtraHosts (EINVAL naming the field). */
 int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err);
 void dmn_netreq_release(struct dmn_netreq *rq);
+/* One EndpointsConfig entry of network net (also connect's EndpointConfig): its
+ * aliases (DNS names; NULL when none); static addresses, links, MACs → EINVAL. */
+int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err);
 /* An ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be `host-gateway`. */
 int dmn_extra_host_split(const char *s, char **name, char **ip);
 /* Allocate an address on each network (ENOENT: unknown network, EBUSY: pool

@@ -451,12 +451,11 @@ int dmn_handle_network_connect(struct dmn_req *r)
 
     if (body == NULL)
         return dmn_reply_ctr_error(r, &err);
-    json_t *al = json_object_get(json_object_get(body, "EndpointConfig"), "Aliases");
-    if (al && !json_is_null(al) && !json_is_array(al)) {
+    if (dmn_endpoint_parse(r->params[0], json_object_get(body, "EndpointConfig"), &aliases, &err) <
+        0) {
         json_decref(body);
-        return dmn_reply_error(r, 400, "`EndpointConfig.Aliases` must be a list of names");
+        return dmn_reply_ctr_error(r, &err);
     }
-    aliases = dmn_json_strv(al);
     struct dmn_container *c = stopped_container(r, body);
     json_decref(body);
     if (c == NULL)

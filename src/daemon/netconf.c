@@ -101,7 +101,7 @@ static void add_network(struct dmn_netreq *rq, const char *name, char **aliases)
     rq->n_networks++;
 }
 
-static int parse_endpoint(const char *net, json_t *ep, char ***aliases, ctr_error_t *err)
+int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err)
 {
     *aliases = NULL;
     if (ep == NULL || json_is_null(ep))
@@ -237,7 +237,7 @@ int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
     } else {
         if (*nm) {
             char **al = NULL;
-            if (parse_endpoint(nm, json_object_get(eps, nm), &al, err) < 0)
+            if (dmn_endpoint_parse(nm, json_object_get(eps, nm), &al, err) < 0)
                 goto fail;
             add_network(&rq, nm, al);
         }
@@ -250,7 +250,7 @@ int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
                          "networks");
                 goto fail;
             }
-            if (parse_endpoint(k, v, &al, err) < 0)
+            if (dmn_endpoint_parse(k, v, &al, err) < 0)
                 goto fail;
             add_network(&rq, k, al);
         }

@@ -120,17 +120,17 @@ int dmn_handle_info(struct dmn_req *r)
     clock_gettime(CLOCK_REALTIME, &ts);
     now = dmn_time_rfc3339((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
     json_t *j = json_pack(
-        "{s:s,s:I,s:I,s:i,s:I,s:I,s:s,s:[],s:{s:[],s:[],s:n,s:[s]},s:b,s:b,s:b,s:b,s:b,s:b,"
+        "{s:s,s:I,s:I,s:i,s:I,s:I,s:s,s:[],s:{s:[],s:[s],s:n,s:[s]},s:b,s:b,s:b,s:b,s:b,s:b,"
         "s:b,s:b,s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:[],s:b,s:s}",
         "ID", "container-apiserver", "Containers", (json_int_t)total, "ContainersRunning",
         (json_int_t)running, "ContainersPaused", 0, "ContainersStopped", (json_int_t)stopped,
         "Images", (json_int_t)images, "Driver", "ext4", "DriverStatus", "Plugins", "Volume",
-        "Network", "Authorization", "Log", "json-file", "MemoryLimit", 1, "SwapLimit", 0,
+        "Network", "bridge", "Authorization", "Log", "json-file", "MemoryLimit", 1, "SwapLimit", 0,
         "CpuCfsPeriod", 0, "CpuCfsQuota", 0, "CPUShares", 0, "CPUSet", 0, "PidsLimit", 0,
-        "IPv4Forwarding", 0, "Debug", ctr_log_get_level() >= CTR_LOG_DEBUG, "SystemTime", now,
-        "LoggingDriver", "json-file", "CgroupDriver", "none", "CgroupVersion", "2", "KernelVersion",
-        u.release, "OperatingSystem", "container (one microVM per container)", "OSVersion", "",
-        "OSType", "linux", "Architecture", u.machine, "IndexServerAddress",
+        "IPv4Forwarding", d->net_error == NULL, "Debug", ctr_log_get_level() >= CTR_LOG_DEBUG,
+        "SystemTime", now, "LoggingDriver", "json-file", "CgroupDriver", "none", "CgroupVersion",
+        "2", "KernelVersion", u.release, "OperatingSystem", "container (one microVM per container)",
+        "OSVersion", "", "OSType", "linux", "Architecture", u.machine, "IndexServerAddress",
         "https://index.docker.io/v1/", "NCPU", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
         "MemTotal", (json_int_t)pages * psize, "DockerRootDir", d->cfg.root, "Name", host, "Labels",
         "ExperimentalBuild", 0, "ServerVersion", DMN_VERSION);

@@ -49,11 +49,20 @@ while True:
     ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(sys.argv[1]) if hit else b""
     s.sendto(hdr + q + ans, a)
 EOF
-    ip netns exec "$OUT_NS" python3 "$T_TMP/whoami.py" "$OUT_PEER" 8000 outside >"$T_TMP/whoami.log" 2>&1 &
-    ip netns exec "$OUT_NS" python3 "$T_TMP/dns.py" "$OUT_PEER" >"$T_TMP/dns.log" 2>&1 &
+    ns_spawn "$OUT_NS" "$T_TMP/whoami.log" python3 "$T_TMP/whoami.py" "$OUT_PEER" 8000 outside >/dev/null
+    ns_spawn "$OUT_NS" "$T_TMP/dns.log" python3 "$T_TMP/dns.py" "$OUT_PEER" >/dev/null
     echo "nameserver $OUT_PEER" >"$CONTAINER_DNS_UPSTREAM"
     wait_for 10 ip netns exec "$OUT_NS" python3 -c "import socket; socket.create_connection(('$OUT_PEER', 8000), 1)" ||
         need "the outside server did not start: $(cat "$T_TMP/whoami.log")"
+}
+
+# ns_spawn NS LOG CMD...: run CMD in namespace NS in the background, detached from this
+# shell (daemon_cleanup's `wait` must not wait for a server that never ends); prints its
+# pid. netns_del ends it at exit with the namespace.
+ns_spawn() {
+    local ns=$1 log=$2
+    shift 2
+    (ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null & echo $!)
 }
 
 # dk ARGS...: the docker CLI against our socket with a deadline; sets out (stdout and

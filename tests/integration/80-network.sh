@@ -35,8 +35,7 @@ check_eq "IP forwarding is on" "1" "$(in_ns cat /proc/sys/net/ipv4/ip_forward)"
 check_contains "nft: our table masquerades the subnet" "$(in_ns nft list table inet container 2>&1)" "masquerade"
 check_contains "DNS server on the gateway (udp)" "$(in_ns ss -lnu)" "$GW:53"
 check_contains "DNS server on the gateway (tcp)" "$(in_ns ss -lnt)" "$GW:53"
-ip netns exec "$DAEMON_NS" python3 "$T_TMP/whoami.py" "$GW" 8001 host-service >"$T_TMP/hostsvc.log" 2>&1 &
-HOSTSVC_PID=$!
+HOSTSVC_PID=$(ns_spawn "$DAEMON_NS" "$T_TMP/hostsvc.log" python3 "$T_TMP/whoami.py" "$GW" 8001 host-service)
 
 # ---- bad input, no VM ----
 body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"NetworkMode":"nosuch"}}')
@@ -154,17 +153,18 @@ check_eq "netA has the next free /24" "192.168.65.0/24" "$A_SUB"
 dk network create --subnet "$A_SUB" netX
 check_contains "an overlapping subnet is refused, naming the network" "$rc $out" "netA"
 check_eq "netA's bridge is ctrbr-<id>" "ctrbr-${NETA_ID:0:8}" "$(ns_links "$DAEMON_NS" | grep "^ctrbr-${NETA_ID:0:8}")"
-dk run -d --name a1 -m 256m --network netA busybox sh -c 'mkdir /www && echo "hello from a1" >/www/index.html && exec httpd -f -p 80 -h /www'
+dk run -d --name a1 -m 256m --network netA --network-alias alpha busybox sh -c 'mkdir /www && echo "hello from a1" >/www/index.html && exec httpd -f -p 80 -h /www'
 check_eq "a1 starts on netA" "0" "$rc"
 A1_IP=$(docker inspect -f '{{.NetworkSettings.Networks.netA.IPAddress}}' a1)
 wait_for 60 docker exec a1 pidof httpd
 dk network rm netA
 check_contains "network rm of a network in use: refused naming the container" "$rc $out" "a1"
 # a2 on netA and netB (the API takes several endpoints): reaches a1 by name
-body=$(api POST '/containers/create?name=a2' '{"Image":"busybox","Cmd":["sh","-c","ip -o -4 addr show | grep -v 127.0.0.1 | wc -l; printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | nc -w 10 a1 80 | tail -1"],"HostConfig":{"Memory":268435456},"NetworkingConfig":{"EndpointsConfig":{"netA":{},"netB":{"Aliases":["bee"]}}}}')
+body=$(api POST '/containers/create?name=a2' '{"Image":"busybox","Cmd":["sh","-c","ip -o -4 addr show | grep -v 127.0.0.1 | wc -l; printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | nc -w 10 a1 80 | tail -1; printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | nc -w 10 alpha 80 | tail -1"],"HostConfig":{"Memory":268435456},"NetworkingConfig":{"EndpointsConfig":{"netA":{},"netB":{"Aliases":["bee"]}}}}')
 check_eq "create on two networks" "201" "$(code)"
 dk start -a a2
-check_eq "a2: two interfaces, and a1 by name on netA" "2
+check_eq "a2: two interfaces, a1 by name and by its alias on netA" "2
+hello from a1
 hello from a1" "$out"
 check_eq "inspect a2: both networks" "netA netB" "$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' a2 | xargs)"
 dk rm a2
@@ -209,14 +209,17 @@ body=$(api POST /networks/prune)
 check_eq "network prune removes the unused ones" "netI tiny" "$(jq -r '.NetworksDeleted | sort | join(" ")' <<<"$body")"
 check_eq "only the default network is left" "default" "$(docker network ls --format '{{.Name}}')"
 links=$(ns_links "$DAEMON_NS" | xargs)
+diag "after removal: links: $links" "routes: $(in_ns ip -4 route | xargs -d '\n' | sed 's/ \+/ /g')"
 check_eq "no TAP, no user bridge left (ip -j link)" "lo vd ctr0" "$links"
 check_eq "no route of a removed network (ip route)" "10.200.0.0/24 dev vd proto kernel scope link src $OUT_IP
 192.168.64.0/24 dev ctr0 proto kernel scope link src $GW
 default via $OUT_PEER dev vd" "$(in_ns ip -4 route | sed 's/ linkdown//; s/ *$//' | sort)"
 rules=$(in_ns nft list ruleset)
 check_eq "no rule of a removed network (nft list ruleset)" "0" "$(grep -c ctrbr- <<<"$rules")"
-kill "$HOSTSVC_PID" && wait "$HOSTSVC_PID" 2>/dev/null
+kill "$HOSTSVC_PID"
+wait_for 10 sh -c "! kill -0 $HOSTSVC_PID 2>/dev/null"
 listen=$(in_ns ss -Hltnup | awk '{print $1, $5}' | sort | xargs)
+diag "after removal: listeners: $listen" "nft: $(in_ns nft list tables | xargs)"
 check_eq "no listener but the default network's DNS (ss -ltnup)" "tcp $GW:53 udp $GW:53" "$listen"
 check_eq "no container left" "" "$(docker ps -aq)"
 kill -TERM "$DAEMON_PID"
