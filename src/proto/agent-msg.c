@@ -115,6 +115,12 @@ static void encode_setup(json_t *o, const struct agent_setup *s)
             snprintf(hex + 2 * i, 3, "%02x", s->warm_entropy[i]);
         set_new(w, "time_ns", json_integer(s->warm_time_ns));
         set_new(w, "entropy", json_string(hex));
+        if (s->warm_macs) {
+            json_t *macs = json_array();
+            for (char **m = s->warm_macs; *m; m++)
+                json_array_append_new(macs, json_string(*m));
+            set_new(w, "macs", macs);
+        }
         set_new(o, "warm", w);
     }
     set_new(o, "mounts", mounts);
@@ -397,7 +403,7 @@ static int decode_mount(json_t *m, struct agent_mount *out, ctr_error_t *err)
 /* setup.warm = {"time_ns": N, "entropy": "64 hex digits"} */
 static int decode_warm(json_t *o, struct agent_setup *s, ctr_error_t *err)
 {
-    static const char *const keys[] = {"time_ns", "entropy", NULL};
+    static const char *const keys[] = {"time_ns", "entropy", "macs", NULL};
     const char *what = "setup warm";
     json_t *w = json_object_get(o, "warm");
     cleanup_free char *hex = NULL;
@@ -419,6 +425,18 @@ static int decode_warm(json_t *o, struct agent_setup *s, ctr_error_t *err)
             sscanf(hex + 2 * i, "%2x", &v) != 1)
             return ctr_fail(err, EPROTO, "setup warm: `entropy` must be hex digits");
         s->warm_entropy[i] = (uint8_t)v;
+    }
+    if (json_object_get(w, "macs") != NULL && !json_is_null(json_object_get(w, "macs"))) {
+        if (json_is_array(json_object_get(w, "macs")) &&
+            json_array_size(json_object_get(w, "macs")) > AGENT_MAX_NICS)
+            return ctr_fail(err, EPROTO, "setup warm: more than %d `macs`", AGENT_MAX_NICS);
+        if (get_strv(w, what, "macs", false, &s->warm_macs, err) < 0)
+            return -1;
+        for (char **m = s->warm_macs; *m; m++) {
+            uint8_t mac[6];
+            if (!agent_mac_parse(*m, mac))
+                return ctr_fail(err, EPROTO, "setup warm: bad MAC `%.32s`", *m);
+        }
     }
     s->warm = true;
     return 0;
@@ -807,6 +825,7 @@ void agent_request_release(struct agent_request *req)
         free(req->u.setup.hostname);
         free(req->u.setup.root_lower);
         free(req->u.setup.root_upper);
+        ctr_strv_free(req->u.setup.warm_macs);
         for (size_t i = 0; i < req->u.setup.n_mounts; i++) {
             free(req->u.setup.mounts[i].source);
             free(req->u.setup.mounts[i].target);

@@ -61,7 +61,9 @@ struct agent_iface {
     uint32_t mtu;  /* 68..65535 (1500 when not given) */
 };
 
-#define AGENT_WARM_ENTROPY 32 /* random bytes from the host for the guest's CRNG */
+#define AGENT_WARM_ENTROPY 32                  /* random bytes from the host for the guest's CRNG */
+#define AGENT_WARM_MAC_PREFIX "0e:57:a7:00:00" /* + ":%02x" (NIC index + 1) in templates */
+#define AGENT_MAX_NICS 8
 
 struct agent_setup {
     char *hostname;
@@ -80,6 +82,9 @@ struct agent_setup {
     bool warm;
     int64_t warm_time_ns; /* host CLOCK_REALTIME when sent; 0: leave the clock */
     uint8_t warm_entropy[AGENT_WARM_ENTROPY];
+    /* The real MAC of NIC i, in the VM's NIC order; the template's NIC i has
+     * AGENT_WARM_MAC_PREFIX:<i+1> until vminitd sets it. NULL-terminated; may be NULL. */
+    char **warm_macs;
 };
 
 struct agent_exec {

@@ -588,9 +588,11 @@ static int boot(struct shim *s, ctr_error_t *err)
     }
     if (setup.u.setup.hostname == NULL)
         setup.u.setup.hostname = s->cfg.id;
-    if (warm && shim_warm_setup(&setup.u.setup, err) < 0)
+    if (warm && shim_warm_setup(&setup.u.setup, &vc, err) < 0)
         return -1;
-    if (agentc_request(&s->ac, &setup, on_setup, s, err) < 0)
+    r = agentc_request(&s->ac, &setup, on_setup, s, err);
+    ctr_strv_free(setup.u.setup.warm_macs); /* encoded by now */
+    if (r < 0)
         return -1;
     if (s->job) {
         shim_job_start(s); /* instead of the main process */

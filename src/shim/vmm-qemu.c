@@ -145,7 +145,10 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
                NULL;
     for (size_t i = 0; i < cfg->n_nets; i++) {
         uint8_t mac[6];
-        if (!agent_mac_parse(cfg->nets[i].mac, mac))
+        /* a template's NICs get placeholder MACs: vminitd sets the container's */
+        cleanup_free char *tmac =
+            cfg->template_vm ? ctr_xasprintf(AGENT_WARM_MAC_PREFIX ":%02zx", i + 1) : NULL;
+        if (!agent_mac_parse(tmac ? tmac : cfg->nets[i].mac, mac))
             return ctr_fail(err, EINVAL, "network interface %zu: bad MAC `%s`", i,
                             cfg->nets[i].mac),
                    NULL;

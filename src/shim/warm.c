@@ -21,7 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -365,7 +368,11 @@ static int make_template(const struct vmm_config *vc, const uint64_t *sizes, con
     struct vmm_config tc = *vc;
     struct qmp q = {.fd = -1};
     int agent[2] = {-1, -1}, qmp[2] = {-1, -1};
+    cleanup_free int *taps = ctr_xcalloc(vc->n_nets + 1, sizeof(int));
     int r = -1;
+
+    for (size_t i = 0; i < vc->n_nets; i++)
+        taps[i] = -1;
 
     q.deadline = ctr_now_ns() + (uint64_t)timeout_ms * 1000000;
     ctr_rm_rf(tmp, NULL);
@@ -380,6 +387,17 @@ static int make_template(const struct vmm_config *vc, const uint64_t *sizes, con
         ctr_fail(err, errno, "socketpair");
         goto out;
     }
+    /* Placeholder TAPs (same flags as the real ones, on no bridge, down; they vanish
+     * with the template VM): the guest's NICs exist, with placeholder MACs. */
+    for (size_t i = 0; i < vc->n_nets; i++) {
+        struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
+        taps[i] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (taps[i] < 0 || ioctl(taps[i], TUNSETIFF, &ifr) < 0) {
+            ctr_fail(err, errno, "create a placeholder TAP");
+            goto out;
+        }
+    }
+    tc.tap_fds = taps;
     tc.template_vm = true;
     tc.disk_sizes = sizes;
     tc.placeholder_dir = empty;
@@ -451,6 +469,9 @@ out:
         if (qmp[i] >= 0)
             close(qmp[i]);
     }
+    for (size_t i = 0; i < vc->n_nets; i++)
+        if (taps[i] >= 0)
+            close(taps[i]);
     ctr_rm_rf(tmp, NULL); /* gone already after the rename */
     return r;
 }
@@ -526,10 +547,6 @@ void shim_warm_prepare(const struct vmm_config *vc, unsigned timeout_ms, struct 
     const char *root = template_root();
 
     w->fd = -1;
-    if (vc->n_nets) {
-        w->why_cold = ctr_xstrdup("network interfaces are not in warm-start templates yet");
-        return;
-    }
     if (disk_sizes(vc, &sizes, &err) < 0 || key_with_sizes(vc, sizes, &w->key, &err) < 0)
         goto cold;
     w->dir = ctr_xasprintf("%s/%s", root, w->key);
@@ -597,10 +614,15 @@ void shim_warm_copy_bootlog(const struct shim_warm *w, int fd)
     (void)ctr_write_all(fd, line, strlen(line));
 }
 
-int shim_warm_setup(struct agent_setup *setup, ctr_error_t *err)
+int shim_warm_setup(struct agent_setup *setup, const struct vmm_config *vc, ctr_error_t *err)
 {
     struct timespec ts;
 
+    if (vc->n_nets) {
+        setup->warm_macs = ctr_xcalloc(vc->n_nets + 1, sizeof(char *));
+        for (size_t i = 0; i < vc->n_nets; i++)
+            setup->warm_macs[i] = ctr_xstrdup(vc->nets[i].mac);
+    }
     if (getrandom(setup->warm_entropy, sizeof(setup->warm_entropy), 0) !=
         (ssize_t)sizeof(setup->warm_entropy))
         return ctr_fail(err, errno, "getrandom");

@@ -41,9 +41,10 @@ void shim_warm_copy_bootlog(const struct shim_warm *w, int fd);
 
 void shim_warm_release(struct shim_warm *w);
 
-/* A restored VM's `setup` carries the host's time and 32 random bytes (getrandom). */
+/* A restored VM's `setup` carries the host's time, 32 random bytes (getrandom) and the
+ * NICs' MACs (setup->warm_macs: malloc'd, the caller frees it with ctr_strv_free). */
 struct agent_setup;
-int shim_warm_setup(struct agent_setup *setup, ctr_error_t *err);
+int shim_warm_setup(struct agent_setup *setup, const struct vmm_config *vc, ctr_error_t *err);
 
 /* How long a restored VM gets to answer `hello` before the shim boots cold instead. */
 #define WARM_HELLO_TIMEOUT_MS 15000u

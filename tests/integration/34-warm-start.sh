@@ -113,6 +113,29 @@ check_eq "and writable" "from the guest" "$(cat "$T_TMP/share/out" 2>/dev/null)"
 check_contains "(restored from its own template)" "$err" "warm-start template made in"
 check_eq "two templates now (another shape)" "2" "$(templates)"
 
+# ---- a NIC (TAP on a bridge in a namespace of our own): the template has a placeholder
+# TAP and MAC; the clone gets the container's MAC and reaches the gateway ----
+if netns_add NS warm && ip -n "$NS" link add ctr0 type bridge &&
+    ip -n "$NS" addr add 192.168.77.1/24 dev ctr0 && ip -n "$NS" link set ctr0 up; then
+    for n in 1 2; do
+        mk nic$n -- sh -c 'cat /sys/class/net/eth0/address; ping -c 1 -W 10 192.168.77.1 >/dev/null && echo PING-OK'
+        jq --arg mac "02:42:c0:a8:4d:0$n" --arg tap "ctapwarm$n" --arg ip "192.168.77.1$n/24" \
+            '.networks = [{tap: $tap, bridge: "ctr0", mac: $mac, mtu: 1500}]
+             | .setup.network.interfaces = [{mac: $mac, address: $ip, gateway: "192.168.77.1", mtu: 1500}]' \
+            "$T_TMP/b-nic$n/config.json" >"$T_TMP/nic.json" && mv "$T_TMP/nic.json" "$T_TMP/b-nic$n/config.json"
+        rc=0
+        timeout -k 5 120 ip netns exec "$NS" "$RT" run "$T_TMP/b-nic$n" >"$T_TMP/nic$n.out" 2>"$T_TMP/nic$n.err" </dev/null || rc=$?
+        check_eq "NIC container $n: its MAC, and the gateway answers" "02:42:c0:a8:4d:0$n
+PING-OK" "$(cat "$T_TMP/nic$n.out")"
+        check_eq "and exits 0" "0" "$rc"
+        check_contains "(restored)" "$(cat "$T_TMP/nic$n.err")" "warm start (template"
+    done
+    check_contains "the second NIC container used the first one's template" "$(cat "$T_TMP/nic2.err")" "warm start (template"
+    if grep -q "template made" "$T_TMP/nic2.err"; then not_ok "(no template made for it)"; else ok "(no template made for it)"; fi
+else
+    not_ok "bridge set-up in a network namespace failed (root needed)"
+fi
+
 # ---- two warm containers at once: own random state, right clock ----
 rand='head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; cat /proc/sys/kernel/random/boot_id; date +%s'
 mk r1 -- sh -c "$rand"

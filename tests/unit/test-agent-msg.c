@@ -119,7 +119,18 @@ static void test_setup_warm(void **state)
     assert_true(out.u.setup.warm);
     assert_true(out.u.setup.warm_time_ns == 1795821493123456789);
     assert_memory_equal(out.u.setup.warm_entropy, in.u.setup.warm_entropy, AGENT_WARM_ENTROPY);
+    assert_null(out.u.setup.warm_macs);
     agent_request_release(&out);
+
+    char *macs[] = {"02:42:c0:a8:40:05", "02:42:c0:a8:41:07", NULL};
+    in.u.setup.warm_macs = macs;
+    roundtrip_req(&in, &out);
+    assert_non_null(out.u.setup.warm_macs);
+    assert_string_equal(out.u.setup.warm_macs[0], macs[0]);
+    assert_string_equal(out.u.setup.warm_macs[1], macs[1]);
+    assert_null(out.u.setup.warm_macs[2]);
+    agent_request_release(&out);
+    in.u.setup.warm_macs = NULL;
 
     /* a cold setup says nothing of it */
     in.u.setup.warm = false;
@@ -140,12 +151,16 @@ static void test_setup_warm(void **state)
     } while (0)
     WARM_BAD("1", "must be an object");
     WARM_BAD("{\"entropy\":\"00\"}", "missing field `time_ns`");
-    char zz[100];
+    char zz[160];
     snprintf(zz, sizeof(zz), "{\"time_ns\":-1,\"entropy\":\"%s\"}", hex64);
     WARM_BAD(zz, "time_ns");
     WARM_BAD("{\"time_ns\":1,\"entropy\":\"abcd\"}", "64 hex digits");
     snprintf(zz, sizeof(zz), "{\"time_ns\":1,\"entropy\":\"%.62szz\"}", hex64);
     WARM_BAD(zz, "hex digits");
+    snprintf(zz, sizeof(zz), "{\"time_ns\":1,\"entropy\":\"%s\",\"macs\":[\"02:42\"]}", hex64);
+    WARM_BAD(zz, "bad MAC");
+    snprintf(zz, sizeof(zz), "{\"time_ns\":1,\"entropy\":\"%s\",\"macs\":[1]}", hex64);
+    WARM_BAD(zz, "must be a string");
     snprintf(zz, sizeof(zz), "{\"time_ns\":1,\"entropy\":\"%s\",\"x\":1}", hex64);
     WARM_BAD(zz, "unknown field `x`");
 #undef WARM_BAD

@@ -137,6 +137,22 @@ static void warm_template_and_restore(void **state)
     expect_opt(t, "-mon", "chardev=qmp,mode=control");
     expect_opt(t, "-global", "migration.store-global-state=off");
     assert_int_equal(find(t, "-incoming"), -1);
+    ctr_strv_free(t);
+
+    /* NICs: the TAPs first, then the QMP fd; placeholder MACs (vminitd sets the real) */
+    static struct bundle_net nets[] = {{.tap = "t0", .bridge = "br0", .mac = "02:42:c0:a8:40:05"}};
+    c.nets = nets;
+    c.n_nets = 1;
+    t = vmm_qemu_argv(&c, 3, &err);
+    assert_non_null(t);
+    expect_opt(t, "-netdev", "tap,id=net0,fd=4");
+    expect_opt(t, "-device", "virtio-net-device,netdev=net0,mac=0e:57:a7:00:00:01");
+    expect_opt(t, "-chardev", "socket,id=qmp,fd=5");
+    ctr_strv_free(t);
+    c.nets = NULL;
+    c.n_nets = 0;
+    t = vmm_qemu_argv(&c, 3, &err);
+    assert_non_null(t);
 
     c.template_vm = false;
     c.restore = true;
