@@ -83,6 +83,8 @@ struct cli_request {
     void *sink_opaque;
     void (*on_headers)(void *opaque, long status); /* called once the headers are in */
     void *headers_opaque;
+    const char *capture_header; /* a response header whose value goes to *captured */
+    char **captured;            /* (caller frees; set before the body arrives) */
 };
 /* One request. Transport failures become the "not running" / "permission denied"
  * messages; an HTTP status >= 400 is an error carrying the daemon's message. */
@@ -259,6 +261,13 @@ struct cli_start_opts {
 int cli_start_parse(int argc, char **argv, struct cli_start_opts *o, ctr_error_t *err);
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+
+/* cp.c: cp (docker's path rules, tars built and extracted with libarchive), export */
+/* `ID:path` → the container (caller frees) and *path pointing into arg; NULL for a local
+ * path: no `:`, a `:` first, or a `/` before the first `:` (docker's split). */
+char *cli_cp_split(const char *arg, const char **path);
+int cli_cmd_cp(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 
 /* lifecycle.c: stop, kill, restart, delete, prune, wait */
 struct cli_lifecycle_opts {

@@ -173,6 +173,17 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *opaque)
     size_t n = size * nmemb;
     long status = 0;
 
+    size_t hl = x->req->capture_header ? strlen(x->req->capture_header) : 0;
+    if (hl && n > hl + 1 && strncasecmp(data, x->req->capture_header, hl) == 0 && data[hl] == ':') {
+        const char *v = data + hl + 1;
+        size_t vl = n - hl - 1;
+        while (vl && (*v == ' ' || *v == '\t'))
+            v++, vl--;
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+            vl--;
+        free(*x->req->captured);
+        *x->req->captured = ctr_xstrndup(v, vl);
+    }
     /* The blank line ends a header block; a 1xx block is followed by another. */
     if (n <= 2 && (data[0] == '\r' || data[0] == '\n')) {
         curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -258,6 +269,8 @@ int cli_request(const struct cli_ctx *ctx, const struct cli_request *req, struct
             cleanup_free char *h = ctr_xasprintf("Content-Type: %s", req->content_type);
             hdrs = curl_slist_append(hdrs, h);
         }
+    } else if (strcmp(req->method, "HEAD") == 0) {
+        curl_easy_setopt(x.curl, CURLOPT_NOBODY, 1L);
     } else if (strcmp(req->method, "POST") == 0) {
         curl_easy_setopt(x.curl, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(x.curl, CURLOPT_POSTFIELDSIZE, 0L);

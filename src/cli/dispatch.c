@@ -164,7 +164,19 @@ static const struct command commands[] = {
     {"restart", NULL, cli_cmd_restart, NULL, "restart containers",
      "usage: container restart [-t SECONDS] CONTAINER...\n"},
     {"delete", "rm", cli_cmd_delete, NULL, "remove containers",
-     "usage: container delete [-f] [-a] CONTAINER...\n"},
+     "usage: container delete [-f] [-v] [-a] CONTAINER...\n"
+     "  -f, --force     also running ones (stopped first)\n"
+     "  -v, --volumes   also their anonymous volumes\n"},
+    {"cp", NULL, cli_cmd_cp, NULL, "copy files between a container and the local filesystem",
+     "usage: container cp [-a] [-L] CONTAINER:SRC_PATH DEST_PATH|-\n"
+     "       container cp [-a] [-L] SRC_PATH|- CONTAINER:DEST_PATH\n"
+     "  -a, --archive       keep owners (uid/gid) of what is copied\n"
+     "  -L, --follow-link   follow a symbolic link in SRC_PATH\n"
+     "  `-` streams a tar on stdin or stdout; a SRC_PATH ending in `/.` copies the\n"
+     "  directory's contents\n"},
+    {"export", NULL, cli_cmd_export, NULL, "write a container's filesystem as a tar",
+     "usage: container export [-o FILE] CONTAINER\n"
+     "  -o, --output FILE   write to FILE instead of stdout\n"},
     {"list", "ls", cli_cmd_ls, NULL, "list containers",
      "usage: container list [-a] [-q] [--format json|table]\n"},
     {"exec", NULL, cli_cmd_exec, NULL, "run a command in a running container",

@@ -310,6 +310,10 @@ static void req_free(struct dmn_req *r)
     free(r->path_copy);
     if (r->upload_fd >= 0)
         close(r->upload_fd);
+    if (r->upload_pipe >= 0)
+        close(r->upload_pipe); /* first: the job's threads see EOF and end */
+    if (r->upload_job_free)
+        r->upload_job_free(r->upload_job);
     if (r->upload_path) {
         unlink(r->upload_path);
         free(r->upload_path);
@@ -335,6 +339,13 @@ static int upload_open(struct dmn_req *r)
 
 static void body_append(struct dmn_req *r, const char *data, size_t len)
 {
+    if (r->upload_job) { /* streamed to a pipe; dropped once its reader has given up */
+        if (r->upload_pipe >= 0 && ctr_write_all(r->upload_pipe, data, len) < 0) {
+            close(r->upload_pipe);
+            r->upload_pipe = -1;
+        }
+        return;
+    }
     if (r->upload_path || r->upload_failed) {
         if (!r->upload_failed && ctr_write_all(r->upload_fd, data, len) < 0)
             r->upload_failed = true;
@@ -366,6 +377,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         r->method = method;
         r->upload_fd = -1;
+        r->upload_pipe = -1;
         r->path_copy = ctr_xstrdup(url);
         *con_cls = r;
         bool hv = false;
@@ -379,6 +391,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->path = rest;
         if (r->bad_version == NULL && dmn_route_wants_upload(method, r->path))
             upload_open(r);
+        else if (r->bad_version == NULL && dmn_route_streams_upload(method, r->path))
+            dmn_archive_put_begin(r);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -387,6 +401,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     log_debug("%s %s", method, url);
+    if (r->upload_pipe >= 0) { /* the end of a streamed body */
+        close(r->upload_pipe);
+        r->upload_pipe = -1;
+    }
     if (r->bad_version) {
         dmn_reply_error(r, 400, "%s", r->bad_version);
         free(r->bad_version);

@@ -235,6 +235,11 @@ static void test_lifecycle_flags(void **state)
     assert_int_equal(
         cli_lifecycle_parse("rm", ARGC("rm", "abc", "-f"), ARGV("rm", "abc", "-f"), &o, &err), 0);
     assert_true(o.force);
+    assert_false(o.volumes);
+    ctr_strv_free(o.ids);
+    assert_int_equal(
+        cli_lifecycle_parse("rm", ARGC("rm", "-v", "abc"), ARGV("rm", "-v", "abc"), &o, &err), 0);
+    assert_true(o.volumes);
     ctr_strv_free(o.ids);
     assert_int_equal(cli_lifecycle_parse("stop", ARGC("stop", "-t", "x", "web"),
                                          ARGV("stop", "-t", "x", "web"), &o, &err),
@@ -503,6 +508,41 @@ static void test_stats_cpu(void **state)
     json_decref(z);
 }
 
+static void test_cp_split(void **state)
+{
+    static const struct {
+        const char *arg, *id, *path;
+    } cases[] = {
+        {"c1:/etc", "c1", "/etc"}, {"web:/a:b", "web", "/a:b"},
+        {"c1:", "c1", ""},         {"/abs/path:x", NULL, NULL}, /* a `/` before the `:`: local */
+        {"./a:b", NULL, NULL},     {"file.txt", NULL, NULL},
+        {":x", NULL, NULL},        {"-", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path = NULL;
+        char *id = cli_cp_split(cases[i].arg, &path);
+        if (cases[i].id == NULL) {
+            assert_null(id);
+            continue;
+        }
+        assert_non_null(id);
+        assert_string_equal(id, cases[i].id);
+        assert_string_equal(path, cases[i].path);
+        free(id);
+    }
+    /* refused before any connection: two containers, no container, no arguments */
+    setenv("CONTAINER_HOST", "unix:///nonexistent/container.sock", 1);
+    assert_int_equal(
+        cli_main(ARGC("container", "cp", "a:/x", "b:/y"), ARGV("container", "cp", "a:/x", "b:/y")),
+        1);
+    assert_int_equal(
+        cli_main(ARGC("container", "cp", "/x", "/y"), ARGV("container", "cp", "/x", "/y")), 1);
+    assert_int_equal(cli_main(ARGC("container", "cp", "a:/x"), ARGV("container", "cp", "a:/x")), 1);
+    assert_int_equal(cli_main(ARGC("container", "cp", "--bogus", "a:/x", "/y"),
+                              ARGV("container", "cp", "--bogus", "a:/x", "/y")),
+                     1);
+}
+
 static void test_dispatch(void **state)
 {
     /* Errors before any connection: exit codes and no crash. */
@@ -532,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_ls_table),        cmocka_unit_test(test_human),
         cmocka_unit_test(test_table_alignment), cmocka_unit_test(test_image_ref_split),
         cmocka_unit_test(test_stats_cpu),       cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_cp_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

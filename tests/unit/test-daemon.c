@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "daemon/daemon-internal.h"
+#include "shim/shim.h"
+
+#include <openssl/evp.h>
 
 static void test_version_prefix(void **state)
 {
@@ -233,13 +236,53 @@ static void test_signals(void **state)
     assert_int_equal(dmn_parse_signal("", &s), -1);
 }
 
+static void test_path_stat_header(void **state)
+{
+    struct shim_archive_stat st = {.name = "passwd",
+                                   .size = 1234,
+                                   .mode = (1u << 27) | 0777,
+                                   .mtime = "2024-01-02T03:04:05Z",
+                                   .link_target = "/etc/real \"q\""};
+    char *h = dmn_path_stat_header(&st);
+    unsigned char raw[512];
+    int n = EVP_DecodeBlock(raw, (unsigned char *)h, (int)strlen(h));
+    assert_true(n > 0);
+    while (n > 0 && raw[n - 1] == '\0')
+        n--;
+    json_t *j = json_loadb((char *)raw, (size_t)n, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "name")), "passwd");
+    assert_int_equal(json_integer_value(json_object_get(j, "size")), 1234);
+    assert_int_equal(json_integer_value(json_object_get(j, "mode")), (1u << 27) | 0777);
+    assert_string_equal(json_string_value(json_object_get(j, "mtime")), "2024-01-02T03:04:05Z");
+    assert_string_equal(json_string_value(json_object_get(j, "linkTarget")), "/etc/real \"q\"");
+    json_decref(j);
+    free(h);
+    /* missing fields: docker's zero values, never a null */
+    struct shim_archive_stat empty = {0};
+    h = dmn_path_stat_header(&empty);
+    n = EVP_DecodeBlock(raw, (unsigned char *)h, (int)strlen(h));
+    while (n > 0 && raw[n - 1] == '\0')
+        n--;
+    j = json_loadb((char *)raw, (size_t)n, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "linkTarget")), "");
+    assert_string_equal(json_string_value(json_object_get(j, "mtime")), "0001-01-01T00:00:00Z");
+    json_decref(j);
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version_prefix), cmocka_unit_test(test_version_check),
-        cmocka_unit_test(test_route_match),    cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_times),          cmocka_unit_test(test_docker_manifest),
-        cmocka_unit_test(test_mux_header),     cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_version_prefix),
+        cmocka_unit_test(test_version_check),
+        cmocka_unit_test(test_route_match),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_times),
+        cmocka_unit_test(test_docker_manifest),
+        cmocka_unit_test(test_mux_header),
+        cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_path_stat_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
