@@ -256,8 +256,8 @@ far below a KVM host's. $(date -u +%Y-%m-%d).
 
 \`\`\`
 $header
-$table
-${container_note:+container half: $container_note}
+$table${container_note:+
+container half: $container_note}
 \`\`\`
 
 Per run:
