@@ -384,17 +384,12 @@ static int offline(const char *bundle, enum shimp_op op, const char *path, bool 
 
 /* ---- entry points ---- */
 
-static int archive_op(const char *bundle, enum shimp_op op, const char *path, bool export_all,
-                      int in_fd, int out_fd, struct shim_archive_stat *st, ctr_error_t *err)
+static int archive_once(const char *bundle, enum shimp_op op, const char *path, bool export_all,
+                        int in_fd, int out_fd, struct shim_archive_stat *st, ctr_error_t *err)
 {
     struct conn c;
     int r;
 
-    if (path == NULL || path[0] != '/')
-        return ctr_fail(err, EINVAL, "path `%s` in the container must be absolute",
-                        path ? path : "");
-    if (export_all && strcmp(path, "/") != 0)
-        return ctr_fail(err, EINVAL, "export takes the whole root filesystem (path `/`)");
     if (conn_open(&c, bundle) < 0) {
         conn_close(&c);
         return offline(bundle, op, path, export_all, in_fd, out_fd, st, err);
@@ -414,6 +409,38 @@ static int archive_op(const char *bundle, enum shimp_op op, const char *path, bo
     if (r < 0 && st)
         shim_archive_stat_release(st);
     return r;
+}
+
+/* EBUSY before any data moved: the container is starting or stopping (its shim says
+ * so, or its VM still holds the bundle lock), or another maintenance VM runs. These
+ * windows are short, so wait a little before giving up. */
+#define BUSY_WAIT_MS 10000
+#define BUSY_STEP_MS 100
+
+static int archive_op(const char *bundle, enum shimp_op op, const char *path, bool export_all,
+                      int in_fd, int out_fd, struct shim_archive_stat *st, ctr_error_t *err)
+{
+    if (path == NULL || path[0] != '/')
+        return ctr_fail(err, EINVAL, "path `%s` in the container must be absolute",
+                        path ? path : "");
+    if (export_all && strcmp(path, "/") != 0)
+        return ctr_fail(err, EINVAL, "export takes the whole root filesystem (path `/`)");
+    for (unsigned waited = 0;; waited += BUSY_STEP_MS) {
+        ctr_error_t e = NULL;
+        if (archive_once(bundle, op, path, export_all, in_fd, out_fd, st, &e) == 0)
+            return 0;
+        if (e->errnum != EBUSY || waited >= BUSY_WAIT_MS) {
+            if (err) {
+                ctr_error_free(err);
+                *err = e;
+            } else {
+                ctr_error_free(&e);
+            }
+            return -1;
+        }
+        ctr_error_free(&e);
+        usleep(BUSY_STEP_MS * 1000);
+    }
 }
 
 int ctr_archive_stat(const char *bundle_dir, const char *path, struct shim_archive_stat *st,

@@ -53,8 +53,10 @@ int shim_delete(const char *bundle, bool force, ctr_error_t *err);
  * boot it in maintenance mode (`container-runtime archive BUNDLE ...`: the VM gets
  * the container's disks and mounts, runs setup but no main process, does the op and
  * shuts down cleanly). Errors carry an errno class in err->errnum: ENOENT (no such
- * path), ENOTDIR/EINVAL (bad request), EBUSY (starting, stopping, or another archive
- * VM runs for the bundle), else EIO or the system error. */
+ * path), ENOTDIR/EINVAL (bad request), EBUSY (still starting, stopping, or another
+ * archive VM runs for the bundle, after waiting up to 10 s for it to pass), else EIO
+ * or the system error. Blocking; the fds may be pipes, sockets or files. For a stopped
+ * container `st` of ctr_archive_get is filled at the end, not before the first byte. */
 struct shim_archive_stat {
     char *name;
     int64_t size;
@@ -66,7 +68,7 @@ int ctr_archive_stat(const char *bundle_dir, const char *path, struct shim_archi
                      ctr_error_t *err);
 /* Write a tar (PAX, uncompressed) of `path` to out_fd: docker's layout (`/etc` gives
  * `etc/...`, `/etc/.` the contents); export_all (path "/") the whole root filesystem
- * without the mounts in it. st (may be NULL) gets the path's stat before any byte. */
+ * without the mounts in it. st (may be NULL) gets the path's stat. */
 int ctr_archive_get(const char *bundle_dir, const char *path, bool export_all, int out_fd,
                     struct shim_archive_stat *st, ctr_error_t *err);
 /* Extract the tar read from in_fd (until EOF; plain, gzip, bzip2 or xz) into the
