@@ -759,16 +759,18 @@ out_state:
     }
     if (s.local)
         shim_local_restore(s.local);
-    /* the VM is gone: the bundle is free before anyone hears that it stopped */
+    /* The VM is gone. Everything is final before anyone hears that it stopped (a
+     * `stop` client, attach): the log, the published ports, state.json, and the
+     * bundle is free for the next VM. */
+    shim_net_release(&s);
+    shim_logw_close(&s.log);
+    shim_write_state(&s, BUNDLE_STOPPED);
     if (s.lock_fd >= 0)
         close(s.lock_fd);
     s.lock_fd = -1;
     shim_server_vm_gone(&s);
     shim_server_close(&s);
     s.vmm_ops->release(&s.vm);
-    shim_net_release(&s);
-    shim_logw_close(&s.log);
-    shim_write_state(&s, BUNDLE_STOPPED);
     notify(&s, s.exit_code, s.error ? s.error : "exited");
     *exit_code = s.exit_code;
     ret = 0;
