@@ -381,7 +381,7 @@ static int block_volume(struct bundle_config *cfg, const struct bundle_mount_spe
 /* An anonymous volume (`-v /path`, `--mount type=volume,target=/path`, an image VOLUME
  * no mount covers): a new volume with a random name and docker's label, copied up. */
 static int anonymous_volume(struct bundle_config *cfg, const char *path, bool readonly, bool copyup,
-                            const char *data_root, ctr_error_t *err)
+                            const char *data_root, char ***made, ctr_error_t *err)
 {
     char name[BUNDLE_CREATE_ID_LEN + 1];
     char *labels[] = {BUNDLE_VOLUME_ANONYMOUS_LABEL "=", NULL};
@@ -393,6 +393,7 @@ static int anonymous_volume(struct bundle_config *cfg, const char *path, bool re
         bundle_volume_create(data_root, name, labels, NULL, NULL, err) < 0 ||
         bundle_volume_ensure(data_root, name, &dir, err) < 0)
         return -1;
+    ctr_strv_append(made, name);
     const char *tag = share_for(cfg, dir, readonly);
     cleanup_free char *o =
         ctr_xasprintf(MOUNTS_9P_OPTIONS "%s%s", readonly ? ",ro" : "", copyup ? ",x-copyup" : "");
@@ -400,9 +401,9 @@ static int anonymous_volume(struct bundle_config *cfg, const char *path, bool re
     return 0;
 }
 
-int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spec *m, size_t n,
-                        char *const *image_volumes, uint64_t shm_size, const char *data_root,
-                        ctr_error_t *err)
+static int apply(struct bundle_config *cfg, const struct bundle_mount_spec *m, size_t n,
+                 char *const *image_volumes, uint64_t shm_size, const char *data_root, char ***made,
+                 ctr_error_t *err)
 {
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < i; j++)
@@ -417,7 +418,8 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
             continue;
         }
         if (m[i].type == BUNDLE_MOUNT_VOLUME && m[i].source == NULL) {
-            if (anonymous_volume(cfg, m[i].target, m[i].readonly, !m[i].nocopy, data_root, err) < 0)
+            if (anonymous_volume(cfg, m[i].target, m[i].readonly, !m[i].nocopy, data_root, made,
+                                 err) < 0)
                 return -1;
             continue;
         }
@@ -443,7 +445,8 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
         bool covered = false;
         for (size_t i = 0; i < n && !covered; i++)
             covered = strcmp(m[i].target, image_volumes[v]) == 0;
-        if (!covered && anonymous_volume(cfg, image_volumes[v], false, true, data_root, err) < 0)
+        if (!covered &&
+            anonymous_volume(cfg, image_volumes[v], false, true, data_root, made, err) < 0)
             return -1;
     }
     size_t blocks = 0;
@@ -474,4 +477,19 @@ int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spe
         add_mount(&cfg->setup, "shm", "/dev/shm", "tmpfs", o);
     }
     return 0;
+}
+
+int bundle_mounts_apply(struct bundle_config *cfg, const struct bundle_mount_spec *m, size_t n,
+                        char *const *image_volumes, uint64_t shm_size, const char *data_root,
+                        ctr_error_t *err)
+{
+    cleanup_strv char **made = ctr_xcalloc(1, sizeof(char *));
+    if (apply(cfg, m, n, image_volumes, shm_size, data_root, &made, err) == 0)
+        return 0;
+    for (size_t i = 0; made[i]; i++) { /* a refused bundle leaves no anonymous volume */
+        ctr_error_t e = NULL;
+        if (bundle_volume_remove(data_root, made[i], &e) < 0)
+            ctr_error_free(&e);
+    }
+    return -1;
 }

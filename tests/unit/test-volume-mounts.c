@@ -363,6 +363,23 @@ static void test_apply(void **state)
     assert_non_null(strstr(err->msg, "can share at most 4"));
     ctr_error_free(&err);
     cfg_release(&cfg);
+    /* refused with anonymous volumes made on the way: they are removed */
+    char **before = NULL, **after = NULL;
+    assert_int_equal(bundle_volume_list(t->root, &before, &err), 0);
+    struct bundle_mount_spec mixed[5] = {many[0], many[1], many[2],
+                                         spec(BUNDLE_MOUNT_VOLUME, NULL, "/anon-a", false),
+                                         spec(BUNDLE_MOUNT_VOLUME, NULL, "/anon-b", false)};
+    cfg = (struct bundle_config){.n_disks = 2};
+    assert_int_equal(bundle_mounts_apply(&cfg, mixed, 5, NULL, 0, t->root, &err), -1);
+    assert_non_null(strstr(err->msg, "can share at most 4"));
+    ctr_error_free(&err);
+    cfg_release(&cfg);
+    assert_int_equal(bundle_volume_list(t->root, &after, &err), 0);
+    assert_int_equal(ctr_strv_len(after), ctr_strv_len(before));
+    ctr_strv_free(before);
+    ctr_strv_free(after);
+    bundle_mount_spec_release(&mixed[3]);
+    bundle_mount_spec_release(&mixed[4]);
     for (int i = 0; i < 5; i++)
         bundle_mount_spec_release(&many[i]);
     for (int i = 0; i < 2; i++)
