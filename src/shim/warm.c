@@ -477,8 +477,8 @@ out:
 }
 
 /* Keep the SHIM_TEMPLATES_KEPT most recently used templates (a run touches its
- * template's directory). One being made or used meanwhile is safe: the lock is taken
- * before removal, and a run holds the stream open. */
+ * template's directory), and remove what shims killed while making one left. One being made or used
+ * meanwhile is safe: the lock is taken before removal, and a run holds the stream open. */
 static void evict_old(const char *root)
 {
     struct ent {
@@ -493,6 +493,15 @@ static void evict_old(const char *root)
         return;
     while ((de = readdir(d)) != NULL) {
         struct stat st;
+        const char *tmp = strstr(de->d_name, ".tmp.");
+        if (tmp && tmp - de->d_name == 64) { /* a shim killed while making a template */
+            long pid = strtol(tmp + 5, NULL, 10);
+            if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+                cleanup_free char *dir = ctr_xasprintf("%s/%s", root, de->d_name);
+                ctr_rm_rf(dir, NULL);
+            }
+            continue;
+        }
         if (strlen(de->d_name) != 64 || strspn(de->d_name, "0123456789abcdef") != 64 ||
             fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISDIR(st.st_mode))
             continue;

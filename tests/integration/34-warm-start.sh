@@ -172,6 +172,12 @@ state=$tdir/state
 size=$(stat -c %s "$state")
 # keep the magic, destroy the middle of the stream
 dd if=/dev/urandom of="$state" bs=4096 seek=$((size / 8192)) count=64 conv=notrunc status=none
+# what a shim killed while making a template leaves (its pid is gone)
+true &
+dead=$!
+wait $dead
+stale=$CONTAINER_TEMPLATE_DIR/$(printf 'a%.0s' $(seq 64)).tmp.$dead
+mkdir -p "$stale"
 mk corrupt -- echo hello
 run corrupt
 check_eq "corrupt template: the container still prints hello" "hello" "$out"
@@ -180,6 +186,7 @@ check_contains "the shim booted cold" "$err" "cold boot (restore failed)"
 check_contains "and said why" "$err" "warm start from"
 run corrupt
 check_contains "the next run makes a new template" "$err" "warm-start template made in"
+if [ -e "$stale" ]; then not_ok "a dead shim's half-made template is removed"; else ok "a dead shim's half-made template is removed"; fi
 check_eq "and prints hello" "hello" "$out"
 
 printf 'garbage' >"$state"
