@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,10 +253,23 @@ static int cmd_archive(int argc, char **argv)
         r = ctr_archive_get(argv[1], job.path, job.export_all, 1, NULL, &err);
     else
         r = ctr_archive_put(argv[1], job.path, 0, &err);
-    if (r == 0 && job.op == SHIMP_OP_ARCHIVE_STAT && job.result_fd < 0)
-        printf(
-            "{\"name\":\"%s\",\"size\":%lld,\"mode\":%u,\"mtime\":\"%s\",\"link_target\":\"%s\"}\n",
-            st.name, (long long)st.size, st.mode, st.mtime, st.link_target);
+    if (r == 0 && job.op == SHIMP_OP_ARCHIVE_STAT && job.result_fd < 0) {
+        /* the stat object of the shim protocol's reply: names are escaped there */
+        struct agent_path_stat ps = {.name = st.name,
+                                     .size = st.size,
+                                     .mode = st.mode,
+                                     .mtime = st.mtime,
+                                     .link_target = st.link_target};
+        struct shimp_msg m = {.kind = SHIMP_MSG_REPLY, .ok = true, .stat = &ps};
+        size_t len;
+        cleanup_free char *json = shimp_msg_encode(&m, &len);
+        json_t *o = json_loadb(json, len, 0, NULL);
+        char *out = o ? json_dumps(json_object_get(o, "stat"), JSON_COMPACT) : NULL;
+        if (out)
+            printf("%s\n", out);
+        free(out);
+        json_decref(o);
+    }
     shim_archive_stat_release(&st);
     return finish(r, r < 0 ? 1 : 0, &err);
 }
