@@ -7,6 +7,8 @@ BINS += container-runtime
 container-runtime_SRCS := src/shim/main.c
 
 UNIT_TESTS += test-shim-accel test-shim-qemu test-shim-agent test-shim-log test-bundle test-shim-proxy
+UNIT_TESTS += test-shim-proto
+test-shim-proto_SRCS := tests/unit/test-shim-proto.c
 test-shim-proxy_SRCS := tests/unit/test-shim-proxy.c
 test-shim-log_SRCS := tests/unit/test-shim-log.c
 test-shim-accel_SRCS := tests/unit/test-shim-accel.c
