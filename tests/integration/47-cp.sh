@@ -165,7 +165,25 @@ ctr cp "$src/tree/hello.txt" ex1:/root/
 check_eq "cp into a stopped container" 0 "$rc"
 ctr cp ex1:/root/hello.txt "$T_TMP/h2"
 check_eq "  what was copied in is there" hello "$(cat "$T_TMP/h2" 2>/dev/null)"
+# an offline copy holds the container: a start sent meanwhile waits, and both succeed
+timeout 180 "$C" cp ex1:/bin/busybox "$T_TMP/bb" >/dev/null 2>"$T_TMP/err-cp" &
+cpid=$!
+sleep 0.5
+ctr start ex1
+check_eq "start during an offline cp of the stopped container succeeds (serialised)" 0 "$rc"
+[ "$rc" -eq 0 ] || diag "$err"
+wait "$cpid"
+check_eq "  and so does the cp" 0 "$?"
+{ tar -xOf "$T_TMP/ex1.tar" bin/busybox 2>/dev/null || tar -xOf "$T_TMP/ex1.tar" ./bin/busybox; } >"$T_TMP/bb-export"
+check "  which copied the file whole (as export has it)" cmp "$T_TMP/bb" "$T_TMP/bb-export"
+ctr wait ex1
 ctr export nosuchctr
 check_contains "export of a missing container names it" "$err" "nosuchctr"
+if command -v script >/dev/null; then
+    out=$(CONTAINER_HOST=$CONTAINER_HOST timeout 60 script -qec "$C export ex1" /dev/null 2>&1)
+    check_contains "export to a terminal is refused" "$out" "refusing to write an archive to a terminal"
+else
+    skip "script(1) missing (util-linux): export to a terminal not tested"
+fi
 ctr rm ex1
 plan_end
