@@ -13,7 +13,8 @@
 # table inet container). Bare: qemu-system-x86_64 -M microvm with the same kernel, memory,
 # vCPUs and accelerator, the same image as its root disk, and the same netdev (a TAP on
 # ctr0 with vnet headers, virtio-net-device), PID 1 = bench/net/guest-init.sh.
-# At most two VMs run at once. Every figure is the median of --runs runs.
+# At most two VMs run at once. Bare and container rounds alternate (so both see the same
+# load on a shared machine); every figure is the median of --runs rounds.
 # Usage: bench/net/run.sh [--runs N] [--secs S] [--requests N] [--bare-only] [--record]
 #   (--record rewrites the "## Network (bench/net)" section of docs/performance.md)
 set -u
@@ -157,8 +158,9 @@ add() { R[$1,$2]="${R[$1,$2]:-} $3"; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
     if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# ---- bare QEMU half ----
-for ((r = 1; r <= RUNS; r++)); do
+# ---- the rounds: bare and container alternate, so both halves see the same load ----
+bare_round() { # R
+    local r=$1 spid slog cpid clog v
     echo "bench/net: bare run $r/$RUNS" >&2
     bare_start 0 server
     spid=$bare_pid slog=$bare_log
@@ -178,9 +180,30 @@ for ((r = 1; r <= RUNS; r++)); do
     add bare g2g "$v"
     bare_stop "$cpid" 1
     bare_stop "$spid" 0
-done
-
-# ---- container half ----
+}
+ctr_round() { # R
+    local r=$1 ip v
+    echo "bench/net: container run $r/$RUNS" >&2
+    ctr run -d --name "srv$r" -m "${MEM}m" -p 127.0.0.1:8080:80 ctr-bench-net \
+        sh -c 'iperf3 -s -D && exec busybox httpd -f -p 80 -h /www'
+    [ "$rc" -eq 0 ] || die "container run failed: $err"
+    ctr inspect "srv$r"
+    ip=$(jq -r '.[0].NetworkSettings.IPAddress // empty' <<<"$out")
+    [ -n "$ip" ] || die "the container got no address (inspect: NetworkSettings.IPAddress)"
+    wait_tcp "$ip" 80 180 || die "container httpd unreachable at $ip:80"
+    v=$(iperf_rev "$ip") || die "container→host iperf3 failed"
+    add ctr g2h "$v"
+    v=$(ab_rate "http://127.0.0.1:8080/") || die "ab through -p failed"
+    add ctr http_p "$v"
+    v=$(ab_rate "http://$ip/") || die "ab direct failed"
+    add ctr http_direct "$v"
+    ctr run --rm -m "${MEM}m" ctr-bench-net iperf3 -c "$ip" -t "$SECS" -J
+    [ "$rc" -eq 0 ] || die "container→container iperf3 failed (exit $rc): $err $(jq -r '.error // empty' <<<"$out" 2>/dev/null)"
+    v=$(iperf_json_rate <<<"$out")
+    [[ $v =~ ^[0-9.]+$ ]] || die "container→container iperf3 gave no result: $out"
+    add ctr g2g "$v"
+    ctr rm -f "srv$r"
+}
 container_note=
 if [ "$BARE_ONLY" = 1 ]; then
     container_note="not run (--bare-only)"
@@ -189,29 +212,11 @@ elif [ "$daemon_net" = 0 ]; then
 else
     ctr image load -i "$IMG/image.tar"
     [ "$rc" -eq 0 ] || die "image load failed: $err"
-    for ((r = 1; r <= RUNS; r++)); do
-        echo "bench/net: container run $r/$RUNS" >&2
-        ctr run -d --name "srv$r" -m "${MEM}m" -p 127.0.0.1:8080:80 ctr-bench-net \
-            sh -c 'iperf3 -s -D && exec busybox httpd -f -p 80 -h /www'
-        [ "$rc" -eq 0 ] || die "container run failed: $err"
-        ctr inspect "srv$r"
-        ip=$(jq -r '.[0].NetworkSettings.IPAddress // empty' <<<"$out")
-        [ -n "$ip" ] || die "the container got no address (inspect: NetworkSettings.IPAddress)"
-        wait_tcp "$ip" 80 180 || die "container httpd unreachable at $ip:80"
-        v=$(iperf_rev "$ip") || die "container→host iperf3 failed"
-        add ctr g2h "$v"
-        v=$(ab_rate "http://127.0.0.1:8080/") || die "ab through -p failed"
-        add ctr http_p "$v"
-        v=$(ab_rate "http://$ip/") || die "ab direct failed"
-        add ctr http_direct "$v"
-        ctr run --rm -m "${MEM}m" ctr-bench-net iperf3 -c "$ip" -t "$SECS" -J
-        [ "$rc" -eq 0 ] || die "container→container iperf3 failed (exit $rc): $err $(jq -r '.error // empty' <<<"$out" 2>/dev/null)"
-        v=$(iperf_json_rate <<<"$out")
-        [[ $v =~ ^[0-9.]+$ ]] || die "container→container iperf3 gave no result: $out"
-        add ctr g2g "$v"
-        ctr rm -f "srv$r"
-    done
 fi
+for ((r = 1; r <= RUNS; r++)); do
+    bare_round "$r"
+    [ -z "$container_note" ] && ctr_round "$r"
+done
 
 # ---- report ----
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
@@ -248,7 +253,8 @@ route, iperf3 -s / busybox httpd). guest→host = \`iperf3 -c GUEST -R\` from th
 (the guest sends); guest→guest = an iperf3 client VM against a server VM on the same
 bridge; HTTP = \`ab -n $REQS -c $CONC\` (no keep-alive) against busybox httpd, for the
 container both through its published port \`-p 127.0.0.1:8080:80\` (the shim's TCP proxy)
-and directly at its address. Ratio = container / bare.
+and directly at its address. Bare and container rounds alternate, so both see the same
+load. Ratio = container / bare (of the medians).
 
 Machine: $cpu, $(nproc) cores shared with other work (load average at start:
 $load_start); **TCG** (no usable KVM here: see docs/kernel.md), so absolute figures are
