@@ -3,7 +3,8 @@
 # to an "outside" namespace, a host service through host.container.internal,
 # published TCP/UDP ports and a range, user networks isolated from each other,
 # --internal, --network none, docker's `run -p` and `network create/ls/rm`, a daemon
-# SIGKILL + restart, and nothing of ours left once everything is removed. Every
+# SIGKILL + restart, nothing of ours left once everything is removed, and a daemon whose
+# bridge cannot be made still running `--network none` containers. Every
 # bridge, TAP, rule and packet stays in namespaces this test makes (80-network-lib).
 # VMs: busybox, 256 MiB, at most two at once.
 source "$(dirname "$0")/../lib.sh"
@@ -228,5 +229,19 @@ check_eq "the daemon stops cleanly" "0" "$?"
 check_eq "then no bridge is left" "lo vd" "$(ns_links "$DAEMON_NS" | xargs)"
 check_eq "no table of ours, the other one kept" "table inet other" "$(in_ns nft list tables)"
 check_eq "no listener" "" "$(in_ns ss -Hltnup)"
+
+# ---- networking unavailable (ctr0 taken by a non-bridge): `--network none` still works ----
+ip -n "$DAEMON_NS" link add ctr0 type veth peer name ctr0p
+check_eq "a veth takes the name ctr0" "0" "$?"
+daemon_start || need "the daemon did not start again"
+dk create -m 256m busybox true
+check_contains "networking unavailable: create is refused with the reason" "$rc $out" "networking is unavailable"
+check_contains "  (naming the bridge)" "$out" "ctr0"
+dk run --rm -m 256m --network none busybox echo still-works
+check_eq "  a --network none container still runs" "0 still-works" "$rc $out"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID"
+check_eq "  and the daemon leaves alone the link it did not make" "ctr0 veth" \
+    "$(ip -n "$DAEMON_NS" -j -d link show ctr0 | jq -r '.[0] | "\(.ifname) \(.linkinfo.info_kind)"')"
 check_eq "the daemon's stderr holds no sanitizer report" "" "$(grep -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error' "$T_TMP/daemon.err")"
 plan_end
