@@ -99,6 +99,11 @@ int cli_call(const struct cli_ctx *ctx, const char *method, const char *path, js
  * "container: WHAT `NAME`: MESSAGE", left out of the array and sets *rc to 1 (else 0). */
 json_t *cli_get_each(const struct cli_ctx *ctx, const char *what, const char *collection,
                      const char *suffix, char **names, int *rc);
+/* `rm` of several objects: DELETE /COLLECTION/NAME(escaped) for each of names, printing
+ * each name removed; one that fails is reported as "container: WHAT `NAME`: MESSAGE"
+ * (with force, a missing one is not). Returns 0, or 1 when any failed. */
+int cli_delete_each(const struct cli_ctx *ctx, const char *what, const char *collection,
+                    char **names, bool force);
 /* The message of an error response body ({"message": ...}) or a short status text. */
 char *cli_error_message(long status, const char *body, size_t len);
 /* Message for a failed connect() to the socket: not running / permission. */

@@ -371,6 +371,27 @@ json_t *cli_get_each(const struct cli_ctx *ctx, const char *what, const char *co
     return all;
 }
 
+int cli_delete_each(const struct cli_ctx *ctx, const char *what, const char *collection,
+                    char **names, bool force)
+{
+    int rc = 0;
+
+    for (char **p = names; *p; p++) {
+        cleanup_free char *en = cli_esc(*p);
+        cleanup_free char *path = cli_path("/%s/%s", collection, en);
+        ctr_error_t e = NULL;
+        if (cli_call(ctx, "DELETE", path, NULL, NULL, &e) < 0) {
+            /* -f: a missing one is not an error (docker) */
+            if (!(force && strstr(e->msg, "not found")))
+                fprintf(stderr, "container: %s `%s`: %s\n", what, *p, e->msg), rc = 1;
+            ctr_error_free(&e);
+            continue;
+        }
+        printf("%s\n", *p);
+    }
+    return rc;
+}
+
 /* ---- wait: headers now, body later ---- */
 struct cli_waiter {
     struct cli_ctx ctx;

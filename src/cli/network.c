@@ -559,24 +559,10 @@ int cli_cmd_network_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
     static const struct cli_option opts[] = {{"force", 'f', false, O_FORCE}, {0}};
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
-    int rc = 0;
     int r = netcmd_parse(ctx, opts, argc, argv, &o, &pos, 1, -1, "at least one network", err);
     if (r != 0)
         return r == 1 ? 0 : -1;
-    for (char **p = pos; *p; p++) {
-        cleanup_free char *en = cli_esc(*p);
-        cleanup_free char *path = cli_path("/networks/%s", en);
-        ctr_error_t e = NULL;
-        if (cli_call(ctx, "DELETE", path, NULL, NULL, &e) < 0) {
-            /* -f: a missing network is not an error (docker) */
-            if (!(o.force && strstr(e->msg, "not found")))
-                fprintf(stderr, "container: network rm `%s`: %s\n", *p, e->msg), rc = 1;
-            ctr_error_free(&e);
-            continue;
-        }
-        printf("%s\n", *p);
-    }
-    return rc;
+    return cli_delete_each(ctx, "network rm", "networks", pos, o.force);
 }
 
 int cli_cmd_network_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)

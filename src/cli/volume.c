@@ -247,24 +247,11 @@ int cli_cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *e
     static const struct cli_option opts[] = {{"force", 'f', false, O_FORCE}, {0}};
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
-    int r = parse(ctx, opts, argc, argv, &o, &pos, err), rc = 0;
+    int r = parse(ctx, opts, argc, argv, &o, &pos, err);
 
     if (r != 0 || cli_check_args(ctx->name, pos, 1, -1, "at least one volume", err) < 0)
         return r == 1 ? 0 : -1;
-    for (char **p = pos; *p; p++) {
-        cleanup_free char *en = cli_esc(*p);
-        cleanup_free char *path = cli_path("/volumes/%s", en);
-        ctr_error_t e = NULL;
-        if (cli_call(ctx, "DELETE", path, NULL, NULL, &e) < 0) {
-            /* -f: a missing volume is not an error (docker) */
-            if (!(o.force && strstr(e->msg, "not found")))
-                fprintf(stderr, "container: volume rm `%s`: %s\n", *p, e->msg), rc = 1;
-            ctr_error_free(&e);
-            continue;
-        }
-        printf("%s\n", *p);
-    }
-    return rc;
+    return cli_delete_each(ctx, "volume rm", "volumes", pos, o.force);
 }
 
 int cli_cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)

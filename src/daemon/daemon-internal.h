@@ -29,9 +29,8 @@ struct imgstore;
 #define DMN_MAX_EXECS_PER_CTR 256 /* finished exec records kept per container */
 
 /* An error whose errnum classifies it (ENOENT 404, EEXIST/EBUSY 409, EINVAL 400)
- * without strerror text in the message (ctr_fail appends it). shapes.c */
-int dmn_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+ * without strerror text in the message (ctr_fail appends it). */
+#define dmn_fail ctr_fail_class
 
 /* ---- router (router.c, pure: unit tested) ---- */
 /* Split "/v1.43/containers/json" into version and rest. *has_version is false

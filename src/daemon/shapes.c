@@ -9,21 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-int dmn_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg = NULL;
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    ctr_fail(err, 0, "%s", msg);
-    free(msg);
-    if (err && *err)
-        (*err)->errnum = errnum;
-    return -1;
-}
-
 char *dmn_time_rfc3339(int64_t ns)
 {
     struct tm tm;

@@ -7,21 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int net_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    ctr_fail(err, 0, "%s", msg);
-    free(msg);
-    if (err && *err)
-        (*err)->errnum = errnum;
-    return -1;
-}
-
 uint32_t net_cidr_mask(uint8_t prefix)
 {
     return prefix == 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~((1u << (32 - prefix)) - 1);

@@ -13,8 +13,7 @@ int net_network_create_with(const char *data_root, const char *name, const char 
                             struct net_network *out, ctr_error_t *err);
 
 /* An error for the user, carrying errnum (for the API's status) without strerror text. */
-int net_fail(ctr_error_t *err, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define net_fail ctr_fail_class
 
 /* DATA/networks/<id> */
 char *net_network_dir(const char *data_root, const char *id);
