@@ -349,7 +349,9 @@ static int prepare_etc(const struct agent_setup *s, int fds[ETC_FILES], ctr_erro
     return 0;
 }
 
-static void bind_etc(const int fds[ETC_FILES], bool writable)
+/* Called before a --read-only root is remounted read-only, so missing files can still get
+ * their mount point (in the writable layer), as docker's /etc/hosts is there either way. */
+static void bind_etc(const int fds[ETC_FILES])
 {
     struct stat st;
 
@@ -359,8 +361,6 @@ static void bind_etc(const int fds[ETC_FILES], bool writable)
         cleanup_free char *target = ctr_xasprintf("/etc/%s", etc_names[i]);
         cleanup_free char *src = ctr_xasprintf("/proc/self/fd/%d", fds[i]);
         if (lstat(target, &st) < 0) {
-            if (!writable)
-                continue;
             mkdir("/etc", 0755);
             int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
             if (fd < 0)
@@ -432,7 +432,7 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
             ctr_fail(err, errno, "set hostname `%s`", s->hostname);
             goto out;
         }
-        bind_etc(etc_fds, !s->readonly);
+        bind_etc(etc_fds);
     }
     for (size_t i = 0; i < s->n_mounts; i++)
         if (mount_extra(&s->mounts[i], file_fds[i], err) < 0) {

@@ -95,9 +95,12 @@ check_contains "tmpfs is noexec by default, as docker's" "$(grep ' /scratch ' <<
 # ---- --read-only root: binds and tmpfs stay writable ----
 ctr run --rm -m 256M --read-only -v "$host/dir":/data --tmpfs /tmp busybox sh -c '
     echo a >/data/from-ro-root && echo data-ok; echo b >/tmp/x && echo tmp-ok
-    echo c >/rootfile 2>/dev/null || echo root-refused; echo d >/dev/shm/x && echo shm-ok'
+    echo c >/rootfile 2>/dev/null || echo root-refused; echo d >/dev/shm/x && echo shm-ok
+    grep -q "$(hostname)" /etc/hosts && echo hosts-ok; grep -q "^nameserver " /etc/resolv.conf && echo resolv-ok'
 check_eq "--read-only with a bind and a tmpfs" 0 "$rc"
-check_eq "writes go to the bind and the tmpfs, not the root" "data-ok tmp-ok root-refused shm-ok" "$(echo $out)"
+# the busybox image has neither /etc/hosts nor /etc/resolv.conf: a read-only root gets them too
+check_eq "writes go to the bind and the tmpfs, not the root; /etc/hosts and resolv.conf are there" \
+    "data-ok tmp-ok root-refused shm-ok hosts-ok resolv-ok" "$(echo $out)"
 check "the bind write landed on the host" test -f "$host/dir/from-ro-root"
 
 # ---- a host edit seen while the container runs; a second container shares a volume ----
