@@ -48,9 +48,8 @@ static void set_new(json_t *obj, const char *key, json_t *val)
         abort(); /* OOM or invalid UTF-8 from our own side */
 }
 
-static json_t *jstr(const char *s)
+json_t *proto_json_str(const char *s)
 {
-    /* Non-UTF-8 input would make json_string fail: replace it rather than abort. */
     json_t *j = json_string(s);
     if (j == NULL) {
         char *copy = ctr_xstrdup(s);
@@ -66,14 +65,14 @@ static json_t *jstr(const char *s)
 static void set_str(json_t *obj, const char *key, const char *s)
 {
     if (s != NULL)
-        set_new(obj, key, jstr(s));
+        set_new(obj, key, proto_json_str(s));
 }
 
 static json_t *strv_json(char *const *v)
 {
     json_t *a = json_array();
     for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-        if (json_array_append_new(a, jstr(v[i])) < 0)
+        if (json_array_append_new(a, proto_json_str(v[i])) < 0)
             abort();
     return a;
 }

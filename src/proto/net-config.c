@@ -171,20 +171,6 @@ static void set_new(json_t *o, const char *key, json_t *v)
         abort(); /* OOM, or invalid UTF-8 from our own side */
 }
 
-static json_t *text_json(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j == NULL) { /* not UTF-8: replace bytes rather than abort */
-        char *copy = ctr_xstrdup(s);
-        for (char *p = copy; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-        j = json_string(copy);
-        free(copy);
-    }
-    return j;
-}
-
 /* ---------------------------------------------------------------- setup.network */
 
 static int decode_iface(json_t *o, const char *path, int errnum, struct agent_iface *f,
@@ -284,19 +270,19 @@ json_t *proto_net_encode(const struct agent_setup *s)
     for (size_t i = 0; i < s->n_ifaces; i++) {
         const struct agent_iface *f = &s->ifaces[i];
         json_t *j = json_object();
-        set_new(j, "mac", text_json(f->mac ? f->mac : ""));
-        set_new(j, "address", text_json(f->address ? f->address : ""));
+        set_new(j, "mac", proto_json_str(f->mac ? f->mac : ""));
+        set_new(j, "address", proto_json_str(f->address ? f->address : ""));
         if (f->gateway)
-            set_new(j, "gateway", text_json(f->gateway));
+            set_new(j, "gateway", proto_json_str(f->gateway));
         set_new(j, "mtu", json_integer(f->mtu ? f->mtu : NET_DEFAULT_MTU));
         if (json_array_append_new(a, j) < 0)
             abort();
     }
     set_new(o, "interfaces", a);
     if (s->hosts)
-        set_new(o, "hosts", text_json(s->hosts));
+        set_new(o, "hosts", proto_json_str(s->hosts));
     if (s->resolv)
-        set_new(o, "resolv", text_json(s->resolv));
+        set_new(o, "resolv", proto_json_str(s->resolv));
     return o;
 }
 
@@ -452,9 +438,9 @@ void proto_bundle_net_encode(json_t *root, const struct bundle_config *cfg)
         for (size_t i = 0; i < cfg->n_nets; i++) {
             const struct bundle_net *n = &cfg->nets[i];
             json_t *o = json_object();
-            set_new(o, "tap", text_json(n->tap ? n->tap : ""));
-            set_new(o, "bridge", text_json(n->bridge ? n->bridge : ""));
-            set_new(o, "mac", text_json(n->mac ? n->mac : ""));
+            set_new(o, "tap", proto_json_str(n->tap ? n->tap : ""));
+            set_new(o, "bridge", proto_json_str(n->bridge ? n->bridge : ""));
+            set_new(o, "mac", proto_json_str(n->mac ? n->mac : ""));
             set_new(o, "mtu", json_integer(n->mtu ? n->mtu : NET_DEFAULT_MTU));
             if (json_array_append_new(a, o) < 0)
                 abort();
@@ -466,10 +452,10 @@ void proto_bundle_net_encode(json_t *root, const struct bundle_config *cfg)
         for (size_t i = 0; i < cfg->n_ports; i++) {
             const struct bundle_port *p = &cfg->ports[i];
             json_t *o = json_object();
-            set_new(o, "proto", text_json(p->proto ? p->proto : "tcp"));
-            set_new(o, "host_ip", text_json(p->host_ip ? p->host_ip : "0.0.0.0"));
+            set_new(o, "proto", proto_json_str(p->proto ? p->proto : "tcp"));
+            set_new(o, "host_ip", proto_json_str(p->host_ip ? p->host_ip : "0.0.0.0"));
             set_new(o, "host_port", json_integer(p->host_port));
-            set_new(o, "container_ip", text_json(p->container_ip ? p->container_ip : ""));
+            set_new(o, "container_ip", proto_json_str(p->container_ip ? p->container_ip : ""));
             set_new(o, "container_port", json_integer(p->container_port));
             if (json_array_append_new(a, o) < 0)
                 abort();

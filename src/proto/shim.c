@@ -1,6 +1,8 @@
 /* JSON of the shim control protocol (proto/shim.h). */
 #include "proto/shim.h"
 
+#include "proto/proto-internal.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
@@ -207,21 +209,6 @@ void shimp_request_release(struct shimp_request *req)
     memset(req, 0, sizeof(*req));
 }
 
-/* Strings from the guest may hold invalid UTF-8, which jansson refuses. */
-static json_t *jstr(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j == NULL) {
-        char *copy = ctr_xstrdup(s);
-        for (char *p = copy; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-        j = json_string(copy);
-        free(copy);
-    }
-    return j;
-}
-
 char *shimp_msg_encode(const struct shimp_msg *msg, size_t *len)
 {
     json_t *o;
@@ -229,7 +216,7 @@ char *shimp_msg_encode(const struct shimp_msg *msg, size_t *len)
     if (msg->kind == SHIMP_MSG_EXIT) {
         o = json_pack("{s:s, s:i}", "event", "exit", "status", msg->status);
         if (msg->exit_error)
-            json_object_set_new(o, "error", jstr(msg->exit_error));
+            json_object_set_new(o, "error", proto_json_str(msg->exit_error));
         return dump(o, len);
     }
     if (msg->ok) {
@@ -238,15 +225,16 @@ char *shimp_msg_encode(const struct shimp_msg *msg, size_t *len)
             const struct agent_path_stat *st = msg->stat;
             json_object_set_new(o, "stat",
                                 json_pack("{s:o, s:I, s:I, s:o, s:o}", "name",
-                                          jstr(st->name ? st->name : ""), "size",
+                                          proto_json_str(st->name ? st->name : ""), "size",
                                           (json_int_t)st->size, "mode", (json_int_t)st->mode,
-                                          "mtime", jstr(st->mtime ? st->mtime : ""), "link_target",
-                                          jstr(st->link_target ? st->link_target : "")));
+                                          "mtime", proto_json_str(st->mtime ? st->mtime : ""),
+                                          "link_target",
+                                          proto_json_str(st->link_target ? st->link_target : "")));
         }
         return dump(o, len);
     }
-    o = json_pack("{s:b, s:o, s:i}", "ok", 0, "error", jstr(msg->error ? msg->error : "failed"),
-                  "code", msg->code);
+    o = json_pack("{s:b, s:o, s:i}", "ok", 0, "error",
+                  proto_json_str(msg->error ? msg->error : "failed"), "code", msg->code);
     if (msg->errnum > 0)
         json_object_set_new(o, "errno", json_integer(msg->errnum));
     return dump(o, len);
