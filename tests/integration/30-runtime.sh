@@ -5,33 +5,11 @@
 source "$(dirname "$0")/../lib.sh"
 plan_start
 
-RT=$BIN/container-runtime
-need() { # facility check: skip the whole file loudly when missing
-    skip "$1"
-    plan_end
-    exit 0
-}
-[ -x "$RT" ] || need "container-runtime not built (run make)"
-[ -x "$BIN/vminitd" ] || need "vminitd not built (run make)"
-command -v qemu-system-x86_64 >/dev/null || need "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-command -v jq >/dev/null || need "jq missing (apt-get install jq)"
+source "$(dirname "$0")/30-runtime-lib.bash"
+runtime_fixtures
 
-kernel=${CTR_KERNEL:-}
-[ -z "$kernel" ] && [ -f "$BUILD/kernel/vmlinux" ] && kernel=$(realpath "$BUILD/kernel/vmlinux")
-if [ -z "$kernel" ]; then
-    kernel=$("$TOP/kernel/build.sh" 2>"$T_TMP/kernel.log" | tail -1) || need "guest kernel build failed: $(tail -3 "$T_TMP/kernel.log")"
-fi
-[ -f "$kernel" ] || need "no guest kernel at \`$kernel\`"
-
-# ---- fixtures: initramfs, image disk, bundles ----
-initrd=$T_TMP/initramfs.cpio
-CTR_GEN_INIT_CPIO=${CTR_GEN_INIT_CPIO:-$(dirname "$kernel")/gen_init_cpio} \
-    "$TOP/scripts/make-initramfs.sh" "$initrd" "$BIN/vminitd" >/dev/null 2>"$T_TMP/initrd.log" ||
-    need "initramfs build failed: $(tail -3 "$T_TMP/initrd.log")"
-
+# ---- fixtures: image disk, bundles ----
 image=$T_TMP/image.ext4
-"$TOP/scripts/make-busybox-image.sh" "$T_TMP/oci" >/dev/null 2>"$T_TMP/oci.log" ||
-    need "busybox image build failed: $(tail -3 "$T_TMP/oci.log")"
 manifest=$(jq -r '.manifests[0].digest' "$T_TMP/oci/index.json")
 layer=$(jq -r '.layers[0].digest' "$T_TMP/oci/blobs/sha256/${manifest#sha256:}")
 layer_blob=$T_TMP/oci/blobs/sha256/${layer#sha256:}

@@ -11,22 +11,11 @@
 source "$(dirname "$0")/../lib.sh"
 plan_start
 
-need() { skip "$1"; plan_end; exit 0; }
-RT=$BIN/container-runtime
-PREP=$BIN/ctr-prepare
+source "$(dirname "$0")/30-runtime-lib.bash"
 ECHO=$BIN/ctr-udp-echo
-for b in "$RT" "$PREP" "$BIN/vminitd" "$ECHO"; do [ -x "$b" ] || need "\`$b\` not built (run make)"; done
-command -v qemu-system-x86_64 >/dev/null || need "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-for t in jq ip curl busybox; do command -v $t >/dev/null || need "$t missing"; done
+runtime_fixtures "$BIN/ctr-prepare" "$ECHO"
+for t in ip curl busybox; do command -v $t >/dev/null || need "$t missing"; done
 [ -c /dev/net/tun ] || need "/dev/net/tun missing (modprobe tun)"
-
-kernel=$("$TOP/kernel/build.sh" 2>"$T_TMP/kernel.log" | tail -1) || need "guest kernel build failed: $(tail -3 "$T_TMP/kernel.log")"
-initrd=$T_TMP/initramfs.cpio
-CTR_GEN_INIT_CPIO=$(dirname "$kernel")/gen_init_cpio \
-    "$TOP/scripts/make-initramfs.sh" "$initrd" "$BIN/vminitd" >/dev/null 2>"$T_TMP/initrd.log" ||
-    need "initramfs build failed: $(tail -3 "$T_TMP/initrd.log")"
-"$TOP/scripts/make-busybox-image.sh" "$T_TMP/oci" >/dev/null 2>"$T_TMP/oci.log" ||
-    need "busybox image build failed: $(tail -3 "$T_TMP/oci.log")"
 DATA=$T_TMP/data
 "$PREP" load --root "$DATA" "$T_TMP/oci" --name busybox >/dev/null 2>"$T_TMP/load.log" ||
     need "loading the busybox image failed: $(tail -3 "$T_TMP/load.log")"

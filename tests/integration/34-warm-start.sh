@@ -6,20 +6,8 @@
 source "$(dirname "$0")/../lib.sh"
 plan_start
 
-need() { skip "$1"; plan_end; exit 0; }
-RT=$BIN/container-runtime
-PREP=$BIN/ctr-prepare
-for b in "$RT" "$PREP" "$BIN/vminitd"; do [ -x "$b" ] || need "\`$b\` not built (run make)"; done
-command -v qemu-system-x86_64 >/dev/null || need "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
-command -v jq >/dev/null || need "jq missing (apt-get install jq)"
-
-kernel=$("$TOP/kernel/build.sh" 2>"$T_TMP/kernel.log" | tail -1) || need "guest kernel build failed: $(tail -3 "$T_TMP/kernel.log")"
-initrd=$T_TMP/initramfs.cpio
-CTR_GEN_INIT_CPIO=$(dirname "$kernel")/gen_init_cpio \
-    "$TOP/scripts/make-initramfs.sh" "$initrd" "$BIN/vminitd" >/dev/null 2>"$T_TMP/initrd.log" ||
-    need "initramfs build failed: $(tail -3 "$T_TMP/initrd.log")"
-"$TOP/scripts/make-busybox-image.sh" "$T_TMP/oci" >/dev/null 2>"$T_TMP/oci.log" ||
-    need "busybox image build failed: $(tail -3 "$T_TMP/oci.log")"
+source "$(dirname "$0")/30-runtime-lib.bash"
+runtime_fixtures "$BIN/ctr-prepare"
 DATA=$T_TMP/data
 check "load the busybox image into a store" "$PREP" load --root "$DATA" "$T_TMP/oci" --name busybox
 
