@@ -10,6 +10,7 @@
 #   pair_ratio_median=X.XXX  (median of the N container/bare pairs' ratios)
 #   container_cold_median_s=X.XXX, cold_ratio=X.XXX  (CONTAINER_WARM_START=0)
 #   template_create_s=X.XXX  (the first run of the shape made its warm-start template)
+# Exit status 3 when the ratio misses the target (after printing every figure).
 # The container half takes the default path: warm start (docs/runtime.md), from
 # a template made by an untimed first run in a template directory of its own
 # (CONTAINER_TEMPLATE_DIR), so its making is timed too; every timed run must
@@ -136,3 +137,6 @@ cold=$(printf '%s\n' "${colds[@]}" | median)
 echo "container_cold_median_s=$cold"
 awk -v c="$cold" -v b="$bare" 'BEGIN { printf "cold_ratio=%.3f\n", c / b }'
 echo "template_create_s=$tmpl_s"
+# The benchmark fails (exit 3) when the target is missed, after printing every figure.
+awk -v c="$ct" -v b="$bare" 'BEGIN { exit !(c / b <= 1.15) }' ||
+    { echo "bench/boot: FAILED: ratio above the 1.15 target" >&2; exit 3; }
