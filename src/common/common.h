@@ -79,6 +79,10 @@ enum ctr_log_level ctr_log_get_level(void);
 /* Send log lines to a file descriptor (default stderr); json=true writes JSON lines. */
 void ctr_log_set_sink(int fd, bool json);
 void ctr_log_set_prog(const char *prog);
+/* Rotate the sink (a file at path, opened with O_APPEND) once it holds max_bytes: path
+ * becomes path.1, path.1 path.2 ... up to path.keep (keep >= 1), and the sink's fd number
+ * is reopened on a new path. max_bytes 0: never. */
+void ctr_log_set_rotate(const char *path, uint64_t max_bytes, unsigned keep);
 void ctr_log_write(enum ctr_log_level level, const char *file, const char *func, int line,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 #define log_error(...) ctr_log_write(CTR_LOG_ERROR, __FILE__, __func__, __LINE__, __VA_ARGS__)

@@ -11,6 +11,8 @@
 #define DMN_SOCKET_NAME "container.sock"
 #define DMN_PID_FILE "container-apiserver.pid"
 #define DMN_LOG_FILE "apiserver.log"
+#define DMN_LOG_MAX_SIZE (10u << 20) /* rotated at this size (CONTAINER_LOG_MAX_SIZE) */
+#define DMN_LOG_KEEP 2               /* apiserver.log.1, apiserver.log.2 */
 
 struct dmn_config {
     char *root;            /* data root */

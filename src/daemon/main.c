@@ -33,6 +33,30 @@ static void usage(FILE *f)
             "  --log-file PATH       daemon log (default DATA/" DMN_LOG_FILE "; `-` = stderr)\n");
 }
 
+/* CONTAINER_LOG_MAX_SIZE: bytes, or with a k/m/g suffix; 0 turns rotation off. */
+static int log_max_size(uint64_t *out)
+{
+    const char *v = getenv("CONTAINER_LOG_MAX_SIZE");
+    char *end;
+    if (v == NULL || *v == '\0')
+        return 0;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20, end++;
+    else if (*end == 'g' || *end == 'G')
+        shift = 30, end++;
+    if (end == v || *end != '\0' || errno || n > (UINT64_MAX >> shift) || v[0] == '-') {
+        fprintf(stderr, PROG ": CONTAINER_LOG_MAX_SIZE `%s`: use bytes, e.g. 10m or 65536\n", v);
+        return -1;
+    }
+    *out = (uint64_t)n << shift;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     enum {
@@ -182,6 +206,11 @@ int main(int argc, char **argv)
             return 1;
         }
         ctr_log_set_sink(fd, false);
+        /* size-based rotation: apiserver.log.1 and .2 are kept */
+        uint64_t max = DMN_LOG_MAX_SIZE;
+        if (log_max_size(&max) < 0)
+            return 2;
+        ctr_log_set_rotate(log_path, max, DMN_LOG_KEEP);
     }
     cfg.log_path = log_path;
     ctr_error_t err = NULL;

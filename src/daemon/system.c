@@ -323,6 +323,19 @@ static ssize_t logtail_fill(void *ctx, char *buf, size_t max)
         ssize_t n = read(t->fd, buf, max);
         if (n != 0 || !t->follow)
             return n;
+        /* rotated (main.c): the rest of the old file was read, go on with the new one */
+        struct stat now, cur;
+        if (stat(t->d->log_path, &now) == 0 && fstat(t->fd, &cur) == 0 &&
+            (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev)) {
+            int fd = open(t->d->log_path, O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                close(t->fd);
+                t->fd = fd;
+                if (t->ino >= 0)
+                    inotify_add_watch(t->ino, t->d->log_path, IN_MODIFY);
+                continue;
+            }
+        }
         struct pollfd p = {.fd = t->ino, .events = POLLIN};
         if (poll(&p, 1, 1000) > 0) {
             char ev[4096];
