@@ -241,26 +241,6 @@ static const char *lookup_none(const char *name, void *ctx)
     return NULL; /* never the daemon's own environment */
 }
 
-static char *random_name(void)
-{
-    static const char *const adj[] = {"amber", "brave",  "calm",  "eager", "fond",  "gentle",
-                                      "happy", "keen",   "lucid", "merry", "nifty", "quiet",
-                                      "sharp", "tender", "vivid", "witty", "zen",   "bold"};
-    static const char *const noun[] = {
-        "babbage",  "curie",   "darwin", "euler",   "fermi",   "gauss",    "hopper", "knuth",
-        "lovelace", "noether", "pascal", "ritchie", "shannon", "thompson", "turing", "wozniak"};
-    char id[BUNDLE_CREATE_ID_LEN + 1];
-    unsigned a = 0, b = 0, n = 0;
-    if (bundle_create_new_id(id, NULL) == 0) {
-        a = (unsigned)strtoul((char[]){id[0], id[1], id[2], 0}, NULL, 16);
-        b = (unsigned)strtoul((char[]){id[3], id[4], id[5], 0}, NULL, 16);
-        n = (unsigned)strtoul((char[]){id[6], id[7], 0}, NULL, 16);
-    }
-    const char *an = adj[a % (sizeof(adj) / sizeof(*adj))];
-    const char *nn = noun[b % (sizeof(noun) / sizeof(*noun))];
-    return n % 4 ? ctr_xasprintf("%s_%s", an, nn) : ctr_xasprintf("%s_%s%u", an, nn, n % 10);
-}
-
 static json_t *labels_json(char **labels)
 {
     json_t *o = json_object();
@@ -505,19 +485,8 @@ int dmn_handle_create(struct dmn_req *r)
     snprintf(c->id, sizeof(c->id), "%s", id);
     c->creating = true;
     pthread_mutex_lock(&d->lock);
-    if (name == NULL) {
-        for (int tries = 0; tries < 100; tries++) {
-            name = random_name();
-            struct dmn_container *o2 = dmn_container_find_locked(d, name);
-            if (o2 == NULL)
-                break;
-            o2->refs--;
-            free(name);
-            name = NULL;
-        }
-        if (name == NULL)
-            name = ctr_xstrdup(id);
-    }
+    if (name == NULL)
+        name = dmn_name_generate_locked(d, id);
     for (size_t i = 0; i < d->n_ctrs; i++) {
         if (strcmp(d->ctrs[i]->name, name) == 0) {
             dmn_fail(&err, EEXIST,

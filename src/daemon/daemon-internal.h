@@ -265,6 +265,15 @@ void dmn_container_unlink_locked(struct dmn *d, struct dmn_container *c);
 /* Bytes allocated on disk under path (sparse files count what they use). */
 uint64_t dmn_disk_usage(const char *path);
 int dmn_handle_create(struct dmn_req *r);
+
+/* names.c: adjective_surname names for containers created without one */
+size_t dmn_names_count(void);
+/* A random name; retry > 0 appends a digit (docker's GetRandomName). */
+char *dmn_name_random(unsigned retry);
+/* Whether a container (one still being created included) has this name. */
+bool dmn_name_in_use_locked(struct dmn *d, const char *name);
+/* A free random name (a few retries), else the short id. */
+char *dmn_name_generate_locked(struct dmn *d, const char *id);
 int dmn_handle_list(struct dmn_req *r);
 int dmn_handle_inspect(struct dmn_req *r);
 int dmn_handle_delete(struct dmn_req *r);
