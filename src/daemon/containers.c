@@ -137,6 +137,8 @@ struct dmn_container *dmn_container_new(void)
 
 int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
 {
+    if (c->broken)
+        return 0; /* the unreadable record stays as found, for whoever looks into it */
     cleanup_free char *path = ctr_xasprintf("%s/daemon.json", c->bundle);
     json_t *j = json_pack(
         "{s:i,s:s,s:s,s:I,s:s,s:s,s:O,s:O,s:s,s:o,s:b,s:b,s:b,s:b,s:s,s:i,s:i,"
@@ -258,6 +260,53 @@ static void recover_state(struct dmn *d, struct dmn_container *c)
     bundle_state_release(&st);
 }
 
+/* A bundle whose daemon.json cannot be read: listed as a dead container (docker's
+ * `dead`, State.Error saying why) that `rm` and prune remove, so its directory and
+ * disks do not stay forever. What can still be read of the record (its name and
+ * creation time) is kept. */
+static struct dmn_container *broken_container(struct dmn *d, const char *id, const char *bundle,
+                                              const char *why)
+{
+    struct dmn_container *c = dmn_container_new();
+    cleanup_free char *path = ctr_xasprintf("%s/daemon.json", bundle);
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    struct stat st;
+    const char *name = NULL;
+    json_int_t created = 0;
+    json_t *j = NULL;
+
+    if (ctr_read_file(path, 16u << 20, &text, &len, NULL) == 0)
+        j = json_loadb(text, len, 0, NULL);
+    if (json_is_object(j)) {
+        name = json_string_value(json_object_get(j, "Name"));
+        created = json_integer_value(json_object_get(j, "Created"));
+    }
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    pthread_mutex_lock(&d->lock);
+    if (name && bundle_create_check_name(name, NULL) == 0 && !dmn_name_in_use_locked(d, name))
+        c->name = ctr_xstrdup(name[0] == '/' ? name + 1 : name);
+    else
+        c->name = ctr_xasprintf("broken_%.12s", id); /* a name of its own, never a clash */
+    pthread_mutex_unlock(&d->lock);
+    json_decref(j);
+    c->broken = true;
+    c->bundle = ctr_xstrdup(bundle);
+    c->created_ns = created > 0 ? (int64_t)created
+                    : stat(bundle, &st) == 0
+                        ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec
+                        : 0;
+    c->image = ctr_xstrdup("");
+    c->config = json_object();
+    c->host_config = json_object();
+    c->path = ctr_xstrdup("");
+    c->args = ctr_xcalloc(1, sizeof(char *));
+    c->status = DMN_DEAD;
+    c->exit_code = 0;
+    c->error = ctr_xasprintf("corrupt record: %s", why);
+    return c;
+}
+
 static int by_created(const void *a, const void *b)
 {
     const struct dmn_container *x = *(struct dmn_container *const *)a;
@@ -286,10 +335,22 @@ int dmn_containers_load(struct dmn *d, ctr_error_t *err)
                 ctr_error_t e2 = NULL;
                 if (ctr_rm_rf(bundle, &e2) < 0)
                     ctr_error_free(&e2);
-            } else {
-                log_error("container in `%s` skipped: %s", bundle, e->msg);
+                dmn_container_free(c);
+                continue;
             }
             dmn_container_free(c);
+            if (strspn(de->d_name, "0123456789abcdef") != 64) {
+                log_error("`%s` skipped: not a container id", bundle);
+                continue;
+            }
+            log_error("container in `%s` has a corrupt record; listed as dead, remove it with "
+                      "`container rm`: %s",
+                      bundle, e->msg);
+            c = broken_container(d, de->d_name, bundle, e->msg);
+            pthread_mutex_lock(&d->lock);
+            dmn_container_add_locked(d, c);
+            c->refs--; /* the table holds it now */
+            pthread_mutex_unlock(&d->lock);
             continue;
         }
         recover_state(d, c);

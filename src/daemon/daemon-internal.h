@@ -175,6 +175,7 @@ struct dmn_container {
     uint64_t exits; /* incremented at every exit: next-exit waits */
     bool removed;
     bool creating; /* reserved name, bundle being made: invisible */
+    bool broken;   /* its record could not be read: dead, listed, only removable */
     int pidfd;
     bool in_restart;
     struct dmn_attach *pending; /* attaches waiting for a start */
