@@ -265,54 +265,71 @@ struct put_job {
     struct dmn_container *c;
     char *path;
     bool chown_root;
-    int rfd;       /* the worker's end */
-    int chown_rfd; /* chown_root: the body, rewritten into rfd by the worker's helper */
-    int chown_wfd;
-    pthread_t thread, chown_thread;
-    bool started, chown_started;
+    int rfd;        /* the worker's end */
+    int filter_rfd; /* the body, rewritten into rfd by filter_thread */
+    int filter_wfd;
+    pthread_t thread, filter_thread;
+    bool started, filter_started;
     int ret;
     ctr_error_t err;
+    char *filter_error; /* the body is not a whole tar: why */
 };
 
-/* Without copyUIDGID docker gives what it unpacks to the container's root (0:0): the
- * entries are rewritten on the way (libarchive, streaming). */
-static void *chown_thread(void *arg)
+/* Every body goes through this rewriting thread (libarchive, streaming) on its way to
+ * the guest. Without copyUIDGID docker gives what it unpacks to the container's root
+ * (0:0): the owners are rewritten. And a body that is not a whole tar (cut short,
+ * corrupt) is caught here, on either path: the stream to the guest then ends without
+ * its end-of-archive blocks in the middle of the entry, so the guest fails too (and
+ * removes the partial file), and the reason is kept for a 400. */
+static void *filter_thread(void *arg)
 {
     struct put_job *j = arg;
     struct archive *in = archive_read_new(), *out = archive_write_new();
     struct archive_entry *e;
     char buf[64 * 1024];
+    bool complete = false;
     int r;
 
     archive_read_support_format_tar(in);
     archive_read_support_filter_all(in); /* docker takes compressed tars too */
     archive_write_set_format_pax_restricted(out);
-    if (archive_read_open_fd(in, j->chown_rfd, sizeof(buf)) != ARCHIVE_OK ||
-        archive_write_open_fd(out, j->chown_wfd) != ARCHIVE_OK)
+    if (archive_write_open_fd(out, j->filter_wfd) != ARCHIVE_OK)
         goto out;
+    if (archive_read_open_fd(in, j->filter_rfd, sizeof(buf)) != ARCHIVE_OK) {
+        j->filter_error = ctr_xstrdup(archive_error_string(in) ?: "not a tar archive");
+        goto out;
+    }
     while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-        archive_entry_set_uid(e, 0);
-        archive_entry_set_gid(e, 0);
-        archive_entry_set_uname(e, "root");
-        archive_entry_set_gname(e, "root");
+        if (j->chown_root) {
+            archive_entry_set_uid(e, 0);
+            archive_entry_set_gid(e, 0);
+            archive_entry_set_uname(e, "root");
+            archive_entry_set_gname(e, "root");
+        }
         if (archive_write_header(out, e) != ARCHIVE_OK)
             goto out;
         ssize_t n;
         while ((n = archive_read_data(in, buf, sizeof(buf))) > 0)
             if (archive_write_data(out, buf, (size_t)n) != n)
                 goto out;
-        if (n < 0)
+        if (n < 0) {
+            j->filter_error = ctr_xstrdup(archive_error_string(in) ?: "read error");
             goto out;
+        }
     }
     if (r == ARCHIVE_EOF)
-        archive_write_close(out); /* the end-of-archive blocks */
+        complete = archive_write_close(out) == ARCHIVE_OK; /* the end-of-archive blocks */
     else
-        log_debug("PUT archive: %s", archive_error_string(in));
+        j->filter_error = ctr_xstrdup(archive_error_string(in) ?: "read error");
 out:
     archive_read_free(in);
+    /* free would close it, padding the cut entry with zeros and ending the tar cleanly:
+     * the guest would extract a complete-looking file */
+    if (!complete)
+        archive_write_fail(out);
     archive_write_free(out);
-    close(j->chown_wfd); /* EOF (a truncated tar on errors: the guest refuses it) */
-    close(j->chown_rfd); /* a writer still sending gets EPIPE */
+    close(j->filter_wfd); /* EOF (a truncated tar on errors: the guest refuses it) */
+    close(j->filter_rfd); /* a writer still sending gets EPIPE */
     return NULL;
 }
 
@@ -335,13 +352,14 @@ static void put_job_free(void *arg)
     struct put_job *j = arg;
     if (j->started)
         pthread_join(j->thread, NULL);
-    if (j->chown_started)
-        pthread_join(j->chown_thread, NULL);
+    if (j->filter_started)
+        pthread_join(j->filter_thread, NULL);
     if (j->rfd >= 0)
         close(j->rfd);
     if (j->c)
         dmn_container_put(j->d, j->c);
     ctr_error_free(&j->err);
+    free(j->filter_error);
     free(j->path);
     free(j);
 }
@@ -365,7 +383,7 @@ void dmn_archive_put_begin(struct dmn_req *r)
     int p[2], q[2];
 
     j->d = r->d;
-    j->rfd = j->chown_rfd = j->chown_wfd = -1;
+    j->rfd = j->filter_rfd = j->filter_wfd = -1;
     r->upload_job = j;
     r->upload_job_free = put_job_free;
     dmn_route_match("/containers/{}/archive", r->path, params);
@@ -383,24 +401,22 @@ void dmn_archive_put_begin(struct dmn_req *r)
         return;
     }
     j->rfd = p[0];
-    r->upload_pipe = p[1];
-    if (j->chown_root) {
-        if (pipe2(q, O_CLOEXEC) < 0) {
-            j->ret = ctr_fail(&j->err, errno, "pipe");
-            return;
-        }
-        /* body → q[1] ... q[0] → rewrite → p[1] → worker */
-        j->chown_rfd = q[0];
-        j->chown_wfd = p[1];
-        r->upload_pipe = q[1];
-        if (pthread_create(&j->chown_thread, NULL, chown_thread, j) != 0) {
-            close(q[0]);
-            close(p[1]);
-            j->ret = ctr_fail(&j->err, 0, "cannot start an archive thread");
-            return;
-        }
-        j->chown_started = true;
+    if (pipe2(q, O_CLOEXEC) < 0) {
+        close(p[1]);
+        j->ret = ctr_fail(&j->err, errno, "pipe");
+        return;
     }
+    /* body → q[1] ... q[0] → filter_thread → p[1] → worker */
+    j->filter_rfd = q[0];
+    j->filter_wfd = p[1];
+    r->upload_pipe = q[1];
+    if (pthread_create(&j->filter_thread, NULL, filter_thread, j) != 0) {
+        close(q[0]);
+        close(p[1]);
+        j->ret = ctr_fail(&j->err, 0, "cannot start an archive thread");
+        return;
+    }
+    j->filter_started = true;
     if (pthread_create(&j->thread, NULL, put_thread, j) != 0) {
         j->ret = ctr_fail(&j->err, 0, "cannot start an archive thread");
         return;
@@ -417,6 +433,17 @@ int dmn_handle_archive_put(struct dmn_req *r)
     if (j->started) {
         pthread_join(j->thread, NULL);
         j->started = false;
+    }
+    if (j->filter_started) {
+        pthread_join(j->filter_thread, NULL);
+        j->filter_started = false;
+    }
+    if (j->filter_error && j->ret == 0) /* never: the guest saw a cut tar */
+        j->ret = dmn_fail(&j->err, EIO, "the archive was not extracted completely");
+    if (j->filter_error && (j->err == NULL || j->err->errnum != ENOENT)) {
+        /* the body is at fault, not the container: docker's 400 for a bad archive */
+        ctr_error_free(&j->err);
+        return dmn_reply_error(r, 400, "invalid or truncated tar archive: %s", j->filter_error);
     }
     if (j->ret < 0) {
         ctr_error_t e = ctr_steal_ptr(j->err);

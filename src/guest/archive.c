@@ -417,11 +417,20 @@ static _Noreturn void worker_put(const char *dir)
         if (rc < ARCHIVE_WARN)
             worker_fail("extract `%s`: %s", name, archive_error_string(disk));
         if (archive_entry_size(e) > 0) {
+            /* a file cut short (the tar ends in it, the disk is full) is not left behind
+             * with part of its content */
+            bool regular = archive_entry_filetype(e) == AE_IFREG;
             while ((rc = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-                if (archive_write_data_block(disk, buf, len, off) < ARCHIVE_WARN)
+                if (archive_write_data_block(disk, buf, len, off) < ARCHIVE_WARN) {
+                    if (regular)
+                        unlink(name);
                     worker_fail("write `%s`: %s", name, archive_error_string(disk));
-            if (rc != ARCHIVE_EOF)
+                }
+            if (rc != ARCHIVE_EOF) {
+                if (regular)
+                    unlink(name);
                 worker_fail("read tar: %s", archive_error_string(in));
+            }
         }
         if (archive_write_finish_entry(disk) < ARCHIVE_WARN)
             worker_fail("extract `%s`: %s", name, archive_error_string(disk));

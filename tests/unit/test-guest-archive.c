@@ -374,14 +374,44 @@ static void test_put(void **state)
     assert_non_null(strstr(errtext, "read tar"));
 }
 
+/* A tar cut in the middle of a file (issue 11, defect 4): the worker fails, the files
+ * before the cut are there, the cut one is not left behind half written. */
+static void test_put_truncated(void **state)
+{
+    cleanup_free char *big = ctr_xmalloc(40001);
+    memset(big, 'x', 40000);
+    big[40000] = '\0';
+    const struct ent ents[] = {{"whole", 'f', "complete\n", 0644}, {"cut", 'f', big, 0644}};
+    cleanup_free char *dst = P("dst"), *whole = P("dst/whole"), *cut = P("dst/cut");
+    cleanup_free char *tar = NULL, *errtext = NULL;
+    size_t len;
+    struct stat st;
+
+    tar = make_tar(ents, 2, &len);
+    assert_true(len > 20000);
+    /* headers of both, 20000 bytes of the second's 40000 */
+    size_t cut_at = 0;
+    for (size_t off = 512; off + 512 <= len; off += 512)
+        if (memcmp(tar + off, "xxxxxxxx", 8) == 0) {
+            cut_at = off + 20000;
+            break;
+        }
+    assert_true(cut_at > 0);
+    assert_int_equal(
+        run_worker(AGENT_OP_ARCHIVE_PUT, dst, false, tar, cut_at, NULL, NULL, &errtext), 1);
+    assert_non_null(strstr(errtext, "read tar"));
+    assert_int_equal(stat(whole, &st), 0);
+    assert_int_equal(st.st_size, 9);
+    assert_int_equal(lstat(cut, &st), -1); /* not 40000 bytes of which half are zeros */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_filemode_time),
-        cmocka_unit_test(test_resolve_stat),
-        cmocka_unit_test(test_get_layout),
-        cmocka_unit_test(test_put),
+        cmocka_unit_test(test_filemode_time), cmocka_unit_test(test_resolve_stat),
+        cmocka_unit_test(test_get_layout),    cmocka_unit_test(test_put),
+        cmocka_unit_test(test_put_truncated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
