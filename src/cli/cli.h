@@ -187,6 +187,14 @@ int cli_parse_format(const char *s, enum cli_format *out, ctr_error_t *err);
 const char *cli_json_str(json_t *o, const char *key);
 int64_t cli_json_int(json_t *o, const char *key);
 bool cli_json_bool(json_t *o, const char *key);
+/* Text from argv, env or files for a request body: jansson refuses bytes that are not
+ * UTF-8 (json_string returns NULL and the value is silently lost), so each such byte
+ * becomes U+FFFD, as docker's Go client sends it. Every string the CLI puts in JSON
+ * goes through these. */
+char *cli_utf8_valid(const char *s);
+json_t *cli_json_text(const char *s); /* NULL: JSON null */
+void cli_json_set_text(json_t *obj, const char *key, const char *value);
+json_t *cli_json_strv(char *const *v); /* NULL: [] */
 
 /* ---- commands (one file per group; main.c dispatches) ---- */
 /* Each returns the exit code (>= 0) or -1 with *err set. */

@@ -16,3 +16,6 @@ test-cli-progress_SRCS := tests/unit/test-cli-progress.c $(CLI_LIB_SRCS)
 
 UNIT_TESTS += test-cli-net
 test-cli-net_SRCS := tests/unit/test-cli-net.c $(CLI_LIB_SRCS)
+
+UNIT_TESTS += test-cli-text
+test-cli-text_SRCS := tests/unit/test-cli-text.c $(CLI_LIB_SRCS)

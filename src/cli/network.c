@@ -140,10 +140,7 @@ int cli_run_net_check(const struct cli_run_opts *o, ctr_error_t *err)
 
 static json_t *strv_array(char **v)
 {
-    json_t *a = json_array();
-    for (; v && *v; v++)
-        json_array_append_new(a, json_string(*v));
-    return a;
+    return cli_json_strv(v);
 }
 
 void cli_run_net_json(const struct cli_run_opts *o, json_t *body, json_t *hc)
@@ -154,14 +151,18 @@ void cli_run_net_json(const struct cli_run_opts *o, json_t *body, json_t *hc)
     }
     const char *first = o->networks ? o->networks[0] : o->net_aliases ? "default" : NULL;
     if (first) {
-        json_object_set_new(hc, "NetworkMode", json_string(first));
+        json_object_set_new(hc, "NetworkMode", cli_json_text(first));
         json_t *eps = json_object();
         if (strcmp(first, "none") != 0) {
-            for (char **n = o->networks; n && *n; n++)
-                json_object_set_new(eps, *n, json_object());
-            if (o->net_aliases) /* docker: the aliases belong to the first network */
-                json_object_set_new(eps, first,
+            for (char **n = o->networks; n && *n; n++) {
+                cleanup_free char *k = cli_utf8_valid(*n);
+                json_object_set_new(eps, k, json_object());
+            }
+            if (o->net_aliases) { /* docker: the aliases belong to the first network */
+                cleanup_free char *k = cli_utf8_valid(first);
+                json_object_set_new(eps, k,
                                     json_pack("{s:o}", "Aliases", strv_array(o->net_aliases)));
+            }
         }
         json_object_set_new(body, "NetworkingConfig", json_pack("{s:o}", "EndpointsConfig", eps));
     }
@@ -430,14 +431,14 @@ json_t *cli_network_create_body(const char *name, const char *subnet, bool inter
     for (char **p = labels; p && *p; p++) {
         const char *eq = strchr(*p, '=');
         cleanup_free char *k = ctr_xstrndup(*p, eq ? (size_t)(eq - *p) : strlen(*p));
-        json_object_set_new(l, k, json_string(eq ? eq + 1 : ""));
+        cli_json_set_text(l, k, eq ? eq + 1 : "");
     }
     json_t *cfg = json_array();
     if (subnet)
-        json_array_append_new(cfg, json_pack("{s:s}", "Subnet", subnet));
-    return json_pack("{s:s, s:s, s:b, s:b, s:o, s:{s:s, s:o}}", "Name", name, "Driver", "bridge",
-                     "CheckDuplicate", 1, "Internal", internal, "Labels", l, "IPAM", "Driver",
-                     "default", "Config", cfg);
+        json_array_append_new(cfg, json_pack("{s:o}", "Subnet", cli_json_text(subnet)));
+    return json_pack("{s:o, s:s, s:b, s:b, s:o, s:{s:s, s:o}}", "Name", cli_json_text(name),
+                     "Driver", "bridge", "CheckDuplicate", 1, "Internal", internal, "Labels", l,
+                     "IPAM", "Driver", "default", "Config", cfg);
 }
 
 int cli_cmd_network_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
@@ -601,9 +602,10 @@ static int connect_common(struct cli_ctx *ctx, int argc, char **argv, bool conne
                          "a network and a container", err);
     if (r != 0)
         return r == 1 ? 0 : -1;
-    json_t *body = connect ? json_pack("{s:s, s:{s:o}}", "Container", pos[1], "EndpointConfig",
-                                       "Aliases", strv_array(o.aliases))
-                           : json_pack("{s:s, s:b}", "Container", pos[1], "Force", o.force);
+    json_t *body =
+        connect ? json_pack("{s:o, s:{s:o}}", "Container", cli_json_text(pos[1]), "EndpointConfig",
+                            "Aliases", strv_array(o.aliases))
+                : json_pack("{s:o, s:b}", "Container", cli_json_text(pos[1]), "Force", o.force);
     cleanup_free char *en = cli_esc(pos[0]);
     cleanup_free char *path = cli_path("/networks/%s/%s", en, connect ? "connect" : "disconnect");
     r = cli_call(ctx, "POST", path, body, NULL, err);

@@ -70,8 +70,8 @@ char *cli_registry_auth_header(const char *ref)
         registry_ref_free(&r);
         return NULL;
     }
-    j = json_pack("{s:s,s:s,s:s}", "username", user, "password", secret ? secret : "",
-                  "serveraddress", r.domain);
+    j = json_pack("{s:o,s:o,s:o}", "username", cli_json_text(user), "password",
+                  cli_json_text(secret ? secret : ""), "serveraddress", cli_json_text(r.domain));
     js = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     registry_ref_free(&r);
@@ -209,7 +209,8 @@ int cli_cmd_registry_list(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
             *tab = '\0';
         const char *cells[] = {*l, user};
         cli_table_add(t, cells);
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "hostname", *l, "username", user));
+        json_array_append_new(arr, json_pack("{s:o,s:o}", "hostname", cli_json_text(*l), "username",
+                                             cli_json_text(user)));
         if (o.quiet)
             printf("%s\n", *l);
     }

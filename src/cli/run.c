@@ -247,32 +247,24 @@ int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o
     return cli_resolve_env(o->env_files, o->env_flags, &o->env, err) < 0 ? -1 : 0;
 }
 
-static json_t *strv_json(char **v)
-{
-    json_t *a = json_array();
-    for (; v && *v; v++)
-        json_array_append_new(a, json_string(*v));
-    return a;
-}
-
 json_t *cli_run_body(const struct cli_run_opts *o, bool create_only)
 {
     json_t *b = json_object(), *hc = json_object(), *labels = json_object();
     bool attach = !o->detach && !create_only;
 
-    json_object_set_new(b, "Image", json_string(o->image));
+    json_object_set_new(b, "Image", cli_json_text(o->image));
     if (o->cmd && o->cmd[0])
-        json_object_set_new(b, "Cmd", strv_json(o->cmd));
+        json_object_set_new(b, "Cmd", cli_json_strv(o->cmd));
     if (o->entrypoint) {
         json_t *ep = json_array();
-        json_array_append_new(ep, json_string(o->entrypoint));
+        json_array_append_new(ep, cli_json_text(o->entrypoint));
         json_object_set_new(b, "Entrypoint", ep);
     }
-    json_object_set_new(b, "Env", strv_json(o->env));
+    json_object_set_new(b, "Env", cli_json_strv(o->env));
     if (o->workdir)
-        json_object_set_new(b, "WorkingDir", json_string(o->workdir));
+        json_object_set_new(b, "WorkingDir", cli_json_text(o->workdir));
     if (o->user)
-        json_object_set_new(b, "User", json_string(o->user));
+        json_object_set_new(b, "User", cli_json_text(o->user));
     json_object_set_new(b, "Tty", json_boolean(o->tty));
     json_object_set_new(b, "OpenStdin", json_boolean(o->interactive));
     json_object_set_new(b, "StdinOnce", json_boolean(o->interactive && attach));
@@ -282,7 +274,7 @@ json_t *cli_run_body(const struct cli_run_opts *o, bool create_only)
     for (char **l = o->labels; l && *l; l++) {
         const char *eq = strchr(*l, '=');
         cleanup_free char *k = ctr_xstrndup(*l, eq ? (size_t)(eq - *l) : strlen(*l));
-        json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+        cli_json_set_text(labels, k, eq ? eq + 1 : "");
     }
     json_object_set_new(b, "Labels", labels);
     if (o->memory)

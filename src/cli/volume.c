@@ -37,10 +37,19 @@ int cli_run_mount_flag(struct cli_run_opts *o, const char *flag, const char *v, 
 
 static json_t *strv_array(char **v)
 {
-    json_t *a = json_array();
-    for (; v && *v; v++)
-        json_array_append_new(a, json_string(*v));
-    return a;
+    return cli_json_strv(v);
+}
+
+/* KEY=VALUE flags as an object (a KEY alone: "") */
+static json_t *kv_json(char *const *kv)
+{
+    json_t *o = json_object();
+    for (; kv && *kv; kv++) {
+        const char *eq = strchr(*kv, '=');
+        cleanup_free char *k = ctr_xstrndup(*kv, eq ? (size_t)(eq - *kv) : strlen(*kv));
+        cli_json_set_text(o, k, eq ? eq + 1 : "");
+    }
+    return o;
 }
 
 void cli_run_mounts_json(const struct cli_run_opts *o, json_t *hc)
@@ -54,10 +63,10 @@ void cli_run_mounts_json(const struct cli_run_opts *o, json_t *hc)
             if (bundle_mount_parse_flag(*s, &m, NULL) < 0)
                 continue; /* checked while parsing */
             static const char *const types[] = {"bind", "volume", "tmpfs"};
-            json_t *j = json_pack("{s:s, s:s, s:b}", "Type", types[m.type], "Target", m.target,
-                                  "ReadOnly", m.readonly);
+            json_t *j = json_pack("{s:s, s:o, s:b}", "Type", types[m.type], "Target",
+                                  cli_json_text(m.target), "ReadOnly", m.readonly);
             if (m.source)
-                json_object_set_new(j, "Source", json_string(m.source));
+                json_object_set_new(j, "Source", cli_json_text(m.source));
             if (m.type == BUNDLE_MOUNT_TMPFS && m.options && *m.options) {
                 /* size=N[,mode=OCTAL] as written by the parser */
                 json_t *t = json_object();
@@ -83,7 +92,7 @@ void cli_run_mounts_json(const struct cli_run_opts *o, json_t *hc)
         for (char **s = o->tmpfs; *s; s++) {
             const char *colon = strchr(*s, ':');
             cleanup_free char *path = ctr_xstrndup(*s, colon ? (size_t)(colon - *s) : strlen(*s));
-            json_object_set_new(t, path, json_string(colon ? colon + 1 : ""));
+            cli_json_set_text(t, path, colon ? colon + 1 : "");
         }
         json_object_set_new(hc, "Tmpfs", t);
     }
@@ -168,9 +177,8 @@ int cli_cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
         vol_opts_release(&o);
         return -1;
     }
-    json_t *body =
-        json_pack("{s:s, s:s, s:o, s:o}", "Name", pos[0], "Driver", "local", "Labels",
-                  bundle_volume_kv_json(o.labels), "DriverOpts", bundle_volume_kv_json(o.opts));
+    json_t *body = json_pack("{s:o, s:s, s:o, s:o}", "Name", cli_json_text(pos[0]), "Driver",
+                             "local", "Labels", kv_json(o.labels), "DriverOpts", kv_json(o.opts));
     cleanup_free char *path = cli_path("/volumes/create");
     r = cli_call(ctx, "POST", path, body, &resp, err);
     json_decref(body);
