@@ -10,7 +10,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -272,6 +276,43 @@ int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t
     return 0;
 }
 
+/* The pid of the process listening on the socket, as our pid namespace sees it (0 when
+ * unknown): the kernel records the listener's credentials at listen(). */
+static pid_t daemon_pid(const char *sock)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct ucred cred = {0};
+    socklen_t len = sizeof(cred);
+    if (strlen(sock) >= sizeof(sa.sun_path))
+        return 0;
+    strcpy(sa.sun_path, sock);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        cred.pid = 0;
+    close(fd);
+    return cred.pid;
+}
+
+/* Whether pid has ended (a zombie has: it holds no lock and no fd any more). */
+static bool pid_gone(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kill(pid, 0) < 0 && errno == ESRCH;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
 int cli_cmd_system_stop(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
@@ -288,14 +329,40 @@ int cli_cmd_system_stop(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t 
     }
     path = o.containers ? ctr_xstrdup("/container/system/stop?containers=1")
                         : ctr_xstrdup("/container/system/stop");
-    if (cli_call(ctx, "POST", path, NULL, NULL, err) < 0)
+    /* Its pid before it goes: the socket disappears first, the pid-file lock and the
+     * networks only when the process ends, and a `system start` needs both. */
+    pid_t pid = daemon_pid(ctx->socket);
+    int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+    if (cli_call(ctx, "POST", path, NULL, NULL, err) < 0) {
+        if (pidfd >= 0)
+            close(pidfd);
         return -1;
-    uint64_t deadline = ctr_now_ns() + (uint64_t)o.timeout * 1000000000ull;
-    while (ping(ctx)) {
-        if (ctr_now_ns() > deadline)
-            return ctr_fail(err, 0, "container-apiserver still answers after %ld s", o.timeout);
-        usleep(50 * 1000);
     }
+    uint64_t deadline = ctr_now_ns() + (uint64_t)o.timeout * 1000000000ull;
+    for (;;) {
+        bool gone;
+        if (pidfd >= 0) {
+            struct pollfd p = {.fd = pidfd, .events = POLLIN};
+            gone = poll(&p, 1, 50) > 0; /* readable once the process has ended */
+        } else {
+            gone = pid > 0 ? pid_gone(pid) : !ping(ctx);
+            if (!gone)
+                usleep(50 * 1000);
+        }
+        if (gone)
+            break;
+        if (ctr_now_ns() > deadline) {
+            if (pidfd >= 0)
+                close(pidfd);
+            return pid > 0
+                       ? ctr_fail(err, 0, "container-apiserver (pid %d) has not exited after %ld s",
+                                  (int)pid, o.timeout)
+                       : ctr_fail(err, 0, "container-apiserver still answers after %ld s",
+                                  o.timeout);
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
     printf("container system stopped\n");
     return 0;
 }
