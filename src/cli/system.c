@@ -244,6 +244,9 @@ int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t
         dup2(null, 0);
         dup2(out >= 0 ? out : null, 1);
         dup2(out >= 0 ? out : null, 2);
+        /* none of our caller's fds may live on in the daemon, its shims and VMs: a
+         * caller waiting for EOF on a pipe would wait for every container */
+        close_range(3, ~0u, 0);
         signal(SIGHUP, SIG_IGN);
         execv(server, args);
         dprintf(2, "container: cannot run `%s`: %s\n", server, strerror(errno));

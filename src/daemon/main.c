@@ -97,6 +97,9 @@ int main(int argc, char **argv)
     char buf[PATH_MAX];
     int c;
 
+    /* Only 0-2 are ours to keep: whatever else our starter left open would otherwise
+     * live on in every shim and VM (a pipe's reader waiting for EOF would wait for them). */
+    close_range(3, ~0u, 0);
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case O_ROOT:

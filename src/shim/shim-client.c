@@ -335,9 +335,12 @@ int shim_start_detached(const char *bundle, int *exit_code, ctr_error_t *err)
         dup2(null, 0);
         dup2(null, 1);
         dup2(logfd >= 0 ? logfd : null, 2);
-        if (chdir("/") < 0)
+        /* the shim (and its VM) keep no fd of whoever started it but the notify pipe */
+        int notify = p[1] == 3 ? 3 : dup3(p[1], 3, O_CLOEXEC);
+        close_range(4, ~0u, 0);
+        if (notify < 0 || chdir("/") < 0)
             _exit(125);
-        struct shim_run_opts o = {.foreground = false, .notify_fd = p[1]};
+        struct shim_run_opts o = {.foreground = false, .notify_fd = notify};
         ctr_error_t e = NULL;
         int code = 125;
         if (shim_run(abs, &o, &code, &e) < 0)

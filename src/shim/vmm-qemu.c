@@ -232,6 +232,8 @@ static void child_exec(char **argv, int agent_fd, const int *tap_fds, size_t n_t
     for (size_t i = 0; i < n_taps; i++)
         if (dup2(tap_fds[i], VMM_QEMU_TAP_FD0 + (int)i) < 0)
             goto fail;
+    /* QEMU gets the fds above and nothing else of the shim's */
+    close_range(VMM_QEMU_TAP_FD0 + (unsigned)n_taps, ~0u, CLOSE_RANGE_CLOEXEC);
     execvp(argv[0], argv);
 fail : {
     int e = errno;
