@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -163,7 +164,8 @@ struct get_ctx {
     int pipe_w;
     pthread_t thread;
     int pipe_r;
-    ctr_error_t err; /* the extraction's */
+    ctr_error_t err;       /* the extraction's */
+    atomic_bool extracted; /* the tar's end was reached and everything written */
 };
 
 static void *extract_thread(void *arg)
@@ -238,6 +240,8 @@ static void *extract_thread(void *arg)
         ctr_fail(&g->err, 0, "read the archive: %s", archive_error_string(in));
     else if (archive_write_close(out) < ARCHIVE_WARN) /* directory times and modes */
         ctr_fail(&g->err, 0, "finish the copy: %s", archive_error_string(out));
+    else
+        atomic_store(&g->extracted, true); /* before pipe_r closes: see get_sink */
 out:
     archive_read_free(in);
     archive_write_free(out);
@@ -276,7 +280,12 @@ static int get_sink(void *opaque, const char *data, size_t len)
         }
         g->started = true;
     }
-    return ctr_write_all(g->pipe_w, data, len) < 0 ? -1 : 0;
+    if (ctr_write_all(g->pipe_w, data, len) < 0) {
+        /* the padding after the tar's end may arrive once the extraction is done and
+         * its end of the pipe closed: that is no failure */
+        return errno == EPIPE && atomic_load(&g->extracted) ? 0 : -1;
+    }
+    return 0;
 }
 
 static int copy_from(const struct cli_ctx *ctx, const struct cp_opts *o, const char *id,
