@@ -508,8 +508,11 @@ int dmn_handle_volume_inspect(struct dmn_req *r)
 {
     ctr_error_t err = NULL;
     struct bundle_volume vol = {0};
+    /* A name no volume can have is one that does not exist (Docker's 404). */
+    if (bundle_volume_check_name(r->params[0], NULL) < 0)
+        return dmn_reply_error(r, 404, "get %s: no such volume", r->params[0]);
     if (bundle_volume_load(r->d->cfg.root, r->params[0], &vol, &err) < 0) {
-        if (err->errnum == EINVAL && bundle_volume_check_name(r->params[0], NULL) < 0)
+        if (err->errnum == EINVAL)
             err->errnum = ENOENT;
         return dmn_reply_ctr_error(r, &err);
     }
