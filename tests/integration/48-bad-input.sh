@@ -59,6 +59,7 @@ disk_state() {
 body=$(api POST '/containers/create?name=target' '{"Image":"busybox","Cmd":["true"]}')
 check_eq "a container to aim at is created" "201" "$(code)"
 before=$(disk_state)
+fd0_before=$(readlink "/proc/$DAEMON_PID/fd/0")
 
 # ---- 1. text that is not UTF-8 reaches error messages: U+FFFD, never a crash ----
 expect "GET /containers/%ff/json: 404 with U+FFFD" 404 "No such container: $FFFD" GET '/containers/%ff/json'
@@ -105,6 +106,25 @@ expect "create?name=ab%00cd: 400" 400 "NUL" POST '/containers/create?name=ab%00c
 expect "DELETE /containers/target%00x: 400 (not a delete of target)" 400 "NUL" DELETE '/containers/target%00x'
 check_eq "the container survived the request with %00" "200" "$(api GET /containers/target/json >/dev/null; code)"
 expect "a NUL in a query value: 400" 400 "NUL" GET '/containers/json?filters=%00'
+
+# ---- 2. a volume driver that is not `local`: Docker's 404, no use after free ----
+expect "volume create -d foo: 404 like Docker" 404 'plugin "foo" not found' POST /volumes/create '{"Name":"v2","Driver":"foo"}'
+expect "the same again: still answered" 404 'plugin "foo" not found' POST /volumes/create '{"Name":"v2","Driver":"foo"}'
+expect "volume create: Name 42: 400 naming the field" 400 '`Name`' POST /volumes/create '{"Name":42}'
+expect "volume create: Labels a list: 400 naming the field" 400 '`Labels`' POST /volumes/create '{"Name":"v3","Labels":["a"]}'
+expect "volume create: a DriverOpts value 1: 400 naming the field" 400 '`DriverOpts`' POST /volumes/create '{"Name":"v3","DriverOpts":{"size":1}}'
+if command -v docker >/dev/null; then
+    out=$(timeout 30 docker volume create -d foo x 2>&1)
+    check_contains "docker volume create -d foo: Docker's message" "$out" 'Error response from daemon: error looking up volume plugin foo: plugin "foo" not found'
+else
+    skip "docker CLI missing"
+fi
+
+# ---- 3. logs?since=bogus twice: no fd closed that was not opened ----
+expect "logs?since=bogus: 400" 400 "since" GET '/containers/target/logs?stdout=1&since=bogus'
+expect "logs?since=bogus again: 400" 400 "since" GET '/containers/target/logs?stdout=1&since=bogus'
+expect "logs?until=bogus: 400" 400 "until" GET '/containers/target/logs?stdout=1&until=bogus'
+check_eq "the daemon's fd 0 is still what it was" "$fd0_before" "$(readlink "/proc/$DAEMON_PID/fd/0")"
 
 # ---- nothing changed on disk ----
 check_eq "the refused requests left the data root as it was" "$before" "$(disk_state)"
