@@ -24,8 +24,13 @@ struct imgstore;
 #define DMN_API_MINOR 43
 #define DMN_API_MIN_MINOR 24
 #define DMN_VERSION "0.1.0"
-#define DMN_MAX_BODY (16u << 20)  /* a JSON request body */
-#define DMN_MAX_CONNECTIONS 256   /* one thread each (bounded) */
+#define DMN_MAX_BODY (16u << 20) /* a JSON request body */
+#define DMN_MAX_CONNECTIONS 256  /* one thread each (bounded) */
+/* per client process; CONTAINER_API_MAX_CONNECTIONS_PER_CLIENT overrides */
+#define DMN_MAX_CONNECTIONS_PER_CLIENT 128
+/* seconds a connection may send nothing (mid-request or between requests) before it is
+ * closed; CONTAINER_API_IDLE_TIMEOUT overrides, 0 = never */
+#define DMN_IDLE_TIMEOUT 60
 #define DMN_MAX_EXECS_PER_CTR 256 /* finished exec records kept per container */
 
 /* An error whose errnum classifies it (ENOENT 404, EEXIST/EBUSY 409, EINVAL 400)
@@ -74,6 +79,7 @@ struct dmn_req {
     char *path_copy;   /* the URL (path points into it) */
     char *bad_version; /* refused API version (or URL): the message */
     bool url_has_nul;  /* the URL as sent holds `%00` */
+    bool streaming;    /* answered with a stream or a hijack: no idle timeout */
     void *hijack;      /* http.c's upgrade context, freed with the request */
     /* bodies streamed as they arrive (PUT archive): written to upload_pipe, which is
      * closed at the end of the body; upload_job is the route's, freed with the request */

@@ -44,6 +44,30 @@ bool dmn_peer_gone(int fd)
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
+/* ---- connection timeouts and limits ----
+ * libmicrohttpd closes a connection that sent or received nothing for the idle timeout:
+ * that is what frees the slots of half-sent requests. It also counts the time a handler
+ * spends blocked (a content callback that waits for the next event, a stop that waits
+ * for the container) as idle, so: a request that is being answered with a stream gets
+ * no timeout (the stream ends when the peer hangs up: dmn_peer_gone), and a handler or a
+ * body write that blocked restarts the clock (conn_touch). Upgraded (hijacked)
+ * connections belong to their thread: libmicrohttpd does not time them out. */
+static unsigned idle_timeout = DMN_IDLE_TIMEOUT;
+static unsigned max_per_client = DMN_MAX_CONNECTIONS_PER_CLIENT;
+
+static void conn_timeout(struct dmn_req *r, unsigned secs)
+{
+    if (idle_timeout)
+        MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, secs);
+}
+
+/* Restart the idle clock: setting 0 then the timeout again records activity now. */
+static void conn_touch(struct dmn_req *r)
+{
+    conn_timeout(r, 0);
+    conn_timeout(r, idle_timeout);
+}
+
 static void std_headers(struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "API-Version", DMN_API_VERSION);
@@ -186,7 +210,10 @@ int dmn_reply_stream(struct dmn_req *r, unsigned status, const char *ctype, dmn_
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
     if (ctype)
         MHD_add_response_header(resp, "Content-Type", ctype);
-    return set_resp(r, status, resp);
+    int ret = set_resp(r, status, resp);
+    if (ret == 0)
+        r->streaming = true;
+    return ret;
 }
 
 int dmn_reply_fd(struct dmn_req *r, unsigned status, const char *ctype, int fd)
@@ -293,6 +320,7 @@ int dmn_reply_hijack(struct dmn_req *r, const char *ctype, dmn_hijack_fn run, vo
         return -1;
     }
     r->hijack = h;
+    r->streaming = true;
     return 0;
 }
 
@@ -356,6 +384,7 @@ static void body_append(struct dmn_req *r, const char *data, size_t len)
             close(r->upload_pipe);
             r->upload_pipe = -1;
         }
+        conn_touch(r); /* the write waits for the container: not the client's idle time */
         return;
     }
     if (r->upload_path || r->upload_failed) {
@@ -435,6 +464,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->resp == NULL)
         dmn_reply_error(r, 500, "no reply for %s %s", method, r->path);
+    if (r->streaming)
+        conn_timeout(r, 0); /* until on_completed */
+    else
+        conn_touch(r); /* the handler may have waited long (stop, load) */
     enum MHD_Result ret = MHD_queue_response(conn, r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
@@ -458,10 +491,97 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct dmn_req *r = *con_cls;
     if (r) {
+        if (r->streaming && r->conn && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            conn_timeout(r, idle_timeout); /* a kept-alive connection idles again */
         free(r->bad_version);
         req_free(r);
     }
     *con_cls = NULL;
+}
+
+/* Connections per client process (SO_PEERCRED: libmicrohttpd's per-IP limit means nothing
+ * on a unix socket), so that one client cannot take every slot. */
+struct peer_count {
+    pid_t pid;
+    unsigned n;
+};
+static struct peer_count peers[DMN_MAX_CONNECTIONS];
+static pthread_mutex_t peers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct conn_ctx {
+    pid_t pid;
+    bool counted;
+};
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+            return;
+        struct conn_ctx *cc = ctr_xcalloc(1, sizeof(*cc));
+        cc->pid = cred.pid;
+        *socket_context = cc;
+        pthread_mutex_lock(&peers_lock);
+        struct peer_count *slot = NULL, *free_slot = NULL;
+        for (size_t i = 0; i < DMN_MAX_CONNECTIONS && slot == NULL; i++) {
+            if (peers[i].n && peers[i].pid == cred.pid)
+                slot = &peers[i];
+            else if (peers[i].n == 0 && free_slot == NULL)
+                free_slot = &peers[i];
+        }
+        if (slot == NULL && free_slot) {
+            slot = free_slot;
+            slot->pid = cred.pid;
+        }
+        bool over = slot == NULL || slot->n >= max_per_client;
+        if (!over) {
+            slot->n++;
+            cc->counted = true;
+        }
+        pthread_mutex_unlock(&peers_lock);
+        if (over) {
+            log_warn("client pid %d has %u connections open (the limit per client): refusing "
+                     "one more",
+                     (int)cred.pid, max_per_client);
+            shutdown(ci->connect_fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+        }
+        return;
+    }
+    struct conn_ctx *cc = *socket_context;
+    if (cc == NULL)
+        return;
+    if (cc->counted) {
+        pthread_mutex_lock(&peers_lock);
+        for (size_t i = 0; i < DMN_MAX_CONNECTIONS; i++)
+            if (peers[i].n && peers[i].pid == cc->pid) {
+                peers[i].n--;
+                break;
+            }
+        pthread_mutex_unlock(&peers_lock);
+    }
+    free(cc);
+    *socket_context = NULL;
+}
+
+/* A whole number of seconds from the environment, or def. */
+static unsigned env_uint(const char *name, unsigned def)
+{
+    const char *v = getenv(name);
+    char *end;
+    if (v == NULL || *v == '\0')
+        return def;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || n > 86400 * 365) {
+        log_warn("ignoring %s=`%s`: a whole number expected", name, v);
+        return def;
+    }
+    return (unsigned)n;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -476,14 +596,19 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
 {
+    idle_timeout = env_uint("CONTAINER_API_IDLE_TIMEOUT", DMN_IDLE_TIMEOUT);
+    max_per_client =
+        env_uint("CONTAINER_API_MAX_CONNECTIONS_PER_CLIENT", DMN_MAX_CONNECTIONS_PER_CLIENT);
+    if (max_per_client == 0 || max_per_client > DMN_MAX_CONNECTIONS)
+        max_per_client = DMN_MAX_CONNECTIONS;
     struct MHD_Daemon *mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
             MHD_USE_ERROR_LOG | MHD_USE_ITC,
         0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        idle_timeout, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
     if (mhd == NULL)
         ctr_fail(err, 0, "cannot start the HTTP server (libmicrohttpd)");
     return mhd;

@@ -11,6 +11,8 @@ source "$(dirname "$0")/40-daemon-lib.bash"
 plan_start
 daemon_fixtures
 command -v python3 >/dev/null || need "python3 missing"
+IDLE=3
+export CONTAINER_API_IDLE_TIMEOUT=$IDLE
 daemon_start || need "the daemon did not start"
 PY=$TOP/tests/integration/bad_input.py
 FFFD=$'\xef\xbf\xbd'
@@ -129,6 +131,49 @@ check_eq "the daemon's fd 0 is still what it was" "$fd0_before" "$(readlink "/pr
 # ---- nothing changed on disk ----
 check_eq "the refused requests left the data root as it was" "$before" "$(disk_state)"
 check_eq "and the container list" "target" "$(api GET '/containers/json?all=1' | jq -r '.[].Names[0]' | tr -d / | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# ---- 11. idle connections: timeout, per-client limit; streams stay up ----
+while IFS= read -r line; do
+    case $line in
+    PASS*) ok "${line#PASS }" ;;
+    \#*) echo "$line" ;;
+    *) not_ok "${line#FAIL }" ;;
+    esac
+done < <(timeout 60 python3 "$PY" "$SOCK" idle 256 "$IDLE" 2>&1)
+# /events with nothing to say for longer than the idle timeout, then an event
+curl -s -N -m $((IDLE * 3 + 10)) --unix-socket "$SOCK" 'http://d/events?filters=%7B%22type%22%3A%5B%22volume%22%2C%22container%22%5D%7D' >"$T_TMP/events.out" 2>&1 &
+ev_pid=$!
+curl -s -N -m $((IDLE * 3 + 10)) --unix-socket "$SOCK" -X POST 'http://d/containers/target/wait?condition=next-exit' >"$T_TMP/wait.out" 2>&1 &
+wait_pid=$!
+sleep $((IDLE * 2 + 1))
+check "a wait for an exit stays connected past the idle timeout" kill -0 "$wait_pid"
+api POST '/containers/target/rename?name=target2' >/dev/null
+check_eq "a rename after the idle timeout" "204" "$(code)"
+wait_for 5 grep -q '"rename"' "$T_TMP/events.out"
+check_contains "/events still streams after the idle timeout" "$(cat "$T_TMP/events.out")" '"Action":"rename"'
+kill "$ev_pid" "$wait_pid" 2>/dev/null
+wait "$ev_pid" "$wait_pid" 2>/dev/null
+
+# logs -f of a running container past the idle timeout (one small VM), and a stop that
+# waits longer than the idle timeout still gets its answer
+body=$(api POST '/containers/create?name=slow' '{"Image":"busybox","Cmd":["sh","-c","trap \"\" TERM; echo early; sleep '$((IDLE * 2 + 1))'; echo late; sleep 60"]}')
+check_eq "a container that prints late is created" "201" "$(code)"
+api POST /containers/slow/start >/dev/null
+if [ "$(code)" == 204 ]; then
+    ok "it starts"
+    curl -s -N -m 60 --unix-socket "$SOCK" 'http://d/containers/slow/logs?stdout=1&follow=1' >"$T_TMP/logs.out" 2>&1 &
+    logs_pid=$!
+    wait_for 40 grep -q late "$T_TMP/logs.out"
+    check_contains "logs -f delivers a line written after the idle timeout" "$(tr -d '\0\1\2' <"$T_TMP/logs.out")" "late"
+    t0=$SECONDS
+    api POST "/containers/slow/stop?t=$((IDLE + 2))" >/dev/null
+    check_eq "a stop that waits longer than the idle timeout gets its 204" "204" "$(code)"
+    diag "the stop took $((SECONDS - t0)) s"
+    kill "$logs_pid" 2>/dev/null
+    wait "$logs_pid" 2>/dev/null
+else
+    not_ok "it starts: $(code)"
+fi
 
 check "the daemon still answers /_ping at the end" alive
 if grep -q "AddressSanitizer\|runtime error:" "$T_TMP/daemon.err" 2>/dev/null; then
