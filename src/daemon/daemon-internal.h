@@ -24,8 +24,8 @@ struct imgstore;
 #define DMN_API_MINOR 43
 #define DMN_API_MIN_MINOR 24
 #define DMN_VERSION "0.1.0"
-#define DMN_MAX_BODY (16u << 20) /* a JSON request body */
-#define DMN_MAX_CONNECTIONS 256  /* one thread each (bounded) */
+#define DMN_MAX_BODY (2u << 20) /* a JSON request body (413 above) */
+#define DMN_MAX_CONNECTIONS 256 /* one thread each (bounded) */
 /* per client process; CONTAINER_API_MAX_CONNECTIONS_PER_CLIENT overrides */
 #define DMN_MAX_CONNECTIONS_PER_CLIENT 128
 /* seconds a connection may send nothing (mid-request or between requests) before it is
@@ -74,6 +74,7 @@ struct dmn_req {
     int upload_fd; /* raw uploads (images/load, kernel): streamed into a temp file */
     char *upload_path;
     bool upload_failed;
+    int upload_errno; /* why it failed */
     struct MHD_Response *resp;
     unsigned status;
     char *path_copy;   /* the URL (path points into it) */
@@ -286,6 +287,16 @@ int dmn_handle_inspect(struct dmn_req *r);
 int dmn_handle_delete(struct dmn_req *r);
 int dmn_handle_prune(struct dmn_req *r);
 int dmn_handle_rename(struct dmn_req *r);
+
+/* validate.c: the JSON types of a container config (Config and HostConfig, as Docker's
+ * Go structs take them), EINVAL naming the field. */
+int dmn_config_check_types(json_t *body, ctr_error_t *err);
+/* A process (main or exec) fits what the shim can send and the guest accepts (the control
+ * frame limit, arg counts, path lengths); what names it in the message. */
+struct agent_exec;
+int dmn_process_check_size(const struct agent_exec *ex, const char *what, ctr_error_t *err);
+/* The types of an exec config (POST /containers/{id}/exec) and the size of its process. */
+int dmn_exec_config_check(json_t *body, ctr_error_t *err);
 
 /* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
 int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,

@@ -76,6 +76,10 @@ int dmn_handle_exec_create(struct dmn_req *r)
     json_t *body = dmn_body_json(r, &err);
     if (body == NULL)
         return dmn_reply_ctr_error(r, &err);
+    if (dmn_exec_config_check(body, &err) < 0) { /* validate.c: types and limits */
+        json_decref(body);
+        return dmn_reply_ctr_error(r, &err);
+    }
     json_t *cmd = json_object_get(body, "Cmd"), *env = json_object_get(body, "Env");
     json_t *cs = json_object_get(body, "ConsoleSize");
     size_t i;

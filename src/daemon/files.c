@@ -86,6 +86,24 @@ static const char *path_param(struct dmn_req *r, ctr_error_t *err)
         dmn_fail(err, EINVAL, "`path` `%s` must be absolute (the container's root is `/`)", p);
         return NULL;
     }
+    /* The guest's limits (PATH_MAX, NAME_MAX): refused here rather than failing there. */
+    if (strlen(p) >= AGENT_MAX_PATH) {
+        dmn_fail(err, EINVAL, "`path` is %zu bytes long: at most %u are allowed", strlen(p),
+                 AGENT_MAX_PATH - 1);
+        return NULL;
+    }
+    for (const char *s = p; *s;) {
+        size_t n = strcspn(s, "/");
+        if (n > 255) {
+            dmn_fail(err, EINVAL,
+                     "`path` has a name of %zu bytes (`%.32s...`): at most 255 are "
+                     "allowed",
+                     n, s);
+            return NULL;
+        }
+        s += n;
+        s += strspn(s, "/");
+    }
     return p;
 }
 
@@ -424,6 +442,10 @@ int dmn_handle_archive_put(struct dmn_req *r)
         ctr_error_t e = ctr_steal_ptr(j->err);
         if (e == NULL)
             return dmn_reply_error(r, 500, "extracting into the container failed");
+        /* The guest's worker says `read tar: ...` when the client's tar is malformed: the
+         * client's error (400), not the daemon's (it reaches us as EIO). */
+        if (e->errnum == EIO && strncmp(e->msg, "read tar: ", 10) == 0)
+            e->errnum = EINVAL;
         return dmn_reply_ctr_error(r, &e);
     }
     return dmn_reply_empty(r, 200);

@@ -368,6 +368,7 @@ static int upload_open(struct dmn_req *r)
     r->upload_path = ctr_xasprintf("%s/upload-XXXXXX", r->d->tmp_dir);
     r->upload_fd = mkostemp(r->upload_path, O_CLOEXEC);
     if (r->upload_fd < 0) {
+        r->upload_errno = errno;
         log_error("cannot create an upload file in `%s`: %s", r->d->tmp_dir, strerror(errno));
         free(r->upload_path);
         r->upload_path = NULL;
@@ -388,8 +389,13 @@ static void body_append(struct dmn_req *r, const char *data, size_t len)
         return;
     }
     if (r->upload_path || r->upload_failed) {
-        if (!r->upload_failed && ctr_write_all(r->upload_fd, data, len) < 0)
+        if (!r->upload_failed && ctr_write_all(r->upload_fd, data, len) < 0) {
             r->upload_failed = true;
+            r->upload_errno = errno;
+            /* a full disk: give the space back now, not when the client is done */
+            if (ftruncate(r->upload_fd, 0) < 0)
+                log_debug("cannot truncate `%s`: %s", r->upload_path, strerror(errno));
+        }
         return;
     }
     if (r->body_len + len > DMN_MAX_BODY) {
@@ -458,7 +464,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (r->body_too_large) {
         dmn_reply_error(r, 413, "request body larger than %u bytes", DMN_MAX_BODY);
     } else if (r->upload_failed) {
-        dmn_reply_error(r, 500, "cannot store the request body in `%s`", r->d->tmp_dir);
+        dmn_reply_error(r, 500, "cannot store the request body in `%s`: %s", r->d->tmp_dir,
+                        strerror(r->upload_errno ? r->upload_errno : EIO));
     } else {
         dmn_dispatch(r);
     }

@@ -13,6 +13,13 @@ daemon_fixtures
 command -v python3 >/dev/null || need "python3 missing"
 IDLE=3
 export CONTAINER_API_IDLE_TIMEOUT=$IDLE
+# A small file system for the uploads (images/load), before the daemon starts: it runs in
+# a mount namespace of its own (ip netns exec), which sees only what was mounted before.
+mkdir -p "$DATA/tmp"
+if mount -t tmpfs -o size=256k tmpfs "$DATA/tmp" 2>/dev/null; then
+    at_exit "umount -l $DATA/tmp"
+    SMALL_TMP=1
+fi
 daemon_start || need "the daemon did not start"
 PY=$TOP/tests/integration/bad_input.py
 FFFD=$'\xef\xbf\xbd'
@@ -128,9 +135,47 @@ expect "logs?since=bogus again: 400" 400 "since" GET '/containers/target/logs?st
 expect "logs?until=bogus: 400" 400 "until" GET '/containers/target/logs?stdout=1&until=bogus'
 check_eq "the daemon's fd 0 is still what it was" "$fd0_before" "$(readlink "/proc/$DAEMON_PID/fd/0")"
 
+# ---- 13. types and limits at create ----
+expect 'HostConfig.Memory "1g": 400 naming the field' 400 '`HostConfig.Memory`' POST /containers/create '{"Image":"busybox","HostConfig":{"Memory":"1g"}}'
+expect "HostConfig.Memory 1.5: 400" 400 '`HostConfig.Memory`' POST /containers/create '{"Image":"busybox","HostConfig":{"Memory":1.5}}'
+expect "StopTimeout 99999999999: 400 naming the field" 400 '`StopTimeout`' POST /containers/create '{"Image":"busybox","StopTimeout":99999999999}'
+expect 'Image 42: 400 saying what Image must be' 400 'invalid `Image`: a string is expected, not an integer' POST /containers/create '{"Image":42}'
+expect 'Tty "yes": 400' 400 '`Tty`' POST /containers/create '{"Image":"busybox","Tty":"yes"}'
+expect 'Env a string: 400' 400 '`Env`' POST /containers/create '{"Image":"busybox","Env":"A=1"}'
+expect 'Env[1] a number: 400' 400 '`Env[1]`' POST /containers/create '{"Image":"busybox","Env":["A=1",2]}'
+expect 'Labels.k a number: 400' 400 '`Labels.k`' POST /containers/create '{"Image":"busybox","Labels":{"k":1}}'
+expect 'HostConfig.Binds a string: 400' 400 '`HostConfig.Binds`' POST /containers/create '{"Image":"busybox","HostConfig":{"Binds":"/a:/b"}}'
+expect 'HostConfig.AutoRemove 1: 400' 400 '`HostConfig.AutoRemove`' POST /containers/create '{"Image":"busybox","HostConfig":{"AutoRemove":1}}'
+big=$(head -c 100000 /dev/zero | tr '\0' x)
+expect "a 100 KB Cmd: 400 at create, naming the limit" 400 "at most" POST /containers/create "{\"Image\":\"busybox\",\"Cmd\":[\"echo\",\"$big\"]}"
+expect "a 100 KB Env: 400 at create" 400 "at most" POST /containers/create "{\"Image\":\"busybox\",\"Env\":[\"A=$big\"]}"
+expect "a 5000-byte WorkingDir: 400 at create" 400 "" POST /containers/create "{\"Image\":\"busybox\",\"WorkingDir\":\"/${big:0:5000}\"}"
+expect "exec create: a 100 KB Cmd: 400" 400 "at most" POST /containers/target/exec "{\"Cmd\":[\"echo\",\"$big\"]}"
+expect "exec create: Env a string: 400" 400 '`Env`' POST /containers/target/exec '{"Cmd":["true"],"Env":"A=1"}'
+expect "exec create: Tty 1: 400" 400 '`Tty`' POST /containers/target/exec '{"Cmd":["true"],"Tty":1}'
+expect "a 15 MB body: 413" 413 "larger than" POST /containers/create @15000000
+expect "a 3 MB body: 413" 413 "larger than 2097152 bytes" POST /containers/create @3000000
+expect "archive HEAD with a 5000-byte path: 400" 400 "at most" HEAD "/containers/target/archive?path=/${big:0:5000}"
+expect "archive GET with a 300-byte name: 400" 400 "at most 255" GET "/containers/target/archive?path=/${big:0:300}"
+expect "archive PUT with a 5000-byte path: 400" 400 "at most" PUT "/containers/target/archive?path=/${big:0:5000}" 'x'
+expect "archive PUT of something that is not a tar: 400" 400 "read tar" PUT "/containers/target/archive?path=/" 'this is not a tar archive, not at all, not a single header of it'
+expect "images/load of something that is not a tar: 400" 400 "" POST /images/load 'this is not a tar archive'
+
 # ---- nothing changed on disk ----
 check_eq "the refused requests left the data root as it was" "$before" "$(disk_state)"
 check_eq "and the container list" "target" "$(api GET '/containers/json?all=1' | jq -r '.[].Names[0]' | tr -d / | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# ---- 13. an image load into a full disk says why ----
+if [ -n "${SMALL_TMP:-}" ]; then
+    head -c 1000000 /dev/zero >"$T_TMP/big.tar"
+    out=$(curl -s -m 30 --unix-socket "$SOCK" -X POST -H 'Content-Type: application/x-tar' \
+        --data-binary @"$T_TMP/big.tar" http://d/images/load)
+    check_contains "images/load into a full disk: the reason" "$out" "No space left on device"
+    wait_for 5 test -z "$(ls "$DATA/tmp")"
+    check_eq "and the partial upload is gone" "" "$(ls "$DATA/tmp")"
+else
+    skip "cannot mount a small tmpfs (not root?)"
+fi
 
 # ---- 11. idle connections: timeout, per-client limit; streams stay up ----
 while IFS= read -r line; do

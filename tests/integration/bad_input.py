@@ -5,7 +5,7 @@ connections left half-sent.
 
   bad_input.py SOCK req METHOD PATH [BODY]
       PATH and BODY take Python escapes (\\xff, \\x00), so any byte can be
-      sent; a BODY of @N sends N bytes of a JSON string. Prints the status on
+      sent; a BODY of @N sends a container config with a label of N bytes. Prints the status on
       the first line, then the reply body.
   bad_input.py SOCK idle N TIMEOUT
       Opens N connections that each send half a request, then checks that
@@ -136,7 +136,8 @@ def main():
         if len(sys.argv) > 5:
             arg = sys.argv[5]
             if arg.startswith("@"):
-                body = b'"' + b"x" * int(arg[1:]) + b'"'
+                body = (b'{"Image":"busybox","Labels":{"k":"' + b"x" * int(arg[1:]) +
+                        b'"}}')
             else:
                 body = unescape(arg)
         try:

@@ -1,10 +1,12 @@
 /* Unit tests of the daemon's handling of outside input (issue 11): text that is not
- * UTF-8 made valid with U+FFFD as Go does. */
+ * UTF-8 made valid with U+FFFD as Go does, the JSON types of a container config, and the
+ * process size limits checked at create. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,12 +69,97 @@ static void test_json_str(void **state)
     json_decref(j);
 }
 
+static void expect_type_error(const char *json, const char *needle)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    ctr_error_t err = NULL;
+    assert_non_null(j);
+    assert_int_equal(dmn_config_check_types(j, &err), -1);
+    assert_non_null(err);
+    assert_int_equal(err->errnum, EINVAL);
+    if (strstr(err->msg, needle) == NULL)
+        fail_msg("`%s` not in `%s`", needle, err->msg);
+    ctr_error_free(&err);
+    json_decref(j);
+}
+
+static void expect_types_ok(const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    ctr_error_t err = NULL;
+    assert_non_null(j);
+    if (dmn_config_check_types(j, &err) < 0)
+        fail_msg("%s: %s", json, err->msg);
+    json_decref(j);
+}
+
+static void test_config_types(void **state)
+{
+    expect_type_error("{\"Image\":42}", "invalid `Image`: a string is expected, not an integer");
+    expect_type_error("{\"Image\":\"b\",\"HostConfig\":{\"Memory\":\"1g\"}}",
+                      "invalid `HostConfig.Memory`: an integer (int64) is expected, not a string");
+    expect_type_error("{\"Image\":\"b\",\"HostConfig\":{\"Memory\":1.5}}", "`HostConfig.Memory`");
+    expect_type_error("{\"Image\":\"b\",\"StopTimeout\":99999999999}",
+                      "`StopTimeout`: 99999999999 is out of range");
+    expect_type_error("{\"Image\":\"b\",\"Tty\":\"yes\"}", "`Tty`: true or false");
+    expect_type_error("{\"Image\":\"b\",\"Env\":\"A=1\"}", "`Env`: a list of strings");
+    expect_type_error("{\"Image\":\"b\",\"Cmd\":[\"a\",1]}", "`Cmd[1]`");
+    expect_type_error("{\"Image\":\"b\",\"Labels\":{\"k\":1}}", "`Labels.k`");
+    expect_type_error("{\"Image\":\"b\",\"HostConfig\":{\"BlkioWeight\":70000}}",
+                      "`HostConfig.BlkioWeight`");
+    expect_type_error("{\"Image\":\"b\",\"HostConfig\":{\"Binds\":\"/a:/b\"}}",
+                      "`HostConfig.Binds`");
+    expect_types_ok("{\"Image\":\"b\",\"Cmd\":\"echo hi\",\"Entrypoint\":null,\"StopTimeout\":10,"
+                    "\"HostConfig\":{\"Memory\":1073741824,\"Binds\":[\"/a:/b\"],\"Init\":null}}");
+    expect_types_ok("{\"Image\":\"b\",\"HostConfig\":null}");
+}
+
+static void test_process_size(void **state)
+{
+    char *args[] = {"echo", NULL, NULL};
+    struct agent_exec ex = {.args = args, .cwd = "/", .user = ""};
+    ctr_error_t err = NULL;
+    args[1] = "hello";
+    assert_int_equal(dmn_process_check_size(&ex, "process", &err), 0);
+    /* 100 KB of argument: over the guest's control frame */
+    char *big = malloc(100001);
+    memset(big, 'x', 100000);
+    big[100000] = '\0';
+    args[1] = big;
+    assert_int_equal(dmn_process_check_size(&ex, "container's process", &err), -1);
+    assert_int_equal(err->errnum, EINVAL);
+    assert_non_null(strstr(err->msg, "container's process"));
+    assert_non_null(strstr(err->msg, "at most 65536"));
+    ctr_error_free(&err);
+    /* a working directory longer than the guest takes */
+    big[5000] = '\0';
+    big[0] = '/';
+    args[1] = "hello";
+    ex.cwd = big;
+    assert_int_equal(dmn_process_check_size(&ex, "process", &err), -1);
+    ctr_error_free(&err);
+    free(big);
+}
+
+static void test_exec_config(void **state)
+{
+    ctr_error_t err = NULL;
+    json_t *j = json_loads("{\"Cmd\":[\"true\"],\"Env\":\"A=1\"}", 0, NULL);
+    assert_int_equal(dmn_exec_config_check(j, &err), -1);
+    assert_non_null(strstr(err->msg, "`Env`"));
+    ctr_error_free(&err);
+    json_decref(j);
+    j = json_loads("{\"Cmd\":[\"true\"],\"Env\":[\"A=1\"],\"WorkingDir\":\"/\"}", 0, NULL);
+    assert_int_equal(dmn_exec_config_check(j, &err), 0);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_valid),
-        cmocka_unit_test(test_utf8_fix),
-        cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_utf8_valid),   cmocka_unit_test(test_utf8_fix),
+        cmocka_unit_test(test_json_str),     cmocka_unit_test(test_config_types),
+        cmocka_unit_test(test_process_size), cmocka_unit_test(test_exec_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
