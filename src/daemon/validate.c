@@ -345,11 +345,14 @@ int dmn_exec_config_check(json_t *body, ctr_error_t *err)
         return 0; /* the caller's "No exec command specified" */
     cleanup_strv char **args = dmn_json_strv(cmd);
     cleanup_strv char **envv = json_is_array(env) ? dmn_json_strv(env) : NULL;
+    /* As exec.c passes them on: empty is none, a relative WorkingDir is its own 400. */
+    const char *wd = json_string_value(json_object_get(body, "WorkingDir"));
+    const char *user = json_string_value(json_object_get(body, "User"));
     struct agent_exec ex = {
         .args = args,
         .env = envv,
-        .cwd = (char *)json_string_value(json_object_get(body, "WorkingDir")),
-        .user = (char *)json_string_value(json_object_get(body, "User")),
+        .cwd = (char *)(wd && wd[0] == '/' ? wd : NULL),
+        .user = (char *)(user && *user ? user : NULL),
     };
     return dmn_process_check_size(&ex, "exec's process", err);
 }

@@ -152,6 +152,11 @@ static void test_exec_config(void **state)
     j = json_loads("{\"Cmd\":[\"true\"],\"Env\":[\"A=1\"],\"WorkingDir\":\"/\"}", 0, NULL);
     assert_int_equal(dmn_exec_config_check(j, &err), 0);
     json_decref(j);
+    /* what the docker CLI sends: empty WorkingDir and User are none */
+    j = json_loads("{\"Cmd\":[\"true\"],\"WorkingDir\":\"\",\"User\":\"\"}", 0, NULL);
+    if (dmn_exec_config_check(j, &err) < 0)
+        fail_msg("%s", err->msg);
+    json_decref(j);
 }
 
 int main(void)
