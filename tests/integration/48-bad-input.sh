@@ -116,6 +116,19 @@ expect "DELETE /containers/target%00x: 400 (not a delete of target)" 400 "NUL" D
 check_eq "the container survived the request with %00" "200" "$(api GET /containers/target/json >/dev/null; code)"
 expect "a NUL in a query value: 400" 400 "NUL" GET '/containers/json?filters=%00'
 
+# the same through the clients (they URL-encode the bytes)
+if command -v docker >/dev/null; then
+    out=$(timeout 30 docker inspect $'caf\xe9' 2>&1)
+    check_contains "docker inspect caf\\xe9: Docker's error, the daemon answers" "$out$(alive)" "Error: No such object: caf"
+    out=$(timeout 30 docker rm $'caf\xe9' 2>&1)
+    check_contains "docker rm caf\\xe9: No such container" "$out$(alive)" "No such container: caf${FFFD}OK"
+else
+    skip "docker CLI missing"
+fi
+out=$(CONTAINER_HOST=unix://$SOCK timeout 30 "$BIN/container" inspect $'caf\xe9' 2>&1)
+check_contains "container inspect caf\\xe9: an error, the daemon answers" "$out$(alive)" "caf"
+alive >/dev/null || revive
+
 # ---- 2. a volume driver that is not `local`: Docker's 404, no use after free ----
 expect "volume create -d foo: 404 like Docker" 404 'plugin "foo" not found' POST /volumes/create '{"Name":"v2","Driver":"foo"}'
 expect "the same again: still answered" 404 'plugin "foo" not found' POST /volumes/create '{"Name":"v2","Driver":"foo"}'
