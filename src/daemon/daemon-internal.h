@@ -297,6 +297,8 @@ struct agent_exec;
 int dmn_process_check_size(const struct agent_exec *ex, const char *what, ctr_error_t *err);
 /* The types of an exec config (POST /containers/{id}/exec) and the size of its process. */
 int dmn_exec_config_check(json_t *body, ctr_error_t *err);
+/* The types of a network config (POST /networks/create). */
+int dmn_network_config_check(json_t *body, ctr_error_t *err);
 
 /* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
 int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,

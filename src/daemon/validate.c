@@ -277,16 +277,67 @@ static int check_table(json_t *obj, const struct field *table, const char *prefi
     return 0;
 }
 
+static const struct field restart_fields[] = {
+    {"Name", F_STRING},
+    {"MaximumRetryCount", F_INT32},
+    {NULL, 0},
+};
+static const struct field log_fields[] = {
+    {"Type", F_STRING},
+    {"Config", F_STRMAP},
+    {NULL, 0},
+};
+
+/* Every value of the object at obj.name is an object (ExposedPorts, Volumes: `{}` each). */
+static int check_object_values(json_t *obj, const char *name, const char *prefix, ctr_error_t *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(obj, name), k, v)
+    {
+        if (!json_is_object(v) && !json_is_null(v))
+            return dmn_fail(err, EINVAL, "invalid `%s%s.%s`: an object is expected, not %s", prefix,
+                            name, k, json_kind(v));
+    }
+    return 0;
+}
+
 int dmn_config_check_types(json_t *body, ctr_error_t *err)
 {
     if (!json_is_object(body))
         return dmn_fail(err, EINVAL, "the container config must be a JSON object");
-    if (check_table(body, config_fields, "", err) < 0)
+    if (check_table(body, config_fields, "", err) < 0 ||
+        check_object_values(body, "ExposedPorts", "", err) < 0 ||
+        check_object_values(body, "Volumes", "", err) < 0)
         return -1;
     json_t *hc = json_object_get(body, "HostConfig");
-    if (json_is_object(hc) && check_table(hc, host_fields, "HostConfig.", err) < 0)
+    if (!json_is_object(hc))
+        return 0;
+    if (check_table(hc, host_fields, "HostConfig.", err) < 0)
+        return -1;
+    json_t *rp = json_object_get(hc, "RestartPolicy"), *lc = json_object_get(hc, "LogConfig");
+    if ((json_is_object(rp) &&
+         check_table(rp, restart_fields, "HostConfig.RestartPolicy.", err) < 0) ||
+        (json_is_object(lc) && check_table(lc, log_fields, "HostConfig.LogConfig.", err) < 0))
         return -1;
     return 0;
+}
+
+static const struct field network_fields[] = {
+    {"Name", F_STRING},       {"CheckDuplicate", F_BOOL},
+    {"Driver", F_STRING},     {"Scope", F_STRING},
+    {"Internal", F_BOOL},     {"Attachable", F_BOOL},
+    {"Ingress", F_BOOL},      {"IPAM", F_OBJECT},
+    {"EnableIPv6", F_BOOL},   {"Options", F_STRMAP},
+    {"Labels", F_STRMAP},     {"ConfigOnly", F_BOOL},
+    {"ConfigFrom", F_OBJECT}, {NULL, 0},
+};
+
+int dmn_network_config_check(json_t *body, ctr_error_t *err)
+{
+    if (!json_is_object(body))
+        return dmn_fail(err, EINVAL, "the network config must be a JSON object");
+    return check_table(body, network_fields, "", err);
 }
 
 int dmn_process_check_size(const struct agent_exec *ex, const char *what, ctr_error_t *err)

@@ -158,6 +158,10 @@ expect 'Env a string: 400' 400 '`Env`' POST /containers/create '{"Image":"busybo
 expect 'Env[1] a number: 400' 400 '`Env[1]`' POST /containers/create '{"Image":"busybox","Env":["A=1",2]}'
 expect 'Labels.k a number: 400' 400 '`Labels.k`' POST /containers/create '{"Image":"busybox","Labels":{"k":1}}'
 expect 'HostConfig.Binds a string: 400' 400 '`HostConfig.Binds`' POST /containers/create '{"Image":"busybox","HostConfig":{"Binds":"/a:/b"}}'
+expect 'HostConfig.RestartPolicy.Name 5: 400' 400 '`HostConfig.RestartPolicy.Name`' POST /containers/create '{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":5}}}'
+expect 'Volumes./x 5: 400' 400 '`Volumes./x`' POST /containers/create '{"Image":"busybox","Volumes":{"/x":5}}'
+expect 'network create: Name 42: 400 naming the field' 400 'invalid `Name`: a string is expected' POST /networks/create '{"Name":42}'
+expect 'network create: Internal "yes": 400' 400 '`Internal`' POST /networks/create '{"Name":"n2","Internal":"yes"}'
 expect 'HostConfig.AutoRemove 1: 400' 400 '`HostConfig.AutoRemove`' POST /containers/create '{"Image":"busybox","HostConfig":{"AutoRemove":1}}'
 big=$(head -c 100000 /dev/zero | tr '\0' x)
 expect "a 100 KB Cmd: 400 at create, naming the limit" 400 "at most" POST /containers/create "{\"Image\":\"busybox\",\"Cmd\":[\"echo\",\"$big\"]}"

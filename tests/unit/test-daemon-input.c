@@ -112,6 +112,14 @@ static void test_config_types(void **state)
     expect_types_ok("{\"Image\":\"b\",\"Cmd\":\"echo hi\",\"Entrypoint\":null,\"StopTimeout\":10,"
                     "\"HostConfig\":{\"Memory\":1073741824,\"Binds\":[\"/a:/b\"],\"Init\":null}}");
     expect_types_ok("{\"Image\":\"b\",\"HostConfig\":null}");
+    expect_type_error("{\"Image\":\"b\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":5}}}",
+                      "`HostConfig.RestartPolicy.Name`");
+    expect_type_error("{\"Image\":\"b\",\"HostConfig\":{\"LogConfig\":{\"Config\":{\"a\":1}}}}",
+                      "`HostConfig.LogConfig.Config.a`");
+    expect_type_error("{\"Image\":\"b\",\"ExposedPorts\":{\"80/tcp\":5}}", "`ExposedPorts.80/tcp`");
+    expect_types_ok("{\"Image\":\"b\",\"ExposedPorts\":{\"80/tcp\":{}},\"Volumes\":{\"/v\":{}},"
+                    "\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"no\",\"MaximumRetryCount\":0},"
+                    "\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{}}}}");
 }
 
 static void test_process_size(void **state)
