@@ -172,6 +172,9 @@ expect "exec create: Env a string: 400" 400 '`Env`' POST /containers/target/exec
 expect "exec create: Tty 1: 400" 400 '`Tty`' POST /containers/target/exec '{"Cmd":["true"],"Tty":1}'
 expect "a 15 MB body: 413" 413 "larger than" POST /containers/create @15000000
 expect "a 3 MB body: 413" 413 "larger than 2097152 bytes" POST /containers/create @3000000
+hc() { curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" "$@"; }
+check_eq "a 100 KB URL: 414, the daemon answers" "414 OK" "$(hc "http://d/containers/$big/json") $(alive)"
+check_eq "a 100 KB header: 431, the daemon answers" "431 OK" "$(hc -H "X-Big: $big" http://d/_ping) $(alive)"
 expect "archive HEAD with a 5000-byte path: 400" 400 "at most" HEAD "/containers/target/archive?path=/${big:0:5000}"
 expect "archive GET with a 300-byte name: 400" 400 "at most 255" GET "/containers/target/archive?path=/${big:0:300}"
 expect "archive PUT with a 5000-byte path: 400" 400 "at most" PUT "/containers/target/archive?path=/${big:0:5000}" 'x'
