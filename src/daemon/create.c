@@ -455,7 +455,8 @@ int dmn_handle_create(struct dmn_req *r)
             goto fail;
         name = ctr_xstrdup(qname[0] == '/' ? qname + 1 : qname);
     }
-    if (check_fields(body, &err) < 0 || dmn_netreq_parse(body, &nrq, &err) < 0)
+    if (dmn_config_check_types(body, &err) < 0 || check_fields(body, &err) < 0 ||
+        dmn_netreq_parse(body, &nrq, &err) < 0)
         goto fail;
     if (!json_is_string(json_object_get(body, "Image")) ||
         !*json_string_value(json_object_get(body, "Image"))) {
@@ -529,6 +530,11 @@ int dmn_handle_create(struct dmn_req *r)
         /* the client's terminal size is the one the process starts with */
         bc.process.rows = a.rows;
         bc.process.cols = a.cols;
+    }
+    /* Refused now rather than at every start. */
+    if (dmn_process_check_size(&bc.process, "container's process", &err) < 0) {
+        status = 400;
+        goto fail_unlink;
     }
     c->created_ns = real_ns();
     c->image = ctr_xstrdup(o.image);

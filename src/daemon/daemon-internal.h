@@ -24,8 +24,13 @@ struct imgstore;
 #define DMN_API_MINOR 43
 #define DMN_API_MIN_MINOR 24
 #define DMN_VERSION "0.1.0"
-#define DMN_MAX_BODY (16u << 20)  /* a JSON request body */
-#define DMN_MAX_CONNECTIONS 256   /* one thread each (bounded) */
+#define DMN_MAX_BODY (2u << 20) /* a JSON request body (413 above) */
+#define DMN_MAX_CONNECTIONS 256 /* one thread each (bounded) */
+/* per client process; CONTAINER_API_MAX_CONNECTIONS_PER_CLIENT overrides */
+#define DMN_MAX_CONNECTIONS_PER_CLIENT 128
+/* seconds a connection may send nothing (mid-request or between requests) before it is
+ * closed; CONTAINER_API_IDLE_TIMEOUT overrides, 0 = never */
+#define DMN_IDLE_TIMEOUT 60
 #define DMN_MAX_EXECS_PER_CTR 256 /* finished exec records kept per container */
 
 /* An error whose errnum classifies it (ENOENT 404, EEXIST/EBUSY 409, EINVAL 400)
@@ -45,6 +50,15 @@ char *dmn_version_check(unsigned major, unsigned minor);
  * (greedy, the rest of the pattern must match the tail). params get copies. */
 bool dmn_route_match(const char *pattern, const char *path, char *params[DMN_ROUTE_MAX_PARAMS]);
 
+/* ---- text from outside (text.c, pure: unit tested) ---- */
+/* Whether s is valid UTF-8 (what jansson accepts). */
+bool dmn_utf8_valid(const char *s);
+/* A copy of s with each byte that is not part of valid UTF-8 replaced by U+FFFD, as
+ * Go's encoding/json does (caller frees). */
+char *dmn_utf8_fix(const char *s);
+/* A JSON string of s that never fails: invalid UTF-8 as above; NULL gives JSON null. */
+json_t *dmn_json_str(const char *s);
+
 /* ---- HTTP requests and replies (http.c; routes.c dispatches) ---- */
 struct dmn;
 struct dmn_req {
@@ -60,10 +74,13 @@ struct dmn_req {
     int upload_fd; /* raw uploads (images/load, kernel): streamed into a temp file */
     char *upload_path;
     bool upload_failed;
+    int upload_errno; /* why it failed */
     struct MHD_Response *resp;
     unsigned status;
     char *path_copy;   /* the URL (path points into it) */
-    char *bad_version; /* refused API version: the message */
+    char *bad_version; /* refused API version (or URL): the message */
+    bool url_has_nul;  /* the URL as sent holds `%00` */
+    bool streaming;    /* answered with a stream or a hijack: no idle timeout */
     void *hijack;      /* http.c's upgrade context, freed with the request */
     /* bodies streamed as they arrive (PUT archive): written to upload_pipe, which is
      * closed at the end of the body; upload_job is the route's, freed with the request */
@@ -280,6 +297,18 @@ int dmn_handle_inspect(struct dmn_req *r);
 int dmn_handle_delete(struct dmn_req *r);
 int dmn_handle_prune(struct dmn_req *r);
 int dmn_handle_rename(struct dmn_req *r);
+
+/* validate.c: the JSON types of a container config (Config and HostConfig, as Docker's
+ * Go structs take them), EINVAL naming the field. */
+int dmn_config_check_types(json_t *body, ctr_error_t *err);
+/* A process (main or exec) fits what the shim can send and the guest accepts (the control
+ * frame limit, arg counts, path lengths); what names it in the message. */
+struct agent_exec;
+int dmn_process_check_size(const struct agent_exec *ex, const char *what, ctr_error_t *err);
+/* The types of an exec config (POST /containers/{id}/exec) and the size of its process. */
+int dmn_exec_config_check(json_t *body, ctr_error_t *err);
+/* The types of a network config (POST /networks/create). */
+int dmn_network_config_check(json_t *body, ctr_error_t *err);
 
 /* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
 int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,

@@ -76,6 +76,10 @@ int dmn_handle_exec_create(struct dmn_req *r)
     json_t *body = dmn_body_json(r, &err);
     if (body == NULL)
         return dmn_reply_ctr_error(r, &err);
+    if (dmn_exec_config_check(body, &err) < 0) { /* validate.c: types and limits */
+        json_decref(body);
+        return dmn_reply_ctr_error(r, &err);
+    }
     json_t *cmd = json_object_get(body, "Cmd"), *env = json_object_get(body, "Env");
     json_t *cs = json_object_get(body, "ConsoleSize");
     size_t i;
@@ -505,7 +509,7 @@ int dmn_handle_top(struct dmn_req *r)
         if (ncols == 0) {
             char *s2 = NULL;
             for (char *t = strtok_r(line, " \t", &s2); t; t = strtok_r(NULL, " \t", &s2), ncols++)
-                json_array_append_new(titles, json_string(t));
+                json_array_append_new(titles, dmn_json_str(t)); /* ps output: any byte */
             continue;
         }
         json_t *row = json_array();
@@ -513,7 +517,8 @@ int dmn_handle_top(struct dmn_req *r)
         for (size_t i = 0; i < ncols && *p; i++) {
             p += strspn(p, " \t");
             size_t l = i + 1 == ncols ? strlen(p) : strcspn(p, " \t");
-            json_array_append_new(row, json_stringn(p, l));
+            cleanup_free char *cell = ctr_xstrndup(p, l);
+            json_array_append_new(row, dmn_json_str(cell));
             p += l;
         }
         json_array_append_new(procs, row);

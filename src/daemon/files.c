@@ -22,10 +22,12 @@
 /* docker's X-Docker-Container-Path-Stat: base64 of {name,size,mode,mtime,linkTarget} */
 char *dmn_path_stat_header(const struct shim_archive_stat *st)
 {
-    json_t *j = json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", st->name ? st->name : "", "size",
-                          (json_int_t)st->size, "mode", (json_int_t)st->mode, "mtime",
-                          st->mtime ? st->mtime : "0001-01-01T00:00:00Z", "linkTarget",
-                          st->link_target ? st->link_target : "");
+    /* Names come from the guest's file system: any byte. */
+    json_t *j =
+        json_pack("{s:o, s:I, s:I, s:s, s:o}", "name", dmn_json_str(st->name ? st->name : ""),
+                  "size", (json_int_t)st->size, "mode", (json_int_t)st->mode, "mtime",
+                  st->mtime ? st->mtime : "0001-01-01T00:00:00Z", "linkTarget",
+                  dmn_json_str(st->link_target ? st->link_target : ""));
     cleanup_free char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     size_t n = strlen(s);
@@ -83,6 +85,24 @@ static const char *path_param(struct dmn_req *r, ctr_error_t *err)
     if (p[0] != '/') {
         dmn_fail(err, EINVAL, "`path` `%s` must be absolute (the container's root is `/`)", p);
         return NULL;
+    }
+    /* The guest's limits (PATH_MAX, NAME_MAX): refused here rather than failing there. */
+    if (strlen(p) >= AGENT_MAX_PATH) {
+        dmn_fail(err, EINVAL, "`path` is %zu bytes long: at most %u are allowed", strlen(p),
+                 AGENT_MAX_PATH - 1);
+        return NULL;
+    }
+    for (const char *s = p; *s;) {
+        size_t n = strcspn(s, "/");
+        if (n > 255) {
+            dmn_fail(err, EINVAL,
+                     "`path` has a name of %zu bytes (`%.32s...`): at most 255 are "
+                     "allowed",
+                     n, s);
+            return NULL;
+        }
+        s += n;
+        s += strspn(s, "/");
     }
     return p;
 }
@@ -449,6 +469,10 @@ int dmn_handle_archive_put(struct dmn_req *r)
         ctr_error_t e = ctr_steal_ptr(j->err);
         if (e == NULL)
             return dmn_reply_error(r, 500, "extracting into the container failed");
+        /* The guest's worker says `read tar: ...` when the client's tar is malformed: the
+         * client's error (400), not the daemon's (it reaches us as EIO). */
+        if (e->errnum == EIO && strncmp(e->msg, "read tar: ", 10) == 0)
+            e->errnum = EINVAL;
         return dmn_reply_ctr_error(r, &e);
     }
     return dmn_reply_empty(r, 200);

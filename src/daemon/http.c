@@ -44,6 +44,30 @@ bool dmn_peer_gone(int fd)
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
+/* ---- connection timeouts and limits ----
+ * libmicrohttpd closes a connection that sent or received nothing for the idle timeout:
+ * that is what frees the slots of half-sent requests. It also counts the time a handler
+ * spends blocked (a content callback that waits for the next event, a stop that waits
+ * for the container) as idle, so: a request that is being answered with a stream gets
+ * no timeout (the stream ends when the peer hangs up: dmn_peer_gone), and a handler or a
+ * body write that blocked restarts the clock (conn_touch). Upgraded (hijacked)
+ * connections belong to their thread: libmicrohttpd does not time them out. */
+static unsigned idle_timeout = DMN_IDLE_TIMEOUT;
+static unsigned max_per_client = DMN_MAX_CONNECTIONS_PER_CLIENT;
+
+static void conn_timeout(struct dmn_req *r, unsigned secs)
+{
+    if (idle_timeout)
+        MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, secs);
+}
+
+/* Restart the idle clock: setting 0 then the timeout again records activity now. */
+static void conn_touch(struct dmn_req *r)
+{
+    conn_timeout(r, 0);
+    conn_timeout(r, idle_timeout);
+}
+
 static void std_headers(struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "API-Version", DMN_API_VERSION);
@@ -78,7 +102,18 @@ int dmn_reply_text(struct dmn_req *r, unsigned status, const char *ctype, const 
 
 int dmn_reply_json(struct dmn_req *r, unsigned status, json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* A NULL j is a json_pack that failed (text that is not UTF-8 slipped through):
+     * a bug to log, never a crash. */
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (s == NULL) {
+        log_error("%s %s: cannot encode the %u reply as JSON", r->method, r->path, status);
+        json_decref(j);
+        static const char msg[] = "{\"message\":\"internal error: cannot encode the reply\"}\n";
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        return set_resp(r, 500, resp);
+    }
     size_t len = strlen(s);
     s = ctr_xrealloc(s, len + 2);
     s[len++] = '\n';
@@ -101,7 +136,8 @@ int dmn_reply_error(struct dmn_req *r, unsigned status, const char *fmt, ...)
         log_warn("%s %s: %u %s", r->method, r->path, status, msg);
     else
         log_debug("%s %s: %u %s", r->method, r->path, status, msg);
-    json_t *j = json_pack("{s:s}", "message", msg);
+    /* The message may quote the request (an id, a path, a query value): any byte. */
+    json_t *j = json_pack("{s:o}", "message", dmn_json_str(msg));
     free(msg);
     return dmn_reply_json(r, status, j);
 }
@@ -174,7 +210,10 @@ int dmn_reply_stream(struct dmn_req *r, unsigned status, const char *ctype, dmn_
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
     if (ctype)
         MHD_add_response_header(resp, "Content-Type", ctype);
-    return set_resp(r, status, resp);
+    int ret = set_resp(r, status, resp);
+    if (ret == 0)
+        r->streaming = true;
+    return ret;
 }
 
 int dmn_reply_fd(struct dmn_req *r, unsigned status, const char *ctype, int fd)
@@ -281,6 +320,7 @@ int dmn_reply_hijack(struct dmn_req *r, const char *ctype, dmn_hijack_fn run, vo
         return -1;
     }
     r->hijack = h;
+    r->streaming = true;
     return 0;
 }
 
@@ -328,6 +368,7 @@ static int upload_open(struct dmn_req *r)
     r->upload_path = ctr_xasprintf("%s/upload-XXXXXX", r->d->tmp_dir);
     r->upload_fd = mkostemp(r->upload_path, O_CLOEXEC);
     if (r->upload_fd < 0) {
+        r->upload_errno = errno;
         log_error("cannot create an upload file in `%s`: %s", r->d->tmp_dir, strerror(errno));
         free(r->upload_path);
         r->upload_path = NULL;
@@ -344,11 +385,17 @@ static void body_append(struct dmn_req *r, const char *data, size_t len)
             close(r->upload_pipe);
             r->upload_pipe = -1;
         }
+        conn_touch(r); /* the write waits for the container: not the client's idle time */
         return;
     }
     if (r->upload_path || r->upload_failed) {
-        if (!r->upload_failed && ctr_write_all(r->upload_fd, data, len) < 0)
+        if (!r->upload_failed && ctr_write_all(r->upload_fd, data, len) < 0) {
             r->upload_failed = true;
+            r->upload_errno = errno;
+            /* a full disk: give the space back now, not when the client is done */
+            if (ftruncate(r->upload_fd, 0) < 0)
+                log_debug("cannot truncate `%s`: %s", r->upload_path, strerror(errno));
+        }
         return;
     }
     if (r->body_len + len > DMN_MAX_BODY) {
@@ -371,8 +418,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct dmn *d = cls;
     struct dmn_req *r = *con_cls;
 
-    if (r == NULL) {
+    if (r == NULL) { /* made by on_uri: not without a bug in libmicrohttpd */
         r = ctr_xcalloc(1, sizeof(*r));
+        *con_cls = r;
+    }
+    if (r->conn == NULL) {
         r->d = d;
         r->conn = conn;
         r->method = method;
@@ -383,7 +433,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bool hv = false;
         unsigned major = DMN_API_MAJOR, minor = DMN_API_MINOR;
         const char *rest = r->path_copy;
-        if (dmn_route_version(r->path_copy, &hv, &major, &minor, &rest) < 0)
+        if (r->url_has_nul)
+            r->bad_version = ctr_xstrdup("the request URL holds a NUL byte (`%00`): remove it");
+        else if (dmn_route_version(r->path_copy, &hv, &major, &minor, &rest) < 0)
             r->bad_version = ctr_xasprintf("malformed API version in `%s`", url);
         else if (hv)
             r->bad_version = dmn_version_check(major, minor);
@@ -412,16 +464,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (r->body_too_large) {
         dmn_reply_error(r, 413, "request body larger than %u bytes", DMN_MAX_BODY);
     } else if (r->upload_failed) {
-        dmn_reply_error(r, 500, "cannot store the request body in `%s`", r->d->tmp_dir);
+        dmn_reply_error(r, 500, "cannot store the request body in `%s`: %s", r->d->tmp_dir,
+                        strerror(r->upload_errno ? r->upload_errno : EIO));
     } else {
         dmn_dispatch(r);
     }
     if (r->resp == NULL)
         dmn_reply_error(r, 500, "no reply for %s %s", method, r->path);
+    if (r->streaming)
+        conn_timeout(r, 0); /* until on_completed */
+    else
+        conn_touch(r); /* the handler may have waited long (stop, load) */
     enum MHD_Result ret = MHD_queue_response(conn, r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
     return ret;
+}
+
+/* Called with the URL as sent, before libmicrohttpd decodes it (a `%00` would cut the
+ * path and the query values short, so that `DELETE /containers/a%00b` would name `a`):
+ * makes the request object. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct dmn_req *r = ctr_xcalloc(1, sizeof(*r));
+    r->upload_fd = -1;
+    r->upload_pipe = -1;
+    r->url_has_nul = strstr(uri, "%00") != NULL;
+    return r;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -429,10 +498,97 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct dmn_req *r = *con_cls;
     if (r) {
+        if (r->streaming && r->conn && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            conn_timeout(r, idle_timeout); /* a kept-alive connection idles again */
         free(r->bad_version);
         req_free(r);
     }
     *con_cls = NULL;
+}
+
+/* Connections per client process (SO_PEERCRED: libmicrohttpd's per-IP limit means nothing
+ * on a unix socket), so that one client cannot take every slot. */
+struct peer_count {
+    pid_t pid;
+    unsigned n;
+};
+static struct peer_count peers[DMN_MAX_CONNECTIONS];
+static pthread_mutex_t peers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct conn_ctx {
+    pid_t pid;
+    bool counted;
+};
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+            return;
+        struct conn_ctx *cc = ctr_xcalloc(1, sizeof(*cc));
+        cc->pid = cred.pid;
+        *socket_context = cc;
+        pthread_mutex_lock(&peers_lock);
+        struct peer_count *slot = NULL, *free_slot = NULL;
+        for (size_t i = 0; i < DMN_MAX_CONNECTIONS && slot == NULL; i++) {
+            if (peers[i].n && peers[i].pid == cred.pid)
+                slot = &peers[i];
+            else if (peers[i].n == 0 && free_slot == NULL)
+                free_slot = &peers[i];
+        }
+        if (slot == NULL && free_slot) {
+            slot = free_slot;
+            slot->pid = cred.pid;
+        }
+        bool over = slot == NULL || slot->n >= max_per_client;
+        if (!over) {
+            slot->n++;
+            cc->counted = true;
+        }
+        pthread_mutex_unlock(&peers_lock);
+        if (over) {
+            log_warn("client pid %d has %u connections open (the limit per client): refusing "
+                     "one more",
+                     (int)cred.pid, max_per_client);
+            shutdown(ci->connect_fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+        }
+        return;
+    }
+    struct conn_ctx *cc = *socket_context;
+    if (cc == NULL)
+        return;
+    if (cc->counted) {
+        pthread_mutex_lock(&peers_lock);
+        for (size_t i = 0; i < DMN_MAX_CONNECTIONS; i++)
+            if (peers[i].n && peers[i].pid == cc->pid) {
+                peers[i].n--;
+                break;
+            }
+        pthread_mutex_unlock(&peers_lock);
+    }
+    free(cc);
+    *socket_context = NULL;
+}
+
+/* A whole number of seconds from the environment, or def. */
+static unsigned env_uint(const char *name, unsigned def)
+{
+    const char *v = getenv(name);
+    char *end;
+    if (v == NULL || *v == '\0')
+        return def;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || n > 86400 * 365) {
+        log_warn("ignoring %s=`%s`: a whole number expected", name, v);
+        return def;
+    }
+    return (unsigned)n;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -447,13 +603,19 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
 {
+    idle_timeout = env_uint("CONTAINER_API_IDLE_TIMEOUT", DMN_IDLE_TIMEOUT);
+    max_per_client =
+        env_uint("CONTAINER_API_MAX_CONNECTIONS_PER_CLIENT", DMN_MAX_CONNECTIONS_PER_CLIENT);
+    if (max_per_client == 0 || max_per_client > DMN_MAX_CONNECTIONS)
+        max_per_client = DMN_MAX_CONNECTIONS;
     struct MHD_Daemon *mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
             MHD_USE_ERROR_LOG | MHD_USE_ITC,
         0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
         MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        0u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
+        idle_timeout, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
     if (mhd == NULL)
         ctr_fail(err, 0, "cannot start the HTTP server (libmicrohttpd)");
     return mhd;

@@ -11,3 +11,6 @@ test-daemon-net_SRCS := tests/unit/test-daemon-net.c
 
 UNIT_TESTS += test-daemon-names
 test-daemon-names_SRCS := tests/unit/test-daemon-names.c
+
+UNIT_TESTS += test-daemon-input
+test-daemon-input_SRCS := tests/unit/test-daemon-input.c

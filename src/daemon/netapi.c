@@ -240,7 +240,7 @@ int dmn_handle_network_create(struct dmn_req *r)
         json_decref(body);
         return dmn_reply_error(r, 400, "the network config must be a JSON object");
     }
-    if (create_checks(body, &subnet, &err) < 0) {
+    if (dmn_network_config_check(body, &err) < 0 || create_checks(body, &subnet, &err) < 0) {
         json_decref(body);
         return dmn_reply_ctr_error(r, &err);
     }
