@@ -469,10 +469,6 @@ int dmn_handle_archive_put(struct dmn_req *r)
         ctr_error_t e = ctr_steal_ptr(j->err);
         if (e == NULL)
             return dmn_reply_error(r, 500, "extracting into the container failed");
-        /* The guest's worker says `read tar: ...` when the client's tar is malformed: the
-         * client's error (400), not the daemon's (it reaches us as EIO). */
-        if (e->errnum == EIO && strncmp(e->msg, "read tar: ", 10) == 0)
-            e->errnum = EINVAL;
         return dmn_reply_ctr_error(r, &e);
     }
     return dmn_reply_empty(r, 200);

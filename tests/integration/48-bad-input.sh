@@ -178,7 +178,7 @@ check_eq "a 100 KB header: 431, the daemon answers" "431 OK" "$(hc -H "X-Big: $b
 expect "archive HEAD with a 5000-byte path: 400" 400 "at most" HEAD "/containers/target/archive?path=/${big:0:5000}"
 expect "archive GET with a 300-byte name: 400" 400 "at most 255" GET "/containers/target/archive?path=/${big:0:300}"
 expect "archive PUT with a 5000-byte path: 400" 400 "at most" PUT "/containers/target/archive?path=/${big:0:5000}" 'x'
-expect "archive PUT of something that is not a tar: 400" 400 "read tar" PUT "/containers/target/archive?path=/" 'this is not a tar archive, not at all, not a single header of it'
+expect "archive PUT of something that is not a tar: 400" 400 "invalid or truncated tar archive" PUT "/containers/target/archive?path=/" 'this is not a tar archive, not at all, not a single header of it'
 expect "images/load of something that is not a tar: 400" 400 "" POST /images/load 'this is not a tar archive'
 
 # ---- nothing changed on disk ----
