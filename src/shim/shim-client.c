@@ -368,7 +368,10 @@ int shim_start_detached(const char *bundle, int *exit_code, ctr_error_t *err)
         return 0;
     while (*msg == ' ')
         msg++;
-    msg[strcspn(msg, "\n")] = '\0';
+    /* the whole message: a VMM failure carries QEMU's stderr on the lines after the first */
+    size_t mlen = strlen(msg);
+    while (mlen > 0 && (msg[mlen - 1] == '\n' || msg[mlen - 1] == '\r' || msg[mlen - 1] == ' '))
+        msg[--mlen] = '\0';
     *exit_code = (int)code;
     return ctr_fail(err, 0, "%s", msg);
 }
