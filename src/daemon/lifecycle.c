@@ -397,16 +397,23 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
     cleanup_free char *sigs = ctr_xasprintf("%d", sig);
     dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", sigs));
     pthread_mutex_unlock(&d->lock);
+    ctr_error_t e = NULL;
     if (sig != SIGTERM && timeout > 0) {
         /* the image's StopSignal first; the shim's stop sends SIGTERM, then SIGKILL */
-        ctr_error_t e = NULL;
-        if (shim_client_kill(c->bundle, sig, &e) < 0)
+        if (shim_client_kill(c->bundle, sig, &e) < 0 && e->errnum != ETIMEDOUT)
             ctr_error_free(&e);
     }
-    if (shim_client_stop(c->bundle, (unsigned)timeout, err) < 0) {
-        if (dmn_shim_answers(c->bundle))
+    if (e == NULL && shim_client_stop(c->bundle, (unsigned)timeout, &e) < 0 &&
+        e->errnum != ETIMEDOUT) {
+        if (dmn_shim_answers(c->bundle)) {
+            *err = e;
             return ctr_error_wrap(err, "stop container `%s`", c->name);
-        ctr_error_free(err); /* gone meanwhile: stopped all the same */
+        }
+        ctr_error_free(&e); /* gone meanwhile: stopped all the same */
+    }
+    if (e) { /* a hung shim: stop ends it and its VM (docs/daemon.md) */
+        dmn_kill_hung_shim(d, c, e->msg);
+        ctr_error_free(&e);
     }
     await_exit(d, c, 15);
     pthread_mutex_lock(&d->lock);
@@ -504,9 +511,15 @@ int dmn_handle_kill(struct dmn_req *r)
     int ret = 0;
     if (!running)
         ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    else if (shim_client_kill(c->bundle, sig, &err) < 0 && !dmn_shim_answers(c->bundle))
+    else if (shim_client_kill(c->bundle, sig, &err) < 0 && err->errnum == ETIMEDOUT &&
+             sig == SIGKILL) {
+        /* a hung shim: SIGKILL ends it and its VM, as stop does */
+        dmn_kill_hung_shim(r->d, c, err->msg);
+        ctr_error_free(&err);
+    } else if (err && err->errnum != ETIMEDOUT && !dmn_shim_answers(c->bundle)) {
+        ctr_error_free(&err);
         ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    else if (err)
+    } else if (err)
         ret = -1;
     pthread_mutex_unlock(&c->op_lock);
     if (ret == 0 && sig == SIGKILL)
