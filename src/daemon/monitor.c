@@ -201,6 +201,8 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
         c->error = NULL;
         if (st.exit_reason && strncmp(st.exit_reason, "exited", 6) != 0)
             c->error = ctr_xstrdup(st.exit_reason);
+        else if (st.error) /* it ended on its own, after a problem it saw (a full disk) */
+            c->error = ctr_xstrdup(st.error);
     }
     bundle_state_release(&st);
     c->status = DMN_EXITED;

@@ -560,7 +560,8 @@ int bundle_state_load(const char *bundle_dir, struct bundle_state *out, ctr_erro
         goto out;
     st.finished_ns = (int64_t)v;
     if (get_str(root, "exit_reason", "", false, &st.exit_reason, err) < 0 ||
-        get_str(root, "accel", "", false, &st.accel, err) < 0)
+        get_str(root, "accel", "", false, &st.accel, err) < 0 ||
+        get_str(root, "error", "", false, &st.error, err) < 0)
         goto out;
     *out = st;
     memset(&st, 0, sizeof(st));
@@ -583,6 +584,8 @@ int bundle_state_save(const char *bundle_dir, const struct bundle_state *st, ctr
                              (json_int_t)st->finished_ns, "accel", str_or_null(st->accel));
     int ret;
 
+    if (root && st->error)
+        json_object_set_new(root, "error", json_string(st->error));
     if (root == NULL)
         return ctr_fail(err, EINVAL, "encode bundle state");
     ret = save_json(bundle_dir, "state.json", root, err);
@@ -594,5 +597,6 @@ void bundle_state_release(struct bundle_state *st)
 {
     free(st->exit_reason);
     free(st->accel);
+    free(st->error);
     memset(st, 0, sizeof(*st));
 }
