@@ -61,6 +61,7 @@ static void disk_full(struct shim *s, json_t *data)
     if (s->phase == SHIM_RUNNING || s->phase == SHIM_EXITED)
         shim_write_state(s, s->phase == SHIM_RUNNING ? BUNDLE_RUNNING : BUNDLE_STOPPED);
     cleanup_free char *line = ctr_xasprintf("container: %s\n", msg);
+    shim_logw_flush(&s->log, AGENTC_STDERR); /* a line of its own */
     shim_logw_write(&s->log, AGENTC_STDERR, (const uint8_t *)line, strlen(line));
 }
 
@@ -79,13 +80,15 @@ static void events_message(struct shim *s, const char *text, size_t len)
     const char *ev = json_string_value(json_object_get(m, "event"));
     if (ev && strcmp(ev, "BLOCK_IO_ERROR") == 0) {
         json_t *data = json_object_get(m, "data");
-        if (json_is_true(json_object_get(data, "nospace")))
+        const char *reason = json_string_value(json_object_get(data, "reason"));
+        /* `nospace` comes only with a device's I/O status (not virtio-blk-device's):
+         * the reason is QEMU's strerror(ENOSPC) */
+        if (json_is_true(json_object_get(data, "nospace")) ||
+            (reason && strcmp(reason, strerror(ENOSPC)) == 0))
             disk_full(s, data);
         else
             log_warn("qemu: i/o error on `%s`: %s",
-                     json_string_value(json_object_get(data, "device"))
-                         ?: "?",
-                     json_string_value(json_object_get(data, "reason")) ?: "?");
+                     json_string_value(json_object_get(data, "device")) ?: "?", reason ?: "?");
     }
     json_decref(m);
 }
