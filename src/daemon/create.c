@@ -476,6 +476,10 @@ int dmn_handle_create(struct dmn_req *r)
         }
         goto fail;
     }
+    if (dmn_check_free_space(d, &err) < 0) {
+        status = err->errnum == ENOSPC ? 507 : 500;
+        goto fail;
+    }
     if (bundle_create_new_id(id, &err) < 0) {
         status = 500;
         goto fail;

@@ -364,6 +364,22 @@ void dmn_autoremove_locked(struct dmn *d, struct dmn_container *c);
 bool dmn_shim_answers(const char *bundle);
 /* Wait (bounded) until the shim named in the bundle's state.json has exited. */
 void dmn_wait_shim_gone(const char *bundle, int timeout_ms);
+/* The shim does not answer (why: the error saying so): record exit 137 with the reason in
+ * state.json, SIGKILL its QEMU and the shim, wait (bounded) until the shim is gone. Not
+ * under d->lock. */
+void dmn_kill_hung_shim(struct dmn *d, struct dmn_container *c, const char *why);
+
+/* diskspace.c: create refuses when the data root's filesystem has less than
+ * CONTAINER_MIN_FREE_MB (MiB; 0 turns the check off) or DMN_MIN_FREE_MB free. */
+#define DMN_MIN_FREE_MB 256
+uint64_t dmn_min_free_bytes(void);
+/* 0, or -1 with an ENOSPC error saying what is free and what is needed. */
+int dmn_check_free_space(struct dmn *d, ctr_error_t *err);
+
+/* lifecycle.c: the error in `container-runtime start`'s stderr: its last error line and
+ * the lines after it (QEMU's stderr), bounded; NULL when there is none. malloc'd. */
+#define DMN_RUNTIME_ERROR_LINES 10
+char *dmn_runtime_error_text(const char *out);
 
 /* stream.c: shim sessions and hijacked relays */
 /* Connect to the shim and send one request; the fd (CLOEXEC) or -1. */
@@ -380,8 +396,9 @@ struct dmn_relay {
     int client_fd, shim_fd;
     bool tty, stdin_open, want_stdout, want_stderr;
     pthread_mutex_t *wlock; /* serializes frames written to shim_fd */
-    char *error;            /* set when the shim refused the request */
+    char *error;            /* set when the shim refused the request (or did not answer) */
     int error_code;
+    const char *bundle; /* set: the shim must answer the request in time (shim.h) */
 };
 int dmn_relay_run(struct dmn_relay *rl);
 int dmn_shim_send(int fd, pthread_mutex_t *wlock, const void *req_json, size_t len);

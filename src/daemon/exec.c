@@ -227,6 +227,7 @@ static void exec_session(struct exec_run *x, int client_fd, const char *pre, siz
     pthread_mutex_unlock(&x->d->lock);
     struct dmn_relay rl = {.client_fd = client_fd,
                            .shim_fd = fd,
+                           .bundle = x->bundle,
                            .tty = e->tty,
                            .stdin_open = req.stdin_open,
                            .want_stdout = e->attach_stdout && client_fd >= 0,

@@ -154,6 +154,59 @@ static pid_t spawn_runtime(struct dmn *d, const char *cmd, const char *bundle, i
     return pid;
 }
 
+static bool is_log_line(const char *rest)
+{
+    static const char *const levels[] = {"error: ", "warn: ", "info: ", "debug: "};
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        if (strncmp(rest, levels[i], strlen(levels[i])) == 0)
+            return true;
+    return false;
+}
+
+char *dmn_runtime_error_text(const char *out)
+{
+    static const char prefix[] = "container-runtime: ";
+    const size_t plen = sizeof(prefix) - 1;
+    const char *start = NULL;
+
+    /* The error is the last `container-runtime: ` line that is not a log line, with the
+     * lines after it (a VMM failure: QEMU's stderr); log lines before it are left out. */
+    for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, prefix, plen) == 0 && !is_log_line(p + plen))
+            start = p + plen;
+    if (start == NULL)
+        start = out;
+    while (*start == ' ' || *start == '\n' || *start == '\r')
+        start++;
+    size_t len = strlen(start);
+    while (len > 0 && (start[len - 1] == '\n' || start[len - 1] == '\r' || start[len - 1] == ' '))
+        len--;
+    if (len == 0)
+        return NULL;
+    /* Bounded: the first line, then at most the last DMN_RUNTIME_ERROR_LINES lines. */
+    const char *first_end = memchr(start, '\n', len);
+    if (first_end == NULL)
+        return ctr_xstrndup(start, len > 4096 ? 4096 : len);
+    const char *tail = start + len;
+    int lines = 0;
+    while (tail > first_end + 1 && lines < DMN_RUNTIME_ERROR_LINES) {
+        tail--;
+        while (tail > first_end + 1 && tail[-1] != '\n')
+            tail--;
+        lines++;
+    }
+    size_t tlen = (size_t)(start + len - tail);
+    if (tlen > 4096) {
+        tail += tlen - 4096;
+        tlen = 4096;
+    }
+    size_t flen = (size_t)(first_end - start);
+    if (flen > 1024)
+        flen = 1024;
+    return ctr_xasprintf("%.*s%s\n%.*s", (int)flen, start, tail > first_end + 1 ? "\n..." : "",
+                         (int)tlen, tail);
+}
+
 /* Run `container-runtime start BUNDLE`; while it boots, connect pending attaches
  * as soon as the shim listens. *code gets its exit status, *msg its stderr. */
 static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **msg)
@@ -199,8 +252,10 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
             if (n <= 0)
                 break;
             have += (size_t)n;
-            if (have == sizeof(buf) - 1)
-                have = 0; /* keep the tail only */
+            if (have == sizeof(buf) - 1) { /* keep the tail only */
+                memmove(buf, buf + have / 2, have - have / 2);
+                have -= have / 2;
+            }
         }
     }
     close(efd);
@@ -208,12 +263,10 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
         ;
     *code = WIFEXITED(status) ? WEXITSTATUS(status) : 125;
     buf[have] = '\0';
-    char *m = buf;
-    if (strncmp(m, "container-runtime: ", 19) == 0)
-        m += 19;
-    m[strcspn(m, "\n")] = '\0';
-    if (*code != 0)
-        *msg = ctr_xstrdup(*m ? m : "the runtime failed without a message");
+    if (*code != 0) {
+        char *m = dmn_runtime_error_text(buf);
+        *msg = m ? m : ctr_xstrdup("the runtime failed without a message");
+    }
 }
 
 static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
@@ -344,16 +397,23 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
     cleanup_free char *sigs = ctr_xasprintf("%d", sig);
     dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", sigs));
     pthread_mutex_unlock(&d->lock);
+    ctr_error_t e = NULL;
     if (sig != SIGTERM && timeout > 0) {
         /* the image's StopSignal first; the shim's stop sends SIGTERM, then SIGKILL */
-        ctr_error_t e = NULL;
-        if (shim_client_kill(c->bundle, sig, &e) < 0)
+        if (shim_client_kill(c->bundle, sig, &e) < 0 && e->errnum != ETIMEDOUT)
             ctr_error_free(&e);
     }
-    if (shim_client_stop(c->bundle, (unsigned)timeout, err) < 0) {
-        if (dmn_shim_answers(c->bundle))
+    if (e == NULL && shim_client_stop(c->bundle, (unsigned)timeout, &e) < 0 &&
+        e->errnum != ETIMEDOUT) {
+        if (dmn_shim_answers(c->bundle)) {
+            *err = e;
             return ctr_error_wrap(err, "stop container `%s`", c->name);
-        ctr_error_free(err); /* gone meanwhile: stopped all the same */
+        }
+        ctr_error_free(&e); /* gone meanwhile: stopped all the same */
+    }
+    if (e) { /* a hung shim: stop ends it and its VM (docs/daemon.md) */
+        dmn_kill_hung_shim(d, c, e->msg);
+        ctr_error_free(&e);
     }
     await_exit(d, c, 15);
     pthread_mutex_lock(&d->lock);
@@ -451,9 +511,15 @@ int dmn_handle_kill(struct dmn_req *r)
     int ret = 0;
     if (!running)
         ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    else if (shim_client_kill(c->bundle, sig, &err) < 0 && !dmn_shim_answers(c->bundle))
+    else if (shim_client_kill(c->bundle, sig, &err) < 0 && err->errnum == ETIMEDOUT &&
+             sig == SIGKILL) {
+        /* a hung shim: SIGKILL ends it and its VM, as stop does */
+        dmn_kill_hung_shim(r->d, c, err->msg);
+        ctr_error_free(&err);
+    } else if (err && err->errnum != ETIMEDOUT && !dmn_shim_answers(c->bundle)) {
+        ctr_error_free(&err);
         ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    else if (err)
+    } else if (err)
         ret = -1;
     pthread_mutex_unlock(&c->op_lock);
     if (ret == 0 && sig == SIGKILL)

@@ -58,6 +58,89 @@ static int64_t real_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* The parent pid of pid (from /proc/PID/stat), or -1. */
+static int parent_of(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command name, which may hold anything */
+    int ppid;
+    char state;
+    if (p == NULL || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+        return -1;
+    return ppid;
+}
+
+void dmn_kill_hung_shim(struct dmn *d, struct dmn_container *c, const char *why)
+{
+    struct bundle_state st = {0};
+    int shim_fd = -1, vmm_fd = -1;
+
+    /* The monitor's pidfd names the very shim we watch (no pid reuse); QEMU only while
+     * it is still that shim's child. */
+    pthread_mutex_lock(&d->lock);
+    if (c->pidfd >= 0)
+        shim_fd = fcntl(c->pidfd, F_DUPFD_CLOEXEC, 0);
+    int shim_pid = c->pid;
+    pthread_mutex_unlock(&d->lock);
+    if (shim_fd < 0)
+        return; /* not watched: it ended already */
+    if (bundle_state_load(c->bundle, &st, NULL) == 0 && st.vmm_pid > 0) {
+        vmm_fd = (int)syscall(SYS_pidfd_open, st.vmm_pid, 0);
+        if (vmm_fd >= 0 && parent_of(st.vmm_pid) != shim_pid) {
+            close(vmm_fd);
+            vmm_fd = -1;
+        }
+    }
+    /* The reason goes into state.json first: the monitor reads it when the shim is gone. */
+    if (st.status != BUNDLE_STOPPED) {
+        st.status = BUNDLE_STOPPED;
+        st.exit_code = 137;
+        st.finished_ns = real_ns();
+        free(st.exit_reason);
+        st.exit_reason = vmm_fd >= 0 ? ctr_xasprintf("killed: the shim (pid %d) was unresponsive "
+                                                     "(%s); the daemon killed it and its vm (qemu "
+                                                     "pid %d)",
+                                                     shim_pid, why, st.vmm_pid)
+                                     : ctr_xasprintf("killed: the shim (pid %d) was unresponsive "
+                                                     "(%s); the daemon killed it",
+                                                     shim_pid, why);
+        ctr_error_t err = NULL;
+        if (bundle_state_save(c->bundle, &st, &err) < 0) {
+            log_warn("container %.12s: %s", c->id, err->msg);
+            ctr_error_free(&err);
+        }
+    }
+    log_warn("container %.12s: %s", c->id, st.exit_reason ? st.exit_reason : why);
+    if (vmm_fd >= 0 && syscall(SYS_pidfd_send_signal, vmm_fd, SIGKILL, NULL, 0) < 0 &&
+        errno != ESRCH)
+        log_warn("kill qemu (pid %d): %s", st.vmm_pid, strerror(errno));
+    if (syscall(SYS_pidfd_send_signal, shim_fd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+        log_warn("kill the shim (pid %d): %s", shim_pid, strerror(errno));
+    struct pollfd p = {.fd = shim_fd, .events = POLLIN};
+    if (poll(&p, 1, 5000) == 0)
+        log_warn("the shim (pid %d) is still alive 5 s after SIGKILL", shim_pid);
+    if (vmm_fd >= 0) {
+        p.fd = vmm_fd;
+        poll(&p, 1, 5000);
+        close(vmm_fd);
+    }
+    close(shim_fd);
+    bundle_state_release(&st);
+}
+
 static void *autoremove_thread(void *arg)
 {
     struct dmn_container *c = arg;
@@ -118,6 +201,8 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
         c->error = NULL;
         if (st.exit_reason && strncmp(st.exit_reason, "exited", 6) != 0)
             c->error = ctr_xstrdup(st.exit_reason);
+        else if (st.error) /* it ended on its own, after a problem it saw (a full disk) */
+            c->error = ctr_xstrdup(st.error);
     }
     bundle_state_release(&st);
     c->status = DMN_EXITED;

@@ -84,12 +84,33 @@ int dmn_relay_run(struct dmn_relay *rl)
     bool client_in = true; /* we still read the client (stdin, or to notice it leaving) */
     int status = -1;
     bool done = false;
+    /* The control exchange has a deadline (the reply, shim.h); the stream after it none. */
+    bool replied = rl->bundle == NULL, extended = false;
+    int64_t deadline = (int64_t)ctr_now_ns() + (int64_t)shim_control_timeout_ms() * 1000000;
 
     agent_decoder_init(&dec);
     while (!done) {
         struct pollfd p[2] = {{.fd = rl->shim_fd, .events = POLLIN},
                               {.fd = client_in ? rl->client_fd : -1, .events = POLLIN | POLLRDHUP}};
-        if (poll(p, 2, -1) < 0) {
+        int ms = -1;
+        if (!replied) {
+            int64_t left = deadline - (int64_t)ctr_now_ns();
+            if (left <= 0 && !extended && !shim_request_unread(rl->shim_fd)) {
+                extended = true; /* read, not answered yet (a slow guest): once more */
+                deadline += (int64_t)shim_control_timeout_ms() * 1000000;
+                continue;
+            }
+            if (left <= 0) {
+                ctr_error_t e = NULL;
+                shim_fail_no_answer(rl->bundle, "the request", shim_control_timeout_ms(), &e);
+                rl->error = ctr_error_take_msg(&e);
+                rl->error_code = 126;
+                log_warn("%s", rl->error);
+                break;
+            }
+            ms = (int)((left + 999999) / 1000000);
+        }
+        if (poll(p, 2, ms) < 0) {
             if (errno == EINTR)
                 continue;
             break;
@@ -143,7 +164,9 @@ int dmn_relay_run(struct dmn_relay *rl)
                 if (m.kind == SHIMP_MSG_EXIT) {
                     status = m.status;
                     done = true;
-                } else if (!m.ok) {
+                } else if (m.ok) {
+                    replied = true;
+                } else {
                     rl->error = ctr_xstrdup(m.error ? m.error : "the shim refused the request");
                     rl->error_code = m.code;
                     done = true;
@@ -245,6 +268,7 @@ static void attach_run(void *ctx, int fd, const char *pre, size_t pre_len)
         return;
     struct dmn_relay rl = {.client_fd = fd,
                            .shim_fd = a->shim_fd,
+                           .bundle = a->c->bundle,
                            .tty = a->tty,
                            .stdin_open = a->in,
                            .want_stdout = a->out,

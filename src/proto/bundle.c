@@ -4,10 +4,13 @@
 #include "proto/proto-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BUNDLE_MAX_FILE (4u * 1024u * 1024u)
 
@@ -560,7 +563,8 @@ int bundle_state_load(const char *bundle_dir, struct bundle_state *out, ctr_erro
         goto out;
     st.finished_ns = (int64_t)v;
     if (get_str(root, "exit_reason", "", false, &st.exit_reason, err) < 0 ||
-        get_str(root, "accel", "", false, &st.accel, err) < 0)
+        get_str(root, "accel", "", false, &st.accel, err) < 0 ||
+        get_str(root, "error", "", false, &st.error, err) < 0)
         goto out;
     *out = st;
     memset(&st, 0, sizeof(st));
@@ -570,6 +574,31 @@ out:
         ctr_error_wrap(err, "state of bundle `%s`", bundle_dir);
     bundle_state_release(&st);
     json_decref(root);
+    return ret;
+}
+
+/* A full disk (the very state to record: "host disk full"): no room for the temp file
+ * of an atomic write, but state.json's own block is allocated already. Rewrite it in
+ * place when the new text fits in what the file holds. */
+static int state_overwrite(const char *bundle_dir, json_t *root)
+{
+    cleanup_free char *path = ctr_xasprintf("%s/state.json", bundle_dir);
+    cleanup_free char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    struct stat sb;
+    int ret = -1;
+
+    if (text == NULL)
+        return -1;
+    size_t len = strlen(text);
+    text[len++] = '\n'; /* over the NUL: written with its length */
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_blocks * 512 >= len &&
+        pwrite(fd, text, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0 &&
+        fsync(fd) == 0)
+        ret = 0;
+    close(fd);
     return ret;
 }
 
@@ -583,9 +612,16 @@ int bundle_state_save(const char *bundle_dir, const struct bundle_state *st, ctr
                              (json_int_t)st->finished_ns, "accel", str_or_null(st->accel));
     int ret;
 
+    if (root && st->error)
+        json_object_set_new(root, "error", json_string(st->error));
     if (root == NULL)
         return ctr_fail(err, EINVAL, "encode bundle state");
     ret = save_json(bundle_dir, "state.json", root, err);
+    if (ret < 0 && ((*err)->errnum == ENOSPC || (*err)->errnum == EDQUOT) &&
+        state_overwrite(bundle_dir, root) == 0) {
+        ctr_error_free(err);
+        ret = 0;
+    }
     json_decref(root);
     return ret;
 }
@@ -594,5 +630,6 @@ void bundle_state_release(struct bundle_state *st)
 {
     free(st->exit_reason);
     free(st->accel);
+    free(st->error);
     memset(st, 0, sizeof(*st));
 }

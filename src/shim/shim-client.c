@@ -8,12 +8,73 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+
+int shim_control_timeout_ms(void)
+{
+    const char *env = getenv("CONTAINER_SHIM_TIMEOUT");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= 3600)
+            return (int)v * 1000;
+    }
+    return SHIM_CONTROL_TIMEOUT_MS;
+}
+
+int shim_wait_readable(int fd, int64_t deadline_ns)
+{
+    for (;;) {
+        int ms = -1;
+        if (deadline_ns > 0) {
+            int64_t left = deadline_ns - (int64_t)ctr_now_ns();
+            if (left <= 0)
+                return 0;
+            ms = (int)((left + 999999) / 1000000);
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            return 1;
+    }
+}
+
+bool shim_request_unread(int fd)
+{
+    int queued = 0;
+    /* unix sockets: what we sent stays charged to our socket until the peer read it */
+    return ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+}
+
+/* "the shim (pid N)" for messages, from state.json when it is readable. */
+static char *shim_name(const char *bundle)
+{
+    struct bundle_state st = {0};
+    if (bundle_state_load(bundle, &st, NULL) < 0 || st.shim_pid <= 0) {
+        bundle_state_release(&st);
+        return ctr_xstrdup("the shim");
+    }
+    char *s = ctr_xasprintf("the shim (pid %d)", st.shim_pid);
+    bundle_state_release(&st);
+    return s;
+}
+
+int shim_fail_no_answer(const char *bundle, const char *what, int ms, ctr_error_t *err)
+{
+    cleanup_free char *name = shim_name(bundle);
+    return ctr_fail_class(err, ETIMEDOUT, "%s of `%s` did not answer %s within %d s (hung?)", name,
+                          bundle, what, (ms + 999) / 1000);
+}
 
 static int send_request(int fd, const struct shimp_request *req, ctr_error_t *err)
 {
@@ -33,6 +94,9 @@ struct session {
     char *reply_error;
     int status; /* -1 until the exit event */
     struct agent_decoder dec;
+    const char *bundle;
+    int64_t reply_deadline_ns; /* until the reply came (0: none) */
+    bool extended;             /* the request was read in time: the deadline once more */
 };
 
 /* Handle one frame from the shim; returns 1 when the session ended. */
@@ -91,7 +155,22 @@ static int session_run(struct session *ss, bool interactive, ctr_error_t *err)
         struct pollfd p[3] = {{.fd = ss->fd, .events = POLLIN},
                               {.fd = sfd, .events = POLLIN},
                               {.fd = ss->stdin_open && ss->got_reply ? 0 : -1, .events = POLLIN}};
-        if (poll(p, 3, -1) < 0) {
+        int ms = -1;
+        if (!ss->got_reply && ss->reply_deadline_ns > 0) {
+            int64_t left = ss->reply_deadline_ns - (int64_t)ctr_now_ns();
+            if (left <= 0 && !ss->extended && !shim_request_unread(ss->fd)) {
+                /* read but not answered yet (a slow guest): once more the deadline */
+                ss->extended = true;
+                ss->reply_deadline_ns += (int64_t)shim_control_timeout_ms() * 1000000;
+                continue;
+            }
+            if (left <= 0) {
+                shim_fail_no_answer(ss->bundle, "the request", shim_control_timeout_ms(), err);
+                break;
+            }
+            ms = (int)((left + 999999) / 1000000);
+        }
+        if (poll(p, 3, ms) < 0) {
             if (errno == EINTR)
                 continue;
             ctr_fail(err, errno, "poll");
@@ -193,6 +272,8 @@ int shim_client_exec(const char *bundle, const struct shim_exec_opts *o, int *ex
     ss.fd = shim_client_connect(bundle, err);
     if (ss.fd < 0)
         return -1;
+    ss.bundle = bundle;
+    ss.reply_deadline_ns = (int64_t)ctr_now_ns() + (int64_t)shim_control_timeout_ms() * 1000000;
     req.exec.args = o->args;
     req.exec.env = o->env;
     req.exec.cwd = (char *)o->cwd;
@@ -233,6 +314,8 @@ int shim_client_attach(const char *bundle, bool interactive, int *exit_code, ctr
     ss.fd = shim_client_connect(bundle, err);
     if (ss.fd < 0)
         return -1;
+    ss.bundle = bundle;
+    ss.reply_deadline_ns = (int64_t)ctr_now_ns() + (int64_t)shim_control_timeout_ms() * 1000000;
     if (send_request(ss.fd, &req, err) < 0) {
         close(ss.fd);
         return -1;
@@ -246,11 +329,15 @@ int shim_client_attach(const char *bundle, bool interactive, int *exit_code, ctr
     return 0;
 }
 
-/* Request, then wait for the one reply. */
-static int simple_call(const char *bundle, const struct shimp_request *req, ctr_error_t *err)
+/* Request, then wait (at most extra_ms + the control deadline) for the one reply. */
+static int simple_call(const char *bundle, const struct shimp_request *req, int64_t extra_ms,
+                       ctr_error_t *err)
 {
     struct session ss = {0};
     int ret;
+    int ms = shim_control_timeout_ms();
+    int64_t read_by = (int64_t)ctr_now_ns() + (int64_t)ms * 1000000;
+    int64_t deadline = read_by + (extra_ms + ms) * 1000000;
 
     ss.fd = shim_client_connect(bundle, err);
     if (ss.fd < 0)
@@ -264,7 +351,23 @@ static int simple_call(const char *bundle, const struct shimp_request *req, ctr_
     ret = -1;
     for (;;) {
         uint8_t buf[4096];
-        ssize_t n = read(ss.fd, buf, sizeof(buf));
+        int w = shim_wait_readable(ss.fd, read_by ? read_by : deadline);
+        if (w == 0 && read_by) {
+            /* A live shim has read the request by now (a long stop answers later); bytes
+             * still queued on our side of the socket mean it is not reading at all. */
+            read_by = 0;
+            if (shim_request_unread(ss.fd)) {
+                shim_fail_no_answer(bundle, "the request", ms, err);
+                break;
+            }
+            continue;
+        }
+        if (w == 0) {
+            shim_fail_no_answer(bundle, req->op == SHIMP_OP_STOP ? "the stop" : "the request",
+                                (int)(extra_ms + 2 * ms), err);
+            break;
+        }
+        ssize_t n = w < 0 ? -1 : read(ss.fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -297,13 +400,15 @@ static int simple_call(const char *bundle, const struct shimp_request *req, ctr_
 int shim_client_kill(const char *bundle, int sig, ctr_error_t *err)
 {
     struct shimp_request req = {.op = SHIMP_OP_KILL, .signal = sig};
-    return simple_call(bundle, &req, err);
+    return simple_call(bundle, &req, 0, err);
 }
 
 int shim_client_stop(const char *bundle, unsigned timeout_s, ctr_error_t *err)
 {
     struct shimp_request req = {.op = SHIMP_OP_STOP, .timeout_s = timeout_s};
-    return simple_call(bundle, &req, err);
+    /* the shim answers a stop once the VM is gone: its timeout, then SIGKILL, power-off
+     * and QEMU's end (shim.c, stop_step: under 20 s) */
+    return simple_call(bundle, &req, (int64_t)timeout_s * 1000 + 20000, err);
 }
 
 /* ---- detached start ---- */
@@ -371,7 +476,10 @@ int shim_start_detached(const char *bundle, int *exit_code, ctr_error_t *err)
         return 0;
     while (*msg == ' ')
         msg++;
-    msg[strcspn(msg, "\n")] = '\0';
+    /* the whole message: a VMM failure carries QEMU's stderr on the lines after the first */
+    size_t mlen = strlen(msg);
+    while (mlen > 0 && (msg[mlen - 1] == '\n' || msg[mlen - 1] == '\r' || msg[mlen - 1] == ' '))
+        msg[--mlen] = '\0';
     *exit_code = (int)code;
     return ctr_fail(err, 0, "%s", msg);
 }

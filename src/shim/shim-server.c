@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -637,17 +638,30 @@ int shim_client_connect(const char *bundle, ctr_error_t *err)
     if (sock_addr(bundle, &sa, &dirfd, err) < 0)
         return -1;
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* A unix connect waits for room in the listen backlog up to SO_SNDTIMEO: a hung
+     * shim's backlog fills up, and the connect must not wait for ever. */
+    int ms = shim_control_timeout_ms();
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);
         if (dirfd >= 0)
             close(dirfd);
+        if (e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT)
+            return ctr_fail_class(err, ETIMEDOUT,
+                                  "the shim on `%s/%s` did not accept the connection within %d "
+                                  "ms (hung?)",
+                                  bundle, SHIMP_SOCKET_NAME, ms);
         return ctr_fail(err, e, "no shim answers on `%s/%s`; is the container running?", bundle,
                         SHIMP_SOCKET_NAME);
     }
     if (dirfd >= 0)
         close(dirfd);
+    tv = (struct timeval){0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     return fd;
 }
 

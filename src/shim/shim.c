@@ -377,6 +377,7 @@ static void vmm_exited(struct shim_watch *w, uint32_t ev)
     shim_trace(s, "vmm exited");
     shim_loop_del(w);
     vmm_drain_stderr(&s->vm, s->bootlog_fd);
+    shim_events_drain(s);
     how = vmm_describe_status(s->vm.status);
     s->phase = SHIM_DONE;
     if (s->error == NULL && !s->main_exited) {
@@ -471,10 +472,16 @@ static uint64_t host_tsc_khz(struct shim *s)
 /* Start the VMM with a new agent socketpair: cold, or restoring w's template. */
 static int start_vm(struct shim *s, struct vmm_config *vc, struct shim_warm *w, ctr_error_t *err)
 {
-    int sv[2];
+    int sv[2], qemu_events = -1;
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    if (shim_events_pair(s, &qemu_events, err) < 0)
+        return -1;
+    vc->events = true;
+    vc->events_fd = qemu_events;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        close(qemu_events);
         return ctr_fail(err, errno, "socketpair");
+    }
     s->agent_fd = sv[0];
     vc->agent_fd = sv[1];
     vc->restore = w->fd >= 0;
@@ -483,6 +490,7 @@ static int start_vm(struct shim *s, struct vmm_config *vc, struct shim_warm *w, 
         shim_warm_copy_bootlog(w, s->bootlog_fd);
     int r = s->vmm_ops->start(&s->vm, vc, err);
     close(sv[1]);
+    close(qemu_events);
     if (r < 0)
         return -1;
     if (!vc->restore)
@@ -575,7 +583,8 @@ static int boot(struct shim *s, ctr_error_t *err)
     shim_trace(s, "vmm started");
     if (shim_loop_add(&s->loop, &s->vmm_w, s->vm.pidfd, EPOLLIN, vmm_exited, s, err) < 0 ||
         shim_loop_add(&s->loop, &s->stderr_w, s->vm.stderr_fd, EPOLLIN, vmm_stderr, s, err) < 0 ||
-        shim_loop_add(&s->loop, &s->agent_w, s->agent_fd, EPOLLIN, agent_io, s, err) < 0)
+        shim_loop_add(&s->loop, &s->agent_w, s->agent_fd, EPOLLIN, agent_io, s, err) < 0 ||
+        shim_events_watch(s, err) < 0)
         return -1;
     /* Pipelined: the guest answers in order, so hello, setup and exec go at once. */
     agentc_init(&s->ac, s->agent_fd);
@@ -706,7 +715,7 @@ static int run_bundle(const char *bundle, const struct shim_run_opts *opts,
     bundle = s.bundle;
     s.vmm_ops = &vmm_qemu_ops;
     s.vm.pidfd = s.vm.stderr_fd = -1;
-    s.agent_fd = s.listen_fd = s.bootlog_fd = s.log.fd = s.lock_fd = -1;
+    s.agent_fd = s.listen_fd = s.bootlog_fd = s.log.fd = s.lock_fd = s.events_fd = -1;
     s.notify_fd = opts->notify_fd;
     s.job = job;
     s.bootlog_name = job ? "archive-boot.log" : "boot.log";
@@ -790,6 +799,7 @@ out_notify:
 out:
     shim_loop_del(&s.timer_w);
     shim_loop_del(&s.sig_w);
+    shim_events_close(&s);
     agentc_release(&s.ac);
     if (s.agent_fd >= 0)
         close(s.agent_fd);

@@ -22,8 +22,22 @@ int shim_run(const char *bundle, const struct shim_run_opts *opts, int *exit_cod
  * runs. Returns 0, or -1 with *err and *exit_code (e.g. 127) when it failed. */
 int shim_start_detached(const char *bundle, int *exit_code, ctr_error_t *err);
 
-/* Client side of <bundle>/shim.sock. */
+/* Client side of <bundle>/shim.sock. Every control exchange with a shim has a deadline
+ * (docs/runtime.md, "Deadlines"): the connect, and the wait for the reply to a request
+ * (stop: its timeout on top). Streams after the reply have none. */
+#define SHIM_CONTROL_TIMEOUT_MS 15000
+/* The deadline in ms: CONTAINER_SHIM_TIMEOUT (seconds, 1-3600) or SHIM_CONTROL_TIMEOUT_MS. */
+int shim_control_timeout_ms(void);
+/* Connect within the deadline (a hung shim's listen backlog fills up); the fd is blocking,
+ * without timeouts. A shim that does not answer in time fails with errnum ETIMEDOUT. */
 int shim_client_connect(const char *bundle, ctr_error_t *err);
+/* Wait until fd is readable or deadline_ns (CLOCK_MONOTONIC, 0: none) passes: 1 readable,
+ * 0 deadline passed, -1 error (errno). */
+int shim_wait_readable(int fd, int64_t deadline_ns);
+/* Whether bytes we sent on a shim connection are still unread by the shim. */
+bool shim_request_unread(int fd);
+/* Fail with ETIMEDOUT: "the shim (pid N) of `BUNDLE` did not answer WHAT within S s (hung?)". */
+int shim_fail_no_answer(const char *bundle, const char *what, int ms, ctr_error_t *err);
 
 struct shim_exec_opts {
     char **args;
@@ -39,6 +53,8 @@ int shim_client_exec(const char *bundle, const struct shim_exec_opts *o, int *ex
                      ctr_error_t *err);
 /* attach to the main process until it exits; *exit_code gets its exit code. */
 int shim_client_attach(const char *bundle, bool interactive, int *exit_code, ctr_error_t *err);
+/* kill and stop: a shim that does not answer in time fails with errnum ETIMEDOUT and a
+ * message naming it and its pid (the caller may then kill it: docs/daemon.md). */
 int shim_client_kill(const char *bundle, int sig, ctr_error_t *err);
 int shim_client_stop(const char *bundle, unsigned timeout_s, ctr_error_t *err);
 /* state.json's text in *json_out, first marked stopped when its shim died without

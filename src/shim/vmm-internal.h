@@ -53,6 +53,10 @@ struct vmm_config {
     int qmp_fd;                  /* template_vm: our end is elsewhere */
     bool restore;
     int incoming_fd; /* restore: a file holding the template's migration stream */
+    /* A QMP monitor for events (BLOCK_IO_ERROR: a full host disk) on events_fd; not for
+     * template VMs (they have their own). */
+    bool events;
+    int events_fd;
 };
 
 struct vmm {
@@ -88,6 +92,8 @@ extern const struct vmm_ops vmm_qemu_ops;
 char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err);
 /* The fd number in QEMU of a restore's stream or a template's QMP socket: after the TAPs. */
 int vmm_qemu_warm_fd(const struct vmm_config *cfg);
+/* The fd number in QEMU of the events QMP socket: after the TAPs and the warm-start fd. */
+int vmm_qemu_events_fd(const struct vmm_config *cfg);
 /* The kernel command line of every boot: kernel/cmdline (compiled in), under TCG
  * `tsc_early_khz=` when cfg->tsc_khz is set and kernel/cmdline-tcg-1cpu with one vCPU,
  * then cfg->cmdline. malloc'd. */

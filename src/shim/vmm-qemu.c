@@ -128,9 +128,10 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
             ARGF("id=disk%zu,driver=null-co,size=%llu,read-zeroes=on,if=none%s", i,
                  (unsigned long long)cfg->disk_sizes[i],
                  d->readonly ? ",readonly=on" : ",discard=unmap");
-        else
+        else /* a write error (a full host disk) goes to the guest instead of pausing
+              * the VM unseen (QEMU's default werror=enospc); the events monitor tells us */
             ARGF("id=disk%zu,file=%s,if=none,format=raw%s", i, path,
-                 d->readonly ? ",readonly=on" : ",discard=unmap");
+                 d->readonly ? ",readonly=on" : ",discard=unmap,werror=report,rerror=report");
         ARG("-device");
         ARGF("virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
     }
@@ -194,6 +195,12 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
         ARG("-global");
         ARG("migration.store-global-state=off");
     }
+    if (cfg->events && !cfg->template_vm) {
+        ARG("-chardev");
+        ARGF("socket,id=events,fd=%d", vmm_qemu_events_fd(cfg));
+        ARG("-mon");
+        ARG("chardev=events,mode=control");
+    }
     if (cfg->restore) {
         ARG("-incoming");
         ARGF("fd:%d", vmm_qemu_warm_fd(cfg));
@@ -206,6 +213,11 @@ char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_er
 int vmm_qemu_warm_fd(const struct vmm_config *cfg)
 {
     return VMM_QEMU_TAP_FD0 + (int)cfg->n_nets;
+}
+
+int vmm_qemu_events_fd(const struct vmm_config *cfg)
+{
+    return VMM_QEMU_TAP_FD0 + (int)cfg->n_nets + (cfg->restore || cfg->template_vm ? 1 : 0);
 }
 
 static void child_exec(char **argv, int agent_fd, const int *tap_fds, size_t n_taps, int err_fd,
@@ -248,7 +260,8 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
     cleanup_close int agent_fd = -1;
     /* The TAPs, then the warm-start fd (the stream to restore, or a template's QMP). */
     int warm_fd = cfg->restore ? cfg->incoming_fd : cfg->template_vm ? cfg->qmp_fd : -1;
-    size_t n_fds = cfg->n_nets + (warm_fd >= 0);
+    int events_fd = cfg->events && !cfg->template_vm ? cfg->events_fd : -1;
+    size_t n_fds = cfg->n_nets + (warm_fd >= 0) + (events_fd >= 0);
     cleanup_free int *taps = ctr_xcalloc(n_fds + 1, sizeof(int));
     int errpipe[2] = {-1, -1}, report[2] = {-1, -1};
     int child_errno = 0;
@@ -271,7 +284,10 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
     for (size_t i = 0; i < n_fds; i++)
         taps[i] = -1;
     for (size_t i = 0; i < n_fds; i++) {
-        taps[i] = fcntl(i < cfg->n_nets ? cfg->tap_fds[i] : warm_fd, F_DUPFD_CLOEXEC, high);
+        int src = i < cfg->n_nets                    ? cfg->tap_fds[i]
+                  : i == cfg->n_nets && warm_fd >= 0 ? warm_fd
+                                                     : events_fd;
+        taps[i] = fcntl(src, F_DUPFD_CLOEXEC, high);
         if (taps[i] < 0) {
             int e = errno;
             for (size_t k = 0; k < i; k++)

@@ -74,7 +74,10 @@ static void tcg_command_line(void **state)
     expect_opt(av, "-drive",
                "id=disk0,file=/var/lib/c/image,,1.ext4,if=none,format=raw,readonly=on");
     expect_opt(av, "-device", "virtio-blk-device,drive=disk0,serial=image");
-    expect_opt(av, "-drive", "id=disk1,file=/var/lib/c/rw.ext4,if=none,format=raw,discard=unmap");
+    /* a write error (full host disk) reaches the guest instead of pausing the VM */
+    expect_opt(av, "-drive",
+               "id=disk1,file=/var/lib/c/rw.ext4,if=none,format=raw,discard=unmap,"
+               "werror=report,rerror=report");
     expect_opt(av, "-device", "virtio-blk-device,drive=disk1,serial=rw");
     expect_opt(av, "-chardev", "socket,id=agent,fd=3");
     expect_opt(av, "-device", "virtserialport,chardev=agent,name=org.container.agent");
@@ -86,6 +89,16 @@ static void tcg_command_line(void **state)
     assert_non_null(strstr(av[i + 1], "console=ttyS0"));
     assert_null(strstr(av[i + 1], "image"));
     assert_null(strstr(av[i + 1], "root="));
+    assert_int_equal(find(av, "-mon"), -1);
+    ctr_strv_free(av);
+
+    /* the events monitor (BLOCK_IO_ERROR): after the TAPs (none here) */
+    c.events = true;
+    c.events_fd = 42;
+    av = vmm_qemu_argv(&c, 3, &err);
+    assert_non_null(av);
+    expect_opt(av, "-chardev", "socket,id=events,fd=4");
+    expect_opt(av, "-mon", "chardev=events,mode=control");
     ctr_strv_free(av);
 }
 
@@ -164,6 +177,13 @@ static void warm_template_and_restore(void **state)
     expect_opt(r, "-fsdev", "local,id=fs0,path=/data/vol,security_model=passthrough");
     expect_opt(r, "-incoming", "fd:4");
     assert_int_equal(find(r, "-mon"), -1);
+    /* a restored VM's events monitor comes after the incoming stream */
+    c.events = true;
+    char **re = vmm_qemu_argv(&c, 3, &err);
+    assert_non_null(re);
+    expect_opt(re, "-chardev", "socket,id=events,fd=5");
+    ctr_strv_free(re);
+    c.events = false;
     /* the same devices, in the same order: the migration stream finds its sections */
     int ti = 0, ri = 0;
     for (;;) {
