@@ -78,7 +78,18 @@ int dmn_reply_text(struct dmn_req *r, unsigned status, const char *ctype, const 
 
 int dmn_reply_json(struct dmn_req *r, unsigned status, json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* A NULL j is a json_pack that failed (text that is not UTF-8 slipped through):
+     * a bug to log, never a crash. */
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (s == NULL) {
+        log_error("%s %s: cannot encode the %u reply as JSON", r->method, r->path, status);
+        json_decref(j);
+        static const char msg[] = "{\"message\":\"internal error: cannot encode the reply\"}\n";
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        return set_resp(r, 500, resp);
+    }
     size_t len = strlen(s);
     s = ctr_xrealloc(s, len + 2);
     s[len++] = '\n';
@@ -101,7 +112,8 @@ int dmn_reply_error(struct dmn_req *r, unsigned status, const char *fmt, ...)
         log_warn("%s %s: %u %s", r->method, r->path, status, msg);
     else
         log_debug("%s %s: %u %s", r->method, r->path, status, msg);
-    json_t *j = json_pack("{s:s}", "message", msg);
+    /* The message may quote the request (an id, a path, a query value): any byte. */
+    json_t *j = json_pack("{s:o}", "message", dmn_json_str(msg));
     free(msg);
     return dmn_reply_json(r, status, j);
 }
@@ -371,8 +383,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct dmn *d = cls;
     struct dmn_req *r = *con_cls;
 
-    if (r == NULL) {
+    if (r == NULL) { /* made by on_uri: not without a bug in libmicrohttpd */
         r = ctr_xcalloc(1, sizeof(*r));
+        *con_cls = r;
+    }
+    if (r->conn == NULL) {
         r->d = d;
         r->conn = conn;
         r->method = method;
@@ -383,7 +398,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bool hv = false;
         unsigned major = DMN_API_MAJOR, minor = DMN_API_MINOR;
         const char *rest = r->path_copy;
-        if (dmn_route_version(r->path_copy, &hv, &major, &minor, &rest) < 0)
+        if (r->url_has_nul)
+            r->bad_version = ctr_xstrdup("the request URL holds a NUL byte (`%00`): remove it");
+        else if (dmn_route_version(r->path_copy, &hv, &major, &minor, &rest) < 0)
             r->bad_version = ctr_xasprintf("malformed API version in `%s`", url);
         else if (hv)
             r->bad_version = dmn_version_check(major, minor);
@@ -424,6 +441,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
+/* Called with the URL as sent, before libmicrohttpd decodes it (a `%00` would cut the
+ * path and the query values short, so that `DELETE /containers/a%00b` would name `a`):
+ * makes the request object. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct dmn_req *r = ctr_xcalloc(1, sizeof(*r));
+    r->upload_fd = -1;
+    r->upload_pipe = -1;
+    r->url_has_nul = strstr(uri, "%00") != NULL;
+    return r;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -451,9 +480,10 @@ void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_UPGRADE |
             MHD_USE_ERROR_LOG | MHD_USE_ITC,
         0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
-        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        0u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, d, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)DMN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
     if (mhd == NULL)
         ctr_fail(err, 0, "cannot start the HTTP server (libmicrohttpd)");
     return mhd;

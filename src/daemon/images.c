@@ -153,9 +153,15 @@ static int resolve_or_reply(struct dmn_req *r, const char *ref, struct imgstore_
     int rc = imgstore_resolve(r->d->images, ref, img, &err);
     pthread_mutex_unlock(&r->d->img_lock);
     if (rc < 0) {
+        ctr_error_t e2 = NULL;
+        cleanup_free char *norm = err->errnum == 0 ? oci_ref_normalize(ref, &e2) : NULL;
+        ctr_error_free(&e2);
         if (err->errnum == ENOENT) {
             ctr_error_free(&err);
             dmn_reply_error(r, 404, "No such image: %s", ref);
+        } else if (err->errnum == 0 && norm == NULL) {
+            err->errnum = EINVAL; /* not a reference: Docker's 400 invalid reference format */
+            dmn_reply_ctr_error(r, &err);
         } else {
             dmn_reply_ctr_error(r, &err);
         }

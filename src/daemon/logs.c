@@ -170,6 +170,17 @@ static ssize_t logs_fill(void *ctx, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+/* Every fd field starts at -1: logs_free closes only what was opened (a 0 would be
+ * the daemon's stdin, then whatever connection reused fd 0). */
+static struct logs *logs_new(void)
+{
+    struct logs *l = ctr_xcalloc(1, sizeof(*l));
+    l->fd = -1;
+    l->ino = -1;
+    l->client_fd = -1;
+    return l;
+}
+
 static void logs_free(void *ctx)
 {
     struct logs *l = ctx;
@@ -245,10 +256,9 @@ int dmn_handle_logs(struct dmn_req *r)
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
         return dmn_reply_ctr_error(r, &err);
-    l = ctr_xcalloc(1, sizeof(*l));
+    l = logs_new();
     l->d = r->d;
     l->c = c;
-    l->ino = -1;
     l->client_fd = dmn_req_fd(r);
     l->follow = dmn_query_bool(r, "follow");
     l->timestamps = dmn_query_bool(r, "timestamps");
@@ -265,7 +275,8 @@ int dmn_handle_logs(struct dmn_req *r)
     l->fd = open_log(c->bundle);
     if (l->fd < 0) {
         logs_free(l);
-        return dmn_reply_error(r, 500, "cannot open the log of container `%s`", r->params[0]);
+        return dmn_reply_error(r, 500, "cannot open the log of container `%s`: %s", r->params[0],
+                               strerror(errno));
     }
     if (lseek(l->fd, tail_offset(l->fd, tail), SEEK_SET) < 0) {
         logs_free(l);

@@ -8,3 +8,6 @@ test-daemon_SRCS := tests/unit/test-daemon.c
 
 UNIT_TESTS += test-daemon-net
 test-daemon-net_SRCS := tests/unit/test-daemon-net.c
+
+UNIT_TESTS += test-daemon-input
+test-daemon-input_SRCS := tests/unit/test-daemon-input.c

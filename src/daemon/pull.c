@@ -43,8 +43,12 @@ static void job_free(struct job *j)
 
 static void job_write(struct job *j, json_t *m)
 {
-    char *s = json_dumps(m, JSON_COMPACT);
+    char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
     json_decref(m);
+    if (s == NULL) { /* a json_pack that failed: a bug to log, never a crash */
+        log_error("cannot encode a progress message as JSON");
+        return;
+    }
     pthread_mutex_lock(&j->wlock);
     if (ctr_write_all(j->wfd, s, strlen(s)) < 0 || ctr_write_all(j->wfd, "\n", 1) < 0)
         log_debug("registry client gone");
@@ -55,9 +59,10 @@ static void job_write(struct job *j, json_t *m)
 static void job_status(struct job *j, const char *status, const char *id)
 {
     if (id)
-        job_write(j, json_pack("{s:s,s:{},s:s}", "status", status, "progressDetail", "id", id));
+        job_write(j, json_pack("{s:o,s:{},s:o}", "status", dmn_json_str(status), "progressDetail",
+                               "id", dmn_json_str(id)));
     else
-        job_write(j, json_pack("{s:s}", "status", status));
+        job_write(j, json_pack("{s:o}", "status", dmn_json_str(status)));
 }
 
 static void job_progress(void *opaque, const struct registry_progress_event *ev)
@@ -93,8 +98,9 @@ static void job_progress(void *opaque, const struct registry_progress_event *ev)
 
 static void job_error(struct job *j, ctr_error_t *err)
 {
-    job_write(
-        j, json_pack("{s:{s:s},s:s}", "errorDetail", "message", (*err)->msg, "error", (*err)->msg));
+    /* The message may quote the reference or a registry's reply: any byte. */
+    job_write(j, json_pack("{s:{s:o},s:o}", "errorDetail", "message", dmn_json_str((*err)->msg),
+                           "error", dmn_json_str((*err)->msg)));
     ctr_error_free(err);
 }
 
@@ -379,7 +385,15 @@ int dmn_handle_images_create(struct dmn_req *r)
         return dmn_reply_ctr_error(r, &err);
     if (job_query(r, &scheme, &maxc, &err) < 0)
         return dmn_reply_ctr_error(r, &err);
-    struct job *j = job_new(r, with_tag(from, tag));
+    char *ref = with_tag(from, tag);
+    /* Docker checks the reference before it answers 200 and streams. */
+    cleanup_free char *norm = oci_ref_normalize(ref, &err);
+    if (norm == NULL) {
+        free(ref);
+        err->errnum = EINVAL;
+        return dmn_reply_ctr_error(r, &err);
+    }
+    struct job *j = job_new(r, ref);
     j->scheme = scheme;
     j->max_concurrent = maxc;
     if (platform && *platform)

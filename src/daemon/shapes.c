@@ -338,11 +338,13 @@ json_t *dmn_container_state_json(struct dmn_container *c)
 {
     cleanup_free char *started = dmn_time_rfc3339(c->started_ns);
     cleanup_free char *finished = dmn_time_rfc3339(c->finished_ns);
-    return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}", "Status",
+    /* Error is the shim's text (QEMU's stderr): any byte. */
+    return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:o,s:s,s:s}", "Status",
                      dmn_status_name(c->status), "Running", c->status == DMN_RUNNING, "Paused", 0,
                      "Restarting", 0, "OOMKilled", 0, "Dead", c->status == DMN_DEAD, "Pid",
                      c->status == DMN_RUNNING ? c->pid : 0, "ExitCode", c->exit_code, "Error",
-                     c->error ? c->error : "", "StartedAt", started, "FinishedAt", finished);
+                     dmn_json_str(c->error ? c->error : ""), "StartedAt", started, "FinishedAt",
+                     finished);
 }
 
 /* NetworkMode as created: the name given (`default` when none was). */

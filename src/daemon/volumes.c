@@ -451,40 +451,71 @@ int dmn_handle_volumes_list(struct dmn_req *r)
     return dmn_reply_json(r, 200, json_pack("{s:o, s:n}", "Volumes", arr, "Warnings"));
 }
 
+/* Absent, null, or an object whose values are all strings. */
+static bool strmap_ok(json_t *o)
+{
+    const char *k;
+    json_t *v;
+    if (o == NULL || json_is_null(o))
+        return true;
+    if (!json_is_object(o))
+        return false;
+    json_object_foreach(o, k, v) if (!json_is_string(v)) return false;
+    return true;
+}
+
 int dmn_handle_volume_create(struct dmn_req *r)
 {
     ctr_error_t err = NULL;
     json_t *body = dmn_body_json(r, &err);
+    const char *err_msg = NULL;
     if (body == NULL)
         return dmn_reply_ctr_error(r, &err);
-    cleanup_free char *name = json_string_value(json_object_get(body, "Name"))
-                                  ? ctr_xstrdup(json_string_value(json_object_get(body, "Name")))
-                                  : NULL;
-    const char *driver = json_string_value(json_object_get(body, "Driver"));
+    json_t *jname = json_object_get(body, "Name"), *jdriver = json_object_get(body, "Driver");
+    cleanup_free char *name = json_is_string(jname) ? ctr_xstrdup(json_string_value(jname)) : NULL;
     cleanup_strv char **labels = ctr_xcalloc(1, sizeof(char *));
     cleanup_strv char **opts = ctr_xcalloc(1, sizeof(char *));
     const char *k;
     json_t *v;
     int ret;
 
+    /* Nothing below may point into body once it is released: copies only. */
+    if (jname && !json_is_string(jname) && !json_is_null(jname))
+        err_msg = "`Name` must be a string";
+    else if (jdriver && !json_is_string(jdriver) && !json_is_null(jdriver))
+        err_msg = "`Driver` must be a string";
+    else if (!strmap_ok(json_object_get(body, "Labels")))
+        err_msg = "`Labels` must be an object of strings";
+    else if (!strmap_ok(json_object_get(body, "DriverOpts")))
+        err_msg = "`DriverOpts` must be an object of strings";
+    if (err_msg) {
+        json_decref(body);
+        return dmn_reply_error(r, 400, "%s", err_msg);
+    }
     if (name == NULL || *name == '\0') {
         json_decref(body);
         return dmn_reply_error(r, 400,
                                "`Name` is required: anonymous volumes are not supported "
                                "yet");
     }
+    const char *driver = json_string_value(jdriver);
     if (driver && *driver && strcmp(driver, "local") != 0) {
+        /* Docker's reply for a driver it has no plugin for. */
+        cleanup_free char *drv = ctr_xstrdup(driver);
         json_decref(body);
-        return dmn_reply_error(r, 400, "volume driver `%s` is not supported: use `local`", driver);
+        return dmn_reply_error(r, 404,
+                               "error looking up volume plugin %s: plugin \"%s\" not found "
+                               "(only the `local` driver is supported)",
+                               drv, drv);
     }
     json_object_foreach(json_object_get(body, "Labels"), k, v)
     {
-        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v) ?: "");
+        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v));
         ctr_strv_append(&labels, kv);
     }
     json_object_foreach(json_object_get(body, "DriverOpts"), k, v)
     {
-        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v) ?: "");
+        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v));
         ctr_strv_append(&opts, kv);
     }
     /* docker: creating an existing volume returns it */
@@ -508,8 +539,11 @@ int dmn_handle_volume_inspect(struct dmn_req *r)
 {
     ctr_error_t err = NULL;
     struct bundle_volume vol = {0};
+    /* A name no volume can have is one that does not exist (Docker's 404). */
+    if (bundle_volume_check_name(r->params[0], NULL) < 0)
+        return dmn_reply_error(r, 404, "get %s: no such volume", r->params[0]);
     if (bundle_volume_load(r->d->cfg.root, r->params[0], &vol, &err) < 0) {
-        if (err->errnum == EINVAL && bundle_volume_check_name(r->params[0], NULL) < 0)
+        if (err->errnum == EINVAL)
             err->errnum = ENOENT;
         return dmn_reply_ctr_error(r, &err);
     }
