@@ -83,7 +83,7 @@ static int connect_daemon(void)
 
 /* Send req, half-close, collect the reply (up to cap bytes kept in out, NUL-terminated).
  * Returns the bytes received, or -1 when the daemon kept the connection idle. */
-static ssize_t exchange(const void *req, size_t len, char *out, size_t cap)
+static ssize_t exchange(const void *req, size_t len, char *out, size_t cap, int first_ms)
 {
     int fd = connect_daemon();
     size_t sent = 0, got = 0;
@@ -94,7 +94,7 @@ static ssize_t exchange(const void *req, size_t len, char *out, size_t cap)
         out[0] = '\0';
     while (!closed) {
         int64_t t = now_ms();
-        if (t - last > (got ? IDLE_MS : FIRST_MS) || t - start > TOTAL_MS)
+        if (t - last > (got ? IDLE_MS : first_ms) || t - start > TOTAL_MS)
             break;
         if (sent == len && !shut) {
             shutdown(fd, SHUT_WR);
@@ -154,7 +154,9 @@ static int request(const char *method, const char *path, const char *body, size_
     req = realloc(req, (size_t)n + body_len);
     if (body_len)
         memcpy(req + n, body, body_len);
-    ssize_t r = exchange(req, (size_t)n + body_len, reply, sizeof(reply));
+    /* a daemon busy elsewhere (a pull holds the image lock through its retries) may be
+     * slow: fixtures are checked again later */
+    ssize_t r = exchange(req, (size_t)n + body_len, reply, sizeof(reply), FIRST_MS);
     free(req);
     return r < 0 ? 0 : status_of(reply);
 }
@@ -175,16 +177,20 @@ static void ping(void)
 }
 
 /* The fixtures every input may refer to; made again when an input removed them. */
-static void fixtures(void)
+enum { FX_IMAGE = 1, FX_VOLUME = 2, FX_CONTAINER = 4, FX_NETWORK = 8, FX_ALL = 15 };
+
+static void fixtures(unsigned which)
 {
-    if (image_tar && request_json("GET", "/images/busybox:latest/json", NULL) != 200)
+    if ((which & FX_IMAGE) && image_tar &&
+        request_json("GET", "/images/busybox:latest/json", NULL) == 404)
         request("POST", "/images/load", image_tar, image_tar_len);
-    if (request_json("GET", "/containers/fz/json", NULL) == 404)
+    if (which & FX_VOLUME)
+        request_json("POST", "/volumes/create", "{\"Name\":\"fzvol\"}");
+    if ((which & FX_CONTAINER) && request_json("GET", "/containers/fz/json", NULL) == 404)
         request_json("POST", "/containers/create?name=fz",
                      "{\"Image\":\"busybox\",\"Cmd\":[\"sh\"],\"Tty\":true,\"OpenStdin\":true,"
                      "\"HostConfig\":{\"Binds\":[\"fzvol:/data\"]}}");
-    request_json("POST", "/volumes/create", "{\"Name\":\"fzvol\"}");
-    if (request_json("GET", "/networks/fznet", NULL) == 404)
+    if ((which & FX_NETWORK) && request_json("GET", "/networks/fznet", NULL) == 404)
         request_json("POST", "/networks/create", "{\"Name\":\"fznet\"}");
 }
 
@@ -193,8 +199,7 @@ static void housekeeping(void)
     request_json("POST", "/containers/prune", NULL);
     request_json("POST", "/volumes/prune?filters=%7B%22all%22%3A%5B%22true%22%5D%7D", NULL);
     request_json("POST", "/networks/prune", NULL);
-    request_json("POST", "/images/prune?filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D", NULL);
-    fixtures();
+    fixtures(FX_ALL);
 }
 
 static void *daemon_thread(void *arg)
@@ -289,7 +294,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         die("cannot start the daemon thread%s", "");
     pthread_detach(t);
     ping();
-    fixtures();
+    fixtures(FX_ALL);
     if (request_json("GET", "/containers/fz/json", NULL) != 200)
         fprintf(stderr,
                 "fuzz-http: no fixture container (FUZZ_HTTP_IMAGE %s): inputs reach "
@@ -306,11 +311,9 @@ static int hexval(uint8_t c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* POST /container/system/stop would end the daemon: such inputs are skipped. The check is
- * on the bytes with %XX decoded once, as libmicrohttpd decodes the path. */
-static bool asks_stop(const uint8_t *data, size_t size)
+/* The input with %XX decoded once, as libmicrohttpd decodes the path (caller frees). */
+static uint8_t *decode(const uint8_t *data, size_t size, size_t *len)
 {
-    static const char needle[] = "system/stop";
     uint8_t *dec = malloc(size + 1);
     size_t n = 0;
     for (size_t i = 0; i < size; i++) {
@@ -322,23 +325,50 @@ static bool asks_stop(const uint8_t *data, size_t size)
             dec[n++] = data[i];
         }
     }
-    bool found = memmem(dec, n, needle, sizeof(needle) - 1) != NULL;
-    free(dec);
-    return found;
+    *len = n;
+    return dec;
+}
+
+static bool has(const uint8_t *d, size_t n, const char *word)
+{
+    return memmem(d, n, word, strlen(word)) != NULL;
+}
+
+/* Which fixtures an input may have removed, renamed or retagged. */
+static unsigned may_remove(const uint8_t *d, size_t n)
+{
+    unsigned fx = 0;
+    bool del = has(d, n, "DELETE") || has(d, n, "prune");
+    if (has(d, n, "images") && (del || has(d, n, "load") || has(d, n, "tag")))
+        fx |= FX_IMAGE;
+    if (has(d, n, "volumes") && del)
+        fx |= FX_VOLUME;
+    if (has(d, n, "containers") && (del || has(d, n, "rename")))
+        fx |= FX_CONTAINER | FX_VOLUME;
+    if (has(d, n, "networks") && del)
+        fx |= FX_NETWORK;
+    return fx;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static unsigned long runs;
     static int slow_ms = -1;
+    size_t n;
 
     if (slow_ms < 0)
         slow_ms = getenv("FUZZ_HTTP_SLOW") ? atoi(getenv("FUZZ_HTTP_SLOW")) : 0;
-
-    if (asks_stop(data, size))
+    uint8_t *dec = decode(data, size, &n);
+    /* POST /container/system/stop would end the daemon: skipped */
+    if (has(dec, n, "system/stop")) {
+        free(dec);
         return -1;
+    }
+    unsigned fx = may_remove(dec, n);
+    free(dec);
+
     int64_t t0 = now_ms();
-    ssize_t got = exchange(data, size, NULL, 0);
+    ssize_t got = exchange(data, size, NULL, 0, FIRST_MS);
     if (slow_ms && now_ms() - t0 >= slow_ms) {
         const uint8_t *nl = memchr(data, '\n', size);
         fprintf(stderr, "fuzz-http: slow input: %lld ms, %s: %.*s\n", (long long)(now_ms() - t0),
@@ -347,6 +377,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     runs++;
     if (runs % FUZZ_HOUSEKEEP == 0)
         housekeeping();
+    else if (fx)
+        fixtures(fx); /* the next input finds them again, whatever this one did */
     else if (runs % PING_EVERY == 0)
         ping();
     return 0;

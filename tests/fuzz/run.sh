@@ -131,6 +131,14 @@ if [ ${#reg[@]} -gt 0 ]; then
     "$bin" "${opts[@]}" "${reg[@]}" || fail "a regression input crashes again"
 fi
 
+# libFuzzer runs the whole corpus before its clock starts: past FUZZ_CORPUS_MAX inputs
+# (default 1000), merge it down to the inputs that keep its coverage.
+if [ "$(ls "$corpus" | wc -l)" -gt "${FUZZ_CORPUS_MAX:-1000}" ]; then
+    echo "fuzz: merging the corpus ($(ls "$corpus" | wc -l) inputs)" >&2
+    mkdir "$work/merged" && (cd "$crashes" && "$bin" "${opts[@]}" -merge=1 "$work/merged" "$corpus") &&
+        rm -rf "$corpus.old" && mv "$corpus" "$corpus.old" && mv "$work/merged" "$corpus" &&
+        rm -rf "$corpus.old" || fail "merge of $corpus failed"
+fi
 echo "fuzz: fuzz-$target for ${secs}s, corpus $corpus" >&2
 (cd "$crashes" && "$bin" "${opts[@]}" -max_total_time="$secs" -print_final_stats=1 \
     -artifact_prefix="$crashes/$target-" "$@" "$corpus" "$seeds")
