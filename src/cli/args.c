@@ -189,69 +189,16 @@ bool cli_json_bool(json_t *o, const char *key)
     return json_is_true(v);
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), 0 when the bytes there are not one
- * (overlong forms, surrogates and code points past U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t n = (s[0] & 0xe0) == 0xc0   ? 2
-               : (s[0] & 0xf0) == 0xe0 ? 3
-               : (s[0] & 0xf8) == 0xf0 ? 4
-                                       : 0;
-    if (n == 0)
-        return 0;
-    uint32_t cp = s[0] & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-char *cli_utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t len = strlen(s);
-    char *out = ctr_xmalloc(len * 3 + 1), *q = out;
-    while (*p) {
-        size_t n = utf8_seq(p);
-        if (n == 0) {
-            memcpy(q, "\xef\xbf\xbd", 3); /* U+FFFD for each bad byte, as Go's encoder */
-            q += 3;
-            p++;
-        } else {
-            memcpy(q, p, n);
-            q += n;
-            p += n;
-        }
-    }
-    *q = '\0';
-    return out;
-}
-
-json_t *cli_json_text(const char *s)
-{
-    if (s == NULL)
-        return json_null();
-    cleanup_free char *v = cli_utf8_valid(s);
-    return json_string(v);
-}
-
 void cli_json_set_text(json_t *obj, const char *key, const char *value)
 {
-    cleanup_free char *k = cli_utf8_valid(key);
-    json_object_set_new(obj, k, cli_json_text(value));
+    cleanup_free char *k = ctr_utf8_fix(key);
+    json_object_set_new(obj, k, ctr_json_str(value));
 }
 
 json_t *cli_json_strv(char *const *v)
 {
     json_t *a = json_array();
     for (; v && *v; v++)
-        json_array_append_new(a, cli_json_text(*v));
+        json_array_append_new(a, ctr_json_str(*v));
     return a;
 }

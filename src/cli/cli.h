@@ -190,9 +190,7 @@ bool cli_json_bool(json_t *o, const char *key);
 /* Text from argv, env or files for a request body: jansson refuses bytes that are not
  * UTF-8 (json_string returns NULL and the value is silently lost), so each such byte
  * becomes U+FFFD, as docker's Go client sends it. Every string the CLI puts in JSON
- * goes through these. */
-char *cli_utf8_valid(const char *s);
-json_t *cli_json_text(const char *s); /* NULL: JSON null */
+ * goes through these (ctr_json_str, ctr_utf8_fix of src/common). */
 void cli_json_set_text(json_t *obj, const char *key, const char *value);
 json_t *cli_json_strv(char *const *v); /* NULL: [] */
 

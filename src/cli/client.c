@@ -56,13 +56,13 @@ char *cli_filters_query(char **filters)
     for (char **p = filters; *p; p++) {
         const char *eq = strchr(*p, '=');
         cleanup_free char *k0 = ctr_xstrndup(*p, (size_t)(eq - *p));
-        cleanup_free char *k = cli_utf8_valid(k0);
+        cleanup_free char *k = ctr_utf8_fix(k0);
         json_t *arr = json_object_get(f, k);
         if (arr == NULL) {
             arr = json_array();
             json_object_set_new(f, k, arr);
         }
-        json_array_append_new(arr, cli_json_text(eq + 1));
+        json_array_append_new(arr, ctr_json_str(eq + 1));
     }
     cleanup_free char *s = json_dumps(f, JSON_COMPACT);
     json_decref(f);

@@ -78,15 +78,15 @@ json_t *cli_exec_body(const struct cli_exec_opts *o)
     bool attach = !o->detach;
 
     for (char **a = o->pos + 1; *a; a++)
-        json_array_append_new(cmd, cli_json_text(*a));
+        json_array_append_new(cmd, ctr_json_str(*a));
     for (char **e = o->env; e && *e; e++)
-        json_array_append_new(env, cli_json_text(*e));
+        json_array_append_new(env, ctr_json_str(*e));
     json_object_set_new(b, "Cmd", cmd);
     json_object_set_new(b, "Env", env);
     if (o->workdir)
-        json_object_set_new(b, "WorkingDir", cli_json_text(o->workdir));
+        json_object_set_new(b, "WorkingDir", ctr_json_str(o->workdir));
     if (o->user)
-        json_object_set_new(b, "User", cli_json_text(o->user));
+        json_object_set_new(b, "User", ctr_json_str(o->user));
     json_object_set_new(b, "Tty", json_boolean(o->tty));
     json_object_set_new(b, "AttachStdin", json_boolean(attach && o->interactive));
     json_object_set_new(b, "AttachStdout", json_boolean(attach));

@@ -151,15 +151,15 @@ void cli_run_net_json(const struct cli_run_opts *o, json_t *body, json_t *hc)
     }
     const char *first = o->networks ? o->networks[0] : o->net_aliases ? "default" : NULL;
     if (first) {
-        json_object_set_new(hc, "NetworkMode", cli_json_text(first));
+        json_object_set_new(hc, "NetworkMode", ctr_json_str(first));
         json_t *eps = json_object();
         if (strcmp(first, "none") != 0) {
             for (char **n = o->networks; n && *n; n++) {
-                cleanup_free char *k = cli_utf8_valid(*n);
+                cleanup_free char *k = ctr_utf8_fix(*n);
                 json_object_set_new(eps, k, json_object());
             }
             if (o->net_aliases) { /* docker: the aliases belong to the first network */
-                cleanup_free char *k = cli_utf8_valid(first);
+                cleanup_free char *k = ctr_utf8_fix(first);
                 json_object_set_new(eps, k,
                                     json_pack("{s:o}", "Aliases", strv_array(o->net_aliases)));
             }
@@ -435,8 +435,8 @@ json_t *cli_network_create_body(const char *name, const char *subnet, bool inter
     }
     json_t *cfg = json_array();
     if (subnet)
-        json_array_append_new(cfg, json_pack("{s:o}", "Subnet", cli_json_text(subnet)));
-    return json_pack("{s:o, s:s, s:b, s:b, s:o, s:{s:s, s:o}}", "Name", cli_json_text(name),
+        json_array_append_new(cfg, json_pack("{s:o}", "Subnet", ctr_json_str(subnet)));
+    return json_pack("{s:o, s:s, s:b, s:b, s:o, s:{s:s, s:o}}", "Name", ctr_json_str(name),
                      "Driver", "bridge", "CheckDuplicate", 1, "Internal", internal, "Labels", l,
                      "IPAM", "Driver", "default", "Config", cfg);
 }
@@ -603,9 +603,9 @@ static int connect_common(struct cli_ctx *ctx, int argc, char **argv, bool conne
     if (r != 0)
         return r == 1 ? 0 : -1;
     json_t *body =
-        connect ? json_pack("{s:o, s:{s:o}}", "Container", cli_json_text(pos[1]), "EndpointConfig",
+        connect ? json_pack("{s:o, s:{s:o}}", "Container", ctr_json_str(pos[1]), "EndpointConfig",
                             "Aliases", strv_array(o.aliases))
-                : json_pack("{s:o, s:b}", "Container", cli_json_text(pos[1]), "Force", o.force);
+                : json_pack("{s:o, s:b}", "Container", ctr_json_str(pos[1]), "Force", o.force);
     cleanup_free char *en = cli_esc(pos[0]);
     cleanup_free char *path = cli_path("/networks/%s/%s", en, connect ? "connect" : "disconnect");
     r = cli_call(ctx, "POST", path, body, NULL, err);

@@ -70,8 +70,8 @@ char *cli_registry_auth_header(const char *ref)
         registry_ref_free(&r);
         return NULL;
     }
-    j = json_pack("{s:o,s:o,s:o}", "username", cli_json_text(user), "password",
-                  cli_json_text(secret ? secret : ""), "serveraddress", cli_json_text(r.domain));
+    j = json_pack("{s:o,s:o,s:o}", "username", ctr_json_str(user), "password",
+                  ctr_json_str(secret ? secret : ""), "serveraddress", ctr_json_str(r.domain));
     js = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     registry_ref_free(&r);
@@ -209,8 +209,8 @@ int cli_cmd_registry_list(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
             *tab = '\0';
         const char *cells[] = {*l, user};
         cli_table_add(t, cells);
-        json_array_append_new(arr, json_pack("{s:o,s:o}", "hostname", cli_json_text(*l), "username",
-                                             cli_json_text(user)));
+        json_array_append_new(arr, json_pack("{s:o,s:o}", "hostname", ctr_json_str(*l), "username",
+                                             ctr_json_str(user)));
         if (o.quiet)
             printf("%s\n", *l);
     }

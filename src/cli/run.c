@@ -252,19 +252,19 @@ json_t *cli_run_body(const struct cli_run_opts *o, bool create_only)
     json_t *b = json_object(), *hc = json_object(), *labels = json_object();
     bool attach = !o->detach && !create_only;
 
-    json_object_set_new(b, "Image", cli_json_text(o->image));
+    json_object_set_new(b, "Image", ctr_json_str(o->image));
     if (o->cmd && o->cmd[0])
         json_object_set_new(b, "Cmd", cli_json_strv(o->cmd));
     if (o->entrypoint) {
         json_t *ep = json_array();
-        json_array_append_new(ep, cli_json_text(o->entrypoint));
+        json_array_append_new(ep, ctr_json_str(o->entrypoint));
         json_object_set_new(b, "Entrypoint", ep);
     }
     json_object_set_new(b, "Env", cli_json_strv(o->env));
     if (o->workdir)
-        json_object_set_new(b, "WorkingDir", cli_json_text(o->workdir));
+        json_object_set_new(b, "WorkingDir", ctr_json_str(o->workdir));
     if (o->user)
-        json_object_set_new(b, "User", cli_json_text(o->user));
+        json_object_set_new(b, "User", ctr_json_str(o->user));
     json_object_set_new(b, "Tty", json_boolean(o->tty));
     json_object_set_new(b, "OpenStdin", json_boolean(o->interactive));
     json_object_set_new(b, "StdinOnce", json_boolean(o->interactive && attach));

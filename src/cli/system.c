@@ -549,7 +549,7 @@ int cli_cmd_system_kernel_set(struct cli_ctx *ctx, int argc, char **argv, ctr_er
         return ctr_fail(err, 0, "`container system kernel set` needs `--binary PATH`");
     if (realpath(o.binary, abs) == NULL)
         return ctr_fail(err, errno, "kernel `%s`", o.binary);
-    body = json_pack("{s:o}", "Binary", cli_json_text(abs));
+    body = json_pack("{s:o}", "Binary", ctr_json_str(abs));
     r = cli_call(ctx, "POST", "/container/system/kernel", body, &resp, err);
     json_decref(body);
     if (r == 0)

@@ -64,9 +64,9 @@ void cli_run_mounts_json(const struct cli_run_opts *o, json_t *hc)
                 continue; /* checked while parsing */
             static const char *const types[] = {"bind", "volume", "tmpfs"};
             json_t *j = json_pack("{s:s, s:o, s:b}", "Type", types[m.type], "Target",
-                                  cli_json_text(m.target), "ReadOnly", m.readonly);
+                                  ctr_json_str(m.target), "ReadOnly", m.readonly);
             if (m.source)
-                json_object_set_new(j, "Source", cli_json_text(m.source));
+                json_object_set_new(j, "Source", ctr_json_str(m.source));
             if (m.type == BUNDLE_MOUNT_TMPFS && m.options && *m.options) {
                 /* size=N[,mode=OCTAL] as written by the parser */
                 json_t *t = json_object();
@@ -177,7 +177,7 @@ int cli_cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
         vol_opts_release(&o);
         return -1;
     }
-    json_t *body = json_pack("{s:o, s:s, s:o, s:o}", "Name", cli_json_text(pos[0]), "Driver",
+    json_t *body = json_pack("{s:o, s:s, s:o, s:o}", "Name", ctr_json_str(pos[0]), "Driver",
                              "local", "Labels", kv_json(o.labels), "DriverOpts", kv_json(o.opts));
     cleanup_free char *path = cli_path("/volumes/create");
     r = cli_call(ctx, "POST", path, body, &resp, err);

@@ -76,6 +76,14 @@ void ctr_strv_append(char ***v, const char *s);
 enum ctr_log_level { CTR_LOG_ERROR, CTR_LOG_WARN, CTR_LOG_INFO, CTR_LOG_DEBUG };
 void ctr_log_set_level(enum ctr_log_level level);
 enum ctr_log_level ctr_log_get_level(void);
+/* Text from outside on its way into JSON (utf8.c): jansson refuses bytes that are not
+ * UTF-8, so each such byte becomes U+FFFD, as Go's encoding/json does. */
+bool ctr_utf8_valid(const char *s);
+/* A copy of s with every invalid byte replaced by U+FFFD (caller frees). */
+char *ctr_utf8_fix(const char *s);
+/* A JSON string of s that never fails (invalid bytes as above); NULL gives JSON null. */
+struct json_t *ctr_json_str(const char *s);
+
 /* Send log lines to a file descriptor (default stderr); json=true writes JSON lines. */
 void ctr_log_set_sink(int fd, bool json);
 void ctr_log_set_prog(const char *prog);

@@ -50,15 +50,6 @@ char *dmn_version_check(unsigned major, unsigned minor);
  * (greedy, the rest of the pattern must match the tail). params get copies. */
 bool dmn_route_match(const char *pattern, const char *path, char *params[DMN_ROUTE_MAX_PARAMS]);
 
-/* ---- text from outside (text.c, pure: unit tested) ---- */
-/* Whether s is valid UTF-8 (what jansson accepts). */
-bool dmn_utf8_valid(const char *s);
-/* A copy of s with each byte that is not part of valid UTF-8 replaced by U+FFFD, as
- * Go's encoding/json does (caller frees). */
-char *dmn_utf8_fix(const char *s);
-/* A JSON string of s that never fails: invalid UTF-8 as above; NULL gives JSON null. */
-json_t *dmn_json_str(const char *s);
-
 /* ---- HTTP requests and replies (http.c; routes.c dispatches) ---- */
 struct dmn;
 struct dmn_req {

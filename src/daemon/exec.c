@@ -510,7 +510,7 @@ int dmn_handle_top(struct dmn_req *r)
         if (ncols == 0) {
             char *s2 = NULL;
             for (char *t = strtok_r(line, " \t", &s2); t; t = strtok_r(NULL, " \t", &s2), ncols++)
-                json_array_append_new(titles, dmn_json_str(t)); /* ps output: any byte */
+                json_array_append_new(titles, ctr_json_str(t)); /* ps output: any byte */
             continue;
         }
         json_t *row = json_array();
@@ -519,7 +519,7 @@ int dmn_handle_top(struct dmn_req *r)
             p += strspn(p, " \t");
             size_t l = i + 1 == ncols ? strlen(p) : strcspn(p, " \t");
             cleanup_free char *cell = ctr_xstrndup(p, l);
-            json_array_append_new(row, dmn_json_str(cell));
+            json_array_append_new(row, ctr_json_str(cell));
             p += l;
         }
         json_array_append_new(procs, row);

@@ -24,10 +24,10 @@ char *dmn_path_stat_header(const struct shim_archive_stat *st)
 {
     /* Names come from the guest's file system: any byte. */
     json_t *j =
-        json_pack("{s:o, s:I, s:I, s:s, s:o}", "name", dmn_json_str(st->name ? st->name : ""),
+        json_pack("{s:o, s:I, s:I, s:s, s:o}", "name", ctr_json_str(st->name ? st->name : ""),
                   "size", (json_int_t)st->size, "mode", (json_int_t)st->mode, "mtime",
                   st->mtime ? st->mtime : "0001-01-01T00:00:00Z", "linkTarget",
-                  dmn_json_str(st->link_target ? st->link_target : ""));
+                  ctr_json_str(st->link_target ? st->link_target : ""));
     cleanup_free char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     size_t n = strlen(s);

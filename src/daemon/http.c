@@ -137,7 +137,7 @@ int dmn_reply_error(struct dmn_req *r, unsigned status, const char *fmt, ...)
     else
         log_debug("%s %s: %u %s", r->method, r->path, status, msg);
     /* The message may quote the request (an id, a path, a query value): any byte. */
-    json_t *j = json_pack("{s:o}", "message", dmn_json_str(msg));
+    json_t *j = json_pack("{s:o}", "message", ctr_json_str(msg));
     free(msg);
     return dmn_reply_json(r, status, j);
 }

@@ -59,10 +59,10 @@ static void job_write(struct job *j, json_t *m)
 static void job_status(struct job *j, const char *status, const char *id)
 {
     if (id)
-        job_write(j, json_pack("{s:o,s:{},s:o}", "status", dmn_json_str(status), "progressDetail",
-                               "id", dmn_json_str(id)));
+        job_write(j, json_pack("{s:o,s:{},s:o}", "status", ctr_json_str(status), "progressDetail",
+                               "id", ctr_json_str(id)));
     else
-        job_write(j, json_pack("{s:o}", "status", dmn_json_str(status)));
+        job_write(j, json_pack("{s:o}", "status", ctr_json_str(status)));
 }
 
 static void job_progress(void *opaque, const struct registry_progress_event *ev)
@@ -99,8 +99,8 @@ static void job_progress(void *opaque, const struct registry_progress_event *ev)
 static void job_error(struct job *j, ctr_error_t *err)
 {
     /* The message may quote the reference or a registry's reply: any byte. */
-    job_write(j, json_pack("{s:{s:o},s:o}", "errorDetail", "message", dmn_json_str((*err)->msg),
-                           "error", dmn_json_str((*err)->msg)));
+    job_write(j, json_pack("{s:{s:o},s:o}", "errorDetail", "message", ctr_json_str((*err)->msg),
+                           "error", ctr_json_str((*err)->msg)));
     ctr_error_free(err);
 }
 

@@ -351,7 +351,7 @@ json_t *dmn_container_state_json(struct dmn_container *c)
                      dmn_status_name(c->status), "Running", c->status == DMN_RUNNING, "Paused", 0,
                      "Restarting", 0, "OOMKilled", 0, "Dead", c->status == DMN_DEAD, "Pid",
                      c->status == DMN_RUNNING ? c->pid : 0, "ExitCode", c->exit_code, "Error",
-                     dmn_json_str(c->error        ? c->error
+                     ctr_json_str(c->error        ? c->error
                                   : running_error ? running_error
                                                   : ""),
                      "StartedAt", started, "FinishedAt", finished);

@@ -132,11 +132,11 @@ int dmn_handle_info(struct dmn_req *r)
         "2", "KernelVersion", u.release, "OperatingSystem", "container (one microVM per container)",
         "OSVersion", "", "OSType", "linux", "Architecture", u.machine, "IndexServerAddress",
         "https://index.docker.io/v1/", "NCPU", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-        "MemTotal", (json_int_t)pages * psize, "DockerRootDir", dmn_json_str(d->cfg.root), "Name",
-        dmn_json_str(host), "Labels", "ExperimentalBuild", 0, "ServerVersion", DMN_VERSION);
+        "MemTotal", (json_int_t)pages * psize, "DockerRootDir", ctr_json_str(d->cfg.root), "Name",
+        ctr_json_str(host), "Labels", "ExperimentalBuild", 0, "ServerVersion", DMN_VERSION);
     json_object_set_new(
         j, "Runtimes",
-        json_pack("{s:{s:o}}", "container-runtime", "path", dmn_json_str(d->cfg.runtime)));
+        json_pack("{s:{s:o}}", "container-runtime", "path", ctr_json_str(d->cfg.runtime)));
     json_object_set_new(j, "DefaultRuntime", json_string("container-runtime"));
     json_object_set_new(j, "Swarm",
                         json_pack("{s:s,s:s,s:s,s:b,s:s,s:n}", "LocalNodeState", "inactive",
@@ -157,7 +157,7 @@ static json_t *file_info(const char *path, bool digest)
     struct stat st;
     bool present = stat(path, &st) == 0 && S_ISREG(st.st_mode);
     /* host paths (the daemon's options) may hold any byte */
-    json_t *j = json_pack("{s:o,s:b,s:I}", "Path", dmn_json_str(path), "Present", present, "Size",
+    json_t *j = json_pack("{s:o,s:b,s:I}", "Path", ctr_json_str(path), "Present", present, "Size",
                           (json_int_t)(present ? st.st_size : 0));
     if (present && digest) {
         char dg[OCI_DIGEST_STR_LEN + 1];

@@ -48,31 +48,17 @@ static void set_new(json_t *obj, const char *key, json_t *val)
         abort(); /* OOM or invalid UTF-8 from our own side */
 }
 
-json_t *proto_json_str(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j == NULL) {
-        char *copy = ctr_xstrdup(s);
-        for (char *p = copy; *p; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-        j = json_string(copy);
-        free(copy);
-    }
-    return j;
-}
-
 static void set_str(json_t *obj, const char *key, const char *s)
 {
     if (s != NULL)
-        set_new(obj, key, proto_json_str(s));
+        set_new(obj, key, ctr_json_str(s));
 }
 
 static json_t *strv_json(char *const *v)
 {
     json_t *a = json_array();
     for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-        if (json_array_append_new(a, proto_json_str(v[i])) < 0)
+        if (json_array_append_new(a, ctr_json_str(v[i])) < 0)
             abort();
     return a;
 }

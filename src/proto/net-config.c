@@ -270,19 +270,19 @@ json_t *proto_net_encode(const struct agent_setup *s)
     for (size_t i = 0; i < s->n_ifaces; i++) {
         const struct agent_iface *f = &s->ifaces[i];
         json_t *j = json_object();
-        set_new(j, "mac", proto_json_str(f->mac ? f->mac : ""));
-        set_new(j, "address", proto_json_str(f->address ? f->address : ""));
+        set_new(j, "mac", ctr_json_str(f->mac ? f->mac : ""));
+        set_new(j, "address", ctr_json_str(f->address ? f->address : ""));
         if (f->gateway)
-            set_new(j, "gateway", proto_json_str(f->gateway));
+            set_new(j, "gateway", ctr_json_str(f->gateway));
         set_new(j, "mtu", json_integer(f->mtu ? f->mtu : NET_DEFAULT_MTU));
         if (json_array_append_new(a, j) < 0)
             abort();
     }
     set_new(o, "interfaces", a);
     if (s->hosts)
-        set_new(o, "hosts", proto_json_str(s->hosts));
+        set_new(o, "hosts", ctr_json_str(s->hosts));
     if (s->resolv)
-        set_new(o, "resolv", proto_json_str(s->resolv));
+        set_new(o, "resolv", ctr_json_str(s->resolv));
     return o;
 }
 
@@ -438,9 +438,9 @@ void proto_bundle_net_encode(json_t *root, const struct bundle_config *cfg)
         for (size_t i = 0; i < cfg->n_nets; i++) {
             const struct bundle_net *n = &cfg->nets[i];
             json_t *o = json_object();
-            set_new(o, "tap", proto_json_str(n->tap ? n->tap : ""));
-            set_new(o, "bridge", proto_json_str(n->bridge ? n->bridge : ""));
-            set_new(o, "mac", proto_json_str(n->mac ? n->mac : ""));
+            set_new(o, "tap", ctr_json_str(n->tap ? n->tap : ""));
+            set_new(o, "bridge", ctr_json_str(n->bridge ? n->bridge : ""));
+            set_new(o, "mac", ctr_json_str(n->mac ? n->mac : ""));
             set_new(o, "mtu", json_integer(n->mtu ? n->mtu : NET_DEFAULT_MTU));
             if (json_array_append_new(a, o) < 0)
                 abort();
@@ -452,10 +452,10 @@ void proto_bundle_net_encode(json_t *root, const struct bundle_config *cfg)
         for (size_t i = 0; i < cfg->n_ports; i++) {
             const struct bundle_port *p = &cfg->ports[i];
             json_t *o = json_object();
-            set_new(o, "proto", proto_json_str(p->proto ? p->proto : "tcp"));
-            set_new(o, "host_ip", proto_json_str(p->host_ip ? p->host_ip : "0.0.0.0"));
+            set_new(o, "proto", ctr_json_str(p->proto ? p->proto : "tcp"));
+            set_new(o, "host_ip", ctr_json_str(p->host_ip ? p->host_ip : "0.0.0.0"));
             set_new(o, "host_port", json_integer(p->host_port));
-            set_new(o, "container_ip", proto_json_str(p->container_ip ? p->container_ip : ""));
+            set_new(o, "container_ip", ctr_json_str(p->container_ip ? p->container_ip : ""));
             set_new(o, "container_port", json_integer(p->container_port));
             if (json_array_append_new(a, o) < 0)
                 abort();

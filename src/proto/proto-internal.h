@@ -7,10 +7,6 @@
 
 #include <jansson.h>
 
-/* A JSON string of s; bytes that are not UTF-8 (jansson refuses them, and text from the
- * guest may hold any) become '?' rather than failing. agent-msg.c */
-json_t *proto_json_str(const char *s);
-
 /* setup.network: o is the `network` value (NULL or JSON null: nothing). Strict: unknown
  * keys, bad values and over-long text are errors; `path` prefixes the messages
  * ("setup.network"), errnum is the errno they carry (EPROTO for the agent, EINVAL for

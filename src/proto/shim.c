@@ -216,7 +216,7 @@ char *shimp_msg_encode(const struct shimp_msg *msg, size_t *len)
     if (msg->kind == SHIMP_MSG_EXIT) {
         o = json_pack("{s:s, s:i}", "event", "exit", "status", msg->status);
         if (msg->exit_error)
-            json_object_set_new(o, "error", proto_json_str(msg->exit_error));
+            json_object_set_new(o, "error", ctr_json_str(msg->exit_error));
         return dump(o, len);
     }
     if (msg->ok) {
@@ -225,16 +225,16 @@ char *shimp_msg_encode(const struct shimp_msg *msg, size_t *len)
             const struct agent_path_stat *st = msg->stat;
             json_object_set_new(o, "stat",
                                 json_pack("{s:o, s:I, s:I, s:o, s:o}", "name",
-                                          proto_json_str(st->name ? st->name : ""), "size",
+                                          ctr_json_str(st->name ? st->name : ""), "size",
                                           (json_int_t)st->size, "mode", (json_int_t)st->mode,
-                                          "mtime", proto_json_str(st->mtime ? st->mtime : ""),
+                                          "mtime", ctr_json_str(st->mtime ? st->mtime : ""),
                                           "link_target",
-                                          proto_json_str(st->link_target ? st->link_target : "")));
+                                          ctr_json_str(st->link_target ? st->link_target : "")));
         }
         return dump(o, len);
     }
     o = json_pack("{s:b, s:o, s:i}", "ok", 0, "error",
-                  proto_json_str(msg->error ? msg->error : "failed"), "code", msg->code);
+                  ctr_json_str(msg->error ? msg->error : "failed"), "code", msg->code);
     if (msg->errnum > 0)
         json_object_set_new(o, "errno", json_integer(msg->errnum));
     return dump(o, len);

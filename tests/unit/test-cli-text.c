@@ -35,10 +35,10 @@ static void test_utf8_valid(void **state)
          "a" FFFD "b"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *v = cli_utf8_valid(cases[i].in);
+        char *v = ctr_utf8_fix(cases[i].in);
         assert_string_equal(v, cases[i].out);
         free(v);
-        json_t *j = cli_json_text(cases[i].in);
+        json_t *j = ctr_json_str(cases[i].in);
         assert_non_null(j);
         assert_string_equal(json_string_value(j), cases[i].out);
         json_decref(j);

@@ -16,45 +16,45 @@
 
 static void test_utf8_valid(void **state)
 {
-    assert_true(dmn_utf8_valid(""));
-    assert_true(dmn_utf8_valid("plain ascii"));
-    assert_true(dmn_utf8_valid("caf\xc3\xa9 " FFFD " \xf0\x9f\x90\xb3"));
-    assert_false(dmn_utf8_valid("caf\xe9"));
-    assert_false(dmn_utf8_valid("\xff"));
-    assert_false(dmn_utf8_valid("\xc0\xaf"));         /* overlong '/' */
-    assert_false(dmn_utf8_valid("\xed\xa0\x80"));     /* a surrogate */
-    assert_false(dmn_utf8_valid("\xf4\x90\x80\x80")); /* past U+10FFFF */
-    assert_false(dmn_utf8_valid("\xe2\x82"));         /* cut short at the end */
-    assert_false(dmn_utf8_valid("\xf0\x9f\x90"));
+    assert_true(ctr_utf8_valid(""));
+    assert_true(ctr_utf8_valid("plain ascii"));
+    assert_true(ctr_utf8_valid("caf\xc3\xa9 " FFFD " \xf0\x9f\x90\xb3"));
+    assert_false(ctr_utf8_valid("caf\xe9"));
+    assert_false(ctr_utf8_valid("\xff"));
+    assert_false(ctr_utf8_valid("\xc0\xaf"));         /* overlong '/' */
+    assert_false(ctr_utf8_valid("\xed\xa0\x80"));     /* a surrogate */
+    assert_false(ctr_utf8_valid("\xf4\x90\x80\x80")); /* past U+10FFFF */
+    assert_false(ctr_utf8_valid("\xe2\x82"));         /* cut short at the end */
+    assert_false(ctr_utf8_valid("\xf0\x9f\x90"));
 }
 
 static void test_utf8_fix(void **state)
 {
-    char *s = dmn_utf8_fix("caf\xe9");
+    char *s = ctr_utf8_fix("caf\xe9");
     assert_string_equal(s, "caf" FFFD);
     free(s);
     /* one U+FFFD per invalid byte, as Go's encoding/json */
-    s = dmn_utf8_fix("\xff\xfe/x");
+    s = ctr_utf8_fix("\xff\xfe/x");
     assert_string_equal(s, FFFD FFFD "/x");
     free(s);
-    s = dmn_utf8_fix("a\xe2\x82");
+    s = ctr_utf8_fix("a\xe2\x82");
     assert_string_equal(s, "a" FFFD FFFD);
     free(s);
-    s = dmn_utf8_fix("ok \xc3\xa9");
+    s = ctr_utf8_fix("ok \xc3\xa9");
     assert_string_equal(s, "ok \xc3\xa9");
     free(s);
-    s = dmn_utf8_fix("");
+    s = ctr_utf8_fix("");
     assert_string_equal(s, "");
     free(s);
 }
 
 static void test_json_str(void **state)
 {
-    json_t *j = dmn_json_str("No such container: \xff");
+    json_t *j = ctr_json_str("No such container: \xff");
     assert_non_null(j);
     assert_string_equal(json_string_value(j), "No such container: " FFFD);
     json_decref(j);
-    j = dmn_json_str(NULL);
+    j = ctr_json_str(NULL);
     assert_true(json_is_null(j));
     json_decref(j);
     /* every byte value survives as valid JSON */
@@ -62,7 +62,7 @@ static void test_json_str(void **state)
     for (int i = 1; i < 256; i++)
         all[i - 1] = (char)i;
     all[255] = '\0';
-    j = dmn_json_str(all);
+    j = ctr_json_str(all);
     char *dump = json_dumps(j, JSON_ENCODE_ANY);
     assert_non_null(dump);
     free(dump);

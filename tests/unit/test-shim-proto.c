@@ -113,7 +113,7 @@ static void archive_replies(void **state)
     free(json);
     assert_int_equal(out.kind, SHIMP_MSG_EXIT);
     assert_int_equal(out.status, 1);
-    assert_string_equal(out.exit_error, "bad ? name");
+    assert_string_equal(out.exit_error, "bad \xef\xbf\xbd name");
     shimp_msg_release(&out);
 
     msg_bad("{\"ok\":true,\"stat\":[]}", "must be an object");

@@ -1,12 +1,15 @@
-/* Text that reaches JSON from outside (URLs, query values, guest output): jansson
- * refuses bytes that are not UTF-8, so they are replaced with U+FFFD as Go's
- * encoding/json does (one per invalid byte). Pure functions: unit tested. */
-#include "daemon/daemon-internal.h"
+/* Text that reaches JSON from outside (argv, URLs, query values, guest output, file
+ * names): jansson refuses bytes that are not UTF-8 (json_string returns NULL and the
+ * value is lost), so each such byte becomes U+FFFD, as Go's encoding/json does. One
+ * copy for the CLI, the daemon, the shim and the guest. */
+#include "common/common.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when s[0] starts none. */
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when the bytes there are not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
 static size_t utf8_seq(const unsigned char *s)
 {
     unsigned char c = s[0];
@@ -25,7 +28,7 @@ static size_t utf8_seq(const unsigned char *s)
     return 0;
 }
 
-bool dmn_utf8_valid(const char *s)
+bool ctr_utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
@@ -37,12 +40,11 @@ bool dmn_utf8_valid(const char *s)
     return true;
 }
 
-char *dmn_utf8_fix(const char *s)
+char *ctr_utf8_fix(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t len = strlen(s);
     /* At worst every byte becomes the 3 bytes of U+FFFD. */
-    char *out = ctr_xmalloc(len * 3 + 1), *o = out;
+    char *out = ctr_xmalloc(strlen(s) * 3 + 1), *o = out;
     while (*p) {
         size_t n = utf8_seq(p);
         if (n == 0) {
@@ -59,13 +61,13 @@ char *dmn_utf8_fix(const char *s)
     return out;
 }
 
-json_t *dmn_json_str(const char *s)
+json_t *ctr_json_str(const char *s)
 {
     if (s == NULL)
         return json_null();
     json_t *j = json_string(s);
     if (j == NULL) {
-        char *fixed = dmn_utf8_fix(s);
+        char *fixed = ctr_utf8_fix(s);
         j = json_string(fixed);
         free(fixed);
     }
