@@ -93,6 +93,37 @@ api() {
 }
 code() { cat "$T_TMP/api.code"; }
 
+# exec_create NAME CMD...: an exec of CMD (stdout and stderr attached); sets EXEC_ID.
+exec_create() {
+    local name=$1
+    shift
+    EXEC_ID=$(curl -s --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
+        -d "$(jq -cn '{Cmd: $ARGS.positional, AttachStdout: true, AttachStderr: true}' --args "$@")" \
+        "http://d/containers/$name/exec" | jq -r .Id)
+}
+# exec_start ID: a hijacked exec start (as the docker CLI does it); prints its output
+# (the stdout and stderr frames' payloads), after at most 60 s.
+exec_start() {
+    timeout 60 python3 - "$SOCK" "$1" <<'PY'
+import socket, struct, sys
+a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1])
+a.sendall(("POST /exec/%s/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+           "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n{}" % sys.argv[2]).encode())
+data = b""
+while True:
+    x = a.recv(65536)
+    if not x: break
+    data += x
+body = data.partition(b"\r\n\r\n")[2]
+out = b""
+while len(body) >= 8:
+    n = struct.unpack(">I", body[4:8])[0]
+    out += body[8:8 + n]
+    body = body[8 + n:]
+print(out.decode(errors="replace").strip())
+PY
+}
+
 # wait_for SECONDS CMD...: poll CMD until it succeeds.
 wait_for() {
     local end=$((SECONDS + $1))

@@ -30,21 +30,9 @@ daemon_start
 check_eq "after the restart both are running" "running running" "$(state r1 .State.Status) $(state r2 .State.Status)"
 check_eq "and the shim was adopted, not restarted" "$shim1" "$(state r1 .State.Pid)"
 check_eq "ps (not -a) lists both" "2" "$(api GET /containers/json | jq length)"
-out=$(curl -s --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
-    -d '{"Cmd":["echo","exec-ok"],"AttachStdout":true}' http://d/containers/r1/exec | jq -r .Id)
-got=$(timeout 30 python3 - "$SOCK" "$out" <<'PY'
-import socket, sys
-a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1])
-a.sendall(("POST /exec/%s/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
-           "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n{}" % sys.argv[2]).encode())
-data = b""
-while True:
-    x = a.recv(65536)
-    if not x: break
-    data += x
-print(data.partition(b"\r\n\r\n")[2][8:].decode().strip())
-PY
-)
+exec_create r1 echo exec-ok
+out=$EXEC_ID
+got=$(exec_start "$out")
 check_eq "exec into an adopted container works" "exec-ok" "$got"
 check_eq "its exit code is recorded" "0" "$(api GET "/exec/$out/json" | jq -r .ExitCode)"
 curl -s -o /dev/null --unix-socket "$SOCK" -X POST "http://d/containers/r1/stop?t=1"

@@ -29,29 +29,9 @@ daemon_start || need "the daemon did not start"
 
 state() { api GET "/containers/$1/json" | jq -r "$2"; }
 logs() { curl -s -m 10 --unix-socket "$SOCK" "http://d/containers/$1/logs?stdout=1&stderr=1" | tr -d '\000-\010'; }
-exec_sh() { # NAME SCRIPT: a hijacked exec of `sh -c SCRIPT`; prints its stdout
-    local id
-    id=$(curl -s --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
-        -d "$(jq -cn --arg s "$2" '{Cmd: ["sh", "-c", $s], AttachStdout: true}')" \
-        "http://d/containers/$1/exec" | jq -r .Id)
-    timeout 60 python3 - "$SOCK" "$id" <<'PY'
-import socket, struct, sys
-a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1])
-a.sendall(("POST /exec/%s/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
-           "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n{}" % sys.argv[2]).encode())
-data = b""
-while True:
-    x = a.recv(65536)
-    if not x: break
-    data += x
-body = data.partition(b"\r\n\r\n")[2]
-out = b""
-while len(body) >= 8:
-    n = struct.unpack(">I", body[4:8])[0]
-    out += body[8:8 + n]
-    body = body[8 + n:]
-print(out.decode(errors="replace").strip())
-PY
+exec_sh() { # NAME SCRIPT: a hijacked exec of `sh -c SCRIPT`; prints its output
+    exec_create "$1" sh -c "$2"
+    exec_start "$EXEC_ID"
 }
 dd_done() { [ -n "$(exec_sh f1 'cat /dev/shm/dd-exit 2>/dev/null')" ]; }
 

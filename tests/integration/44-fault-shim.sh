@@ -20,35 +20,6 @@ create_start() { # NAME JSON-BODY
     [ "$(code)" = 204 ] || { diag "start $1: $(code) $(cat "$T_TMP/api.out")"; return 1; }
 }
 state() { api GET "/containers/$1/json" | jq -r "$2"; }
-# exec_create NAME CMD...: sets EXEC_ID
-exec_create() {
-    local name=$1
-    shift
-    EXEC_ID=$(curl -s --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
-        -d "$(jq -cn '{Cmd: $ARGS.positional, AttachStdout: true, AttachStderr: true}' --args "$@")" \
-        "http://d/containers/$name/exec" | jq -r .Id)
-}
-# exec_start ID: a hijacked exec start; prints its output (stdout and stderr frames)
-exec_start() {
-    timeout 60 python3 - "$SOCK" "$1" <<'PY'
-import socket, struct, sys
-a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1])
-a.sendall(("POST /exec/%s/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
-           "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n{}" % sys.argv[2]).encode())
-data = b""
-while True:
-    x = a.recv(65536)
-    if not x: break
-    data += x
-body = data.partition(b"\r\n\r\n")[2]
-out = b""
-while len(body) >= 8:
-    n = struct.unpack(">I", body[4:8])[0]
-    out += body[8:8 + n]
-    body = body[8 + n:]
-print(out.decode(errors="replace").strip())
-PY
-}
 
 check "start h1" create_start h1 '{"Image":"busybox","Cmd":["sh","-c","echo h1 up; sleep 600"]}'
 id=$(state h1 .Id)
