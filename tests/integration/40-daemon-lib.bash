@@ -98,7 +98,8 @@ exec_create() {
     local name=$1
     shift
     EXEC_ID=$(curl -s --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
-        -d "$(jq -cn '{Cmd: $ARGS.positional, AttachStdout: true, AttachStderr: true}' --args "$@")" \
+        -d "$(python3 -c 'import json, sys
+print(json.dumps({"Cmd": sys.argv[1:], "AttachStdout": True, "AttachStderr": True}))' "$@")" \
         "http://d/containers/$name/exec" | jq -r .Id)
 }
 # exec_start ID: a hijacked exec start (as the docker CLI does it); prints its output
