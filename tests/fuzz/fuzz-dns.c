@@ -1,6 +1,6 @@
 /* libFuzzer target: arbitrary bytes as one DNS query to the resolver's local part (parser,
  * lookup, reply building), with both the UDP (512) and TCP reply limits. Every reply must be
- * a well-formed header within the limit. Built and run by tests/fuzz/run-dns.sh. */
+ * a well-formed header within the limit. Built and run by tests/fuzz/run.sh dns. */
 #include "net/dns.h"
 
 #include <stdlib.h>
