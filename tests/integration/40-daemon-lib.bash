@@ -93,6 +93,16 @@ api() {
 }
 code() { cat "$T_TMP/api.code"; }
 
+# create_start NAME JSON-BODY: create and start a container; says why when either fails.
+create_start() { # NAME JSON-BODY
+    api POST "/containers/create?name=$1" "$2" >/dev/null
+    [ "$(code)" = 201 ] || { diag "create $1: $(code) $(cat "$T_TMP/api.out")"; return 1; }
+    api POST "/containers/$1/start" >/dev/null
+    [ "$(code)" = 204 ] || { diag "start $1: $(code) $(cat "$T_TMP/api.out")"; return 1; }
+}
+# state NAME JQ-FILTER: a field of the container's inspect.
+state() { api GET "/containers/$1/json" | jq -r "$2"; }
+
 # exec_create NAME CMD...: an exec of CMD (stdout and stderr attached); sets EXEC_ID.
 exec_create() {
     local name=$1

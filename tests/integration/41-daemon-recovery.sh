@@ -10,14 +10,6 @@ plan_start
 daemon_fixtures
 daemon_start || need "the daemon did not start"
 
-create_start() { # NAME JSON-BODY
-    api POST "/containers/create?name=$1" "$2" >/dev/null
-    [ "$(code)" = 201 ] || { diag "create $1: $(code) $(cat "$T_TMP/api.out")"; return 1; }
-    api POST "/containers/$1/start" >/dev/null
-    [ "$(code)" = 204 ] || { diag "start $1: $(code) $(cat "$T_TMP/api.out")"; return 1; }
-}
-state() { api GET "/containers/$1/json" | jq -r "$2"; }
-
 check "start r1" create_start r1 '{"Image":"busybox","Cmd":["sh","-c","echo r1 up; sleep 600"]}'
 check "start r2 (AutoRemove off)" create_start r2 '{"Image":"busybox","Cmd":["sh","-c","echo r2 up; sleep 600"]}'
 check_eq "both run" "running running" "$(state r1 .State.Status) $(state r2 .State.Status)"

@@ -13,14 +13,6 @@ daemon_fixtures
 export CONTAINER_SHIM_TIMEOUT=3
 daemon_start || need "the daemon did not start"
 
-create_start() { # NAME JSON-BODY
-    api POST "/containers/create?name=$1" "$2" >/dev/null
-    [ "$(code)" = 201 ] || { diag "create $1: $(code) $(cat "$T_TMP/api.out")"; return 1; }
-    api POST "/containers/$1/start" >/dev/null
-    [ "$(code)" = 204 ] || { diag "start $1: $(code) $(cat "$T_TMP/api.out")"; return 1; }
-}
-state() { api GET "/containers/$1/json" | jq -r "$2"; }
-
 check "start h1" create_start h1 '{"Image":"busybox","Cmd":["sh","-c","echo h1 up; sleep 600"]}'
 id=$(state h1 .Id)
 shim=$(state h1 .State.Pid)
