@@ -111,6 +111,9 @@ int ctr_rm_rf(const char *path, ctr_error_t *err);
 /* Write/read all bytes, retrying on EINTR and short transfers. */
 ssize_t ctr_write_all(int fd, const void *buf, size_t len);
 ssize_t ctr_read_all(int fd, void *buf, size_t len);
+/* True when the peer of a socket closed or reset it (checked without blocking); a
+ * half-close (shutdown of its write side) is not a departure. */
+bool ctr_fd_peer_gone(int fd);
 /* Monotonic clock in nanoseconds. */
 uint64_t ctr_now_ns(void);
 

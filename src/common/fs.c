@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -171,4 +172,14 @@ uint64_t ctr_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+bool ctr_fd_peer_gone(int fd)
+{
+    /* A half-close (the docker CLI shuts its write side after stdin) is not a
+     * departure: only a full hangup is (unix sockets report it as POLLHUP). */
+    struct pollfd p = {.fd = fd, .events = 0};
+    if (fd < 0)
+        return false;
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }

@@ -2,7 +2,7 @@
  * (DATA/containers/<id>/daemon.json next to the bundle), lookup by id, prefix
  * or name, removal, list and inspect. Create lives in create.c, the lifecycle
  * in lifecycle.c. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "shim/shim.h"
 
 #include <dirent.h>
@@ -446,16 +446,16 @@ out:
     return ret;
 }
 
-int dmn_handle_delete(struct dmn_req *r)
+int api_handle_delete(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     int ret =
-        dmn_container_remove(r->d, c, dmn_query_bool(r, "force"), dmn_query_bool(r, "v"), &err);
+        dmn_container_remove(r->d, c, api_query_bool(r, "force"), api_query_bool(r, "v"), &err);
     dmn_container_put(r->d, c);
-    return ret < 0 ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 204);
+    return ret < 0 ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 204);
 }
 
 /* ---- list, inspect, prune, rename ---- */
@@ -491,20 +491,20 @@ static bool match_ancestor(const char *v, void *ctx)
             (strcmp(c->image_id, v) == 0 || strncmp(c->image_id + 7, v, strlen(v)) == 0));
 }
 
-int dmn_handle_list(struct dmn_req *r)
+int api_handle_list(struct api_req *r)
 {
     static const char *const allowed[] = {"id",       "name",   "status", "label", "exited",
                                           "ancestor", "before", "since",  NULL};
     struct dmn_filters f = {0};
     ctr_error_t err = NULL;
-    bool all = dmn_query_bool(r, "all");
-    long limit = dmn_query(r, "limit") ? atol(dmn_query(r, "limit")) : -1;
+    bool all = api_query_bool(r, "all");
+    long limit = api_query(r, "limit") ? atol(api_query(r, "limit")) : -1;
     struct dmn *d = r->d;
 
-    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
         dmn_filters_check(&f, allowed, &err) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     json_t *out = json_array();
     pthread_mutex_lock(&d->lock);
@@ -548,20 +548,20 @@ int dmn_handle_list(struct dmn_req *r)
     }
     pthread_mutex_unlock(&d->lock);
     dmn_filters_release(&f);
-    return dmn_reply_json(r, 200, out);
+    return api_reply_json(r, 200, out);
 }
 
-int dmn_handle_inspect(struct dmn_req *r)
+int api_handle_inspect(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     pthread_mutex_lock(&r->d->lock);
     json_t *j = dmn_container_inspect_json(r->d, c);
     pthread_mutex_unlock(&r->d->lock);
     dmn_container_put(r->d, c);
-    return dmn_reply_json(r, 200, j);
+    return api_reply_json(r, 200, j);
 }
 
 static uint64_t disk_usage(const char *path)
@@ -591,7 +591,7 @@ uint64_t dmn_disk_usage(const char *path)
     return disk_usage(path);
 }
 
-int dmn_handle_prune(struct dmn_req *r)
+int api_handle_prune(struct api_req *r)
 {
     static const char *const allowed[] = {"label", "until", NULL};
     struct dmn_filters f = {0};
@@ -602,16 +602,16 @@ int dmn_handle_prune(struct dmn_req *r)
     json_int_t reclaimed = 0;
     int64_t until = INT64_MAX;
 
-    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
         dmn_filters_check(&f, allowed, &err) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     json_t *u = json_object_get(f.f, "until");
     if (u && json_array_size(u) &&
         dmn_time_parse(json_string_value(json_array_get(u, 0)), &until) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_error(r, 400, "invalid filter `until`: expected a timestamp");
+        return api_reply_error(r, 400, "invalid filter `until`: expected a timestamp");
     }
     pthread_mutex_lock(&d->lock);
     victims = ctr_xcalloc(d->n_ctrs + 1, sizeof(*victims));
@@ -639,34 +639,34 @@ int dmn_handle_prune(struct dmn_req *r)
         dmn_container_put(d, victims[i]);
     }
     free(victims);
-    return dmn_reply_json(
+    return api_reply_json(
         r, 200, json_pack("{s:o,s:I}", "ContainersDeleted", deleted, "SpaceReclaimed", reclaimed));
 }
 
-int dmn_handle_rename(struct dmn_req *r)
+int api_handle_rename(struct api_req *r)
 {
     ctr_error_t err = NULL;
-    const char *name = dmn_query(r, "name");
+    const char *name = api_query(r, "name");
     struct dmn *d = r->d;
 
     if (name == NULL || *name == '\0')
-        return dmn_reply_error(r, 400, "the new name is missing: `name` query parameter");
+        return api_reply_error(r, 400, "the new name is missing: `name` query parameter");
     if (bundle_create_check_name(name, &err) < 0) {
         err->errnum = EINVAL;
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     if (name[0] == '/')
         name++;
     struct dmn_container *c = dmn_container_get(d, r->params[0], &err);
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     pthread_mutex_lock(&d->lock);
     struct dmn_container *other = dmn_container_find_locked(d, name);
     if (other && other != c && name_is(other, name)) {
         other->refs--;
         pthread_mutex_unlock(&d->lock);
         dmn_container_put(d, c);
-        return dmn_reply_error(r, 409,
+        return api_reply_error(r, 409,
                                "Conflict. The container name \"/%s\" is already in use by "
                                "container \"%s\". You have to remove (or rename) that container "
                                "to be able to reuse that name.",
@@ -681,5 +681,5 @@ int dmn_handle_rename(struct dmn_req *r)
     dmn_event_container_locked(d, c, "rename", attrs);
     pthread_mutex_unlock(&d->lock);
     dmn_container_put(d, c);
-    return dmn_reply_empty(r, 204);
+    return api_reply_empty(r, 204);
 }

@@ -1,6 +1,6 @@
 /* POST /containers/create: Docker's ContainerConfig + HostConfig become a
  * bundle (bundle_create, Docker's merge rules) plus the daemon's metadata. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "image/store.h"
 
 #include <errno.h>
@@ -425,7 +425,7 @@ static int64_t real_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int dmn_handle_create(struct dmn_req *r)
+int api_handle_create(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
@@ -441,15 +441,15 @@ int dmn_handle_create(struct dmn_req *r)
     char id[BUNDLE_CREATE_ID_LEN + 1];
     struct dmn_container *c = NULL;
     unsigned status = 400;
-    json_t *body = dmn_body_json(r, &err);
+    json_t *body = api_body_json(r, &err);
 
     if (body == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     if (!json_is_object(body)) {
         json_decref(body);
-        return dmn_reply_error(r, 400, "the container config must be a JSON object");
+        return api_reply_error(r, 400, "the container config must be a JSON object");
     }
-    const char *qname = dmn_query(r, "name");
+    const char *qname = api_query(r, "name");
     if (qname && *qname) {
         if (bundle_create_check_name(qname, &err) < 0)
             goto fail;
@@ -572,7 +572,7 @@ int dmn_handle_create(struct dmn_req *r)
     dmn_event_container_locked(d, c, "create", NULL);
     pthread_mutex_unlock(&d->lock);
     log_info("container %.12s (%s) created from `%s`", c->id, c->name, c->image);
-    dmn_reply_json(r, 201, json_pack("{s:s,s:[]}", "Id", c->id, "Warnings"));
+    api_reply_json(r, 201, json_pack("{s:s,s:[]}", "Id", c->id, "Warnings"));
     dmn_container_put(d, c);
     goto out;
 
@@ -586,7 +586,7 @@ fail_unlink : {
     dmn_container_unlink_locked(d, c);
     pthread_mutex_unlock(&d->lock);
 fail:
-    dmn_reply_error(r, status, "%s", err->msg);
+    api_reply_error(r, status, "%s", err->msg);
     ctr_error_free(&err);
     if (c)
         dmn_container_put(d, c);

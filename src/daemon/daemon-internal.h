@@ -15,8 +15,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-struct MHD_Connection;
-struct MHD_Response;
 struct imgstore;
 
 #define DMN_API_VERSION "1.43"
@@ -37,101 +35,11 @@ struct imgstore;
  * without strerror text in the message (ctr_fail appends it). */
 #define dmn_fail ctr_fail_class
 
-/* ---- router (router.c, pure: unit tested) ---- */
-/* Split "/v1.43/containers/json" into version and rest. *has_version is false
- * without a prefix. Returns -1 when the prefix is malformed. */
-int dmn_route_version(const char *path, bool *has_version, unsigned *major, unsigned *minor,
-                      const char **rest);
-/* Check a requested version against the supported range; NULL when accepted,
- * else Docker's message (caller frees). */
-char *dmn_version_check(unsigned major, unsigned minor);
-#define DMN_ROUTE_MAX_PARAMS 4
-/* Match a path against a pattern: `{}` takes one segment, `{*}` one or more
- * (greedy, the rest of the pattern must match the tail). params get copies. */
-bool dmn_route_match(const char *pattern, const char *path, char *params[DMN_ROUTE_MAX_PARAMS]);
-
-/* ---- HTTP requests and replies (http.c; routes.c dispatches) ---- */
-struct dmn;
-struct dmn_req {
-    struct dmn *d;
-    struct MHD_Connection *conn;
-    const char *method;
-    const char *path; /* without the version prefix */
-    unsigned api_minor;
-    char *params[DMN_ROUTE_MAX_PARAMS];
-    char *body;
-    size_t body_len, body_cap;
-    bool body_too_large;
-    int upload_fd; /* raw uploads (images/load, kernel): streamed into a temp file */
-    char *upload_path;
-    bool upload_failed;
-    int upload_errno; /* why it failed */
-    struct MHD_Response *resp;
-    unsigned status;
-    char *path_copy;   /* the URL (path points into it) */
-    char *bad_version; /* refused API version (or URL): the message */
-    bool url_has_nul;  /* the URL as sent holds `%00` */
-    bool streaming;    /* answered with a stream or a hijack: no idle timeout */
-    void *hijack;      /* http.c's upgrade context, freed with the request */
-    /* bodies streamed as they arrive (PUT archive): written to upload_pipe, which is
-     * closed at the end of the body; upload_job is the route's, freed with the request */
-    int upload_pipe;
-    void *upload_job;
-    void (*upload_job_free)(void *);
-};
-const char *dmn_query(struct dmn_req *r, const char *key);
-/* Docker's boolean query values: 1/true/True (anything but "", 0, false). */
-bool dmn_query_bool(struct dmn_req *r, const char *key);
-const char *dmn_header(struct dmn_req *r, const char *key);
-/* Replies: exactly one per request. */
-int dmn_reply_json(struct dmn_req *r, unsigned status, json_t *j); /* steals j */
-int dmn_reply_error(struct dmn_req *r, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Status from the error: ENOENT 404, EEXIST/EBUSY 409, EINVAL 400, else 500. */
-int dmn_reply_ctr_error(struct dmn_req *r, ctr_error_t *err);
-int dmn_reply_empty(struct dmn_req *r, unsigned status);
-/* Add a header to the reply made (after a dmn_reply_*). */
-void dmn_reply_header(struct dmn_req *r, const char *key, const char *value);
-int dmn_reply_text(struct dmn_req *r, unsigned status, const char *ctype, const char *text,
-                   size_t len);
-/* A streamed body: fill(buf, max) returns bytes (>0), 0 at the end, -1 on error;
- * it may block (one thread per connection). free_ctx runs when the response ends. */
-typedef ssize_t (*dmn_fill_fn)(void *ctx, char *buf, size_t max);
-int dmn_reply_stream(struct dmn_req *r, unsigned status, const char *ctype, dmn_fill_fn fill,
-                     void *ctx, void (*free_ctx)(void *));
-/* A file's content (fd is taken). */
-int dmn_reply_fd(struct dmn_req *r, unsigned status, const char *ctype, int fd);
-/* Hijack: 101 then run(ctx, fd, pre, pre_len) in its own thread with the raw
- * (blocking) socket; pre holds bytes the client sent after its request. The
- * client must ask for the upgrade (`Connection: Upgrade`, `Upgrade: tcp`). */
-typedef void (*dmn_hijack_fn)(void *ctx, int fd, const char *pre, size_t pre_len);
-int dmn_reply_hijack(struct dmn_req *r, const char *ctype, dmn_hijack_fn run, void *ctx,
-                     void (*free_ctx)(void *));
-/* The connection's socket, to notice a client that went away. */
-int dmn_req_fd(struct dmn_req *r);
-/* True when the peer closed or reset fd (checked without blocking). */
-bool dmn_peer_gone(int fd);
-json_t *dmn_body_json(struct dmn_req *r, ctr_error_t *err);
-/* Start serving on an AF_UNIX listening fd; NULL on failure. */
-void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err);
-void dmn_http_stop(void *h);
-/* Route r (routes.c): every handler replies exactly once. */
-void dmn_dispatch(struct dmn_req *r);
-/* Whether a request on this route streams its body to a file (images/load, kernel). */
-bool dmn_route_wants_upload(const char *method, const char *path);
-/* Whether its body streams into a pipe (PUT archive, files.c). */
-bool dmn_route_streams_upload(const char *method, const char *path);
-
 /* ---- files.c: /containers/{id}/archive and /export (runtime archive client) ---- */
 struct shim_archive_stat;
 /* X-Docker-Container-Path-Stat: base64 JSON {name,size,mode,mtime,linkTarget} (caller frees). */
 char *dmn_path_stat_header(const struct shim_archive_stat *st);
-int dmn_handle_archive_head(struct dmn_req *r);
-int dmn_handle_archive_get(struct dmn_req *r); /* GET and HEAD */
-int dmn_handle_archive_put(struct dmn_req *r);
-int dmn_handle_export(struct dmn_req *r);
 /* At the headers of a PUT archive: starts the extraction and sets upload_pipe. */
-void dmn_archive_put_begin(struct dmn_req *r);
 
 /* ---- containers ---- */
 enum dmn_status {
@@ -273,7 +181,6 @@ void dmn_container_add_locked(struct dmn *d, struct dmn_container *c);
 void dmn_container_unlink_locked(struct dmn *d, struct dmn_container *c);
 /* Bytes allocated on disk under path (sparse files count what they use). */
 uint64_t dmn_disk_usage(const char *path);
-int dmn_handle_create(struct dmn_req *r);
 
 /* names.c: adjective_surname names for containers created without one */
 size_t dmn_names_count(void);
@@ -283,11 +190,6 @@ char *dmn_name_random(unsigned retry);
 bool dmn_name_in_use_locked(struct dmn *d, const char *name);
 /* A free random name (a few retries), else the short id. */
 char *dmn_name_generate_locked(struct dmn *d, const char *id);
-int dmn_handle_list(struct dmn_req *r);
-int dmn_handle_inspect(struct dmn_req *r);
-int dmn_handle_delete(struct dmn_req *r);
-int dmn_handle_prune(struct dmn_req *r);
-int dmn_handle_rename(struct dmn_req *r);
 
 /* validate.c: the JSON types of a container config (Config and HostConfig, as Docker's
  * Go structs take them), EINVAL naming the field. */
@@ -315,11 +217,6 @@ int dmn_anonymous_volumes(struct dmn *d, const char *bundle, char ***names, char
 void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names);
 /* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
 json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
-int dmn_handle_volumes_list(struct dmn_req *r);
-int dmn_handle_volume_create(struct dmn_req *r);
-int dmn_handle_volume_inspect(struct dmn_req *r);
-int dmn_handle_volume_delete(struct dmn_req *r);
-int dmn_handle_volumes_prune(struct dmn_req *r);
 
 /* lifecycle.c */
 int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
@@ -332,15 +229,6 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
 int dmn_parse_signal(const char *s, int *sig);
 /* Docker's ConsoleSize [height, width]; absent or null leaves *rows, *cols 0. */
 int dmn_console_size(json_t *v, uint16_t *rows, uint16_t *cols, ctr_error_t *err);
-int dmn_handle_start(struct dmn_req *r);
-int dmn_handle_stop(struct dmn_req *r);
-int dmn_handle_kill(struct dmn_req *r);
-int dmn_handle_restart(struct dmn_req *r);
-int dmn_handle_wait(struct dmn_req *r);
-int dmn_handle_resize(struct dmn_req *r);
-int dmn_handle_top(struct dmn_req *r);
-int dmn_handle_stats(struct dmn_req *r); /* stats.c */
-int dmn_handle_bootlog(struct dmn_req *r);
 
 /* monitor.c: one epoll thread watching the shims (pidfds) */
 int dmn_monitor_start(struct dmn *d, ctr_error_t *err);
@@ -375,7 +263,6 @@ char *dmn_runtime_error_text(const char *out);
 /* stream.c: shim sessions and hijacked relays */
 /* Connect to the shim and send one request; the fd (CLOEXEC) or -1. */
 int dmn_shim_request(const char *bundle, const struct shimp_request *req, ctr_error_t *err);
-int dmn_handle_attach(struct dmn_req *r);
 /* Called by start once the shim listens: connect every pending attach; -1 when
  * the shim does not answer yet. */
 int dmn_attach_connect_pending_locked(struct dmn *d, struct dmn_container *c);
@@ -395,15 +282,10 @@ int dmn_relay_run(struct dmn_relay *rl);
 int dmn_shim_send(int fd, pthread_mutex_t *wlock, const void *req_json, size_t len);
 
 /* logs.c */
-int dmn_handle_logs(struct dmn_req *r);
 /* Write the container's whole log to fd (attach logs=1), multiplexed unless tty. */
 void dmn_logs_replay(const char *bundle, int fd, bool tty, bool out, bool err);
 
 /* exec.c */
-int dmn_handle_exec_create(struct dmn_req *r);
-int dmn_handle_exec_start(struct dmn_req *r);
-int dmn_handle_exec_inspect(struct dmn_req *r);
-int dmn_handle_exec_resize(struct dmn_req *r);
 void dmn_execs_drop_locked(struct dmn *d, const char *container_id);
 
 /* events.c */
@@ -412,7 +294,6 @@ void dmn_event_emit_locked(struct dmn *d, const char *type, const char *action, 
 void dmn_event_container_locked(struct dmn *d, struct dmn_container *c, const char *action,
                                 json_t *extra); /* steals extra */
 void dmn_events_release(struct dmn *d);
-int dmn_handle_events(struct dmn_req *r);
 
 /* networks.c: the networks' host side (bridges, nft table, DNS) and /networks */
 /* At start: the default network, every stored network's bridge, the nft table, IP
@@ -429,13 +310,6 @@ int dmn_networks_apply_nft(struct dmn *d, ctr_error_t *err);
 struct net_network;
 int dmn_dns_start(struct dmn *d, const struct net_network *nw, ctr_error_t *err);
 void dmn_dns_stop(struct dmn *d, const char *net_id);
-int dmn_handle_networks_list(struct dmn_req *r);
-int dmn_handle_network_inspect(struct dmn_req *r);
-int dmn_handle_network_create(struct dmn_req *r);
-int dmn_handle_network_delete(struct dmn_req *r);
-int dmn_handle_networks_prune(struct dmn_req *r);
-int dmn_handle_network_connect(struct dmn_req *r);
-int dmn_handle_network_disconnect(struct dmn_req *r);
 
 /* netconf.c: a container's networks, ports, /etc/hosts and resolv.conf */
 struct dmn_netreq {
@@ -482,15 +356,6 @@ bool dmn_netconf_has_name(struct dmn_container *c, const char *net_id, const cha
                           uint32_t *addr);
 
 /* images.c, archive.c */
-int dmn_handle_images_list(struct dmn_req *r);
-int dmn_handle_image_inspect(struct dmn_req *r);
-int dmn_handle_image_delete(struct dmn_req *r);
-int dmn_handle_image_tag(struct dmn_req *r);
-int dmn_handle_images_load(struct dmn_req *r);
-int dmn_handle_images_get(struct dmn_req *r);
-int dmn_handle_images_create(struct dmn_req *r);
-int dmn_handle_image_push(struct dmn_req *r);
-int dmn_handle_images_prune(struct dmn_req *r);
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
 int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_error_t *err);
 /* Write images (references) as one docker-archive + OCI layout tar to fd. */
@@ -506,15 +371,6 @@ int dmn_docker_manifest_parse(const char *json, size_t len, struct dmn_docker_ma
 void dmn_docker_manifest_free(struct dmn_docker_manifest *m, size_t n);
 
 /* system.c */
-int dmn_handle_ping(struct dmn_req *r);
-int dmn_handle_version(struct dmn_req *r);
-int dmn_handle_info(struct dmn_req *r);
-int dmn_handle_df(struct dmn_req *r);
-int dmn_handle_sys_status(struct dmn_req *r);
-int dmn_handle_sys_df(struct dmn_req *r);
-int dmn_handle_sys_kernel(struct dmn_req *r);
-int dmn_handle_sys_logs(struct dmn_req *r);
-int dmn_handle_sys_stop(struct dmn_req *r);
 /* Kernel and initrd new containers get. */
 char *dmn_kernel_path(struct dmn *d);
 char *dmn_initrd_path(struct dmn *d);

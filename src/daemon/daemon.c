@@ -2,7 +2,7 @@
  * recovery of the containers on disk, the monitor, the networks (bridges, nft,
  * DNS), the API socket, then wait for SIGTERM/SIGINT or an API stop. Containers
  * outlive the daemon. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "shim/shim.h"
 #include "image/store.h"
 
@@ -167,7 +167,7 @@ int dmn_run(const struct dmn_config *cfg, ctr_error_t *err)
     lfd = listen_socket(d, err);
     if (lfd < 0)
         goto out;
-    http = dmn_http_start(d, lfd, err);
+    http = api_http_start(d, lfd, err);
     if (http == NULL)
         goto out;
     log_info("container-apiserver %s serving API %s on `%s` (data `%s`)", DMN_VERSION,
@@ -207,7 +207,7 @@ out:
         pthread_cond_broadcast(&d->cond);
         pthread_mutex_unlock(&d->lock);
         if (atomic_load(&d->streams) == 0)
-            dmn_http_stop(http);
+            api_http_stop(http);
     }
     if (net_up)
         dmn_networks_shutdown(d);

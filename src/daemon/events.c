@@ -1,6 +1,6 @@
 /* Events: a ring of the last DMN_EVENTS_KEEP events (under d->lock), streamed by
  * GET /events as Docker's JSON messages. Emitters broadcast d->cond. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +148,7 @@ static ssize_t events_fill(void *ctx, char *buf, size_t max)
         ts.tv_sec += 1;
         pthread_cond_timedwait(&d->cond, &d->lock, &ts);
         pthread_mutex_unlock(&d->lock);
-        if (dmn_peer_gone(s->client_fd) || atomic_load(&d->stopping))
+        if (ctr_fd_peer_gone(s->client_fd) || atomic_load(&d->stopping))
             return -1;
     }
     size_t left = strlen(s->pending) - s->ppos;
@@ -171,24 +171,24 @@ static void events_free(void *ctx)
     free(s);
 }
 
-int dmn_handle_events(struct dmn_req *r)
+int api_handle_events(struct api_req *r)
 {
     static const char *const allowed[] = {"type",  "container", "event", "label",
                                           "image", "network",   NULL};
     ctr_error_t err = NULL;
     struct evstream *s = ctr_xcalloc(1, sizeof(*s));
     s->d = r->d;
-    s->client_fd = dmn_req_fd(r);
-    const char *since = dmn_query(r, "since"), *until = dmn_query(r, "until");
-    if (dmn_filters_parse(dmn_query(r, "filters"), &s->f, &err) < 0 ||
+    s->client_fd = api_req_fd(r);
+    const char *since = api_query(r, "since"), *until = api_query(r, "until");
+    if (dmn_filters_parse(api_query(r, "filters"), &s->f, &err) < 0 ||
         dmn_filters_check(&s->f, allowed, &err) < 0) {
         events_free(s);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     if ((since && *since && dmn_time_parse(since, &s->since) < 0) ||
         (until && *until && dmn_time_parse(until, &s->until) < 0)) {
         events_free(s);
-        return dmn_reply_error(r, 400, "invalid `since` or `until`: a unix timestamp expected");
+        return api_reply_error(r, 400, "invalid `since` or `until`: a unix timestamp expected");
     }
     pthread_mutex_lock(&r->d->lock);
     /* without since: only what happens from now on */
@@ -196,5 +196,5 @@ int dmn_handle_events(struct dmn_req *r)
                   ? (r->d->event_seq > DMN_EVENTS_KEEP ? r->d->event_seq - DMN_EVENTS_KEEP : 0)
                   : r->d->event_seq;
     pthread_mutex_unlock(&r->d->lock);
-    return dmn_reply_stream(r, 200, "application/json", events_fill, s, events_free);
+    return api_reply_stream(r, 200, "application/json", events_fill, s, events_free);
 }

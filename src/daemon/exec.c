@@ -1,7 +1,7 @@
 /* Exec: POST /containers/{id}/exec records what to run; POST /exec/{id}/start
  * runs it through the shim (hijacked, or detached with a drain thread that keeps
  * its exit code); GET /exec/{id}/json; resize; and top (ps through an exec). */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "shim/shim.h"
 
 #include <errno.h>
@@ -69,16 +69,16 @@ static struct dmn_exec *exec_find_locked(struct dmn *d, const char *id)
     return NULL;
 }
 
-int dmn_handle_exec_create(struct dmn_req *r)
+int api_handle_exec_create(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
-    json_t *body = dmn_body_json(r, &err);
+    json_t *body = api_body_json(r, &err);
     if (body == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     if (dmn_exec_config_check(body, &err) < 0) { /* validate.c: types and limits */
         json_decref(body);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     json_t *cmd = json_object_get(body, "Cmd"), *env = json_object_get(body, "Env");
     json_t *cs = json_object_get(body, "ConsoleSize");
@@ -86,25 +86,25 @@ int dmn_handle_exec_create(struct dmn_req *r)
     json_t *v;
     if (!json_is_array(cmd) || json_array_size(cmd) == 0) {
         json_decref(body);
-        return dmn_reply_error(r, 400, "No exec command specified");
+        return api_reply_error(r, 400, "No exec command specified");
     }
     json_array_foreach(cmd, i, v) if (!json_is_string(v))
     {
         json_decref(body);
-        return dmn_reply_error(r, 400, "`Cmd[%zu]` must be a string", i);
+        return api_reply_error(r, 400, "`Cmd[%zu]` must be a string", i);
     }
     if (env && !json_is_null(env) && !json_is_array(env)) {
         json_decref(body);
-        return dmn_reply_error(r, 400, "`Env` must be a list of NAME=VALUE strings");
+        return api_reply_error(r, 400, "`Env` must be a list of NAME=VALUE strings");
     }
     if (json_is_true(json_object_get(body, "Privileged"))) {
         json_decref(body);
-        return dmn_reply_error(r, 400, "`Privileged` exec is not supported by this daemon");
+        return api_reply_error(r, 400, "`Privileged` exec is not supported by this daemon");
     }
     struct dmn_container *c = dmn_container_get(d, r->params[0], &err);
     if (c == NULL) {
         json_decref(body);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     struct dmn_exec *e = ctr_xcalloc(1, sizeof(*e));
     char id[BUNDLE_CREATE_ID_LEN + 1];
@@ -112,7 +112,7 @@ int dmn_handle_exec_create(struct dmn_req *r)
         free(e);
         json_decref(body);
         dmn_container_put(d, c);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     snprintf(e->id, sizeof(e->id), "%s", id);
     snprintf(e->container_id, sizeof(e->container_id), "%s", c->id);
@@ -139,7 +139,7 @@ int dmn_handle_exec_create(struct dmn_req *r)
         dmn_container_put(d, c);
         cleanup_free char *wd2 = ctr_steal_ptr(e->workdir);
         exec_free(e);
-        return dmn_reply_error(r, 400,
+        return api_reply_error(r, 400,
                                "the working directory `%s` is invalid: it needs to be an "
                                "absolute path",
                                wd2);
@@ -149,7 +149,7 @@ int dmn_handle_exec_create(struct dmn_req *r)
         pthread_mutex_unlock(&d->lock);
         dmn_container_put(d, c);
         exec_free(e);
-        return dmn_reply_error(r, 409, "Container %s is not running", c->id);
+        return api_reply_error(r, 409, "Container %s is not running", c->id);
     }
     e->next = d->execs;
     d->execs = e;
@@ -164,7 +164,7 @@ int dmn_handle_exec_create(struct dmn_req *r)
     execs_trim_locked(d, c->id);
     pthread_mutex_unlock(&d->lock);
     dmn_container_put(d, c);
-    return dmn_reply_json(r, 201, json_pack("{s:s}", "Id", id));
+    return api_reply_json(r, 201, json_pack("{s:s}", "Id", id));
 }
 
 struct exec_run {
@@ -286,13 +286,13 @@ static void *exec_detached(void *ctx)
     return NULL;
 }
 
-int dmn_handle_exec_start(struct dmn_req *r)
+int api_handle_exec_start(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
-    json_t *body = r->body_len ? dmn_body_json(r, &err) : json_object();
+    json_t *body = r->body_len ? api_body_json(r, &err) : json_object();
     if (body == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     bool detach = json_is_true(json_object_get(body, "Detach"));
     json_t *cs = json_object_get(body, "ConsoleSize");
     pthread_mutex_lock(&d->lock);
@@ -300,12 +300,12 @@ int dmn_handle_exec_start(struct dmn_req *r)
     if (e == NULL) {
         pthread_mutex_unlock(&d->lock);
         json_decref(body);
-        return dmn_reply_error(r, 404, "No such exec instance: %s", r->params[0]);
+        return api_reply_error(r, 404, "No such exec instance: %s", r->params[0]);
     }
     if (e->started) {
         pthread_mutex_unlock(&d->lock);
         json_decref(body);
-        return dmn_reply_error(r, 409, "Error: Exec command %s is already running", e->id);
+        return api_reply_error(r, 409, "Error: Exec command %s is already running", e->id);
     }
     struct dmn_container *c = dmn_container_find_locked(d, e->container_id);
     if (c == NULL || c->status != DMN_RUNNING) {
@@ -313,7 +313,7 @@ int dmn_handle_exec_start(struct dmn_req *r)
             c->refs--;
         pthread_mutex_unlock(&d->lock);
         json_decref(body);
-        return dmn_reply_error(r, 409, "Container %s is not running", e->container_id);
+        return api_reply_error(r, 409, "Container %s is not running", e->container_id);
     }
     if (json_is_array(cs) && json_array_size(cs) == 2) {
         e->rows = (uint16_t)json_integer_value(json_array_get(cs, 0));
@@ -342,11 +342,11 @@ int dmn_handle_exec_start(struct dmn_req *r)
         if (rc != 0) {
             exec_finish(x, 126);
             exec_run_free(x);
-            return dmn_reply_error(r, 500, "cannot start the exec thread");
+            return api_reply_error(r, 500, "cannot start the exec thread");
         }
-        return dmn_reply_empty(r, 200);
+        return api_reply_empty(r, 200);
     }
-    int ret = dmn_reply_hijack(r,
+    int ret = api_reply_hijack(r,
                                e->tty ? "application/vnd.docker.raw-stream"
                                       : "application/vnd.docker.multiplexed-stream",
                                exec_hijacked, x, exec_run_free);
@@ -359,14 +359,14 @@ int dmn_handle_exec_start(struct dmn_req *r)
     return ret;
 }
 
-int dmn_handle_exec_inspect(struct dmn_req *r)
+int api_handle_exec_inspect(struct api_req *r)
 {
     struct dmn *d = r->d;
     pthread_mutex_lock(&d->lock);
     struct dmn_exec *e = exec_find_locked(d, r->params[0]);
     if (e == NULL) {
         pthread_mutex_unlock(&d->lock);
-        return dmn_reply_error(r, 404, "No such exec instance: %s", r->params[0]);
+        return api_reply_error(r, 404, "No such exec instance: %s", r->params[0]);
     }
     json_t *j =
         json_pack("{s:b,s:s,s:s,s:o,s:s,s:b,s:b,s:b,s:{s:o,s:s,s:b,s:b,s:s},s:b,s:i}", "CanRemove",
@@ -377,28 +377,28 @@ int dmn_handle_exec_inspect(struct dmn_req *r)
                   "entrypoint", e->cmd[0], "privileged", 0, "tty", e->tty, "user",
                   e->user ? e->user : "", "Running", e->running, "Pid", 0);
     pthread_mutex_unlock(&d->lock);
-    return dmn_reply_json(r, 200, j);
+    return api_reply_json(r, 200, j);
 }
 
-int dmn_handle_exec_resize(struct dmn_req *r)
+int api_handle_exec_resize(struct api_req *r)
 {
     struct dmn *d = r->d;
-    const char *h = dmn_query(r, "h"), *w = dmn_query(r, "w");
+    const char *h = api_query(r, "h"), *w = api_query(r, "w");
     long rows = h ? strtol(h, NULL, 10) : -1, cols = w ? strtol(w, NULL, 10) : -1;
     if (rows < 0 || rows > 65535 || cols < 0 || cols > 65535)
-        return dmn_reply_error(r, 400, "invalid size: `h` and `w` must be 0-65535");
+        return api_reply_error(r, 400, "invalid size: `h` and `w` must be 0-65535");
     pthread_mutex_lock(&d->lock);
     struct dmn_exec *e = exec_find_locked(d, r->params[0]);
     if (e == NULL) {
         pthread_mutex_unlock(&d->lock);
-        return dmn_reply_error(r, 404, "No such exec instance: %s", r->params[0]);
+        return api_reply_error(r, 404, "No such exec instance: %s", r->params[0]);
     }
     if (e->shim_fd < 0) {
         /* not running yet: the size goes with the start */
         e->rows = (uint16_t)rows;
         e->cols = (uint16_t)cols;
         pthread_mutex_unlock(&d->lock);
-        return dmn_reply_empty(r, 200);
+        return api_reply_empty(r, 200);
     }
     struct shimp_request rs = {
         .op = SHIMP_OP_RESIZE, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
@@ -406,8 +406,8 @@ int dmn_handle_exec_resize(struct dmn_req *r)
     cleanup_free char *json = shimp_request_encode(&rs, &len);
     int ret = dmn_shim_send(e->shim_fd, &e->wlock, json, len);
     pthread_mutex_unlock(&d->lock);
-    return ret < 0 ? dmn_reply_error(r, 500, "cannot send the resize to the shim")
-                   : dmn_reply_empty(r, 200);
+    return ret < 0 ? api_reply_error(r, 500, "cannot send the resize to the shim")
+                   : api_reply_empty(r, 200);
 }
 
 /* ---- top: ps through an exec, output collected ---- */
@@ -474,18 +474,18 @@ static int exec_collect(const char *bundle, char **args, char **out, size_t max,
     return 0;
 }
 
-int dmn_handle_top(struct dmn_req *r)
+int api_handle_top(struct api_req *r)
 {
     ctr_error_t err = NULL;
-    const char *ps_args = dmn_query(r, "ps_args");
+    const char *ps_args = api_query(r, "ps_args");
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     pthread_mutex_lock(&r->d->lock);
     bool running = c->status == DMN_RUNNING;
     pthread_mutex_unlock(&r->d->lock);
     if (!running) {
-        dmn_reply_error(r, 409, "Container %s is not running", c->id);
+        api_reply_error(r, 409, "Container %s is not running", c->id);
         dmn_container_put(r->d, c);
         return 0;
     }
@@ -499,10 +499,10 @@ int dmn_handle_top(struct dmn_req *r)
     int rc = exec_collect(c->bundle, args, &out, 1u << 20, &status, &err);
     dmn_container_put(r->d, c);
     if (rc < 0)
-        return dmn_reply_error(r, 500, "ps in the container failed: %s", err->msg),
+        return api_reply_error(r, 500, "ps in the container failed: %s", err->msg),
                ctr_error_free(&err), 0;
     if (status != 0)
-        return dmn_reply_error(r, 500, "ps in the container exited with %d: %s", status, out);
+        return api_reply_error(r, 500, "ps in the container exited with %d: %s", status, out);
     json_t *titles = json_array(), *procs = json_array();
     size_t ncols = 0;
     char *save = NULL;
@@ -524,5 +524,5 @@ int dmn_handle_top(struct dmn_req *r)
         }
         json_array_append_new(procs, row);
     }
-    return dmn_reply_json(r, 200, json_pack("{s:o,s:o}", "Titles", titles, "Processes", procs));
+    return api_reply_json(r, 200, json_pack("{s:o,s:o}", "Titles", titles, "Processes", procs));
 }

@@ -6,7 +6,7 @@
  * PUT bodies are written into it by http.c as they arrive. An operation on a
  * container that is not running holds its op_lock, so `start` waits for it.
  * docs/api.md, docs/volumes.md. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "shim/shim.h"
 
 #include <archive.h>
@@ -75,9 +75,9 @@ static void path_error(ctr_error_t *err, struct dmn_container *c, const char *pa
     }
 }
 
-static const char *path_param(struct dmn_req *r, ctr_error_t *err)
+static const char *path_param(struct api_req *r, ctr_error_t *err)
 {
-    const char *p = dmn_query(r, "path");
+    const char *p = api_query(r, "path");
     if (p == NULL || *p == '\0') {
         dmn_fail(err, EINVAL, "the `path` query parameter is required");
         return NULL;
@@ -107,16 +107,16 @@ static const char *path_param(struct dmn_req *r, ctr_error_t *err)
     return p;
 }
 
-int dmn_handle_archive_head(struct dmn_req *r)
+int api_handle_archive_head(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct shim_archive_stat st = {0};
     const char *path = path_param(r, &err);
     if (path == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     bool locked = lock_if_stopped(r->d, c);
     int ret = check_usable(r->d, c, &err);
     if (ret == 0 && (ret = ctr_archive_stat(c->bundle, path, &st, &err)) < 0)
@@ -125,11 +125,11 @@ int dmn_handle_archive_head(struct dmn_req *r)
         pthread_mutex_unlock(&c->op_lock);
     dmn_container_put(r->d, c);
     if (ret < 0)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     cleanup_free char *hdr = dmn_path_stat_header(&st);
     shim_archive_stat_release(&st);
-    dmn_reply_empty(r, 200);
-    dmn_reply_header(r, "X-Docker-Container-Path-Stat", hdr);
+    api_reply_empty(r, 200);
+    api_reply_header(r, "X-Docker-Container-Path-Stat", hdr);
     return 0;
 }
 
@@ -213,16 +213,16 @@ static ssize_t get_fill(void *ctx, char *buf, size_t max)
     return ret < 0 ? -1 : 0;
 }
 
-static int reply_get(struct dmn_req *r, const char *path, bool export_all)
+static int reply_get(struct api_req *r, const char *path, bool export_all)
 {
     ctr_error_t err = NULL;
     int p[2];
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     if (pipe2(p, O_CLOEXEC) < 0) {
         dmn_container_put(r->d, c);
-        return dmn_reply_error(r, 500, "pipe: %s", strerror(errno));
+        return api_reply_error(r, 500, "pipe: %s", strerror(errno));
     }
     struct get_job *j = ctr_xcalloc(1, sizeof(*j));
     j->d = r->d;
@@ -239,7 +239,7 @@ static int reply_get(struct dmn_req *r, const char *path, bool export_all)
         dmn_container_put(r->d, c);
         free(j->path);
         free(j);
-        return dmn_reply_error(r, 500, "cannot start an archive thread");
+        return api_reply_error(r, 500, "cannot start an archive thread");
     }
     /* The first byte (or the end) tells: the stat is there, or the error is. */
     struct pollfd pf = {.fd = j->rfd, .events = POLLIN};
@@ -252,28 +252,28 @@ static int reply_get(struct dmn_req *r, const char *path, bool export_all)
         ctr_error_t e = ctr_steal_ptr(j->err);
         get_job_free(j);
         if (e == NULL)
-            return dmn_reply_error(r, 500, "the archive of `%s` failed", path);
-        return dmn_reply_ctr_error(r, &e);
+            return api_reply_error(r, 500, "the archive of `%s` failed", path);
+        return api_reply_ctr_error(r, &e);
     }
     cleanup_free char *hdr = export_all ? NULL : dmn_path_stat_header(&j->st);
-    dmn_reply_stream(r, 200, "application/x-tar", get_fill, j, get_job_free);
+    api_reply_stream(r, 200, "application/x-tar", get_fill, j, get_job_free);
     if (hdr)
-        dmn_reply_header(r, "X-Docker-Container-Path-Stat", hdr);
+        api_reply_header(r, "X-Docker-Container-Path-Stat", hdr);
     return 0;
 }
 
-int dmn_handle_archive_get(struct dmn_req *r)
+int api_handle_archive_get(struct api_req *r)
 {
     if (strcmp(r->method, "HEAD") == 0)
-        return dmn_handle_archive_head(r);
+        return api_handle_archive_head(r);
     ctr_error_t err = NULL;
     const char *path = path_param(r, &err);
     if (path == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     return reply_get(r, path, false);
 }
 
-int dmn_handle_export(struct dmn_req *r)
+int api_handle_export(struct api_req *r)
 {
     return reply_get(r, "/", true);
 }
@@ -384,21 +384,21 @@ static void put_job_free(void *arg)
     free(j);
 }
 
-bool dmn_route_streams_upload(const char *method, const char *path)
+bool api_route_streams_upload(const char *method, const char *path)
 {
-    char *params[DMN_ROUTE_MAX_PARAMS] = {0};
+    char *params[API_ROUTE_MAX_PARAMS] = {0};
     bool yes =
-        strcmp(method, "PUT") == 0 && dmn_route_match("/containers/{}/archive", path, params);
-    for (size_t i = 0; i < DMN_ROUTE_MAX_PARAMS; i++)
+        strcmp(method, "PUT") == 0 && api_route_match("/containers/{}/archive", path, params);
+    for (size_t i = 0; i < API_ROUTE_MAX_PARAMS; i++)
         free(params[i]);
     return yes;
 }
 
 /* At the request's headers: start the worker; the body goes to r->upload_pipe. */
-void dmn_archive_put_begin(struct dmn_req *r)
+void api_archive_put_begin(struct api_req *r)
 {
     struct put_job *j = ctr_xcalloc(1, sizeof(*j));
-    char *params[DMN_ROUTE_MAX_PARAMS] = {0};
+    char *params[API_ROUTE_MAX_PARAMS] = {0};
     const char *path;
     int p[2], q[2];
 
@@ -406,16 +406,16 @@ void dmn_archive_put_begin(struct dmn_req *r)
     j->rfd = j->filter_rfd = j->filter_wfd = -1;
     r->upload_job = j;
     r->upload_job_free = put_job_free;
-    dmn_route_match("/containers/{}/archive", r->path, params);
+    api_route_match("/containers/{}/archive", r->path, params);
     j->c = dmn_container_get(r->d, params[0], &j->err);
-    for (size_t i = 0; i < DMN_ROUTE_MAX_PARAMS; i++)
+    for (size_t i = 0; i < API_ROUTE_MAX_PARAMS; i++)
         free(params[i]);
     if (j->c == NULL || (path = path_param(r, &j->err)) == NULL) {
         j->ret = -1;
         return;
     }
     j->path = ctr_xstrdup(path);
-    j->chown_root = !dmn_query_bool(r, "copyUIDGID");
+    j->chown_root = !api_query_bool(r, "copyUIDGID");
     if (pipe2(p, O_CLOEXEC) < 0) {
         j->ret = ctr_fail(&j->err, errno, "pipe");
         return;
@@ -445,11 +445,11 @@ void dmn_archive_put_begin(struct dmn_req *r)
 }
 
 /* After the body (http.c closed the pipe): the worker's verdict. */
-int dmn_handle_archive_put(struct dmn_req *r)
+int api_handle_archive_put(struct api_req *r)
 {
     struct put_job *j = r->upload_job;
     if (j == NULL)
-        return dmn_reply_error(r, 500, "PUT archive without its upload");
+        return api_reply_error(r, 500, "PUT archive without its upload");
     if (j->started) {
         pthread_join(j->thread, NULL);
         j->started = false;
@@ -463,13 +463,13 @@ int dmn_handle_archive_put(struct dmn_req *r)
     if (j->filter_error && (j->err == NULL || j->err->errnum != ENOENT)) {
         /* the body is at fault, not the container: docker's 400 for a bad archive */
         ctr_error_free(&j->err);
-        return dmn_reply_error(r, 400, "invalid or truncated tar archive: %s", j->filter_error);
+        return api_reply_error(r, 400, "invalid or truncated tar archive: %s", j->filter_error);
     }
     if (j->ret < 0) {
         ctr_error_t e = ctr_steal_ptr(j->err);
         if (e == NULL)
-            return dmn_reply_error(r, 500, "extracting into the container failed");
-        return dmn_reply_ctr_error(r, &e);
+            return api_reply_error(r, 500, "extracting into the container failed");
+        return api_reply_ctr_error(r, &e);
     }
-    return dmn_reply_empty(r, 200);
+    return api_reply_empty(r, 200);
 }

@@ -1,6 +1,6 @@
 /* Image routes over the local store (src/image/store.h): list, inspect,
  * remove, tag, load, save and prune (pull and push: pull.c). */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "image/store.h"
 #include "registry/registry.h"
 
@@ -68,7 +68,7 @@ static size_t containers_using(struct dmn *d, const char *digest, char *first_id
     return n;
 }
 
-int dmn_handle_images_list(struct dmn_req *r)
+int api_handle_images_list(struct api_req *r)
 {
     static const char *const allowed[] = {"reference", "dangling", "label",
                                           "before",    "since",    NULL};
@@ -78,16 +78,16 @@ int dmn_handle_images_list(struct dmn_req *r)
     ctr_error_t err = NULL;
     struct dmn_filters f = {0};
 
-    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
         dmn_filters_check(&f, allowed, &err) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     pthread_mutex_lock(&d->img_lock);
     if (imgstore_list(d->images, &e, &n, &err) < 0) {
         pthread_mutex_unlock(&d->img_lock);
         dmn_filters_release(&f);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     json_t *out = json_array(), *done = json_object();
     for (size_t i = 0; i < n; i++) {
@@ -143,10 +143,10 @@ int dmn_handle_images_list(struct dmn_req *r)
     imgstore_entries_free(e, n);
     json_decref(done);
     dmn_filters_release(&f);
-    return dmn_reply_json(r, 200, out);
+    return api_reply_json(r, 200, out);
 }
 
-static int resolve_or_reply(struct dmn_req *r, const char *ref, struct imgstore_image *img)
+static int resolve_or_reply(struct api_req *r, const char *ref, struct imgstore_image *img)
 {
     ctr_error_t err = NULL;
     pthread_mutex_lock(&r->d->img_lock);
@@ -158,19 +158,19 @@ static int resolve_or_reply(struct dmn_req *r, const char *ref, struct imgstore_
         ctr_error_free(&e2);
         if (err->errnum == ENOENT) {
             ctr_error_free(&err);
-            dmn_reply_error(r, 404, "No such image: %s", ref);
+            api_reply_error(r, 404, "No such image: %s", ref);
         } else if (err->errnum == 0 && norm == NULL) {
             err->errnum = EINVAL; /* not a reference: Docker's 400 invalid reference format */
-            dmn_reply_ctr_error(r, &err);
+            api_reply_ctr_error(r, &err);
         } else {
-            dmn_reply_ctr_error(r, &err);
+            api_reply_ctr_error(r, &err);
         }
         return -1;
     }
     return 0;
 }
 
-int dmn_handle_image_inspect(struct dmn_req *r)
+int api_handle_image_inspect(struct api_req *r)
 {
     struct dmn *d = r->d;
     struct imgstore_image img = {0};
@@ -215,7 +215,7 @@ int dmn_handle_image_inspect(struct dmn_req *r)
         "Type", "layers", "Layers", dmn_strv_json(img.config.diff_ids), "Metadata", "LastTagTime",
         "0001-01-01T00:00:00Z");
     imgstore_image_release(&img);
-    return dmn_reply_json(r, 200, j);
+    return api_reply_json(r, 200, j);
 }
 
 /* Sweep what no name and no container reaches (containers run from the snapshot). */
@@ -236,7 +236,7 @@ static int gc_store(struct dmn *d, struct imgstore_gc_result *out, ctr_error_t *
     return rc;
 }
 
-int dmn_handle_image_delete(struct dmn_req *r)
+int api_handle_image_delete(struct api_req *r)
 {
     struct dmn *d = r->d;
     struct imgstore_image img = {0};
@@ -244,7 +244,7 @@ int dmn_handle_image_delete(struct dmn_req *r)
     size_t n = 0;
     ctr_error_t err = NULL;
     const char *ref = r->params[0];
-    bool force = dmn_query_bool(r, "force");
+    bool force = api_query_bool(r, "force");
     char user[65] = "";
 
     if (resolve_or_reply(r, ref, &img) < 0)
@@ -256,7 +256,7 @@ int dmn_handle_image_delete(struct dmn_req *r)
     pthread_mutex_lock(&d->img_lock);
     if (imgstore_list(d->images, &e, &n, &err) < 0) {
         pthread_mutex_unlock(&d->img_lock);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     /* The image goes with its last tag; repo@digest names go with it (docker's
      * RepoDigests). */
@@ -268,7 +268,7 @@ int dmn_handle_image_delete(struct dmn_req *r)
     if (last && !force && containers_using(d, digest, user) > 0) {
         pthread_mutex_unlock(&d->img_lock);
         imgstore_entries_free(e, n);
-        return dmn_reply_error(r, 409,
+        return api_reply_error(r, 409,
                                "conflict: unable to remove repository reference \"%s\" (must "
                                "force) - container %.12s is using its referenced image %.12s",
                                ref, user, digest + 7);
@@ -288,14 +288,14 @@ int dmn_handle_image_delete(struct dmn_req *r)
     imgstore_entries_free(e, n);
     if (rc < 0) {
         json_decref(out);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     if (last) {
         json_array_append_new(out, json_pack("{s:s}", "Deleted", digest));
         struct imgstore_gc_result gc;
         if (gc_store(d, &gc, &err) < 0) {
             json_decref(out);
-            return dmn_reply_ctr_error(r, &err);
+            return api_reply_ctr_error(r, &err);
         }
         pthread_mutex_lock(&d->lock);
         dmn_event_emit_locked(d, "image", "delete", digest, json_pack("{s:s}", "name", ref));
@@ -305,20 +305,20 @@ int dmn_handle_image_delete(struct dmn_req *r)
         dmn_event_emit_locked(d, "image", "untag", digest, json_pack("{s:s}", "name", ref));
         pthread_mutex_unlock(&d->lock);
     }
-    return dmn_reply_json(r, 200, out);
+    return api_reply_json(r, 200, out);
 }
 
-int dmn_handle_image_tag(struct dmn_req *r)
+int api_handle_image_tag(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
-    const char *repo = dmn_query(r, "repo"), *tag = dmn_query(r, "tag");
+    const char *repo = api_query(r, "repo"), *tag = api_query(r, "tag");
     struct imgstore_image img = {0};
 
     if (repo == NULL || *repo == '\0')
-        return dmn_reply_error(r, 400, "repository name (`repo`) is missing");
+        return api_reply_error(r, 400, "repository name (`repo`) is missing");
     if (tag && *tag && !oci_tag_valid(tag))
-        return dmn_reply_error(r, 400, "invalid tag format `%s`", tag);
+        return api_reply_error(r, 400, "invalid tag format `%s`", tag);
     if (resolve_or_reply(r, r->params[0], &img) < 0)
         return 0;
     cleanup_free char *dst = ctr_xasprintf("%s:%s", repo, tag && *tag ? tag : "latest");
@@ -326,7 +326,7 @@ int dmn_handle_image_tag(struct dmn_req *r)
     if (norm == NULL) {
         imgstore_image_release(&img);
         err->errnum = EINVAL;
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     pthread_mutex_lock(&d->img_lock);
     int rc = imgstore_tag(d->images, img.manifest_digest, norm, &err);
@@ -339,20 +339,20 @@ int dmn_handle_image_tag(struct dmn_req *r)
         pthread_mutex_unlock(&d->lock);
     }
     imgstore_image_release(&img);
-    return rc < 0 ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 201);
+    return rc < 0 ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 201);
 }
 
-int dmn_handle_images_load(struct dmn_req *r)
+int api_handle_images_load(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
     cleanup_strv char **names = NULL;
 
     if (r->upload_path == NULL)
-        return dmn_reply_error(r, 400, "the request body must be an image archive (tar)");
+        return api_reply_error(r, 400, "the request body must be an image archive (tar)");
     if (dmn_archive_load(d, r->upload_path, &names, &err) < 0) {
         err->errnum = err->errnum == EINVAL || err->errnum == 0 ? EINVAL : err->errnum;
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     cleanup_free char *text = ctr_xstrdup("");
     for (size_t i = 0; names[i]; i++) {
@@ -370,7 +370,7 @@ int dmn_handle_images_load(struct dmn_req *r)
         dmn_event_emit_locked(d, "image", "load", names[i], json_pack("{s:s}", "name", f));
         pthread_mutex_unlock(&d->lock);
     }
-    return dmn_reply_text(r, 200, "application/json", text, strlen(text));
+    return api_reply_text(r, 200, "application/json", text, strlen(text));
 }
 
 static enum MHD_Result collect_names(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -381,7 +381,7 @@ static enum MHD_Result collect_names(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-int dmn_handle_images_get(struct dmn_req *r)
+int api_handle_images_get(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
@@ -392,7 +392,7 @@ int dmn_handle_images_get(struct dmn_req *r)
     else
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_names, &refs);
     if (refs[0] == NULL)
-        return dmn_reply_error(r, 400, "no image named: give `names`");
+        return api_reply_error(r, 400, "no image named: give `names`");
     for (size_t i = 0; refs[i]; i++) {
         struct imgstore_image img = {0};
         if (resolve_or_reply(r, refs[i], &img) < 0)
@@ -402,14 +402,14 @@ int dmn_handle_images_get(struct dmn_req *r)
     cleanup_free char *path = ctr_xasprintf("%s/save-XXXXXX", d->tmp_dir);
     int fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0)
-        return dmn_reply_error(r, 500, "cannot create a file in `%s`: %s", d->tmp_dir,
+        return api_reply_error(r, 500, "cannot create a file in `%s`: %s", d->tmp_dir,
                                strerror(errno));
     unlink(path);
     if (dmn_archive_save(d, refs, fd, &err) < 0) {
         close(fd);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
-    return dmn_reply_fd(r, 200, "application/x-tar", fd);
+    return api_reply_fd(r, 200, "application/x-tar", fd);
 }
 
 static bool is_false(const char *v, void *ctx)
@@ -419,7 +419,7 @@ static bool is_false(const char *v, void *ctx)
 
 /* Docker's image prune: untagged images (only repo@digest names), or with
  * dangling=false (`prune -a`) every image no container uses; then the store GC. */
-int dmn_handle_images_prune(struct dmn_req *r)
+int api_handle_images_prune(struct api_req *r)
 {
     static const char *const allowed[] = {"dangling", NULL};
     struct dmn *d = r->d;
@@ -429,10 +429,10 @@ int dmn_handle_images_prune(struct dmn_req *r)
     size_t n = 0;
     struct imgstore_gc_result gc;
 
-    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
         dmn_filters_check(&f, allowed, &err) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     bool all = dmn_filters_has(&f, "dangling") && dmn_filters_any(&f, "dangling", is_false, NULL);
     dmn_filters_release(&f);
@@ -465,9 +465,9 @@ int dmn_handle_images_prune(struct dmn_req *r)
         rc = gc_store(d, &gc, &err);
     if (rc < 0) {
         json_decref(deleted);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
-    return dmn_reply_json(r, 200,
+    return api_reply_json(r, 200,
                           json_pack("{s:o,s:I}", "ImagesDeleted", deleted, "SpaceReclaimed",
                                     (json_int_t)gc.bytes_freed));
 }

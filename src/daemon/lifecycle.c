@@ -1,7 +1,7 @@
 /* Container lifecycle: start (spawn the detached shim with `container-runtime
  * start`), stop, kill, restart, wait, resize, top. The shim, not the daemon,
  * holds the container: the daemon only watches it (monitor.c). */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "shim/shim.h"
 
 #include <errno.h>
@@ -432,16 +432,16 @@ int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_
 
 /* ---- handlers ---- */
 
-static struct dmn_container *get_or_reply(struct dmn_req *r)
+static struct dmn_container *get_or_reply(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
-        dmn_reply_ctr_error(r, &err);
+        api_reply_ctr_error(r, &err);
     return c;
 }
 
-int dmn_handle_start(struct dmn_req *r)
+int api_handle_start(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct dmn_container *c = get_or_reply(r);
@@ -450,13 +450,13 @@ int dmn_handle_start(struct dmn_req *r)
     int ret = dmn_container_start(r->d, c, &err);
     dmn_container_put(r->d, c);
     if (ret < 0)
-        return dmn_reply_ctr_error(r, &err);
-    return dmn_reply_empty(r, ret == 1 ? 304 : 204);
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, ret == 1 ? 304 : 204);
 }
 
-static int query_timeout(struct dmn_req *r, int *t)
+static int query_timeout(struct api_req *r, int *t)
 {
-    const char *s = dmn_query(r, "t");
+    const char *s = api_query(r, "t");
     char *end;
     *t = -1;
     if (s == NULL || *s == '\0')
@@ -468,35 +468,35 @@ static int query_timeout(struct dmn_req *r, int *t)
     return 0;
 }
 
-int dmn_handle_stop(struct dmn_req *r)
+int api_handle_stop(struct api_req *r)
 {
     ctr_error_t err = NULL;
     int t;
     if (query_timeout(r, &t) < 0)
-        return dmn_reply_error(r, 400, "invalid `t` `%s`: seconds expected", dmn_query(r, "t"));
+        return api_reply_error(r, 400, "invalid `t` `%s`: seconds expected", api_query(r, "t"));
     struct dmn_container *c = get_or_reply(r);
     if (c == NULL)
         return 0;
-    const char *sig = dmn_query(r, "signal");
+    const char *sig = api_query(r, "signal");
     int signo;
     if (sig && *sig && dmn_parse_signal(sig, &signo) < 0) {
         dmn_container_put(r->d, c);
-        return dmn_reply_error(r, 400, "invalid signal `%s`", sig);
+        return api_reply_error(r, 400, "invalid signal `%s`", sig);
     }
     int ret = dmn_container_stop(r->d, c, t, &err);
     dmn_container_put(r->d, c);
     if (ret < 0)
-        return dmn_reply_ctr_error(r, &err);
-    return dmn_reply_empty(r, ret == 1 ? 304 : 204);
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, ret == 1 ? 304 : 204);
 }
 
-int dmn_handle_kill(struct dmn_req *r)
+int api_handle_kill(struct api_req *r)
 {
     ctr_error_t err = NULL;
     int sig = SIGKILL;
-    const char *s = dmn_query(r, "signal");
+    const char *s = api_query(r, "signal");
     if (s && *s && dmn_parse_signal(s, &sig) < 0)
-        return dmn_reply_error(r, 400, "invalid signal: %s", s);
+        return api_reply_error(r, 400, "invalid signal: %s", s);
     struct dmn_container *c = get_or_reply(r);
     if (c == NULL)
         return 0;
@@ -525,15 +525,15 @@ int dmn_handle_kill(struct dmn_req *r)
     if (ret == 0 && sig == SIGKILL)
         await_exit(r->d, c, 10); /* docker ps right after shows it exited */
     dmn_container_put(r->d, c);
-    return ret < 0 ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 204);
+    return ret < 0 ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 204);
 }
 
-int dmn_handle_restart(struct dmn_req *r)
+int api_handle_restart(struct api_req *r)
 {
     ctr_error_t err = NULL;
     int t;
     if (query_timeout(r, &t) < 0)
-        return dmn_reply_error(r, 400, "invalid `t` `%s`: seconds expected", dmn_query(r, "t"));
+        return api_reply_error(r, 400, "invalid `t` `%s`: seconds expected", api_query(r, "t"));
     struct dmn_container *c = get_or_reply(r);
     if (c == NULL)
         return 0;
@@ -553,7 +553,7 @@ int dmn_handle_restart(struct dmn_req *r)
     pthread_mutex_unlock(&r->d->lock);
     pthread_mutex_unlock(&c->op_lock);
     dmn_container_put(r->d, c);
-    return ret < 0 ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 204);
+    return ret < 0 ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 204);
 }
 
 /* ---- wait ---- */
@@ -595,7 +595,7 @@ static ssize_t wait_fill(void *ctx, char *buf, size_t max)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-        if (!wait_holds(w) && (dmn_peer_gone(w->client_fd) || atomic_load(&d->stopping))) {
+        if (!wait_holds(w) && (ctr_fd_peer_gone(w->client_fd) || atomic_load(&d->stopping))) {
             pthread_mutex_unlock(&d->lock);
             return -1;
         }
@@ -614,9 +614,9 @@ static void wait_free(void *ctx)
     free(w);
 }
 
-int dmn_handle_wait(struct dmn_req *r)
+int api_handle_wait(struct api_req *r)
 {
-    const char *cond = dmn_query(r, "condition");
+    const char *cond = api_query(r, "condition");
     enum wait_cond wc = WAIT_NOT_RUNNING;
     if (cond && *cond) {
         if (strcmp(cond, "next-exit") == 0)
@@ -624,7 +624,7 @@ int dmn_handle_wait(struct dmn_req *r)
         else if (strcmp(cond, "removed") == 0)
             wc = WAIT_REMOVED;
         else if (strcmp(cond, "not-running") != 0)
-            return dmn_reply_error(r, 400,
+            return api_reply_error(r, 400,
                                    "invalid condition `%s`: use `not-running`, "
                                    "`next-exit` or `removed`",
                                    cond);
@@ -636,23 +636,23 @@ int dmn_handle_wait(struct dmn_req *r)
     w->d = r->d;
     w->c = c;
     w->cond = wc;
-    w->client_fd = dmn_req_fd(r);
+    w->client_fd = api_req_fd(r);
     pthread_mutex_lock(&r->d->lock);
     w->exits0 = c->exits;
     pthread_mutex_unlock(&r->d->lock);
     /* The status line and headers go out at once; the body when the condition holds. */
-    return dmn_reply_stream(r, 200, "application/json", wait_fill, w, wait_free);
+    return api_reply_stream(r, 200, "application/json", wait_fill, w, wait_free);
 }
 
 /* ---- resize, boot log ---- */
 
-int dmn_handle_resize(struct dmn_req *r)
+int api_handle_resize(struct api_req *r)
 {
     ctr_error_t err = NULL;
-    const char *h = dmn_query(r, "h"), *w = dmn_query(r, "w");
+    const char *h = api_query(r, "h"), *w = api_query(r, "w");
     long rows = h ? strtol(h, NULL, 10) : -1, cols = w ? strtol(w, NULL, 10) : -1;
     if (rows < 0 || rows > 65535 || cols < 0 || cols > 65535)
-        return dmn_reply_error(r, 400, "invalid size: `h` and `w` must be 0-65535");
+        return api_reply_error(r, 400, "invalid size: `h` and `w` must be 0-65535");
     struct dmn_container *c = get_or_reply(r);
     if (c == NULL)
         return 0;
@@ -672,11 +672,11 @@ int dmn_handle_resize(struct dmn_req *r)
         dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
     dmn_container_put(r->d, c);
     if (err)
-        return dmn_reply_ctr_error(r, &err);
-    return dmn_reply_empty(r, 200);
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, 200);
 }
 
-int dmn_handle_bootlog(struct dmn_req *r)
+int api_handle_bootlog(struct api_req *r)
 {
     struct dmn_container *c = get_or_reply(r);
     if (c == NULL)
@@ -685,6 +685,6 @@ int dmn_handle_bootlog(struct dmn_req *r)
     dmn_container_put(r->d, c);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return dmn_reply_error(r, 404, "no boot log: the container never booted");
-    return dmn_reply_fd(r, 200, "text/plain; charset=utf-8", fd);
+        return api_reply_error(r, 404, "no boot log: the container never booted");
+    return api_reply_fd(r, 200, "text/plain; charset=utf-8", fd);
 }

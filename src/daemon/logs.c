@@ -2,7 +2,7 @@
  * read back with tail/since/until/timestamps, multiplexed unless the container
  * has a tty, and followed (inotify on the bundle, no busy polling) while the
  * container runs. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -161,7 +161,7 @@ static ssize_t logs_fill(void *ctx, char *buf, size_t max)
             while (read(l->ino, ev, sizeof(ev)) > 0)
                 ;
         }
-        if (dmn_peer_gone(l->client_fd) || atomic_load(&l->d->stopping))
+        if (ctr_fd_peer_gone(l->client_fd) || atomic_load(&l->d->stopping))
             return -1;
     }
     size_t n = l->olen - l->opos < max ? l->olen - l->opos : max;
@@ -229,65 +229,65 @@ done:
     free(l.obuf);
 }
 
-static int parse_time_param(struct dmn_req *r, const char *key, int64_t *out)
+static int parse_time_param(struct api_req *r, const char *key, int64_t *out)
 {
-    const char *s = dmn_query(r, key);
+    const char *s = api_query(r, key);
     *out = 0;
     if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
         return 0;
     return dmn_time_parse(s, out);
 }
 
-int dmn_handle_logs(struct dmn_req *r)
+int api_handle_logs(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct logs *l;
     long tail = -1;
-    const char *ts = dmn_query(r, "tail");
+    const char *ts = api_query(r, "tail");
 
-    if (!dmn_query_bool(r, "stdout") && !dmn_query_bool(r, "stderr"))
-        return dmn_reply_error(r, 400, "Bad parameters: you must choose at least one stream");
+    if (!api_query_bool(r, "stdout") && !api_query_bool(r, "stderr"))
+        return api_reply_error(r, 400, "Bad parameters: you must choose at least one stream");
     if (ts && *ts && strcmp(ts, "all") != 0) {
         char *end;
         tail = strtol(ts, &end, 10);
         if (*end || tail < 0)
-            return dmn_reply_error(r, 400, "invalid `tail` `%s`: a number of lines or `all`", ts);
+            return api_reply_error(r, 400, "invalid `tail` `%s`: a number of lines or `all`", ts);
     }
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     l = logs_new();
     l->d = r->d;
     l->c = c;
-    l->client_fd = dmn_req_fd(r);
-    l->follow = dmn_query_bool(r, "follow");
-    l->timestamps = dmn_query_bool(r, "timestamps");
-    l->out = dmn_query_bool(r, "stdout");
-    l->err = dmn_query_bool(r, "stderr");
+    l->client_fd = api_req_fd(r);
+    l->follow = api_query_bool(r, "follow");
+    l->timestamps = api_query_bool(r, "timestamps");
+    l->out = api_query_bool(r, "stdout");
+    l->err = api_query_bool(r, "stderr");
     l->tty = c->tty;
     if (parse_time_param(r, "since", &l->since) < 0 ||
         parse_time_param(r, "until", &l->until) < 0) {
         logs_free(l);
-        return dmn_reply_error(r, 400,
+        return api_reply_error(r, 400,
                                "invalid `since` or `until`: a unix timestamp or RFC 3339 "
                                "time is expected");
     }
     l->fd = open_log(c->bundle);
     if (l->fd < 0) {
         logs_free(l);
-        return dmn_reply_error(r, 500, "cannot open the log of container `%s`: %s", r->params[0],
+        return api_reply_error(r, 500, "cannot open the log of container `%s`: %s", r->params[0],
                                strerror(errno));
     }
     if (lseek(l->fd, tail_offset(l->fd, tail), SEEK_SET) < 0) {
         logs_free(l);
-        return dmn_reply_error(r, 500, "cannot seek in the log of container `%s`", r->params[0]);
+        return api_reply_error(r, 500, "cannot seek in the log of container `%s`", r->params[0]);
     }
     if (l->follow) {
         l->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         if (l->ino >= 0)
             inotify_add_watch(l->ino, c->bundle, IN_MODIFY | IN_CREATE | IN_MOVED_TO);
     }
-    return dmn_reply_stream(r, 200,
+    return api_reply_stream(r, 200,
                             l->tty ? "application/vnd.docker.raw-stream"
                                    : "application/vnd.docker.multiplexed-stream",
                             logs_fill, l, logs_free);

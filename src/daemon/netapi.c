@@ -1,7 +1,7 @@
 /* /networks: Docker's list, inspect, create, delete, prune, connect and
  * disconnect. Only the bridge driver, IPv4. connect/disconnect change a stopped
  * container only: a microvm has no NIC hotplug. docs/api.md, docs/network.md. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "net/net.h"
 
 #include <errno.h>
@@ -65,13 +65,13 @@ static char *users_locked(struct dmn *d, const char *net_id)
     return s;
 }
 
-static int reply_load_error(struct dmn_req *r, const char *ref, ctr_error_t *err)
+static int reply_load_error(struct api_req *r, const char *ref, ctr_error_t *err)
 {
     if ((*err)->errnum == ENOENT) {
         ctr_error_free(err);
-        return dmn_reply_error(r, 404, "network %s not found", ref);
+        return api_reply_error(r, 404, "network %s not found", ref);
     }
-    return dmn_reply_ctr_error(r, err);
+    return api_reply_ctr_error(r, err);
 }
 
 /* ---- list, inspect ---- */
@@ -98,7 +98,7 @@ static bool match_type(const char *v, void *ctx)
     return strcmp(v, builtin ? "builtin" : "custom") == 0;
 }
 
-int dmn_handle_networks_list(struct dmn_req *r)
+int api_handle_networks_list(struct api_req *r)
 {
     static const char *const allowed[] = {"name",  "id",   "label",    "driver",
                                           "scope", "type", "dangling", NULL};
@@ -107,11 +107,11 @@ int dmn_handle_networks_list(struct dmn_req *r)
     struct net_network *v = NULL;
     size_t n = 0;
 
-    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
         dmn_filters_check(&f, allowed, &err) < 0 ||
         net_network_list(r->d->cfg.root, &v, &n, &err) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -139,10 +139,10 @@ int dmn_handle_networks_list(struct dmn_req *r)
     }
     net_network_list_free(v, n);
     dmn_filters_release(&f);
-    return dmn_reply_json(r, 200, out);
+    return api_reply_json(r, 200, out);
 }
 
-int dmn_handle_network_inspect(struct dmn_req *r)
+int api_handle_network_inspect(struct api_req *r)
 {
     struct net_network nw = {0};
     ctr_error_t err = NULL;
@@ -150,7 +150,7 @@ int dmn_handle_network_inspect(struct dmn_req *r)
         return reply_load_error(r, r->params[0], &err);
     json_t *j = network_json(r->d, &nw);
     net_network_release(&nw);
-    return dmn_reply_json(r, 200, j);
+    return api_reply_json(r, 200, j);
 }
 
 /* ---- create ---- */
@@ -224,7 +224,7 @@ static int create_checks(json_t *body, const char **subnet, ctr_error_t *err)
     return 0;
 }
 
-int dmn_handle_network_create(struct dmn_req *r)
+int api_handle_network_create(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
@@ -232,17 +232,17 @@ int dmn_handle_network_create(struct dmn_req *r)
     cleanup_strv char **labels = ctr_xcalloc(1, sizeof(char *));
     const char *subnet, *k;
     json_t *v;
-    json_t *body = dmn_body_json(r, &err);
+    json_t *body = api_body_json(r, &err);
 
     if (body == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     if (!json_is_object(body)) {
         json_decref(body);
-        return dmn_reply_error(r, 400, "the network config must be a JSON object");
+        return api_reply_error(r, 400, "the network config must be a JSON object");
     }
     if (dmn_network_config_check(body, &err) < 0 || create_checks(body, &subnet, &err) < 0) {
         json_decref(body);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     const char *name = json_string_value(json_object_get(body, "Name"));
     json_object_foreach(json_object_get(body, "Labels"), k, v)
@@ -278,7 +278,7 @@ int dmn_handle_network_create(struct dmn_req *r)
     dmn_event_emit_locked(d, "network", "create", nw.id,
                           json_pack("{s:s,s:s}", "name", nw.name, "type", "bridge"));
     pthread_mutex_unlock(&d->lock);
-    dmn_reply_json(r, 201, json_pack("{s:s,s:s}", "Id", nw.id, "Warning", ""));
+    api_reply_json(r, 201, json_pack("{s:s,s:s}", "Id", nw.id, "Warning", ""));
     net_network_release(&nw);
     json_decref(body);
     return 0;
@@ -286,7 +286,7 @@ fail:
     pthread_mutex_unlock(&d->net_lock);
     net_network_release(&nw);
     json_decref(body);
-    return dmn_reply_ctr_error(r, &err);
+    return api_reply_ctr_error(r, &err);
 }
 
 /* ---- delete, prune ---- */
@@ -317,7 +317,7 @@ static int remove_network(struct dmn *d, const struct net_network *nw, ctr_error
     return 0;
 }
 
-int dmn_handle_network_delete(struct dmn_req *r)
+int api_handle_network_delete(struct api_req *r)
 {
     struct dmn *d = r->d;
     struct net_network nw = {0};
@@ -332,16 +332,16 @@ int dmn_handle_network_delete(struct dmn_req *r)
     pthread_mutex_unlock(&d->net_lock);
     net_network_release(&nw);
     if (ret == 0)
-        return dmn_reply_empty(r, 204);
+        return api_reply_empty(r, 204);
     if (err->errnum == EPERM) { /* docker's 403 for its pre-defined networks */
-        dmn_reply_error(r, 403, "%s", err->msg);
+        api_reply_error(r, 403, "%s", err->msg);
         ctr_error_free(&err);
         return 0;
     }
-    return dmn_reply_ctr_error(r, &err);
+    return api_reply_ctr_error(r, &err);
 }
 
-int dmn_handle_networks_prune(struct dmn_req *r)
+int api_handle_networks_prune(struct api_req *r)
 {
     static const char *const allowed[] = {"label", "until", NULL};
     struct dmn *d = r->d;
@@ -351,15 +351,15 @@ int dmn_handle_networks_prune(struct dmn_req *r)
     size_t n = 0;
     int64_t until = INT64_MAX;
 
-    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
         dmn_filters_check(&f, allowed, &err) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     json_t *u = json_object_get(f.f, "until");
     if (json_array_size(u) && dmn_time_parse(json_string_value(json_array_get(u, 0)), &until) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_error(r, 400, "invalid filter `until`: expected a timestamp");
+        return api_reply_error(r, 400, "invalid filter `until`: expected a timestamp");
     }
     json_t *deleted = json_array();
     pthread_mutex_lock(&d->net_lock);
@@ -367,7 +367,7 @@ int dmn_handle_networks_prune(struct dmn_req *r)
         pthread_mutex_unlock(&d->net_lock);
         dmn_filters_release(&f);
         json_decref(deleted);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     for (size_t i = 0; i < n; i++) {
         json_t *labels = bundle_volume_kv_json(v[i].labels);
@@ -391,23 +391,23 @@ int dmn_handle_networks_prune(struct dmn_req *r)
     pthread_mutex_unlock(&d->net_lock);
     net_network_list_free(v, n);
     dmn_filters_release(&f);
-    return dmn_reply_json(r, 200, json_pack("{s:o}", "NetworksDeleted", deleted));
+    return api_reply_json(r, 200, json_pack("{s:o}", "NetworksDeleted", deleted));
 }
 
 /* ---- connect, disconnect ---- */
 
 /* The body's container, op_lock held and stopped; NULL after replying. */
-static struct dmn_container *stopped_container(struct dmn_req *r, json_t *body)
+static struct dmn_container *stopped_container(struct api_req *r, json_t *body)
 {
     ctr_error_t err = NULL;
     const char *ref = json_string_value(json_object_get(body, "Container"));
     if (ref == NULL || *ref == '\0') {
-        dmn_reply_error(r, 400, "`Container` is missing: name the container");
+        api_reply_error(r, 400, "`Container` is missing: name the container");
         return NULL;
     }
     struct dmn_container *c = dmn_container_get(r->d, ref, &err);
     if (c == NULL) {
-        dmn_reply_ctr_error(r, &err);
+        api_reply_ctr_error(r, &err);
         return NULL;
     }
     pthread_mutex_lock(&c->op_lock);
@@ -418,12 +418,12 @@ static struct dmn_container *stopped_container(struct dmn_req *r, json_t *body)
     if (running || gone) {
         pthread_mutex_unlock(&c->op_lock);
         if (running)
-            dmn_reply_error(r, 409,
+            api_reply_error(r, 409,
                             "container %s is running: stop it to change its networks (a VM "
                             "cannot add or remove a NIC while it runs)",
                             c->name);
         else
-            dmn_reply_error(r, 409, "container %s is being removed", c->name);
+            api_reply_error(r, 409, "container %s is being removed", c->name);
         dmn_container_put(r->d, c);
         return NULL;
     }
@@ -441,20 +441,20 @@ static void save_and_event(struct dmn *d, struct dmn_container *c, const struct 
     pthread_mutex_unlock(&d->lock);
 }
 
-int dmn_handle_network_connect(struct dmn_req *r)
+int api_handle_network_connect(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
     struct net_network nw = {0};
     cleanup_strv char **aliases = NULL;
-    json_t *body = dmn_body_json(r, &err);
+    json_t *body = api_body_json(r, &err);
 
     if (body == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     if (dmn_endpoint_parse(r->params[0], json_object_get(body, "EndpointConfig"), &aliases, &err) <
         0) {
         json_decref(body);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     struct dmn_container *c = stopped_container(r, body);
     json_decref(body);
@@ -483,18 +483,18 @@ int dmn_handle_network_connect(struct dmn_req *r)
     pthread_mutex_unlock(&c->op_lock);
     dmn_container_put(d, c);
     net_network_release(&nw);
-    return err ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 200);
+    return err ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 200);
 }
 
-int dmn_handle_network_disconnect(struct dmn_req *r)
+int api_handle_network_disconnect(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
     struct net_network nw = {0};
-    json_t *body = dmn_body_json(r, &err);
+    json_t *body = api_body_json(r, &err);
 
     if (body == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     struct dmn_container *c = stopped_container(r, body);
     json_decref(body);
     if (c == NULL)
@@ -528,5 +528,5 @@ int dmn_handle_network_disconnect(struct dmn_req *r)
     pthread_mutex_unlock(&c->op_lock);
     dmn_container_put(d, c);
     net_network_release(&nw);
-    return err ? dmn_reply_ctr_error(r, &err) : dmn_reply_empty(r, 200);
+    return err ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 200);
 }

@@ -2,7 +2,7 @@
  * The registry client (src/registry) runs in a thread; its progress goes to the
  * client as docker's JSON message lines through a pipe. Credentials come only from
  * the request's X-Registry-Auth header (as dockerd: the daemon keeps none). */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "image/store.h"
 #include "registry/registry.h"
 
@@ -301,32 +301,32 @@ static void pipe_free(void *ctx)
 }
 
 /* Start fn on j in a thread and stream what it writes. Takes j. */
-static int job_start(struct dmn_req *r, struct job *j, void *(*fn)(void *))
+static int job_start(struct api_req *r, struct job *j, void *(*fn)(void *))
 {
     int fds[2];
     pthread_t t;
     ctr_error_t err = NULL;
 
-    if (auth_parse(dmn_header(r, "X-Registry-Auth"), &j->user, &j->pass, &err) < 0) {
+    if (auth_parse(api_header(r, "X-Registry-Auth"), &j->user, &j->pass, &err) < 0) {
         job_free(j);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     if (pipe2(fds, O_CLOEXEC) < 0) {
         job_free(j);
-        return dmn_reply_error(r, 500, "pipe: %s", strerror(errno));
+        return api_reply_error(r, 500, "pipe: %s", strerror(errno));
     }
     j->wfd = fds[1];
     if (pthread_create(&t, NULL, fn, j) != 0) {
         close(fds[0]);
         job_free(j);
-        return dmn_reply_error(r, 500, "cannot start the transfer");
+        return api_reply_error(r, 500, "cannot start the transfer");
     }
     pthread_detach(t);
-    return dmn_reply_stream(r, 200, "application/json", pipe_fill, pipe_reader_new(fds[0]),
+    return api_reply_stream(r, 200, "application/json", pipe_fill, pipe_reader_new(fds[0]),
                             pipe_free);
 }
 
-static struct job *job_new(struct dmn_req *r, char *ref)
+static struct job *job_new(struct api_req *r, char *ref)
 {
     struct job *j = ctr_xcalloc(1, sizeof(*j));
     j->d = r->d;
@@ -339,10 +339,10 @@ static struct job *job_new(struct dmn_req *r, char *ref)
 
 /* Our query parameters (docker clients never send them): scheme=http|https|auto,
  * maxConcurrentDownloads=1..32. */
-static int job_query(struct dmn_req *r, enum registry_scheme *scheme, unsigned *maxc,
+static int job_query(struct api_req *r, enum registry_scheme *scheme, unsigned *maxc,
                      ctr_error_t *err)
 {
-    const char *s = dmn_query(r, "scheme"), *m = dmn_query(r, "maxConcurrentDownloads");
+    const char *s = api_query(r, "scheme"), *m = api_query(r, "maxConcurrentDownloads");
     *scheme = REGISTRY_SCHEME_AUTO;
     *maxc = 0;
     if (s && *s && registry_scheme_parse(s, scheme, err) < 0)
@@ -368,30 +368,30 @@ static char *with_tag(const char *name, const char *tag)
     return ctr_xasprintf("%s%s%s", name, digest ? "@" : ":", tag);
 }
 
-int dmn_handle_images_create(struct dmn_req *r)
+int api_handle_images_create(struct api_req *r)
 {
-    const char *from = dmn_query(r, "fromImage"), *tag = dmn_query(r, "tag");
-    const char *platform = dmn_query(r, "platform");
+    const char *from = api_query(r, "fromImage"), *tag = api_query(r, "tag");
+    const char *platform = api_query(r, "platform");
     ctr_error_t err = NULL;
     struct registry_platform plat;
     enum registry_scheme scheme;
     unsigned maxc;
 
-    if (dmn_query(r, "fromSrc"))
-        return dmn_reply_error(r, 501, "importing a root filesystem (`fromSrc`) is not supported");
+    if (api_query(r, "fromSrc"))
+        return api_reply_error(r, 501, "importing a root filesystem (`fromSrc`) is not supported");
     if (from == NULL || *from == '\0')
-        return dmn_reply_error(r, 400, "`fromImage` is missing: name the image to pull");
+        return api_reply_error(r, 400, "`fromImage` is missing: name the image to pull");
     if (platform && *platform && registry_platform_parse(platform, &plat, &err) < 0)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     if (job_query(r, &scheme, &maxc, &err) < 0)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     char *ref = with_tag(from, tag);
     /* Docker checks the reference before it answers 200 and streams. */
     cleanup_free char *norm = oci_ref_normalize(ref, &err);
     if (norm == NULL) {
         free(ref);
         err->errnum = EINVAL;
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     struct job *j = job_new(r, ref);
     j->scheme = scheme;
@@ -438,23 +438,23 @@ static int push_names(struct dmn *d, const char *ref, char ***out, ctr_error_t *
     return 0;
 }
 
-int dmn_handle_image_push(struct dmn_req *r)
+int api_handle_image_push(struct api_req *r)
 {
     ctr_error_t err = NULL;
-    cleanup_free char *ref = with_tag(r->params[0], dmn_query(r, "tag"));
+    cleanup_free char *ref = with_tag(r->params[0], api_query(r, "tag"));
     char **names = NULL;
     enum registry_scheme scheme;
     unsigned maxc;
 
     if (job_query(r, &scheme, &maxc, &err) < 0)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     if (push_names(r->d, ref, &names, &err) < 0) {
         if (err->errnum == ENOENT) {
-            dmn_reply_error(r, 404, "%s", err->msg);
+            api_reply_error(r, 404, "%s", err->msg);
             ctr_error_free(&err);
             return 0;
         }
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     struct job *j = job_new(r, ctr_steal_ptr(ref));
     j->names = names;

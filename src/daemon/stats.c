@@ -4,7 +4,7 @@
  * time of all its threads (vCPUs included), its resident memory against the
  * VM's memory size, its block I/O. Processes inside the guest are not
  * counted (pids_stats is empty); there is no network yet (networks {}). */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -157,7 +157,7 @@ static int vmm_pid(struct stats_stream *st)
 static bool pause_1s(struct stats_stream *st)
 {
     for (int i = 0; i < 10; i++) {
-        if (dmn_peer_gone(st->client_fd) || atomic_load(&st->d->stopping))
+        if (ctr_fd_peer_gone(st->client_fd) || atomic_load(&st->d->stopping))
             return false;
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
@@ -209,29 +209,29 @@ static void stats_free(void *ctx)
     free(st);
 }
 
-int dmn_handle_stats(struct dmn_req *r)
+int api_handle_stats(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct bundle_config bc = {0};
-    const char *stream = dmn_query(r, "stream");
+    const char *stream = api_query(r, "stream");
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
 
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     struct stats_stream *st = ctr_xcalloc(1, sizeof(*st));
     st->d = r->d;
     st->c = c;
-    st->client_fd = dmn_req_fd(r);
-    st->stream = stream == NULL || *stream == '\0' || dmn_query_bool(r, "stream");
-    st->one_shot = dmn_query_bool(r, "one-shot");
+    st->client_fd = api_req_fd(r);
+    st->stream = stream == NULL || *stream == '\0' || api_query_bool(r, "stream");
+    st->one_shot = api_query_bool(r, "one-shot");
     if (st->one_shot && st->stream) {
         stats_free(st);
-        return dmn_reply_error(r, 400, "cannot have stream=true and one-shot=true");
+        return api_reply_error(r, 400, "cannot have stream=true and one-shot=true");
     }
     if (bundle_config_load(c->bundle, &bc, &err) == 0)
         st->limit = bc.vm.memory_mib << 20;
     else
         ctr_error_free(&err);
     bundle_config_release(&bc);
-    return dmn_reply_stream(r, 200, "application/json", stats_fill, st, stats_free);
+    return api_reply_stream(r, 200, "application/json", stats_fill, st, stats_free);
 }

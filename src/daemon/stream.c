@@ -2,7 +2,7 @@
  * socket sessions (proto/shim.h), the relay (raw with a tty, Docker's 8-byte
  * multiplexed frames without), and attach, including attaches made before a
  * start (docker run attaches first, then starts). */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "shim/shim.h"
 
 #include <errno.h>
@@ -247,7 +247,7 @@ static int attach_connect(struct dmn_attach *a, int client_fd)
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-        if (a->shim_fd < 0 && dmn_peer_gone(client_fd))
+        if (a->shim_fd < 0 && ctr_fd_peer_gone(client_fd))
             break;
     }
     if (a->shim_fd < 0)
@@ -289,26 +289,26 @@ static void attach_free(void *ctx)
     free(a);
 }
 
-int dmn_handle_attach(struct dmn_req *r)
+int api_handle_attach(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     struct dmn_attach *a = ctr_xcalloc(1, sizeof(*a));
     a->d = r->d;
     a->c = c;
     a->shim_fd = -1;
-    a->in = dmn_query_bool(r, "stdin") && c->open_stdin;
-    a->out = dmn_query_bool(r, "stdout");
-    a->err = dmn_query_bool(r, "stderr");
-    a->logs = dmn_query_bool(r, "logs");
-    a->stream = dmn_query_bool(r, "stream");
+    a->in = api_query_bool(r, "stdin") && c->open_stdin;
+    a->out = api_query_bool(r, "stdout");
+    a->err = api_query_bool(r, "stderr");
+    a->logs = api_query_bool(r, "logs");
+    a->stream = api_query_bool(r, "stream");
     a->tty = c->tty;
     pthread_mutex_lock(&r->d->lock);
     dmn_event_container_locked(r->d, c, "attach", NULL);
     pthread_mutex_unlock(&r->d->lock);
-    return dmn_reply_hijack(r,
+    return api_reply_hijack(r,
                             a->tty ? "application/vnd.docker.raw-stream"
                                    : "application/vnd.docker.multiplexed-stream",
                             attach_run, a, attach_free);

@@ -1,6 +1,6 @@
 /* System routes: /_ping, /version, /info, /system/df, and the project routes
  * under /container/system/ (status, df, kernel, logs, stop). */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "image/store.h"
 
 #include <errno.h>
@@ -45,21 +45,21 @@ char *dmn_initrd_path(struct dmn *d)
     return bindir_file(d, "../initramfs.cpio");
 }
 
-int dmn_handle_ping(struct dmn_req *r)
+int api_handle_ping(struct api_req *r)
 {
     /* API-Version, OSType and Docker-Experimental come with every reply (http.c) */
-    dmn_reply_text(r, 200, "text/plain; charset=utf-8", "OK", 2);
-    dmn_reply_header(r, "Builder-Version", "1");
-    dmn_reply_header(r, "Cache-Control", "no-cache, no-store, must-revalidate");
-    dmn_reply_header(r, "Pragma", "no-cache");
+    api_reply_text(r, 200, "text/plain; charset=utf-8", "OK", 2);
+    api_reply_header(r, "Builder-Version", "1");
+    api_reply_header(r, "Cache-Control", "no-cache, no-store, must-revalidate");
+    api_reply_header(r, "Pragma", "no-cache");
     return 0;
 }
 
-int dmn_handle_version(struct dmn_req *r)
+int api_handle_version(struct api_req *r)
 {
     struct utsname u;
     uname(&u);
-    return dmn_reply_json(
+    return api_reply_json(
         r, 200,
         json_pack("{s:{s:s},s:[{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}],s:s,s:s,s:s,s:s,s:s,"
                   "s:s,s:s,s:s,s:s,s:b}",
@@ -104,7 +104,7 @@ static void counts(struct dmn *d, size_t *total, size_t *running, size_t *stoppe
     *images = distinct;
 }
 
-int dmn_handle_info(struct dmn_req *r)
+int api_handle_info(struct api_req *r)
 {
     struct dmn *d = r->d;
     struct utsname u;
@@ -149,7 +149,7 @@ int dmn_handle_info(struct dmn_req *r)
     json_object_set_new(j, "Isolation", json_string("microvm"));
     json_object_set_new(j, "SecurityOptions", json_array());
     json_object_set_new(j, "Warnings", json_array());
-    return dmn_reply_json(r, 200, j);
+    return api_reply_json(r, 200, j);
 }
 
 static json_t *file_info(const char *path, bool digest)
@@ -171,7 +171,7 @@ static json_t *file_info(const char *path, bool digest)
     return j;
 }
 
-int dmn_handle_sys_status(struct dmn_req *r)
+int api_handle_sys_status(struct api_req *r)
 {
     struct dmn *d = r->d;
     size_t total, running, stopped, images;
@@ -179,7 +179,7 @@ int dmn_handle_sys_status(struct dmn_req *r)
     cleanup_free char *kernel = dmn_kernel_path(d);
     cleanup_free char *initrd = dmn_initrd_path(d);
     counts(d, &total, &running, &stopped, &images);
-    return dmn_reply_json(
+    return api_reply_json(
         r, 200,
         json_pack("{s:b,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:I}", "Running", 1, "Version",
                   DMN_VERSION, "ApiVersion", DMN_API_VERSION, "Pid", (int)getpid(), "StartedAt",
@@ -189,7 +189,7 @@ int dmn_handle_sys_status(struct dmn_req *r)
                   (json_int_t)running, "Images", (json_int_t)images));
 }
 
-int dmn_handle_sys_df(struct dmn_req *r)
+int api_handle_sys_df(struct api_req *r)
 {
     struct dmn *d = r->d;
     cleanup_free char *content = ctr_xasprintf("%s/content", d->cfg.root);
@@ -217,7 +217,7 @@ int dmn_handle_sys_df(struct dmn_req *r)
     free(active);
     json_int_t content_size = (json_int_t)dmn_disk_usage(content);
     json_int_t snap_size = (json_int_t)dmn_disk_usage(snaps);
-    return dmn_reply_json(
+    return api_reply_json(
         r, 200,
         json_pack("{s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I}", "Images", "Count",
                   (json_int_t)images, "Active", (json_int_t)0, "Size", content_size + snap_size,
@@ -274,13 +274,13 @@ static int install_kernel(struct dmn *d, int src, ctr_error_t *err)
     return 0;
 }
 
-int dmn_handle_sys_kernel(struct dmn_req *r)
+int api_handle_sys_kernel(struct api_req *r)
 {
     struct dmn *d = r->d;
     ctr_error_t err = NULL;
 
     if (strcmp(r->method, "POST") == 0) {
-        const char *ct = dmn_header(r, "Content-Type");
+        const char *ct = api_header(r, "Content-Type");
         int src = -1;
         if (ct && strncmp(ct, "application/json", 16) == 0) {
             char body[8192];
@@ -289,12 +289,12 @@ int dmn_handle_sys_kernel(struct dmn_req *r)
             const char *bin = json_string_value(json_object_get(j, "Binary"));
             if (bin == NULL || bin[0] != '/') {
                 json_decref(j);
-                return dmn_reply_error(r, 400, "`Binary` must be the absolute path of a kernel");
+                return api_reply_error(r, 400, "`Binary` must be the absolute path of a kernel");
             }
             src = open(bin, O_RDONLY | O_CLOEXEC);
             if (src < 0) {
                 int e = errno;
-                dmn_reply_error(r, e == ENOENT ? 404 : 400, "cannot open the kernel `%s`: %s", bin,
+                api_reply_error(r, e == ENOENT ? 404 : 400, "cannot open the kernel `%s`: %s", bin,
                                 strerror(e));
                 json_decref(j);
                 return 0;
@@ -306,10 +306,10 @@ int dmn_handle_sys_kernel(struct dmn_req *r)
         int rc = install_kernel(d, src, &err);
         close(src);
         if (rc < 0)
-            return dmn_reply_ctr_error(r, &err);
+            return api_reply_ctr_error(r, &err);
     }
     cleanup_free char *k = dmn_kernel_path(d);
-    return dmn_reply_json(r, 200, file_info(k, true));
+    return api_reply_json(r, 200, file_info(k, true));
 }
 
 struct logtail {
@@ -344,7 +344,7 @@ static ssize_t logtail_fill(void *ctx, char *buf, size_t max)
             while (read(t->ino, ev, sizeof(ev)) > 0)
                 ;
         }
-        if (dmn_peer_gone(t->client_fd) || atomic_load(&t->d->stopping))
+        if (ctr_fd_peer_gone(t->client_fd) || atomic_load(&t->d->stopping))
             return -1;
     }
 }
@@ -358,16 +358,16 @@ static void logtail_free(void *ctx)
     free(t);
 }
 
-int dmn_handle_sys_logs(struct dmn_req *r)
+int api_handle_sys_logs(struct api_req *r)
 {
     struct dmn *d = r->d;
     if (d->log_path == NULL)
-        return dmn_reply_error(r, 404,
+        return api_reply_error(r, 404,
                                "the daemon logs to its stderr (started with `--log-file -`)");
     int fd = open(d->log_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return dmn_reply_error(r, 500, "cannot open `%s`: %s", d->log_path, strerror(errno));
-    const char *tail = dmn_query(r, "tail");
+        return api_reply_error(r, 500, "cannot open `%s`: %s", d->log_path, strerror(errno));
+    const char *tail = api_query(r, "tail");
     if (tail && *tail && strcmp(tail, "all") != 0) {
         long want = atol(tail);
         off_t end = lseek(fd, 0, SEEK_END), pos = end;
@@ -385,33 +385,33 @@ int dmn_handle_sys_logs(struct dmn_req *r)
     struct logtail *t = ctr_xcalloc(1, sizeof(*t));
     t->fd = fd;
     t->d = d;
-    t->follow = dmn_query_bool(r, "follow");
-    t->client_fd = dmn_req_fd(r);
+    t->follow = api_query_bool(r, "follow");
+    t->client_fd = api_req_fd(r);
     t->ino = -1;
     if (t->follow) {
         t->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         if (t->ino >= 0)
             inotify_add_watch(t->ino, d->log_path, IN_MODIFY);
     }
-    return dmn_reply_stream(r, 200, "text/plain; charset=utf-8", logtail_fill, t, logtail_free);
+    return api_reply_stream(r, 200, "text/plain; charset=utf-8", logtail_fill, t, logtail_free);
 }
 
-int dmn_handle_sys_stop(struct dmn_req *r)
+int api_handle_sys_stop(struct api_req *r)
 {
     struct dmn *d = r->d;
     uint64_t one = 1;
-    const char *t = dmn_query(r, "t");
-    d->stop_containers = dmn_query_bool(r, "containers");
+    const char *t = api_query(r, "t");
+    d->stop_containers = api_query_bool(r, "containers");
     d->stop_timeout = t && *t ? atoi(t) : 10;
     if (write(d->stop_fd, &one, sizeof(one)) < 0)
-        return dmn_reply_error(r, 500, "cannot signal the daemon to stop: %s", strerror(errno));
+        return api_reply_error(r, 500, "cannot signal the daemon to stop: %s", strerror(errno));
     log_info("stop requested through the API%s", d->stop_containers ? " (with containers)" : "");
-    return dmn_reply_empty(r, 204);
+    return api_reply_empty(r, 204);
 }
 
 /* Docker's GET /system/df: images (summaries with their container count),
  * containers (with SizeRw = their bundle's allocated bytes). */
-int dmn_handle_df(struct dmn_req *r)
+int api_handle_df(struct api_req *r)
 {
     struct dmn *d = r->d;
     cleanup_free char *content = ctr_xasprintf("%s/content", d->cfg.root);
@@ -464,7 +464,7 @@ int dmn_handle_df(struct dmn_req *r)
         json_array_append_new(ctrs, s);
     }
     pthread_mutex_unlock(&d->lock);
-    return dmn_reply_json(r, 200,
+    return api_reply_json(r, 200,
                           json_pack("{s:I,s:o,s:o,s:[],s:[]}", "LayersSize",
                                     (json_int_t)dmn_disk_usage(content), "Images", images,
                                     "Containers", ctrs, "Volumes", "BuildCache"));

@@ -2,7 +2,7 @@
  * /volumes endpoints. Volumes live in DATA/volumes (src/bundle/volumes.c); which
  * containers use one is read from their bundles' shares and disks; a block volume
  * is refused to a second running container. docs/volumes.md. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -425,17 +425,17 @@ static bool volume_matches(struct dmn *d, const struct dmn_filters *f,
     return true;
 }
 
-int dmn_handle_volumes_list(struct dmn_req *r)
+int api_handle_volumes_list(struct api_req *r)
 {
     static const char *const allowed[] = {"name", "label", "driver", "dangling", NULL};
     ctr_error_t err = NULL;
     cleanup_strv char **names = NULL;
     struct dmn_filters f = {0};
-    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
         dmn_filters_check(&f, allowed, &err) < 0 ||
         bundle_volume_list(r->d->cfg.root, &names, &err) < 0) {
         dmn_filters_release(&f);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     json_t *arr = json_array();
     for (size_t i = 0; names[i]; i++) {
@@ -448,7 +448,7 @@ int dmn_handle_volumes_list(struct dmn_req *r)
         bundle_volume_release(&v);
     }
     dmn_filters_release(&f);
-    return dmn_reply_json(r, 200, json_pack("{s:o, s:n}", "Volumes", arr, "Warnings"));
+    return api_reply_json(r, 200, json_pack("{s:o, s:n}", "Volumes", arr, "Warnings"));
 }
 
 /* Absent, null, or an object whose values are all strings. */
@@ -464,13 +464,13 @@ static bool strmap_ok(json_t *o)
     return true;
 }
 
-int dmn_handle_volume_create(struct dmn_req *r)
+int api_handle_volume_create(struct api_req *r)
 {
     ctr_error_t err = NULL;
-    json_t *body = dmn_body_json(r, &err);
+    json_t *body = api_body_json(r, &err);
     const char *err_msg = NULL;
     if (body == NULL)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     json_t *jname = json_object_get(body, "Name"), *jdriver = json_object_get(body, "Driver");
     cleanup_free char *name = json_is_string(jname) ? ctr_xstrdup(json_string_value(jname)) : NULL;
     cleanup_strv char **labels = ctr_xcalloc(1, sizeof(char *));
@@ -490,11 +490,11 @@ int dmn_handle_volume_create(struct dmn_req *r)
         err_msg = "`DriverOpts` must be an object of strings";
     if (err_msg) {
         json_decref(body);
-        return dmn_reply_error(r, 400, "%s", err_msg);
+        return api_reply_error(r, 400, "%s", err_msg);
     }
     if (name == NULL || *name == '\0') {
         json_decref(body);
-        return dmn_reply_error(r, 400,
+        return api_reply_error(r, 400,
                                "`Name` is required: anonymous volumes are not supported "
                                "yet");
     }
@@ -503,7 +503,7 @@ int dmn_handle_volume_create(struct dmn_req *r)
         /* Docker's reply for a driver it has no plugin for. */
         cleanup_free char *drv = ctr_xstrdup(driver);
         json_decref(body);
-        return dmn_reply_error(r, 404,
+        return api_reply_error(r, 404,
                                "error looking up volume plugin %s: plugin \"%s\" not found "
                                "(only the `local` driver is supported)",
                                drv, drv);
@@ -525,40 +525,40 @@ int dmn_handle_volume_create(struct dmn_req *r)
     if (ret < 0) {
         if (err->errnum == ENOTSUP || err->errnum == 0)
             err->errnum = EINVAL;
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     struct bundle_volume vol = {0};
     if (bundle_volume_load(r->d->cfg.root, name, &vol, &err) < 0)
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     json_t *j = volume_json(&vol);
     bundle_volume_release(&vol);
-    return dmn_reply_json(r, 201, j);
+    return api_reply_json(r, 201, j);
 }
 
-int dmn_handle_volume_inspect(struct dmn_req *r)
+int api_handle_volume_inspect(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct bundle_volume vol = {0};
     /* A name no volume can have is one that does not exist (Docker's 404). */
     if (bundle_volume_check_name(r->params[0], NULL) < 0)
-        return dmn_reply_error(r, 404, "get %s: no such volume", r->params[0]);
+        return api_reply_error(r, 404, "get %s: no such volume", r->params[0]);
     if (bundle_volume_load(r->d->cfg.root, r->params[0], &vol, &err) < 0) {
         if (err->errnum == EINVAL)
             err->errnum = ENOENT;
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     json_t *j = volume_json(&vol);
     bundle_volume_release(&vol);
-    return dmn_reply_json(r, 200, j);
+    return api_reply_json(r, 200, j);
 }
 
-int dmn_handle_volume_delete(struct dmn_req *r)
+int api_handle_volume_delete(struct api_req *r)
 {
     ctr_error_t err = NULL;
     struct bundle_volume vol = {0};
     if (bundle_volume_load(r->d->cfg.root, r->params[0], &vol, &err) < 0) {
         err->errnum = ENOENT;
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     cleanup_strv char **users = volume_users(r->d, vol.mountpoint);
     bundle_volume_release(&vol);
@@ -569,17 +569,17 @@ int dmn_handle_volume_delete(struct dmn_req *r)
             free(list);
             list = l;
         }
-        return dmn_reply_error(r, 409,
+        return api_reply_error(r, 409,
                                "volume `%s` is in use by container %s: remove the container%s "
                                "first",
                                r->params[0], list, users[1] ? "s" : "");
     }
     if (bundle_volume_remove(r->d->cfg.root, r->params[0], &err) < 0)
-        return dmn_reply_ctr_error(r, &err);
-    return dmn_reply_empty(r, 204);
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, 204);
 }
 
-int dmn_handle_volumes_prune(struct dmn_req *r)
+int api_handle_volumes_prune(struct api_req *r)
 {
     /* `all`: docker >= 23 prunes only anonymous volumes without it; we have none, so
      * every unused volume goes either way (docs/volumes.md) */
@@ -590,12 +590,12 @@ int dmn_handle_volumes_prune(struct dmn_req *r)
     uint64_t reclaimed = 0;
     struct dmn_filters f = {0};
 
-    if (dmn_filters_parse(dmn_query(r, "filters"), &f, &err) < 0 ||
+    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
         dmn_filters_check(&f, allowed, &err) < 0 ||
         bundle_volume_list(r->d->cfg.root, &names, &err) < 0) {
         dmn_filters_release(&f);
         json_decref(deleted);
-        return dmn_reply_ctr_error(r, &err);
+        return api_reply_ctr_error(r, &err);
     }
     for (size_t i = 0; names[i]; i++) {
         struct bundle_volume vol = {0};
@@ -616,7 +616,7 @@ int dmn_handle_volumes_prune(struct dmn_req *r)
         reclaimed += size;
     }
     dmn_filters_release(&f);
-    return dmn_reply_json(r, 200,
+    return api_reply_json(r, 200,
                           json_pack("{s:o, s:I}", "VolumesDeleted", deleted, "SpaceReclaimed",
                                     (json_int_t)reclaimed));
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "shim/shim.h"
 
 #include <openssl/evp.h>
@@ -19,51 +19,51 @@ static void test_version_prefix(void **state)
     bool hv;
     unsigned ma = 0, mi = 0;
     const char *rest;
-    assert_int_equal(dmn_route_version("/v1.43/containers/json", &hv, &ma, &mi, &rest), 0);
+    assert_int_equal(api_route_version("/v1.43/containers/json", &hv, &ma, &mi, &rest), 0);
     assert_true(hv);
     assert_int_equal(ma, 1);
     assert_int_equal(mi, 43);
     assert_string_equal(rest, "/containers/json");
-    assert_int_equal(dmn_route_version("/containers/json", &hv, &ma, &mi, &rest), 0);
+    assert_int_equal(api_route_version("/containers/json", &hv, &ma, &mi, &rest), 0);
     assert_false(hv);
     assert_string_equal(rest, "/containers/json");
-    assert_int_equal(dmn_route_version("/v1.24/_ping", &hv, &ma, &mi, &rest), 0);
+    assert_int_equal(api_route_version("/v1.24/_ping", &hv, &ma, &mi, &rest), 0);
     assert_int_equal(mi, 24);
-    assert_int_equal(dmn_route_version("/v1/info", &hv, &ma, &mi, &rest), 0);
+    assert_int_equal(api_route_version("/v1/info", &hv, &ma, &mi, &rest), 0);
     assert_int_equal(ma, 1);
     assert_int_equal(mi, 0);
     /* "/version" is a route, not a prefix */
-    assert_int_equal(dmn_route_version("/version", &hv, &ma, &mi, &rest), 0);
+    assert_int_equal(api_route_version("/version", &hv, &ma, &mi, &rest), 0);
     assert_false(hv);
-    assert_int_equal(dmn_route_version("/v1.x/info", &hv, &ma, &mi, &rest), -1);
-    assert_int_equal(dmn_route_version("/v1.43x/info", &hv, &ma, &mi, &rest), -1);
-    assert_int_equal(dmn_route_version("/v99999999999.1/info", &hv, &ma, &mi, &rest), -1);
+    assert_int_equal(api_route_version("/v1.x/info", &hv, &ma, &mi, &rest), -1);
+    assert_int_equal(api_route_version("/v1.43x/info", &hv, &ma, &mi, &rest), -1);
+    assert_int_equal(api_route_version("/v99999999999.1/info", &hv, &ma, &mi, &rest), -1);
 }
 
 static void test_version_check(void **state)
 {
-    assert_null(dmn_version_check(1, 43));
-    assert_null(dmn_version_check(1, 24));
-    assert_null(dmn_version_check(1, 41));
-    char *m = dmn_version_check(1, 44);
+    assert_null(api_version_check(1, 43));
+    assert_null(api_version_check(1, 24));
+    assert_null(api_version_check(1, 41));
+    char *m = api_version_check(1, 44);
     assert_non_null(m);
     assert_string_equal(m, "client version 1.44 is too new. Maximum supported API version is 1.43");
     free(m);
-    m = dmn_version_check(1, 23);
+    m = api_version_check(1, 23);
     assert_non_null(
         strstr(m, "client version 1.23 is too old. Minimum supported API version is 1.24"));
     free(m);
-    m = dmn_version_check(2, 0);
+    m = api_version_check(2, 0);
     assert_non_null(strstr(m, "too new"));
     free(m);
-    m = dmn_version_check(0, 99);
+    m = api_version_check(0, 99);
     assert_non_null(strstr(m, "too old"));
     free(m);
 }
 
-static void free_params(char *p[DMN_ROUTE_MAX_PARAMS])
+static void free_params(char *p[API_ROUTE_MAX_PARAMS])
 {
-    for (int i = 0; i < DMN_ROUTE_MAX_PARAMS; i++) {
+    for (int i = 0; i < API_ROUTE_MAX_PARAMS; i++) {
         free(p[i]);
         p[i] = NULL;
     }
@@ -71,29 +71,29 @@ static void free_params(char *p[DMN_ROUTE_MAX_PARAMS])
 
 static void test_route_match(void **state)
 {
-    char *p[DMN_ROUTE_MAX_PARAMS] = {0};
-    assert_true(dmn_route_match("/containers/json", "/containers/json", p));
-    assert_false(dmn_route_match("/containers/json", "/containers/json/x", p));
-    assert_true(dmn_route_match("/containers/{}/json", "/containers/abc/json", p));
+    char *p[API_ROUTE_MAX_PARAMS] = {0};
+    assert_true(api_route_match("/containers/json", "/containers/json", p));
+    assert_false(api_route_match("/containers/json", "/containers/json/x", p));
+    assert_true(api_route_match("/containers/{}/json", "/containers/abc/json", p));
     assert_string_equal(p[0], "abc");
     free_params(p);
-    assert_false(dmn_route_match("/containers/{}/json", "/containers//json", p));
-    assert_false(dmn_route_match("/containers/{}", "/containers", p));
-    assert_true(dmn_route_match("/images/{*}/json", "/images/localhost:5000/a/b:1/json", p));
+    assert_false(api_route_match("/containers/{}/json", "/containers//json", p));
+    assert_false(api_route_match("/containers/{}", "/containers", p));
+    assert_true(api_route_match("/images/{*}/json", "/images/localhost:5000/a/b:1/json", p));
     assert_string_equal(p[0], "localhost:5000/a/b:1");
     free_params(p);
-    assert_true(dmn_route_match("/images/{*}/json", "/images/x/json/json", p));
+    assert_true(api_route_match("/images/{*}/json", "/images/x/json/json", p));
     assert_string_equal(p[0], "x/json"); /* greedy */
     free_params(p);
-    assert_true(dmn_route_match("/images/{*}", "/images/busybox", p));
+    assert_true(api_route_match("/images/{*}", "/images/busybox", p));
     assert_string_equal(p[0], "busybox");
     free_params(p);
-    assert_false(dmn_route_match("/images/{*}/tag", "/images/tag", p));
-    assert_true(dmn_route_match("/exec/{}/start", "/exec/123/start", p));
+    assert_false(api_route_match("/images/{*}/tag", "/images/tag", p));
+    assert_true(api_route_match("/exec/{}/start", "/exec/123/start", p));
     assert_string_equal(p[0], "123");
     free_params(p);
-    assert_true(dmn_route_match("/_ping", "/_ping/", p));
-    assert_false(dmn_route_match("/_ping", "/_pingx", p));
+    assert_true(api_route_match("/_ping", "/_ping/", p));
+    assert_false(api_route_match("/_ping", "/_pingx", p));
 }
 
 static void test_filters(void **state)

@@ -1,6 +1,6 @@
 /* Path handling of the API: the optional /vMAJOR.MINOR prefix, version checks
  * with Docker's messages, and pattern matching of routes. Pure functions. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +22,7 @@ static int parse_uint(const char **p, unsigned *out)
     return 0;
 }
 
-int dmn_route_version(const char *path, bool *has_version, unsigned *major, unsigned *minor,
+int api_route_version(const char *path, bool *has_version, unsigned *major, unsigned *minor,
                       const char **rest)
 {
     const char *p = path;
@@ -48,7 +48,7 @@ int dmn_route_version(const char *path, bool *has_version, unsigned *major, unsi
     return 0;
 }
 
-char *dmn_version_check(unsigned major, unsigned minor)
+char *api_version_check(unsigned major, unsigned minor)
 {
     if (major > DMN_API_MAJOR || (major == DMN_API_MAJOR && minor > DMN_API_MINOR))
         return ctr_xasprintf("client version %u.%u is too new. Maximum supported API version is %s",
@@ -87,7 +87,7 @@ static bool match_from(const char *pat, const char *path, char *params[], size_t
     if (!have_s || sl == 0)
         return false;
     if (pl == 2 && memcmp(ps, "{}", 2) == 0) {
-        if (np >= DMN_ROUTE_MAX_PARAMS || !match_from(pat, path, params, np + 1))
+        if (np >= API_ROUTE_MAX_PARAMS || !match_from(pat, path, params, np + 1))
             return false;
         params[np] = ctr_xstrndup(ss, sl);
         return true;
@@ -102,7 +102,7 @@ static bool match_from(const char *pat, const char *path, char *params[], size_t
         size_t l2;
         while (n < 512 && next_seg(&q, &s2, &l2))
             ends[n++] = q;
-        if (np >= DMN_ROUTE_MAX_PARAMS)
+        if (np >= API_ROUTE_MAX_PARAMS)
             return false;
         for (size_t i = n; i-- > 0;) {
             if (match_from(pat, ends[i], params, np + 1)) {
@@ -117,15 +117,15 @@ static bool match_from(const char *pat, const char *path, char *params[], size_t
     return match_from(pat, path, params, np);
 }
 
-bool dmn_route_match(const char *pattern, const char *path, char *params[DMN_ROUTE_MAX_PARAMS])
+bool api_route_match(const char *pattern, const char *path, char *params[API_ROUTE_MAX_PARAMS])
 {
-    char *tmp[DMN_ROUTE_MAX_PARAMS] = {0};
+    char *tmp[API_ROUTE_MAX_PARAMS] = {0};
     if (!match_from(pattern, path, tmp, 0)) {
-        for (size_t i = 0; i < DMN_ROUTE_MAX_PARAMS; i++)
+        for (size_t i = 0; i < API_ROUTE_MAX_PARAMS; i++)
             free(tmp[i]);
         return false;
     }
-    for (size_t i = 0; i < DMN_ROUTE_MAX_PARAMS; i++) {
+    for (size_t i = 0; i < API_ROUTE_MAX_PARAMS; i++) {
         free(params[i]);
         params[i] = tmp[i];
     }

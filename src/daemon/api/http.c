@@ -1,6 +1,6 @@
 /* The HTTP layer: libmicrohttpd on our own AF_UNIX socket, one thread per
  * connection (bounded), request bodies, replies and the hijack of attach/exec. */
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,37 +11,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-const char *dmn_query(struct dmn_req *r, const char *key)
+const char *api_query(struct api_req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-bool dmn_query_bool(struct dmn_req *r, const char *key)
+bool api_query_bool(struct api_req *r, const char *key)
 {
-    const char *v = dmn_query(r, key);
+    const char *v = api_query(r, key);
     return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
 }
 
-const char *dmn_header(struct dmn_req *r, const char *key)
+const char *api_header(struct api_req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
-int dmn_req_fd(struct dmn_req *r)
+int api_req_fd(struct api_req *r)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     return ci ? ci->connect_fd : -1;
-}
-
-bool dmn_peer_gone(int fd)
-{
-    /* A half-close (the docker CLI shuts its write side after stdin) is not a
-     * departure: only a full hangup is (unix sockets report it as POLLHUP). */
-    struct pollfd p = {.fd = fd, .events = 0};
-    if (fd < 0)
-        return false;
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
 /* ---- connection timeouts and limits ----
@@ -49,20 +39,20 @@ bool dmn_peer_gone(int fd)
  * that is what frees the slots of half-sent requests. It also counts the time a handler
  * spends blocked (a content callback that waits for the next event, a stop that waits
  * for the container) as idle, so: a request that is being answered with a stream gets
- * no timeout (the stream ends when the peer hangs up: dmn_peer_gone), and a handler or a
+ * no timeout (the stream ends when the peer hangs up: ctr_fd_peer_gone), and a handler or a
  * body write that blocked restarts the clock (conn_touch). Upgraded (hijacked)
  * connections belong to their thread: libmicrohttpd does not time them out. */
 static unsigned idle_timeout = DMN_IDLE_TIMEOUT;
 static unsigned max_per_client = DMN_MAX_CONNECTIONS_PER_CLIENT;
 
-static void conn_timeout(struct dmn_req *r, unsigned secs)
+static void conn_timeout(struct api_req *r, unsigned secs)
 {
     if (idle_timeout)
         MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, secs);
 }
 
 /* Restart the idle clock: setting 0 then the timeout again records activity now. */
-static void conn_touch(struct dmn_req *r)
+static void conn_touch(struct api_req *r)
 {
     conn_timeout(r, 0);
     conn_timeout(r, idle_timeout);
@@ -76,7 +66,7 @@ static void std_headers(struct MHD_Response *resp)
     MHD_add_response_header(resp, "Server", "container-apiserver/" DMN_VERSION " (linux)");
 }
 
-static int set_resp(struct dmn_req *r, unsigned status, struct MHD_Response *resp)
+static int set_resp(struct api_req *r, unsigned status, struct MHD_Response *resp)
 {
     if (r->resp) {
         /* A handler bug: keep the first answer. */
@@ -90,7 +80,7 @@ static int set_resp(struct dmn_req *r, unsigned status, struct MHD_Response *res
     return 0;
 }
 
-int dmn_reply_text(struct dmn_req *r, unsigned status, const char *ctype, const char *text,
+int api_reply_text(struct api_req *r, unsigned status, const char *ctype, const char *text,
                    size_t len)
 {
     struct MHD_Response *resp =
@@ -100,7 +90,7 @@ int dmn_reply_text(struct dmn_req *r, unsigned status, const char *ctype, const 
     return set_resp(r, status, resp);
 }
 
-int dmn_reply_json(struct dmn_req *r, unsigned status, json_t *j)
+int api_reply_json(struct api_req *r, unsigned status, json_t *j)
 {
     /* A NULL j is a json_pack that failed (text that is not UTF-8 slipped through):
      * a bug to log, never a crash. */
@@ -124,7 +114,7 @@ int dmn_reply_json(struct dmn_req *r, unsigned status, json_t *j)
     return set_resp(r, status, resp);
 }
 
-int dmn_reply_error(struct dmn_req *r, unsigned status, const char *fmt, ...)
+int api_reply_error(struct api_req *r, unsigned status, const char *fmt, ...)
 {
     va_list ap;
     char *msg = NULL;
@@ -139,10 +129,10 @@ int dmn_reply_error(struct dmn_req *r, unsigned status, const char *fmt, ...)
     /* The message may quote the request (an id, a path, a query value): any byte. */
     json_t *j = json_pack("{s:o}", "message", ctr_json_str(msg));
     free(msg);
-    return dmn_reply_json(r, status, j);
+    return api_reply_json(r, status, j);
 }
 
-int dmn_reply_ctr_error(struct dmn_req *r, ctr_error_t *err)
+int api_reply_ctr_error(struct api_req *r, ctr_error_t *err)
 {
     unsigned status = 500;
     switch ((*err)->errnum) {
@@ -157,25 +147,25 @@ int dmn_reply_ctr_error(struct dmn_req *r, ctr_error_t *err)
         status = 400;
         break;
     }
-    int ret = dmn_reply_error(r, status, "%s", (*err)->msg);
+    int ret = api_reply_error(r, status, "%s", (*err)->msg);
     ctr_error_free(err);
     return ret;
 }
 
-void dmn_reply_header(struct dmn_req *r, const char *key, const char *value)
+void api_reply_header(struct api_req *r, const char *key, const char *value)
 {
     if (r->resp)
         MHD_add_response_header(r->resp, key, value);
 }
 
-int dmn_reply_empty(struct dmn_req *r, unsigned status)
+int api_reply_empty(struct api_req *r, unsigned status)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     return set_resp(r, status, resp);
 }
 
 struct stream_ctx {
-    dmn_fill_fn fill;
+    api_fill_fn fill;
     void *ctx;
     void (*free_ctx)(void *);
 };
@@ -199,7 +189,7 @@ static void stream_free(void *cls)
     free(s);
 }
 
-int dmn_reply_stream(struct dmn_req *r, unsigned status, const char *ctype, dmn_fill_fn fill,
+int api_reply_stream(struct api_req *r, unsigned status, const char *ctype, api_fill_fn fill,
                      void *ctx, void (*free_ctx)(void *))
 {
     struct stream_ctx *s = ctr_xcalloc(1, sizeof(*s));
@@ -216,12 +206,12 @@ int dmn_reply_stream(struct dmn_req *r, unsigned status, const char *ctype, dmn_
     return ret;
 }
 
-int dmn_reply_fd(struct dmn_req *r, unsigned status, const char *ctype, int fd)
+int api_reply_fd(struct api_req *r, unsigned status, const char *ctype, int fd)
 {
     off_t size = lseek(fd, 0, SEEK_END);
     if (size < 0) {
         close(fd);
-        return dmn_reply_error(r, 500, "cannot size the reply file: %s", strerror(errno));
+        return api_reply_error(r, 500, "cannot size the reply file: %s", strerror(errno));
     }
     struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)size, fd);
     if (ctype)
@@ -233,7 +223,7 @@ int dmn_reply_fd(struct dmn_req *r, unsigned status, const char *ctype, int fd)
 
 struct hijack {
     struct dmn *d;
-    dmn_hijack_fn run;
+    api_hijack_fn run;
     void *ctx;
     void (*free_ctx)(void *);
     int fd;
@@ -294,14 +284,14 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls, co
     pthread_attr_destroy(&a);
 }
 
-int dmn_reply_hijack(struct dmn_req *r, const char *ctype, dmn_hijack_fn run, void *ctx,
+int api_reply_hijack(struct api_req *r, const char *ctype, api_hijack_fn run, void *ctx,
                      void (*free_ctx)(void *))
 {
-    const char *up = dmn_header(r, "Upgrade");
+    const char *up = api_header(r, "Upgrade");
     if (up == NULL || (strcasecmp(up, "tcp") != 0 && strcasecmp(up, "h2c") != 0)) {
         if (free_ctx)
             free_ctx(ctx);
-        return dmn_reply_error(r, 400,
+        return api_reply_error(r, 400,
                                "this endpoint streams over a hijacked connection: send "
                                "`Connection: Upgrade` and `Upgrade: tcp`");
     }
@@ -326,7 +316,7 @@ int dmn_reply_hijack(struct dmn_req *r, const char *ctype, dmn_hijack_fn run, vo
 
 /* ---- requests ---- */
 
-json_t *dmn_body_json(struct dmn_req *r, ctr_error_t *err)
+json_t *api_body_json(struct api_req *r, ctr_error_t *err)
 {
     json_error_t je;
     if (r->body_len == 0) {
@@ -342,9 +332,9 @@ json_t *dmn_body_json(struct dmn_req *r, ctr_error_t *err)
     return j;
 }
 
-static void req_free(struct dmn_req *r)
+static void req_free(struct api_req *r)
 {
-    for (size_t i = 0; i < DMN_ROUTE_MAX_PARAMS; i++)
+    for (size_t i = 0; i < API_ROUTE_MAX_PARAMS; i++)
         free(r->params[i]);
     free(r->body);
     free(r->path_copy);
@@ -363,7 +353,7 @@ static void req_free(struct dmn_req *r)
     free(r);
 }
 
-static int upload_open(struct dmn_req *r)
+static int upload_open(struct api_req *r)
 {
     r->upload_path = ctr_xasprintf("%s/upload-XXXXXX", r->d->tmp_dir);
     r->upload_fd = mkostemp(r->upload_path, O_CLOEXEC);
@@ -378,7 +368,7 @@ static int upload_open(struct dmn_req *r)
     return 0;
 }
 
-static void body_append(struct dmn_req *r, const char *data, size_t len)
+static void body_append(struct api_req *r, const char *data, size_t len)
 {
     if (r->upload_job) { /* streamed to a pipe; dropped once its reader has given up */
         if (r->upload_pipe >= 0 && ctr_write_all(r->upload_pipe, data, len) < 0) {
@@ -416,7 +406,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **con_cls)
 {
     struct dmn *d = cls;
-    struct dmn_req *r = *con_cls;
+    struct api_req *r = *con_cls;
 
     if (r == NULL) { /* made by on_uri: not without a bug in libmicrohttpd */
         r = ctr_xcalloc(1, sizeof(*r));
@@ -435,16 +425,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *rest = r->path_copy;
         if (r->url_has_nul)
             r->bad_version = ctr_xstrdup("the request URL holds a NUL byte (`%00`): remove it");
-        else if (dmn_route_version(r->path_copy, &hv, &major, &minor, &rest) < 0)
+        else if (api_route_version(r->path_copy, &hv, &major, &minor, &rest) < 0)
             r->bad_version = ctr_xasprintf("malformed API version in `%s`", url);
         else if (hv)
-            r->bad_version = dmn_version_check(major, minor);
+            r->bad_version = api_version_check(major, minor);
         r->api_minor = hv ? minor : DMN_API_MINOR;
         r->path = rest;
-        if (r->bad_version == NULL && dmn_route_wants_upload(method, r->path))
+        if (r->bad_version == NULL && api_route_wants_upload(method, r->path))
             upload_open(r);
-        else if (r->bad_version == NULL && dmn_route_streams_upload(method, r->path))
-            dmn_archive_put_begin(r);
+        else if (r->bad_version == NULL && api_route_streams_upload(method, r->path))
+            api_archive_put_begin(r);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -458,19 +448,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->upload_pipe = -1;
     }
     if (r->bad_version) {
-        dmn_reply_error(r, 400, "%s", r->bad_version);
+        api_reply_error(r, 400, "%s", r->bad_version);
         free(r->bad_version);
         r->bad_version = NULL;
     } else if (r->body_too_large) {
-        dmn_reply_error(r, 413, "request body larger than %u bytes", DMN_MAX_BODY);
+        api_reply_error(r, 413, "request body larger than %u bytes", DMN_MAX_BODY);
     } else if (r->upload_failed) {
-        dmn_reply_error(r, 500, "cannot store the request body in `%s`: %s", r->d->tmp_dir,
+        api_reply_error(r, 500, "cannot store the request body in `%s`: %s", r->d->tmp_dir,
                         strerror(r->upload_errno ? r->upload_errno : EIO));
     } else {
-        dmn_dispatch(r);
+        api_dispatch(r);
     }
     if (r->resp == NULL)
-        dmn_reply_error(r, 500, "no reply for %s %s", method, r->path);
+        api_reply_error(r, 500, "no reply for %s %s", method, r->path);
     if (r->streaming)
         conn_timeout(r, 0); /* until on_completed */
     else
@@ -486,7 +476,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * makes the request object. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    struct dmn_req *r = ctr_xcalloc(1, sizeof(*r));
+    struct api_req *r = ctr_xcalloc(1, sizeof(*r));
     r->upload_fd = -1;
     r->upload_pipe = -1;
     r->url_has_nul = strstr(uri, "%00") != NULL;
@@ -496,7 +486,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct dmn_req *r = *con_cls;
+    struct api_req *r = *con_cls;
     if (r) {
         if (r->streaming && r->conn && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
             conn_timeout(r, idle_timeout); /* a kept-alive connection idles again */
@@ -601,7 +591,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     free(msg);
 }
 
-void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
+void *api_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
 {
     idle_timeout = env_uint("CONTAINER_API_IDLE_TIMEOUT", DMN_IDLE_TIMEOUT);
     max_per_client =
@@ -621,7 +611,7 @@ void *dmn_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
     return mhd;
 }
 
-void dmn_http_stop(void *h)
+void api_http_stop(void *h)
 {
     if (h)
         MHD_stop_daemon(h);
