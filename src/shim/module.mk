@@ -4,11 +4,14 @@ HOST_SRCS += src/shim/accel.c src/shim/vmm-qemu.c src/shim/loop.c src/shim/agent
 	src/shim/shim-job.c src/shim/archive-client.c \
 	src/shim/host-tsc.c src/shim/tap.c src/shim/portproxy.c src/shim/net.c src/shim/warm.c \
 	src/shim/vm-events.c
+# the QEMU backend beside vmm-qemu.c: command line, snapshots, QMP
+HOST_SRCS += src/shim/vmm-qemu-argv.c src/shim/vmm-qemu-snapshot.c src/shim/qmp.c
 BINS += container-runtime
 container-runtime_SRCS := src/shim/main.c
 
 UNIT_TESTS += test-shim-accel test-shim-qemu test-shim-agent test-shim-log test-bundle test-shim-proxy
-UNIT_TESTS += test-shim-proto
+UNIT_TESTS += test-shim-proto test-shim-qmp
+test-shim-qmp_SRCS := tests/unit/test-shim-qmp.c
 test-shim-proto_SRCS := tests/unit/test-shim-proto.c
 test-shim-proxy_SRCS := tests/unit/test-shim-proxy.c
 test-shim-log_SRCS := tests/unit/test-shim-log.c
@@ -32,8 +35,8 @@ $(BUILD)/gen/shim-kernel-cmdline.h: kernel/cmdline kernel/cmdline-tcg-1cpu
 	   printf '#define SHIM_KERNEL_CMDLINE "%s"\n' "$$(tr -s ' \n' '  ' < kernel/cmdline | sed 's/^ *//; s/ *$$//')"; \
 	   printf '#define SHIM_KERNEL_CMDLINE_TCG_1CPU "%s"\n' "$$(tr -s ' \n' '  ' < kernel/cmdline-tcg-1cpu | sed 's/^ *//; s/ *$$//')"; \
 	} > $@.tmp && mv $@.tmp $@
-$(BUILD)/obj/src/shim/vmm-qemu.o: $(BUILD)/gen/shim-kernel-cmdline.h
-$(BUILD)/obj/src/shim/vmm-qemu.o: CFLAGS_ALL += -I$(BUILD)/gen
+$(BUILD)/obj/src/shim/vmm-qemu-argv.o: $(BUILD)/gen/shim-kernel-cmdline.h
+$(BUILD)/obj/src/shim/vmm-qemu-argv.o: CFLAGS_ALL += -I$(BUILD)/gen
 $(BUILD)/obj/tests/unit/test-shim-qemu.o: $(BUILD)/gen/shim-kernel-cmdline.h
 $(BUILD)/obj/tests/unit/test-shim-qemu.o: CFLAGS_ALL += -I$(BUILD)/gen
 

@@ -85,21 +85,15 @@ struct shim {
     int job_errnum;
     bool job_in_eof, job_pumping, job_in_file;
     struct shim_watch job_in_w;
-    /* QEMU's events monitor (vm-events.c) */
-    int events_fd;
+    /* the VM's events (vm-events.c) */
     struct shim_watch events_w;
-    char *events_buf;
-    size_t events_len, events_cap;
     uint64_t disk_full_ns; /* ctr_now_ns() of the last "host disk full" note, 0: none yet */
     unsigned long disk_full_events;
 };
 
-/* vm-events.c: QEMU's events (a full host disk) */
-/* A new socketpair: ours in s->events_fd, QEMU's end in *qemu_end (the caller closes it
- * once QEMU holds it). */
-int shim_events_pair(struct shim *s, int *qemu_end, ctr_error_t *err);
+/* vm-events.c: the VM's events (vmm_ops.read_events: a full host disk) */
 int shim_events_watch(struct shim *s, ctr_error_t *err);
-void shim_events_drain(struct shim *s); /* what QEMU said before it exited */
+void shim_events_drain(struct shim *s); /* what the VMM said before it exited */
 void shim_events_close(struct shim *s);
 
 /* shim.c */

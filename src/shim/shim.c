@@ -472,28 +472,22 @@ static uint64_t host_tsc_khz(struct shim *s)
 /* Start the VMM with a new agent socketpair: cold, or restoring w's template. */
 static int start_vm(struct shim *s, struct vmm_config *vc, struct shim_warm *w, ctr_error_t *err)
 {
-    int sv[2], qemu_events = -1;
+    int sv[2];
+    bool restore = w->fd >= 0;
 
-    if (shim_events_pair(s, &qemu_events, err) < 0)
-        return -1;
     vc->events = true;
-    vc->events_fd = qemu_events;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        close(qemu_events);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return ctr_fail(err, errno, "socketpair");
-    }
     s->agent_fd = sv[0];
     vc->agent_fd = sv[1];
-    vc->restore = w->fd >= 0;
-    vc->incoming_fd = w->fd;
-    if (vc->restore)
+    if (restore)
         shim_warm_copy_bootlog(w, s->bootlog_fd);
-    int r = s->vmm_ops->start(&s->vm, vc, err);
+    int r =
+        restore ? s->vmm_ops->restore(&s->vm, vc, w->fd, err) : s->vmm_ops->start(&s->vm, vc, err);
     close(sv[1]);
-    close(qemu_events);
     if (r < 0)
         return -1;
-    if (!vc->restore)
+    if (!restore)
         return 0;
     /* A restore that fails (a corrupt or incompatible template) must not cost the
      * container: check with one hello, else boot cold. */
@@ -549,7 +543,7 @@ static int boot(struct shim *s, ctr_error_t *err)
     cleanup_free char *console = ctr_xasprintf("%s/%s", s->bundle, s->bootlog_name);
     vc.console = console;
     if (shim_warm_enabled()) {
-        shim_warm_prepare(&vc, s->cfg.vm.boot_timeout_ms, &w);
+        shim_warm_prepare(s->vmm_ops, &vc, s->cfg.vm.boot_timeout_ms, &w);
         if (trace_on && w.create_s > 0) {
             cleanup_free char *what =
                 ctr_xasprintf("warm-start template made in %.3f s", w.create_s);
@@ -715,7 +709,7 @@ static int run_bundle(const char *bundle, const struct shim_run_opts *opts,
     bundle = s.bundle;
     s.vmm_ops = &vmm_qemu_ops;
     s.vm.pidfd = s.vm.stderr_fd = -1;
-    s.agent_fd = s.listen_fd = s.bootlog_fd = s.log.fd = s.lock_fd = s.events_fd = -1;
+    s.agent_fd = s.listen_fd = s.bootlog_fd = s.log.fd = s.lock_fd = -1;
     s.notify_fd = opts->notify_fd;
     s.job = job;
     s.bootlog_name = job ? "archive-boot.log" : "boot.log";

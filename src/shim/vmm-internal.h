@@ -23,9 +23,10 @@ int vmm_accel_choose(const struct vmm_host *host, enum bundle_accel requested, c
                      enum vmm_accel *out, const char **why, ctr_error_t *err);
 const char *vmm_accel_name(enum vmm_accel a);
 
-/* What the shim asks of a VMM. Paths are absolute. */
+/* What the shim asks of a VMM. Paths are absolute. Backend-neutral: what only one VMM
+ * needs (QEMU's monitors, fd numbers, placeholder drivers) lives in its backend. */
 struct vmm_config {
-    const char *binary; /* e.g. "qemu-system-x86_64" (searched in PATH) */
+    const char *binary; /* the VMM program, e.g. "qemu-system-x86_64" (searched in PATH) */
     const char *kernel;
     const char *initrd;  /* may be NULL */
     const char *cmdline; /* extra kernel arguments, may be NULL */
@@ -43,22 +44,26 @@ struct vmm_config {
     bool vhost_net;      /* vhost=on for the TAPs (KVM with /dev/vhost-net only) */
     int agent_fd;        /* guest end of the agent socketpair */
     const char *console; /* file receiving the guest console (boot log) */
-    /* Warm start (src/shim/warm.c). A template VM gets placeholder disks (null-co of
-     * disk_sizes[i] bytes, same read-only flag and serial), every share exported from
-     * placeholder_dir, and a QMP monitor on qmp_fd; a restored VM loads the migration
-     * stream on incoming_fd instead of booting. */
-    bool template_vm;
-    const uint64_t *disk_sizes;  /* template_vm: n_disks sizes in bytes */
-    const char *placeholder_dir; /* template_vm: an empty directory */
-    int qmp_fd;                  /* template_vm: our end is elsewhere */
-    bool restore;
-    int incoming_fd; /* restore: a file holding the template's migration stream */
-    /* A QMP monitor for events (BLOCK_IO_ERROR: a full host disk) on events_fd; not for
-     * template VMs (they have their own). */
-    bool events;
-    int events_fd;
+    bool events;         /* report the VM's events (vmm_ops.read_events); not for templates */
 };
 
+/* Something the VM reports (vmm_ops.read_events). */
+enum vmm_event_kind {
+    VMM_EVENT_DISK_ERROR, /* a drive's I/O error, reported to the guest; the VM runs on */
+};
+
+struct vmm_event {
+    enum vmm_event_kind kind;
+    /* VMM_EVENT_DISK_ERROR */
+    size_t disk;           /* index in vmm_config.disks; SIZE_MAX: unknown */
+    const char *device;    /* the VMM's name of the drive, may be NULL */
+    const char *operation; /* "read", "write", may be NULL */
+    const char *reason;    /* may be NULL */
+    bool nospace;          /* for want of space on the host (a full host disk) */
+};
+typedef void (*vmm_event_fn)(void *arg, const struct vmm_event *ev);
+
+/* A VM. Zero it, then set pidfd and stderr_fd to -1, before start. */
 struct vmm {
     const struct vmm_ops *ops;
     pid_t pid;
@@ -68,32 +73,53 @@ struct vmm {
     size_t tail_len;
     bool reaped;
     int status; /* waitpid status once reaped */
+    void *priv; /* the backend's own state (monitors), freed by release */
 };
 
+/* A backend. Snapshots (warm start, docs/runtime.md) are VMM operations, as in
+ * firecracker's persist.rs: the backend owns how a VM is paused, saved and restored
+ * and the format of the saved state; the caller (warm.c) owns which snapshots exist,
+ * where, and when they are made or dropped. */
 struct vmm_ops {
-    const char *name;
+    const char *name;            /* "qemu": logs and the template key */
+    const char *display_name;    /* "QEMU": messages */
+    const char *snapshot_format; /* what a snapshot file is, for messages */
+    /* Boot a VM. */
     int (*start)(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t *err);
+    /* Boot a VM of cfg's shape meant to be snapshotted: every backend a placeholder of
+     * the same shape (disks of the real sizes reading zeroes, shares exporting
+     * empty_dir, NICs on TAPs of no bridge with placeholder MACs that vminitd replaces
+     * after a restore; cfg->tap_fds is not used). No events. */
+    int (*start_template)(struct vmm *vm, const struct vmm_config *cfg, const char *empty_dir,
+                          ctr_error_t *err);
+    /* Pause a VM made by start_template and write its whole state to state_fd (the
+     * caller's: it syncs and names the file), by deadline_ns (ctr_now_ns()). */
+    int (*snapshot)(struct vmm *vm, int state_fd, uint64_t deadline_ns, ctr_error_t *err);
+    /* Start a VM from the state in state_fd (the caller's, read only), with cfg's real
+     * backends: the guest runs on from where it was saved. */
+    int (*restore)(struct vmm *vm, const struct vmm_config *cfg, int state_fd, ctr_error_t *err);
+    /* What a snapshot of cfg depends on: *words differ whenever a snapshot made for one
+     * config cannot be restored with the other; *program is the VMM program's path. Both
+     * malloc'd. Paths of disks, shares, the console and fds are not in it. */
+    int (*snapshot_shape)(const struct vmm_config *cfg, char ***words, char **program,
+                          ctr_error_t *err);
+    /* Does fd start like a snapshot of this backend? */
+    bool (*snapshot_valid)(int fd);
     /* Ask the VMM to quit now (the guest gets no say). */
     int (*stop)(struct vmm *vm, ctr_error_t *err);
     int (*kill)(struct vmm *vm, int sig, ctr_error_t *err);
     /* Reap the VMM: returns 1 and fills vm->status when it exited, 0 when still running. */
     int (*wait)(struct vmm *vm, bool block, ctr_error_t *err);
+    /* The fd that is readable when read_events has something; -1: no events. */
+    int (*events_fd)(const struct vmm *vm);
+    /* Read what the VM reported and hand each event to fn; returns 0 once the VMM closed
+     * the channel (it is gone), 1 otherwise. */
+    int (*read_events)(struct vmm *vm, vmm_event_fn fn, void *arg);
     void (*release)(struct vmm *vm);
 };
 
 extern const struct vmm_ops vmm_qemu_ops;
 
-/* Fixed fd numbers inside the QEMU process: the agent socket, then one per TAP. */
-#define VMM_QEMU_AGENT_FD 3
-#define VMM_QEMU_TAP_FD0 4
-
-/* The QEMU command line for cfg, with the agent socket at fd agent_fd_in_child and TAP i
- * at VMM_QEMU_TAP_FD0 + i (exposed for tests). */
-char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err);
-/* The fd number in QEMU of a restore's stream or a template's QMP socket: after the TAPs. */
-int vmm_qemu_warm_fd(const struct vmm_config *cfg);
-/* The fd number in QEMU of the events QMP socket: after the TAPs and the warm-start fd. */
-int vmm_qemu_events_fd(const struct vmm_config *cfg);
 /* The kernel command line of every boot: kernel/cmdline (compiled in), under TCG
  * `tsc_early_khz=` when cfg->tsc_khz is set and kernel/cmdline-tcg-1cpu with one vCPU,
  * then cfg->cmdline. malloc'd. */

@@ -1,223 +1,36 @@
-/* QEMU microvm backend: builds an argv (never a shell) and supervises the process. */
-#include "shim/vmm-internal.h"
+/* QEMU microvm backend: the ops. Starts QEMU on the argv of vmm-qemu-argv.c (a boot,
+ * a template, a restore), supervises the process and reads its events monitor (QMP);
+ * snapshots are migration streams (vmm-qemu-snapshot.c). */
+#include "shim/qmp-internal.h"
+#include "shim/vmm-qemu-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define QEMU_AGENT_FD VMM_QEMU_AGENT_FD
+/* The backend's state of a VM (vm->priv). */
+struct qemu_vm {
+    size_t n_disks;           /* the drives `disk0`... named in events */
+    int control_fd;           /* a template's QMP socket (ours); -1: none */
+    struct qmp_reader events; /* the events QMP socket (ours); fd -1: none */
+};
 
-/* The kernel command line: only what any boot needs, nothing about the container,
- * so a booted VM without a container can be snapshotted and reused (warm start).
- * Generated from kernel/cmdline and kernel/cmdline-tcg-1cpu (src/shim/module.mk), so
- * the shim and bench/boot/bare.sh boot with the same one; docs/kernel.md says why. */
-#include "shim-kernel-cmdline.h"
-
-char *vmm_kernel_cmdline(const struct vmm_config *cfg)
+static struct qemu_vm *qemu_vm(struct vmm *vm)
 {
-    bool tcg = cfg->accel == VMM_ACCEL_TCG;
-    cleanup_free char *tsc =
-        tcg && cfg->tsc_khz ? ctr_xasprintf(" tsc_early_khz=%llu", (unsigned long long)cfg->tsc_khz)
-                            : ctr_xstrdup("");
-    /* Without the TSC-deadline timer (TCG) the APIC timer is calibrated for 200 ms;
-     * with one vCPU the PIT serves as the clock event device instead. Not with more
-     * vCPUs: they would be left with periodic 4 ms broadcast ticks. */
-    bool one_cpu = tcg && (cfg->cpus ? cfg->cpus : 1) == 1;
-
-    return ctr_xasprintf("%s%s%s%s%s%s", SHIM_KERNEL_CMDLINE, tsc, one_cpu ? " " : "",
-                         one_cpu ? SHIM_KERNEL_CMDLINE_TCG_1CPU : "",
-                         cfg->cmdline && cfg->cmdline[0] ? " " : "",
-                         cfg->cmdline ? cfg->cmdline : "");
-}
-
-/* QEMU option values double their commas. */
-static char *opt_escape(const char *s)
-{
-    size_t n = 0;
-    for (const char *p = s; *p; p++)
-        n += *p == ',' ? 2 : 1;
-    char *out = ctr_xmalloc(n + 1), *o = out;
-    for (const char *p = s; *p; p++) {
-        *o++ = *p;
-        if (*p == ',')
-            *o++ = ',';
+    if (vm->priv == NULL) {
+        struct qemu_vm *q = ctr_xcalloc(1, sizeof(*q));
+        q->control_fd = q->events.fd = -1;
+        vm->priv = q;
     }
-    *o = '\0';
-    return out;
-}
-
-static bool serial_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 20) /* virtio-blk ids are 20 bytes */
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            return false;
-    return true;
-}
-
-char **vmm_qemu_argv(const struct vmm_config *cfg, int agent_fd_in_child, ctr_error_t *err)
-{
-    cleanup_strv char **av = ctr_xcalloc(1, sizeof(char *));
-    cleanup_free char *console = NULL, *cmdline = NULL;
-
-    if (cfg->kernel == NULL || cfg->kernel[0] == '\0')
-        return ctr_fail(err, EINVAL, "no kernel given"), NULL;
-    ctr_strv_append(&av, cfg->binary ? cfg->binary : "qemu-system-x86_64");
-#define ARG(s) ctr_strv_append(&av, (s))
-#define ARGF(...)                                                                                  \
-    do {                                                                                           \
-        char *_s = ctr_xasprintf(__VA_ARGS__);                                                     \
-        ctr_strv_append(&av, _s);                                                                  \
-        free(_s);                                                                                  \
-    } while (0)
-    ARG("-M");
-    ARG("microvm,acpi=off,x-option-roms=off");
-    ARG("-nodefaults");
-    ARG("-no-user-config");
-    ARG("-nographic");
-    ARG("-no-reboot");
-    ARG("-accel");
-    if (cfg->accel == VMM_ACCEL_KVM) {
-        ARG("kvm");
-        ARG("-cpu");
-        ARG("host");
-    } else {
-        ARG("tcg,thread=multi");
-        ARG("-cpu");
-        ARG("max");
-    }
-    ARG("-m");
-    ARGF("%llu", (unsigned long long)cfg->memory_mib);
-    ARG("-smp");
-    ARGF("%u", cfg->cpus ? cfg->cpus : 1);
-    ARG("-kernel");
-    ARG(cfg->kernel);
-    if (cfg->initrd) {
-        ARG("-initrd");
-        ARG(cfg->initrd);
-    }
-    ARG("-append");
-    cmdline = vmm_kernel_cmdline(cfg);
-    ARG(cmdline);
-    if (cfg->console) {
-        console = opt_escape(cfg->console);
-        ARG("-chardev");
-        ARGF("file,id=console,path=%s,append=on", console);
-        ARG("-serial");
-        ARG("chardev:console");
-    }
-    for (size_t i = 0; i < cfg->n_disks; i++) {
-        const struct bundle_disk *d = &cfg->disks[i];
-        if (!serial_ok(d->serial))
-            return ctr_fail(err, EINVAL,
-                            "disk serial `%s` must be 1-20 characters of [A-Za-z0-9._-]",
-                            d->serial),
-                   NULL;
-        cleanup_free char *path = opt_escape(d->path);
-        ARG("-drive");
-        if (cfg->template_vm)
-            ARGF("id=disk%zu,driver=null-co,size=%llu,read-zeroes=on,if=none%s", i,
-                 (unsigned long long)cfg->disk_sizes[i],
-                 d->readonly ? ",readonly=on" : ",discard=unmap");
-        else /* a write error (a full host disk) goes to the guest instead of pausing
-              * the VM unseen (QEMU's default werror=enospc); the events monitor tells us */
-            ARGF("id=disk%zu,file=%s,if=none,format=raw%s", i, path,
-                 d->readonly ? ",readonly=on" : ",discard=unmap,werror=report,rerror=report");
-        ARG("-device");
-        ARGF("virtio-blk-device,drive=disk%zu,serial=%s", i, d->serial);
-    }
-    if (cfg->n_disks + cfg->n_shares + cfg->n_nets + BUNDLE_FIXED_VIRTIO_DEVICES >
-        BUNDLE_MAX_VIRTIO_DEVICES)
-        return ctr_fail(err, E2BIG,
-                        "%zu disks, %zu shared directories and %zu network interfaces need more "
-                        "than the %d virtio devices a microvm has (%d are taken by the agent port "
-                        "and rng)",
-                        cfg->n_disks, cfg->n_shares, cfg->n_nets, BUNDLE_MAX_VIRTIO_DEVICES,
-                        BUNDLE_FIXED_VIRTIO_DEVICES),
-               NULL;
-    for (size_t i = 0; i < cfg->n_nets; i++) {
-        uint8_t mac[6];
-        /* a template's NICs get placeholder MACs: vminitd sets the container's */
-        cleanup_free char *tmac =
-            cfg->template_vm ? ctr_xasprintf(AGENT_WARM_MAC_PREFIX ":%02zx", i + 1) : NULL;
-        if (!agent_mac_parse(tmac ? tmac : cfg->nets[i].mac, mac))
-            return ctr_fail(err, EINVAL, "network interface %zu: bad MAC `%s`", i,
-                            cfg->nets[i].mac),
-                   NULL;
-        ARG("-netdev");
-        ARGF("tap,id=net%zu,fd=%d%s", i, VMM_QEMU_TAP_FD0 + (int)i,
-             cfg->vhost_net ? ",vhost=on" : "");
-        ARG("-device");
-        ARGF("virtio-net-device,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%02x:%02x", i, mac[0], mac[1],
-             mac[2], mac[3], mac[4], mac[5]);
-    }
-    for (size_t i = 0; i < cfg->n_shares; i++) {
-        const struct bundle_share *sh = &cfg->shares[i];
-        cleanup_free char *path = opt_escape(cfg->template_vm ? cfg->placeholder_dir : sh->path);
-        if (!serial_ok(sh->tag))
-            return ctr_fail(err, EINVAL, "share tag `%s` must be 1-20 characters of [A-Za-z0-9._-]",
-                            sh->tag),
-                   NULL;
-        /* passthrough: files keep the guest's uid/gid/mode on the host, as docker shows
-         * them (QEMU runs as root); docs/volumes.md */
-        ARG("-fsdev");
-        ARGF("local,id=fs%zu,path=%s,security_model=passthrough%s", i, path,
-             sh->readonly ? ",readonly=on" : "");
-        ARG("-device");
-        ARGF("virtio-9p-device,fsdev=fs%zu,mount_tag=%s", i, sh->tag);
-    }
-    /* Entropy at once: without it the guest's first getrandom/urandom read (jansson's
-     * hash seed in vminitd) spins in try_to_generate_entropy, ~1 s under TCG. */
-    ARG("-device");
-    ARG("virtio-rng-device");
-    ARG("-chardev");
-    ARGF("socket,id=agent,fd=%d", agent_fd_in_child);
-    ARG("-device");
-    ARG("virtio-serial-device,max_ports=2");
-    ARG("-device");
-    ARG("virtserialport,chardev=agent,name=" AGENT_PORT_NAME);
-    if (cfg->template_vm) {
-        ARG("-chardev");
-        ARGF("socket,id=qmp,fd=%d", vmm_qemu_warm_fd(cfg));
-        ARG("-mon");
-        ARG("chardev=qmp,mode=control");
-        /* The stream then says nothing of the run state, so the restored VM runs at
-         * once although the template was paused when saved. */
-        ARG("-global");
-        ARG("migration.store-global-state=off");
-    }
-    if (cfg->events && !cfg->template_vm) {
-        ARG("-chardev");
-        ARGF("socket,id=events,fd=%d", vmm_qemu_events_fd(cfg));
-        ARG("-mon");
-        ARG("chardev=events,mode=control");
-    }
-    if (cfg->restore) {
-        ARG("-incoming");
-        ARGF("fd:%d", vmm_qemu_warm_fd(cfg));
-    }
-#undef ARG
-#undef ARGF
-    return ctr_steal_ptr(av);
-}
-
-int vmm_qemu_warm_fd(const struct vmm_config *cfg)
-{
-    return VMM_QEMU_TAP_FD0 + (int)cfg->n_nets;
-}
-
-int vmm_qemu_events_fd(const struct vmm_config *cfg)
-{
-    return VMM_QEMU_TAP_FD0 + (int)cfg->n_nets + (cfg->restore || cfg->template_vm ? 1 : 0);
+    return vm->priv;
 }
 
 static void child_exec(char **argv, int agent_fd, const int *tap_fds, size_t n_taps, int err_fd,
@@ -239,7 +52,7 @@ static void child_exec(char **argv, int agent_fd, const int *tap_fds, size_t n_t
      * report pipe clear of the targets too. */
     if (report_fd < VMM_QEMU_TAP_FD0 + (int)n_taps)
         report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, VMM_QEMU_TAP_FD0 + (int)n_taps);
-    if (dup2(agent_fd, QEMU_AGENT_FD) < 0)
+    if (dup2(agent_fd, VMM_QEMU_AGENT_FD) < 0)
         goto fail;
     for (size_t i = 0; i < n_taps; i++)
         if (dup2(tap_fds[i], VMM_QEMU_TAP_FD0 + (int)i) < 0)
@@ -254,13 +67,28 @@ fail : {
 }
 }
 
-static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t *err)
+/* Start QEMU for cfg and o. warm_fd: the stream to restore or a template's QMP socket
+ * (QEMU's end), -1: none. With o->events, QEMU gets one end of a new socketpair and the
+ * VM's events reader the other. */
+static int spawn(struct vmm *vm, const struct vmm_config *cfg, const struct vmm_qemu_opts *o,
+                 int warm_fd, ctr_error_t *err)
 {
+    struct qemu_vm *q = qemu_vm(vm);
     cleanup_strv char **argv = NULL;
-    cleanup_close int agent_fd = -1;
-    /* The TAPs, then the warm-start fd (the stream to restore, or a template's QMP). */
-    int warm_fd = cfg->restore ? cfg->incoming_fd : cfg->template_vm ? cfg->qmp_fd : -1;
-    int events_fd = cfg->events && !cfg->template_vm ? cfg->events_fd : -1;
+    cleanup_close int agent_fd = -1, events_fd = -1;
+
+    vm->ops = &vmm_qemu_ops;
+    q->n_disks = cfg->n_disks;
+    if (o->events && !o->template_vm) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            return ctr_fail(err, errno, "socketpair");
+        qmp_reader_release(&q->events);
+        q->events.fd = sv[0];
+        fcntl(q->events.fd, F_SETFL, O_NONBLOCK);
+        events_fd = sv[1];
+    }
+    /* The TAPs, then the warm-start fd, then the events socket. */
     size_t n_fds = cfg->n_nets + (warm_fd >= 0) + (events_fd >= 0);
     cleanup_free int *taps = ctr_xcalloc(n_fds + 1, sizeof(int));
     int errpipe[2] = {-1, -1}, report[2] = {-1, -1};
@@ -268,7 +96,7 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
     ssize_t n;
     pid_t pid;
 
-    argv = vmm_qemu_argv(cfg, QEMU_AGENT_FD, err);
+    argv = vmm_qemu_argv(cfg, o, VMM_QEMU_AGENT_FD, err);
     if (argv == NULL)
         return -1;
     if (ctr_log_get_level() >= CTR_LOG_DEBUG) {
@@ -337,6 +165,104 @@ static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t 
     return 0;
 }
 
+static int qemu_start(struct vmm *vm, const struct vmm_config *cfg, ctr_error_t *err)
+{
+    struct vmm_qemu_opts o = {.events = cfg->events};
+    return spawn(vm, cfg, &o, -1, err);
+}
+
+static int qemu_restore(struct vmm *vm, const struct vmm_config *cfg, int state_fd,
+                        ctr_error_t *err)
+{
+    struct vmm_qemu_opts o = {.incoming = true, .events = cfg->events};
+    return spawn(vm, cfg, &o, state_fd, err);
+}
+
+static int qemu_start_template(struct vmm *vm, const struct vmm_config *cfg, const char *empty_dir,
+                               ctr_error_t *err)
+{
+    cleanup_free uint64_t *sizes = NULL;
+    cleanup_free int *taps = ctr_xcalloc(cfg->n_nets + 1, sizeof(int));
+    int qmp[2] = {-1, -1}, r = -1;
+
+    for (size_t i = 0; i < cfg->n_nets; i++)
+        taps[i] = -1;
+    if (vmm_qemu_disk_sizes(cfg, &sizes, err) < 0)
+        return -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0) {
+        ctr_fail(err, errno, "socketpair");
+        goto out;
+    }
+    if (vmm_qemu_placeholder_taps(cfg->n_nets, taps, err) < 0)
+        goto out;
+    struct vmm_config tc = *cfg;
+    struct vmm_qemu_opts o = {
+        .template_vm = true, .disk_sizes = sizes, .placeholder_dir = empty_dir};
+    tc.tap_fds = taps;
+    if (spawn(vm, &tc, &o, qmp[1], err) < 0)
+        goto out;
+    qemu_vm(vm)->control_fd = ctr_steal_fd(qmp[0]);
+    r = 0;
+out: /* QEMU holds the placeholder TAPs now: they vanish with it */
+    for (size_t i = 0; i < cfg->n_nets; i++)
+        if (taps[i] >= 0)
+            close(taps[i]);
+    for (int i = 0; i < 2; i++)
+        if (qmp[i] >= 0)
+            close(qmp[i]);
+    return r;
+}
+
+static int qemu_snapshot(struct vmm *vm, int state_fd, uint64_t deadline_ns, ctr_error_t *err)
+{
+    struct qemu_vm *q = vm->priv;
+    if (q == NULL || q->control_fd < 0)
+        return ctr_fail(err, EINVAL, "snapshot: the VM was not started as a template");
+    return vmm_qemu_migrate_to_fd(q->control_fd, state_fd, deadline_ns, err);
+}
+
+static int qemu_events_fd(const struct vmm *vm)
+{
+    const struct qemu_vm *q = vm->priv;
+    return q ? q->events.fd : -1;
+}
+
+struct events_ctx {
+    const struct qemu_vm *q;
+    vmm_event_fn fn;
+    void *arg;
+};
+
+static void on_qmp_event(void *arg, const struct qmp_event *qe)
+{
+    const struct events_ctx *c = arg;
+    unsigned idx;
+    char extra;
+
+    if (strcmp(qe->name, "BLOCK_IO_ERROR") != 0)
+        return;
+    struct vmm_event ev = {.kind = VMM_EVENT_DISK_ERROR,
+                           .disk = SIZE_MAX,
+                           .device = qe->device,
+                           .operation = qe->operation,
+                           .reason = qe->reason};
+    if (qe->device && sscanf(qe->device, "disk%u%c", &idx, &extra) == 1 && idx < c->q->n_disks)
+        ev.disk = idx;
+    /* `nospace` comes only with a device's I/O status (not virtio-blk-device's):
+     * the reason is QEMU's strerror(ENOSPC) */
+    ev.nospace = qe->nospace || (qe->reason && strcmp(qe->reason, strerror(ENOSPC)) == 0);
+    c->fn(c->arg, &ev);
+}
+
+static int qemu_read_events(struct vmm *vm, vmm_event_fn fn, void *arg)
+{
+    struct qemu_vm *q = vm->priv;
+    if (q == NULL || q->events.fd < 0)
+        return 0;
+    struct events_ctx c = {.q = q, .fn = fn, .arg = arg};
+    return qmp_reader_read(&q->events, on_qmp_event, &c);
+}
+
 static int qemu_kill(struct vmm *vm, int sig, ctr_error_t *err)
 {
     if (vm->reaped || vm->pid <= 0)
@@ -385,14 +311,31 @@ static void qemu_release(struct vmm *vm)
     if (vm->stderr_fd >= 0)
         close(vm->stderr_fd);
     vm->pidfd = vm->stderr_fd = -1;
+    struct qemu_vm *q = vm->priv;
+    if (q) {
+        if (q->control_fd >= 0)
+            close(q->control_fd);
+        qmp_reader_release(&q->events);
+        free(q);
+        vm->priv = NULL;
+    }
 }
 
 const struct vmm_ops vmm_qemu_ops = {
     .name = "qemu",
+    .display_name = "QEMU",
+    .snapshot_format = "QEMU migration stream",
     .start = qemu_start,
+    .start_template = qemu_start_template,
+    .snapshot = qemu_snapshot,
+    .restore = qemu_restore,
+    .snapshot_shape = vmm_qemu_snapshot_shape,
+    .snapshot_valid = vmm_qemu_snapshot_valid,
     .stop = qemu_stop,
     .kill = qemu_kill,
     .wait = qemu_wait,
+    .events_fd = qemu_events_fd,
+    .read_events = qemu_read_events,
     .release = qemu_release,
 };
 

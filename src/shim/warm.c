@@ -1,10 +1,11 @@
-/* Warm start, host side: templates (docs/runtime.md "Warm start").
+/* Warm start, host side: the template policy (docs/runtime.md "Warm start").
  *
- * A template is the migration stream of a VM booted with the container's shape but
- * placeholder backends (null-co disks of the real sizes, shares exported from an empty
- * directory), stopped over QMP once vminitd answered `hello`, and saved with QEMU's
- * `migrate` to a file. A run restores it with `-incoming fd:N` and the real backends;
- * vminitd then fixes what the clone shares with its template (src/guest/warm.c). */
+ * A template is a VMM snapshot (vmm_ops.snapshot) of a VM booted with the container's
+ * shape but placeholder backends (vmm_ops.start_template), taken once vminitd answered
+ * `hello`. A run restores it with the real backends (vmm_ops.restore, in shim.c);
+ * vminitd then fixes what the clone shares with its template (src/guest/warm.c). This
+ * file owns which templates exist: their key, directory, lock and eviction; how a VM is
+ * saved and restored, and the format of the file, are the backend's. */
 #include "shim/warm.h"
 
 #include "proto/agent-msg.h"
@@ -13,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,23 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <linux/if_tun.h>
-#include <net/if.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void json_decref_p(json_t **j)
-{
-    json_decref(*j);
-}
-#define cleanup_json __attribute__((cleanup(json_decref_p)))
-
 #define WARM_KEY_VERSION "container-runtime warm template v1"
-#define QEVM_MAGIC "QEVM" /* QEMU_VM_FILE_MAGIC, big-endian */
 
 bool shim_warm_enabled(void)
 {
@@ -88,69 +78,27 @@ static int hash_stat(EVP_MD_CTX *md, const char *what, const char *path, ctr_err
     return 0;
 }
 
-static char *find_in_path(const char *bin)
+int shim_warm_key(const struct vmm_ops *ops, const struct vmm_config *vc, char **key,
+                  ctr_error_t *err)
 {
-    if (strchr(bin, '/'))
-        return realpath(bin, NULL);
-    const char *path = getenv("PATH");
-    if (path == NULL || path[0] == '\0')
-        path = "/usr/local/bin:/usr/bin:/bin";
-    cleanup_free char *copy = ctr_xstrdup(path);
-    for (char *save = NULL, *dir = strtok_r(copy, ":", &save); dir;
-         dir = strtok_r(NULL, ":", &save)) {
-        cleanup_free char *p = ctr_xasprintf("%s/%s", dir, bin);
-        if (access(p, X_OK) == 0)
-            return realpath(p, NULL);
-    }
-    return NULL;
-}
-
-static int disk_sizes(const struct vmm_config *vc, uint64_t **out, ctr_error_t *err)
-{
-    *out = ctr_xcalloc(vc->n_disks + 1, sizeof(uint64_t));
-    for (size_t i = 0; i < vc->n_disks; i++) {
-        struct stat st;
-        if (stat(vc->disks[i].path, &st) < 0)
-            return ctr_fail(err, errno, "disk `%s`", vc->disks[i].path);
-        (*out)[i] = (uint64_t)st.st_size;
-    }
-    return 0;
-}
-
-static int key_with_sizes(const struct vmm_config *vc, const uint64_t *sizes, char **key,
-                          ctr_error_t *err)
-{
-    struct vmm_config kc = *vc;
-    cleanup_strv char **argv = NULL;
-    cleanup_free char *qemu = NULL;
+    cleanup_strv char **words = NULL;
+    cleanup_free char *program = NULL;
     unsigned char dig[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
     EVP_MD_CTX *md;
     int r = -1;
 
-    /* The template's own command line, with its paths fixed: the shape. */
-    kc.template_vm = true;
-    kc.disk_sizes = sizes;
-    kc.placeholder_dir = "/placeholder";
-    kc.console = "/console";
-    kc.qmp_fd = -1;
-    kc.restore = false;
-    argv = vmm_qemu_argv(&kc, 3, err);
-    if (argv == NULL)
+    if (ops->snapshot_shape(vc, &words, &program, err) < 0)
         return -1;
-    qemu = find_in_path(vc->binary ? vc->binary : "qemu-system-x86_64");
-    if (qemu == NULL)
-        return ctr_fail(err, ENOENT, "QEMU `%s` not found",
-                        vc->binary ? vc->binary : "qemu-system-x86_64");
     md = EVP_MD_CTX_new();
     if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
         ctr_fail(err, ENOMEM, "sha256");
         goto out;
     }
     EVP_DigestUpdate(md, WARM_KEY_VERSION, sizeof(WARM_KEY_VERSION));
-    for (char **a = argv; *a; a++)
-        EVP_DigestUpdate(md, *a, strlen(*a) + 1);
-    if (hash_stat(md, "qemu", qemu, err) < 0 || hash_stat(md, "kernel", vc->kernel, err) < 0)
+    for (char **w = words; *w; w++)
+        EVP_DigestUpdate(md, *w, strlen(*w) + 1);
+    if (hash_stat(md, ops->name, program, err) < 0 || hash_stat(md, "kernel", vc->kernel, err) < 0)
         goto out;
     /* The initramfs is remade by scripts and tests (same content, new file): by content. */
     if (vc->initrd) {
@@ -166,14 +114,6 @@ static int key_with_sizes(const struct vmm_config *vc, const uint64_t *sizes, ch
 out:
     EVP_MD_CTX_free(md);
     return r;
-}
-
-int shim_warm_key(const struct vmm_config *vc, char **key, ctr_error_t *err)
-{
-    cleanup_free uint64_t *sizes = NULL;
-    if (disk_sizes(vc, &sizes, err) < 0)
-        return -1;
-    return key_with_sizes(vc, sizes, key, err);
 }
 
 /* ---- agent: one blocking hello ---- */
@@ -259,103 +199,9 @@ out:
     return r;
 }
 
-/* ---- QMP (template VMs only) ---- */
-
-struct qmp {
-    int fd;
-    char buf[65536];
-    size_t len;
-    uint64_t deadline;
-};
-
-/* Next JSON message (one per line). */
-static int qmp_recv(struct qmp *q, json_t **out, ctr_error_t *err)
-{
-    for (;;) {
-        char *nl = memchr(q->buf, '\n', q->len);
-        if (nl) {
-            json_error_t je;
-            size_t n = (size_t)(nl - q->buf) + 1;
-            *out = json_loadb(q->buf, n, 0, &je);
-            memmove(q->buf, q->buf + n, q->len - n);
-            q->len -= n;
-            if (*out == NULL)
-                return ctr_fail(err, EPROTO, "QMP: bad JSON: %s", je.text);
-            return 0;
-        }
-        if (q->len == sizeof(q->buf))
-            return ctr_fail(err, EPROTO, "QMP: message too long");
-        struct pollfd p = {.fd = q->fd, .events = POLLIN};
-        int64_t left = remaining_ms(q->deadline);
-        if (left == 0)
-            return ctr_fail(err, ETIMEDOUT, "QMP: no answer in time");
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno != EINTR)
-            return ctr_fail(err, errno, "poll");
-        if (r <= 0)
-            continue;
-        ssize_t n = read(q->fd, q->buf + q->len, sizeof(q->buf) - q->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return ctr_fail(err, n < 0 ? errno : EPIPE, "QMP: connection closed");
-        q->len += (size_t)n;
-    }
-}
-
-/* Run one command (args stolen, may be NULL), passing send_fd along when >= 0 (getfd). */
-static int qmp_cmd(struct qmp *q, const char *cmd, json_t *args, int send_fd, json_t **ret,
-                   ctr_error_t *err)
-{
-    cleanup_json json_t *o = json_pack("{s:s}", "execute", cmd);
-    if (args)
-        json_object_set_new(o, "arguments", args);
-    cleanup_free char *text = json_dumps(o, JSON_COMPACT);
-    size_t len = strlen(text);
-    struct iovec iov = {.iov_base = text, .iov_len = len};
-    union {
-        char b[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-    if (send_fd >= 0) {
-        memset(&ctl, 0, sizeof(ctl));
-        mh.msg_control = ctl.b;
-        mh.msg_controllen = sizeof(ctl.b);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
-    }
-    if (sendmsg(q->fd, &mh, MSG_NOSIGNAL) != (ssize_t)len)
-        return ctr_fail(err, errno, "QMP: send `%s`", cmd);
-    for (;;) {
-        json_t *m = NULL;
-        if (qmp_recv(q, &m, err) < 0)
-            return -1;
-        json_t *e = json_object_get(m, "error");
-        if (e) {
-            const char *desc = json_string_value(json_object_get(e, "desc"));
-            ctr_fail(err, EIO, "QMP `%s`: %s", cmd, desc ? desc : "error");
-            json_decref(m);
-            return -1;
-        }
-        json_t *r = json_object_get(m, "return");
-        if (r) {
-            if (ret)
-                *ret = json_incref(r);
-            json_decref(m);
-            return 0;
-        }
-        json_decref(m); /* an event or the greeting */
-    }
-}
-
 /* ---- template creation ---- */
 
-static int make_template(const struct vmm_config *vc, const uint64_t *sizes, const char *root,
+static int make_template(const struct vmm_ops *ops, const struct vmm_config *vc, const char *root,
                          const char *key, unsigned timeout_ms, ctr_error_t *err)
 {
     cleanup_free char *tmp = ctr_xasprintf("%s/%s.tmp.%d", root, key, (int)getpid());
@@ -366,15 +212,10 @@ static int make_template(const struct vmm_config *vc, const uint64_t *sizes, con
     cleanup_close int state_fd = -1;
     struct vmm vm = {.pidfd = -1, .stderr_fd = -1};
     struct vmm_config tc = *vc;
-    struct qmp q = {.fd = -1};
-    int agent[2] = {-1, -1}, qmp[2] = {-1, -1};
-    cleanup_free int *taps = ctr_xcalloc(vc->n_nets + 1, sizeof(int));
+    uint64_t deadline = ctr_now_ns() + (uint64_t)timeout_ms * 1000000;
+    int agent[2] = {-1, -1};
     int r = -1;
 
-    for (size_t i = 0; i < vc->n_nets; i++)
-        taps[i] = -1;
-
-    q.deadline = ctr_now_ns() + (uint64_t)timeout_ms * 1000000;
     ctr_rm_rf(tmp, NULL);
     if (mkdir(tmp, 0700) < 0)
         return ctr_fail(err, errno, "create `%s`", tmp);
@@ -382,69 +223,32 @@ static int make_template(const struct vmm_config *vc, const uint64_t *sizes, con
         ctr_fail(err, errno, "create `%s`", empty);
         goto out;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, agent) < 0 ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, agent) < 0) {
         ctr_fail(err, errno, "socketpair");
         goto out;
     }
-    /* Placeholder TAPs (same flags as the real ones, on no bridge, down; they vanish
-     * with the template VM): the guest's NICs exist, with placeholder MACs. */
-    for (size_t i = 0; i < vc->n_nets; i++) {
-        struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR};
-        taps[i] = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-        if (taps[i] < 0 || ioctl(taps[i], TUNSETIFF, &ifr) < 0) {
-            ctr_fail(err, errno, "create a placeholder TAP");
-            goto out;
-        }
-    }
-    tc.tap_fds = taps;
-    tc.template_vm = true;
-    tc.disk_sizes = sizes;
-    tc.placeholder_dir = empty;
-    tc.qmp_fd = qmp[1];
     tc.agent_fd = agent[1];
     tc.console = console;
-    tc.restore = false;
-    if (vmm_qemu_ops.start(&vm, &tc, err) < 0)
+    tc.events = false;
+    if (ops->start_template(&vm, &tc, empty, err) < 0)
         goto out;
-    close(agent[1]), close(qmp[1]);
-    agent[1] = qmp[1] = -1;
-    q.fd = qmp[0];
-    if (shim_agent_sync_hello(agent[0], vm.pidfd, timeout_ms, err) < 0 ||
-        qmp_cmd(&q, "qmp_capabilities", NULL, -1, NULL, err) < 0 ||
-        qmp_cmd(&q, "stop", NULL, -1, NULL, err) < 0)
+    close(agent[1]);
+    agent[1] = -1;
+    if (shim_agent_sync_hello(agent[0], vm.pidfd, timeout_ms, err) < 0)
         goto out;
     state_fd = open(state, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (state_fd < 0) {
         ctr_fail(err, errno, "create `%s`", state);
         goto out;
     }
-    if (qmp_cmd(&q, "getfd", json_pack("{s:s}", "fdname", "state"), state_fd, NULL, err) < 0 ||
-        qmp_cmd(&q, "migrate", json_pack("{s:s}", "uri", "fd:state"), -1, NULL, err) < 0)
+    if (ops->snapshot(&vm, state_fd, deadline, err) < 0)
         goto out;
-    for (;;) {
-        json_t *st = NULL;
-        if (qmp_cmd(&q, "query-migrate", NULL, -1, &st, err) < 0)
-            goto out;
-        const char *status = json_string_value(json_object_get(st, "status"));
-        cleanup_free char *s = ctr_xstrdup(status ? status : "");
-        const char *why = json_string_value(json_object_get(st, "error-desc"));
-        cleanup_free char *whyc = why ? ctr_xstrdup(why) : NULL;
-        json_decref(st);
-        if (strcmp(s, "completed") == 0)
-            break;
-        if (strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0) {
-            ctr_fail(err, EIO, "saving the template VM %s: %s", s, whyc ? whyc : "no reason");
-            goto out;
-        }
-        usleep(5000);
-    }
     if (fsync(state_fd) < 0) {
         ctr_fail(err, errno, "fsync `%s`", state);
         goto out;
     }
-    vmm_qemu_ops.kill(&vm, SIGKILL, NULL);
-    vmm_qemu_ops.wait(&vm, true, NULL);
+    ops->kill(&vm, SIGKILL, NULL);
+    ops->wait(&vm, true, NULL);
     if (rename(tmp, final) < 0) {
         if (errno != EEXIST && errno != ENOTEMPTY) {
             ctr_fail(err, errno, "rename `%s` to `%s`", tmp, final);
@@ -460,18 +264,12 @@ out:
     if (r < 0 && vm.pid > 0) {
         vmm_drain_stderr(&vm, -1);
         if (vm.tail_len)
-            ctr_error_wrap(err, "QEMU said: %.*s", (int)vm.tail_len, vm.tail);
+            ctr_error_wrap(err, "%s said: %.*s", ops->display_name, (int)vm.tail_len, vm.tail);
     }
-    vmm_qemu_ops.release(&vm);
-    for (int i = 0; i < 2; i++) {
+    ops->release(&vm);
+    for (int i = 0; i < 2; i++)
         if (agent[i] >= 0)
             close(agent[i]);
-        if (qmp[i] >= 0)
-            close(qmp[i]);
-    }
-    for (size_t i = 0; i < vc->n_nets; i++)
-        if (taps[i] >= 0)
-            close(taps[i]);
     ctr_rm_rf(tmp, NULL); /* gone already after the rename */
     return r;
 }
@@ -530,16 +328,15 @@ static void evict_old(const char *root)
     free(ents);
 }
 
-/* Open the stream if the template is there and starts like one. */
-static int open_state(const char *dir)
+/* Open the snapshot if the template is there and starts like one. */
+static int open_state(const struct vmm_ops *ops, const char *dir)
 {
     cleanup_free char *state = ctr_xasprintf("%s/state", dir);
-    char magic[4];
     int fd = open(state, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
         return -1;
-    if (pread(fd, magic, 4, 0) != 4 || memcmp(magic, QEVM_MAGIC, 4) != 0) {
+    if (!ops->snapshot_valid(fd)) {
         close(fd);
         errno = EINVAL;
         return -1;
@@ -547,23 +344,23 @@ static int open_state(const char *dir)
     return fd;
 }
 
-void shim_warm_prepare(const struct vmm_config *vc, unsigned timeout_ms, struct shim_warm *w)
+void shim_warm_prepare(const struct vmm_ops *ops, const struct vmm_config *vc, unsigned timeout_ms,
+                       struct shim_warm *w)
 {
     cleanup_error ctr_error_t err = NULL;
-    cleanup_free uint64_t *sizes = NULL;
     cleanup_free char *lock = NULL;
     cleanup_close int lfd = -1;
     const char *root = template_root();
 
     w->fd = -1;
-    if (disk_sizes(vc, &sizes, &err) < 0 || key_with_sizes(vc, sizes, &w->key, &err) < 0)
+    if (shim_warm_key(ops, vc, &w->key, &err) < 0)
         goto cold;
     w->dir = ctr_xasprintf("%s/%s", root, w->key);
-    if ((w->fd = open_state(w->dir)) >= 0)
+    if ((w->fd = open_state(ops, w->dir)) >= 0)
         goto ready;
     if (errno == EINVAL) {
-        log_warn("warm-start template `%s` is not a QEMU migration stream; making it again",
-                 w->dir);
+        log_warn("warm-start template `%s` is not a %s; making it again", w->dir,
+                 ops->snapshot_format);
         ctr_rm_rf(w->dir, NULL);
     }
     if (ctr_mkdir_p(root, 0700, &err) < 0)
@@ -574,16 +371,16 @@ void shim_warm_prepare(const struct vmm_config *vc, unsigned timeout_ms, struct 
         ctr_fail(&err, errno, "lock `%s`", lock);
         goto cold;
     }
-    if ((w->fd = open_state(w->dir)) >= 0) /* made meanwhile */
+    if ((w->fd = open_state(ops, w->dir)) >= 0) /* made meanwhile */
         goto ready;
     ctr_rm_rf(w->dir, NULL);
     uint64_t t0 = ctr_now_ns();
-    if (make_template(vc, sizes, root, w->key, timeout_ms, &err) < 0) {
+    if (make_template(ops, vc, root, w->key, timeout_ms, &err) < 0) {
         ctr_error_wrap(&err, "make warm-start template `%s`", w->dir);
         goto cold;
     }
     w->create_s = (double)(ctr_now_ns() - t0) / 1e9;
-    if ((w->fd = open_state(w->dir)) < 0) {
+    if ((w->fd = open_state(ops, w->dir)) < 0) {
         ctr_fail(&err, errno, "open the template made at `%s`", w->dir);
         goto cold;
     }

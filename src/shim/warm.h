@@ -13,7 +13,7 @@
 struct shim_warm {
     char *key;       /* hex sha256 of the shape */
     char *dir;       /* the template's directory */
-    int fd;          /* its migration stream, open for reading; -1: boot cold */
+    int fd;          /* its snapshot (DIR/state), open for reading; -1: boot cold */
     double create_s; /* > 0: this run made the template, in that many seconds */
     char *why_cold;  /* when fd < 0: why (static or malloc'd, see below) */
 };
@@ -21,16 +21,19 @@ struct shim_warm {
 /* Is warm start wanted? CONTAINER_WARM_START=0 turns it off. */
 bool shim_warm_enabled(void);
 
-/* The shape key of vc: everything the template's QEMU command line holds (memory,
- * vCPUs, accelerator, kernel command line, disks' sizes/read-only flags/serials, shares'
- * tags/read-only flags), the QEMU binary, the kernel and the initramfs. */
-int shim_warm_key(const struct vmm_config *vc, char **key, ctr_error_t *err);
+/* The shape key of vc: the backend's snapshot shape (for QEMU the template's command
+ * line: memory, vCPUs, accelerator, kernel command line, disks' sizes/read-only
+ * flags/serials, shares' tags/read-only flags), the VMM program, the kernel and the
+ * initramfs. */
+int shim_warm_key(const struct vmm_ops *ops, const struct vmm_config *vc, char **key,
+                  ctr_error_t *err);
 
 /* Find the template of vc's shape, making it when missing (serialised by a lock; another
  * shim making the same one is waited for). On success w->fd is open; on any failure
  * w->fd is -1 and w->why_cold says why (the caller boots cold). timeout_ms bounds the
  * template VM's boot. */
-void shim_warm_prepare(const struct vmm_config *vc, unsigned timeout_ms, struct shim_warm *w);
+void shim_warm_prepare(const struct vmm_ops *ops, const struct vmm_config *vc, unsigned timeout_ms,
+                       struct shim_warm *w);
 
 /* The restored VM did not come up: remove its template so that the next run makes a new
  * one. */

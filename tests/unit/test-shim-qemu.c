@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "shim-kernel-cmdline.h" /* generated from kernel/cmdline* */
-#include "shim/vmm-internal.h"
+#include "shim/vmm-qemu-internal.h"
 #include "shim/warm.h"
 
 #include <stdio.h>
@@ -55,7 +55,7 @@ static void tcg_command_line(void **state)
 {
     struct vmm_config c = base();
     ctr_error_t err = NULL;
-    char **av = vmm_qemu_argv(&c, 3, &err);
+    char **av = vmm_qemu_argv(&c, NULL, 3, &err);
 
     assert_non_null(av);
     assert_string_equal(av[0], "qemu-system-x86_64");
@@ -93,9 +93,8 @@ static void tcg_command_line(void **state)
     ctr_strv_free(av);
 
     /* the events monitor (BLOCK_IO_ERROR): after the TAPs (none here) */
-    c.events = true;
-    c.events_fd = 42;
-    av = vmm_qemu_argv(&c, 3, &err);
+    struct vmm_qemu_opts o = {.events = true};
+    av = vmm_qemu_argv(&c, &o, 3, &err);
     assert_non_null(av);
     expect_opt(av, "-chardev", "socket,id=events,fd=4");
     expect_opt(av, "-mon", "chardev=events,mode=control");
@@ -112,7 +111,7 @@ static void kvm_command_line_and_extras(void **state)
     c.cmdline = "loglevel=7";
     c.binary = "/opt/qemu/bin/qemu-system-x86_64";
     c.initrd = NULL;
-    av = vmm_qemu_argv(&c, 3, &err);
+    av = vmm_qemu_argv(&c, NULL, 3, &err);
     assert_non_null(av);
     assert_string_equal(av[0], "/opt/qemu/bin/qemu-system-x86_64");
     expect_opt(av, "-accel", "kvm");
@@ -130,14 +129,15 @@ static void warm_template_and_restore(void **state)
     static struct bundle_share shares[] = {{.tag = "v0", .path = "/data/vol", .readonly = false}};
     static const uint64_t sizes[] = {139460608, 8589934592};
     struct vmm_config c = base();
+    struct vmm_qemu_opts o = {0};
     ctr_error_t err = NULL;
 
     c.shares = shares;
     c.n_shares = 1;
-    c.template_vm = true;
-    c.disk_sizes = sizes;
-    c.placeholder_dir = "/t/empty";
-    char **t = vmm_qemu_argv(&c, 3, &err);
+    o.template_vm = true;
+    o.disk_sizes = sizes;
+    o.placeholder_dir = "/t/empty";
+    char **t = vmm_qemu_argv(&c, &o, 3, &err);
     assert_non_null(t);
     expect_opt(t, "-drive",
                "id=disk0,driver=null-co,size=139460608,read-zeroes=on,if=none,"
@@ -156,7 +156,7 @@ static void warm_template_and_restore(void **state)
     static struct bundle_net nets[] = {{.tap = "t0", .bridge = "br0", .mac = "02:42:c0:a8:40:05"}};
     c.nets = nets;
     c.n_nets = 1;
-    t = vmm_qemu_argv(&c, 3, &err);
+    t = vmm_qemu_argv(&c, &o, 3, &err);
     assert_non_null(t);
     expect_opt(t, "-netdev", "tap,id=net0,fd=4");
     expect_opt(t, "-device", "virtio-net-device,netdev=net0,mac=0e:57:a7:00:00:01");
@@ -164,13 +164,11 @@ static void warm_template_and_restore(void **state)
     ctr_strv_free(t);
     c.nets = NULL;
     c.n_nets = 0;
-    t = vmm_qemu_argv(&c, 3, &err);
+    t = vmm_qemu_argv(&c, &o, 3, &err);
     assert_non_null(t);
 
-    c.template_vm = false;
-    c.restore = true;
-    c.incoming_fd = 9;
-    char **r = vmm_qemu_argv(&c, 3, &err);
+    o = (struct vmm_qemu_opts){.incoming = true};
+    char **r = vmm_qemu_argv(&c, &o, 3, &err);
     assert_non_null(r);
     expect_opt(r, "-drive",
                "id=disk0,file=/var/lib/c/image,,1.ext4,if=none,format=raw,readonly=on");
@@ -178,12 +176,12 @@ static void warm_template_and_restore(void **state)
     expect_opt(r, "-incoming", "fd:4");
     assert_int_equal(find(r, "-mon"), -1);
     /* a restored VM's events monitor comes after the incoming stream */
-    c.events = true;
-    char **re = vmm_qemu_argv(&c, 3, &err);
+    o.events = true;
+    char **re = vmm_qemu_argv(&c, &o, 3, &err);
     assert_non_null(re);
     expect_opt(re, "-chardev", "socket,id=events,fd=5");
     ctr_strv_free(re);
-    c.events = false;
+    o.events = false;
     /* the same devices, in the same order: the migration stream finds its sections */
     int ti = 0, ri = 0;
     for (;;) {
@@ -233,27 +231,27 @@ static void warm_shape_key(void **state)
     c.disks = da;
     ctr_error_t err = NULL;
     char *ka = NULL, *kb = NULL, *kc = NULL, *km = NULL, *ki = NULL;
-    assert_int_equal(shim_warm_key(&c, &ka, &err), 0);
+    assert_int_equal(shim_warm_key(&vmm_qemu_ops, &c, &ka, &err), 0);
     assert_int_equal(strlen(ka), 64);
     c.disks = db;
     c.console = "/other/boot.log";
     c.agent_fd = 11;
-    assert_int_equal(shim_warm_key(&c, &kb, &err), 0);
+    assert_int_equal(shim_warm_key(&vmm_qemu_ops, &c, &kb, &err), 0);
     assert_string_equal(ka, kb);
     c.disks = dc;
-    assert_int_equal(shim_warm_key(&c, &kc, &err), 0);
+    assert_int_equal(shim_warm_key(&vmm_qemu_ops, &c, &kc, &err), 0);
     assert_string_not_equal(ka, kc);
     c.disks = da;
     c.memory_mib = 512;
-    assert_int_equal(shim_warm_key(&c, &km, &err), 0);
+    assert_int_equal(shim_warm_key(&vmm_qemu_ops, &c, &km, &err), 0);
     assert_string_not_equal(ka, km);
     c.memory_mib = 384;
     assert_int_equal(ctr_write_file_atomic(i, "initrd-2", 8, 0644, NULL), 0);
-    assert_int_equal(shim_warm_key(&c, &ki, &err), 0);
+    assert_int_equal(shim_warm_key(&vmm_qemu_ops, &c, &ki, &err), 0);
     assert_string_not_equal(ka, ki);
     unlink(d[1]);
     char *kx = NULL;
-    assert_int_equal(shim_warm_key(&c, &kx, &err), -1);
+    assert_int_equal(shim_warm_key(&vmm_qemu_ops, &c, &kx, &err), -1);
     assert_non_null(strstr(err->msg, d[1]));
     ctr_error_free(&err);
     free(ka), free(kb), free(kc), free(km), free(ki);
@@ -273,15 +271,15 @@ static void bad_input_is_refused(void **state)
 
     c.disks = bad;
     c.n_disks = 1;
-    assert_null(vmm_qemu_argv(&c, 3, &err));
+    assert_null(vmm_qemu_argv(&c, NULL, 3, &err));
     assert_non_null(strstr(err->msg, "has,comma"));
     ctr_error_free(&err);
     c.disks = longname;
-    assert_null(vmm_qemu_argv(&c, 3, &err));
+    assert_null(vmm_qemu_argv(&c, NULL, 3, &err));
     ctr_error_free(&err);
     c = base();
     c.kernel = NULL;
-    assert_null(vmm_qemu_argv(&c, 3, &err));
+    assert_null(vmm_qemu_argv(&c, NULL, 3, &err));
     assert_non_null(strstr(err->msg, "kernel"));
     ctr_error_free(&err);
 }
@@ -300,7 +298,7 @@ static void network_interfaces(void **state)
     c.nets = nets;
     c.tap_fds = fds;
     c.n_nets = 2;
-    av = vmm_qemu_argv(&c, 3, &err);
+    av = vmm_qemu_argv(&c, NULL, 3, &err);
     assert_non_null(av);
     expect_opt(av, "-netdev", "tap,id=net0,fd=4");
     expect_opt(av, "-device", "virtio-net-device,netdev=net0,mac=02:42:c0:a8:40:05");
@@ -309,7 +307,7 @@ static void network_interfaces(void **state)
     ctr_strv_free(av);
     c.accel = VMM_ACCEL_KVM;
     c.vhost_net = true;
-    av = vmm_qemu_argv(&c, 3, &err);
+    av = vmm_qemu_argv(&c, NULL, 3, &err);
     expect_opt(av, "-netdev", "tap,id=net1,fd=5,vhost=on");
     ctr_strv_free(av);
 
@@ -323,16 +321,16 @@ static void network_interfaces(void **state)
     c.nets = five;
     c.tap_fds = fd5;
     c.n_nets = 4;
-    av = vmm_qemu_argv(&c, 3, &err);
+    av = vmm_qemu_argv(&c, NULL, 3, &err);
     assert_non_null(av);
     ctr_strv_free(av);
     c.n_nets = 5;
-    assert_null(vmm_qemu_argv(&c, 3, &err));
+    assert_null(vmm_qemu_argv(&c, NULL, 3, &err));
     assert_non_null(strstr(err->msg, "5 network interfaces need more than the 8 virtio devices"));
     ctr_error_free(&err);
     five[0].mac = "ff:ff:ff:ff:ff:ff";
     c.n_nets = 1;
-    assert_null(vmm_qemu_argv(&c, 3, &err));
+    assert_null(vmm_qemu_argv(&c, NULL, 3, &err));
     assert_non_null(strstr(err->msg, "bad MAC"));
     ctr_error_free(&err);
 }
@@ -371,7 +369,7 @@ static void kernel_cmdline_follows_accel_and_cpus(void **state)
     s = vmm_kernel_cmdline(&c);
     assert_string_equal(s, SHIM_KERNEL_CMDLINE);
     free(s);
-    char **av = vmm_qemu_argv(&c, 3, &(ctr_error_t){NULL});
+    char **av = vmm_qemu_argv(&c, NULL, 3, &(ctr_error_t){NULL});
     expect_opt(av, "-append", SHIM_KERNEL_CMDLINE);
     ctr_strv_free(av);
 }

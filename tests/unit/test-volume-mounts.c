@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
-#include "shim/vmm-internal.h"
+#include "shim/vmm-qemu-internal.h"
 
 static void bind_ok(const char *spec, enum bundle_mount_type type, const char *src, const char *dst,
                     bool ro)
@@ -579,7 +579,7 @@ static void test_qemu_shares(void **state)
                              .n_shares = 2,
                              .memory_mib = 256};
     ctr_error_t err = NULL;
-    char **av = vmm_qemu_argv(&cfg, 3, &err);
+    char **av = vmm_qemu_argv(&cfg, NULL, 3, &err);
 
     assert_non_null(av);
     assert_true(argv_has(av, "local,id=fs0,path=/h/a,,b,security_model=passthrough"));
@@ -589,18 +589,18 @@ static void test_qemu_shares(void **state)
     ctr_strv_free(av);
 
     cfg.n_shares = 4; /* 2 disks + 4 shares + serial + rng = 8: fits */
-    av = vmm_qemu_argv(&cfg, 3, &err);
+    av = vmm_qemu_argv(&cfg, NULL, 3, &err);
     assert_non_null(av);
     ctr_strv_free(av);
     cfg.n_disks = 3; /* 9: refused */
-    assert_null(vmm_qemu_argv(&cfg, 3, &err));
+    assert_null(vmm_qemu_argv(&cfg, NULL, 3, &err));
     assert_non_null(strstr(err->msg, "virtio devices"));
     ctr_error_free(&err);
 
     cfg.n_disks = 2;
     cfg.n_shares = 1;
     shares[0].tag = "bad tag";
-    assert_null(vmm_qemu_argv(&cfg, 3, &err));
+    assert_null(vmm_qemu_argv(&cfg, NULL, 3, &err));
     assert_non_null(strstr(err->msg, "share tag `bad tag`"));
     ctr_error_free(&err);
 }
