@@ -250,17 +250,15 @@ void cli_progress_free(struct cli_progress *p)
 
 char *cli_image_platform(const char *platform, const char *os, const char *arch, ctr_error_t *err)
 {
-    struct registry_platform p;
+    struct oci_platform p = {0};
+    char *out;
     if (platform == NULL && os == NULL && arch == NULL)
         return ctr_xstrdup("");
-    if (registry_platform_parse(platform, &p, err) < 0)
+    if (oci_platform_parse(platform, &p, err) < 0)
         return NULL;
-    if (os)
-        snprintf(p.os, sizeof(p.os), "%s", os);
-    if (arch) {
-        snprintf(p.arch, sizeof(p.arch), "%s", arch);
-        p.variant[0] = '\0'; /* a variant belongs to the arch it was given with */
-    }
-    return p.variant[0] ? ctr_xasprintf("%s/%s/%s", p.os, p.arch, p.variant)
-                        : ctr_xasprintf("%s/%s", p.os, p.arch);
+    out = ctr_xasprintf("%.31s/%.31s%s%s", os ? os : p.os, arch ? arch : p.architecture,
+                        /* a variant belongs to the arch it was given with */
+                        !arch && p.variant ? "/" : "", !arch && p.variant ? p.variant : "");
+    oci_platform_release(&p);
+    return out;
 }

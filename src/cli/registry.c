@@ -55,26 +55,26 @@ static char *config_dir(void)
 
 char *cli_registry_auth_header(const char *ref)
 {
-    struct registry_ref r = {0};
+    struct oci_ref r = {0};
     cleanup_free char *dir = config_dir(), *user = NULL, *secret = NULL, *js = NULL;
     ctr_error_t err = NULL;
     json_t *j;
     char *out;
 
-    if (registry_ref_parse(ref, &r, &err) < 0) {
+    if (oci_ref_parse(ref, &r, &err) < 0) {
         ctr_error_free(&err);
         return NULL;
     }
     if (registry_creds_get(dir, r.domain, &user, &secret, &err) < 0 || user == NULL) {
         ctr_error_free(&err);
-        registry_ref_free(&r);
+        oci_ref_release(&r);
         return NULL;
     }
     j = json_pack("{s:o,s:o,s:o}", "username", ctr_json_str(user), "password",
                   ctr_json_str(secret ? secret : ""), "serveraddress", ctr_json_str(r.domain));
     js = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    registry_ref_free(&r);
+    oci_ref_release(&r);
     out = ctr_xmalloc(4 * ((strlen(js) + 2) / 3) + 1);
     EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)js, (int)strlen(js));
     for (char *p = out; *p; p++) /* base64url, as docker's CLI sends it */

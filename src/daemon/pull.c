@@ -122,34 +122,33 @@ static void *pull_thread(void *arg)
 {
     struct job *j = arg;
     ctr_error_t err = NULL;
-    struct registry_ref ref = {0};
+    struct oci_ref ref = {0};
     struct registry_client *cl = NULL;
     struct registry_pull_result res = {0};
-    struct registry_platform plat;
+    struct oci_platform plat = {0}, host = {0};
 
-    if (registry_platform_parse(j->platform, &plat, &err) < 0 ||
-        registry_ref_parse(j->ref, &ref, &err) < 0)
+    if (oci_platform_parse(j->platform, &plat, &err) < 0 || oci_ref_parse(j->ref, &ref, &err) < 0)
         goto out;
-    job_status(j, ref.tag ? "Pulling from" : "Pulling", ref.repo);
+    job_status(j, ref.tag ? "Pulling from" : "Pulling", ref.path);
     if (job_client(j, ref.domain, &cl, &err) < 0)
         goto out;
     pthread_mutex_lock(&j->d->img_lock);
     int rc = registry_pull_image(cl, &ref, j->platform ? &plat : NULL, j->d->images, &res, &err);
     pthread_mutex_unlock(&j->d->img_lock);
     if (rc == 0) {
-        cleanup_free char *full = registry_ref_string(&ref);
+        cleanup_free char *full = oci_ref_string(&ref);
         cleanup_free char *dg = ctr_xasprintf("Digest: %s", res.index_digest);
         cleanup_free char *st = ctr_xasprintf(
             "Status: %s for %s",
             res.bytes_downloaded ? "Downloaded newer image" : "Image is up to date", full);
         job_status(j, dg, NULL);
-        struct registry_platform host;
-        registry_platform_parse(NULL, &host, NULL);
-        if (j->platform && (strcmp(plat.os, host.os) != 0 || strcmp(plat.arch, host.arch) != 0)) {
+        oci_platform_parse(NULL, &host, NULL);
+        if (j->platform &&
+            (strcmp(plat.os, host.os) != 0 || strcmp(plat.architecture, host.architecture) != 0)) {
             /* registry_pull_image keeps other platforms' images untagged. */
             cleanup_free char *w = ctr_xasprintf(
                 "Warning: %s for %s/%s is stored but not tagged: this host runs %s/%s",
-                res.manifest_digest, plat.os, plat.arch, host.os, host.arch);
+                res.manifest_digest, plat.os, plat.architecture, host.os, host.architecture);
             job_status(j, w, NULL);
         }
         job_status(j, st, NULL);
@@ -162,20 +161,22 @@ out:
         job_error(j, &err);
     registry_pull_result_free(&res);
     registry_client_free(cl);
-    registry_ref_free(&ref);
+    oci_ref_release(&ref);
+    oci_platform_release(&plat);
+    oci_platform_release(&host);
     job_free(j);
     return NULL;
 }
 
 static int push_one(struct job *j, const char *name, ctr_error_t *err)
 {
-    struct registry_ref ref = {0};
+    struct oci_ref ref = {0};
     struct registry_client *cl = NULL;
     cleanup_free char *pushed = NULL, *blob = NULL;
     struct stat sb;
     int rc = -1;
 
-    if (registry_ref_parse(name, &ref, err) < 0)
+    if (oci_ref_parse(name, &ref, err) < 0)
         return -1;
     if (job_client(j, ref.domain, &cl, err) == 0) {
         pthread_mutex_lock(&j->d->img_lock);
@@ -199,7 +200,7 @@ static int push_one(struct job *j, const char *name, ctr_error_t *err)
         pthread_mutex_unlock(&j->d->lock);
     }
     registry_client_free(cl);
-    registry_ref_free(&ref);
+    oci_ref_release(&ref);
     return rc;
 }
 
@@ -373,7 +374,7 @@ int api_handle_images_create(struct api_req *r)
     const char *from = api_query(r, "fromImage"), *tag = api_query(r, "tag");
     const char *platform = api_query(r, "platform");
     ctr_error_t err = NULL;
-    struct registry_platform plat;
+    struct oci_platform plat = {0};
     enum registry_scheme scheme;
     unsigned maxc;
 
@@ -381,8 +382,9 @@ int api_handle_images_create(struct api_req *r)
         return api_reply_error(r, 501, "importing a root filesystem (`fromSrc`) is not supported");
     if (from == NULL || *from == '\0')
         return api_reply_error(r, 400, "`fromImage` is missing: name the image to pull");
-    if (platform && *platform && registry_platform_parse(platform, &plat, &err) < 0)
+    if (platform && *platform && oci_platform_parse(platform, &plat, &err) < 0)
         return api_reply_ctr_error(r, &err);
+    oci_platform_release(&plat); /* checked here, parsed again by the job */
     if (job_query(r, &scheme, &maxc, &err) < 0)
         return api_reply_ctr_error(r, &err);
     char *ref = with_tag(from, tag);

@@ -13,7 +13,7 @@
 /* Open <layout>/blobs/sha256/<hex> (the digest is validated, so the path is safe). */
 static int layout_blob_open(const char *dir, const char *digest, ctr_error_t *err)
 {
-    cleanup_free char *p = ctr_xasprintf("%s/blobs/sha256/%s", dir, oci_digest_hex(digest));
+    cleanup_free char *p = oci_layout_blob_path(dir, digest);
     int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return ctr_fail(err, errno, "blob `%s` of layout `%s`", digest, dir);
@@ -38,7 +38,7 @@ static int ingest_from_layout(struct imgstore *st, const char *dir, const struct
 static int layout_blob_read(const char *dir, const struct oci_descriptor *d, size_t max, char **out,
                             size_t *len, ctr_error_t *err)
 {
-    cleanup_free char *p = ctr_xasprintf("%s/blobs/sha256/%s", dir, oci_digest_hex(d->digest));
+    cleanup_free char *p = oci_layout_blob_path(dir, d->digest);
     cleanup_free char *data = NULL;
     char got[OCI_DIGEST_STR_LEN + 1];
     size_t n;

@@ -2,6 +2,7 @@
  *
  *   <root>/content/blobs/sha256/<hex>   verified blobs (manifests, configs, layers)
  *   <root>/content/ingest/              blobs being written; never read as content
+ *   <root>/content/ingest/resume/       partial transfers kept for a resume
  *   <root>/images.json                  reference name → manifest digest (atomic writes)
  *   <root>/snapshots/<manifest-hex>/    image.ext4 (all layers, in order) + config.json
  *   <root>/lock                         flock held around every mutation
@@ -26,16 +27,46 @@ const char *imgstore_root(const struct imgstore *st);
 /* Path of a blob (whether or not it exists). digest must be valid. */
 char *imgstore_blob_path(const struct imgstore *st, const char *digest);
 bool imgstore_blob_exists(const struct imgstore *st, const char *digest);
-/* Copy fd to EOF into the ingest area, check digest and size (size < 0: not
- * checked), then rename into place. Nothing is visible on failure. */
+/* Present with `size` bytes (size < 0: any size). */
+bool imgstore_blob_has(const struct imgstore *st, const char *digest, int64_t size);
+/* Read a (small) blob, checking its digest again. */
+int imgstore_blob_read(const struct imgstore *st, const char *digest, size_t max, char **out,
+                       size_t *len, ctr_error_t *err);
+
+/* Ingest sessions: the only way content enters the store (registry pulls use them).
+ * Open one for an expected digest and size, write, then commit: size and digest are
+ * checked and only then is the blob renamed into place. The partial file
+ * (content/ingest/resume/sha256-<hex>.partial) outlives a transfer cut short, and the
+ * next session of the same digest resumes it: its bytes are hashed again on open and
+ * imgstore_ingest_offset says how many there are. One writer per digest, across threads
+ * and processes (flock: the others wait). */
+struct imgstore_ingest;
+/* *out is NULL (and 0 returned) when the blob is already present. */
+int imgstore_ingest_open(struct imgstore *st, const char *digest, int64_t size,
+                         struct imgstore_ingest **out, ctr_error_t *err);
+uint64_t imgstore_ingest_offset(const struct imgstore_ingest *in);
+/* Append; more than the expected size is refused. */
+int imgstore_ingest_write(struct imgstore_ingest *in, const void *buf, size_t len,
+                          ctr_error_t *err);
+/* Drop what was written and start again from byte 0. */
+int imgstore_ingest_restart(struct imgstore_ingest *in, ctr_error_t *err);
+/* Verify size and digest, then make the blob visible. A digest mismatch (class EBADMSG:
+ * "blob `D` failed verification ...") removes the partial; a short one stays for a
+ * resume. Frees the session either way. */
+int imgstore_ingest_commit(struct imgstore_ingest *in, ctr_error_t *err);
+/* Free the session, keeping the partial for a later resume. */
+void imgstore_ingest_close(struct imgstore_ingest *in);
+/* Free the session and remove the partial. */
+void imgstore_ingest_abort(struct imgstore_ingest *in);
+
+/* One-shot ingests (through ingest/<pid>-<random>): copy fd to EOF / a buffer, check
+ * digest and size (size < 0: not checked), rename into place. Nothing is visible on
+ * failure. */
 int imgstore_ingest_fd(struct imgstore *st, int fd, const char *digest, int64_t size,
                        ctr_error_t *err);
 int imgstore_ingest_buf(struct imgstore *st, const void *buf, size_t len, const char *digest,
                         ctr_error_t *err);
-/* Read a (small) blob, checking its digest again. */
-int imgstore_blob_read(const struct imgstore *st, const char *digest, size_t max, char **out,
-                       size_t *len, ctr_error_t *err);
-/* Remove ingest files whose writer is gone (crash leftovers). */
+/* Remove one-shot ingest files whose writer is gone (crash leftovers). */
 int imgstore_ingest_cleanup(struct imgstore *st, ctr_error_t *err);
 
 /* ---- images ---- */

@@ -1,4 +1,4 @@
-/* Image config (OCI image config / docker container image v1) and platforms. */
+/* Image config (OCI image config / docker container image v1). */
 #include "oci/oci-internal.h"
 
 #include <stdlib.h>
@@ -116,91 +116,4 @@ fail:
     json_decref(root);
     oci_image_config_release(&c);
     return -1;
-}
-
-/* ---- platforms ---- */
-
-static const char *norm_arch(const char *a)
-{
-    if (a == NULL)
-        return NULL;
-    if (strcmp(a, "x86_64") == 0 || strcmp(a, "x86-64") == 0)
-        return "amd64";
-    if (strcmp(a, "aarch64") == 0)
-        return "arm64";
-    if (strcmp(a, "i386") == 0 || strcmp(a, "i686") == 0)
-        return "386";
-    return a;
-}
-
-void oci_platform_host(struct oci_platform *out)
-{
-    out->os = ctr_xstrdup("linux");
-    out->architecture = ctr_xstrdup("amd64");
-    out->variant = NULL;
-}
-
-char *oci_platform_string(const struct oci_platform *p)
-{
-    const char *os = p->os && *p->os ? p->os : "unknown";
-    const char *arch = p->architecture && *p->architecture ? norm_arch(p->architecture) : "unknown";
-    if (p->variant && *p->variant)
-        return ctr_xasprintf("%s/%s/%s", os, arch, p->variant);
-    return ctr_xasprintf("%s/%s", os, arch);
-}
-
-/* 0 = no match; higher is better. */
-static int host_score(const struct oci_platform *p)
-{
-    if (p->os == NULL || p->architecture == NULL || strcmp(p->os, "linux") != 0 ||
-        strcmp(norm_arch(p->architecture), "amd64") != 0)
-        return 0;
-    if (p->variant == NULL || *p->variant == '\0')
-        return 4;
-    /* x86-64 microarchitecture levels this host (and TCG's -cpu max) surely runs. */
-    if (strcmp(p->variant, "v2") == 0)
-        return 3;
-    if (strcmp(p->variant, "v1") == 0)
-        return 2;
-    return 0;
-}
-
-bool oci_platform_matches_host(const struct oci_platform *p)
-{
-    return host_score(p) > 0;
-}
-
-ssize_t oci_index_select_host(const struct oci_index *ix, ctr_error_t *err)
-{
-    ssize_t best = -1;
-    int best_score = 0;
-    cleanup_free char *seen = NULL;
-
-    for (size_t i = 0; i < ix->n_manifests; i++) {
-        const struct oci_descriptor *d = &ix->manifests[i];
-        int score;
-        if (strcmp(d->media_type, OCI_MT_MANIFEST) != 0 &&
-            strcmp(d->media_type, OCI_MT_DOCKER_MANIFEST) != 0 &&
-            strcmp(d->media_type, OCI_MT_INDEX) != 0 && strcmp(d->media_type, OCI_MT_DOCKER_LIST))
-            continue;
-        /* An entry without a platform is a candidate of last resort (single-platform
-         * layouts often omit it); its config's platform is checked later. */
-        score = d->has_platform ? host_score(&d->platform) : 1;
-        if (score > best_score) {
-            best = (ssize_t)i;
-            best_score = score;
-        }
-    }
-    if (best >= 0)
-        return best;
-    for (size_t i = 0; i < ix->n_manifests && i < 16; i++) {
-        const struct oci_descriptor *d = &ix->manifests[i];
-        cleanup_free char *p =
-            d->has_platform ? oci_platform_string(&d->platform) : ctr_xstrdup("unknown");
-        char *n = ctr_xasprintf("%s%s%s", seen ? seen : "", seen ? ", " : "", p);
-        free(seen);
-        seen = n;
-    }
-    return ctr_fail(err, 0, "no image for linux/amd64 in the index (it offers: %s)",
-                    seen ? seen : "nothing");
 }

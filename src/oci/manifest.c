@@ -4,23 +4,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool mt_is_index(const char *mt)
+bool oci_mt_is_index(const char *mt)
 {
     return strcmp(mt, OCI_MT_INDEX) == 0 || strcmp(mt, OCI_MT_DOCKER_LIST) == 0;
 }
 
-static bool mt_is_manifest(const char *mt)
+bool oci_mt_is_manifest(const char *mt)
 {
     return strcmp(mt, OCI_MT_MANIFEST) == 0 || strcmp(mt, OCI_MT_DOCKER_MANIFEST) == 0;
 }
 
-static bool mt_is_schema1(const char *mt)
+bool oci_mt_is_schema1(const char *mt)
 {
     return strcmp(mt, OCI_MT_DOCKER_MANIFEST_V1) == 0 ||
            strcmp(mt, OCI_MT_DOCKER_MANIFEST_V1S) == 0;
 }
 
-static int schema1_refused(ctr_error_t *err)
+int oci_schema1_refused(ctr_error_t *err)
 {
     return ctr_fail(err, 0,
                     "image manifest schema 1 is not supported (docker deprecated it); "
@@ -119,13 +119,13 @@ fail:
 }
 
 /* schemaVersion must be 2 (1 is the refused docker schema 1). */
-static int check_schema(json_t *root, int *out, const char *what, ctr_error_t *err)
+int oci_check_schema(json_t *root, int *out, const char *what, ctr_error_t *err)
 {
     json_t *v = json_object_get(root, "schemaVersion");
     if (!json_is_integer(v))
         return ctr_fail(err, 0, "%s: `schemaVersion` is missing or not an integer", what);
     if (json_integer_value(v) == 1)
-        return schema1_refused(err);
+        return oci_schema1_refused(err);
     if (json_integer_value(v) != 2)
         return ctr_fail(err, 0, "%s: unsupported `schemaVersion` %lld (expected 2)", what,
                         (long long)json_integer_value(v));
@@ -143,11 +143,11 @@ int oci_doc_kind(const char *json, size_t len, const char *hint, enum oci_doc_ki
     int schema;
 
     if (hint != NULL) {
-        if (mt_is_schema1(hint))
-            return schema1_refused(err);
-        if (mt_is_index(hint))
+        if (oci_mt_is_schema1(hint))
+            return oci_schema1_refused(err);
+        if (oci_mt_is_index(hint))
             hinted = OCI_DOC_INDEX;
-        else if (mt_is_manifest(hint))
+        else if (oci_mt_is_manifest(hint))
             hinted = OCI_DOC_MANIFEST;
         else
             return ctr_fail(err, 0, "unsupported manifest media type `%.200s`", hint);
@@ -155,14 +155,14 @@ int oci_doc_kind(const char *json, size_t len, const char *hint, enum oci_doc_ki
     root = oci_json_load_object(json, len, OCI_MAX_MANIFEST_BYTES, "manifest", err);
     if (root == NULL)
         return -1;
-    if (check_schema(root, &schema, "manifest", err) < 0)
+    if (oci_check_schema(root, &schema, "manifest", err) < 0)
         goto fail;
     mtv = json_object_get(root, "mediaType");
     if (json_is_string(mtv)) {
         mt = json_string_value(mtv);
-        if (mt_is_index(mt))
+        if (oci_mt_is_index(mt))
             kind = OCI_DOC_INDEX;
-        else if (mt_is_manifest(mt))
+        else if (oci_mt_is_manifest(mt))
             kind = OCI_DOC_MANIFEST;
         else {
             ctr_fail(err, 0, "unsupported manifest media type `%.200s`", mt);
@@ -207,17 +207,25 @@ void oci_index_release(struct oci_index *ix)
 
 int oci_index_parse(const char *json, size_t len, struct oci_index *out, ctr_error_t *err)
 {
-    json_t *root, *arr, *item;
+    json_t *root = oci_json_load_object(json, len, OCI_MAX_MANIFEST_BYTES, "image index", err);
+    int ret;
+    if (root == NULL)
+        return -1;
+    ret = oci_index_from_json(root, out, err);
+    json_decref(root);
+    return ret;
+}
+
+int oci_index_from_json(json_t *root, struct oci_index *out, ctr_error_t *err)
+{
+    json_t *arr, *item;
     struct oci_index ix = {0};
     size_t i;
 
-    root = oci_json_load_object(json, len, OCI_MAX_MANIFEST_BYTES, "image index", err);
-    if (root == NULL)
-        return -1;
-    if (check_schema(root, &ix.schema_version, "image index", err) < 0 ||
+    if (oci_check_schema(root, &ix.schema_version, "image index", err) < 0 ||
         oci_json_string(root, "mediaType", false, &ix.media_type, "image index", err) < 0)
         goto fail;
-    if (ix.media_type && !mt_is_index(ix.media_type)) {
+    if (ix.media_type && !oci_mt_is_index(ix.media_type)) {
         ctr_fail(err, 0, "image index has media type `%.200s`", ix.media_type);
         goto fail;
     }
@@ -239,11 +247,9 @@ int oci_index_parse(const char *json, size_t len, struct oci_index *out, ctr_err
             goto fail;
         ix.n_manifests++;
     }
-    json_decref(root);
     *out = ix;
     return 0;
 fail:
-    json_decref(root);
     oci_index_release(&ix);
     return -1;
 }
@@ -262,24 +268,32 @@ void oci_manifest_release(struct oci_manifest *m)
 
 int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *out, ctr_error_t *err)
 {
-    json_t *root, *arr, *item;
+    json_t *root = oci_json_load_object(json, len, OCI_MAX_MANIFEST_BYTES, "image manifest", err);
+    int ret;
+    if (root == NULL)
+        return -1;
+    ret = oci_manifest_from_json(root, out, err);
+    json_decref(root);
+    return ret;
+}
+
+int oci_manifest_from_json(json_t *root, struct oci_manifest *out, ctr_error_t *err)
+{
+    json_t *arr, *item;
     struct oci_manifest m = {0};
     enum oci_compression comp;
     size_t i;
 
-    root = oci_json_load_object(json, len, OCI_MAX_MANIFEST_BYTES, "image manifest", err);
-    if (root == NULL)
-        return -1;
-    if (check_schema(root, &m.schema_version, "image manifest", err) < 0 ||
+    if (oci_check_schema(root, &m.schema_version, "image manifest", err) < 0 ||
         oci_json_string(root, "mediaType", false, &m.media_type, "image manifest", err) < 0)
         goto fail;
     if (m.media_type == NULL)
         m.media_type = ctr_xstrdup(OCI_MT_MANIFEST);
-    if (mt_is_index(m.media_type)) {
+    if (oci_mt_is_index(m.media_type)) {
         ctr_fail(err, 0, "image manifest: `%s` is an image index, not a manifest", m.media_type);
         goto fail;
     }
-    if (!mt_is_manifest(m.media_type)) {
+    if (!oci_mt_is_manifest(m.media_type)) {
         ctr_fail(err, 0, "unsupported manifest media type `%.200s`", m.media_type);
         goto fail;
     }
@@ -315,11 +329,9 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *out, c
             goto fail;
         }
     }
-    json_decref(root);
     *out = m;
     return 0;
 fail:
-    json_decref(root);
     oci_manifest_release(&m);
     return -1;
 }

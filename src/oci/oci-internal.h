@@ -23,4 +23,12 @@ int oci_json_keys(json_t *obj, const char *key, size_t max, char ***out, const c
                   ctr_error_t *err);
 void oci_kv_free(struct oci_kv *kv, size_t n);
 
+/* The index / manifest parsers on an already loaded document. */
+int oci_index_from_json(json_t *root, struct oci_index *out, ctr_error_t *err);
+int oci_manifest_from_json(json_t *root, struct oci_manifest *out, ctr_error_t *err);
+/* schemaVersion must be 2 (1 is refused as docker schema 1). */
+int oci_check_schema(json_t *root, int *out, const char *what, ctr_error_t *err);
+bool oci_mt_is_schema1(const char *mt);
+int oci_schema1_refused(ctr_error_t *err);
+
 #endif

@@ -85,6 +85,10 @@ int oci_digest_file(const char *path, char out[OCI_DIGEST_STR_LEN + 1], uint64_t
 enum oci_doc_kind { OCI_DOC_UNKNOWN = 0, OCI_DOC_INDEX, OCI_DOC_MANIFEST };
 enum oci_compression { OCI_COMP_NONE = 0, OCI_COMP_GZIP, OCI_COMP_ZSTD };
 
+/* An image index (OCI or docker manifest list) / an image manifest (OCI or docker v2). */
+bool oci_mt_is_index(const char *media_type);
+bool oci_mt_is_manifest(const char *media_type);
+
 /* Layer media type → compression; -1 when the media type is not a layer we can unpack. */
 int oci_layer_compression(const char *media_type, enum oci_compression *out, ctr_error_t *err);
 
@@ -96,7 +100,9 @@ int oci_layer_compression(const char *media_type, enum oci_compression *out, ctr
 #define OCI_MAX_LIST 16384          /* Env, Cmd, labels, ports ... */
 #define OCI_MAX_STRING (256u << 10) /* one string value */
 #define OCI_MAX_ANNOTATIONS 256
-#define OCI_MAX_BLOB_SIZE (1ll << 40) /* a descriptor's size */
+#define OCI_MAX_BLOB_SIZE (1ll << 40)    /* a descriptor's size */
+#define OCI_MAX_LAYER_BYTES (64ll << 30) /* a layer a pull would fetch */
+#define OCI_MAX_INDEX_DEPTH 4            /* nested indexes a pull follows */
 
 struct oci_kv {
     char *key;
@@ -166,6 +172,25 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *out, c
 int oci_image_config_parse(const char *json, size_t len, struct oci_image_config *out,
                            ctr_error_t *err);
 void oci_index_release(struct oci_index *ix);
+
+/* A document as a registry serves it: an index or an image manifest. */
+struct oci_document {
+    enum oci_doc_kind kind;
+    char *media_type;       /* its own mediaType, else the one it was served as, else inferred */
+    struct oci_index index; /* kind == OCI_DOC_INDEX */
+    struct oci_manifest manifest; /* kind == OCI_DOC_MANIFEST */
+};
+/* Parse either kind. content_type (may be NULL, parameters ignored) is the type it was
+ * served with: schema 1 is refused, an index or manifest type must agree with the
+ * document's own mediaType, anything else is ignored. Beyond oci_index_parse and
+ * oci_manifest_parse, it refuses what a pull must not fetch: index entries that are not
+ * manifests or indexes, or are larger than OCI_MAX_MANIFEST_BYTES, a config larger than
+ * OCI_MAX_CONFIG_BYTES, a layer larger than OCI_MAX_LAYER_BYTES, and an index with
+ * `layers` or `config` (a manifest with `manifests`). */
+int oci_document_parse(const char *json, size_t len, const char *content_type,
+                       struct oci_document *out, ctr_error_t *err);
+void oci_document_release(struct oci_document *d);
+
 void oci_manifest_release(struct oci_manifest *m);
 void oci_image_config_release(struct oci_image_config *c);
 void oci_descriptor_release(struct oci_descriptor *d);
@@ -175,6 +200,18 @@ const char *oci_descriptor_annotation(const struct oci_descriptor *d, const char
 const char *oci_kv_get(const struct oci_kv *kv, size_t n, const char *key);
 
 /* ---- platforms ---- */
+/* Parse "os/arch[/variant]" (each part under 32 bytes; `arm64` alone means arm64/v8).
+ * NULL or "" gives the default pull platform: linux/amd64 (linux/arm64/v8 on an aarch64
+ * host). Errors are of class EINVAL. */
+int oci_platform_parse(const char *s, struct oci_platform *out, ctr_error_t *err);
+/* True when `have` (an index entry's platform) offers what `want` asks for: same os and
+ * architecture; variants are compared only when both name one. */
+bool oci_platform_match(const struct oci_platform *want, const struct oci_platform *have);
+/* The entry of an index a pull for platform p takes: the first image manifest whose
+ * platform matches, else the first nested index without a platform; -1 (class ENOENT)
+ * with "<what> has no image for platform `p` (available: ...)". */
+ssize_t oci_index_select(const struct oci_index *ix, const struct oci_platform *p, const char *what,
+                         ctr_error_t *err);
 /* The host platform: linux/amd64. */
 void oci_platform_host(struct oci_platform *out);
 /* Normalized "os/arch[/variant]" (x86_64 → amd64, aarch64 → arm64). */
@@ -185,5 +222,14 @@ bool oci_platform_matches_host(const struct oci_platform *p);
  * (exact variant preferred), or -1 with an error listing what was found. */
 ssize_t oci_index_select_host(const struct oci_index *ix, ctr_error_t *err);
 void oci_platform_release(struct oci_platform *p);
+
+/* ---- OCI image layout directories, read only: <dir>/blobs/sha256/<hex> ---- */
+/* Path of a blob (digest must be valid). */
+char *oci_layout_blob_path(const char *dir, const char *digest);
+/* A regular file of `size` bytes (size < 0: any size). */
+bool oci_layout_blob_has(const char *dir, const char *digest, int64_t size);
+/* Read a (small) blob, checking its digest. */
+int oci_layout_blob_read(const char *dir, const char *digest, size_t max, char **out, size_t *len,
+                         ctr_error_t *err);
 
 #endif

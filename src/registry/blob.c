@@ -1,15 +1,15 @@
-/* Blob transfers: downloads streamed into the ingest area while hashing, resumed
- * with `Range` after a dropped connection, verified before they become visible;
+/* Blob transfers: downloads streamed into an ingest session of the image store (which
+ * hashes them and keeps a partial for a resume), resumed with `Range` after a dropped
+ * connection, verified by the store's commit before they become visible;
  * uploads with HEAD-before-upload, cross-repository mount, monolithic PUT or
  * chunked PATCH. */
+#include "image/store.h"
 #include "registry/registry-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,9 +17,7 @@ struct dl {
     struct registry_client *c;
     struct registry_http_resp *resp;
     const char *digest, *what;
-    int fd;
-    EVP_MD_CTX *md;
-    uint64_t offset; /* bytes in the partial file, all hashed */
+    struct imgstore_ingest *in; /* the store's session: hashes and keeps the bytes */
     uint64_t size;
     uint64_t fetched;
     uint64_t last_report;
@@ -27,52 +25,42 @@ struct dl {
     ctr_error_t err;
 };
 
-static int dl_restart(struct dl *d)
-{
-    if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
-        return ctr_fail(&d->err, errno, "truncate partial blob `%s`", d->digest);
-    EVP_DigestInit_ex(d->md, EVP_sha256(), NULL);
-    d->offset = 0;
-    return 0;
-}
-
 static int dl_sink(void *opaque, const void *buf, size_t len)
 {
     struct dl *d = opaque;
+    uint64_t offset = imgstore_ingest_offset(d->in);
     if (!d->started) {
         d->started = true;
-        if (d->offset > 0 && d->resp->status == 200) {
+        if (offset > 0 && d->resp->status == 200) {
             /* The server ignored our Range: start over. */
-            if (dl_restart(d) < 0)
+            if (imgstore_ingest_restart(d->in, &d->err) < 0)
                 return -1;
-        } else if (d->offset > 0 && d->resp->status == 206) {
+            offset = 0;
+        } else if (offset > 0 && d->resp->status == 206) {
             unsigned long long start;
             if (d->resp->content_range == NULL ||
-                sscanf(d->resp->content_range, "bytes %llu-", &start) != 1 || start != d->offset) {
+                sscanf(d->resp->content_range, "bytes %llu-", &start) != 1 || start != offset) {
                 registry_fail_code(&d->err, EPROTO,
                                    "blob `%s`: unexpected Content-Range `%s` for offset %llu",
                                    d->digest, d->resp->content_range ? d->resp->content_range : "",
-                                   (unsigned long long)d->offset);
+                                   (unsigned long long)offset);
                 return -1;
             }
         }
     }
-    if (d->offset + len > d->size) {
+    if (offset + len > d->size) {
         registry_fail_code(&d->err, EFBIG,
                            "blob `%s`: registry sent more than the %llu bytes declared", d->digest,
                            (unsigned long long)d->size);
         return -1;
     }
-    if (ctr_write_all(d->fd, buf, len) < 0) {
-        ctr_fail(&d->err, errno, "write partial blob `%s`", d->digest);
+    if (imgstore_ingest_write(d->in, buf, len, &d->err) < 0)
         return -1;
-    }
-    EVP_DigestUpdate(d->md, buf, len);
-    d->offset += len;
+    offset += len;
     d->fetched += len;
-    if (d->offset - d->last_report >= (256u << 10) || d->offset == d->size) {
-        d->last_report = d->offset;
-        registry_progress(d->c, REGISTRY_PROGRESS_BYTES, d->digest, d->what, false, d->offset,
+    if (offset - d->last_report >= (256u << 10) || offset == d->size) {
+        d->last_report = offset;
+        registry_progress(d->c, REGISTRY_PROGRESS_BYTES, d->digest, d->what, false, offset,
                           d->size);
     }
     return 0;
@@ -82,89 +70,41 @@ static int dl_on_retry(void *opaque, struct registry_http_req *req, ctr_error_t 
 {
     struct dl *d = opaque;
     d->started = false;
-    req->range_start = d->offset;
-    registry_progress(d->c, REGISTRY_PROGRESS_RETRY, d->digest, d->what, false, d->offset, d->size);
+    req->range_start = imgstore_ingest_offset(d->in);
+    registry_progress(d->c, REGISTRY_PROGRESS_RETRY, d->digest, d->what, false, req->range_start,
+                      d->size);
     return 0;
-}
-
-/* Hash what an earlier attempt left in the partial file. */
-static int dl_rehash(struct dl *d)
-{
-    char buf[65536];
-    struct stat st;
-    uint64_t left;
-    if (fstat(d->fd, &st) < 0)
-        return ctr_fail(&d->err, errno, "stat partial blob `%s`", d->digest);
-    if ((uint64_t)st.st_size > d->size)
-        return dl_restart(d);
-    left = (uint64_t)st.st_size;
-    if (lseek(d->fd, 0, SEEK_SET) < 0)
-        return ctr_fail(&d->err, errno, "seek partial blob `%s`", d->digest);
-    while (left > 0) {
-        ssize_t r = read(d->fd, buf, left < sizeof(buf) ? left : sizeof(buf));
-        if (r <= 0)
-            return ctr_fail(&d->err, r < 0 ? errno : EIO, "read partial blob `%s`", d->digest);
-        EVP_DigestUpdate(d->md, buf, (size_t)r);
-        left -= (uint64_t)r;
-    }
-    d->offset = (uint64_t)st.st_size;
-    return 0;
-}
-
-static char *md_digest(EVP_MD_CTX *md)
-{
-    unsigned char out[32];
-    char hex[65];
-    EVP_DigestFinal_ex(md, out, NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", out[i]);
-    return ctr_xasprintf("sha256:%s", hex);
 }
 
 int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo, const char *digest,
-                        int64_t size, const char *root, const char *what, uint64_t *downloaded,
+                        int64_t size, struct imgstore *st, const char *what, uint64_t *downloaded,
                         ctr_error_t *err)
 {
-    cleanup_free char *partial = NULL, *url = NULL, *scope = NULL, *actual = NULL;
-    cleanup_close int fd = -1;
+    cleanup_free char *url = NULL, *scope = NULL;
     struct registry_http_resp resp = {0};
     struct dl d = {.c = c, .resp = &resp, .digest = digest, .what = what, .size = (uint64_t)size};
+    uint64_t offset;
     int rc = -1;
 
-    if (!registry_digest_valid(digest) || size < 0)
+    if (!oci_digest_valid(digest) || size < 0)
         return registry_fail_code(err, EINVAL, "invalid blob descriptor `%s`", digest);
-    if (registry_cas_has(root, digest, size)) {
-        registry_progress(c, REGISTRY_PROGRESS_EXISTS, digest, what, false, (uint64_t)size,
-                          (uint64_t)size);
-        return 0;
-    }
-    if (registry_cas_ingest_path(root, digest, &partial, err) < 0)
+    if (imgstore_ingest_open(st, digest, size, &d.in, err) < 0)
         return -1;
-    fd = open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return ctr_fail(err, errno, "open `%s`", partial);
-    /* One writer per partial file, across threads and processes. */
-    if (flock(fd, LOCK_EX) < 0)
-        return ctr_fail(err, errno, "lock `%s`", partial);
-    if (registry_cas_has(root, digest, size)) {
+    if (d.in == NULL) { /* already in the store (perhaps fetched meanwhile by another pull) */
         registry_progress(c, REGISTRY_PROGRESS_EXISTS, digest, what, false, (uint64_t)size,
                           (uint64_t)size);
         return 0;
     }
-    d.fd = fd;
-    d.md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(d.md, EVP_sha256(), NULL);
-    if (dl_rehash(&d) < 0)
-        goto out;
-    registry_progress(c, REGISTRY_PROGRESS_START, digest, what, false, d.offset, d.size);
-    if (d.offset > 0)
-        log_info("blob `%s`: resuming at byte %llu", digest, (unsigned long long)d.offset);
+    offset = imgstore_ingest_offset(d.in);
+    registry_progress(c, REGISTRY_PROGRESS_START, digest, what, false, offset, d.size);
+    if (offset > 0)
+        log_info("blob `%s`: resuming at byte %llu", digest, (unsigned long long)offset);
     url = registry_url(c, "/v2/%s/blobs/%s", repo, digest);
     scope = ctr_xasprintf("repository:%s:pull", repo);
-    for (int pass = 0; d.offset < d.size && pass < 2; pass++) {
+    for (int pass = 0; imgstore_ingest_offset(d.in) < d.size && pass < 2; pass++) {
         struct registry_call call = {.req = {.method = "GET",
                                              .url = url,
-                                             .range_start = d.offset,
+                                             .range_start = imgstore_ingest_offset(d.in),
                                              .sink = dl_sink,
                                              .sink_opaque = &d,
                                              .follow_redirects = true,
@@ -181,9 +121,10 @@ int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo,
             ctr_error_wrap(err, "download %s `%s`", what, digest);
             goto out;
         }
-        if (resp.status == 416 && d.offset > 0) { /* stale partial: start from zero */
-            if (dl_restart(&d) < 0)
-                goto out_sink_err;
+        if (resp.status == 416 && imgstore_ingest_offset(d.in) > 0) {
+            /* stale partial: start from zero */
+            if (imgstore_ingest_restart(d.in, err) < 0)
+                goto out;
             continue;
         }
         if (resp.status != 200 && resp.status != 206) {
@@ -193,37 +134,24 @@ int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo,
         }
         break;
     }
-    if (d.offset != d.size) {
+    offset = imgstore_ingest_offset(d.in);
+    if (offset != d.size) {
         registry_fail_code(err, EPROTO, "download %s `%s`: got %llu of %llu bytes", what, digest,
-                           (unsigned long long)d.offset, (unsigned long long)d.size);
+                           (unsigned long long)offset, (unsigned long long)d.size);
         goto out;
     }
-    actual = md_digest(d.md);
-    if (strcmp(actual, digest) != 0) {
-        unlink(partial);
-        ctr_fail(err, EBADMSG,
-                 "blob `%s` failed verification: content has digest `%s`; it was discarded", digest,
-                 actual);
-        goto out;
-    }
-    if (fsync(fd) < 0) {
-        ctr_fail(err, errno, "fsync `%s`", partial);
-        goto out;
-    }
-    if (registry_cas_commit(root, partial, digest, err) < 0)
+    rc = imgstore_ingest_commit(ctr_steal_ptr(d.in), err);
+    if (rc < 0)
         goto out;
     registry_progress(c, REGISTRY_PROGRESS_DONE, digest, what, false, d.size, d.size);
     if (downloaded)
         *downloaded += d.fetched;
-    rc = 0;
-    goto out;
-out_sink_err:
-    *err = ctr_steal_ptr(d.err);
 out:
     if (rc < 0)
-        registry_progress(c, REGISTRY_PROGRESS_FAILED, digest, what, false, d.offset, d.size);
+        registry_progress(c, REGISTRY_PROGRESS_FAILED, digest, what, false,
+                          d.in ? imgstore_ingest_offset(d.in) : offset, d.size);
+    imgstore_ingest_close(d.in); /* a cut transfer keeps its partial for the next pull */
     ctr_error_free(&d.err);
-    EVP_MD_CTX_free(d.md);
     registry_http_resp_reset(&resp);
     return rc;
 }

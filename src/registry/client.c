@@ -47,6 +47,11 @@ static char *load_ca_dir(const char *dir)
     return pem;
 }
 
+const char *registry_api_host(const char *domain)
+{
+    return strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain;
+}
+
 int registry_client_new(const char *host, const struct registry_options *opts,
                         struct registry_client **out, ctr_error_t *err)
 {
@@ -67,7 +72,7 @@ int registry_client_new(const char *host, const struct registry_options *opts,
     if (c->opts.chunk_size == 0)
         c->opts.chunk_size = 64ull << 20;
     c->host = ctr_xstrdup(strcmp(host, "index.docker.io") == 0 ? "docker.io" : host);
-    c->api_host = ctr_xstrdup(strcmp(c->host, "docker.io") == 0 ? "registry-1.docker.io" : c->host);
+    c->api_host = ctr_xstrdup(registry_api_host(c->host));
     if (c->opts.certs_dir)
         c->certs_dir = ctr_xstrdup(c->opts.certs_dir);
     else if ((env = getenv("CONTAINER_CERTS_DIR")) && *env)
@@ -394,7 +399,7 @@ int registry_resolve(struct registry_client *c, const char *repo, const char *re
     if (rc == 0 && resp.status != 200)
         rc = registry_status_error(c, &resp, what, err);
     if (rc == 0) {
-        *digest = resp.docker_digest && registry_digest_valid(resp.docker_digest)
+        *digest = resp.docker_digest && oci_digest_valid(resp.docker_digest)
                       ? ctr_steal_ptr(resp.docker_digest)
                       : NULL;
         *media_type = ctr_steal_ptr(resp.content_type);
@@ -419,13 +424,13 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
     bool by_digest = strncmp(ref, "sha256:", 7) == 0;
     cleanup_free char *what =
         ctr_xasprintf("manifest `%s/%s%s%s`", c->host, repo, by_digest ? "@" : ":", ref);
-    cleanup_free char *digest = NULL;
+    char digest[OCI_DIGEST_STR_LEN + 1];
     char *headers[] = {(char *)manifest_accept, NULL};
     struct registry_http_resp resp = {0};
     struct registry_call call = {.req = {.method = "GET",
                                          .url = url,
                                          .headers = headers,
-                                         .max_body = REGISTRY_MAX_MANIFEST_SIZE},
+                                         .max_body = OCI_MAX_MANIFEST_BYTES},
                                  .scope = scope};
     int rc = registry_call(c, c->conn, &call, &resp, err);
     if (rc < 0)
@@ -435,7 +440,7 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
         registry_http_resp_reset(&resp);
         return -1;
     }
-    digest = registry_sha256_digest(resp.body ? resp.body : "", resp.body_len);
+    oci_digest_buf(resp.body ? resp.body : "", resp.body_len, digest);
     if (by_digest && strcmp(digest, ref) != 0)
         rc = registry_fail_code(err, EBADMSG, "%s: content has digest `%s`, refusing it", what,
                                 digest);
@@ -445,7 +450,7 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
                       "%s: content has digest `%s` but the registry announced `%s`, refusing it",
                       what, digest, resp.docker_digest);
     if (rc == 0) {
-        out->digest = ctr_steal_ptr(digest);
+        out->digest = ctr_xstrdup(digest);
         out->media_type = ctr_steal_ptr(resp.content_type);
         out->data = resp.body ? ctr_steal_ptr(resp.body) : ctr_xstrdup("");
         out->len = resp.body_len;
@@ -461,9 +466,10 @@ int registry_put_manifest(struct registry_client *c, const char *repo, const cha
     cleanup_free char *url = registry_url(c, "/v2/%s/manifests/%s", repo, ref);
     cleanup_free char *scope = ctr_xasprintf("repository:%s:pull,push", repo);
     cleanup_free char *ct = ctr_xasprintf("Content-Type: %s", media_type);
-    cleanup_free char *local = registry_sha256_digest(data, len);
+    char local[OCI_DIGEST_STR_LEN + 1];
     cleanup_free char *what = ctr_xasprintf("push manifest `%s/%s:%s`", c->host, repo, ref);
     char *headers[] = {ct, NULL};
+    oci_digest_buf(data, len, local);
     struct registry_http_resp resp = {0};
     struct registry_call call = {
         .req = {.method = "PUT", .url = url, .headers = headers, .body = data, .body_len = len},
@@ -478,7 +484,7 @@ int registry_put_manifest(struct registry_client *c, const char *repo, const cha
                                 what, resp.docker_digest, local);
     registry_http_resp_reset(&resp);
     if (rc == 0 && digest)
-        *digest = ctr_steal_ptr(local);
+        *digest = ctr_xstrdup(local);
     return rc;
 }
 

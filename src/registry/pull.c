@@ -1,5 +1,6 @@
-/* Pull: resolve the reference, walk indexes down to the platform's image
- * manifest, then fetch config and layers (in parallel) into the content store. */
+/* Pull: resolve the reference, walk indexes down to the platform's image manifest,
+ * then fetch config and layers (in parallel) into the image store. */
+#include "image/store.h"
 #include "registry/registry-internal.h"
 
 #include <errno.h>
@@ -17,20 +18,20 @@ void registry_pull_result_free(struct registry_pull_result *r)
 /* Manifest `ref` (tag or digest) of repo: from the store when we have it (by the
  * digest a HEAD returns), else GET, verified and stored. */
 static int load_manifest(struct registry_client *c, const char *repo, const char *ref,
-                         const char *root, struct registry_manifest *m, char **digest_out,
+                         struct imgstore *st, struct oci_document *doc, char **digest_out,
                          ctr_error_t *err)
 {
     cleanup_free char *digest = NULL, *mt = NULL, *data = NULL;
     struct registry_fetched f = {0};
     size_t len = 0;
 
-    if (registry_digest_valid(ref)) {
+    if (oci_digest_valid(ref)) {
         digest = ctr_xstrdup(ref);
     } else if (registry_resolve(c, repo, ref, &digest, &mt, err) < 0) {
         return -1;
     }
-    if (digest && registry_cas_has(root, digest, -1) &&
-        registry_cas_read(root, digest, REGISTRY_MAX_MANIFEST_SIZE, &data, &len, NULL) == 0) {
+    if (digest && imgstore_blob_exists(st, digest) &&
+        imgstore_blob_read(st, digest, OCI_MAX_MANIFEST_BYTES, &data, &len, NULL) == 0) {
         log_debug("manifest `%s` already in the store", digest);
     } else {
         if (registry_get_manifest(c, repo, digest ? digest : ref, &f, err) < 0)
@@ -43,61 +44,20 @@ static int load_manifest(struct registry_client *c, const char *repo, const char
         len = f.len;
         registry_fetched_free(&f);
     }
-    if (registry_manifest_parse(data, len, mt, m, err) < 0)
+    if (oci_document_parse(data, len, mt, doc, err) < 0)
         return ctr_error_wrap(err, "manifest `%s` of `%s/%s`", digest, c->host, repo);
-    if (registry_cas_put(root, digest, data, len, err) < 0) {
-        registry_manifest_free(m);
+    if (imgstore_ingest_buf(st, data, len, digest, err) < 0) {
+        oci_document_release(doc);
         return -1;
     }
     *digest_out = ctr_steal_ptr(digest);
     return 0;
 }
 
-static bool platform_match(const struct registry_descriptor *d, const struct registry_platform *p)
-{
-    if (d->os == NULL || d->arch == NULL)
-        return false;
-    if (strcmp(d->os, p->os) != 0 || strcmp(d->arch, p->arch) != 0)
-        return false;
-    if (p->variant[0] == '\0' || d->variant == NULL || d->variant[0] == '\0')
-        return true;
-    return strcmp(d->variant, p->variant) == 0;
-}
-
-static int select_platform(const struct registry_manifest *idx, const struct registry_platform *p,
-                           const char *what, const struct registry_descriptor **out,
-                           ctr_error_t *err)
-{
-    const struct registry_descriptor *nested = NULL;
-    cleanup_free char *avail = ctr_xstrdup("");
-    for (size_t i = 0; i < idx->n_manifests; i++) {
-        const struct registry_descriptor *d = &idx->manifests[i];
-        if (registry_media_is_manifest(d->media_type) && platform_match(d, p)) {
-            *out = d;
-            return 0;
-        }
-        if (registry_media_is_index(d->media_type) && d->os == NULL && nested == NULL)
-            nested = d;
-        if (d->os && d->arch && strcmp(d->os, "unknown") != 0) {
-            char *n =
-                ctr_xasprintf("%s%s%s/%s%s%s", avail, avail[0] ? ", " : "", d->os, d->arch,
-                              d->variant && d->variant[0] ? "/" : "", d->variant ? d->variant : "");
-            free(avail);
-            avail = n;
-        }
-    }
-    if (nested) {
-        *out = nested;
-        return 0;
-    }
-    return registry_fail_code(
-        err, ENOENT, "%s has no image for platform `%s/%s%s%s` (available: %s)", what, p->os,
-        p->arch, p->variant[0] ? "/" : "", p->variant, avail[0] ? avail : "none");
-}
-
 struct layer_jobs {
-    const struct registry_manifest *m;
-    const char *repo, *root;
+    const struct oci_manifest *m;
+    const char *repo;
+    struct imgstore *st;
     uint64_t *bytes; /* per job */
     bool *fetched;
 };
@@ -106,84 +66,88 @@ static int layer_job(struct registry_client *c, void *conn, void *opaque, size_t
                      ctr_error_t *err)
 {
     struct layer_jobs *j = opaque;
-    const struct registry_descriptor *l = &j->m->layers[i];
+    const struct oci_descriptor *l = &j->m->layers[i];
     /* A digest listed twice is fetched by its first occurrence only. */
     for (size_t k = 0; k < i; k++)
         if (strcmp(j->m->layers[k].digest, l->digest) == 0)
             return 0;
-    if (registry_fetch_blob(c, conn, j->repo, l->digest, l->size, j->root, "layer", &j->bytes[i],
+    if (registry_fetch_blob(c, conn, j->repo, l->digest, l->size, j->st, "layer", &j->bytes[i],
                             err) < 0)
         return -1;
     j->fetched[i] = j->bytes[i] > 0;
     return 0;
 }
 
-int registry_pull(struct registry_client *c, const struct registry_ref *ref,
-                  const struct registry_platform *platform, const char *root,
+int registry_pull(struct registry_client *c, const struct oci_ref *ref,
+                  const struct oci_platform *platform, struct imgstore *st,
                   struct registry_pull_result *out, ctr_error_t *err)
 {
     struct registry_pull_result res = {0};
-    struct registry_manifest m = {0};
-    struct registry_platform host_platform;
-    cleanup_free char *refstr = registry_ref_string(ref);
+    struct oci_document doc = {0};
+    struct oci_platform default_platform = {0};
+    cleanup_free char *refstr = oci_ref_string(ref);
     cleanup_free char *digest = NULL;
     cleanup_strv char **visited = NULL;
     cleanup_free uint64_t *bytes = NULL;
     cleanup_free bool *fetched = NULL;
+    const struct oci_manifest *m;
     int rc = -1;
 
     if (platform == NULL) {
-        registry_platform_parse(NULL, &host_platform, NULL);
-        platform = &host_platform;
+        oci_platform_parse(NULL, &default_platform, NULL);
+        platform = &default_platform;
     }
-    if (load_manifest(c, ref->repo, ref->digest ? ref->digest : ref->tag, root, &m, &digest, err) <
-        0)
-        return ctr_error_wrap(err, "pull `%s`", refstr);
+    if (load_manifest(c, ref->path, ref->digest ? ref->digest : ref->tag, st, &doc, &digest, err) <
+        0) {
+        ctr_error_wrap(err, "pull `%s`", refstr);
+        goto out;
+    }
     res.index_digest = ctr_xstrdup(digest);
-    for (int depth = 0; m.kind == REGISTRY_MANIFEST_INDEX; depth++) {
-        const struct registry_descriptor *d = NULL;
+    for (int depth = 0; doc.kind == OCI_DOC_INDEX; depth++) {
         cleanup_free char *what = ctr_xasprintf("index `%s` of `%s`", digest, refstr);
         cleanup_free char *child = NULL;
-        if (depth >= REGISTRY_MAX_INDEX_DEPTH) {
+        ssize_t k;
+        if (depth >= OCI_MAX_INDEX_DEPTH) {
             registry_fail_code(err, ELOOP, "pull `%s`: indexes nested deeper than %d levels",
-                               refstr, REGISTRY_MAX_INDEX_DEPTH);
+                               refstr, OCI_MAX_INDEX_DEPTH);
             goto out;
         }
         ctr_strv_append(&visited, digest);
-        if (select_platform(&m, platform, what, &d, err) < 0)
+        if ((k = oci_index_select(&doc.index, platform, what, err)) < 0)
             goto out;
-        child = ctr_xstrdup(d->digest);
+        child = ctr_xstrdup(doc.index.manifests[k].digest);
         for (char **v = visited; *v; v++)
             if (strcmp(*v, child) == 0) {
                 registry_fail_code(err, ELOOP, "pull `%s`: index `%s` refers back to `%s`", refstr,
                                    digest, child);
                 goto out;
             }
-        registry_manifest_free(&m);
+        oci_document_release(&doc);
         free(digest);
         digest = NULL;
-        if (load_manifest(c, ref->repo, child, root, &m, &digest, err) < 0) {
+        if (load_manifest(c, ref->path, child, st, &doc, &digest, err) < 0) {
             ctr_error_wrap(err, "pull `%s`", refstr);
             goto out;
         }
     }
+    m = &doc.manifest;
     res.manifest_digest = ctr_xstrdup(digest);
-    res.config_digest = ctr_xstrdup(m.config.digest);
-    if (registry_fetch_blob(c, c->conn, ref->repo, m.config.digest, m.config.size, root, "config",
+    res.config_digest = ctr_xstrdup(m->config.digest);
+    if (registry_fetch_blob(c, c->conn, ref->path, m->config.digest, m->config.size, st, "config",
                             &res.bytes_downloaded, err) < 0) {
         ctr_error_wrap(err, "pull `%s`", refstr);
         goto out;
     }
-    bytes = ctr_xcalloc(m.n_layers + 1, sizeof(*bytes));
-    fetched = ctr_xcalloc(m.n_layers + 1, sizeof(*fetched));
+    bytes = ctr_xcalloc(m->n_layers + 1, sizeof(*bytes));
+    fetched = ctr_xcalloc(m->n_layers + 1, sizeof(*fetched));
     struct layer_jobs jobs = {
-        .m = &m, .repo = ref->repo, .root = root, .bytes = bytes, .fetched = fetched};
-    if (registry_parallel(c, m.n_layers, layer_job, &jobs, err) < 0) {
+        .m = m, .repo = ref->path, .st = st, .bytes = bytes, .fetched = fetched};
+    if (registry_parallel(c, m->n_layers, layer_job, &jobs, err) < 0) {
         ctr_error_wrap(err, "pull `%s`", refstr);
         goto out;
     }
-    res.layers_total = m.n_layers;
-    for (size_t i = 0; i < m.n_layers; i++) {
+    res.layers_total = m->n_layers;
+    for (size_t i = 0; i < m->n_layers; i++) {
         res.bytes_downloaded += bytes[i];
         res.layers_fetched += fetched[i];
     }
@@ -192,6 +156,43 @@ int registry_pull(struct registry_client *c, const struct registry_ref *ref,
     rc = 0;
 out:
     registry_pull_result_free(&res);
-    registry_manifest_free(&m);
+    oci_document_release(&doc);
+    oci_platform_release(&default_platform);
     return rc;
+}
+
+int registry_pull_image(struct registry_client *c, const struct oci_ref *ref,
+                        const struct oci_platform *platform, struct imgstore *st,
+                        struct registry_pull_result *out, ctr_error_t *err)
+{
+    struct registry_pull_result res = {0};
+    struct oci_platform host = {0};
+    bool foreign;
+
+    if (registry_pull(c, ref, platform, st, &res, err) < 0)
+        return -1;
+    /* The store only names images this host can run; other platforms' blobs stay
+     * in the content store, reachable by digest (e.g. to push them on). */
+    oci_platform_parse(NULL, &host, NULL);
+    foreign = platform && (strcmp(platform->os, host.os) != 0 ||
+                           strcmp(platform->architecture, host.architecture) != 0);
+    if (foreign) {
+        log_warn("`%s` for %s/%s is stored but not tagged: this host runs %s/%s",
+                 res.manifest_digest, platform->os, platform->architecture, host.os,
+                 host.architecture);
+    } else {
+        /* By tag: the tag; by digest only: repo@digest (docker's RepoDigests). */
+        struct oci_ref named = *ref;
+        if (ref->tag)
+            named.digest = NULL;
+        cleanup_free char *name = oci_ref_string(&named);
+        if (imgstore_tag_manifest(st, name, res.manifest_digest, err) < 0) {
+            registry_pull_result_free(&res);
+            oci_platform_release(&host);
+            return ctr_error_wrap(err, "record `%s`", name);
+        }
+    }
+    oci_platform_release(&host);
+    *out = res;
+    return 0;
 }

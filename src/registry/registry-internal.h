@@ -1,4 +1,4 @@
-/* Private to src/registry: HTTP transport ops, auth, retry policy, content-store access. */
+/* Private to src/registry: HTTP transport ops, auth, retry policy, blob transfers. */
 #ifndef CTR_REGISTRY_INTERNAL_H
 #define CTR_REGISTRY_INTERNAL_H
 
@@ -93,12 +93,10 @@ void registry_challenge_free(struct registry_challenge *c);
 int registry_token_parse(const char *body, size_t len, char **token, int64_t *expires_in,
                          ctr_error_t *err);
 
-/* ---- base64 / sha256 ---- */
+/* ---- base64 ---- */
 char *registry_b64_encode(const void *data, size_t len);
 /* Returns decoded bytes NUL-terminated, NULL on invalid input. */
 char *registry_b64_decode(const char *s, size_t *out_len);
-/* "sha256:<hex>" of a buffer. */
-char *registry_sha256_digest(const void *data, size_t len);
 
 /* ---- client internals ---- */
 struct registry_token {
@@ -164,25 +162,12 @@ int registry_auth_challenge(struct registry_client *c, void *conn, const char *s
                             const struct registry_http_resp *resp, bool sent_auth,
                             ctr_error_t *err);
 
-/* ---- content store (internal until src/image/store.h offers the same) ---- */
-char *registry_cas_blob_path(const char *root, const char *digest);
-bool registry_cas_has(const char *root, const char *digest, int64_t size);
-/* Path of the partial file for digest in the ingest area (directory created). */
-int registry_cas_ingest_path(const char *root, const char *digest, char **out, ctr_error_t *err);
-/* Rename a verified ingest file into blobs/sha256/<hex>. */
-int registry_cas_commit(const char *root, const char *ingest_path, const char *digest,
-                        ctr_error_t *err);
-/* Store an in-memory blob after checking its digest. */
-int registry_cas_put(const char *root, const char *digest, const void *data, size_t len,
-                     ctr_error_t *err);
-int registry_cas_read(const char *root, const char *digest, size_t max, char **out, size_t *len,
-                      ctr_error_t *err);
-
 /* ---- blobs ---- */
-/* Download digest/size into the store (resuming a partial ingest file). */
+/* Download digest/size into the store through an ingest session (resuming what an
+ * earlier attempt left). */
 int registry_fetch_blob(struct registry_client *c, void *conn, const char *repo, const char *digest,
-                        int64_t size, const char *store_root, const char *what,
-                        uint64_t *downloaded, ctr_error_t *err);
+                        int64_t size, struct imgstore *st, const char *what, uint64_t *downloaded,
+                        ctr_error_t *err);
 /* Upload the file at path as digest/size unless the registry has it. */
 int registry_upload_blob(struct registry_client *c, void *conn, const char *repo,
                          const char *digest, int64_t size, const char *path,

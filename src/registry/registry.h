@@ -1,40 +1,18 @@
 /* Registry client: the OCI distribution API (pull, push, login) over libcurl.
  *
- * Layering: registry → content store (blobs/sha256/<hex>, verified through an
- * ingest area) → unpack. Every symbol carries the `registry_` prefix.
- * See docs/registry.md. */
+ * The protocol only: references, platforms, descriptors and manifests are src/oci's
+ * types (oci_ref, oci_platform, oci_document), and every blob a pull fetches enters
+ * the image store through one of its ingest sessions (src/image/store.h), verified
+ * before it becomes visible. Layering: oci ← registry → image store → unpack.
+ * Every symbol carries the `registry_` prefix. See docs/registry.md. */
 #ifndef CTR_REGISTRY_H
 #define CTR_REGISTRY_H
 
 #include "common/common.h"
+#include "oci/oci.h"
 
 #include <stdbool.h>
 #include <stdint.h>
-
-/* ---- references (docker rules: `busybox` → docker.io/library/busybox:latest) ---- */
-struct registry_ref {
-    char *domain; /* "docker.io", "127.0.0.1:5000" */
-    char *repo;   /* "library/busybox" */
-    char *tag;    /* NULL when only a digest was given */
-    char *digest; /* "sha256:<hex>" or NULL */
-};
-int registry_ref_parse(const char *s, struct registry_ref *out, ctr_error_t *err);
-void registry_ref_free(struct registry_ref *r);
-/* "domain/repo[:tag][@digest]" (caller frees). */
-char *registry_ref_string(const struct registry_ref *r);
-/* The host the API is served from (docker.io → registry-1.docker.io). */
-const char *registry_ref_api_host(const struct registry_ref *r);
-/* True for "sha256:" + 64 lowercase hex. */
-bool registry_digest_valid(const char *digest);
-
-/* ---- platforms ---- */
-struct registry_platform {
-    char os[32];
-    char arch[32];
-    char variant[32]; /* "" when none */
-};
-/* Parse "os/arch[/variant]"; NULL or "" gives the host default (linux/amd64 on x86_64). */
-int registry_platform_parse(const char *s, struct registry_platform *out, ctr_error_t *err);
 
 /* ---- progress ---- */
 enum registry_progress_kind {
@@ -72,6 +50,8 @@ void registry_progress_renderer_event(void *renderer, const struct registry_prog
 void registry_progress_renderer_free(struct registry_progress_renderer *r);
 
 /* ---- client ---- */
+/* The host serving the API of a reference's domain (docker.io → registry-1.docker.io). */
+const char *registry_api_host(const char *domain);
 /* auto: https; for loopback hosts (127.0.0.0/8, ::1, localhost) a failed TLS handshake
  * on the first request falls back to http (docker's insecure loopback registries). */
 enum registry_scheme { REGISTRY_SCHEME_HTTPS, REGISTRY_SCHEME_HTTP, REGISTRY_SCHEME_AUTO };
@@ -105,36 +85,6 @@ void registry_client_free(struct registry_client *c);
 int registry_ping(struct registry_client *c, ctr_error_t *err);
 
 /* ---- manifests ---- */
-enum registry_manifest_kind { REGISTRY_MANIFEST_IMAGE, REGISTRY_MANIFEST_INDEX };
-struct registry_descriptor {
-    char *media_type;
-    char *digest;
-    int64_t size;
-    /* index entries only */
-    char *os, *arch, *variant;
-    char *ref_name; /* annotation org.opencontainers.image.ref.name (OCI layouts) */
-};
-struct registry_manifest {
-    enum registry_manifest_kind kind;
-    char *media_type;
-    struct registry_descriptor config; /* images */
-    struct registry_descriptor *layers;
-    size_t n_layers;
-    struct registry_descriptor *manifests; /* indexes */
-    size_t n_manifests;
-};
-#define REGISTRY_MAX_MANIFEST_SIZE (4u << 20)
-#define REGISTRY_MAX_CONFIG_SIZE (8u << 20)
-#define REGISTRY_MAX_BLOB_SIZE (64ll << 30)
-#define REGISTRY_MAX_ENTRIES 1024
-#define REGISTRY_MAX_INDEX_DEPTH 4
-/* Parse and validate (media types, digests, sizes, counts). content_type may be NULL. */
-int registry_manifest_parse(const char *data, size_t len, const char *content_type,
-                            struct registry_manifest *out, ctr_error_t *err);
-void registry_manifest_free(struct registry_manifest *m);
-bool registry_media_is_index(const char *mt);
-bool registry_media_is_manifest(const char *mt);
-
 /* Fetch a manifest by tag or digest: HEAD then GET, digest verified. */
 struct registry_fetched {
     char *digest;
@@ -150,6 +100,7 @@ int registry_resolve(struct registry_client *c, const char *repo, const char *re
 void registry_fetched_free(struct registry_fetched *f);
 
 /* ---- pull / push ---- */
+struct imgstore;
 struct registry_pull_result {
     char *index_digest;    /* the digest the reference resolved to */
     char *manifest_digest; /* the platform's image manifest */
@@ -158,36 +109,31 @@ struct registry_pull_result {
     size_t layers_total, layers_fetched;
 };
 void registry_pull_result_free(struct registry_pull_result *r);
-/* Pull ref into the content store under store_root (blobs/sha256/<hex>). */
-int registry_pull(struct registry_client *c, const struct registry_ref *ref,
-                  const struct registry_platform *platform, const char *store_root,
+/* Pull ref into the image store's content (platform NULL: the default of
+ * oci_platform_parse): manifests, config and layers, each through an ingest session. */
+int registry_pull(struct registry_client *c, const struct oci_ref *ref,
+                  const struct oci_platform *platform, struct imgstore *st,
                   struct registry_pull_result *out, ctr_error_t *err);
-
-/* With the image store (src/image/store.h): blobs go to <data root>/content, and the
- * image is tagged in images.json (when the reference has a tag). */
-struct imgstore;
-int registry_pull_image(struct registry_client *c, const struct registry_ref *ref,
-                        const struct registry_platform *platform, struct imgstore *st,
+/* registry_pull, then tag the image in the store (when this host can run it): by the
+ * reference's tag, or as repo@digest when pulled by digest only. */
+int registry_pull_image(struct registry_client *c, const struct oci_ref *ref,
+                        const struct oci_platform *platform, struct imgstore *st,
                         struct registry_pull_result *out, ctr_error_t *err);
 
 struct registry_push_opts {
     const char *const *mount_from; /* repos of the same registry to try mounting blobs from */
 };
-/* Push the image (manifest or index) `digest` whose blobs live in blob_root/blobs/sha256,
- * then PUT its manifest as ref's tag (or by digest). Returns the pushed digest. */
-int registry_push(struct registry_client *c, const struct registry_ref *ref, const char *blob_root,
-                  const char *digest, const struct registry_push_opts *po, char **pushed,
-                  ctr_error_t *err);
 /* Push from an OCI image layout: its index.json's single entry (or the one whose
- * `org.opencontainers.image.ref.name` is `name`); several platform manifests become an index. */
-int registry_push_layout(struct registry_client *c, const struct registry_ref *ref,
+ * `org.opencontainers.image.ref.name` is `name`); several platform manifests become an
+ * index (made in memory: the layout is only read). Returns the pushed digest. */
+int registry_push_layout(struct registry_client *c, const struct oci_ref *ref,
                          const char *layout_dir, const char *name,
                          const struct registry_push_opts *po, char **pushed, ctr_error_t *err);
-
-/* Push the store's image `local` (a name or digest as `imgstore_resolve` takes it) as ref. */
-int registry_push_image(struct registry_client *c, const struct registry_ref *ref,
-                        struct imgstore *st, const char *local, const struct registry_push_opts *po,
-                        char **pushed, ctr_error_t *err);
+/* Push the store's image `local` (a name or digest as `imgstore_resolve` takes it) as
+ * ref: blobs first, then its manifest as ref's tag (or by digest). */
+int registry_push_image(struct registry_client *c, const struct oci_ref *ref, struct imgstore *st,
+                        const char *local, const struct registry_push_opts *po, char **pushed,
+                        ctr_error_t *err);
 
 /* ---- credentials (docker-compatible config.json) ---- */
 /* Credentials for host: credHelpers, credsStore, then auths. *user == NULL when none. */

@@ -153,8 +153,8 @@ static int cmd_login(struct args *a, const char *host, ctr_error_t *err)
 
 static int cmd_pull(struct args *a, const char *refs, ctr_error_t *err)
 {
-    struct registry_ref ref = {0};
-    struct registry_platform plat;
+    struct oci_ref ref = {0};
+    struct oci_platform plat = {0};
     struct registry_client *c = NULL;
     struct registry_pull_result res = {0};
     enum registry_progress_style style =
@@ -167,12 +167,11 @@ static int cmd_pull(struct args *a, const char *refs, ctr_error_t *err)
 
     if (a->progress && registry_progress_style_parse(a->progress, &style, err) < 0)
         return -1;
-    if (registry_platform_parse(a->platform, &plat, err) < 0)
+    if (oci_platform_parse(a->platform, &plat, err) < 0)
         return -1;
-    if (registry_ref_parse(refs, &ref, err) < 0)
-        return -1;
-    if (imgstore_open(root, &st, err) < 0) {
-        registry_ref_free(&ref);
+    if (oci_ref_parse(refs, &ref, err) < 0 || imgstore_open(root, &st, err) < 0) {
+        oci_platform_release(&plat);
+        oci_ref_release(&ref);
         return -1;
     }
     pr = registry_progress_renderer_new(style, stderr);
@@ -183,7 +182,7 @@ static int cmd_pull(struct args *a, const char *refs, ctr_error_t *err)
         double secs = (double)(ctr_now_ns() - t0) / 1e9;
         registry_progress_renderer_free(pr);
         pr = NULL;
-        cleanup_free char *s = registry_ref_string(&ref);
+        cleanup_free char *s = oci_ref_string(&ref);
         printf("pulled %s\nindex %s\nmanifest %s\nconfig %s\n", s, res.index_digest,
                res.manifest_digest, res.config_digest);
         printf("layers %zu fetched %zu bytes %llu seconds %.3f\n", res.layers_total,
@@ -206,13 +205,14 @@ static int cmd_pull(struct args *a, const char *refs, ctr_error_t *err)
     registry_pull_result_free(&res);
     registry_client_free(c);
     imgstore_close(st);
-    registry_ref_free(&ref);
+    oci_ref_release(&ref);
+    oci_platform_release(&plat);
     return rc;
 }
 
 static int cmd_push(struct args *a, const char *refs, ctr_error_t *err)
 {
-    struct registry_ref ref = {0};
+    struct oci_ref ref = {0};
     struct registry_client *c = NULL;
     cleanup_free char *pushed = NULL;
     struct registry_push_opts po = {.mount_from = (const char *const *)a->mount_from};
@@ -225,7 +225,7 @@ static int cmd_push(struct args *a, const char *refs, ctr_error_t *err)
         return ctr_fail(err, EINVAL, "push needs either `--layout DIR` or `--root DATA`");
     if (a->progress && registry_progress_style_parse(a->progress, &style, err) < 0)
         return -1;
-    if (registry_ref_parse(refs, &ref, err) < 0)
+    if (oci_ref_parse(refs, &ref, err) < 0)
         return -1;
     pr = registry_progress_renderer_new(style, stderr);
     a->o.progress = registry_progress_renderer_event;
@@ -239,46 +239,48 @@ static int cmd_push(struct args *a, const char *refs, ctr_error_t *err)
     imgstore_close(st);
     registry_progress_renderer_free(pr);
     if (rc == 0) {
-        cleanup_free char *s = registry_ref_string(&ref);
+        cleanup_free char *s = oci_ref_string(&ref);
         printf("pushed %s %s\n", s, pushed);
     }
     registry_client_free(c);
-    registry_ref_free(&ref);
+    oci_ref_release(&ref);
     return rc;
 }
 
 static int cmd_inspect(struct args *a, const char *refs, ctr_error_t *err)
 {
-    struct registry_ref ref = {0};
+    struct oci_ref ref = {0};
     struct registry_client *c = NULL;
     struct registry_fetched f = {0};
-    struct registry_manifest m = {0};
+    struct oci_document doc = {0};
     int rc = -1;
 
-    if (registry_ref_parse(refs, &ref, err) < 0)
+    if (oci_ref_parse(refs, &ref, err) < 0)
         return -1;
     if (registry_client_new(ref.domain, &a->o, &c, err) == 0 &&
-        registry_get_manifest(c, ref.repo, ref.digest ? ref.digest : ref.tag, &f, err) == 0 &&
-        registry_manifest_parse(f.data, f.len, f.media_type, &m, err) == 0) {
-        printf("Digest: %s\nMediaType: %s\n", f.digest, m.media_type);
-        for (size_t i = 0; i < m.n_manifests; i++)
-            printf("Manifest: %s %s/%s%s%s %lld\n", m.manifests[i].digest,
-                   m.manifests[i].os ? m.manifests[i].os : "?",
-                   m.manifests[i].arch ? m.manifests[i].arch : "?",
-                   m.manifests[i].variant ? "/" : "",
-                   m.manifests[i].variant ? m.manifests[i].variant : "",
-                   (long long)m.manifests[i].size);
-        if (m.kind == REGISTRY_MANIFEST_IMAGE)
-            printf("Config: %s %lld\n", m.config.digest, (long long)m.config.size);
-        for (size_t i = 0; i < m.n_layers; i++)
-            printf("Layer: %s %lld %s\n", m.layers[i].digest, (long long)m.layers[i].size,
-                   m.layers[i].media_type);
+        registry_get_manifest(c, ref.path, ref.digest ? ref.digest : ref.tag, &f, err) == 0 &&
+        oci_document_parse(f.data, f.len, f.media_type, &doc, err) == 0) {
+        printf("Digest: %s\nMediaType: %s\n", f.digest, doc.media_type);
+        for (size_t i = 0; i < doc.index.n_manifests; i++) {
+            const struct oci_descriptor *d = &doc.index.manifests[i];
+            const char *os = d->has_platform ? d->platform.os : NULL;
+            const char *arch = d->has_platform ? d->platform.architecture : NULL;
+            const char *variant = d->has_platform ? d->platform.variant : NULL;
+            printf("Manifest: %s %s/%s%s%s %lld\n", d->digest, os ? os : "?", arch ? arch : "?",
+                   variant ? "/" : "", variant ? variant : "", (long long)d->size);
+        }
+        if (doc.kind == OCI_DOC_MANIFEST)
+            printf("Config: %s %lld\n", doc.manifest.config.digest,
+                   (long long)doc.manifest.config.size);
+        for (size_t i = 0; i < doc.manifest.n_layers; i++)
+            printf("Layer: %s %lld %s\n", doc.manifest.layers[i].digest,
+                   (long long)doc.manifest.layers[i].size, doc.manifest.layers[i].media_type);
         rc = 0;
     }
-    registry_manifest_free(&m);
+    oci_document_release(&doc);
     registry_fetched_free(&f);
     registry_client_free(c);
-    registry_ref_free(&ref);
+    oci_ref_release(&ref);
     return rc;
 }
 

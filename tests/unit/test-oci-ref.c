@@ -199,12 +199,40 @@ static void test_digest_compute(void **state)
     assert_true(oci_digest_valid(out));
 }
 
+/* The reference fields the registry client uses (moved from test-registry). */
+static void test_registry_fields(void **state)
+{
+    struct oci_ref r = {0};
+    ctr_error_t err = NULL;
+    char *s;
+    assert_int_equal(oci_ref_parse("busybox", &r, &err), 0);
+    assert_string_equal(r.domain, "docker.io");
+    assert_string_equal(r.path, "library/busybox");
+    assert_string_equal(r.tag, "latest");
+    oci_ref_release(&r);
+    assert_int_equal(oci_ref_parse("127.0.0.1:5000/a/b@" DGST, &r, &err), 0);
+    assert_string_equal(r.domain, "127.0.0.1:5000");
+    assert_string_equal(r.path, "a/b");
+    assert_null(r.tag);
+    assert_string_equal(r.digest, DGST);
+    s = oci_ref_string(&r);
+    assert_string_equal(s, "127.0.0.1:5000/a/b@" DGST);
+    free(s);
+    oci_ref_release(&r);
+    assert_int_equal(oci_ref_parse("localhost/x:v1.2", &r, &err), 0);
+    assert_string_equal(r.domain, "localhost");
+    assert_string_equal(r.tag, "v1.2");
+    oci_ref_release(&r);
+    assert_int_equal(oci_ref_parse("x@sha256:abc", &r, &err), -1);
+    ctr_error_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),           cmocka_unit_test(test_bad),
         cmocka_unit_test(test_lengths),        cmocka_unit_test(test_digest_check),
-        cmocka_unit_test(test_digest_compute),
+        cmocka_unit_test(test_digest_compute), cmocka_unit_test(test_registry_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,12 @@
-/* Index, manifest and image config parsing, including hostile JSON; platforms. */
+/* Index, manifest, document and image config parsing, including hostile JSON (the
+ * registry's cases too); platforms: parsing, matching, choosing an index entry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -384,6 +386,247 @@ static void test_platform(void **state)
     assert_false(oci_platform_matches_host(&p));
 }
 
+/* ---- documents as a registry serves them (the registry's hostile cases, moved here) ---- */
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define RD1 "sha256:" HEX64
+
+static int doc_parse(const char *json, const char *ct, struct oci_document *d, char **msg)
+{
+    ctr_error_t err = NULL;
+    int rc = oci_document_parse(json, strlen(json), ct, d, &err);
+    *msg = rc < 0 ? ctr_error_take_msg(&err) : NULL;
+    return rc;
+}
+
+#define CFG                                                                                        \
+    "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" RD1 "\",\"size\":" \
+    "10}"
+#define LAYER(mt, dg, sz) "{\"mediaType\":\"" mt "\",\"digest\":\"" dg "\",\"size\":" sz "}"
+#define GZ "application/vnd.oci.image.layer.v1.tar+gzip"
+
+static void test_document_valid(void **state)
+{
+    struct oci_document d = {0};
+    char *msg;
+    const char *j =
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"config\":" CFG ",\"layers\":[" LAYER(GZ, RD1, "123") "," LAYER(
+            "application/vnd.oci.image.layer.v1.tar+zstd", RD1, "0") "]}";
+    assert_int_equal(doc_parse(j, NULL, &d, &msg), 0);
+    assert_int_equal(d.kind, OCI_DOC_MANIFEST);
+    assert_string_equal(d.media_type, OCI_MT_MANIFEST);
+    assert_int_equal(d.manifest.n_layers, 2);
+    assert_int_equal(d.manifest.layers[0].size, 123);
+    assert_string_equal(d.manifest.config.digest, RD1);
+    oci_document_release(&d);
+
+    /* OCI allows omitting mediaType: decided by structure; content type with params */
+    const char *idx = "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+                      "\"application/vnd.docker.distribution.manifest.v2+json\",\"digest\":\"" RD1
+                      "\",\"size\":500,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\","
+                      "\"variant\":\"v8\"}}]}";
+    assert_int_equal(
+        doc_parse(idx, "application/vnd.oci.image.index.v1+json; charset=utf-8", &d, &msg), 0);
+    assert_int_equal(d.kind, OCI_DOC_INDEX);
+    assert_string_equal(d.media_type, OCI_MT_INDEX);
+    assert_int_equal(d.index.n_manifests, 1);
+    assert_string_equal(d.index.manifests[0].platform.architecture, "arm64");
+    assert_string_equal(d.index.manifests[0].platform.variant, "v8");
+    oci_document_release(&d);
+    /* without mediaType, the content type says which; an unrelated one is ignored */
+    assert_int_equal(doc_parse(idx, OCI_MT_DOCKER_LIST, &d, &msg), 0);
+    assert_string_equal(d.media_type, OCI_MT_DOCKER_LIST);
+    oci_document_release(&d);
+    assert_int_equal(doc_parse(idx, "application/json", &d, &msg), 0);
+    assert_string_equal(d.media_type, OCI_MT_INDEX);
+    oci_document_release(&d);
+}
+
+static void doc_refused(const char *json, const char *ct, const char *needle)
+{
+    struct oci_document d = {0};
+    char *msg = NULL;
+    if (doc_parse(json, ct, &d, &msg) == 0) {
+        oci_document_release(&d);
+        fail_msg("accepted: %.200s", json);
+    }
+    if (strstr(msg, needle) == NULL)
+        fail_msg("error `%s` lacks `%s`", msg, needle);
+    free(msg);
+}
+
+static void test_document_hostile(void **state)
+{
+    const char *pre =
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        "\"config\":" CFG ",\"layers\":[";
+    char buf[4096];
+#define WITH_LAYER(l) (snprintf(buf, sizeof(buf), "%s%s]}", pre, l), buf)
+    doc_refused("{\"schemaVersion\":1,\"name\":\"x\",\"fsLayers\":[]}", NULL, "schema 1");
+    doc_refused("{}", "application/vnd.docker.distribution.manifest.v1+prettyjws", "schema 1");
+    doc_refused("[1,2]", NULL, "not a JSON object");
+    doc_refused("{\"schemaVersion\":2", NULL, "not valid JSON");
+    doc_refused("{\"schemaVersion\":3,\"layers\":[]}", NULL, "schemaVersion");
+    doc_refused(WITH_LAYER(LAYER("application/x-evil", RD1, "1")), NULL,
+                "unsupported layer media type `application/x-evil`");
+    doc_refused(WITH_LAYER(LAYER(GZ, "sha512:" HEX64 HEX64, "1")), NULL,
+                "only sha256 is supported");
+    doc_refused(WITH_LAYER(LAYER(GZ,
+                                 "sha256:"
+                                 "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                                 "1")),
+                NULL, "hex digits must be lowercase");
+    doc_refused(WITH_LAYER(LAYER(GZ, "sha256:../../etc/passwd", "1")), NULL,
+                "sha256 needs 64 hex digits");
+    doc_refused(WITH_LAYER(LAYER(GZ, RD1, "-1")), NULL, "out of range");
+    doc_refused(WITH_LAYER(LAYER(GZ, RD1, "1e3")), NULL, "`size` must be an integer");
+    doc_refused(WITH_LAYER(LAYER(GZ, RD1, "9223372036854775807")), NULL, "out of range");
+    /* within what a descriptor may say, more than a pull fetches */
+    doc_refused(WITH_LAYER(LAYER(GZ, RD1, "68719476737")), NULL, "more than the limit");
+    doc_refused(WITH_LAYER("{\"mediaType\":\"" GZ "\",\"size\":1}"), NULL, "`digest` is missing");
+    doc_refused(WITH_LAYER("5"), NULL, "must be an object");
+    /* a config larger than the limit */
+    doc_refused("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/"
+                "vnd.oci.image.config.v1+json\","
+                "\"digest\":\"" RD1 "\",\"size\":999999999},\"layers\":[]}",
+                NULL, "more than the limit");
+    /* duplicate keys (a classic parser-differential trick) */
+    doc_refused("{\"schemaVersion\":2,\"schemaVersion\":2,\"layers\":[]}", NULL, "duplicate");
+    /* served as an index but says manifest */
+    doc_refused("{\"schemaVersion\":2,\"mediaType\":\"application/"
+                "vnd.oci.image.manifest.v1+json\",\"config\":" CFG ",\"layers\":[]}",
+                "application/vnd.oci.image.index.v1+json", "served as");
+    /* index entries must be manifests or indexes, not layers */
+    doc_refused("{\"schemaVersion\":2,\"manifests\":[" LAYER(GZ, RD1, "1") "]}", NULL,
+                "index entry 0 has unsupported media type");
+    /* an index that also carries layers; a manifest that also lists manifests */
+    doc_refused("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+                "\"manifests\":[],\"layers\":[]}",
+                NULL, "also has");
+    doc_refused("{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\",\"config\":" CFG
+                ",\"layers\":[],\"manifests\":[]}",
+                NULL, "also has");
+    /* a manifest entry in an index claiming a huge size */
+    doc_refused("{\"schemaVersion\":2,\"manifests\":[" LAYER(
+                    "application/vnd.oci.image.manifest.v1+json", RD1, "99999999") "]}",
+                NULL, "more than the limit");
+    /* too many layers (the registry's own limit was 1024; the shared one is lower) */
+    {
+        size_t cap = (OCI_MAX_LAYERS + 2) * 160 + 1024, n = 0;
+        char *big = malloc(cap);
+        n += (size_t)snprintf(big + n, cap - n, "%s", pre);
+        for (int i = 0; i <= OCI_MAX_LAYERS; i++)
+            n += (size_t)snprintf(big + n, cap - n, "%s" LAYER(GZ, RD1, "1"), i ? "," : "");
+        snprintf(big + n, cap - n, "]}");
+        doc_refused(big, NULL, "too many layers");
+        free(big);
+    }
+    /* too many index entries */
+    {
+        size_t cap = (OCI_MAX_MANIFESTS + 2) * 160 + 1024, n = 0;
+        char *big = malloc(cap);
+        n += (size_t)snprintf(big + n, cap - n, "{\"schemaVersion\":2,\"manifests\":[");
+        for (int i = 0; i <= OCI_MAX_MANIFESTS; i++)
+            n += (size_t)snprintf(big + n, cap - n, "%s" LAYER(OCI_MT_MANIFEST, RD1, "1"),
+                                  i ? "," : "");
+        snprintf(big + n, cap - n, "]}");
+        doc_refused(big, NULL, "too many manifests");
+        free(big);
+    }
+    /* over the manifest size limit */
+    {
+        size_t n = OCI_MAX_MANIFEST_BYTES + 16;
+        char *huge = malloc(n + 1);
+        memset(huge, ' ', n);
+        huge[0] = '{';
+        huge[n - 1] = '}';
+        huge[n] = '\0';
+        doc_refused(huge, NULL, "too large");
+        free(huge);
+    }
+    doc_refused("{\"schemaVersion\":2,\"mediaType\":\"text/html\"}", NULL,
+                "unsupported manifest media type");
+    doc_refused("{\"schemaVersion\":2,\"mediaType\":7}", NULL, "`mediaType` must be a string");
+}
+
+/* ---- platforms as a pull names them ---- */
+static void test_platform_parse(void **state)
+{
+    struct oci_platform p = {0};
+    ctr_error_t err = NULL;
+    assert_int_equal(oci_platform_parse("linux/arm64", &p, &err), 0);
+    assert_string_equal(p.architecture, "arm64");
+    assert_string_equal(p.variant, "v8");
+    oci_platform_release(&p);
+    assert_int_equal(oci_platform_parse("linux/arm/v7", &p, &err), 0);
+    assert_string_equal(p.variant, "v7");
+    oci_platform_release(&p);
+    assert_int_equal(oci_platform_parse(NULL, &p, &err), 0);
+    assert_string_equal(p.os, "linux");
+    oci_platform_release(&p);
+    const char *bad[] = {"linux",   "/amd64",
+                         "linux/",  "linux//v7",
+                         "a/b/c/d", "linux/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(oci_platform_parse(bad[i], &p, &err), -1);
+        assert_int_equal(err->errnum, EINVAL);
+        ctr_error_free(&err);
+    }
+
+    /* matching: variants compared only when both have one */
+    struct oci_platform want = {.os = "linux", .architecture = "arm64", .variant = "v8"};
+    struct oci_platform have = {.os = "linux", .architecture = "arm64"};
+    assert_true(oci_platform_match(&want, &have));
+    have.variant = "v7";
+    assert_false(oci_platform_match(&want, &have));
+    have.architecture = "amd64";
+    have.variant = NULL;
+    assert_false(oci_platform_match(&want, &have));
+    have.os = NULL;
+    assert_false(oci_platform_match(&want, &have));
+}
+
+static void test_index_select(void **state)
+{
+    const char *j =
+        "{\"schemaVersion\":2,\"manifests\":["
+        "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"" D1 "\",\"size\":10,"
+        "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
+        "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"" D2 "\",\"size\":10,"
+        "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\"}},"
+        "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"" D3 "\",\"size\":10,"
+        "\"platform\":{\"architecture\":\"unknown\",\"os\":\"unknown\"}}]}";
+    struct oci_index ix = {0};
+    struct oci_platform p = {0};
+    ctr_error_t err = NULL;
+
+    assert_int_equal(oci_index_parse(j, strlen(j), &ix, &err), 0);
+    assert_int_equal(oci_platform_parse("linux/amd64", &p, &err), 0);
+    assert_int_equal(oci_index_select(&ix, &p, "index", &err), 0);
+    oci_platform_release(&p);
+    assert_int_equal(oci_platform_parse("linux/arm64", &p, &err), 0);
+    assert_int_equal(oci_index_select(&ix, &p, "index", &err), 1);
+    oci_platform_release(&p);
+    assert_int_equal(oci_platform_parse("linux/riscv64", &p, &err), 0);
+    assert_int_equal(oci_index_select(&ix, &p, "index `x`", &err), -1);
+    assert_int_equal(err->errnum, ENOENT);
+    assert_string_equal(err->msg, "index `x` has no image for platform `linux/riscv64` "
+                                  "(available: linux/amd64, linux/arm64/v8)");
+    ctr_error_free(&err);
+    oci_platform_release(&p);
+    oci_index_release(&ix);
+
+    /* a nested index without a platform is followed when nothing matches */
+    j = "{\"schemaVersion\":2,\"manifests\":["
+        "{\"mediaType\":\"" OCI_MT_MANIFEST "\",\"digest\":\"" D1 "\",\"size\":10},"
+        "{\"mediaType\":\"" OCI_MT_INDEX "\",\"digest\":\"" D2 "\",\"size\":10}]}";
+    assert_int_equal(oci_index_parse(j, strlen(j), &ix, &err), 0);
+    assert_int_equal(oci_platform_parse(NULL, &p, &err), 0);
+    assert_int_equal(oci_index_select(&ix, &p, "index", &err), 1);
+    oci_platform_release(&p);
+    oci_index_release(&ix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +638,10 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_config_many_env),
         cmocka_unit_test(test_platform),
+        cmocka_unit_test(test_document_valid),
+        cmocka_unit_test(test_document_hostile),
+        cmocka_unit_test(test_platform_parse),
+        cmocka_unit_test(test_index_select),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 // clang-format on
 
+#include "image/store.h"
 #include "registry/registry-internal.h"
 
 #include <errno.h>
@@ -16,6 +17,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static char *sha256_digest(const void *data, size_t len)
+{
+    char d[OCI_DIGEST_STR_LEN + 1];
+    oci_digest_buf(data, len, d);
+    return ctr_xstrdup(d);
+}
 
 struct doc {
     char *path; /* "/v2/repo/blobs/<digest>" or "/v2/repo/manifests/<ref>" */
@@ -110,7 +118,7 @@ static int fake_perform(struct registry_transport *t, void *conn,
         resp->status = start ? 206 : 200;
         resp->content_type = ctr_xstrdup(d->type);
         if (strstr(path, "/manifests/"))
-            resp->docker_digest = registry_sha256_digest(d->data, d->len);
+            resp->docker_digest = sha256_digest(d->data, d->len);
         if (start)
             resp->content_range =
                 ctr_xasprintf("bytes %llu-%zu/%zu", (unsigned long long)start, d->len - 1, d->len);
@@ -158,6 +166,7 @@ aborted:
 }
 
 static char *root;
+static struct imgstore *st;
 static char blob[50000];
 static char *blob_digest;
 
@@ -169,9 +178,10 @@ static int setup(void **state)
     F.t.perform = fake_perform;
     root = ctr_xstrdup("/tmp/test-registry-blob.XXXXXX");
     assert_non_null(mkdtemp(root));
+    assert_int_equal(imgstore_open(root, &st, NULL), 0);
     for (size_t i = 0; i < sizeof(blob); i++)
         blob[i] = (char)(i * 7 + i / 13);
-    blob_digest = registry_sha256_digest(blob, sizeof(blob));
+    blob_digest = sha256_digest(blob, sizeof(blob));
     char *p = ctr_xasprintf("/v2/r/blobs/%s", blob_digest);
     add_doc(p, blob, sizeof(blob), "application/octet-stream");
     free(p);
@@ -181,6 +191,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     ctr_error_t err = NULL;
+    imgstore_close(st);
     ctr_rm_rf(root, &err);
     free(root);
     free(blob_digest);
@@ -207,16 +218,15 @@ static struct registry_client *client(int retries)
 
 static bool exists(const char *digest)
 {
-    return registry_cas_has(root, digest, -1);
+    return imgstore_blob_exists(st, digest);
 }
 
 static off_t partial_size(void)
 {
-    char *p = NULL;
-    struct stat st;
-    ctr_error_t err = NULL;
-    assert_int_equal(registry_cas_ingest_path(root, blob_digest, &p, &err), 0);
-    off_t r = stat(p, &st) == 0 ? st.st_size : -1;
+    /* the session's partial file, kept for a resume */
+    char *p = ctr_xasprintf("%s/content/ingest/resume/sha256-%s.partial", root, blob_digest + 7);
+    struct stat sb;
+    off_t r = stat(p, &sb) == 0 ? sb.st_size : -1;
     free(p);
     return r;
 }
@@ -226,7 +236,7 @@ static int fetch(struct registry_client *c, char **msg)
     ctr_error_t err = NULL;
     uint64_t got = 0;
     int rc =
-        registry_fetch_blob(c, c->conn, "r", blob_digest, sizeof(blob), root, "layer", &got, &err);
+        registry_fetch_blob(c, c->conn, "r", blob_digest, sizeof(blob), st, "layer", &got, &err);
     if (msg)
         *msg = rc < 0 ? ctr_error_take_msg(&err) : NULL;
     ctr_error_free(&err);
@@ -323,13 +333,13 @@ static void retries_on_503(void **state)
 
     /* bounded: 1 + 2 retries, then the 503 is reported */
     char *msg = NULL;
-    struct registry_ref ref = {.domain = "fake.test", .repo = "r", .tag = "t"};
+    struct oci_ref ref = {.domain = "fake.test", .path = "r", .tag = "t"};
     ctr_error_t err = NULL;
     struct registry_pull_result res = {0};
     c = client(2);
     F.n_log = 0;
     F.fail_503 = 100;
-    assert_int_equal(registry_pull(c, &ref, NULL, root, &res, &err), -1);
+    assert_int_equal(registry_pull(c, &ref, NULL, st, &res, &err), -1);
     msg = ctr_error_take_msg(&err);
     assert_non_null(strstr(msg, "HTTP 503"));
     assert_int_equal(F.n_log, 3);
@@ -347,7 +357,7 @@ static void bearer_flow(void **state)
     assert_non_null(strstr(F.log[1], "GET /token"));
     assert_non_null(strstr(F.log[2], "Bearer tok"));
     /* same scope again: the cached token is sent up front */
-    char *p = ctr_xasprintf("%s/blobs/sha256/%s", root, blob_digest + 7);
+    char *p = imgstore_blob_path(st, blob_digest);
     unlink(p);
     free(p);
     F.n_log = 0;
@@ -362,7 +372,7 @@ static void deep_index_refused(void **state)
 {
     /* image manifest, then 5 nested indexes over it */
     char cfg[] = "{}";
-    char *cd = registry_sha256_digest(cfg, 2);
+    char *cd = sha256_digest(cfg, 2);
     char *doc = ctr_xasprintf(
         "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
         "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
@@ -370,7 +380,7 @@ static void deep_index_refused(void **state)
         cd);
     const char *type = "application/vnd.oci.image.manifest.v1+json";
     for (int level = 0; level <= 5; level++) {
-        char *d = registry_sha256_digest(doc, strlen(doc));
+        char *d = sha256_digest(doc, strlen(doc));
         char *p = ctr_xasprintf("/v2/r/manifests/%s", d);
         add_doc(p, doc, strlen(doc), type);
         free(p);
@@ -389,10 +399,10 @@ static void deep_index_refused(void **state)
         type = "application/vnd.oci.image.index.v1+json";
     }
     struct registry_client *c = client(0);
-    struct registry_ref ref = {.domain = "fake.test", .repo = "r", .tag = "deep"};
+    struct oci_ref ref = {.domain = "fake.test", .path = "r", .tag = "deep"};
     struct registry_pull_result res = {0};
     ctr_error_t err = NULL;
-    assert_int_equal(registry_pull(c, &ref, NULL, root, &res, &err), -1);
+    assert_int_equal(registry_pull(c, &ref, NULL, st, &res, &err), -1);
     assert_non_null(strstr(err->msg, "nested deeper than 4"));
     ctr_error_free(&err);
     free(doc);

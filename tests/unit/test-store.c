@@ -316,6 +316,83 @@ static void test_corrupt_blob_invisible(void **state)
     imgstore_close(st);
 }
 
+/* Ingest sessions (what registry pulls use): nothing visible before a verified commit,
+ * a partial kept for a resume and hashed again, a mismatch or an abort removes it. */
+static void test_ingest_session(void **state)
+{
+    struct fx *f = *state;
+    struct imgstore *st = open_store(f);
+    struct imgstore_ingest *in = NULL;
+    ctr_error_t err = NULL;
+    char d[OCI_DIGEST_STR_LEN + 1], *partial;
+    const char data[] = "0123456789abcdefghij";
+    struct stat sb;
+
+    oci_digest_buf(data, 20, d);
+    partial =
+        ctr_xasprintf("%s/content/ingest/resume/sha256-%s.partial", f->root, oci_digest_hex(d));
+    /* first attempt: 8 bytes, then the transfer is cut */
+    assert_int_equal(imgstore_ingest_open(st, d, 20, &in, &err), 0);
+    assert_non_null(in);
+    assert_int_equal(imgstore_ingest_offset(in), 0);
+    assert_int_equal(imgstore_ingest_write(in, data, 8, &err), 0);
+    imgstore_ingest_close(in);
+    assert_false(imgstore_blob_exists(st, d));
+    assert_int_equal(stat(partial, &sb), 0);
+    assert_int_equal(sb.st_size, 8);
+    /* cleanup of one-shot leftovers keeps it */
+    assert_int_equal(imgstore_ingest_cleanup(st, &err), 0);
+    assert_int_equal(stat(partial, &sb), 0);
+
+    /* resumed: the 8 bytes are hashed again; a short commit keeps the partial */
+    assert_int_equal(imgstore_ingest_open(st, d, 20, &in, &err), 0);
+    assert_int_equal(imgstore_ingest_offset(in), 8);
+    assert_int_equal(imgstore_ingest_write(in, data + 8, 4, &err), 0);
+    assert_int_equal(imgstore_ingest_commit(in, &err), -1);
+    expect_err(&err, "has 12 bytes, expected 20");
+    assert_false(imgstore_blob_exists(st, d));
+    assert_int_equal(stat(partial, &sb), 0);
+
+    /* more than declared is refused */
+    assert_int_equal(imgstore_ingest_open(st, d, 20, &in, &err), 0);
+    assert_int_equal(imgstore_ingest_offset(in), 12);
+    assert_int_equal(imgstore_ingest_write(in, data, 20, &err), -1);
+    expect_err(&err, "larger than the expected 20 bytes");
+    /* restart from zero, then the right bytes: committed and visible */
+    assert_int_equal(imgstore_ingest_restart(in, &err), 0);
+    assert_int_equal(imgstore_ingest_offset(in), 0);
+    assert_int_equal(imgstore_ingest_write(in, data, 20, &err), 0);
+    assert_int_equal(imgstore_ingest_commit(in, &err), 0);
+    assert_true(imgstore_blob_has(st, d, 20));
+    assert_false(imgstore_blob_has(st, d, 21));
+    assert_int_equal(stat(partial, &sb), -1);
+    /* present: nothing to ingest */
+    assert_int_equal(imgstore_ingest_open(st, d, 20, &in, &err), 0);
+    assert_null(in);
+
+    /* wrong content under a digest: refused, discarded, never visible */
+    assert_int_equal(imgstore_ingest_open(st, f->layer, 20, &in, &err), 0);
+    assert_int_equal(imgstore_ingest_write(in, data, 20, &err), 0);
+    assert_int_equal(imgstore_ingest_commit(in, &err), -1);
+    assert_int_equal(err->errnum, EBADMSG);
+    expect_err(&err, "failed verification");
+    assert_false(imgstore_blob_exists(st, f->layer));
+    assert_int_equal(count_dir(f->root, "content/ingest/resume"), 0);
+
+    /* abort removes the partial */
+    assert_int_equal(imgstore_ingest_open(st, f->layer, 20, &in, &err), 0);
+    assert_int_equal(imgstore_ingest_write(in, data, 5, &err), 0);
+    imgstore_ingest_abort(in);
+    assert_int_equal(count_dir(f->root, "content/ingest/resume"), 0);
+    assert_false(imgstore_blob_exists(st, f->layer));
+
+    /* hostile digests never make a path */
+    assert_int_equal(imgstore_ingest_open(st, "sha256:../../x", 1, &in, &err), -1);
+    ctr_error_free(&err);
+    free(partial);
+    imgstore_close(st);
+}
+
 /* A writer killed in the middle leaves a file in ingest/ only; cleanup removes it. */
 static void test_interrupted_ingest(void **state)
 {
@@ -596,6 +673,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_blob_invisible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_ingest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_read_detects_rot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_platforms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_and_bundle, setup, teardown),
