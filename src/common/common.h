@@ -111,6 +111,8 @@ int ctr_rm_rf(const char *path, ctr_error_t *err);
 /* Write/read all bytes, retrying on EINTR and short transfers. */
 ssize_t ctr_write_all(int fd, const void *buf, size_t len);
 ssize_t ctr_read_all(int fd, void *buf, size_t len);
+/* Write all of buf, polling when fd is non-blocking (the caller may have made it so). */
+int ctr_write_all_wait(int fd, const void *buf, size_t len);
 /* Monotonic clock in nanoseconds. */
 uint64_t ctr_now_ns(void);
 

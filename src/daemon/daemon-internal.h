@@ -123,9 +123,9 @@ bool dmn_route_wants_upload(const char *method, const char *path);
 bool dmn_route_streams_upload(const char *method, const char *path);
 
 /* ---- files.c: /containers/{id}/archive and /export (runtime archive client) ---- */
-struct shim_archive_stat;
+struct shimc_path_stat;
 /* X-Docker-Container-Path-Stat: base64 JSON {name,size,mode,mtime,linkTarget} (caller frees). */
-char *dmn_path_stat_header(const struct shim_archive_stat *st);
+char *dmn_path_stat_header(const struct shimc_path_stat *st);
 int dmn_handle_archive_head(struct dmn_req *r);
 int dmn_handle_archive_get(struct dmn_req *r); /* GET and HEAD */
 int dmn_handle_archive_put(struct dmn_req *r);
@@ -373,16 +373,14 @@ int dmn_check_free_space(struct dmn *d, ctr_error_t *err);
 char *dmn_runtime_error_text(const char *out);
 
 /* stream.c: shim sessions and hijacked relays */
-/* Connect to the shim and send one request; the fd (CLOEXEC) or -1. */
-int dmn_shim_request(const char *bundle, const struct shimp_request *req, ctr_error_t *err);
 int dmn_handle_attach(struct dmn_req *r);
 /* Called by start once the shim listens: connect every pending attach; -1 when
  * the shim does not answer yet. */
 int dmn_attach_connect_pending_locked(struct dmn *d, struct dmn_container *c);
 /* The start failed: release the pending attaches. */
 void dmn_attach_fail_pending_locked(struct dmn *d, struct dmn_container *c);
-/* Relay a hijacked client and a shim session until the process ends; returns the
- * exit status seen (or -1). */
+/* Relay a hijacked client and a shim session (shimc_relay_run) until the process ends;
+ * returns the exit status seen (or -1). */
 struct dmn_relay {
     int client_fd, shim_fd;
     bool tty, stdin_open, want_stdout, want_stderr;
@@ -392,7 +390,6 @@ struct dmn_relay {
     const char *bundle; /* set: the shim must answer the request in time (shim.h) */
 };
 int dmn_relay_run(struct dmn_relay *rl);
-int dmn_shim_send(int fd, pthread_mutex_t *wlock, const void *req_json, size_t len);
 
 /* logs.c */
 int dmn_handle_logs(struct dmn_req *r);

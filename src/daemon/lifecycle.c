@@ -2,7 +2,7 @@
  * start`), stop, kill, restart, wait, resize, top. The shim, not the daemon,
  * holds the container: the daemon only watches it (monitor.c). */
 #include "daemon/daemon-internal.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,12 +82,10 @@ static int send_resize(const char *bundle, uint16_t rows, uint16_t cols, ctr_err
 {
     struct shimp_request req = {.op = SHIMP_OP_ATTACH};
     struct shimp_request rs = {.op = SHIMP_OP_RESIZE, .rows = rows, .cols = cols};
-    size_t len;
-    int fd = dmn_shim_request(bundle, &req, err);
+    int fd = shimc_request(bundle, &req, err);
     if (fd < 0)
         return -1;
-    cleanup_free char *json = shimp_request_encode(&rs, &len);
-    int ret = dmn_shim_send(fd, NULL, json, len);
+    int ret = shimc_send(fd, NULL, &rs, NULL);
     close(fd);
     return ret < 0 ? dmn_fail(err, errno, "cannot send the resize to the shim") : 0;
 }
@@ -294,7 +292,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
 
     /* Stale runtime files of an earlier run (state.json, shim.sock) go first. */
     ctr_error_t e2 = NULL;
-    if (shim_delete(c->bundle, false, &e2) < 0) {
+    if (shimc_delete(c->bundle, false, &e2) < 0) {
         log_warn("container %.12s: %s", c->id, e2->msg);
         ctr_error_free(&e2);
     }
@@ -400,11 +398,10 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
     ctr_error_t e = NULL;
     if (sig != SIGTERM && timeout > 0) {
         /* the image's StopSignal first; the shim's stop sends SIGTERM, then SIGKILL */
-        if (shim_client_kill(c->bundle, sig, &e) < 0 && e->errnum != ETIMEDOUT)
+        if (shimc_kill(c->bundle, sig, &e) < 0 && e->errnum != ETIMEDOUT)
             ctr_error_free(&e);
     }
-    if (e == NULL && shim_client_stop(c->bundle, (unsigned)timeout, &e) < 0 &&
-        e->errnum != ETIMEDOUT) {
+    if (e == NULL && shimc_stop(c->bundle, (unsigned)timeout, &e) < 0 && e->errnum != ETIMEDOUT) {
         if (dmn_shim_answers(c->bundle)) {
             *err = e;
             return ctr_error_wrap(err, "stop container `%s`", c->name);
@@ -511,8 +508,7 @@ int dmn_handle_kill(struct dmn_req *r)
     int ret = 0;
     if (!running)
         ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    else if (shim_client_kill(c->bundle, sig, &err) < 0 && err->errnum == ETIMEDOUT &&
-             sig == SIGKILL) {
+    else if (shimc_kill(c->bundle, sig, &err) < 0 && err->errnum == ETIMEDOUT && sig == SIGKILL) {
         /* a hung shim: SIGKILL ends it and its VM, as stop does */
         dmn_kill_hung_shim(r->d, c, err->msg);
         ctr_error_free(&err);

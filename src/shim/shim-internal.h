@@ -113,9 +113,6 @@ void shim_shutdown_vm(struct shim *s);
 void shim_agent_kick(struct shim *s); /* flush queued agent frames, arm EPOLLOUT when needed */
 int shim_write_state(struct shim *s, enum bundle_status status);
 
-/* archive-client.c: write all of buf, polling when fd is non-blocking */
-int shim_write_all_wait(int fd, const void *buf, size_t len);
-
 /* shim-job.c: maintenance mode's one archive operation */
 void shim_job_start(struct shim *s); /* after setup was queued */
 void shim_job_pump(struct shim *s);  /* put: feed the tar while the agent keeps up */

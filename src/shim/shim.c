@@ -3,6 +3,7 @@
  * socket in shim-server.c. */
 #include "shim/shim-internal.h"
 #include "shim/warm.h"
+#include "shimc/shimc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -434,16 +435,6 @@ static void on_signal(struct shim_watch *w, uint32_t ev)
     shim_agent_kick(s);
 }
 
-/* A live shim answers on shim.sock; a stale socket does not. */
-static bool shim_alive(const char *bundle)
-{
-    int fd = shim_client_connect(bundle, NULL);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
-}
-
 /* ---- boot ---- */
 
 /* Under TCG the guest is told the host's TSC rate (docs/kernel.md). A failure only
@@ -666,8 +657,7 @@ static void job_result(const struct shim_archive_job *job, const struct shimp_ms
     (void)ctr_write_all(job->result_fd, json, len);
 }
 
-int shim_archive_offline(const char *bundle, const struct shim_archive_job *job,
-                         struct shim_archive_stat *st, ctr_error_t *err)
+int shim_archive_offline(const char *bundle, const struct shim_archive_job *job, ctr_error_t *err)
 {
     struct shim_run_opts o = {.foreground = false, .notify_fd = -1};
     struct shimp_msg m = {.kind = SHIMP_MSG_REPLY};
@@ -682,13 +672,6 @@ int shim_archive_offline(const char *bundle, const struct shim_archive_job *job,
     } else {
         m.ok = true;
         m.stat = pst;
-        if (st && pst) {
-            st->name = ctr_xstrdup(pst->name ? pst->name : "");
-            st->size = pst->size;
-            st->mode = pst->mode;
-            st->mtime = ctr_xstrdup(pst->mtime ? pst->mtime : "");
-            st->link_target = ctr_xstrdup(pst->link_target ? pst->link_target : "");
-        }
     }
     job_result(job, &m);
     agent_path_stat_release(pst);
@@ -723,7 +706,7 @@ static int run_bundle(const char *bundle, const struct shim_run_opts *opts,
     signal(SIGPIPE, SIG_IGN);
     if (bundle_config_load(bundle, &s.cfg, err) < 0)
         goto out_notify;
-    if (shim_alive(bundle)) {
+    if (shimc_answers(bundle)) { /* a live shim answers; a stale socket does not */
         ctr_fail(err, EBUSY, "container `%s` is running already (bundle `%s`)", s.cfg.id, bundle);
         goto out_notify;
     }
