@@ -1,6 +1,6 @@
 # container-runtime: the per-container shim (docs/runtime.md).
 HOST_SRCS += src/shim/accel.c src/shim/vmm-qemu.c src/shim/loop.c src/shim/agent-client.c \
-	src/shim/shim.c src/shim/shim-io.c src/shim/shim-server.c src/shim/detach.c src/shim/preflight.c \
+	src/shim/shim.c src/shim/shim-core.c src/shim/shim-io.c src/shim/shim-server.c src/shim/detach.c src/shim/preflight.c \
 	src/shim/shim-job.c \
 	src/shim/host-tsc.c src/shim/tap.c src/shim/portproxy.c src/shim/net.c src/shim/warm.c \
 	src/shim/vm-events.c
