@@ -387,7 +387,7 @@ struct dmn_relay {
     pthread_mutex_t *wlock; /* serializes frames written to shim_fd */
     char *error;            /* set when the shim refused the request (or did not answer) */
     int error_code;
-    const char *bundle; /* set: the shim must answer the request in time (shim.h) */
+    const char *bundle; /* set: the shim must answer the request in time (shimc.h) */
 };
 int dmn_relay_run(struct dmn_relay *rl);
 
