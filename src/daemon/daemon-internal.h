@@ -367,11 +367,6 @@ uint64_t dmn_min_free_bytes(void);
 /* 0, or -1 with an ENOSPC error saying what is free and what is needed. */
 int dmn_check_free_space(struct dmn *d, ctr_error_t *err);
 
-/* lifecycle.c: the error in `container-runtime start`'s stderr: its last error line and
- * the lines after it (QEMU's stderr), bounded; NULL when there is none. malloc'd. */
-#define DMN_RUNTIME_ERROR_LINES 10
-char *dmn_runtime_error_text(const char *out);
-
 /* stream.c: shim sessions and hijacked relays */
 int dmn_handle_attach(struct dmn_req *r);
 /* Called by start once the shim listens: connect every pending attach; -1 when

@@ -1,11 +1,10 @@
 /* `cp` and `export` (shimc.h): a running container's shim does the
  * work over shim.sock; a stopped container is booted in maintenance mode by running
  * `container-runtime archive BUNDLE ...` (docs/runtime.md, "Files"). */
-#include "shimc/shimc.h"
+#include "shimc/shimc-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,14 +14,6 @@
 #include <unistd.h>
 
 #define RESULT_MAX (64u * 1024)
-
-static char *runtime_path;
-
-void shimc_set_runtime(const char *path)
-{
-    free(runtime_path);
-    runtime_path = path ? ctr_xstrdup(path) : NULL;
-}
 
 void shimc_path_stat_release(struct shimc_path_stat *st)
 {
@@ -226,27 +217,6 @@ static int conn_msg_text(char *text, struct shimp_msg *m)
     return 0;
 }
 
-static char *find_runtime(void)
-{
-    const char *env = getenv("CONTAINER_RUNTIME_BIN");
-    char self[4096];
-    ssize_t n;
-
-    if (runtime_path)
-        return ctr_xstrdup(runtime_path);
-    if (env && env[0])
-        return ctr_xstrdup(env);
-    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *p = ctr_xasprintf("%s/container-runtime", dirname(self));
-        if (access(p, X_OK) == 0)
-            return p;
-        free(p);
-    }
-    return ctr_xstrdup("container-runtime");
-}
-
 /* Read the result pipe and stderr to their ends (both, so neither can fill up). */
 static void drain2(int a, int b, char **out_a, char **out_b)
 {
@@ -292,7 +262,7 @@ static int offline(const char *bundle, enum shimp_op op, const char *path, bool 
     static const char *const ops[] = {[SHIMP_OP_ARCHIVE_STAT] = "stat",
                                       [SHIMP_OP_ARCHIVE_GET] = "get",
                                       [SHIMP_OP_ARCHIVE_PUT] = "put"};
-    cleanup_free char *rt = find_runtime(), *result = NULL, *errtext = NULL;
+    cleanup_free char *rt = shimc_runtime(), *result = NULL, *errtext = NULL;
     const char *argv[] = {rt, "archive", bundle, ops[op], path, "--result-fd", "3", NULL, NULL};
     int res[2] = {-1, -1}, errp[2] = {-1, -1}, status = 0;
     struct shimp_msg m = {0};

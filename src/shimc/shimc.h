@@ -1,8 +1,8 @@
 /* The client library of a shim's control socket <bundle>/shim.sock (protocol in
  * proto/shim.h, documented in docs/runtime.md, "Control socket"). The daemon and
  * `container-runtime`'s own client commands use it; it depends on proto and common
- * only. Where it needs a shim process of its own (a stopped container's `cp`), it
- * runs the `container-runtime` binary. */
+ * only. Where it starts a shim process (a detached start, a stopped container's
+ * `cp`), it runs the `container-runtime` binary, never the supervisor in-process. */
 #ifndef CTR_SHIMC_H
 #define CTR_SHIMC_H
 
@@ -131,8 +131,19 @@ int shimc_archive_get(const char *bundle_dir, const char *path, bool export_all,
  * directory `path` of the container, with the entries' owners, modes and times. */
 int shimc_archive_put(const char *bundle_dir, const char *path, int in_fd, ctr_error_t *err);
 void shimc_path_stat_release(struct shimc_path_stat *st);
-/* The container-runtime binary for maintenance mode; default: $CONTAINER_RUNTIME_BIN,
- * else `container-runtime` next to the running executable, else from PATH. */
+
+/* ---- the container-runtime binary (start.c) ---- */
+/* The binary that start and maintenance mode run; default: $CONTAINER_RUNTIME_BIN, else
+ * `container-runtime` next to the running executable, else from PATH. */
 void shimc_set_runtime(const char *path);
+/* Spawn `container-runtime start BUNDLE` (stdin and stdout /dev/null, no blocked or
+ * caught signals); its stderr is the pipe *err_fd (CLOEXEC). It exits once the main
+ * process runs (0) or failed (its code; stderr says why: shimc_start_error_text). The
+ * pid, or -1. */
+pid_t shimc_start_spawn(const char *bundle, int *err_fd, ctr_error_t *err);
+/* The error in `container-runtime start`'s stderr: its last error line and the lines
+ * after it (QEMU's stderr), bounded; NULL when there is none. malloc'd. */
+#define SHIMC_START_ERROR_LINES 10
+char *shimc_start_error_text(const char *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* The shim client library (src/shimc): the socket address rule, and the exec/attach
  * relay against a fake shim on a socketpair: output and exit, a refusal, a shim that
- * never reads (the deadline), a caller that half-closes (stdin EOF). */
+ * never reads (the deadline), a caller that half-closes (stdin EOF); the error text of
+ * `container-runtime start`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,12 +236,29 @@ static void relay_peer_stdin(void **state)
     close(cp[1]);
 }
 
+/* The error in `container-runtime start`'s stderr: the last error line that is not a
+ * log line, with the lines after it (QEMU's stderr). */
+static void start_error_text(void **state)
+{
+    char *m = shimc_start_error_text("container-runtime: warn: slow disk\n"
+                                     "container-runtime: the vm ended: qemu exited 1\n"
+                                     "qemu: bad option\n"
+                                     "container-runtime: info: bye\n");
+    assert_string_equal(m, "the vm ended: qemu exited 1\nqemu: bad option\n"
+                           "container-runtime: info: bye");
+    free(m);
+    assert_null(shimc_start_error_text("  \n"));
+    m = shimc_start_error_text("plain text\n");
+    assert_string_equal(m, "plain text");
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sock_addr_long_bundle), cmocka_unit_test(relay_output_and_exit),
         cmocka_unit_test(relay_refused),         cmocka_unit_test(relay_deadline),
-        cmocka_unit_test(relay_peer_stdin),
+        cmocka_unit_test(relay_peer_stdin),      cmocka_unit_test(start_error_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
