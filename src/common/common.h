@@ -114,6 +114,8 @@ ssize_t ctr_read_all(int fd, void *buf, size_t len);
 /* True when the peer of a socket closed or reset it (checked without blocking); a
  * half-close (shutdown of its write side) is not a departure. */
 bool ctr_fd_peer_gone(int fd);
+/* Write all of buf, polling when fd is non-blocking (the caller may have made it so). */
+int ctr_write_all_wait(int fd, const void *buf, size_t len);
 /* Monotonic clock in nanoseconds. */
 uint64_t ctr_now_ns(void);
 

@@ -27,6 +27,28 @@ ssize_t ctr_write_all(int fd, const void *buf, size_t len)
     return (ssize_t)done;
 }
 
+int ctr_write_all_wait(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return -1;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 ssize_t ctr_read_all(int fd, void *buf, size_t len)
 {
     char *p = buf;

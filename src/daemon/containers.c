@@ -3,7 +3,7 @@
  * or name, removal, list and inspect. Create lives in create.c, the lifecycle
  * in lifecycle.c. */
 #include "daemon/api/api.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -227,8 +227,8 @@ static void recover_state(struct dmn *d, struct dmn_container *c)
 
     if (access(state_path, F_OK) < 0)
         return; /* never started (or its state was cleared): keep daemon.json's view */
-    /* shim_state marks a shim that died without its last word as stopped, 137. */
-    if (shim_state(c->bundle, &json, &err) < 0 || bundle_state_load(c->bundle, &st, &err) < 0) {
+    /* shimc_state marks a shim that died without its last word as stopped, 137. */
+    if (shimc_state(c->bundle, &json, &err) < 0 || bundle_state_load(c->bundle, &st, &err) < 0) {
         log_warn("container %.12s: %s", c->id, err->msg);
         return;
     }
@@ -415,7 +415,7 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, boo
         ctr_error_t e = NULL;
         /* a shim that just failed a start may still be writing its last files */
         dmn_wait_shim_gone(c->bundle, 10000);
-        if (shim_delete(c->bundle, true, &e) < 0)
+        if (shimc_delete(c->bundle, true, &e) < 0)
             ctr_error_free(&e);
     }
     if (ctr_rm_rf(c->bundle, err) < 0) {

@@ -36,9 +36,9 @@ struct imgstore;
 #define dmn_fail ctr_fail_class
 
 /* ---- files.c: /containers/{id}/archive and /export (runtime archive client) ---- */
-struct shim_archive_stat;
+struct shimc_path_stat;
 /* X-Docker-Container-Path-Stat: base64 JSON {name,size,mode,mtime,linkTarget} (caller frees). */
-char *dmn_path_stat_header(const struct shim_archive_stat *st);
+char *dmn_path_stat_header(const struct shimc_path_stat *st);
 /* At the headers of a PUT archive: starts the extraction and sets upload_pipe. */
 
 /* ---- containers ---- */
@@ -255,31 +255,23 @@ uint64_t dmn_min_free_bytes(void);
 /* 0, or -1 with an ENOSPC error saying what is free and what is needed. */
 int dmn_check_free_space(struct dmn *d, ctr_error_t *err);
 
-/* lifecycle.c: the error in `container-runtime start`'s stderr: its last error line and
- * the lines after it (QEMU's stderr), bounded; NULL when there is none. malloc'd. */
-#define DMN_RUNTIME_ERROR_LINES 10
-char *dmn_runtime_error_text(const char *out);
-
 /* stream.c: shim sessions and hijacked relays */
-/* Connect to the shim and send one request; the fd (CLOEXEC) or -1. */
-int dmn_shim_request(const char *bundle, const struct shimp_request *req, ctr_error_t *err);
 /* Called by start once the shim listens: connect every pending attach; -1 when
  * the shim does not answer yet. */
 int dmn_attach_connect_pending_locked(struct dmn *d, struct dmn_container *c);
 /* The start failed: release the pending attaches. */
 void dmn_attach_fail_pending_locked(struct dmn *d, struct dmn_container *c);
-/* Relay a hijacked client and a shim session until the process ends; returns the
- * exit status seen (or -1). */
+/* Relay a hijacked client and a shim session (shimc_relay_run) until the process ends;
+ * returns the exit status seen (or -1). */
 struct dmn_relay {
     int client_fd, shim_fd;
     bool tty, stdin_open, want_stdout, want_stderr;
     pthread_mutex_t *wlock; /* serializes frames written to shim_fd */
     char *error;            /* set when the shim refused the request (or did not answer) */
     int error_code;
-    const char *bundle; /* set: the shim must answer the request in time (shim.h) */
+    const char *bundle; /* set: the shim must answer the request in time (shimc.h) */
 };
 int dmn_relay_run(struct dmn_relay *rl);
-int dmn_shim_send(int fd, pthread_mutex_t *wlock, const void *req_json, size_t len);
 
 /* logs.c */
 /* Write the container's whole log to fd (attach logs=1), multiplexed unless tty. */

@@ -3,7 +3,7 @@
  * DNS), the API socket, then wait for SIGTERM/SIGINT or an API stop. Containers
  * outlive the daemon. */
 #include "daemon/api/api.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 #include "image/store.h"
 
 #include <errno.h>
@@ -157,7 +157,7 @@ int dmn_run(const struct dmn_config *cfg, ctr_error_t *err)
                  cfg->runtime);
         goto out;
     }
-    ctr_archive_set_runtime(cfg->runtime); /* maintenance VMs of cp/export */
+    shimc_set_runtime(cfg->runtime); /* maintenance VMs of cp/export */
     if (imgstore_open(cfg->root, &d->images, err) < 0)
         goto out;
     if (dmn_monitor_start(d, err) < 0 || dmn_containers_load(d, err) < 0)

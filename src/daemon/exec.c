@@ -2,7 +2,7 @@
  * runs it through the shim (hijacked, or detached with a drain thread that keeps
  * its exit code); GET /exec/{id}/json; resize; and top (ps through an exec). */
 #include "daemon/api/api.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -207,7 +207,7 @@ static void exec_session(struct exec_run *x, int client_fd, const char *pre, siz
     req.exec.terminal = e->tty;
     req.exec.rows = e->rows;
     req.exec.cols = e->cols;
-    int fd = dmn_shim_request(x->bundle, &req, &err);
+    int fd = shimc_request(x->bundle, &req, &err);
     if (fd < 0) {
         if (client_fd >= 0) {
             cleanup_free char *m = ctr_xasprintf("%s\n", err->msg);
@@ -234,9 +234,7 @@ static void exec_session(struct exec_run *x, int client_fd, const char *pre, siz
                            .want_stderr = e->attach_stderr && client_fd >= 0,
                            .wlock = &e->wlock};
     if (pre_len && rl.stdin_open) {
-        pthread_mutex_lock(&e->wlock);
-        agent_frame_write(fd, SHIMP_STREAM_STDIN, AGENT_FRAME_DATA, pre, (uint32_t)pre_len, NULL);
-        pthread_mutex_unlock(&e->wlock);
+        shimc_send_stdin(fd, &e->wlock, pre, pre_len);
     }
     int status = dmn_relay_run(&rl);
     if (rl.error) {
@@ -402,77 +400,13 @@ int api_handle_exec_resize(struct api_req *r)
     }
     struct shimp_request rs = {
         .op = SHIMP_OP_RESIZE, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
-    size_t len;
-    cleanup_free char *json = shimp_request_encode(&rs, &len);
-    int ret = dmn_shim_send(e->shim_fd, &e->wlock, json, len);
+    int ret = shimc_send(e->shim_fd, &e->wlock, &rs, NULL);
     pthread_mutex_unlock(&d->lock);
     return ret < 0 ? api_reply_error(r, 500, "cannot send the resize to the shim")
                    : api_reply_empty(r, 200);
 }
 
 /* ---- top: ps through an exec, output collected ---- */
-
-static int exec_collect(const char *bundle, char **args, char **out, size_t max, int *status,
-                        ctr_error_t *err)
-{
-    struct shimp_request req = {.op = SHIMP_OP_EXEC};
-    struct agent_decoder dec;
-    uint8_t buf[65536];
-    size_t len = 0;
-    char *o = ctr_xmalloc(max + 1);
-
-    req.exec.args = args;
-    int fd = dmn_shim_request(bundle, &req, err);
-    if (fd < 0) {
-        free(o);
-        return -1;
-    }
-    *status = -1;
-    agent_decoder_init(&dec);
-    for (bool done = false; !done;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (size_t off = 0; off < (size_t)n && !done;) {
-            struct agent_frame f;
-            size_t used;
-            int rr = agent_decoder_feed(&dec, buf + off, (size_t)n - off, &used, &f, NULL);
-            off += used;
-            if (rr <= 0) {
-                done = rr < 0;
-                break;
-            }
-            if (f.type == AGENT_FRAME_DATA && f.stream == SHIMP_STREAM_STDOUT) {
-                size_t take = f.length < max - len ? f.length : max - len;
-                memcpy(o + len, f.payload, take);
-                len += take;
-            } else if (f.type == AGENT_FRAME_CONTROL) {
-                struct shimp_msg m = {0};
-                if (shimp_msg_decode((const char *)f.payload, f.length, &m, NULL) == 0) {
-                    if (m.kind == SHIMP_MSG_EXIT)
-                        *status = m.status, done = true;
-                    else if (!m.ok) {
-                        ctr_fail(err, 0, "%s", m.error ? m.error : "exec failed");
-                        *status = -2;
-                        done = true;
-                    }
-                }
-                shimp_msg_release(&m);
-            }
-        }
-    }
-    agent_decoder_release(&dec);
-    close(fd);
-    if (*status == -2) {
-        free(o);
-        return -1;
-    }
-    o[len] = '\0';
-    *out = o;
-    return 0;
-}
 
 int api_handle_top(struct api_req *r)
 {
@@ -496,7 +430,7 @@ int api_handle_top(struct api_req *r)
         ctr_strv_append(&args, tok);
     cleanup_free char *out = NULL;
     int status;
-    int rc = exec_collect(c->bundle, args, &out, 1u << 20, &status, &err);
+    int rc = shimc_exec_collect(c->bundle, args, &out, 1u << 20, &status, &err);
     dmn_container_put(r->d, c);
     if (rc < 0)
         return api_reply_error(r, 500, "ps in the container failed: %s", err->msg),

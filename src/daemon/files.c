@@ -1,13 +1,13 @@
 /* Files in and out of containers: HEAD/GET/PUT /containers/{id}/archive and GET
  * /containers/{id}/export. The work is done by the runtime's archive client
- * (ctr_archive_*, src/shim): through the shim of a running container, or in a
+ * (shimc_archive_*, src/shimc): through the shim of a running container, or in a
  * maintenance VM for a stopped one. Tars stream through pipes and a worker thread,
  * never held in memory: GET bodies are read from the pipe by the response callback,
  * PUT bodies are written into it by http.c as they arrive. An operation on a
  * container that is not running holds its op_lock, so `start` waits for it.
  * docs/api.md, docs/volumes.md. */
 #include "daemon/api/api.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 /* docker's X-Docker-Container-Path-Stat: base64 of {name,size,mode,mtime,linkTarget} */
-char *dmn_path_stat_header(const struct shim_archive_stat *st)
+char *dmn_path_stat_header(const struct shimc_path_stat *st)
 {
     /* Names come from the guest's file system: any byte. */
     json_t *j =
@@ -110,7 +110,7 @@ static const char *path_param(struct api_req *r, ctr_error_t *err)
 int api_handle_archive_head(struct api_req *r)
 {
     ctr_error_t err = NULL;
-    struct shim_archive_stat st = {0};
+    struct shimc_path_stat st = {0};
     const char *path = path_param(r, &err);
     if (path == NULL)
         return api_reply_ctr_error(r, &err);
@@ -119,7 +119,7 @@ int api_handle_archive_head(struct api_req *r)
         return api_reply_ctr_error(r, &err);
     bool locked = lock_if_stopped(r->d, c);
     int ret = check_usable(r->d, c, &err);
-    if (ret == 0 && (ret = ctr_archive_stat(c->bundle, path, &st, &err)) < 0)
+    if (ret == 0 && (ret = shimc_archive_stat(c->bundle, path, &st, &err)) < 0)
         path_error(&err, c, path);
     if (locked)
         pthread_mutex_unlock(&c->op_lock);
@@ -127,7 +127,7 @@ int api_handle_archive_head(struct api_req *r)
     if (ret < 0)
         return api_reply_ctr_error(r, &err);
     cleanup_free char *hdr = dmn_path_stat_header(&st);
-    shim_archive_stat_release(&st);
+    shimc_path_stat_release(&st);
     api_reply_empty(r, 200);
     api_reply_header(r, "X-Docker-Container-Path-Stat", hdr);
     return 0;
@@ -146,7 +146,7 @@ struct get_job {
     pthread_cond_t cond;
     bool done;
     int ret;
-    struct shim_archive_stat st; /* written by the worker before the tar's first byte */
+    struct shimc_path_stat st; /* written by the worker before the tar's first byte */
     ctr_error_t err;
 };
 
@@ -158,13 +158,13 @@ static void *get_thread(void *arg)
     int ret = check_usable(j->d, j->c, &err);
 
     /* The stat first, into j->st, which the handler reads once the first byte (or the
-     * end) is in the pipe: ctr_archive_get's own st is filled late offline and released
+     * end) is in the pipe: shimc_archive_get's own st is filled late offline and released
      * on errors, so it is not shared. On a stopped container this boots two VMs. */
     if (ret == 0 && !j->export_all &&
-        (ret = ctr_archive_stat(j->c->bundle, j->path, &j->st, &err)) < 0)
+        (ret = shimc_archive_stat(j->c->bundle, j->path, &j->st, &err)) < 0)
         path_error(&err, j->c, j->path);
     if (ret == 0 &&
-        (ret = ctr_archive_get(j->c->bundle, j->path, j->export_all, j->wfd, NULL, &err)) < 0)
+        (ret = shimc_archive_get(j->c->bundle, j->path, j->export_all, j->wfd, NULL, &err)) < 0)
         path_error(&err, j->c, j->path);
     if (locked)
         pthread_mutex_unlock(&j->c->op_lock);
@@ -187,7 +187,7 @@ static void get_job_free(void *arg)
     if (j->err)
         log_warn("archive of `%s` in %.12s: %s", j->path, j->c->id, j->err->msg);
     dmn_container_put(j->d, j->c);
-    shim_archive_stat_release(&j->st);
+    shimc_path_stat_release(&j->st);
     ctr_error_free(&j->err);
     free(j->path);
     pthread_mutex_destroy(&j->lock);
@@ -358,7 +358,7 @@ static void *put_thread(void *arg)
     struct put_job *j = arg;
     bool locked = lock_if_stopped(j->d, j->c);
     j->ret = check_usable(j->d, j->c, &j->err);
-    if (j->ret == 0 && (j->ret = ctr_archive_put(j->c->bundle, j->path, j->rfd, &j->err)) < 0)
+    if (j->ret == 0 && (j->ret = shimc_archive_put(j->c->bundle, j->path, j->rfd, &j->err)) < 0)
         path_error(&j->err, j->c, j->path);
     close(j->rfd); /* refused before the body: the writer gets EPIPE and drops the rest */
     j->rfd = -1;

@@ -2,21 +2,18 @@
  * start`), stop, kill, restart, wait, resize, top. The shim, not the daemon,
  * holds the container: the daemon only watches it (monitor.c). */
 #include "daemon/api/api.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 static int64_t real_ns(void)
 {
@@ -82,12 +79,10 @@ static int send_resize(const char *bundle, uint16_t rows, uint16_t cols, ctr_err
 {
     struct shimp_request req = {.op = SHIMP_OP_ATTACH};
     struct shimp_request rs = {.op = SHIMP_OP_RESIZE, .rows = rows, .cols = cols};
-    size_t len;
-    int fd = dmn_shim_request(bundle, &req, err);
+    int fd = shimc_request(bundle, &req, err);
     if (fd < 0)
         return -1;
-    cleanup_free char *json = shimp_request_encode(&rs, &len);
-    int ret = dmn_shim_send(fd, NULL, json, len);
+    int ret = shimc_send(fd, NULL, &rs, NULL);
     close(fd);
     return ret < 0 ? dmn_fail(err, errno, "cannot send the resize to the shim") : 0;
 }
@@ -120,93 +115,6 @@ static void apply_created_size(struct dmn *d, struct dmn_container *c)
 
 /* ---- start ---- */
 
-static pid_t spawn_runtime(struct dmn *d, const char *cmd, const char *bundle, int *err_fd,
-                           ctr_error_t *err)
-{
-    int p[2];
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, all;
-    pid_t pid;
-    char *argv[] = {d->cfg.runtime, (char *)cmd, (char *)bundle, NULL};
-
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return ctr_fail(err, errno, "pipe");
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    int r = posix_spawn(&pid, d->cfg.runtime, &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(p[1]);
-    if (r != 0) {
-        close(p[0]);
-        return ctr_fail(err, r, "cannot run the runtime `%s`", d->cfg.runtime);
-    }
-    *err_fd = p[0];
-    return pid;
-}
-
-static bool is_log_line(const char *rest)
-{
-    static const char *const levels[] = {"error: ", "warn: ", "info: ", "debug: "};
-    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-        if (strncmp(rest, levels[i], strlen(levels[i])) == 0)
-            return true;
-    return false;
-}
-
-char *dmn_runtime_error_text(const char *out)
-{
-    static const char prefix[] = "container-runtime: ";
-    const size_t plen = sizeof(prefix) - 1;
-    const char *start = NULL;
-
-    /* The error is the last `container-runtime: ` line that is not a log line, with the
-     * lines after it (a VMM failure: QEMU's stderr); log lines before it are left out. */
-    for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, prefix, plen) == 0 && !is_log_line(p + plen))
-            start = p + plen;
-    if (start == NULL)
-        start = out;
-    while (*start == ' ' || *start == '\n' || *start == '\r')
-        start++;
-    size_t len = strlen(start);
-    while (len > 0 && (start[len - 1] == '\n' || start[len - 1] == '\r' || start[len - 1] == ' '))
-        len--;
-    if (len == 0)
-        return NULL;
-    /* Bounded: the first line, then at most the last DMN_RUNTIME_ERROR_LINES lines. */
-    const char *first_end = memchr(start, '\n', len);
-    if (first_end == NULL)
-        return ctr_xstrndup(start, len > 4096 ? 4096 : len);
-    const char *tail = start + len;
-    int lines = 0;
-    while (tail > first_end + 1 && lines < DMN_RUNTIME_ERROR_LINES) {
-        tail--;
-        while (tail > first_end + 1 && tail[-1] != '\n')
-            tail--;
-        lines++;
-    }
-    size_t tlen = (size_t)(start + len - tail);
-    if (tlen > 4096) {
-        tail += tlen - 4096;
-        tlen = 4096;
-    }
-    size_t flen = (size_t)(first_end - start);
-    if (flen > 1024)
-        flen = 1024;
-    return ctr_xasprintf("%.*s%s\n%.*s", (int)flen, start, tail > first_end + 1 ? "\n..." : "",
-                         (int)tlen, tail);
-}
-
 /* Run `container-runtime start BUNDLE`; while it boots, connect pending attaches
  * as soon as the shim listens. *code gets its exit status, *msg its stderr. */
 static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **msg)
@@ -223,7 +131,7 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
     *msg = NULL;
     if (ino >= 0)
         inotify_add_watch(ino, c->bundle, IN_CREATE | IN_MOVED_TO);
-    pid_t pid = spawn_runtime(d, "start", c->bundle, &efd, &err);
+    pid_t pid = shimc_start_spawn(c->bundle, &efd, &err);
     if (pid < 0) {
         *msg = ctr_error_take_msg(&err);
         return;
@@ -264,7 +172,7 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
     *code = WIFEXITED(status) ? WEXITSTATUS(status) : 125;
     buf[have] = '\0';
     if (*code != 0) {
-        char *m = dmn_runtime_error_text(buf);
+        char *m = shimc_start_error_text(buf);
         *msg = m ? m : ctr_xstrdup("the runtime failed without a message");
     }
 }
@@ -294,7 +202,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
 
     /* Stale runtime files of an earlier run (state.json, shim.sock) go first. */
     ctr_error_t e2 = NULL;
-    if (shim_delete(c->bundle, false, &e2) < 0) {
+    if (shimc_delete(c->bundle, false, &e2) < 0) {
         log_warn("container %.12s: %s", c->id, e2->msg);
         ctr_error_free(&e2);
     }
@@ -400,11 +308,10 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
     ctr_error_t e = NULL;
     if (sig != SIGTERM && timeout > 0) {
         /* the image's StopSignal first; the shim's stop sends SIGTERM, then SIGKILL */
-        if (shim_client_kill(c->bundle, sig, &e) < 0 && e->errnum != ETIMEDOUT)
+        if (shimc_kill(c->bundle, sig, &e) < 0 && e->errnum != ETIMEDOUT)
             ctr_error_free(&e);
     }
-    if (e == NULL && shim_client_stop(c->bundle, (unsigned)timeout, &e) < 0 &&
-        e->errnum != ETIMEDOUT) {
+    if (e == NULL && shimc_stop(c->bundle, (unsigned)timeout, &e) < 0 && e->errnum != ETIMEDOUT) {
         if (dmn_shim_answers(c->bundle)) {
             *err = e;
             return ctr_error_wrap(err, "stop container `%s`", c->name);
@@ -511,8 +418,7 @@ int api_handle_kill(struct api_req *r)
     int ret = 0;
     if (!running)
         ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    else if (shim_client_kill(c->bundle, sig, &err) < 0 && err->errnum == ETIMEDOUT &&
-             sig == SIGKILL) {
+    else if (shimc_kill(c->bundle, sig, &err) < 0 && err->errnum == ETIMEDOUT && sig == SIGKILL) {
         /* a hung shim: SIGKILL ends it and its VM, as stop does */
         dmn_kill_hung_shim(r->d, c, err->msg);
         ctr_error_free(&err);

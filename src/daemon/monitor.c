@@ -3,7 +3,7 @@
  * recorded, waiters are woken, and AutoRemove containers are removed (also
  * after a daemon restart, since recovery re-watches running shims). */
 #include "daemon/daemon-internal.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -26,11 +26,7 @@
 
 bool dmn_shim_answers(const char *bundle)
 {
-    int fd = shim_client_connect(bundle, NULL);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
+    return shimc_answers(bundle);
 }
 
 void dmn_wait_shim_gone(const char *bundle, int timeout_ms)
@@ -179,7 +175,7 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
 
     if (c->status != DMN_RUNNING && c->status != DMN_STARTING)
         return;
-    if (shim_state(c->bundle, &json, &err) < 0 || bundle_state_load(c->bundle, &st, &err) < 0) {
+    if (shimc_state(c->bundle, &json, &err) < 0 || bundle_state_load(c->bundle, &st, &err) < 0) {
         c->exit_code = 137;
         free(c->error);
         c->error = ctr_xasprintf("the container's state is unreadable: %s", err->msg);

@@ -135,7 +135,7 @@ static json_t *stats_json(const struct stats_stream *st, const struct sample *cu
 }
 
 /* The QEMU pid of a running container, 0 when it is not running. */
-static int vmm_pid(struct stats_stream *st)
+static int qemu_pid(struct stats_stream *st)
 {
     struct bundle_state bs = {0};
     ctr_error_t err = NULL;
@@ -172,7 +172,7 @@ static ssize_t stats_fill(void *ctx, char *buf, size_t max)
 
     if (st->done)
         return 0;
-    int pid = vmm_pid(st);
+    int pid = qemu_pid(st);
     if (pid > 0 && st->prev.read_ns == 0 && !st->one_shot) {
         /* Docker's first sample comes with a previous one a second before it,
          * so the CPU percentage can be computed from a single answer. */
@@ -183,7 +183,7 @@ static ssize_t stats_fill(void *ctx, char *buf, size_t max)
     } else if (pid > 0 && st->stream && st->prev.read_ns && !pause_1s(st)) {
         return -1;
     }
-    if (pid > 0 && (pid = vmm_pid(st)) > 0 && take(pid, &cur) < 0)
+    if (pid > 0 && (pid = qemu_pid(st)) > 0 && take(pid, &cur) < 0)
         memset(&cur, 0, sizeof(cur));
     if (!st->stream || cur.read_ns == 0)
         st->done = true; /* a stopped container gets one empty sample, as from docker */

@@ -3,7 +3,7 @@
  * multiplexed frames without), and attach, including attaches made before a
  * start (docker run attaches first, then starts). */
 #include "daemon/api/api.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,31 +12,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-int dmn_shim_send(int fd, pthread_mutex_t *wlock, const void *req_json, size_t len)
-{
-    if (wlock)
-        pthread_mutex_lock(wlock);
-    int r = agent_frame_write(fd, AGENT_CONTROL_STREAM, AGENT_FRAME_CONTROL, req_json,
-                              (uint32_t)len, NULL);
-    if (wlock)
-        pthread_mutex_unlock(wlock);
-    return r;
-}
-
-int dmn_shim_request(const char *bundle, const struct shimp_request *req, ctr_error_t *err)
-{
-    size_t len;
-    int fd = shim_client_connect(bundle, err);
-    if (fd < 0)
-        return -1;
-    cleanup_free char *json = shimp_request_encode(req, &len);
-    if (json == NULL || dmn_shim_send(fd, NULL, json, len) < 0) {
-        close(fd);
-        return ctr_fail(err, errno, "cannot send a request to the shim of `%s`", bundle);
-    }
-    return fd;
-}
 
 static int client_write(int fd, const void *buf, size_t len)
 {
@@ -53,9 +28,9 @@ static int client_write(int fd, const void *buf, size_t len)
     return 0;
 }
 
-static int client_output(struct dmn_relay *rl, uint32_t stream, const uint8_t *data, size_t len)
+static int client_output(void *ctx, int which, const uint8_t *data, size_t len)
 {
-    int which = stream == SHIMP_STREAM_STDERR ? 2 : 1;
+    struct dmn_relay *rl = ctx;
     if ((which == 1 && !rl->want_stdout) || (which == 2 && !rl->want_stderr))
         return 0;
     if (rl->tty)
@@ -67,115 +42,30 @@ static int client_output(struct dmn_relay *rl, uint32_t stream, const uint8_t *d
     return client_write(rl->client_fd, data, len);
 }
 
-static int send_stdin(struct dmn_relay *rl, uint8_t type, const void *data, size_t len)
-{
-    if (rl->wlock)
-        pthread_mutex_lock(rl->wlock);
-    int r = agent_frame_write(rl->shim_fd, SHIMP_STREAM_STDIN, type, data, (uint32_t)len, NULL);
-    if (rl->wlock)
-        pthread_mutex_unlock(rl->wlock);
-    return r;
-}
-
 int dmn_relay_run(struct dmn_relay *rl)
 {
-    struct agent_decoder dec;
-    uint8_t buf[65536];
-    bool client_in = true; /* we still read the client (stdin, or to notice it leaving) */
-    int status = -1;
-    bool done = false;
-    /* The control exchange has a deadline (the reply, shim.h); the stream after it none. */
-    bool replied = rl->bundle == NULL, extended = false;
-    int64_t deadline = (int64_t)ctr_now_ns() + (int64_t)shim_control_timeout_ms() * 1000000;
+    ctr_error_t e = NULL;
+    struct shimc_relay sr = {.shim_fd = rl->shim_fd,
+                             .bundle = rl->bundle,
+                             .wlock = rl->wlock,
+                             .in_fd = rl->client_fd,
+                             .stdin_open = rl->stdin_open,
+                             .in_peer = true,
+                             .sig_fd = -1,
+                             .output = client_output,
+                             .ctx = rl};
+    int status = shimc_relay_run(&sr, &e);
 
-    agent_decoder_init(&dec);
-    while (!done) {
-        struct pollfd p[2] = {{.fd = rl->shim_fd, .events = POLLIN},
-                              {.fd = client_in ? rl->client_fd : -1, .events = POLLIN | POLLRDHUP}};
-        int ms = -1;
-        if (!replied) {
-            int64_t left = deadline - (int64_t)ctr_now_ns();
-            if (left <= 0 && !extended && !shim_request_unread(rl->shim_fd)) {
-                extended = true; /* read, not answered yet (a slow guest): once more */
-                deadline += (int64_t)shim_control_timeout_ms() * 1000000;
-                continue;
-            }
-            if (left <= 0) {
-                ctr_error_t e = NULL;
-                shim_fail_no_answer(rl->bundle, "the request", shim_control_timeout_ms(), &e);
-                rl->error = ctr_error_take_msg(&e);
-                rl->error_code = 126;
-                log_warn("%s", rl->error);
-                break;
-            }
-            ms = (int)((left + 999999) / 1000000);
-        }
-        if (poll(p, 2, ms) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) {
-            ssize_t n = recv(rl->client_fd, buf, sizeof(buf), 0);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n > 0) {
-                if (rl->stdin_open && send_stdin(rl, AGENT_FRAME_DATA, buf, (size_t)n) < 0)
-                    rl->stdin_open = false;
-            } else {
-                /* half-close (or gone): the container's stdin ends; output goes on */
-                client_in = false;
-                if (rl->stdin_open) {
-                    send_stdin(rl, AGENT_FRAME_EOF, NULL, 0);
-                    rl->stdin_open = false;
-                }
-                if (n < 0 || (p[1].revents & (POLLHUP | POLLERR)))
-                    break; /* the client is gone entirely */
-            }
-        }
-        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
-            continue;
-        ssize_t n = read(rl->shim_fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        size_t off = 0;
-        while (off < (size_t)n && !done) {
-            struct agent_frame f;
-            size_t used;
-            int r = agent_decoder_feed(&dec, buf + off, (size_t)n - off, &used, &f, NULL);
-            off += used;
-            if (r < 0) {
-                done = true;
-                break;
-            }
-            if (r == 0)
-                break;
-            if (f.type == AGENT_FRAME_DATA) {
-                if (client_output(rl, f.stream, f.payload, f.length) < 0)
-                    done = true;
-            } else if (f.type == AGENT_FRAME_CONTROL) {
-                struct shimp_msg m = {0};
-                if (shimp_msg_decode((const char *)f.payload, f.length, &m, NULL) < 0) {
-                    done = true;
-                    break;
-                }
-                if (m.kind == SHIMP_MSG_EXIT) {
-                    status = m.status;
-                    done = true;
-                } else if (m.ok) {
-                    replied = true;
-                } else {
-                    rl->error = ctr_xstrdup(m.error ? m.error : "the shim refused the request");
-                    rl->error_code = m.code;
-                    done = true;
-                }
-                shimp_msg_release(&m);
-            }
-        }
+    rl->stdin_open = sr.stdin_open;
+    if (sr.refused) {
+        rl->error = ctr_error_take_msg(&e);
+        rl->error_code = sr.code;
+    } else if (sr.timed_out) {
+        rl->error = ctr_error_take_msg(&e);
+        rl->error_code = 126;
+        log_warn("%s", rl->error);
     }
-    agent_decoder_release(&dec);
+    ctr_error_free(&e);
     return status;
 }
 
@@ -195,7 +85,7 @@ int dmn_attach_connect_pending_locked(struct dmn *d, struct dmn_container *c)
     while (c->pending) {
         struct dmn_attach *a = c->pending;
         struct shimp_request req = {.op = SHIMP_OP_ATTACH, .stdin_open = a->in};
-        int fd = dmn_shim_request(c->bundle, &req, NULL);
+        int fd = shimc_request(c->bundle, &req, NULL);
         if (fd < 0)
             return -1;
         a->shim_fd = fd;
@@ -236,7 +126,7 @@ static int attach_connect(struct dmn_attach *a, int client_fd)
     pthread_mutex_lock(&d->lock);
     if (c->status == DMN_RUNNING) {
         struct shimp_request req = {.op = SHIMP_OP_ATTACH, .stdin_open = a->in};
-        a->shim_fd = dmn_shim_request(c->bundle, &req, NULL);
+        a->shim_fd = shimc_request(c->bundle, &req, NULL);
         pthread_mutex_unlock(&d->lock);
         return a->shim_fd;
     }
@@ -274,7 +164,7 @@ static void attach_run(void *ctx, int fd, const char *pre, size_t pre_len)
                            .want_stdout = a->out,
                            .want_stderr = a->err};
     if (pre_len && a->in)
-        send_stdin(&rl, AGENT_FRAME_DATA, pre, pre_len);
+        shimc_send_stdin(rl.shim_fd, NULL, pre, pre_len);
     dmn_relay_run(&rl);
     free(rl.error);
     shutdown(fd, SHUT_RDWR);

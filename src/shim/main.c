@@ -2,6 +2,7 @@
  * One dispatch table; each command parses its arguments and makes one call. */
 #include "proto/shim.h"
 #include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -54,7 +55,7 @@ static int cmd_exec(int argc, char **argv)
         {"env", required_argument, 0, 'e'},   {"workdir", required_argument, 0, 'w'},
         {"user", required_argument, 0, 'u'},  {0, 0, 0, 0}};
     const char *usage = "BUNDLE [-i] [-t] [-e NAME=VALUE]... [-w DIR] [-u USER] -- ARGS...";
-    struct shim_exec_opts o = {0};
+    struct shimc_exec_opts o = {0};
     cleanup_strv char **env = ctr_xcalloc(1, sizeof(char *));
     ctr_error_t err = NULL;
     int c, code = 125;
@@ -97,7 +98,7 @@ static int cmd_exec(int argc, char **argv)
         return usage_error("exec", usage);
     o.args = argv + optind;
     o.env = env;
-    int r = shim_client_exec(bundle, &o, &code, &err);
+    int r = shimc_exec(bundle, &o, &code, &err);
     return finish(r, code, &err);
 }
 
@@ -112,7 +113,7 @@ static int cmd_attach(int argc, char **argv)
     } else if (argc != 2) {
         return usage_error("attach", "[-i] BUNDLE");
     }
-    int r = shim_client_attach(argv[i], interactive, &code, &err);
+    int r = shimc_attach(argv[i], interactive, &code, &err);
     return finish(r, code, &err);
 }
 
@@ -142,7 +143,7 @@ static int cmd_kill(int argc, char **argv)
         fprintf(stderr, PROG ": kill: unknown signal `%s`\n", argv[2]);
         return 2;
     }
-    int r = shim_client_kill(argv[1], sig, &err);
+    int r = shimc_kill(argv[1], sig, &err);
     return finish(r, r < 0 ? 1 : 0, &err);
 }
 
@@ -167,7 +168,7 @@ static int cmd_stop(int argc, char **argv)
     }
     if (bundle == NULL)
         return usage_error("stop", "BUNDLE [-t SECONDS]");
-    int r = shim_client_stop(bundle, (unsigned)t, &err);
+    int r = shimc_stop(bundle, (unsigned)t, &err);
     return finish(r, r < 0 ? 1 : 0, &err);
 }
 
@@ -177,7 +178,7 @@ static int cmd_state(int argc, char **argv)
     cleanup_free char *json = NULL;
     if (argc != 2)
         return usage_error("state", "BUNDLE");
-    int r = shim_state(argv[1], &json, &err);
+    int r = shimc_state(argv[1], &json, &err);
     if (r == 0)
         fputs(json, stdout);
     return finish(r, r < 0 ? 1 : 0, &err);
@@ -198,7 +199,7 @@ static int cmd_delete(int argc, char **argv)
     }
     if (bundle == NULL)
         return usage_error("delete", "[-f] BUNDLE");
-    int r = shim_delete(bundle, force, &err);
+    int r = shimc_delete(bundle, force, &err);
     return finish(r, r < 0 ? 1 : 0, &err);
 }
 
@@ -206,7 +207,7 @@ static int cmd_archive(int argc, char **argv)
 {
     const char *usage = "BUNDLE stat|get|put PATH [--export] [--result-fd N]";
     struct shim_archive_job job = {.in_fd = 0, .out_fd = 1, .result_fd = -1};
-    struct shim_archive_stat st = {0};
+    struct shimc_path_stat st = {0};
     ctr_error_t err = NULL;
     int i, r;
 
@@ -245,14 +246,14 @@ static int cmd_archive(int argc, char **argv)
         fprintf(stderr, PROG ": archive: `--export` takes the path `/`\n");
         return 2;
     }
-    if (job.result_fd >= 0) /* the maintenance vm itself (what the C API runs) */
-        r = shim_archive_offline(argv[1], &job, &st, &err);
+    if (job.result_fd >= 0) /* the maintenance vm itself (what shimc runs) */
+        r = shim_archive_offline(argv[1], &job, &err);
     else if (job.op == SHIMP_OP_ARCHIVE_STAT)
-        r = ctr_archive_stat(argv[1], job.path, &st, &err);
+        r = shimc_archive_stat(argv[1], job.path, &st, &err);
     else if (job.op == SHIMP_OP_ARCHIVE_GET)
-        r = ctr_archive_get(argv[1], job.path, job.export_all, 1, NULL, &err);
+        r = shimc_archive_get(argv[1], job.path, job.export_all, 1, NULL, &err);
     else
-        r = ctr_archive_put(argv[1], job.path, 0, &err);
+        r = shimc_archive_put(argv[1], job.path, 0, &err);
     if (r == 0 && job.op == SHIMP_OP_ARCHIVE_STAT && job.result_fd < 0) {
         /* the stat object of the shim protocol's reply: names are escaped there */
         struct agent_path_stat ps = {.name = st.name,
@@ -270,7 +271,7 @@ static int cmd_archive(int argc, char **argv)
         free(out);
         json_decref(o);
     }
-    shim_archive_stat_release(&st);
+    shimc_path_stat_release(&st);
     return finish(r, r < 0 ? 1 : 0, &err);
 }
 

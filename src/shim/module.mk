@@ -1,7 +1,7 @@
 # container-runtime: the per-container shim (docs/runtime.md).
 HOST_SRCS += src/shim/accel.c src/shim/vmm-qemu.c src/shim/loop.c src/shim/agent-client.c \
-	src/shim/shim.c src/shim/shim-io.c src/shim/shim-server.c src/shim/shim-client.c src/shim/preflight.c \
-	src/shim/shim-job.c src/shim/archive-client.c \
+	src/shim/shim.c src/shim/shim-core.c src/shim/shim-io.c src/shim/shim-server.c src/shim/detach.c src/shim/preflight.c \
+	src/shim/shim-job.c \
 	src/shim/host-tsc.c src/shim/tap.c src/shim/portproxy.c src/shim/net.c src/shim/warm.c \
 	src/shim/vm-events.c
 # the QEMU backend beside vmm-qemu.c: command line, snapshots, QMP

@@ -73,6 +73,7 @@ struct shim {
     unsigned stop_timeout_s;
     bool vm_killed_by_us;
     uint64_t t0;              /* ctr_now_ns() at start, for the timing log */
+    bool trace;               /* CONTAINER_RUNTIME_TRACE: print the timing log */
     int *tap_fds;             /* one per cfg.nets, -1 once QEMU holds them */
     struct shim_proxy *proxy; /* cfg.ports */
     const char *bootlog_name; /* "boot.log", or "archive-boot.log" in maintenance mode */
@@ -96,8 +97,12 @@ int shim_events_watch(struct shim *s, ctr_error_t *err);
 void shim_events_drain(struct shim *s); /* what the VMM said before it exited */
 void shim_events_close(struct shim *s);
 
-/* shim.c */
-void shim_trace(struct shim *s, const char *what);
+/* shim-core.c: what the other parts call back (they never call shim.c) */
+int64_t shim_realtime_ns(void);
+void shim_trace(struct shim *s, const char *what); /* CONTAINER_RUNTIME_TRACE timings */
+/* The caller of `start` (notify_fd): "CODE MESSAGE", once. */
+void shim_notify(struct shim *s, int code, const char *msg);
+char *shim_bootlog_tail(struct shim *s, int lines); /* last lines of the boot log */
 void shim_fatal(struct shim *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void shim_begin_stop(struct shim *s, unsigned timeout_s);
@@ -106,9 +111,8 @@ void shim_begin_stop(struct shim *s, unsigned timeout_s);
 void shim_shutdown_vm(struct shim *s);
 void shim_agent_kick(struct shim *s); /* flush queued agent frames, arm EPOLLOUT when needed */
 int shim_write_state(struct shim *s, enum bundle_status status);
-
-/* archive-client.c: write all of buf, polling when fd is non-blocking */
-int shim_write_all_wait(int fd, const void *buf, size_t len);
+/* The one timer of the VM (s->timer_w): the boot deadline, then the stop sequence's steps. */
+void shim_vm_timer(struct shim_watch *w, uint32_t ev);
 
 /* shim-job.c: maintenance mode's one archive operation */
 void shim_job_start(struct shim *s); /* after setup was queued */

@@ -42,7 +42,7 @@ static void job_output(struct agentc_proc *p, int which, const uint8_t *d, size_
     if (s->job_error)
         return;
     /* blocking: the one consumer paces the guest (which pauses when we stop reading) */
-    if (shim_write_all_wait(s->job->out_fd, d, len) < 0) {
+    if (ctr_write_all_wait(s->job->out_fd, d, len) < 0) {
         job_fail(s, errno, "write the tar: %s", strerror(errno));
         agentc_signal(&s->ac, p->name, SIGKILL, NULL);
         shim_agent_kick(s);

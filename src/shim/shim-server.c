@@ -1,6 +1,7 @@
 /* The control socket <bundle>/shim.sock: exec, attach, kill and stop from
  * other processes (protocol in proto/shim.h, documented in docs/runtime.md). */
 #include "shim/shim-internal.h"
+#include "shimc/shimc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -577,30 +578,13 @@ void shim_server_reap(void *data)
     }
 }
 
-/* A sockaddr for <bundle>/shim.sock that fits sun_path whatever the bundle's length. */
-static int sock_addr(const char *bundle, struct sockaddr_un *sa, int *dirfd, ctr_error_t *err)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    *dirfd = -1;
-    if (strlen(bundle) + sizeof("/" SHIMP_SOCKET_NAME) <= sizeof(sa->sun_path)) {
-        snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", bundle, SHIMP_SOCKET_NAME);
-        return 0;
-    }
-    *dirfd = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (*dirfd < 0)
-        return ctr_fail(err, errno, "open bundle `%s`", bundle);
-    snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", *dirfd, SHIMP_SOCKET_NAME);
-    return 0;
-}
-
 int shim_server_listen(struct shim *s, ctr_error_t *err)
 {
     struct sockaddr_un sa;
     int dirfd;
     cleanup_free char *path = ctr_xasprintf("%s/%s", s->bundle, SHIMP_SOCKET_NAME);
 
-    if (sock_addr(s->bundle, &sa, &dirfd, err) < 0)
+    if (shimc_sock_addr(s->bundle, &sa, &dirfd, err) < 0)
         return -1;
     unlink(path);
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -628,41 +612,6 @@ void shim_server_close(struct shim *s)
     for (struct shim_client *c = s->clients; c; c = c->next)
         client_drop(c);
     shim_server_reap(s);
-}
-
-int shim_client_connect(const char *bundle, ctr_error_t *err)
-{
-    struct sockaddr_un sa;
-    int dirfd, fd;
-
-    if (sock_addr(bundle, &sa, &dirfd, err) < 0)
-        return -1;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    /* A unix connect waits for room in the listen backlog up to SO_SNDTIMEO: a hung
-     * shim's backlog fills up, and the connect must not wait for ever. */
-    int ms = shim_control_timeout_ms();
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    if (fd >= 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (dirfd >= 0)
-            close(dirfd);
-        if (e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT)
-            return ctr_fail_class(err, ETIMEDOUT,
-                                  "the shim on `%s/%s` did not accept the connection within %d "
-                                  "ms (hung?)",
-                                  bundle, SHIMP_SOCKET_NAME, ms);
-        return ctr_fail(err, e, "no shim answers on `%s/%s`; is the container running?", bundle,
-                        SHIMP_SOCKET_NAME);
-    }
-    if (dirfd >= 0)
-        close(dirfd);
-    tv = (struct timeval){0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    return fd;
 }
 
 /* ---- fan-out of the main process ---- */

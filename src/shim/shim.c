@@ -1,8 +1,10 @@
 /* The shim's lifecycle: preflight, boot, agent handshake, main process, exit,
- * stop sequence, final state. I/O helpers live in shim-io.c, the control
+ * final state. What the other parts call back (state, fatal error, agent kick,
+ * stop sequence) lives in shim-core.c, I/O helpers in shim-io.c, the control
  * socket in shim-server.c. */
 #include "shim/shim-internal.h"
 #include "shim/warm.h"
+#include "shimc/shimc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,131 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHIM_POWEROFF_GRACE_MS 10000 /* main exited -> VM should be off by then */
-#define SHIM_KILL_GRACE_MS 3000
-
-static bool trace_on;
-
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-void shim_trace(struct shim *s, const char *what)
-{
-    if (trace_on)
-        fprintf(stderr, "container-runtime: +%.3fs %s\n", (double)(ctr_now_ns() - s->t0) / 1e9,
-                what);
-}
-
-/* ---- state and notifications ---- */
-
-int shim_write_state(struct shim *s, enum bundle_status status)
-{
-    cleanup_error ctr_error_t err = NULL;
-
-    if (s->job)
-        return 0; /* maintenance mode leaves the stopped container's state alone */
-    s->st.status = status;
-    s->st.shim_pid = (int)getpid();
-    s->st.vmm_pid = (int)s->vm.pid;
-    free(s->st.accel);
-    s->st.accel = ctr_xstrdup(vmm_accel_name(s->accel));
-    if (status == BUNDLE_STOPPED) {
-        s->st.exit_code = s->exit_code;
-        free(s->st.exit_reason);
-        s->st.exit_reason = s->exit_reason ? ctr_xstrdup(s->exit_reason) : NULL;
-        s->st.finished_ns = realtime_ns();
-    }
-    if (bundle_state_save(s->bundle, &s->st, &err) < 0) {
-        log_warn("%s", err->msg);
-        return -1;
-    }
-    return 0;
-}
-
-static void notify(struct shim *s, int code, const char *msg)
-{
-    if (s->notify_fd < 0)
-        return;
-    cleanup_free char *line = ctr_xasprintf("%d %s\n", code, msg ? msg : "");
-    (void)ctr_write_all(s->notify_fd, line, strlen(line));
-    close(s->notify_fd);
-    s->notify_fd = -1;
-}
-
-static char *bootlog_tail(struct shim *s, int lines)
-{
-    cleanup_free char *path = ctr_xasprintf("%s/%s", s->bundle, s->bootlog_name);
-    cleanup_free char *text = NULL;
-    size_t len = 0;
-    const char *p;
-    int seen = 0;
-
-    if (ctr_read_file(path, 64u << 20, &text, &len, NULL) < 0 || len == 0)
-        return ctr_xasprintf("(%s is empty)", s->bootlog_name);
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-        text[--len] = '\0';
-    for (p = text + len; p > text; p--)
-        if (p[-1] == '\n' && ++seen == lines)
-            break;
-    return ctr_xstrdup(p);
-}
-
-void shim_fatal(struct shim *s, int code, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    if (s->error != NULL) { /* the first error is the cause; later ones are fallout */
-        log_debug("after the first error: %s", msg);
-        free(msg);
-    } else {
-        s->error = msg;
-        s->exit_code = code;
-        free(s->exit_reason);
-        s->exit_reason = ctr_xstrdup(msg);
-        notify(s, code, msg);
-    }
-    if (s->phase < SHIM_DONE && s->vm.pid > 0) {
-        s->vm_killed_by_us = true;
-        s->vmm_ops->kill(&s->vm, SIGKILL, NULL);
-    }
-}
-
 /* ---- agent channel ---- */
-
-static void agent_io(struct shim_watch *w, uint32_t ev);
-
-void shim_agent_kick(struct shim *s)
-{
-    cleanup_error ctr_error_t err = NULL;
-
-    if (s->agent_w.loop == NULL)
-        return;
-    if (agentc_flush(&s->ac, &err) < 0) {
-        /* The VMM closed its end: its exit (watched on the pidfd) says why. */
-        log_debug("%s", err->msg);
-        shim_loop_del(&s->agent_w);
-        return;
-    }
-    shim_loop_mod(&s->agent_w, (shim_server_throttled(s) ? 0 : EPOLLIN) |
-                                   (agentc_want_write(&s->ac) ? EPOLLOUT : 0));
-    if (s->local && s->local->in_w.loop && s->local->in_w.events == 0 &&
-        s->ac.out_len < AGENTC_OUT_HIGH)
-        shim_loop_mod(&s->local->in_w, EPOLLIN);
-    if (s->ac.out_len < AGENTC_OUT_HIGH) {
-        shim_server_resume_inputs(s);
-        if (s->job)
-            shim_job_pump(s);
-    }
-}
 
 static void agent_io(struct shim_watch *w, uint32_t ev)
 {
@@ -211,9 +89,9 @@ static void on_main_exec(struct agentc *c, const struct agent_reply *rep, void *
     shim_trace(s, "main process started");
     s->phase = SHIM_RUNNING;
     shim_proxy_set_running(s->proxy);
-    s->st.started_ns = realtime_ns();
+    s->st.started_ns = shim_realtime_ns();
     shim_write_state(s, BUNDLE_RUNNING);
-    notify(s, 0, "running");
+    shim_notify(s, 0, "running");
     if (s->local)
         shim_local_start_stdin(s);
     if (s->cfg.open_stdin && s->local == NULL && s->main && !s->main->in_open)
@@ -236,9 +114,6 @@ static void main_eof(struct agentc_proc *p, int which)
     shim_server_main_eof(s, which);
 }
 
-static void vm_timer(struct shim_watch *w, uint32_t ev);
-static void stop_step(struct shim *s);
-
 static void main_exit(struct agentc_proc *p, int status)
 {
     struct shim *s = p->data;
@@ -256,106 +131,11 @@ static void main_exit(struct agentc_proc *p, int status)
     shim_shutdown_vm(s);
 }
 
-void shim_shutdown_vm(struct shim *s)
-{
-    cleanup_error ctr_error_t err = NULL;
-
-    s->main_exited = true;
-    s->phase = SHIM_EXITED;
-    /* Tell vminitd at once that all was read (it would wait 250 ms for this), then
-     * give it time to sync and power off before the stop sequence steps in. */
-    s->stopping = true;
-    s->stop_stage = 2;
-    stop_step(s);
-    if (shim_loop_timer(&s->loop, &s->timer_w, SHIM_POWEROFF_GRACE_MS, vm_timer, s, &err) < 0)
-        log_warn("%s", err->msg);
-}
-
 const struct agentc_proc_ops shim_main_ops = {
     .output = main_output,
     .eof = main_eof,
     .exit = main_exit,
 };
-
-/* ---- stop sequence: SIGTERM, grace, SIGKILL, power-off, kill the VMM ---- */
-
-static void stop_step(struct shim *s)
-{
-    cleanup_error ctr_error_t err = NULL;
-    uint64_t next_ms = SHIM_KILL_GRACE_MS;
-    bool main_alive = s->main && s->phase == SHIM_RUNNING && !s->main_exited;
-
-    switch (s->stop_stage++) {
-    case 0:
-        if (main_alive) {
-            agentc_signal(&s->ac, "main", SIGTERM, NULL);
-            next_ms = (uint64_t)s->stop_timeout_s * 1000;
-            break;
-        }
-        s->stop_stage = 2;
-        /* fallthrough */
-    case 1:
-        if (main_alive) {
-            agentc_signal(&s->ac, "main", SIGKILL, NULL);
-            break;
-        }
-        s->stop_stage = 3;
-        /* fallthrough */
-    case 2: {
-        struct agent_request req = {.op = AGENT_OP_SHUTDOWN};
-        if (s->ac.hello_done && !s->ac.failed && s->agent_w.loop)
-            agentc_request(&s->ac, &req, NULL, NULL, NULL);
-        break;
-    }
-    case 3:
-        log_info("the vm did not power off; stopping qemu");
-        s->vm_killed_by_us = true;
-        s->vmm_ops->stop(&s->vm, NULL);
-        break;
-    default:
-        s->vm_killed_by_us = true;
-        s->vmm_ops->kill(&s->vm, SIGKILL, NULL);
-        next_ms = 60000;
-        break;
-    }
-    shim_agent_kick(s);
-    if (shim_loop_timer(&s->loop, &s->timer_w, next_ms, vm_timer, s, &err) < 0)
-        log_warn("%s", err->msg);
-}
-
-void shim_begin_stop(struct shim *s, unsigned timeout_s)
-{
-    if (s->stopping)
-        return;
-    s->stopping = true;
-    s->stop_timeout_s = timeout_s;
-    s->stop_stage = 0;
-    if (s->phase < SHIM_RUNNING) {
-        shim_fatal(s, 137, "stopped before the container process started");
-        return;
-    }
-    stop_step(s);
-}
-
-static void vm_timer(struct shim_watch *w, uint32_t ev)
-{
-    struct shim *s = w->data;
-    uint64_t ticks;
-
-    (void)!read(w->fd, &ticks, sizeof(ticks));
-    if (s->phase < SHIM_RUNNING && !s->stopping) {
-        cleanup_free char *tail = bootlog_tail(s, 15);
-        shim_fatal(s, 125,
-                   "the guest agent did not %s within %u ms (accelerator `%s`: %s); "
-                   "last lines of `%s/%s`:\n%s",
-                   s->phase == SHIM_BOOTING ? "answer" : "start the container process",
-                   s->cfg.vm.boot_timeout_ms, vmm_accel_name(s->accel), s->accel_why, s->bundle,
-                   s->bootlog_name, tail);
-        return;
-    }
-    if (s->stopping)
-        stop_step(s);
-}
 
 /* ---- the VMM process ---- */
 
@@ -388,14 +168,14 @@ static void vmm_exited(struct shim_watch *w, uint32_t ev)
             s->exit_reason = ctr_xasprintf("vm died: qemu (pid %d) %s", (int)s->vm.pid, how);
             if (!s->vm_killed_by_us) {
                 s->error = ctr_xstrdup(s->exit_reason);
-                notify(s, s->exit_code, s->error);
+                shim_notify(s, s->exit_code, s->error);
             }
         } else {
             cleanup_free char *tail = NULL;
             size_t n = s->vm.tail_len;
             while (n > 0 && (s->vm.tail[n - 1] == '\n' || s->vm.tail[n - 1] == '\r'))
                 n--;
-            tail = n ? ctr_xstrndup(s->vm.tail, n) : bootlog_tail(s, 15);
+            tail = n ? ctr_xstrndup(s->vm.tail, n) : shim_bootlog_tail(s, 15);
             shim_fatal(s, 125,
                        "the vm ended before the container process did: qemu %s (accelerator "
                        "`%s`); %s:\n%s",
@@ -432,16 +212,6 @@ static void on_signal(struct shim_watch *w, uint32_t ev)
         }
     }
     shim_agent_kick(s);
-}
-
-/* A live shim answers on shim.sock; a stale socket does not. */
-static bool shim_alive(const char *bundle)
-{
-    int fd = shim_client_connect(bundle, NULL);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
 }
 
 /* ---- boot ---- */
@@ -544,7 +314,7 @@ static int boot(struct shim *s, ctr_error_t *err)
     vc.console = console;
     if (shim_warm_enabled()) {
         shim_warm_prepare(s->vmm_ops, &vc, s->cfg.vm.boot_timeout_ms, &w);
-        if (trace_on && w.create_s > 0) {
+        if (s->trace && w.create_s > 0) {
             cleanup_free char *what =
                 ctr_xasprintf("warm-start template made in %.3f s", w.create_s);
             shim_trace(s, what);
@@ -552,7 +322,7 @@ static int boot(struct shim *s, ctr_error_t *err)
     } else {
         w.why_cold = ctr_xstrdup("CONTAINER_WARM_START=0");
     }
-    if (trace_on) {
+    if (s->trace) {
         cleanup_free char *what =
             w.fd >= 0 ? ctr_xasprintf("warm start (template %.12s)", w.key)
                       : ctr_xasprintf("cold boot (%s)", w.why_cold ? w.why_cold : "?");
@@ -600,7 +370,8 @@ static int boot(struct shim *s, ctr_error_t *err)
     if (s->job) {
         shim_job_start(s); /* instead of the main process */
         shim_agent_kick(s);
-        return shim_loop_timer(&s->loop, &s->timer_w, s->cfg.vm.boot_timeout_ms, vm_timer, s, err);
+        return shim_loop_timer(&s->loop, &s->timer_w, s->cfg.vm.boot_timeout_ms, shim_vm_timer, s,
+                               err);
     }
     if (s->local)
         shim_local_winsize(s->local, &rows, &cols);
@@ -612,7 +383,7 @@ static int boot(struct shim *s, ctr_error_t *err)
     if (s->main == NULL)
         return -1;
     shim_agent_kick(s);
-    return shim_loop_timer(&s->loop, &s->timer_w, s->cfg.vm.boot_timeout_ms, vm_timer, s, err);
+    return shim_loop_timer(&s->loop, &s->timer_w, s->cfg.vm.boot_timeout_ms, shim_vm_timer, s, err);
 }
 
 /* One VM per bundle at a time: a running shim and a maintenance VM both hold an
@@ -660,8 +431,7 @@ static void job_result(const struct shim_archive_job *job, const struct shimp_ms
     (void)ctr_write_all(job->result_fd, json, len);
 }
 
-int shim_archive_offline(const char *bundle, const struct shim_archive_job *job,
-                         struct shim_archive_stat *st, ctr_error_t *err)
+int shim_archive_offline(const char *bundle, const struct shim_archive_job *job, ctr_error_t *err)
 {
     struct shim_run_opts o = {.foreground = false, .notify_fd = -1};
     struct shimp_msg m = {.kind = SHIMP_MSG_REPLY};
@@ -676,13 +446,6 @@ int shim_archive_offline(const char *bundle, const struct shim_archive_job *job,
     } else {
         m.ok = true;
         m.stat = pst;
-        if (st && pst) {
-            st->name = ctr_xstrdup(pst->name ? pst->name : "");
-            st->size = pst->size;
-            st->mode = pst->mode;
-            st->mtime = ctr_xstrdup(pst->mtime ? pst->mtime : "");
-            st->link_target = ctr_xstrdup(pst->link_target ? pst->link_target : "");
-        }
     }
     job_result(job, &m);
     agent_path_stat_release(pst);
@@ -701,7 +464,7 @@ static int run_bundle(const char *bundle, const struct shim_run_opts *opts,
     int ret = -1;
 
     *exit_code = 125;
-    trace_on = getenv("CONTAINER_RUNTIME_TRACE") != NULL;
+    s.trace = getenv("CONTAINER_RUNTIME_TRACE") != NULL;
     s.t0 = ctr_now_ns();
     s.bundle = realpath(bundle, NULL);
     if (s.bundle == NULL)
@@ -717,13 +480,13 @@ static int run_bundle(const char *bundle, const struct shim_run_opts *opts,
     signal(SIGPIPE, SIG_IGN);
     if (bundle_config_load(bundle, &s.cfg, err) < 0)
         goto out_notify;
-    if (shim_alive(bundle)) {
+    if (shimc_answers(bundle)) { /* a live shim answers; a stale socket does not */
         ctr_fail(err, EBUSY, "container `%s` is running already (bundle `%s`)", s.cfg.id, bundle);
         goto out_notify;
     }
     if (lock_bundle(&s, bundle, err) < 0)
         goto out_notify;
-    s.st.created_ns = realtime_ns();
+    s.st.created_ns = shim_realtime_ns();
     /* a maintenance VM has no network: no TAPs, no published ports */
     if (shim_preflight(&s, err) < 0 || (!job && shim_net_setup(&s, err) < 0))
         goto out_state;
@@ -774,7 +537,7 @@ out_state:
     shim_server_vm_gone(&s);
     shim_server_close(&s);
     s.vmm_ops->release(&s.vm);
-    notify(&s, s.exit_code, s.error ? s.error : "exited");
+    shim_notify(&s, s.exit_code, s.error ? s.error : "exited");
     *exit_code = s.exit_code;
     ret = 0;
     if (s.error) {
@@ -789,7 +552,7 @@ out_state:
     goto out;
 out_notify:
     if (*err)
-        notify(&s, 125, (*err)->msg);
+        shim_notify(&s, 125, (*err)->msg);
 out:
     shim_loop_del(&s.timer_w);
     shim_loop_del(&s.sig_w);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "daemon/api/api.h"
-#include "shim/shim.h"
+#include "shimc/shimc.h"
 
 #include <openssl/evp.h>
 
@@ -238,11 +238,11 @@ static void test_signals(void **state)
 
 static void test_path_stat_header(void **state)
 {
-    struct shim_archive_stat st = {.name = "passwd",
-                                   .size = 1234,
-                                   .mode = (1u << 27) | 0777,
-                                   .mtime = "2024-01-02T03:04:05Z",
-                                   .link_target = "/etc/real \"q\""};
+    struct shimc_path_stat st = {.name = "passwd",
+                                 .size = 1234,
+                                 .mode = (1u << 27) | 0777,
+                                 .mtime = "2024-01-02T03:04:05Z",
+                                 .link_target = "/etc/real \"q\""};
     char *h = dmn_path_stat_header(&st);
     unsigned char raw[512];
     int n = EVP_DecodeBlock(raw, (unsigned char *)h, (int)strlen(h));
@@ -259,7 +259,7 @@ static void test_path_stat_header(void **state)
     json_decref(j);
     free(h);
     /* missing fields: docker's zero values, never a null */
-    struct shim_archive_stat empty = {0};
+    struct shimc_path_stat empty = {0};
     h = dmn_path_stat_header(&empty);
     n = EVP_DecodeBlock(raw, (unsigned char *)h, (int)strlen(h));
     while (n > 0 && raw[n - 1] == '\0')

@@ -1,11 +1,10 @@
-/* The C API for `cp` and `export` (shim.h): a running container's shim does the
+/* `cp` and `export` (shimc.h): a running container's shim does the
  * work over shim.sock; a stopped container is booted in maintenance mode by running
  * `container-runtime archive BUNDLE ...` (docs/runtime.md, "Files"). */
-#include "shim/shim-internal.h"
+#include "shimc/shimc-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,15 +15,7 @@
 
 #define RESULT_MAX (64u * 1024)
 
-static char *runtime_path;
-
-void ctr_archive_set_runtime(const char *path)
-{
-    free(runtime_path);
-    runtime_path = path ? ctr_xstrdup(path) : NULL;
-}
-
-void shim_archive_stat_release(struct shim_archive_stat *st)
+void shimc_path_stat_release(struct shimc_path_stat *st)
 {
     if (st == NULL)
         return;
@@ -34,7 +25,7 @@ void shim_archive_stat_release(struct shim_archive_stat *st)
     memset(st, 0, sizeof(*st));
 }
 
-static void stat_copy(struct shim_archive_stat *out, const struct agent_path_stat *in)
+static void stat_copy(struct shimc_path_stat *out, const struct agent_path_stat *in)
 {
     if (out == NULL || in == NULL)
         return;
@@ -43,29 +34,6 @@ static void stat_copy(struct shim_archive_stat *out, const struct agent_path_sta
     out->mode = in->mode;
     out->mtime = ctr_xstrdup(in->mtime ? in->mtime : "");
     out->link_target = ctr_xstrdup(in->link_target ? in->link_target : "");
-}
-
-/* Write everything, also to a descriptor the caller left non-blocking (waits). */
-int shim_write_all_wait(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-                return -1;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* ---- running container: one session on shim.sock ---- */
@@ -106,7 +74,7 @@ static int conn_msg(const struct agent_frame *f, struct shimp_msg *m, ctr_error_
 }
 
 /* Send the request and wait for its reply; a refusal becomes the error. */
-static int conn_start(struct conn *c, const struct shimp_request *req, struct shim_archive_stat *st,
+static int conn_start(struct conn *c, const struct shimp_request *req, struct shimc_path_stat *st,
                       ctr_error_t *err)
 {
     size_t len;
@@ -153,7 +121,7 @@ static int conn_exit(const struct agent_frame *f, ctr_error_t *err)
 
 static int conn_open(struct conn *c, const char *bundle)
 {
-    c->fd = shim_client_connect(bundle, NULL);
+    c->fd = shimc_connect(bundle, NULL);
     c->off = c->len = 0;
     agent_decoder_init(&c->dec);
     return c->fd;
@@ -167,15 +135,14 @@ static void conn_close(struct conn *c)
     agent_decoder_release(&c->dec);
 }
 
-static int live_stat(struct conn *c, const char *path, struct shim_archive_stat *st,
-                     ctr_error_t *err)
+static int live_stat(struct conn *c, const char *path, struct shimc_path_stat *st, ctr_error_t *err)
 {
     struct shimp_request req = {.op = SHIMP_OP_ARCHIVE_STAT, .path = (char *)path};
     return conn_start(c, &req, st, err);
 }
 
 static int live_get(struct conn *c, const char *path, bool export_all, int out_fd,
-                    struct shim_archive_stat *st, ctr_error_t *err)
+                    struct shimc_path_stat *st, ctr_error_t *err)
 {
     struct shimp_request req = {
         .op = SHIMP_OP_ARCHIVE_GET, .path = (char *)path, .export_all = export_all};
@@ -189,7 +156,7 @@ static int live_get(struct conn *c, const char *path, bool export_all, int out_f
         if (f.type == AGENT_FRAME_CONTROL)
             return conn_exit(&f, err);
         if (f.type == AGENT_FRAME_DATA && f.stream == SHIMP_STREAM_STDOUT &&
-            shim_write_all_wait(out_fd, f.payload, f.length) < 0)
+            ctr_write_all_wait(out_fd, f.payload, f.length) < 0)
             return ctr_fail(err, errno, "write the tar of `%s`", path); /* closing stops it */
     }
 }
@@ -250,27 +217,6 @@ static int conn_msg_text(char *text, struct shimp_msg *m)
     return 0;
 }
 
-static char *find_runtime(void)
-{
-    const char *env = getenv("CONTAINER_RUNTIME_BIN");
-    char self[4096];
-    ssize_t n;
-
-    if (runtime_path)
-        return ctr_xstrdup(runtime_path);
-    if (env && env[0])
-        return ctr_xstrdup(env);
-    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *p = ctr_xasprintf("%s/container-runtime", dirname(self));
-        if (access(p, X_OK) == 0)
-            return p;
-        free(p);
-    }
-    return ctr_xstrdup("container-runtime");
-}
-
 /* Read the result pipe and stderr to their ends (both, so neither can fill up). */
 static void drain2(int a, int b, char **out_a, char **out_b)
 {
@@ -311,12 +257,12 @@ static void drain2(int a, int b, char **out_a, char **out_b)
 }
 
 static int offline(const char *bundle, enum shimp_op op, const char *path, bool export_all,
-                   int in_fd, int out_fd, struct shim_archive_stat *st, ctr_error_t *err)
+                   int in_fd, int out_fd, struct shimc_path_stat *st, ctr_error_t *err)
 {
     static const char *const ops[] = {[SHIMP_OP_ARCHIVE_STAT] = "stat",
                                       [SHIMP_OP_ARCHIVE_GET] = "get",
                                       [SHIMP_OP_ARCHIVE_PUT] = "put"};
-    cleanup_free char *rt = find_runtime(), *result = NULL, *errtext = NULL;
+    cleanup_free char *rt = shimc_runtime(), *result = NULL, *errtext = NULL;
     const char *argv[] = {rt, "archive", bundle, ops[op], path, "--result-fd", "3", NULL, NULL};
     int res[2] = {-1, -1}, errp[2] = {-1, -1}, status = 0;
     struct shimp_msg m = {0};
@@ -385,7 +331,7 @@ static int offline(const char *bundle, enum shimp_op op, const char *path, bool 
 /* ---- entry points ---- */
 
 static int archive_once(const char *bundle, enum shimp_op op, const char *path, bool export_all,
-                        int in_fd, int out_fd, struct shim_archive_stat *st, ctr_error_t *err)
+                        int in_fd, int out_fd, struct shimc_path_stat *st, ctr_error_t *err)
 {
     struct conn c;
     int r;
@@ -407,7 +353,7 @@ static int archive_once(const char *bundle, enum shimp_op op, const char *path, 
     }
     conn_close(&c);
     if (r < 0 && st)
-        shim_archive_stat_release(st);
+        shimc_path_stat_release(st);
     return r;
 }
 
@@ -418,7 +364,7 @@ static int archive_once(const char *bundle, enum shimp_op op, const char *path, 
 #define BUSY_STEP_MS 100
 
 static int archive_op(const char *bundle, enum shimp_op op, const char *path, bool export_all,
-                      int in_fd, int out_fd, struct shim_archive_stat *st, ctr_error_t *err)
+                      int in_fd, int out_fd, struct shimc_path_stat *st, ctr_error_t *err)
 {
     if (path == NULL || path[0] != '/')
         return ctr_fail(err, EINVAL, "path `%s` in the container must be absolute",
@@ -443,22 +389,22 @@ static int archive_op(const char *bundle, enum shimp_op op, const char *path, bo
     }
 }
 
-int ctr_archive_stat(const char *bundle_dir, const char *path, struct shim_archive_stat *st,
-                     ctr_error_t *err)
+int shimc_archive_stat(const char *bundle_dir, const char *path, struct shimc_path_stat *st,
+                       ctr_error_t *err)
 {
     memset(st, 0, sizeof(*st));
     return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_STAT, path, false, -1, -1, st, err);
 }
 
-int ctr_archive_get(const char *bundle_dir, const char *path, bool export_all, int out_fd,
-                    struct shim_archive_stat *st, ctr_error_t *err)
+int shimc_archive_get(const char *bundle_dir, const char *path, bool export_all, int out_fd,
+                      struct shimc_path_stat *st, ctr_error_t *err)
 {
     if (st)
         memset(st, 0, sizeof(*st));
     return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_GET, path, export_all, -1, out_fd, st, err);
 }
 
-int ctr_archive_put(const char *bundle_dir, const char *path, int in_fd, ctr_error_t *err)
+int shimc_archive_put(const char *bundle_dir, const char *path, int in_fd, ctr_error_t *err)
 {
     return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_PUT, path, false, in_fd, -1, NULL, err);
 }
