@@ -5,7 +5,7 @@
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
 BUILD ?= build-asan
-SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DCTR_DEBUG
 else ifeq ($(SANITIZE),fuzz)
 BUILD ?= build-fuzz
 CC := clang

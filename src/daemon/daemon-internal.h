@@ -393,4 +393,41 @@ char **dmn_json_strv(json_t *a); /* array of strings → strv; NULL if not an ar
 /* Docker's 8-byte header of a multiplexed stream. */
 void dmn_mux_header(uint8_t hdr[8], int stream, uint32_t len);
 
+/* ---- Locks (locks.c): the order, checked ----
+ * A thread takes the daemon's locks in this order only (rank increasing):
+ *   1. c->op_lock   per container: serializes start/stop/kill/remove of one container;
+ *                   never two at once
+ *   2. d->net_lock  networks, addresses, nft table, DNS servers
+ *   3. d->img_lock  the image store
+ *   4. d->lock      containers, execs, events (d->cond waits on it)
+ *   5. e->wlock     frames written to one exec's shim session
+ *   6. job locks    a transfer job's own state (files.c)
+ * Take and release them with dmn_mutex_lock/unlock (or the dmn_lock()... shorthands):
+ * a lock of a lower or equal rank taken while a higher one is held is logged as
+ * "lock order violated" (tests fail on it) and aborts debug builds (CTR_DEBUG). */
+enum dmn_rank {
+    DMN_RANK_OP = 1,
+    DMN_RANK_NET,
+    DMN_RANK_IMG,
+    DMN_RANK_CTRS,
+    DMN_RANK_EXEC,
+    DMN_RANK_JOB,
+    DMN_RANK_COUNT
+};
+void dmn_mutex_lock(pthread_mutex_t *m, enum dmn_rank rank);
+void dmn_mutex_unlock(pthread_mutex_t *m, enum dmn_rank rank);
+/* 0 when taking a lock of rank now keeps the order, else -1 (logged, counted). */
+int dmn_rank_check(enum dmn_rank rank);
+bool dmn_rank_held(enum dmn_rank rank);
+const char *dmn_rank_name(enum dmn_rank rank);
+unsigned dmn_lock_violations(void);
+#define dmn_lock(d) dmn_mutex_lock(&(d)->lock, DMN_RANK_CTRS)
+#define dmn_unlock(d) dmn_mutex_unlock(&(d)->lock, DMN_RANK_CTRS)
+#define dmn_img_lock(d) dmn_mutex_lock(&(d)->img_lock, DMN_RANK_IMG)
+#define dmn_img_unlock(d) dmn_mutex_unlock(&(d)->img_lock, DMN_RANK_IMG)
+#define dmn_net_lock(d) dmn_mutex_lock(&(d)->net_lock, DMN_RANK_NET)
+#define dmn_net_unlock(d) dmn_mutex_unlock(&(d)->net_lock, DMN_RANK_NET)
+#define dmn_op_lock(c) dmn_mutex_lock(&(c)->op_lock, DMN_RANK_OP)
+#define dmn_op_unlock(c) dmn_mutex_unlock(&(c)->op_lock, DMN_RANK_OP)
+
 #endif

@@ -8,6 +8,10 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <fcntl.h>
 
 #include "daemon/api/api.h"
 #include "shimc/shimc.h"
@@ -271,6 +275,37 @@ static void test_path_stat_header(void **state)
     free(h);
 }
 
+/* The lock order (locks.c): in order is silent; out of order is counted and logged, and
+ * aborts a debug build. Run in a child: the abort must not end the test process. */
+static void test_lock_order(void **state)
+{
+    (void)state;
+    pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER, b = PTHREAD_MUTEX_INITIALIZER;
+    dmn_mutex_lock(&a, DMN_RANK_OP);
+    dmn_mutex_lock(&b, DMN_RANK_CTRS);
+    assert_true(dmn_rank_held(DMN_RANK_CTRS));
+    dmn_mutex_unlock(&b, DMN_RANK_CTRS);
+    dmn_mutex_unlock(&a, DMN_RANK_OP);
+    assert_false(dmn_rank_held(DMN_RANK_OP));
+    assert_int_equal(dmn_lock_violations(), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        ctr_log_set_sink(devnull, false);
+        dmn_mutex_lock(&b, DMN_RANK_IMG);
+        dmn_mutex_lock(&a, DMN_RANK_NET); /* net_lock after img_lock: wrong */
+        _exit(dmn_lock_violations() == 1 ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+#ifdef CTR_DEBUG
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+#else
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_mux_header),
         cmocka_unit_test(test_signals),
         cmocka_unit_test(test_path_stat_header),
+        cmocka_unit_test(test_lock_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
