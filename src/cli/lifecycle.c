@@ -7,26 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const signal_names[] = {
-    "HUP",  "INT",   "QUIT", "ILL",  "TRAP", "ABRT", "IOT",  "BUS",    "FPE",
-    "KILL", "USR1",  "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD",
-    "CONT", "STOP",  "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",   "VTALRM",
-    "PROF", "WINCH", "IO",   "POLL", "PWR",  "SYS",  NULL};
-
 int cli_check_signal(const char *s, ctr_error_t *err)
 {
-    const char *n = s;
     long v;
+    int sig;
 
-    if (isdigit((unsigned char)*s))
-        return cli_parse_long("--signal", s, 1, 64, &v, err) < 0 ? -1 : 0;
-    if (strncasecmp(n, "SIG", 3) == 0)
-        n += 3;
-    for (const char *const *p = signal_names; *p; p++)
-        if (strcasecmp(n, *p) == 0)
-            return 0;
-    if (strncasecmp(n, "RTMIN", 5) == 0 || strncasecmp(n, "RTMAX", 5) == 0)
+    if (ctr_signal_parse(s, &sig) == 0)
         return 0;
+    if (isdigit((unsigned char)*s)) /* its range in the message */
+        return cli_parse_long("--signal", s, 1, 64, &v, err) < 0 ? -1 : 0;
     return ctr_fail(err, 0,
                     "invalid signal `%s`: use a name such as `TERM`, `SIGKILL` or a "
                     "number 1-64",

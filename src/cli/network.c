@@ -12,30 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A DNS name (container alias, --add-host name, --dns-search): letters, digits, '-', '_',
- * '.', at most 253 characters, not starting with '-' or '.'. */
-static bool dns_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.')
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-            return false;
-    return true;
-}
-
-/* docker's network names: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
-static bool net_name_ok(const char *s)
-{
-    if (!isalnum((unsigned char)s[0]) || strlen(s) > 128)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-            return false;
-    return true;
-}
-
 static int ipv4_check(const char *flag, const char *v, const char *ip, ctr_error_t *err)
 {
     struct in_addr a;
@@ -64,7 +40,7 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
                             "invalid value `%s` for `--network`: sharing another container's "
                             "network is not supported (each container is its own VM)",
                             v);
-        if (!net_name_ok(v))
+        if (net_network_check_name(v, NULL) < 0)
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--network`: a network name has letters, "
                             "digits, `_`, `.` and `-`, and starts with a letter or digit",
@@ -74,7 +50,7 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
                 return ctr_fail(err, 0, "`--network %s` given twice", v);
         ctr_strv_append(&o->networks, v);
     } else if (strcmp(flag, "network-alias") == 0) {
-        if (!dns_name_ok(v))
+        if (!net_dns_name_ok(v))
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--network-alias`: a DNS name has letters, "
                             "digits, `-`, `_` and `.`",
@@ -85,7 +61,7 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
             return -1;
         ctr_strv_append(&o->dns, v);
     } else if (strcmp(flag, "dns-search") == 0) {
-        if (strcmp(v, ".") != 0 && !dns_name_ok(v))
+        if (strcmp(v, ".") != 0 && !net_dns_name_ok(v))
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--dns-search`: expected a domain such as "
                             "example.com (or `.` for none)",
@@ -106,7 +82,7 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
         if (sep == NULL || sep == v)
             return ctr_fail(err, 0, "invalid value `%s` for `--add-host`: expected NAME:IP", v);
         cleanup_free char *name = ctr_xstrndup(v, (size_t)(sep - v));
-        if (!dns_name_ok(name))
+        if (!net_dns_name_ok(name))
             return ctr_fail(err, 0, "invalid value `%s` for `--add-host`: `%s` is not a host name",
                             v, name);
         if (strcmp(sep + 1, "host-gateway") != 0 && ipv4_check("add-host", v, sep + 1, err) < 0)
@@ -374,7 +350,7 @@ static int netcmd_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         ctr_strv_append(&o->labels, v);
         break;
     case O_ALIAS:
-        if (!dns_name_ok(v))
+        if (!net_dns_name_ok(v))
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--alias`: a DNS name has letters, digits, "
                             "`-`, `_` and `.`",
@@ -453,7 +429,7 @@ int cli_cmd_network_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error
     int r = netcmd_parse(ctx, opts, argc, argv, &o, &pos, 1, 1, "a network name", err);
     if (r != 0)
         return r == 1 ? 0 : -1;
-    if (!net_name_ok(pos[0])) {
+    if (net_network_check_name(pos[0], NULL) < 0) {
         netcmd_release(&o);
         return ctr_fail(err, 0,
                         "invalid network name `%s`: letters, digits, `_`, `.` and `-`, starting "

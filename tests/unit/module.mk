@@ -15,6 +15,10 @@ test-cli-progress_SRCS := tests/unit/test-cli-progress.c $(CLI_LIB_SRCS)
 test-cli-net_SRCS := tests/unit/test-cli-net.c $(CLI_LIB_SRCS)
 test-cli-text_SRCS := tests/unit/test-cli-text.c $(CLI_LIB_SRCS)
 
+# src/common
+UNIT_TESTS += test-common
+test-common_SRCS := tests/unit/test-common.c
+
 # src/daemon
 UNIT_TESTS += test-daemon test-daemon-net test-daemon-names test-daemon-input
 test-daemon_SRCS := tests/unit/test-daemon.c
