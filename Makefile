@@ -92,6 +92,11 @@ check: all format-check
 	$(MAKE) SANITIZE=1 all
 	tests/run
 
+# Only the unit tests, of both builds (seconds): `tests/run --unit`.
+check-unit: all
+	$(MAKE) SANITIZE=1 all
+	tests/run --unit
+
 # Each fuzz target for FUZZ_SECONDS (default 600) after its regression inputs (docs/testing.md).
 check-long:
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),600) tests/run fuzz/
@@ -105,5 +110,5 @@ format-check:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all check check-long clean format format-check fuzz
+.PHONY: all check check-unit check-long clean format format-check fuzz
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -42,7 +42,7 @@ static int long_flag(const char *cmd, const struct cli_option *opts, int argc, c
                         "unknown flag `--%.*s` for `container %s`; see `container %s --help`",
                         (int)len, a, cmd, cmd);
     }
-    if (!o->has_arg) {
+    if (!o->arg) {
         if (eq)
             return ctr_fail(err, 0, "flag `--%s` of `container %s` takes no value (got `%s`)",
                             o->long_name, cmd, eq + 1);
@@ -71,7 +71,7 @@ static int short_flags(const char *cmd, const struct cli_option *opts, int argc,
                             "unknown flag `-%c` for `container %s`; see `container %s --help`", *a,
                             cmd, cmd);
         }
-        if (!o->has_arg) {
+        if (!o->arg) {
             if (fn(opaque, o->id, NULL, err) < 0)
                 return -1;
             continue;
@@ -151,9 +151,48 @@ int cli_check_args(const char *cmd, char **pos, int min, int max, const char *wh
     return 0;
 }
 
-void cli_print_usage(const struct cli_ctx *ctx, FILE *f)
+static bool opt_end(const struct cli_option *o)
+{
+    return o->long_name == NULL && o->short_name == 0;
+}
+
+void cli_print_options(const struct cli_option *opts, FILE *f)
+{
+    for (const struct cli_option *o = opts; o && !opt_end(o); o++) {
+        if (o->help == NULL)
+            continue;
+        char *names = o->short_name ? ctr_xasprintf("-%c", o->short_name) : ctr_xstrdup("   ");
+        if (o->long_name) {
+            char *n = ctr_xasprintf("%s%s--%s", names, o->short_name ? ", " : " ", o->long_name);
+            free(names);
+            names = n;
+        }
+        for (const struct cli_option *a = opts; !opt_end(a); a++) {
+            if (a->help || a->id != o->id || a->long_name == NULL)
+                continue;
+            char *n = a->short_name
+                          ? ctr_xasprintf("%s, -%c, --%s", names, a->short_name, a->long_name)
+                          : ctr_xasprintf("%s, --%s", names, a->long_name);
+            free(names);
+            names = n;
+        }
+        if (o->arg) {
+            char *n = ctr_xasprintf("%s %s", names, o->arg);
+            free(names);
+            names = n;
+        }
+        if (strlen(names) <= 22)
+            fprintf(f, "  %-23s %s\n", names, o->help);
+        else
+            fprintf(f, "  %s  %s\n", names, o->help);
+        free(names);
+    }
+}
+
+void cli_print_usage(const struct cli_ctx *ctx, const struct cli_option *opts, FILE *f)
 {
     fprintf(f, "%s", ctx->usage ? ctx->usage : "");
+    cli_print_options(opts, f);
 }
 
 int cli_parse_format(const char *s, enum cli_format *out, ctr_error_t *err)

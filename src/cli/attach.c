@@ -13,7 +13,10 @@ static int attach_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 
 int cli_cmd_attach(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"no-stdin", 0, false, O_NO_STDIN}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_BOOL(0, "no-stdin", O_NO_STDIN, "do not attach stdin"),
+        CLI_OPT_END,
+    };
     cleanup_strv char **pos = NULL;
     cleanup_free char *eid = NULL, *path = NULL, *id = NULL;
     bool no_stdin = false, tty, send_stdin;
@@ -22,7 +25,7 @@ int cli_cmd_attach(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_check_args("attach", pos, 1, 1, "exactly one container", err) < 0)

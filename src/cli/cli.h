@@ -28,13 +28,33 @@ struct cli_ctx {
     int fail_code;     /* exit code when the command fails (0: the default) */
 };
 
-/* ---- options (args.c) ---- */
+/* ---- options (args.c) ----
+ * Each command has one table of its flags, one line per flag (kvmtool's OPT_* style):
+ *     CLI_OPT_BOOL('d', "detach", O_DETACH, "run in the background"),
+ *     CLI_OPT_ARG('e', "env", "NAME[=VALUE]", O_ENV, "set an environment variable"),
+ *     CLI_OPT_END,
+ * cli_parse_opts parses argv against it and cli_print_usage prints the command's
+ * --help from it. A flag with NULL help is an alias, listed beside the first flag of
+ * the same id (`--rm, --remove`), or hidden when there is none. */
 struct cli_option {
     const char *long_name; /* without "--"; NULL for a short-only flag */
     char short_name;       /* 0 when none */
-    bool has_arg;
+    const char *arg;       /* the value's name in the help (`FILE`); NULL: takes no value */
     int id;
+    const char *help; /* one line; NULL: an alias or a hidden flag */
 };
+#define CLI_OPT_BOOL(s, l, id, help)                                                               \
+    {                                                                                              \
+        (l), (s), NULL, (id), (help)                                                               \
+    }
+#define CLI_OPT_ARG(s, l, arg, id, help)                                                           \
+    {                                                                                              \
+        (l), (s), (arg), (id), (help)                                                              \
+    }
+#define CLI_OPT_END                                                                                \
+    {                                                                                              \
+        NULL, 0, NULL, 0, NULL                                                                     \
+    }
 /* Stop at the first positional argument (run IMAGE CMD..., exec ID CMD...). */
 #define CLI_PARSE_STOP_AT_POSITIONAL 1u
 typedef int (*cli_opt_fn)(void *opaque, int id, const char *value, ctr_error_t *err);
@@ -48,8 +68,11 @@ int cli_parse_opts(const char *cmd, const struct cli_option *opts, unsigned flag
 /* An integer flag value in [min, max]; messages name the flag. */
 int cli_parse_long(const char *flag, const char *s, long min, long max, long *out,
                    ctr_error_t *err);
-/* Print the usage of the current command (ctx->usage) to f. */
-void cli_print_usage(const struct cli_ctx *ctx, FILE *f);
+/* Print the --help of the current command to f: its usage line(s) (ctx->usage, from the
+ * dispatch table), then one line per flag of opts. */
+void cli_print_usage(const struct cli_ctx *ctx, const struct cli_option *opts, FILE *f);
+/* The flag lines alone (for tests and `container help`). */
+void cli_print_options(const struct cli_option *opts, FILE *f);
 /* Require between min and max positionals (max < 0: any). */
 int cli_check_args(const char *cmd, char **pos, int min, int max, const char *what,
                    ctr_error_t *err);

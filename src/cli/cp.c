@@ -562,7 +562,10 @@ static int copy_to(const struct cli_ctx *ctx, const struct cp_opts *o, const cha
 int cli_cmd_cp(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"archive", 'a', false, O_ARCHIVE}, {"follow-link", 'L', false, O_FOLLOW}, {0}};
+        CLI_OPT_BOOL('a', "archive", O_ARCHIVE, "keep owners (uid/gid) of what is copied"),
+        CLI_OPT_BOOL('L', "follow-link", O_FOLLOW, "follow a symbolic link in SRC_PATH"),
+        CLI_OPT_END,
+    };
     struct cp_opts o = {0};
     cleanup_strv char **pos = NULL;
     const char *spath = NULL, *dpath = NULL;
@@ -570,7 +573,7 @@ int cli_cmd_cp(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_check_args("cp", pos, 2, 2, "a source and a destination", err) < 0)
@@ -610,14 +613,17 @@ static int fd_sink(void *opaque, const char *data, size_t len)
 
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"output", 'o', true, O_OUTPUT}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG('o', "output", "FILE", O_OUTPUT, "write to FILE instead of stdout"),
+        CLI_OPT_END,
+    };
     const char *output = NULL;
     cleanup_strv char **pos = NULL;
     int r = cli_parse_opts("export", opts, 0, argc, argv, export_opt, &output, &pos, err);
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_check_args("export", pos, 1, 1, "exactly one container", err) < 0)

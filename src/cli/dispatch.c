@@ -14,46 +14,13 @@ struct command {
     const char *usage;
 };
 
-#define RUN_FLAGS                                                                                  \
-    "  -d, --detach            run in the background and print the container id\n"                 \
-    "  -i, --interactive       keep stdin open\n"                                                  \
-    "  -t, --tty               allocate a terminal\n"                                              \
-    "      --rm, --remove      remove the container when it exits\n"                               \
-    "      --name NAME         name the container\n"                                               \
-    "  -e, --env NAME[=VALUE]  set an environment variable (NAME alone: take ours)\n"              \
-    "      --env-file FILE     read environment variables from FILE\n"                             \
-    "  -w, --workdir DIR       working directory inside the container\n"                           \
-    "  -u, --user USER[:GROUP] user to run as\n"                                                   \
-    "      --entrypoint CMD    override the image's entrypoint (\"\" clears it)\n"                 \
-    "  -c, --cpus N            vCPUs of the container's VM (default 2)\n"                          \
-    "  -m, --memory SIZE       memory of the VM, e.g. 512m, 1g (default 1g, at least 128m)\n"      \
-    "  -l, --label KEY[=VALUE] add a label\n"                                                      \
-    "      --cidfile FILE      write the container id to FILE\n"                                   \
-    "      --init              run an init that reaps zombies and forwards signals\n"              \
-    "      --read-only         mount the root filesystem read-only\n"                              \
-    "      --ulimit NAME=SOFT[:HARD]  set a resource limit (nofile, nproc, core, ...)\n"           \
-    "  -v, --volume SRC:DST[:ro]  bind a host path (absolute) or a named volume\n"                 \
-    "      --mount type=bind|volume|tmpfs,source=,target=[,readonly]  the same, spelled out\n"     \
-    "      --tmpfs PATH[:OPTS]  mount a tmpfs (size=64m,mode=1777,...)\n"                          \
-    "      --shm-size SIZE     size of /dev/shm (e.g. 256m)\n"                                     \
-    "  -p, --publish [IP:][HPORT[-HPORT]:]CPORT[-CPORT][/tcp|udp]  publish container ports on\n"   \
-    "                          the host (no HPORT: a free port, see `container port`)\n"           \
-    "      --network NAME      attach to a network (repeatable; default: `default`; `none`)\n"     \
-    "      --network-alias NAME  another DNS name on the first network\n"                          \
-    "      --dns IP            nameserver for the container (repeatable)\n"                        \
-    "      --dns-search DOMAIN  DNS search domain (repeatable)\n"                                  \
-    "      --dns-option OPT    resolv.conf option, e.g. ndots:2 (repeatable)\n"                    \
-    "      --no-dns            leave the image's /etc/resolv.conf alone\n"                         \
-    "      --add-host NAME:IP  add a line to /etc/hosts (IP may be `host-gateway`)\n"
-
 static const struct command system_cmds[] = {
     {"start", NULL, cli_cmd_system_start, NULL, "start the daemon (container-apiserver)",
      "usage: container system start [--root DIR] [--run-root DIR] [--kernel PATH] [--initrd PATH]\n"
      "                              [--timeout SECONDS] [--log-level LEVEL]\n"
      "Starts container-apiserver in the background and waits until it answers.\n"},
     {"stop", NULL, cli_cmd_system_stop, NULL, "stop the daemon (containers keep running)",
-     "usage: container system stop [--containers] [--timeout SECONDS]\n"
-     "  --containers   stop every container first\n"},
+     "usage: container system stop [--containers] [--timeout SECONDS]\n"},
     {"status", NULL, cli_cmd_system_status, NULL, "show whether the daemon runs and its state",
      "usage: container system status [--format json|table]\n"},
     {"version", NULL, cli_cmd_system_version, NULL, "show client and daemon versions",
@@ -87,10 +54,7 @@ static const struct command volume_cmds[] = {
 
 static const struct command network_cmds[] = {
     {"create", NULL, cli_cmd_network_create, NULL, "create a network",
-     "usage: container network create [--subnet CIDR] [--internal] [-l KEY=VALUE]... NAME\n"
-     "      --subnet CIDR   IPv4 subnet (default: the first free /24 of 192.168.64.0/18)\n"
-     "      --internal      no route to the outside (no NAT)\n"
-     "  -l, --label KEY=VALUE  add a label\n"},
+     "usage: container network create [--subnet CIDR] [--internal] [-l KEY=VALUE]... NAME\n"},
     {"list", "ls", cli_cmd_network_ls, NULL, "list networks",
      "usage: container network list [-q] [-f/--filter KEY=VALUE]... [--format json|table]\n"
      "  filters: name, id, label=KEY[=VALUE], driver, scope, type (custom|builtin), dangling\n"},
@@ -125,12 +89,7 @@ static const struct command image_cmds[] = {
     {"save", NULL, cli_cmd_image_save, NULL, "save images to an archive",
      "usage: container image save -o FILE IMAGE...   (or to stdout)\n"},
     {"pull", NULL, cli_cmd_image_pull, NULL, "pull an image from a registry",
-     "usage: container image pull [OPTIONS] REFERENCE\n"
-     "      --platform OS/ARCH[/VARIANT]  the image of an index to pull (default: the host's)\n"
-     "      --os OS, -a/--arch ARCH      replace that part of the platform\n"
-     "      --max-concurrent-downloads N  blobs downloaded in parallel (1-32, default 3)\n"
-     "      --scheme http|https|auto      auto: https; http on loopback if TLS fails\n"
-     "      --progress none|plain|ansi    default: ansi on a terminal, plain otherwise\n"},
+     "usage: container image pull [OPTIONS] REFERENCE\n"},
     {"push", NULL, cli_cmd_image_push, NULL, "push an image to a registry",
      "usage: container image push [--scheme http|https|auto] [--progress none|plain|ansi] "
      "REFERENCE\n"},
@@ -150,13 +109,11 @@ static const struct command registry_cmds[] = {
 
 static const struct command commands[] = {
     {"run", NULL, cli_cmd_run, NULL, "run a command in a new container",
-     "usage: container run [OPTIONS] IMAGE [COMMAND] [ARG...]\n" RUN_FLAGS},
+     "usage: container run [OPTIONS] IMAGE [COMMAND] [ARG...]\n"},
     {"create", NULL, cli_cmd_run, NULL, "create a container without starting it",
-     "usage: container create [OPTIONS] IMAGE [COMMAND] [ARG...]\n" RUN_FLAGS},
+     "usage: container create [OPTIONS] IMAGE [COMMAND] [ARG...]\n"},
     {"start", NULL, cli_cmd_start, NULL, "start containers",
-     "usage: container start [-a] [-i] CONTAINER...\n"
-     "  -a, --attach        attach stdout/stderr (one container)\n"
-     "  -i, --interactive   attach stdin\n"},
+     "usage: container start [-a] [-i] CONTAINER...\n"},
     {"stop", NULL, cli_cmd_stop, NULL, "stop containers",
      "usage: container stop [-a] [-t SECONDS] [-s SIGNAL] CONTAINER...\n"},
     {"kill", NULL, cli_cmd_kill, NULL, "signal containers (default KILL)",
@@ -164,19 +121,14 @@ static const struct command commands[] = {
     {"restart", NULL, cli_cmd_restart, NULL, "restart containers",
      "usage: container restart [-t SECONDS] CONTAINER...\n"},
     {"delete", "rm", cli_cmd_delete, NULL, "remove containers",
-     "usage: container delete [-f] [-v] [-a] CONTAINER...\n"
-     "  -f, --force     also running ones (stopped first)\n"
-     "  -v, --volumes   also their anonymous volumes\n"},
+     "usage: container delete [-f] [-v] [-a] CONTAINER...\n"},
     {"cp", NULL, cli_cmd_cp, NULL, "copy files between a container and the local filesystem",
      "usage: container cp [-a] [-L] CONTAINER:SRC_PATH DEST_PATH|-\n"
      "       container cp [-a] [-L] SRC_PATH|- CONTAINER:DEST_PATH\n"
-     "  -a, --archive       keep owners (uid/gid) of what is copied\n"
-     "  -L, --follow-link   follow a symbolic link in SRC_PATH\n"
      "  `-` streams a tar on stdin or stdout; a SRC_PATH ending in `/.` copies the\n"
      "  directory's contents\n"},
     {"export", NULL, cli_cmd_export, NULL, "write a container's filesystem as a tar",
-     "usage: container export [-o FILE] CONTAINER\n"
-     "  -o, --output FILE   write to FILE instead of stdout\n"},
+     "usage: container export [-o FILE] CONTAINER\n"},
     {"list", "ls", cli_cmd_ls, NULL, "list containers",
      "usage: container list [-a] [-q] [--format json|table]\n"},
     {"exec", NULL, cli_cmd_exec, NULL, "run a command in a running container",
@@ -296,7 +248,15 @@ int cli_main(int argc, char **argv)
                 c = NULL;
                 continue;
             }
-            printf("%s", c->usage);
+            /* the same text as `container ... COMMAND --help` */
+            char *help_argv[] = {argv[i], "--help", NULL};
+            ctx.name = argv[i];
+            ctx.usage = c->usage;
+            if (c->fn(&ctx, 2, help_argv, &err) < 0) {
+                ctr_error_print("container", err);
+                ctr_error_free(&err);
+                return 1;
+            }
             return 0;
         }
         if (i < argc) {

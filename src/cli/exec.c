@@ -9,15 +9,16 @@
 enum { O_DETACH = 1, O_INTERACTIVE, O_TTY, O_ENV, O_ENV_FILE, O_WORKDIR, O_USER };
 
 static const struct cli_option exec_options[] = {
-    {"detach", 'd', false, O_DETACH},
-    {"interactive", 'i', false, O_INTERACTIVE},
-    {"tty", 't', false, O_TTY},
-    {"env", 'e', true, O_ENV},
-    {"env-file", 0, true, O_ENV_FILE},
-    {"workdir", 'w', true, O_WORKDIR},
-    {"cwd", 0, true, O_WORKDIR},
-    {"user", 'u', true, O_USER},
-    {0},
+    CLI_OPT_BOOL('d', "detach", O_DETACH, "run in the background"),
+    CLI_OPT_BOOL('i', "interactive", O_INTERACTIVE, "keep stdin open"),
+    CLI_OPT_BOOL('t', "tty", O_TTY, "allocate a terminal"),
+    CLI_OPT_ARG('e', "env", "NAME[=VALUE]", O_ENV,
+                "set an environment variable (NAME alone: take ours)"),
+    CLI_OPT_ARG(0, "env-file", "FILE", O_ENV_FILE, "read environment variables from FILE"),
+    CLI_OPT_ARG('w', "workdir", "DIR", O_WORKDIR, "working directory inside the container"),
+    CLI_OPT_ARG(0, "cwd", "DIR", O_WORKDIR, NULL),
+    CLI_OPT_ARG('u', "user", "USER[:GROUP]", O_USER, "user to run as"),
+    CLI_OPT_END,
 };
 
 static int exec_opt(void *opaque, int id, const char *v, ctr_error_t *err)
@@ -110,7 +111,7 @@ int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     if (r != 0) {
         cli_exec_opts_release(&o);
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, exec_options, stdout);
         return r == 1 ? 0 : -1;
     }
     if (!o.detach && o.tty && o.interactive && !isatty(STDIN_FILENO)) {

@@ -86,7 +86,7 @@ static int parse(struct cli_ctx *ctx, const struct cli_option *opts, int argc, c
 {
     int r = cli_parse_opts(ctx->name, opts, 0, argc, argv, img_opt, o, pos, err);
     if (r == 1)
-        cli_print_usage(ctx, stdout);
+        cli_print_usage(ctx, opts, stdout);
     return r;
 }
 
@@ -126,10 +126,12 @@ static void split_tag(const char *rt, char **repo, char **tag)
 
 int cli_cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"all", 'a', false, O_ALL},
-                                             {"quiet", 'q', false, O_QUIET},
-                                             {"format", 0, true, O_FORMAT},
-                                             {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_BOOL('a', "all", O_ALL, "also images without a name"),
+        CLI_OPT_BOOL('q', "quiet", O_QUIET, "print only the ids"),
+        CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+        CLI_OPT_END,
+    };
     static const char *const hdr[] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", NULL};
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
@@ -207,7 +209,10 @@ int cli_cmd_image_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *er
 int cli_cmd_image_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"all", 'a', false, O_ALL}, {"force", 'f', false, O_FORCE}, {0}};
+        CLI_OPT_BOOL('a', "all", O_ALL, "remove every image (implies -f)"),
+        CLI_OPT_BOOL('f', "force", O_FORCE, "also images that containers use"),
+        CLI_OPT_END,
+    };
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err), rc = 0;
@@ -255,7 +260,9 @@ int cli_cmd_image_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *er
 
 int cli_cmd_image_tag(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_END,
+    };
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
     cleanup_free char *repo = NULL, *tag = NULL, *es = NULL, *er = NULL, *et = NULL, *p = NULL;
@@ -275,7 +282,9 @@ int cli_cmd_image_tag(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *e
 
 int cli_cmd_image_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_END,
+    };
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
     json_t *out;
@@ -293,7 +302,10 @@ int cli_cmd_image_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
 
 int cli_cmd_image_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"all", 'a', false, O_ALL}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_BOOL('a', "all", O_ALL, "also named images no container uses"),
+        CLI_OPT_END,
+    };
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
     cleanup_free char *path = NULL, *size = NULL;
@@ -398,7 +410,10 @@ static int msgs_finish(struct msgs *m, ctr_error_t *err)
 
 int cli_cmd_image_load(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"input", 'i', true, O_INPUT}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG('i', "input", "FILE", O_INPUT, "read the archive from FILE instead of stdin"),
+        CLI_OPT_END,
+    };
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
     cleanup_close int fd = -1;
@@ -441,7 +456,11 @@ static int file_sink(void *opaque, const char *data, size_t len)
 int cli_cmd_image_save(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"output", 'o', true, O_OUTPUT}, {"platform", 0, true, O_PLATFORM}, {0}};
+        CLI_OPT_ARG('o', "output", "FILE", O_OUTPUT, "write the archive to FILE instead of stdout"),
+        CLI_OPT_ARG(0, "platform", "OS/ARCH[/VARIANT]", O_PLATFORM,
+                    "only the image of this platform"),
+        CLI_OPT_END,
+    };
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
     cleanup_free char *q = ctr_xstrdup(""), *path = NULL, *tmp = NULL;
@@ -545,15 +564,26 @@ int cli_image_pull(const struct cli_ctx *ctx, const char *ref, const char *platf
 
 static int pull_push(struct cli_ctx *ctx, int argc, char **argv, bool push, ctr_error_t *err)
 {
-    static const struct cli_option pull_opts[] = {{"platform", 0, true, O_PLATFORM},
-                                                  {"arch", 'a', true, O_ARCH},
-                                                  {"os", 0, true, O_OS},
-                                                  {"max-concurrent-downloads", 0, true, O_MAXDL},
-                                                  {"scheme", 0, true, O_SCHEME},
-                                                  {"progress", 0, true, O_PROGRESS},
-                                                  {0}};
+    static const struct cli_option pull_opts[] = {
+        CLI_OPT_ARG(0, "platform", "OS/ARCH[/VARIANT]", O_PLATFORM,
+                    "the image of an index to pull (default: the host's)"),
+        CLI_OPT_ARG('a', "arch", "ARCH", O_ARCH, "replace the architecture of the platform"),
+        CLI_OPT_ARG(0, "os", "OS", O_OS, "replace the OS of the platform"),
+        CLI_OPT_ARG(0, "max-concurrent-downloads", "N", O_MAXDL,
+                    "blobs downloaded in parallel (1-32, default 3)"),
+        CLI_OPT_ARG(0, "scheme", "http|https|auto", O_SCHEME,
+                    "auto: https; http on loopback if TLS fails"),
+        CLI_OPT_ARG(0, "progress", "none|plain|ansi", O_PROGRESS,
+                    "default: ansi on a terminal, plain otherwise"),
+        CLI_OPT_END,
+    };
     static const struct cli_option push_opts[] = {
-        {"scheme", 0, true, O_SCHEME}, {"progress", 0, true, O_PROGRESS}, {0}};
+        CLI_OPT_ARG(0, "scheme", "http|https|auto", O_SCHEME,
+                    "auto: https; http on loopback if TLS fails"),
+        CLI_OPT_ARG(0, "progress", "none|plain|ansi", O_PROGRESS,
+                    "default: ansi on a terminal, plain otherwise"),
+        CLI_OPT_END,
+    };
     struct img_opts o = {0};
     cleanup_strv char **pos = NULL;
     cleanup_free char *plat = NULL;

@@ -12,7 +12,7 @@ int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_check_args("inspect", pos, 1, -1, "at least one container", err) < 0)

@@ -7,26 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const signal_names[] = {
-    "HUP",  "INT",   "QUIT", "ILL",  "TRAP", "ABRT", "IOT",  "BUS",    "FPE",
-    "KILL", "USR1",  "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD",
-    "CONT", "STOP",  "TSTP", "TTIN", "TTOU", "URG",  "XCPU", "XFSZ",   "VTALRM",
-    "PROF", "WINCH", "IO",   "POLL", "PWR",  "SYS",  NULL};
-
 int cli_check_signal(const char *s, ctr_error_t *err)
 {
-    const char *n = s;
     long v;
+    int sig;
 
-    if (isdigit((unsigned char)*s))
-        return cli_parse_long("--signal", s, 1, 64, &v, err) < 0 ? -1 : 0;
-    if (strncasecmp(n, "SIG", 3) == 0)
-        n += 3;
-    for (const char *const *p = signal_names; *p; p++)
-        if (strcasecmp(n, *p) == 0)
-            return 0;
-    if (strncasecmp(n, "RTMIN", 5) == 0 || strncasecmp(n, "RTMAX", 5) == 0)
+    if (ctr_signal_parse(s, &sig) == 0)
         return 0;
+    if (isdigit((unsigned char)*s)) /* its range in the message */
+        return cli_parse_long("--signal", s, 1, 64, &v, err) < 0 ? -1 : 0;
     return ctr_fail(err, 0,
                     "invalid signal `%s`: use a name such as `TERM`, `SIGKILL` or a "
                     "number 1-64",
@@ -59,36 +48,54 @@ static int lc_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     return 0;
 }
 
+static const struct cli_option stop_o[] = {
+    CLI_OPT_BOOL('a', "all", O_ALL, "every running container"),
+    CLI_OPT_ARG('t', "time", "SECONDS", O_TIME, "wait this long before killing (default 10)"),
+    CLI_OPT_ARG(0, "timeout", "SECONDS", O_TIME, NULL),
+    CLI_OPT_ARG('s', "signal", "SIGNAL", O_SIGNAL,
+                "signal to send first (default: the image's, else TERM)"),
+    CLI_OPT_END,
+};
+static const struct cli_option kill_o[] = {
+    CLI_OPT_BOOL('a', "all", O_ALL, "every running container"),
+    CLI_OPT_ARG('s', "signal", "SIGNAL", O_SIGNAL, "signal to send (default KILL)"),
+    CLI_OPT_END,
+};
+static const struct cli_option restart_o[] = {
+    CLI_OPT_ARG('t', "time", "SECONDS", O_TIME, "wait this long before killing (default 10)"),
+    CLI_OPT_ARG(0, "timeout", "SECONDS", O_TIME, NULL),
+    CLI_OPT_END,
+};
+static const struct cli_option rm_o[] = {
+    CLI_OPT_BOOL('a', "all", O_ALL, "every container"),
+    CLI_OPT_BOOL('f', "force", O_FORCE, "also running ones (stopped first)"),
+    CLI_OPT_BOOL('v', "volumes", O_VOLUMES, "also their anonymous volumes"),
+    CLI_OPT_END,
+};
+static const struct cli_option none_o[] = {
+    CLI_OPT_END,
+};
+
+static const struct cli_option *lc_options(const char *cmd)
+{
+    if (strcmp(cmd, "stop") == 0)
+        return stop_o;
+    if (strcmp(cmd, "kill") == 0)
+        return kill_o;
+    if (strcmp(cmd, "restart") == 0)
+        return restart_o;
+    if (strcmp(cmd, "delete") == 0 || strcmp(cmd, "rm") == 0)
+        return rm_o;
+    return none_o;
+}
+
 int cli_lifecycle_parse(const char *cmd, int argc, char **argv, struct cli_lifecycle_opts *o,
                         ctr_error_t *err)
 {
-    static const struct cli_option stop_o[] = {{"all", 'a', false, O_ALL},
-                                               {"time", 't', true, O_TIME},
-                                               {"timeout", 0, true, O_TIME},
-                                               {"signal", 's', true, O_SIGNAL},
-                                               {0}};
-    static const struct cli_option kill_o[] = {
-        {"all", 'a', false, O_ALL}, {"signal", 's', true, O_SIGNAL}, {0}};
-    static const struct cli_option restart_o[] = {
-        {"time", 't', true, O_TIME}, {"timeout", 0, true, O_TIME}, {0}};
-    static const struct cli_option rm_o[] = {{"all", 'a', false, O_ALL},
-                                             {"force", 'f', false, O_FORCE},
-                                             {"volumes", 'v', false, O_VOLUMES},
-                                             {0}};
-    static const struct cli_option none_o[] = {{0}};
-    const struct cli_option *opts = none_o;
     int r;
 
     *o = (struct cli_lifecycle_opts){.timeout = -1};
-    if (strcmp(cmd, "stop") == 0)
-        opts = stop_o;
-    else if (strcmp(cmd, "kill") == 0)
-        opts = kill_o;
-    else if (strcmp(cmd, "restart") == 0)
-        opts = restart_o;
-    else if (strcmp(cmd, "delete") == 0 || strcmp(cmd, "rm") == 0)
-        opts = rm_o;
-    r = cli_parse_opts(cmd, opts, 0, argc, argv, lc_opt, o, &o->ids, err);
+    r = cli_parse_opts(cmd, lc_options(cmd), 0, argc, argv, lc_opt, o, &o->ids, err);
     if (r != 0)
         return r;
     if (strcmp(cmd, "prune") == 0)
@@ -130,7 +137,7 @@ static int for_each(struct cli_ctx *ctx, int argc, char **argv, bool all_means_a
     ids = o.ids;
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, lc_options(ctx->name), stdout);
         return r == 1 ? 0 : -1;
     }
     if (o.all) {
@@ -229,7 +236,7 @@ int cli_cmd_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     ids = o.ids;
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, none_o, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_call(ctx, "POST", path, NULL, &resp, err) < 0)
@@ -251,7 +258,7 @@ int cli_cmd_wait(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     ids = o.ids;
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, none_o, stdout);
         return r == 1 ? 0 : -1;
     }
     for (char **i = ids; *i; i++) {

@@ -32,17 +32,20 @@ static int logs_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     return 0;
 }
 
+static const struct cli_option logs_options[] = {
+    CLI_OPT_BOOL('f', "follow", O_FOLLOW, "keep printing new output"),
+    CLI_OPT_ARG('n', "tail", "N", O_TAIL, "only the last N lines"),
+    CLI_OPT_BOOL(0, "boot", O_BOOT, "show the VM's boot log"),
+    CLI_OPT_BOOL('t', "timestamps", O_TIMESTAMPS, "prefix each line with its time"),
+    CLI_OPT_END,
+};
+
 int cli_logs_parse(int argc, char **argv, struct cli_logs_opts *o, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"follow", 'f', false, O_FOLLOW},
-                                             {"tail", 'n', true, O_TAIL},
-                                             {"boot", 0, false, O_BOOT},
-                                             {"timestamps", 't', false, O_TIMESTAMPS},
-                                             {0}};
     int r;
 
     *o = (struct cli_logs_opts){.tail = -1};
-    r = cli_parse_opts("logs", opts, 0, argc, argv, logs_opt, o, &o->pos, err);
+    r = cli_parse_opts("logs", logs_options, 0, argc, argv, logs_opt, o, &o->pos, err);
     if (r != 0)
         return r;
     return cli_check_args("logs", o->pos, 1, 1, "exactly one container", err);
@@ -115,7 +118,7 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     pos = o.pos;
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, logs_options, stdout);
         return r == 1 ? 0 : -1;
     }
     if (o.boot)

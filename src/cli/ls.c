@@ -23,17 +23,20 @@ static int ls_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     return 0;
 }
 
+static const struct cli_option ls_options[] = {
+    CLI_OPT_BOOL('a', "all", O_ALL, "also stopped containers"),
+    CLI_OPT_BOOL('q', "quiet", O_QUIET, "print only the ids"),
+    CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+    CLI_OPT_END,
+};
+
 int cli_ls_parse(int argc, char **argv, struct cli_ls_opts *o, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"all", 'a', false, O_ALL},
-                                             {"quiet", 'q', false, O_QUIET},
-                                             {"format", 0, true, O_FORMAT},
-                                             {0}};
     cleanup_strv char **pos = NULL;
     int r;
 
     *o = (struct cli_ls_opts){0};
-    r = cli_parse_opts("list", opts, 0, argc, argv, ls_opt, o, &pos, err);
+    r = cli_parse_opts("list", ls_options, 0, argc, argv, ls_opt, o, &pos, err);
     if (r != 0)
         return r;
     return cli_check_args("list", pos, 0, 0, "no arguments", err);
@@ -108,7 +111,7 @@ int cli_cmd_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, ls_options, stdout);
         return r == 1 ? 0 : -1;
     }
     path = cli_path("/containers/json?all=%d", o.all ? 1 : 0);

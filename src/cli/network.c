@@ -12,30 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A DNS name (container alias, --add-host name, --dns-search): letters, digits, '-', '_',
- * '.', at most 253 characters, not starting with '-' or '.'. */
-static bool dns_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.')
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-            return false;
-    return true;
-}
-
-/* docker's network names: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
-static bool net_name_ok(const char *s)
-{
-    if (!isalnum((unsigned char)s[0]) || strlen(s) > 128)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-            return false;
-    return true;
-}
-
 static int ipv4_check(const char *flag, const char *v, const char *ip, ctr_error_t *err)
 {
     struct in_addr a;
@@ -64,7 +40,7 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
                             "invalid value `%s` for `--network`: sharing another container's "
                             "network is not supported (each container is its own VM)",
                             v);
-        if (!net_name_ok(v))
+        if (net_network_check_name(v, NULL) < 0)
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--network`: a network name has letters, "
                             "digits, `_`, `.` and `-`, and starts with a letter or digit",
@@ -74,7 +50,7 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
                 return ctr_fail(err, 0, "`--network %s` given twice", v);
         ctr_strv_append(&o->networks, v);
     } else if (strcmp(flag, "network-alias") == 0) {
-        if (!dns_name_ok(v))
+        if (!net_dns_name_ok(v))
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--network-alias`: a DNS name has letters, "
                             "digits, `-`, `_` and `.`",
@@ -85,7 +61,7 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
             return -1;
         ctr_strv_append(&o->dns, v);
     } else if (strcmp(flag, "dns-search") == 0) {
-        if (strcmp(v, ".") != 0 && !dns_name_ok(v))
+        if (strcmp(v, ".") != 0 && !net_dns_name_ok(v))
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--dns-search`: expected a domain such as "
                             "example.com (or `.` for none)",
@@ -106,7 +82,7 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
         if (sep == NULL || sep == v)
             return ctr_fail(err, 0, "invalid value `%s` for `--add-host`: expected NAME:IP", v);
         cleanup_free char *name = ctr_xstrndup(v, (size_t)(sep - v));
-        if (!dns_name_ok(name))
+        if (!net_dns_name_ok(name))
             return ctr_fail(err, 0, "invalid value `%s` for `--add-host`: `%s` is not a host name",
                             v, name);
         if (strcmp(sep + 1, "host-gateway") != 0 && ipv4_check("add-host", v, sep + 1, err) < 0)
@@ -317,12 +293,14 @@ int cli_port_print(json_t *info, const char *container, const char *filter, FILE
 
 int cli_cmd_port(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_END,
+    };
     cleanup_strv char **pos = NULL;
     int r = cli_parse_opts(ctx->name, opts, 0, argc, argv, NULL, NULL, &pos, err);
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_check_args(ctx->name, pos, 1, 2, "a container and an optional PORT[/PROTO]", err) < 0)
@@ -374,7 +352,7 @@ static int netcmd_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         ctr_strv_append(&o->labels, v);
         break;
     case O_ALIAS:
-        if (!dns_name_ok(v))
+        if (!net_dns_name_ok(v))
             return ctr_fail(err, 0,
                             "invalid value `%s` for `--alias`: a DNS name has letters, digits, "
                             "`-`, `_` and `.`",
@@ -417,7 +395,7 @@ static int netcmd_parse(struct cli_ctx *ctx, const struct cli_option *opts, int 
     *o = (struct netcmd_opts){0};
     int r = cli_parse_opts(ctx->name, opts, 0, argc, argv, netcmd_opt, o, pos, err);
     if (r == 1)
-        cli_print_usage(ctx, stdout);
+        cli_print_usage(ctx, opts, stdout);
     if (r == 0 && cli_check_args(ctx->name, *pos, min, max, what, err) < 0)
         r = -1;
     if (r != 0)
@@ -443,17 +421,20 @@ json_t *cli_network_create_body(const char *name, const char *subnet, bool inter
 
 int cli_cmd_network_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"subnet", 0, true, O_SUBNET},
-                                             {"internal", 0, false, O_INTERNAL},
-                                             {"label", 'l', true, O_LABEL},
-                                             {"driver", 'd', true, O_DRIVER},
-                                             {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG(0, "subnet", "CIDR", O_SUBNET,
+                    "IPv4 subnet (default: a free /24 of 192.168.64.0/18)"),
+        CLI_OPT_BOOL(0, "internal", O_INTERNAL, "no route to the outside (no NAT)"),
+        CLI_OPT_ARG('l', "label", "KEY=VALUE", O_LABEL, "add a label"),
+        CLI_OPT_ARG('d', "driver", "DRIVER", O_DRIVER, "only `bridge`"),
+        CLI_OPT_END,
+    };
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
     int r = netcmd_parse(ctx, opts, argc, argv, &o, &pos, 1, 1, "a network name", err);
     if (r != 0)
         return r == 1 ? 0 : -1;
-    if (!net_name_ok(pos[0])) {
+    if (net_network_check_name(pos[0], NULL) < 0) {
         netcmd_release(&o);
         return ctr_fail(err, 0,
                         "invalid network name `%s`: letters, digits, `_`, `.` and `-`, starting "
@@ -506,10 +487,13 @@ void cli_network_print_table(json_t *list, FILE *f)
 
 int cli_cmd_network_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"quiet", 'q', false, O_QUIET},
-                                             {"format", 0, true, O_FORMAT},
-                                             {"filter", 'f', true, O_FILTER},
-                                             {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_BOOL('q', "quiet", O_QUIET, "print only the ids"),
+        CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+        CLI_OPT_ARG('f', "filter", "KEY=VALUE", O_FILTER,
+                    "name, id, label=KEY[=VALUE], driver, scope, type, dangling"),
+        CLI_OPT_END,
+    };
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
     int r = netcmd_parse(ctx, opts, argc, argv, &o, &pos, 0, 0, "no arguments", err);
@@ -542,7 +526,9 @@ int cli_cmd_network_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
 
 int cli_cmd_network_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_END,
+    };
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
     int rc = 0;
@@ -557,7 +543,10 @@ int cli_cmd_network_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_erro
 
 int cli_cmd_network_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"force", 'f', false, O_FORCE}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_BOOL('f', "force", O_FORCE, "no error for a network that does not exist"),
+        CLI_OPT_END,
+    };
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
     int r = netcmd_parse(ctx, opts, argc, argv, &o, &pos, 1, -1, "at least one network", err);
@@ -569,7 +558,10 @@ int cli_cmd_network_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
 int cli_cmd_network_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"force", 'f', false, O_FORCE}, {"filter", 0, true, O_FILTER}, {0}};
+        CLI_OPT_BOOL('f', "force", O_FORCE, "accepted for docker (never asks)"),
+        CLI_OPT_ARG(0, "filter", "label=KEY[=VALUE]", O_FILTER, "only networks with this label"),
+        CLI_OPT_END,
+    };
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
     int r = netcmd_parse(ctx, opts, argc, argv, &o, &pos, 0, 0, "no arguments", err);
@@ -594,8 +586,15 @@ int cli_cmd_network_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
 static int connect_common(struct cli_ctx *ctx, int argc, char **argv, bool connect,
                           ctr_error_t *err)
 {
-    static const struct cli_option copts[] = {{"alias", 0, true, O_ALIAS}, {0}};
-    static const struct cli_option dopts[] = {{"force", 'f', false, O_FORCE}, {0}};
+    static const struct cli_option copts[] = {
+        CLI_OPT_ARG(0, "alias", "NAME", O_ALIAS,
+                    "another DNS name of the container on this network"),
+        CLI_OPT_END,
+    };
+    static const struct cli_option dopts[] = {
+        CLI_OPT_BOOL('f', "force", O_FORCE, "no error when the container is not attached"),
+        CLI_OPT_END,
+    };
     struct netcmd_opts o;
     cleanup_strv char **pos = NULL;
     int r = netcmd_parse(ctx, connect ? copts : dopts, argc, argv, &o, &pos, 2, 2,

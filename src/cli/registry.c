@@ -112,10 +112,14 @@ static char *read_password(bool from_stdin, ctr_error_t *err)
 
 int cli_cmd_registry_login(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"username", 'u', true, O_USERNAME},
-                                             {"password-stdin", 0, false, O_PASSWORD_STDIN},
-                                             {"scheme", 0, true, O_SCHEME},
-                                             {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG('u', "username", "USER", O_USERNAME,
+                    "user name (default: asked on the terminal)"),
+        CLI_OPT_BOOL(0, "password-stdin", O_PASSWORD_STDIN, "read the password from stdin"),
+        CLI_OPT_ARG(0, "scheme", "http|https|auto", O_SCHEME,
+                    "auto: https; http on loopback if TLS fails"),
+        CLI_OPT_END,
+    };
     struct reg_opts o = {0};
     struct registry_options ro = {.max_retries = -1};
     cleanup_strv char **pos = NULL;
@@ -124,7 +128,7 @@ int cli_cmd_registry_login(struct cli_ctx *ctx, int argc, char **argv, ctr_error
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_check_args(ctx->name, pos, 1, 1, "exactly one registry server", err) < 0)
@@ -160,7 +164,9 @@ int cli_cmd_registry_login(struct cli_ctx *ctx, int argc, char **argv, ctr_error
 
 int cli_cmd_registry_logout(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_END,
+    };
     struct reg_opts o = {0};
     struct registry_options ro = {.max_retries = -1};
     cleanup_strv char **pos = NULL;
@@ -169,7 +175,7 @@ int cli_cmd_registry_logout(struct cli_ctx *ctx, int argc, char **argv, ctr_erro
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_check_args(ctx->name, pos, 1, 1, "exactly one registry server", err) < 0)
@@ -184,7 +190,10 @@ int cli_cmd_registry_logout(struct cli_ctx *ctx, int argc, char **argv, ctr_erro
 int cli_cmd_registry_list(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"format", 0, true, O_FORMAT}, {"quiet", 'q', false, O_QUIET}, {0}};
+        CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+        CLI_OPT_BOOL('q', "quiet", O_QUIET, "print only the names"),
+        CLI_OPT_END,
+    };
     static const char *const hdr[] = {"HOSTNAME", "USERNAME", NULL};
     struct reg_opts o = {0};
     cleanup_strv char **pos = NULL, **lines = NULL;
@@ -193,7 +202,7 @@ int cli_cmd_registry_list(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (cli_check_args(ctx->name, pos, 0, 0, "no arguments", err) < 0)

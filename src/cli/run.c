@@ -47,40 +47,52 @@ enum {
 };
 
 static const struct cli_option run_options[] = {
-    {"detach", 'd', false, O_DETACH},
-    {"interactive", 'i', false, O_INTERACTIVE},
-    {"tty", 't', false, O_TTY},
-    {"rm", 0, false, O_RM},
-    {"remove", 0, false, O_RM},
-    {"name", 0, true, O_NAME},
-    {"env", 'e', true, O_ENV},
-    {"env-file", 0, true, O_ENV_FILE},
-    {"workdir", 'w', true, O_WORKDIR},
-    {"cwd", 0, true, O_WORKDIR},
-    {"user", 'u', true, O_USER},
-    {"entrypoint", 0, true, O_ENTRYPOINT},
-    {"cpus", 'c', true, O_CPUS},
-    {"memory", 'm', true, O_MEMORY},
-    {"label", 'l', true, O_LABEL},
-    {"cidfile", 0, true, O_CIDFILE},
-    {"init", 0, false, O_INIT},
-    {"read-only", 0, false, O_READ_ONLY},
-    {"ulimit", 0, true, O_ULIMIT},
-    {"volume", 'v', true, O_VOLUME},
-    {"mount", 0, true, O_MOUNT},
-    {"tmpfs", 0, true, O_TMPFS},
-    {"shm-size", 0, true, O_SHM_SIZE},
-    {"publish", 'p', true, O_PUBLISH},
-    {"network", 0, true, O_NETWORK},
-    {"net", 0, true, O_NETWORK},
-    {"network-alias", 0, true, O_NETWORK_ALIAS},
-    {"dns", 0, true, O_DNS},
-    {"dns-search", 0, true, O_DNS_SEARCH},
-    {"dns-option", 0, true, O_DNS_OPTION},
-    {"dns-opt", 0, true, O_DNS_OPTION},
-    {"no-dns", 0, false, O_NO_DNS},
-    {"add-host", 0, true, O_ADD_HOST},
-    {0},
+    CLI_OPT_BOOL('d', "detach", O_DETACH, "run in the background and print the container id"),
+    CLI_OPT_BOOL('i', "interactive", O_INTERACTIVE, "keep stdin open"),
+    CLI_OPT_BOOL('t', "tty", O_TTY, "allocate a terminal"),
+    CLI_OPT_BOOL(0, "rm", O_RM, "remove the container when it exits"),
+    CLI_OPT_BOOL(0, "remove", O_RM, NULL),
+    CLI_OPT_ARG(0, "name", "NAME", O_NAME, "name the container"),
+    CLI_OPT_ARG('e', "env", "NAME[=VALUE]", O_ENV,
+                "set an environment variable (NAME alone: take ours)"),
+    CLI_OPT_ARG(0, "env-file", "FILE", O_ENV_FILE, "read environment variables from FILE"),
+    CLI_OPT_ARG('w', "workdir", "DIR", O_WORKDIR, "working directory inside the container"),
+    CLI_OPT_ARG(0, "cwd", "DIR", O_WORKDIR, NULL),
+    CLI_OPT_ARG('u', "user", "USER[:GROUP]", O_USER, "user to run as"),
+    CLI_OPT_ARG(0, "entrypoint", "CMD", O_ENTRYPOINT,
+                "override the image's entrypoint (\"\" clears it)"),
+    CLI_OPT_ARG('c', "cpus", "N", O_CPUS, "vCPUs of the container's VM (default 2)"),
+    CLI_OPT_ARG('m', "memory", "SIZE", O_MEMORY,
+                "memory of the VM, e.g. 512m, 1g (default 1g, at least 128m)"),
+    CLI_OPT_ARG('l', "label", "KEY[=VALUE]", O_LABEL, "add a label"),
+    CLI_OPT_ARG(0, "cidfile", "FILE", O_CIDFILE, "write the container id to FILE"),
+    CLI_OPT_BOOL(0, "init", O_INIT, "run an init that reaps zombies and forwards signals"),
+    CLI_OPT_BOOL(0, "read-only", O_READ_ONLY, "mount the root filesystem read-only"),
+    CLI_OPT_ARG(0, "ulimit", "NAME=SOFT[:HARD]", O_ULIMIT,
+                "set a resource limit (nofile, nproc, core, ...)"),
+    CLI_OPT_ARG('v', "volume", "SRC:DST[:ro]", O_VOLUME,
+                "bind a host path (absolute) or a named volume"),
+    CLI_OPT_ARG(0, "mount", "type=bind|volume|tmpfs,source=,target=[,readonly]", O_MOUNT,
+                "the same, spelled out"),
+    CLI_OPT_ARG(0, "tmpfs", "PATH[:OPTS]", O_TMPFS, "mount a tmpfs (size=64m,mode=1777,...)"),
+    CLI_OPT_ARG(0, "shm-size", "SIZE", O_SHM_SIZE, "size of /dev/shm (e.g. 256m)"),
+    CLI_OPT_ARG(
+        'p', "publish", "[IP:][HPORT[-HPORT]:]CPORT[-CPORT][/tcp|udp]", O_PUBLISH,
+        "publish container ports on the host (no HPORT: a free port, see `container port`)"),
+    CLI_OPT_ARG(0, "network", "NAME", O_NETWORK,
+                "attach to a network (repeatable; default: `default`; `none`)"),
+    CLI_OPT_ARG(0, "net", "NAME", O_NETWORK, NULL),
+    CLI_OPT_ARG(0, "network-alias", "NAME", O_NETWORK_ALIAS,
+                "another DNS name on the first network"),
+    CLI_OPT_ARG(0, "dns", "IP", O_DNS, "nameserver for the container (repeatable)"),
+    CLI_OPT_ARG(0, "dns-search", "DOMAIN", O_DNS_SEARCH, "DNS search domain (repeatable)"),
+    CLI_OPT_ARG(0, "dns-option", "OPT", O_DNS_OPTION,
+                "resolv.conf option, e.g. ndots:2 (repeatable)"),
+    CLI_OPT_ARG(0, "dns-opt", "OPT", O_DNS_OPTION, NULL),
+    CLI_OPT_BOOL(0, "no-dns", O_NO_DNS, "leave the image's /etc/resolv.conf alone"),
+    CLI_OPT_ARG(0, "add-host", "NAME:IP", O_ADD_HOST,
+                "add a line to /etc/hosts (IP may be `host-gateway`)"),
+    CLI_OPT_END,
 };
 
 static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
@@ -425,7 +437,7 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     if (r != 0) {
         cli_run_opts_release(&o);
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, run_options, stdout);
         return r == 1 ? 0 : -1;
     }
     if (!create_only && !o.detach && o.tty && o.interactive && !isatty(STDIN_FILENO)) {
@@ -465,7 +477,10 @@ fail:
 
 /* ---- start ---- */
 static const struct cli_option start_options[] = {
-    {"attach", 'a', false, 'a'}, {"interactive", 'i', false, 'i'}, {0}};
+    CLI_OPT_BOOL('a', "attach", 'a', "attach stdout/stderr (one container)"),
+    CLI_OPT_BOOL('i', "interactive", 'i', "attach stdin"),
+    CLI_OPT_END,
+};
 
 static int start_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
@@ -502,7 +517,7 @@ int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     ids = o.ids;
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, start_options, stdout);
         return r == 1 ? 0 : -1;
     }
     if (o.attach || o.interactive) {

@@ -130,7 +130,10 @@ static json_t *samples_json(struct sample *xs, size_t n)
 int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"no-stream", 0, false, O_NO_STREAM}, {"format", 0, true, O_FORMAT}, {0}};
+        CLI_OPT_BOOL(0, "no-stream", O_NO_STREAM, "print one sample and exit"),
+        CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+        CLI_OPT_END,
+    };
     struct stats_opts o = {0};
     cleanup_strv char **pos = NULL;
     json_t **prev = NULL;
@@ -141,7 +144,7 @@ int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 
     if (r != 0) {
         if (r == 1)
-            cli_print_usage(ctx, stdout);
+            cli_print_usage(ctx, opts, stdout);
         return r == 1 ? 0 : -1;
     }
     if (pos[0] == NULL) { /* every running container */

@@ -91,7 +91,7 @@ static int parse(struct cli_ctx *ctx, const struct cli_option *opts, int argc, c
     *o = (struct sys_opts){.timeout = 30, .tail = -1};
     r = cli_parse_opts(ctx->name, opts, 0, argc, argv, sys_opt, o, &pos, err);
     if (r == 1)
-        cli_print_usage(ctx, stdout);
+        cli_print_usage(ctx, opts, stdout);
     if (r != 0)
         return r;
     return cli_check_args(ctx->name, pos, 0, 0, "no arguments", err);
@@ -167,10 +167,17 @@ static void print_tail(const char *path)
 int cli_cmd_system_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"root", 0, true, O_ROOT},           {"app-root", 'a', true, O_ROOT},
-        {"run-root", 0, true, O_RUN_ROOT},   {"kernel", 0, true, O_KERNEL},
-        {"initrd", 0, true, O_INITRD},       {"timeout", 0, true, O_TIMEOUT},
-        {"log-level", 0, true, O_LOG_LEVEL}, {0}};
+        CLI_OPT_ARG(0, "root", "DIR", O_ROOT, "data directory of the daemon"),
+        CLI_OPT_ARG('a', "app-root", "DIR", O_ROOT, NULL),
+        CLI_OPT_ARG(0, "run-root", "DIR", O_RUN_ROOT, "runtime directory (socket, pid file)"),
+        CLI_OPT_ARG(0, "kernel", "PATH", O_KERNEL, "guest kernel"),
+        CLI_OPT_ARG(0, "initrd", "PATH", O_INITRD, "guest initramfs"),
+        CLI_OPT_ARG(0, "timeout", "SECONDS", O_TIMEOUT,
+                    "how long to wait for the daemon to answer (1-3600)"),
+        CLI_OPT_ARG(0, "log-level", "LEVEL", O_LOG_LEVEL,
+                    "log level of the daemon (error, warn, info, debug)"),
+        CLI_OPT_END,
+    };
     struct sys_opts o;
     cleanup_free char *bindir = self_dir(), *server = NULL, *kernel = NULL, *initrd = NULL;
     cleanup_free char *ktried = NULL, *itried = NULL, *sock = NULL, *log = NULL;
@@ -319,7 +326,11 @@ static bool pid_gone(pid_t pid)
 int cli_cmd_system_stop(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"containers", 0, false, O_CONTAINERS}, {"timeout", 0, true, O_TIMEOUT}, {0}};
+        CLI_OPT_BOOL(0, "containers", O_CONTAINERS, "stop every container first"),
+        CLI_OPT_ARG(0, "timeout", "SECONDS", O_TIMEOUT,
+                    "how long to wait for each container to stop"),
+        CLI_OPT_END,
+    };
     struct sys_opts o;
     cleanup_free char *path = NULL;
     int r = parse(ctx, opts, argc, argv, &o, err);
@@ -377,7 +388,10 @@ static void kv(const char *k, const char *v)
 
 int cli_cmd_system_status(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"format", 0, true, O_FORMAT}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+        CLI_OPT_END,
+    };
     struct sys_opts o;
     json_t *st = NULL;
     int r = parse(ctx, opts, argc, argv, &o, err);
@@ -420,7 +434,10 @@ int cli_cmd_system_status(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
 
 int cli_cmd_system_version(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"format", 0, true, O_FORMAT}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+        CLI_OPT_END,
+    };
     static const char *const hdr[] = {"COMPONENT", "VERSION", "API VERSION", "OS/ARCH", NULL};
     struct sys_opts o;
     json_t *v = NULL, *arr = json_array();
@@ -480,7 +497,10 @@ static int out_sink(void *opaque, const char *data, size_t len)
 int cli_cmd_system_logs(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"follow", 'f', false, O_FOLLOW}, {"tail", 'n', true, O_TAIL}, {0}};
+        CLI_OPT_BOOL('f', "follow", O_FOLLOW, "keep printing new lines"),
+        CLI_OPT_ARG('n', "tail", "N", O_TAIL, "only the last N lines"),
+        CLI_OPT_END,
+    };
     struct sys_opts o;
     cleanup_free char *path = NULL;
     int r = parse(ctx, opts, argc, argv, &o, err);
@@ -508,7 +528,10 @@ static void df_row(struct cli_table *t, const char *name, json_t *o)
 
 int cli_cmd_system_df(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"format", 0, true, O_FORMAT}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+        CLI_OPT_END,
+    };
     static const char *const hdr[] = {"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE", NULL};
     struct sys_opts o;
     json_t *df = NULL;
@@ -537,7 +560,10 @@ int cli_cmd_system_df(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *e
 
 int cli_cmd_system_kernel_set(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"binary", 0, true, O_BINARY}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG(0, "binary", "PATH", O_BINARY, "the kernel image to install"),
+        CLI_OPT_END,
+    };
     struct sys_opts o;
     char abs[PATH_MAX];
     json_t *body, *resp = NULL;

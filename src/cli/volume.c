@@ -154,16 +154,18 @@ static int parse(struct cli_ctx *ctx, const struct cli_option *opts, int argc, c
 {
     int r = cli_parse_opts(ctx->name, opts, 0, argc, argv, vol_opt, o, pos, err);
     if (r == 1)
-        cli_print_usage(ctx, stdout);
+        cli_print_usage(ctx, opts, stdout);
     return r;
 }
 
 int cli_cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"label", 'l', true, O_LABEL},
-                                             {"opt", 'o', true, O_OPT},
-                                             {"driver", 'd', true, O_DRIVER},
-                                             {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_ARG('l', "label", "KEY=VALUE", O_LABEL, "add a label"),
+        CLI_OPT_ARG('o', "opt", "KEY=VALUE", O_OPT, "driver option (e.g. size=1g)"),
+        CLI_OPT_ARG('d', "driver", "DRIVER", O_DRIVER, "only `local`"),
+        CLI_OPT_END,
+    };
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err);
@@ -192,10 +194,13 @@ int cli_cmd_volume_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
 
 int cli_cmd_volume_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"quiet", 'q', false, O_QUIET},
-                                             {"format", 0, true, O_FORMAT},
-                                             {"filter", 'f', true, O_FILTER},
-                                             {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_BOOL('q', "quiet", O_QUIET, "print only the names"),
+        CLI_OPT_ARG(0, "format", "json|table", O_FORMAT, "output format"),
+        CLI_OPT_ARG('f', "filter", "KEY=VALUE", O_FILTER,
+                    "name, label=KEY[=VALUE], dangling, driver"),
+        CLI_OPT_END,
+    };
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err);
@@ -235,7 +240,9 @@ int cli_cmd_volume_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *e
 
 int cli_cmd_volume_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_END,
+    };
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err), rc = 0;
@@ -252,7 +259,10 @@ int cli_cmd_volume_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_error
 
 int cli_cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    static const struct cli_option opts[] = {{"force", 'f', false, O_FORCE}, {0}};
+    static const struct cli_option opts[] = {
+        CLI_OPT_BOOL('f', "force", O_FORCE, "no error for a volume that does not exist"),
+        CLI_OPT_END,
+    };
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err);
@@ -265,7 +275,11 @@ int cli_cmd_volume_rm(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *e
 int cli_cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     static const struct cli_option opts[] = {
-        {"force", 'f', false, O_FORCE}, {"filter", 0, true, O_FILTER}, {"all", 'a', false, 0}, {0}};
+        CLI_OPT_BOOL('f', "force", O_FORCE, "accepted for docker (never asks)"),
+        CLI_OPT_ARG(0, "filter", "label=KEY[=VALUE]", O_FILTER, "only volumes with this label"),
+        CLI_OPT_BOOL('a', "all", 0, NULL),
+        CLI_OPT_END,
+    };
     struct vol_opts o = {0};
     cleanup_strv char **pos = NULL;
     int r = parse(ctx, opts, argc, argv, &o, &pos, err);

@@ -40,6 +40,11 @@ char *ctr_xstrdup(const char *s);
 char *ctr_xstrndup(const char *s, size_t n);
 char *ctr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- signals ---- */
+/* "TERM", "SIGTERM", "sigterm", "9", "RTMIN+3" -> the signal number; -1 when unknown
+ * (no message: the CLI and the daemon word their own). */
+int ctr_signal_parse(const char *s, int *sig);
+
 /* ---- cleanup attributes ---- */
 void ctr_cleanup_freep(void *p);
 void ctr_cleanup_closep(int *fd);

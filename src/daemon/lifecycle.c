@@ -22,41 +22,9 @@ static int64_t real_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static const struct {
-    const char *name;
-    int sig;
-} signals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
-    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
-    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},
-    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
-    {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
-};
-
 int dmn_parse_signal(const char *s, int *sig)
 {
-    if (s == NULL || *s == '\0')
-        return -1;
-    if (s[0] >= '0' && s[0] <= '9') {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end || v < 1 || v > 64)
-            return -1;
-        *sig = (int)v;
-        return 0;
-    }
-    if (strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
-        if (strcasecmp(s, signals[i].name) == 0) {
-            *sig = signals[i].sig;
-            return 0;
-        }
-    }
-    return -1;
+    return ctr_signal_parse(s, sig);
 }
 
 int dmn_console_size(json_t *v, uint16_t *rows, uint16_t *cols, ctr_error_t *err)

@@ -52,18 +52,6 @@ static bool is_default_name(const char *n)
     return strcmp(n, NET_DEFAULT_NAME) == 0 || strcmp(n, NET_DEFAULT_ALIAS) == 0;
 }
 
-/* A DNS name (alias, extra host): letters, digits, `-`, `_`, `.`; no spaces. */
-static bool dns_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
-            return false;
-    return true;
-}
-
 /* A word that goes into resolv.conf verbatim: printable, no blanks. */
 static bool resolv_word_ok(const char *s)
 {
@@ -143,7 +131,7 @@ int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t
     json_t *a;
     json_array_foreach(al, i, a)
     {
-        if (!json_is_string(a) || !dns_name_ok(json_string_value(a)))
+        if (!json_is_string(a) || !net_dns_name_ok(json_string_value(a)))
             return dmn_fail(err, EINVAL,
                             "`EndpointsConfig.%s.Aliases[%zu]` must be a DNS name (letters, "
                             "digits, `-`, `_`, `.`)",
@@ -200,7 +188,7 @@ static bool extra_host_ok(const char *s)
     char *name, *ip;
     if (dmn_extra_host_split(s, &name, &ip) < 0)
         return false;
-    bool ok = dns_name_ok(name) && (strcmp(ip, "host-gateway") == 0 || ip_any_ok(ip));
+    bool ok = net_dns_name_ok(name) && (strcmp(ip, "host-gateway") == 0 || ip_any_ok(ip));
     free(name);
     free(ip);
     return ok;

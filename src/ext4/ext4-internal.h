@@ -49,9 +49,7 @@ union ext4w_ibuf {
     char raw[1024];
 };
 
-/* Map a libext2fs error code into *err (ENOSPC for allocation failures). */
-int ext4w_fail_ext2(ctr_error_t *err, errcode_t code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* The files call downwards only: create -> path -> inode -> tree, data; read -> data. */
 
 /* ext4w-tree.c */
 void ext4w_tree_init(ext4w_t *w);
@@ -60,19 +58,24 @@ struct ext4w_node *ext4w_node_new(ext4w_t *w, struct ext4w_node *dir, const char
                                   uint32_t ino, uint8_t ftype);
 int ext4w_check_name(ext4w_t *w, struct ext4w_node *dir, const char *name, size_t len,
                      ctr_error_t *err);
+/* Take n out of its parent and the hash table, and free it. */
+void ext4w_node_unlink(ext4w_t *w, struct ext4w_node *n);
 
 /* ext4w-inode.c */
 int ext4w_alloc_inode(ext4w_t *w, bool isdir, ext2_ino_t *ino, ctr_error_t *err);
 void ext4w_fill_inode(ext4w_t *w, union ext4w_ibuf *b, const struct ext4w_attr *a);
-int ext4w_write_inode(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, ctr_error_t *err);
-int ext4w_read_inode(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, ctr_error_t *err);
 int ext4w_set_xattrs(ext4w_t *w, ext2_ino_t ino, const struct ext4w_xattr *x, size_t nx,
                      bool replace, ctr_error_t *err);
 int ext4w_set_links(ext4w_t *w, ext2_ino_t ino, uint16_t links, ctr_error_t *err);
 int ext4w_free_inode(ext4w_t *w, ext2_ino_t ino, bool isdir, ctr_error_t *err);
 void ext4w_encode_time(const struct timespec *ts, __u32 *sec, __u32 *extra);
 
-/* ext4w-data.c: block allocation, write combining, extent maps */
+/* ext4w-data.c: libext2fs errors, raw inodes, block allocation, write combining, extent maps */
+/* Map a libext2fs error code into *err (ENOSPC for allocation failures). */
+int ext4w_fail_ext2(ctr_error_t *err, errcode_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int ext4w_write_inode(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, ctr_error_t *err);
+int ext4w_read_inode(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, ctr_error_t *err);
 struct ext4w_extents {
     struct ext2fs_extent *v;
     size_t n, cap;

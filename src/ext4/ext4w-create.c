@@ -13,29 +13,6 @@
 #define EXT4W_INODE_SIZE 256u
 #define EXT4W_WBUF_BLOCKS 2048u /* 8 MiB write-combining buffer */
 
-int ext4w_fail_ext2(ctr_error_t *err, errcode_t code, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-    int errnum = 0;
-
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    if (code == EXT2_ET_BLOCK_ALLOC_FAIL || code == EXT2_ET_INODE_ALLOC_FAIL ||
-        code == EXT2_ET_DIR_NO_SPACE || code == EXT2_ET_EA_NO_SPACE || code == ENOSPC)
-        errnum = ENOSPC;
-    else if (code > 0 && code < 4096)
-        errnum = (int)code;
-    if (errnum == ENOSPC)
-        ctr_fail(err, ENOSPC, "%s: image is full", msg);
-    else
-        ctr_fail(err, errnum, "%s: %s", msg, errnum ? strerror(errnum) : error_message(code));
-    free(msg);
-    return -1;
-}
-
 static void random_bytes(uint8_t *p, size_t n)
 {
     while (n > 0) {

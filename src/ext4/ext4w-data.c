@@ -1,4 +1,5 @@
-/* Block allocation, write combining, extent maps, file data, directories. */
+/* The bottom of the writer: libext2fs errors, raw inode I/O, block allocation,
+ * write combining, extent maps, file data, directories. */
 #include "ext4/ext4-internal.h"
 
 #include <errno.h>
@@ -7,6 +8,45 @@
 #include <sys/stat.h>
 
 #define EXT4W_EXTENT_MAX 32768u /* blocks in one initialized extent */
+
+int ext4w_fail_ext2(ctr_error_t *err, errcode_t code, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+    int errnum = 0;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    if (code == EXT2_ET_BLOCK_ALLOC_FAIL || code == EXT2_ET_INODE_ALLOC_FAIL ||
+        code == EXT2_ET_DIR_NO_SPACE || code == EXT2_ET_EA_NO_SPACE || code == ENOSPC)
+        errnum = ENOSPC;
+    else if (code > 0 && code < 4096)
+        errnum = (int)code;
+    if (errnum == ENOSPC)
+        ctr_fail(err, ENOSPC, "%s: image is full", msg);
+    else
+        ctr_fail(err, errnum, "%s: %s", msg, errnum ? strerror(errnum) : error_message(code));
+    free(msg);
+    return -1;
+}
+
+int ext4w_write_inode(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, ctr_error_t *err)
+{
+    errcode_t rc = ext2fs_write_inode_full(w->fs, ino, (struct ext2_inode *)b->raw, w->isize);
+    if (rc)
+        return ext4w_fail_ext2(err, rc, "cannot write inode %u", ino);
+    return 0;
+}
+
+int ext4w_read_inode(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, ctr_error_t *err)
+{
+    errcode_t rc = ext2fs_read_inode_full(w->fs, ino, (struct ext2_inode *)b->raw, w->isize);
+    if (rc)
+        return ext4w_fail_ext2(err, rc, "cannot read inode %u", ino);
+    return 0;
+}
 
 int ext4w_wflush(ext4w_t *w, ctr_error_t *err)
 {

@@ -54,22 +54,6 @@ void ext4w_fill_inode(ext4w_t *w, union ext4w_ibuf *b, const struct ext4w_attr *
     ext4w_encode_time(&a->mtime, &in->i_crtime, &in->i_crtime_extra);
 }
 
-int ext4w_write_inode(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, ctr_error_t *err)
-{
-    errcode_t rc = ext2fs_write_inode_full(w->fs, ino, (struct ext2_inode *)b->raw, w->isize);
-    if (rc)
-        return ext4w_fail_ext2(err, rc, "cannot write inode %u", ino);
-    return 0;
-}
-
-int ext4w_read_inode(ext4w_t *w, ext2_ino_t ino, union ext4w_ibuf *b, ctr_error_t *err)
-{
-    errcode_t rc = ext2fs_read_inode_full(w->fs, ino, (struct ext2_inode *)b->raw, w->isize);
-    if (rc)
-        return ext4w_fail_ext2(err, rc, "cannot read inode %u", ino);
-    return 0;
-}
-
 bool ext4w_xattr_supported(const char *name)
 {
     static const char *const prefixes[] = {"user.", "trusted.", "security."};

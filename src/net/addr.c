@@ -2,10 +2,22 @@
  * no octal, hex or shortened forms (inet_aton's "10.1" would surprise a user). */
 #include "net/net-internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+bool net_dns_name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.')
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return false;
+    return true;
+}
 
 uint32_t net_cidr_mask(uint8_t prefix)
 {

@@ -23,6 +23,9 @@ bool net_cidr_overlaps(const struct net_cidr *a, const struct net_cidr *b);
 bool net_cidr_contains(const struct net_cidr *c, uint32_t addr);
 uint32_t net_cidr_mask(uint8_t prefix);
 int net_ip_parse(const char *s, uint32_t *out, ctr_error_t *err);
+/* A DNS name (container alias, extra host name, search domain): 1 to 253 letters, digits,
+ * `-`, `_`, `.`, not starting with `-` or `.`. The CLI and the daemon both check with it. */
+bool net_dns_name_ok(const char *s);
 void net_ip_format(uint32_t addr, char *buf, size_t n);
 /* "02:42:" + the four address bytes: unique host-wide because subnets never overlap and
  * the allocator never hands an address out twice (the gateway's is the bridge's MAC). */

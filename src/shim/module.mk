@@ -9,17 +9,6 @@ HOST_SRCS += src/shim/vmm-qemu-argv.c src/shim/vmm-qemu-snapshot.c src/shim/qmp.
 BINS += container-runtime
 container-runtime_SRCS := src/shim/main.c
 
-UNIT_TESTS += test-shim-accel test-shim-qemu test-shim-agent test-shim-log test-bundle test-shim-proxy
-UNIT_TESTS += test-shim-proto test-shim-qmp
-test-shim-qmp_SRCS := tests/unit/test-shim-qmp.c
-test-shim-proto_SRCS := tests/unit/test-shim-proto.c
-test-shim-proxy_SRCS := tests/unit/test-shim-proxy.c
-test-shim-log_SRCS := tests/unit/test-shim-log.c
-test-shim-accel_SRCS := tests/unit/test-shim-accel.c
-test-shim-qemu_SRCS := tests/unit/test-shim-qemu.c
-test-shim-agent_SRCS := tests/unit/test-shim-agent.c
-test-bundle_SRCS := tests/unit/test-bundle.c
-
 # (module.mk files are read before the Makefile's `all`: keep it the default goal)
 .DEFAULT_GOAL := all
 # The guest kernel command line comes from kernel/cmdline (+ kernel/cmdline-tcg-1cpu):
@@ -37,9 +26,4 @@ $(BUILD)/gen/shim-kernel-cmdline.h: kernel/cmdline kernel/cmdline-tcg-1cpu
 	} > $@.tmp && mv $@.tmp $@
 $(BUILD)/obj/src/shim/vmm-qemu-argv.o: $(BUILD)/gen/shim-kernel-cmdline.h
 $(BUILD)/obj/src/shim/vmm-qemu-argv.o: CFLAGS_ALL += -I$(BUILD)/gen
-$(BUILD)/obj/tests/unit/test-shim-qemu.o: $(BUILD)/gen/shim-kernel-cmdline.h
-$(BUILD)/obj/tests/unit/test-shim-qemu.o: CFLAGS_ALL += -I$(BUILD)/gen
 
-# static UDP echo server run inside test containers (tests/integration/32-runtime-net.sh)
-GUEST_BINS += ctr-udp-echo
-ctr-udp-echo_SRCS := tests/tools/ctr-udp-echo.c

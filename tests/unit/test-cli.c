@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,6 +564,106 @@ static void test_dispatch(void **state)
     assert_int_equal(cli_main(ARGC("container", "ls"), ARGV("container", "ls")), 1);
 }
 
+/* Usage is generated from the option tables: aliases beside their flag, hidden flags not
+ * shown, and every command answers --help (and `container help ...`) with 0. */
+static void test_help_every_command(void **state)
+{
+    static const struct cli_option opts[] = {
+        CLI_OPT_BOOL('a', "all", 1, "every one"),
+        CLI_OPT_ARG('t', "time", "SECONDS", 2, "wait this long"),
+        CLI_OPT_ARG(0, "timeout", "SECONDS", 2, NULL),
+        CLI_OPT_BOOL(0, "secret", 3, NULL),
+        CLI_OPT_END,
+    };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cli_print_options(opts, f);
+    fclose(f);
+    assert_string_equal(buf, "  -a, --all               every one\n"
+                             "  -t, --time, --timeout SECONDS  wait this long\n");
+    free(buf);
+
+    static const char *const cmds[][3] = {
+        {"run"},
+        {"create"},
+        {"start"},
+        {"stop"},
+        {"kill"},
+        {"restart"},
+        {"delete"},
+        {"rm"},
+        {"cp"},
+        {"export"},
+        {"list"},
+        {"ps"},
+        {"exec"},
+        {"logs"},
+        {"inspect"},
+        {"attach"},
+        {"wait"},
+        {"stats"},
+        {"prune"},
+        {"port"},
+        {"images"},
+        {"network", "create"},
+        {"network", "ls"},
+        {"network", "inspect"},
+        {"network", "rm"},
+        {"network", "prune"},
+        {"network", "connect"},
+        {"network", "disconnect"},
+        {"image", "ls"},
+        {"image", "rm"},
+        {"image", "tag"},
+        {"image", "inspect"},
+        {"image", "prune"},
+        {"image", "load"},
+        {"image", "save"},
+        {"image", "pull"},
+        {"image", "push"},
+        {"volume", "create"},
+        {"volume", "ls"},
+        {"volume", "inspect"},
+        {"volume", "rm"},
+        {"volume", "prune"},
+        {"registry", "login"},
+        {"registry", "logout"},
+        {"registry", "ls"},
+        {"system", "start"},
+        {"system", "stop"},
+        {"system", "status"},
+        {"system", "version"},
+        {"system", "logs"},
+        {"system", "df"},
+        {"system", "kernel", "set"},
+    };
+    fflush(stdout);
+    int saved = dup(1), null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char *argv[6] = {"container"};
+        int n = 1;
+        for (int j = 0; j < 3 && cmds[i][j]; j++)
+            argv[n++] = (char *)cmds[i][j];
+        argv[n] = "--help";
+        int rc = cli_main(n + 1, argv);
+        char *hargv[6] = {"container", "help"};
+        for (int j = 0; j < 3 && cmds[i][j]; j++)
+            hargv[j + 2] = (char *)cmds[i][j];
+        int hrc = cli_main(n + 1, hargv);
+        fflush(stdout);
+        if (rc != 0 || hrc != 0) {
+            dup2(saved, 1);
+            fail_msg("`container %s %s --help`: %d, help: %d", cmds[i][0],
+                     cmds[i][1] ? cmds[i][1] : "", rc, hrc);
+        }
+    }
+    dup2(saved, 1);
+    close(saved);
+    close(null);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -572,7 +673,7 @@ int main(void)
         cmocka_unit_test(test_ls_table),        cmocka_unit_test(test_human),
         cmocka_unit_test(test_table_alignment), cmocka_unit_test(test_image_ref_split),
         cmocka_unit_test(test_stats_cpu),       cmocka_unit_test(test_dispatch),
-        cmocka_unit_test(test_cp_split),
+        cmocka_unit_test(test_cp_split),        cmocka_unit_test(test_help_every_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

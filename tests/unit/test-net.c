@@ -134,6 +134,23 @@ static void test_mac(void **state)
     assert_string_equal(mac, "02:42:0a:59:ff:fe");
 }
 
+static void test_dns_names(void **state)
+{
+    const char *good[] = {"web", "a", "db-1.example.com", "my_host", "x."};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(net_dns_name_ok(good[i]));
+    const char *bad[] = {"", "-x", ".x", "a b", "a/b", "a:b", "\xc3\xa9", "a\n", "a\tb"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(net_dns_name_ok(bad[i]));
+    assert_false(net_dns_name_ok(NULL));
+    char big[255];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_false(net_dns_name_ok(big)); /* 254 */
+    big[253] = '\0';
+    assert_true(net_dns_name_ok(big)); /* 253 */
+}
+
 static void test_names(void **state)
 {
     ctr_error_t err = NULL;
@@ -501,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_ip),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_mac),
+        cmocka_unit_test(test_dns_names),
         cmocka_unit_test(test_names),
         cmocka_unit_test_setup_teardown(test_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto_subnet_pools, setup, teardown),
