@@ -61,7 +61,8 @@ const char *api_header(struct api_req *r, const char *key);
 int api_reply_json(struct api_req *r, unsigned status, json_t *j); /* steals j */
 int api_reply_error(struct api_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Status from the error: ENOENT 404, EEXIST/EBUSY 409, EINVAL 400, else 500. */
+/* The one mapping of an error class to a status: ENOENT 404, EEXIST/EBUSY 409,
+ * EINVAL 400, ENOSPC 507, else 500. */
 int api_reply_ctr_error(struct api_req *r, ctr_error_t *err);
 int api_reply_empty(struct api_req *r, unsigned status);
 /* Add a header to the reply made (after a api_reply_*). */
@@ -95,6 +96,20 @@ void api_dispatch(struct api_req *r);
 bool api_route_wants_upload(const char *method, const char *path);
 /* Whether its body streams into a pipe (PUT archive, files.c). */
 bool api_route_streams_upload(const char *method, const char *path);
+
+/* ---- request checks (validate.c): the JSON types Docker's Go structs take, EINVAL
+ * naming the field ---- */
+/* A container config (Config and HostConfig). */
+int dmn_config_check_types(json_t *body, ctr_error_t *err);
+/* An exec config (POST /containers/{id}/exec), and the size of its process. */
+int dmn_exec_config_check(json_t *body, ctr_error_t *err);
+/* A network config (POST /networks/create). */
+int dmn_network_config_check(json_t *body, ctr_error_t *err);
+
+/* ---- container documents (shapes.c), under d->lock ---- */
+json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c);
+json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c);
+json_t *dmn_container_state_json(struct dmn_container *c);
 
 /* ---- handlers (one per route, routes.c) ---- */
 int api_handle_archive_head(struct api_req *r);

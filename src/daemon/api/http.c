@@ -146,6 +146,9 @@ int api_reply_ctr_error(struct api_req *r, ctr_error_t *err)
     case EINVAL:
         status = 400;
         break;
+    case ENOSPC:
+        status = 507;
+        break;
     }
     int ret = api_reply_error(r, status, "%s", (*err)->msg);
     ctr_error_free(err);
