@@ -87,8 +87,19 @@ int api_req_fd(struct api_req *r);
 /* True when the peer closed or reset fd (checked without blocking). */
 bool ctr_fd_peer_gone(int fd);
 json_t *api_body_json(struct api_req *r, ctr_error_t *err);
-/* Start serving on an AF_UNIX listening fd; NULL on failure. */
+/* Start serving on an AF_UNIX listening fd with the route table (serve.c); NULL on
+ * failure. */
 void *api_http_start(struct dmn *d, int listen_fd, ctr_error_t *err);
+/* What http.c calls of the routes, given at start: through pointers, so that http.c
+ * (which every handler calls) calls no handler file back. */
+struct api_http_ops {
+    void (*dispatch)(struct api_req *r);
+    bool (*wants_upload)(const char *method, const char *path);   /* to a temp file */
+    bool (*streams_upload)(const char *method, const char *path); /* into a pipe: */
+    void (*stream_begin)(struct api_req *r); /* at the headers, sets upload_pipe */
+};
+void *api_http_serve(struct dmn *d, int listen_fd, const struct api_http_ops *ops,
+                     ctr_error_t *err);
 void api_http_stop(void *h);
 /* Route r (routes.c): every handler replies exactly once. */
 void api_dispatch(struct api_req *r);
