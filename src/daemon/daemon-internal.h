@@ -164,23 +164,51 @@ struct dmn {
     char *dns_upstream; /* resolv.conf the DNS servers forward to */
 };
 
-/* containers.c */
-int dmn_containers_load(struct dmn *d, ctr_error_t *err);
+/* containers.c: the registry (table, refs, lookup, daemon.json), list and rename */
 /* Lookup by id, unique id prefix or name (with or without '/'); takes a ref.
  * Under d->lock: the _locked variant. */
 struct dmn_container *dmn_container_find_locked(struct dmn *d, const char *ref);
+/* ENOENT "No such container: x", EINVAL for an ambiguous prefix. */
 struct dmn_container *dmn_container_get(struct dmn *d, const char *ref, ctr_error_t *err);
 void dmn_container_put(struct dmn *d, struct dmn_container *c);
 int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
-/* volumes: also remove its anonymous volumes no other container uses (docker's `rm -v`). */
-int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, bool volumes,
-                         ctr_error_t *err);
 void dmn_container_free(struct dmn_container *c);
 struct dmn_container *dmn_container_new(void);
 void dmn_container_add_locked(struct dmn *d, struct dmn_container *c);
 void dmn_container_unlink_locked(struct dmn *d, struct dmn_container *c);
-/* Bytes allocated on disk under path (sparse files count what they use). */
-uint64_t dmn_disk_usage(const char *path);
+/* The containers a list shows, newest first: running ones unless all, created strictly
+ * between since and before (container refs; NULL: no bound), kept by match, at most
+ * limit (<= 0: no limit). match and emit run under d->lock. */
+struct dmn_list_query {
+    bool all;
+    long limit;
+    const char *before, *since;
+    bool (*match)(struct dmn_container *c, void *ctx); /* NULL: every one */
+    void (*emit)(struct dmn *d, struct dmn_container *c, void *ctx);
+    void *ctx;
+};
+void dmn_containers_list(struct dmn *d, const struct dmn_list_query *q);
+/* EINVAL: not a valid name; ENOENT: no such container; EEXIST: the name is taken. */
+int dmn_container_rename(struct dmn *d, const char *ref, const char *name, ctr_error_t *err);
+
+/* recover.c: the containers of the data root back into the table at start */
+int dmn_containers_load(struct dmn *d, ctr_error_t *err);
+
+/* remove.c: removal (stops first when forced: above lifecycle.c) and prune */
+/* volumes: also remove its anonymous volumes no other container uses (docker's `rm -v`).
+ * EBUSY: running and not forced. */
+int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, bool volumes,
+                         ctr_error_t *err);
+/* Remove every stopped (exited, created, dead) container created before until and kept
+ * by match (under d->lock; NULL: all); *deleted gets their ids, *reclaimed the bytes
+ * their bundles took. A container that cannot be removed is logged and skipped. */
+struct dmn_prune_req {
+    int64_t until; /* INT64_MAX: no bound */
+    bool (*match)(struct dmn_container *c, void *ctx);
+    void *ctx;
+};
+void dmn_containers_prune(struct dmn *d, const struct dmn_prune_req *rq, char ***deleted,
+                          uint64_t *reclaimed);
 
 /* names.c: adjective_surname names for containers created without one */
 size_t dmn_names_count(void);
@@ -191,17 +219,11 @@ bool dmn_name_in_use_locked(struct dmn *d, const char *name);
 /* A free random name (a few retries), else the short id. */
 char *dmn_name_generate_locked(struct dmn *d, const char *id);
 
-/* validate.c: the JSON types of a container config (Config and HostConfig, as Docker's
- * Go structs take them), EINVAL naming the field. */
-int dmn_config_check_types(json_t *body, ctr_error_t *err);
-/* A process (main or exec) fits what the shim can send and the guest accepts (the control
- * frame limit, arg counts, path lengths); what names it in the message. */
+/* proclimits.c: a process (main or exec) fits what the shim can send and the guest
+ * accepts (the control frame limit, arg counts, path lengths); what names it in the
+ * message (EINVAL). */
 struct agent_exec;
 int dmn_process_check_size(const struct agent_exec *ex, const char *what, ctr_error_t *err);
-/* The types of an exec config (POST /containers/{id}/exec) and the size of its process. */
-int dmn_exec_config_check(json_t *body, ctr_error_t *err);
-/* The types of a network config (POST /networks/create). */
-int dmn_network_config_check(json_t *body, ctr_error_t *err);
 
 /* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
 int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
@@ -254,6 +276,8 @@ void dmn_kill_hung_shim(struct dmn *d, struct dmn_container *c, const char *why)
 uint64_t dmn_min_free_bytes(void);
 /* 0, or -1 with an ENOSPC error saying what is free and what is needed. */
 int dmn_check_free_space(struct dmn *d, ctr_error_t *err);
+/* Bytes allocated on disk under path (sparse files count what they use). */
+uint64_t dmn_disk_usage(const char *path);
 
 /* stream.c: shim sessions and hijacked relays */
 /* Called by start once the shim listens: connect every pending attach; -1 when
@@ -367,7 +391,33 @@ void dmn_docker_manifest_free(struct dmn_docker_manifest *m, size_t n);
 char *dmn_kernel_path(struct dmn *d);
 char *dmn_initrd_path(struct dmn *d);
 
-/* shapes.c: Docker's JSON shapes and value formats (pure parts unit tested) */
+/* create.c: a new container from a parsed request (api/create.c). The request's
+ * strings stay the caller's. Errors by class: EINVAL a request the image or the bundle
+ * refuses, ENOENT no such image or network, EEXIST the name is taken, EBUSY a published
+ * port in use, ENOSPC too little free space on the data root, else internal. */
+struct dmn_create_req {
+    const char *name; /* NULL: a generated one */
+    /* image, cmd, entrypoint, env, ...; memory, cpus NULL: the daemon's defaults; id,
+     * accel and lookup_env are set by the service */
+    struct bundle_create_opts opts;
+    uint16_t rows, cols; /* HostConfig.ConsoleSize (0: none) */
+    bool stdin_once, auto_remove;
+    bool stop_signal_given;  /* StopSignal was in the request (even null or ""): */
+    const char *stop_signal; /* then this one, NULL or "" for none; else the image's */
+    int stop_timeout;        /* -1: the default */
+    bool entrypoint_given;   /* for the Config shown: the image's Entrypoint ... */
+    bool cmd_empty;          /* ... and Cmd fill in what the request left out */
+    struct dmn_netreq net;
+    /* Stored for inspect: the request's Config (no HostConfig, NetworkingConfig,
+     * Platform), completed by the service with the merged values, and HostConfig as
+     * shown (Docker's defaults filled in). */
+    json_t *config, *host_config;
+};
+int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
+                         char out_id[BUNDLE_CREATE_ID_LEN + 1], ctr_error_t *err);
+
+/* shapes.c: Docker's value formats the services share with api/ (unit tested); the
+ * container documents are api/shapes.c */
 char *
 dmn_time_rfc3339(int64_t ns); /* "2024-01-02T03:04:05.123456789Z"; 0 → "0001-01-01T00:00:00Z" */
 int dmn_time_parse(const char *s, int64_t *ns); /* RFC 3339 or unix seconds[.frac] */
@@ -385,9 +435,6 @@ bool dmn_filters_any(const struct dmn_filters *f, const char *key,
                      bool (*match)(const char *value, void *ctx), void *ctx);
 /* label filters: every "k" or "k=v" must hold against labels (object). */
 bool dmn_filters_labels(const struct dmn_filters *f, json_t *labels);
-json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c);
-json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c);
-json_t *dmn_container_state_json(struct dmn_container *c);
 json_t *dmn_strv_json(char *const *v);
 char **dmn_json_strv(json_t *a); /* array of strings → strv; NULL if not an array */
 /* Docker's 8-byte header of a multiplexed stream. */

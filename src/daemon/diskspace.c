@@ -1,10 +1,14 @@
-/* Free space on the data root: a container's writable disk is a sparse file of
- * several GiB whatever the host has free, so create refuses when the filesystem
- * holding the data root is nearly full (docs/daemon.md, "A full disk"). */
+/* Disk space: the bytes a directory takes (df, prune, volumes), and the free space of
+ * the data root: a container's writable disk is a sparse file of several GiB whatever
+ * the host has free, so create refuses when the filesystem holding the data root is
+ * nearly full (docs/daemon.md, "A full disk"). */
 #include "daemon/daemon-internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 uint64_t dmn_min_free_bytes(void)
@@ -39,4 +43,26 @@ int dmn_check_free_space(struct dmn *d, ctr_error_t *err)
                     "into it); free space there, or set CONTAINER_MIN_FREE_MB",
                     d->cfg.root, (unsigned long long)(avail >> 20),
                     (unsigned long long)(need >> 20));
+}
+
+uint64_t dmn_disk_usage(const char *path)
+{
+    struct stat st;
+    uint64_t sum = 0;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISDIR(st.st_mode))
+        return (uint64_t)st.st_blocks * 512;
+    DIR *dir = opendir(path);
+    struct dirent *de;
+    if (dir == NULL)
+        return 0;
+    while ((de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        cleanup_free char *p = ctr_xasprintf("%s/%s", path, de->d_name);
+        sum += dmn_disk_usage(p);
+    }
+    closedir(dir);
+    return sum;
 }

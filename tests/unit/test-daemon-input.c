@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h" /* the request checks (api/validate.c) */
 
 #define FFFD "\xef\xbf\xbd"
 

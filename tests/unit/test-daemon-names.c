@@ -1,12 +1,13 @@
 /* Generated container names (issue 11, defect 7: docker's adjective_surname space, a
- * container still being created holds its name) and the daemon log's rotation
- * (defect 14). */
+ * container still being created holds its name), the registry's list and lookup, and
+ * the daemon log's rotation (defect 14). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,80 @@ static void test_name_held_while_creating(void **state)
     free(d);
 }
 
+/* The registry's list (containers.c): newest first, running unless all, before/since
+ * bounds, the caller's match, limit; and the lookup errors' classes. */
+static void emit_name(struct dmn *d, struct dmn_container *c, void *ctx)
+{
+    char *out = ctx;
+    strcat(out, c->name);
+    strcat(out, " ");
+}
+
+static bool not_b(struct dmn_container *c, void *ctx)
+{
+    return strcmp(c->name, "b") != 0;
+}
+
+static void test_list_query(void **state)
+{
+    struct dmn *d = calloc(1, sizeof(*d));
+    pthread_mutex_init(&d->lock, NULL);
+    const char *names[] = {"a", "b", "c", "d", "e"};
+    enum dmn_status st[] = {DMN_RUNNING, DMN_EXITED, DMN_RUNNING, DMN_CREATED, DMN_RUNNING};
+    for (int i = 0; i < 5; i++) {
+        struct dmn_container *c = dmn_container_new();
+        snprintf(c->id, sizeof(c->id), "%c%063d", 'a' + i, 0);
+        c->name = strdup(names[i]);
+        c->created_ns = i + 1;
+        c->status = st[i];
+        c->creating = i == 4; /* invisible */
+        dmn_container_add_locked(d, c);
+        c->refs--; /* the table's only */
+    }
+    char out[64] = "";
+    struct dmn_list_query q = {.emit = emit_name, .ctx = out};
+    dmn_containers_list(d, &q);
+    assert_string_equal(out, "c a ");
+    out[0] = '\0';
+    q.all = true;
+    dmn_containers_list(d, &q);
+    assert_string_equal(out, "d c b a ");
+    out[0] = '\0';
+    q.limit = 2;
+    q.match = not_b;
+    dmn_containers_list(d, &q);
+    assert_string_equal(out, "d c ");
+    out[0] = '\0';
+    q.limit = 0;
+    q.match = NULL;
+    q.before = "d";
+    q.since = "a";
+    dmn_containers_list(d, &q);
+    assert_string_equal(out, "c b ");
+
+    ctr_error_t err = NULL;
+    assert_null(dmn_container_get(d, "zz", &err));
+    assert_int_equal(err->errnum, ENOENT);
+    assert_string_equal(err->msg, "No such container: zz");
+    ctr_error_free(&err);
+    assert_null(dmn_container_get(d, "", &err));
+    ctr_error_free(&err);
+    struct dmn_container *c = dmn_container_get(d, "/c", &err);
+    assert_non_null(c);
+    assert_string_equal(c->name, "c");
+    dmn_container_put(d, c);
+
+    while (d->n_ctrs) {
+        c = d->ctrs[0];
+        c->refs++;
+        dmn_container_unlink_locked(d, c);
+        dmn_container_put(d, c);
+    }
+    free(d->ctrs);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
 static size_t file_size(const char *p)
 {
     struct stat st;
@@ -134,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_name_space),
         cmocka_unit_test(test_name_spread),
         cmocka_unit_test(test_name_held_while_creating),
+        cmocka_unit_test(test_list_query),
         cmocka_unit_test(test_log_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

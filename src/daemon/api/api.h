@@ -61,7 +61,8 @@ const char *api_header(struct api_req *r, const char *key);
 int api_reply_json(struct api_req *r, unsigned status, json_t *j); /* steals j */
 int api_reply_error(struct api_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Status from the error: ENOENT 404, EEXIST/EBUSY 409, EINVAL 400, else 500. */
+/* The one mapping of an error class to a status: ENOENT 404, EEXIST/EBUSY 409,
+ * EINVAL 400, ENOSPC 507, else 500. */
 int api_reply_ctr_error(struct api_req *r, ctr_error_t *err);
 int api_reply_empty(struct api_req *r, unsigned status);
 /* Add a header to the reply made (after a api_reply_*). */
@@ -86,8 +87,19 @@ int api_req_fd(struct api_req *r);
 /* True when the peer closed or reset fd (checked without blocking). */
 bool ctr_fd_peer_gone(int fd);
 json_t *api_body_json(struct api_req *r, ctr_error_t *err);
-/* Start serving on an AF_UNIX listening fd; NULL on failure. */
+/* Start serving on an AF_UNIX listening fd with the route table (serve.c); NULL on
+ * failure. */
 void *api_http_start(struct dmn *d, int listen_fd, ctr_error_t *err);
+/* What http.c calls of the routes, given at start: through pointers, so that http.c
+ * (which every handler calls) calls no handler file back. */
+struct api_http_ops {
+    void (*dispatch)(struct api_req *r);
+    bool (*wants_upload)(const char *method, const char *path);   /* to a temp file */
+    bool (*streams_upload)(const char *method, const char *path); /* into a pipe: */
+    void (*stream_begin)(struct api_req *r); /* at the headers, sets upload_pipe */
+};
+void *api_http_serve(struct dmn *d, int listen_fd, const struct api_http_ops *ops,
+                     ctr_error_t *err);
 void api_http_stop(void *h);
 /* Route r (routes.c): every handler replies exactly once. */
 void api_dispatch(struct api_req *r);
@@ -95,6 +107,20 @@ void api_dispatch(struct api_req *r);
 bool api_route_wants_upload(const char *method, const char *path);
 /* Whether its body streams into a pipe (PUT archive, files.c). */
 bool api_route_streams_upload(const char *method, const char *path);
+
+/* ---- request checks (validate.c): the JSON types Docker's Go structs take, EINVAL
+ * naming the field ---- */
+/* A container config (Config and HostConfig). */
+int dmn_config_check_types(json_t *body, ctr_error_t *err);
+/* An exec config (POST /containers/{id}/exec), and the size of its process. */
+int dmn_exec_config_check(json_t *body, ctr_error_t *err);
+/* A network config (POST /networks/create). */
+int dmn_network_config_check(json_t *body, ctr_error_t *err);
+
+/* ---- container documents (shapes.c), under d->lock ---- */
+json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c);
+json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c);
+json_t *dmn_container_state_json(struct dmn_container *c);
 
 /* ---- handlers (one per route, routes.c) ---- */
 int api_handle_archive_head(struct api_req *r);

@@ -146,6 +146,9 @@ int api_reply_ctr_error(struct api_req *r, ctr_error_t *err)
     case EINVAL:
         status = 400;
         break;
+    case ENOSPC:
+        status = 507;
+        break;
     }
     int ret = api_reply_error(r, status, "%s", (*err)->msg);
     ctr_error_free(err);
@@ -401,6 +404,9 @@ static void body_append(struct api_req *r, const char *data, size_t len)
     r->body[r->body_len] = '\0';
 }
 
+/* The routes (serve.c): called through these, http.c does not depend on the handlers. */
+static const struct api_http_ops *ops;
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -431,10 +437,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->bad_version = api_version_check(major, minor);
         r->api_minor = hv ? minor : DMN_API_MINOR;
         r->path = rest;
-        if (r->bad_version == NULL && api_route_wants_upload(method, r->path))
+        if (r->bad_version == NULL && ops->wants_upload(method, r->path))
             upload_open(r);
-        else if (r->bad_version == NULL && api_route_streams_upload(method, r->path))
-            api_archive_put_begin(r);
+        else if (r->bad_version == NULL && ops->streams_upload(method, r->path))
+            ops->stream_begin(r);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -457,7 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         api_reply_error(r, 500, "cannot store the request body in `%s`: %s", r->d->tmp_dir,
                         strerror(r->upload_errno ? r->upload_errno : EIO));
     } else {
-        api_dispatch(r);
+        ops->dispatch(r);
     }
     if (r->resp == NULL)
         api_reply_error(r, 500, "no reply for %s %s", method, r->path);
@@ -591,8 +597,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     free(msg);
 }
 
-void *api_http_start(struct dmn *d, int listen_fd, ctr_error_t *err)
+void *api_http_serve(struct dmn *d, int listen_fd, const struct api_http_ops *routes,
+                     ctr_error_t *err)
 {
+    ops = routes;
     idle_timeout = env_uint("CONTAINER_API_IDLE_TIMEOUT", DMN_IDLE_TIMEOUT);
     max_per_client =
         env_uint("CONTAINER_API_MAX_CONNECTIONS_PER_CLIENT", DMN_MAX_CONNECTIONS_PER_CLIENT);
