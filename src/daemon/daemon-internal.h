@@ -93,6 +93,7 @@ struct dmn_container {
     bool creating; /* reserved name, bundle being made: invisible */
     bool broken;   /* its record could not be read: dead, listed, only removable */
     int pidfd;
+    bool exit_check; /* monitor.c: lifecycle asks the monitor to look at the shim */
     bool in_restart;
     struct dmn_attach *pending; /* attaches waiting for a start */
     /* a terminal size given before the main process ran: applied at start */
@@ -218,14 +219,34 @@ void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names);
 /* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
 json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
 
-/* lifecycle.c */
+/* lifecycle.c: start, stop, kill, restart, wait, resize (typed; api/lifecycle.c) */
+/* 0 started, 1 running already; a failed start: EINVAL for a missing or non-executable
+ * command (127/126), else class 0. */
 int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
 /* EBUSY when a running container attaches one of c's block volumes (d->lock held). */
 int dmn_block_volumes_check_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
+/* 0 stopped (returns once the monitor recorded the exit), 1 not running. */
 int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_error_t *err);
 /* The same with c->op_lock already held. timeout < 0: the container's default. */
 int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int timeout,
                                  ctr_error_t *err);
+/* One signal (EBUSY: not running); SIGKILL returns once the exit is recorded. */
+int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err);
+int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error_t *err);
+/* The main process's terminal; remembered until the start when it does not run yet. */
+int dmn_container_resize(struct dmn *d, const char *ref, uint16_t rows, uint16_t cols,
+                         ctr_error_t *err);
+/* BUNDLE/boot.log, open for reading (ENOENT: never booted). */
+int dmn_container_bootlog_open(struct dmn *d, const char *ref, ctr_error_t *err);
+/* wait: the condition is taken at dmn_waiter_new (next-exit counts from then). */
+enum dmn_wait_cond { DMN_WAIT_NOT_RUNNING, DMN_WAIT_NEXT_EXIT, DMN_WAIT_REMOVED };
+struct dmn_waiter;
+struct dmn_waiter *dmn_waiter_new(struct dmn *d, const char *ref, enum dmn_wait_cond cond,
+                                  ctr_error_t *err);
+/* Block until the condition holds (0, *code the exit code); -1 when the client on
+ * client_fd went away or the daemon stops. */
+int dmn_waiter_wait(struct dmn_waiter *w, int client_fd, int *code);
+void dmn_waiter_free(struct dmn_waiter *w);
 int dmn_parse_signal(const char *s, int *sig);
 /* Docker's ConsoleSize [height, width]; absent or null leaves *rows, *cols 0. */
 int dmn_console_size(json_t *v, uint16_t *rows, uint16_t *cols, ctr_error_t *err);
@@ -235,8 +256,15 @@ int dmn_monitor_start(struct dmn *d, ctr_error_t *err);
 void dmn_monitor_stop(struct dmn *d);
 /* Watch a running container's shim; if it is gone already, record the exit now. */
 void dmn_monitor_watch_locked(struct dmn *d, struct dmn_container *c);
-/* Read the shim's state.json and record the exit (under d->lock). */
+/* The only writers of an exit (status, code, error, `exits`, `die`): read the shim's
+ * state.json and record the exit (under d->lock), from the monitor thread or a watch
+ * that finds the shim gone; and a start that failed (code, the runtime's message). */
 void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c);
+void dmn_record_start_failure_locked(struct dmn *d, struct dmn_container *c, int code,
+                                     const char *msg);
+/* Ask the monitor to look at a running container whose shim no longer answers and record
+ * its exit (lifecycle waits on d->cond for it). */
+void dmn_monitor_check_locked(struct dmn *d, struct dmn_container *c);
 /* Remove an AutoRemove container that ended, in a thread of its own. */
 void dmn_autoremove_locked(struct dmn *d, struct dmn_container *c);
 /* Whether the shim of a bundle answers on its socket. */
