@@ -305,8 +305,42 @@ int dmn_relay_run(struct dmn_relay *rl);
 /* Write the container's whole log to fd (attach logs=1), multiplexed unless tty. */
 void dmn_logs_replay(const char *bundle, int fd, bool tty, bool out, bool err);
 
-/* exec.c */
+/* exec.c: exec records, their sessions, top (typed; api/exec.c) */
 void dmn_execs_drop_locked(struct dmn *d, const char *container_id);
+struct dmn_exec_spec {
+    char **cmd, **env; /* env NULL: none */
+    const char *workdir, *user;
+    bool tty, attach_stdin, attach_stdout, attach_stderr;
+    uint16_t rows, cols;
+};
+/* A new exec in a running container (EBUSY when it is not; EINVAL: relative workdir). */
+int dmn_exec_create(struct dmn *d, const char *ref, const struct dmn_exec_spec *spec,
+                    char id_out[65], ctr_error_t *err);
+/* What inspect shows of an exec (a copy). */
+struct dmn_exec_info {
+    char id[65], container_id[65];
+    char **cmd;
+    char *user;
+    bool tty, attach_stdin, attach_stdout, attach_stderr, running;
+    int exit_code; /* -1 while it runs */
+};
+int dmn_exec_inspect(struct dmn *d, const char *id, struct dmn_exec_info *out, ctr_error_t *err);
+void dmn_exec_info_release(struct dmn_exec_info *info);
+int dmn_exec_resize(struct dmn *d, const char *id, uint16_t rows, uint16_t cols, ctr_error_t *err);
+/* Start: mark the exec started (ENOENT, EBUSY: started already or container not running)
+ * and return its run; then either dmn_exec_run_session on a client's fd (its exit code
+ * is recorded before the fd is shut down) and dmn_exec_run_free, or
+ * dmn_exec_run_detached (takes the run). dmn_exec_start_undo: the session never ran. */
+struct dmn_exec_run;
+struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size, uint16_t rows,
+                                    uint16_t cols, bool *tty, ctr_error_t *err);
+void dmn_exec_run_session(struct dmn_exec_run *x, int client_fd, const char *pre, size_t pre_len);
+int dmn_exec_run_detached(struct dmn_exec_run *x, ctr_error_t *err);
+void dmn_exec_run_free(struct dmn_exec_run *x);
+void dmn_exec_start_undo(struct dmn *d, const char *id);
+/* `ps ps_args` (default -ef) in the container: its output (EBUSY: not running). */
+int dmn_container_top(struct dmn *d, const char *ref, const char *ps_args, char **out,
+                      ctr_error_t *err);
 
 /* events.c */
 void dmn_event_emit_locked(struct dmn *d, const char *type, const char *action, const char *id,
