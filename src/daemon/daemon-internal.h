@@ -300,8 +300,32 @@ struct dmn_relay {
     const char *bundle; /* set: the shim must answer the request in time (shimc.h) */
 };
 int dmn_relay_run(struct dmn_relay *rl);
+/* attach (api/attach.c hijacks the client): in only when the container keeps stdin open */
+struct dmn_attach_opts {
+    bool in, out, err, logs, stream;
+};
+/* Fix the options for c and announce it (the `attach` event). */
+void dmn_attach_begin(struct dmn *d, struct dmn_container *c, struct dmn_attach_opts *o);
+/* On the client's fd: the log replayed (logs), then the relay (stream) with the running
+ * container, or from its next start (docker run attaches first). pre: bytes the client
+ * sent after its request (stdin). */
+void dmn_attach_run(struct dmn *d, struct dmn_container *c, int fd, const struct dmn_attach_opts *o,
+                    const char *pre, size_t pre_len);
 
-/* logs.c */
+/* logs.c: container.log read back (api/logs.c streams it) */
+struct dmn_logs_opts {
+    bool follow, timestamps, out, err;
+    int64_t since, until; /* 0: none */
+    long tail;            /* -1: all */
+    int client_fd;        /* a follower ends when it goes away */
+};
+struct dmn_logs;
+/* name: the container as the client named it (for messages); class 0 errors. */
+struct dmn_logs *dmn_logs_open(struct dmn *d, struct dmn_container *c, const char *name,
+                               const struct dmn_logs_opts *o, ctr_error_t *err);
+/* Formatted bytes (>0), 0 at the end, -1 when the client left or the daemon stops. */
+ssize_t dmn_logs_read(struct dmn_logs *l, char *buf, size_t max);
+void dmn_logs_close(struct dmn_logs *l);
 /* Write the container's whole log to fd (attach logs=1), multiplexed unless tty. */
 void dmn_logs_replay(const char *bundle, int fd, bool tty, bool out, bool err);
 
