@@ -41,6 +41,30 @@ struct shimc_path_stat;
 char *dmn_path_stat_header(const struct shimc_path_stat *st);
 /* At the headers of a PUT archive: starts the extraction and sets upload_pipe. */
 
+/* ---- stats.c: a container's figures, sampled on the host (api/stats.c) ---- */
+struct dmn_stats_sample {
+    int64_t read_ns;             /* wall clock; 0 = no sample */
+    uint64_t user_ns, kernel_ns; /* the QEMU process */
+    uint64_t system_ns;          /* the host, all CPUs (/proc/stat) */
+    uint64_t rss, io_read, io_write;
+};
+struct dmn_container;
+struct dmn_stats {
+    struct dmn *d;
+    struct dmn_container *c;
+    bool stream, one_shot, done;
+    uint64_t limit; /* the VM's memory, bytes */
+    struct dmn_stats_sample prev;
+};
+struct dmn_stats *dmn_stats_open(struct dmn *d, struct dmn_container *c, bool stream,
+                                 bool one_shot);
+/* The next sample and the one before it (1), 0 after the last (a single one unless
+ * stream; a stopped container gets one empty sample), -1 when the client on client_fd
+ * left or the daemon stops. Sleeps a second between samples. */
+int dmn_stats_next(struct dmn_stats *st, int client_fd, struct dmn_stats_sample *cur,
+                   struct dmn_stats_sample *pre);
+void dmn_stats_close(struct dmn_stats *st);
+
 /* ---- containers ---- */
 enum dmn_status {
     DMN_CREATED = 0,
@@ -372,6 +396,13 @@ void dmn_event_emit_locked(struct dmn *d, const char *type, const char *action, 
 void dmn_event_container_locked(struct dmn *d, struct dmn_container *c, const char *action,
                                 json_t *extra); /* steals extra */
 void dmn_events_release(struct dmn *d);
+/* A reader's cursor: the oldest event kept, or the next one to come. */
+uint64_t dmn_events_cursor(struct dmn *d, bool oldest);
+/* The next event from *next on with time >= since for which take(e, ctx) is true (take
+ * runs under d->lock; e is only valid then): 1. 0 once until (0: none) has passed; -1
+ * when the client on client_fd went away or the daemon stops. Waits for new events. */
+int dmn_events_next(struct dmn *d, uint64_t *next, int64_t since, int64_t until, int client_fd,
+                    bool (*take)(const struct dmn_event *e, void *ctx), void *ctx);
 
 /* networks.c: the networks' host side (bridges, nft table, DNS) and /networks */
 /* At start: the default network, every stored network's bridge, the nft table, IP
