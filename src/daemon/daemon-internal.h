@@ -35,11 +35,32 @@ struct imgstore;
  * without strerror text in the message (ctr_fail appends it). */
 #define dmn_fail ctr_fail_class
 
-/* ---- files.c: /containers/{id}/archive and /export (runtime archive client) ---- */
+/* ---- files.c: copies in and out of a container (api/files.c) ---- */
+struct dmn;
 struct shimc_path_stat;
-/* X-Docker-Container-Path-Stat: base64 JSON {name,size,mode,mtime,linkTarget} (caller frees). */
-char *dmn_path_stat_header(const struct shimc_path_stat *st);
-/* At the headers of a PUT archive: starts the extraction and sets upload_pipe. */
+struct dmn_container;
+/* The stat of path in the container (ENOENT: Docker's "Could not find the file"). */
+int dmn_archive_stat(struct dmn *d, struct dmn_container *c, const char *path,
+                     struct shimc_path_stat *st, ctr_error_t *err);
+/* A tar of path (export_all: the whole file system) written by a worker into a pipe.
+ * Returns once the first byte (or the end) is there, so a failure before the tar (the
+ * path) is an error here; *st is the path's stat (NULL for export). Read it with
+ * dmn_archive_get_read (-1 at the end of a failed tar, so it never looks complete). */
+struct dmn_archive_get;
+struct dmn_archive_get *dmn_archive_get_start(struct dmn *d, struct dmn_container *c,
+                                              const char *path, bool export_all,
+                                              const struct shimc_path_stat **st, ctr_error_t *err);
+ssize_t dmn_archive_get_read(struct dmn_archive_get *j, char *buf, size_t max);
+void dmn_archive_get_free(struct dmn_archive_get *j);
+/* Extract a tar into path: the caller writes the body into *body_fd and closes it, then
+ * dmn_archive_put_finish gives the verdict (EINVAL: not a whole tar). chown_root: the
+ * owners become 0:0 (docker without copyUIDGID). */
+struct dmn_archive_put;
+struct dmn_archive_put *dmn_archive_put_start(struct dmn *d, struct dmn_container *c,
+                                              const char *path, bool chown_root, int *body_fd,
+                                              ctr_error_t *err);
+int dmn_archive_put_finish(struct dmn_archive_put *j, ctr_error_t *err);
+void dmn_archive_put_free(struct dmn_archive_put *j);
 
 /* ---- stats.c: a container's figures, sampled on the host (api/stats.c) ---- */
 struct dmn_stats_sample {

@@ -96,6 +96,11 @@ bool api_route_wants_upload(const char *method, const char *path);
 /* Whether its body streams into a pipe (PUT archive, files.c). */
 bool api_route_streams_upload(const char *method, const char *path);
 
+/* files.c: X-Docker-Container-Path-Stat, base64 JSON {name,size,mode,mtime,linkTarget}
+ * (caller frees). */
+struct shimc_path_stat;
+char *api_path_stat_header(const struct shimc_path_stat *st);
+
 /* ---- handlers (one per route, routes.c) ---- */
 int api_handle_archive_head(struct api_req *r);
 int api_handle_archive_get(struct api_req *r); /* GET and HEAD */
