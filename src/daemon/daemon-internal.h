@@ -35,11 +35,56 @@ struct imgstore;
  * without strerror text in the message (ctr_fail appends it). */
 #define dmn_fail ctr_fail_class
 
-/* ---- files.c: /containers/{id}/archive and /export (runtime archive client) ---- */
+/* ---- files.c: copies in and out of a container (api/files.c) ---- */
+struct dmn;
 struct shimc_path_stat;
-/* X-Docker-Container-Path-Stat: base64 JSON {name,size,mode,mtime,linkTarget} (caller frees). */
-char *dmn_path_stat_header(const struct shimc_path_stat *st);
-/* At the headers of a PUT archive: starts the extraction and sets upload_pipe. */
+struct dmn_container;
+/* The stat of path in the container (ENOENT: Docker's "Could not find the file"). */
+int dmn_archive_stat(struct dmn *d, struct dmn_container *c, const char *path,
+                     struct shimc_path_stat *st, ctr_error_t *err);
+/* A tar of path (export_all: the whole file system) written by a worker into a pipe.
+ * Returns once the first byte (or the end) is there, so a failure before the tar (the
+ * path) is an error here; *st is the path's stat (NULL for export). Read it with
+ * dmn_archive_get_read (-1 at the end of a failed tar, so it never looks complete). */
+struct dmn_archive_get;
+struct dmn_archive_get *dmn_archive_get_start(struct dmn *d, struct dmn_container *c,
+                                              const char *path, bool export_all,
+                                              const struct shimc_path_stat **st, ctr_error_t *err);
+ssize_t dmn_archive_get_read(struct dmn_archive_get *j, char *buf, size_t max);
+void dmn_archive_get_free(struct dmn_archive_get *j);
+/* Extract a tar into path: the caller writes the body into *body_fd and closes it, then
+ * dmn_archive_put_finish gives the verdict (EINVAL: not a whole tar). chown_root: the
+ * owners become 0:0 (docker without copyUIDGID). */
+struct dmn_archive_put;
+struct dmn_archive_put *dmn_archive_put_start(struct dmn *d, struct dmn_container *c,
+                                              const char *path, bool chown_root, int *body_fd,
+                                              ctr_error_t *err);
+int dmn_archive_put_finish(struct dmn_archive_put *j, ctr_error_t *err);
+void dmn_archive_put_free(struct dmn_archive_put *j);
+
+/* ---- stats.c: a container's figures, sampled on the host (api/stats.c) ---- */
+struct dmn_stats_sample {
+    int64_t read_ns;             /* wall clock; 0 = no sample */
+    uint64_t user_ns, kernel_ns; /* the QEMU process */
+    uint64_t system_ns;          /* the host, all CPUs (/proc/stat) */
+    uint64_t rss, io_read, io_write;
+};
+struct dmn_container;
+struct dmn_stats {
+    struct dmn *d;
+    struct dmn_container *c;
+    bool stream, one_shot, done;
+    uint64_t limit; /* the VM's memory, bytes */
+    struct dmn_stats_sample prev;
+};
+struct dmn_stats *dmn_stats_open(struct dmn *d, struct dmn_container *c, bool stream,
+                                 bool one_shot);
+/* The next sample and the one before it (1), 0 after the last (a single one unless
+ * stream; a stopped container gets one empty sample), -1 when the client on client_fd
+ * left or the daemon stops. Sleeps a second between samples. */
+int dmn_stats_next(struct dmn_stats *st, int client_fd, struct dmn_stats_sample *cur,
+                   struct dmn_stats_sample *pre);
+void dmn_stats_close(struct dmn_stats *st);
 
 /* ---- containers ---- */
 enum dmn_status {
@@ -93,6 +138,7 @@ struct dmn_container {
     bool creating; /* reserved name, bundle being made: invisible */
     bool broken;   /* its record could not be read: dead, listed, only removable */
     int pidfd;
+    bool exit_check; /* monitor.c: lifecycle asks the monitor to look at the shim */
     bool in_restart;
     struct dmn_attach *pending; /* attaches waiting for a start */
     /* a terminal size given before the main process ran: applied at start */
@@ -240,14 +286,34 @@ void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names);
 /* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
 json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
 
-/* lifecycle.c */
+/* lifecycle.c: start, stop, kill, restart, wait, resize (typed; api/lifecycle.c) */
+/* 0 started, 1 running already; a failed start: EINVAL for a missing or non-executable
+ * command (127/126), else class 0. */
 int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
 /* EBUSY when a running container attaches one of c's block volumes (d->lock held). */
 int dmn_block_volumes_check_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
+/* 0 stopped (returns once the monitor recorded the exit), 1 not running. */
 int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_error_t *err);
 /* The same with c->op_lock already held. timeout < 0: the container's default. */
 int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int timeout,
                                  ctr_error_t *err);
+/* One signal (EBUSY: not running); SIGKILL returns once the exit is recorded. */
+int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err);
+int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error_t *err);
+/* The main process's terminal; remembered until the start when it does not run yet. */
+int dmn_container_resize(struct dmn *d, const char *ref, uint16_t rows, uint16_t cols,
+                         ctr_error_t *err);
+/* BUNDLE/boot.log, open for reading (ENOENT: never booted). */
+int dmn_container_bootlog_open(struct dmn *d, const char *ref, ctr_error_t *err);
+/* wait: the condition is taken at dmn_waiter_new (next-exit counts from then). */
+enum dmn_wait_cond { DMN_WAIT_NOT_RUNNING, DMN_WAIT_NEXT_EXIT, DMN_WAIT_REMOVED };
+struct dmn_waiter;
+struct dmn_waiter *dmn_waiter_new(struct dmn *d, const char *ref, enum dmn_wait_cond cond,
+                                  ctr_error_t *err);
+/* Block until the condition holds (0, *code the exit code); -1 when the client on
+ * client_fd went away or the daemon stops. */
+int dmn_waiter_wait(struct dmn_waiter *w, int client_fd, int *code);
+void dmn_waiter_free(struct dmn_waiter *w);
 int dmn_parse_signal(const char *s, int *sig);
 /* Docker's ConsoleSize [height, width]; absent or null leaves *rows, *cols 0. */
 int dmn_console_size(json_t *v, uint16_t *rows, uint16_t *cols, ctr_error_t *err);
@@ -257,8 +323,15 @@ int dmn_monitor_start(struct dmn *d, ctr_error_t *err);
 void dmn_monitor_stop(struct dmn *d);
 /* Watch a running container's shim; if it is gone already, record the exit now. */
 void dmn_monitor_watch_locked(struct dmn *d, struct dmn_container *c);
-/* Read the shim's state.json and record the exit (under d->lock). */
+/* The only writers of an exit (status, code, error, `exits`, `die`): read the shim's
+ * state.json and record the exit (under d->lock), from the monitor thread or a watch
+ * that finds the shim gone; and a start that failed (code, the runtime's message). */
 void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c);
+void dmn_record_start_failure_locked(struct dmn *d, struct dmn_container *c, int code,
+                                     const char *msg);
+/* Ask the monitor to look at a running container whose shim no longer answers and record
+ * its exit (lifecycle waits on d->cond for it). */
+void dmn_monitor_check_locked(struct dmn *d, struct dmn_container *c);
 /* Remove an AutoRemove container that ended, in a thread of its own. */
 void dmn_autoremove_locked(struct dmn *d, struct dmn_container *c);
 /* Whether the shim of a bundle answers on its socket. */
@@ -296,13 +369,71 @@ struct dmn_relay {
     const char *bundle; /* set: the shim must answer the request in time (shimc.h) */
 };
 int dmn_relay_run(struct dmn_relay *rl);
+/* attach (api/attach.c hijacks the client): in only when the container keeps stdin open */
+struct dmn_attach_opts {
+    bool in, out, err, logs, stream;
+};
+/* Fix the options for c and announce it (the `attach` event). */
+void dmn_attach_begin(struct dmn *d, struct dmn_container *c, struct dmn_attach_opts *o);
+/* On the client's fd: the log replayed (logs), then the relay (stream) with the running
+ * container, or from its next start (docker run attaches first). pre: bytes the client
+ * sent after its request (stdin). */
+void dmn_attach_run(struct dmn *d, struct dmn_container *c, int fd, const struct dmn_attach_opts *o,
+                    const char *pre, size_t pre_len);
 
-/* logs.c */
+/* logs.c: container.log read back (api/logs.c streams it) */
+struct dmn_logs_opts {
+    bool follow, timestamps, out, err;
+    int64_t since, until; /* 0: none */
+    long tail;            /* -1: all */
+    int client_fd;        /* a follower ends when it goes away */
+};
+struct dmn_logs;
+/* name: the container as the client named it (for messages); class 0 errors. */
+struct dmn_logs *dmn_logs_open(struct dmn *d, struct dmn_container *c, const char *name,
+                               const struct dmn_logs_opts *o, ctr_error_t *err);
+/* Formatted bytes (>0), 0 at the end, -1 when the client left or the daemon stops. */
+ssize_t dmn_logs_read(struct dmn_logs *l, char *buf, size_t max);
+void dmn_logs_close(struct dmn_logs *l);
 /* Write the container's whole log to fd (attach logs=1), multiplexed unless tty. */
 void dmn_logs_replay(const char *bundle, int fd, bool tty, bool out, bool err);
 
-/* exec.c */
+/* exec.c: exec records, their sessions, top (typed; api/exec.c) */
 void dmn_execs_drop_locked(struct dmn *d, const char *container_id);
+struct dmn_exec_spec {
+    char **cmd, **env; /* env NULL: none */
+    const char *workdir, *user;
+    bool tty, attach_stdin, attach_stdout, attach_stderr;
+    uint16_t rows, cols;
+};
+/* A new exec in a running container (EBUSY when it is not; EINVAL: relative workdir). */
+int dmn_exec_create(struct dmn *d, const char *ref, const struct dmn_exec_spec *spec,
+                    char id_out[65], ctr_error_t *err);
+/* What inspect shows of an exec (a copy). */
+struct dmn_exec_info {
+    char id[65], container_id[65];
+    char **cmd;
+    char *user;
+    bool tty, attach_stdin, attach_stdout, attach_stderr, running;
+    int exit_code; /* -1 while it runs */
+};
+int dmn_exec_inspect(struct dmn *d, const char *id, struct dmn_exec_info *out, ctr_error_t *err);
+void dmn_exec_info_release(struct dmn_exec_info *info);
+int dmn_exec_resize(struct dmn *d, const char *id, uint16_t rows, uint16_t cols, ctr_error_t *err);
+/* Start: mark the exec started (ENOENT, EBUSY: started already or container not running)
+ * and return its run; then either dmn_exec_run_session on a client's fd (its exit code
+ * is recorded before the fd is shut down) and dmn_exec_run_free, or
+ * dmn_exec_run_detached (takes the run). dmn_exec_start_undo: the session never ran. */
+struct dmn_exec_run;
+struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size, uint16_t rows,
+                                    uint16_t cols, bool *tty, ctr_error_t *err);
+void dmn_exec_run_session(struct dmn_exec_run *x, int client_fd, const char *pre, size_t pre_len);
+int dmn_exec_run_detached(struct dmn_exec_run *x, ctr_error_t *err);
+void dmn_exec_run_free(struct dmn_exec_run *x);
+void dmn_exec_start_undo(struct dmn *d, const char *id);
+/* `ps ps_args` (default -ef) in the container: its output (EBUSY: not running). */
+int dmn_container_top(struct dmn *d, const char *ref, const char *ps_args, char **out,
+                      ctr_error_t *err);
 
 /* events.c */
 void dmn_event_emit_locked(struct dmn *d, const char *type, const char *action, const char *id,
@@ -310,6 +441,13 @@ void dmn_event_emit_locked(struct dmn *d, const char *type, const char *action, 
 void dmn_event_container_locked(struct dmn *d, struct dmn_container *c, const char *action,
                                 json_t *extra); /* steals extra */
 void dmn_events_release(struct dmn *d);
+/* A reader's cursor: the oldest event kept, or the next one to come. */
+uint64_t dmn_events_cursor(struct dmn *d, bool oldest);
+/* The next event from *next on with time >= since for which take(e, ctx) is true (take
+ * runs under d->lock; e is only valid then): 1. 0 once until (0: none) has passed; -1
+ * when the client on client_fd went away or the daemon stops. Waits for new events. */
+int dmn_events_next(struct dmn *d, uint64_t *next, int64_t since, int64_t until, int client_fd,
+                    bool (*take)(const struct dmn_event *e, void *ctx), void *ctx);
 
 /* networks.c: the networks' host side (bridges, nft table, DNS) and /networks */
 /* At start: the default network, every stored network's bridge, the nft table, IP

@@ -1,12 +1,11 @@
-/* Files in and out of containers: HEAD/GET/PUT /containers/{id}/archive and GET
- * /containers/{id}/export. The work is done by the runtime's archive client
- * (shimc_archive_*, src/shimc): through the shim of a running container, or in a
- * maintenance VM for a stopped one. Tars stream through pipes and a worker thread,
- * never held in memory: GET bodies are read from the pipe by the response callback,
- * PUT bodies are written into it by http.c as they arrive. An operation on a
- * container that is not running holds its op_lock, so `start` waits for it.
- * docs/api.md, docs/volumes.md. */
-#include "daemon/api/api.h"
+/* Files in and out of containers (the archive and export routes are api/files.c). The
+ * work is done by the runtime's archive client (shimc_archive_*, src/shimc): through the
+ * shim of a running container, or in a maintenance VM for a stopped one. Tars stream
+ * through pipes and a worker thread, never held in memory: a GET's tar is read from a
+ * pipe (dmn_archive_get_read), a PUT's body is written into one as it arrives. An
+ * operation on a container that is not running holds its op_lock, so `start` waits for
+ * it. docs/api.md, docs/volumes.md. */
+#include "daemon/daemon-internal.h"
 #include "shimc/shimc.h"
 
 #include <archive.h>
@@ -18,23 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* docker's X-Docker-Container-Path-Stat: base64 of {name,size,mode,mtime,linkTarget} */
-char *dmn_path_stat_header(const struct shimc_path_stat *st)
-{
-    /* Names come from the guest's file system: any byte. */
-    json_t *j =
-        json_pack("{s:o, s:I, s:I, s:s, s:o}", "name", ctr_json_str(st->name ? st->name : ""),
-                  "size", (json_int_t)st->size, "mode", (json_int_t)st->mode, "mtime",
-                  st->mtime ? st->mtime : "0001-01-01T00:00:00Z", "linkTarget",
-                  ctr_json_str(st->link_target ? st->link_target : ""));
-    cleanup_free char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    size_t n = strlen(s);
-    char *out = ctr_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
-}
 
 /* An op on a container that is not running boots a maintenance VM on its disks: hold
  * op_lock so that start (and rm) wait. Returns whether the lock is held. */
@@ -75,67 +57,21 @@ static void path_error(ctr_error_t *err, struct dmn_container *c, const char *pa
     }
 }
 
-static const char *path_param(struct api_req *r, ctr_error_t *err)
+int dmn_archive_stat(struct dmn *d, struct dmn_container *c, const char *path,
+                     struct shimc_path_stat *st, ctr_error_t *err)
 {
-    const char *p = api_query(r, "path");
-    if (p == NULL || *p == '\0') {
-        dmn_fail(err, EINVAL, "the `path` query parameter is required");
-        return NULL;
-    }
-    if (p[0] != '/') {
-        dmn_fail(err, EINVAL, "`path` `%s` must be absolute (the container's root is `/`)", p);
-        return NULL;
-    }
-    /* The guest's limits (PATH_MAX, NAME_MAX): refused here rather than failing there. */
-    if (strlen(p) >= AGENT_MAX_PATH) {
-        dmn_fail(err, EINVAL, "`path` is %zu bytes long: at most %u are allowed", strlen(p),
-                 AGENT_MAX_PATH - 1);
-        return NULL;
-    }
-    for (const char *s = p; *s;) {
-        size_t n = strcspn(s, "/");
-        if (n > 255) {
-            dmn_fail(err, EINVAL,
-                     "`path` has a name of %zu bytes (`%.32s...`): at most 255 are "
-                     "allowed",
-                     n, s);
-            return NULL;
-        }
-        s += n;
-        s += strspn(s, "/");
-    }
-    return p;
-}
-
-int api_handle_archive_head(struct api_req *r)
-{
-    ctr_error_t err = NULL;
-    struct shimc_path_stat st = {0};
-    const char *path = path_param(r, &err);
-    if (path == NULL)
-        return api_reply_ctr_error(r, &err);
-    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
-    if (c == NULL)
-        return api_reply_ctr_error(r, &err);
-    bool locked = lock_if_stopped(r->d, c);
-    int ret = check_usable(r->d, c, &err);
-    if (ret == 0 && (ret = shimc_archive_stat(c->bundle, path, &st, &err)) < 0)
-        path_error(&err, c, path);
+    bool locked = lock_if_stopped(d, c);
+    int ret = check_usable(d, c, err);
+    if (ret == 0 && (ret = shimc_archive_stat(c->bundle, path, st, err)) < 0)
+        path_error(err, c, path);
     if (locked)
         pthread_mutex_unlock(&c->op_lock);
-    dmn_container_put(r->d, c);
-    if (ret < 0)
-        return api_reply_ctr_error(r, &err);
-    cleanup_free char *hdr = dmn_path_stat_header(&st);
-    shimc_path_stat_release(&st);
-    api_reply_empty(r, 200);
-    api_reply_header(r, "X-Docker-Container-Path-Stat", hdr);
-    return 0;
+    return ret;
 }
 
 /* ---- GET archive, export: a worker writes the tar into a pipe ---- */
 
-struct get_job {
+struct dmn_archive_get {
     struct dmn *d;
     struct dmn_container *c;
     char *path;
@@ -152,7 +88,7 @@ struct get_job {
 
 static void *get_thread(void *arg)
 {
-    struct get_job *j = arg;
+    struct dmn_archive_get *j = arg;
     ctr_error_t err = NULL;
     bool locked = lock_if_stopped(j->d, j->c);
     int ret = check_usable(j->d, j->c, &err);
@@ -178,9 +114,8 @@ static void *get_thread(void *arg)
     return NULL;
 }
 
-static void get_job_free(void *arg)
+void dmn_archive_get_free(struct dmn_archive_get *j)
 {
-    struct get_job *j = arg;
     if (j->rfd >= 0)
         close(j->rfd); /* a worker still writing gets EPIPE */
     pthread_join(j->thread, NULL);
@@ -195,9 +130,8 @@ static void get_job_free(void *arg)
     free(j);
 }
 
-static ssize_t get_fill(void *ctx, char *buf, size_t max)
+ssize_t dmn_archive_get_read(struct dmn_archive_get *j, char *buf, size_t max)
 {
-    struct get_job *j = ctx;
     ssize_t n;
     do
         n = read(j->rfd, buf, max);
@@ -213,19 +147,17 @@ static ssize_t get_fill(void *ctx, char *buf, size_t max)
     return ret < 0 ? -1 : 0;
 }
 
-static int reply_get(struct api_req *r, const char *path, bool export_all)
+struct dmn_archive_get *dmn_archive_get_start(struct dmn *d, struct dmn_container *c,
+                                              const char *path, bool export_all,
+                                              const struct shimc_path_stat **st, ctr_error_t *err)
 {
-    ctr_error_t err = NULL;
     int p[2];
-    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
-    if (c == NULL)
-        return api_reply_ctr_error(r, &err);
     if (pipe2(p, O_CLOEXEC) < 0) {
-        dmn_container_put(r->d, c);
-        return api_reply_error(r, 500, "pipe: %s", strerror(errno));
+        dmn_fail(err, 0, "pipe: %s", strerror(errno));
+        return NULL;
     }
-    struct get_job *j = ctr_xcalloc(1, sizeof(*j));
-    j->d = r->d;
+    struct dmn_archive_get *j = ctr_xcalloc(1, sizeof(*j));
+    j->d = d;
     j->c = c;
     j->path = ctr_xstrdup(path);
     j->export_all = export_all;
@@ -233,13 +165,17 @@ static int reply_get(struct api_req *r, const char *path, bool export_all)
     j->wfd = p[1];
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->cond, NULL);
+    pthread_mutex_lock(&d->lock);
+    c->refs++; /* the job's, put by dmn_archive_get_free */
+    pthread_mutex_unlock(&d->lock);
     if (pthread_create(&j->thread, NULL, get_thread, j) != 0) {
         close(p[0]);
         close(p[1]);
-        dmn_container_put(r->d, c);
+        dmn_container_put(d, c);
         free(j->path);
         free(j);
-        return api_reply_error(r, 500, "cannot start an archive thread");
+        dmn_fail(err, 0, "cannot start an archive thread");
+        return NULL;
     }
     /* The first byte (or the end) tells: the stat is there, or the error is. */
     struct pollfd pf = {.fd = j->rfd, .events = POLLIN};
@@ -250,37 +186,20 @@ static int reply_get(struct api_req *r, const char *path, bool export_all)
     pthread_mutex_unlock(&j->lock);
     if (failed) {
         ctr_error_t e = ctr_steal_ptr(j->err);
-        get_job_free(j);
+        dmn_archive_get_free(j);
         if (e == NULL)
-            return api_reply_error(r, 500, "the archive of `%s` failed", path);
-        return api_reply_ctr_error(r, &e);
+            dmn_fail(err, 0, "the archive of `%s` failed", path);
+        else
+            *err = e;
+        return NULL;
     }
-    cleanup_free char *hdr = export_all ? NULL : dmn_path_stat_header(&j->st);
-    api_reply_stream(r, 200, "application/x-tar", get_fill, j, get_job_free);
-    if (hdr)
-        api_reply_header(r, "X-Docker-Container-Path-Stat", hdr);
-    return 0;
-}
-
-int api_handle_archive_get(struct api_req *r)
-{
-    if (strcmp(r->method, "HEAD") == 0)
-        return api_handle_archive_head(r);
-    ctr_error_t err = NULL;
-    const char *path = path_param(r, &err);
-    if (path == NULL)
-        return api_reply_ctr_error(r, &err);
-    return reply_get(r, path, false);
-}
-
-int api_handle_export(struct api_req *r)
-{
-    return reply_get(r, "/", true);
+    *st = export_all ? NULL : &j->st;
+    return j;
 }
 
 /* ---- PUT archive: http.c writes the body into a pipe as it arrives ---- */
 
-struct put_job {
+struct dmn_archive_put {
     struct dmn *d;
     struct dmn_container *c;
     char *path;
@@ -303,7 +222,7 @@ struct put_job {
  * removes the partial file), and the reason is kept for a 400. */
 static void *filter_thread(void *arg)
 {
-    struct put_job *j = arg;
+    struct dmn_archive_put *j = arg;
     struct archive *in = archive_read_new(), *out = archive_write_new();
     struct archive_entry *e;
     char buf[64 * 1024];
@@ -355,7 +274,7 @@ out:
 
 static void *put_thread(void *arg)
 {
-    struct put_job *j = arg;
+    struct dmn_archive_put *j = arg;
     bool locked = lock_if_stopped(j->d, j->c);
     j->ret = check_usable(j->d, j->c, &j->err);
     if (j->ret == 0 && (j->ret = shimc_archive_put(j->c->bundle, j->path, j->rfd, &j->err)) < 0)
@@ -367,9 +286,10 @@ static void *put_thread(void *arg)
     return NULL;
 }
 
-static void put_job_free(void *arg)
+void dmn_archive_put_free(struct dmn_archive_put *j)
 {
-    struct put_job *j = arg;
+    if (j == NULL)
+        return;
     if (j->started)
         pthread_join(j->thread, NULL);
     if (j->filter_started)
@@ -384,72 +304,55 @@ static void put_job_free(void *arg)
     free(j);
 }
 
-bool api_route_streams_upload(const char *method, const char *path)
+struct dmn_archive_put *dmn_archive_put_start(struct dmn *d, struct dmn_container *c,
+                                              const char *path, bool chown_root, int *body_fd,
+                                              ctr_error_t *err)
 {
-    char *params[API_ROUTE_MAX_PARAMS] = {0};
-    bool yes =
-        strcmp(method, "PUT") == 0 && api_route_match("/containers/{}/archive", path, params);
-    for (size_t i = 0; i < API_ROUTE_MAX_PARAMS; i++)
-        free(params[i]);
-    return yes;
-}
-
-/* At the request's headers: start the worker; the body goes to r->upload_pipe. */
-void api_archive_put_begin(struct api_req *r)
-{
-    struct put_job *j = ctr_xcalloc(1, sizeof(*j));
-    char *params[API_ROUTE_MAX_PARAMS] = {0};
-    const char *path;
     int p[2], q[2];
-
-    j->d = r->d;
-    j->rfd = j->filter_rfd = j->filter_wfd = -1;
-    r->upload_job = j;
-    r->upload_job_free = put_job_free;
-    api_route_match("/containers/{}/archive", r->path, params);
-    j->c = dmn_container_get(r->d, params[0], &j->err);
-    for (size_t i = 0; i < API_ROUTE_MAX_PARAMS; i++)
-        free(params[i]);
-    if (j->c == NULL || (path = path_param(r, &j->err)) == NULL) {
-        j->ret = -1;
-        return;
-    }
-    j->path = ctr_xstrdup(path);
-    j->chown_root = !api_query_bool(r, "copyUIDGID");
     if (pipe2(p, O_CLOEXEC) < 0) {
-        j->ret = ctr_fail(&j->err, errno, "pipe");
-        return;
+        ctr_fail(err, errno, "pipe");
+        return NULL;
     }
-    j->rfd = p[0];
     if (pipe2(q, O_CLOEXEC) < 0) {
+        close(p[0]);
         close(p[1]);
-        j->ret = ctr_fail(&j->err, errno, "pipe");
-        return;
+        ctr_fail(err, errno, "pipe");
+        return NULL;
     }
+    struct dmn_archive_put *j = ctr_xcalloc(1, sizeof(*j));
+    j->d = d;
+    j->path = ctr_xstrdup(path);
+    j->chown_root = chown_root;
+    pthread_mutex_lock(&d->lock);
+    c->refs++; /* the job's, put by dmn_archive_put_free */
+    pthread_mutex_unlock(&d->lock);
+    j->c = c;
     /* body → q[1] ... q[0] → filter_thread → p[1] → worker */
+    j->rfd = p[0];
     j->filter_rfd = q[0];
     j->filter_wfd = p[1];
-    r->upload_pipe = q[1];
     if (pthread_create(&j->filter_thread, NULL, filter_thread, j) != 0) {
         close(q[0]);
+        close(q[1]);
         close(p[1]);
-        j->ret = ctr_fail(&j->err, 0, "cannot start an archive thread");
-        return;
+        dmn_archive_put_free(j);
+        ctr_fail(err, 0, "cannot start an archive thread");
+        return NULL;
     }
     j->filter_started = true;
+    *body_fd = q[1];
     if (pthread_create(&j->thread, NULL, put_thread, j) != 0) {
         j->ret = ctr_fail(&j->err, 0, "cannot start an archive thread");
-        return;
+        close(j->rfd); /* the filter's writes fail: the body is dropped */
+        j->rfd = -1;
+        return j; /* finish says why */
     }
     j->started = true;
+    return j;
 }
 
-/* After the body (http.c closed the pipe): the worker's verdict. */
-int api_handle_archive_put(struct api_req *r)
+int dmn_archive_put_finish(struct dmn_archive_put *j, ctr_error_t *err)
 {
-    struct put_job *j = r->upload_job;
-    if (j == NULL)
-        return api_reply_error(r, 500, "PUT archive without its upload");
     if (j->started) {
         pthread_join(j->thread, NULL);
         j->started = false;
@@ -463,13 +366,14 @@ int api_handle_archive_put(struct api_req *r)
     if (j->filter_error && (j->err == NULL || j->err->errnum != ENOENT)) {
         /* the body is at fault, not the container: docker's 400 for a bad archive */
         ctr_error_free(&j->err);
-        return api_reply_error(r, 400, "invalid or truncated tar archive: %s", j->filter_error);
+        return dmn_fail(err, EINVAL, "invalid or truncated tar archive: %s", j->filter_error);
     }
     if (j->ret < 0) {
         ctr_error_t e = ctr_steal_ptr(j->err);
         if (e == NULL)
-            return api_reply_error(r, 500, "extracting into the container failed");
-        return api_reply_ctr_error(r, &e);
+            return dmn_fail(err, 0, "extracting into the container failed");
+        *err = e;
+        return -1;
     }
-    return api_reply_empty(r, 200);
+    return 0;
 }

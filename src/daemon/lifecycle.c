@@ -1,7 +1,7 @@
 /* Container lifecycle: start (spawn the detached shim with `container-runtime
  * start`), stop, kill, restart, wait, resize, top. The shim, not the daemon,
  * holds the container: the daemon only watches it (monitor.c). */
-#include "daemon/api/api.h"
+#include "daemon/daemon-internal.h"
 #include "shimc/shimc.h"
 
 #include <errno.h>
@@ -210,19 +210,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
         msg = ctr_xasprintf("the runtime started but left no state: %s", e2->msg);
         ctr_error_free(&e2);
     }
-    c->status = DMN_EXITED;
-    c->exit_code = code;
-    free(c->error);
-    c->error = ctr_xstrdup(msg);
-    c->started_ns = c->started_ns ? c->started_ns : real_ns();
-    c->finished_ns = real_ns();
-    c->exits++;
-    dmn_attach_fail_pending_locked(d, c);
-    dmn_container_save_locked(d, c, NULL);
-    cleanup_free char *cs = ctr_xasprintf("%d", code);
-    dmn_event_container_locked(d, c, "die", json_pack("{s:s}", "exitCode", cs));
-    pthread_cond_broadcast(&d->cond);
-    dmn_autoremove_locked(d, c);
+    dmn_record_start_failure_locked(d, c, code, msg);
     pthread_mutex_unlock(&d->lock);
     /* docker: a missing or non-executable command is the caller's fault */
     dmn_fail(err, code == 126 || code == 127 ? EINVAL : 0,
@@ -240,7 +228,9 @@ int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err
 
 /* ---- stop ---- */
 
-/* Wait (bounded) until the monitor recorded the exit; record it ourselves after. */
+/* Wait (bounded) until the monitor recorded the exit. The monitor is the only writer of
+ * an exit: when the time is up and the shim no longer answers (its exit not seen: not
+ * watched, or not gone yet), the monitor is asked to look at it, and we wait for that. */
 static void await_exit(struct dmn *d, struct dmn_container *c, int seconds)
 {
     struct timespec ts;
@@ -251,8 +241,16 @@ static void await_exit(struct dmn *d, struct dmn_container *c, int seconds)
         if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) == ETIMEDOUT)
             break;
     }
-    if (c->status == DMN_RUNNING && !dmn_shim_answers(c->bundle))
-        dmn_record_exit_locked(d, c);
+    if (c->status == DMN_RUNNING && !dmn_shim_answers(c->bundle)) {
+        uint64_t exits0 = c->exits;
+        dmn_monitor_check_locked(d, c);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 2;
+        while (c->status == DMN_RUNNING && c->exits == exits0) {
+            if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) == ETIMEDOUT)
+                break;
+        }
+    }
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -305,260 +303,166 @@ int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_
     return r;
 }
 
-/* ---- handlers ---- */
+/* ---- kill, restart ---- */
 
-static struct dmn_container *get_or_reply(struct api_req *r)
+int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err)
 {
-    ctr_error_t err = NULL;
-    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
+    struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
-        api_reply_ctr_error(r, &err);
-    return c;
-}
-
-int api_handle_start(struct api_req *r)
-{
-    ctr_error_t err = NULL;
-    struct dmn_container *c = get_or_reply(r);
-    if (c == NULL)
-        return 0;
-    int ret = dmn_container_start(r->d, c, &err);
-    dmn_container_put(r->d, c);
-    if (ret < 0)
-        return api_reply_ctr_error(r, &err);
-    return api_reply_empty(r, ret == 1 ? 304 : 204);
-}
-
-static int query_timeout(struct api_req *r, int *t)
-{
-    const char *s = api_query(r, "t");
-    char *end;
-    *t = -1;
-    if (s == NULL || *s == '\0')
-        return 0;
-    long v = strtol(s, &end, 10);
-    if (*end || v < -1 || v > 86400)
         return -1;
-    *t = (int)v;
-    return 0;
-}
-
-int api_handle_stop(struct api_req *r)
-{
-    ctr_error_t err = NULL;
-    int t;
-    if (query_timeout(r, &t) < 0)
-        return api_reply_error(r, 400, "invalid `t` `%s`: seconds expected", api_query(r, "t"));
-    struct dmn_container *c = get_or_reply(r);
-    if (c == NULL)
-        return 0;
-    const char *sig = api_query(r, "signal");
-    int signo;
-    if (sig && *sig && dmn_parse_signal(sig, &signo) < 0) {
-        dmn_container_put(r->d, c);
-        return api_reply_error(r, 400, "invalid signal `%s`", sig);
-    }
-    int ret = dmn_container_stop(r->d, c, t, &err);
-    dmn_container_put(r->d, c);
-    if (ret < 0)
-        return api_reply_ctr_error(r, &err);
-    return api_reply_empty(r, ret == 1 ? 304 : 204);
-}
-
-int api_handle_kill(struct api_req *r)
-{
-    ctr_error_t err = NULL;
-    int sig = SIGKILL;
-    const char *s = api_query(r, "signal");
-    if (s && *s && dmn_parse_signal(s, &sig) < 0)
-        return api_reply_error(r, 400, "invalid signal: %s", s);
-    struct dmn_container *c = get_or_reply(r);
-    if (c == NULL)
-        return 0;
     pthread_mutex_lock(&c->op_lock);
-    pthread_mutex_lock(&r->d->lock);
+    pthread_mutex_lock(&d->lock);
     bool running = c->status == DMN_RUNNING;
     if (running) {
         cleanup_free char *ss = ctr_xasprintf("%d", sig);
-        dmn_event_container_locked(r->d, c, "kill", json_pack("{s:s}", "signal", ss));
+        dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", ss));
     }
-    pthread_mutex_unlock(&r->d->lock);
+    pthread_mutex_unlock(&d->lock);
     int ret = 0;
     if (!running)
-        ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    else if (shimc_kill(c->bundle, sig, &err) < 0 && err->errnum == ETIMEDOUT && sig == SIGKILL) {
+        ret = dmn_fail(err, EBUSY, "Container %s is not running", c->id);
+    else if (shimc_kill(c->bundle, sig, err) < 0 && (*err)->errnum == ETIMEDOUT && sig == SIGKILL) {
         /* a hung shim: SIGKILL ends it and its VM, as stop does */
-        dmn_kill_hung_shim(r->d, c, err->msg);
-        ctr_error_free(&err);
-    } else if (err && err->errnum != ETIMEDOUT && !dmn_shim_answers(c->bundle)) {
-        ctr_error_free(&err);
-        ret = dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    } else if (err)
+        dmn_kill_hung_shim(d, c, (*err)->msg);
+        ctr_error_free(err);
+    } else if (*err && (*err)->errnum != ETIMEDOUT && !dmn_shim_answers(c->bundle)) {
+        ctr_error_free(err);
+        ret = dmn_fail(err, EBUSY, "Container %s is not running", c->id);
+    } else if (*err)
         ret = -1;
     pthread_mutex_unlock(&c->op_lock);
     if (ret == 0 && sig == SIGKILL)
-        await_exit(r->d, c, 10); /* docker ps right after shows it exited */
-    dmn_container_put(r->d, c);
-    return ret < 0 ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 204);
+        await_exit(d, c, 10); /* docker ps right after shows it exited */
+    dmn_container_put(d, c);
+    return ret;
 }
 
-int api_handle_restart(struct api_req *r)
+int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error_t *err)
 {
-    ctr_error_t err = NULL;
-    int t;
-    if (query_timeout(r, &t) < 0)
-        return api_reply_error(r, 400, "invalid `t` `%s`: seconds expected", api_query(r, "t"));
-    struct dmn_container *c = get_or_reply(r);
+    struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
-        return 0;
+        return -1;
     pthread_mutex_lock(&c->op_lock);
-    pthread_mutex_lock(&r->d->lock);
+    pthread_mutex_lock(&d->lock);
     c->in_restart = true;
-    pthread_mutex_unlock(&r->d->lock);
-    int ret = dmn_container_stop_locked_op(r->d, c, t, &err);
+    pthread_mutex_unlock(&d->lock);
+    int ret = dmn_container_stop_locked_op(d, c, timeout, err);
     if (ret >= 0)
-        ret = start_locked_op(r->d, c, &err);
-    pthread_mutex_lock(&r->d->lock);
+        ret = start_locked_op(d, c, err);
+    pthread_mutex_lock(&d->lock);
     c->in_restart = false;
     if (ret >= 0)
-        dmn_event_container_locked(r->d, c, "restart", NULL);
+        dmn_event_container_locked(d, c, "restart", NULL);
     else
-        dmn_autoremove_locked(r->d, c);
-    pthread_mutex_unlock(&r->d->lock);
+        dmn_autoremove_locked(d, c);
+    pthread_mutex_unlock(&d->lock);
     pthread_mutex_unlock(&c->op_lock);
-    dmn_container_put(r->d, c);
-    return ret < 0 ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 204);
+    dmn_container_put(d, c);
+    return ret < 0 ? -1 : 0;
 }
 
 /* ---- wait ---- */
 
-enum wait_cond { WAIT_NOT_RUNNING, WAIT_NEXT_EXIT, WAIT_REMOVED };
-
-struct waiter {
+struct dmn_waiter {
     struct dmn *d;
     struct dmn_container *c;
-    enum wait_cond cond;
+    enum dmn_wait_cond cond;
     uint64_t exits0;
-    int client_fd;
-    bool done;
 };
 
-static bool wait_holds(struct waiter *w)
+struct dmn_waiter *dmn_waiter_new(struct dmn *d, const char *ref, enum dmn_wait_cond cond,
+                                  ctr_error_t *err)
+{
+    struct dmn_container *c = dmn_container_get(d, ref, err);
+    if (c == NULL)
+        return NULL;
+    struct dmn_waiter *w = ctr_xcalloc(1, sizeof(*w));
+    w->d = d;
+    w->c = c;
+    w->cond = cond;
+    pthread_mutex_lock(&d->lock);
+    w->exits0 = c->exits;
+    pthread_mutex_unlock(&d->lock);
+    return w;
+}
+
+static bool wait_holds(struct dmn_waiter *w)
 {
     struct dmn_container *c = w->c;
     switch (w->cond) {
-    case WAIT_NOT_RUNNING:
+    case DMN_WAIT_NOT_RUNNING:
         return c->status != DMN_RUNNING && c->status != DMN_STARTING;
-    case WAIT_NEXT_EXIT:
+    case DMN_WAIT_NEXT_EXIT:
         return c->exits > w->exits0 || c->removed;
-    case WAIT_REMOVED:
+    case DMN_WAIT_REMOVED:
         return c->removed;
     }
     return true;
 }
 
-static ssize_t wait_fill(void *ctx, char *buf, size_t max)
+int dmn_waiter_wait(struct dmn_waiter *w, int client_fd, int *code)
 {
-    struct waiter *w = ctx;
     struct dmn *d = w->d;
-    if (w->done)
-        return 0;
     pthread_mutex_lock(&d->lock);
     while (!wait_holds(w)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-        if (!wait_holds(w) && (ctr_fd_peer_gone(w->client_fd) || atomic_load(&d->stopping))) {
+        if (!wait_holds(w) && (ctr_fd_peer_gone(client_fd) || atomic_load(&d->stopping))) {
             pthread_mutex_unlock(&d->lock);
             return -1;
         }
     }
-    int code = w->c->exit_code;
+    *code = w->c->exit_code;
     pthread_mutex_unlock(&d->lock);
-    w->done = true;
-    int n = snprintf(buf, max, "{\"StatusCode\":%d,\"Error\":null}\n", code);
-    return n < 0 || (size_t)n >= max ? -1 : n;
+    return 0;
 }
 
-static void wait_free(void *ctx)
+void dmn_waiter_free(struct dmn_waiter *w)
 {
-    struct waiter *w = ctx;
+    if (w == NULL)
+        return;
     dmn_container_put(w->d, w->c);
     free(w);
 }
 
-int api_handle_wait(struct api_req *r)
-{
-    const char *cond = api_query(r, "condition");
-    enum wait_cond wc = WAIT_NOT_RUNNING;
-    if (cond && *cond) {
-        if (strcmp(cond, "next-exit") == 0)
-            wc = WAIT_NEXT_EXIT;
-        else if (strcmp(cond, "removed") == 0)
-            wc = WAIT_REMOVED;
-        else if (strcmp(cond, "not-running") != 0)
-            return api_reply_error(r, 400,
-                                   "invalid condition `%s`: use `not-running`, "
-                                   "`next-exit` or `removed`",
-                                   cond);
-    }
-    struct dmn_container *c = get_or_reply(r);
-    if (c == NULL)
-        return 0;
-    struct waiter *w = ctr_xcalloc(1, sizeof(*w));
-    w->d = r->d;
-    w->c = c;
-    w->cond = wc;
-    w->client_fd = api_req_fd(r);
-    pthread_mutex_lock(&r->d->lock);
-    w->exits0 = c->exits;
-    pthread_mutex_unlock(&r->d->lock);
-    /* The status line and headers go out at once; the body when the condition holds. */
-    return api_reply_stream(r, 200, "application/json", wait_fill, w, wait_free);
-}
-
 /* ---- resize, boot log ---- */
 
-int api_handle_resize(struct api_req *r)
+int dmn_container_resize(struct dmn *d, const char *ref, uint16_t rows, uint16_t cols,
+                         ctr_error_t *err)
 {
-    ctr_error_t err = NULL;
-    const char *h = api_query(r, "h"), *w = api_query(r, "w");
-    long rows = h ? strtol(h, NULL, 10) : -1, cols = w ? strtol(w, NULL, 10) : -1;
-    if (rows < 0 || rows > 65535 || cols < 0 || cols > 65535)
-        return api_reply_error(r, 400, "invalid size: `h` and `w` must be 0-65535");
-    struct dmn_container *c = get_or_reply(r);
+    struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
-        return 0;
+        return -1;
     /* Before the main process runs the size is remembered (docker clients
      * resize right after start; ours may race the boot). */
-    pthread_mutex_lock(&r->d->lock);
+    pthread_mutex_lock(&d->lock);
     enum dmn_status st = c->status;
     if (st == DMN_CREATED || st == DMN_STARTING) {
-        c->resize_rows = (uint16_t)rows;
-        c->resize_cols = (uint16_t)cols;
+        c->resize_rows = rows;
+        c->resize_cols = cols;
         c->resize_pending = true;
     }
-    pthread_mutex_unlock(&r->d->lock);
+    pthread_mutex_unlock(&d->lock);
+    int ret = 0;
     if (st == DMN_RUNNING)
-        send_resize(c->bundle, (uint16_t)rows, (uint16_t)cols, &err);
+        ret = send_resize(c->bundle, rows, cols, err);
     else if (st != DMN_CREATED && st != DMN_STARTING)
-        dmn_fail(&err, EBUSY, "Container %s is not running", c->id);
-    dmn_container_put(r->d, c);
-    if (err)
-        return api_reply_ctr_error(r, &err);
-    return api_reply_empty(r, 200);
+        ret = dmn_fail(err, EBUSY, "Container %s is not running", c->id);
+    dmn_container_put(d, c);
+    return ret;
 }
 
-int api_handle_bootlog(struct api_req *r)
+int dmn_container_bootlog_open(struct dmn *d, const char *ref, ctr_error_t *err)
 {
-    struct dmn_container *c = get_or_reply(r);
+    struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
-        return 0;
+        return -1;
     cleanup_free char *path = ctr_xasprintf("%s/boot.log", c->bundle);
-    dmn_container_put(r->d, c);
+    dmn_container_put(d, c);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return api_reply_error(r, 404, "no boot log: the container never booted");
-    return api_reply_fd(r, 200, "text/plain; charset=utf-8", fd);
+        return dmn_fail(err, ENOENT, "no boot log: the container never booted");
+    return fd;
 }

@@ -1,8 +1,8 @@
-/* GET /containers/{id}/logs: the shim's container.log (docker json-file lines)
- * read back with tail/since/until/timestamps, multiplexed unless the container
- * has a tty, and followed (inotify on the bundle, no busy polling) while the
- * container runs. */
-#include "daemon/api/api.h"
+/* Logs: the shim's container.log (docker json-file lines) read back with
+ * tail/since/until/timestamps, multiplexed unless the container has a tty, and
+ * followed (inotify on the bundle, no busy polling) while the container runs.
+ * api/logs.c streams what dmn_logs_read gives. */
+#include "daemon/daemon-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct logs {
+struct dmn_logs {
     struct dmn *d;
     struct dmn_container *c;
     int fd, ino, client_fd;
@@ -26,7 +26,7 @@ struct logs {
     bool finished;
 };
 
-static void out_append(struct logs *l, const void *p, size_t n)
+static void out_append(struct dmn_logs *l, const void *p, size_t n)
 {
     if (l->olen + n > l->ocap) {
         l->ocap = (l->olen + n) * 2 + 4096;
@@ -37,7 +37,7 @@ static void out_append(struct logs *l, const void *p, size_t n)
 }
 
 /* One json-file line → output; returns 1 when `until` is passed (stop). */
-static int format_line(struct logs *l, const char *text, size_t len)
+static int format_line(struct dmn_logs *l, const char *text, size_t len)
 {
     json_error_t je;
     json_t *j = json_loadb(text, len, 0, &je);
@@ -77,7 +77,7 @@ out:
 }
 
 /* Read what the file has; returns bytes read (0 at EOF), -1 on error. */
-static ssize_t read_more(struct logs *l)
+static ssize_t read_more(struct dmn_logs *l)
 {
     char buf[32768];
     ssize_t n = read(l->fd, buf, sizeof(buf));
@@ -125,7 +125,7 @@ static off_t tail_offset(int fd, long tail)
     return 0;
 }
 
-static bool container_done(struct logs *l)
+static bool container_done(struct dmn_logs *l)
 {
     pthread_mutex_lock(&l->d->lock);
     bool done = l->c->status != DMN_RUNNING && l->c->status != DMN_STARTING;
@@ -133,9 +133,8 @@ static bool container_done(struct logs *l)
     return done;
 }
 
-static ssize_t logs_fill(void *ctx, char *buf, size_t max)
+ssize_t dmn_logs_read(struct dmn_logs *l, char *buf, size_t max)
 {
-    struct logs *l = ctx;
 
     while (l->opos == l->olen) {
         l->opos = l->olen = 0;
@@ -170,20 +169,21 @@ static ssize_t logs_fill(void *ctx, char *buf, size_t max)
     return (ssize_t)n;
 }
 
-/* Every fd field starts at -1: logs_free closes only what was opened (a 0 would be
+/* Every fd field starts at -1: dmn_logs_close closes only what was opened (a 0 would be
  * the daemon's stdin, then whatever connection reused fd 0). */
-static struct logs *logs_new(void)
+static struct dmn_logs *logs_new(void)
 {
-    struct logs *l = ctr_xcalloc(1, sizeof(*l));
+    struct dmn_logs *l = ctr_xcalloc(1, sizeof(*l));
     l->fd = -1;
     l->ino = -1;
     l->client_fd = -1;
     return l;
 }
 
-static void logs_free(void *ctx)
+void dmn_logs_close(struct dmn_logs *l)
 {
-    struct logs *l = ctx;
+    if (l == NULL)
+        return;
     if (l->fd >= 0)
         close(l->fd);
     if (l->ino >= 0)
@@ -206,7 +206,7 @@ static int open_log(const char *bundle)
 
 void dmn_logs_replay(const char *bundle, int fd, bool tty, bool out, bool err)
 {
-    struct logs l = {.fd = open_log(bundle), .ino = -1, .out = out, .err = err, .tty = tty};
+    struct dmn_logs l = {.fd = open_log(bundle), .ino = -1, .out = out, .err = err, .tty = tty};
     if (l.fd < 0)
         return;
     while (read_more(&l) > 0) {
@@ -229,66 +229,38 @@ done:
     free(l.obuf);
 }
 
-static int parse_time_param(struct api_req *r, const char *key, int64_t *out)
+struct dmn_logs *dmn_logs_open(struct dmn *d, struct dmn_container *c, const char *name,
+                               const struct dmn_logs_opts *o, ctr_error_t *err)
 {
-    const char *s = api_query(r, key);
-    *out = 0;
-    if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
-        return 0;
-    return dmn_time_parse(s, out);
-}
-
-int api_handle_logs(struct api_req *r)
-{
-    ctr_error_t err = NULL;
-    struct logs *l;
-    long tail = -1;
-    const char *ts = api_query(r, "tail");
-
-    if (!api_query_bool(r, "stdout") && !api_query_bool(r, "stderr"))
-        return api_reply_error(r, 400, "Bad parameters: you must choose at least one stream");
-    if (ts && *ts && strcmp(ts, "all") != 0) {
-        char *end;
-        tail = strtol(ts, &end, 10);
-        if (*end || tail < 0)
-            return api_reply_error(r, 400, "invalid `tail` `%s`: a number of lines or `all`", ts);
-    }
-    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
-    if (c == NULL)
-        return api_reply_ctr_error(r, &err);
-    l = logs_new();
-    l->d = r->d;
-    l->c = c;
-    l->client_fd = api_req_fd(r);
-    l->follow = api_query_bool(r, "follow");
-    l->timestamps = api_query_bool(r, "timestamps");
-    l->out = api_query_bool(r, "stdout");
-    l->err = api_query_bool(r, "stderr");
+    struct dmn_logs *l = logs_new();
+    l->d = d;
+    l->client_fd = o->client_fd;
+    l->follow = o->follow;
+    l->timestamps = o->timestamps;
+    l->out = o->out;
+    l->err = o->err;
+    l->since = o->since;
+    l->until = o->until;
     l->tty = c->tty;
-    if (parse_time_param(r, "since", &l->since) < 0 ||
-        parse_time_param(r, "until", &l->until) < 0) {
-        logs_free(l);
-        return api_reply_error(r, 400,
-                               "invalid `since` or `until`: a unix timestamp or RFC 3339 "
-                               "time is expected");
-    }
     l->fd = open_log(c->bundle);
     if (l->fd < 0) {
-        logs_free(l);
-        return api_reply_error(r, 500, "cannot open the log of container `%s`: %s", r->params[0],
-                               strerror(errno));
+        dmn_fail(err, 0, "cannot open the log of container `%s`: %s", name, strerror(errno));
+        dmn_logs_close(l);
+        return NULL;
     }
-    if (lseek(l->fd, tail_offset(l->fd, tail), SEEK_SET) < 0) {
-        logs_free(l);
-        return api_reply_error(r, 500, "cannot seek in the log of container `%s`", r->params[0]);
+    if (lseek(l->fd, tail_offset(l->fd, o->tail), SEEK_SET) < 0) {
+        dmn_fail(err, 0, "cannot seek in the log of container `%s`", name);
+        dmn_logs_close(l);
+        return NULL;
     }
     if (l->follow) {
         l->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
         if (l->ino >= 0)
             inotify_add_watch(l->ino, c->bundle, IN_MODIFY | IN_CREATE | IN_MOVED_TO);
     }
-    return api_reply_stream(r, 200,
-                            l->tty ? "application/vnd.docker.raw-stream"
-                                   : "application/vnd.docker.multiplexed-stream",
-                            logs_fill, l, logs_free);
+    pthread_mutex_lock(&d->lock);
+    c->refs++; /* the reader's, put by dmn_logs_close */
+    pthread_mutex_unlock(&d->lock);
+    l->c = c;
+    return l;
 }

@@ -218,6 +218,50 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
     dmn_autoremove_locked(d, c);
 }
 
+void dmn_record_start_failure_locked(struct dmn *d, struct dmn_container *c, int code,
+                                     const char *msg)
+{
+    c->status = DMN_EXITED;
+    c->exit_code = code;
+    free(c->error);
+    c->error = ctr_xstrdup(msg);
+    c->started_ns = c->started_ns ? c->started_ns : real_ns();
+    c->finished_ns = real_ns();
+    c->exits++;
+    dmn_attach_fail_pending_locked(d, c);
+    dmn_container_save_locked(d, c, NULL);
+    cleanup_free char *cs = ctr_xasprintf("%d", code);
+    dmn_event_container_locked(d, c, "die", json_pack("{s:s}", "exitCode", cs));
+    pthread_cond_broadcast(&d->cond);
+    dmn_autoremove_locked(d, c);
+}
+
+void dmn_monitor_check_locked(struct dmn *d, struct dmn_container *c)
+{
+    uint64_t one = 1;
+    if (!d->monitor_running) { /* no thread (tests, shutdown): look at it here */
+        if (c->status == DMN_RUNNING && !dmn_shim_answers(c->bundle))
+            dmn_record_exit_locked(d, c);
+        return;
+    }
+    c->exit_check = true;
+    if (write(d->wake_fd, &one, sizeof(one)) < 0)
+        log_warn("monitor: wakeup: %s", strerror(errno));
+}
+
+/* The containers lifecycle asked about (dmn_monitor_check_locked). */
+static void check_requested_locked(struct dmn *d)
+{
+    for (size_t i = 0; i < d->n_ctrs; i++) {
+        struct dmn_container *c = d->ctrs[i];
+        if (!c->exit_check)
+            continue;
+        c->exit_check = false;
+        if (c->status == DMN_RUNNING && !dmn_shim_answers(c->bundle))
+            dmn_record_exit_locked(d, c);
+    }
+}
+
 void dmn_monitor_watch_locked(struct dmn *d, struct dmn_container *c)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
@@ -260,6 +304,7 @@ static void *monitor_thread(void *arg)
                     /* nothing to do: only a wakeup */
                 }
                 quit = atomic_load(&d->stopping);
+                check_requested_locked(d);
                 continue;
             }
             struct dmn_container *c = evs[i].data.ptr;

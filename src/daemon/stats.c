@@ -1,10 +1,10 @@
-/* GET /containers/{id}/stats: Docker's stats shape, measured on the host.
+/* Stats of a container, measured on the host (api/stats.c gives them Docker's shape).
  * The guest agent has no stats request, so the figures are those of the
  * container's QEMU process (docs/api.md says which field means what): CPU
  * time of all its threads (vCPUs included), its resident memory against the
  * VM's memory size, its block I/O. Processes inside the guest are not
- * counted (pids_stats is empty); there is no network yet (networks {}). */
-#include "daemon/api/api.h"
+ * counted; there is no network yet. */
+#include "daemon/daemon-internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,22 +12,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-struct sample {
-    int64_t read_ns;             /* wall clock; 0 = no sample */
-    uint64_t user_ns, kernel_ns; /* the QEMU process */
-    uint64_t system_ns;          /* the host, all CPUs (/proc/stat) */
-    uint64_t rss, io_read, io_write;
-};
-
-struct stats_stream {
-    struct dmn *d;
-    struct dmn_container *c;
-    int client_fd;
-    bool stream, one_shot, done;
-    uint64_t limit; /* the VM's memory, bytes */
-    struct sample prev;
-};
 
 static int64_t wall_ns(void)
 {
@@ -67,7 +51,7 @@ static uint64_t proc_field(const char *path, const char *key)
 }
 
 /* One sample of the QEMU process; -1 when it is gone. */
-static int take(int pid, struct sample *s)
+static int take(int pid, struct dmn_stats_sample *s)
 {
     char path[64], buf[1024];
     unsigned long long ut = 0, st = 0;
@@ -96,46 +80,8 @@ static int take(int pid, struct sample *s)
     return 0;
 }
 
-static json_t *cpu_json(const struct sample *s)
-{
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (s->read_ns == 0)
-        return json_pack("{s:{s:i,s:i,s:i},s:{s:i,s:i,s:i}}", "cpu_usage", "total_usage", 0,
-                         "usage_in_kernelmode", 0, "usage_in_usermode", 0, "throttling_data",
-                         "periods", 0, "throttled_periods", 0, "throttled_time", 0);
-    return json_pack("{s:{s:I,s:I,s:I},s:I,s:i,s:{s:i,s:i,s:i}}", "cpu_usage", "total_usage",
-                     (json_int_t)(s->user_ns + s->kernel_ns), "usage_in_kernelmode",
-                     (json_int_t)s->kernel_ns, "usage_in_usermode", (json_int_t)s->user_ns,
-                     "system_cpu_usage", (json_int_t)s->system_ns, "online_cpus",
-                     (int)(online > 0 ? online : 1), "throttling_data", "periods", 0,
-                     "throttled_periods", 0, "throttled_time", 0);
-}
-
-static json_t *stats_json(const struct stats_stream *st, const struct sample *cur,
-                          const struct sample *pre)
-{
-    cleanup_free char *read = dmn_time_rfc3339(cur->read_ns);
-    cleanup_free char *preread = dmn_time_rfc3339(pre->read_ns);
-    cleanup_free char *name = ctr_xasprintf("/%s", st->c->name);
-    json_t *mem = cur->read_ns ? json_pack("{s:I,s:I,s:{}}", "usage", (json_int_t)cur->rss, "limit",
-                                           (json_int_t)st->limit, "stats")
-                               : json_object();
-    json_t *blk = json_array();
-    if (cur->read_ns) {
-        json_array_append_new(blk, json_pack("{s:i,s:i,s:s,s:I}", "major", 0, "minor", 0, "op",
-                                             "read", "value", (json_int_t)cur->io_read));
-        json_array_append_new(blk, json_pack("{s:i,s:i,s:s,s:I}", "major", 0, "minor", 0, "op",
-                                             "write", "value", (json_int_t)cur->io_write));
-    }
-    return json_pack("{s:s,s:s,s:s,s:s,s:i,s:{},s:o,s:o,s:o,s:{s:o},s:{},s:{}}", "read", read,
-                     "preread", preread, "id", st->c->id, "name", name, "num_procs", 0,
-                     "pids_stats", "cpu_stats", cpu_json(cur), "precpu_stats", cpu_json(pre),
-                     "memory_stats", mem, "blkio_stats", "io_service_bytes_recursive", blk,
-                     "networks", "storage_stats");
-}
-
 /* The QEMU pid of a running container, 0 when it is not running. */
-static int qemu_pid(struct stats_stream *st)
+static int qemu_pid(struct dmn_stats *st)
 {
     struct bundle_state bs = {0};
     ctr_error_t err = NULL;
@@ -154,10 +100,10 @@ static int qemu_pid(struct stats_stream *st)
 }
 
 /* Sleep about a second; false when the client left or the daemon stops. */
-static bool pause_1s(struct stats_stream *st)
+static bool pause_1s(struct dmn_stats *st, int client_fd)
 {
     for (int i = 0; i < 10; i++) {
-        if (ctr_fd_peer_gone(st->client_fd) || atomic_load(&st->d->stopping))
+        if (ctr_fd_peer_gone(client_fd) || atomic_load(&st->d->stopping))
             return false;
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
@@ -165,11 +111,10 @@ static bool pause_1s(struct stats_stream *st)
     return true;
 }
 
-static ssize_t stats_fill(void *ctx, char *buf, size_t max)
+int dmn_stats_next(struct dmn_stats *st, int client_fd, struct dmn_stats_sample *cur,
+                   struct dmn_stats_sample *pre)
 {
-    struct stats_stream *st = ctx;
-    struct sample cur = {0};
-
+    memset(cur, 0, sizeof(*cur));
     if (st->done)
         return 0;
     int pid = qemu_pid(st);
@@ -178,60 +123,44 @@ static ssize_t stats_fill(void *ctx, char *buf, size_t max)
          * so the CPU percentage can be computed from a single answer. */
         if (take(pid, &st->prev) < 0)
             memset(&st->prev, 0, sizeof(st->prev));
-        else if (!pause_1s(st))
+        else if (!pause_1s(st, client_fd))
             return -1;
-    } else if (pid > 0 && st->stream && st->prev.read_ns && !pause_1s(st)) {
+    } else if (pid > 0 && st->stream && st->prev.read_ns && !pause_1s(st, client_fd)) {
         return -1;
     }
-    if (pid > 0 && (pid = qemu_pid(st)) > 0 && take(pid, &cur) < 0)
-        memset(&cur, 0, sizeof(cur));
-    if (!st->stream || cur.read_ns == 0)
+    if (pid > 0 && (pid = qemu_pid(st)) > 0 && take(pid, cur) < 0)
+        memset(cur, 0, sizeof(*cur));
+    if (!st->stream || cur->read_ns == 0)
         st->done = true; /* a stopped container gets one empty sample, as from docker */
-    json_t *j = stats_json(st, &cur, cur.read_ns ? &st->prev : &cur);
-    st->prev = cur;
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    size_t n = s ? strlen(s) : 0;
-    if (s == NULL || n + 1 >= max) {
-        free(s);
-        return -1;
-    }
-    memcpy(buf, s, n);
-    buf[n++] = '\n';
-    free(s);
-    return (ssize_t)n;
+    *pre = cur->read_ns ? st->prev : *cur;
+    st->prev = *cur;
+    return 1;
 }
 
-static void stats_free(void *ctx)
+struct dmn_stats *dmn_stats_open(struct dmn *d, struct dmn_container *c, bool stream, bool one_shot)
 {
-    struct stats_stream *st = ctx;
-    dmn_container_put(st->d, st->c);
-    free(st);
-}
-
-int api_handle_stats(struct api_req *r)
-{
-    ctr_error_t err = NULL;
     struct bundle_config bc = {0};
-    const char *stream = api_query(r, "stream");
-    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
-
-    if (c == NULL)
-        return api_reply_ctr_error(r, &err);
-    struct stats_stream *st = ctr_xcalloc(1, sizeof(*st));
-    st->d = r->d;
+    ctr_error_t err = NULL;
+    struct dmn_stats *st = ctr_xcalloc(1, sizeof(*st));
+    st->d = d;
     st->c = c;
-    st->client_fd = api_req_fd(r);
-    st->stream = stream == NULL || *stream == '\0' || api_query_bool(r, "stream");
-    st->one_shot = api_query_bool(r, "one-shot");
-    if (st->one_shot && st->stream) {
-        stats_free(st);
-        return api_reply_error(r, 400, "cannot have stream=true and one-shot=true");
-    }
+    st->stream = stream;
+    st->one_shot = one_shot;
     if (bundle_config_load(c->bundle, &bc, &err) == 0)
         st->limit = bc.vm.memory_mib << 20;
     else
         ctr_error_free(&err);
     bundle_config_release(&bc);
-    return api_reply_stream(r, 200, "application/json", stats_fill, st, stats_free);
+    pthread_mutex_lock(&d->lock);
+    c->refs++; /* put by dmn_stats_close */
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
+
+void dmn_stats_close(struct dmn_stats *st)
+{
+    if (st == NULL)
+        return;
+    dmn_container_put(st->d, st->c);
+    free(st);
 }

@@ -2,7 +2,7 @@
  * socket sessions (proto/shim.h), the relay (raw with a tty, Docker's 8-byte
  * multiplexed frames without), and attach, including attaches made before a
  * start (docker run attaches first, then starts). */
-#include "daemon/api/api.h"
+#include "daemon/daemon-internal.h"
 #include "shimc/shimc.h"
 
 #include <errno.h>
@@ -146,9 +146,27 @@ static int attach_connect(struct dmn_attach *a, int client_fd)
     return a->shim_fd;
 }
 
-static void attach_run(void *ctx, int fd, const char *pre, size_t pre_len)
+void dmn_attach_begin(struct dmn *d, struct dmn_container *c, struct dmn_attach_opts *o)
 {
-    struct dmn_attach *a = ctx;
+    o->in = o->in && c->open_stdin;
+    pthread_mutex_lock(&d->lock);
+    dmn_event_container_locked(d, c, "attach", NULL);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void dmn_attach_run(struct dmn *d, struct dmn_container *c, int fd, const struct dmn_attach_opts *o,
+                    const char *pre, size_t pre_len)
+{
+    struct dmn_attach at = {.d = d,
+                            .c = c,
+                            .in = o->in,
+                            .out = o->out,
+                            .err = o->err,
+                            .logs = o->logs,
+                            .stream = o->stream,
+                            .tty = c->tty,
+                            .shim_fd = -1};
+    struct dmn_attach *a = &at;
 
     if (a->logs)
         dmn_logs_replay(a->c->bundle, fd, a->tty, a->out, a->err);
@@ -168,38 +186,5 @@ static void attach_run(void *ctx, int fd, const char *pre, size_t pre_len)
     dmn_relay_run(&rl);
     free(rl.error);
     shutdown(fd, SHUT_RDWR);
-}
-
-static void attach_free(void *ctx)
-{
-    struct dmn_attach *a = ctx;
-    if (a->shim_fd >= 0)
-        close(a->shim_fd);
-    dmn_container_put(a->d, a->c);
-    free(a);
-}
-
-int api_handle_attach(struct api_req *r)
-{
-    ctr_error_t err = NULL;
-    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
-    if (c == NULL)
-        return api_reply_ctr_error(r, &err);
-    struct dmn_attach *a = ctr_xcalloc(1, sizeof(*a));
-    a->d = r->d;
-    a->c = c;
-    a->shim_fd = -1;
-    a->in = api_query_bool(r, "stdin") && c->open_stdin;
-    a->out = api_query_bool(r, "stdout");
-    a->err = api_query_bool(r, "stderr");
-    a->logs = api_query_bool(r, "logs");
-    a->stream = api_query_bool(r, "stream");
-    a->tty = c->tty;
-    pthread_mutex_lock(&r->d->lock);
-    dmn_event_container_locked(r->d, c, "attach", NULL);
-    pthread_mutex_unlock(&r->d->lock);
-    return api_reply_hijack(r,
-                            a->tty ? "application/vnd.docker.raw-stream"
-                                   : "application/vnd.docker.multiplexed-stream",
-                            attach_run, a, attach_free);
+    close(a->shim_fd);
 }

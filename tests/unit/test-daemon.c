@@ -247,7 +247,7 @@ static void test_path_stat_header(void **state)
                                  .mode = (1u << 27) | 0777,
                                  .mtime = "2024-01-02T03:04:05Z",
                                  .link_target = "/etc/real \"q\""};
-    char *h = dmn_path_stat_header(&st);
+    char *h = api_path_stat_header(&st);
     unsigned char raw[512];
     int n = EVP_DecodeBlock(raw, (unsigned char *)h, (int)strlen(h));
     assert_true(n > 0);
@@ -264,7 +264,7 @@ static void test_path_stat_header(void **state)
     free(h);
     /* missing fields: docker's zero values, never a null */
     struct shimc_path_stat empty = {0};
-    h = dmn_path_stat_header(&empty);
+    h = api_path_stat_header(&empty);
     n = EVP_DecodeBlock(raw, (unsigned char *)h, (int)strlen(h));
     while (n > 0 && raw[n - 1] == '\0')
         n--;

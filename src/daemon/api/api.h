@@ -122,6 +122,11 @@ json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c);
 json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c);
 json_t *dmn_container_state_json(struct dmn_container *c);
 
+/* files.c: X-Docker-Container-Path-Stat, base64 JSON {name,size,mode,mtime,linkTarget}
+ * (caller frees). */
+struct shimc_path_stat;
+char *api_path_stat_header(const struct shimc_path_stat *st);
+
 /* ---- handlers (one per route, routes.c) ---- */
 int api_handle_archive_head(struct api_req *r);
 int api_handle_archive_get(struct api_req *r); /* GET and HEAD */

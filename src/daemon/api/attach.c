@@ -1,0 +1,45 @@
+/* POST /containers/{id}/attach: the query becomes the attach options, the hijacked
+ * socket goes to the attach service (stream.c). */
+#include "daemon/api/api.h"
+
+#include <stdlib.h>
+
+struct attach_ctx {
+    struct dmn *d;
+    struct dmn_container *c;
+    struct dmn_attach_opts o;
+};
+
+static void attach_hijacked(void *ctx, int fd, const char *pre, size_t pre_len)
+{
+    struct attach_ctx *a = ctx;
+    dmn_attach_run(a->d, a->c, fd, &a->o, pre, pre_len);
+}
+
+static void attach_free(void *ctx)
+{
+    struct attach_ctx *a = ctx;
+    dmn_container_put(a->d, a->c);
+    free(a);
+}
+
+int api_handle_attach(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
+    if (c == NULL)
+        return api_reply_ctr_error(r, &err);
+    struct attach_ctx *a = ctr_xcalloc(1, sizeof(*a));
+    a->d = r->d;
+    a->c = c;
+    a->o = (struct dmn_attach_opts){.in = api_query_bool(r, "stdin"),
+                                    .out = api_query_bool(r, "stdout"),
+                                    .err = api_query_bool(r, "stderr"),
+                                    .logs = api_query_bool(r, "logs"),
+                                    .stream = api_query_bool(r, "stream")};
+    dmn_attach_begin(r->d, c, &a->o);
+    return api_reply_hijack(r,
+                            c->tty ? "application/vnd.docker.raw-stream"
+                                   : "application/vnd.docker.multiplexed-stream",
+                            attach_hijacked, a, attach_free);
+}

@@ -1,0 +1,157 @@
+/* The lifecycle routes: start, stop, kill, restart, wait, resize, the boot log. Each
+ * parses its query and calls one lifecycle service (lifecycle.c). */
+#include "daemon/api/api.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int api_handle_start(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
+    if (c == NULL)
+        return api_reply_ctr_error(r, &err);
+    int ret = dmn_container_start(r->d, c, &err);
+    dmn_container_put(r->d, c);
+    if (ret < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, ret == 1 ? 304 : 204);
+}
+
+static int query_timeout(struct api_req *r, int *t)
+{
+    const char *s = api_query(r, "t");
+    char *end;
+    *t = -1;
+    if (s == NULL || *s == '\0')
+        return 0;
+    long v = strtol(s, &end, 10);
+    if (*end || v < -1 || v > 86400)
+        return -1;
+    *t = (int)v;
+    return 0;
+}
+
+int api_handle_stop(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    int t;
+    if (query_timeout(r, &t) < 0)
+        return api_reply_error(r, 400, "invalid `t` `%s`: seconds expected", api_query(r, "t"));
+    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
+    if (c == NULL)
+        return api_reply_ctr_error(r, &err);
+    const char *sig = api_query(r, "signal");
+    int signo;
+    if (sig && *sig && dmn_parse_signal(sig, &signo) < 0) {
+        dmn_container_put(r->d, c);
+        return api_reply_error(r, 400, "invalid signal `%s`", sig);
+    }
+    int ret = dmn_container_stop(r->d, c, t, &err);
+    dmn_container_put(r->d, c);
+    if (ret < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, ret == 1 ? 304 : 204);
+}
+
+int api_handle_kill(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    int sig = SIGKILL;
+    const char *s = api_query(r, "signal");
+    if (s && *s && dmn_parse_signal(s, &sig) < 0)
+        return api_reply_error(r, 400, "invalid signal: %s", s);
+    if (dmn_container_kill(r->d, r->params[0], sig, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, 204);
+}
+
+int api_handle_restart(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    int t;
+    if (query_timeout(r, &t) < 0)
+        return api_reply_error(r, 400, "invalid `t` `%s`: seconds expected", api_query(r, "t"));
+    if (dmn_container_restart(r->d, r->params[0], t, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, 204);
+}
+
+/* ---- wait: the status line at once, the body when the condition holds ---- */
+
+struct wait_reply {
+    struct dmn_waiter *w;
+    int client_fd;
+    bool done;
+};
+
+static ssize_t wait_fill(void *ctx, char *buf, size_t max)
+{
+    struct wait_reply *wr = ctx;
+    int code;
+    if (wr->done)
+        return 0;
+    if (dmn_waiter_wait(wr->w, wr->client_fd, &code) < 0)
+        return -1;
+    wr->done = true;
+    int n = snprintf(buf, max, "{\"StatusCode\":%d,\"Error\":null}\n", code);
+    return n < 0 || (size_t)n >= max ? -1 : n;
+}
+
+static void wait_free(void *ctx)
+{
+    struct wait_reply *wr = ctx;
+    dmn_waiter_free(wr->w);
+    free(wr);
+}
+
+int api_handle_wait(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    const char *cond = api_query(r, "condition");
+    enum dmn_wait_cond wc = DMN_WAIT_NOT_RUNNING;
+    if (cond && *cond) {
+        if (strcmp(cond, "next-exit") == 0)
+            wc = DMN_WAIT_NEXT_EXIT;
+        else if (strcmp(cond, "removed") == 0)
+            wc = DMN_WAIT_REMOVED;
+        else if (strcmp(cond, "not-running") != 0)
+            return api_reply_error(r, 400,
+                                   "invalid condition `%s`: use `not-running`, "
+                                   "`next-exit` or `removed`",
+                                   cond);
+    }
+    struct dmn_waiter *w = dmn_waiter_new(r->d, r->params[0], wc, &err);
+    if (w == NULL)
+        return api_reply_ctr_error(r, &err);
+    struct wait_reply *wr = ctr_xcalloc(1, sizeof(*wr));
+    wr->w = w;
+    wr->client_fd = api_req_fd(r);
+    /* The status line and headers go out at once; the body when the condition holds. */
+    return api_reply_stream(r, 200, "application/json", wait_fill, wr, wait_free);
+}
+
+/* ---- resize, boot log ---- */
+
+int api_handle_resize(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    const char *h = api_query(r, "h"), *w = api_query(r, "w");
+    long rows = h ? strtol(h, NULL, 10) : -1, cols = w ? strtol(w, NULL, 10) : -1;
+    if (rows < 0 || rows > 65535 || cols < 0 || cols > 65535)
+        return api_reply_error(r, 400, "invalid size: `h` and `w` must be 0-65535");
+    if (dmn_container_resize(r->d, r->params[0], (uint16_t)rows, (uint16_t)cols, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, 200);
+}
+
+int api_handle_bootlog(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    int fd = dmn_container_bootlog_open(r->d, r->params[0], &err);
+    if (fd < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_fd(r, 200, "text/plain; charset=utf-8", fd);
+}
