@@ -203,20 +203,45 @@ int dmn_exec_config_check(json_t *body, ctr_error_t *err);
 /* The types of a network config (POST /networks/create). */
 int dmn_network_config_check(json_t *body, ctr_error_t *err);
 
-/* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
+/* api/mounts.c (the Docker request's side; declared here while create.c and shapes.c use
+ * them): HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs */
 int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
                                 uint64_t *shm, ctr_error_t *err);
 /* Config.Volumes {"/path":{}}: anonymous volumes for paths no spec in *v covers. */
 int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
                                   ctr_error_t *err);
+/* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
+json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
+
+/* volumes.c: the volume service (DATA/volumes, src/bundle/volumes.c) */
 /* The anonymous volumes of a bundle (`-v /path`, image VOLUMEs): names, and (when not NULL)
  * their targets and read-only flags, from its shares. */
 int dmn_anonymous_volumes(struct dmn *d, const char *bundle, char ***names, char ***targets,
                           bool **readonly, ctr_error_t *err);
 /* Remove those of names no container uses any more (`rm -v`, `--rm`); failures are logged. */
 void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names);
-/* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
-json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
+/* DATA/volumes/NAME/_data; the source a container mounts: volume.ext4 of a block volume,
+ * else that directory (caller frees). */
+char *dmn_volume_dir(struct dmn *d, const char *name);
+char *dmn_volume_source(struct dmn *d, const char *name);
+struct dmn_volume {
+    struct bundle_volume vol;
+    bool in_use; /* a container's bundle shares or attaches it (set when asked for) */
+};
+/* Every volume; with_use: fill in_use (reads every bundle). */
+int dmn_volumes_list(struct dmn *d, bool with_use, struct dmn_volume **out, size_t *n,
+                     ctr_error_t *err);
+void dmn_volumes_free(struct dmn_volume *v, size_t n);
+/* Create (or return the existing one, as docker); EINVAL for a bad name or option. */
+int dmn_volume_create(struct dmn *d, const char *name, char *const *labels, char *const *opts,
+                      struct bundle_volume *out, ctr_error_t *err);
+/* ENOENT (`get NAME: no such volume` for a name no volume can have). */
+int dmn_volume_get(struct dmn *d, const char *name, struct bundle_volume *out, ctr_error_t *err);
+/* ENOENT, or EBUSY naming the containers that use it. */
+int dmn_volume_remove(struct dmn *d, const char *name, ctr_error_t *err);
+/* Remove every unused volume match() keeps: *deleted their names, *reclaimed their bytes. */
+int dmn_volumes_prune(struct dmn *d, bool (*match)(const struct bundle_volume *v, void *ctx),
+                      void *ctx, char ***deleted, uint64_t *reclaimed, ctr_error_t *err);
 
 /* lifecycle.c */
 int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
