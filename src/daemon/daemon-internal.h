@@ -8,6 +8,7 @@
 
 #include "bundle/bundle.h"
 #include "daemon/daemon.h"
+#include "net/net.h"
 #include "net/ports.h"
 #include "proto/shim.h"
 
@@ -328,7 +329,7 @@ struct net_network;
 int dmn_dns_start(struct dmn *d, const struct net_network *nw, ctr_error_t *err);
 void dmn_dns_stop(struct dmn *d, const char *net_id);
 
-/* netconf.c: a container's networks, ports, /etc/hosts and resolv.conf */
+/* netconf.c, netbundle.c: a container's networks, ports, /etc/hosts and resolv.conf */
 struct dmn_netreq {
     bool none;       /* NetworkMode none: loopback only */
     char **networks; /* names or ids as given, first = the primary */
@@ -337,11 +338,12 @@ struct dmn_netreq {
     struct net_port_binding *ports; /* host_port 0: any free one (picked at create) */
     size_t n_ports;
 };
-/* Parse NetworkMode, NetworkingConfig.EndpointsConfig and HostConfig.PortBindings, and
+/* api/netreq.c (the Docker request's side; declared here while create.c uses it):
+ * parse NetworkMode, NetworkingConfig.EndpointsConfig and HostConfig.PortBindings, and
  * check Dns/DnsSearch/DnsOptions/ExtraHosts (EINVAL naming the field). */
 int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err);
 void dmn_netreq_release(struct dmn_netreq *rq);
-/* One EndpointsConfig entry of network net (also connect's EndpointConfig): its
+/* api/netreq.c: one EndpointsConfig entry of network net (also connect's EndpointConfig): its
  * aliases (DNS names; NULL when none); static addresses, links, MACs → EINVAL. */
 int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err);
 /* An ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be `host-gateway`. */
@@ -364,13 +366,52 @@ void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
 /* daemon.json: {"Endpoints":[...],"Ports":[...]} to and from c. */
 void dmn_netconf_save(struct dmn_container *c, json_t *meta);
 int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err);
-/* Docker shapes: NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
+/* api/netshapes.c (declared here while shapes.c uses them): Docker's
+ * NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
 json_t *dmn_netconf_networks_json(struct dmn_container *c);
 json_t *dmn_netconf_ports_json(struct dmn_container *c);
 json_t *dmn_netconf_ports_list_json(struct dmn_container *c);
 /* The container's DNS names on network net_id match name (under d->lock). */
 bool dmn_netconf_has_name(struct dmn_container *c, const char *net_id, const char *name,
                           uint32_t *addr);
+
+/* netapi.c: the networks of /networks (their Docker edge: api/networks.c) */
+struct dmn_net_member { /* a container with an address on the network */
+    char id[65];
+    char *name;
+    char mac[18];
+    uint32_t addr;
+    uint8_t prefix;
+};
+struct dmn_network {
+    struct net_network nw;
+    struct dmn_net_member *members; /* creating containers are not listed */
+    size_t n_members;
+};
+void dmn_network_release(struct dmn_network *n);
+void dmn_networks_free(struct dmn_network *v, size_t n);
+int dmn_networks_list(struct dmn *d, struct dmn_network **out, size_t *n, ctr_error_t *err);
+/* By name, id or id prefix; ENOENT `network X not found`. */
+int dmn_network_get(struct dmn *d, const char *ref, struct dmn_network *out, ctr_error_t *err);
+struct dmn_network_spec {
+    const char *name;
+    const char *subnet; /* NULL: the next free one */
+    bool internal;
+    char *const *labels; /* "k=v" */
+};
+/* Store it, make its bridge, nft rules and DNS server; *id gets its id. */
+int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char **id,
+                       ctr_error_t *err);
+/* ENOENT; EPERM for the default network (Docker's 403); EBUSY while containers use it. */
+int dmn_network_remove(struct dmn *d, const char *ref, ctr_error_t *err);
+/* Remove every unused network but the default one that match() keeps; *deleted: names. */
+int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw, void *ctx),
+                       void *ctx, char ***deleted, ctr_error_t *err);
+/* A stopped container (EBUSY while it runs or is removed) joins or leaves a network. */
+int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
+                        char *const *aliases, ctr_error_t *err);
+int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_ref,
+                           ctr_error_t *err);
 
 /* images.c, archive.c */
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
