@@ -8,6 +8,7 @@
 
 #include "bundle/bundle.h"
 #include "daemon/daemon.h"
+#include "image/store.h"
 #include "net/net.h"
 #include "net/ports.h"
 #include "proto/shim.h"
@@ -413,7 +414,48 @@ int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
 int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_ref,
                            ctr_error_t *err);
 
-/* images.c, archive.c */
+/* images.c: the image service (its Docker edge: api/images.c) */
+struct dmn_image {
+    struct imgstore_image img;
+    char **tags;       /* familiar names (RepoTags) */
+    char **digests;    /* repo@digest names (RepoDigests) */
+    char **names;      /* every name, as stored */
+    int64_t stored_ns; /* when its first name was stored */
+    size_t containers; /* containers made from it (when counted) */
+};
+void dmn_image_release(struct dmn_image *im);
+void dmn_images_free(struct dmn_image *v, size_t n);
+/* docker.io/library/busybox:latest → busybox:latest (caller frees). */
+char *dmn_image_familiar(const char *name);
+/* The config's `created`, 0 when absent or unreadable. */
+int64_t dmn_image_created_ns(const struct dmn_image *im);
+/* One entry per manifest; count_containers: fill `containers`. */
+int dmn_images_list(struct dmn *d, bool count_containers, struct dmn_image **out, size_t *n,
+                    ctr_error_t *err);
+/* By name, id or digest: ENOENT `No such image: REF`, EINVAL when ref is no reference. */
+int dmn_image_get(struct dmn *d, const char *ref, struct dmn_image *out, ctr_error_t *err);
+/* What a remove or prune did, in order: one of the two is set. */
+struct dmn_image_change {
+    char *untagged; /* a familiar name */
+    char *deleted;  /* a manifest digest */
+};
+void dmn_image_changes_free(struct dmn_image_change *v, size_t n);
+/* Untag ref; the image goes with its last tag (EBUSY while a container uses it, unless
+ * force), then the store GC. */
+int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_image_change **out,
+                     size_t *n, ctr_error_t *err);
+/* repo:tag (tag NULL or "": latest) names ref's image. */
+int dmn_image_tag(struct dmn *d, const char *ref, const char *repo, const char *tag,
+                  ctr_error_t *err);
+/* Load an image archive (EINVAL when it is not one); *loaded: familiar names tagged. */
+int dmn_image_load(struct dmn *d, const char *tar_path, char ***loaded, ctr_error_t *err);
+/* Save refs as one tar into an unlinked temp file, *fd (ENOENT, EINVAL as get). */
+int dmn_image_save(struct dmn *d, char *const *refs, int *fd, ctr_error_t *err);
+/* Untagged images no container uses (all: every such image), then the store GC. */
+int dmn_images_prune(struct dmn *d, bool all, struct dmn_image_change **out, size_t *n,
+                     uint64_t *reclaimed, ctr_error_t *err);
+
+/* archive.c */
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
 int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_error_t *err);
 /* Write images (references) as one docker-archive + OCI layout tar to fd. */
