@@ -12,6 +12,7 @@
 #include "net/net.h"
 #include "net/ports.h"
 #include "proto/shim.h"
+#include "registry/registry.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -454,6 +455,32 @@ int dmn_image_save(struct dmn *d, char *const *refs, int *fd, ctr_error_t *err);
 /* Untagged images no container uses (all: every such image), then the store GC. */
 int dmn_images_prune(struct dmn *d, bool all, struct dmn_image_change **out, size_t *n,
                      uint64_t *reclaimed, ctr_error_t *err);
+
+/* pull.c: pull and push through the registry client, in the caller's thread */
+struct dmn_xfer_opts {
+    enum registry_scheme scheme;
+    unsigned max_concurrent; /* 0: the client's default */
+    const char *user, *pass; /* NULL: anonymous */
+    const char *platform;    /* pull: "os/arch[/variant]", NULL: the host's */
+};
+/* Where a transfer reports its progress (called from the transfer's threads). */
+struct dmn_xfer_sink {
+    void (*layer)(void *ctx, const struct registry_progress_event *ev);
+    /* a status line; id: what it is about (a repository path), or NULL */
+    void (*status)(void *ctx, const char *status, const char *id);
+    /* push: tag pushed as the manifest digest of size bytes */
+    void (*pushed)(void *ctx, const char *tag, const char *digest, uint64_t size);
+    void *ctx;
+};
+int dmn_image_pull(struct dmn *d, const char *ref, const struct dmn_xfer_opts *o,
+                   const struct dmn_xfer_sink *sink, ctr_error_t *err);
+/* The local names a push of ref covers: ref itself, or every tag of the repository when
+ * ref names no tag (docker push --all-tags); ENOENT when none. */
+int dmn_image_push_names(struct dmn *d, const char *ref, char ***names, ctr_error_t *err);
+/* Push names (from dmn_image_push_names) to ref's repository. */
+int dmn_image_push(struct dmn *d, const char *ref, char *const *names,
+                   const struct dmn_xfer_opts *o, const struct dmn_xfer_sink *sink,
+                   ctr_error_t *err);
 
 /* archive.c */
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
