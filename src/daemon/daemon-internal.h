@@ -497,10 +497,44 @@ int dmn_docker_manifest_parse(const char *json, size_t len, struct dmn_docker_ma
                               size_t *n, ctr_error_t *err);
 void dmn_docker_manifest_free(struct dmn_docker_manifest *m, size_t n);
 
-/* system.c */
+/* system.c: the system service (its routes: api/system.c) */
 /* Kernel and initrd new containers get. */
 char *dmn_kernel_path(struct dmn *d);
 char *dmn_initrd_path(struct dmn *d);
+/* Set the kernel (DATA/kernel/vmlinux) from an open file or a host path: EINVAL when it
+ * is no ELF vmlinux or bzImage; ENOENT when path does not exist. */
+int dmn_kernel_install(struct dmn *d, int src, ctr_error_t *err);
+int dmn_kernel_install_file(struct dmn *d, const char *path, ctr_error_t *err);
+struct dmn_file_info {
+    bool present; /* a regular file */
+    uint64_t size;
+    char sha256[OCI_DIGEST_STR_LEN + 1]; /* when asked for; "" if unreadable */
+};
+void dmn_file_info(const char *path, bool digest, struct dmn_file_info *out);
+struct dmn_counts {
+    size_t total, running, stopped; /* containers (those being created not counted) */
+    size_t images;                  /* distinct manifests */
+};
+void dmn_system_counts(struct dmn *d, struct dmn_counts *out);
+/* Bytes allocated under the data root. */
+struct dmn_usage {
+    struct dmn_counts counts;
+    uint64_t content, snapshots, kernel;    /* DATA/content, snapshots, kernel */
+    uint64_t containers, containers_active; /* bundles, those of running containers */
+};
+void dmn_system_usage(struct dmn *d, struct dmn_usage *out);
+/* The daemon's log file (ENOENT when it logs to stderr): from the last `want` lines when
+ * tail_given (want <= 0: from the end); follow goes on across rotations. */
+struct dmn_logtail;
+int dmn_logtail_open(struct dmn *d, bool tail_given, long want, bool follow,
+                     struct dmn_logtail **out, ctr_error_t *err);
+/* Bytes read, 0 at the end (not following), -1 once gone(ctx) or the daemon stops. */
+ssize_t dmn_logtail_read(struct dmn_logtail *t, char *buf, size_t max, bool (*gone)(void *ctx),
+                         void *ctx);
+void dmn_logtail_free(struct dmn_logtail *t);
+
+/* daemon.c: wake main() to stop the daemon (containers: stop them too, timeout each). */
+int dmn_request_stop(struct dmn *d, bool containers, int timeout, ctr_error_t *err);
 
 /* shapes.c: Docker's JSON shapes and value formats (pure parts unit tested) */
 char *
