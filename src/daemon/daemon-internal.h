@@ -348,7 +348,8 @@ void dmn_netreq_release(struct dmn_netreq *rq);
 /* api/netreq.c: one EndpointsConfig entry of network net (also connect's EndpointConfig): its
  * aliases (DNS names; NULL when none); static addresses, links, MACs → EINVAL. */
 int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err);
-/* An ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be `host-gateway`. */
+/* netbundle.c: an ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be
+ * `host-gateway`. */
 int dmn_extra_host_split(const char *s, char **name, char **ip);
 /* Allocate an address on each network (ENOENT: unknown network, EBUSY: pool
  * exhausted) and the ports (EBUSY naming `ip:port/proto` in use) into c. Takes
@@ -533,7 +534,7 @@ ssize_t dmn_logtail_read(struct dmn_logtail *t, char *buf, size_t max, bool (*go
                          void *ctx);
 void dmn_logtail_free(struct dmn_logtail *t);
 
-/* daemon.c: wake main() to stop the daemon (containers: stop them too, timeout each). */
+/* Wake dmn_run (daemon.c) to stop the daemon (containers: stop them too, timeout each). */
 int dmn_request_stop(struct dmn *d, bool containers, int timeout, ctr_error_t *err);
 
 /* shapes.c: Docker's JSON shapes and value formats (pure parts unit tested) */

@@ -104,17 +104,6 @@ static void stop_all(struct dmn *d)
     free(v);
 }
 
-int dmn_request_stop(struct dmn *d, bool containers, int timeout, ctr_error_t *err)
-{
-    uint64_t one = 1;
-    d->stop_containers = containers;
-    d->stop_timeout = timeout;
-    if (write(d->stop_fd, &one, sizeof(one)) < 0)
-        return dmn_fail(err, EIO, "cannot signal the daemon to stop: %s", strerror(errno));
-    log_info("stop requested through the API%s", containers ? " (with containers)" : "");
-    return 0;
-}
-
 int dmn_run(const struct dmn_config *cfg, ctr_error_t *err)
 {
     struct dmn *d = ctr_xcalloc(1, sizeof(*d));

@@ -32,6 +32,18 @@ static const char *hostname_of(struct dmn_container *c)
 
 /* ---- setup.network ---- */
 
+int dmn_extra_host_split(const char *s, char **name, char **ip)
+{
+    const char *sep = strchr(s, '=');
+    if (sep == NULL)
+        sep = strchr(s, ':');
+    if (sep == NULL || sep == s || sep[1] == '\0')
+        return -1;
+    *name = ctr_xstrndup(s, (size_t)(sep - s));
+    *ip = ctr_xstrdup(sep + 1);
+    return 0;
+}
+
 /* name once per line, space-separated */
 static void put_name(FILE *f, char ***seen, const char *name)
 {

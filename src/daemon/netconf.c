@@ -43,20 +43,6 @@ void dmn_netreq_release(struct dmn_netreq *rq)
     memset(rq, 0, sizeof(*rq));
 }
 
-/* ---- ExtraHosts entries (checked in api/netreq.c, written by netbundle.c) ---- */
-
-int dmn_extra_host_split(const char *s, char **name, char **ip)
-{
-    const char *sep = strchr(s, '=');
-    if (sep == NULL)
-        sep = strchr(s, ':');
-    if (sep == NULL || sep == s || sep[1] == '\0')
-        return -1;
-    *name = ctr_xstrndup(s, (size_t)(sep - s));
-    *ip = ctr_xstrdup(sep + 1);
-    return 0;
-}
-
 /* ---- addresses and ports ---- */
 
 static void endpoint_fill(struct dmn_endpoint *ep, const struct net_network *nw, uint32_t addr,
