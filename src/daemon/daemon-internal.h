@@ -369,7 +369,7 @@ void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
 /* daemon.json: {"Endpoints":[...],"Ports":[...]} to and from c. */
 void dmn_netconf_save(struct dmn_container *c, json_t *meta);
 int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err);
-/* api/netshapes.c (declared here while shapes.c uses them): Docker's
+/* api/netjson.c (declared here while shapes.c uses them): Docker's
  * NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
 json_t *dmn_netconf_networks_json(struct dmn_container *c);
 json_t *dmn_netconf_ports_json(struct dmn_container *c);

@@ -1,7 +1,7 @@
 /* What a container's networks become: the bundle's `networks` (TAPs), `ports`
  * (the shim's proxy) and `setup.network` (interfaces, /etc/hosts, resolv.conf),
  * its record in daemon.json and the names the DNS servers answer for
- * it (Docker's NetworkSettings shapes: api/netshapes.c). docs/network.md. */
+ * it (Docker's NetworkSettings shapes: api/netjson.c). docs/network.md. */
 #include "daemon/daemon-internal.h"
 #include "net/net.h"
 
