@@ -8,8 +8,11 @@
 
 #include "bundle/bundle.h"
 #include "daemon/daemon.h"
+#include "image/store.h"
+#include "net/net.h"
 #include "net/ports.h"
 #include "proto/shim.h"
+#include "registry/registry.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -271,20 +274,45 @@ char *dmn_name_generate_locked(struct dmn *d, const char *id);
 struct agent_exec;
 int dmn_process_check_size(const struct agent_exec *ex, const char *what, ctr_error_t *err);
 
-/* volumes.c: HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs; /volumes */
+/* api/mounts.c (the Docker request's side; declared here while create.c and shapes.c use
+ * them): HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs */
 int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
                                 uint64_t *shm, ctr_error_t *err);
 /* Config.Volumes {"/path":{}}: anonymous volumes for paths no spec in *v covers. */
 int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
                                   ctr_error_t *err);
+/* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
+json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
+
+/* volumes.c: the volume service (DATA/volumes, src/bundle/volumes.c) */
 /* The anonymous volumes of a bundle (`-v /path`, image VOLUMEs): names, and (when not NULL)
  * their targets and read-only flags, from its shares. */
 int dmn_anonymous_volumes(struct dmn *d, const char *bundle, char ***names, char ***targets,
                           bool **readonly, ctr_error_t *err);
 /* Remove those of names no container uses any more (`rm -v`, `--rm`); failures are logged. */
 void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names);
-/* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
-json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
+/* DATA/volumes/NAME/_data; the source a container mounts: volume.ext4 of a block volume,
+ * else that directory (caller frees). */
+char *dmn_volume_dir(struct dmn *d, const char *name);
+char *dmn_volume_source(struct dmn *d, const char *name);
+struct dmn_volume {
+    struct bundle_volume vol;
+    bool in_use; /* a container's bundle shares or attaches it (set when asked for) */
+};
+/* Every volume; with_use: fill in_use (reads every bundle). */
+int dmn_volumes_list(struct dmn *d, bool with_use, struct dmn_volume **out, size_t *n,
+                     ctr_error_t *err);
+void dmn_volumes_free(struct dmn_volume *v, size_t n);
+/* Create (or return the existing one, as docker); EINVAL for a bad name or option. */
+int dmn_volume_create(struct dmn *d, const char *name, char *const *labels, char *const *opts,
+                      struct bundle_volume *out, ctr_error_t *err);
+/* ENOENT (`get NAME: no such volume` for a name no volume can have). */
+int dmn_volume_get(struct dmn *d, const char *name, struct bundle_volume *out, ctr_error_t *err);
+/* ENOENT, or EBUSY naming the containers that use it. */
+int dmn_volume_remove(struct dmn *d, const char *name, ctr_error_t *err);
+/* Remove every unused volume match() keeps: *deleted their names, *reclaimed their bytes. */
+int dmn_volumes_prune(struct dmn *d, bool (*match)(const struct bundle_volume *v, void *ctx),
+                      void *ctx, char ***deleted, uint64_t *reclaimed, ctr_error_t *err);
 
 /* lifecycle.c: start, stop, kill, restart, wait, resize (typed; api/lifecycle.c) */
 /* 0 started, 1 running already; a failed start: EINVAL for a missing or non-executable
@@ -465,7 +493,7 @@ struct net_network;
 int dmn_dns_start(struct dmn *d, const struct net_network *nw, ctr_error_t *err);
 void dmn_dns_stop(struct dmn *d, const char *net_id);
 
-/* netconf.c: a container's networks, ports, /etc/hosts and resolv.conf */
+/* netconf.c, netbundle.c: a container's networks, ports, /etc/hosts and resolv.conf */
 struct dmn_netreq {
     bool none;       /* NetworkMode none: loopback only */
     char **networks; /* names or ids as given, first = the primary */
@@ -474,14 +502,16 @@ struct dmn_netreq {
     struct net_port_binding *ports; /* host_port 0: any free one (picked at create) */
     size_t n_ports;
 };
-/* Parse NetworkMode, NetworkingConfig.EndpointsConfig and HostConfig.PortBindings, and
+/* api/netreq.c (the Docker request's side; declared here while create.c uses it):
+ * parse NetworkMode, NetworkingConfig.EndpointsConfig and HostConfig.PortBindings, and
  * check Dns/DnsSearch/DnsOptions/ExtraHosts (EINVAL naming the field). */
 int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err);
 void dmn_netreq_release(struct dmn_netreq *rq);
-/* One EndpointsConfig entry of network net (also connect's EndpointConfig): its
+/* api/netreq.c: one EndpointsConfig entry of network net (also connect's EndpointConfig): its
  * aliases (DNS names; NULL when none); static addresses, links, MACs → EINVAL. */
 int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err);
-/* An ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be `host-gateway`. */
+/* netbundle.c: an ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be
+ * `host-gateway`. */
 int dmn_extra_host_split(const char *s, char **name, char **ip);
 /* Allocate an address on each network (ENOENT: unknown network, EBUSY: pool
  * exhausted) and the ports (EBUSY naming `ip:port/proto` in use) into c. Takes
@@ -501,7 +531,8 @@ void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
 /* daemon.json: {"Endpoints":[...],"Ports":[...]} to and from c. */
 void dmn_netconf_save(struct dmn_container *c, json_t *meta);
 int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err);
-/* Docker shapes: NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
+/* api/netjson.c (declared here while shapes.c uses them): Docker's
+ * NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
 json_t *dmn_netconf_networks_json(struct dmn_container *c);
 json_t *dmn_netconf_ports_json(struct dmn_container *c);
 json_t *dmn_netconf_ports_list_json(struct dmn_container *c);
@@ -509,7 +540,112 @@ json_t *dmn_netconf_ports_list_json(struct dmn_container *c);
 bool dmn_netconf_has_name(struct dmn_container *c, const char *net_id, const char *name,
                           uint32_t *addr);
 
-/* images.c, archive.c */
+/* netapi.c: the networks of /networks (their Docker edge: api/networks.c) */
+struct dmn_net_member { /* a container with an address on the network */
+    char id[65];
+    char *name;
+    char mac[18];
+    uint32_t addr;
+    uint8_t prefix;
+};
+struct dmn_network {
+    struct net_network nw;
+    struct dmn_net_member *members; /* creating containers are not listed */
+    size_t n_members;
+};
+void dmn_network_release(struct dmn_network *n);
+void dmn_networks_free(struct dmn_network *v, size_t n);
+int dmn_networks_list(struct dmn *d, struct dmn_network **out, size_t *n, ctr_error_t *err);
+/* By name, id or id prefix; ENOENT `network X not found`. */
+int dmn_network_get(struct dmn *d, const char *ref, struct dmn_network *out, ctr_error_t *err);
+struct dmn_network_spec {
+    const char *name;
+    const char *subnet; /* NULL: the next free one */
+    bool internal;
+    char *const *labels; /* "k=v" */
+};
+/* Store it, make its bridge, nft rules and DNS server; *id gets its id. */
+int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char **id,
+                       ctr_error_t *err);
+/* ENOENT; EPERM for the default network (Docker's 403); EBUSY while containers use it. */
+int dmn_network_remove(struct dmn *d, const char *ref, ctr_error_t *err);
+/* Remove every unused network but the default one that match() keeps; *deleted: names. */
+int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw, void *ctx),
+                       void *ctx, char ***deleted, ctr_error_t *err);
+/* A stopped container (EBUSY while it runs or is removed) joins or leaves a network. */
+int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
+                        char *const *aliases, ctr_error_t *err);
+int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_ref,
+                           ctr_error_t *err);
+
+/* images.c: the image service (its Docker edge: api/images.c) */
+struct dmn_image {
+    struct imgstore_image img;
+    char **tags;       /* familiar names (RepoTags) */
+    char **digests;    /* repo@digest names (RepoDigests) */
+    char **names;      /* every name, as stored */
+    int64_t stored_ns; /* when its first name was stored */
+    size_t containers; /* containers made from it (when counted) */
+};
+void dmn_image_release(struct dmn_image *im);
+void dmn_images_free(struct dmn_image *v, size_t n);
+/* docker.io/library/busybox:latest → busybox:latest (caller frees). */
+char *dmn_image_familiar(const char *name);
+/* The config's `created`, 0 when absent or unreadable. */
+int64_t dmn_image_created_ns(const struct dmn_image *im);
+/* One entry per manifest; count_containers: fill `containers`. */
+int dmn_images_list(struct dmn *d, bool count_containers, struct dmn_image **out, size_t *n,
+                    ctr_error_t *err);
+/* By name, id or digest: ENOENT `No such image: REF`, EINVAL when ref is no reference. */
+int dmn_image_get(struct dmn *d, const char *ref, struct dmn_image *out, ctr_error_t *err);
+/* What a remove or prune did, in order: one of the two is set. */
+struct dmn_image_change {
+    char *untagged; /* a familiar name */
+    char *deleted;  /* a manifest digest */
+};
+void dmn_image_changes_free(struct dmn_image_change *v, size_t n);
+/* Untag ref; the image goes with its last tag (EBUSY while a container uses it, unless
+ * force), then the store GC. */
+int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_image_change **out,
+                     size_t *n, ctr_error_t *err);
+/* repo:tag (tag NULL or "": latest) names ref's image. */
+int dmn_image_tag(struct dmn *d, const char *ref, const char *repo, const char *tag,
+                  ctr_error_t *err);
+/* Load an image archive (EINVAL when it is not one); *loaded: familiar names tagged. */
+int dmn_image_load(struct dmn *d, const char *tar_path, char ***loaded, ctr_error_t *err);
+/* Save refs as one tar into an unlinked temp file, *fd (ENOENT, EINVAL as get). */
+int dmn_image_save(struct dmn *d, char *const *refs, int *fd, ctr_error_t *err);
+/* Untagged images no container uses (all: every such image), then the store GC. */
+int dmn_images_prune(struct dmn *d, bool all, struct dmn_image_change **out, size_t *n,
+                     uint64_t *reclaimed, ctr_error_t *err);
+
+/* pull.c: pull and push through the registry client, in the caller's thread */
+struct dmn_xfer_opts {
+    enum registry_scheme scheme;
+    unsigned max_concurrent; /* 0: the client's default */
+    const char *user, *pass; /* NULL: anonymous */
+    const char *platform;    /* pull: "os/arch[/variant]", NULL: the host's */
+};
+/* Where a transfer reports its progress (called from the transfer's threads). */
+struct dmn_xfer_sink {
+    void (*layer)(void *ctx, const struct registry_progress_event *ev);
+    /* a status line; id: what it is about (a repository path), or NULL */
+    void (*status)(void *ctx, const char *status, const char *id);
+    /* push: tag pushed as the manifest digest of size bytes */
+    void (*pushed)(void *ctx, const char *tag, const char *digest, uint64_t size);
+    void *ctx;
+};
+int dmn_image_pull(struct dmn *d, const char *ref, const struct dmn_xfer_opts *o,
+                   const struct dmn_xfer_sink *sink, ctr_error_t *err);
+/* The local names a push of ref covers: ref itself, or every tag of the repository when
+ * ref names no tag (docker push --all-tags); ENOENT when none. */
+int dmn_image_push_names(struct dmn *d, const char *ref, char ***names, ctr_error_t *err);
+/* Push names (from dmn_image_push_names) to ref's repository. */
+int dmn_image_push(struct dmn *d, const char *ref, char *const *names,
+                   const struct dmn_xfer_opts *o, const struct dmn_xfer_sink *sink,
+                   ctr_error_t *err);
+
+/* archive.c */
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
 int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_error_t *err);
 /* Write images (references) as one docker-archive + OCI layout tar to fd. */
@@ -524,10 +660,44 @@ int dmn_docker_manifest_parse(const char *json, size_t len, struct dmn_docker_ma
                               size_t *n, ctr_error_t *err);
 void dmn_docker_manifest_free(struct dmn_docker_manifest *m, size_t n);
 
-/* system.c */
+/* system.c: the system service (its routes: api/system.c) */
 /* Kernel and initrd new containers get. */
 char *dmn_kernel_path(struct dmn *d);
 char *dmn_initrd_path(struct dmn *d);
+/* Set the kernel (DATA/kernel/vmlinux) from an open file or a host path: EINVAL when it
+ * is no ELF vmlinux or bzImage; ENOENT when path does not exist. */
+int dmn_kernel_install(struct dmn *d, int src, ctr_error_t *err);
+int dmn_kernel_install_file(struct dmn *d, const char *path, ctr_error_t *err);
+struct dmn_file_info {
+    bool present; /* a regular file */
+    uint64_t size;
+    char sha256[OCI_DIGEST_STR_LEN + 1]; /* when asked for; "" if unreadable */
+};
+void dmn_file_info(const char *path, bool digest, struct dmn_file_info *out);
+struct dmn_counts {
+    size_t total, running, stopped; /* containers (those being created not counted) */
+    size_t images;                  /* distinct manifests */
+};
+void dmn_system_counts(struct dmn *d, struct dmn_counts *out);
+/* Bytes allocated under the data root. */
+struct dmn_usage {
+    struct dmn_counts counts;
+    uint64_t content, snapshots, kernel;    /* DATA/content, snapshots, kernel */
+    uint64_t containers, containers_active; /* bundles, those of running containers */
+};
+void dmn_system_usage(struct dmn *d, struct dmn_usage *out);
+/* The daemon's log file (ENOENT when it logs to stderr): from the last `want` lines when
+ * tail_given (want <= 0: from the end); follow goes on across rotations. */
+struct dmn_logtail;
+int dmn_logtail_open(struct dmn *d, bool tail_given, long want, bool follow,
+                     struct dmn_logtail **out, ctr_error_t *err);
+/* Bytes read, 0 at the end (not following), -1 once gone(ctx) or the daemon stops. */
+ssize_t dmn_logtail_read(struct dmn_logtail *t, char *buf, size_t max, bool (*gone)(void *ctx),
+                         void *ctx);
+void dmn_logtail_free(struct dmn_logtail *t);
+
+/* Wake dmn_run (daemon.c) to stop the daemon (containers: stop them too, timeout each). */
+int dmn_request_stop(struct dmn *d, bool containers, int timeout, ctr_error_t *err);
 
 /* create.c: a new container from a parsed request (api/create.c). The request's
  * strings stay the caller's. Errors by class: EINVAL a request the image or the bundle

@@ -1,17 +1,16 @@
-/* Image routes over the local store (src/image/store.h): list, inspect,
- * remove, tag, load, save and prune (pull and push: pull.c). */
-#include "daemon/api/api.h"
+/* The image service over the local store (src/image/store.h): list, get, remove, tag,
+ * load, save and prune (pull and push: pull.c; archives: archive.c). The Docker edge
+ * is api/images.c. docs/images.md. */
+#include "daemon/daemon-internal.h"
 #include "image/store.h"
-#include "registry/registry.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char *familiar(const char *name)
+char *dmn_image_familiar(const char *name)
 {
     struct oci_ref ref = {0};
     if (oci_ref_parse(name, &ref, NULL) < 0)
@@ -21,36 +20,23 @@ static char *familiar(const char *name)
     return f;
 }
 
-static int64_t created_of(const struct imgstore_image *img)
+/* Names pointing at digest: tags (familiar), repo@digest names, and all as stored. */
+static void names_of(struct imgstore_entry *e, size_t n, struct dmn_image *out)
 {
-    int64_t ns = 0;
-    if (img->config.created && dmn_time_parse(img->config.created, &ns) == 0)
-        return ns;
-    return 0;
-}
-
-static json_t *labels_of(const struct oci_container_config *c)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < c->n_labels; i++)
-        json_object_set_new(o, c->labels[i].key, json_string(c->labels[i].value));
-    return o;
-}
-
-/* Names pointing at digest: RepoTags (familiar) and RepoDigests. */
-static void names_of(struct imgstore_entry *e, size_t n, const char *digest, json_t *tags,
-                     json_t *digests)
-{
+    const char *digest = out->img.manifest_digest;
+    out->tags = ctr_xcalloc(1, sizeof(char *));
+    out->digests = ctr_xcalloc(1, sizeof(char *));
+    out->names = ctr_xcalloc(1, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
         if (strcmp(e[i].digest, digest) != 0)
             continue;
+        ctr_strv_append(&out->names, e[i].name);
         if (strchr(e[i].name, '@')) {
-            json_array_append_new(digests, json_string(e[i].name));
+            ctr_strv_append(&out->digests, e[i].name);
             continue;
         }
-        char *f = familiar(e[i].name);
-        json_array_append_new(tags, json_string(f));
-        free(f);
+        cleanup_free char *f = dmn_image_familiar(e[i].name);
+        ctr_strv_append(&out->tags, f);
     }
 }
 
@@ -68,154 +54,124 @@ static size_t containers_using(struct dmn *d, const char *digest, char *first_id
     return n;
 }
 
-int api_handle_images_list(struct api_req *r)
+void dmn_image_release(struct dmn_image *im)
 {
-    static const char *const allowed[] = {"reference", "dangling", "label",
-                                          "before",    "since",    NULL};
-    struct dmn *d = r->d;
-    struct imgstore_entry *e = NULL;
-    size_t n = 0;
-    ctr_error_t err = NULL;
-    struct dmn_filters f = {0};
-
-    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
-        dmn_filters_check(&f, allowed, &err) < 0) {
-        dmn_filters_release(&f);
-        return api_reply_ctr_error(r, &err);
-    }
-    pthread_mutex_lock(&d->img_lock);
-    if (imgstore_list(d->images, &e, &n, &err) < 0) {
-        pthread_mutex_unlock(&d->img_lock);
-        dmn_filters_release(&f);
-        return api_reply_ctr_error(r, &err);
-    }
-    json_t *out = json_array(), *done = json_object();
-    for (size_t i = 0; i < n; i++) {
-        if (json_object_get(done, e[i].digest))
-            continue;
-        json_object_set_new(done, e[i].digest, json_true());
-        struct imgstore_image img = {0};
-        if (imgstore_resolve(d->images, e[i].digest, &img, &err) < 0) {
-            log_warn("image `%s`: %s", e[i].name, err->msg);
-            ctr_error_free(&err);
-            continue;
-        }
-        json_t *tags = json_array(), *digests = json_array();
-        names_of(e, n, e[i].digest, tags, digests);
-        json_t *labels = labels_of(&img.config.config);
-        bool keep = dmn_filters_labels(&f, labels);
-        json_t *refs = json_object_get(f.f, "reference");
-        if (keep && refs && json_array_size(refs)) {
-            keep = false;
-            size_t k, t;
-            json_t *want, *have;
-            json_array_foreach(refs, k, want)
-            {
-                cleanup_free char *wf = familiar(json_string_value(want));
-                json_array_foreach(tags, t, have)
-                {
-                    const char *h = json_string_value(have);
-                    size_t wl = strlen(json_string_value(want));
-                    if (strcmp(h, wf) == 0 ||
-                        (strncmp(h, json_string_value(want), wl) == 0 && h[wl] == ':'))
-                        keep = true;
-                }
-            }
-        }
-        if (dmn_filters_has(&f, "dangling"))
-            keep = keep && json_array_size(tags) == 0;
-        if (keep) {
-            int64_t created = created_of(&img);
-            json_array_append_new(
-                out, json_pack("{s:s,s:s,s:o,s:o,s:I,s:I,s:i,s:I,s:o,s:i}", "Id",
-                               img.manifest_digest, "ParentId", "", "RepoTags", tags, "RepoDigests",
-                               digests, "Created", (json_int_t)(created / 1000000000), "Size",
-                               (json_int_t)img.size, "SharedSize", -1, "VirtualSize",
-                               (json_int_t)img.size, "Labels", labels, "Containers", -1));
-        } else {
-            json_decref(tags);
-            json_decref(digests);
-            json_decref(labels);
-        }
-        imgstore_image_release(&img);
-    }
-    pthread_mutex_unlock(&d->img_lock);
-    imgstore_entries_free(e, n);
-    json_decref(done);
-    dmn_filters_release(&f);
-    return api_reply_json(r, 200, out);
+    imgstore_image_release(&im->img);
+    ctr_strv_free(im->tags);
+    ctr_strv_free(im->digests);
+    ctr_strv_free(im->names);
+    memset(im, 0, sizeof(*im));
 }
 
-static int resolve_or_reply(struct api_req *r, const char *ref, struct imgstore_image *img)
+void dmn_images_free(struct dmn_image *v, size_t n)
 {
-    ctr_error_t err = NULL;
-    pthread_mutex_lock(&r->d->img_lock);
-    int rc = imgstore_resolve(r->d->images, ref, img, &err);
-    pthread_mutex_unlock(&r->d->img_lock);
-    if (rc < 0) {
-        ctr_error_t e2 = NULL;
-        cleanup_free char *norm = err->errnum == 0 ? oci_ref_normalize(ref, &e2) : NULL;
-        ctr_error_free(&e2);
-        if (err->errnum == ENOENT) {
-            ctr_error_free(&err);
-            api_reply_error(r, 404, "No such image: %s", ref);
-        } else if (err->errnum == 0 && norm == NULL) {
-            err->errnum = EINVAL; /* not a reference: Docker's 400 invalid reference format */
-            api_reply_ctr_error(r, &err);
-        } else {
-            api_reply_ctr_error(r, &err);
-        }
-        return -1;
+    for (size_t i = 0; i < n; i++)
+        dmn_image_release(&v[i]);
+    free(v);
+}
+
+void dmn_image_changes_free(struct dmn_image_change *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].untagged);
+        free(v[i].deleted);
     }
+    free(v);
+}
+
+static void change_add(struct dmn_image_change **v, size_t *n, const char *untagged,
+                       const char *deleted)
+{
+    *v = ctr_xrealloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[*n].untagged = untagged ? ctr_xstrdup(untagged) : NULL;
+    (*v)[*n].deleted = deleted ? ctr_xstrdup(deleted) : NULL;
+    (*n)++;
+}
+
+int64_t dmn_image_created_ns(const struct dmn_image *im)
+{
+    int64_t ns = 0;
+    if (im->img.config.created && dmn_time_parse(im->img.config.created, &ns) == 0)
+        return ns;
     return 0;
 }
 
-int api_handle_image_inspect(struct api_req *r)
+int dmn_images_list(struct dmn *d, bool count_containers, struct dmn_image **out, size_t *n_out,
+                    ctr_error_t *err)
 {
-    struct dmn *d = r->d;
-    struct imgstore_image img = {0};
+    struct imgstore_entry *e = NULL;
+    size_t n = 0, k = 0;
+
+    pthread_mutex_lock(&d->img_lock);
+    if (imgstore_list(d->images, &e, &n, err) < 0) {
+        pthread_mutex_unlock(&d->img_lock);
+        return -1;
+    }
+    struct dmn_image *v = ctr_xcalloc(n + 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        for (j = 0; j < i && strcmp(e[j].digest, e[i].digest) != 0; j++)
+            ;
+        if (j < i)
+            continue; /* one entry per manifest */
+        ctr_error_t e2 = NULL;
+        if (imgstore_resolve(d->images, e[i].digest, &v[k].img, &e2) < 0) {
+            log_warn("image `%s`: %s", e[i].name, e2->msg);
+            ctr_error_free(&e2);
+            continue;
+        }
+        names_of(e, n, &v[k]);
+        v[k].stored_ns = e[i].created_ns;
+        if (count_containers)
+            v[k].containers = containers_using(d, e[i].digest, NULL);
+        k++;
+    }
+    pthread_mutex_unlock(&d->img_lock);
+    imgstore_entries_free(e, n);
+    *out = v;
+    *n_out = k;
+    return 0;
+}
+
+/* imgstore_resolve with Docker's errors: ENOENT `No such image: REF`, EINVAL for what is
+ * not a reference. */
+static int resolve(struct dmn *d, const char *ref, struct imgstore_image *img, ctr_error_t *err)
+{
+    pthread_mutex_lock(&d->img_lock);
+    int rc = imgstore_resolve(d->images, ref, img, err);
+    pthread_mutex_unlock(&d->img_lock);
+    if (rc == 0)
+        return 0;
+    if ((*err)->errnum == ENOENT) {
+        ctr_error_free(err);
+        return dmn_fail(err, ENOENT, "No such image: %s", ref);
+    }
+    if ((*err)->errnum == 0) {
+        ctr_error_t e2 = NULL;
+        cleanup_free char *norm = oci_ref_normalize(ref, &e2);
+        ctr_error_free(&e2);
+        if (norm == NULL)
+            (*err)->errnum = EINVAL; /* not a reference: Docker's 400 invalid reference format */
+    }
+    return -1;
+}
+
+int dmn_image_get(struct dmn *d, const char *ref, struct dmn_image *out, ctr_error_t *err)
+{
     struct imgstore_entry *e = NULL;
     size_t n = 0;
-    ctr_error_t err = NULL;
+    ctr_error_t e2 = NULL;
 
-    if (resolve_or_reply(r, r->params[0], &img) < 0)
-        return 0;
+    memset(out, 0, sizeof(*out));
+    if (resolve(d, ref, &out->img, err) < 0)
+        return -1;
     pthread_mutex_lock(&d->img_lock);
-    if (imgstore_list(d->images, &e, &n, &err) < 0)
-        ctr_error_free(&err);
+    if (imgstore_list(d->images, &e, &n, &e2) < 0)
+        ctr_error_free(&e2);
     pthread_mutex_unlock(&d->img_lock);
-    json_t *tags = json_array(), *digests = json_array();
-    names_of(e, n, img.manifest_digest, tags, digests);
+    names_of(e, n, out);
     imgstore_entries_free(e, n);
-    const struct oci_container_config *c = &img.config.config;
-    cleanup_free char *created = dmn_time_rfc3339(created_of(&img));
-    json_t *ports = json_object();
-    for (size_t i = 0; c->exposed_ports[i]; i++)
-        json_object_set_new(ports, c->exposed_ports[i], json_object());
-    json_t *vols = json_object();
-    for (size_t i = 0; c->volumes[i]; i++)
-        json_object_set_new(vols, c->volumes[i], json_object());
-    json_t *config =
-        json_pack("{s:s,s:o,s:o,s:o,s:s,s:o,s:o,s:o}", "User", c->user ? c->user : "", "Env",
-                  dmn_strv_json(c->env), "Cmd", c->cmd ? dmn_strv_json(c->cmd) : json_null(),
-                  "Entrypoint", c->entrypoint ? dmn_strv_json(c->entrypoint) : json_null(),
-                  "WorkingDir", c->working_dir ? c->working_dir : "", "Labels", labels_of(c),
-                  "ExposedPorts", ports, "Volumes", vols);
-    if (c->stop_signal)
-        json_object_set_new(config, "StopSignal", json_string(c->stop_signal));
-    json_t *j = json_pack(
-        "{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I,s:{s:s,s:n},s:{s:s,s:o},"
-        "s:{s:s}}",
-        "Id", img.manifest_digest, "RepoTags", tags, "RepoDigests", digests, "Parent", "",
-        "Comment", "", "Created", created, "DockerVersion", "", "Author", "", "Container", "",
-        "Config", config, "Architecture",
-        img.config.platform.architecture ? img.config.platform.architecture : "", "Os",
-        img.config.platform.os ? img.config.platform.os : "", "Size", (json_int_t)img.size,
-        "VirtualSize", (json_int_t)img.size, "GraphDriver", "Name", "ext4", "Data", "RootFS",
-        "Type", "layers", "Layers", dmn_strv_json(img.config.diff_ids), "Metadata", "LastTagTime",
-        "0001-01-01T00:00:00Z");
-    imgstore_image_release(&img);
-    return api_reply_json(r, 200, j);
+    return 0;
 }
 
 /* Sweep what no name and no container reaches (containers run from the snapshot). */
@@ -236,27 +192,26 @@ static int gc_store(struct dmn *d, struct imgstore_gc_result *out, ctr_error_t *
     return rc;
 }
 
-int api_handle_image_delete(struct api_req *r)
+int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_image_change **out,
+                     size_t *n_out, ctr_error_t *err)
 {
-    struct dmn *d = r->d;
     struct imgstore_image img = {0};
     struct imgstore_entry *e = NULL;
     size_t n = 0;
-    ctr_error_t err = NULL;
-    const char *ref = r->params[0];
-    bool force = api_query_bool(r, "force");
     char user[65] = "";
+    struct dmn_image_change *ch = NULL;
+    size_t nch = 0;
 
-    if (resolve_or_reply(r, ref, &img) < 0)
-        return 0;
+    if (resolve(d, ref, &img, err) < 0)
+        return -1;
     cleanup_free char *digest = ctr_xstrdup(img.manifest_digest);
     bool by_name = img.name != NULL;
     cleanup_free char *name = img.name ? ctr_xstrdup(img.name) : NULL;
     imgstore_image_release(&img);
     pthread_mutex_lock(&d->img_lock);
-    if (imgstore_list(d->images, &e, &n, &err) < 0) {
+    if (imgstore_list(d->images, &e, &n, err) < 0) {
         pthread_mutex_unlock(&d->img_lock);
-        return api_reply_ctr_error(r, &err);
+        return -1;
     }
     /* The image goes with its last tag; repo@digest names go with it (docker's
      * RepoDigests). */
@@ -268,34 +223,32 @@ int api_handle_image_delete(struct api_req *r)
     if (last && !force && containers_using(d, digest, user) > 0) {
         pthread_mutex_unlock(&d->img_lock);
         imgstore_entries_free(e, n);
-        return api_reply_error(r, 409,
-                               "conflict: unable to remove repository reference \"%s\" (must "
-                               "force) - container %.12s is using its referenced image %.12s",
-                               ref, user, digest + 7);
+        return dmn_fail(err, EBUSY,
+                        "conflict: unable to remove repository reference \"%s\" (must force) - "
+                        "container %.12s is using its referenced image %.12s",
+                        ref, user, digest + 7);
     }
-    json_t *out = json_array();
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (strcmp(e[i].digest, digest) != 0 || (!last && strcmp(e[i].name, name) != 0))
             continue;
-        rc = imgstore_remove(d->images, e[i].name, &err);
-        char *f = familiar(e[i].name);
+        rc = imgstore_remove(d->images, e[i].name, err);
+        cleanup_free char *f = dmn_image_familiar(e[i].name);
         if (rc == 0)
-            json_array_append_new(out, json_pack("{s:s}", "Untagged", f));
-        free(f);
+            change_add(&ch, &nch, f, NULL);
     }
     pthread_mutex_unlock(&d->img_lock);
     imgstore_entries_free(e, n);
     if (rc < 0) {
-        json_decref(out);
-        return api_reply_ctr_error(r, &err);
+        dmn_image_changes_free(ch, nch);
+        return -1;
     }
     if (last) {
-        json_array_append_new(out, json_pack("{s:s}", "Deleted", digest));
+        change_add(&ch, &nch, NULL, digest);
         struct imgstore_gc_result gc;
-        if (gc_store(d, &gc, &err) < 0) {
-            json_decref(out);
-            return api_reply_ctr_error(r, &err);
+        if (gc_store(d, &gc, err) < 0) {
+            dmn_image_changes_free(ch, nch);
+            return -1;
         }
         pthread_mutex_lock(&d->lock);
         dmn_event_emit_locked(d, "image", "delete", digest, json_pack("{s:s}", "name", ref));
@@ -305,140 +258,92 @@ int api_handle_image_delete(struct api_req *r)
         dmn_event_emit_locked(d, "image", "untag", digest, json_pack("{s:s}", "name", ref));
         pthread_mutex_unlock(&d->lock);
     }
-    return api_reply_json(r, 200, out);
+    *out = ch;
+    *n_out = nch;
+    return 0;
 }
 
-int api_handle_image_tag(struct api_req *r)
+int dmn_image_tag(struct dmn *d, const char *ref, const char *repo, const char *tag,
+                  ctr_error_t *err)
 {
-    struct dmn *d = r->d;
-    ctr_error_t err = NULL;
-    const char *repo = api_query(r, "repo"), *tag = api_query(r, "tag");
     struct imgstore_image img = {0};
 
-    if (repo == NULL || *repo == '\0')
-        return api_reply_error(r, 400, "repository name (`repo`) is missing");
-    if (tag && *tag && !oci_tag_valid(tag))
-        return api_reply_error(r, 400, "invalid tag format `%s`", tag);
-    if (resolve_or_reply(r, r->params[0], &img) < 0)
-        return 0;
+    if (resolve(d, ref, &img, err) < 0)
+        return -1;
     cleanup_free char *dst = ctr_xasprintf("%s:%s", repo, tag && *tag ? tag : "latest");
-    cleanup_free char *norm = oci_ref_normalize(dst, &err);
+    cleanup_free char *norm = oci_ref_normalize(dst, err);
     if (norm == NULL) {
         imgstore_image_release(&img);
-        err->errnum = EINVAL;
-        return api_reply_ctr_error(r, &err);
+        (*err)->errnum = EINVAL;
+        return -1;
     }
     pthread_mutex_lock(&d->img_lock);
-    int rc = imgstore_tag(d->images, img.manifest_digest, norm, &err);
+    int rc = imgstore_tag(d->images, img.manifest_digest, norm, err);
     pthread_mutex_unlock(&d->img_lock);
     if (rc == 0) {
         pthread_mutex_lock(&d->lock);
-        cleanup_free char *f = familiar(norm);
+        cleanup_free char *f = dmn_image_familiar(norm);
         dmn_event_emit_locked(d, "image", "tag", img.manifest_digest,
                               json_pack("{s:s}", "name", f));
         pthread_mutex_unlock(&d->lock);
     }
     imgstore_image_release(&img);
-    return rc < 0 ? api_reply_ctr_error(r, &err) : api_reply_empty(r, 201);
+    return rc;
 }
 
-int api_handle_images_load(struct api_req *r)
+int dmn_image_load(struct dmn *d, const char *tar_path, char ***loaded, ctr_error_t *err)
 {
-    struct dmn *d = r->d;
-    ctr_error_t err = NULL;
     cleanup_strv char **names = NULL;
 
-    if (r->upload_path == NULL)
-        return api_reply_error(r, 400, "the request body must be an image archive (tar)");
-    if (dmn_archive_load(d, r->upload_path, &names, &err) < 0) {
-        err->errnum = err->errnum == EINVAL || err->errnum == 0 ? EINVAL : err->errnum;
-        return api_reply_ctr_error(r, &err);
+    if (dmn_archive_load(d, tar_path, &names, err) < 0) {
+        (*err)->errnum = (*err)->errnum == EINVAL || (*err)->errnum == 0 ? EINVAL : (*err)->errnum;
+        return -1;
     }
-    cleanup_free char *text = ctr_xstrdup("");
+    char **out = ctr_xcalloc(1, sizeof(char *));
     for (size_t i = 0; names[i]; i++) {
-        cleanup_free char *f = familiar(names[i]);
-        json_t *m = json_pack("{s:s}", "stream", "");
-        cleanup_free char *line = ctr_xasprintf("Loaded image: %s\n", f);
-        json_object_set_new(m, "stream", json_string(line));
-        char *s = json_dumps(m, JSON_COMPACT);
-        char *nt = ctr_xasprintf("%s%s\n", text, s);
-        free(s);
-        free(text);
-        text = nt;
-        json_decref(m);
+        cleanup_free char *f = dmn_image_familiar(names[i]);
+        ctr_strv_append(&out, f);
         pthread_mutex_lock(&d->lock);
         dmn_event_emit_locked(d, "image", "load", names[i], json_pack("{s:s}", "name", f));
         pthread_mutex_unlock(&d->lock);
     }
-    return api_reply_text(r, 200, "application/json", text, strlen(text));
+    *loaded = out;
+    return 0;
 }
 
-static enum MHD_Result collect_names(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+int dmn_image_save(struct dmn *d, char *const *refs, int *fd_out, ctr_error_t *err)
 {
-    if (key && value && strcmp(key, "names") == 0)
-        ctr_strv_append((char ***)cls, value);
-    return MHD_YES;
-}
-
-int api_handle_images_get(struct api_req *r)
-{
-    struct dmn *d = r->d;
-    ctr_error_t err = NULL;
-    cleanup_strv char **refs = ctr_xcalloc(1, sizeof(char *));
-
-    if (r->params[0])
-        ctr_strv_append(&refs, r->params[0]);
-    else
-        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_names, &refs);
-    if (refs[0] == NULL)
-        return api_reply_error(r, 400, "no image named: give `names`");
     for (size_t i = 0; refs[i]; i++) {
         struct imgstore_image img = {0};
-        if (resolve_or_reply(r, refs[i], &img) < 0)
-            return 0;
+        if (resolve(d, refs[i], &img, err) < 0)
+            return -1;
         imgstore_image_release(&img);
     }
     cleanup_free char *path = ctr_xasprintf("%s/save-XXXXXX", d->tmp_dir);
     int fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0)
-        return api_reply_error(r, 500, "cannot create a file in `%s`: %s", d->tmp_dir,
-                               strerror(errno));
+        return dmn_fail(err, EIO, "cannot create a file in `%s`: %s", d->tmp_dir, strerror(errno));
     unlink(path);
-    if (dmn_archive_save(d, refs, fd, &err) < 0) {
+    if (dmn_archive_save(d, refs, fd, err) < 0) {
         close(fd);
-        return api_reply_ctr_error(r, &err);
+        return -1;
     }
-    return api_reply_fd(r, 200, "application/x-tar", fd);
+    *fd_out = fd;
+    return 0;
 }
 
-static bool is_false(const char *v, void *ctx)
+int dmn_images_prune(struct dmn *d, bool all, struct dmn_image_change **out, size_t *n_out,
+                     uint64_t *reclaimed, ctr_error_t *err)
 {
-    return strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
-}
-
-/* Docker's image prune: untagged images (only repo@digest names), or with
- * dangling=false (`prune -a`) every image no container uses; then the store GC. */
-int api_handle_images_prune(struct api_req *r)
-{
-    static const char *const allowed[] = {"dangling", NULL};
-    struct dmn *d = r->d;
-    ctr_error_t err = NULL;
-    struct dmn_filters f = {0};
     struct imgstore_entry *e = NULL;
     size_t n = 0;
     struct imgstore_gc_result gc;
+    struct dmn_image_change *ch = NULL;
+    size_t nch = 0;
 
-    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
-        dmn_filters_check(&f, allowed, &err) < 0) {
-        dmn_filters_release(&f);
-        return api_reply_ctr_error(r, &err);
-    }
-    bool all = dmn_filters_has(&f, "dangling") && dmn_filters_any(&f, "dangling", is_false, NULL);
-    dmn_filters_release(&f);
-    json_t *deleted = json_array(), *done = json_object();
+    json_t *done = json_object();
     pthread_mutex_lock(&d->img_lock);
-    int rc = imgstore_list(d->images, &e, &n, &err);
+    int rc = imgstore_list(d->images, &e, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *dg = e[i].digest;
         bool tagged = false;
@@ -452,22 +357,23 @@ int api_handle_images_prune(struct api_req *r)
         for (size_t k = 0; rc == 0 && k < n; k++) {
             if (strcmp(e[k].digest, dg) != 0)
                 continue;
-            rc = imgstore_remove(d->images, e[k].name, &err);
-            cleanup_free char *fam = familiar(e[k].name);
-            json_array_append_new(deleted, json_pack("{s:s}", "Untagged", fam));
+            rc = imgstore_remove(d->images, e[k].name, err);
+            cleanup_free char *fam = dmn_image_familiar(e[k].name);
+            change_add(&ch, &nch, fam, NULL);
         }
-        json_array_append_new(deleted, json_pack("{s:s}", "Deleted", dg));
+        change_add(&ch, &nch, NULL, dg);
     }
     pthread_mutex_unlock(&d->img_lock);
     imgstore_entries_free(e, n);
     json_decref(done);
     if (rc == 0)
-        rc = gc_store(d, &gc, &err);
+        rc = gc_store(d, &gc, err);
     if (rc < 0) {
-        json_decref(deleted);
-        return api_reply_ctr_error(r, &err);
+        dmn_image_changes_free(ch, nch);
+        return -1;
     }
-    return api_reply_json(r, 200,
-                          json_pack("{s:o,s:I}", "ImagesDeleted", deleted, "SpaceReclaimed",
-                                    (json_int_t)gc.bytes_freed));
+    *out = ch;
+    *n_out = nch;
+    *reclaimed = gc.bytes_freed;
+    return 0;
 }

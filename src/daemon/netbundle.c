@@ -1,7 +1,7 @@
 /* What a container's networks become: the bundle's `networks` (TAPs), `ports`
  * (the shim's proxy) and `setup.network` (interfaces, /etc/hosts, resolv.conf),
- * its record in daemon.json, Docker's NetworkSettings shapes, and the names the
- * DNS servers answer for it. docs/network.md. */
+ * its record in daemon.json and the names the DNS servers answer for
+ * it (Docker's NetworkSettings shapes: api/netjson.c). docs/network.md. */
 #include "daemon/daemon-internal.h"
 #include "net/net.h"
 
@@ -31,6 +31,18 @@ static const char *hostname_of(struct dmn_container *c)
 }
 
 /* ---- setup.network ---- */
+
+int dmn_extra_host_split(const char *s, char **name, char **ip)
+{
+    const char *sep = strchr(s, '=');
+    if (sep == NULL)
+        sep = strchr(s, ':');
+    if (sep == NULL || sep == s || sep[1] == '\0')
+        return -1;
+    *name = ctr_xstrndup(s, (size_t)(sep - s));
+    *ip = ctr_xstrdup(sep + 1);
+    return 0;
+}
 
 /* name once per line, space-separated */
 static void put_name(FILE *f, char ***seen, const char *name)
@@ -290,76 +302,7 @@ int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err)
     return 0;
 }
 
-/* ---- Docker shapes ---- */
-
-static json_t *dns_names(struct dmn_container *c, const struct dmn_endpoint *ep)
-{
-    json_t *a = json_array();
-    char shortid[13];
-    snprintf(shortid, sizeof(shortid), "%.12s", c->id);
-    json_array_append_new(a, json_string(c->name));
-    for (size_t j = 0; ep->aliases && ep->aliases[j]; j++)
-        json_array_append_new(a, json_string(ep->aliases[j]));
-    json_array_append_new(a, json_string(shortid));
-    if (hostname_of(c) && strcmp(hostname_of(c), shortid) != 0)
-        json_array_append_new(a, json_string(hostname_of(c)));
-    return a;
-}
-
-json_t *dmn_netconf_networks_json(struct dmn_container *c)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < c->n_eps; i++) {
-        const struct dmn_endpoint *ep = &c->eps[i];
-        cleanup_free char *a = ip_str(ep->addr);
-        cleanup_free char *gw = ip_str(ep->gateway);
-        /* an endpoint id of docker's length, stable for this container and network */
-        cleanup_free char *epid = ctr_xasprintf("%.32s%.32s", ep->net_id, c->id);
-        json_object_set_new(
-            o, ep->net_name,
-            json_pack("{s:n,s:n,s:o,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:n,s:o}", "IPAMConfig",
-                      "Links", "Aliases", ep->aliases ? dmn_strv_json(ep->aliases) : json_null(),
-                      "MacAddress", ep->mac, "NetworkID", ep->net_id, "EndpointID", epid, "Gateway",
-                      gw, "IPAddress", a, "IPPrefixLen", (int)ep->prefix, "IPv6Gateway", "",
-                      "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DriverOpts", "DNSNames",
-                      dns_names(c, ep)));
-    }
-    return o;
-}
-
-/* Published ports while the container runs (the shim holds them), as docker. */
-json_t *dmn_netconf_ports_json(struct dmn_container *c)
-{
-    json_t *o = json_object();
-    if (c->status != DMN_RUNNING)
-        return o;
-    for (size_t i = 0; i < c->n_ports; i++) {
-        const struct net_port_binding *p = &c->ports[i];
-        char key[16], hp[8];
-        snprintf(key, sizeof(key), "%u/%s", (unsigned)p->container_port, p->proto);
-        snprintf(hp, sizeof(hp), "%u", (unsigned)p->host_port);
-        json_t *a = json_object_get(o, key);
-        if (a == NULL) {
-            a = json_array();
-            json_object_set_new(o, key, a);
-        }
-        json_array_append_new(a, json_pack("{s:s,s:s}", "HostIp", host_ip(p), "HostPort", hp));
-    }
-    return o;
-}
-
-json_t *dmn_netconf_ports_list_json(struct dmn_container *c)
-{
-    json_t *a = json_array();
-    if (c->status != DMN_RUNNING)
-        return a;
-    for (size_t i = 0; i < c->n_ports; i++)
-        json_array_append_new(a, json_pack("{s:s,s:i,s:i,s:s}", "IP", host_ip(&c->ports[i]),
-                                           "PrivatePort", (int)c->ports[i].container_port,
-                                           "PublicPort", (int)c->ports[i].host_port, "Type",
-                                           c->ports[i].proto));
-    return a;
-}
+/* ---- the DNS servers ---- */
 
 bool dmn_netconf_has_name(struct dmn_container *c, const char *net_id, const char *name,
                           uint32_t *addr)

@@ -2,8 +2,8 @@
  * (`default`, alias `bridge`), every stored network's bridge, the `inet container`
  * nft table, IP forwarding and one DNS server per network on its gateway; at exit
  * the DNS servers stop, and with no container running the bridges and the table go
- * too. The store and the kernel objects are src/net's; the HTTP side is netapi.c.
- * docs/network.md. */
+ * too. The store and the kernel objects are src/net's; /networks is netapi.c (its
+ * Docker edge: api/networks.c). docs/network.md. */
 #include "daemon/daemon-internal.h"
 #include "net/dns.h"
 #include "net/net.h"

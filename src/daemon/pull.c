@@ -1,175 +1,98 @@
-/* Images from registries: POST /images/create (pull) and POST /images/{name}/push.
- * The registry client (src/registry) runs in a thread; its progress goes to the
- * client as docker's JSON message lines through a pipe. Credentials come only from
- * the request's X-Registry-Auth header (as dockerd: the daemon keeps none). */
-#include "daemon/api/api.h"
+/* Images from registries: pull and push through the registry client (src/registry),
+ * in the caller's thread; progress goes to a typed sink (the Docker edge, api/pull.c,
+ * turns it into Docker's JSON message lines). Credentials come only from the request
+ * (as dockerd: the daemon keeps none). */
+#include "daemon/daemon-internal.h"
 #include "image/store.h"
 #include "registry/registry.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-struct job {
+struct xfer {
     struct dmn *d;
-    int wfd;
-    pthread_mutex_t wlock;
-    char *ref;      /* pull: the reference; push: the repository as named */
-    char **names;   /* push: the local names to push */
-    char *platform; /* pull: "os/arch[/variant]" or NULL */
-    char *user, *pass;
-    enum registry_scheme scheme; /* ?scheme= (ours); default auto */
-    unsigned max_concurrent;     /* ?maxConcurrentDownloads= (ours); 0 = the client's 3 */
+    const struct dmn_xfer_opts *o;
+    const struct dmn_xfer_sink *sink;
 };
 
-static void job_free(struct job *j)
+static void xfer_status(struct xfer *x, const char *status, const char *id)
 {
-    if (j->wfd >= 0)
-        close(j->wfd);
-    pthread_mutex_destroy(&j->wlock);
-    free(j->ref);
-    ctr_strv_free(j->names);
-    free(j->platform);
-    free(j->user);
-    if (j->pass)
-        explicit_bzero(j->pass, strlen(j->pass));
-    free(j->pass);
-    free(j);
+    x->sink->status(x->sink->ctx, status, id);
 }
 
-static void job_write(struct job *j, json_t *m)
+static void xfer_progress(void *opaque, const struct registry_progress_event *ev)
 {
-    char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    json_decref(m);
-    if (s == NULL) { /* a json_pack that failed: a bug to log, never a crash */
-        log_error("cannot encode a progress message as JSON");
-        return;
-    }
-    pthread_mutex_lock(&j->wlock);
-    if (ctr_write_all(j->wfd, s, strlen(s)) < 0 || ctr_write_all(j->wfd, "\n", 1) < 0)
-        log_debug("registry client gone");
-    pthread_mutex_unlock(&j->wlock);
-    free(s);
+    struct xfer *x = opaque;
+    x->sink->layer(x->sink->ctx, ev);
 }
 
-static void job_status(struct job *j, const char *status, const char *id)
+static int xfer_client(struct xfer *x, const char *host, struct registry_client **cl,
+                       ctr_error_t *err)
 {
-    if (id)
-        job_write(j, json_pack("{s:o,s:{},s:o}", "status", ctr_json_str(status), "progressDetail",
-                               "id", ctr_json_str(id)));
-    else
-        job_write(j, json_pack("{s:o}", "status", ctr_json_str(status)));
-}
-
-static void job_progress(void *opaque, const struct registry_progress_event *ev)
-{
-    struct job *j = opaque;
-    char id[13];
-    snprintf(id, sizeof(id), "%s", ev->digest && strlen(ev->digest) > 19 ? ev->digest + 7 : "");
-    switch (ev->kind) {
-    case REGISTRY_PROGRESS_START:
-        job_status(j, ev->push ? "Preparing" : "Pulling fs layer", id);
-        break;
-    case REGISTRY_PROGRESS_BYTES:
-        job_write(j, json_pack("{s:s,s:{s:I,s:I},s:s}", "status",
-                               ev->push ? "Pushing" : "Downloading", "progressDetail", "current",
-                               (json_int_t)ev->done, "total", (json_int_t)ev->total, "id", id));
-        break;
-    case REGISTRY_PROGRESS_DONE:
-        job_status(j, ev->push ? "Pushed" : "Download complete", id);
-        break;
-    case REGISTRY_PROGRESS_EXISTS:
-        job_status(j, ev->push ? "Layer already exists" : "Already exists", id);
-        break;
-    case REGISTRY_PROGRESS_MOUNTED:
-        job_status(j, "Mounted from another repository", id);
-        break;
-    case REGISTRY_PROGRESS_RETRY:
-        job_status(j, "Retrying", id);
-        break;
-    default:
-        break;
-    }
-}
-
-static void job_error(struct job *j, ctr_error_t *err)
-{
-    /* The message may quote the reference or a registry's reply: any byte. */
-    job_write(j, json_pack("{s:{s:o},s:o}", "errorDetail", "message", ctr_json_str((*err)->msg),
-                           "error", ctr_json_str((*err)->msg)));
-    ctr_error_free(err);
-}
-
-static int job_client(struct job *j, const char *host, struct registry_client **cl,
-                      ctr_error_t *err)
-{
-    struct registry_options o = {.scheme = j->scheme,
-                                 .max_concurrent = j->max_concurrent,
+    struct registry_options o = {.scheme = x->o->scheme,
+                                 .max_concurrent = x->o->max_concurrent,
                                  .max_retries = -1,
-                                 .username = j->user,
-                                 .password = j->pass,
-                                 .anonymous = j->user == NULL,
-                                 .progress = job_progress,
-                                 .progress_opaque = j};
+                                 .username = x->o->user,
+                                 .password = x->o->pass,
+                                 .anonymous = x->o->user == NULL,
+                                 .progress = xfer_progress,
+                                 .progress_opaque = x};
     return registry_client_new(host, &o, cl, err);
 }
 
-static void *pull_thread(void *arg)
+int dmn_image_pull(struct dmn *d, const char *refstr, const struct dmn_xfer_opts *xo,
+                   const struct dmn_xfer_sink *sink, ctr_error_t *err)
 {
-    struct job *j = arg;
-    ctr_error_t err = NULL;
+    struct xfer x = {.d = d, .o = xo, .sink = sink};
     struct oci_ref ref = {0};
     struct registry_client *cl = NULL;
     struct registry_pull_result res = {0};
     struct oci_platform plat = {0}, host = {0};
+    int rc = -1;
 
-    if (oci_platform_parse(j->platform, &plat, &err) < 0 || oci_ref_parse(j->ref, &ref, &err) < 0)
+    if (oci_platform_parse(xo->platform, &plat, err) < 0 || oci_ref_parse(refstr, &ref, err) < 0)
         goto out;
-    job_status(j, ref.tag ? "Pulling from" : "Pulling", ref.path);
-    if (job_client(j, ref.domain, &cl, &err) < 0)
+    xfer_status(&x, ref.tag ? "Pulling from" : "Pulling", ref.path);
+    if (xfer_client(&x, ref.domain, &cl, err) < 0)
         goto out;
-    pthread_mutex_lock(&j->d->img_lock);
-    int rc = registry_pull_image(cl, &ref, j->platform ? &plat : NULL, j->d->images, &res, &err);
-    pthread_mutex_unlock(&j->d->img_lock);
+    pthread_mutex_lock(&d->img_lock);
+    rc = registry_pull_image(cl, &ref, xo->platform ? &plat : NULL, d->images, &res, err);
+    pthread_mutex_unlock(&d->img_lock);
     if (rc == 0) {
         cleanup_free char *full = oci_ref_string(&ref);
         cleanup_free char *dg = ctr_xasprintf("Digest: %s", res.index_digest);
         cleanup_free char *st = ctr_xasprintf(
             "Status: %s for %s",
             res.bytes_downloaded ? "Downloaded newer image" : "Image is up to date", full);
-        job_status(j, dg, NULL);
+        xfer_status(&x, dg, NULL);
         oci_platform_parse(NULL, &host, NULL);
-        if (j->platform &&
+        if (xo->platform &&
             (strcmp(plat.os, host.os) != 0 || strcmp(plat.architecture, host.architecture) != 0)) {
             /* registry_pull_image keeps other platforms' images untagged. */
             cleanup_free char *w = ctr_xasprintf(
                 "Warning: %s for %s/%s is stored but not tagged: this host runs %s/%s",
                 res.manifest_digest, plat.os, plat.architecture, host.os, host.architecture);
-            job_status(j, w, NULL);
+            xfer_status(&x, w, NULL);
         }
-        job_status(j, st, NULL);
-        pthread_mutex_lock(&j->d->lock);
-        dmn_event_emit_locked(j->d, "image", "pull", full, NULL);
-        pthread_mutex_unlock(&j->d->lock);
+        xfer_status(&x, st, NULL);
+        pthread_mutex_lock(&d->lock);
+        dmn_event_emit_locked(d, "image", "pull", full, NULL);
+        pthread_mutex_unlock(&d->lock);
     }
 out:
-    if (err)
-        job_error(j, &err);
     registry_pull_result_free(&res);
     registry_client_free(cl);
     oci_ref_release(&ref);
     oci_platform_release(&plat);
     oci_platform_release(&host);
-    job_free(j);
-    return NULL;
+    return rc;
 }
 
-static int push_one(struct job *j, const char *name, ctr_error_t *err)
+static int push_one(struct xfer *x, const char *name, ctr_error_t *err)
 {
+    struct dmn *d = x->d;
     struct oci_ref ref = {0};
     struct registry_client *cl = NULL;
     cleanup_free char *pushed = NULL, *blob = NULL;
@@ -178,234 +101,53 @@ static int push_one(struct job *j, const char *name, ctr_error_t *err)
 
     if (oci_ref_parse(name, &ref, err) < 0)
         return -1;
-    if (job_client(j, ref.domain, &cl, err) == 0) {
-        pthread_mutex_lock(&j->d->img_lock);
-        rc = registry_push_image(cl, &ref, j->d->images, name, NULL, &pushed, err);
+    if (xfer_client(x, ref.domain, &cl, err) == 0) {
+        pthread_mutex_lock(&d->img_lock);
+        rc = registry_push_image(cl, &ref, d->images, name, NULL, &pushed, err);
         if (rc == 0) {
-            blob = imgstore_blob_path(j->d->images, pushed);
+            blob = imgstore_blob_path(d->images, pushed);
             if (stat(blob, &sb) < 0)
                 sb.st_size = 0;
         }
-        pthread_mutex_unlock(&j->d->img_lock);
+        pthread_mutex_unlock(&d->img_lock);
     }
     if (rc == 0) {
         const char *tag = ref.tag ? ref.tag : ref.digest;
         cleanup_free char *line =
             ctr_xasprintf("%s: digest: %s size: %lld", tag, pushed, (long long)sb.st_size);
-        job_status(j, line, NULL);
-        job_write(j, json_pack("{s:{},s:{s:s,s:s,s:I}}", "progressDetail", "aux", "Tag", tag,
-                               "Digest", pushed, "Size", (json_int_t)sb.st_size));
-        pthread_mutex_lock(&j->d->lock);
-        dmn_event_emit_locked(j->d, "image", "push", name, NULL);
-        pthread_mutex_unlock(&j->d->lock);
+        xfer_status(x, line, NULL);
+        x->sink->pushed(x->sink->ctx, tag, pushed, (uint64_t)sb.st_size);
+        pthread_mutex_lock(&d->lock);
+        dmn_event_emit_locked(d, "image", "push", name, NULL);
+        pthread_mutex_unlock(&d->lock);
     }
     registry_client_free(cl);
     oci_ref_release(&ref);
     return rc;
 }
 
-static void *push_thread(void *arg)
+int dmn_image_push(struct dmn *d, const char *refstr, char *const *names,
+                   const struct dmn_xfer_opts *xo, const struct dmn_xfer_sink *sink,
+                   ctr_error_t *err)
 {
-    struct job *j = arg;
-    ctr_error_t err = NULL;
+    struct xfer x = {.d = d, .o = xo, .sink = sink};
     struct oci_ref r = {0};
 
-    if (oci_ref_parse(j->ref, &r, &err) == 0) {
-        cleanup_free char *repo = oci_ref_repo(&r);
-        cleanup_free char *line = ctr_xasprintf("The push refers to repository [%s]", repo);
-        job_status(j, line, NULL);
-        for (size_t i = 0; j->names[i] && push_one(j, j->names[i], &err) == 0; i++)
-            ;
-        oci_ref_release(&r);
-    }
-    if (err)
-        job_error(j, &err);
-    job_free(j);
-    return NULL;
-}
-
-/* X-Registry-Auth: base64url(JSON {username, password} or {auth: base64(user:pass)}). */
-static int auth_parse(const char *hdr, char **user, char **pass, ctr_error_t *err)
-{
-    size_t n = hdr ? strlen(hdr) : 0;
-    cleanup_free char *b = ctr_xmalloc(n + 4), *raw = ctr_xmalloc(n + 4);
-    json_t *j;
-    const char *u, *p, *a;
-
-    *user = *pass = NULL;
-    if (n == 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        b[i] = hdr[i] == '-' ? '+' : hdr[i] == '_' ? '/' : hdr[i];
-    while (n % 4)
-        b[n++] = '=';
-    b[n] = '\0';
-    int len = EVP_DecodeBlock((unsigned char *)raw, (unsigned char *)b, (int)n);
-    if (len < 0)
-        return ctr_fail(err, EINVAL, "`X-Registry-Auth` is not base64");
-    while (len > 0 && raw[len - 1] == '\0')
-        len--;
-    j = json_loadb(raw, (size_t)len, 0, NULL);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return ctr_fail(err, EINVAL, "`X-Registry-Auth` is not a JSON object");
-    }
-    u = json_string_value(json_object_get(j, "username"));
-    p = json_string_value(json_object_get(j, "password"));
-    a = json_string_value(json_object_get(j, "auth"));
-    if (u && *u) {
-        *user = ctr_xstrdup(u);
-        *pass = ctr_xstrdup(p ? p : "");
-    } else if (a && *a) {
-        size_t al = strlen(a);
-        cleanup_free char *dec = ctr_xmalloc(al + 4);
-        int dl = EVP_DecodeBlock((unsigned char *)dec, (const unsigned char *)a, (int)al);
-        char *colon = dl > 0 ? memchr(dec, ':', (size_t)dl) : NULL;
-        if (colon) {
-            *user = ctr_xstrndup(dec, (size_t)(colon - dec));
-            *pass = ctr_xstrdup(colon + 1); /* padding decodes as trailing NULs */
-        }
-        explicit_bzero(dec, al + 4);
-    }
-    json_decref(j);
-    explicit_bzero(raw, n + 4);
-    return 0;
-}
-
-struct pipe_reader {
-    int fd;
-};
-
-static struct pipe_reader *pipe_reader_new(int fd)
-{
-    struct pipe_reader *pr = ctr_xcalloc(1, sizeof(*pr));
-    pr->fd = fd;
-    return pr;
-}
-
-static ssize_t pipe_fill(void *ctx, char *buf, size_t max)
-{
-    struct pipe_reader *pr = ctx;
-    for (;;) {
-        ssize_t n = read(pr->fd, buf, max);
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n;
-    }
-}
-
-static void pipe_free(void *ctx)
-{
-    struct pipe_reader *pr = ctx;
-    close(pr->fd);
-    free(pr);
-}
-
-/* Start fn on j in a thread and stream what it writes. Takes j. */
-static int job_start(struct api_req *r, struct job *j, void *(*fn)(void *))
-{
-    int fds[2];
-    pthread_t t;
-    ctr_error_t err = NULL;
-
-    if (auth_parse(api_header(r, "X-Registry-Auth"), &j->user, &j->pass, &err) < 0) {
-        job_free(j);
-        return api_reply_ctr_error(r, &err);
-    }
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        job_free(j);
-        return api_reply_error(r, 500, "pipe: %s", strerror(errno));
-    }
-    j->wfd = fds[1];
-    if (pthread_create(&t, NULL, fn, j) != 0) {
-        close(fds[0]);
-        job_free(j);
-        return api_reply_error(r, 500, "cannot start the transfer");
-    }
-    pthread_detach(t);
-    return api_reply_stream(r, 200, "application/json", pipe_fill, pipe_reader_new(fds[0]),
-                            pipe_free);
-}
-
-static struct job *job_new(struct api_req *r, char *ref)
-{
-    struct job *j = ctr_xcalloc(1, sizeof(*j));
-    j->d = r->d;
-    j->wfd = -1;
-    j->ref = ref;
-    j->scheme = REGISTRY_SCHEME_AUTO;
-    pthread_mutex_init(&j->wlock, NULL);
-    return j;
-}
-
-/* Our query parameters (docker clients never send them): scheme=http|https|auto,
- * maxConcurrentDownloads=1..32. */
-static int job_query(struct api_req *r, enum registry_scheme *scheme, unsigned *maxc,
-                     ctr_error_t *err)
-{
-    const char *s = api_query(r, "scheme"), *m = api_query(r, "maxConcurrentDownloads");
-    *scheme = REGISTRY_SCHEME_AUTO;
-    *maxc = 0;
-    if (s && *s && registry_scheme_parse(s, scheme, err) < 0)
+    if (oci_ref_parse(refstr, &r, err) < 0)
         return -1;
-    if (m && *m) {
-        char *end;
-        errno = 0;
-        long v = strtol(m, &end, 10);
-        if (errno || *end || v < 1 || v > 32)
-            return ctr_fail(err, EINVAL, "invalid `maxConcurrentDownloads` `%s`: expected 1 to 32",
-                            m);
-        *maxc = (unsigned)v;
-    }
+    cleanup_free char *repo = oci_ref_repo(&r);
+    oci_ref_release(&r);
+    cleanup_free char *line = ctr_xasprintf("The push refers to repository [%s]", repo);
+    xfer_status(&x, line, NULL);
+    for (size_t i = 0; names[i]; i++)
+        if (push_one(&x, names[i], err) < 0)
+            return -1;
     return 0;
-}
-
-/* name + tag query as docker sends them: tag may be a tag or a digest. */
-static char *with_tag(const char *name, const char *tag)
-{
-    if (tag == NULL || *tag == '\0' || strchr(name, '@'))
-        return ctr_xstrdup(name);
-    bool digest = strncmp(tag, "sha256:", 7) == 0;
-    return ctr_xasprintf("%s%s%s", name, digest ? "@" : ":", tag);
-}
-
-int api_handle_images_create(struct api_req *r)
-{
-    const char *from = api_query(r, "fromImage"), *tag = api_query(r, "tag");
-    const char *platform = api_query(r, "platform");
-    ctr_error_t err = NULL;
-    struct oci_platform plat = {0};
-    enum registry_scheme scheme;
-    unsigned maxc;
-
-    if (api_query(r, "fromSrc"))
-        return api_reply_error(r, 501, "importing a root filesystem (`fromSrc`) is not supported");
-    if (from == NULL || *from == '\0')
-        return api_reply_error(r, 400, "`fromImage` is missing: name the image to pull");
-    if (platform && *platform && oci_platform_parse(platform, &plat, &err) < 0)
-        return api_reply_ctr_error(r, &err);
-    oci_platform_release(&plat); /* checked here, parsed again by the job */
-    if (job_query(r, &scheme, &maxc, &err) < 0)
-        return api_reply_ctr_error(r, &err);
-    char *ref = with_tag(from, tag);
-    /* Docker checks the reference before it answers 200 and streams. */
-    cleanup_free char *norm = oci_ref_normalize(ref, &err);
-    if (norm == NULL) {
-        free(ref);
-        err->errnum = EINVAL;
-        return api_reply_ctr_error(r, &err);
-    }
-    struct job *j = job_new(r, ref);
-    j->scheme = scheme;
-    j->max_concurrent = maxc;
-    if (platform && *platform)
-        j->platform = ctr_xstrdup(platform);
-    return job_start(r, j, pull_thread);
 }
 
 /* The local names a push covers: name[:tag] itself, or every tag of the repository
  * when neither the name nor the query gives one (docker push --all-tags). */
-static int push_names(struct dmn *d, const char *ref, char ***out, ctr_error_t *err)
+int dmn_image_push_names(struct dmn *d, const char *ref, char ***out, ctr_error_t *err)
 {
     struct oci_ref r = {0};
     struct imgstore_entry *e = NULL;
@@ -438,29 +180,4 @@ static int push_names(struct dmn *d, const char *ref, char ***out, ctr_error_t *
     }
     *out = names;
     return 0;
-}
-
-int api_handle_image_push(struct api_req *r)
-{
-    ctr_error_t err = NULL;
-    cleanup_free char *ref = with_tag(r->params[0], api_query(r, "tag"));
-    char **names = NULL;
-    enum registry_scheme scheme;
-    unsigned maxc;
-
-    if (job_query(r, &scheme, &maxc, &err) < 0)
-        return api_reply_ctr_error(r, &err);
-    if (push_names(r->d, ref, &names, &err) < 0) {
-        if (err->errnum == ENOENT) {
-            api_reply_error(r, 404, "%s", err->msg);
-            ctr_error_free(&err);
-            return 0;
-        }
-        return api_reply_ctr_error(r, &err);
-    }
-    struct job *j = job_new(r, ctr_steal_ptr(ref));
-    j->names = names;
-    j->scheme = scheme;
-    j->max_concurrent = maxc;
-    return job_start(r, j, push_thread);
 }

@@ -1,8 +1,9 @@
-/* Mounts in container creation (HostConfig.Binds, Mounts, Tmpfs, ShmSize) and the
- * /volumes endpoints. Volumes live in DATA/volumes (src/bundle/volumes.c); which
+/* The volume service: a bundle's anonymous volumes, and the volumes /volumes lists,
+ * creates and removes (their Docker edge: api/volumes.c; the mounts of a create:
+ * api/mounts.c). Volumes live in DATA/volumes (src/bundle/volumes.c); which
  * containers use one is read from their bundles' shares and disks; a block volume
  * is refused to a second running container. docs/volumes.md. */
-#include "daemon/api/api.h"
+#include "daemon/daemon-internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,140 +12,6 @@
 #include <unistd.h>
 
 static char **volume_users(struct dmn *d, const char *mountpoint);
-
-static void add_spec(struct bundle_mount_spec **v, size_t *n, struct bundle_mount_spec *m)
-{
-    *v = ctr_xrealloc(*v, (*n + 1) * sizeof(**v));
-    (*v)[(*n)++] = *m;
-}
-
-static int mount_object(json_t *m, size_t i, struct bundle_mount_spec *out, ctr_error_t *err)
-{
-    const char *type = json_string_value(json_object_get(m, "Type"));
-    const char *src = json_string_value(json_object_get(m, "Source"));
-    const char *dst = json_string_value(json_object_get(m, "Target"));
-    bool ro = json_is_true(json_object_get(m, "ReadOnly"));
-    json_t *topt = json_object_get(m, "TmpfsOptions");
-    cleanup_free char *spec = NULL;
-
-    if (!json_is_object(m) || type == NULL)
-        return dmn_fail(err, EINVAL, "`HostConfig.Mounts[%zu]` needs `Type`", i);
-    if (strcmp(type, "tmpfs") == 0) {
-        json_int_t size = json_integer_value(json_object_get(topt, "SizeBytes"));
-        json_int_t mode = json_integer_value(json_object_get(topt, "Mode"));
-        cleanup_free char *o =
-            size > 0 ? ctr_xasprintf("size=%" JSON_INTEGER_FORMAT, size) : ctr_xstrdup("");
-        if (mode > 0) {
-            char *o2 = ctr_xasprintf("%s%smode=%o", o, *o ? "," : "", (unsigned)mode);
-            free(o);
-            o = o2;
-        }
-        if (bundle_mount_parse_tmpfs(dst, o, out, err) < 0)
-            return ctr_error_wrap(err, "`HostConfig.Mounts[%zu]`", i);
-        out->readonly = ro;
-        return 0;
-    }
-    if (strcmp(type, "bind") && strcmp(type, "volume"))
-        return dmn_fail(err, EINVAL,
-                        "`HostConfig.Mounts[%zu].Type` `%s` is not supported: use `bind`, "
-                        "`volume` or `tmpfs`",
-                        i, type);
-    if ((src == NULL || *src == '\0') && strcmp(type, "bind") == 0)
-        return dmn_fail(err, EINVAL, "`HostConfig.Mounts[%zu]`: a bind mount needs `Source`", i);
-    if ((src && strchr(src, ',')) || (dst && strchr(dst, ',')))
-        return dmn_fail(err, EINVAL, "`HostConfig.Mounts[%zu]`: paths with `,` are not supported",
-                        i);
-    /* a volume without Source: an anonymous one */
-    bool nocopy = json_is_true(json_object_get(json_object_get(m, "VolumeOptions"), "NoCopy"));
-    spec = ctr_xasprintf("type=%s%s%s,target=%s%s%s", type, src && *src ? ",source=" : "",
-                         src && *src ? src : "", dst ? dst : "", ro ? ",readonly" : "",
-                         nocopy ? ",volume-nocopy" : "");
-    if (bundle_mount_parse_flag(spec, out, err) < 0) {
-        (*err)->errnum = EINVAL;
-        return ctr_error_wrap(err, "`HostConfig.Mounts[%zu]`", i);
-    }
-    return 0;
-}
-
-int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
-                                uint64_t *shm, ctr_error_t *err)
-{
-    struct bundle_mount_spec *v = NULL;
-    size_t n = 0, i;
-    json_t *e;
-    const char *k;
-
-    *shm = 0;
-    json_array_foreach(json_object_get(hc, "Binds"), i, e)
-    {
-        struct bundle_mount_spec m;
-        if (!json_is_string(e)) {
-            bundle_mount_specs_free(v, n);
-            return dmn_fail(err, EINVAL, "`HostConfig.Binds[%zu]` must be a string", i);
-        }
-        if (bundle_mount_parse_bind(json_string_value(e), &m, err) < 0) {
-            bundle_mount_specs_free(v, n);
-            (*err)->errnum = EINVAL;
-            return -1;
-        }
-        add_spec(&v, &n, &m);
-    }
-    json_array_foreach(json_object_get(hc, "Mounts"), i, e)
-    {
-        struct bundle_mount_spec m;
-        if (mount_object(e, i, &m, err) < 0) {
-            bundle_mount_specs_free(v, n);
-            return -1;
-        }
-        add_spec(&v, &n, &m);
-    }
-    json_object_foreach(json_object_get(hc, "Tmpfs"), k, e)
-    {
-        struct bundle_mount_spec m;
-        if (bundle_mount_parse_tmpfs(k, json_string_value(e), &m, err) < 0) {
-            bundle_mount_specs_free(v, n);
-            (*err)->errnum = EINVAL;
-            return -1;
-        }
-        add_spec(&v, &n, &m);
-    }
-    json_int_t shm_size = json_integer_value(json_object_get(hc, "ShmSize"));
-    if (shm_size < 0) {
-        bundle_mount_specs_free(v, n);
-        return dmn_fail(err, EINVAL, "`HostConfig.ShmSize` must not be negative");
-    }
-    *shm = (uint64_t)shm_size;
-    *out = v;
-    *n_out = n;
-    return 0;
-}
-
-int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
-                                  ctr_error_t *err)
-{
-    const char *k;
-    json_t *e;
-
-    if (volumes && !json_is_null(volumes) && !json_is_object(volumes))
-        return dmn_fail(err, EINVAL, "`Volumes` must be an object of container paths");
-    json_object_foreach(volumes, k, e)
-    {
-        bool covered = false;
-        for (size_t i = 0; i < *n && !covered; i++)
-            covered = strcmp((*v)[i].target, k) == 0;
-        if (covered)
-            continue; /* a bind or named volume on that path wins, as docker */
-        struct bundle_mount_spec m = {0};
-        if (k[0] != '/' || bundle_mount_parse_bind(k, &m, err) < 0) {
-            if (k[0] != '/')
-                dmn_fail(err, EINVAL, "`Volumes`: `%s` must be an absolute container path", k);
-            (*err)->errnum = EINVAL;
-            return -1;
-        }
-        add_spec(v, n, &m);
-    }
-    return 0;
-}
 
 /* DATA/volumes/NAME/_data → NAME when that volume is anonymous (caller frees). */
 static char *anonymous_volume_name(struct dmn *d, const char *dir)
@@ -214,62 +81,11 @@ int dmn_anonymous_volumes(struct dmn *d, const char *bundle, char ***names, char
     return 0;
 }
 
-json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c)
-{
-    struct bundle_mount_spec *m = NULL;
-    size_t n = 0;
-    uint64_t shm;
-    cleanup_error ctr_error_t err = NULL;
-    json_t *arr = json_array();
-
-    if (c->host_config == NULL ||
-        dmn_mounts_from_host_config(c->host_config, &m, &n, &shm, &err) < 0)
-        return arr;
-    for (size_t i = 0; i < n; i++) {
-        if (m[i].type == BUNDLE_MOUNT_VOLUME && m[i].source == NULL)
-            continue; /* anonymous: below, named from the bundle */
-        static const char *const types[] = {"bind", "volume", "tmpfs"};
-        json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s}", "Type", types[m[i].type], "Destination",
-                              m[i].target, "Mode", m[i].readonly ? "ro" : "", "RW", !m[i].readonly,
-                              "Propagation", m[i].type == BUNDLE_MOUNT_BIND ? "rprivate" : "");
-        if (m[i].type == BUNDLE_MOUNT_BIND) {
-            json_object_set_new(j, "Source", json_string(m[i].source));
-        } else if (m[i].type == BUNDLE_MOUNT_VOLUME) {
-            cleanup_free char *src =
-                ctr_xasprintf("%s/volumes/%s/volume.ext4", d->cfg.root, m[i].source);
-            if (access(src, F_OK) < 0) { /* not a block volume */
-                free(src);
-                src = ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, m[i].source);
-            }
-            json_object_set_new(j, "Name", json_string(m[i].source));
-            json_object_set_new(j, "Source", json_string(src));
-            json_object_set_new(j, "Driver", json_string("local"));
-        } else {
-            json_object_set_new(j, "Source", json_string(""));
-        }
-        json_array_append_new(arr, j);
-    }
-    bundle_mount_specs_free(m, n);
-    cleanup_strv char **names = NULL, **targets = NULL;
-    cleanup_free bool *ro = NULL;
-    if (c->bundle && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, &err) == 0) {
-        for (size_t i = 0; names[i]; i++) {
-            cleanup_free char *src = ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, names[i]);
-            json_array_append_new(arr,
-                                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "Type",
-                                            "volume", "Name", names[i], "Source", src,
-                                            "Destination", targets[i], "Driver", "local", "Mode",
-                                            ro[i] ? "ro" : "", "RW", !ro[i], "Propagation", ""));
-        }
-    }
-    return arr;
-}
-
 void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names)
 {
     for (size_t i = 0; names && names[i]; i++) {
         cleanup_error ctr_error_t e = NULL;
-        cleanup_free char *dir = ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, names[i]);
+        cleanup_free char *dir = dmn_volume_dir(d, names[i]);
         char **users = volume_users(d, dir);
         bool used = users[0] != NULL;
         ctr_strv_free(users);
@@ -365,202 +181,88 @@ int dmn_block_volumes_check_locked(struct dmn *d, struct dmn_container *c, ctr_e
     return r;
 }
 
-static json_t *volume_json(const struct bundle_volume *v)
+char *dmn_volume_dir(struct dmn *d, const char *name)
 {
-    char when[64];
-    struct tm tm;
-    time_t t = (time_t)v->created;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "Name", v->name, "Driver", "local",
-                          "Mountpoint", v->mountpoint, "CreatedAt", when, "Labels",
-                          bundle_volume_kv_json(v->labels), "Scope", "local", "Options",
-                          bundle_volume_kv_json(v->options));
-    if (v->block)
-        json_object_set_new(j, "Status",
-                            json_pack("{s:s, s:I}", "Kind", "block", "Size", (json_int_t)v->size));
-    else
-        json_object_set_new(j, "Status", json_pack("{s:s}", "Kind", "directory"));
-    return j;
+    return ctr_xasprintf("%s/volumes/%s/_data", d->cfg.root, name);
 }
 
-static bool match_substr(const char *v, void *ctx)
+char *dmn_volume_source(struct dmn *d, const char *name)
 {
-    return strstr(ctx, v) != NULL;
+    char *src = ctr_xasprintf("%s/volumes/%s/volume.ext4", d->cfg.root, name);
+    if (access(src, F_OK) == 0)
+        return src;
+    free(src); /* not a block volume */
+    return dmn_volume_dir(d, name);
 }
 
-static bool match_local(const char *v, void *ctx)
+void dmn_volumes_free(struct dmn_volume *v, size_t n)
 {
-    (void)ctx;
-    return strcmp(v, "local") == 0;
+    for (size_t i = 0; i < n; i++)
+        bundle_volume_release(&v[i].vol);
+    free(v);
 }
 
-static bool match_bool(const char *v, void *ctx)
+int dmn_volumes_list(struct dmn *d, bool with_use, struct dmn_volume **out, size_t *n_out,
+                     ctr_error_t *err)
 {
-    bool want = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
-    return want == *(bool *)ctx;
-}
-
-/* Docker's volume filters: name (substring), label, driver, dangling (unused). */
-static bool volume_matches(struct dmn *d, const struct dmn_filters *f,
-                           const struct bundle_volume *v)
-{
-    if (!dmn_filters_any(f, "name", match_substr, v->name) ||
-        !dmn_filters_any(f, "driver", match_local, NULL))
-        return false;
-    if (dmn_filters_has(f, "label")) {
-        json_t *labels = bundle_volume_kv_json(v->labels);
-        bool ok = dmn_filters_labels(f, labels);
-        json_decref(labels);
-        if (!ok)
-            return false;
-    }
-    if (dmn_filters_has(f, "dangling")) {
-        char **users = volume_users(d, v->mountpoint);
-        bool unused = users[0] == NULL;
-        ctr_strv_free(users);
-        if (!dmn_filters_any(f, "dangling", match_bool, &unused))
-            return false;
-    }
-    return true;
-}
-
-int api_handle_volumes_list(struct api_req *r)
-{
-    static const char *const allowed[] = {"name", "label", "driver", "dangling", NULL};
-    ctr_error_t err = NULL;
     cleanup_strv char **names = NULL;
-    struct dmn_filters f = {0};
-    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
-        dmn_filters_check(&f, allowed, &err) < 0 ||
-        bundle_volume_list(r->d->cfg.root, &names, &err) < 0) {
-        dmn_filters_release(&f);
-        return api_reply_ctr_error(r, &err);
-    }
-    json_t *arr = json_array();
+    struct dmn_volume *v;
+    size_t n = 0;
+
+    if (bundle_volume_list(d->cfg.root, &names, err) < 0)
+        return -1;
+    v = ctr_xcalloc(ctr_strv_len(names) + 1, sizeof(*v));
     for (size_t i = 0; names[i]; i++) {
-        struct bundle_volume v = {0};
         cleanup_error ctr_error_t e = NULL;
-        if (bundle_volume_load(r->d->cfg.root, names[i], &v, &e) < 0)
+        if (bundle_volume_load(d->cfg.root, names[i], &v[n].vol, &e) < 0)
             continue; /* removed meanwhile */
-        if (volume_matches(r->d, &f, &v))
-            json_array_append_new(arr, volume_json(&v));
-        bundle_volume_release(&v);
+        if (with_use) {
+            char **users = volume_users(d, v[n].vol.mountpoint);
+            v[n].in_use = users[0] != NULL;
+            ctr_strv_free(users);
+        }
+        n++;
     }
-    dmn_filters_release(&f);
-    return api_reply_json(r, 200, json_pack("{s:o, s:n}", "Volumes", arr, "Warnings"));
+    *out = v;
+    *n_out = n;
+    return 0;
 }
 
-/* Absent, null, or an object whose values are all strings. */
-static bool strmap_ok(json_t *o)
+int dmn_volume_create(struct dmn *d, const char *name, char *const *labels, char *const *opts,
+                      struct bundle_volume *out, ctr_error_t *err)
 {
-    const char *k;
-    json_t *v;
-    if (o == NULL || json_is_null(o))
-        return true;
-    if (!json_is_object(o))
-        return false;
-    json_object_foreach(o, k, v) if (!json_is_string(v)) return false;
-    return true;
-}
-
-int api_handle_volume_create(struct api_req *r)
-{
-    ctr_error_t err = NULL;
-    json_t *body = api_body_json(r, &err);
-    const char *err_msg = NULL;
-    if (body == NULL)
-        return api_reply_ctr_error(r, &err);
-    json_t *jname = json_object_get(body, "Name"), *jdriver = json_object_get(body, "Driver");
-    cleanup_free char *name = json_is_string(jname) ? ctr_xstrdup(json_string_value(jname)) : NULL;
-    cleanup_strv char **labels = ctr_xcalloc(1, sizeof(char *));
-    cleanup_strv char **opts = ctr_xcalloc(1, sizeof(char *));
-    const char *k;
-    json_t *v;
-    int ret;
-
-    /* Nothing below may point into body once it is released: copies only. */
-    if (jname && !json_is_string(jname) && !json_is_null(jname))
-        err_msg = "`Name` must be a string";
-    else if (jdriver && !json_is_string(jdriver) && !json_is_null(jdriver))
-        err_msg = "`Driver` must be a string";
-    else if (!strmap_ok(json_object_get(body, "Labels")))
-        err_msg = "`Labels` must be an object of strings";
-    else if (!strmap_ok(json_object_get(body, "DriverOpts")))
-        err_msg = "`DriverOpts` must be an object of strings";
-    if (err_msg) {
-        json_decref(body);
-        return api_reply_error(r, 400, "%s", err_msg);
-    }
-    if (name == NULL || *name == '\0') {
-        json_decref(body);
-        return api_reply_error(r, 400,
-                               "`Name` is required: anonymous volumes are not supported "
-                               "yet");
-    }
-    const char *driver = json_string_value(jdriver);
-    if (driver && *driver && strcmp(driver, "local") != 0) {
-        /* Docker's reply for a driver it has no plugin for. */
-        cleanup_free char *drv = ctr_xstrdup(driver);
-        json_decref(body);
-        return api_reply_error(r, 404,
-                               "error looking up volume plugin %s: plugin \"%s\" not found "
-                               "(only the `local` driver is supported)",
-                               drv, drv);
-    }
-    json_object_foreach(json_object_get(body, "Labels"), k, v)
-    {
-        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v));
-        ctr_strv_append(&labels, kv);
-    }
-    json_object_foreach(json_object_get(body, "DriverOpts"), k, v)
-    {
-        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v));
-        ctr_strv_append(&opts, kv);
-    }
     /* docker: creating an existing volume returns it */
     bool existed = false;
-    ret = bundle_volume_create(r->d->cfg.root, name, labels, opts, &existed, &err);
-    json_decref(body);
-    if (ret < 0) {
-        if (err->errnum == ENOTSUP || err->errnum == 0)
-            err->errnum = EINVAL;
-        return api_reply_ctr_error(r, &err);
+    if (bundle_volume_create(d->cfg.root, name, (char **)labels, (char **)opts, &existed, err) <
+        0) {
+        if ((*err)->errnum == ENOTSUP || (*err)->errnum == 0)
+            (*err)->errnum = EINVAL;
+        return -1;
     }
-    struct bundle_volume vol = {0};
-    if (bundle_volume_load(r->d->cfg.root, name, &vol, &err) < 0)
-        return api_reply_ctr_error(r, &err);
-    json_t *j = volume_json(&vol);
-    bundle_volume_release(&vol);
-    return api_reply_json(r, 201, j);
+    return bundle_volume_load(d->cfg.root, name, out, err);
 }
 
-int api_handle_volume_inspect(struct api_req *r)
+int dmn_volume_get(struct dmn *d, const char *name, struct bundle_volume *out, ctr_error_t *err)
 {
-    ctr_error_t err = NULL;
-    struct bundle_volume vol = {0};
     /* A name no volume can have is one that does not exist (Docker's 404). */
-    if (bundle_volume_check_name(r->params[0], NULL) < 0)
-        return api_reply_error(r, 404, "get %s: no such volume", r->params[0]);
-    if (bundle_volume_load(r->d->cfg.root, r->params[0], &vol, &err) < 0) {
-        if (err->errnum == EINVAL)
-            err->errnum = ENOENT;
-        return api_reply_ctr_error(r, &err);
+    if (bundle_volume_check_name(name, NULL) < 0)
+        return dmn_fail(err, ENOENT, "get %s: no such volume", name);
+    if (bundle_volume_load(d->cfg.root, name, out, err) < 0) {
+        if ((*err)->errnum == EINVAL)
+            (*err)->errnum = ENOENT;
+        return -1;
     }
-    json_t *j = volume_json(&vol);
-    bundle_volume_release(&vol);
-    return api_reply_json(r, 200, j);
+    return 0;
 }
 
-int api_handle_volume_delete(struct api_req *r)
+int dmn_volume_remove(struct dmn *d, const char *name, ctr_error_t *err)
 {
-    ctr_error_t err = NULL;
     struct bundle_volume vol = {0};
-    if (bundle_volume_load(r->d->cfg.root, r->params[0], &vol, &err) < 0) {
-        err->errnum = ENOENT;
-        return api_reply_ctr_error(r, &err);
+    if (bundle_volume_load(d->cfg.root, name, &vol, err) < 0) {
+        (*err)->errnum = ENOENT;
+        return -1;
     }
-    cleanup_strv char **users = volume_users(r->d, vol.mountpoint);
+    cleanup_strv char **users = volume_users(d, vol.mountpoint);
     bundle_volume_release(&vol);
     if (users[0]) {
         cleanup_free char *list = ctr_xstrdup("");
@@ -569,54 +271,40 @@ int api_handle_volume_delete(struct api_req *r)
             free(list);
             list = l;
         }
-        return api_reply_error(r, 409,
-                               "volume `%s` is in use by container %s: remove the container%s "
-                               "first",
-                               r->params[0], list, users[1] ? "s" : "");
+        return dmn_fail(err, EBUSY,
+                        "volume `%s` is in use by container %s: remove the container%s first", name,
+                        list, users[1] ? "s" : "");
     }
-    if (bundle_volume_remove(r->d->cfg.root, r->params[0], &err) < 0)
-        return api_reply_ctr_error(r, &err);
-    return api_reply_empty(r, 204);
+    return bundle_volume_remove(d->cfg.root, name, err);
 }
 
-int api_handle_volumes_prune(struct api_req *r)
+int dmn_volumes_prune(struct dmn *d, bool (*match)(const struct bundle_volume *v, void *ctx),
+                      void *ctx, char ***deleted, uint64_t *reclaimed, ctr_error_t *err)
 {
-    /* `all`: docker >= 23 prunes only anonymous volumes without it; we have none, so
-     * every unused volume goes either way (docs/volumes.md) */
-    static const char *const allowed[] = {"label", "all", NULL};
-    ctr_error_t err = NULL;
     cleanup_strv char **names = NULL;
-    json_t *deleted = json_array();
-    uint64_t reclaimed = 0;
-    struct dmn_filters f = {0};
 
-    if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
-        dmn_filters_check(&f, allowed, &err) < 0 ||
-        bundle_volume_list(r->d->cfg.root, &names, &err) < 0) {
-        dmn_filters_release(&f);
-        json_decref(deleted);
-        return api_reply_ctr_error(r, &err);
-    }
+    *reclaimed = 0;
+    if (bundle_volume_list(d->cfg.root, &names, err) < 0)
+        return -1;
+    char **out = ctr_xcalloc(1, sizeof(char *));
     for (size_t i = 0; names[i]; i++) {
         struct bundle_volume vol = {0};
         cleanup_error ctr_error_t e = NULL;
-        if (bundle_volume_load(r->d->cfg.root, names[i], &vol, &e) < 0)
+        if (bundle_volume_load(d->cfg.root, names[i], &vol, &e) < 0)
             continue;
-        cleanup_strv char **users = volume_users(r->d, vol.mountpoint);
+        cleanup_strv char **users = volume_users(d, vol.mountpoint);
         uint64_t size = dmn_disk_usage(vol.mountpoint);
-        bool match = volume_matches(r->d, &f, &vol);
+        bool take = match(&vol, ctx);
         bundle_volume_release(&vol);
-        if (users[0] || !match)
+        if (users[0] || !take)
             continue;
-        if (bundle_volume_remove(r->d->cfg.root, names[i], &e) < 0) {
+        if (bundle_volume_remove(d->cfg.root, names[i], &e) < 0) {
             log_warn("prune volume `%s`: %s", names[i], e->msg);
             continue;
         }
-        json_array_append_new(deleted, json_string(names[i]));
-        reclaimed += size;
+        ctr_strv_append(&out, names[i]);
+        *reclaimed += size;
     }
-    dmn_filters_release(&f);
-    return api_reply_json(r, 200,
-                          json_pack("{s:o, s:I}", "VolumesDeleted", deleted, "SpaceReclaimed",
-                                    (json_int_t)reclaimed));
+    *deleted = out;
+    return 0;
 }

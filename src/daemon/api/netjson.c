@@ -1,0 +1,104 @@
+/* Docker's shapes of a container's networks: NetworkSettings.Networks and .Ports of
+ * inspect, Ports of the list (the records: netconf.c, netbundle.c). docs/network.md. */
+#include "daemon/api/api.h"
+#include "net/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *ip_str(uint32_t a)
+{
+    char b[NET_IP_STRLEN];
+    net_ip_format(a, b, sizeof(b));
+    return ctr_xstrdup(b);
+}
+
+/* "" (every address) as docker shows it */
+static const char *host_ip(const struct net_port_binding *p)
+{
+    return *p->host_ip ? p->host_ip : "0.0.0.0";
+}
+
+static const char *hostname_of(struct dmn_container *c)
+{
+    const char *h = json_string_value(json_object_get(c->config, "Hostname"));
+    return h && *h ? h : NULL;
+}
+
+static json_t *strv_json(char *const *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static json_t *dns_names(struct dmn_container *c, const struct dmn_endpoint *ep)
+{
+    json_t *a = json_array();
+    char shortid[13];
+    snprintf(shortid, sizeof(shortid), "%.12s", c->id);
+    json_array_append_new(a, json_string(c->name));
+    for (size_t j = 0; ep->aliases && ep->aliases[j]; j++)
+        json_array_append_new(a, json_string(ep->aliases[j]));
+    json_array_append_new(a, json_string(shortid));
+    if (hostname_of(c) && strcmp(hostname_of(c), shortid) != 0)
+        json_array_append_new(a, json_string(hostname_of(c)));
+    return a;
+}
+
+json_t *dmn_netconf_networks_json(struct dmn_container *c)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < c->n_eps; i++) {
+        const struct dmn_endpoint *ep = &c->eps[i];
+        cleanup_free char *a = ip_str(ep->addr);
+        cleanup_free char *gw = ip_str(ep->gateway);
+        /* an endpoint id of docker's length, stable for this container and network */
+        cleanup_free char *epid = ctr_xasprintf("%.32s%.32s", ep->net_id, c->id);
+        json_object_set_new(
+            o, ep->net_name,
+            json_pack("{s:n,s:n,s:o,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:n,s:o}", "IPAMConfig",
+                      "Links", "Aliases", ep->aliases ? strv_json(ep->aliases) : json_null(),
+                      "MacAddress", ep->mac, "NetworkID", ep->net_id, "EndpointID", epid, "Gateway",
+                      gw, "IPAddress", a, "IPPrefixLen", (int)ep->prefix, "IPv6Gateway", "",
+                      "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DriverOpts", "DNSNames",
+                      dns_names(c, ep)));
+    }
+    return o;
+}
+
+/* Published ports while the container runs (the shim holds them), as docker. */
+json_t *dmn_netconf_ports_json(struct dmn_container *c)
+{
+    json_t *o = json_object();
+    if (c->status != DMN_RUNNING)
+        return o;
+    for (size_t i = 0; i < c->n_ports; i++) {
+        const struct net_port_binding *p = &c->ports[i];
+        char key[16], hp[8];
+        snprintf(key, sizeof(key), "%u/%s", (unsigned)p->container_port, p->proto);
+        snprintf(hp, sizeof(hp), "%u", (unsigned)p->host_port);
+        json_t *a = json_object_get(o, key);
+        if (a == NULL) {
+            a = json_array();
+            json_object_set_new(o, key, a);
+        }
+        json_array_append_new(a, json_pack("{s:s,s:s}", "HostIp", host_ip(p), "HostPort", hp));
+    }
+    return o;
+}
+
+json_t *dmn_netconf_ports_list_json(struct dmn_container *c)
+{
+    json_t *a = json_array();
+    if (c->status != DMN_RUNNING)
+        return a;
+    for (size_t i = 0; i < c->n_ports; i++)
+        json_array_append_new(a, json_pack("{s:s,s:i,s:i,s:s}", "IP", host_ip(&c->ports[i]),
+                                           "PrivatePort", (int)c->ports[i].container_port,
+                                           "PublicPort", (int)c->ports[i].host_port, "Type",
+                                           c->ports[i].proto));
+    return a;
+}
