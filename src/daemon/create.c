@@ -143,7 +143,7 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
         goto out;
     }
     if (dmn_check_free_space(d, err) < 0) {
-        static const int space[] = {ENOSPC, 0}; /* 507 */
+        static const int space[] = {DMN_ENOSPACE, 0}; /* 507 */
         classes_only(err, space);
         goto out;
     }

@@ -37,6 +37,10 @@ struct imgstore;
 /* An error whose errnum classifies it (ENOENT 404, EEXIST/EBUSY 409, EINVAL 400)
  * without strerror text in the message (ctr_fail appends it). */
 #define dmn_fail ctr_fail_class
+/* The daemon's own error classes, for statuses no errno stands for (not errno values:
+ * no system call returns them). api_reply_ctr_error maps them. */
+#define DMN_ENOSPACE 0x10000   /* 507: the data root lacks the space a create needs */
+#define DMN_EFORBIDDEN 0x10001 /* 403: Docker's refusal to touch a pre-defined object */
 
 /* ---- files.c: copies in and out of a container (api/files.c) ---- */
 struct dmn;

@@ -37,7 +37,7 @@ int dmn_check_free_space(struct dmn *d, ctr_error_t *err)
     uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
     if (avail >= need)
         return 0;
-    return dmn_fail(err, ENOSPC,
+    return dmn_fail(err, DMN_ENOSPACE,
                     "not enough free space on the host for a new container: the data root `%s` "
                     "has %llu MiB free, %llu MiB needed (the container's writable disk grows "
                     "into it); free space there, or set CONTAINER_MIN_FREE_MB",

@@ -62,7 +62,7 @@ int api_reply_json(struct api_req *r, unsigned status, json_t *j); /* steals j *
 int api_reply_error(struct api_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The one mapping of an error class to a status: ENOENT 404, EEXIST/EBUSY 409,
- * EINVAL 400, ENOSPC 507, else 500. */
+ * EINVAL 400, DMN_ENOSPACE 507, DMN_EFORBIDDEN 403, else 500. */
 int api_reply_ctr_error(struct api_req *r, ctr_error_t *err);
 int api_reply_empty(struct api_req *r, unsigned status);
 /* Add a header to the reply made (after a api_reply_*). */

@@ -146,8 +146,11 @@ int api_reply_ctr_error(struct api_req *r, ctr_error_t *err)
     case EINVAL:
         status = 400;
         break;
-    case ENOSPC:
+    case DMN_ENOSPACE:
         status = 507;
+        break;
+    case DMN_EFORBIDDEN:
+        status = 403;
         break;
     }
     int ret = api_reply_error(r, status, "%s", (*err)->msg);
