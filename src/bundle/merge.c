@@ -30,13 +30,6 @@ static bool same_key(const char *a, const char *b)
     return n == key_len(b) && strncmp(a, b, n) == 0;
 }
 
-const char *bundle_create_lookup(const struct bundle_create_opts *opts, const char *name)
-{
-    if (opts->lookup_env)
-        return opts->lookup_env(name, opts->lookup_ctx);
-    return getenv(name);
-}
-
 /* docker's opts.ValidateEnv for one -e value. */
 static int add_cli_env(const struct bundle_create_opts *opts, const char *e, char ***env,
                        ctr_error_t *err)

@@ -31,21 +31,6 @@ void bundle_mount_specs_free(struct bundle_mount_spec *m, size_t n)
     free(m);
 }
 
-int bundle_volume_check_name(const char *name, ctr_error_t *err)
-{
-    size_t n = strlen(name);
-    bool ok = n >= 2 && n <= 128;
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = name[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        ok = alnum || (i > 0 && (c == '_' || c == '.' || c == '-'));
-    }
-    if (!ok)
-        return ctr_fail(err, 0, "invalid volume name `%s`: use 2-128 of [a-zA-Z0-9][a-zA-Z0-9_.-]",
-                        name);
-    return 0;
-}
-
 /* An absolute container path without `..`, not `/` itself. */
 static int check_target(const char *t, ctr_error_t *err)
 {
@@ -247,41 +232,6 @@ int bundle_mount_parse_tmpfs(const char *path, const char *opts, struct bundle_m
     out->target = ctr_xstrdup(path);
     out->options = ctr_xstrdup(opts ? opts : "");
     out->readonly = false;
-    return 0;
-}
-
-/* `--shm-size`: docker units (b, k, m, g; bare = bytes), at least 1 KiB. */
-int bundle_mount_parse_size(const char *s, uint64_t *out, ctr_error_t *err)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = s && *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
-    unsigned shift = 0;
-
-    if (end == NULL || errno)
-        return ctr_fail(err, 0, "invalid size `%s`: expected a number with b, k, m or g",
-                        s ? s : "");
-    switch (*end | 0x20) {
-    case 'b':
-        shift = 0, end++;
-        break;
-    case 'k':
-        shift = 10, end++;
-        break;
-    case 'm':
-        shift = 20, end++;
-        break;
-    case 'g':
-        shift = 30, end++;
-        break;
-    default:
-        break;
-    }
-    if (*end && strcmp(end, "b") && strcmp(end, "B") && strcmp(end, "ib") && strcmp(end, "iB"))
-        return ctr_fail(err, 0, "invalid size `%s`: expected a number with b, k, m or g", s);
-    if (v > (UINT64_MAX >> 30) || (v << shift) < 1024)
-        return ctr_fail(err, 0, "size `%s` out of range (1k or more)", s);
-    *out = (uint64_t)v << shift;
     return 0;
 }
 

@@ -9,6 +9,13 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 
+const char *bundle_create_lookup(const struct bundle_create_opts *opts, const char *name)
+{
+    if (opts->lookup_env)
+        return opts->lookup_env(name, opts->lookup_ctx);
+    return getenv(name);
+}
+
 #define ENV_FILE_MAX (1u << 20)
 #define ENV_LINE_MAX (64u << 10) /* bufio.Scanner's token limit, as docker */
 
