@@ -67,14 +67,14 @@ struct dmn_container *dmn_container_find_locked(struct dmn *d, const char *ref)
 
 struct dmn_container *dmn_container_get(struct dmn *d, const char *ref, ctr_error_t *err)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     struct dmn_container *c = dmn_container_find_locked(d, ref);
     size_t matches = 0;
     if (c == NULL && *ref && strspn(ref, "0123456789abcdef") == strlen(ref))
         for (size_t i = 0; i < d->n_ctrs; i++)
             if (strncmp(d->ctrs[i]->id, ref, strlen(ref)) == 0)
                 matches++;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (c == NULL) {
         if (matches > 1)
             dmn_fail(err, EINVAL, "multiple IDs found with provided prefix: %s", ref);
@@ -89,9 +89,9 @@ void dmn_container_put(struct dmn *d, struct dmn_container *c)
     bool free_it;
     if (c == NULL)
         return;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     free_it = --c->refs == 0;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (free_it)
         dmn_container_free(c);
 }
@@ -163,7 +163,7 @@ void dmn_containers_list(struct dmn *d, const struct dmn_list_query *q)
     int64_t before = INT64_MAX, since = -1;
     long n = 0;
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (q->before) {
         struct dmn_container *b = dmn_container_find_locked(d, q->before);
         if (b) {
@@ -192,7 +192,7 @@ void dmn_containers_list(struct dmn *d, const struct dmn_list_query *q)
         q->emit(d, c, q->ctx);
         n++;
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }
 
 int dmn_container_rename(struct dmn *d, const char *ref, const char *name, ctr_error_t *err)
@@ -206,11 +206,11 @@ int dmn_container_rename(struct dmn *d, const char *ref, const char *name, ctr_e
     struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
         return -1;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     struct dmn_container *other = dmn_container_find_locked(d, name);
     if (other && other != c && name_is(other, name)) {
         other->refs--;
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         dmn_container_put(d, c);
         return dmn_fail(err, EEXIST,
                         "Conflict. The container name \"/%s\" is already in use by "
@@ -225,7 +225,7 @@ int dmn_container_rename(struct dmn *d, const char *ref, const char *name, ctr_e
     c->name = ctr_xstrdup(name);
     dmn_container_save_locked(d, c, NULL);
     dmn_event_container_locked(d, c, "rename", attrs);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     dmn_container_put(d, c);
     return 0;
 }

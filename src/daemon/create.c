@@ -85,9 +85,9 @@ static const int client[] = {EINVAL, 0};
 static bool image_present(struct dmn *d, const char *ref)
 {
     struct imgstore_image img = {0};
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     int rr = imgstore_resolve(d->images, ref, &img, NULL);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     imgstore_image_release(&img);
     return rr == 0;
 }
@@ -130,9 +130,9 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
         o.accel = BUNDLE_ACCEL_TCG;
     o.lookup_env = lookup_none;
 
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     int rr = imgstore_resolve(d->images, o.image, &img, err);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     if (rr < 0) {
         if ((*err)->errnum == ENOENT) {
             ctr_error_free(err);
@@ -156,7 +156,7 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
     c = dmn_container_new();
     snprintf(c->id, sizeof(c->id), "%s", id);
     c->creating = true;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     name = rq->name ? ctr_xstrdup(rq->name) : dmn_name_generate_locked(d, id);
     for (size_t i = 0; i < d->n_ctrs; i++) {
         if (strcmp(d->ctrs[i]->name, name) == 0) {
@@ -164,13 +164,13 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
                      "Conflict. The container name \"/%s\" is already in use by container \"%s\". "
                      "You have to remove (or rename) that container to be able to reuse that name.",
                      name, d->ctrs[i]->id);
-            pthread_mutex_unlock(&d->lock);
+            dmn_unlock(d);
             goto out;
         }
     }
     c->name = ctr_xstrdup(name);
     dmn_container_add_locked(d, c);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 
     /* addresses and ports before the slow part: an unknown network fails fast */
     if (dmn_netconf_attach(d, c, &rq->net, err) < 0) {
@@ -219,15 +219,15 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
     c->stop_timeout = rq->stop_timeout;
     c->status = DMN_CREATED;
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (dmn_container_save_locked(d, c, err) < 0) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         classes_only(err, internal);
         goto fail_unlink;
     }
     c->creating = false;
     dmn_event_container_locked(d, c, "create", NULL);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     log_info("container %.12s (%s) created from `%s`", c->id, c->name, c->image);
     memcpy(out_id, c->id, sizeof(c->id));
     ret = 0;
@@ -239,9 +239,9 @@ fail_unlink : {
         ctr_error_free(&e2);
     dmn_netconf_release(d, c, NULL);
 }
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     dmn_container_unlink_locked(d, c);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 out:
     if (c)
         dmn_container_put(d, c);

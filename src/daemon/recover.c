@@ -136,12 +136,12 @@ static struct dmn_container *broken_container(struct dmn *d, const char *id, con
         created = json_integer_value(json_object_get(j, "Created"));
     }
     snprintf(c->id, sizeof(c->id), "%s", id);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (name && bundle_create_check_name(name, NULL) == 0 && !dmn_name_in_use_locked(d, name))
         c->name = ctr_xstrdup(name[0] == '/' ? name + 1 : name);
     else
         c->name = ctr_xasprintf("broken_%.12s", id); /* a name of its own, never a clash */
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     json_decref(j);
     c->broken = true;
     c->bundle = ctr_xstrdup(bundle);
@@ -200,14 +200,14 @@ int dmn_containers_load(struct dmn *d, ctr_error_t *err)
                       "`container rm`: %s",
                       bundle, e->msg);
             c = broken_container(d, de->d_name, bundle, e->msg);
-            pthread_mutex_lock(&d->lock);
+            dmn_lock(d);
             dmn_container_add_locked(d, c);
             c->refs--; /* the table holds it now */
-            pthread_mutex_unlock(&d->lock);
+            dmn_unlock(d);
             continue;
         }
         recover_state(d, c);
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         dmn_container_add_locked(d, c);
         c->refs--; /* the table holds it now */
         if (c->status == DMN_RUNNING)
@@ -215,14 +215,14 @@ int dmn_containers_load(struct dmn *d, ctr_error_t *err)
         dmn_container_save_locked(d, c, NULL);
         if (c->status == DMN_EXITED)
             dmn_autoremove_locked(d, c); /* --rm whose exit the daemon missed */
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
     }
     closedir(dir);
     /* oldest first, as they were created (lists show newest first) */
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (d->n_ctrs > 1)
         qsort(d->ctrs, d->n_ctrs, sizeof(*d->ctrs), by_created);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     log_info("%zu containers loaded from `%s`", d->n_ctrs, d->containers_dir);
     return 0;
 }

@@ -15,15 +15,15 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, boo
     int ret = -1;
     cleanup_strv char **anon = NULL;
 
-    pthread_mutex_lock(&c->op_lock);
-    pthread_mutex_lock(&d->lock);
+    dmn_op_lock(c);
+    dmn_lock(d);
     if (c->removed || c->status == DMN_REMOVING) {
-        pthread_mutex_unlock(&d->lock);
-        pthread_mutex_unlock(&c->op_lock);
+        dmn_unlock(d);
+        dmn_op_unlock(c);
         return 0;
     }
     bool running = c->status == DMN_RUNNING || c->status == DMN_STARTING;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (running) {
         if (!force) {
             dmn_fail(err, EBUSY,
@@ -35,10 +35,10 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, boo
         if (dmn_container_stop_locked_op(d, c, 0, err) < 0)
             goto out;
     }
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     c->status = DMN_REMOVING;
     pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (volumes) {
         ctr_error_t e = NULL;
         if (dmn_anonymous_volumes(d, c->bundle, &anon, NULL, NULL, &e) < 0)
@@ -57,25 +57,25 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, boo
         dmn_wait_shim_gone(c->bundle, 5000);
     }
     if (access(c->bundle, F_OK) == 0 && ctr_rm_rf(c->bundle, err) < 0) {
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         c->status = DMN_DEAD;
         pthread_cond_broadcast(&d->cond);
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         ctr_error_wrap(err, "remove container `%s`", c->name);
         goto out;
     }
     /* before the unlink wakes `wait condition=removed` (run --rm) */
     dmn_anonymous_volumes_remove(d, anon);
     dmn_netconf_release(d, c, NULL); /* its addresses go back to the networks' pools */
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     dmn_execs_drop_locked(d, c->id);
     dmn_event_container_locked(d, c, "destroy", NULL);
     dmn_container_unlink_locked(d, c);
     pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     ret = 0;
 out:
-    pthread_mutex_unlock(&c->op_lock);
+    dmn_op_unlock(c);
     return ret;
 }
 
@@ -87,7 +87,7 @@ void dmn_containers_prune(struct dmn *d, const struct dmn_prune_req *rq, char **
 
     *deleted = ctr_xcalloc(1, sizeof(char *));
     *reclaimed = 0;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     victims = ctr_xcalloc(d->n_ctrs + 1, sizeof(*victims));
     for (size_t i = 0; i < d->n_ctrs; i++) {
         struct dmn_container *c = d->ctrs[i];
@@ -98,7 +98,7 @@ void dmn_containers_prune(struct dmn *d, const struct dmn_prune_req *rq, char **
         c->refs++;
         victims[n++] = c;
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     for (size_t i = 0; i < n; i++) {
         ctr_error_t err = NULL;
         uint64_t size = dmn_disk_usage(victims[i]->bundle);

@@ -108,9 +108,9 @@ int api_handle_inspect(struct api_req *r)
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
         return api_reply_ctr_error(r, &err);
-    pthread_mutex_lock(&r->d->lock);
+    dmn_lock(r->d);
     json_t *j = dmn_container_inspect_json(r->d, c);
-    pthread_mutex_unlock(&r->d->lock);
+    dmn_unlock(r->d);
     dmn_container_put(r->d, c);
     return api_reply_json(r, 200, j);
 }
