@@ -210,6 +210,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
         msg = ctr_xasprintf("the runtime started but left no state: %s", e2->msg);
         ctr_error_free(&e2);
     }
+    dmn_attach_fail_pending_locked(d, c);
     dmn_record_start_failure_locked(d, c, code, msg);
     pthread_mutex_unlock(&d->lock);
     /* docker: a missing or non-executable command is the caller's fault */

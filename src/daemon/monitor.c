@@ -228,7 +228,6 @@ void dmn_record_start_failure_locked(struct dmn *d, struct dmn_container *c, int
     c->started_ns = c->started_ns ? c->started_ns : real_ns();
     c->finished_ns = real_ns();
     c->exits++;
-    dmn_attach_fail_pending_locked(d, c);
     dmn_container_save_locked(d, c, NULL);
     cleanup_free char *cs = ctr_xasprintf("%d", code);
     dmn_event_container_locked(d, c, "die", json_pack("{s:s}", "exitCode", cs));

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <time.h>
 
 #include "daemon/api/api.h"
 #include "shimc/shimc.h"
@@ -306,6 +307,52 @@ static void test_lock_order(void **state)
 #endif
 }
 
+static bool take_image(const struct dmn_event *e, void *ctx)
+{
+    if (strcmp(e->type, "image") != 0)
+        return false;
+    *(uint64_t *)ctx = e->seq;
+    return true;
+}
+
+/* The events cursor (events.c): matching, until, and a reader that fell behind the ring. */
+static void test_events_cursor(void **state)
+{
+    (void)state;
+    struct dmn *d = calloc(1, sizeof(*d));
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->cond, NULL);
+    assert_int_equal(dmn_events_cursor(d, true), 0);
+    pthread_mutex_lock(&d->lock);
+    dmn_event_emit_locked(d, "container", "start", "c1", NULL);
+    dmn_event_emit_locked(d, "image", "pull", "i1", NULL);
+    dmn_event_emit_locked(d, "container", "die", "c1", NULL);
+    pthread_mutex_unlock(&d->lock);
+    assert_int_equal(dmn_events_cursor(d, false), 3);
+    uint64_t next = dmn_events_cursor(d, true), seen = 99;
+    assert_int_equal(dmn_events_next(d, &next, 0, 0, -1, take_image, &seen), 1);
+    assert_int_equal(seen, 1);
+    assert_int_equal(next, 2);
+    /* nothing more matches and `until` has passed: the end, without waiting */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    assert_int_equal(dmn_events_next(d, &next, 0, now, -1, take_image, &seen), 0);
+    /* a slow reader skips what fell off the ring */
+    pthread_mutex_lock(&d->lock);
+    for (int i = 0; i < DMN_EVENTS_KEEP + 10; i++)
+        dmn_event_emit_locked(d, "image", "tag", "i2", NULL);
+    pthread_mutex_unlock(&d->lock);
+    next = 0;
+    assert_int_equal(dmn_events_next(d, &next, 0, 0, -1, take_image, &seen), 1);
+    assert_int_equal(seen, 13);
+    assert_int_equal(dmn_events_cursor(d, true), 13);
+    dmn_events_release(d);
+    pthread_cond_destroy(&d->cond);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_signals),
         cmocka_unit_test(test_path_stat_header),
         cmocka_unit_test(test_lock_order),
+        cmocka_unit_test(test_events_cursor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
