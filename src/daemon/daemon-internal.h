@@ -759,8 +759,9 @@ void dmn_mux_header(uint8_t hdr[8], int stream, uint32_t len);
  *   2. d->net_lock  networks, addresses, nft table, DNS servers
  *   3. d->img_lock  the image store
  *   4. d->lock      containers, execs, events (d->cond waits on it)
- *   5. e->wlock     frames written to one exec's shim session
- *   6. job locks    a transfer job's own state (files.c)
+ *   5. job locks    a transfer job's own state (files.c)
+ * Leaves, which no daemon lock is taken under: an exec's `wlock` (frames to its shim
+ * session; shimc takes it around each write) and the HTTP layer's own locks (api/).
  * Take and release them with dmn_mutex_lock/unlock (or the dmn_lock()... shorthands):
  * a lock of a lower or equal rank taken while a higher one is held is logged as
  * "lock order violated" (tests fail on it) and aborts debug builds (CTR_DEBUG). */
@@ -769,7 +770,6 @@ enum dmn_rank {
     DMN_RANK_NET,
     DMN_RANK_IMG,
     DMN_RANK_CTRS,
-    DMN_RANK_EXEC,
     DMN_RANK_JOB,
     DMN_RANK_COUNT
 };

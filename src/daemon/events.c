@@ -59,10 +59,10 @@ void dmn_events_release(struct dmn *d)
 
 uint64_t dmn_events_cursor(struct dmn *d, bool oldest)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     uint64_t seq = oldest ? (d->event_seq > DMN_EVENTS_KEEP ? d->event_seq - DMN_EVENTS_KEEP : 0)
                           : d->event_seq;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return seq;
 }
 
@@ -70,31 +70,31 @@ int dmn_events_next(struct dmn *d, uint64_t *next, int64_t since, int64_t until,
                     bool (*take)(const struct dmn_event *e, void *ctx), void *ctx)
 {
     for (;;) {
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         if (*next + DMN_EVENTS_KEEP < d->event_seq)
             *next = d->event_seq - DMN_EVENTS_KEEP; /* too slow: skip what fell off */
         while (*next < d->event_seq) {
             struct dmn_event *e = &d->events[*next % DMN_EVENTS_KEEP];
             (*next)++;
             if (until && e->time_ns > until) {
-                pthread_mutex_unlock(&d->lock);
+                dmn_unlock(d);
                 return 0;
             }
             if (e->time_ns >= since && take(e, ctx)) {
-                pthread_mutex_unlock(&d->lock);
+                dmn_unlock(d);
                 return 1;
             }
         }
         int64_t now = real_ns();
         if (until && now > until) {
-            pthread_mutex_unlock(&d->lock);
+            dmn_unlock(d);
             return 0;
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         if (ctr_fd_peer_gone(client_fd) || atomic_load(&d->stopping))
             return -1;
     }

@@ -87,9 +87,9 @@ int dmn_exec_create(struct dmn *d, const char *ref, const struct dmn_exec_spec *
                         "absolute path",
                         spec->workdir);
     }
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (c->status != DMN_RUNNING) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         dmn_fail(err, EBUSY, "Container %s is not running", c->id);
         dmn_container_put(d, c);
         return -1;
@@ -122,7 +122,7 @@ int dmn_exec_create(struct dmn *d, const char *ref, const struct dmn_exec_spec *
     cleanup_free char *action = ctr_xasprintf("exec_create: %s", joined);
     dmn_event_container_locked(d, c, action, json_pack("{s:s}", "execID", e->id));
     execs_trim_locked(d, c->id);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     dmn_container_put(d, c);
     snprintf(id_out, 65, "%s", id);
     return 0;
@@ -137,7 +137,7 @@ struct dmn_exec_run {
 static void exec_finish(struct dmn_exec_run *x, int status)
 {
     struct dmn *d = x->d;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     x->e->running = false;
     x->e->exit_code = status < 0 ? 126 : status;
     x->e->shim_fd = -1;
@@ -149,7 +149,7 @@ static void exec_finish(struct dmn_exec_run *x, int status)
         c->refs--;
     }
     pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }
 
 /* Run the exec against the shim, relaying to client_fd (-1: detached, drain). */
@@ -182,9 +182,9 @@ static void exec_session(struct dmn_exec_run *x, int client_fd, const char *pre,
         exec_finish(x, 126);
         return;
     }
-    pthread_mutex_lock(&x->d->lock);
+    dmn_lock(x->d);
     e->shim_fd = fd;
-    pthread_mutex_unlock(&x->d->lock);
+    dmn_unlock(x->d);
     struct dmn_relay rl = {.client_fd = client_fd,
                            .shim_fd = fd,
                            .bundle = x->bundle,
@@ -214,9 +214,9 @@ static void exec_session(struct dmn_exec_run *x, int client_fd, const char *pre,
         free(rl.error);
     }
     /* the exit code is recorded before the client sees the end of the stream */
-    pthread_mutex_lock(&x->d->lock);
+    dmn_lock(x->d);
     e->shim_fd = -1;
-    pthread_mutex_unlock(&x->d->lock);
+    dmn_unlock(x->d);
     close(fd);
     exec_finish(x, status);
     if (client_fd >= 0)
@@ -230,9 +230,9 @@ void dmn_exec_run_session(struct dmn_exec_run *x, int client_fd, const char *pre
 
 void dmn_exec_run_free(struct dmn_exec_run *x)
 {
-    pthread_mutex_lock(&x->d->lock);
+    dmn_lock(x->d);
     exec_put_locked(x->e);
-    pthread_mutex_unlock(&x->d->lock);
+    dmn_unlock(x->d);
     free(x);
 }
 
@@ -246,15 +246,15 @@ static void *exec_detached(void *ctx)
 struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size, uint16_t rows,
                                     uint16_t cols, bool *tty, ctr_error_t *err)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     struct dmn_exec *e = exec_find_locked(d, id);
     if (e == NULL) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         dmn_fail(err, ENOENT, "No such exec instance: %s", id);
         return NULL;
     }
     if (e->started) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         dmn_fail(err, EBUSY, "Error: Exec command %s is already running", e->id);
         return NULL;
     }
@@ -262,7 +262,7 @@ struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size
     if (c == NULL || c->status != DMN_RUNNING) {
         if (c)
             c->refs--;
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         dmn_fail(err, EBUSY, "Container %s is not running", e->container_id);
         return NULL;
     }
@@ -281,7 +281,7 @@ struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size
     cleanup_free char *action = ctr_xasprintf("exec_start: %s", e->cmd[0]);
     dmn_event_container_locked(d, c, action, json_pack("{s:s}", "execID", e->id));
     c->refs--; /* find's; the table keeps it */
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return x;
 }
 
@@ -303,19 +303,19 @@ int dmn_exec_run_detached(struct dmn_exec_run *x, ctr_error_t *err)
 
 void dmn_exec_start_undo(struct dmn *d, const char *id)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     struct dmn_exec *e = exec_find_locked(d, id);
     if (e)
         e->started = e->running = false;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }
 
 int dmn_exec_inspect(struct dmn *d, const char *id, struct dmn_exec_info *out, ctr_error_t *err)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     struct dmn_exec *e = exec_find_locked(d, id);
     if (e == NULL) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         return dmn_fail(err, ENOENT, "No such exec instance: %s", id);
     }
     memset(out, 0, sizeof(*out));
@@ -329,7 +329,7 @@ int dmn_exec_inspect(struct dmn *d, const char *id, struct dmn_exec_info *out, c
     out->attach_stderr = e->attach_stderr;
     out->running = e->running;
     out->exit_code = e->exit_code;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return 0;
 }
 
@@ -343,22 +343,22 @@ void dmn_exec_info_release(struct dmn_exec_info *info)
 
 int dmn_exec_resize(struct dmn *d, const char *id, uint16_t rows, uint16_t cols, ctr_error_t *err)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     struct dmn_exec *e = exec_find_locked(d, id);
     if (e == NULL) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         return dmn_fail(err, ENOENT, "No such exec instance: %s", id);
     }
     if (e->shim_fd < 0) {
         /* not running yet: the size goes with the start */
         e->rows = rows;
         e->cols = cols;
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         return 0;
     }
     struct shimp_request rs = {.op = SHIMP_OP_RESIZE, .rows = rows, .cols = cols};
     int ret = shimc_send(e->shim_fd, &e->wlock, &rs, NULL);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return ret < 0 ? dmn_fail(err, 0, "cannot send the resize to the shim") : 0;
 }
 
@@ -370,9 +370,9 @@ int dmn_container_top(struct dmn *d, const char *ref, const char *ps_args, char 
     struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
         return -1;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     bool running = c->status == DMN_RUNNING;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (!running) {
         dmn_fail(err, EBUSY, "Container %s is not running", c->id);
         dmn_container_put(d, c);

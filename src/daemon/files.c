@@ -22,17 +22,17 @@
  * op_lock so that start (and rm) wait. Returns whether the lock is held. */
 static bool lock_if_stopped(struct dmn *d, struct dmn_container *c)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     bool running = c->status == DMN_RUNNING;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (running)
         return false;
-    pthread_mutex_lock(&c->op_lock);
-    pthread_mutex_lock(&d->lock);
+    dmn_op_lock(c);
+    dmn_lock(d);
     running = c->status == DMN_RUNNING; /* started while we waited */
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (running) {
-        pthread_mutex_unlock(&c->op_lock);
+        dmn_op_unlock(c);
         return false;
     }
     return true;
@@ -40,9 +40,9 @@ static bool lock_if_stopped(struct dmn *d, struct dmn_container *c)
 
 static int check_usable(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     bool gone = c->removed || c->status == DMN_REMOVING || c->status == DMN_DEAD;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (gone)
         return dmn_fail(err, ENOENT, "no such container: %s", c->name);
     return 0;
@@ -65,7 +65,7 @@ int dmn_archive_stat(struct dmn *d, struct dmn_container *c, const char *path,
     if (ret == 0 && (ret = shimc_archive_stat(c->bundle, path, st, err)) < 0)
         path_error(err, c, path);
     if (locked)
-        pthread_mutex_unlock(&c->op_lock);
+        dmn_op_unlock(c);
     return ret;
 }
 
@@ -103,13 +103,13 @@ static void *get_thread(void *arg)
         (ret = shimc_archive_get(j->c->bundle, j->path, j->export_all, j->wfd, NULL, &err)) < 0)
         path_error(&err, j->c, j->path);
     if (locked)
-        pthread_mutex_unlock(&j->c->op_lock);
-    pthread_mutex_lock(&j->lock);
+        dmn_op_unlock(j->c);
+    dmn_mutex_lock(&j->lock, DMN_RANK_JOB);
     j->done = true;
     j->ret = ret;
     j->err = ctr_steal_ptr(err);
     pthread_cond_broadcast(&j->cond);
-    pthread_mutex_unlock(&j->lock);
+    dmn_mutex_unlock(&j->lock, DMN_RANK_JOB);
     close(j->wfd); /* EOF for the reader, after done is set */
     return NULL;
 }
@@ -139,11 +139,11 @@ ssize_t dmn_archive_get_read(struct dmn_archive_get *j, char *buf, size_t max)
     if (n != 0)
         return n;
     /* EOF: a failed archive must not look complete to the client */
-    pthread_mutex_lock(&j->lock);
+    dmn_mutex_lock(&j->lock, DMN_RANK_JOB);
     while (!j->done)
         pthread_cond_wait(&j->cond, &j->lock);
     int ret = j->ret;
-    pthread_mutex_unlock(&j->lock);
+    dmn_mutex_unlock(&j->lock, DMN_RANK_JOB);
     return ret < 0 ? -1 : 0;
 }
 
@@ -165,9 +165,9 @@ struct dmn_archive_get *dmn_archive_get_start(struct dmn *d, struct dmn_containe
     j->wfd = p[1];
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->cond, NULL);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     c->refs++; /* the job's, put by dmn_archive_get_free */
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (pthread_create(&j->thread, NULL, get_thread, j) != 0) {
         close(p[0]);
         close(p[1]);
@@ -181,9 +181,9 @@ struct dmn_archive_get *dmn_archive_get_start(struct dmn *d, struct dmn_containe
     struct pollfd pf = {.fd = j->rfd, .events = POLLIN};
     while (poll(&pf, 1, -1) < 0 && errno == EINTR)
         ;
-    pthread_mutex_lock(&j->lock);
+    dmn_mutex_lock(&j->lock, DMN_RANK_JOB);
     bool failed = j->done && j->ret < 0;
-    pthread_mutex_unlock(&j->lock);
+    dmn_mutex_unlock(&j->lock, DMN_RANK_JOB);
     if (failed) {
         ctr_error_t e = ctr_steal_ptr(j->err);
         dmn_archive_get_free(j);
@@ -282,7 +282,7 @@ static void *put_thread(void *arg)
     close(j->rfd); /* refused before the body: the writer gets EPIPE and drops the rest */
     j->rfd = -1;
     if (locked)
-        pthread_mutex_unlock(&j->c->op_lock);
+        dmn_op_unlock(j->c);
     return NULL;
 }
 
@@ -323,9 +323,9 @@ struct dmn_archive_put *dmn_archive_put_start(struct dmn *d, struct dmn_containe
     j->d = d;
     j->path = ctr_xstrdup(path);
     j->chown_root = chown_root;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     c->refs++; /* the job's, put by dmn_archive_put_free */
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     j->c = c;
     /* body → q[1] ... q[0] → filter_thread → p[1] → worker */
     j->rfd = p[0];

@@ -62,11 +62,11 @@ static void apply_created_size(struct dmn *d, struct dmn_container *c)
     ctr_error_t err = NULL;
     struct bundle_config bc = {0};
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     bool pending = c->resize_pending && c->tty;
     uint16_t rows = c->resize_rows, cols = c->resize_cols;
     c->resize_pending = false;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (!pending)
         return;
     if (bundle_config_load(c->bundle, &bc, &err) == 0) {
@@ -116,10 +116,10 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
             char ev[4096];
             while (read(ino, ev, sizeof(ev)) > 0)
                 ;
-            pthread_mutex_lock(&d->lock);
+            dmn_lock(d);
             if (c->pending == NULL || dmn_attach_connect_pending_locked(d, c) == 0)
                 connected = c->pending == NULL;
-            pthread_mutex_unlock(&d->lock);
+            dmn_unlock(d);
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = read(efd, buf + have, sizeof(buf) - 1 - have);
@@ -150,23 +150,23 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
     int code;
     cleanup_free char *msg = NULL;
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (c->removed || c->status == DMN_REMOVING || c->status == DMN_DEAD) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         return dmn_fail(err, EBUSY, "container `%s` is marked for removal and cannot be started",
                         c->name);
     }
     if (c->status == DMN_RUNNING) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         return 1;
     }
     if (dmn_block_volumes_check_locked(d, c, err) < 0) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         return -1;
     }
     c->status = DMN_STARTING;
     pthread_cond_broadcast(&d->cond);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 
     /* Stale runtime files of an earlier run (state.json, shim.sock) go first. */
     ctr_error_t e2 = NULL;
@@ -177,7 +177,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
     apply_created_size(d, c);
     run_start(d, c, &code, &msg);
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     struct bundle_state st = {0};
     if (code == 0 && bundle_state_load(c->bundle, &st, &e2) == 0) {
         c->status = DMN_RUNNING;
@@ -197,7 +197,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
         uint16_t rows = c->resize_rows, cols = c->resize_cols;
         c->resize_pending = false;
         pthread_cond_broadcast(&d->cond);
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         log_info("container %.12s started (shim pid %d)", c->id, c->pid);
         if (resize && send_resize(c->bundle, rows, cols, &e2) < 0) {
             log_warn("container %.12s: %s", c->id, e2->msg);
@@ -212,7 +212,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
     }
     dmn_attach_fail_pending_locked(d, c);
     dmn_record_start_failure_locked(d, c, code, msg);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     /* docker: a missing or non-executable command is the caller's fault */
     dmn_fail(err, code == 126 || code == 127 ? EINVAL : 0,
              "failed to create task for container: %s", msg);
@@ -221,9 +221,9 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
 
 int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
 {
-    pthread_mutex_lock(&c->op_lock);
+    dmn_op_lock(c);
     int r = start_locked_op(d, c, err);
-    pthread_mutex_unlock(&c->op_lock);
+    dmn_op_unlock(c);
     return r;
 }
 
@@ -237,7 +237,7 @@ static void await_exit(struct dmn *d, struct dmn_container *c, int seconds)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += seconds;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     while (c->status == DMN_RUNNING) {
         if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) == ETIMEDOUT)
             break;
@@ -252,7 +252,7 @@ static void await_exit(struct dmn *d, struct dmn_container *c, int seconds)
                 break;
         }
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }
 
 int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int timeout,
@@ -260,9 +260,9 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
 {
     int sig = SIGTERM;
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (c->status != DMN_RUNNING) {
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         return 1;
     }
     if (timeout < 0)
@@ -271,7 +271,7 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
         sig = SIGTERM;
     cleanup_free char *sigs = ctr_xasprintf("%d", sig);
     dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", sigs));
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     ctr_error_t e = NULL;
     if (sig != SIGTERM && timeout > 0) {
         /* the image's StopSignal first; the shim's stop sends SIGTERM, then SIGKILL */
@@ -290,17 +290,17 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
         ctr_error_free(&e);
     }
     await_exit(d, c, 15);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     dmn_event_container_locked(d, c, "stop", NULL);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return 0;
 }
 
 int dmn_container_stop(struct dmn *d, struct dmn_container *c, int timeout, ctr_error_t *err)
 {
-    pthread_mutex_lock(&c->op_lock);
+    dmn_op_lock(c);
     int r = dmn_container_stop_locked_op(d, c, timeout, err);
-    pthread_mutex_unlock(&c->op_lock);
+    dmn_op_unlock(c);
     return r;
 }
 
@@ -311,14 +311,14 @@ int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err
     struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
         return -1;
-    pthread_mutex_lock(&c->op_lock);
-    pthread_mutex_lock(&d->lock);
+    dmn_op_lock(c);
+    dmn_lock(d);
     bool running = c->status == DMN_RUNNING;
     if (running) {
         cleanup_free char *ss = ctr_xasprintf("%d", sig);
         dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", ss));
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     int ret = 0;
     if (!running)
         ret = dmn_fail(err, EBUSY, "Container %s is not running", c->id);
@@ -331,7 +331,7 @@ int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err
         ret = dmn_fail(err, EBUSY, "Container %s is not running", c->id);
     } else if (*err)
         ret = -1;
-    pthread_mutex_unlock(&c->op_lock);
+    dmn_op_unlock(c);
     if (ret == 0 && sig == SIGKILL)
         await_exit(d, c, 10); /* docker ps right after shows it exited */
     dmn_container_put(d, c);
@@ -343,21 +343,21 @@ int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error
     struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
         return -1;
-    pthread_mutex_lock(&c->op_lock);
-    pthread_mutex_lock(&d->lock);
+    dmn_op_lock(c);
+    dmn_lock(d);
     c->in_restart = true;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     int ret = dmn_container_stop_locked_op(d, c, timeout, err);
     if (ret >= 0)
         ret = start_locked_op(d, c, err);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     c->in_restart = false;
     if (ret >= 0)
         dmn_event_container_locked(d, c, "restart", NULL);
     else
         dmn_autoremove_locked(d, c);
-    pthread_mutex_unlock(&d->lock);
-    pthread_mutex_unlock(&c->op_lock);
+    dmn_unlock(d);
+    dmn_op_unlock(c);
     dmn_container_put(d, c);
     return ret < 0 ? -1 : 0;
 }
@@ -381,9 +381,9 @@ struct dmn_waiter *dmn_waiter_new(struct dmn *d, const char *ref, enum dmn_wait_
     w->d = d;
     w->c = c;
     w->cond = cond;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     w->exits0 = c->exits;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return w;
 }
 
@@ -404,19 +404,19 @@ static bool wait_holds(struct dmn_waiter *w)
 int dmn_waiter_wait(struct dmn_waiter *w, int client_fd, int *code)
 {
     struct dmn *d = w->d;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     while (!wait_holds(w)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&d->cond, &d->lock, &ts);
         if (!wait_holds(w) && (ctr_fd_peer_gone(client_fd) || atomic_load(&d->stopping))) {
-            pthread_mutex_unlock(&d->lock);
+            dmn_unlock(d);
             return -1;
         }
     }
     *code = w->c->exit_code;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return 0;
 }
 
@@ -438,14 +438,14 @@ int dmn_container_resize(struct dmn *d, const char *ref, uint16_t rows, uint16_t
         return -1;
     /* Before the main process runs the size is remembered (docker clients
      * resize right after start; ours may race the boot). */
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     enum dmn_status st = c->status;
     if (st == DMN_CREATED || st == DMN_STARTING) {
         c->resize_rows = rows;
         c->resize_cols = cols;
         c->resize_pending = true;
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     int ret = 0;
     if (st == DMN_RUNNING)
         ret = send_resize(c->bundle, rows, cols, err);

@@ -13,8 +13,8 @@ static _Thread_local unsigned char held[DMN_RANK_COUNT];
 static atomic_uint violations;
 
 static const char *const rank_names[DMN_RANK_COUNT] = {
-    [DMN_RANK_OP] = "op_lock",   [DMN_RANK_NET] = "net_lock",    [DMN_RANK_IMG] = "img_lock",
-    [DMN_RANK_CTRS] = "d->lock", [DMN_RANK_EXEC] = "exec wlock", [DMN_RANK_JOB] = "job lock",
+    [DMN_RANK_OP] = "op_lock",   [DMN_RANK_NET] = "net_lock", [DMN_RANK_IMG] = "img_lock",
+    [DMN_RANK_CTRS] = "d->lock", [DMN_RANK_JOB] = "job lock",
 };
 
 const char *dmn_rank_name(enum dmn_rank rank)

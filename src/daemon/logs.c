@@ -127,9 +127,9 @@ static off_t tail_offset(int fd, long tail)
 
 static bool container_done(struct dmn_logs *l)
 {
-    pthread_mutex_lock(&l->d->lock);
+    dmn_lock(l->d);
     bool done = l->c->status != DMN_RUNNING && l->c->status != DMN_STARTING;
-    pthread_mutex_unlock(&l->d->lock);
+    dmn_unlock(l->d);
     return done;
 }
 
@@ -258,9 +258,9 @@ struct dmn_logs *dmn_logs_open(struct dmn *d, struct dmn_container *c, const cha
         if (l->ino >= 0)
             inotify_add_watch(l->ino, c->bundle, IN_MODIFY | IN_CREATE | IN_MOVED_TO);
     }
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     c->refs++; /* the reader's, put by dmn_logs_close */
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     l->c = c;
     return l;
 }

@@ -86,11 +86,11 @@ void dmn_kill_hung_shim(struct dmn *d, struct dmn_container *c, const char *why)
 
     /* The monitor's pidfd names the very shim we watch (no pid reuse); QEMU only while
      * it is still that shim's child. */
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (c->pidfd >= 0)
         shim_fd = fcntl(c->pidfd, F_DUPFD_CLOEXEC, 0);
     int shim_pid = c->pid;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (shim_fd < 0)
         return; /* not watched: it ended already */
     if (bundle_state_load(c->bundle, &st, NULL) == 0 && st.vmm_pid > 0) {
@@ -294,7 +294,7 @@ static void *monitor_thread(void *arg)
             log_error("monitor: epoll_wait: %s", strerror(errno));
             return NULL;
         }
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         bool quit = false;
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == NULL) {
@@ -311,12 +311,12 @@ static void *monitor_thread(void *arg)
             hold->refs++;
             dmn_record_exit_locked(d, c);
             if (--hold->refs == 0) {
-                pthread_mutex_unlock(&d->lock);
+                dmn_unlock(d);
                 dmn_container_free(hold);
-                pthread_mutex_lock(&d->lock);
+                dmn_lock(d);
             }
         }
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         if (quit)
             return NULL;
     }

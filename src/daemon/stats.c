@@ -85,9 +85,9 @@ static int qemu_pid(struct dmn_stats *st)
 {
     struct bundle_state bs = {0};
     ctr_error_t err = NULL;
-    pthread_mutex_lock(&st->d->lock);
+    dmn_lock(st->d);
     bool running = st->c->status == DMN_RUNNING;
-    pthread_mutex_unlock(&st->d->lock);
+    dmn_unlock(st->d);
     if (!running)
         return 0;
     if (bundle_state_load(st->c->bundle, &bs, &err) < 0) {
@@ -151,9 +151,9 @@ struct dmn_stats *dmn_stats_open(struct dmn *d, struct dmn_container *c, bool st
     else
         ctr_error_free(&err);
     bundle_config_release(&bc);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     c->refs++; /* put by dmn_stats_close */
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return st;
 }
 

@@ -123,11 +123,11 @@ static int attach_connect(struct dmn_attach *a, int client_fd)
     struct dmn *d = a->d;
     struct dmn_container *c = a->c;
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     if (c->status == DMN_RUNNING) {
         struct shimp_request req = {.op = SHIMP_OP_ATTACH, .stdin_open = a->in};
         a->shim_fd = shimc_request(c->bundle, &req, NULL);
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         return a->shim_fd;
     }
     a->next = c->pending;
@@ -142,16 +142,16 @@ static int attach_connect(struct dmn_attach *a, int client_fd)
     }
     if (a->shim_fd < 0)
         unlink_pending_locked(a);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return a->shim_fd;
 }
 
 void dmn_attach_begin(struct dmn *d, struct dmn_container *c, struct dmn_attach_opts *o)
 {
     o->in = o->in && c->open_stdin;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     dmn_event_container_locked(d, c, "attach", NULL);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }
 
 void dmn_attach_run(struct dmn *d, struct dmn_container *c, int fd, const struct dmn_attach_opts *o,
