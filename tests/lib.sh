@@ -63,6 +63,70 @@ skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; }
 diag() { printf '# %s\n' "$@"; }
 plan_end() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
 
+# need REASON: a facility the file needs is missing: skip the whole file, loudly (one
+# SKIP line saying why, never counted as a pass).
+need() {
+    skip "$1"
+    plan_end
+    exit 0
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds; after SECONDS, say what
+# was waited for in a diagnostic and return 1. CMD runs anew each time: wrap a condition
+# in a function or `sh -c`, never `test "$(...)"` (that is evaluated once).
+wait_for() {
+    local secs=$1 end=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $end ]; then
+            diag "timed out after $secs s waiting for: $*"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# ---- starting the daemon: the two ways, one function each ----
+# daemon_start: run $DAEMON in the background in $DAEMON_NS (DAEMON_PID) and wait for its
+# /_ping; the variables come from daemon_fixtures (integration/40-daemon-lib.bash).
+daemon_start() {
+    # not through in_ns: a function in the background would be a subshell, and
+    # DAEMON_PID must be the daemon's (`ip netns exec` execs it)
+    ip netns exec "$DAEMON_NS" "$DAEMON" --root "$DATA" --run-root "$RUN" --runtime "$RT" --kernel "$KERNEL" --initrd "$INITRD" \
+        --default-memory 256m --default-cpus 1 --log-level debug \
+        --log-file "$T_TMP/daemon.log" 2>>"$T_TMP/daemon.err" &
+    DAEMON_PID=$!
+    local end=$((SECONDS + 20))
+    until curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; do
+        if [ $SECONDS -ge $end ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+            diag "daemon did not come up:" "$(tail -5 "$T_TMP/daemon.err" "$T_TMP/daemon.log" 2>/dev/null)"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+# cli_system_start [DESC [ARGS...]]: `container system start` (ctr, so in CLI_NS) with the
+# root, run root, kernel and initrd of cli_fixtures (integration/45-cli-lib.bash), or ARGS;
+# checked as DESC (default "system start"). On failure the daemon's output goes out as
+# diagnostics and the file ends. At exit: `system stop --containers`, then SIGKILL to the
+# daemon this test started (its pid file), and only if it still is one.
+cli_system_start() {
+    local desc=${1:-system start}
+    [ $# -gt 0 ] && shift
+    local args=("$@")
+    [ ${#args[@]} -eq 0 ] && args=(--root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd")
+    ctr system start "${args[@]}"
+    check_eq "$desc" 0 "$rc"
+    if [ "$rc" -ne 0 ]; then
+        diag "$out" "$err"
+        tail -20 "$run"/container-apiserver.out 2>/dev/null | sed 's/^/# /'
+        plan_end
+        exit 1
+    fi
+    at_exit "timeout 60 $C system stop --containers --timeout 30"
+    at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+}
+
 # check DESC CMD...: run CMD, ok if it exits 0; on failure print its output as diagnostics.
 check() {
     local desc=$1; shift

@@ -331,6 +331,7 @@ struct cli_exec_opts {
 };
 int cli_exec_parse(int argc, char **argv, struct cli_exec_opts *o, ctr_error_t *err);
 void cli_exec_opts_release(struct cli_exec_opts *o);
+#define cleanup_cli_exec_opts CTR_CLEANUP(cli_exec_opts_release)
 json_t *cli_exec_body(const struct cli_exec_opts *o);
 int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 

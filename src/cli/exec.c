@@ -98,59 +98,49 @@ json_t *cli_exec_body(const struct cli_exec_opts *o)
 
 int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
-    struct cli_exec_opts o;
-    json_t *body = NULL, *resp = NULL, *start = NULL, *info = NULL;
+    cleanup_cli_exec_opts struct cli_exec_opts o = {0};
+    cleanup_json json_t *body = NULL, *resp = NULL, *start = NULL, *info = NULL;
     cleanup_free char *cid = NULL, *path = NULL, *exec_id = NULL, *eexec = NULL;
     cleanup_free char *pre = NULL, *rpath = NULL;
     cleanup_close int fd = -1;
     size_t pre_len = 0;
     bool detached = false;
-    int ret = -1;
     int r = cli_exec_parse(argc, argv, &o, err);
 
     if (r != 0) {
-        cli_exec_opts_release(&o);
         if (r == 1)
             cli_print_usage(ctx, exec_options, stdout);
         return r == 1 ? 0 : -1;
     }
-    if (!o.detach && o.tty && o.interactive && !isatty(STDIN_FILENO)) {
-        ctr_fail(err, 0, "the input device is not a TTY; drop `-t` or run from a terminal");
-        goto out;
-    }
+    if (!o.detach && o.tty && o.interactive && !isatty(STDIN_FILENO))
+        return ctr_fail(err, 0, "the input device is not a TTY; drop `-t` or run from a terminal");
     cid = cli_esc(o.pos[0]);
     path = cli_path("/containers/%s/exec", cid);
     body = cli_exec_body(&o);
     if (cli_call(ctx, "POST", path, body, &resp, err) < 0)
-        goto out;
-    if (cli_json_str(resp, "Id") == NULL) {
-        ctr_fail(err, 0, "the daemon created an exec instance but sent no `Id`");
-        goto out;
-    }
+        return -1;
+    if (cli_json_str(resp, "Id") == NULL)
+        return ctr_fail(err, 0, "the daemon created an exec instance but sent no `Id`");
     exec_id = ctr_xstrdup(cli_json_str(resp, "Id"));
     eexec = cli_esc(exec_id);
     free(path);
     path = cli_path("/exec/%s/start", eexec);
     start = json_pack("{s:b,s:b}", "Detach", o.detach, "Tty", o.tty);
     if (o.detach) {
-        if (cli_call(ctx, "POST", path, start, NULL, err) < 0)
-            goto out;
-        ret = 0;
-        goto out;
+        return cli_call(ctx, "POST", path, start, NULL, err) < 0 ? -1 : 0;
     }
     if (cli_hijack(ctx, "POST", path, start, &fd, &pre, &pre_len, err) < 0)
-        goto out;
+        return -1;
     rpath = cli_path("/exec/%s/resize", eexec);
     struct cli_pump_opts po = {.tty = o.tty,
                                .send_stdin = o.interactive,
                                .detach_keys = o.tty && o.interactive,
                                .resize_path = rpath};
     if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0)
-        goto out;
+        return -1;
     if (detached) {
         fprintf(stderr, "\r\ndetached from exec %.12s; it keeps running\n", exec_id);
-        ret = 0;
-        goto out;
+        return 0;
     }
     free(path);
     path = cli_path("/exec/%s/json", eexec);
@@ -159,17 +149,10 @@ int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
         json_decref(info);
         info = NULL;
         if (cli_call(ctx, "GET", path, NULL, &info, err) < 0)
-            goto out;
+            return -1;
         if (!cli_json_bool(info, "Running"))
             break;
         usleep(50 * 1000);
     }
-    ret = (int)cli_json_int(info, "ExitCode");
-out:
-    json_decref(body);
-    json_decref(resp);
-    json_decref(start);
-    json_decref(info);
-    cli_exec_opts_release(&o);
-    return ret;
+    return (int)cli_json_int(info, "ExitCode");
 }

@@ -45,17 +45,30 @@ char *ctr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (no message: the CLI and the daemon word their own). */
 int ctr_signal_parse(const char *s, int *sig);
 
-/* ---- cleanup attributes ---- */
+/* ---- cleanup attributes (crun's cleanup_free) ----
+ * A local marked with one is released when it goes out of scope, so a function
+ * returns early instead of jumping to a chain of release labels:
+ *     cleanup_free char *path = ctr_xasprintf(...);
+ *     cleanup_json json_t *body = json_object();
+ *     cleanup_oci_document struct oci_document doc = {0};   (oci/oci.h)
+ * CTR_CLEANUP(fn) makes one for an owned type: fn gets a pointer to the local (for a
+ * struct local, its T_release(T *) fits as is). Declare each next to the type's _free
+ * or _release; initialize the local before any return; hand a result out with
+ * ctr_steal_ptr/ctr_steal_fd (or copy and zero a struct). */
+#define CTR_CLEANUP(fn) __attribute__((cleanup(fn)))
+struct json_t;
 void ctr_cleanup_freep(void *p);
 void ctr_cleanup_closep(int *fd);
 void ctr_cleanup_fclosep(FILE **f);
 void ctr_cleanup_error(ctr_error_t *e);
 void ctr_cleanup_strv(char ***v);
-#define cleanup_free __attribute__((cleanup(ctr_cleanup_freep)))
-#define cleanup_close __attribute__((cleanup(ctr_cleanup_closep)))
-#define cleanup_fclose __attribute__((cleanup(ctr_cleanup_fclosep)))
-#define cleanup_error __attribute__((cleanup(ctr_cleanup_error)))
-#define cleanup_strv __attribute__((cleanup(ctr_cleanup_strv)))
+void ctr_cleanup_json(struct json_t **j); /* json_decref, NULL allowed */
+#define cleanup_free CTR_CLEANUP(ctr_cleanup_freep)
+#define cleanup_close CTR_CLEANUP(ctr_cleanup_closep)
+#define cleanup_fclose CTR_CLEANUP(ctr_cleanup_fclosep)
+#define cleanup_error CTR_CLEANUP(ctr_cleanup_error)
+#define cleanup_strv CTR_CLEANUP(ctr_cleanup_strv)
+#define cleanup_json CTR_CLEANUP(ctr_cleanup_json)
 /* Move ownership out of a cleanup local. */
 #define ctr_steal_ptr(p)                                                                           \
     ({                                                                                             \

@@ -61,6 +61,13 @@ char *ctr_utf8_fix(const char *s)
     return out;
 }
 
+void ctr_cleanup_json(json_t **j)
+{
+    if (*j)
+        json_decref(*j);
+    *j = NULL;
+}
+
 json_t *ctr_json_str(const char *s)
 {
     if (s == NULL)

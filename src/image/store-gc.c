@@ -101,30 +101,27 @@ int imgstore_gc(struct imgstore *st, const char *const *in_use, struct imgstore_
     struct imgstore_entry *e = NULL;
     struct imgstore_gc_result res = {0};
     size_t n = 0;
-    json_t *blobs = json_object(), *snaps = json_object();
+    cleanup_json json_t *blobs = json_object(), *snaps = json_object();
     cleanup_free char *bdir = ctr_xasprintf("%s/content/blobs/sha256", st->root);
     cleanup_free char *sdir = ctr_xasprintf("%s/snapshots", st->root);
     int ret = -1;
 
     if (imgstore_lock(st, err) < 0)
-        goto out_free;
+        return -1;
     if (imgstore_index_read(st, &e, &n, err) < 0)
-        goto out;
+        goto unlock;
     for (size_t i = 0; i < n; i++)
         mark_image(st, e[i].digest, blobs, snaps);
     for (size_t i = 0; in_use && in_use[i]; i++)
         mark_image(st, in_use[i], blobs, snaps);
     if (sweep(bdir, blobs, false, &res, err) < 0 || sweep(sdir, snaps, true, &res, err) < 0)
-        goto out;
+        goto unlock;
     if (imgstore_ingest_cleanup(st, err) < 0)
-        goto out;
+        goto unlock;
     *out = res;
     ret = 0;
-out:
+unlock:
     imgstore_unlock(st);
     imgstore_entries_free(e, n);
-out_free:
-    json_decref(blobs);
-    json_decref(snaps);
     return ret;
 }

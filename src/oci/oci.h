@@ -190,6 +190,7 @@ struct oci_document {
 int oci_document_parse(const char *json, size_t len, const char *content_type,
                        struct oci_document *out, ctr_error_t *err);
 void oci_document_release(struct oci_document *d);
+#define cleanup_oci_document CTR_CLEANUP(oci_document_release)
 
 void oci_manifest_release(struct oci_manifest *m);
 void oci_image_config_release(struct oci_image_config *c);
@@ -222,6 +223,7 @@ bool oci_platform_matches_host(const struct oci_platform *p);
  * (exact variant preferred), or -1 with an error listing what was found. */
 ssize_t oci_index_select_host(const struct oci_index *ix, ctr_error_t *err);
 void oci_platform_release(struct oci_platform *p);
+#define cleanup_oci_platform CTR_CLEANUP(oci_platform_release)
 
 /* ---- OCI image layout directories, read only: <dir>/blobs/sha256/<hex> ---- */
 /* Path of a blob (digest must be valid). */

@@ -33,13 +33,6 @@ const char *agent_op_name(enum agent_op op)
     return op_names[op];
 }
 
-static void json_decref_p(json_t **j)
-{
-    if (*j)
-        json_decref(*j);
-}
-#define cleanup_json __attribute__((cleanup(json_decref_p)))
-
 /* ---------------------------------------------------------------- encoding */
 
 static void set_new(json_t *obj, const char *key, json_t *val)

@@ -82,83 +82,67 @@ int registry_pull(struct registry_client *c, const struct oci_ref *ref,
                   const struct oci_platform *platform, struct imgstore *st,
                   struct registry_pull_result *out, ctr_error_t *err)
 {
-    struct registry_pull_result res = {0};
-    struct oci_document doc = {0};
-    struct oci_platform default_platform = {0};
+    cleanup_registry_pull_result struct registry_pull_result res = {0};
+    cleanup_oci_document struct oci_document doc = {0};
+    cleanup_oci_platform struct oci_platform default_platform = {0};
     cleanup_free char *refstr = oci_ref_string(ref);
     cleanup_free char *digest = NULL;
     cleanup_strv char **visited = NULL;
     cleanup_free uint64_t *bytes = NULL;
     cleanup_free bool *fetched = NULL;
     const struct oci_manifest *m;
-    int rc = -1;
 
     if (platform == NULL) {
         oci_platform_parse(NULL, &default_platform, NULL);
         platform = &default_platform;
     }
     if (load_manifest(c, ref->path, ref->digest ? ref->digest : ref->tag, st, &doc, &digest, err) <
-        0) {
-        ctr_error_wrap(err, "pull `%s`", refstr);
-        goto out;
-    }
+        0)
+        return ctr_error_wrap(err, "pull `%s`", refstr);
     res.index_digest = ctr_xstrdup(digest);
     for (int depth = 0; doc.kind == OCI_DOC_INDEX; depth++) {
         cleanup_free char *what = ctr_xasprintf("index `%s` of `%s`", digest, refstr);
         cleanup_free char *child = NULL;
         ssize_t k;
         if (depth >= OCI_MAX_INDEX_DEPTH) {
-            registry_fail_code(err, ELOOP, "pull `%s`: indexes nested deeper than %d levels",
-                               refstr, OCI_MAX_INDEX_DEPTH);
-            goto out;
+            return registry_fail_code(err, ELOOP, "pull `%s`: indexes nested deeper than %d levels",
+                                      refstr, OCI_MAX_INDEX_DEPTH);
         }
         ctr_strv_append(&visited, digest);
         if ((k = oci_index_select(&doc.index, platform, what, err)) < 0)
-            goto out;
+            return -1;
         child = ctr_xstrdup(doc.index.manifests[k].digest);
         for (char **v = visited; *v; v++)
             if (strcmp(*v, child) == 0) {
-                registry_fail_code(err, ELOOP, "pull `%s`: index `%s` refers back to `%s`", refstr,
-                                   digest, child);
-                goto out;
+                return registry_fail_code(err, ELOOP, "pull `%s`: index `%s` refers back to `%s`",
+                                          refstr, digest, child);
             }
         oci_document_release(&doc);
         free(digest);
         digest = NULL;
-        if (load_manifest(c, ref->path, child, st, &doc, &digest, err) < 0) {
-            ctr_error_wrap(err, "pull `%s`", refstr);
-            goto out;
-        }
+        if (load_manifest(c, ref->path, child, st, &doc, &digest, err) < 0)
+            return ctr_error_wrap(err, "pull `%s`", refstr);
     }
     m = &doc.manifest;
     res.manifest_digest = ctr_xstrdup(digest);
     res.config_digest = ctr_xstrdup(m->config.digest);
     if (registry_fetch_blob(c, c->conn, ref->path, m->config.digest, m->config.size, st, "config",
-                            &res.bytes_downloaded, err) < 0) {
-        ctr_error_wrap(err, "pull `%s`", refstr);
-        goto out;
-    }
+                            &res.bytes_downloaded, err) < 0)
+        return ctr_error_wrap(err, "pull `%s`", refstr);
     bytes = ctr_xcalloc(m->n_layers + 1, sizeof(*bytes));
     fetched = ctr_xcalloc(m->n_layers + 1, sizeof(*fetched));
     struct layer_jobs jobs = {
         .m = m, .repo = ref->path, .st = st, .bytes = bytes, .fetched = fetched};
-    if (registry_parallel(c, m->n_layers, layer_job, &jobs, err) < 0) {
-        ctr_error_wrap(err, "pull `%s`", refstr);
-        goto out;
-    }
+    if (registry_parallel(c, m->n_layers, layer_job, &jobs, err) < 0)
+        return ctr_error_wrap(err, "pull `%s`", refstr);
     res.layers_total = m->n_layers;
     for (size_t i = 0; i < m->n_layers; i++) {
         res.bytes_downloaded += bytes[i];
         res.layers_fetched += fetched[i];
     }
     *out = res;
-    memset(&res, 0, sizeof(res));
-    rc = 0;
-out:
-    registry_pull_result_free(&res);
-    oci_document_release(&doc);
-    oci_platform_release(&default_platform);
-    return rc;
+    memset(&res, 0, sizeof(res)); /* moved to *out */
+    return 0;
 }
 
 int registry_pull_image(struct registry_client *c, const struct oci_ref *ref,

@@ -109,6 +109,7 @@ struct registry_pull_result {
     size_t layers_total, layers_fetched;
 };
 void registry_pull_result_free(struct registry_pull_result *r);
+#define cleanup_registry_pull_result CTR_CLEANUP(registry_pull_result_free)
 /* Pull ref into the image store's content (platform NULL: the default of
  * oci_platform_parse): manifests, config and layers, each through an ingest session. */
 int registry_pull(struct registry_client *c, const struct oci_ref *ref,

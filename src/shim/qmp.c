@@ -11,12 +11,6 @@
 
 #define QMP_EVENT_LINE_MAX (64u << 10)
 
-static void json_decref_p(json_t **j)
-{
-    json_decref(*j);
-}
-#define cleanup_json __attribute__((cleanup(json_decref_p)))
-
 static int64_t remaining_ms(uint64_t deadline)
 {
     uint64_t now = ctr_now_ns();

@@ -5,12 +5,6 @@
 # initramfs with this tree's vminitd) and makes the busybox OCI layout in $T_TMP/oci.
 # A missing facility skips the whole file loudly (need), never counting as a pass.
 
-need() {
-    skip "$1"
-    plan_end
-    exit 0
-}
-
 runtime_fixtures() {
     local b
     RT=$BIN/container-runtime

@@ -60,16 +60,8 @@ run_ct() {
     err=$(cat "$b.err")
 }
 
-# wait_for DESC SECONDS CMD...: poll CMD until it succeeds.
-wait_for() {
-    local end=$((SECONDS + $2)) desc=$1
-    shift 2
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && return 1
-        sleep 0.2
-    done
-}
 state_field() { jq -r ".$2" "$1/state.json" 2>/dev/null; }
+has_status() { [ "$(state_field "$1" status)" = "$2" ]; } # BUNDLE STATUS
 
 # ---- the main process ----
 run_ct echo -- /bin/echo hello
@@ -166,7 +158,7 @@ mkbundle "$b" -- sleep 300
 timeout -k 5 120 "$RT" run "$b" >"$b.out" 2>"$b.err" &
 fg_pid=$!
 at_exit "kill -9 $fg_pid"
-wait_for "running" 60 test "$(state_field "$b" status)" = running
+wait_for 60 has_status "$b" running
 out=$(timeout 30 "$RT" exec "$b" -- hostname 2>&1)
 check_eq "exec works against a container started with run" "fg" "$out"
 "$RT" kill "$b" KILL 2>"$b.kill"
@@ -197,7 +189,7 @@ mkbundle "$b" -- sleep 300
 timeout -k 5 120 "$RT" start "$b" 2>"$b.err"
 vmm=$(state_field "$b" vmm_pid)
 if [ -n "$vmm" ] && [ "$vmm" != 0 ] && kill -9 "$vmm"; then
-    wait_for "stopped" 30 test "$(state_field "$b" status)" = stopped
+    wait_for 30 has_status "$b" stopped
     check_eq "a VM killed with SIGKILL gives 137" "137" "$(state_field "$b" exit_code)"
     check_contains "the reason names the VM's death" "$(state_field "$b" exit_reason)" "killed by signal 9"
 else

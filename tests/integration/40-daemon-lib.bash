@@ -7,12 +7,6 @@
 DAEMON=${CTR_DAEMON:-$BIN/container-apiserver}
 RT=$BIN/container-runtime
 
-need() { # a missing facility skips the whole file, loudly
-    skip "$1"
-    plan_end
-    exit 0
-}
-
 daemon_fixtures() {
     [ -x "$DAEMON" ] || need "container-apiserver not built (run make)"
     [ -x "$RT" ] || need "container-runtime not built (run make)"
@@ -55,23 +49,7 @@ daemon_fixtures() {
 # in_ns CMD...: run CMD in the daemon's network namespace.
 in_ns() { ip netns exec "$DAEMON_NS" "$@"; }
 
-# daemon_start: run the daemon in the background (DAEMON_PID), wait for /_ping.
-daemon_start() {
-    # not through in_ns: a function in the background would be a subshell, and
-    # DAEMON_PID must be the daemon's (`ip netns exec` execs it)
-    ip netns exec "$DAEMON_NS" "$DAEMON" --root "$DATA" --run-root "$RUN" --runtime "$RT" --kernel "$KERNEL" --initrd "$INITRD" \
-        --default-memory 256m --default-cpus 1 --log-level debug \
-        --log-file "$T_TMP/daemon.log" 2>>"$T_TMP/daemon.err" &
-    DAEMON_PID=$!
-    local end=$((SECONDS + 20))
-    until curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; do
-        if [ $SECONDS -ge $end ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-            diag "daemon did not come up:" "$(tail -5 "$T_TMP/daemon.err" "$T_TMP/daemon.log" 2>/dev/null)"
-            return 1
-        fi
-        sleep 0.1
-    done
-}
+# daemon_start: tests/lib.sh
 
 # Stop every VM of the data root (containers outlive the daemon), then the daemon.
 daemon_cleanup() {
@@ -135,12 +113,3 @@ print(out.decode(errors="replace").strip())
 PY
 }
 
-# wait_for SECONDS CMD...: poll CMD until it succeeds.
-wait_for() {
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && return 1
-        sleep 0.2
-    done
-}

@@ -1,15 +1,9 @@
 # Helpers for the CLI integration tests (45-cli.sh, 70-volumes.sh; sourced, not run):
 # the fixtures (built binaries, guest kernel, initramfs, the busybox image as an OCI
-# archive named busybox:latest), the daemon's temp root and run root, and ctr/wait_for/
-# status_of to drive the `container` CLI. `system start` runs in a network namespace of
+# archive named busybox:latest), the daemon's temp root and run root, and ctr/status_of to
+# drive the `container` CLI. `system start` runs in a network namespace of
 # the test (CLI_NS), so the daemon it spawns makes its bridge and nft table there; the
 # socket is a file, so every other command runs outside.
-
-need() { # facility check: skip the whole file loudly when missing
-    skip "$1"
-    plan_end
-    exit 0
-}
 
 # cli_fixtures: sets C, kernel, initrd, root, run and CONTAINER_HOST; writes
 # $T_TMP/oci (the layout) and $T_TMP/busybox.tar.
@@ -56,16 +50,5 @@ ctr() {
     timeout -k 5 180 "${ns[@]}" "$C" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null || rc=$?
     out=$(cat "$T_TMP/out")
     err=$(cat "$T_TMP/err")
-}
-# wait_for DESC SECONDS CMD...: poll CMD until it succeeds.
-wait_for() {
-    local desc=$1 secs=$2 i
-    shift 2
-    for ((i = 0; i < secs * 10; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    diag "timed out waiting for: $desc"
-    return 1
 }
 status_of() { "$C" ls -a --format json | jq -r --arg n "$1" '.[] | select(.name == $n) | .state'; }

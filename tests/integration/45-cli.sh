@@ -12,12 +12,7 @@ ctr ls
 check_eq "ls without a daemon fails" 1 "$rc"
 check_contains "it says the system is not running" "$err" 'container system is not running; start it with `container system start`'
 
-ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
-check_eq "system start" 0 "$rc"
-[ "$rc" -eq 0 ] || { diag "$out" "$err"; cat "$run"/container-apiserver.out 2>/dev/null | tail -20 | sed 's/^/# /'; plan_end; exit 1; }
-at_exit "timeout 60 $C system stop --containers --timeout 30"
-# Only the daemon this test started (its pid file), and only if it still is one.
-at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+cli_system_start
 ctr system start --root "$root" --run-root "$run"
 check_contains "second system start says it is running" "$out" "already running"
 ctr system status --format json
@@ -150,11 +145,11 @@ fi
 ctr run -d --name rs -m 256M busybox sh -c 'echo boot; exec sleep 1000'
 # the first boot must have printed before the restart's SIGTERM can land
 one_boot() { [ "$("$C" logs rs | grep -c boot)" = 1 ]; }
-wait_for "first boot logged" 60 one_boot
+wait_for 60 one_boot
 ctr restart -t 1 rs
 check_eq "restart" 0 "$rc"
 two_boots() { [ "$("$C" logs rs | grep -c boot)" = 2 ]; }
-wait_for "two boots logged" 60 two_boots || diag "$("$C" logs -t rs 2>&1)" "$("$C" inspect rs | jq -c '.[0].State')"
+wait_for 60 two_boots || diag "$("$C" logs -t rs 2>&1)" "$("$C" inspect rs | jq -c '.[0].State')"
 check_eq "restart ran the process again" 2 "$("$C" logs rs | grep -c boot)"
 check_eq "running after restart" running "$(status_of rs)"
 ctr run -m 256M --name done1 busybox true

@@ -9,11 +9,7 @@ plan_start
 source "$(dirname "$0")/45-cli-lib.bash"
 cli_fixtures
 
-ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
-check_eq "system start" 0 "$rc"
-[ "$rc" -eq 0 ] || { diag "$out" "$err"; plan_end; exit 1; }
-at_exit "timeout 60 $C system stop --containers --timeout 30"
-at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+cli_system_start
 ctr image load -i "$T_TMP/busybox.tar"
 check_eq "image load" 0 "$rc"
 

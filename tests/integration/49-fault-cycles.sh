@@ -20,11 +20,7 @@ export CONTAINER_LOG_MAX_SIZE=16k
 # fd 7: the write end of a pipe whose reader notes when it sees EOF
 exec 7> >(cat >/dev/null; date +%s.%N >"$T_TMP/eof")
 pipe=$(readlink /proc/$$/fd/7)
-ctr system start "${start_args[@]}"
-check_eq "system start (with fd 7 open on a pipe)" 0 "$rc"
-[ "$rc" -eq 0 ] || { diag "$out" "$err"; tail -20 "$run"/container-apiserver.out 2>/dev/null | sed 's/^/# /'; exec 7>&-; plan_end; exit 1; }
-at_exit "timeout 60 $C system stop --containers --timeout 30"
-at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+cli_system_start "system start (with fd 7 open on a pipe)" "${start_args[@]}"
 ctr image load -i "$T_TMP/busybox.tar"
 check_eq "image load" 0 "$rc"
 ctr run -d --name fdc -m 256M busybox sleep 600
@@ -47,7 +43,7 @@ check_eq "QEMU (pid $qpid) holds none" "" "$(holders "$qpid")"
     diag "daemon fds: $(fds_of "$dpid")" "shim fds: $(fds_of "$spid")" "qemu fds: $(fds_of "$qpid")"
 closed=$(date +%s.%N)
 exec 7>&-
-wait_for "EOF on the caller's pipe" 5 test -s "$T_TMP/eof"
+wait_for 5 test -s "$T_TMP/eof"
 check "the pipe's reader gets EOF while daemon and container run" test -s "$T_TMP/eof"
 [ -s "$T_TMP/eof" ] && diag "EOF $(echo "$(cat "$T_TMP/eof") - $closed" | bc 2>/dev/null) s after the close"
 

@@ -7,14 +7,8 @@ PY=${PYTHON:-python3}
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # wait_port PORT: until something listens (10 s)
-wait_port() {
-    local i
-    for i in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+port_open() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+wait_port() { wait_for 10 port_open "$1"; }
 
 # start_registry NAME [EXTRA_YAML_FILE]: a docker-registry with its own storage; sets
 # REG_PORT_<NAME>; EXTRA is appended to the config (auth/tls blocks).

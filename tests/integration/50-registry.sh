@@ -7,7 +7,7 @@ source "$(dirname "$0")/50-registry-lib.bash"
 plan_start
 
 if [ ! -x /usr/bin/docker-registry ]; then
-    skip "docker-registry is not installed (apt-get install docker-registry)"; plan_end; exit
+    need "docker-registry is not installed (apt-get install docker-registry)"
 fi
 if [ ! -x "$REG_TOOL" ]; then
     not_ok "ctr-registry is not built ($REG_TOOL)"; plan_end; exit

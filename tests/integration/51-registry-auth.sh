@@ -8,10 +8,10 @@ source "$(dirname "$0")/50-registry-lib.bash"
 plan_start
 
 if [ ! -x /usr/bin/docker-registry ]; then
-    skip "docker-registry is not installed (apt-get install docker-registry)"; plan_end; exit
+    need "docker-registry is not installed (apt-get install docker-registry)"
 fi
 if ! command -v htpasswd >/dev/null; then
-    skip "htpasswd is not installed (apt-get install apache2-utils)"; plan_end; exit
+    need "htpasswd is not installed (apt-get install apache2-utils)"
 fi
 [ -x "$REG_TOOL" ] || { not_ok "ctr-registry is not built ($REG_TOOL)"; plan_end; exit; }
 

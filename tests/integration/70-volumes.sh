@@ -24,11 +24,7 @@ jq --arg d "$nmdig" --argjson s "$(stat -c %s "$T_TMP/man.json")" \
     "$T_TMP/oci-vol/index.json" >"$T_TMP/idx.json" && mv "$T_TMP/idx.json" "$T_TMP/oci-vol/index.json"
 tar -C "$T_TMP/oci-vol" -cf "$T_TMP/busyvol.tar" . || need "tar of the busyvol layout failed"
 
-ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
-check_eq "system start" 0 "$rc"
-[ "$rc" -eq 0 ] || { diag "$out" "$err"; plan_end; exit 1; }
-at_exit "timeout 60 $C system stop --containers --timeout 30"
-at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+cli_system_start
 ctr image load -i "$T_TMP/busybox.tar"
 check_eq "image load" 0 "$rc"
 ctr image load -i "$T_TMP/busyvol.tar"
@@ -116,10 +112,10 @@ check_eq "inspect shows the mounts as docker does" \
 echo "edit 1" >"$host/dir/live.txt"
 vol_dir=$("$C" volume inspect shared | jq -r '.[0].Mountpoint')
 check_contains "volume mountpoint under the data root" "$vol_dir" "$root/volumes/shared/_data"
-wait_for "the container sees the first host edit" 60 grep -qx "edit 1" "$vol_dir/seen"
+wait_for 60 grep -qx "edit 1" "$vol_dir/seen"
 check_eq "first host edit seen in the container" "edit 1" "$(cat "$vol_dir/seen" 2>/dev/null)"
 echo "edit 2" >"$host/dir/live.txt"
-wait_for "the container sees the second host edit" 30 grep -qx "edit 2" "$vol_dir/seen"
+wait_for 30 grep -qx "edit 2" "$vol_dir/seen"
 check_eq "host edit seen while the container runs" "edit 2" "$(cat "$vol_dir/seen" 2>/dev/null)"
 
 ctr run --rm -m 256M -v shared:/v busybox sh -c 'cat /v/seen; echo "from the second" >/v/second'

@@ -8,11 +8,7 @@ plan_start
 source "$(dirname "$0")/45-cli-lib.bash"
 cli_fixtures
 
-ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
-check_eq "system start" 0 "$rc"
-[ "$rc" -eq 0 ] || { diag "$out" "$err"; plan_end; exit 1; }
-at_exit "timeout 60 $C system stop --containers --timeout 30"
-at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+cli_system_start
 ctr image load -i "$T_TMP/busybox.tar"
 check_eq "image load" 0 "$rc"
 
@@ -50,7 +46,7 @@ check_contains "fstype ext4" "$out" " /data ext4 rw"
 
 ctr run -d --name holder -m 256M -v blk:/data busybox sh -c 'cat /data/f; sleep 600'
 check_eq "holder started" 0 "$rc"
-wait_for "holder prints the file" 120 sh -c "\"$C\" logs holder | grep -qx persisted"
+wait_for 120 sh -c "\"$C\" logs holder | grep -qx persisted"
 check_eq "data written by one container is read by the next" persisted "$("$C" logs holder 2>&1)"
 
 # ---- a second attachment while holder runs ----

@@ -12,11 +12,7 @@ source "$(dirname "$0")/45-cli-lib.bash"
 cli_fixtures
 command -v pgrep >/dev/null || need "pgrep missing (apt-get install procps)"
 
-ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
-check_eq "system start" 0 "$rc"
-[ "$rc" -eq 0 ] || { diag "$out" "$err"; plan_end; exit 1; }
-at_exit "timeout 60 $C system stop --containers --timeout 30"
-at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+cli_system_start
 ctr image load -i "$T_TMP/busybox.tar"
 check_eq "image load" 0 "$rc"
 ctr volume create crashdir
@@ -46,13 +42,13 @@ check_eq "writer started" 0 "$rc"
 id=$out
 last_synced() { "$C" logs writer 2>/dev/null | sed -n 's/^synced \([0-9]*\)$/\1/p' | tail -1; }
 enough() { local n; n=$(last_synced); [ "${n:-0}" -ge 30 ]; }
-wait_for "30 records synced" 300 enough
+wait_for 300 enough
 check "the writer acknowledged at least 30 synced records" enough
 qemu=$(pgrep -f "qemu-system.*$id" | head -1)
 check "the writer's QEMU found" test -n "$qemu"
 [ -n "$qemu" ] && kill -KILL "$qemu"
 gone() { [ "$(status_of writer)" = exited ]; }
-wait_for "the killed container to be seen as exited" 60 gone
+wait_for 60 gone
 check_eq "the container is exited after its VM was killed" exited "$(status_of writer)"
 sleep 1 # the last log lines still in flight from the shim
 n=$(last_synced)

@@ -14,9 +14,7 @@ TOOL=$BIN/ctr-net
 PY=/usr/bin/python3
 # H: the "daemon's" namespace (bridges, rules); every namespace is deleted at exit.
 if ! netns_add H host 2>"$T_TMP/netns.err"; then
-    skip "cannot create a network namespace (\`ip netns add\` needs root): $(cat "$T_TMP/netns.err")"
-    plan_end
-    exit
+    need "cannot create a network namespace (\`ip netns add\` needs root): $(cat "$T_TMP/netns.err")"
 fi
 in_h() { ip netns exec "$H" "$@"; }
 net() { ip netns exec "$H" "$TOOL" "$@"; }

@@ -12,11 +12,7 @@ cli_fixtures
 command -v curl >/dev/null || need "curl missing (apt-get install curl)"
 in_ns() { ip netns exec "$CLI_NS" "$@"; }
 
-ctr system start --root "$root" --run-root "$run" --kernel "$kernel" --initrd "$initrd"
-check_eq "system start" 0 "$rc"
-[ "$rc" -eq 0 ] || { diag "$out" "$err"; plan_end; exit 1; }
-at_exit "timeout 60 $C system stop --containers --timeout 30"
-at_exit "p=\$(cat $run/container-apiserver.pid) && grep -q '^container-apis' /proc/\$p/comm && kill -9 \$p"
+cli_system_start
 ctr image load -i "$T_TMP/busybox.tar"
 check_eq "image load" 0 "$rc"
 
@@ -105,7 +101,7 @@ check_contains "a bad -p echoes the flag" "$rc $err" "125 container: invalid --p
 ctr start web
 check_eq "start web" 0 "$rc"
 [ "$rc" -eq 0 ] || diag "$err" "$(tail -20 "$run"/*.log 2>/dev/null)"
-wait_for "web running" 60 sh -c "[ \"\$($C ls --format json | jq -r '.[] | select(.name == \"web\") | .state')\" = running ]"
+wait_for 60 sh -c "[ \"\$($C ls --format json | jq -r '.[] | select(.name == \"web\") | .state')\" = running ]"
 ctr port web
 UDP_PORT=$(sed -n 's#^81/udp -> 127.0.0.1:##p' <<<"$out")
 check_eq "container port: docker's lines" "80/tcp -> 127.0.0.1:18080
@@ -123,7 +119,7 @@ check_contains "the address is on front's subnet" "$WEB_IP" "10.77.0."
 check_contains "container ls: ADDR and PORTS" "$(grep ' web$' <<<"$out")" "$WEB_IP   127.0.0.1:18080->80/tcp, 127.0.0.1:$UDP_PORT->81/udp"
 ctr ls --format json
 check_eq "container ls --format json: addr" "$WEB_IP" "$(jq -r '.[] | select(.name == "web") | .addr' <<<"$out")"
-wait_for "httpd answers" 60 in_ns curl -sf -m 5 -o /dev/null http://127.0.0.1:18080/
+wait_for 60 in_ns curl -sf -m 5 -o /dev/null http://127.0.0.1:18080/
 check_eq "the published port answers curl (busybox httpd)" "hello-web" "$(in_ns curl -s -m 10 http://127.0.0.1:18080/)"
 ctr network connect back web
 check_eq "network connect of a running container: refused" 1 "$rc"
