@@ -61,7 +61,19 @@ ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
 skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; }
 diag() { printf '# %s\n' "$@"; }
-plan_end() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
+# plan_end: a daemon of this file that logged a lock order violation (its log, anywhere
+# under T_TMP) fails the file: the order is docs/hacking.md's "Locks".
+plan_end() {
+    local bad
+    bad=$(grep -rsh --include='*.log' --include='*.log.[0-9]' --include='*.out' --include='*.err' \
+        'lock order violated' "$T_TMP" | head -3)
+    if [ -n "$bad" ]; then
+        not_ok "no daemon started by this file logged a lock order violation"
+        diag "$bad"
+    fi
+    echo "1..$T_N"
+    [ "$T_FAILED" -eq 0 ]
+}
 
 # need REASON: a facility the file needs is missing: skip the whole file, loudly (one
 # SKIP line saying why, never counted as a pass).
