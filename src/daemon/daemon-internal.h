@@ -571,7 +571,7 @@ struct dmn_network_spec {
 /* Store it, make its bridge, nft rules and DNS server; *id gets its id. */
 int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char **id,
                        ctr_error_t *err);
-/* ENOENT; EPERM for the default network (Docker's 403); EBUSY while containers use it. */
+/* ENOENT; DMN_EFORBIDDEN for the default network; EBUSY while containers use it. */
 int dmn_network_remove(struct dmn *d, const char *ref, ctr_error_t *err);
 /* Remove every unused network but the default one that match() keeps; *deleted: names. */
 int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw, void *ctx),
