@@ -669,6 +669,11 @@ struct dmn_usage {
     uint64_t containers, containers_active; /* bundles, those of running containers */
 };
 void dmn_system_usage(struct dmn *d, struct dmn_usage *out);
+/* Every container (those being created excepted) in the table's order, emit under
+ * d->lock (GET /system/df). */
+void dmn_system_containers(struct dmn *d,
+                           void (*emit)(struct dmn *d, struct dmn_container *c, void *ctx),
+                           void *ctx);
 /* The daemon's log file (ENOENT when it logs to stderr): from the last `want` lines when
  * tail_given (want <= 0: from the end); follow goes on across rotations. */
 struct dmn_logtail;
