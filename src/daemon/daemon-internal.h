@@ -278,16 +278,6 @@ char *dmn_name_generate_locked(struct dmn *d, const char *id);
 struct agent_exec;
 int dmn_process_check_size(const struct agent_exec *ex, const char *what, ctr_error_t *err);
 
-/* api/mounts.c (the Docker request's side; declared here while create.c and shapes.c use
- * them): HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs */
-int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
-                                uint64_t *shm, ctr_error_t *err);
-/* Config.Volumes {"/path":{}}: anonymous volumes for paths no spec in *v covers. */
-int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
-                                  ctr_error_t *err);
-/* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
-json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
-
 /* volumes.c: the volume service (DATA/volumes, src/bundle/volumes.c) */
 /* The anonymous volumes of a bundle (`-v /path`, image VOLUMEs): names, and (when not NULL)
  * their targets and read-only flags, from its shares. */
@@ -506,14 +496,8 @@ struct dmn_netreq {
     struct net_port_binding *ports; /* host_port 0: any free one (picked at create) */
     size_t n_ports;
 };
-/* api/netreq.c (the Docker request's side; declared here while create.c uses it):
- * parse NetworkMode, NetworkingConfig.EndpointsConfig and HostConfig.PortBindings, and
- * check Dns/DnsSearch/DnsOptions/ExtraHosts (EINVAL naming the field). */
-int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err);
+/* Made by dmn_netreq_parse (api/api.h). */
 void dmn_netreq_release(struct dmn_netreq *rq);
-/* api/netreq.c: one EndpointsConfig entry of network net (also connect's EndpointConfig): its
- * aliases (DNS names; NULL when none); static addresses, links, MACs → EINVAL. */
-int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err);
 /* netbundle.c: an ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be
  * `host-gateway`. */
 int dmn_extra_host_split(const char *s, char **name, char **ip);
@@ -535,11 +519,6 @@ void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
 /* daemon.json: {"Endpoints":[...],"Ports":[...]} to and from c. */
 void dmn_netconf_save(struct dmn_container *c, json_t *meta);
 int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err);
-/* api/netjson.c (declared here while shapes.c uses them): Docker's
- * NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
-json_t *dmn_netconf_networks_json(struct dmn_container *c);
-json_t *dmn_netconf_ports_json(struct dmn_container *c);
-json_t *dmn_netconf_ports_list_json(struct dmn_container *c);
 /* The container's DNS names on network net_id match name (under d->lock). */
 bool dmn_netconf_has_name(struct dmn_container *c, const char *net_id, const char *name,
                           uint32_t *addr);
@@ -571,7 +550,7 @@ struct dmn_network_spec {
 /* Store it, make its bridge, nft rules and DNS server; *id gets its id. */
 int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char **id,
                        ctr_error_t *err);
-/* ENOENT; EPERM for the default network (Docker's 403); EBUSY while containers use it. */
+/* ENOENT; DMN_EFORBIDDEN for the default network; EBUSY while containers use it. */
 int dmn_network_remove(struct dmn *d, const char *ref, ctr_error_t *err);
 /* Remove every unused network but the default one that match() keeps; *deleted: names. */
 int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw, void *ctx),
@@ -690,6 +669,11 @@ struct dmn_usage {
     uint64_t containers, containers_active; /* bundles, those of running containers */
 };
 void dmn_system_usage(struct dmn *d, struct dmn_usage *out);
+/* Every container (those being created excepted) in the table's order, emit under
+ * d->lock (GET /system/df). */
+void dmn_system_containers(struct dmn *d,
+                           void (*emit)(struct dmn *d, struct dmn_container *c, void *ctx),
+                           void *ctx);
 /* The daemon's log file (ENOENT when it logs to stderr): from the last `want` lines when
  * tail_given (want <= 0: from the end); follow goes on across rotations. */
 struct dmn_logtail;

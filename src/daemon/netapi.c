@@ -156,11 +156,13 @@ fail:
 
 /* ---- remove, prune ---- */
 
-/* Under net_lock. Refuses the default network (EPERM) and one in use (EBUSY). */
+/* Under net_lock. Refuses the default network (DMN_EFORBIDDEN, Docker's 403) and one in
+ * use (EBUSY). */
 static int remove_network(struct dmn *d, const struct net_network *nw, ctr_error_t *err)
 {
     if (strcmp(nw->name, NET_DEFAULT_NAME) == 0)
-        return dmn_fail(err, EPERM, "%s is a pre-defined network and cannot be removed", nw->name);
+        return dmn_fail(err, DMN_EFORBIDDEN, "%s is a pre-defined network and cannot be removed",
+                        nw->name);
     pthread_mutex_lock(&d->lock);
     cleanup_free char *users = users_locked(d, nw->id);
     pthread_mutex_unlock(&d->lock);

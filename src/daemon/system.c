@@ -105,6 +105,17 @@ void dmn_system_usage(struct dmn *d, struct dmn_usage *out)
     out->kernel = dmn_disk_usage(d->kernel_dir);
 }
 
+void dmn_system_containers(struct dmn *d,
+                           void (*emit)(struct dmn *d, struct dmn_container *c, void *ctx),
+                           void *ctx)
+{
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->n_ctrs; i++)
+        if (!d->ctrs[i]->creating)
+            emit(d, d->ctrs[i], ctx);
+    pthread_mutex_unlock(&d->lock);
+}
+
 void dmn_file_info(const char *path, bool digest, struct dmn_file_info *out)
 {
     struct stat st;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon-internal.h"
+#include "daemon/api/api.h"
 #include "net/net.h"
 
 static int parse(const char *json, struct dmn_netreq *rq, ctr_error_t *err)

@@ -230,16 +230,9 @@ int api_handle_network_delete(struct api_req *r)
 {
     ctr_error_t err = NULL;
 
-    if (dmn_network_remove(r->d, r->params[0], &err) == 0)
-        return api_reply_empty(r, 204);
-    /* docker's 403 for its pre-defined networks: the one class api_reply_ctr_error does
-     * not map (an EPERM elsewhere stays a 500) */
-    if (err->errnum == EPERM) {
-        api_reply_error(r, 403, "%s", err->msg);
-        ctr_error_free(&err);
-        return 0;
-    }
-    return api_reply_ctr_error(r, &err);
+    if (dmn_network_remove(r->d, r->params[0], &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, 204);
 }
 
 struct prune_ctx {

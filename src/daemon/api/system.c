@@ -207,6 +207,15 @@ int api_handle_sys_stop(struct api_req *r)
     return api_reply_empty(r, 204);
 }
 
+/* A container of /system/df: its list summary with SizeRw (under d->lock). */
+static void df_container(struct dmn *d, struct dmn_container *c, void *ctx)
+{
+    json_t *s = dmn_container_summary_json(d, c);
+    json_object_set_new(s, "SizeRw", json_integer((json_int_t)dmn_disk_usage(c->bundle)));
+    json_object_set_new(s, "SizeRootFs", json_integer(0));
+    json_array_append_new(ctx, s);
+}
+
 /* Docker's GET /system/df: images (summaries with their container count),
  * containers (with SizeRw = their bundle's allocated bytes). */
 int api_handle_df(struct api_req *r)
@@ -230,18 +239,7 @@ int api_handle_df(struct api_req *r)
                                         "VirtualSize", (json_int_t)v[i].img.size, "Labels",
                                         "Containers", (json_int_t)v[i].containers));
     dmn_images_free(v, n);
-    /* the shapes of the container list (shapes.c), under d->lock as they read the state */
-    pthread_mutex_lock(&d->lock);
-    for (size_t i = 0; i < d->n_ctrs; i++) {
-        if (d->ctrs[i]->creating)
-            continue;
-        json_t *s = dmn_container_summary_json(d, d->ctrs[i]);
-        json_object_set_new(s, "SizeRw",
-                            json_integer((json_int_t)dmn_disk_usage(d->ctrs[i]->bundle)));
-        json_object_set_new(s, "SizeRootFs", json_integer(0));
-        json_array_append_new(ctrs, s);
-    }
-    pthread_mutex_unlock(&d->lock);
+    dmn_system_containers(d, df_container, ctrs);
     return api_reply_json(r, 200,
                           json_pack("{s:I,s:o,s:o,s:[],s:[]}", "LayersSize",
                                     (json_int_t)dmn_disk_usage(content), "Images", images,
