@@ -262,11 +262,11 @@ static int load_named(struct dmn *d, const char *layout, char **tags, char ***na
 {
     cleanup_strv char **got = NULL;
     const char *first = tags && tags[0] ? tags[0] : NULL;
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     int r = imgstore_load_layout(d->images, layout, first, &got, err);
     for (size_t i = 1; r == 0 && tags && tags[i]; i++)
         r = imgstore_tag(d->images, first, tags[i], err);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     if (r < 0)
         return -1;
     for (size_t i = 0; got && got[i]; i++)
@@ -485,11 +485,11 @@ int dmn_archive_save(struct dmn *d, char *const *refs, int fd, ctr_error_t *err)
         ctr_fail(err, 0, "tar: %s", archive_error_string(a));
         goto out;
     }
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     for (size_t i = 0; refs[i]; i++) {
         struct imgstore_image img = {0};
         if (imgstore_resolve(d->images, refs[i], &img, err) < 0) {
-            pthread_mutex_unlock(&d->img_lock);
+            dmn_img_unlock(d);
             goto out;
         }
         cleanup_free char *mpath = imgstore_blob_path(d->images, img.manifest_digest);
@@ -529,11 +529,11 @@ int dmn_archive_save(struct dmn *d, char *const *refs, int fd, ctr_error_t *err)
                               "RepoTags", tags, "Layers", layers));
         imgstore_image_release(&img);
         if (r < 0) {
-            pthread_mutex_unlock(&d->img_lock);
+            dmn_img_unlock(d);
             goto out;
         }
     }
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     json_t *index = json_pack("{s:i,s:s,s:O}", "schemaVersion", 2, "mediaType", OCI_MT_INDEX,
                               "manifests", manifests);
     char *ix = json_dumps(index, JSON_COMPACT), *mj = json_dumps(docker, JSON_COMPACT);

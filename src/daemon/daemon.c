@@ -85,14 +85,14 @@ static int64_t real_ns(void)
 
 static void stop_all(struct dmn *d)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     size_t n = d->n_ctrs;
     struct dmn_container **v = ctr_xcalloc(n + 1, sizeof(*v));
     for (size_t i = 0; i < n; i++) {
         v[i] = d->ctrs[i];
         v[i]->refs++;
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     for (size_t i = 0; i < n; i++) {
         ctr_error_t err = NULL;
         if (dmn_container_stop(d, v[i], d->stop_timeout, &err) < 0) {
@@ -203,9 +203,9 @@ out:
     if (http) {
         /* Stop accepting; streams still running end with the process. */
         unlink(cfg->socket);
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         pthread_cond_broadcast(&d->cond);
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         if (atomic_load(&d->streams) == 0)
             api_http_stop(http);
     }

@@ -43,14 +43,14 @@ static void names_of(struct imgstore_entry *e, size_t n, struct dmn_image *out)
 static size_t containers_using(struct dmn *d, const char *digest, char *first_id)
 {
     size_t n = 0;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < d->n_ctrs; i++) {
         if (d->ctrs[i]->image_id && strcmp(d->ctrs[i]->image_id, digest) == 0) {
             if (n++ == 0 && first_id)
                 snprintf(first_id, 65, "%s", d->ctrs[i]->id);
         }
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return n;
 }
 
@@ -102,9 +102,9 @@ int dmn_images_list(struct dmn *d, bool count_containers, struct dmn_image **out
     struct imgstore_entry *e = NULL;
     size_t n = 0, k = 0;
 
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     if (imgstore_list(d->images, &e, &n, err) < 0) {
-        pthread_mutex_unlock(&d->img_lock);
+        dmn_img_unlock(d);
         return -1;
     }
     struct dmn_image *v = ctr_xcalloc(n + 1, sizeof(*v));
@@ -126,7 +126,7 @@ int dmn_images_list(struct dmn *d, bool count_containers, struct dmn_image **out
             v[k].containers = containers_using(d, e[i].digest, NULL);
         k++;
     }
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     imgstore_entries_free(e, n);
     *out = v;
     *n_out = k;
@@ -137,9 +137,9 @@ int dmn_images_list(struct dmn *d, bool count_containers, struct dmn_image **out
  * not a reference. */
 static int resolve(struct dmn *d, const char *ref, struct imgstore_image *img, ctr_error_t *err)
 {
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     int rc = imgstore_resolve(d->images, ref, img, err);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     if (rc == 0)
         return 0;
     if ((*err)->errnum == ENOENT) {
@@ -165,10 +165,10 @@ int dmn_image_get(struct dmn *d, const char *ref, struct dmn_image *out, ctr_err
     memset(out, 0, sizeof(*out));
     if (resolve(d, ref, &out->img, err) < 0)
         return -1;
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     if (imgstore_list(d->images, &e, &n, &e2) < 0)
         ctr_error_free(&e2);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     names_of(e, n, out);
     imgstore_entries_free(e, n);
     return 0;
@@ -178,14 +178,14 @@ int dmn_image_get(struct dmn *d, const char *ref, struct dmn_image *out, ctr_err
 static int gc_store(struct dmn *d, struct imgstore_gc_result *out, ctr_error_t *err)
 {
     cleanup_strv char **in_use = ctr_xcalloc(1, sizeof(char *));
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < d->n_ctrs; i++)
         if (d->ctrs[i]->image_id)
             ctr_strv_append(&in_use, d->ctrs[i]->image_id);
-    pthread_mutex_unlock(&d->lock);
-    pthread_mutex_lock(&d->img_lock);
+    dmn_unlock(d);
+    dmn_img_lock(d);
     int rc = imgstore_gc(d->images, (const char *const *)in_use, out, err);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     if (rc == 0)
         log_info("image store gc: %zu blobs, %zu snapshots, %llu bytes freed", out->blobs_removed,
                  out->snapshots_removed, (unsigned long long)out->bytes_freed);
@@ -208,9 +208,9 @@ int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_imag
     bool by_name = img.name != NULL;
     cleanup_free char *name = img.name ? ctr_xstrdup(img.name) : NULL;
     imgstore_image_release(&img);
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     if (imgstore_list(d->images, &e, &n, err) < 0) {
-        pthread_mutex_unlock(&d->img_lock);
+        dmn_img_unlock(d);
         return -1;
     }
     /* The image goes with its last tag; repo@digest names go with it (docker's
@@ -221,7 +221,7 @@ int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_imag
                   (!by_name || strcmp(e[i].name, name) != 0);
     bool last = !by_name || others == 0;
     if (last && !force && containers_using(d, digest, user) > 0) {
-        pthread_mutex_unlock(&d->img_lock);
+        dmn_img_unlock(d);
         imgstore_entries_free(e, n);
         return dmn_fail(err, EBUSY,
                         "conflict: unable to remove repository reference \"%s\" (must force) - "
@@ -237,7 +237,7 @@ int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_imag
         if (rc == 0)
             change_add(&ch, &nch, f, NULL);
     }
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     imgstore_entries_free(e, n);
     if (rc < 0) {
         dmn_image_changes_free(ch, nch);
@@ -250,13 +250,13 @@ int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_imag
             dmn_image_changes_free(ch, nch);
             return -1;
         }
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         dmn_event_emit_locked(d, "image", "delete", digest, json_pack("{s:s}", "name", ref));
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
     } else {
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         dmn_event_emit_locked(d, "image", "untag", digest, json_pack("{s:s}", "name", ref));
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
     }
     *out = ch;
     *n_out = nch;
@@ -277,15 +277,15 @@ int dmn_image_tag(struct dmn *d, const char *ref, const char *repo, const char *
         (*err)->errnum = EINVAL;
         return -1;
     }
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     int rc = imgstore_tag(d->images, img.manifest_digest, norm, err);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     if (rc == 0) {
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         cleanup_free char *f = dmn_image_familiar(norm);
         dmn_event_emit_locked(d, "image", "tag", img.manifest_digest,
                               json_pack("{s:s}", "name", f));
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
     }
     imgstore_image_release(&img);
     return rc;
@@ -303,9 +303,9 @@ int dmn_image_load(struct dmn *d, const char *tar_path, char ***loaded, ctr_erro
     for (size_t i = 0; names[i]; i++) {
         cleanup_free char *f = dmn_image_familiar(names[i]);
         ctr_strv_append(&out, f);
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         dmn_event_emit_locked(d, "image", "load", names[i], json_pack("{s:s}", "name", f));
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
     }
     *loaded = out;
     return 0;
@@ -342,7 +342,7 @@ int dmn_images_prune(struct dmn *d, bool all, struct dmn_image_change **out, siz
     size_t nch = 0;
 
     json_t *done = json_object();
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     int rc = imgstore_list(d->images, &e, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *dg = e[i].digest;
@@ -363,7 +363,7 @@ int dmn_images_prune(struct dmn *d, bool all, struct dmn_image_change **out, siz
         }
         change_add(&ch, &nch, NULL, dg);
     }
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     imgstore_entries_free(e, n);
     json_decref(done);
     if (rc == 0)

@@ -28,7 +28,7 @@ void dmn_networks_free(struct dmn_network *v, size_t n)
 /* The containers with an address on the network (creating ones excepted). */
 static void members_of(struct dmn *d, struct dmn_network *n)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < d->n_ctrs; i++) {
         struct dmn_container *c = d->ctrs[i];
         if (c->creating)
@@ -47,7 +47,7 @@ static void members_of(struct dmn *d, struct dmn_network *n)
             m->prefix = ep->prefix;
         }
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }
 
 /* Names of the containers attached to a network, ", "-separated; NULL when none
@@ -116,7 +116,7 @@ int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char 
 {
     struct net_network nw = {0};
 
-    pthread_mutex_lock(&d->net_lock);
+    dmn_net_lock(d);
     if (dmn_networks_check(d, err) < 0 ||
         net_network_create(d->cfg.root, spec->name, spec->subnet, spec->internal,
                            (char **)spec->labels, &nw, err) < 0)
@@ -136,20 +136,20 @@ int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char 
         log_error("%s", e3->msg); /* the network works without names */
         ctr_error_free(&e3);
     }
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_net_unlock(d);
     char sub[NET_CIDR_STRLEN];
     net_cidr_format(&nw.subnet, sub, sizeof(sub));
     log_info("network %s created: subnet %s, bridge %s%s", nw.name, sub, nw.bridge,
              nw.internal ? ", internal" : "");
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     dmn_event_emit_locked(d, "network", "create", nw.id,
                           json_pack("{s:s,s:s}", "name", nw.name, "type", "bridge"));
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     *id = ctr_xstrdup(nw.id);
     net_network_release(&nw);
     return 0;
 fail:
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_net_unlock(d);
     net_network_release(&nw);
     return -1;
 }
@@ -163,9 +163,9 @@ static int remove_network(struct dmn *d, const struct net_network *nw, ctr_error
     if (strcmp(nw->name, NET_DEFAULT_NAME) == 0)
         return dmn_fail(err, DMN_EFORBIDDEN, "%s is a pre-defined network and cannot be removed",
                         nw->name);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     cleanup_free char *users = users_locked(d, nw->id);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (users)
         return dmn_fail(err, EBUSY,
                         "error while removing network: network %s id %s has active endpoints "
@@ -177,10 +177,10 @@ static int remove_network(struct dmn *d, const struct net_network *nw, ctr_error
     if (dmn_networks_apply_nft(d, err) < 0)
         return ctr_error_wrap(err, "network %s removed, but its nft rules stay", nw->name);
     log_info("network %s removed (bridge %s deleted)", nw->name, nw->bridge);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     dmn_event_emit_locked(d, "network", "destroy", nw->id,
                           json_pack("{s:s,s:s}", "name", nw->name, "type", "bridge"));
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return 0;
 }
 
@@ -188,11 +188,11 @@ int dmn_network_remove(struct dmn *d, const char *ref, ctr_error_t *err)
 {
     struct net_network nw = {0};
 
-    pthread_mutex_lock(&d->net_lock);
+    dmn_net_lock(d);
     int ret = load_network(d, ref, &nw, err);
     if (ret == 0)
         ret = remove_network(d, &nw, err);
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_net_unlock(d);
     net_network_release(&nw);
     return ret;
 }
@@ -203,18 +203,18 @@ int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw
     struct net_network *v = NULL;
     size_t n = 0;
 
-    pthread_mutex_lock(&d->net_lock);
+    dmn_net_lock(d);
     if (net_network_list(d->cfg.root, &v, &n, err) < 0) {
-        pthread_mutex_unlock(&d->net_lock);
+        dmn_net_unlock(d);
         return -1;
     }
     char **out = ctr_xcalloc(1, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].name, NET_DEFAULT_NAME) == 0 || !match(&v[i], ctx))
             continue;
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         cleanup_free char *users = users_locked(d, v[i].id);
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         if (users)
             continue;
         ctr_error_t e = NULL;
@@ -225,7 +225,7 @@ int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw
         }
         ctr_strv_append(&out, v[i].name);
     }
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_net_unlock(d);
     net_network_list_free(v, n);
     *deleted = out;
     return 0;
@@ -239,13 +239,13 @@ static struct dmn_container *stopped_container(struct dmn *d, const char *ref, c
     struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
         return NULL;
-    pthread_mutex_lock(&c->op_lock);
-    pthread_mutex_lock(&d->lock);
+    dmn_op_lock(c);
+    dmn_lock(d);
     bool running = c->status == DMN_RUNNING || c->status == DMN_STARTING;
     bool gone = c->removed || c->status == DMN_REMOVING;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     if (running || gone) {
-        pthread_mutex_unlock(&c->op_lock);
+        dmn_op_unlock(c);
         if (running)
             dmn_fail(err, EBUSY,
                      "container %s is running: stop it to change its networks (a VM cannot add "
@@ -262,12 +262,12 @@ static struct dmn_container *stopped_container(struct dmn *d, const char *ref, c
 static void save_and_event(struct dmn *d, struct dmn_container *c, const struct net_network *nw,
                            const char *action)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     dmn_container_save_locked(d, c, NULL);
     dmn_event_emit_locked(
         d, "network", action, nw->id,
         json_pack("{s:s,s:s,s:s}", "container", c->id, "name", nw->name, "type", "bridge"));
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }
 
 int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
@@ -279,7 +279,7 @@ int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
     if (c == NULL)
         return -1;
     const char *nm = json_string_value(json_object_get(c->host_config, "NetworkMode"));
-    pthread_mutex_lock(&d->net_lock);
+    dmn_net_lock(d);
     if (nm && strcmp(nm, "none") == 0)
         dmn_fail(err, EBUSY, "container %s uses network `none`: it cannot join a network", c->name);
     else if (load_network(d, network, &nw, err) < 0)
@@ -290,13 +290,13 @@ int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
         if (dmn_netconf_rewrite(c, &e2) < 0)
             ctr_error_free(&e2);
     }
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_net_unlock(d);
     bool ok = *err == NULL;
     if (ok) {
         save_and_event(d, c, &nw, "connect");
         log_info("container %.12s connected to network %s", c->id, nw.name);
     }
-    pthread_mutex_unlock(&c->op_lock);
+    dmn_op_unlock(c);
     dmn_container_put(d, c);
     net_network_release(&nw);
     return ok ? 0 : -1;
@@ -310,7 +310,7 @@ int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_r
 
     if (c == NULL)
         return -1;
-    pthread_mutex_lock(&d->net_lock);
+    dmn_net_lock(d);
     if (load_network(d, network, &nw, err) == 0) {
         size_t i;
         for (i = 0; i < c->n_eps && strcmp(c->eps[i].net_id, nw.id) != 0; i++)
@@ -330,8 +330,8 @@ int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_r
             log_info("container %.12s disconnected from network %s", c->id, nw.name);
         }
     }
-    pthread_mutex_unlock(&d->net_lock);
-    pthread_mutex_unlock(&c->op_lock);
+    dmn_net_unlock(d);
+    dmn_op_unlock(c);
     dmn_container_put(d, c);
     net_network_release(&nw);
     return *err ? -1 : 0;

@@ -182,7 +182,7 @@ int dmn_netconf_attach(struct dmn *d, struct dmn_container *c, const struct dmn_
     if (rq->none)
         goto done;
     /* a network being removed meanwhile sees c (in the table, creating) once this ends */
-    pthread_mutex_lock(&d->net_lock);
+    dmn_net_lock(d);
     if (dmn_networks_check(d, err) < 0)
         goto fail;
     for (size_t i = 0; i < rq->n_networks; i++) {
@@ -198,13 +198,13 @@ int dmn_netconf_attach(struct dmn *d, struct dmn_container *c, const struct dmn_
     }
     if (rq->n_ports && reserve_ports(rq, &ports, err) < 0)
         goto fail;
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     c->eps = eps;
     c->n_eps = n;
     c->ports = ports;
     c->n_ports = ports ? rq->n_ports : 0;
-    pthread_mutex_unlock(&d->lock);
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_unlock(d);
+    dmn_net_unlock(d);
     return 0;
 done:
     c->eps = eps;
@@ -213,7 +213,7 @@ fail:
     for (size_t j = 0; j < n; j++)
         release_one(d, c->id, &eps[j]);
     dmn_endpoints_free(eps, n);
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_net_unlock(d);
     return -1;
 }
 
@@ -244,16 +244,16 @@ int dmn_netconf_join(struct dmn *d, struct dmn_container *c, const char *network
             return -1;
         }
     }
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     c->eps = ctr_xrealloc(c->eps, (c->n_eps + 1) * sizeof(*c->eps));
     c->eps[c->n_eps++] = ep;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return 0;
 }
 
 void dmn_netconf_release(struct dmn *d, struct dmn_container *c, const char *net_id)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < c->n_eps;) {
         if (net_id && strcmp(c->eps[i].net_id, net_id) != 0) {
             i++;
@@ -262,10 +262,10 @@ void dmn_netconf_release(struct dmn *d, struct dmn_container *c, const char *net
         struct dmn_endpoint ep = c->eps[i];
         memmove(&c->eps[i], &c->eps[i + 1], (c->n_eps - i - 1) * sizeof(*c->eps));
         c->n_eps--;
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         release_one(d, c->id, &ep);
         endpoint_release(&ep);
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }

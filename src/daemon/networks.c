@@ -36,7 +36,7 @@ static size_t dns_lookup(void *ctx, const char *name, uint32_t *addrs, size_t ma
     struct dmn *d = s->d;
     size_t n = 0;
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < d->n_ctrs && n < max; i++) {
         struct dmn_container *c = d->ctrs[i];
         uint32_t a;
@@ -45,7 +45,7 @@ static size_t dns_lookup(void *ctx, const char *name, uint32_t *addrs, size_t ma
         if (dmn_netconf_has_name(c, s->net_id, name, &a))
             addrs[n++] = a;
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     return n;
 }
 
@@ -145,12 +145,12 @@ static void ipam_collect(struct dmn *d, const struct net_network *nw)
     }
     for (size_t i = 0; i < n; i++) {
         bool known = false;
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         for (size_t j = 0; j < d->n_ctrs && !known; j++)
             for (size_t k = 0; k < d->ctrs[j]->n_eps && !known; k++)
                 known = strcmp(d->ctrs[j]->id, e[i].owner) == 0 &&
                         strcmp(d->ctrs[j]->eps[k].net_id, nw->id) == 0;
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
         if (known)
             continue;
         char a[NET_IP_STRLEN];
@@ -209,14 +209,14 @@ void dmn_networks_init(struct dmn *d)
     const char *up = getenv("CONTAINER_DNS_UPSTREAM");
 
     d->dns_upstream = ctr_xstrdup(up && *up ? up : "/etc/resolv.conf");
-    pthread_mutex_lock(&d->net_lock);
+    dmn_net_lock(d);
     if (setup_all(d, &err) < 0) {
         d->net_error = ctr_error_take_msg(&err);
         log_error("networking is unavailable: %s; only `--network none` containers can be "
                   "created",
                   d->net_error);
     }
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_net_unlock(d);
 }
 
 void dmn_networks_shutdown(struct dmn *d)
@@ -226,13 +226,13 @@ void dmn_networks_shutdown(struct dmn *d)
     ctr_error_t err = NULL;
     bool running = false;
 
-    pthread_mutex_lock(&d->net_lock);
+    dmn_net_lock(d);
     dmn_dns_stop(d, NULL);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < d->n_ctrs; i++)
         running =
             running || d->ctrs[i]->status == DMN_RUNNING || d->ctrs[i]->status == DMN_STARTING;
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     /* Running containers keep their bridges and NAT after the daemon; otherwise
      * nothing of ours stays on the host (the next start makes it all again). */
     if (!running && d->net_error == NULL) {
@@ -251,5 +251,5 @@ void dmn_networks_shutdown(struct dmn *d)
             ctr_error_free(&err);
         }
     }
-    pthread_mutex_unlock(&d->net_lock);
+    dmn_net_unlock(d);
 }

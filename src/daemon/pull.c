@@ -57,9 +57,9 @@ int dmn_image_pull(struct dmn *d, const char *refstr, const struct dmn_xfer_opts
     xfer_status(&x, ref.tag ? "Pulling from" : "Pulling", ref.path);
     if (xfer_client(&x, ref.domain, &cl, err) < 0)
         goto out;
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     rc = registry_pull_image(cl, &ref, xo->platform ? &plat : NULL, d->images, &res, err);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     if (rc == 0) {
         cleanup_free char *full = oci_ref_string(&ref);
         cleanup_free char *dg = ctr_xasprintf("Digest: %s", res.index_digest);
@@ -77,9 +77,9 @@ int dmn_image_pull(struct dmn *d, const char *refstr, const struct dmn_xfer_opts
             xfer_status(&x, w, NULL);
         }
         xfer_status(&x, st, NULL);
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         dmn_event_emit_locked(d, "image", "pull", full, NULL);
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
     }
 out:
     registry_pull_result_free(&res);
@@ -102,14 +102,14 @@ static int push_one(struct xfer *x, const char *name, ctr_error_t *err)
     if (oci_ref_parse(name, &ref, err) < 0)
         return -1;
     if (xfer_client(x, ref.domain, &cl, err) == 0) {
-        pthread_mutex_lock(&d->img_lock);
+        dmn_img_lock(d);
         rc = registry_push_image(cl, &ref, d->images, name, NULL, &pushed, err);
         if (rc == 0) {
             blob = imgstore_blob_path(d->images, pushed);
             if (stat(blob, &sb) < 0)
                 sb.st_size = 0;
         }
-        pthread_mutex_unlock(&d->img_lock);
+        dmn_img_unlock(d);
     }
     if (rc == 0) {
         const char *tag = ref.tag ? ref.tag : ref.digest;
@@ -117,9 +117,9 @@ static int push_one(struct xfer *x, const char *name, ctr_error_t *err)
             ctr_xasprintf("%s: digest: %s size: %lld", tag, pushed, (long long)sb.st_size);
         xfer_status(x, line, NULL);
         x->sink->pushed(x->sink->ctx, tag, pushed, (uint64_t)sb.st_size);
-        pthread_mutex_lock(&d->lock);
+        dmn_lock(d);
         dmn_event_emit_locked(d, "image", "push", name, NULL);
-        pthread_mutex_unlock(&d->lock);
+        dmn_unlock(d);
     }
     registry_client_free(cl);
     oci_ref_release(&ref);
@@ -159,9 +159,9 @@ int dmn_image_push_names(struct dmn *d, const char *ref, char ***out, ctr_error_
     cleanup_free char *full = oci_ref_string(&r), *repo = oci_ref_repo(&r);
     oci_ref_release(&r);
     char **names = ctr_xcalloc(1, sizeof(char *));
-    pthread_mutex_lock(&d->img_lock);
+    dmn_img_lock(d);
     int rc = imgstore_list(d->images, &e, &n, err);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     if (rc < 0) {
         ctr_strv_free(names);
         return -1;

@@ -51,7 +51,7 @@ void dmn_system_counts(struct dmn *d, struct dmn_counts *out)
     size_t n = 0;
     ctr_error_t err = NULL;
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < d->n_ctrs; i++) {
         if (d->ctrs[i]->creating)
             continue;
@@ -61,11 +61,11 @@ void dmn_system_counts(struct dmn *d, struct dmn_counts *out)
         else
             out->stopped++;
     }
-    pthread_mutex_unlock(&d->lock);
-    pthread_mutex_lock(&d->img_lock);
+    dmn_unlock(d);
+    dmn_img_lock(d);
     if (imgstore_list(d->images, &e, &n, &err) < 0)
         ctr_error_free(&err);
-    pthread_mutex_unlock(&d->img_lock);
+    dmn_img_unlock(d);
     /* images are distinct manifests */
     for (size_t i = 0; i < n; i++) {
         size_t k;
@@ -83,7 +83,7 @@ void dmn_system_usage(struct dmn *d, struct dmn_usage *out)
 
     memset(out, 0, sizeof(*out));
     dmn_system_counts(d, &out->counts);
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     size_t n = d->n_ctrs;
     char **bundles = ctr_xcalloc(n + 1, sizeof(char *));
     bool *active = ctr_xcalloc(n + 1, sizeof(bool));
@@ -91,7 +91,7 @@ void dmn_system_usage(struct dmn *d, struct dmn_usage *out)
         bundles[i] = ctr_xstrdup(d->ctrs[i]->bundle ? d->ctrs[i]->bundle : "");
         active[i] = d->ctrs[i]->status == DMN_RUNNING;
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     for (size_t i = 0; i < n; i++) {
         uint64_t s = dmn_disk_usage(bundles[i]);
         out->containers += s;
@@ -109,11 +109,11 @@ void dmn_system_containers(struct dmn *d,
                            void (*emit)(struct dmn *d, struct dmn_container *c, void *ctx),
                            void *ctx)
 {
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < d->n_ctrs; i++)
         if (!d->ctrs[i]->creating)
             emit(d, d->ctrs[i], ctx);
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
 }
 
 void dmn_file_info(const char *path, bool digest, struct dmn_file_info *out)

@@ -94,9 +94,9 @@ void dmn_anonymous_volumes_remove(struct dmn *d, char *const *names)
         if (bundle_volume_remove(d->cfg.root, names[i], &e) < 0)
             log_warn("remove anonymous volume `%s`: %s", names[i], e->msg);
         else {
-            pthread_mutex_lock(&d->lock);
+            dmn_lock(d);
             dmn_event_emit_locked(d, "volume", "destroy", names[i], NULL);
-            pthread_mutex_unlock(&d->lock);
+            dmn_unlock(d);
         }
     }
 }
@@ -107,14 +107,14 @@ static char **volume_users(struct dmn *d, const char *mountpoint)
     char **users = ctr_xcalloc(1, sizeof(char *));
     char **bundles = ctr_xcalloc(1, sizeof(char *)), **names = ctr_xcalloc(1, sizeof(char *));
 
-    pthread_mutex_lock(&d->lock);
+    dmn_lock(d);
     for (size_t i = 0; i < d->n_ctrs; i++) {
         if (d->ctrs[i]->removed || d->ctrs[i]->bundle == NULL)
             continue;
         ctr_strv_append(&bundles, d->ctrs[i]->bundle);
         ctr_strv_append(&names, d->ctrs[i]->name ? d->ctrs[i]->name : d->ctrs[i]->id);
     }
-    pthread_mutex_unlock(&d->lock);
+    dmn_unlock(d);
     for (size_t i = 0; bundles[i]; i++) {
         struct bundle_config cfg = {0};
         cleanup_error ctr_error_t e = NULL;
