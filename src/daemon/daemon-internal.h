@@ -496,7 +496,7 @@ struct dmn_netreq {
     struct net_port_binding *ports; /* host_port 0: any free one (picked at create) */
     size_t n_ports;
 };
-/* Made by dmn_netreq_parse (api/api.h). */
+/* Made by api_netreq_parse (api/api.h). */
 void dmn_netreq_release(struct dmn_netreq *rq);
 /* netbundle.c: an ExtraHosts entry, "name:ip" (docker) or "name=ip"; ip may be
  * `host-gateway`. */

@@ -74,7 +74,7 @@ static void expect_type_error(const char *json, const char *needle)
     json_t *j = json_loads(json, 0, NULL);
     ctr_error_t err = NULL;
     assert_non_null(j);
-    assert_int_equal(dmn_config_check_types(j, &err), -1);
+    assert_int_equal(api_config_check_types(j, &err), -1);
     assert_non_null(err);
     assert_int_equal(err->errnum, EINVAL);
     if (strstr(err->msg, needle) == NULL)
@@ -88,7 +88,7 @@ static void expect_types_ok(const char *json)
     json_t *j = json_loads(json, 0, NULL);
     ctr_error_t err = NULL;
     assert_non_null(j);
-    if (dmn_config_check_types(j, &err) < 0)
+    if (api_config_check_types(j, &err) < 0)
         fail_msg("%s: %s", json, err->msg);
     json_decref(j);
 }
@@ -153,16 +153,16 @@ static void test_exec_config(void **state)
 {
     ctr_error_t err = NULL;
     json_t *j = json_loads("{\"Cmd\":[\"true\"],\"Env\":\"A=1\"}", 0, NULL);
-    assert_int_equal(dmn_exec_config_check(j, &err), -1);
+    assert_int_equal(api_exec_config_check(j, &err), -1);
     assert_non_null(strstr(err->msg, "`Env`"));
     ctr_error_free(&err);
     json_decref(j);
     j = json_loads("{\"Cmd\":[\"true\"],\"Env\":[\"A=1\"],\"WorkingDir\":\"/\"}", 0, NULL);
-    assert_int_equal(dmn_exec_config_check(j, &err), 0);
+    assert_int_equal(api_exec_config_check(j, &err), 0);
     json_decref(j);
     /* what the docker CLI sends: empty WorkingDir and User are none */
     j = json_loads("{\"Cmd\":[\"true\"],\"WorkingDir\":\"\",\"User\":\"\"}", 0, NULL);
-    if (dmn_exec_config_check(j, &err) < 0)
+    if (api_exec_config_check(j, &err) < 0)
         fail_msg("%s", err->msg);
     json_decref(j);
 }

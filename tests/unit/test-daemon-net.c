@@ -20,7 +20,7 @@ static int parse(const char *json, struct dmn_netreq *rq, ctr_error_t *err)
     json_t *body = json_loads(json, 0, &je);
     assert_non_null(body);
     memset(rq, 0, sizeof(*rq));
-    int r = dmn_netreq_parse(body, rq, err);
+    int r = api_netreq_parse(body, rq, err);
     json_decref(body);
     return r;
 }
@@ -305,18 +305,18 @@ static void test_save_load_names(void **state)
     assert_false(dmn_netconf_has_name(c, "nosuchnetwork", "web", &a));
 
     /* Docker shapes */
-    json_t *nets = dmn_netconf_networks_json(c);
+    json_t *nets = api_netconf_networks_json(c);
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(nets, "outer"), "IPAddress")),
         "192.168.64.7");
     json_decref(nets);
-    json_t *ports = dmn_netconf_ports_json(c);
+    json_t *ports = api_netconf_ports_json(c);
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(ports, "80/tcp"), 0), "HostIp")),
                         "0.0.0.0");
     json_decref(ports);
     c->status = DMN_EXITED; /* ports are shown while the shim holds them */
-    ports = dmn_netconf_ports_json(c);
+    ports = api_netconf_ports_json(c);
     assert_int_equal(json_object_size(ports), 0);
     json_decref(ports);
 

@@ -111,37 +111,37 @@ bool api_route_streams_upload(const char *method, const char *path);
 /* ---- request checks (validate.c): the JSON types Docker's Go structs take, EINVAL
  * naming the field ---- */
 /* A container config (Config and HostConfig). */
-int dmn_config_check_types(json_t *body, ctr_error_t *err);
+int api_config_check_types(json_t *body, ctr_error_t *err);
 /* An exec config (POST /containers/{id}/exec), and the size of its process. */
-int dmn_exec_config_check(json_t *body, ctr_error_t *err);
+int api_exec_config_check(json_t *body, ctr_error_t *err);
 /* A network config (POST /networks/create). */
-int dmn_network_config_check(json_t *body, ctr_error_t *err);
+int api_network_config_check(json_t *body, ctr_error_t *err);
 
 /* ---- a create's mounts and networks (mounts.c, netreq.c) and their Docker shapes
  * (mounts.c, netjson.c) ---- */
 /* HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs. */
-int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
+int api_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
                                 uint64_t *shm, ctr_error_t *err);
 /* Config.Volumes {"/path":{}}: anonymous volumes for paths no spec in *v covers. */
-int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
+int api_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
                                   ctr_error_t *err);
 /* Parse NetworkMode, NetworkingConfig.EndpointsConfig and HostConfig.PortBindings, and
  * check Dns/DnsSearch/DnsOptions/ExtraHosts (EINVAL naming the field). */
-int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err);
+int api_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err);
 /* One EndpointsConfig entry of network net (also connect's EndpointConfig): its aliases
  * (DNS names; NULL when none); static addresses, links, MACs → EINVAL. */
-int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err);
+int api_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err);
 /* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
-json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c);
+json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c);
 /* NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
-json_t *dmn_netconf_networks_json(struct dmn_container *c);
-json_t *dmn_netconf_ports_json(struct dmn_container *c);
-json_t *dmn_netconf_ports_list_json(struct dmn_container *c);
+json_t *api_netconf_networks_json(struct dmn_container *c);
+json_t *api_netconf_ports_json(struct dmn_container *c);
+json_t *api_netconf_ports_list_json(struct dmn_container *c);
 
 /* ---- container documents (shapes.c), under d->lock ---- */
-json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c);
-json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c);
-json_t *dmn_container_state_json(struct dmn_container *c);
+json_t *api_container_inspect_json(struct dmn *d, struct dmn_container *c);
+json_t *api_container_summary_json(struct dmn *d, struct dmn_container *c);
+json_t *api_container_state_json(struct dmn_container *c);
 
 /* files.c: X-Docker-Container-Path-Stat, base64 JSON {name,size,mode,mtime,linkTarget}
  * (caller frees). */

@@ -63,7 +63,7 @@ static bool list_match(struct dmn_container *c, void *ctx)
 
 static void list_emit(struct dmn *d, struct dmn_container *c, void *ctx)
 {
-    json_array_append_new(((struct list_ctx *)ctx)->out, dmn_container_summary_json(d, c));
+    json_array_append_new(((struct list_ctx *)ctx)->out, api_container_summary_json(d, c));
 }
 
 /* The first value of a filter key (before, since), NULL when absent. */
@@ -109,7 +109,7 @@ int api_handle_inspect(struct api_req *r)
     if (c == NULL)
         return api_reply_ctr_error(r, &err);
     dmn_lock(r->d);
-    json_t *j = dmn_container_inspect_json(r->d, c);
+    json_t *j = api_container_inspect_json(r->d, c);
     dmn_unlock(r->d);
     dmn_container_put(r->d, c);
     return api_reply_json(r, 200, j);

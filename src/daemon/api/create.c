@@ -345,8 +345,8 @@ static int parse_req(json_t *body, struct create_args *a, struct dmn_create_req 
         ctr_strv_append(&a->ulimits, u);
     }
     o->ulimits = a->ulimits;
-    if (dmn_mounts_from_host_config(hc, &a->mounts, &a->n_mounts, &o->shm_size, err) < 0 ||
-        dmn_mounts_add_config_volumes(json_object_get(body, "Volumes"), &a->mounts, &a->n_mounts,
+    if (api_mounts_from_host_config(hc, &a->mounts, &a->n_mounts, &o->shm_size, err) < 0 ||
+        api_mounts_add_config_volumes(json_object_get(body, "Volumes"), &a->mounts, &a->n_mounts,
                                       err) < 0)
         return -1;
     o->mounts = a->mounts;
@@ -402,8 +402,8 @@ int api_handle_create(struct api_req *r)
         name = ctr_xstrdup(qname[0] == '/' ? qname + 1 : qname);
     }
     rq.name = name;
-    if (dmn_config_check_types(body, &err) < 0 || check_fields(body, &err) < 0 ||
-        dmn_netreq_parse(body, &rq.net, &err) < 0) {
+    if (api_config_check_types(body, &err) < 0 || check_fields(body, &err) < 0 ||
+        api_netreq_parse(body, &rq.net, &err) < 0) {
         bad_request(&err);
         goto fail;
     }

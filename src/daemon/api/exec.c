@@ -12,7 +12,7 @@ int api_handle_exec_create(struct api_req *r)
     json_t *body = api_body_json(r, &err);
     if (body == NULL)
         return api_reply_ctr_error(r, &err);
-    if (dmn_exec_config_check(body, &err) < 0) { /* validate.c: types and limits */
+    if (api_exec_config_check(body, &err) < 0) { /* validate.c: types and limits */
         json_decref(body);
         return api_reply_ctr_error(r, &err);
     }

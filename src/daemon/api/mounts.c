@@ -62,7 +62,7 @@ static int mount_object(json_t *m, size_t i, struct bundle_mount_spec *out, ctr_
     return 0;
 }
 
-int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
+int api_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
                                 uint64_t *shm, ctr_error_t *err)
 {
     struct bundle_mount_spec *v = NULL;
@@ -115,7 +115,7 @@ int dmn_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size
     return 0;
 }
 
-int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
+int api_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
                                   ctr_error_t *err)
 {
     const char *k;
@@ -142,7 +142,7 @@ int dmn_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v,
     return 0;
 }
 
-json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c)
+json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c)
 {
     struct bundle_mount_spec *m = NULL;
     size_t n = 0;
@@ -151,7 +151,7 @@ json_t *dmn_container_mounts_json(struct dmn *d, struct dmn_container *c)
     json_t *arr = json_array();
 
     if (c->host_config == NULL ||
-        dmn_mounts_from_host_config(c->host_config, &m, &n, &shm, &err) < 0)
+        api_mounts_from_host_config(c->host_config, &m, &n, &shm, &err) < 0)
         return arr;
     for (size_t i = 0; i < n; i++) {
         if (m[i].type == BUNDLE_MOUNT_VOLUME && m[i].source == NULL)

@@ -48,7 +48,7 @@ static json_t *dns_names(struct dmn_container *c, const struct dmn_endpoint *ep)
     return a;
 }
 
-json_t *dmn_netconf_networks_json(struct dmn_container *c)
+json_t *api_netconf_networks_json(struct dmn_container *c)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < c->n_eps; i++) {
@@ -70,7 +70,7 @@ json_t *dmn_netconf_networks_json(struct dmn_container *c)
 }
 
 /* Published ports while the container runs (the shim holds them), as docker. */
-json_t *dmn_netconf_ports_json(struct dmn_container *c)
+json_t *api_netconf_ports_json(struct dmn_container *c)
 {
     json_t *o = json_object();
     if (c->status != DMN_RUNNING)
@@ -90,7 +90,7 @@ json_t *dmn_netconf_ports_json(struct dmn_container *c)
     return o;
 }
 
-json_t *dmn_netconf_ports_list_json(struct dmn_container *c)
+json_t *api_netconf_ports_list_json(struct dmn_container *c)
 {
     json_t *a = json_array();
     if (c->status != DMN_RUNNING)

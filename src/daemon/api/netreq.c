@@ -56,7 +56,7 @@ static void add_network(struct dmn_netreq *rq, const char *name, char **aliases)
     rq->n_networks++;
 }
 
-int dmn_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err)
+int api_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err)
 {
     *aliases = NULL;
     if (ep == NULL || json_is_null(ep))
@@ -149,7 +149,7 @@ static bool extra_host_ok(const char *s)
     return ok;
 }
 
-int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
+int api_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
 {
     struct dmn_netreq rq = {0};
     json_t *hc = json_object_get(body, "HostConfig");
@@ -180,7 +180,7 @@ int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
     } else {
         if (*nm) {
             char **al = NULL;
-            if (dmn_endpoint_parse(nm, json_object_get(eps, nm), &al, err) < 0)
+            if (api_endpoint_parse(nm, json_object_get(eps, nm), &al, err) < 0)
                 goto fail;
             add_network(&rq, nm, al);
         }
@@ -193,7 +193,7 @@ int dmn_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
                          "networks");
                 goto fail;
             }
-            if (dmn_endpoint_parse(k, v, &al, err) < 0)
+            if (api_endpoint_parse(k, v, &al, err) < 0)
                 goto fail;
             add_network(&rq, k, al);
         }

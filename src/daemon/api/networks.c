@@ -202,7 +202,7 @@ int api_handle_network_create(struct api_req *r)
         json_decref(body);
         return api_reply_error(r, 400, "the network config must be a JSON object");
     }
-    if (dmn_network_config_check(body, &err) < 0 || create_checks(body, &subnet, &err) < 0) {
+    if (api_network_config_check(body, &err) < 0 || create_checks(body, &subnet, &err) < 0) {
         json_decref(body);
         return api_reply_ctr_error(r, &err);
     }
@@ -296,7 +296,7 @@ int api_handle_network_connect(struct api_req *r)
 
     if (body == NULL)
         return api_reply_ctr_error(r, &err);
-    if (dmn_endpoint_parse(r->params[0], json_object_get(body, "EndpointConfig"), &aliases, &err) <
+    if (api_endpoint_parse(r->params[0], json_object_get(body, "EndpointConfig"), &aliases, &err) <
         0) {
         json_decref(body);
         return api_reply_ctr_error(r, &err);

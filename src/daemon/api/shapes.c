@@ -76,7 +76,7 @@ static char *command_line(struct dmn_container *c)
     return s;
 }
 
-json_t *dmn_container_state_json(struct dmn_container *c)
+json_t *api_container_state_json(struct dmn_container *c)
 {
     cleanup_free char *started = dmn_time_rfc3339(c->started_ns);
     cleanup_free char *finished = dmn_time_rfc3339(c->finished_ns);
@@ -106,7 +106,7 @@ static const char *network_mode(struct dmn_container *c)
     return nm && *nm ? nm : "default";
 }
 
-json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c)
+json_t *api_container_summary_json(struct dmn *d, struct dmn_container *c)
 {
     cleanup_free char *name = ctr_xasprintf("/%s", c->name);
     cleanup_free char *cmd = command_line(c);
@@ -115,20 +115,20 @@ json_t *dmn_container_summary_json(struct dmn *d, struct dmn_container *c)
     return json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:s},s:{s:o},s:o}", "Id", c->id,
                      "Names", name, "Image", c->image, "ImageID", c->image_id ? c->image_id : "",
                      "Command", cmd, "Created", (json_int_t)(c->created_ns / 1000000000), "Ports",
-                     dmn_netconf_ports_list_json(c), "Labels",
+                     api_netconf_ports_list_json(c), "Labels",
                      labels ? json_incref(labels) : json_object(), "State",
                      dmn_status_name(c->status), "Status", st, "HostConfig", "NetworkMode",
-                     network_mode(c), "NetworkSettings", "Networks", dmn_netconf_networks_json(c),
-                     "Mounts", dmn_container_mounts_json(d, c));
+                     network_mode(c), "NetworkSettings", "Networks", api_netconf_networks_json(c),
+                     "Mounts", api_container_mounts_json(d, c));
 }
 
-json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
+json_t *api_container_inspect_json(struct dmn *d, struct dmn_container *c)
 {
     cleanup_free char *created = dmn_time_rfc3339(c->created_ns);
     cleanup_free char *name = ctr_xasprintf("/%s", c->name);
     cleanup_free char *logpath = ctr_xasprintf("%s/container.log", c->bundle);
     json_t *execs = json_array();
-    json_t *nets = dmn_netconf_networks_json(c);
+    json_t *nets = api_netconf_networks_json(c);
     /* the top-level address fields are the first network's, as docker's for `bridge` */
     json_t *first = c->n_eps ? json_object_get(nets, c->eps[0].net_name) : NULL;
     const char *ip = first ? json_string_value(json_object_get(first, "IPAddress")) : "";
@@ -148,13 +148,13 @@ json_t *dmn_container_inspect_json(struct dmn *d, struct dmn_container *c)
         "{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:O,"
         "s:{s:s,s:n},s:o,s:O,s:{s:s,s:s,s:b,s:o,s:s,s:n,s:n,s:s,s:s,s:i,s:s,s:i,s:s,s:o}}",
         "Id", c->id, "Created", created, "Path", c->path, "Args", dmn_strv_json(c->args), "State",
-        dmn_container_state_json(c), "Image", c->image_id ? c->image_id : "", "ResolvConfPath", "",
+        api_container_state_json(c), "Image", c->image_id ? c->image_id : "", "ResolvConfPath", "",
         "HostnamePath", "", "HostsPath", "", "LogPath", logpath, "Name", name, "RestartCount",
         c->restart_count, "Driver", "ext4", "Platform", "linux", "MountLabel", "", "ProcessLabel",
         "", "AppArmorProfile", "", "ExecIDs", execs, "HostConfig", c->host_config, "GraphDriver",
-        "Name", "ext4", "Data", "Mounts", dmn_container_mounts_json(d, c), "Config", c->config,
+        "Name", "ext4", "Data", "Mounts", api_container_mounts_json(d, c), "Config", c->config,
         "NetworkSettings", "Bridge", "", "SandboxID", "", "HairpinMode", 0, "Ports",
-        dmn_netconf_ports_json(c), "SandboxKey", "", "SecondaryIPAddresses",
+        api_netconf_ports_json(c), "SandboxKey", "", "SecondaryIPAddresses",
         "SecondaryIPv6Addresses", "EndpointID", epid, "Gateway", gw, "IPPrefixLen", prefix,
         "IPAddress", ip, "GlobalIPv6PrefixLen", 0, "MacAddress", mac, "Networks", nets);
 }

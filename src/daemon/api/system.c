@@ -210,7 +210,7 @@ int api_handle_sys_stop(struct api_req *r)
 /* A container of /system/df: its list summary with SizeRw (under d->lock). */
 static void df_container(struct dmn *d, struct dmn_container *c, void *ctx)
 {
-    json_t *s = dmn_container_summary_json(d, c);
+    json_t *s = api_container_summary_json(d, c);
     json_object_set_new(s, "SizeRw", json_integer((json_int_t)dmn_disk_usage(c->bundle)));
     json_object_set_new(s, "SizeRootFs", json_integer(0));
     json_array_append_new(ctx, s);

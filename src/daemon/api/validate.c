@@ -302,7 +302,7 @@ static int check_object_values(json_t *obj, const char *name, const char *prefix
     return 0;
 }
 
-int dmn_config_check_types(json_t *body, ctr_error_t *err)
+int api_config_check_types(json_t *body, ctr_error_t *err)
 {
     if (!json_is_object(body))
         return dmn_fail(err, EINVAL, "the container config must be a JSON object");
@@ -333,7 +333,7 @@ static const struct field network_fields[] = {
     {"ConfigFrom", F_OBJECT}, {NULL, 0},
 };
 
-int dmn_network_config_check(json_t *body, ctr_error_t *err)
+int api_network_config_check(json_t *body, ctr_error_t *err)
 {
     if (!json_is_object(body))
         return dmn_fail(err, EINVAL, "the network config must be a JSON object");
@@ -356,7 +356,7 @@ static const struct field exec_fields[] = {
     {NULL, 0},
 };
 
-int dmn_exec_config_check(json_t *body, ctr_error_t *err)
+int api_exec_config_check(json_t *body, ctr_error_t *err)
 {
     if (!json_is_object(body))
         return dmn_fail(err, EINVAL, "the exec config must be a JSON object");
