@@ -516,6 +516,12 @@ int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_erro
 /* Load, fill, save the bundle config of c. */
 int dmn_netconf_rewrite(struct dmn_container *c, ctr_error_t *err);
 void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
+/* An address as a string (caller frees); a binding's host address, "0.0.0.0" for every
+ * one, as the shim and Docker show it; the container's Config.Hostname, NULL when unset
+ * (netbundle.c). */
+char *dmn_ip_str(uint32_t a);
+const char *dmn_port_host_ip(const struct net_port_binding *p);
+const char *dmn_container_hostname(struct dmn_container *c);
 /* daemon.json: {"Endpoints":[...],"Ports":[...]} to and from c. */
 void dmn_netconf_save(struct dmn_container *c, json_t *meta);
 int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err);

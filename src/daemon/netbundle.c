@@ -11,20 +11,19 @@
 #include <string.h>
 #include <strings.h>
 
-static char *ip_str(uint32_t a)
+char *dmn_ip_str(uint32_t a)
 {
     char b[NET_IP_STRLEN];
     net_ip_format(a, b, sizeof(b));
     return ctr_xstrdup(b);
 }
 
-/* "" (every address) as the shim and docker show it */
-static const char *host_ip(const struct net_port_binding *p)
+const char *dmn_port_host_ip(const struct net_port_binding *p)
 {
     return *p->host_ip ? p->host_ip : "0.0.0.0";
 }
 
-static const char *hostname_of(struct dmn_container *c)
+const char *dmn_container_hostname(struct dmn_container *c)
 {
     const char *h = json_string_value(json_object_get(c->config, "Hostname"));
     return h && *h ? h : NULL;
@@ -67,8 +66,8 @@ static char *hosts_text(struct dmn_container *c, json_t *hc, const char *hostnam
 
     fprintf(f, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     if (c->n_eps) {
-        cleanup_free char *a = ip_str(c->eps[0].addr);
-        cleanup_free char *gw = ip_str(c->eps[0].gateway);
+        cleanup_free char *a = dmn_ip_str(c->eps[0].addr);
+        cleanup_free char *gw = dmn_ip_str(c->eps[0].gateway);
         char shortid[13];
         snprintf(shortid, sizeof(shortid), "%.12s", c->id);
         fprintf(f, "%s\t", a);
@@ -98,7 +97,7 @@ static char *hosts_text(struct dmn_container *c, json_t *hc, const char *hostnam
                 return NULL;
             }
             free(ip);
-            ip = ip_str(c->eps[0].gateway);
+            ip = dmn_ip_str(c->eps[0].gateway);
         }
         fprintf(f, "%s\t%s\n", ip, name);
     }
@@ -122,7 +121,7 @@ static char *resolv_text(struct dmn_container *c, json_t *hc)
     if (json_array_size(dns)) {
         json_array_foreach(dns, i, e) fprintf(f, "nameserver %s\n", json_string_value(e));
     } else {
-        cleanup_free char *gw = ip_str(c->eps[0].gateway);
+        cleanup_free char *gw = dmn_ip_str(c->eps[0].gateway);
         fprintf(f, "nameserver %s\n", gw);
     }
     if (json_array_size(search)) {
@@ -198,7 +197,7 @@ int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_erro
         bc->setup.ifaces[i].mtu = NET_DEFAULT_MTU;
         if (!routed && !ep->internal) {
             /* one default route: the first network that reaches outside */
-            bc->setup.ifaces[i].gateway = ip_str(ep->gateway);
+            bc->setup.ifaces[i].gateway = dmn_ip_str(ep->gateway);
             routed = true;
         }
     }
@@ -206,9 +205,9 @@ int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_erro
     bc->ports = ctr_xcalloc(c->n_ports + 1, sizeof(*bc->ports));
     for (size_t i = 0; i < c->n_ports; i++) {
         bc->ports[i].proto = ctr_xstrdup(c->ports[i].proto);
-        bc->ports[i].host_ip = ctr_xstrdup(host_ip(&c->ports[i]));
+        bc->ports[i].host_ip = ctr_xstrdup(dmn_port_host_ip(&c->ports[i]));
         bc->ports[i].host_port = c->ports[i].host_port;
-        bc->ports[i].container_ip = ip_str(c->eps[0].addr);
+        bc->ports[i].container_ip = dmn_ip_str(c->eps[0].addr);
         bc->ports[i].container_port = c->ports[i].container_port;
     }
     bc->n_ports = c->n_ports;
@@ -233,8 +232,8 @@ void dmn_netconf_save(struct dmn_container *c, json_t *meta)
     json_t *eps = json_array(), *ports = json_array();
     for (size_t i = 0; i < c->n_eps; i++) {
         const struct dmn_endpoint *ep = &c->eps[i];
-        cleanup_free char *a = ip_str(ep->addr);
-        cleanup_free char *gw = ip_str(ep->gateway);
+        cleanup_free char *a = dmn_ip_str(ep->addr);
+        cleanup_free char *gw = dmn_ip_str(ep->gateway);
         json_array_append_new(eps, json_pack("{s:s,s:s,s:o,s:s,s:i,s:s,s:b,s:s,s:s,s:s}",
                                              "NetworkID", ep->net_id, "Network", ep->net_name,
                                              "Aliases", dmn_strv_json(ep->aliases), "IPAddress", a,
@@ -244,7 +243,7 @@ void dmn_netconf_save(struct dmn_container *c, json_t *meta)
     }
     for (size_t i = 0; i < c->n_ports; i++)
         json_array_append_new(ports, json_pack("{s:s,s:s,s:i,s:i}", "Proto", c->ports[i].proto,
-                                               "HostIp", host_ip(&c->ports[i]), "HostPort",
+                                               "HostIp", dmn_port_host_ip(&c->ports[i]), "HostPort",
                                                (int)c->ports[i].host_port, "ContainerPort",
                                                (int)c->ports[i].container_port));
     json_object_set_new(meta, "Endpoints", eps);
@@ -313,7 +312,7 @@ bool dmn_netconf_has_name(struct dmn_container *c, const char *net_id, const cha
             continue;
         bool hit = strcasecmp(c->name, name) == 0 ||
                    (strlen(name) == 12 && strncasecmp(c->id, name, 12) == 0) ||
-                   (hostname_of(c) && strcasecmp(hostname_of(c), name) == 0);
+                   (dmn_container_hostname(c) && strcasecmp(dmn_container_hostname(c), name) == 0);
         for (size_t j = 0; !hit && ep->aliases && ep->aliases[j]; j++)
             hit = strcasecmp(ep->aliases[j], name) == 0;
         if (hit)

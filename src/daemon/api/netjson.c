@@ -7,33 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *ip_str(uint32_t a)
-{
-    char b[NET_IP_STRLEN];
-    net_ip_format(a, b, sizeof(b));
-    return ctr_xstrdup(b);
-}
-
-/* "" (every address) as docker shows it */
-static const char *host_ip(const struct net_port_binding *p)
-{
-    return *p->host_ip ? p->host_ip : "0.0.0.0";
-}
-
-static const char *hostname_of(struct dmn_container *c)
-{
-    const char *h = json_string_value(json_object_get(c->config, "Hostname"));
-    return h && *h ? h : NULL;
-}
-
-static json_t *strv_json(char *const *v)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; v && v[i]; i++)
-        json_array_append_new(a, json_string(v[i]));
-    return a;
-}
-
 static json_t *dns_names(struct dmn_container *c, const struct dmn_endpoint *ep)
 {
     json_t *a = json_array();
@@ -43,8 +16,8 @@ static json_t *dns_names(struct dmn_container *c, const struct dmn_endpoint *ep)
     for (size_t j = 0; ep->aliases && ep->aliases[j]; j++)
         json_array_append_new(a, json_string(ep->aliases[j]));
     json_array_append_new(a, json_string(shortid));
-    if (hostname_of(c) && strcmp(hostname_of(c), shortid) != 0)
-        json_array_append_new(a, json_string(hostname_of(c)));
+    if (dmn_container_hostname(c) && strcmp(dmn_container_hostname(c), shortid) != 0)
+        json_array_append_new(a, json_string(dmn_container_hostname(c)));
     return a;
 }
 
@@ -53,14 +26,14 @@ json_t *api_netconf_networks_json(struct dmn_container *c)
     json_t *o = json_object();
     for (size_t i = 0; i < c->n_eps; i++) {
         const struct dmn_endpoint *ep = &c->eps[i];
-        cleanup_free char *a = ip_str(ep->addr);
-        cleanup_free char *gw = ip_str(ep->gateway);
+        cleanup_free char *a = dmn_ip_str(ep->addr);
+        cleanup_free char *gw = dmn_ip_str(ep->gateway);
         /* an endpoint id of docker's length, stable for this container and network */
         cleanup_free char *epid = ctr_xasprintf("%.32s%.32s", ep->net_id, c->id);
         json_object_set_new(
             o, ep->net_name,
             json_pack("{s:n,s:n,s:o,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:n,s:o}", "IPAMConfig",
-                      "Links", "Aliases", ep->aliases ? strv_json(ep->aliases) : json_null(),
+                      "Links", "Aliases", ep->aliases ? dmn_strv_json(ep->aliases) : json_null(),
                       "MacAddress", ep->mac, "NetworkID", ep->net_id, "EndpointID", epid, "Gateway",
                       gw, "IPAddress", a, "IPPrefixLen", (int)ep->prefix, "IPv6Gateway", "",
                       "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DriverOpts", "DNSNames",
@@ -85,7 +58,8 @@ json_t *api_netconf_ports_json(struct dmn_container *c)
             a = json_array();
             json_object_set_new(o, key, a);
         }
-        json_array_append_new(a, json_pack("{s:s,s:s}", "HostIp", host_ip(p), "HostPort", hp));
+        json_array_append_new(
+            a, json_pack("{s:s,s:s}", "HostIp", dmn_port_host_ip(p), "HostPort", hp));
     }
     return o;
 }
@@ -96,9 +70,9 @@ json_t *api_netconf_ports_list_json(struct dmn_container *c)
     if (c->status != DMN_RUNNING)
         return a;
     for (size_t i = 0; i < c->n_ports; i++)
-        json_array_append_new(a, json_pack("{s:s,s:i,s:i,s:s}", "IP", host_ip(&c->ports[i]),
-                                           "PrivatePort", (int)c->ports[i].container_port,
-                                           "PublicPort", (int)c->ports[i].host_port, "Type",
-                                           c->ports[i].proto));
+        json_array_append_new(a, json_pack("{s:s,s:i,s:i,s:s}", "IP",
+                                           dmn_port_host_ip(&c->ports[i]), "PrivatePort",
+                                           (int)c->ports[i].container_port, "PublicPort",
+                                           (int)c->ports[i].host_port, "Type", c->ports[i].proto));
     return a;
 }
