@@ -60,6 +60,18 @@ int guest_mount_early(ctr_error_t *err)
             return -1;
         }
     }
+    /* What runc and Docker put in every container's /dev and devtmpfs lacks: servers
+     * that log to /dev/stdout (nginx) or read /dev/fd/N must reach the process's own
+     * streams, not make regular files there. */
+    static const char *const links[][2] = {
+        {"/proc/self/fd", "/dev/fd"},
+        {"/proc/self/fd/0", "/dev/stdin"},
+        {"/proc/self/fd/1", "/dev/stdout"},
+        {"/proc/self/fd/2", "/dev/stderr"},
+    };
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+        if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
+            log_warn("symlink `%s`: %s", links[i][1], strerror(errno));
     return 0;
 }
 

@@ -101,6 +101,14 @@ check_eq "stderr stays stderr" "to-err" "$err"
 check_eq "exit 3 with both streams" "3" "$rc"
 check_contains "container.log tags stderr" "$(cat "$T_TMP/split/container.log")" '"log":"to-err\n","stream":"stderr"'
 
+run_ct devfd -- sh -c 'echo via-dev-stdout > /dev/stdout; echo via-dev-stderr > /dev/stderr; echo via-fd >/dev/fd/1; readlink /dev/fd; readlink /dev/stdin'
+check_eq "/dev/stdout, /dev/fd/1 reach stdout; /dev/fd and /dev/stdin are the process's own" \
+    "via-dev-stdout
+via-fd
+/proc/self/fd
+/proc/self/fd/0" "$out"
+check_eq "/dev/stderr reaches stderr" "via-dev-stderr" "$err"
+
 run_ct missing -- /no/such/binary
 check_eq "a missing executable exits 127" "127" "$rc"
 check_contains "the error names the executable" "$err" "/no/such/binary"
