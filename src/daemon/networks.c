@@ -117,8 +117,8 @@ static int ensure_default(struct dmn *d, ctr_error_t *err)
     if ((*err)->errnum != ENOENT)
         return -1;
     ctr_error_free(err);
-    if (net_network_create(d->cfg.root, NET_DEFAULT_NAME, d->cfg.default_subnet, false, NULL, &nw,
-                           err) < 0)
+    if (net_network_create(d->cfg.root, NET_DEFAULT_NAME, d->cfg.default_subnet, false, NULL, NULL,
+                           &nw, err) < 0)
         return ctr_error_wrap(err, "create the default network");
     net_cidr_format(&nw.subnet, sub, sizeof(sub));
     if (d->cfg.default_subnet == NULL && strcmp(sub, "192.168.64.0/24") != 0)
