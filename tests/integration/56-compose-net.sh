@@ -5,7 +5,8 @@
 # default network as `bridge` in NetworkSettings.Networks, the short id in a
 # user network's Aliases, disconnect/connect of a created container that publishes
 # ports (aliases of the request kept), then `docker-compose up -d` of two services:
-# no reconnect, names and short ids resolve, a second `up` keeps everything.
+# no reconnect, names and short ids resolve (also through a container's second network),
+# a second `up` keeps everything.
 # VMs: busybox, 256 MiB, two at once (the compose services).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
@@ -108,8 +109,10 @@ if ! command -v docker-compose >/dev/null; then
 else
     P=$T_TMP/proj
     mkdir -p "$P"
+    # client's first network is `back` (its resolv.conf points there); web is on `default`
+    # only: client finds web through its second network
     cat >"$P/docker-compose.yml" <<'EOF'
-version: "3.7"
+version: "2.4"
 services:
   web:
     image: busybox
@@ -120,6 +123,13 @@ services:
     image: busybox
     command: ["sleep", "3600"]
     mem_limit: 256m
+    networks:
+      back:
+        priority: 10
+      default:
+        priority: 1
+networks:
+  back: {}
 EOF
     cd "$P" || exit 1
     LOG_AT=$(wc -l <"$T_TMP/daemon.log")
@@ -129,8 +139,10 @@ EOF
     [ "$rc" = 0 ] || diag "$out"
     nw=$(api GET /networks/cnet_default)
     check_eq "  the network cnet_default, Options {}" "200 {}" "$(code) $(jq -c .Options <<<"$nw")"
-    check_eq "  no container was disconnected or reconnected" "" \
-        "$(tail -n +$((LOG_AT + 1)) "$T_TMP/daemon.log" | grep -E 'disconnected from network|connected to network')"
+    check_eq "  no container was disconnected (and so reconnected)" "" \
+        "$(tail -n +$((LOG_AT + 1)) "$T_TMP/daemon.log" | grep -E 'disconnected from network')"
+    check_eq "  client is on back first, and on two networks" "cnet_back 2" \
+        "$(docker inspect -f '{{.HostConfig.NetworkMode}} {{len .NetworkSettings.Networks}}' cnet_client_1 2>&1)"
     WEB_ID=$(docker inspect -f '{{.Id}}' cnet_web_1 2>/dev/null)
     check_contains "  web's aliases: service and short id" \
         "$(docker inspect -f '{{json .NetworkSettings.Networks.cnet_default.Aliases}}' cnet_web_1 2>&1)" "\"${WEB_ID:0:12}\""
@@ -138,7 +150,10 @@ EOF
         "$(docker inspect -f '{{json .NetworkSettings.Networks.cnet_default.Aliases}}' cnet_web_1 2>&1)" '"web"'
     wait_for 120 docker exec cnet_web_1 pidof httpd
     dk exec cnet_client_1 sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 10 web 80 | tail -1'
-    check_eq "client reaches web by its service name" "0 hello-compose" "$rc $out"
+    check_eq "client reaches web by its service name (through its second network)" "0 hello-compose" "$rc $out"
+    BACK_GW=$(api GET /networks/cnet_back | jq -r '.IPAM.Config[0].Gateway')
+    dk exec cnet_client_1 cat /etc/resolv.conf
+    check_contains "  client asks back's DNS server" "$out" "nameserver $BACK_GW"
     dk exec cnet_client_1 ping -c 1 -W 10 "${WEB_ID:0:12}"
     check_eq "client pings web by its short id" "0" "$rc"
     dk exec cnet_client_1 ping -c 1 -W 10 cnet_web_1
@@ -156,8 +171,8 @@ EOF
     rc=$?
     check_eq "docker-compose down" "0" "$rc"
     [ "$rc" = 0 ] || diag "$out"
-    check_eq "  the containers and the network are gone" "404 0" \
-        "$(api GET /networks/cnet_default >/dev/null; code) $(docker ps -aq | wc -l)"
+    check_eq "  the containers and the networks are gone" "404 404 0" \
+        "$(api GET /networks/cnet_default >/dev/null; code) $(api GET /networks/cnet_back >/dev/null; code) $(docker ps -aq | wc -l)"
     cd / || exit 1
 fi
 
