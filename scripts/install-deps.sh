@@ -10,6 +10,7 @@ PKGS=(
     qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev cpio xz-utils
     busybox-static umoci skopeo debootstrap python3 tmux zstd gzip
     docker-registry apache2-utils openssl python3-cryptography curl jq python3-docker
+    docker-compose
     podman
 )
 # The docker CLI (a test peer: only the client is used) may come from elsewhere.

@@ -42,8 +42,8 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
                             v);
         if (net_network_check_name(v, NULL) < 0)
             return ctr_fail(err, 0,
-                            "invalid value `%s` for `--network`: a network name has letters, "
-                            "digits, `_`, `.` and `-`, and starts with a letter or digit",
+                            "invalid value `%s` for `--network`: a network name is not blank, "
+                            "has no control characters and at most 255 bytes",
                             v);
         for (char **n = o->networks; n && *n; n++)
             if (strcmp(*n, v) == 0)
@@ -437,8 +437,8 @@ int cli_cmd_network_create(struct cli_ctx *ctx, int argc, char **argv, ctr_error
     if (net_network_check_name(pos[0], NULL) < 0) {
         netcmd_release(&o);
         return ctr_fail(err, 0,
-                        "invalid network name `%s`: letters, digits, `_`, `.` and `-`, starting "
-                        "with a letter or digit",
+                        "invalid network name `%s`: it must not be blank, have control "
+                        "characters or more than 255 bytes",
                         pos[0]);
     }
     json_t *body = cli_network_create_body(pos[0], o.subnet, o.internal, o.labels), *resp = NULL;

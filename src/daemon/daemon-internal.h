@@ -551,7 +551,8 @@ struct dmn_network_spec {
     const char *name;
     const char *subnet; /* NULL: the next free one */
     bool internal;
-    char *const *labels; /* "k=v" */
+    char *const *labels;  /* "k=v" */
+    char *const *options; /* the driver options, "k=v": stored and shown, as given */
 };
 /* Store it, make its bridge, nft rules and DNS server; *id gets its id. */
 int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char **id,
@@ -561,7 +562,8 @@ int dmn_network_remove(struct dmn *d, const char *ref, ctr_error_t *err);
 /* Remove every unused network but the default one that match() keeps; *deleted: names. */
 int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw, void *ctx),
                        void *ctx, char ***deleted, ctr_error_t *err);
-/* A stopped container (EBUSY while it runs or is removed) joins or leaves a network. */
+/* A stopped container (EBUSY while it runs or is removed) joins or leaves a network;
+ * aliases: the endpoint's EndpointConfig.Aliases (NULL: none). */
 int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
                         char *const *aliases, ctr_error_t *err);
 int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_ref,

@@ -115,11 +115,16 @@ int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char 
                        ctr_error_t *err)
 {
     struct net_network nw = {0};
+    static const char *const predefined[] = {NET_DEFAULT_NAME, NET_DEFAULT_ALIAS, "host", "none"};
 
+    for (size_t i = 0; i < sizeof(predefined) / sizeof(predefined[0]); i++)
+        if (strcmp(spec->name, predefined[i]) == 0) /* docker's 403 and words */
+            return dmn_fail(err, DMN_EFORBIDDEN,
+                            "operation is not permitted on predefined %s network", spec->name);
     dmn_net_lock(d);
     if (dmn_networks_check(d, err) < 0 ||
         net_network_create(d->cfg.root, spec->name, spec->subnet, spec->internal,
-                           (char **)spec->labels, &nw, err) < 0)
+                           (char **)spec->labels, (char **)spec->options, &nw, err) < 0)
         goto fail;
     if (net_bridge_ensure(nw.bridge, nw.gateway, nw.subnet.prefix, NET_DEFAULT_MTU, err) < 0 ||
         dmn_networks_apply_nft(d, err) < 0) {
@@ -317,11 +322,6 @@ int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_r
             ;
         if (i == c->n_eps)
             dmn_fail(err, EBUSY, "container %s is not connected to network %s", c->name, nw.name);
-        else if (c->n_eps == 1 && c->n_ports)
-            dmn_fail(err, EBUSY,
-                     "container %s publishes ports through network %s, its only one: connect "
-                     "it to another network first",
-                     c->name, nw.name);
         else {
             dmn_netconf_release(d, c, nw.id);
             if (dmn_netconf_rewrite(c, err) < 0)

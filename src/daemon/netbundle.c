@@ -170,8 +170,6 @@ int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_erro
                         "%zu networks need %zu virtio slots, %d are free",
                         bc->n_disks, bc->n_shares, c->n_eps, devices - BUNDLE_FIXED_VIRTIO_DEVICES,
                         BUNDLE_MAX_VIRTIO_DEVICES - BUNDLE_FIXED_VIRTIO_DEVICES);
-    if (c->n_ports && c->n_eps == 0)
-        return dmn_fail(err, EINVAL, "container %s publishes ports but has no network", c->name);
     char *hosts = NULL;
     if (c->n_eps || json_array_size(json_object_get(hc, "ExtraHosts"))) {
         hosts = hosts_text(c, hc, bc->setup.hostname, err);
@@ -202,15 +200,18 @@ int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_erro
         }
     }
     bc->n_nets = bc->setup.n_ifaces = c->n_eps;
-    bc->ports = ctr_xcalloc(c->n_ports + 1, sizeof(*bc->ports));
-    for (size_t i = 0; i < c->n_ports; i++) {
+    /* Disconnected from every network (docker allows it), a container starts without
+     * one and publishes nothing; its ports come back with its next network. */
+    size_t n_ports = c->n_eps ? c->n_ports : 0;
+    bc->ports = ctr_xcalloc(n_ports + 1, sizeof(*bc->ports));
+    for (size_t i = 0; i < n_ports; i++) {
         bc->ports[i].proto = ctr_xstrdup(c->ports[i].proto);
         bc->ports[i].host_ip = ctr_xstrdup(dmn_port_host_ip(&c->ports[i]));
         bc->ports[i].host_port = c->ports[i].host_port;
         bc->ports[i].container_ip = dmn_ip_str(c->eps[0].addr);
         bc->ports[i].container_port = c->ports[i].container_port;
     }
-    bc->n_ports = c->n_ports;
+    bc->n_ports = n_ports;
     return 0;
 }
 

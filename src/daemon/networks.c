@@ -28,23 +28,46 @@ int dmn_networks_check(struct dmn *d, ctr_error_t *err)
                     d->net_error);
 }
 
-/* The names on one network, for its DNS server: running containers attached to it
- * (name, aliases, hostname, short id). Several containers may share an alias. */
-static size_t dns_lookup(void *ctx, const char *name, uint32_t *addrs, size_t max)
+static bool dns_visible(const struct dmn_container *c)
+{
+    return !c->creating && !c->removed && (c->status == DMN_RUNNING || c->status == DMN_STARTING);
+}
+
+/* The addresses of the running containers that have name on network net_id (under
+ * d->lock). Several containers may share an alias. */
+static size_t names_on_locked(struct dmn *d, const char *net_id, const char *name, uint32_t *addrs,
+                              size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_ctrs && n < max; i++) {
+        uint32_t a;
+        if (dns_visible(d->ctrs[i]) && dmn_netconf_has_name(d->ctrs[i], net_id, name, &a))
+            addrs[n++] = a;
+    }
+    return n;
+}
+
+/* The names for one network's DNS server: running containers attached to it (name,
+ * aliases, hostname, short id). A client that is a container on more networks also
+ * finds the names of its other networks, in its networks' order, as docker's resolver:
+ * the first network that knows the name answers. */
+static size_t dns_lookup(void *ctx, uint32_t client, const char *name, uint32_t *addrs, size_t max)
 {
     struct dmn_dns *s = ctx;
     struct dmn *d = s->d;
-    size_t n = 0;
+    const struct dmn_container *me = NULL;
 
     dmn_lock(d);
-    for (size_t i = 0; i < d->n_ctrs && n < max; i++) {
+    size_t n = names_on_locked(d, s->net_id, name, addrs, max);
+    for (size_t i = 0; i < d->n_ctrs && n == 0 && me == NULL && client; i++) {
         struct dmn_container *c = d->ctrs[i];
-        uint32_t a;
-        if (c->creating || c->removed || (c->status != DMN_RUNNING && c->status != DMN_STARTING))
-            continue;
-        if (dmn_netconf_has_name(c, s->net_id, name, &a))
-            addrs[n++] = a;
+        for (size_t j = 0; dns_visible(c) && j < c->n_eps && me == NULL; j++)
+            if (c->eps[j].addr == client && strcmp(c->eps[j].net_id, s->net_id) == 0)
+                me = c;
     }
+    for (size_t j = 0; me && n == 0 && j < me->n_eps; j++)
+        if (strcmp(me->eps[j].net_id, s->net_id) != 0)
+            n = names_on_locked(d, me->eps[j].net_id, name, addrs, max);
     dmn_unlock(d);
     return n;
 }
@@ -117,8 +140,8 @@ static int ensure_default(struct dmn *d, ctr_error_t *err)
     if ((*err)->errnum != ENOENT)
         return -1;
     ctr_error_free(err);
-    if (net_network_create(d->cfg.root, NET_DEFAULT_NAME, d->cfg.default_subnet, false, NULL, &nw,
-                           err) < 0)
+    if (net_network_create(d->cfg.root, NET_DEFAULT_NAME, d->cfg.default_subnet, false, NULL, NULL,
+                           &nw, err) < 0)
         return ctr_error_wrap(err, "create the default network");
     net_cidr_format(&nw.subnet, sub, sizeof(sub));
     if (d->cfg.default_subnet == NULL && strcmp(sub, "192.168.64.0/24") != 0)

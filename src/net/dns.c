@@ -203,7 +203,7 @@ enum net_dns_action net_dns_handle_query(const struct net_dns_local *l, const ui
         addrs[0] = l->listen_ip;
         n = 1;
     } else if (l->fn) {
-        n = l->fn(l->ctx, lower, addrs, NET_DNS_MAX_ADDRS);
+        n = l->fn(l->ctx, l->client, lower, addrs, NET_DNS_MAX_ADDRS);
         if (n > NET_DNS_MAX_ADDRS)
             n = NET_DNS_MAX_ADDRS;
     }
@@ -278,11 +278,12 @@ struct net_dns_server {
     bool resolv_loaded;
 };
 
-static size_t locked_lookup(void *ctx, const char *name, uint32_t *addrs, size_t max)
+static size_t locked_lookup(void *ctx, uint32_t client, const char *name, uint32_t *addrs,
+                            size_t max)
 {
     struct net_dns_server *s = ctx;
     pthread_mutex_lock(&s->lock);
-    size_t n = s->fn(s->ctx, name, addrs, max);
+    size_t n = s->fn(s->ctx, client, name, addrs, max);
     pthread_mutex_unlock(&s->lock);
     return n;
 }
@@ -485,7 +486,11 @@ static void worker_done(struct net_dns_server *s, bool tcp)
 
 static void tcp_serve(struct net_dns_server *s, int fd)
 {
-    struct net_dns_local l = {s->listen_ip, s->fn ? locked_lookup : NULL, s};
+    struct net_dns_local l = {s->listen_ip, s->fn ? locked_lookup : NULL, s, 0};
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 && peer.sin_family == AF_INET)
+        l.client = ntohl(peer.sin_addr.s_addr);
     uint8_t *in = ctr_xmalloc(65535), *out = ctr_xmalloc(65535);
     for (;;) {
         uint8_t len[2];
@@ -571,7 +576,9 @@ static void udp_one(struct net_dns_server *s, const struct net_dns_local *l)
         return;
     struct net_dns_query q;
     size_t olen = 0;
-    switch (net_dns_handle_query(l, in, (size_t)r, UDP_MAX, &q, out, sizeof(out), &olen)) {
+    struct net_dns_local lc = *l;
+    lc.client = ntohl(peer.sin_addr.s_addr);
+    switch (net_dns_handle_query(&lc, in, (size_t)r, UDP_MAX, &q, out, sizeof(out), &olen)) {
     case NET_DNS_DROP:
         return;
     case NET_DNS_REPLY:

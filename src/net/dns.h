@@ -20,8 +20,11 @@
 #include <stdint.h>
 
 /* Answers A queries for names on one network; returns the count of addresses written (host
- * order). name is lowercase, without the trailing dot. Calls are serialized by the server. */
-typedef size_t (*net_dns_lookup_fn)(void *ctx, const char *name, uint32_t *addrs, size_t max);
+ * order). client: the query's source address (host order; 0 when unknown), so that a
+ * container on several networks finds the names of all of them. name is lowercase, without
+ * the trailing dot. Calls are serialized by the server. */
+typedef size_t (*net_dns_lookup_fn)(void *ctx, uint32_t client, const char *name, uint32_t *addrs,
+                                    size_t max);
 
 struct net_dns_server;
 
@@ -77,6 +80,7 @@ struct net_dns_local {
     uint32_t listen_ip;
     net_dns_lookup_fn fn;
     void *ctx;
+    uint32_t client; /* the query's source address, passed to fn (0: unknown) */
 };
 enum net_dns_action { NET_DNS_DROP = -1, NET_DNS_FORWARD = 0, NET_DNS_REPLY = 1 };
 /* Returns NET_DNS_REPLY with the reply in out (length in *out_len), NET_DNS_FORWARD (not ours: ask

@@ -68,17 +68,19 @@ struct net_network {
     struct net_cidr subnet;
     uint32_t gateway;
     bool internal;
-    char **labels; /* KEY=VALUE, NULL terminated (never NULL once loaded) */
+    char **labels;  /* KEY=VALUE, NULL terminated (never NULL once loaded) */
+    char **options; /* the driver options given at create, KEY=VALUE, as labels */
     int64_t created_ns;
 };
-/* Docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters. */
+/* Docker's rule: anything but an empty or blank name; ours adds no control characters
+ * and at most 255 bytes. */
 int net_network_check_name(const char *name, ctr_error_t *err);
 /* Refuses a bad name, a taken name (EEXIST), `none`/`host`/`bridge`, a subnet overlapping
  * another network or a host route (both named). subnet NULL = the first free /24 of
  * 192.168.64.0/18, then of 10.89.0.0/16. The network named `default` gets bridge ctr0,
  * others ctrbr-<8 hex of id>. The gateway is the subnet's first address. */
 int net_network_create(const char *data_root, const char *name, const char *subnet, bool internal,
-                       char **labels, struct net_network *out, ctr_error_t *err);
+                       char **labels, char **options, struct net_network *out, ctr_error_t *err);
 /* By full id, name (`bridge` finds `default`), or unique id prefix. ENOENT when none. */
 int net_network_load(const char *data_root, const char *name_or_id, struct net_network *out,
                      ctr_error_t *err);

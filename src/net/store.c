@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NAME_MAX_LEN 128
+#define NAME_MAX_LEN 255
 #define META_MAX (1u << 20)
 
 char *net_network_dir(const char *data_root, const char *id)
@@ -51,19 +51,22 @@ static int lock_store(const char *data_root, int *fd, ctr_error_t *err)
 
 int net_network_check_name(const char *name, ctr_error_t *err)
 {
-    bool ok = name && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
-                       (name[0] >= '0' && name[0] <= '9'));
+    /* Docker refuses only an empty or blank name (libnetwork: "invalid name: name is
+     * empty"); a control character would garble logs and messages, so it goes too. */
     size_t len = name ? strlen(name) : 0;
-    for (size_t i = 1; ok && i < len; i++) {
-        char c = name[i];
-        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '_' || c == '.' || c == '-';
+    bool blank = true, ctl = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        ctl = ctl || c < 0x20 || c == 0x7f;
+        blank =
+            blank && (c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r');
     }
-    if (!ok || len > NAME_MAX_LEN)
+    if (blank)
+        return net_fail(err, EINVAL, "invalid network name: name is empty");
+    if (ctl || len > NAME_MAX_LEN)
         return net_fail(err, EINVAL,
-                        "invalid network name `%s`: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, "
-                        "at most %d characters",
-                        name ? name : "", NAME_MAX_LEN);
+                        "invalid network name `%s`: no control characters, at most %d bytes",
+                        ctl ? "?" : name, NAME_MAX_LEN);
     return 0;
 }
 
@@ -75,6 +78,7 @@ void net_network_release(struct net_network *n)
     free(n->name);
     free(n->bridge);
     ctr_strv_free(n->labels);
+    ctr_strv_free(n->options);
     memset(n, 0, sizeof(*n));
 }
 
@@ -94,6 +98,22 @@ static bool is_id(const char *s)
     return i == NET_ID_LEN;
 }
 
+/* {"K":"V",...} as KEY=VALUE strings (never NULL) */
+static char **kv_strv(json_t *o)
+{
+    char **out = ctr_xcalloc(1, sizeof(char *));
+    const char *k;
+    json_t *v;
+    if (!json_is_object(o))
+        return out;
+    json_object_foreach(o, k, v)
+    {
+        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v) ?: "");
+        ctr_strv_append(&out, kv);
+    }
+    return out;
+}
+
 static int parse_meta(const char *path, const char *id, struct net_network *out, ctr_error_t *err)
 {
     json_error_t je;
@@ -101,7 +121,7 @@ static int parse_meta(const char *path, const char *id, struct net_network *out,
     const char *name = NULL, *bridge = NULL, *subnet = NULL, *gw = NULL;
     int internal = 0;
     json_int_t created = 0;
-    json_t *labels = NULL;
+    json_t *labels = NULL, *options = NULL;
     struct net_network n = {0};
 
     if (j == NULL) {
@@ -109,9 +129,9 @@ static int parse_meta(const char *path, const char *id, struct net_network *out,
             return net_fail(err, ENOENT, "`%s` is missing", path);
         return net_fail(err, EINVAL, "`%s`: %s (line %d)", path, je.text, je.line);
     }
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s:s, s:s, s?b, s?I, s?o}", "name", &name, "bridge",
-                       &bridge, "subnet", &subnet, "gateway", &gw, "internal", &internal,
-                       "created_ns", &created, "labels", &labels) < 0) {
+    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s:s, s:s, s?b, s?I, s?o, s?o}", "name", &name,
+                       "bridge", &bridge, "subnet", &subnet, "gateway", &gw, "internal", &internal,
+                       "created_ns", &created, "labels", &labels, "options", &options) < 0) {
         json_decref(j);
         return net_fail(err, EINVAL, "`%s`: %s", path, je.text);
     }
@@ -124,16 +144,8 @@ static int parse_meta(const char *path, const char *id, struct net_network *out,
     n.bridge = ctr_xstrdup(bridge);
     n.internal = internal;
     n.created_ns = created;
-    n.labels = ctr_xcalloc(1, sizeof(char *));
-    if (json_is_object(labels)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(labels, k, v)
-        {
-            cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v) ?: "");
-            ctr_strv_append(&n.labels, kv);
-        }
-    }
+    n.labels = kv_strv(labels);
+    n.options = kv_strv(options);
     json_decref(j);
     *out = n;
     return 0;
@@ -351,11 +363,11 @@ static json_t *labels_json(char *const *kv)
     return o;
 }
 
-static int check_labels(char *const *kv, ctr_error_t *err)
+static int check_labels(char *const *kv, const char *what, ctr_error_t *err)
 {
     for (; kv && *kv; kv++)
         if ((*kv)[0] == '=' || (*kv)[0] == '\0')
-            return net_fail(err, EINVAL, "invalid label `%s`: expected KEY=VALUE", *kv);
+            return net_fail(err, EINVAL, "invalid %s `%s`: expected KEY=VALUE", what, *kv);
     return 0;
 }
 
@@ -365,18 +377,18 @@ static int write_meta(const char *dir, const struct net_network *nw, ctr_error_t
     cleanup_free char *path = ctr_xasprintf("%s/network.json", dir);
     net_cidr_format(&nw->subnet, subnet, sizeof(subnet));
     net_ip_format(nw->gateway, gw, sizeof(gw));
-    json_t *j =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I}", "id", nw->id, "name", nw->name,
-                  "bridge", nw->bridge, "subnet", subnet, "gateway", gw, "internal", nw->internal,
-                  "labels", labels_json(nw->labels), "created_ns", (json_int_t)nw->created_ns);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:I}", "id", nw->id, "name",
+                          nw->name, "bridge", nw->bridge, "subnet", subnet, "gateway", gw,
+                          "internal", nw->internal, "labels", labels_json(nw->labels), "options",
+                          labels_json(nw->options), "created_ns", (json_int_t)nw->created_ns);
     cleanup_free char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     return ctr_write_file_atomic(path, text, strlen(text), 0644, err);
 }
 
-int net_network_create_with(const char *data_root, const char *name, const char *subnet,
-                            bool internal, char **labels, net_route_check_fn check, void *ctx,
-                            struct net_network *out, ctr_error_t *err)
+static int create_network(const char *data_root, const char *name, const char *subnet,
+                          bool internal, char **labels, char **options, net_route_check_fn check,
+                          void *ctx, struct net_network *out, ctr_error_t *err)
 {
     cleanup_close int lock = -1;
     struct net_network *v = NULL;
@@ -386,7 +398,8 @@ int net_network_create_with(const char *data_root, const char *name, const char 
     struct timespec ts;
     struct net_network nw = {0};
 
-    if (net_network_check_name(name, err) < 0 || check_labels(labels, err) < 0)
+    if (net_network_check_name(name, err) < 0 || check_labels(labels, "label", err) < 0 ||
+        check_labels(options, "option", err) < 0)
         return -1;
     if (strcmp(name, NET_DEFAULT_ALIAS) == 0 || strcmp(name, "none") == 0 ||
         strcmp(name, "host") == 0)
@@ -425,6 +438,7 @@ int net_network_create_with(const char *data_root, const char *name, const char 
     nw.gateway = c.addr + 1;
     nw.internal = internal;
     nw.labels = labels ? ctr_strv_dup(labels) : ctr_xcalloc(1, sizeof(char *));
+    nw.options = options ? ctr_strv_dup(options) : ctr_xcalloc(1, sizeof(char *));
     nw.created_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 
     cleanup_free char *dir = net_network_dir(data_root, id);
@@ -447,11 +461,18 @@ static int host_routes(void *ctx, const struct net_cidr *c, char *desc, size_t n
     return net_route_conflict(c, desc, n, err);
 }
 
-int net_network_create(const char *data_root, const char *name, const char *subnet, bool internal,
-                       char **labels, struct net_network *out, ctr_error_t *err)
+int net_network_create_with(const char *data_root, const char *name, const char *subnet,
+                            bool internal, char **labels, net_route_check_fn check, void *ctx,
+                            struct net_network *out, ctr_error_t *err)
 {
-    return net_network_create_with(data_root, name, subnet, internal, labels, host_routes, NULL,
-                                   out, err);
+    return create_network(data_root, name, subnet, internal, labels, NULL, check, ctx, out, err);
+}
+
+int net_network_create(const char *data_root, const char *name, const char *subnet, bool internal,
+                       char **labels, char **options, struct net_network *out, ctr_error_t *err)
+{
+    return create_network(data_root, name, subnet, internal, labels, options, host_routes, NULL,
+                          out, err);
 }
 
 int net_network_remove(const char *data_root, const char *name_or_id, ctr_error_t *err)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t lookup(void *ctx, const char *name, uint32_t *addrs, size_t max)
+static size_t lookup(void *ctx, uint32_t client, const char *name, uint32_t *addrs, size_t max)
 {
     /* names starting with 'w' exist, with as many addresses as the name is long (capped by
      * the server) */

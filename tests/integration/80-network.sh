@@ -79,7 +79,7 @@ check_eq "a port range: 8082 -> 82" "port82" "$(in_ns curl -s -m 10 http://127.0
 check_eq "-p 8083:80 answers on the host's other address" "hello from web1" "$(in_ns curl -s -m 10 http://$OUT_IP:8083/)"
 check_eq "  and from the outside namespace" "hello from web1" "$(ip netns exec "$OUT_NS" curl -s -m 10 http://$OUT_IP:8083/)"
 check_eq "a UDP port: the datagram comes back" "echo:ping1" "$(udp_echo 9999 ping1)"
-WEB1_IP=$(docker inspect -f '{{.NetworkSettings.Networks.default.IPAddress}}' web1)
+WEB1_IP=$(docker inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' web1)
 check_contains "inspect: an address of the default subnet" "$WEB1_IP" "192.168.64."
 check_eq "inspect: top-level IPAddress, Gateway, MacAddress" "$WEB1_IP $GW 02:42:$(printf '%02x:%02x:%02x:%02x' ${WEB1_IP//./ })" \
     "$(docker inspect -f '{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.MacAddress}}' web1)"

@@ -92,7 +92,7 @@ static int run(int argc, char **argv, ctr_error_t *err)
         char s[NET_CIDR_STRLEN], gw[NET_IP_STRLEN];
         const char *subnet = argc >= 5 && strcmp(argv[4], "-") ? argv[4] : NULL;
         bool internal = argc == 6 && strcmp(argv[5], "internal") == 0;
-        if (net_network_create(argv[2], argv[3], subnet, internal, NULL, &nw, err) < 0)
+        if (net_network_create(argv[2], argv[3], subnet, internal, NULL, NULL, &nw, err) < 0)
             return -1;
         net_cidr_format(&nw.subnet, s, sizeof(s));
         net_ip_format(nw.gateway, gw, sizeof(gw));

@@ -138,7 +138,7 @@ static void test_run_net_errors(void **state)
             "--network", "host", "busybox");
     BAD_RUN("sharing another container's network is not supported", "run", "--network",
             "container:web", "busybox");
-    BAD_RUN("invalid value `-x` for `--network`", "run", "--network=-x", "busybox");
+    BAD_RUN("invalid value `  ` for `--network`", "run", "--network=  ", "busybox");
     BAD_RUN("`--network a` given twice", "run", "--network", "a", "--network", "a", "busybox");
     BAD_RUN("`--network none` cannot be combined with other networks", "run", "--network", "none",
             "--network", "a", "busybox");
@@ -207,8 +207,8 @@ static void test_network_cmd_errors(void **state)
         int argc;
     } cases[] = {
 #define C(rc, needle, ...) {rc, needle, ARGV(__VA_ARGS__), ARGC(__VA_ARGS__)}
-        C(1, "invalid network name `_bad`", "container", "network", "create", "_bad"),
-        C(1, "invalid network name `a b`", "container", "network", "create", "a b"),
+        C(1, "invalid network name ` `", "container", "network", "create", " "),
+        C(1, "invalid network name `\t`", "container", "network", "create", "\t"),
         C(1, "network driver `overlay` is not supported", "container", "network", "create", "-d",
           "overlay", "n"),
         C(1, "invalid value `10.0.0.0` for `--subnet`: expected an IPv4 CIDR", "container",

@@ -209,7 +209,7 @@ static void test_parse_hostile(void **state)
 }
 
 /* Random and mutated packets: never a crash (ASan build), never a reply larger than allowed. */
-static size_t many(void *ctx, const char *name, uint32_t *addrs, size_t max)
+static size_t many(void *ctx, uint32_t client, const char *name, uint32_t *addrs, size_t max)
 {
     size_t n = strlen(name) % 40;
     for (size_t i = 0; i < n && i < max; i++)
@@ -249,10 +249,14 @@ static void test_parse_random(void **state)
 
 /* ---- local answers ---- */
 
-static size_t lookup(void *ctx, const char *name, uint32_t *addrs, size_t max)
+static size_t lookup(void *ctx, uint32_t client, const char *name, uint32_t *addrs, size_t max)
 {
     if (strcmp(name, "web1") == 0 || strcmp(name, "web1.alias") == 0) {
         addrs[0] = IP(192, 168, 64, 5);
+        return 1;
+    }
+    if (strcmp(name, "whoami") == 0) { /* the query's source address */
+        addrs[0] = client;
         return 1;
     }
     if (strcmp(name, "pair") == 0 && max >= 2) {
@@ -534,6 +538,12 @@ static void test_server(void **state)
     o = tcp_ask(port, q, n, out, sizeof(out));
     decode(out, o, &r);
     assert_int_equal(r.addrs[0], IP(192, 168, 64, 5));
+    /* the lookup learns who asks, over UDP and TCP */
+    n = mkquery(q, 0x0103, "whoami", 1);
+    decode(out, udp_ask(port, q, n, out, sizeof(out), 2000), &r);
+    assert_int_equal(r.addrs[0], IP(127, 0, 0, 1));
+    decode(out, tcp_ask(port, q, n, out, sizeof(out)), &r);
+    assert_int_equal(r.addrs[0], IP(127, 0, 0, 1));
     n = mkquery(q, 0x0102, "host.docker.internal", 1);
     decode(out, udp_ask(port, q, n, out, sizeof(out), 2000), &r);
     assert_int_equal(r.addrs[0], IP(127, 0, 0, 1));

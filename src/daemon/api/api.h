@@ -135,6 +135,9 @@ int api_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t
 json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c);
 /* NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */
 json_t *api_netconf_networks_json(struct dmn_container *c);
+/* The key of an endpoint in NetworkSettings.Networks: the network's name, `bridge` for
+ * the default network (docker's name for it). */
+const char *api_netconf_network_name(const struct dmn_endpoint *ep);
 json_t *api_netconf_ports_json(struct dmn_container *c);
 json_t *api_netconf_ports_list_json(struct dmn_container *c);
 

@@ -1,5 +1,6 @@
 /* Docker's shapes of a container's networks: NetworkSettings.Networks and .Ports of
- * inspect, Ports of the list (the records: netconf.c, netbundle.c). docs/network.md. */
+ * inspect, Ports of the list (the records: netconf.c, netbundle.c). The default
+ * network shows as docker's `bridge`. docs/network.md. */
 #include "daemon/api/api.h"
 #include "net/net.h"
 
@@ -21,6 +22,32 @@ static json_t *dns_names(struct dmn_container *c, const struct dmn_endpoint *ep)
     return a;
 }
 
+const char *api_netconf_network_name(const struct dmn_endpoint *ep)
+{
+    return strcmp(ep->net_name, NET_DEFAULT_NAME) == 0 ? NET_DEFAULT_ALIAS : ep->net_name;
+}
+
+/* Aliases as docker below API 1.45 shows them: on a user-defined network the
+ * EndpointsConfig aliases, then the short id and the hostname (compose 1.29 looks for
+ * the short id, else it reconnects the container); on the default network none. */
+static json_t *aliases_json(struct dmn_container *c, const struct dmn_endpoint *ep)
+{
+    if (strcmp(ep->net_name, NET_DEFAULT_NAME) == 0)
+        return ep->aliases ? dmn_strv_json(ep->aliases) : json_null();
+    char shortid[13];
+    const char *extra[2] = {shortid, dmn_container_hostname(c)};
+    json_t *a = ep->aliases ? dmn_strv_json(ep->aliases) : json_array();
+    snprintf(shortid, sizeof(shortid), "%.12s", c->id);
+    for (size_t i = 0; i < 2; i++) {
+        bool dup = extra[i] == NULL;
+        for (size_t j = 0; !dup && j < json_array_size(a); j++)
+            dup = strcmp(json_string_value(json_array_get(a, j)), extra[i]) == 0;
+        if (!dup)
+            json_array_append_new(a, json_string(extra[i]));
+    }
+    return a;
+}
+
 json_t *api_netconf_networks_json(struct dmn_container *c)
 {
     json_t *o = json_object();
@@ -31,13 +58,12 @@ json_t *api_netconf_networks_json(struct dmn_container *c)
         /* an endpoint id of docker's length, stable for this container and network */
         cleanup_free char *epid = ctr_xasprintf("%.32s%.32s", ep->net_id, c->id);
         json_object_set_new(
-            o, ep->net_name,
+            o, api_netconf_network_name(ep),
             json_pack("{s:n,s:n,s:o,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:n,s:o}", "IPAMConfig",
-                      "Links", "Aliases", ep->aliases ? dmn_strv_json(ep->aliases) : json_null(),
-                      "MacAddress", ep->mac, "NetworkID", ep->net_id, "EndpointID", epid, "Gateway",
-                      gw, "IPAddress", a, "IPPrefixLen", (int)ep->prefix, "IPv6Gateway", "",
-                      "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DriverOpts", "DNSNames",
-                      dns_names(c, ep)));
+                      "Links", "Aliases", aliases_json(c, ep), "MacAddress", ep->mac, "NetworkID",
+                      ep->net_id, "EndpointID", epid, "Gateway", gw, "IPAddress", a, "IPPrefixLen",
+                      (int)ep->prefix, "IPv6Gateway", "", "GlobalIPv6Address", "",
+                      "GlobalIPv6PrefixLen", 0, "DriverOpts", "DNSNames", dns_names(c, ep)));
     }
     return o;
 }
@@ -46,7 +72,7 @@ json_t *api_netconf_networks_json(struct dmn_container *c)
 json_t *api_netconf_ports_json(struct dmn_container *c)
 {
     json_t *o = json_object();
-    if (c->status != DMN_RUNNING)
+    if (c->status != DMN_RUNNING || c->n_eps == 0)
         return o;
     for (size_t i = 0; i < c->n_ports; i++) {
         const struct net_port_binding *p = &c->ports[i];
@@ -67,7 +93,7 @@ json_t *api_netconf_ports_json(struct dmn_container *c)
 json_t *api_netconf_ports_list_json(struct dmn_container *c)
 {
     json_t *a = json_array();
-    if (c->status != DMN_RUNNING)
+    if (c->status != DMN_RUNNING || c->n_eps == 0)
         return a;
     for (size_t i = 0; i < c->n_ports; i++)
         json_array_append_new(a, json_pack("{s:s,s:i,s:i,s:s}", "IP",

@@ -7,6 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Options as docker shows them: the driver options given at create, nothing else; the
+ * default network shows what docker's `bridge` does (with our bridge's name). */
+static json_t *options_json(const struct net_network *nw)
+{
+    if (strcmp(nw->name, NET_DEFAULT_NAME) == 0)
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "com.docker.network.bridge.default_bridge",
+                         "true", "com.docker.network.bridge.enable_icc", "true",
+                         "com.docker.network.bridge.enable_ip_masquerade", "true",
+                         "com.docker.network.bridge.host_binding_ipv4", "0.0.0.0",
+                         "com.docker.network.bridge.name", nw->bridge,
+                         "com.docker.network.driver.mtu", "1500");
+    return bundle_volume_kv_json(nw->options);
+}
+
 static json_t *network_json(const struct dmn_network *n)
 {
     const struct net_network *nw = &n->nw;
@@ -28,14 +42,12 @@ static json_t *network_json(const struct dmn_network *n)
                                       ""));
     }
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:{s:s,s:n,s:[{s:s,s:s}]},s:b,s:b,s:b,s:{s:s},"
-                     "s:b,s:o,s:{s:s,s:s},s:o}",
+                     "s:b,s:o,s:o,s:o}",
                      "Name", nw->name, "Id", nw->id, "Created", created, "Scope", "local", "Driver",
                      "bridge", "EnableIPv6", 0, "IPAM", "Driver", "default", "Options", "Config",
                      "Subnet", sub, "Gateway", gw, "Internal", nw->internal, "Attachable", 0,
                      "Ingress", 0, "ConfigFrom", "Network", "", "ConfigOnly", 0, "Containers", ctrs,
-                     "Options", "com.docker.network.bridge.name", nw->bridge,
-                     "com.docker.network.driver.mtu", "1500", "Labels",
-                     bundle_volume_kv_json(nw->labels));
+                     "Options", options_json(nw), "Labels", bundle_volume_kv_json(nw->labels));
 }
 
 /* ---- list, inspect ---- */
@@ -191,6 +203,7 @@ int api_handle_network_create(struct api_req *r)
 {
     ctr_error_t err = NULL;
     cleanup_strv char **labels = ctr_xcalloc(1, sizeof(char *));
+    cleanup_strv char **options = ctr_xcalloc(1, sizeof(char *));
     cleanup_free char *id = NULL;
     const char *subnet, *k;
     json_t *v;
@@ -211,11 +224,17 @@ int api_handle_network_create(struct api_req *r)
         cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v));
         ctr_strv_append(&labels, kv);
     }
+    json_object_foreach(json_object_get(body, "Options"), k, v)
+    {
+        cleanup_free char *kv = ctr_xasprintf("%s=%s", k, json_string_value(v));
+        ctr_strv_append(&options, kv);
+    }
     struct dmn_network_spec spec = {
         .name = json_string_value(json_object_get(body, "Name")),
         .subnet = subnet,
         .internal = json_is_true(json_object_get(body, "Internal")),
         .labels = labels,
+        .options = options,
     };
     int rc = dmn_network_create(r->d, &spec, &id, &err);
     json_decref(body);

@@ -130,7 +130,7 @@ json_t *api_container_inspect_json(struct dmn *d, struct dmn_container *c)
     json_t *execs = json_array();
     json_t *nets = api_netconf_networks_json(c);
     /* the top-level address fields are the first network's, as docker's for `bridge` */
-    json_t *first = c->n_eps ? json_object_get(nets, c->eps[0].net_name) : NULL;
+    json_t *first = c->n_eps ? json_object_get(nets, api_netconf_network_name(&c->eps[0])) : NULL;
     const char *ip = first ? json_string_value(json_object_get(first, "IPAddress")) : "";
     const char *gw = first ? json_string_value(json_object_get(first, "Gateway")) : "";
     const char *mac = first ? json_string_value(json_object_get(first, "MacAddress")) : "";
