@@ -206,5 +206,6 @@ int api_handle_sys_df(struct api_req *r);
 int api_handle_sys_kernel(struct api_req *r);
 int api_handle_sys_logs(struct api_req *r);
 int api_handle_sys_stop(struct api_req *r);
+int api_handle_swarm(struct api_req *r);
 
 #endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SDK-level behaviour as Docker Engine has it (issue 13): swarm routes on a node that is
+# no swarm manager, unnamed volumes, image inspect's ContainerConfig for old API
+# versions, create bodies decoded as Go does (names in any case, unknown fields
+# ignored), a bare NAME in Env, a failed image load reported in the stream, and exec
+# framing chosen by the start request. Driven with curl, the docker CLI and
+# python3-docker; one container (a VM) in all.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/40-daemon-lib.bash"
+plan_start
+daemon_fixtures
+daemon_start || need "the daemon did not start"
+PY=/usr/bin/python3
+NOT_MANAGER='This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.'
+
+# ---- 1. swarm routes: 503 with Docker's message, not 404 ----
+for route in "GET /swarm" "GET /v1.43/nodes" "GET /nodes/abc" "GET /services?status=1" \
+    "POST /services/create" "GET /tasks" "GET /secrets" "POST /configs/create" "POST /swarm/update" \
+    "GET /swarm/unlockkey"; do
+    body=$(api ${route% *} "${route#* }")
+    check_eq "$route: 503 not a swarm manager" "503 $NOT_MANAGER" "$(code) $(jq -r .message <<<"$body")"
+done
+body=$(api POST /swarm/leave)
+check_eq "POST /swarm/leave: 503 not part of a swarm" "503 This node is not part of a swarm" "$(code) $(jq -r .message <<<"$body")"
+if command -v docker >/dev/null; then
+    err=$(docker node ls 2>&1)
+    check_contains "docker node ls says the node is no swarm manager" "$err" "This node is not a swarm manager"
+else
+    skip "docker CLI missing"
+fi
+
+plan_end
