@@ -297,7 +297,9 @@ struct dmn_volume {
 int dmn_volumes_list(struct dmn *d, bool with_use, struct dmn_volume **out, size_t *n,
                      ctr_error_t *err);
 void dmn_volumes_free(struct dmn_volume *v, size_t n);
-/* Create (or return the existing one, as docker); EINVAL for a bad name or option. */
+/* Create (or return the existing one, as docker); EINVAL for a bad name or option. A
+ * NULL or empty name: a new anonymous volume (64 hex digits and docker's anonymous
+ * label, as docker's volume service). */
 int dmn_volume_create(struct dmn *d, const char *name, char *const *labels, char *const *opts,
                       struct bundle_volume *out, ctr_error_t *err);
 /* ENOENT (`get NAME: no such volume` for a name no volume can have). */

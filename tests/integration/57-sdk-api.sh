@@ -29,4 +29,17 @@ else
     skip "docker CLI missing"
 fi
 
+# ---- 2. a volume without a name: 64 hex digits, anonymous ----
+body=$(api POST /volumes/create '{}')
+vname=$(jq -r .Name <<<"$body")
+[[ "$(code) $vname" =~ ^201\ [0-9a-f]{64}$ ]] && ok "volumes/create without a name: 201, a 64-hex name" ||
+    not_ok "volumes/create without a name: $(code) $body"
+check_eq "  labelled anonymous, as Docker" '""' "$(jq -c '.Labels["com.docker.volume.anonymous"]' <<<"$body")"
+check_eq "  and it exists" "200" "$(api GET "/volumes/$vname" >/dev/null; code)"
+vname2=$($PY -c 'import docker; print(docker.DockerClient(base_url="'"$DOCKER_HOST"'").volumes.create().name)' 2>&1)
+[[ "$vname2" =~ ^[0-9a-f]{64}$ && "$vname2" != "$vname" ]] && ok "python3-docker volumes.create() gets a new generated name" ||
+    not_ok "python3-docker volumes.create(): $vname2"
+api DELETE "/volumes/$vname" >/dev/null
+api DELETE "/volumes/$vname2" >/dev/null
+
 plan_end
