@@ -42,4 +42,11 @@ vname2=$($PY -c 'import docker; print(docker.DockerClient(base_url="'"$DOCKER_HO
 api DELETE "/volumes/$vname" >/dev/null
 api DELETE "/volumes/$vname2" >/dev/null
 
+# ---- 3. image inspect: ContainerConfig below API 1.45 ----
+img=$(api GET /v1.43/images/busybox/json)
+check_eq "image inspect (1.43) has an empty ContainerConfig, as Docker for a non-classic build" \
+    '"" null null {}' "$(jq -c '.ContainerConfig | .Image, .Cmd, .Env, (.Labels // {})' <<<"$img" | tr '\n' ' ' | sed 's/ $//')"
+cc=$($PY -c 'import docker; c = docker.APIClient(base_url="'"$DOCKER_HOST"'", version="1.41"); print(sorted(c.inspect_image("busybox")["ContainerConfig"].keys())[:3])' 2>&1)
+check_eq "python3-docker (API 1.41) reads ContainerConfig" "['AttachStderr', 'AttachStdin', 'AttachStdout']" "$cc"
+
 plan_end

@@ -76,6 +76,16 @@ int api_handle_images_list(struct api_req *r)
     return api_reply_json(r, 200, out);
 }
 
+/* ContainerConfig as Docker (API < 1.45) shows it for an image the classic builder did
+ * not make: an empty container.Config. Compose 1.x reads it when it recreates. */
+static json_t *empty_container_config(void)
+{
+    return json_pack("{s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:n,s:n,s:s,s:n,s:s,s:n,s:n,s:n}",
+                     "Hostname", "", "Domainname", "", "User", "", "AttachStdin", 0, "AttachStdout",
+                     0, "AttachStderr", 0, "Tty", 0, "OpenStdin", 0, "StdinOnce", 0, "Env", "Cmd",
+                     "Image", "", "Volumes", "WorkingDir", "", "Entrypoint", "OnBuild", "Labels");
+}
+
 int api_handle_image_inspect(struct api_req *r)
 {
     struct dmn_image im = {0};
@@ -111,6 +121,8 @@ int api_handle_image_inspect(struct api_req *r)
         "VirtualSize", (json_int_t)img->size, "GraphDriver", "Name", "ext4", "Data", "RootFS",
         "Type", "layers", "Layers", dmn_strv_json(img->config.diff_ids), "Metadata", "LastTagTime",
         "0001-01-01T00:00:00Z");
+    if (r->api_minor < 45) /* removed in API 1.45 */
+        json_object_set_new(j, "ContainerConfig", empty_container_config());
     dmn_image_release(&im);
     return api_reply_json(r, 200, j);
 }
