@@ -49,4 +49,19 @@ check_eq "image inspect (1.43) has an empty ContainerConfig, as Docker for a non
 cc=$($PY -c 'import docker; c = docker.APIClient(base_url="'"$DOCKER_HOST"'", version="1.41"); print(sorted(c.inspect_image("busybox")["ContainerConfig"].keys())[:3])' 2>&1)
 check_eq "python3-docker (API 1.41) reads ContainerConfig" "['AttachStderr', 'AttachStdin', 'AttachStdout']" "$cc"
 
+# ---- 4. create: field names in any case, unknown fields ignored, mistypes refused ----
+id=$(api POST /containers/create '{"image":"busybox","cmd":["echo","hi"],"LABELS":{"a":"b"},"NoSuchField":1,"hostconfig":{"memory":268435456,"Bogus":true}}' | jq -r .Id)
+check_eq "lowercase and unknown fields: 201" "201" "$(code)"
+insp=$(api GET "/containers/$id/json")
+check_eq "  image, cmd, labels and hostconfig.memory read case-insensitively" \
+    '["echo","hi"] "b" 268435456 null' \
+    "$(jq -c '.Config.Cmd, .Config.Labels.a, .HostConfig.Memory, .Config.NoSuchField' <<<"$insp" | tr '\n' ' ' | sed 's/ $//')"
+api DELETE "/containers/$id" >/dev/null
+body=$(api POST /containers/create '{"image":"busybox","tty":"yes"}')
+check_eq "a mistyped known field in lowercase: 400 with today's message" \
+    '400 invalid `Tty`: true or false is expected, not a string' "$(code) $(jq -r .message <<<"$body")"
+body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"privileged":true}}')
+check_eq "an unsupported field in lowercase is still refused" \
+    '400 `HostConfig.Privileged` is not supported by this daemon yet' "$(code) $(jq -r .message <<<"$body")"
+
 plan_end

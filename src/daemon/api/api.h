@@ -112,6 +112,10 @@ bool api_route_streams_upload(const char *method, const char *path);
  * naming the field ---- */
 /* A container config (Config and HostConfig). */
 int api_config_check_types(json_t *body, ctr_error_t *err);
+/* A create body's keys (top level, HostConfig, its RestartPolicy and LogConfig) as Go's
+ * encoding/json reads them: matched case-insensitively and renamed to the field's name;
+ * keys no field has are dropped (Docker ignores them). */
+void api_config_canon(json_t *body);
 /* An exec config (POST /containers/{id}/exec), and the size of its process. */
 int api_exec_config_check(json_t *body, ctr_error_t *err);
 /* A network config (POST /networks/create). */

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 enum ftype {
     F_STRING,
@@ -300,6 +301,43 @@ static int check_object_values(json_t *obj, const char *name, const char *prefix
                             name, k, json_kind(v));
     }
     return 0;
+}
+
+/* Go's encoding/json: a key names the field it matches exactly, else one it matches
+ * case-insensitively; keys no field matches are ignored, and of two keys for one
+ * field the later wins. obj's keys become the fields' names; unknown ones go. */
+static void canon_keys(json_t *obj, const struct field *table)
+{
+    const char *k;
+    json_t *v;
+    json_t *out = json_object();
+
+    if (!json_is_object(obj))
+        return;
+    json_object_foreach(obj, k, v)
+    {
+        const char *name = NULL;
+        for (size_t i = 0; table[i].name && !name; i++)
+            if (strcmp(table[i].name, k) == 0)
+                name = table[i].name;
+        for (size_t i = 0; table[i].name && !name; i++)
+            if (strcasecmp(table[i].name, k) == 0)
+                name = table[i].name;
+        if (name)
+            json_object_set(out, name, v);
+    }
+    json_object_clear(obj);
+    json_object_update(obj, out);
+    json_decref(out);
+}
+
+void api_config_canon(json_t *body)
+{
+    canon_keys(body, config_fields);
+    json_t *hc = json_object_get(body, "HostConfig");
+    canon_keys(hc, host_fields);
+    canon_keys(json_object_get(hc, "RestartPolicy"), restart_fields);
+    canon_keys(json_object_get(hc, "LogConfig"), log_fields);
 }
 
 int api_config_check_types(json_t *body, ctr_error_t *err)
