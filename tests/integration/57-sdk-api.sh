@@ -64,4 +64,18 @@ body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"privileged
 check_eq "an unsupported field in lowercase is still refused" \
     '400 `HostConfig.Privileged` is not supported by this daemon yet' "$(code) $(jq -r .message <<<"$body")"
 
+# ---- 6. images/load of a bad body: 200, the error in the JSON stream (quiet or not) ----
+for q in "" "?quiet=1" "?quiet=0"; do
+    out=$(curl -s -w '\n%{http_code}' --unix-socket "$SOCK" -X POST -H 'Content-Type: application/x-tar' \
+        --data-binary 'not an archive' "http://d/images/load$q")
+    check_eq "images/load$q of a bad body: 200 with errorDetail and error" "200 true" \
+        "$(tail -1 <<<"$out") $(head -1 <<<"$out" | jq '(.error | length > 0) and .error == .errorDetail.message and (keys == ["error","errorDetail"])')"
+done
+if command -v docker >/dev/null; then
+    echo 'not an archive' >"$T_TMP/bad.tar"
+    err=$(docker load -i "$T_TMP/bad.tar" 2>&1)
+    check_eq "docker load of a bad archive fails (exit 1)" "1" "$?"
+    check_eq "  with the daemon's message" "$(head -1 <<<"$out" | jq -r .error)" "$err"
+fi
+
 plan_end

@@ -170,8 +170,21 @@ int api_handle_images_load(struct api_req *r)
 
     if (r->upload_path == NULL)
         return api_reply_error(r, 400, "the request body must be an image archive (tar)");
-    if (dmn_image_load(r->d, r->upload_path, &names, &err) < 0)
-        return api_reply_ctr_error(r, &err);
+    if (dmn_image_load(r->d, r->upload_path, &names, &err) < 0) {
+        /* Docker's postImagesLoad: the status is sent before the archive is read, so a
+         * failure is a line of the JSON stream (streamformatter.FormatError), whatever
+         * `quiet` says */
+        json_t *m = json_pack("{s:{s:o},s:o}", "errorDetail", "message", ctr_json_str(err->msg),
+                              "error", ctr_json_str(err->msg));
+        ctr_error_free(&err);
+        char *s = json_dumps(m, JSON_COMPACT);
+        json_decref(m);
+        if (s == NULL)
+            return api_reply_error(r, 500, "cannot encode the load error");
+        cleanup_free char *line = ctr_xasprintf("%s\n", s);
+        free(s);
+        return api_reply_text(r, 200, "application/json", line, strlen(line));
+    }
     cleanup_free char *text = ctr_xstrdup("");
     for (size_t i = 0; names[i]; i++) {
         cleanup_free char *line = ctr_xasprintf("Loaded image: %s\n", names[i]);
