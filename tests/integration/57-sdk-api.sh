@@ -78,4 +78,18 @@ if command -v docker >/dev/null; then
     check_eq "  with the daemon's message" "$(head -1 <<<"$out" | jq -r .error)" "$err"
 fi
 
+# ---- 5. a bare NAME in Env: kept in Config.Env, unset for the process ----
+id=$(api POST '/containers/create?name=env1' '{"Image":"busybox","Env":["HOSTNAME","BAR=1"],"Cmd":["sh","-c","env; exec sleep 600"]}' | jq -r .Id)
+check_eq "create with a bare NAME: 201" "201" "$(code)"
+check_eq "inspect shows the bare NAME in Config.Env, as Docker" '["HOSTNAME","BAR=1"]' \
+    "$(api GET /containers/env1/json | jq -c '.Config.Env[0:2]')"
+api POST /containers/env1/start >/dev/null
+check_eq "env1 starts" "204" "$(code)"
+wait_for 60 sh -c "curl -s --unix-socket '$SOCK' 'http://d/containers/env1/logs?stdout=1' | grep -q BAR=1"
+logs=$(curl -s --unix-socket "$SOCK" 'http://d/containers/env1/logs?stdout=1' | tr -d '\000-\010')
+check_contains "the process has BAR=1" "$logs" "BAR=1"
+[[ "$logs" != *HOSTNAME=* ]] && ok "  and no HOSTNAME (the bare NAME unset it, as Docker)" || not_ok "HOSTNAME in the env: $logs"
+
+api DELETE '/containers/env1?force=1' >/dev/null
+check_eq "env1 removed" "204" "$(code)"
 plan_end
