@@ -90,6 +90,42 @@ logs=$(curl -s --unix-socket "$SOCK" 'http://d/containers/env1/logs?stdout=1' | 
 check_contains "the process has BAR=1" "$logs" "BAR=1"
 [[ "$logs" != *HOSTNAME=* ]] && ok "  and no HOSTNAME (the bare NAME unset it, as Docker)" || not_ok "HOSTNAME in the env: $logs"
 
+# ---- 7. exec framing follows the start request's Tty (moby postContainerExecStart) ----
+# exec_framed ID TTY: start the exec with {"Tty":TTY}; prints mux:PAYLOAD when the body
+# is Docker's 8-byte frames, else raw:BODY.
+exec_framed() {
+    timeout 60 $PY - "$SOCK" "$1" "$2" <<'EOF'
+import socket, struct, sys
+a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1])
+b = '{"Detach":false,"Tty":%s}' % sys.argv[3]
+a.sendall(("POST /exec/%s/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+           "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: %d\r\n\r\n%s" % (sys.argv[2], len(b), b)).encode())
+data = b""
+while True:
+    x = a.recv(65536)
+    if not x: break
+    data += x
+body = data.partition(b"\r\n\r\n")[2]
+if len(body) >= 8 and body[0] in (1, 2) and body[1:4] == b"\0\0\0":
+    out = b""
+    while len(body) >= 8:
+        n = struct.unpack(">I", body[4:8])[0]
+        out += body[8:8 + n]
+        body = body[8 + n:]
+    print("mux:" + out.decode(errors="replace").strip())
+else:
+    print("raw:" + body.decode(errors="replace").strip())
+EOF
+}
+eid=$(api POST /containers/env1/exec '{"Cmd":["echo","tty-exec"],"Tty":true,"AttachStdout":true,"AttachStderr":true}' | jq -r .Id)
+check_eq "an exec created with Tty, started without: multiplexed, as Docker" "mux:tty-exec" "$(exec_framed "$eid" false)"
+eid=$(api POST /containers/env1/exec '{"Cmd":["echo","plain-exec"],"AttachStdout":true,"AttachStderr":true}' | jq -r .Id)
+check_eq "an exec created without Tty, started with it: raw" "raw:plain-exec" "$(exec_framed "$eid" true)"
+out=$($PY -c 'import docker; c = docker.DockerClient(base_url="'"$DOCKER_HOST"'"); r = c.containers.get("env1").exec_run(["echo", "sdk-exec"]); print(r.exit_code, r.output.decode().strip())' 2>&1)
+check_eq "python3-docker exec_run (no tty) gets its output" "0 sdk-exec" "$out"
+out=$($PY -c 'import docker; c = docker.DockerClient(base_url="'"$DOCKER_HOST"'"); r = c.containers.get("env1").exec_run(["echo", "sdk-tty"], tty=True); print(r.exit_code, r.output.decode().strip())' 2>&1)
+check_eq "python3-docker exec_run(tty=True) gets its output" "0 sdk-tty" "$out"
+
 api DELETE '/containers/env1?force=1' >/dev/null
 check_eq "env1 removed" "204" "$(code)"
 plan_end
