@@ -2,8 +2,8 @@
 # SDK-level behaviour as Docker Engine has it (issue 13): swarm routes on a node that is
 # no swarm manager, unnamed volumes, image inspect's ContainerConfig for old API
 # versions, create bodies decoded as Go does (names in any case, unknown fields
-# ignored), a bare NAME in Env, a failed image load reported in the stream, and exec
-# framing chosen by the start request. Driven with curl, the docker CLI and
+# ignored), a bare NAME in Env, a failed image load reported in the stream, exec
+# framing chosen by the start request, and LogConfig's drivers. Driven with curl, the docker CLI and
 # python3-docker; one container (a VM) in all.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
@@ -125,6 +125,26 @@ out=$($PY -c 'import docker; c = docker.DockerClient(base_url="'"$DOCKER_HOST"'"
 check_eq "python3-docker exec_run (no tty) gets its output" "0 sdk-exec" "$out"
 out=$($PY -c 'import docker; c = docker.DockerClient(base_url="'"$DOCKER_HOST"'"); r = c.containers.get("env1").exec_run(["echo", "sdk-tty"], tty=True); print(r.exit_code, r.output.decode().strip())' 2>&1)
 check_eq "python3-docker exec_run(tty=True) gets its output" "0 sdk-tty" "$out"
+
+# ---- 8. LogConfig: known drivers; `none` honoured by logs ----
+body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"bogus"}}}')
+check_eq "an unknown log driver: 400 with Docker's message" "400 logger: no log driver named 'bogus' is registered" "$(code) $(jq -r .message <<<"$body")"
+body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}')
+check_eq "a driver that sends the output elsewhere: 400 naming it" '400 `HostConfig.LogConfig.Type` `syslog` is not supported by this daemon: use `json-file`, `local` or `none`' "$(code) $(jq -r .message <<<"$body")"
+body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-size":"1m","nope":"1"}}}}')
+check_eq "an unknown json-file option: 400" "400 unknown log opt 'nope' for json-file log driver" "$(code) $(jq -r .message <<<"$body")"
+body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"json-file","Config":{"mode":"fast"}}}}')
+check_eq "an unknown logging mode: 400" "400 logger: logging mode not supported: fast" "$(code) $(jq -r .message <<<"$body")"
+api POST '/containers/create?name=nolog' '{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"none","Config":{}}}}' >/dev/null
+check_eq "LogConfig none: 201" "201" "$(code)"
+check_eq "  inspect shows it" "none" "$(state nolog .HostConfig.LogConfig.Type)"
+body=$(api GET '/containers/nolog/logs?stdout=1')
+check_eq "  logs answer 501 as Docker" "501 configured logging driver does not support reading" "$(code) $(jq -r .message <<<"$body")"
+if command -v docker >/dev/null; then
+    check_eq "  docker logs prints it" "Error response from daemon: configured logging driver does not support reading" "$(docker logs nolog 2>&1)"
+fi
+api DELETE /containers/nolog >/dev/null
+check_eq "the default is json-file" "json-file" "$(state env1 .HostConfig.LogConfig.Type)"
 
 api DELETE '/containers/env1?force=1' >/dev/null
 check_eq "env1 removed" "204" "$(code)"

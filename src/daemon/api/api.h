@@ -116,6 +116,9 @@ int api_config_check_types(json_t *body, ctr_error_t *err);
  * encoding/json reads them: matched case-insensitively and renamed to the field's name;
  * keys no field has are dropped (Docker ignores them). */
 void api_config_canon(json_t *body);
+/* HostConfig.LogConfig: a driver this daemon honours (json-file, local, none) and its
+ * options; EINVAL with moby's messages. */
+int api_log_config_check(json_t *hc, ctr_error_t *err);
 /* An exec config (POST /containers/{id}/exec), and the size of its process. */
 int api_exec_config_check(json_t *body, ctr_error_t *err);
 /* A network config (POST /networks/create). */

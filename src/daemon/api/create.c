@@ -153,7 +153,13 @@ static json_t *shown_host_config(json_t *body)
     if (!json_is_object(json_object_get(hc, "RestartPolicy")))
         json_object_set_new(hc, "RestartPolicy",
                             json_pack("{s:s,s:i}", "Name", "no", "MaximumRetryCount", 0));
-    json_object_set_new(hc, "LogConfig", json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
+    /* the request's driver (api_log_config_check), the daemon's default json-file */
+    json_t *lc = json_object_get(hc, "LogConfig");
+    const char *lt = json_string_value(json_object_get(lc, "Type"));
+    json_t *lo = json_object_get(lc, "Config");
+    json_object_set_new(hc, "LogConfig",
+                        json_pack("{s:s,s:o}", "Type", lt && *lt ? lt : "json-file", "Config",
+                                  json_is_object(lo) ? json_deep_copy(lo) : json_object()));
     if (!json_is_boolean(json_object_get(hc, "AutoRemove")))
         json_object_set_new(hc, "AutoRemove", json_false());
     json_object_set_new(hc, "Runtime", json_string("container-runtime"));
@@ -292,6 +298,10 @@ int api_handle_create(struct api_req *r)
     api_config_canon(body); /* Go's decoding: field names in any case, unknown ones ignored */
     if (api_config_check_types(body, &err) < 0 || check_fields(body, &err) < 0 ||
         api_netreq_parse(body, &rq.net, &err) < 0) {
+        bad_request(&err);
+        goto fail;
+    }
+    if (api_log_config_check(json_object_get(body, "HostConfig"), &err) < 0) {
         bad_request(&err);
         goto fail;
     }

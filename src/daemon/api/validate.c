@@ -361,6 +361,54 @@ int api_config_check_types(json_t *body, ctr_error_t *err)
     return 0;
 }
 
+/* HostConfig.LogConfig as moby's logger.ValidateLogOpts sees it (after the daemon's
+ * default, json-file, fills an empty Type): the drivers this daemon honours are
+ * json-file and local (both read back by logs) and none (logs then answer 501, as
+ * Docker); Docker's other drivers would send the output elsewhere: refused. */
+int api_log_config_check(json_t *hc, ctr_error_t *err)
+{
+    static const char *const elsewhere[] = {"syslog",     "journald", "gelf",    "fluentd",
+                                            "awslogs",    "splunk",   "etwlogs", "gcplogs",
+                                            "logentries", NULL};
+    static const char *const json_file_opts[] = {"max-file",  "max-size",     "compress",
+                                                 "labels",    "labels-regex", "env",
+                                                 "env-regex", "tag",          NULL};
+    static const char *const local_opts[] = {"max-file", "max-size", "compress", NULL};
+    json_t *lc = json_object_get(hc, "LogConfig");
+    const char *type = json_string_value(json_object_get(lc, "Type"));
+    json_t *cfg = json_object_get(lc, "Config");
+    const char *k;
+    json_t *v;
+
+    if (type == NULL || *type == '\0')
+        type = "json-file";
+    if (strcmp(type, "none") == 0)
+        return 0;
+    const char *mode = json_string_value(json_object_get(cfg, "mode"));
+    if (mode && *mode && strcmp(mode, "blocking") != 0 && strcmp(mode, "non-blocking") != 0)
+        return dmn_fail(err, EINVAL, "logger: logging mode not supported: %s", mode);
+    for (size_t i = 0; elsewhere[i]; i++)
+        if (strcmp(type, elsewhere[i]) == 0)
+            return dmn_fail(err, EINVAL,
+                            "`HostConfig.LogConfig.Type` `%s` is not supported by this daemon: "
+                            "use `json-file`, `local` or `none`",
+                            type);
+    const char *const *opts = strcmp(type, "json-file") == 0 ? json_file_opts
+                              : strcmp(type, "local") == 0   ? local_opts
+                                                             : NULL;
+    if (opts == NULL)
+        return dmn_fail(err, EINVAL, "logger: no log driver named '%s' is registered", type);
+    json_object_foreach(cfg, k, v)
+    {
+        bool known = strcmp(k, "mode") == 0 || strcmp(k, "max-buffer-size") == 0;
+        for (size_t i = 0; opts[i] && !known; i++)
+            known = strcmp(opts[i], k) == 0;
+        if (!known)
+            return dmn_fail(err, EINVAL, "unknown log opt '%s' for %s log driver", k, type);
+    }
+    return 0;
+}
+
 static const struct field network_fields[] = {
     {"Name", F_STRING},       {"CheckDuplicate", F_BOOL},
     {"Driver", F_STRING},     {"Scope", F_STRING},
