@@ -27,6 +27,30 @@ static json_t *labels_json(char **labels)
     return o;
 }
 
+static size_t env_key_len(const char *e)
+{
+    return strcspn(e, "=");
+}
+
+/* Config.Env as Docker's merge makes it (daemon/create.go): the request's list as given
+ * (a bare NAME included: it only unsets NAME for the process, bundle_create_merge), then
+ * each image variable the request does not name; the image's alone when it names none. */
+static json_t *shown_env(char *const *user, char *const *image)
+{
+    if (user == NULL || user[0] == NULL)
+        return image ? dmn_strv_json(image) : json_null();
+    json_t *out = dmn_strv_json(user);
+    for (size_t i = 0; image && image[i]; i++) {
+        size_t n = env_key_len(image[i]);
+        bool named = false;
+        for (size_t j = 0; user[j] && !named; j++)
+            named = env_key_len(user[j]) == n && strncmp(user[j], image[i], n) == 0;
+        if (!named)
+            json_array_append_new(out, json_string(image[i]));
+    }
+    return out;
+}
+
 /* The Config document inspect shows: the request's, with the merged values. */
 static json_t *shown_config(const struct dmn_create_req *rq, const struct bundle_config *bc,
                             const struct imgstore_image *img, const char *image)
@@ -38,7 +62,7 @@ static json_t *shown_config(const struct dmn_create_req *rq, const struct bundle
                             ic->entrypoint ? dmn_strv_json(ic->entrypoint) : json_null());
     if (rq->cmd_empty && !rq->entrypoint_given)
         json_object_set_new(cfg, "Cmd", ic->cmd ? dmn_strv_json(ic->cmd) : json_null());
-    json_object_set_new(cfg, "Env", dmn_strv_json(bc->process.env));
+    json_object_set_new(cfg, "Env", shown_env(rq->opts.env, ic->env));
     json_object_set_new(cfg, "WorkingDir", json_string(bc->process.cwd ? bc->process.cwd : ""));
     json_object_set_new(cfg, "User", json_string(bc->process.user ? bc->process.user : ""));
     json_object_set_new(cfg, "Hostname", json_string(bc->setup.hostname ? bc->setup.hostname : ""));

@@ -297,7 +297,9 @@ struct dmn_volume {
 int dmn_volumes_list(struct dmn *d, bool with_use, struct dmn_volume **out, size_t *n,
                      ctr_error_t *err);
 void dmn_volumes_free(struct dmn_volume *v, size_t n);
-/* Create (or return the existing one, as docker); EINVAL for a bad name or option. */
+/* Create (or return the existing one, as docker); EINVAL for a bad name or option. A
+ * NULL or empty name: a new anonymous volume (64 hex digits and docker's anonymous
+ * label, as docker's volume service). */
 int dmn_volume_create(struct dmn *d, const char *name, char *const *labels, char *const *opts,
                       struct bundle_volume *out, ctr_error_t *err);
 /* ENOENT (`get NAME: no such volume` for a name no volume can have). */
@@ -445,10 +447,12 @@ int dmn_exec_resize(struct dmn *d, const char *id, uint16_t rows, uint16_t cols,
 /* Start: mark the exec started (ENOENT, EBUSY: started already or container not running)
  * and return its run; then either dmn_exec_run_session on a client's fd (its exit code
  * is recorded before the fd is shut down) and dmn_exec_run_free, or
- * dmn_exec_run_detached (takes the run). dmn_exec_start_undo: the session never ran. */
+ * dmn_exec_run_detached (takes the run). dmn_exec_start_undo: the session never ran.
+ * raw: the stream is raw bytes, else Docker's 8-byte frames; Docker decides by the start
+ * request's Tty, whatever the exec's (which gives the process its terminal). */
 struct dmn_exec_run;
 struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size, uint16_t rows,
-                                    uint16_t cols, bool *tty, ctr_error_t *err);
+                                    uint16_t cols, bool raw, ctr_error_t *err);
 void dmn_exec_run_session(struct dmn_exec_run *x, int client_fd, const char *pre, size_t pre_len);
 int dmn_exec_run_detached(struct dmn_exec_run *x, ctr_error_t *err);
 void dmn_exec_run_free(struct dmn_exec_run *x);

@@ -131,6 +131,7 @@ int dmn_exec_create(struct dmn *d, const char *ref, const struct dmn_exec_spec *
 struct dmn_exec_run {
     struct dmn *d;
     struct dmn_exec *e;
+    bool raw; /* the start request's Tty: raw bytes, else Docker's frames */
     char bundle[4096];
 };
 
@@ -173,7 +174,7 @@ static void exec_session(struct dmn_exec_run *x, int client_fd, const char *pre,
             cleanup_free char *m = ctr_xasprintf("%s\n", err->msg);
             uint8_t hdr[8];
             dmn_mux_header(hdr, 2, (uint32_t)strlen(m));
-            if (!e->tty && send(client_fd, hdr, 8, MSG_NOSIGNAL) < 0)
+            if (!x->raw && send(client_fd, hdr, 8, MSG_NOSIGNAL) < 0)
                 log_debug("exec client gone");
             if (send(client_fd, m, strlen(m), MSG_NOSIGNAL) < 0)
                 log_debug("exec client gone");
@@ -188,7 +189,7 @@ static void exec_session(struct dmn_exec_run *x, int client_fd, const char *pre,
     struct dmn_relay rl = {.client_fd = client_fd,
                            .shim_fd = fd,
                            .bundle = x->bundle,
-                           .tty = e->tty,
+                           .tty = x->raw,
                            .stdin_open = req.stdin_open,
                            .want_stdout = e->attach_stdout && client_fd >= 0,
                            .want_stderr = e->attach_stderr && client_fd >= 0,
@@ -203,7 +204,7 @@ static void exec_session(struct dmn_exec_run *x, int client_fd, const char *pre,
         if (client_fd >= 0) {
             cleanup_free char *m = ctr_xasprintf("OCI runtime exec failed: %s\r\n", rl.error);
             uint8_t hdr[8];
-            if (!e->tty) {
+            if (!x->raw) {
                 dmn_mux_header(hdr, 2, (uint32_t)strlen(m));
                 if (send(client_fd, hdr, 8, MSG_NOSIGNAL) < 0)
                     log_debug("exec client gone");
@@ -244,7 +245,7 @@ static void *exec_detached(void *ctx)
 }
 
 struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size, uint16_t rows,
-                                    uint16_t cols, bool *tty, ctr_error_t *err)
+                                    uint16_t cols, bool raw, ctr_error_t *err)
 {
     dmn_lock(d);
     struct dmn_exec *e = exec_find_locked(d, id);
@@ -273,8 +274,8 @@ struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size
     e->started = true;
     e->running = true;
     e->refs++;
-    *tty = e->tty;
     struct dmn_exec_run *x = ctr_xcalloc(1, sizeof(*x));
+    x->raw = raw;
     x->d = d;
     x->e = e;
     snprintf(x->bundle, sizeof(x->bundle), "%s", c->bundle);

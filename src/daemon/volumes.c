@@ -233,8 +233,15 @@ int dmn_volume_create(struct dmn *d, const char *name, char *const *labels, char
 {
     /* docker: creating an existing volume returns it */
     bool existed = false;
-    if (bundle_volume_create(d->cfg.root, name, (char **)labels, (char **)opts, &existed, err) <
-        0) {
+    char gen[BUNDLE_CREATE_ID_LEN + 1];
+    cleanup_strv char **all = ctr_strv_dup((char **)labels);
+    if (name == NULL || *name == '\0') {
+        if (bundle_create_new_id(gen, err) < 0)
+            return -1;
+        name = gen;
+        ctr_strv_append(&all, BUNDLE_VOLUME_ANONYMOUS_LABEL "=");
+    }
+    if (bundle_volume_create(d->cfg.root, name, all, (char **)opts, &existed, err) < 0) {
         if ((*err)->errnum == ENOTSUP || (*err)->errnum == 0)
             (*err)->errnum = EINVAL;
         return -1;

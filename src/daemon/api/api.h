@@ -112,6 +112,13 @@ bool api_route_streams_upload(const char *method, const char *path);
  * naming the field ---- */
 /* A container config (Config and HostConfig). */
 int api_config_check_types(json_t *body, ctr_error_t *err);
+/* A create body's keys (top level, HostConfig, its RestartPolicy and LogConfig) as Go's
+ * encoding/json reads them: matched case-insensitively and renamed to the field's name;
+ * keys no field has are dropped (Docker ignores them). */
+void api_config_canon(json_t *body);
+/* HostConfig.LogConfig: a driver this daemon honours (json-file, local, none) and its
+ * options; EINVAL with moby's messages. */
+int api_log_config_check(json_t *hc, ctr_error_t *err);
 /* An exec config (POST /containers/{id}/exec), and the size of its process. */
 int api_exec_config_check(json_t *body, ctr_error_t *err);
 /* A network config (POST /networks/create). */
@@ -209,5 +216,6 @@ int api_handle_sys_df(struct api_req *r);
 int api_handle_sys_kernel(struct api_req *r);
 int api_handle_sys_logs(struct api_req *r);
 int api_handle_sys_stop(struct api_req *r);
+int api_handle_swarm(struct api_req *r);
 
 #endif

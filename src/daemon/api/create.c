@@ -1,118 +1,12 @@
-/* POST /containers/create: the request's checks (unknown, unsupported and mistyped
- * fields: 400 naming the field) and its parse into a struct dmn_create_req for the
- * container service (create.c). */
+/* POST /containers/create: the request's checks (unsupported and mistyped fields: 400
+ * naming the field; unknown ones are ignored, as Docker does) and its parse into a struct
+ * dmn_create_req for the container service (create.c). */
 #include "daemon/api/api.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const config_keys[] = {"Hostname",
-                                          "Domainname",
-                                          "User",
-                                          "AttachStdin",
-                                          "AttachStdout",
-                                          "AttachStderr",
-                                          "ExposedPorts",
-                                          "Tty",
-                                          "OpenStdin",
-                                          "StdinOnce",
-                                          "Env",
-                                          "Cmd",
-                                          "Healthcheck",
-                                          "ArgsEscaped",
-                                          "Image",
-                                          "Volumes",
-                                          "WorkingDir",
-                                          "Entrypoint",
-                                          "NetworkDisabled",
-                                          "MacAddress",
-                                          "OnBuild",
-                                          "Labels",
-                                          "StopSignal",
-                                          "StopTimeout",
-                                          "Shell",
-                                          "HostConfig",
-                                          "NetworkingConfig",
-                                          "Platform",
-                                          NULL};
-
-static const char *const host_config_keys[] = {"Binds",
-                                               "ContainerIDFile",
-                                               "LogConfig",
-                                               "NetworkMode",
-                                               "PortBindings",
-                                               "RestartPolicy",
-                                               "AutoRemove",
-                                               "VolumeDriver",
-                                               "VolumesFrom",
-                                               "ConsoleSize",
-                                               "Annotations",
-                                               "CapAdd",
-                                               "CapDrop",
-                                               "CgroupnsMode",
-                                               "Dns",
-                                               "DnsOptions",
-                                               "DnsSearch",
-                                               "ExtraHosts",
-                                               "GroupAdd",
-                                               "IpcMode",
-                                               "Cgroup",
-                                               "Links",
-                                               "OomScoreAdj",
-                                               "PidMode",
-                                               "Privileged",
-                                               "PublishAllPorts", /* accepted, ignored */
-                                               "ReadonlyRootfs",
-                                               "SecurityOpt",
-                                               "StorageOpt",
-                                               "Tmpfs",
-                                               "UTSMode",
-                                               "UsernsMode",
-                                               "ShmSize",
-                                               "Sysctls",
-                                               "Runtime",
-                                               "Isolation",
-                                               "CpuShares",
-                                               "Memory",
-                                               "NanoCpus",
-                                               "CgroupParent",
-                                               "BlkioWeight",
-                                               "BlkioWeightDevice",
-                                               "BlkioDeviceReadBps",
-                                               "BlkioDeviceWriteBps",
-                                               "BlkioDeviceReadIOps",
-                                               "BlkioDeviceWriteIOps",
-                                               "CpuPeriod",
-                                               "CpuQuota",
-                                               "CpuRealtimePeriod",
-                                               "CpuRealtimeRuntime",
-                                               "CpusetCpus",
-                                               "CpusetMems",
-                                               "Devices",
-                                               "DeviceCgroupRules",
-                                               "DeviceRequests",
-                                               "KernelMemory",
-                                               "KernelMemoryTCP",
-                                               "MemoryReservation",
-                                               "MemorySwap",
-                                               "MemorySwappiness",
-                                               "OomKillDisable",
-                                               "PidsLimit",
-                                               "Ulimits",
-                                               "CpuCount",
-                                               "CpuPercent",
-                                               "IOMaximumIOps",
-                                               "IOMaximumBandwidth",
-                                               "Mounts",
-                                               "MaskedPaths",
-                                               "ReadonlyPaths",
-                                               "Init",
-                                               "Capabilities",
-                                               "DiskQuota",
-                                               "ContainerNoDns", /* ours: --no-dns */
-                                               NULL};
 
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
@@ -145,25 +39,18 @@ static bool in_list(const char *const *l, const char *k)
     return false;
 }
 
-/* 400 messages name the field. */
+/* 400 messages name the field (unknown fields are gone: api_config_canon). */
 static int check_fields(json_t *body, ctr_error_t *err)
 {
     const char *k;
     json_t *v;
     json_t *hc = json_object_get(body, "HostConfig");
 
-    json_object_foreach(body, k, v)
-    {
-        if (!in_list(config_keys, k))
-            return dmn_fail(err, EINVAL, "unknown field `%s` in the container config", k);
-    }
     if (hc && !json_is_null(hc)) {
         if (!json_is_object(hc))
             return dmn_fail(err, EINVAL, "`HostConfig` must be an object");
         json_object_foreach(hc, k, v)
         {
-            if (!in_list(host_config_keys, k))
-                return dmn_fail(err, EINVAL, "unknown field `HostConfig.%s`", k);
             if (in_list(unsupported_host, k) && has_value(v))
                 return dmn_fail(err, EINVAL, "`HostConfig.%s` is not supported by this daemon yet",
                                 k);
@@ -266,7 +153,13 @@ static json_t *shown_host_config(json_t *body)
     if (!json_is_object(json_object_get(hc, "RestartPolicy")))
         json_object_set_new(hc, "RestartPolicy",
                             json_pack("{s:s,s:i}", "Name", "no", "MaximumRetryCount", 0));
-    json_object_set_new(hc, "LogConfig", json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
+    /* the request's driver (api_log_config_check), the daemon's default json-file */
+    json_t *lc = json_object_get(hc, "LogConfig");
+    const char *lt = json_string_value(json_object_get(lc, "Type"));
+    json_t *lo = json_object_get(lc, "Config");
+    json_object_set_new(hc, "LogConfig",
+                        json_pack("{s:s,s:o}", "Type", lt && *lt ? lt : "json-file", "Config",
+                                  json_is_object(lo) ? json_deep_copy(lo) : json_object()));
     if (!json_is_boolean(json_object_get(hc, "AutoRemove")))
         json_object_set_new(hc, "AutoRemove", json_false());
     json_object_set_new(hc, "Runtime", json_string("container-runtime"));
@@ -402,8 +295,13 @@ int api_handle_create(struct api_req *r)
         name = ctr_xstrdup(qname[0] == '/' ? qname + 1 : qname);
     }
     rq.name = name;
+    api_config_canon(body); /* Go's decoding: field names in any case, unknown ones ignored */
     if (api_config_check_types(body, &err) < 0 || check_fields(body, &err) < 0 ||
         api_netreq_parse(body, &rq.net, &err) < 0) {
+        bad_request(&err);
+        goto fail;
+    }
+    if (api_log_config_check(json_object_get(body, "HostConfig"), &err) < 0) {
         bad_request(&err);
         goto fail;
     }

@@ -78,13 +78,14 @@ int api_handle_exec_start(struct api_req *r)
     if (body == NULL)
         return api_reply_ctr_error(r, &err);
     bool detach = json_is_true(json_object_get(body, "Detach"));
+    /* moby's postContainerExecStart: the start request's Tty picks raw or multiplexed */
+    bool tty = json_is_true(json_object_get(body, "Tty"));
     json_t *cs = json_object_get(body, "ConsoleSize");
     bool set_size = json_is_array(cs) && json_array_size(cs) == 2;
     uint16_t rows = set_size ? (uint16_t)json_integer_value(json_array_get(cs, 0)) : 0;
     uint16_t cols = set_size ? (uint16_t)json_integer_value(json_array_get(cs, 1)) : 0;
     json_decref(body);
-    bool tty = false;
-    struct dmn_exec_run *x = dmn_exec_start(r->d, r->params[0], set_size, rows, cols, &tty, &err);
+    struct dmn_exec_run *x = dmn_exec_start(r->d, r->params[0], set_size, rows, cols, tty, &err);
     if (x == NULL)
         return api_reply_ctr_error(r, &err);
     if (detach) {

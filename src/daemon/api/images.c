@@ -76,6 +76,16 @@ int api_handle_images_list(struct api_req *r)
     return api_reply_json(r, 200, out);
 }
 
+/* ContainerConfig as Docker (API < 1.45) shows it for an image the classic builder did
+ * not make: an empty container.Config. Compose 1.x reads it when it recreates. */
+static json_t *empty_container_config(void)
+{
+    return json_pack("{s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:n,s:n,s:s,s:n,s:s,s:n,s:n,s:n}",
+                     "Hostname", "", "Domainname", "", "User", "", "AttachStdin", 0, "AttachStdout",
+                     0, "AttachStderr", 0, "Tty", 0, "OpenStdin", 0, "StdinOnce", 0, "Env", "Cmd",
+                     "Image", "", "Volumes", "WorkingDir", "", "Entrypoint", "OnBuild", "Labels");
+}
+
 int api_handle_image_inspect(struct api_req *r)
 {
     struct dmn_image im = {0};
@@ -111,6 +121,8 @@ int api_handle_image_inspect(struct api_req *r)
         "VirtualSize", (json_int_t)img->size, "GraphDriver", "Name", "ext4", "Data", "RootFS",
         "Type", "layers", "Layers", dmn_strv_json(img->config.diff_ids), "Metadata", "LastTagTime",
         "0001-01-01T00:00:00Z");
+    if (r->api_minor < 45) /* removed in API 1.45 */
+        json_object_set_new(j, "ContainerConfig", empty_container_config());
     dmn_image_release(&im);
     return api_reply_json(r, 200, j);
 }
@@ -158,8 +170,21 @@ int api_handle_images_load(struct api_req *r)
 
     if (r->upload_path == NULL)
         return api_reply_error(r, 400, "the request body must be an image archive (tar)");
-    if (dmn_image_load(r->d, r->upload_path, &names, &err) < 0)
-        return api_reply_ctr_error(r, &err);
+    if (dmn_image_load(r->d, r->upload_path, &names, &err) < 0) {
+        /* Docker's postImagesLoad: the status is sent before the archive is read, so a
+         * failure is a line of the JSON stream (streamformatter.FormatError), whatever
+         * `quiet` says */
+        json_t *m = json_pack("{s:{s:o},s:o}", "errorDetail", "message", ctr_json_str(err->msg),
+                              "error", ctr_json_str(err->msg));
+        ctr_error_free(&err);
+        char *s = json_dumps(m, JSON_COMPACT);
+        json_decref(m);
+        if (s == NULL)
+            return api_reply_error(r, 500, "cannot encode the load error");
+        cleanup_free char *line = ctr_xasprintf("%s\n", s);
+        free(s);
+        return api_reply_text(r, 200, "application/json", line, strlen(line));
+    }
     cleanup_free char *text = ctr_xstrdup("");
     for (size_t i = 0; names[i]; i++) {
         cleanup_free char *line = ctr_xasprintf("Loaded image: %s\n", names[i]);

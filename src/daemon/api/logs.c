@@ -41,6 +41,12 @@ int api_handle_logs(struct api_req *r)
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
         return api_reply_ctr_error(r, &err);
+    const char *driver =
+        json_string_value(json_object_get(json_object_get(c->host_config, "LogConfig"), "Type"));
+    if (driver && strcmp(driver, "none") == 0) { /* moby's ErrReadLogsNotSupported */
+        dmn_container_put(r->d, c);
+        return api_reply_error(r, 501, "configured logging driver does not support reading");
+    }
     if (parse_time_param(r, "since", &o.since) < 0 || parse_time_param(r, "until", &o.until) < 0) {
         dmn_container_put(r->d, c);
         return api_reply_error(r, 400,

@@ -4,7 +4,7 @@
 #include <string.h>
 
 struct route {
-    const char *method; /* "GET" also answers HEAD */
+    const char *method; /* "GET" also answers HEAD; "*" every method */
     const char *pattern;
     int (*handler)(struct api_req *r);
 };
@@ -62,6 +62,19 @@ static const struct route routes[] = {
     {"POST", "/images/{*}/tag", api_handle_image_tag},
     {"POST", "/images/{*}/push", api_handle_image_push},
     {"DELETE", "/images/{*}", api_handle_image_delete},
+    /* swarm: never a manager here ("*": every method) */
+    {"*", "/swarm", api_handle_swarm},
+    {"*", "/swarm/{*}", api_handle_swarm},
+    {"*", "/nodes", api_handle_swarm},
+    {"*", "/nodes/{*}", api_handle_swarm},
+    {"*", "/services", api_handle_swarm},
+    {"*", "/services/{*}", api_handle_swarm},
+    {"*", "/tasks", api_handle_swarm},
+    {"*", "/tasks/{*}", api_handle_swarm},
+    {"*", "/secrets", api_handle_swarm},
+    {"*", "/secrets/{*}", api_handle_swarm},
+    {"*", "/configs", api_handle_swarm},
+    {"*", "/configs/{*}", api_handle_swarm},
     /* project routes */
     {"GET", "/container/system/status", api_handle_sys_status},
     {"GET", "/container/system/df", api_handle_sys_df},
@@ -74,7 +87,8 @@ static const struct route routes[] = {
 
 static bool method_ok(const char *want, const char *have)
 {
-    return strcmp(want, have) == 0 || (strcmp(want, "GET") == 0 && strcmp(have, "HEAD") == 0);
+    return strcmp(want, have) == 0 || strcmp(want, "*") == 0 ||
+           (strcmp(want, "GET") == 0 && strcmp(have, "HEAD") == 0);
 }
 
 bool api_route_wants_upload(const char *method, const char *path)

@@ -245,3 +245,20 @@ int api_handle_df(struct api_req *r)
                                     (json_int_t)dmn_disk_usage(content), "Images", images,
                                     "Containers", ctrs, "Volumes", "BuildCache"));
 }
+
+/* Swarm routes (/swarm, /nodes, /services, /tasks, /secrets, /configs): this daemon
+ * is never part of a swarm, so each answers as Docker's daemon does on a node that
+ * is not: 503 with moby's messages (daemon/cluster: errNoManager, errNoSwarm). */
+int api_handle_swarm(struct api_req *r)
+{
+    if (strcmp(r->path, "/swarm/leave") == 0)
+        return api_reply_error(r, 503, "This node is not part of a swarm");
+    if (strcmp(r->path, "/swarm/init") == 0 || strcmp(r->path, "/swarm/join") == 0)
+        return api_reply_error(r, 503,
+                               "swarm mode is not supported by this daemon: it cannot %s a "
+                               "swarm",
+                               r->path[7] == 'i' ? "initialize" : "join");
+    return api_reply_error(r, 503,
+                           "This node is not a swarm manager. Use \"docker swarm init\" or "
+                           "\"docker swarm join\" to connect this node to swarm and try again.");
+}

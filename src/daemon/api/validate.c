@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 enum ftype {
     F_STRING,
@@ -302,6 +303,43 @@ static int check_object_values(json_t *obj, const char *name, const char *prefix
     return 0;
 }
 
+/* Go's encoding/json: a key names the field it matches exactly, else one it matches
+ * case-insensitively; keys no field matches are ignored, and of two keys for one
+ * field the later wins. obj's keys become the fields' names; unknown ones go. */
+static void canon_keys(json_t *obj, const struct field *table)
+{
+    const char *k;
+    json_t *v;
+    json_t *out = json_object();
+
+    if (!json_is_object(obj))
+        return;
+    json_object_foreach(obj, k, v)
+    {
+        const char *name = NULL;
+        for (size_t i = 0; table[i].name && !name; i++)
+            if (strcmp(table[i].name, k) == 0)
+                name = table[i].name;
+        for (size_t i = 0; table[i].name && !name; i++)
+            if (strcasecmp(table[i].name, k) == 0)
+                name = table[i].name;
+        if (name)
+            json_object_set(out, name, v);
+    }
+    json_object_clear(obj);
+    json_object_update(obj, out);
+    json_decref(out);
+}
+
+void api_config_canon(json_t *body)
+{
+    canon_keys(body, config_fields);
+    json_t *hc = json_object_get(body, "HostConfig");
+    canon_keys(hc, host_fields);
+    canon_keys(json_object_get(hc, "RestartPolicy"), restart_fields);
+    canon_keys(json_object_get(hc, "LogConfig"), log_fields);
+}
+
 int api_config_check_types(json_t *body, ctr_error_t *err)
 {
     if (!json_is_object(body))
@@ -320,6 +358,54 @@ int api_config_check_types(json_t *body, ctr_error_t *err)
          check_table(rp, restart_fields, "HostConfig.RestartPolicy.", err) < 0) ||
         (json_is_object(lc) && check_table(lc, log_fields, "HostConfig.LogConfig.", err) < 0))
         return -1;
+    return 0;
+}
+
+/* HostConfig.LogConfig as moby's logger.ValidateLogOpts sees it (after the daemon's
+ * default, json-file, fills an empty Type): the drivers this daemon honours are
+ * json-file and local (both read back by logs) and none (logs then answer 501, as
+ * Docker); Docker's other drivers would send the output elsewhere: refused. */
+int api_log_config_check(json_t *hc, ctr_error_t *err)
+{
+    static const char *const elsewhere[] = {"syslog",     "journald", "gelf",    "fluentd",
+                                            "awslogs",    "splunk",   "etwlogs", "gcplogs",
+                                            "logentries", NULL};
+    static const char *const json_file_opts[] = {"max-file",  "max-size",     "compress",
+                                                 "labels",    "labels-regex", "env",
+                                                 "env-regex", "tag",          NULL};
+    static const char *const local_opts[] = {"max-file", "max-size", "compress", NULL};
+    json_t *lc = json_object_get(hc, "LogConfig");
+    const char *type = json_string_value(json_object_get(lc, "Type"));
+    json_t *cfg = json_object_get(lc, "Config");
+    const char *k;
+    json_t *v;
+
+    if (type == NULL || *type == '\0')
+        type = "json-file";
+    if (strcmp(type, "none") == 0)
+        return 0;
+    const char *mode = json_string_value(json_object_get(cfg, "mode"));
+    if (mode && *mode && strcmp(mode, "blocking") != 0 && strcmp(mode, "non-blocking") != 0)
+        return dmn_fail(err, EINVAL, "logger: logging mode not supported: %s", mode);
+    for (size_t i = 0; elsewhere[i]; i++)
+        if (strcmp(type, elsewhere[i]) == 0)
+            return dmn_fail(err, EINVAL,
+                            "`HostConfig.LogConfig.Type` `%s` is not supported by this daemon: "
+                            "use `json-file`, `local` or `none`",
+                            type);
+    const char *const *opts = strcmp(type, "json-file") == 0 ? json_file_opts
+                              : strcmp(type, "local") == 0   ? local_opts
+                                                             : NULL;
+    if (opts == NULL)
+        return dmn_fail(err, EINVAL, "logger: no log driver named '%s' is registered", type);
+    json_object_foreach(cfg, k, v)
+    {
+        bool known = strcmp(k, "mode") == 0 || strcmp(k, "max-buffer-size") == 0;
+        for (size_t i = 0; opts[i] && !known; i++)
+            known = strcmp(opts[i], k) == 0;
+        if (!known)
+            return dmn_fail(err, EINVAL, "unknown log opt '%s' for %s log driver", k, type);
+    }
     return 0;
 }
 

@@ -138,12 +138,6 @@ int api_handle_volume_create(struct api_req *r)
         json_decref(body);
         return api_reply_error(r, 400, "%s", err_msg);
     }
-    if (name == NULL || *name == '\0') {
-        json_decref(body);
-        return api_reply_error(r, 400,
-                               "`Name` is required: anonymous volumes are not supported "
-                               "yet");
-    }
     const char *driver = json_string_value(jdriver);
     if (driver && *driver && strcmp(driver, "local") != 0) {
         /* Docker's reply for a driver it has no plugin for. */
