@@ -271,6 +271,7 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
         sig = SIGTERM;
     cleanup_free char *sigs = ctr_xasprintf("%d", sig);
     dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", sigs));
+    dmn_container_resuming_locked(d, c); /* paused: the shim resumes it (pause.c) */
     dmn_unlock(d);
     ctr_error_t e = NULL;
     if (sig != SIGTERM && timeout > 0) {
@@ -317,6 +318,7 @@ int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err
     if (running) {
         cleanup_free char *ss = ctr_xasprintf("%d", sig);
         dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", ss));
+        dmn_container_resuming_locked(d, c); /* paused: the shim resumes it (pause.c) */
     }
     dmn_unlock(d);
     int ret = 0;
