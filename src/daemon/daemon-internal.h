@@ -315,9 +315,6 @@ int dmn_container_pause(struct dmn *d, const char *ref, ctr_error_t *err);
 int dmn_container_unpause(struct dmn *d, const char *ref, ctr_error_t *err);
 /* docker's State.Status: dmn_status_name, or "paused" for a paused running container. */
 const char *dmn_container_state_name(const struct dmn_container *c);
-/* A kill or stop goes to a paused container: the shim resumes it first; clear the flag
- * and log `unpause` as docker does (d->lock held). */
-void dmn_container_resuming_locked(struct dmn *d, struct dmn_container *c);
 
 /* lifecycle.c: start, stop, kill, restart, wait, resize (typed; api/lifecycle.c) */
 /* 0 started, 1 running already; a failed start: EINVAL for a missing or non-executable

@@ -1,7 +1,8 @@
 /* Pause and unpause: the shim stops and continues the VM's vCPUs (docs/runtime.md,
  * "Control socket"), so nothing in the container can notice. The daemon keeps
  * c->paused (the shim's state.json says it too, for a daemon that restarts) and shows
- * it as docker does: State.Paused, the status `paused`, "Up 5 minutes (Paused)". */
+ * it as docker does: State.Paused, the status `paused`, "Up 5 minutes (Paused)". A kill
+ * or stop of a paused container resumes it first (lifecycle.c, the shim). */
 #include "daemon/daemon-internal.h"
 #include "shimc/shimc.h"
 
@@ -64,14 +65,4 @@ int dmn_container_pause(struct dmn *d, const char *ref, ctr_error_t *err)
 int dmn_container_unpause(struct dmn *d, const char *ref, ctr_error_t *err)
 {
     return set_paused(d, ref, false, err);
-}
-
-void dmn_container_resuming_locked(struct dmn *d, struct dmn_container *c)
-{
-    if (!c->paused)
-        return;
-    /* the shim resumes the VM before it signals (docker's kill unpauses too, and the
-     * runtime's resume event logs `unpause`) */
-    c->paused = false;
-    dmn_event_container_locked(d, c, "unpause", NULL);
 }
