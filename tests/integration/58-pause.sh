@@ -38,6 +38,7 @@ body=$(api POST /containers/p1/unpause)
 check_eq "unpause of a running container: 409 not paused" "409 Container $id is not paused" \
     "$(code) $(jq -r .message <<<"$body")"
 
+exec_create p1 echo late # created while running, started while paused
 out=$(docker pause p1 2>&1)
 check_eq "docker pause" "p1 0" "$out $?"
 check_eq "inspect: State.Paused, Status paused, still Running" "true paused true" \
@@ -60,6 +61,9 @@ check_contains "docker exec is refused" "$rc $out" "Container p1 is paused, unpa
 body=$(api POST /containers/p1/exec '{"Cmd":["true"]}')
 check_eq "exec create: 409" "409 Container p1 is paused, unpause the container before exec" \
     "$(code) $(jq -r .message <<<"$body")"
+body=$(api POST "/exec/$EXEC_ID/start" '{"Detach":true}')
+check_eq "exec start of an exec created before the pause: 409 naming the id" \
+    "409 Container $id is paused, unpause the container before exec" "$(code) $(jq -r .message <<<"$body")"
 
 # ---- the paused state survives a daemon restart (read back from the shim) ----
 kill -9 "$DAEMON_PID"
