@@ -317,6 +317,8 @@ int cli_check_signal(const char *s, ctr_error_t *err);
 int cli_cmd_stop(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_kill(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_restart(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+/* `pause` and `unpause` (ctx->name says which) */
+int cli_cmd_pause(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_delete(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_wait(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);

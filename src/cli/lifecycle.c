@@ -1,4 +1,4 @@
-/* `container stop`, `kill`, `restart`, `delete`/`rm`, `prune`, `wait`: each
+/* `container stop`, `kill`, `pause`, `unpause`, `restart`, `delete`/`rm`, `prune`, `wait`: each
  * names containers by name or unique id prefix (the daemon resolves them) and
  * prints the name it was given on success, as docker does. */
 #include "cli/cli.h"
@@ -61,6 +61,10 @@ static const struct cli_option kill_o[] = {
     CLI_OPT_ARG('s', "signal", "SIGNAL", O_SIGNAL, "signal to send (default KILL)"),
     CLI_OPT_END,
 };
+static const struct cli_option pause_o[] = {
+    CLI_OPT_BOOL('a', "all", O_ALL, "every running container"),
+    CLI_OPT_END,
+};
 static const struct cli_option restart_o[] = {
     CLI_OPT_ARG('t', "time", "SECONDS", O_TIME, "wait this long before killing (default 10)"),
     CLI_OPT_ARG(0, "timeout", "SECONDS", O_TIME, NULL),
@@ -84,6 +88,8 @@ static const struct cli_option *lc_options(const char *cmd)
         return kill_o;
     if (strcmp(cmd, "restart") == 0)
         return restart_o;
+    if (strcmp(cmd, "pause") == 0)
+        return pause_o;
     if (strcmp(cmd, "delete") == 0 || strcmp(cmd, "rm") == 0)
         return rm_o;
     return none_o;
@@ -187,6 +193,14 @@ static int kill_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *
     return cli_call(ctx, "POST", path, NULL, NULL, err);
 }
 
+/* pause and unpause stop and continue the container VM's vCPUs */
+static int pause_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *o, const char *eid,
+                     ctr_error_t *err)
+{
+    cleanup_free char *path = cli_path("/containers/%s/%s", eid, ctx->name);
+    return cli_call(ctx, "POST", path, NULL, NULL, err);
+}
+
 static int restart_one(const struct cli_ctx *ctx, const struct cli_lifecycle_opts *o,
                        const char *eid, ctr_error_t *err)
 {
@@ -212,6 +226,11 @@ int cli_cmd_stop(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 int cli_cmd_kill(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
 {
     return for_each(ctx, argc, argv, false, kill_one, err);
+}
+
+int cli_cmd_pause(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
+{
+    return for_each(ctx, argc, argv, false, pause_one, err);
 }
 
 int cli_cmd_restart(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)

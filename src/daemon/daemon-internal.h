@@ -147,6 +147,7 @@ struct dmn_container {
     int pidfd;
     bool exit_check; /* monitor.c: lifecycle asks the monitor to look at the shim */
     bool in_restart;
+    bool paused; /* running with the VM's vCPUs stopped (pause.c); cleared at the exit */
     struct dmn_attach *pending; /* attaches waiting for a start */
     /* a terminal size given before the main process ran: applied at start */
     uint16_t resize_rows, resize_cols;
@@ -309,6 +310,13 @@ int dmn_volume_remove(struct dmn *d, const char *name, ctr_error_t *err);
 /* Remove every unused volume match() keeps: *deleted their names, *reclaimed their bytes. */
 int dmn_volumes_prune(struct dmn *d, bool (*match)(const struct bundle_volume *v, void *ctx),
                       void *ctx, char ***deleted, uint64_t *reclaimed, ctr_error_t *err);
+
+/* pause.c: pause and unpause a running container (api/lifecycle.c). EBUSY with docker's
+ * words: "Container X is not running", "... is already paused", "... is not paused". */
+int dmn_container_pause(struct dmn *d, const char *ref, ctr_error_t *err);
+int dmn_container_unpause(struct dmn *d, const char *ref, ctr_error_t *err);
+/* docker's State.Status: dmn_status_name, or "paused" for a paused running container. */
+const char *dmn_container_state_name(const struct dmn_container *c);
 
 /* lifecycle.c: start, stop, kill, restart, wait, resize (typed; api/lifecycle.c) */
 /* 0 started, 1 running already; a failed start: EINVAL for a missing or non-executable
@@ -670,8 +678,8 @@ struct dmn_file_info {
 };
 void dmn_file_info(const char *path, bool digest, struct dmn_file_info *out);
 struct dmn_counts {
-    size_t total, running, stopped; /* containers (those being created not counted) */
-    size_t images;                  /* distinct manifests */
+    size_t total, running, paused, stopped; /* containers (those being created not counted) */
+    size_t images;                          /* distinct manifests */
 };
 void dmn_system_counts(struct dmn *d, struct dmn_counts *out);
 /* Bytes allocated under the data root. */

@@ -94,6 +94,12 @@ int dmn_exec_create(struct dmn *d, const char *ref, const struct dmn_exec_spec *
         dmn_container_put(d, c);
         return -1;
     }
+    if (c->paused) { /* docker names the container as the client did here */
+        dmn_unlock(d);
+        dmn_fail(err, EBUSY, "Container %s is paused, unpause the container before exec", ref);
+        dmn_container_put(d, c);
+        return -1;
+    }
     struct dmn_exec *e = ctr_xcalloc(1, sizeof(*e));
     snprintf(e->id, sizeof(e->id), "%s", id);
     snprintf(e->container_id, sizeof(e->container_id), "%s", c->id);
@@ -265,6 +271,13 @@ struct dmn_exec_run *dmn_exec_start(struct dmn *d, const char *id, bool set_size
             c->refs--;
         dmn_unlock(d);
         dmn_fail(err, EBUSY, "Container %s is not running", e->container_id);
+        return NULL;
+    }
+    if (c->paused) {
+        c->refs--;
+        dmn_unlock(d);
+        dmn_fail(err, EBUSY, "Container %s is paused, unpause the container before exec",
+                 e->container_id);
         return NULL;
     }
     if (set_size) {

@@ -229,6 +229,16 @@ int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err
 
 /* ---- stop ---- */
 
+/* A kill or stop goes to a paused container (pause.c): the shim resumes its VM first, as
+ * docker's kill unpauses it, and its resume is logged as `unpause` (d->lock held). */
+static void resuming_locked(struct dmn *d, struct dmn_container *c)
+{
+    if (!c->paused)
+        return;
+    c->paused = false;
+    dmn_event_container_locked(d, c, "unpause", NULL);
+}
+
 /* Wait (bounded) until the monitor recorded the exit. The monitor is the only writer of
  * an exit: when the time is up and the shim no longer answers (its exit not seen: not
  * watched, or not gone yet), the monitor is asked to look at it, and we wait for that. */
@@ -271,6 +281,7 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
         sig = SIGTERM;
     cleanup_free char *sigs = ctr_xasprintf("%d", sig);
     dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", sigs));
+    resuming_locked(d, c);
     dmn_unlock(d);
     ctr_error_t e = NULL;
     if (sig != SIGTERM && timeout > 0) {
@@ -317,6 +328,7 @@ int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err
     if (running) {
         cleanup_free char *ss = ctr_xasprintf("%d", sig);
         dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", ss));
+        resuming_locked(d, c);
     }
     dmn_unlock(d);
     int ret = 0;

@@ -202,6 +202,7 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
     }
     bundle_state_release(&st);
     c->status = DMN_EXITED;
+    c->paused = false;
     c->exits++;
     if (c->pidfd >= 0) {
         epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);

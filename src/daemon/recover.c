@@ -88,6 +88,7 @@ static void recover_state(struct dmn *d, struct dmn_container *c)
     if (st.status != BUNDLE_STOPPED && dmn_shim_answers(c->bundle)) {
         c->status = DMN_RUNNING;
         c->pid = st.shim_pid;
+        c->paused = st.paused; /* the shim's word: its VM's vCPUs are stopped */
         if (st.started_ns)
             c->started_ns = st.started_ns;
         log_info("container %.12s: shim pid %d still runs; adopted", c->id, c->pid);

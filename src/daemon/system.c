@@ -56,7 +56,9 @@ void dmn_system_counts(struct dmn *d, struct dmn_counts *out)
         if (d->ctrs[i]->creating)
             continue;
         out->total++;
-        if (d->ctrs[i]->status == DMN_RUNNING)
+        if (d->ctrs[i]->status == DMN_RUNNING && d->ctrs[i]->paused)
+            out->paused++; /* docker counts them apart from the running ones */
+        else if (d->ctrs[i]->status == DMN_RUNNING)
             out->running++;
         else
             out->stopped++;

@@ -564,7 +564,8 @@ int bundle_state_load(const char *bundle_dir, struct bundle_state *out, ctr_erro
     st.finished_ns = (int64_t)v;
     if (get_str(root, "exit_reason", "", false, &st.exit_reason, err) < 0 ||
         get_str(root, "accel", "", false, &st.accel, err) < 0 ||
-        get_str(root, "error", "", false, &st.error, err) < 0)
+        get_str(root, "error", "", false, &st.error, err) < 0 ||
+        get_bool(root, "paused", "", &st.paused, err) < 0)
         goto out;
     *out = st;
     memset(&st, 0, sizeof(st));
@@ -614,6 +615,8 @@ int bundle_state_save(const char *bundle_dir, const struct bundle_state *st, ctr
 
     if (root && st->error)
         json_object_set_new(root, "error", json_string(st->error));
+    if (root && st->paused)
+        json_object_set_new(root, "paused", json_true());
     if (root == NULL)
         return ctr_fail(err, EINVAL, "encode bundle state");
     ret = save_json(bundle_dir, "state.json", root, err);

@@ -110,6 +110,7 @@ struct bundle_state {
     int64_t created_ns, started_ns, finished_ns; /* CLOCK_REALTIME */
     char *accel;                                 /* "kvm" or "tcg" actually used */
     char *error; /* a problem seen while running (e.g. the host disk is full), or NULL */
+    bool paused; /* running with the VM's vCPUs stopped (`pause`); written only when true */
 };
 
 int bundle_state_load(const char *bundle_dir, struct bundle_state *out, ctr_error_t *err);

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const op_names[] = {NULL,          "exec",       "attach", "kill",
-                                       "stop",        "resize",     "signal", "archive_stat",
-                                       "archive_get", "archive_put"};
+static const char *const op_names[] = {NULL,          "exec",        "attach", "kill",
+                                       "stop",        "resize",      "signal", "archive_stat",
+                                       "archive_get", "archive_put", "pause",  "resume"};
 
 static char *dump(json_t *root, size_t *len)
 {
@@ -64,6 +64,9 @@ char *shimp_request_encode(const struct shimp_request *req, size_t *len)
     case SHIMP_OP_ARCHIVE_STAT:
     case SHIMP_OP_ARCHIVE_PUT:
         json_object_set_new(o, "path", json_string(req->path ? req->path : ""));
+        break;
+    case SHIMP_OP_PAUSE:
+    case SHIMP_OP_RESUME:
         break;
     }
     return dump(o, len);

@@ -11,6 +11,8 @@
  *     {"op":"exec","process":{args,env,cwd,user,terminal,rows,cols},"stdin":bool}
  *     {"op":"attach","stdin":bool}   {"op":"kill","signal":N}
  *     {"op":"stop","timeout":SECONDS}
+ *     {"op":"pause"}  {"op":"resume"}   stop / continue the VM's vCPUs; the reply comes
+ *       once they are stopped (running again)
  *   client -> shim, later (exec/attach sessions): {"op":"resize","rows":R,"cols":C},
  *     {"op":"signal","signal":N}, stdin data, stdin EOF
  *   shim -> client: one reply {"ok":true} | {"ok":false,"error":"...","code":N};
@@ -41,6 +43,8 @@ enum shimp_op {
     SHIMP_OP_ARCHIVE_STAT,
     SHIMP_OP_ARCHIVE_GET,
     SHIMP_OP_ARCHIVE_PUT,
+    SHIMP_OP_PAUSE,
+    SHIMP_OP_RESUME,
 };
 
 struct shimp_request {

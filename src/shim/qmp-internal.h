@@ -29,9 +29,12 @@ int qmp_query_migrate(struct qmp_client *q, char **status, char **error_desc, ct
 /* ---- non-blocking event reader ---- */
 
 /* An event, valid during the callback. Fields of other events than the one named are
- * NULL/false. */
+ * NULL/false. The answer to a command sent with qmp_reader_send comes the same way:
+ * name NULL, reply_id the command's id and error its failure (NULL: it succeeded). */
 struct qmp_event {
-    const char *name; /* "BLOCK_IO_ERROR", ... */
+    const char *name;     /* "BLOCK_IO_ERROR", ...; NULL for an answer */
+    const char *reply_id; /* an answer: the id its command was sent with */
+    const char *error;    /* an answer: QEMU's `desc` of the error, NULL on success */
     /* BLOCK_IO_ERROR */
     const char *device;    /* the drive's id, may be NULL */
     const char *operation; /* "read", "write", may be NULL */
@@ -51,6 +54,9 @@ struct qmp_reader {
  * lines past 64 KiB are cut (and then fail to parse: dropped). Returns 0 once the
  * socket is closed (QEMU is gone), 1 otherwise. */
 int qmp_reader_read(struct qmp_reader *r, qmp_event_fn fn, void *arg);
+/* Send a command without arguments (`stop`, `cont`) tagged with id; its answer comes
+ * later through qmp_reader_read. Does not wait. */
+int qmp_reader_send(struct qmp_reader *r, const char *cmd, const char *id, ctr_error_t *err);
 /* Close the socket and free the buffer. */
 void qmp_reader_release(struct qmp_reader *r);
 

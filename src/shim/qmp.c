@@ -137,6 +137,15 @@ static void reader_message(struct qmp_reader *r, const char *text, size_t len, q
         if (ctr_write_all(r->fd, caps, sizeof(caps) - 1) < 0)
             log_warn("qmp events: %s", strerror(errno));
     }
+    const char *id = json_string_value(json_object_get(m, "id"));
+    json_t *e = json_object_get(m, "error");
+    if (id && (e || json_object_get(m, "return"))) {
+        /* the answer to a command of qmp_reader_send */
+        const char *desc = json_string_value(json_object_get(e, "desc"));
+        struct qmp_event ans = {.reply_id = id, .error = e ? (desc ? desc : "error") : NULL};
+        fn(arg, &ans);
+        return;
+    }
     const char *name = json_string_value(json_object_get(m, "event"));
     if (name == NULL)
         return;
@@ -173,6 +182,20 @@ int qmp_reader_read(struct qmp_reader *r, qmp_event_fn fn, void *arg)
         }
     }
     return 1;
+}
+
+int qmp_reader_send(struct qmp_reader *r, const char *cmd, const char *id, ctr_error_t *err)
+{
+    cleanup_json json_t *o = json_pack("{s:s, s:s}", "execute", cmd, "id", id);
+    cleanup_free char *text = json_dumps(o, JSON_COMPACT);
+    cleanup_free char *line = ctr_xasprintf("%s\n", text);
+
+    if (r->fd < 0)
+        return ctr_fail(err, ENOTCONN, "QMP `%s`: no monitor", cmd);
+    /* a few bytes on a socket QEMU reads all the time: waits only for a full buffer */
+    if (ctr_write_all_wait(r->fd, line, strlen(line)) < 0)
+        return ctr_fail(err, errno, "QMP: send `%s`", cmd);
+    return 0;
 }
 
 void qmp_reader_release(struct qmp_reader *r)

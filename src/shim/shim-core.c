@@ -38,6 +38,7 @@ int shim_write_state(struct shim *s, enum bundle_status status)
     if (s->job)
         return 0; /* maintenance mode leaves the stopped container's state alone */
     s->st.status = status;
+    s->st.paused = status == BUNDLE_RUNNING && s->paused;
     s->st.shim_pid = (int)getpid();
     s->st.vmm_pid = (int)s->vm.pid;
     free(s->st.accel);

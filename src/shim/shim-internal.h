@@ -33,6 +33,9 @@ struct shim_logw {
 
 struct shim_client; /* shim-server.c */
 
+/* A pause or resume of the VM's vCPUs sent to the VMM, its answer not yet seen. */
+enum shim_vm_cmd { SHIM_VM_CMD_NONE = 0, SHIM_VM_CMD_PAUSE, SHIM_VM_CMD_RESUME };
+
 /* The foreground caller's stdio (`run`). */
 struct shim_local {
     int in_fd, out_fd, err_fd;
@@ -69,6 +72,8 @@ struct shim {
     char *exit_reason;
     char *error;   /* the runtime error that ends this container, if any */
     bool stopping; /* stop sequence in progress */
+    bool paused;   /* the VM's vCPUs are stopped (`pause`); state.json says so */
+    enum shim_vm_cmd vm_cmd;
     int stop_stage;
     unsigned stop_timeout_s;
     bool vm_killed_by_us;
@@ -147,6 +152,8 @@ void shim_server_main_output(struct shim *s, int which, const uint8_t *data, siz
 void shim_server_main_eof(struct shim *s, int which);
 void shim_server_main_exit(struct shim *s, int status);
 void shim_server_vm_gone(struct shim *s);
+/* The VMM answered a pause (or resume): reply to the clients waiting for it. */
+void shim_server_vm_paused(struct shim *s, bool paused, const char *error);
 void shim_server_reap(void *data); /* loop "after" hook: frees dead clients */
 /* Archive transfers: true while a client is too far behind (stop reading the agent);
  * resume_inputs lets paused uploads go on once the agent queue drained. */

@@ -1,4 +1,4 @@
-/* The control socket <bundle>/shim.sock: exec, attach, kill and stop from
+/* The control socket <bundle>/shim.sock: exec, attach, kill, stop, pause and resume from
  * other processes (protocol in proto/shim.h, documented in docs/runtime.md). */
 #include "shim/shim-internal.h"
 #include "shimc/shimc.h"
@@ -35,6 +35,7 @@ struct shim_client {
     struct agentc_proc *proc; /* exec */
     bool in_stdin;            /* client sends stdin */
     bool stopper;             /* waits for the end of a stop */
+    enum shim_vm_cmd vm_wait; /* waits for the VMM's answer to a pause or resume */
     bool closing;             /* close once out is flushed */
     bool mute;                /* the peer stopped reading: output is discarded */
     bool dead;
@@ -267,6 +268,10 @@ static void start_exec(struct shim_client *c, struct shimp_request *req)
         client_reply(c, false, "the container is not running", 125);
         return;
     }
+    if (s->paused || s->vm_cmd == SHIM_VM_CMD_PAUSE) {
+        client_reply(c, false, "the container is paused", 125);
+        return;
+    }
     env = merge_env(s->cfg.process.env, req->exec.env);
     ex.env = env;
     if (ex.cwd == NULL)
@@ -364,9 +369,12 @@ static void start_archive(struct shim_client *c, struct shimp_request *req)
                        : req->op == SHIMP_OP_ARCHIVE_GET ? AGENT_OP_ARCHIVE_GET
                                                          : AGENT_OP_ARCHIVE_PUT;
 
-    if (s->phase != SHIM_RUNNING || s->main_exited) {
+    bool paused = s->paused || s->vm_cmd == SHIM_VM_CMD_PAUSE;
+    if (s->phase != SHIM_RUNNING || s->main_exited || paused) {
         struct shimp_msg m = {.kind = SHIMP_MSG_REPLY,
-                              .error = "the container is not running (starting or stopping)",
+                              .error = paused
+                                           ? "the container is paused"
+                                           : "the container is not running (starting or stopping)",
                               .code = 1,
                               .errnum = EBUSY};
         client_msg(c, &m);
@@ -393,6 +401,74 @@ static void start_archive(struct shim_client *c, struct shimp_request *req)
         return;
     }
     shim_agent_kick(s);
+}
+
+/* ---- pause and resume: the VM's vCPUs (vmm_ops.pause; docs/runtime.md) ---- */
+
+/* Send the VMM a pause or resume unless one is on its way; the answer comes as a VM
+ * event (vm-events.c), then shim_server_vm_paused. */
+static int vm_run_send(struct shim *s, enum shim_vm_cmd cmd, ctr_error_t *err)
+{
+    if (s->vm_cmd == cmd)
+        return 0;
+    if (s->vmm_ops->pause(&s->vm, cmd == SHIM_VM_CMD_PAUSE, err) < 0)
+        return -1;
+    s->vm_cmd = cmd;
+    return 0;
+}
+
+static void vm_run_request(struct shim_client *c, enum shim_vm_cmd cmd)
+{
+    struct shim *s = c->s;
+    cleanup_error ctr_error_t err = NULL;
+    bool pause = cmd == SHIM_VM_CMD_PAUSE;
+
+    if (s->phase != SHIM_RUNNING || s->main_exited || s->stopping) {
+        client_reply(c, false, "the container is not running", 1);
+        return;
+    }
+    if (s->vm_cmd != SHIM_VM_CMD_NONE && s->vm_cmd != cmd) {
+        client_reply(c, false,
+                     pause ? "the container is being resumed" : "the container is being paused", 1);
+        return;
+    }
+    c->kind = CL_WAIT;
+    if (s->vm_cmd == SHIM_VM_CMD_NONE && s->paused == pause) {
+        client_reply(c, true, NULL, 0); /* so it is already */
+        c->closing = true;
+        client_flush(c);
+        return;
+    }
+    if (vm_run_send(s, cmd, &err) < 0) {
+        client_reply(c, false, err->msg, 1);
+        return;
+    }
+    c->vm_wait = cmd;
+}
+
+/* kill and stop reach the guest's processes only while its vCPUs run (as docker's kill
+ * of a paused container, which resumes it) */
+static void vm_run_for_signal(struct shim *s)
+{
+    cleanup_error ctr_error_t err = NULL;
+
+    if (!s->paused && s->vm_cmd != SHIM_VM_CMD_PAUSE)
+        return;
+    if (vm_run_send(s, SHIM_VM_CMD_RESUME, &err) < 0)
+        log_warn("resume the paused vm: %s", err->msg);
+}
+
+void shim_server_vm_paused(struct shim *s, bool paused, const char *error)
+{
+    enum shim_vm_cmd cmd = paused ? SHIM_VM_CMD_PAUSE : SHIM_VM_CMD_RESUME;
+    for (struct shim_client *c = s->clients; c; c = c->next) {
+        if (c->dead || c->vm_wait != cmd)
+            continue;
+        c->vm_wait = SHIM_VM_CMD_NONE;
+        client_reply(c, error == NULL, error, 1);
+        c->closing = true;
+        client_flush(c);
+    }
 }
 
 bool shim_server_throttled(struct shim *s)
@@ -450,6 +526,7 @@ static void handle_request(struct shim_client *c, struct shimp_request *req)
             client_reply(c, false, "the container is not running", 1);
             return;
         }
+        vm_run_for_signal(s);
         c->kind = CL_WAIT;
         ar.u.signal.process = "main";
         ar.u.signal.signal = req->signal > 0 ? req->signal : 15;
@@ -459,6 +536,7 @@ static void handle_request(struct shim_client *c, struct shimp_request *req)
         return;
     }
     case SHIMP_OP_STOP:
+        vm_run_for_signal(s);
         c->kind = CL_WAIT;
         c->stopper = true;
         shim_begin_stop(s, req->timeout_s);
@@ -467,6 +545,12 @@ static void handle_request(struct shim_client *c, struct shimp_request *req)
     case SHIMP_OP_ARCHIVE_GET:
     case SHIMP_OP_ARCHIVE_PUT:
         start_archive(c, req);
+        return;
+    case SHIMP_OP_PAUSE:
+        vm_run_request(c, SHIM_VM_CMD_PAUSE);
+        return;
+    case SHIMP_OP_RESUME:
+        vm_run_request(c, SHIM_VM_CMD_RESUME);
         return;
     default:
         client_reply(c, false, "this request needs an exec or attach session first", 1);

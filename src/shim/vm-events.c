@@ -1,4 +1,5 @@
-/* The VM's events (vmm_ops.read_events; QEMU's come from a QMP monitor, vmm-qemu.c): a
+/* The VM's events (vmm_ops.read_events; QEMU's come from a QMP monitor, vmm-qemu.c): the
+ * answers to a pause or resume of the vCPUs (the run state in state.json), and a
  * write that failed for want of space on the host is recorded in state.json (`error`,
  * what `inspect` shows as State.Error) and written to the container log. The drives
  * report errors to the guest (werror=report, vmm-qemu-argv.c): the container's process
@@ -35,10 +36,33 @@ static void disk_full(struct shim *s, const struct vmm_event *ev)
     shim_logw_write(&s->log, AGENTC_STDERR, (const uint8_t *)line, strlen(line));
 }
 
+/* The answer to a pause or resume (shim-server.c sent it): the run state in state.json,
+ * then the clients waiting for it. */
+static void run_state(struct shim *s, const struct vmm_event *ev)
+{
+    bool paused = ev->kind == VMM_EVENT_PAUSED;
+
+    if (s->vm_cmd == (paused ? SHIM_VM_CMD_PAUSE : SHIM_VM_CMD_RESUME))
+        s->vm_cmd = SHIM_VM_CMD_NONE;
+    if (ev->error) {
+        log_warn("%s: %s failed: %s", s->vmm_ops->name, paused ? "pause" : "resume", ev->error);
+    } else {
+        s->paused = paused;
+        log_info("the vm is %s", paused ? "paused" : "running again");
+        if (s->phase == SHIM_RUNNING)
+            shim_write_state(s, BUNDLE_RUNNING);
+    }
+    shim_server_vm_paused(s, paused, ev->error);
+}
+
 static void on_event(void *arg, const struct vmm_event *ev)
 {
     struct shim *s = arg;
 
+    if (ev->kind == VMM_EVENT_PAUSED || ev->kind == VMM_EVENT_RESUMED) {
+        run_state(s, ev);
+        return;
+    }
     if (ev->kind != VMM_EVENT_DISK_ERROR)
         return;
     if (ev->nospace)

@@ -50,6 +50,8 @@ struct vmm_config {
 /* Something the VM reports (vmm_ops.read_events). */
 enum vmm_event_kind {
     VMM_EVENT_DISK_ERROR, /* a drive's I/O error, reported to the guest; the VM runs on */
+    VMM_EVENT_PAUSED,     /* vmm_ops.pause(true) is done: the vCPUs are stopped (or error) */
+    VMM_EVENT_RESUMED,    /* vmm_ops.pause(false) is done: the vCPUs run again (or error) */
 };
 
 struct vmm_event {
@@ -60,6 +62,8 @@ struct vmm_event {
     const char *operation; /* "read", "write", may be NULL */
     const char *reason;    /* may be NULL */
     bool nospace;          /* for want of space on the host (a full host disk) */
+    /* VMM_EVENT_PAUSED, VMM_EVENT_RESUMED */
+    const char *error; /* why it failed (the run state did not change); NULL: done */
 };
 typedef void (*vmm_event_fn)(void *arg, const struct vmm_event *ev);
 
@@ -105,6 +109,11 @@ struct vmm_ops {
                           ctr_error_t *err);
     /* Does fd start like a snapshot of this backend? */
     bool (*snapshot_valid)(int fd);
+    /* Stop (paused) or continue the VM's vCPUs; devices, memory and the VMM process stay,
+     * and nothing in the guest can notice (its clocks stop too). Does not wait: the
+     * outcome comes as VMM_EVENT_PAUSED or VMM_EVENT_RESUMED through read_events. Only
+     * a VM started with cfg->events. */
+    int (*pause)(struct vmm *vm, bool paused, ctr_error_t *err);
     /* Ask the VMM to quit now (the guest gets no say). */
     int (*stop)(struct vmm *vm, ctr_error_t *err);
     int (*kill)(struct vmm *vm, int sig, ctr_error_t *err);

@@ -239,7 +239,17 @@ static void on_qmp_event(void *arg, const struct qmp_event *qe)
     unsigned idx;
     char extra;
 
-    if (strcmp(qe->name, "BLOCK_IO_ERROR") != 0)
+    if (qe->reply_id) { /* the answer to qemu_pause's `stop` or `cont` */
+        bool paused = strcmp(qe->reply_id, "pause") == 0;
+        if (!paused && strcmp(qe->reply_id, "resume") != 0)
+            return;
+        struct vmm_event ev = {.kind = paused ? VMM_EVENT_PAUSED : VMM_EVENT_RESUMED,
+                               .disk = SIZE_MAX,
+                               .error = qe->error};
+        c->fn(c->arg, &ev);
+        return;
+    }
+    if (qe->name == NULL || strcmp(qe->name, "BLOCK_IO_ERROR") != 0)
         return;
     struct vmm_event ev = {.kind = VMM_EVENT_DISK_ERROR,
                            .disk = SIZE_MAX,
@@ -261,6 +271,16 @@ static int qemu_read_events(struct vmm *vm, vmm_event_fn fn, void *arg)
         return 0;
     struct events_ctx c = {.q = q, .fn = fn, .arg = arg};
     return qmp_reader_read(&q->events, on_qmp_event, &c);
+}
+
+/* QMP `stop` and `cont` on the events monitor: `stop` answers once every vCPU is
+ * stopped, `cont` once they run again; the answer (tagged with the id) becomes the event. */
+static int qemu_pause(struct vmm *vm, bool paused, ctr_error_t *err)
+{
+    struct qemu_vm *q = vm->priv;
+    if (q == NULL || q->events.fd < 0)
+        return ctr_fail(err, ENOTSUP, "this VM has no monitor to pause it with");
+    return qmp_reader_send(&q->events, paused ? "stop" : "cont", paused ? "pause" : "resume", err);
 }
 
 static int qemu_kill(struct vmm *vm, int sig, ctr_error_t *err)
@@ -331,6 +351,7 @@ const struct vmm_ops vmm_qemu_ops = {
     .restore = qemu_restore,
     .snapshot_shape = vmm_qemu_snapshot_shape,
     .snapshot_valid = vmm_qemu_snapshot_valid,
+    .pause = qemu_pause,
     .stop = qemu_stop,
     .kill = qemu_kill,
     .wait = qemu_wait,

@@ -256,6 +256,18 @@ int shimc_stop(const char *bundle, unsigned timeout_s, ctr_error_t *err)
     return simple_call(bundle, &req, (int64_t)timeout_s * 1000 + 20000, err);
 }
 
+int shimc_pause(const char *bundle, ctr_error_t *err)
+{
+    struct shimp_request req = {.op = SHIMP_OP_PAUSE};
+    return simple_call(bundle, &req, 0, err);
+}
+
+int shimc_resume(const char *bundle, ctr_error_t *err)
+{
+    struct shimp_request req = {.op = SHIMP_OP_RESUME};
+    return simple_call(bundle, &req, 0, err);
+}
+
 /* ---- state, delete ---- */
 
 int shimc_state(const char *bundle, char **json_out, ctr_error_t *err)

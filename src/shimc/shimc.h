@@ -49,6 +49,11 @@ int shimc_request(const char *bundle, const struct shimp_request *req, ctr_error
  * message naming it and its pid (the caller may then kill it: docs/daemon.md). */
 int shimc_kill(const char *bundle, int sig, ctr_error_t *err);
 int shimc_stop(const char *bundle, unsigned timeout_s, ctr_error_t *err);
+/* Stop (pause) or continue (resume) the VM's vCPUs: the reply comes once they are
+ * stopped (running again); either of an already paused (running) VM succeeds at once.
+ * A stop or kill resumes a paused VM first. The deadline and ETIMEDOUT as kill's. */
+int shimc_pause(const char *bundle, ctr_error_t *err);
+int shimc_resume(const char *bundle, ctr_error_t *err);
 /* state.json's text in *json_out, first marked stopped when its shim died without
  * writing the final state. */
 int shimc_state(const char *bundle, char **json_out, ctr_error_t *err);

@@ -248,7 +248,21 @@ static void state_round_trip(void **state)
     assert_int_equal(out.status, BUNDLE_RUNNING);
     assert_null(out.exit_reason);
     assert_null(out.accel);
+    assert_false(out.paused);
     bundle_state_release(&out);
+    /* a paused VM (`pause`): `paused` written only when true, read back */
+    in.paused = true;
+    assert_int_equal(bundle_state_save(dir, &in, &err), 0);
+    assert_int_equal(bundle_state_load(dir, &out, &err), 0);
+    assert_true(out.paused);
+    bundle_state_release(&out);
+    char *sp = ctr_xasprintf("%s/state.json", dir);
+    const char *bad_paused = "{\"status\":\"running\",\"paused\":1}";
+    ctr_write_file_atomic(sp, bad_paused, strlen(bad_paused), 0644, NULL);
+    assert_int_equal(bundle_state_load(dir, &out, &err), -1);
+    assert_non_null(strstr(err->msg, "`paused` must be true or false"));
+    ctr_error_free(&err);
+    free(sp);
 
     char *p = ctr_xasprintf("%s/state.json", dir);
     const char *bad = "{\"status\":\"paused\"}";

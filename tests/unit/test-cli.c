@@ -590,6 +590,8 @@ static void test_help_every_command(void **state)
         {"start"},
         {"stop"},
         {"kill"},
+        {"pause"},
+        {"unpause"},
         {"restart"},
         {"delete"},
         {"rm"},

@@ -72,6 +72,34 @@ static void archive_requests(void **state)
     req_bad("{\"op\":\"archive_remove\",\"path\":\"/\"}", "unknown shim op");
 }
 
+/* pause and resume: the op alone, exactly as sent (the VM's vCPUs stop or go on) */
+static void pause_requests(void **state)
+{
+    struct shimp_request in = {.op = SHIMP_OP_PAUSE}, out;
+    size_t len;
+    char *json = shimp_request_encode(&in, &len);
+
+    assert_string_equal(json, "{\"op\":\"pause\"}");
+    free(json);
+    req_roundtrip(&in, &out);
+    assert_int_equal(out.op, SHIMP_OP_PAUSE);
+    shimp_request_release(&out);
+    in = (struct shimp_request){.op = SHIMP_OP_RESUME};
+    json = shimp_request_encode(&in, &len);
+    assert_string_equal(json, "{\"op\":\"resume\"}");
+    free(json);
+    req_roundtrip(&in, &out);
+    assert_int_equal(out.op, SHIMP_OP_RESUME);
+    shimp_request_release(&out);
+    /* extra members are ignored, as for every op; a wrong name is refused */
+    const char *extra = "{\"op\":\"pause\",\"timeout\":3}";
+    assert_int_equal(shimp_request_decode(extra, strlen(extra), &out, NULL), 0);
+    assert_int_equal(out.op, SHIMP_OP_PAUSE);
+    shimp_request_release(&out);
+    req_bad("{\"op\":\"unpause\"}", "unknown shim op `unpause`");
+    req_bad("{\"op\":\"Pause\"}", "unknown shim op");
+}
+
 static void archive_replies(void **state)
 {
     struct agent_path_stat st = {.name = "pa\"ss",
@@ -127,6 +155,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(archive_requests),
+        cmocka_unit_test(pause_requests),
         cmocka_unit_test(archive_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

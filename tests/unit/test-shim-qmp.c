@@ -130,13 +130,16 @@ struct seen {
     int n;
     char name[64], device[64], operation[16], reason[64];
     bool nospace;
+    char reply_id[32], error[64];
 };
 
 static void on_event(void *arg, const struct qmp_event *ev)
 {
     struct seen *s = arg;
     s->n++;
-    snprintf(s->name, sizeof(s->name), "%s", ev->name);
+    snprintf(s->name, sizeof(s->name), "%s", ev->name ? ev->name : "(null)");
+    snprintf(s->reply_id, sizeof(s->reply_id), "%s", ev->reply_id ? ev->reply_id : "(null)");
+    snprintf(s->error, sizeof(s->error), "%s", ev->error ? ev->error : "(null)");
     snprintf(s->device, sizeof(s->device), "%s", ev->device ? ev->device : "(null)");
     snprintf(s->operation, sizeof(s->operation), "%s", ev->operation ? ev->operation : "(null)");
     snprintf(s->reason, sizeof(s->reason), "%s", ev->reason ? ev->reason : "(null)");
@@ -201,6 +204,43 @@ static void event_reader(void **state)
     qmp_reader_release(&r); /* twice is fine */
 }
 
+/* pause/resume (vmm_ops.pause): `stop` and `cont` sent with an id; their answers come
+ * back through the reader as answers (name NULL), an error with QEMU's desc; answers
+ * without an id (qmp_capabilities') are no events. */
+static void reader_commands(void **state)
+{
+    int sv[2];
+    struct seen s = {0};
+    struct qmp_reader r = {.fd = -1};
+    ctr_error_t err = NULL;
+
+    assert_int_equal(qmp_reader_send(&r, "stop", "pause", &err), -1); /* no monitor */
+    assert_non_null(strstr(err->msg, "no monitor"));
+    ctr_error_free(&err);
+    pair(sv);
+    r.fd = sv[0];
+    fcntl(r.fd, F_SETFL, O_NONBLOCK);
+    assert_int_equal(qmp_reader_send(&r, "stop", "pause", &err), 0);
+    assert_string_equal(heard(sv[1]), "{\"execute\":\"stop\",\"id\":\"pause\"}\n");
+    say(sv[1], "{\"return\": {}}\r\n{\"timestamp\": {}, \"event\": \"STOP\"}\r\n"
+               "{\"return\": {}, \"id\": \"pause\"}\r\n");
+    assert_int_equal(qmp_reader_read(&r, on_event, &s), 1);
+    assert_int_equal(s.n, 2); /* the STOP event, then the answer */
+    assert_string_equal(s.name, "(null)");
+    assert_string_equal(s.reply_id, "pause");
+    assert_string_equal(s.error, "(null)");
+    assert_int_equal(qmp_reader_send(&r, "cont", "resume", &err), 0);
+    assert_string_equal(heard(sv[1]), "{\"execute\":\"cont\",\"id\":\"resume\"}\n");
+    say(sv[1], "{\"id\": \"resume\", \"error\": {\"class\": \"GenericError\", \"desc\": "
+               "\"Migration is not finished\"}}\n{\"id\": 7, \"return\": {}}\n");
+    assert_int_equal(qmp_reader_read(&r, on_event, &s), 1);
+    assert_int_equal(s.n, 3); /* a numeric id is no answer of ours */
+    assert_string_equal(s.reply_id, "resume");
+    assert_string_equal(s.error, "Migration is not finished");
+    close(sv[1]);
+    qmp_reader_release(&r);
+}
+
 /* A template's state file is kept only when it starts like a migration stream. */
 static void snapshot_header(void **state)
 {
@@ -224,6 +264,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(client_commands),
         cmocka_unit_test(event_reader),
+        cmocka_unit_test(reader_commands),
         cmocka_unit_test(snapshot_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

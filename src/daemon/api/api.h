@@ -178,6 +178,8 @@ int api_handle_volumes_prune(struct api_req *r);
 int api_handle_start(struct api_req *r);
 int api_handle_stop(struct api_req *r);
 int api_handle_kill(struct api_req *r);
+int api_handle_pause(struct api_req *r);
+int api_handle_unpause(struct api_req *r);
 int api_handle_restart(struct api_req *r);
 int api_handle_wait(struct api_req *r);
 int api_handle_resize(struct api_req *r);

@@ -1,5 +1,5 @@
-/* The lifecycle routes: start, stop, kill, restart, wait, resize, the boot log. Each
- * parses its query and calls one lifecycle service (lifecycle.c). */
+/* The lifecycle routes: start, stop, kill, pause, unpause, restart, wait, resize, the
+ * boot log. Each parses its query and calls one lifecycle service (lifecycle.c, pause.c). */
 #include "daemon/api/api.h"
 
 #include <signal.h>
@@ -64,6 +64,22 @@ int api_handle_kill(struct api_req *r)
     if (s && *s && dmn_parse_signal(s, &sig) < 0)
         return api_reply_error(r, 400, "invalid signal: %s", s);
     if (dmn_container_kill(r->d, r->params[0], sig, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, 204);
+}
+
+int api_handle_pause(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    if (dmn_container_pause(r->d, r->params[0], &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    return api_reply_empty(r, 204);
+}
+
+int api_handle_unpause(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    if (dmn_container_unpause(r->d, r->params[0], &err) < 0)
         return api_reply_ctr_error(r, &err);
     return api_reply_empty(r, 204);
 }

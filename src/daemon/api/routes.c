@@ -23,6 +23,8 @@ static const struct route routes[] = {
     {"POST", "/containers/{}/start", api_handle_start},
     {"POST", "/containers/{}/stop", api_handle_stop},
     {"POST", "/containers/{}/kill", api_handle_kill},
+    {"POST", "/containers/{}/pause", api_handle_pause},
+    {"POST", "/containers/{}/unpause", api_handle_unpause},
     {"POST", "/containers/{}/restart", api_handle_restart},
     {"POST", "/containers/{}/wait", api_handle_wait},
     {"POST", "/containers/{}/attach", api_handle_attach},

@@ -49,7 +49,7 @@ static char *status_text(struct dmn_container *c)
     switch (c->status) {
     case DMN_RUNNING:
         dur = human_duration((now - c->started_ns) / 1000000000);
-        return ctr_xasprintf("Up %s", dur);
+        return ctr_xasprintf("Up %s%s", dur, c->paused ? " (Paused)" : "");
     case DMN_EXITED:
         dur = human_duration((now - c->finished_ns) / 1000000000);
         return ctr_xasprintf("Exited (%d) %s ago", c->exit_code, dur);
@@ -90,9 +90,10 @@ json_t *api_container_state_json(struct dmn_container *c)
         bundle_state_release(&st);
     }
     return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:o,s:s,s:s}", "Status",
-                     dmn_status_name(c->status), "Running", c->status == DMN_RUNNING, "Paused", 0,
-                     "Restarting", 0, "OOMKilled", 0, "Dead", c->status == DMN_DEAD, "Pid",
-                     c->status == DMN_RUNNING ? c->pid : 0, "ExitCode", c->exit_code, "Error",
+                     dmn_container_state_name(c), "Running", c->status == DMN_RUNNING, "Paused",
+                     c->status == DMN_RUNNING && c->paused, "Restarting", 0, "OOMKilled", 0, "Dead",
+                     c->status == DMN_DEAD, "Pid", c->status == DMN_RUNNING ? c->pid : 0,
+                     "ExitCode", c->exit_code, "Error",
                      ctr_json_str(c->error        ? c->error
                                   : running_error ? running_error
                                                   : ""),
@@ -117,7 +118,7 @@ json_t *api_container_summary_json(struct dmn *d, struct dmn_container *c)
                      "Command", cmd, "Created", (json_int_t)(c->created_ns / 1000000000), "Ports",
                      api_netconf_ports_list_json(c), "Labels",
                      labels ? json_incref(labels) : json_object(), "State",
-                     dmn_status_name(c->status), "Status", st, "HostConfig", "NetworkMode",
+                     dmn_container_state_name(c), "Status", st, "HostConfig", "NetworkMode",
                      network_mode(c), "NetworkSettings", "Networks", api_netconf_networks_json(c),
                      "Mounts", api_container_mounts_json(d, c));
 }

@@ -55,17 +55,18 @@ int api_handle_info(struct api_req *r)
         "{s:s,s:I,s:I,s:i,s:I,s:I,s:s,s:[],s:{s:[],s:[s],s:n,s:[s]},s:b,s:b,s:b,s:b,s:b,s:b,"
         "s:b,s:b,s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:[],s:b,s:s}",
         "ID", "container-apiserver", "Containers", (json_int_t)n.total, "ContainersRunning",
-        (json_int_t)n.running, "ContainersPaused", 0, "ContainersStopped", (json_int_t)n.stopped,
-        "Images", (json_int_t)n.images, "Driver", "ext4", "DriverStatus", "Plugins", "Volume",
-        "Network", "bridge", "Authorization", "Log", "json-file", "MemoryLimit", 1, "SwapLimit", 0,
-        "CpuCfsPeriod", 0, "CpuCfsQuota", 0, "CPUShares", 0, "CPUSet", 0, "PidsLimit", 0,
-        "IPv4Forwarding", d->net_error == NULL, "Debug", ctr_log_get_level() >= CTR_LOG_DEBUG,
-        "SystemTime", now, "LoggingDriver", "json-file", "CgroupDriver", "none", "CgroupVersion",
-        "2", "KernelVersion", u.release, "OperatingSystem", "container (one microVM per container)",
-        "OSVersion", "", "OSType", "linux", "Architecture", u.machine, "IndexServerAddress",
-        "https://index.docker.io/v1/", "NCPU", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-        "MemTotal", (json_int_t)pages * psize, "DockerRootDir", ctr_json_str(d->cfg.root), "Name",
-        ctr_json_str(host), "Labels", "ExperimentalBuild", 0, "ServerVersion", DMN_VERSION);
+        (json_int_t)n.running, "ContainersPaused", (json_int_t)n.paused, "ContainersStopped",
+        (json_int_t)n.stopped, "Images", (json_int_t)n.images, "Driver", "ext4", "DriverStatus",
+        "Plugins", "Volume", "Network", "bridge", "Authorization", "Log", "json-file",
+        "MemoryLimit", 1, "SwapLimit", 0, "CpuCfsPeriod", 0, "CpuCfsQuota", 0, "CPUShares", 0,
+        "CPUSet", 0, "PidsLimit", 0, "IPv4Forwarding", d->net_error == NULL, "Debug",
+        ctr_log_get_level() >= CTR_LOG_DEBUG, "SystemTime", now, "LoggingDriver", "json-file",
+        "CgroupDriver", "none", "CgroupVersion", "2", "KernelVersion", u.release, "OperatingSystem",
+        "container (one microVM per container)", "OSVersion", "", "OSType", "linux", "Architecture",
+        u.machine, "IndexServerAddress", "https://index.docker.io/v1/", "NCPU",
+        (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "MemTotal", (json_int_t)pages * psize,
+        "DockerRootDir", ctr_json_str(d->cfg.root), "Name", ctr_json_str(host), "Labels",
+        "ExperimentalBuild", 0, "ServerVersion", DMN_VERSION);
     json_object_set_new(
         j, "Runtimes",
         json_pack("{s:{s:o}}", "container-runtime", "path", ctr_json_str(d->cfg.runtime)));
@@ -124,10 +125,11 @@ int api_handle_sys_df(struct api_req *r)
                                     (json_int_t)0, "Size", (json_int_t)(u.content + u.snapshots),
                                     "Reclaimable", (json_int_t)0, "Containers", "Count",
                                     (json_int_t)u.counts.total, "Active",
-                                    (json_int_t)u.counts.running, "Size", (json_int_t)u.containers,
-                                    "Reclaimable", (json_int_t)(u.containers - u.containers_active),
-                                    "Content", (json_int_t)u.content, "Snapshots",
-                                    (json_int_t)u.snapshots, "Kernel", (json_int_t)u.kernel));
+                                    (json_int_t)(u.counts.running + u.counts.paused), "Size",
+                                    (json_int_t)u.containers, "Reclaimable",
+                                    (json_int_t)(u.containers - u.containers_active), "Content",
+                                    (json_int_t)u.content, "Snapshots", (json_int_t)u.snapshots,
+                                    "Kernel", (json_int_t)u.kernel));
 }
 
 int api_handle_sys_kernel(struct api_req *r)
