@@ -169,6 +169,7 @@ int api_handle_start(struct api_req *r);
 int api_handle_stop(struct api_req *r);
 int api_handle_kill(struct api_req *r);
 int api_handle_restart(struct api_req *r);
+int api_handle_update(struct api_req *r); /* lifecycle.c: RestartPolicy only */
 int api_handle_wait(struct api_req *r);
 int api_handle_resize(struct api_req *r);
 int api_handle_top(struct api_req *r);

@@ -24,6 +24,7 @@ static const struct route routes[] = {
     {"POST", "/containers/{}/stop", api_handle_stop},
     {"POST", "/containers/{}/kill", api_handle_kill},
     {"POST", "/containers/{}/restart", api_handle_restart},
+    {"POST", "/containers/{}/update", api_handle_update},
     {"POST", "/containers/{}/wait", api_handle_wait},
     {"POST", "/containers/{}/attach", api_handle_attach},
     {"GET", "/containers/{}/logs", api_handle_logs},
