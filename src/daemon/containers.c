@@ -148,6 +148,10 @@ int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_
         c->restart_count, "State", "Status", dmn_status_name(c->status), "ExitCode", c->exit_code,
         "Error", c->error ? c->error : "", "StartedAt", (json_int_t)c->started_ns, "FinishedAt",
         (json_int_t)c->finished_ns, "Pid", c->pid);
+    json_object_set_new(j, "RestartPolicy",
+                        json_pack("{s:s,s:i}", "Name", dmn_restart_policy_name(c->restart.name),
+                                  "MaximumRetryCount", c->restart.max_retries));
+    json_object_set_new(j, "ManuallyStopped", json_boolean(c->manually_stopped));
     dmn_netconf_save(c, j);
     char *s = json_dumps(j, JSON_INDENT(1));
     json_decref(j);
@@ -183,8 +187,8 @@ void dmn_containers_list(struct dmn *d, const struct dmn_list_query *q)
         struct dmn_container *c = d->ctrs[k];
         if (c->creating)
             continue;
-        if (!q->all && c->status != DMN_RUNNING)
-            continue;
+        if (!q->all && c->status != DMN_RUNNING && !c->restart_pending)
+            continue; /* docker lists a restarting container as running */
         if ((q->match && !q->match(c, q->ctx)) || c->created_ns >= before || c->created_ns <= since)
             continue;
         if (q->limit > 0 && n >= q->limit)

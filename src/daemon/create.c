@@ -241,6 +241,7 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
     const char *ss = rq->stop_signal_given ? rq->stop_signal : img.config.config.stop_signal;
     c->stop_signal = ss && *ss ? ctr_xstrdup(ss) : NULL;
     c->stop_timeout = rq->stop_timeout;
+    c->restart = rq->restart;
     c->status = DMN_CREATED;
 
     dmn_lock(d);

@@ -106,6 +106,32 @@ const char *dmn_status_name(enum dmn_status s); /* docker's: created running exi
 
 struct dmn_attach; /* stream.c: an attach waiting for the container to start */
 
+/* restart.c: Docker's restart policies (HostConfig.RestartPolicy) and moby's
+ * restartmanager rules; the restart itself is scheduled by monitor.c. */
+enum dmn_restart_name {
+    DMN_RESTART_NO = 0,
+    DMN_RESTART_ALWAYS,
+    DMN_RESTART_UNLESS_STOPPED,
+    DMN_RESTART_ON_FAILURE,
+};
+struct dmn_restart_policy {
+    enum dmn_restart_name name;
+    int max_retries; /* on-failure only; 0: no limit */
+};
+#define DMN_RESTART_FIRST_MS 100           /* the first back-off, doubled at each restart ... */
+#define DMN_RESTART_MAX_MS 60000           /* ... up to a minute */
+#define DMN_RESTART_RESET_NS 10000000000LL /* a run this long resets it */
+/* name ("" and "no": none) and count checked as dockerd does, with its messages (EINVAL);
+ * auto_remove: refused with a policy. */
+int dmn_restart_policy_parse(const char *name, long long max, bool auto_remove,
+                             struct dmn_restart_policy *out, ctr_error_t *err);
+const char *dmn_restart_policy_name(enum dmn_restart_name n); /* "no", "always" ... */
+/* Whether an exit (code, the user stopped it) is restarted after restart_count restarts. */
+bool dmn_restart_wanted(const struct dmn_restart_policy *p, int restart_count, int exit_code,
+                        bool manually_stopped);
+/* The next back-off from the previous one (0: none yet) and how long the run lasted. */
+int64_t dmn_restart_backoff_ms(int64_t prev_ms, int64_t ran_ns);
+
 /* A container's attachment to a network (netconf.c): its address is the network's
  * IPAM allocation owned by the container id, held until the container is removed. */
 struct dmn_endpoint {
@@ -148,6 +174,13 @@ struct dmn_container {
     bool exit_check; /* monitor.c: lifecycle asks the monitor to look at the shim */
     bool in_restart;
     bool paused; /* running with the VM's vCPUs stopped (pause.c); cleared at the exit */
+    /* restart policy (monitor.c schedules, lifecycle.c starts; under d->lock) */
+    struct dmn_restart_policy restart;
+    bool manually_stopped;      /* moby's HasBeenManuallyStopped: a stop or kill (persisted) */
+    bool restart_cancel;        /* a stop or kill: the coming exit is not restarted */
+    bool restart_pending;       /* a restart is scheduled: State.Restarting */
+    uint64_t restart_gen;       /* which scheduled restart is current */
+    int64_t restart_delay_ms;   /* the back-off of the last restart (0: none) */
     struct dmn_attach *pending; /* attaches waiting for a start */
     /* a terminal size given before the main process ran: applied at start */
     uint16_t resize_rows, resize_cols;
@@ -247,6 +280,9 @@ int dmn_container_rename(struct dmn *d, const char *ref, const char *name, ctr_e
 
 /* recover.c: the containers of the data root back into the table at start */
 int dmn_containers_load(struct dmn *d, ctr_error_t *err);
+/* Once the networks are up: start the stopped containers whose restart policy says so
+ * (always; unless-stopped not stopped by the user; on-failure after a failure). */
+void dmn_containers_autostart(struct dmn *d);
 
 /* remove.c: removal (stops first when forced: above lifecycle.c) and prune */
 /* volumes: also remove its anonymous volumes no other container uses (docker's `rm -v`).
@@ -332,6 +368,14 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
 /* One signal (EBUSY: not running); SIGKILL returns once the exit is recorded. */
 int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err);
 int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error_t *err);
+/* POST /containers/{id}/update's RestartPolicy (ENOENT; EINVAL with AutoRemove or for a
+ * container being removed); emits `update`. */
+int dmn_container_update_restart(struct dmn *d, const char *ref, const struct dmn_restart_policy *p,
+                                 ctr_error_t *err);
+/* The start of a scheduled restart (restart policy) when gen is still the current one; a
+ * user's start (dmn_container_start) resets RestartCount and the back-off, this one not. */
+int dmn_container_start_scheduled(struct dmn *d, struct dmn_container *c, uint64_t gen,
+                                  ctr_error_t *err);
 /* The main process's terminal; remembered until the start when it does not run yet. */
 int dmn_container_resize(struct dmn *d, const char *ref, uint16_t rows, uint16_t cols,
                          ctr_error_t *err);
@@ -364,6 +408,10 @@ void dmn_record_start_failure_locked(struct dmn *d, struct dmn_container *c, int
 /* Ask the monitor to look at a running container whose shim no longer answers and record
  * its exit (lifecycle waits on d->cond for it). */
 void dmn_monitor_check_locked(struct dmn *d, struct dmn_container *c);
+/* Start c again after delay_ms in a thread of its own (restart policy; recovery); the
+ * restart is pending (State.Restarting) until then, and a stop, kill, remove or user
+ * start cancels it. */
+void dmn_restart_schedule_locked(struct dmn *d, struct dmn_container *c, int64_t delay_ms);
 /* Remove an AutoRemove container that ended, in a thread of its own. */
 void dmn_autoremove_locked(struct dmn *d, struct dmn_container *c);
 /* Whether the shim of a bundle answers on its socket. */
@@ -721,8 +769,9 @@ struct dmn_create_req {
     bool stop_signal_given;  /* StopSignal was in the request (even null or ""): */
     const char *stop_signal; /* then this one, NULL or "" for none; else the image's */
     int stop_timeout;        /* -1: the default */
-    bool entrypoint_given;   /* for the Config shown: the image's Entrypoint ... */
-    bool cmd_empty;          /* ... and Cmd fill in what the request left out */
+    struct dmn_restart_policy restart;
+    bool entrypoint_given; /* for the Config shown: the image's Entrypoint ... */
+    bool cmd_empty;        /* ... and Cmd fill in what the request left out */
     struct dmn_netreq net;
     /* Stored for inspect: the request's Config (no HostConfig, NetworkingConfig,
      * Platform), completed by the service with the merged values, and HostConfig as

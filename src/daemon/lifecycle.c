@@ -145,12 +145,48 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
     }
 }
 
-static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
+/* The daemon stops its containers: their exits are no user's stop (unless-stopped ones
+ * come back at the next start) and are not restarted. */
+static bool shutting_down(struct dmn *d)
+{
+    return d->stop_containers || atomic_load(&d->stopping);
+}
+
+/* A stop or kill by the user: the coming exit is not restarted (moby's ExitOnNext, cancel:
+ * also a pending restart) and unless-stopped stays stopped (HasBeenManuallyStopped). */
+static void stopped_by_user_locked(struct dmn *d, struct dmn_container *c, bool cancel)
+{
+    if (!shutting_down(d))
+        c->manually_stopped = true;
+    if (cancel) {
+        c->restart_cancel = true;
+        c->restart_pending = false;
+    }
+    dmn_container_save_locked(d, c, NULL);
+    pthread_cond_broadcast(&d->cond);
+}
+
+/* gen: the scheduled restart this start is (restart policy), NULL for a user's start,
+ * which resets RestartCount and the back-off (moby's ResetRestartManager). 1: running
+ * already, or the scheduled restart was cancelled meanwhile. */
+static int start_locked_op(struct dmn *d, struct dmn_container *c, const uint64_t *gen,
+                           ctr_error_t *err)
 {
     int code;
     cleanup_free char *msg = NULL;
 
     dmn_lock(d);
+    if (gen && (!c->restart_pending || c->restart_gen != *gen)) {
+        dmn_unlock(d);
+        return 1;
+    }
+    c->restart_pending = false;
+    c->restart_cancel = false;
+    if (gen == NULL && c->status != DMN_RUNNING) {
+        c->restart_count = 0;
+        c->restart_delay_ms = 0;
+        c->manually_stopped = false;
+    }
     if (c->removed || c->status == DMN_REMOVING || c->status == DMN_DEAD) {
         dmn_unlock(d);
         return dmn_fail(err, EBUSY, "container `%s` is marked for removal and cannot be started",
@@ -222,7 +258,16 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, ctr_error_t *
 int dmn_container_start(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
 {
     dmn_op_lock(c);
-    int r = start_locked_op(d, c, err);
+    int r = start_locked_op(d, c, NULL, err);
+    dmn_op_unlock(c);
+    return r;
+}
+
+int dmn_container_start_scheduled(struct dmn *d, struct dmn_container *c, uint64_t gen,
+                                  ctr_error_t *err)
+{
+    dmn_op_lock(c);
+    int r = start_locked_op(d, c, &gen, err);
     dmn_op_unlock(c);
     return r;
 }
@@ -271,10 +316,18 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
     int sig = SIGTERM;
 
     dmn_lock(d);
+    if (c->status != DMN_RUNNING && c->restart_pending) {
+        /* restarting: the stop cancels the restart (docker's 204) */
+        stopped_by_user_locked(d, c, true);
+        dmn_event_container_locked(d, c, "stop", NULL);
+        dmn_unlock(d);
+        return 0;
+    }
     if (c->status != DMN_RUNNING) {
         dmn_unlock(d);
         return 1;
     }
+    stopped_by_user_locked(d, c, true);
     if (timeout < 0)
         timeout = c->stop_timeout >= 0 ? c->stop_timeout : 10;
     if (c->stop_signal && dmn_parse_signal(c->stop_signal, &sig) < 0)
@@ -325,14 +378,22 @@ int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err
     dmn_op_lock(c);
     dmn_lock(d);
     bool running = c->status == DMN_RUNNING;
-    if (running) {
+    bool restarting = !running && c->restart_pending;
+    if (running || restarting) {
         cleanup_free char *ss = ctr_xasprintf("%d", sig);
         dmn_event_container_locked(d, c, "kill", json_pack("{s:s}", "signal", ss));
         resuming_locked(d, c);
+        /* moby: SIGKILL, or the stop signal (any signal without one), ends the restarts */
+        int stop_sig = 0;
+        if (c->stop_signal && dmn_parse_signal(c->stop_signal, &stop_sig) < 0)
+            stop_sig = 0;
+        stopped_by_user_locked(d, c, sig == SIGKILL || stop_sig == 0 || sig == stop_sig);
     }
     dmn_unlock(d);
     int ret = 0;
-    if (!running)
+    if (restarting)
+        ret = 0; /* a restart pending: cancelled, no process to signal */
+    else if (!running)
         ret = dmn_fail(err, EBUSY, "Container %s is not running", c->id);
     else if (shimc_kill(c->bundle, sig, err) < 0 && (*err)->errnum == ETIMEDOUT && sig == SIGKILL) {
         /* a hung shim: SIGKILL ends it and its VM, as stop does */
@@ -361,7 +422,7 @@ int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error
     dmn_unlock(d);
     int ret = dmn_container_stop_locked_op(d, c, timeout, err);
     if (ret >= 0)
-        ret = start_locked_op(d, c, err);
+        ret = start_locked_op(d, c, NULL, err);
     dmn_lock(d);
     c->in_restart = false;
     if (ret >= 0)
@@ -372,6 +433,36 @@ int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error
     dmn_op_unlock(c);
     dmn_container_put(d, c);
     return ret < 0 ? -1 : 0;
+}
+
+/* ---- update (docker update --restart) ---- */
+
+int dmn_container_update_restart(struct dmn *d, const char *ref, const struct dmn_restart_policy *p,
+                                 ctr_error_t *err)
+{
+    struct dmn_container *c = dmn_container_get(d, ref, err);
+    if (c == NULL)
+        return -1;
+    int ret = 0;
+    dmn_lock(d);
+    if (c->removed || c->status == DMN_REMOVING || c->status == DMN_DEAD)
+        ret = dmn_fail(err, EINVAL,
+                       "Cannot update container %s: container is marked for removal and cannot "
+                       "be \"update\"",
+                       c->id);
+    else if (c->auto_remove && p->name != DMN_RESTART_NO)
+        ret = dmn_fail(err, EINVAL,
+                       "Cannot update container %s: Restart policy cannot be updated because "
+                       "AutoRemove is enabled for the container",
+                       c->id);
+    if (ret == 0) {
+        c->restart = *p;
+        dmn_container_save_locked(d, c, NULL);
+        dmn_event_container_locked(d, c, "update", NULL);
+    }
+    dmn_unlock(d);
+    dmn_container_put(d, c);
+    return ret;
 }
 
 /* ---- wait ---- */

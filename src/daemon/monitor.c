@@ -167,6 +167,89 @@ void dmn_autoremove_locked(struct dmn *d, struct dmn_container *c)
     pthread_attr_destroy(&a);
 }
 
+/* ---- restart policies: moby's restartmanager (restart.c has its rules) ---- */
+
+struct restart_job {
+    struct dmn *d;
+    struct dmn_container *c;
+    uint64_t gen;
+    int64_t delay_ms;
+};
+
+/* Waits out the back-off on d->cond (a stop, kill, remove or start that cancels the
+ * restart wakes it), then starts the container through lifecycle's normal start. */
+static void *restart_thread(void *arg)
+{
+    struct restart_job *job = arg;
+    struct dmn *d = job->d;
+    struct dmn_container *c = job->c;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += job->delay_ms / 1000;
+    ts.tv_nsec += (job->delay_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    dmn_lock(d);
+    while (c->restart_pending && c->restart_gen == job->gen && !c->removed &&
+           !atomic_load(&d->stopping))
+        if (pthread_cond_timedwait(&d->cond, &d->lock, &ts) == ETIMEDOUT)
+            break;
+    bool go = c->restart_pending && c->restart_gen == job->gen && !c->removed &&
+              !atomic_load(&d->stopping);
+    dmn_unlock(d);
+    ctr_error_t err = NULL;
+    if (go && dmn_container_start_scheduled(d, c, job->gen, &err) < 0) {
+        log_warn("container %.12s: the restart its policy asked for failed: %s", c->id, err->msg);
+        ctr_error_free(&err);
+    }
+    dmn_container_put(d, c);
+    free(job);
+    return NULL;
+}
+
+void dmn_restart_schedule_locked(struct dmn *d, struct dmn_container *c, int64_t delay_ms)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    struct restart_job *job = ctr_xcalloc(1, sizeof(*job));
+    job->d = d;
+    job->c = c;
+    job->gen = ++c->restart_gen;
+    job->delay_ms = delay_ms;
+    c->restart_pending = true;
+    c->refs++;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, restart_thread, job) != 0) {
+        c->refs--;
+        c->restart_pending = false;
+        free(job);
+        log_error("cannot schedule the restart of container %.12s", c->id);
+    }
+    pthread_attr_destroy(&a);
+}
+
+/* At an exit (before it is saved): whether the policy restarts it, and when. A stop or
+ * kill by the user, a removal and the daemon's shutdown never restart. */
+static bool restart_plan_locked(struct dmn *d, struct dmn_container *c, bool was_running,
+                                int64_t *delay_ms)
+{
+    bool cancel = c->restart_cancel;
+    c->restart_cancel = false;
+    if (c->restart.name == DMN_RESTART_NO || cancel || !was_running || c->removed ||
+        c->in_restart || c->broken || d->stop_containers || atomic_load(&d->stopping))
+        return false;
+    if (!dmn_restart_wanted(&c->restart, c->restart_count, c->exit_code, c->manually_stopped))
+        return false;
+    int64_t ran = c->finished_ns > c->started_ns ? c->finished_ns - c->started_ns : 0;
+    c->restart_delay_ms = dmn_restart_backoff_ms(c->restart_delay_ms, ran);
+    c->restart_count++;
+    *delay_ms = c->restart_delay_ms;
+    return true;
+}
+
 void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
 {
     struct bundle_state st = {0};
@@ -175,6 +258,7 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
 
     if (c->status != DMN_RUNNING && c->status != DMN_STARTING)
         return;
+    bool was_running = c->status == DMN_RUNNING;
     if (shimc_state(c->bundle, &json, &err) < 0 || bundle_state_load(c->bundle, &st, &err) < 0) {
         c->exit_code = 137;
         free(c->error);
@@ -210,13 +294,21 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
         c->pidfd = -1;
         c->refs--; /* the monitor's */
     }
+    int64_t delay_ms = 0;
+    bool restart = restart_plan_locked(d, c, was_running, &delay_ms);
     dmn_container_save_locked(d, c, NULL);
     cleanup_free char *code = ctr_xasprintf("%d", c->exit_code);
     dmn_event_container_locked(d, c, "die", json_pack("{s:s}", "exitCode", code));
     log_info("container %.12s exited with %d%s%s", c->id, c->exit_code, c->error ? ": " : "",
              c->error ? c->error : "");
+    if (restart) {
+        log_info("container %.12s: restart policy `%s`: restart %d in %lld ms", c->id,
+                 dmn_restart_policy_name(c->restart.name), c->restart_count, (long long)delay_ms);
+        dmn_restart_schedule_locked(d, c, delay_ms);
+    }
     pthread_cond_broadcast(&d->cond);
-    dmn_autoremove_locked(d, c);
+    if (!restart)
+        dmn_autoremove_locked(d, c);
 }
 
 void dmn_record_start_failure_locked(struct dmn *d, struct dmn_container *c, int code,

@@ -10,6 +10,8 @@
 
 const char *dmn_container_state_name(const struct dmn_container *c)
 {
+    if (c->status == DMN_EXITED && c->restart_pending)
+        return "restarting"; /* docker: a scheduled restart shows as restarting */
     return c->status == DMN_RUNNING && c->paused ? "paused" : dmn_status_name(c->status);
 }
 

@@ -64,6 +64,19 @@ static int load_meta(const char *bundle, struct dmn_container *c, ctr_error_t *e
     c->started_ns = started;
     c->finished_ns = finished;
     c->status = status && strcmp(status, "created") == 0 && started == 0 ? DMN_CREATED : DMN_EXITED;
+    /* the restart policy (records before it had none: `no`) */
+    json_t *rp = json_object_get(j, "RestartPolicy");
+    const char *rpn = json_string_value(json_object_get(rp, "Name"));
+    json_t *rpm = json_object_get(rp, "MaximumRetryCount");
+    cleanup_error ctr_error_t pe = NULL;
+    if (rp &&
+        (rpn == NULL || (rpm && !json_is_integer(rpm)) ||
+         dmn_restart_policy_parse(rpn, json_integer_value(rpm), false, &c->restart, &pe) < 0)) {
+        json_decref(j);
+        return dmn_fail(err, EINVAL, "`%s`: `RestartPolicy`: %s", path,
+                        pe ? pe->msg : "a Name and a MaximumRetryCount are expected");
+    }
+    c->manually_stopped = json_is_true(json_object_get(j, "ManuallyStopped"));
     int ret = dmn_netconf_load(c, j, err);
     json_decref(j);
     return ret;
@@ -226,4 +239,28 @@ int dmn_containers_load(struct dmn *d, ctr_error_t *err)
     dmn_unlock(d);
     log_info("%zu containers loaded from `%s`", d->n_ctrs, d->containers_dir);
     return 0;
+}
+
+/* Docker's restore: a container started before, not running, whose policy says so
+ * (restartmanager's rules with its last exit) starts again, without a back-off and
+ * without counting a restart. */
+void dmn_containers_autostart(struct dmn *d)
+{
+    size_t n = 0;
+    dmn_lock(d);
+    for (size_t i = 0; i < d->n_ctrs; i++) {
+        struct dmn_container *c = d->ctrs[i];
+        if (c->broken || c->creating || c->removed || c->status != DMN_EXITED ||
+            c->started_ns == 0 || c->restart_pending || c->restart.name == DMN_RESTART_NO)
+            continue;
+        if (!dmn_restart_wanted(&c->restart, c->restart_count, c->exit_code, c->manually_stopped))
+            continue;
+        log_info("container %.12s: restart policy `%s`: starting it again", c->id,
+                 dmn_restart_policy_name(c->restart.name));
+        dmn_restart_schedule_locked(d, c, 0);
+        n++;
+    }
+    dmn_unlock(d);
+    if (n)
+        log_info("%zu containers restarted by their restart policy", n);
 }

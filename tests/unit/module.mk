@@ -25,6 +25,8 @@ test-daemon_SRCS := tests/unit/test-daemon.c
 test-daemon-net_SRCS := tests/unit/test-daemon-net.c
 test-daemon-names_SRCS := tests/unit/test-daemon-names.c
 test-daemon-input_SRCS := tests/unit/test-daemon-input.c
+UNIT_TESTS += test-daemon-restart
+test-daemon-restart_SRCS := tests/unit/test-daemon-restart.c
 
 # src/ext4
 UNIT_TESTS += test-ext4

@@ -181,6 +181,7 @@ int api_handle_kill(struct api_req *r);
 int api_handle_pause(struct api_req *r);
 int api_handle_unpause(struct api_req *r);
 int api_handle_restart(struct api_req *r);
+int api_handle_update(struct api_req *r); /* lifecycle.c: RestartPolicy only */
 int api_handle_wait(struct api_req *r);
 int api_handle_resize(struct api_req *r);
 int api_handle_top(struct api_req *r);

@@ -55,12 +55,6 @@ static int check_fields(json_t *body, ctr_error_t *err)
                 return dmn_fail(err, EINVAL, "`HostConfig.%s` is not supported by this daemon yet",
                                 k);
         }
-        const char *rp =
-            json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name"));
-        if (rp && *rp && strcmp(rp, "no") != 0)
-            return dmn_fail(err, EINVAL,
-                            "`HostConfig.RestartPolicy.Name` `%s` is not supported yet: only `no`",
-                            rp);
         const char *rt = json_string_value(json_object_get(hc, "Runtime"));
         if (rt && *rt && strcmp(rt, "container-runtime") != 0 && strcmp(rt, "runc") != 0)
             return dmn_fail(err, EINVAL,
@@ -247,6 +241,11 @@ static int parse_req(json_t *body, struct create_args *a, struct dmn_create_req 
 
     rq->stdin_once = json_is_true(json_object_get(body, "StdinOnce"));
     rq->auto_remove = json_is_true(json_object_get(hc, "AutoRemove"));
+    json_t *rp = json_object_get(hc, "RestartPolicy"); /* its types: api/validate.c */
+    if (dmn_restart_policy_parse(json_string_value(json_object_get(rp, "Name")),
+                                 json_integer_value(json_object_get(rp, "MaximumRetryCount")),
+                                 rq->auto_remove, &rq->restart, err) < 0)
+        return -1;
     json_t *ss = json_object_get(body, "StopSignal");
     rq->stop_signal_given = ss != NULL;
     rq->stop_signal = json_string_value(ss);

@@ -171,3 +171,64 @@ int api_handle_bootlog(struct api_req *r)
         return api_reply_ctr_error(r, &err);
     return api_reply_fd(r, 200, "text/plain; charset=utf-8", fd);
 }
+
+/* ---- update: only RestartPolicy (docker update --restart) ---- */
+
+/* A field of UpdateConfig the client set: the docker CLI sends every Resources field,
+ * zero when not given. */
+static bool update_field_set(json_t *v)
+{
+    if (v == NULL || json_is_null(v) || json_is_false(v))
+        return false;
+    if (json_is_integer(v))
+        return json_integer_value(v) != 0;
+    if (json_is_string(v))
+        return *json_string_value(v) != '\0';
+    if (json_is_array(v))
+        return json_array_size(v) > 0;
+    if (json_is_object(v))
+        return json_object_size(v) > 0;
+    return true;
+}
+
+int api_handle_update(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    cleanup_json json_t *body = api_body_json(r, &err);
+    if (body == NULL)
+        return api_reply_ctr_error(r, &err);
+    if (!json_is_object(body))
+        return api_reply_error(r, 400, "the update config must be a JSON object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v)
+    {
+        if (strcmp(k, "RestartPolicy") != 0 && update_field_set(v))
+            return api_reply_error(r, 400,
+                                   "Cannot update container %s: updating `%s` is not supported by "
+                                   "this daemon: only `RestartPolicy` can be updated",
+                                   r->params[0], k);
+    }
+    json_t *rp = json_object_get(body, "RestartPolicy");
+    json_t *name = json_object_get(rp, "Name"), *max = json_object_get(rp, "MaximumRetryCount");
+    if ((rp && !json_is_null(rp) && !json_is_object(rp)) ||
+        (name && !json_is_null(name) && !json_is_string(name)) ||
+        (max && !json_is_null(max) && !json_is_integer(max)))
+        return api_reply_error(r, 400,
+                               "invalid `RestartPolicy`: {\"Name\": string, "
+                               "\"MaximumRetryCount\": integer} expected");
+    struct dmn_restart_policy p;
+    const char *ns = json_string_value(name);
+    if (dmn_restart_policy_parse(ns, json_integer_value(max), false, &p, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    if (ns && *ns) {
+        if (dmn_container_update_restart(r->d, r->params[0], &p, &err) < 0)
+            return api_reply_ctr_error(r, &err);
+    } else { /* nothing to change (dockerd: an empty name keeps the policy) */
+        struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
+        if (c == NULL)
+            return api_reply_ctr_error(r, &err);
+        dmn_container_put(r->d, c);
+    }
+    return api_reply_json(r, 200, json_pack("{s:[]}", "Warnings"));
+}

@@ -26,6 +26,7 @@ static const struct route routes[] = {
     {"POST", "/containers/{}/pause", api_handle_pause},
     {"POST", "/containers/{}/unpause", api_handle_unpause},
     {"POST", "/containers/{}/restart", api_handle_restart},
+    {"POST", "/containers/{}/update", api_handle_update},
     {"POST", "/containers/{}/wait", api_handle_wait},
     {"POST", "/containers/{}/attach", api_handle_attach},
     {"GET", "/containers/{}/logs", api_handle_logs},

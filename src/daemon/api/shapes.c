@@ -52,7 +52,8 @@ static char *status_text(struct dmn_container *c)
         return ctr_xasprintf("Up %s%s", dur, c->paused ? " (Paused)" : "");
     case DMN_EXITED:
         dur = human_duration((now - c->finished_ns) / 1000000000);
-        return ctr_xasprintf("Exited (%d) %s ago", c->exit_code, dur);
+        return ctr_xasprintf("%s (%d) %s ago", c->restart_pending ? "Restarting" : "Exited",
+                             c->exit_code, dur);
     case DMN_REMOVING:
         return ctr_xstrdup("Removal In Progress");
     case DMN_DEAD:
@@ -89,11 +90,13 @@ json_t *api_container_state_json(struct dmn_container *c)
             running_error = ctr_steal_ptr(st.error);
         bundle_state_release(&st);
     }
+    /* docker: a restarting container counts as running, without a process */
+    bool restarting = c->restart_pending && c->status == DMN_EXITED;
     return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:o,s:s,s:s}", "Status",
-                     dmn_container_state_name(c), "Running", c->status == DMN_RUNNING, "Paused",
-                     c->status == DMN_RUNNING && c->paused, "Restarting", 0, "OOMKilled", 0, "Dead",
-                     c->status == DMN_DEAD, "Pid", c->status == DMN_RUNNING ? c->pid : 0,
-                     "ExitCode", c->exit_code, "Error",
+                     dmn_container_state_name(c), "Running", c->status == DMN_RUNNING || restarting,
+                     "Paused", c->status == DMN_RUNNING && c->paused, "Restarting", restarting,
+                     "OOMKilled", 0, "Dead", c->status == DMN_DEAD, "Pid",
+                     c->status == DMN_RUNNING ? c->pid : 0, "ExitCode", c->exit_code, "Error",
                      ctr_json_str(c->error        ? c->error
                                   : running_error ? running_error
                                                   : ""),
@@ -123,6 +126,20 @@ json_t *api_container_summary_json(struct dmn *d, struct dmn_container *c)
                      "Mounts", api_container_mounts_json(d, c));
 }
 
+/* HostConfig as created, with the restart policy as it is now (docker update). */
+static json_t *host_config_json(struct dmn_container *c)
+{
+    json_t *hc = json_copy(c->host_config);
+    const char *stored =
+        json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name"));
+    if (c->restart.name == DMN_RESTART_NO && stored && (*stored == '\0' || !strcmp(stored, "no")))
+        return hc; /* none, as the client wrote it */
+    json_object_set_new(hc, "RestartPolicy",
+                        json_pack("{s:s,s:i}", "Name", dmn_restart_policy_name(c->restart.name),
+                                  "MaximumRetryCount", c->restart.max_retries));
+    return hc;
+}
+
 json_t *api_container_inspect_json(struct dmn *d, struct dmn_container *c)
 {
     cleanup_free char *created = dmn_time_rfc3339(c->created_ns);
@@ -146,15 +163,15 @@ json_t *api_container_inspect_json(struct dmn *d, struct dmn_container *c)
         execs = json_null();
     }
     return json_pack(
-        "{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:O,"
+        "{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:o,"
         "s:{s:s,s:n},s:o,s:O,s:{s:s,s:s,s:b,s:o,s:s,s:n,s:n,s:s,s:s,s:i,s:s,s:i,s:s,s:o}}",
         "Id", c->id, "Created", created, "Path", c->path, "Args", dmn_strv_json(c->args), "State",
         api_container_state_json(c), "Image", c->image_id ? c->image_id : "", "ResolvConfPath", "",
         "HostnamePath", "", "HostsPath", "", "LogPath", logpath, "Name", name, "RestartCount",
         c->restart_count, "Driver", "ext4", "Platform", "linux", "MountLabel", "", "ProcessLabel",
-        "", "AppArmorProfile", "", "ExecIDs", execs, "HostConfig", c->host_config, "GraphDriver",
-        "Name", "ext4", "Data", "Mounts", api_container_mounts_json(d, c), "Config", c->config,
-        "NetworkSettings", "Bridge", "", "SandboxID", "", "HairpinMode", 0, "Ports",
+        "", "AppArmorProfile", "", "ExecIDs", execs, "HostConfig", host_config_json(c),
+        "GraphDriver", "Name", "ext4", "Data", "Mounts", api_container_mounts_json(d, c), "Config",
+        c->config, "NetworkSettings", "Bridge", "", "SandboxID", "", "HairpinMode", 0, "Ports",
         api_netconf_ports_json(c), "SandboxKey", "", "SecondaryIPAddresses",
         "SecondaryIPv6Addresses", "EndpointID", epid, "Gateway", gw, "IPPrefixLen", prefix,
         "IPAddress", ip, "GlobalIPv6PrefixLen", 0, "MacAddress", mac, "Networks", nets);
