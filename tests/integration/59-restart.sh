@@ -5,8 +5,8 @@
 # `restart`); `always` brings a container whose QEMU was killed back, with the back-off
 # of moby's restartmanager (100 ms, then 200 ms); `docker stop` ends the restarts; a
 # daemon SIGKILLed and started again starts the stopped `always` container but not the
-# stopped `unless-stopped` one; `docker update --restart` changes the policy. Two VMs at
-# a time at most.
+# stopped `unless-stopped` one; `docker update --restart` (and the Python SDK's update)
+# changes the policy. Two VMs at a time at most.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
 plan_start
@@ -99,5 +99,32 @@ check_contains "naming it" "$out" '`Memory`'
 check_eq "and nothing changed" "always" "$(state us .HostConfig.RestartPolicy.Name)"
 out=$(api POST /containers/nosuch/update '{"RestartPolicy":{"Name":"always"}}')
 check_eq "update of no container: 404" 404 "$(code)"
+
+# ---- the Python SDK (docker 5.0.3): restart_policy at create, container.update ----
+if /usr/bin/python3 -c 'import docker' 2>/dev/null; then
+    out=$(/usr/bin/python3 - "$SOCK" <<'PY' 2>&1
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1])
+x = c.containers.create("busybox", "true", name="py",
+                        restart_policy={"Name": "on-failure", "MaximumRetryCount": 5})
+x.reload()
+a = x.attrs["HostConfig"]["RestartPolicy"]
+x.update(restart_policy={"Name": "unless-stopped"})
+x.reload()
+b = x.attrs["HostConfig"]["RestartPolicy"]
+try:
+    x.update(mem_limit="64m")
+    e = "accepted"
+except docker.errors.APIError as err:
+    e = "%d" % err.status_code
+x.remove()
+print("%s:%d %s:%d %s" % (a["Name"], a["MaximumRetryCount"], b["Name"], b["MaximumRetryCount"], e))
+PY
+)
+    check_eq "python: create with restart_policy, update it, a memory update refused" \
+        "on-failure:5 unless-stopped:0 400" "$out"
+else
+    skip "python3-docker missing (apt-get install python3-docker)"
+fi
 check "docker rm -f al us of created" docker rm -f al us of created
 plan_end
