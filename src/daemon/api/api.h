@@ -142,6 +142,8 @@ json_t *api_netconf_ports_list_json(struct dmn_container *c);
 json_t *api_container_inspect_json(struct dmn *d, struct dmn_container *c);
 json_t *api_container_summary_json(struct dmn *d, struct dmn_container *c);
 json_t *api_container_state_json(struct dmn_container *c);
+/* Docker's State.Status: the service's, or `restarting` while a restart policy's restart waits. */
+const char *api_container_status(const struct dmn_container *c);
 
 /* files.c: X-Docker-Container-Path-Stat, base64 JSON {name,size,mode,mtime,linkTarget}
  * (caller frees). */

@@ -31,7 +31,7 @@ static bool match_name(const char *v, void *ctx)
 }
 static bool match_status(const char *v, void *ctx)
 {
-    return strcmp(dmn_status_name(((struct dmn_container *)ctx)->status), v) == 0;
+    return strcmp(api_container_status(ctx), v) == 0;
 }
 static bool match_exited(const char *v, void *ctx)
 {

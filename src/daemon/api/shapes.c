@@ -42,6 +42,12 @@ static int64_t now_real_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+const char *api_container_status(const struct dmn_container *c)
+{
+    return c->restart_pending && c->status == DMN_EXITED ? "restarting"
+                                                         : dmn_status_name(c->status);
+}
+
 static char *status_text(struct dmn_container *c)
 {
     int64_t now = now_real_ns();
@@ -93,10 +99,10 @@ json_t *api_container_state_json(struct dmn_container *c)
     /* docker: a restarting container counts as running, without a process */
     bool restarting = c->restart_pending && c->status == DMN_EXITED;
     return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:o,s:s,s:s}", "Status",
-                     restarting ? "restarting" : dmn_status_name(c->status), "Running",
-                     c->status == DMN_RUNNING || restarting, "Paused", 0, "Restarting", restarting,
-                     "OOMKilled", 0, "Dead", c->status == DMN_DEAD, "Pid",
-                     c->status == DMN_RUNNING ? c->pid : 0, "ExitCode", c->exit_code, "Error",
+                     api_container_status(c), "Running", c->status == DMN_RUNNING || restarting,
+                     "Paused", 0, "Restarting", restarting, "OOMKilled", 0, "Dead",
+                     c->status == DMN_DEAD, "Pid", c->status == DMN_RUNNING ? c->pid : 0,
+                     "ExitCode", c->exit_code, "Error",
                      ctr_json_str(c->error        ? c->error
                                   : running_error ? running_error
                                                   : ""),
@@ -116,15 +122,14 @@ json_t *api_container_summary_json(struct dmn *d, struct dmn_container *c)
     cleanup_free char *cmd = command_line(c);
     cleanup_free char *st = status_text(c);
     json_t *labels = json_object_get(c->config, "Labels");
-    return json_pack(
-        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:s},s:{s:o},s:o}", "Id", c->id, "Names",
-        name, "Image", c->image, "ImageID", c->image_id ? c->image_id : "", "Command", cmd,
-        "Created", (json_int_t)(c->created_ns / 1000000000), "Ports",
-        api_netconf_ports_list_json(c), "Labels", labels ? json_incref(labels) : json_object(),
-        "State",
-        c->restart_pending && c->status == DMN_EXITED ? "restarting" : dmn_status_name(c->status),
-        "Status", st, "HostConfig", "NetworkMode", network_mode(c), "NetworkSettings", "Networks",
-        api_netconf_networks_json(c), "Mounts", api_container_mounts_json(d, c));
+    return json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:s},s:{s:o},s:o}", "Id", c->id,
+                     "Names", name, "Image", c->image, "ImageID", c->image_id ? c->image_id : "",
+                     "Command", cmd, "Created", (json_int_t)(c->created_ns / 1000000000), "Ports",
+                     api_netconf_ports_list_json(c), "Labels",
+                     labels ? json_incref(labels) : json_object(), "State", api_container_status(c),
+                     "Status", st, "HostConfig", "NetworkMode", network_mode(c), "NetworkSettings",
+                     "Networks", api_netconf_networks_json(c), "Mounts",
+                     api_container_mounts_json(d, c));
 }
 
 /* HostConfig as created, with the restart policy as it is now (docker update). */
