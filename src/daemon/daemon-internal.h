@@ -351,7 +351,8 @@ int dmn_volumes_prune(struct dmn *d, bool (*match)(const struct bundle_volume *v
  * words: "Container X is not running", "... is already paused", "... is not paused". */
 int dmn_container_pause(struct dmn *d, const char *ref, ctr_error_t *err);
 int dmn_container_unpause(struct dmn *d, const char *ref, ctr_error_t *err);
-/* docker's State.Status: dmn_status_name, or "paused" for a paused running container. */
+/* docker's State.Status: dmn_status_name, "paused" for a paused running container,
+ * "restarting" while a restart policy's start waits out its back-off. */
 const char *dmn_container_state_name(const struct dmn_container *c);
 
 /* lifecycle.c: start, stop, kill, restart, wait, resize (typed; api/lifecycle.c) */

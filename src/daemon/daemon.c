@@ -162,8 +162,9 @@ int dmn_run(const struct dmn_config *cfg, ctr_error_t *err)
         goto out;
     if (dmn_monitor_start(d, err) < 0 || dmn_containers_load(d, err) < 0)
         goto out;
-    dmn_networks_init(d);        /* after the containers: DNS answers for them, IPAM is checked */
-    dmn_containers_autostart(d); /* restart policies, once the networks are up */
+    dmn_networks_init(d); /* after the containers: DNS answers for them, IPAM is checked */
+    /* restart policies, once the networks are up */
+    dmn_containers_autostart(d);
     net_up = true;
     lfd = listen_socket(d, err);
     if (lfd < 0)

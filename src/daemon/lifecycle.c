@@ -176,7 +176,7 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, const uint64_
     cleanup_free char *msg = NULL;
 
     dmn_lock(d);
-    if (gen && (!c->restart_pending || c->restart_gen != *gen)) {
+    if (gen && (!c->restart_pending || c->restart_gen != *gen || c->removed)) {
         dmn_unlock(d);
         return 1;
     }

@@ -5,8 +5,9 @@
 # `restart`); `always` brings a container whose QEMU was killed back, with the back-off
 # of moby's restartmanager (100 ms, then 200 ms); `docker stop` ends the restarts; a
 # daemon SIGKILLed and started again starts the stopped `always` container but not the
-# stopped `unless-stopped` one; `docker update --restart` changes the policy. Two VMs at
-# a time at most.
+# stopped `unless-stopped` one; a failing container is seen `restarting` during its
+# back-off and a docker stop then cancels the restart; `docker update --restart` (and the Python SDK's update)
+# changes the policy. Two VMs at a time at most.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
 plan_start
@@ -99,5 +100,49 @@ check_contains "naming it" "$out" '`Memory`'
 check_eq "and nothing changed" "always" "$(state us .HostConfig.RestartPolicy.Name)"
 out=$(api POST /containers/nosuch/update '{"RestartPolicy":{"Name":"always"}}')
 check_eq "update of no container: 404" 404 "$(code)"
-check "docker rm -f al us of created" docker rm -f al us of created
+
+# ---- the back-off seen from outside: a container that keeps failing is caught
+# restarting (after 5 restarts the next wait is 3.2 s), and docker stop cancels that ----
+check "docker run --restart always (exits 3 after 1 s)" docker run -d --restart always --name rs busybox sh -c 'sleep 1; exit 3'
+rs_count() { [ "$(state rs .RestartCount)" -ge "$1" ] && [ "$(state rs .State.Status)" = running ]; }
+wait_for 120 rs_count 5
+rs_restarting() { [ "$(state rs .State.Status)" = restarting ]; }
+wait_for 30 rs_restarting
+check_eq "caught restarting: Running and Restarting, no Pid, its last exit code" "restarting true true 0 3" \
+    "$(state rs '"\(.State.Status) \(.State.Running) \(.State.Restarting) \(.State.Pid) \(.State.ExitCode)"')"
+check_contains "docker ps lists it as restarting" \
+    "$(docker ps --filter status=restarting --format '{{.Names}} {{.Status}}')" "rs Restarting (3)"
+n=$(state rs .RestartCount)
+check "docker stop on a restarting container" docker stop -t 1 rs
+sleep 4
+check_eq "the pending restart was cancelled: exited, RestartCount unchanged" "exited false $n" \
+    "$(state rs '"\(.State.Status) \(.State.Restarting) \(.RestartCount)"')"
+
+# ---- the Python SDK (docker 5.0.3): restart_policy at create, container.update ----
+if /usr/bin/python3 -c 'import docker' 2>/dev/null; then
+    out=$(/usr/bin/python3 - "$SOCK" <<'PY' 2>&1
+import sys, docker
+c = docker.DockerClient(base_url="unix://" + sys.argv[1])
+x = c.containers.create("busybox", "true", name="py",
+                        restart_policy={"Name": "on-failure", "MaximumRetryCount": 5})
+x.reload()
+a = x.attrs["HostConfig"]["RestartPolicy"]
+x.update(restart_policy={"Name": "unless-stopped"})
+x.reload()
+b = x.attrs["HostConfig"]["RestartPolicy"]
+try:
+    x.update(mem_limit="64m")
+    e = "accepted"
+except docker.errors.APIError as err:
+    e = "%d" % err.status_code
+x.remove()
+print("%s:%d %s:%d %s" % (a["Name"], a["MaximumRetryCount"], b["Name"], b["MaximumRetryCount"], e))
+PY
+)
+    check_eq "python: create with restart_policy, update it, a memory update refused" \
+        "on-failure:5 unless-stopped:0 400" "$out"
+else
+    skip "python3-docker missing (apt-get install python3-docker)"
+fi
+check "docker rm -f al us of created rs" docker rm -f al us of created rs
 plan_end
