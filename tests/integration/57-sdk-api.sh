@@ -148,4 +148,6 @@ check_eq "the default is json-file" "json-file" "$(state env1 .HostConfig.LogCon
 
 api DELETE '/containers/env1?force=1' >/dev/null
 check_eq "env1 removed" "204" "$(code)"
+check_eq "the daemon's stderr holds no sanitizer report" "" \
+    "$(grep -E 'Sanitizer|runtime error' "$T_TMP/daemon.err" | head -3)"
 plan_end
