@@ -121,6 +121,8 @@ eid=$(api POST /containers/env1/exec '{"Cmd":["echo","tty-exec"],"Tty":true,"Att
 check_eq "an exec created with Tty, started without: multiplexed, as Docker" "mux:tty-exec" "$(exec_framed "$eid" false)"
 eid=$(api POST /containers/env1/exec '{"Cmd":["echo","plain-exec"],"AttachStdout":true,"AttachStderr":true}' | jq -r .Id)
 check_eq "an exec created without Tty, started with it: raw" "raw:plain-exec" "$(exec_framed "$eid" true)"
+eid=$(api POST /containers/env1/exec '{"cmd":["echo","lower-exec"],"attachstdout":true,"Bogus":1}' | jq -r .Id)
+check_eq "exec create reads its fields in any case, ignores unknown ones" "mux:lower-exec" "$(exec_framed "$eid" false)"
 out=$($PY -c 'import docker; c = docker.DockerClient(base_url="'"$DOCKER_HOST"'"); r = c.containers.get("env1").exec_run(["echo", "sdk-exec"]); print(r.exit_code, r.output.decode().strip())' 2>&1)
 check_eq "python3-docker exec_run (no tty) gets its output" "0 sdk-exec" "$out"
 out=$($PY -c 'import docker; c = docker.DockerClient(base_url="'"$DOCKER_HOST"'"); r = c.containers.get("env1").exec_run(["echo", "sdk-tty"], tty=True); print(r.exit_code, r.output.decode().strip())' 2>&1)
