@@ -48,6 +48,23 @@ check_eq "image inspect (1.43) has an empty ContainerConfig, as Docker for a non
     '"" null null {}' "$(jq -c '.ContainerConfig | .Image, .Cmd, .Env, (.Labels // {})' <<<"$img" | tr '\n' ' ' | sed 's/ $//')"
 cc=$($PY -c 'import docker; c = docker.APIClient(base_url="'"$DOCKER_HOST"'", version="1.41"); print(sorted(c.inspect_image("busybox")["ContainerConfig"].keys())[:3])' 2>&1)
 check_eq "python3-docker (API 1.41) reads ContainerConfig" "['AttachStderr', 'AttachStdin', 'AttachStdout']" "$cc"
+if command -v docker-compose >/dev/null; then
+    # compose 1.29 reads the image's ContainerConfig when it recreates a container
+    mkdir -p "$T_TMP/proj"
+    printf 'services:\n  s:\n    image: busybox\n    command: ["sleep", "600"]\n    network_mode: none\n    stop_signal: SIGKILL\n    environment:\n      V: "%s"\n' 1 >"$T_TMP/proj/docker-compose.yml"
+    (cd "$T_TMP/proj" && docker-compose -p p57 up -d) >"$T_TMP/compose1.log" 2>&1
+    check_eq "docker-compose 1.29 up -d" "0" "$?"
+    sed -i 's/V: "1"/V: "2"/' "$T_TMP/proj/docker-compose.yml"
+    (cd "$T_TMP/proj" && docker-compose -p p57 up -d) >"$T_TMP/compose2.log" 2>&1
+    rc=$?
+    check_eq "docker-compose 1.29 recreates after a change (reads ContainerConfig)" "0 V=2" \
+        "$rc $(api GET /containers/p57_s_1/json | jq -r '.Config.Env[] | select(startswith("V="))')"
+    [ "$rc" = 0 ] || diag "$(tail -5 "$T_TMP/compose2.log")"
+    (cd "$T_TMP/proj" && docker-compose -p p57 down -t 0) >/dev/null 2>&1
+    check_eq "  and takes it down" "0" "$(api GET '/containers/json?all=1' | jq length)"
+else
+    skip "docker-compose missing"
+fi
 
 # ---- 4. create: field names in any case, unknown fields ignored, mistypes refused ----
 id=$(api POST /containers/create '{"image":"busybox","cmd":["echo","hi"],"LABELS":{"a":"b"},"NoSuchField":1,"hostconfig":{"memory":268435456,"Bogus":true}}' | jq -r .Id)
