@@ -48,6 +48,23 @@ check_eq "image inspect (1.43) has an empty ContainerConfig, as Docker for a non
     '"" null null {}' "$(jq -c '.ContainerConfig | .Image, .Cmd, .Env, (.Labels // {})' <<<"$img" | tr '\n' ' ' | sed 's/ $//')"
 cc=$($PY -c 'import docker; c = docker.APIClient(base_url="'"$DOCKER_HOST"'", version="1.41"); print(sorted(c.inspect_image("busybox")["ContainerConfig"].keys())[:3])' 2>&1)
 check_eq "python3-docker (API 1.41) reads ContainerConfig" "['AttachStderr', 'AttachStdin', 'AttachStdout']" "$cc"
+if command -v docker-compose >/dev/null; then
+    # compose 1.29 reads the image's ContainerConfig when it recreates a container
+    mkdir -p "$T_TMP/proj"
+    printf 'services:\n  s:\n    image: busybox\n    command: ["sleep", "600"]\n    network_mode: none\n    stop_signal: SIGKILL\n    environment:\n      V: "%s"\n' 1 >"$T_TMP/proj/docker-compose.yml"
+    (cd "$T_TMP/proj" && docker-compose -p p57 up -d) >"$T_TMP/compose1.log" 2>&1
+    check_eq "docker-compose 1.29 up -d" "0" "$?"
+    sed -i 's/V: "1"/V: "2"/' "$T_TMP/proj/docker-compose.yml"
+    (cd "$T_TMP/proj" && docker-compose -p p57 up -d) >"$T_TMP/compose2.log" 2>&1
+    rc=$?
+    check_eq "docker-compose 1.29 recreates after a change (reads ContainerConfig)" "0 V=2" \
+        "$rc $(api GET /containers/p57_s_1/json | jq -r '.Config.Env[] | select(startswith("V="))')"
+    [ "$rc" = 0 ] || diag "$(tail -5 "$T_TMP/compose2.log")"
+    (cd "$T_TMP/proj" && docker-compose -p p57 down -t 0) >/dev/null 2>&1
+    check_eq "  and takes it down" "0" "$(api GET '/containers/json?all=1' | jq length)"
+else
+    skip "docker-compose missing"
+fi
 
 # ---- 4. create: field names in any case, unknown fields ignored, mistypes refused ----
 id=$(api POST /containers/create '{"image":"busybox","cmd":["echo","hi"],"LABELS":{"a":"b"},"NoSuchField":1,"hostconfig":{"memory":268435456,"Bogus":true}}' | jq -r .Id)
@@ -121,6 +138,8 @@ eid=$(api POST /containers/env1/exec '{"Cmd":["echo","tty-exec"],"Tty":true,"Att
 check_eq "an exec created with Tty, started without: multiplexed, as Docker" "mux:tty-exec" "$(exec_framed "$eid" false)"
 eid=$(api POST /containers/env1/exec '{"Cmd":["echo","plain-exec"],"AttachStdout":true,"AttachStderr":true}' | jq -r .Id)
 check_eq "an exec created without Tty, started with it: raw" "raw:plain-exec" "$(exec_framed "$eid" true)"
+eid=$(api POST /containers/env1/exec '{"cmd":["echo","lower-exec"],"attachstdout":true,"Bogus":1}' | jq -r .Id)
+check_eq "exec create reads its fields in any case, ignores unknown ones" "mux:lower-exec" "$(exec_framed "$eid" false)"
 out=$($PY -c 'import docker; c = docker.DockerClient(base_url="'"$DOCKER_HOST"'"); r = c.containers.get("env1").exec_run(["echo", "sdk-exec"]); print(r.exit_code, r.output.decode().strip())' 2>&1)
 check_eq "python3-docker exec_run (no tty) gets its output" "0 sdk-exec" "$out"
 out=$($PY -c 'import docker; c = docker.DockerClient(base_url="'"$DOCKER_HOST"'"); r = c.containers.get("env1").exec_run(["echo", "sdk-tty"], tty=True); print(r.exit_code, r.output.decode().strip())' 2>&1)
@@ -148,4 +167,6 @@ check_eq "the default is json-file" "json-file" "$(state env1 .HostConfig.LogCon
 
 api DELETE '/containers/env1?force=1' >/dev/null
 check_eq "env1 removed" "204" "$(code)"
+check_eq "the daemon's stderr holds no sanitizer report" "" \
+    "$(grep -E 'Sanitizer|runtime error' "$T_TMP/daemon.err" | head -3)"
 plan_end

@@ -119,7 +119,8 @@ void api_config_canon(json_t *body);
 /* HostConfig.LogConfig: a driver this daemon honours (json-file, local, none) and its
  * options; EINVAL with moby's messages. */
 int api_log_config_check(json_t *hc, ctr_error_t *err);
-/* An exec config (POST /containers/{id}/exec), and the size of its process. */
+/* An exec config (POST /containers/{id}/exec), and the size of its process; its keys
+ * become the fields' names first (any case; unknown ones dropped), as Go decodes. */
 int api_exec_config_check(json_t *body, ctr_error_t *err);
 /* A network config (POST /networks/create). */
 int api_network_config_check(json_t *body, ctr_error_t *err);

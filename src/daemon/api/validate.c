@@ -446,6 +446,7 @@ int api_exec_config_check(json_t *body, ctr_error_t *err)
 {
     if (!json_is_object(body))
         return dmn_fail(err, EINVAL, "the exec config must be a JSON object");
+    canon_keys(body, exec_fields); /* as Go decodes it: any case, unknown keys ignored */
     if (check_table(body, exec_fields, "", err) < 0)
         return -1;
     json_t *cmd = json_object_get(body, "Cmd"), *env = json_object_get(body, "Env");
