@@ -125,6 +125,16 @@ out=$(ctrcli unpause p1 2>&1)
 check_contains "container unpause of a running one fails" "$out $?" "is not paused 1"
 check_contains "container pause --help lists -a" "$(ctrcli pause --help)" "--all"
 
+# ---- the Python Docker SDK ----
+out=$(/usr/bin/python3 - 2>&1 <<'PY'
+import docker
+c = docker.from_env().containers.get("p1")
+c.pause(); c.reload(); a = c.status
+c.unpause(); c.reload(); print(a, c.status)
+PY
+)
+check_eq "python docker: pause, unpause (status paused, then running)" "paused running" "$out"
+
 docker pause p1 >/dev/null
 out=$(timeout 60 docker kill p1 2>&1)
 check_eq "docker kill of a paused container" "p1 0" "$out $?"
