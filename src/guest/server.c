@@ -597,6 +597,15 @@ static void handle_request(const char *json, size_t len)
     case AGENT_OP_ARCHIVE_PUT:
         do_archive(req.id, req.op, &req.u.archive);
         break;
+    case AGENT_OP_CLOCK: { /* the VM was paused: its clocks stood still meanwhile */
+        struct timespec ts = {.tv_sec = req.u.clock.time_ns / 1000000000,
+                              .tv_nsec = req.u.clock.time_ns % 1000000000};
+        if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+            reply_error(req.id, 0, strerror(errno));
+        else
+            reply_ok(&rep);
+        break;
+    }
     case AGENT_OP_SHUTDOWN:
         /* Replied once every process is gone and its exit event sent. */
         g.shutdown_requested = true;

@@ -23,6 +23,7 @@ static const char *const op_names[] = {
     [AGENT_OP_ARCHIVE_STAT] = "archive_stat",
     [AGENT_OP_ARCHIVE_GET] = "archive_get",
     [AGENT_OP_ARCHIVE_PUT] = "archive_put",
+    [AGENT_OP_CLOCK] = "clock",
 };
 #define N_OPS (sizeof(op_names) / sizeof(op_names[0]))
 
@@ -188,6 +189,9 @@ char *agent_request_encode(const struct agent_request *req, size_t *len)
     case AGENT_OP_ARCHIVE_GET:
     case AGENT_OP_ARCHIVE_PUT:
         encode_archive(o, req->op, &req->u.archive);
+        break;
+    case AGENT_OP_CLOCK:
+        set_new(o, "time_ns", json_integer((json_int_t)req->u.clock.time_ns));
         break;
     }
     return dump(o, len);
@@ -675,6 +679,15 @@ int agent_request_decode(const char *json, size_t len, struct agent_request *out
     case AGENT_OP_ARCHIVE_PUT:
         r = decode_archive(o, req.op, &req.u.archive, err);
         break;
+    case AGENT_OP_CLOCK: {
+        static const char *const keys[] = {"op", "id", "time_ns", NULL};
+        r = check_keys(o, "clock", keys, err) < 0 ||
+                    get_int(o, "clock", "time_ns", true, 1, INT64_MAX, &req.u.clock.time_ns, err) <
+                        0
+                ? -1
+                : 0;
+        break;
+    }
     default:
         return ctr_fail(err, EPROTO, "request: unknown op `%.64s`", op);
     }
@@ -834,6 +847,8 @@ void agent_request_release(struct agent_request *req)
     case AGENT_OP_ARCHIVE_PUT:
         free(req->u.archive.process);
         free(req->u.archive.path);
+        break;
+    case AGENT_OP_CLOCK:
         break;
     }
     memset(req, 0, sizeof(*req));

@@ -33,6 +33,7 @@ enum agent_op {
     AGENT_OP_ARCHIVE_STAT, /* lstat a path of the container (docker's path stat) */
     AGENT_OP_ARCHIVE_GET,  /* tar of a path (or the whole root) on a data stream */
     AGENT_OP_ARCHIVE_PUT,  /* extract a tar from a data stream into a directory */
+    AGENT_OP_CLOCK,        /* set the wall clock (after the VM was paused: its clocks stopped) */
 };
 
 struct agent_rlimit {
@@ -112,6 +113,10 @@ struct agent_resize {
     uint16_t rows, cols;
 };
 
+struct agent_clock {
+    int64_t time_ns; /* the host's CLOCK_REALTIME, ns since the epoch (> 0) */
+};
+
 /* archive_stat/archive_get/archive_put: the tar work runs in a worker process named
  * `process` (its exit event ends the transfer); `stream` carries the tar. */
 struct agent_archive {
@@ -140,6 +145,7 @@ struct agent_request {
         struct agent_signal signal;
         struct agent_resize resize;
         struct agent_archive archive;
+        struct agent_clock clock;
     } u;
 };
 

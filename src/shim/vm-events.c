@@ -51,6 +51,13 @@ static void run_state(struct shim *s, const struct vmm_event *ev)
         log_info("the vm is %s", paused ? "paused" : "running again");
         if (s->phase == SHIM_RUNNING)
             shim_write_state(s, BUNDLE_RUNNING);
+        if (!paused && s->ac.hello_done && !s->ac.failed && s->agent_w.loop) {
+            /* the guest's clocks stood still while paused: its wall clock is behind */
+            struct agent_request req = {.op = AGENT_OP_CLOCK};
+            req.u.clock.time_ns = shim_realtime_ns();
+            if (agentc_request(&s->ac, &req, NULL, NULL, NULL) == 0)
+                shim_agent_kick(s);
+        }
     }
     shim_server_vm_paused(s, paused, ev->error);
 }

@@ -85,6 +85,9 @@ check_eq "the counter went on where it stopped (nothing lost or doubled)" "" \
     "$(docker logs p1 | awk -v p=-1 '{ sub(/^n/, ""); if ($0 != p + 1) print "gap at " $0; p = $0 }' | head -3)"
 out=$(docker exec p1 echo hi 2>&1)
 check_eq "docker exec works again" "hi 0" "$out $?"
+guest=$(docker exec p1 date +%s) host=$(date +%s)
+check_eq "the guest's clock was set after the pause (it stood still for 3 s or more)" "yes" \
+    "$([ $((host - guest)) -le 1 ] && [ $((guest - host)) -le 1 ] && echo yes || echo "no: guest $guest host $host")"
 check_eq "the first daemon's events: start, pause" "start pause" \
     "$(grep -E '^(start|pause|unpause)$' "$T_TMP/events" | tr '\n' ' ' | sed 's/ $//')"
 wait_for 5 grep -qx unpause "$T_TMP/events2"
@@ -121,6 +124,16 @@ check_eq "container unpause" "p1 0 false" "$out $? $(docker inspect -f '{{.State
 out=$(ctrcli unpause p1 2>&1)
 check_contains "container unpause of a running one fails" "$out $?" "is not paused 1"
 check_contains "container pause --help lists -a" "$(ctrcli pause --help)" "--all"
+
+# ---- the Python Docker SDK ----
+out=$(/usr/bin/python3 - 2>&1 <<'PY'
+import docker
+c = docker.from_env().containers.get("p1")
+c.pause(); c.reload(); a = c.status
+c.unpause(); c.reload(); print(a, c.status)
+PY
+)
+check_eq "python docker: pause, unpause (status paused, then running)" "paused running" "$out"
 
 docker pause p1 >/dev/null
 out=$(timeout 60 docker kill p1 2>&1)

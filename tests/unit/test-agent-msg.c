@@ -240,6 +240,20 @@ static void test_signal_resize_shutdown(void **state)
     assert_true(out.id == UINT64_C(0x7fffffffffffffff));
     agent_request_release(&out);
 
+    /* clock: after a pause the host sets the guest's wall clock */
+    in = (struct agent_request){.id = 8, .op = AGENT_OP_CLOCK};
+    in.u.clock.time_ns = INT64_C(1796650871123456789);
+    roundtrip_req(&in, &out);
+    assert_int_equal(out.op, AGENT_OP_CLOCK);
+    assert_true(out.u.clock.time_ns == INT64_C(1796650871123456789));
+    agent_request_release(&out);
+    assert_string_equal(agent_op_name(AGENT_OP_CLOCK), "clock");
+    req_bad("{\"op\":\"clock\",\"id\":1}", "time_ns");
+    req_bad("{\"op\":\"clock\",\"id\":1,\"time_ns\":0}", "time_ns");
+    req_bad("{\"op\":\"clock\",\"id\":1,\"time_ns\":-5}", "time_ns");
+    req_bad("{\"op\":\"clock\",\"id\":1,\"time_ns\":\"now\"}", "time_ns");
+    req_bad("{\"op\":\"clock\",\"id\":1,\"time_ns\":5,\"zone\":\"UTC\"}", "zone");
+
     in.op = 99;
     assert_null(agent_request_encode(&in, NULL));
     assert_string_equal(agent_op_name(AGENT_OP_RESIZE), "resize");
