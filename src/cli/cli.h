@@ -76,6 +76,15 @@ void cli_print_options(const struct cli_option *opts, FILE *f);
 /* Require between min and max positionals (max < 0: any). */
 int cli_check_args(const char *cmd, char **pos, int min, int max, const char *what,
                    ctr_error_t *err);
+/* The process flags `run` and `exec` share (docker's): the including file's enum names
+ * O_ENV, O_ENV_FILE, O_WORKDIR and O_USER. */
+#define CLI_OPTS_PROCESS                                                                           \
+    CLI_OPT_ARG('e', "env", "NAME[=VALUE]", O_ENV,                                                 \
+                "set an environment variable (NAME alone: take ours)"),                            \
+        CLI_OPT_ARG(0, "env-file", "FILE", O_ENV_FILE, "read environment variables from FILE"),    \
+        CLI_OPT_ARG('w', "workdir", "DIR", O_WORKDIR, "working directory inside the container"),   \
+        CLI_OPT_ARG(0, "cwd", "DIR", O_WORKDIR, NULL),                                             \
+        CLI_OPT_ARG('u', "user", "USER[:GROUP]", O_USER, "user to run as")
 
 /* ---- API client (client.c) ---- */
 /* printf-style path under CLI_API_PREFIX; use cli_esc() for path and query parts. */

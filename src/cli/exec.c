@@ -12,12 +12,7 @@ static const struct cli_option exec_options[] = {
     CLI_OPT_BOOL('d', "detach", O_DETACH, "run in the background"),
     CLI_OPT_BOOL('i', "interactive", O_INTERACTIVE, "keep stdin open"),
     CLI_OPT_BOOL('t', "tty", O_TTY, "allocate a terminal"),
-    CLI_OPT_ARG('e', "env", "NAME[=VALUE]", O_ENV,
-                "set an environment variable (NAME alone: take ours)"),
-    CLI_OPT_ARG(0, "env-file", "FILE", O_ENV_FILE, "read environment variables from FILE"),
-    CLI_OPT_ARG('w', "workdir", "DIR", O_WORKDIR, "working directory inside the container"),
-    CLI_OPT_ARG(0, "cwd", "DIR", O_WORKDIR, NULL),
-    CLI_OPT_ARG('u', "user", "USER[:GROUP]", O_USER, "user to run as"),
+    CLI_OPTS_PROCESS,
     CLI_OPT_END,
 };
 
