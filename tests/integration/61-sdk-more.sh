@@ -5,7 +5,7 @@
 # older API versions: every unused one); HostConfig.Links: the linked container must
 # exist, its alias and name resolve inside the container, inspect shows
 # "/name:/container/alias", and docker-compose's `links:` and `run` while the service is
-# up work. Driven with curl, the docker CLI and docker-compose. Two VMs at a time at most.
+# up work. Driven with curl, the docker CLI, python3-docker and docker-compose. Two VMs at a time at most.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
 plan_start
@@ -85,6 +85,20 @@ dk run --rm --link web:alias busybox sh -c 'grep -w alias /etc/hosts && ping -c 
 check_eq "run --link web:alias: /etc/hosts maps the alias, hostname and name to web; ping alias" \
     "0 $WEB_IP alias ${WEB_ID:0:12} web pinged" "$rc $(echo $out)"
 [ "$rc" = 0 ] || diag "$out"
+if /usr/bin/python3 -c 'import docker' 2>/dev/null; then
+    out=$(/usr/bin/python3 - 2>&1 <<'PY'
+import docker
+c = docker.from_env()
+x = c.containers.create("busybox", "true", name="pyl", links={"web": "db"})
+x.reload()
+print(x.attrs["HostConfig"]["Links"])
+x.remove()
+PY
+)
+    check_eq "python: create with links={'web': 'db'}, inspect's HostConfig.Links" "['/web:/pyl/db']" "$out"
+else
+    skip "python3-docker missing (apt-get install python3-docker)"
+fi
 check "docker rm -f web" docker rm -f web
 
 # ---- docker-compose: links, and run while the service is up ----
