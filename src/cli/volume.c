@@ -102,7 +102,7 @@ void cli_run_mounts_json(const struct cli_run_opts *o, json_t *hc)
 
 /* ---- container volume ... ---- */
 
-enum { O_LABEL = 1, O_OPT, O_FORMAT, O_QUIET, O_FORCE, O_DRIVER, O_FILTER };
+enum { O_LABEL = 1, O_OPT, O_FORMAT, O_QUIET, O_FORCE, O_DRIVER, O_FILTER, O_ALL };
 
 struct vol_opts {
     char **labels, **opts, **filters;
@@ -137,6 +137,9 @@ static int vol_opt(void *opaque, int id, const char *v, ctr_error_t *err)
         break;
     case O_FORCE:
         o->force = true;
+        break;
+    case O_ALL: /* docker's `volume prune -a`: the named unused volumes too */
+        ctr_strv_append(&o->filters, "all=true");
         break;
     }
     return 0;
@@ -277,7 +280,7 @@ int cli_cmd_volume_prune(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t
     static const struct cli_option opts[] = {
         CLI_OPT_BOOL('f', "force", O_FORCE, "accepted for docker (never asks)"),
         CLI_OPT_ARG(0, "filter", "label=KEY[=VALUE]", O_FILTER, "only volumes with this label"),
-        CLI_OPT_BOOL('a', "all", 0, NULL),
+        CLI_OPT_BOOL('a', "all", O_ALL, "remove all unused volumes, not just anonymous ones"),
         CLI_OPT_END,
     };
     struct vol_opts o = {0};

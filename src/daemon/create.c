@@ -129,6 +129,84 @@ static int bundle_error_class(struct dmn *d, const char *image, ctr_error_t *err
     return classes_only(err, internal);
 }
 
+/* moby's opts.ParseLink: "name", "name:alias", or inspect's "/name:/container/alias". */
+static int parse_link(const char *l, char **name, char **alias, ctr_error_t *err)
+{
+    if (l == NULL || *l == '\0')
+        return dmn_fail(err, EINVAL, "empty string specified for links");
+    const char *colon = strchr(l, ':');
+    if (colon && strchr(colon + 1, ':'))
+        return dmn_fail(err, EINVAL, "bad format for links: %s", l);
+    if (colon == NULL) {
+        *name = ctr_xstrdup(l);
+        *alias = ctr_xstrdup(l);
+        return 0;
+    }
+    if (l[0] == '/') {
+        const char *slash = strrchr(colon + 1, '/');
+        *name = ctr_xstrndup(l + 1, (size_t)(colon - l - 1));
+        *alias = ctr_xstrdup(slash ? slash + 1 : colon + 1);
+        return 0;
+    }
+    *name = ctr_xstrndup(l, (size_t)(colon - l));
+    *alias = ctr_xstrdup(colon + 1);
+    return 0;
+}
+
+/* HostConfig.Links: each linked container must exist (moby's registerLinks: "could not get
+ * container for X: ...", 400); its address on a network both are on goes to /etc/hosts
+ * under the alias, its hostname and its name (moby's OptionExtraHost; none when they share
+ * no network); inspect shows "/name:/container/alias". */
+static int resolve_links(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
+{
+    json_t *links = json_object_get(c->host_config, "Links"), *e;
+    size_t i;
+
+    if (!json_is_array(links) || json_array_size(links) == 0)
+        return 0;
+    json_t *shown = json_array();
+    dmn_net_lock(d);
+    dmn_lock(d);
+    json_array_foreach(links, i, e)
+    {
+        cleanup_free char *name = NULL;
+        cleanup_free char *alias = NULL;
+        if (parse_link(json_string_value(e), &name, &alias, err) < 0)
+            break;
+        struct dmn_container *t = dmn_container_find_locked(d, name);
+        if (t == NULL) {
+            dmn_fail(err, EINVAL, "could not get container for %s: No such container: %s", name,
+                     name);
+            break;
+        }
+        t->refs--; /* under d->lock: t stays */
+        json_array_append_new(shown, json_sprintf("/%s:/%s/%s", t->name, c->name, alias));
+        uint32_t addr = 0;
+        for (size_t k = 0; k < t->n_eps && !addr; k++)
+            for (size_t j = 0; j < c->n_eps && !addr; j++)
+                if (strcmp(t->eps[k].net_id, c->eps[j].net_id) == 0)
+                    addr = t->eps[k].addr;
+        if (addr == 0)
+            continue;
+        cleanup_free char *ip = dmn_ip_str(addr);
+        const char *host = dmn_container_hostname(t);
+        char shortid[13];
+        snprintf(shortid, sizeof(shortid), "%.12s", t->id);
+        cleanup_free char *line =
+            ctr_xasprintf("%s\t%s %s%s%s", ip, alias, host ? host : shortid,
+                          strcmp(alias, t->name) ? " " : "", strcmp(alias, t->name) ? t->name : "");
+        ctr_strv_append(&c->link_hosts, line);
+    }
+    dmn_unlock(d);
+    dmn_net_unlock(d);
+    if (*err) {
+        json_decref(shown);
+        return -1;
+    }
+    json_object_set_new(c->host_config, "Links", shown);
+    return 0;
+}
+
 int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
                          char out_id[BUNDLE_CREATE_ID_LEN + 1], ctr_error_t *err)
 {
@@ -228,6 +306,10 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
     c->image_id = ctr_xstrdup(img.manifest_digest);
     c->config = shown_config(rq, &bc, &img, o.image);
     c->host_config = json_deep_copy(rq->host_config);
+    if (resolve_links(d, c, err) < 0) {
+        classes_only(err, client);
+        goto fail_unlink;
+    }
     if (dmn_netconf_fill(c, &bc, err) < 0 || bundle_config_save(c->bundle, &bc, err) < 0) {
         classes_only(err, client);
         goto fail_unlink;

@@ -189,6 +189,7 @@ struct dmn_container {
     size_t n_eps;
     struct net_port_binding *ports; /* published, host ports fixed at create */
     size_t n_ports;
+    char **link_hosts;   /* HostConfig.Links: /etc/hosts lines "IP\tNAMES" (create.c) */
     struct dmn *d_owner; /* for the auto-remove thread */
     int refs;
     pthread_mutex_t op_lock; /* serializes start/stop/kill/remove */

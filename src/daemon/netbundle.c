@@ -54,7 +54,8 @@ static void put_name(FILE *f, char ***seen, const char *name)
 }
 
 /* /etc/hosts: localhost, the container (hostname, name, short id, aliases) on its
- * first address, the host as host.container.internal, then ExtraHosts. */
+ * first address, the host as host.container.internal, the linked containers
+ * (HostConfig.Links), then ExtraHosts. */
 static char *hosts_text(struct dmn_container *c, json_t *hc, const char *hostname, ctr_error_t *err)
 {
     char *text = NULL;
@@ -80,6 +81,8 @@ static char *hosts_text(struct dmn_container *c, json_t *hc, const char *hostnam
                 put_name(f, &seen, c->eps[k].aliases[j]);
         fprintf(f, "\n%s\thost.container.internal host.docker.internal\n", gw);
     }
+    for (size_t k = 0; c->link_hosts && c->link_hosts[k]; k++)
+        fprintf(f, "%s\n", c->link_hosts[k]); /* HostConfig.Links (create.c) */
     json_array_foreach(json_object_get(hc, "ExtraHosts"), i, e)
     {
         cleanup_free char *name = NULL;
@@ -171,7 +174,7 @@ int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_erro
                         bc->n_disks, bc->n_shares, c->n_eps, devices - BUNDLE_FIXED_VIRTIO_DEVICES,
                         BUNDLE_MAX_VIRTIO_DEVICES - BUNDLE_FIXED_VIRTIO_DEVICES);
     char *hosts = NULL;
-    if (c->n_eps || json_array_size(json_object_get(hc, "ExtraHosts"))) {
+    if (c->n_eps || c->link_hosts || json_array_size(json_object_get(hc, "ExtraHosts"))) {
         hosts = hosts_text(c, hc, bc->setup.hostname, err);
         if (hosts == NULL)
             return -1;
@@ -249,6 +252,8 @@ void dmn_netconf_save(struct dmn_container *c, json_t *meta)
                                                (int)c->ports[i].container_port));
     json_object_set_new(meta, "Endpoints", eps);
     json_object_set_new(meta, "Ports", ports);
+    if (c->link_hosts)
+        json_object_set_new(meta, "LinkHosts", dmn_strv_json(c->link_hosts));
 }
 
 int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err)
@@ -283,6 +288,9 @@ int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err)
         snprintf(ep->tap, sizeof(ep->tap), "%s", tap);
         c->n_eps++;
     }
+    json_t *lh = json_object_get(meta, "LinkHosts");
+    if (json_array_size(lh))
+        c->link_hosts = dmn_json_strv(lh);
     c->ports = ctr_xcalloc(json_array_size(ports) + 1, sizeof(*c->ports));
     json_array_foreach(ports, i, e)
     {

@@ -23,13 +23,15 @@ int dmn_container_remove(struct dmn *d, struct dmn_container *c, bool force, boo
         return 0;
     }
     bool running = c->status == DMN_RUNNING || c->status == DMN_STARTING;
+    /* waiting out its restart back-off: moby's IsRunning() holds (State.Restarting) */
+    bool restarting = !running && c->restart_pending;
     dmn_unlock(d);
-    if (running) {
+    if (running || restarting) {
         if (!force) {
             dmn_fail(err, EBUSY,
-                     "cannot remove container \"/%s\": container is running: stop the container "
+                     "cannot remove container \"/%s\": container is %s: stop the container "
                      "before removing or force remove",
-                     c->name);
+                     c->name, restarting ? "restarting" : "running");
             goto out;
         }
         if (dmn_container_stop_locked_op(d, c, 0, err) < 0)

@@ -58,8 +58,8 @@ void dmn_system_counts(struct dmn *d, struct dmn_counts *out)
         out->total++;
         if (d->ctrs[i]->status == DMN_RUNNING && d->ctrs[i]->paused)
             out->paused++; /* docker counts them apart from the running ones */
-        else if (d->ctrs[i]->status == DMN_RUNNING)
-            out->running++;
+        else if (d->ctrs[i]->status == DMN_RUNNING || d->ctrs[i]->restart_pending)
+            out->running++; /* docker: a restarting container is running (State.Running) */
         else
             out->stopped++;
     }

@@ -203,7 +203,10 @@ ctr create --name holder -m 256M -v keep:/k busybox true
 check_eq "a created container holds a volume" 0 "$rc"
 ctr volume prune
 check_eq "volume prune" 0 "$rc"
-check_contains "prune removed the unused volume" "$out" "shared"
+check_eq "prune without --all keeps the named volumes (docker >= 23)" "" "$(grep -x shared <<<"$out")"
+ctr volume prune -a
+check_eq "volume prune -a" 0 "$rc"
+check_contains "prune -a removed the unused volume" "$out" "shared"
 ctr volume ls -q
 check_eq "prune kept the volume a container uses" "keep" "$out"
 ctr volume create -l app=a fa
@@ -219,6 +222,8 @@ check_eq "volume ls --filter name= (substring)" "fb" "$out"
 ctr volume ls -f bogus=1
 check_contains "an unknown filter is refused" "$err" "invalid filter 'bogus'"
 ctr volume prune --filter label=app=b
+check_eq "volume prune --filter label= without --all: named volumes kept" "fa fb keep" "$("$C" volume ls -q | xargs)"
+ctr volume prune -a --filter label=app=b
 check_eq "volume prune --filter label= removes only the matching unused ones" "fa keep" "$("$C" volume ls -q | xargs)"
 ctr volume rm fa
 ctr rm holder

@@ -11,10 +11,10 @@
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
 static const char *const unsupported_host[] = {
-    "Privileged",        "CapAdd",       "CapDrop",     "Devices",  "DeviceRequests",
-    "DeviceCgroupRules", "VolumesFrom",  "Links",       "Sysctls",  "PidMode",
-    "UTSMode",           "UsernsMode",   "SecurityOpt", "GroupAdd", "CpusetCpus",
-    "CpusetMems",        "VolumeDriver", "StorageOpt",  NULL};
+    "Privileged",        "CapAdd",      "CapDrop",  "Devices",    "DeviceRequests",
+    "DeviceCgroupRules", "VolumesFrom", "Sysctls",  "PidMode",    "UTSMode",
+    "UsernsMode",        "SecurityOpt", "GroupAdd", "CpusetCpus", "CpusetMems",
+    "VolumeDriver",      "StorageOpt",  NULL};
 
 static bool has_value(json_t *v)
 {

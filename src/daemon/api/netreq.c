@@ -77,12 +77,8 @@ int api_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t
                                 net, k);
         }
     }
-    json_t *links = json_object_get(ep, "Links");
-    if (json_is_array(links) && json_array_size(links))
-        return dmn_fail(err, EINVAL,
-                        "`EndpointsConfig.%s.Links` is not supported: containers on a network "
-                        "find each other by name",
-                        net);
+    /* EndpointsConfig.X.Links: accepted; the docker CLI and compose send the same links
+     * in HostConfig.Links, which the container service resolves (create.c) */
     const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
     if (mac && *mac)
         return dmn_fail(err, EINVAL,

@@ -183,19 +183,70 @@ static bool prune_match(const struct bundle_volume *v, void *ctx)
     return volume_matches(ctx, v, false);
 }
 
+/* Docker's `all` prune filter (moby's withPrune): one value, a Go boolean. *all set. */
+static int prune_all(const struct dmn_filters *f, bool *all, ctr_error_t *err)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True", NULL};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False", NULL};
+    json_t *a = f->f ? json_object_get(f->f, "all") : NULL;
+    *all = false;
+    if (a == NULL || json_array_size(a) == 0)
+        return 0;
+    if (json_array_size(a) > 1) {
+        cleanup_free char *vs = NULL;
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v)
+        {
+            char *n = ctr_xasprintf("%s%s%s", vs ? vs : "", vs ? " " : "",
+                                    json_string_value(v) ? json_string_value(v) : "");
+            free(vs);
+            vs = n;
+        }
+        return dmn_fail(err, EINVAL, "invalid filter 'all=[%s]': only one value is expected", vs);
+    }
+    const char *v = json_string_value(json_array_get(a, 0));
+    v = v ? v : "";
+    for (size_t i = 0; yes[i]; i++)
+        if (strcmp(v, yes[i]) == 0) {
+            *all = true;
+            return 0;
+        }
+    for (size_t i = 0; no[i]; i++)
+        if (strcmp(v, no[i]) == 0)
+            return 0;
+    return dmn_fail(err, EINVAL,
+                    "invalid filter 'all': strconv.ParseBool: parsing \"%s\": invalid syntax", v);
+}
+
 int api_handle_volumes_prune(struct api_req *r)
 {
-    /* `all`: docker >= 23 prunes only anonymous volumes without it; we have none, so
-     * every unused volume goes either way (docs/volumes.md) */
+    /* Docker >= 23 (API >= 1.42) prunes only the anonymous volumes (label
+     * com.docker.volume.anonymous) unless the filter all=true is given; older API
+     * versions prune every unused volume (moby's postVolumesPrune adds all=true). */
     static const char *const allowed[] = {"label", "all", NULL};
     ctr_error_t err = NULL;
     cleanup_strv char **deleted = NULL;
     uint64_t reclaimed = 0;
     struct dmn_filters f = {0};
+    bool all = false;
 
     if (dmn_filters_parse(api_query(r, "filters"), &f, &err) < 0 ||
-        dmn_filters_check(&f, allowed, &err) < 0 ||
-        dmn_volumes_prune(r->d, prune_match, &f, &deleted, &reclaimed, &err) < 0) {
+        dmn_filters_check(&f, allowed, &err) < 0 || prune_all(&f, &all, &err) < 0) {
+        dmn_filters_release(&f);
+        return api_reply_ctr_error(r, &err);
+    }
+    if (!all && r->api_minor >= 42) {
+        if (f.f == NULL)
+            f.f = json_object();
+        json_t *lab = json_object_get(f.f, "label");
+        if (lab == NULL) {
+            lab = json_array();
+            json_object_set_new(f.f, "label", lab);
+        }
+        json_array_append_new(lab, json_string(BUNDLE_VOLUME_ANONYMOUS_LABEL));
+    }
+    if (dmn_volumes_prune(r->d, prune_match, &f, &deleted, &reclaimed, &err) < 0) {
         dmn_filters_release(&f);
         return api_reply_ctr_error(r, &err);
     }
