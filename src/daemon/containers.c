@@ -25,6 +25,7 @@ void dmn_container_free(struct dmn_container *c)
     free(c->error);
     dmn_endpoints_free(c->eps, c->n_eps);
     free(c->ports);
+    dmn_health_release(&c->health);
     if (c->pidfd >= 0)
         close(c->pidfd);
     pthread_mutex_destroy(&c->op_lock);

@@ -287,6 +287,7 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
     bundle_state_release(&st);
     c->status = DMN_EXITED;
     c->paused = false;
+    dmn_health_stop_locked(d, c);
     c->exits++;
     if (c->pidfd >= 0) {
         epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
