@@ -167,7 +167,6 @@ struct dmn_health {
     uint64_t gen; /* the checker thread of this value runs; any change ends it */
 };
 const char *dmn_health_status_name(enum dmn_health_status s); /* "starting" ... "none" */
-void dmn_health_release(struct dmn_health *h);
 struct dmn_container;
 /* A running container gets a checker thread when Config.Healthcheck has a test (its
  * exec runs without a daemon lock held); stop: at the exit (monitor.c). */

@@ -43,7 +43,7 @@ const char *dmn_health_status_name(enum dmn_health_status s)
     }
 }
 
-void dmn_health_release(struct dmn_health *h)
+static void health_release(struct dmn_health *h)
 {
     for (size_t i = 0; i < h->n_log; i++)
         free(h->log[i].output);
@@ -329,7 +329,7 @@ void dmn_health_start_locked(struct dmn *d, struct dmn_container *c)
     c->health.gen++; /* an earlier run's checker ends */
     if (!probe_of(c->config, &p))
         return;
-    dmn_health_release(&c->health);
+    health_release(&c->health);
     c->health.status = DMN_HEALTH_STARTING;
     c->health.failing_streak = 0;
     struct checker *k = ctr_xcalloc(1, sizeof(*k));
