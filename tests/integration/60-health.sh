@@ -68,7 +68,9 @@ timeout 60 docker stop -t 1 h1 >/dev/null
 n0=$(state h1 '.State.Health.Log[-1].End')
 sleep 3
 check_eq "no check once it stopped" "$n0" "$(state h1 '.State.Health.Log[-1].End')"
-check_eq "a stopped container: health=none lists it with -a" "h1" "$(docker ps -a --filter health=none --format '{{.Names}}')"
+check_eq "a stopped container keeps its last health (ps -a --filter health=healthy)" "h1" \
+    "$(docker ps -a --filter health=healthy --format '{{.Names}}')"
+check_eq "  and health=none leaves it out" "" "$(docker ps -a --filter health=none --format '{{.Names}}')"
 docker rm h1 >/dev/null
 
 # ---- h2: a check past its timeout is killed and fails (-1, Docker's words) ----
