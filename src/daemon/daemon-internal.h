@@ -169,7 +169,8 @@ struct dmn_health {
 const char *dmn_health_status_name(enum dmn_health_status s); /* "starting" ... "none" */
 struct dmn_container;
 /* A running container gets a checker thread when Config.Healthcheck has a test (its
- * exec runs without a daemon lock held); stop: at the exit (monitor.c). */
+ * exec runs without a daemon lock held): monitor.c starts it when it watches the shim
+ * (a start, a recovery) and stops it at the exit. */
 void dmn_health_start_locked(struct dmn *d, struct dmn_container *c);
 void dmn_health_stop_locked(struct dmn *d, struct dmn_container *c);
 /* create: the image config's Healthcheck fills what Config.Healthcheck left out. */

@@ -43,13 +43,6 @@ const char *dmn_health_status_name(enum dmn_health_status s)
     }
 }
 
-static void health_release(struct dmn_health *h)
-{
-    for (size_t i = 0; i < h->n_log; i++)
-        free(h->log[i].output);
-    h->n_log = 0;
-}
-
 /* Go's time.Duration String() for the durations a healthcheck has ("1s", "1.5s",
  * "500ms", "1m30s"). */
 static void go_duration(int64_t ns, char *buf, size_t len)
@@ -329,8 +322,7 @@ void dmn_health_start_locked(struct dmn *d, struct dmn_container *c)
     c->health.gen++; /* an earlier run's checker ends */
     if (!probe_of(c->config, &p))
         return;
-    health_release(&c->health);
-    c->health.status = DMN_HEALTH_STARTING;
+    c->health.status = DMN_HEALTH_STARTING; /* the Log of earlier runs stays, as moby's */
     c->health.failing_streak = 0;
     struct checker *k = ctr_xcalloc(1, sizeof(*k));
     *k = (struct checker){.d = d, .c = c, .gen = c->health.gen, .p = p};

@@ -226,7 +226,6 @@ static int start_locked_op(struct dmn *d, struct dmn_container *c, const uint64_
         dmn_attach_connect_pending_locked(d, c);
         dmn_event_container_locked(d, c, "start", NULL);
         dmn_container_save_locked(d, c, NULL);
-        dmn_health_start_locked(d, c);
         dmn_monitor_watch_locked(d, c); /* records the exit at once if it is over already */
         bundle_state_release(&st);
         /* a resize that came while the VM booted */

@@ -373,6 +373,7 @@ void dmn_monitor_watch_locked(struct dmn *d, struct dmn_container *c)
     }
     c->pidfd = fd;
     c->refs++;
+    dmn_health_start_locked(d, c); /* a start, or a running container recovered */
 }
 
 static void *monitor_thread(void *arg)
