@@ -77,6 +77,7 @@ static void go_duration(int64_t ns, char *buf, size_t len)
 /* A probe as Config.Healthcheck gives it; args NULL: none (absent, empty, NONE). */
 struct probe {
     char **args;
+    char *user, *workdir; /* Config's, as moby's cmdProbe (NULL: the image's) */
     int64_t interval, timeout, start_period, start_interval;
     int retries;
 };
@@ -117,6 +118,10 @@ static bool probe_of(json_t *config, struct probe *p)
         p->args = NULL;
         return false;
     }
+    const char *u = json_string_value(json_object_get(config, "User"));
+    const char *w = json_string_value(json_object_get(config, "WorkingDir"));
+    p->user = u && *u ? ctr_xstrdup(u) : NULL;
+    p->workdir = w && *w ? ctr_xstrdup(w) : NULL;
     p->interval = dur_or(hc, "Interval", DEFAULT_INTERVAL);
     p->timeout = dur_or(hc, "Timeout", DEFAULT_TIMEOUT);
     p->start_period = dur_or(hc, "StartPeriod", 0);
@@ -124,6 +129,13 @@ static bool probe_of(json_t *config, struct probe *p)
     json_int_t r = json_integer_value(json_object_get(hc, "Retries"));
     p->retries = r > 0 ? (int)r : DEFAULT_RETRIES;
     return true;
+}
+
+static void probe_release(struct probe *p)
+{
+    ctr_strv_free(p->args);
+    free(p->user);
+    free(p->workdir);
 }
 
 /* Docker's limitedBuffer: the first 4096 bytes, "..." when there was more. */
@@ -157,6 +169,8 @@ static void probe_run(const char *bundle, const struct probe *p, struct dmn_heal
 
     r->start_ns = now_ns();
     req.exec.args = p->args;
+    req.exec.user = p->user;
+    req.exec.cwd = p->workdir;
     int fd = shimc_request(bundle, &req, &err);
     if (fd < 0) {
         r->end_ns = now_ns();
@@ -310,7 +324,7 @@ static void *checker_thread(void *arg)
         record_locked(d, c, &k->p, &r);
     }
     dmn_unlock(d);
-    ctr_strv_free(k->p.args);
+    probe_release(&k->p);
     dmn_container_put(d, c);
     free(k);
     return NULL;
@@ -333,7 +347,7 @@ void dmn_health_start_locked(struct dmn *d, struct dmn_container *c)
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &a, checker_thread, k) != 0) {
         c->refs--;
-        ctr_strv_free(k->p.args);
+        probe_release(&k->p);
         free(k);
         log_error("cannot start the healthcheck of container %.12s", c->id);
     }
