@@ -61,6 +61,15 @@ check_eq "  FailingStreak 0, the last check exited 0, at most 5 kept, Start/End 
     "$(state h1 '[.State.Health.FailingStreak, .State.Health.Log[-1].ExitCode, (.State.Health.Log | length <= 5 | if . then "yes" else "no" end), (.State.Health.Log[-1] | .Start < .End | if . then "yes" else "no" end)] | join(" ")')"
 check_contains "docker ps: (healthy)" "$(docker ps --filter name=h1 --format '{{.Status}}')" "(healthy)"
 check_eq "the health=healthy filter lists it" "h1" "$(docker ps --filter health=healthy --format '{{.Names}}')"
+out=$(/usr/bin/python3 - 2>&1 <<'PY'
+import docker
+cl = docker.from_env()
+c = cl.containers.get("h1")
+print(c.attrs["State"]["Health"]["Status"], [x.name for x in cl.containers.list(filters={"health": "healthy"})],
+      len(cl.containers.list(filters={"health": "starting"})))
+PY
+)
+check_eq "python docker: State.Health, the health filter" "healthy ['h1'] 0" "$out"
 wait_for 10 grep -qx 'health_status: healthy' "$T_TMP/events"
 check_eq "events: health_status: unhealthy, then healthy" "health_status: unhealthy,health_status: healthy" \
     "$(grep '^health_status' "$T_TMP/events" | paste -sd,)"
