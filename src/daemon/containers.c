@@ -26,6 +26,8 @@ void dmn_container_free(struct dmn_container *c)
     dmn_endpoints_free(c->eps, c->n_eps);
     free(c->ports);
     ctr_strv_free(c->link_hosts);
+    for (size_t i = 0; i < c->health.n_log; i++)
+        free(c->health.log[i].output);
     if (c->pidfd >= 0)
         close(c->pidfd);
     pthread_mutex_destroy(&c->op_lock);

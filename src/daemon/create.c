@@ -305,6 +305,7 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
     c->image = ctr_xstrdup(o.image);
     c->image_id = ctr_xstrdup(img.manifest_digest);
     c->config = shown_config(rq, &bc, &img, o.image);
+    dmn_health_from_image(d, &img, c->config);
     c->host_config = json_deep_copy(rq->host_config);
     if (resolve_links(d, c, err) < 0) {
         classes_only(err, client);

@@ -145,6 +145,37 @@ struct dmn_endpoint {
     char tap[16]; /* ctap + 10 hex of the id + index */
 };
 
+/* health.c: Docker's healthchecks (moby daemon/health.go), State.Health (under d->lock) */
+enum dmn_health_status {
+    DMN_HEALTH_NONE = 0, /* no healthcheck: no State.Health */
+    DMN_HEALTH_STARTING,
+    DMN_HEALTH_HEALTHY,
+    DMN_HEALTH_UNHEALTHY,
+};
+#define DMN_HEALTH_LOG_KEEP 5      /* results kept (State.Health.Log) */
+#define DMN_HEALTH_OUTPUT_MAX 4096 /* output kept of each ("..." marks the cut) */
+struct dmn_health_result {
+    int64_t start_ns, end_ns;
+    int exit_code; /* -1: it could not run or ran past its timeout */
+    char *output;
+};
+struct dmn_health {
+    enum dmn_health_status status;
+    int failing_streak;
+    struct dmn_health_result log[DMN_HEALTH_LOG_KEEP]; /* oldest first */
+    size_t n_log;
+    uint64_t gen; /* the checker thread of this value runs; any change ends it */
+};
+const char *dmn_health_status_name(enum dmn_health_status s); /* "starting" ... "none" */
+struct dmn_container;
+/* A running container gets a checker thread when Config.Healthcheck has a test (its
+ * exec runs without a daemon lock held): monitor.c starts it when it watches the shim
+ * (a start, a recovery) and stops it at the exit. */
+void dmn_health_start_locked(struct dmn *d, struct dmn_container *c);
+void dmn_health_stop_locked(struct dmn *d, struct dmn_container *c);
+/* create: the image config's Healthcheck fills what Config.Healthcheck left out. */
+void dmn_health_from_image(struct dmn *d, const struct imgstore_image *img, json_t *config);
+
 struct dmn_container {
     char id[65];
     char *name;   /* without the leading '/' */
@@ -174,6 +205,7 @@ struct dmn_container {
     bool exit_check; /* monitor.c: lifecycle asks the monitor to look at the shim */
     bool in_restart;
     bool paused; /* running with the VM's vCPUs stopped (pause.c); cleared at the exit */
+    struct dmn_health health; /* health.c */
     /* restart policy (monitor.c schedules, lifecycle.c starts; under d->lock) */
     struct dmn_restart_policy restart;
     bool manually_stopped;      /* moby's HasBeenManuallyStopped: a stop or kill (persisted) */

@@ -287,6 +287,7 @@ void dmn_record_exit_locked(struct dmn *d, struct dmn_container *c)
     bundle_state_release(&st);
     c->status = DMN_EXITED;
     c->paused = false;
+    dmn_health_stop_locked(d, c);
     c->exits++;
     if (c->pidfd >= 0) {
         epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
@@ -372,6 +373,7 @@ void dmn_monitor_watch_locked(struct dmn *d, struct dmn_container *c)
     }
     c->pidfd = fd;
     c->refs++;
+    dmn_health_start_locked(d, c); /* a start, or a running container recovered */
 }
 
 static void *monitor_thread(void *arg)

@@ -46,6 +46,11 @@ static bool match_ancestor(const char *v, void *ctx)
             (strcmp(c->image_id, v) == 0 || strncmp(c->image_id + 7, v, strlen(v)) == 0));
 }
 
+static bool match_health(const char *v, void *ctx)
+{
+    return strcmp(dmn_health_status_name(((struct dmn_container *)ctx)->health.status), v) == 0;
+}
+
 struct list_ctx {
     struct dmn_filters f;
     json_t *out;
@@ -58,6 +63,7 @@ static bool list_match(struct dmn_container *c, void *ctx)
            dmn_filters_any(f, "status", match_status, c) &&
            dmn_filters_any(f, "exited", match_exited, c) &&
            dmn_filters_any(f, "ancestor", match_ancestor, c) &&
+           dmn_filters_any(f, "health", match_health, c) &&
            dmn_filters_labels(f, json_object_get(c->config, "Labels"));
 }
 
@@ -75,8 +81,8 @@ static const char *filter_first(const struct dmn_filters *f, const char *key)
 
 int api_handle_list(struct api_req *r)
 {
-    static const char *const allowed[] = {"id",       "name",   "status", "label", "exited",
-                                          "ancestor", "before", "since",  NULL};
+    static const char *const allowed[] = {"id",       "name",   "status", "label",  "exited",
+                                          "ancestor", "before", "since",  "health", NULL};
     struct list_ctx lc = {0};
     ctr_error_t err = NULL;
 
@@ -84,6 +90,19 @@ int api_handle_list(struct api_req *r)
         dmn_filters_check(&lc.f, allowed, &err) < 0) {
         dmn_filters_release(&lc.f);
         return api_reply_ctr_error(r, &err);
+    }
+    json_t *hv = json_object_get(lc.f.f, "health");
+    for (size_t i = 0; i < json_array_size(hv); i++) {
+        const char *v = json_string_value(json_array_get(hv, i));
+        static const char *const ok[] = {"starting", "healthy", "unhealthy", "none", NULL};
+        size_t j = 0;
+        while (ok[j] && strcmp(ok[j], v ? v : "") != 0)
+            j++;
+        if (ok[j] == NULL) {
+            dmn_fail(&err, EINVAL, "Unrecognised filter value for health: %s", v ? v : "");
+            dmn_filters_release(&lc.f);
+            return api_reply_ctr_error(r, &err);
+        }
     }
     struct dmn_list_query q = {
         /* a status filter may ask for stopped ones */

@@ -39,6 +39,38 @@ static bool in_list(const char *const *l, const char *k)
     return false;
 }
 
+/* Config.Healthcheck: its types, and moby's checks with its messages (health.c runs it). */
+static int check_healthcheck(json_t *hc, ctr_error_t *err)
+{
+    if (hc == NULL || json_is_null(hc))
+        return 0;
+    json_t *test = json_object_get(hc, "Test");
+    if (test && !json_is_null(test)) {
+        if (!json_is_array(test))
+            return dmn_fail(err, EINVAL, "`Healthcheck.Test` must be a list of strings");
+        for (size_t i = 0; i < json_array_size(test); i++)
+            if (!json_is_string(json_array_get(test, i)))
+                return dmn_fail(err, EINVAL, "`Healthcheck.Test[%zu]` must be a string", i);
+    }
+    static const char *const durs[] = {"Interval", "Timeout", "StartPeriod", "StartInterval", NULL};
+    for (size_t i = 0; durs[i]; i++) {
+        json_t *v = json_object_get(hc, durs[i]);
+        if (v == NULL || json_is_null(v))
+            continue;
+        if (!json_is_integer(v))
+            return dmn_fail(err, EINVAL, "`Healthcheck.%s` must be an integer (nanoseconds)",
+                            durs[i]);
+        if (json_integer_value(v) != 0 && json_integer_value(v) < 1000000)
+            return dmn_fail(err, EINVAL, "%s in Healthcheck cannot be less than 1ms", durs[i]);
+    }
+    json_t *r = json_object_get(hc, "Retries");
+    if (r && !json_is_null(r) && !json_is_integer(r))
+        return dmn_fail(err, EINVAL, "`Healthcheck.Retries` must be an integer");
+    if (json_integer_value(r) < 0)
+        return dmn_fail(err, EINVAL, "Retries in Healthcheck cannot be negative");
+    return 0;
+}
+
 /* 400 messages name the field (unknown fields are gone: api_config_canon). */
 static int check_fields(json_t *body, ctr_error_t *err)
 {
@@ -62,9 +94,8 @@ static int check_fields(json_t *body, ctr_error_t *err)
                             "`container-runtime`",
                             rt);
     }
-    json_t *hcheck = json_object_get(body, "Healthcheck");
-    if (hcheck && has_value(json_object_get(hcheck, "Test")))
-        return dmn_fail(err, EINVAL, "`Healthcheck` is not supported by this daemon yet");
+    if (check_healthcheck(json_object_get(body, "Healthcheck"), err) < 0)
+        return -1;
     static const char *const strv_fields[] = {"Cmd", "Entrypoint", "Env", NULL};
     for (size_t i = 0; strv_fields[i]; i++) {
         v = json_object_get(body, strv_fields[i]);

@@ -49,7 +49,13 @@ static char *status_text(struct dmn_container *c)
     switch (c->status) {
     case DMN_RUNNING:
         dur = human_duration((now - c->started_ns) / 1000000000);
-        return ctr_xasprintf("Up %s%s", dur, c->paused ? " (Paused)" : "");
+        if (c->paused)
+            return ctr_xasprintf("Up %s (Paused)", dur);
+        if (c->health.status == DMN_HEALTH_STARTING)
+            return ctr_xasprintf("Up %s (health: starting)", dur);
+        if (c->health.status != DMN_HEALTH_NONE)
+            return ctr_xasprintf("Up %s (%s)", dur, dmn_health_status_name(c->health.status));
+        return ctr_xasprintf("Up %s", dur);
     case DMN_EXITED:
         dur = human_duration((now - c->finished_ns) / 1000000000);
         return ctr_xasprintf("%s (%d) %s ago", c->restart_pending ? "Restarting" : "Exited",
@@ -77,6 +83,21 @@ static char *command_line(struct dmn_container *c)
     return s;
 }
 
+/* State.Health: moby's types.Health */
+static json_t *health_json(const struct dmn_health *h)
+{
+    json_t *log = json_array();
+    for (size_t i = 0; i < h->n_log; i++) {
+        cleanup_free char *start = dmn_time_rfc3339(h->log[i].start_ns);
+        cleanup_free char *end = dmn_time_rfc3339(h->log[i].end_ns);
+        json_array_append_new(log, json_pack("{s:s,s:s,s:i,s:o}", "Start", start, "End", end,
+                                             "ExitCode", h->log[i].exit_code, "Output",
+                                             ctr_json_str(h->log[i].output)));
+    }
+    return json_pack("{s:s,s:i,s:o}", "Status", dmn_health_status_name(h->status), "FailingStreak",
+                     h->failing_streak, "Log", log);
+}
+
 json_t *api_container_state_json(struct dmn_container *c)
 {
     cleanup_free char *started = dmn_time_rfc3339(c->started_ns);
@@ -92,15 +113,19 @@ json_t *api_container_state_json(struct dmn_container *c)
     }
     /* docker: a restarting container counts as running, without a process */
     bool restarting = c->restart_pending && c->status == DMN_EXITED;
-    return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:o,s:s,s:s}", "Status",
-                     dmn_container_state_name(c), "Running", c->status == DMN_RUNNING || restarting,
-                     "Paused", c->status == DMN_RUNNING && c->paused, "Restarting", restarting,
-                     "OOMKilled", 0, "Dead", c->status == DMN_DEAD, "Pid",
-                     c->status == DMN_RUNNING ? c->pid : 0, "ExitCode", c->exit_code, "Error",
-                     ctr_json_str(c->error        ? c->error
-                                  : running_error ? running_error
-                                                  : ""),
-                     "StartedAt", started, "FinishedAt", finished);
+    json_t *st =
+        json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:o,s:s,s:s}", "Status",
+                  dmn_container_state_name(c), "Running", c->status == DMN_RUNNING || restarting,
+                  "Paused", c->status == DMN_RUNNING && c->paused, "Restarting", restarting,
+                  "OOMKilled", 0, "Dead", c->status == DMN_DEAD, "Pid",
+                  c->status == DMN_RUNNING ? c->pid : 0, "ExitCode", c->exit_code, "Error",
+                  ctr_json_str(c->error        ? c->error
+                               : running_error ? running_error
+                                               : ""),
+                  "StartedAt", started, "FinishedAt", finished);
+    if (c->health.status != DMN_HEALTH_NONE)
+        json_object_set_new(st, "Health", health_json(&c->health));
+    return st;
 }
 
 /* NetworkMode as created: the name given (`default` when none was). */
