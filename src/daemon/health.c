@@ -138,114 +138,38 @@ static void probe_release(struct probe *p)
     free(p->workdir);
 }
 
-/* Docker's limitedBuffer: the first 4096 bytes, "..." when there was more. */
-struct outbuf {
-    char data[DMN_HEALTH_OUTPUT_MAX];
-    size_t len;
-    bool truncated;
-};
-
-static void out_add(struct outbuf *o, const uint8_t *p, size_t n)
-{
-    size_t take = n < sizeof(o->data) - o->len ? n : sizeof(o->data) - o->len;
-    memcpy(o->data + o->len, p, take);
-    o->len += take;
-    if (take < n)
-        o->truncated = true;
-}
-
-/* Run the probe in the container (stdout and stderr together); the result's exit code
- * is -1 when it could not run or ran past the timeout (killed). */
+/* Run the probe in the container (stdout and stderr together, Docker's limitedBuffer:
+ * the first 4096 bytes, "..." when there was more); the result's exit code is -1 when it
+ * could not run or ran past the timeout (killed). */
 static void probe_run(const char *bundle, const struct probe *p, struct dmn_health_result *r)
 {
-    struct shimp_request req = {.op = SHIMP_OP_EXEC};
     cleanup_error ctr_error_t err = NULL;
-    struct outbuf out = {0};
-    struct agent_decoder dec;
-    uint8_t buf[16384];
-    int status = -1;
-    bool timed_out = false;
-    cleanup_free char *failure = NULL;
+    struct shimc_collect c = {.args = p->args,
+                              .user = p->user,
+                              .cwd = p->workdir,
+                              .max = DMN_HEALTH_OUTPUT_MAX,
+                              .with_stderr = true,
+                              .timeout_ms = p->timeout / 1000000 > 0 ? p->timeout / 1000000 : 1};
 
     r->start_ns = now_ns();
-    req.exec.args = p->args;
-    req.exec.user = p->user;
-    req.exec.cwd = p->workdir;
-    int fd = shimc_request(bundle, &req, &err);
-    if (fd < 0) {
-        r->end_ns = now_ns();
+    int rc = shimc_exec_collect_run(bundle, &c, &err);
+    r->end_ns = now_ns();
+    if (rc < 0) {
         r->exit_code = -1;
         r->output = ctr_xstrdup(err->msg);
-        return;
-    }
-    int64_t deadline = r->start_ns + p->timeout;
-    agent_decoder_init(&dec);
-    for (bool done = false; !done;) {
-        int64_t left = deadline - now_ns();
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        int pr = poll(&pfd, 1, (int)(left / 1000000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0)
-            break;
-        if (pr == 0)
-            continue;
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (size_t off = 0; off < (size_t)n && !done;) {
-            struct agent_frame f;
-            size_t used;
-            int rr = agent_decoder_feed(&dec, buf + off, (size_t)n - off, &used, &f, NULL);
-            off += used;
-            if (rr <= 0) {
-                done = rr < 0;
-                break;
-            }
-            if (f.type == AGENT_FRAME_DATA &&
-                (f.stream == SHIMP_STREAM_STDOUT || f.stream == SHIMP_STREAM_STDERR)) {
-                out_add(&out, f.payload, f.length);
-            } else if (f.type == AGENT_FRAME_CONTROL) {
-                struct shimp_msg m = {0};
-                if (shimp_msg_decode((const char *)f.payload, f.length, &m, NULL) == 0) {
-                    if (m.kind == SHIMP_MSG_EXIT) {
-                        status = m.status;
-                        done = true;
-                    } else if (!m.ok) {
-                        failure = ctr_xstrdup(m.error ? m.error : "exec failed");
-                        done = true;
-                    }
-                }
-                shimp_msg_release(&m);
-            }
-        }
-    }
-    agent_decoder_release(&dec);
-    if (timed_out) {
-        struct shimp_request k = {.op = SHIMP_OP_SIGNAL, .signal = SIGKILL};
-        shimc_send(fd, NULL, &k, NULL);
-    }
-    close(fd);
-    r->end_ns = now_ns();
-    if (timed_out) {
+    } else if (c.timed_out) {
         char d[96];
         go_duration(p->timeout, d, sizeof(d));
         r->exit_code = -1;
         r->output = ctr_xasprintf("Health check exceeded timeout (%s)", d);
-    } else if (failure || status < 0) {
+    } else if (c.status < 0) {
         r->exit_code = -1;
-        r->output =
-            ctr_xstrdup(failure ? failure : "the health check ended without an exit status");
+        r->output = ctr_xstrdup("the health check ended without an exit status");
     } else {
-        r->exit_code = status;
-        r->output = ctr_xasprintf("%.*s%s", (int)out.len, out.data, out.truncated ? "..." : "");
+        r->exit_code = c.status;
+        r->output = ctr_xasprintf("%.*s%s", (int)c.len, c.out, c.truncated ? "..." : "");
     }
+    free(c.out);
 }
 
 /* moby's handleProbeResult (under d->lock). */

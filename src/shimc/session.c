@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 struct relay_state {
@@ -270,24 +271,49 @@ int shimc_attach(const char *bundle, bool interactive, int *exit_code, ctr_error
 
 /* ---- exec with collected output (`top`) ---- */
 
-int shimc_exec_collect(const char *bundle, char **args, char **out, size_t max, int *status,
-                       ctr_error_t *err)
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int shimc_exec_collect_run(const char *bundle, struct shimc_collect *c, ctr_error_t *err)
 {
     struct shimp_request req = {.op = SHIMP_OP_EXEC};
     struct agent_decoder dec;
     uint8_t buf[65536];
-    size_t len = 0;
-    char *o = ctr_xmalloc(max + 1);
+    cleanup_free char *failure = NULL;
+    int64_t deadline = c->timeout_ms > 0 ? mono_ms() + c->timeout_ms : 0;
 
-    req.exec.args = args;
+    c->out = NULL;
+    c->len = 0;
+    c->truncated = c->timed_out = false;
+    c->status = -1;
+    req.exec.args = c->args;
+    req.exec.user = c->user;
+    req.exec.cwd = c->cwd;
     int fd = shimc_request(bundle, &req, err);
-    if (fd < 0) {
-        free(o);
+    if (fd < 0)
         return -1;
-    }
-    *status = -1;
+    char *o = ctr_xmalloc(c->max + 1);
     agent_decoder_init(&dec);
     for (bool done = false; !done;) {
+        if (deadline) {
+            int64_t left = deadline - mono_ms();
+            if (left <= 0) {
+                c->timed_out = true;
+                break;
+            }
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int pr = poll(&pfd, 1, (int)left + 1);
+            if (pr < 0 && errno == EINTR)
+                continue;
+            if (pr < 0)
+                break;
+            if (pr == 0)
+                continue;
+        }
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
@@ -302,18 +328,22 @@ int shimc_exec_collect(const char *bundle, char **args, char **out, size_t max, 
                 done = rr < 0;
                 break;
             }
-            if (f.type == AGENT_FRAME_DATA && f.stream == SHIMP_STREAM_STDOUT) {
-                size_t take = f.length < max - len ? f.length : max - len;
-                memcpy(o + len, f.payload, take);
-                len += take;
+            if (f.type == AGENT_FRAME_DATA &&
+                (f.stream == SHIMP_STREAM_STDOUT ||
+                 (c->with_stderr && f.stream == SHIMP_STREAM_STDERR))) {
+                size_t take = f.length < c->max - c->len ? f.length : c->max - c->len;
+                memcpy(o + c->len, f.payload, take);
+                c->len += take;
+                if (take < f.length)
+                    c->truncated = true;
             } else if (f.type == AGENT_FRAME_CONTROL) {
                 struct shimp_msg m = {0};
                 if (shimp_msg_decode((const char *)f.payload, f.length, &m, NULL) == 0) {
-                    if (m.kind == SHIMP_MSG_EXIT)
-                        *status = m.status, done = true;
-                    else if (!m.ok) {
-                        ctr_fail(err, 0, "%s", m.error ? m.error : "exec failed");
-                        *status = -2;
+                    if (m.kind == SHIMP_MSG_EXIT) {
+                        c->status = m.status;
+                        done = true;
+                    } else if (!m.ok) {
+                        failure = ctr_xstrdup(m.error ? m.error : "exec failed");
                         done = true;
                     }
                 }
@@ -322,12 +352,28 @@ int shimc_exec_collect(const char *bundle, char **args, char **out, size_t max, 
         }
     }
     agent_decoder_release(&dec);
-    close(fd);
-    if (*status == -2) {
-        free(o);
-        return -1;
+    if (c->timed_out) {
+        struct shimp_request k = {.op = SHIMP_OP_SIGNAL, .signal = SIGKILL};
+        shimc_send(fd, NULL, &k, NULL);
     }
-    o[len] = '\0';
-    *out = o;
+    close(fd);
+    if (failure) {
+        free(o);
+        return ctr_fail(err, 0, "%s", failure);
+    }
+    o[c->len] = '\0';
+    c->out = o;
+    return 0;
+}
+
+int shimc_exec_collect(const char *bundle, char **args, char **out, size_t max, int *status,
+                       ctr_error_t *err)
+{
+    struct shimc_collect c = {.args = args, .max = max};
+    *status = -1;
+    if (shimc_exec_collect_run(bundle, &c, err) < 0)
+        return -1;
+    *out = c.out;
+    *status = c.status;
     return 0;
 }

@@ -103,9 +103,22 @@ int shimc_exec(const char *bundle, const struct shimc_exec_opts *o, int *exit_co
                ctr_error_t *err);
 /* attach to the main process until it exits; *exit_code gets its exit code. */
 int shimc_attach(const char *bundle, bool interactive, int *exit_code, ctr_error_t *err);
-/* Run args in the container (no stdin, no deadline) and collect its stdout, at most max
- * bytes (the rest is dropped), in *out (NUL-terminated); *status gets its exit status
- * (-1: none seen). Fails when the shim refused the exec. */
+/* Run a process in the container (no stdin) and collect its output. */
+struct shimc_collect {
+    char **args;
+    char *user, *cwd;   /* NULL: the container's */
+    size_t max;         /* bytes kept; the rest is dropped (truncated is set) */
+    bool with_stderr;   /* stderr too, interleaved as it comes */
+    int64_t timeout_ms; /* > 0: past it the process is SIGKILLed (timed_out) */
+    /* results */
+    char *out; /* NUL-terminated, caller frees */
+    size_t len;
+    bool truncated, timed_out;
+    int status; /* exit status, -1 when none was seen */
+};
+/* Fails when the shim could not be reached or refused the exec (the error says why). */
+int shimc_exec_collect_run(const char *bundle, struct shimc_collect *c, ctr_error_t *err);
+/* The same for args' stdout, no deadline: at most max bytes in *out, *status. */
 int shimc_exec_collect(const char *bundle, char **args, char **out, size_t max, int *status,
                        ctr_error_t *err);
 
