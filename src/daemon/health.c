@@ -4,17 +4,11 @@
  * healthy and unhealthy (a `health_status: X` event at each change). No daemon lock is
  * held while a probe runs. */
 #include "daemon/daemon-internal.h"
-#include "proto/agent.h"
-#include "proto/shim.h"
 #include "shimc/shimc.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define NS_PER_S 1000000000LL
 #define DEFAULT_INTERVAL (30 * NS_PER_S)
