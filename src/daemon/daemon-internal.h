@@ -862,8 +862,6 @@ enum dmn_rank {
 };
 void dmn_mutex_lock(pthread_mutex_t *m, enum dmn_rank rank);
 void dmn_mutex_unlock(pthread_mutex_t *m, enum dmn_rank rank);
-/* 0 when taking a lock of rank now keeps the order, else -1 (logged, counted). */
-int dmn_rank_check(enum dmn_rank rank);
 bool dmn_rank_held(enum dmn_rank rank);
 const char *dmn_rank_name(enum dmn_rank rank);
 unsigned dmn_lock_violations(void);

@@ -22,7 +22,8 @@ const char *dmn_rank_name(enum dmn_rank rank)
     return rank > 0 && rank < DMN_RANK_COUNT && rank_names[rank] ? rank_names[rank] : "?";
 }
 
-int dmn_rank_check(enum dmn_rank rank)
+/* 0 when taking a lock of rank keeps the order, else -1 (logged, counted). */
+static int rank_check(enum dmn_rank rank)
 {
     for (int r = DMN_RANK_COUNT - 1; r >= (int)rank; r--) {
         if (held[r]) {
@@ -40,7 +41,7 @@ int dmn_rank_check(enum dmn_rank rank)
 
 void dmn_mutex_lock(pthread_mutex_t *m, enum dmn_rank rank)
 {
-    dmn_rank_check(rank);
+    rank_check(rank);
     pthread_mutex_lock(m);
     held[rank]++;
 }
