@@ -120,6 +120,8 @@ struct bundle_create_opts {
     const struct bundle_mount_spec *mounts; /* -v, --mount, --tmpfs */
     size_t n_mounts;
     uint64_t shm_size;        /* --shm-size; 0: the guest's default /dev/shm */
+    int64_t pids_limit;       /* --pids-limit; <= 0: unlimited */
+    bool init;                /* --init: docker-init as the container's PID 1 */
     unsigned boot_timeout_ms; /* 0: BUNDLE_CREATE_BOOT_TIMEOUT_MS */
     /* Looks up the caller's environment for `-e NAME` and bare env-file names;
      * NULL means getenv(). */

@@ -176,6 +176,8 @@ int bundle_create(const struct bundle_create_paths *paths, const struct bundle_c
     cfg.setup.root_lower = ctr_xstrdup("serial:" BUNDLE_CREATE_IMAGE_SERIAL);
     cfg.setup.root_upper = ctr_xstrdup("serial:" BUNDLE_CREATE_RW_SERIAL);
     cfg.setup.readonly = opts->read_only;
+    cfg.setup.pids_limit = opts->pids_limit > 0 ? opts->pids_limit : 0;
+    cfg.setup.init = opts->init;
     cfg.process.process = ctr_xstrdup("main");
     cfg.process.args = ctr_steal_ptr(proc.args);
     cfg.process.env = ctr_steal_ptr(proc.env);

@@ -233,6 +233,7 @@ typedef int (*cli_cmd_fn)(struct cli_ctx *ctx, int argc, char **argv, ctr_error_
 /* run.c: run, create, start */
 struct cli_run_opts {
     bool detach, interactive, tty, rm, init, read_only;
+    long long pids_limit; /* --pids-limit; 0: not given */
     const char *name, *workdir, *user, *entrypoint, *cidfile;
     uint64_t memory; /* bytes; 0 = the daemon's default */
     unsigned cpus;   /* 0 = the daemon's default */
@@ -345,6 +346,7 @@ void cli_exec_opts_release(struct cli_exec_opts *o);
 #define cleanup_cli_exec_opts CTR_CLEANUP(cli_exec_opts_release)
 json_t *cli_exec_body(const struct cli_exec_opts *o);
 int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_top(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 
 /* logs.c */
 struct cli_logs_opts {

@@ -135,6 +135,9 @@ static const struct command commands[] = {
      "usage: container export [-o FILE] CONTAINER\n"},
     {"list", "ls", cli_cmd_ls, NULL, "list containers",
      "usage: container list [-a] [-q] [--format json|table]\n"},
+    {"top", NULL, cli_cmd_top, NULL, "list the processes of a running container",
+     "usage: container top CONTAINER [-ef|-e|-f|aux|ax]\n"
+     "  read by the VM's init from /proc: no `ps` needed in the image; PIDs are the VM's\n"},
     {"exec", NULL, cli_cmd_exec, NULL, "run a command in a running container",
      "usage: container exec [-d] [-i] [-t] [-e NAME=VALUE] [--env-file FILE] [-w DIR] [-u USER] "
      "CONTAINER COMMAND [ARG...]\n"},

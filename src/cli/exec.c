@@ -151,3 +151,54 @@ int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     }
     return (int)cli_json_int(info, "ExitCode");
 }
+
+/* `container top CONTAINER [PS_ARGS...]`: the container's processes as the VM lists them
+ * (GET /containers/{id}/top; PS_ARGS: -ef (default), -e, -f, aux, ax). */
+int cli_cmd_top(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
+{
+    static const struct cli_option opts[] = {
+        CLI_OPT_END,
+    };
+    cleanup_strv char **pos = NULL;
+    int r = cli_parse_opts(ctx->name, opts, CLI_PARSE_STOP_AT_POSITIONAL, argc, argv, NULL, NULL,
+                           &pos, err);
+    if (r != 0) {
+        if (r == 1)
+            cli_print_usage(ctx, opts, stdout);
+        return r == 1 ? 0 : -1;
+    }
+    if (cli_check_args(ctx->name, pos, 1, 1u << 20, "a container and optional ps arguments", err) <
+        0)
+        return -1;
+    cleanup_free char *ps_args = ctr_xstrdup("");
+    for (char **a = pos + 1; *a; a++) {
+        char *n = ctr_xasprintf("%s%s%s", ps_args, *ps_args ? " " : "", *a);
+        free(ps_args);
+        ps_args = n;
+    }
+    cleanup_free char *eid = cli_esc(pos[0]);
+    cleanup_free char *eargs = cli_esc(ps_args);
+    cleanup_free char *path =
+        cli_path("/containers/%s/top%s%s", eid, *ps_args ? "?ps_args=" : "", *ps_args ? eargs : "");
+    json_t *res = NULL;
+    if (cli_call(ctx, "GET", path, NULL, &res, err) < 0)
+        return -1;
+    json_t *titles = json_object_get(res, "Titles"), *procs = json_object_get(res, "Processes");
+    size_t n = json_array_size(titles), i;
+    const char **cells = ctr_xcalloc(n + 1, sizeof(char *));
+    for (i = 0; i < n; i++)
+        cells[i] = json_string_value(json_array_get(titles, i));
+    struct cli_table *t = cli_table_new(cells);
+    json_t *row;
+    json_array_foreach(procs, i, row)
+    {
+        for (size_t j = 0; j < n; j++)
+            cells[j] = json_string_value(json_array_get(row, j));
+        cli_table_add(t, cells);
+    }
+    cli_table_print(t, stdout);
+    cli_table_free(t);
+    free(cells);
+    json_decref(res);
+    return 0;
+}

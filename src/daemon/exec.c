@@ -1,6 +1,6 @@
 /* Exec: a record of what to run (exec create), run through the shim on a client's fd
  * (hijacked by api/exec.c) or detached with a drain thread that keeps its exit code;
- * its inspect view and resize; and top (ps through an exec). */
+ * its inspect view and resize; and top (vminitd lists the processes). */
 #include "daemon/daemon-internal.h"
 #include "shimc/shimc.h"
 
@@ -376,7 +376,7 @@ int dmn_exec_resize(struct dmn *d, const char *id, uint16_t rows, uint16_t cols,
     return ret < 0 ? dmn_fail(err, 0, "cannot send the resize to the shim") : 0;
 }
 
-/* ---- top: ps through an exec, output collected ---- */
+/* ---- top: the guest lists the container's processes (agent op top), no ps needed ---- */
 
 int dmn_container_top(struct dmn *d, const char *ref, const char *ps_args, char **out,
                       ctr_error_t *err)
@@ -392,23 +392,17 @@ int dmn_container_top(struct dmn *d, const char *ref, const char *ps_args, char 
         dmn_container_put(d, c);
         return -1;
     }
-    cleanup_strv char **args = ctr_xcalloc(1, sizeof(char *));
-    ctr_strv_append(&args, "ps");
-    cleanup_free char *pa = ctr_xstrdup(ps_args && *ps_args ? ps_args : "-ef");
-    for (char *save = NULL, *tok = strtok_r(pa, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-        ctr_strv_append(&args, tok);
     cleanup_free char *text = NULL;
-    int status;
     ctr_error_t e = NULL;
-    int rc = shimc_exec_collect(c->bundle, args, &text, 1u << 20, &status, &e);
+    int rc = shimc_top(c->bundle, ps_args ? ps_args : "", &text, &e);
     dmn_container_put(d, c);
     if (rc < 0) {
-        dmn_fail(err, 0, "ps in the container failed: %s", e->msg);
+        /* a paused VM cannot answer: 409; anything else (ps_args it does not know) is
+         * ps failing, 500 as Docker's */
+        dmn_fail(err, e->errnum == EBUSY ? EBUSY : 0, "%s", e->msg);
         ctr_error_free(&e);
         return -1;
     }
-    if (status != 0)
-        return dmn_fail(err, 0, "ps in the container exited with %d: %s", status, text);
     *out = ctr_steal_ptr(text);
     return 0;
 }

@@ -97,6 +97,31 @@ int guest_archive_spawn(enum agent_op op, const struct agent_archive *a,
 uint32_t guest_go_filemode(mode_t m);
 char *guest_rfc3339(const struct timespec *ts);
 
+/* ---- container.c: namespaces and cgroup of the container (docs/runtime.md) ---- */
+/* After the root: the cgroup (pids.max = setup.pids_limit), docker-init's binary. */
+int guest_ctr_setup(const struct agent_setup *s, ctr_error_t *err);
+/* fork() for a container process: the main one into new PID, mount, UTS and IPC
+ * namespaces (PID 1 there), an exec into the main one's PID namespace. */
+pid_t guest_ctr_fork(bool is_main);
+/* In the forked child first: join the cgroup; main: a private /proc; an exec: setns. */
+int guest_ctr_child(bool is_main, const char **what);
+/* In vminitd once the main process runs: keep its namespaces for execs. */
+void guest_ctr_main_started(pid_t pid);
+/* The main process's PID namespace (false: none, outside the VM). */
+bool guest_ctr_pidns(ino_t *ino);
+/* The main process runs under docker-init (setup.init). */
+bool guest_ctr_init_mode(void);
+int guest_ctr_exe_fd(void);
+
+/* ---- init.c: docker-init, argv[0] GUEST_INIT_ARGV0 ---- */
+#define GUEST_INIT_ARGV0 "/sbin/docker-init"
+int guest_init_main(int argc, char **argv);
+
+/* ---- top.c: the container's processes as `ps` prints them ---- */
+/* ps_args: "" or "-ef" (the default), "-e", "-f", "aux", "ax" (spaces and order free).
+ * *out: the table, a header line then one line per process. EINVAL: unknown args. */
+int guest_top(const char *ps_args, char **out, ctr_error_t *err);
+
 /* ---- server.c ---- */
 /* Serve the agent protocol on the port fd until shutdown; never returns an error
  * for peer misbehaviour, only logs it. */

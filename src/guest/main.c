@@ -60,12 +60,12 @@ int main(int argc, char **argv)
     sigset_t mask;
     int port;
 
-    (void)argv;
+    if (argc > 0 && strcmp(argv[0], GUEST_INIT_ARGV0) == 0)
+        return guest_init_main(argc, argv);
     if (getpid() != 1) {
         fprintf(stderr, "vminitd: must run as PID 1 of the container VM\n");
         return 2;
     }
-    (void)argc;
     ctr_log_set_prog("vminitd");
     ctr_log_set_level(CTR_LOG_INFO);
     sigaction(SIGPIPE, &ign, NULL);

@@ -43,7 +43,8 @@ int guest_mount_early(ctr_error_t *err)
         {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
         {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
          "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-        {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
+        /* Docker's: 64 MiB unless HostConfig.ShmSize (a setup mount over it) */
+        {"shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"},
         {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
         {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true},
     };
@@ -64,11 +65,11 @@ int guest_mount_early(ctr_error_t *err)
      * that log to /dev/stdout (nginx) or read /dev/fd/N must reach the process's own
      * streams, not make regular files there. */
     static const char *const links[][2] = {
-        {"/proc/self/fd", "/dev/fd"},
-        {"/proc/self/fd/0", "/dev/stdin"},
-        {"/proc/self/fd/1", "/dev/stdout"},
-        {"/proc/self/fd/2", "/dev/stderr"},
+        {"/proc/self/fd", "/dev/fd"},       {"/proc/self/fd/0", "/dev/stdin"},
+        {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+        {"pts/ptmx", "/dev/ptmx"}, /* the devpts instance of /dev/pts, as runc's */
     };
+    unlink("/dev/ptmx");
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
         if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
             log_warn("symlink `%s`: %s", links[i][1], strerror(errno));

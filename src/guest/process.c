@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -91,7 +92,23 @@ static void child_reset_signals(void)
     sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
-static _Noreturn void child_main(const struct agent_exec *e, const struct child_fds *f)
+/* docker-init's argv: vminitd's binary re-executed as `/sbin/docker-init -- ARGS`
+ * (guest_init_main), the name tini and Docker show as PID 1. */
+static _Noreturn void exec_init(const struct agent_exec *e, char **env, const struct child_fds *f)
+{
+    size_t n = ctr_strv_len(e->args);
+    char **argv = ctr_xcalloc(n + 3, sizeof(char *));
+
+    argv[0] = GUEST_INIT_ARGV0;
+    argv[1] = "--";
+    for (size_t i = 0; i < n; i++)
+        argv[i + 2] = e->args[i];
+    syscall(SYS_execveat, guest_ctr_exe_fd(), "", argv, env, AT_EMPTY_PATH);
+    child_fail_errno(f->report, "exec docker-init");
+}
+
+static _Noreturn void child_main(const struct agent_exec *e, const struct child_fds *f,
+                                 bool is_main)
 {
     cleanup_error ctr_error_t err = NULL;
     struct guest_user u;
@@ -100,7 +117,11 @@ static _Noreturn void child_main(const struct agent_exec *e, const struct child_
     char *path = NULL;
     int code = 0;
 
+    const char *what = NULL;
+
     child_reset_signals();
+    if (guest_ctr_child(is_main, &what) < 0)
+        child_fail_errno(f->report, what);
     if (setsid() < 0)
         child_fail_errno(f->report, "setsid");
     child_stdio(f);
@@ -135,6 +156,8 @@ static _Noreturn void child_main(const struct agent_exec *e, const struct child_
     }
     if (guest_lookup_exec("", e->args[0], guest_env_get(env, "PATH"), &path, &code, &err) < 0)
         child_fail_err(f->report, code, &err);
+    if (is_main && guest_ctr_init_mode())
+        exec_init(e, env, f);
     execve(path, e->args, env);
     int errnum = errno;
     char *msg = guest_exec_errno_msg(e->args[0], errnum);
@@ -207,16 +230,17 @@ int guest_spawn(const struct agent_exec *e, struct guest_spawned *out, int *code
         goto fail;
     }
     cf.report = rep[1];
-    pid = fork();
+    bool is_main = strcmp(e->process, "main") == 0;
+    pid = guest_ctr_fork(is_main);
     if (pid < 0) {
-        ctr_fail(err, errno, "fork");
+        ctr_fail(err, errno, is_main ? "start the container's main process" : "fork");
         goto fail;
     }
     if (pid == 0) {
         close(rep[0]);
         if (master >= 0)
             close(master);
-        child_main(e, &cf);
+        child_main(e, &cf, is_main);
     }
     close(rep[1]);
     rep[1] = -1;
@@ -233,6 +257,8 @@ int guest_spawn(const struct agent_exec *e, struct guest_spawned *out, int *code
         ctr_fail(err, 0, "%s", n == (ssize_t)sizeof(ce) ? ce.msg : "process setup failed");
         goto fail;
     }
+    if (is_main)
+        guest_ctr_main_started(pid);
     out->pid = pid;
     out->pty = master >= 0;
     out->in_fd = master >= 0 ? -1 : in[1];

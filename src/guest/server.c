@@ -562,7 +562,8 @@ static void handle_request(const char *json, size_t len)
         if (g.setup_done || g.procs) {
             reply_error(req.id, 0, "setup must come once, before any process");
         } else if (guest_warm_apply(&req.u.setup, &err) < 0 ||
-                   guest_setup_root(&req.u.setup, &err) < 0) {
+                   guest_setup_root(&req.u.setup, &err) < 0 ||
+                   guest_ctr_setup(&req.u.setup, &err) < 0) {
             log_error("setup: %s", err->msg);
             g.setup_failed = true;
             reply_error(req.id, 0, err->msg);
@@ -604,6 +605,18 @@ static void handle_request(const char *json, size_t len)
             reply_error(req.id, 0, strerror(errno));
         else
             reply_ok(&rep);
+        break;
+    }
+    case AGENT_OP_TOP: {
+        cleanup_free char *out = NULL;
+        if (g.main_done || g.shutdown_requested) {
+            reply_error(req.id, 0, "the container has exited");
+        } else if (guest_top(req.u.top.ps_args, &out, &err) < 0) {
+            reply_path_error(req.id, err);
+        } else {
+            rep.output = out;
+            reply_ok(&rep);
+        }
         break;
     }
     case AGENT_OP_SHUTDOWN:

@@ -20,6 +20,7 @@ static const char *const op_names[] = {
     [AGENT_OP_SIGNAL] = "signal",
     [AGENT_OP_RESIZE] = "resize",
     [AGENT_OP_SHUTDOWN] = "shutdown",
+    [AGENT_OP_TOP] = "top",
     [AGENT_OP_ARCHIVE_STAT] = "archive_stat",
     [AGENT_OP_ARCHIVE_GET] = "archive_get",
     [AGENT_OP_ARCHIVE_PUT] = "archive_put",
@@ -103,6 +104,10 @@ static void encode_setup(json_t *o, const struct agent_setup *s)
         set_new(o, "warm", w);
     }
     set_new(o, "mounts", mounts);
+    if (s->pids_limit > 0)
+        set_new(o, "pids_limit", json_integer(s->pids_limit));
+    if (s->init)
+        set_new(o, "init", json_true());
     json_t *net = proto_net_encode(s);
     if (net)
         set_new(o, "network", net);
@@ -193,6 +198,9 @@ char *agent_request_encode(const struct agent_request *req, size_t *len)
     case AGENT_OP_CLOCK:
         set_new(o, "time_ns", json_integer((json_int_t)req->u.clock.time_ns));
         break;
+    case AGENT_OP_TOP:
+        set_str(o, "ps_args", req->u.top.ps_args);
+        break;
     }
     return dump(o, len);
 }
@@ -216,6 +224,8 @@ char *agent_reply_encode(const struct agent_reply *rep, size_t *len)
         set_new(o, "errno", json_integer(rep->errnum));
     if (rep->ok && rep->stat)
         set_new(o, "stat", path_stat_json(rep->stat));
+    if (rep->ok)
+        set_str(o, "output", rep->output);
     return dump(o, len);
 }
 
@@ -426,8 +436,9 @@ static int decode_warm(json_t *o, struct agent_setup *s, ctr_error_t *err)
 
 static int decode_setup(json_t *o, struct agent_setup *s, ctr_error_t *err)
 {
-    static const char *const keys[] = {"op",       "id",     "hostname", "root_lower", "root_upper",
-                                       "readonly", "mounts", "network",  "warm",       NULL};
+    static const char *const keys[] = {"op",         "id",         "hostname", "root_lower",
+                                       "root_upper", "readonly",   "mounts",   "network",
+                                       "warm",       "pids_limit", "init",     NULL};
     const char *what = "setup";
     json_t *a, *m;
     size_t i;
@@ -437,6 +448,8 @@ static int decode_setup(json_t *o, struct agent_setup *s, ctr_error_t *err)
         get_str(o, what, "root_lower", true, AGENT_MAX_PATH, &s->root_lower, err) < 0 ||
         get_str(o, what, "root_upper", false, AGENT_MAX_PATH, &s->root_upper, err) < 0 ||
         get_bool(o, what, "readonly", false, &s->readonly, err) < 0 ||
+        get_int(o, what, "pids_limit", false, 0, INT64_MAX, &s->pids_limit, err) < 0 ||
+        get_bool(o, what, "init", false, &s->init, err) < 0 ||
         get_array(o, what, "mounts", false, AGENT_MAX_MOUNTS, &a, err) < 0 ||
         proto_net_decode(json_object_get(o, "network"), "setup.network", EPROTO, s, err) < 0)
         return -1;
@@ -688,6 +701,14 @@ int agent_request_decode(const char *json, size_t len, struct agent_request *out
                 : 0;
         break;
     }
+    case AGENT_OP_TOP: {
+        static const char *const keys[] = {"op", "id", "ps_args", NULL};
+        r = check_keys(o, "top", keys, err) < 0 ||
+                    get_str(o, "top", "ps_args", false, AGENT_MAX_NAME, &req.u.top.ps_args, err) < 0
+                ? -1
+                : 0;
+        break;
+    }
     default:
         return ctr_fail(err, EPROTO, "request: unknown op `%.64s`", op);
     }
@@ -723,8 +744,8 @@ static int decode_path_stat(json_t *s, struct agent_path_stat **out, ctr_error_t
 
 static int decode_reply(json_t *o, struct agent_reply *rep, ctr_error_t *err)
 {
-    static const char *const keys[] = {"id",    "ok",  "error", "code", "version",
-                                       "agent", "pid", "errno", "stat", NULL};
+    static const char *const keys[] = {"id",  "ok",    "error", "code",   "version", "agent",
+                                       "pid", "errno", "stat",  "output", NULL};
     const char *what = "reply";
     int64_t code = 0, version = 0, pid = 0, errnum = 0;
     json_t *st;
@@ -736,7 +757,8 @@ static int decode_reply(json_t *o, struct agent_reply *rep, ctr_error_t *err)
         get_int(o, what, "version", false, 1, UINT32_MAX, &version, err) < 0 ||
         get_str(o, what, "agent", false, AGENT_MAX_NAME, &rep->agent, err) < 0 ||
         get_int(o, what, "pid", false, 1, INT32_MAX, &pid, err) < 0 ||
-        get_int(o, what, "errno", false, 1, AGENT_MAX_ERRNO, &errnum, err) < 0)
+        get_int(o, what, "errno", false, 1, AGENT_MAX_ERRNO, &errnum, err) < 0 ||
+        get_str(o, what, "output", false, AGENT_MAX_CONTROL, &rep->output, err) < 0)
         return -1;
     if (rep->ok && (rep->error != NULL || code != 0 || errnum != 0))
         return ctr_fail(err, EPROTO, "reply: `error`, `code` or `errno` set on a successful reply");
@@ -850,6 +872,9 @@ void agent_request_release(struct agent_request *req)
         break;
     case AGENT_OP_CLOCK:
         break;
+    case AGENT_OP_TOP:
+        free(req->u.top.ps_args);
+        break;
     }
     memset(req, 0, sizeof(*req));
 }
@@ -868,6 +893,7 @@ void agent_reply_release(struct agent_reply *rep)
 {
     free(rep->error);
     free(rep->agent);
+    free(rep->output);
     agent_path_stat_release(rep->stat);
     free(rep->stat);
     memset(rep, 0, sizeof(*rep));

@@ -34,6 +34,7 @@ enum agent_op {
     AGENT_OP_ARCHIVE_GET,  /* tar of a path (or the whole root) on a data stream */
     AGENT_OP_ARCHIVE_PUT,  /* extract a tar from a data stream into a directory */
     AGENT_OP_CLOCK,        /* set the wall clock (after the VM was paused: its clocks stopped) */
+    AGENT_OP_TOP,          /* the container's processes, as `ps` prints them */
 };
 
 struct agent_rlimit {
@@ -86,6 +87,9 @@ struct agent_setup {
     /* The real MAC of NIC i, in the VM's NIC order; the template's NIC i has
      * AGENT_WARM_MAC_PREFIX:<i+1> until vminitd sets it. NULL-terminated; may be NULL. */
     char **warm_macs;
+    /* The container's cgroup (docs/runtime.md, "Inside the guest") */
+    int64_t pids_limit; /* pids.max; 0: unlimited (HostConfig.PidsLimit) */
+    bool init;          /* the main process runs under docker-init (HostConfig.Init) */
 };
 
 struct agent_exec {
@@ -111,6 +115,10 @@ struct agent_signal {
 struct agent_resize {
     char *process;
     uint16_t rows, cols;
+};
+
+struct agent_top {
+    char *ps_args; /* "" or NULL: -ef */
 };
 
 struct agent_clock {
@@ -146,6 +154,7 @@ struct agent_request {
         struct agent_resize resize;
         struct agent_archive archive;
         struct agent_clock clock;
+        struct agent_top top;
     } u;
 };
 
@@ -159,6 +168,7 @@ struct agent_reply {
     int pid;          /* exec: guest pid */
     int errnum;       /* when !ok, optional: the errno class of the failure (JSON "errno") */
     struct agent_path_stat *stat; /* archive_stat, archive_get */
+    char *output;                 /* top: the table */
 };
 
 enum agent_event_type {

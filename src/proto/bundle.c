@@ -281,6 +281,7 @@ static int parse_shares(json_t *shares, struct bundle_config *cfg, ctr_error_t *
 static int parse_setup(json_t *s, struct agent_setup *out, ctr_error_t *err)
 {
     json_t *mounts, *m;
+    uint64_t pids = 0;
     size_t i;
 
     if (s == NULL || json_is_null(s))
@@ -291,8 +292,11 @@ static int parse_setup(json_t *s, struct agent_setup *out, ctr_error_t *err)
         get_str(s, "root_lower", "setup.", false, &out->root_lower, err) < 0 ||
         get_str(s, "root_upper", "setup.", false, &out->root_upper, err) < 0 ||
         get_bool(s, "readonly", "setup.", &out->readonly, err) < 0 ||
+        get_bool(s, "init", "setup.", &out->init, err) < 0 ||
+        get_uint(s, "pids_limit", "setup.", INT64_MAX, 0, &pids, err) < 0 ||
         proto_net_decode(json_object_get(s, "network"), "setup.network", EINVAL, out, err) < 0)
         return -1;
+    out->pids_limit = (int64_t)pids;
     mounts = json_object_get(s, "mounts");
     if (mounts == NULL || json_is_null(mounts))
         return 0;
@@ -478,6 +482,11 @@ int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, 
         json_object_set_new(root, "shares", shares);
     }
     proto_bundle_net_encode(root, cfg);
+    if (cfg->setup.pids_limit > 0)
+        json_object_set_new(json_object_get(root, "setup"), "pids_limit",
+                            json_integer(cfg->setup.pids_limit));
+    if (cfg->setup.init)
+        json_object_set_new(json_object_get(root, "setup"), "init", json_true());
     json_t *net = proto_net_encode(&cfg->setup);
     if (net)
         json_object_set_new(json_object_get(root, "setup"), "network", net);

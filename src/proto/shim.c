@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const op_names[] = {NULL,          "exec",        "attach", "kill",
-                                       "stop",        "resize",      "signal", "archive_stat",
-                                       "archive_get", "archive_put", "pause",  "resume"};
+static const char *const op_names[] = {
+    NULL,           "exec",        "attach",      "kill",  "stop",   "resize", "signal",
+    "archive_stat", "archive_get", "archive_put", "pause", "resume", "top"};
 
 static char *dump(json_t *root, size_t *len)
 {
@@ -67,6 +67,9 @@ char *shimp_request_encode(const struct shimp_request *req, size_t *len)
         break;
     case SHIMP_OP_PAUSE:
     case SHIMP_OP_RESUME:
+        break;
+    case SHIMP_OP_TOP:
+        json_object_set_new(o, "ps_args", ctr_json_str(req->ps_args ? req->ps_args : ""));
         break;
     }
     return dump(o, len);
@@ -170,6 +173,8 @@ int shimp_request_decode(const char *json, size_t len, struct shimp_request *out
             goto out;
         }
     }
+    if (r.op == SHIMP_OP_TOP && get_opt_str(o, "ps_args", &r.ps_args, err) < 0)
+        goto out;
     if (r.op == SHIMP_OP_EXEC) {
         p = json_object_get(o, "process");
         if (!json_is_object(p)) {
@@ -209,6 +214,7 @@ void shimp_request_release(struct shimp_request *req)
     free(req->exec.cwd);
     free(req->exec.user);
     free(req->path);
+    free(req->ps_args);
     memset(req, 0, sizeof(*req));
 }
 
@@ -234,6 +240,8 @@ char *shimp_msg_encode(const struct shimp_msg *msg, size_t *len)
                                           "link_target",
                                           ctr_json_str(st->link_target ? st->link_target : "")));
         }
+        if (msg->output)
+            json_object_set_new(o, "output", ctr_json_str(msg->output));
         return dump(o, len);
     }
     o = json_pack("{s:b, s:o, s:i}", "ok", 0, "error",
@@ -311,6 +319,8 @@ int shimp_msg_decode(const char *json, size_t len, struct shimp_msg *out, ctr_er
         v = json_object_get(o, "stat");
         if (v != NULL && decode_stat(v, &m.stat, err) < 0)
             goto out;
+        if (get_opt_str(o, "output", &m.output, err) < 0)
+            goto out;
     }
     *out = m;
     memset(&m, 0, sizeof(m));
@@ -325,6 +335,7 @@ void shimp_msg_release(struct shimp_msg *msg)
 {
     free(msg->error);
     free(msg->exit_error);
+    free(msg->output);
     agent_path_stat_release(msg->stat);
     free(msg->stat);
     memset(msg, 0, sizeof(*msg));

@@ -21,6 +21,8 @@
  *     {"op":"archive_stat","path":P} -> {"ok":true,"stat":{...}} | {"ok":false,...,"errno":E}
  *     {"op":"archive_get","path":P,"export":bool} -> reply (+stat), the tar on stream 2,
  *       EOF, {"event":"exit","status":N[,"error":"..."]}
+ *   {"op":"top","ps_args":S} -> {"ok":true,"output":"ps-like table"} (the guest lists the
+ *     container's processes; errno EINVAL: ps_args it does not know)
  *     {"op":"archive_put","path":P} -> reply; the client sends the tar on stream 1 + EOF;
  *       exit event as for get. */
 #ifndef CTR_PROTO_SHIM_H
@@ -45,6 +47,7 @@ enum shimp_op {
     SHIMP_OP_ARCHIVE_PUT,
     SHIMP_OP_PAUSE,
     SHIMP_OP_RESUME,
+    SHIMP_OP_TOP,
 };
 
 struct shimp_request {
@@ -56,6 +59,7 @@ struct shimp_request {
     uint16_t rows, cols;    /* resize */
     char *path;             /* archive_*: absolute path in the container */
     bool export_all;        /* archive_get: the whole root filesystem */
+    char *ps_args;          /* top */
 };
 
 enum shimp_msg_kind { SHIMP_MSG_REPLY = 1, SHIMP_MSG_EXIT };
@@ -69,6 +73,7 @@ struct shimp_msg {
     int errnum;                   /* reply, !ok, optional: errno class (archive ops) */
     struct agent_path_stat *stat; /* reply, archive_stat/archive_get */
     char *exit_error;             /* exit, optional: why an archive transfer failed */
+    char *output;                 /* reply, top */
 };
 
 char *shimp_request_encode(const struct shimp_request *req, size_t *len);

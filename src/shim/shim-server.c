@@ -301,6 +301,23 @@ static void on_kill_reply(struct agentc *ac, const struct agent_reply *rep, void
     }
 }
 
+static void on_top_reply(struct agentc *ac, const struct agent_reply *rep, void *data)
+{
+    struct shim *s = (struct shim *)((char *)ac - offsetof(struct shim, ac));
+    struct shim_client *c = client_by_id(s, (uint64_t)(uintptr_t)data);
+    if (c) {
+        struct shimp_msg m = {.kind = SHIMP_MSG_REPLY, .ok = rep->ok, .output = rep->output};
+        if (!rep->ok) {
+            m.error = rep->error ? rep->error : "the guest refused the request";
+            m.code = 1;
+            m.errnum = rep->errnum;
+        }
+        client_msg(c, &m);
+        c->closing = true;
+        client_flush(c);
+    }
+}
+
 /* ---- files in and out: archive_stat/get/put (docs/runtime.md, "Files") ---- */
 
 static void archive_output(struct agentc_proc *p, int which, const uint8_t *d, size_t len)
@@ -531,6 +548,29 @@ static void handle_request(struct shim_client *c, struct shimp_request *req)
         ar.u.signal.process = "main";
         ar.u.signal.signal = req->signal > 0 ? req->signal : 15;
         if (agentc_request(&s->ac, &ar, on_kill_reply, (void *)(uintptr_t)c->id, NULL) < 0)
+            client_reply(c, false, "the agent connection is down", 1);
+        shim_agent_kick(s);
+        return;
+    }
+    case SHIMP_OP_TOP: {
+        struct agent_request ar = {.op = AGENT_OP_TOP};
+        if (s->phase != SHIM_RUNNING || s->main_exited) {
+            client_reply(c, false, "the container is not running", 1);
+            return;
+        }
+        if (s->paused || s->vm_cmd == SHIM_VM_CMD_PAUSE) {
+            struct shimp_msg m = {.kind = SHIMP_MSG_REPLY,
+                                  .error = "the container is paused",
+                                  .code = 1,
+                                  .errnum = EBUSY};
+            client_msg(c, &m);
+            c->closing = true;
+            client_flush(c);
+            return;
+        }
+        c->kind = CL_WAIT;
+        ar.u.top.ps_args = req->ps_args;
+        if (agentc_request(&s->ac, &ar, on_top_reply, (void *)(uintptr_t)c->id, NULL) < 0)
             client_reply(c, false, "the agent connection is down", 1);
         shim_agent_kick(s);
         return;

@@ -177,8 +177,9 @@ int shimc_request(const char *bundle, const struct shimp_request *req, ctr_error
 }
 
 /* Request, then wait (at most extra_ms + the control deadline) for the one reply. */
+/* One request, one reply; *output (may be NULL) gets the reply's `output`. */
 static int simple_call(const char *bundle, const struct shimp_request *req, int64_t extra_ms,
-                       ctr_error_t *err)
+                       char **output, ctr_error_t *err)
 {
     struct agent_decoder dec;
     int fd, ret;
@@ -230,7 +231,11 @@ static int simple_call(const char *bundle, const struct shimp_request *req, int6
             if (shimp_msg_decode((const char *)f.payload, f.length, &m, err) < 0)
                 break;
             if (m.kind == SHIMP_MSG_REPLY) {
-                ret = m.ok ? 0 : ctr_fail(err, 0, "%s", m.error ? m.error : "request failed");
+                ret = m.ok ? 0
+                           : ctr_fail_class(err, m.errnum, "%s",
+                                            m.error ? m.error : "request failed");
+                if (m.ok && output)
+                    *output = ctr_steal_ptr(m.output);
                 shimp_msg_release(&m);
                 break;
             }
@@ -245,7 +250,7 @@ static int simple_call(const char *bundle, const struct shimp_request *req, int6
 int shimc_kill(const char *bundle, int sig, ctr_error_t *err)
 {
     struct shimp_request req = {.op = SHIMP_OP_KILL, .signal = sig};
-    return simple_call(bundle, &req, 0, err);
+    return simple_call(bundle, &req, 0, NULL, err);
 }
 
 int shimc_stop(const char *bundle, unsigned timeout_s, ctr_error_t *err)
@@ -253,19 +258,30 @@ int shimc_stop(const char *bundle, unsigned timeout_s, ctr_error_t *err)
     struct shimp_request req = {.op = SHIMP_OP_STOP, .timeout_s = timeout_s};
     /* the shim answers a stop once the VM is gone: its timeout, then SIGKILL, power-off
      * and QEMU's end (src/shim, stop_step: under 20 s) */
-    return simple_call(bundle, &req, (int64_t)timeout_s * 1000 + 20000, err);
+    return simple_call(bundle, &req, (int64_t)timeout_s * 1000 + 20000, NULL, err);
 }
 
 int shimc_pause(const char *bundle, ctr_error_t *err)
 {
     struct shimp_request req = {.op = SHIMP_OP_PAUSE};
-    return simple_call(bundle, &req, 0, err);
+    return simple_call(bundle, &req, 0, NULL, err);
 }
 
 int shimc_resume(const char *bundle, ctr_error_t *err)
 {
     struct shimp_request req = {.op = SHIMP_OP_RESUME};
-    return simple_call(bundle, &req, 0, err);
+    return simple_call(bundle, &req, 0, NULL, err);
+}
+
+int shimc_top(const char *bundle, const char *ps_args, char **out, ctr_error_t *err)
+{
+    struct shimp_request req = {.op = SHIMP_OP_TOP, .ps_args = (char *)ps_args};
+    *out = NULL;
+    if (simple_call(bundle, &req, 0, out, err) < 0)
+        return -1;
+    if (*out == NULL)
+        *out = ctr_xstrdup("");
+    return 0;
 }
 
 /* ---- state, delete ---- */

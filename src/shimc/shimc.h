@@ -54,6 +54,9 @@ int shimc_stop(const char *bundle, unsigned timeout_s, ctr_error_t *err);
  * A stop or kill resumes a paused VM first. The deadline and ETIMEDOUT as kill's. */
 int shimc_pause(const char *bundle, ctr_error_t *err);
 int shimc_resume(const char *bundle, ctr_error_t *err);
+/* The container's processes as the guest lists them (`ps`-like table, docs/runtime.md);
+ * errnum EINVAL: ps_args the guest does not know, EBUSY: paused. */
+int shimc_top(const char *bundle, const char *ps_args, char **out, ctr_error_t *err);
 /* state.json's text in *json_out, first marked stopped when its shim died without
  * writing the final state. */
 int shimc_state(const char *bundle, char **json_out, ctr_error_t *err);

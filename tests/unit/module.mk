@@ -41,8 +41,9 @@ test-guest-archive_SRCS := tests/unit/test-guest-archive.c src/guest/archive.c
 test-guest-net_SRCS := tests/unit/test-guest-net.c src/guest/net.c
 test-guest-user_SRCS := tests/unit/test-guest-user.c src/guest/user.c
 test-guest-exec_SRCS := tests/unit/test-guest-exec.c src/guest/exec-util.c src/guest/user.c \
-	src/guest/process.c
+	src/guest/process.c src/guest/container.c
 test-guest-server_SRCS := tests/unit/test-guest-server.c src/guest/server.c src/guest/process.c \
+	src/guest/container.c src/guest/top.c \
 	src/guest/user.c src/guest/exec-util.c src/guest/mounts.c src/guest/copyup.c \
 	src/guest/net.c src/guest/archive.c src/guest/warm.c
 

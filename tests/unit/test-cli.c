@@ -592,6 +592,7 @@ static void test_help_every_command(void **state)
         {"kill"},
         {"pause"},
         {"unpause"},
+        {"top"},
         {"restart"},
         {"delete"},
         {"rm"},

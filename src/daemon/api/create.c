@@ -234,6 +234,8 @@ static int parse_req(json_t *body, struct create_args *a, struct dmn_create_req 
         return -1;
     o->interactive = json_is_true(json_object_get(body, "OpenStdin"));
     o->read_only = json_is_true(json_object_get(hc, "ReadonlyRootfs"));
+    o->init = json_is_true(json_object_get(hc, "Init"));
+    o->pids_limit = json_integer_value(json_object_get(hc, "PidsLimit")); /* <= 0: none */
     json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
     if (mem < 0)
         return dmn_fail(err, EINVAL, "`HostConfig.Memory` must not be negative");

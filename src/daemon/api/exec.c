@@ -130,7 +130,7 @@ int api_handle_exec_resize(struct api_req *r)
     return api_reply_empty(r, 200);
 }
 
-/* ---- top: ps through an exec, its columns as Docker's Titles and Processes ---- */
+/* ---- top: the guest's ps-like table as Docker's Titles and Processes ---- */
 
 int api_handle_top(struct api_req *r)
 {
