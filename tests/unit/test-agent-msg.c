@@ -311,6 +311,47 @@ static void test_reply_event(void **state)
     assert_null(agent_event_encode(&ev, &len));
 }
 
+/* top: ps_args out, the table back; setup's cgroup and init fields */
+static void test_top_and_ctr_setup(void **state)
+{
+    struct agent_request in = {.id = 9, .op = AGENT_OP_TOP}, out;
+    struct agent_reply r = {.id = 9, .ok = true, .output = "PID CMD\n1 sh\n"}, o = {0};
+    struct agent_event oe = {0};
+    enum agent_guest_msg_kind kind;
+    ctr_error_t err = NULL;
+    size_t len;
+    char *json;
+
+    in.u.top.ps_args = "aux";
+    roundtrip_req(&in, &out);
+    assert_int_equal(out.op, AGENT_OP_TOP);
+    assert_string_equal(out.u.top.ps_args, "aux");
+    agent_request_release(&out);
+    decode_req_ok("{\"op\":\"top\",\"id\":3}", &out);
+    assert_null(out.u.top.ps_args);
+    agent_request_release(&out);
+    req_bad("{\"op\":\"top\",\"id\":3,\"ps_args\":1}", "must be a string");
+    req_bad("{\"op\":\"top\",\"id\":3,\"pid\":1}", "unknown field `pid`");
+
+    json = agent_reply_encode(&r, &len);
+    assert_int_equal(agent_guest_msg_decode(json, len, &kind, &o, &oe, &err), 0);
+    assert_string_equal(o.output, "PID CMD\n1 sh\n");
+    agent_reply_release(&o);
+    free(json);
+    guest_bad("{\"id\":1,\"ok\":true,\"output\":7}", "must be a string");
+
+    in = (struct agent_request){.id = 2, .op = AGENT_OP_SETUP};
+    in.u.setup.root_lower = "serial:image";
+    in.u.setup.pids_limit = 12;
+    in.u.setup.init = true;
+    roundtrip_req(&in, &out);
+    assert_int_equal(out.u.setup.pids_limit, 12);
+    assert_true(out.u.setup.init);
+    agent_request_release(&out);
+    req_bad("{\"op\":\"setup\",\"id\":3,\"root_lower\":\"x\",\"pids_limit\":-1}", "outside");
+    req_bad("{\"op\":\"setup\",\"id\":3,\"root_lower\":\"x\",\"init\":1}", "boolean");
+}
+
 static void test_bad_requests(void **state)
 {
     req_bad("", "invalid JSON");
@@ -680,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_exec),
         cmocka_unit_test(test_signal_resize_shutdown),
         cmocka_unit_test(test_reply_event),
+        cmocka_unit_test(test_top_and_ctr_setup),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bad_guest_msgs),
