@@ -105,14 +105,14 @@ wait_for 60 running pl
 check_eq "inspect: HostConfig.PidsLimit" 12 "$(state pl .HostConfig.PidsLimit)"
 dk exec pl sh -c 'cat /sys/fs/cgroup/container/pids.max; cat /proc/1/cgroup'
 check_eq "pids.max of the container's cgroup; the main process in it" "$(printf '12\n0::/container')" "$out"
+dk exec pl sh -c 'df -k /dev/shm | tail -1 | awk "{print \$2}"'
+check_eq "/dev/shm: Docker's 64 MiB by default" 65536 "$out"
 dk exec pl sh -c 'n=0; while [ $n -lt 30 ]; do sleep 60 & n=$((n + 1)); done; echo all forked'
 [ "$rc" != 0 ] && [[ "$out" == *"fork"* && "$out" != *"all forked"* ]] &&
     ok "a fork loop fails past the limit ($(tail -1 <<<"$out"))" || not_ok "30 forks under pids-limit 12: rc $rc: $out"
 dk exec pl cat /sys/fs/cgroup/container/pids.current
 [ "$rc" = 0 ] && [ "$out" -le 12 ] && [ "$out" -ge 10 ] && ok "pids.current stays at the limit ($out)" ||
     not_ok "pids.current: $out (rc $rc)"
-dk exec pl sh -c 'df -k /dev/shm | tail -1 | awk "{print \$2}"'
-check_eq "/dev/shm: Docker's 64 MiB by default" 65536 "$out"
 body=$(api POST /containers/create '{"Image":"busybox","HostConfig":{"PidsLimit":-1}}')
 check_eq "PidsLimit -1 (unlimited) is accepted" 201 "$(code)"
 
