@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -38,6 +39,15 @@ int guest_init_main(int argc, char **argv)
         return 1;
     }
     if (child == 0) {
+        /* its own process group, in the terminal's foreground (as tini): ^C reaches
+         * CMD once, not CMD and docker-init (which would forward a second one) */
+        struct sigaction ign = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL};
+        setpgid(0, 0);
+        if (isatty(STDIN_FILENO)) {
+            sigaction(SIGTTOU, &ign, NULL);
+            tcsetpgrp(STDIN_FILENO, getpgrp());
+            sigaction(SIGTTOU, &dfl, NULL);
+        }
         sigprocmask(SIG_SETMASK, &old, NULL);
         execve(path, argv + 2, environ);
         int e = errno;

@@ -59,7 +59,7 @@ int api_handle_info(struct api_req *r)
         (json_int_t)n.stopped, "Images", (json_int_t)n.images, "Driver", "ext4", "DriverStatus",
         "Plugins", "Volume", "Network", "bridge", "Authorization", "Log", "json-file",
         "MemoryLimit", 1, "SwapLimit", 0, "CpuCfsPeriod", 0, "CpuCfsQuota", 0, "CPUShares", 0,
-        "CPUSet", 0, "PidsLimit", 0, "IPv4Forwarding", d->net_error == NULL, "Debug",
+        "CPUSet", 0, "PidsLimit", 1, "IPv4Forwarding", d->net_error == NULL, "Debug",
         ctr_log_get_level() >= CTR_LOG_DEBUG, "SystemTime", now, "LoggingDriver", "json-file",
         "CgroupDriver", "none", "CgroupVersion", "2", "KernelVersion", u.release, "OperatingSystem",
         "container (one microVM per container)", "OSVersion", "", "OSType", "linux", "Architecture",
