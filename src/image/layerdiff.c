@@ -575,9 +575,6 @@ static int write_entry(struct layerdiff *ld, struct archive *a, struct tar_out *
     archive_entry_set_uid(ae, e->uid);
     archive_entry_set_gid(ae, e->gid);
     archive_entry_set_mtime(ae, e->mtime.tv_sec, e->mtime.tv_nsec);
-    for (size_t i = 0; i < e->nx; i++)
-        if (strncmp(e->x[i].name, OVERLAY_XATTRS, strlen(OVERLAY_XATTRS)) != 0)
-            archive_entry_xattr_add_entry(ae, e->x[i].name, e->x[i].value, e->x[i].len);
     bool data = false;
     const char *hard = NULL;
     if (S_ISREG(e->mode)) {
@@ -601,7 +598,13 @@ static int write_entry(struct layerdiff *ld, struct archive *a, struct tar_out *
         }
     } else if (S_ISLNK(e->mode)) {
         archive_entry_set_symlink(ae, e->link ? e->link : "");
-    } else if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
+    }
+    /* the overlay's own xattrs (opaque, origin, redirect) are no part of a layer; a hard
+     * link's are its first name's */
+    for (size_t i = 0; !hard && i < e->nx; i++)
+        if (strncmp(e->x[i].name, OVERLAY_XATTRS, strlen(OVERLAY_XATTRS)) != 0)
+            archive_entry_xattr_add_entry(ae, e->x[i].name, e->x[i].value, e->x[i].len);
+    if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
         archive_entry_set_rdevmajor(ae, e->rdev_major);
         archive_entry_set_rdevminor(ae, e->rdev_minor);
     }
