@@ -350,8 +350,8 @@ int dmn_container_commit(struct dmn *d, const struct dmn_commit_req *rq, char **
     cleanup_free char *name = NULL;
     if (rq->repo && *rq->repo) {
         /* the repository may carry the tag itself (the CLI's import sends it so) */
-        cleanup_free char *r = rq->tag && *rq->tag ? ctr_xasprintf("%s:%s", rq->repo, rq->tag)
-                                                   : ctr_xstrdup(rq->repo);
+        cleanup_free char *r =
+            rq->tag && *rq->tag ? ctr_xasprintf("%s:%s", rq->repo, rq->tag) : ctr_xstrdup(rq->repo);
         if ((name = oci_ref_normalize(r, err)) == NULL) {
             (*err)->errnum = EINVAL;
             return -1;

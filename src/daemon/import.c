@@ -144,8 +144,8 @@ int dmn_image_import(struct dmn *d, const struct dmn_import_req *rq,
 
     if (rq->repo && *rq->repo) {
         /* the repository may carry the tag itself (the CLI's import sends it so) */
-        cleanup_free char *r = rq->tag && *rq->tag ? ctr_xasprintf("%s:%s", rq->repo, rq->tag)
-                                                   : ctr_xstrdup(rq->repo);
+        cleanup_free char *r =
+            rq->tag && *rq->tag ? ctr_xasprintf("%s:%s", rq->repo, rq->tag) : ctr_xstrdup(rq->repo);
         if ((name = oci_ref_normalize(r, err)) == NULL) {
             (*err)->errnum = EINVAL;
             return -1;

@@ -118,9 +118,11 @@ dk run --rm imp:1
 check_eq "  docker run of the imported image: its CMD" imported "$out"
 check_eq "  the message is the comment" "by import" "$(docker image inspect -f '{{.Comment}}' imp:1)"
 PORT=18764
-in_ns /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$T_TMP" "$PORT" >/dev/null 2>&1 &
+# `ip netns exec` execs python: $! is the server's pid
+ip netns exec "$DAEMON_NS" /usr/bin/python3 -m http.server --bind 127.0.0.1 \
+    --directory "$T_TMP" "$PORT" </dev/null >/dev/null 2>&1 &
 HTTPD=$!
-at_exit "kill $HTTPD 2>/dev/null"
+at_exit "kill $HTTPD 2>/dev/null; wait $HTTPD 2>/dev/null"
 wait_for 30 in_ns curl -sf -o /dev/null "http://127.0.0.1:$PORT/rootfs.tar.gz"
 dk import "http://127.0.0.1:$PORT/rootfs.tar.gz" imp:url
 check_eq "docker import URL" 0 "$rc"

@@ -145,9 +145,8 @@ static char *make_rw(void)
 }
 
 static const char *const expected[] = {
-    "A /added", "A /added-link", "C /etc",      "D /etc/group",     "C /etc/passwd",
-    "C /home",  "A /home/f",     "A /sym",      "C /usr",           "D /usr/sbin",
-    "A /usr/sbin/new",
+    "A /added",  "A /added-link", "C /etc", "D /etc/group", "C /etc/passwd",   "C /home",
+    "A /home/f", "A /sym",        "C /usr", "D /usr/sbin",  "A /usr/sbin/new",
 };
 
 static void check_changes(struct layerdiff *ld)
@@ -191,11 +190,11 @@ static char *list_tar(int fd)
     assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
     assert_int_equal(archive_read_open_fd(a, fd, 4096), ARCHIVE_OK);
     while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-        char t = archive_entry_hardlink(e)                 ? 'h'
-                 : archive_entry_filetype(e) == AE_IFDIR   ? 'd'
-                 : archive_entry_filetype(e) == AE_IFLNK   ? 'l'
-                 : archive_entry_filetype(e) == AE_IFREG   ? '-'
-                                                            : '?';
+        char t = archive_entry_hardlink(e)               ? 'h'
+                 : archive_entry_filetype(e) == AE_IFDIR ? 'd'
+                 : archive_entry_filetype(e) == AE_IFLNK ? 'l'
+                 : archive_entry_filetype(e) == AE_IFREG ? '-'
+                                                         : '?';
         const char *xn = NULL;
         const void *xv;
         size_t xl;
@@ -209,8 +208,8 @@ static char *list_tar(int fd)
             free(xs);
             xs = s;
         }
-        const char *link = archive_entry_hardlink(e) ? archive_entry_hardlink(e)
-                                                     : archive_entry_symlink(e);
+        const char *link =
+            archive_entry_hardlink(e) ? archive_entry_hardlink(e) : archive_entry_symlink(e);
         char *s = ctr_xasprintf("%s%s%c %s%s%s%s\n", out, "", t, archive_entry_pathname(e),
                                 link ? " -> " : "", link ? link : "", xs);
         free(out);
