@@ -261,7 +261,8 @@ static int load_named(struct dmn *d, const char *layout, char **tags, char ***na
                       ctr_error_t *err)
 {
     cleanup_strv char **got = NULL;
-    const char *first = tags && tags[0] ? tags[0] : NULL;
+    /* no name: the image is kept by id, as Docker loads `docker save IMAGE-ID` */
+    const char *first = tags && tags[0] ? tags[0] : IMGSTORE_UNTAGGED;
     dmn_img_lock(d);
     int r = imgstore_load_layout(d->images, layout, first, &got, err);
     for (size_t i = 1; r == 0 && tags && tags[i]; i++)
@@ -386,13 +387,6 @@ int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_err
     }
     for (size_t i = 0; i < nm; i++) {
         cleanup_free char *layout = ctr_xasprintf("%s/.image-%zu", dir, i);
-        if (m[i].repo_tags[0] == NULL) {
-            dmn_fail(err, EINVAL,
-                     "image %zu of the archive has no name (RepoTags is empty); "
-                     "tag it before saving",
-                     i);
-            goto out;
-        }
         if (docker_image_layout(dir, &m[i], layout, err) < 0 ||
             load_named(d, layout, m[i].repo_tags, names, err) < 0)
             goto out;

@@ -730,6 +730,50 @@ int dmn_image_push(struct dmn *d, const char *ref, char *const *names,
                    const struct dmn_xfer_opts *o, const struct dmn_xfer_sink *sink,
                    ctr_error_t *err);
 
+/* commit.c, changes.c, import.c: a container's writable layer and new images from a
+ * layer (docs/images.md, "Changes and layers") */
+struct layerdiff_change;
+/* Docker's change list of the container (ENOENT: no such container). */
+int dmn_container_changes(struct dmn *d, const char *ref, struct layerdiff_change **out, size_t *n,
+                          ctr_error_t *err);
+struct dmn_commit_req {
+    const char *container;
+    const char *repo, *tag; /* repo NULL or "": the image stays untagged */
+    const char *comment, *author;
+    json_t *config;       /* the request's Config overrides (NULL: none) */
+    char *const *changes; /* Dockerfile instructions (NULL-terminated, may be NULL) */
+};
+/* A new image: the container's image plus its writable layer; *id_out its id. */
+int dmn_container_commit(struct dmn *d, const struct dmn_commit_req *rq, char **id_out,
+                         ctr_error_t *err);
+/* The `changes` instructions (CMD ENTRYPOINT ENV EXPOSE LABEL ONBUILD STOPSIGNAL USER
+ * VOLUME WORKDIR) applied to a Docker Config; EINVAL with Docker's message otherwise. */
+int dmn_commit_changes_apply(json_t *config, char *const *changes, ctr_error_t *err);
+/* One image from an optional base and an optional layer (commit, import). */
+struct dmn_image_build {
+    const char *base;    /* image reference or id, NULL: none */
+    int layer_fd;        /* the layer tar (read from 0), -1: no layer */
+    const char *diff_id; /* its sha256 */
+    int64_t layer_size;
+    json_t *config;           /* the image's `config` */
+    json_t *container_config; /* commit: the container's Config, else NULL */
+    const char *container_id;
+    const char *author, *comment, *created_by;
+    const char *name; /* normalized reference, NULL: untagged */
+};
+int dmn_image_build(struct dmn *d, const struct dmn_image_build *b, char **id_out,
+                    ctr_error_t *err);
+struct dmn_import_req {
+    const char *src_path; /* the uploaded body (fromSrc=-), else NULL */
+    const char *url;      /* fromSrc=URL */
+    const char *repo, *tag, *message, *platform;
+    char *const *changes;
+};
+/* status(ctx, line) reports progress ("Downloading from URL"). */
+int dmn_image_import(struct dmn *d, const struct dmn_import_req *rq,
+                     void (*status)(void *ctx, const char *msg), void *ctx, char **id_out,
+                     ctr_error_t *err);
+
 /* archive.c */
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
 int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_error_t *err);

@@ -28,7 +28,7 @@ static void names_of(struct imgstore_entry *e, size_t n, struct dmn_image *out)
     out->digests = ctr_xcalloc(1, sizeof(char *));
     out->names = ctr_xcalloc(1, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(e[i].digest, digest) != 0)
+        if (strcmp(e[i].digest, digest) != 0 || e[i].name[0] == '\0') /* untagged */
             continue;
         ctr_strv_append(&out->names, e[i].name);
         if (strchr(e[i].name, '@')) {
@@ -217,7 +217,7 @@ int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_imag
      * RepoDigests). */
     size_t others = 0;
     for (size_t i = 0; i < n; i++)
-        others += strcmp(e[i].digest, digest) == 0 && !strchr(e[i].name, '@') &&
+        others += strcmp(e[i].digest, digest) == 0 && e[i].name[0] && !strchr(e[i].name, '@') &&
                   (!by_name || strcmp(e[i].name, name) != 0);
     bool last = !by_name || others == 0;
     if (last && !force && containers_using(d, digest, user) > 0) {
@@ -232,6 +232,10 @@ int dmn_image_remove(struct dmn *d, const char *ref, bool force, struct dmn_imag
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (strcmp(e[i].digest, digest) != 0 || (!last && strcmp(e[i].name, name) != 0))
             continue;
+        if (e[i].name[0] == '\0') { /* untagged: it goes by id, with no Untagged line */
+            rc = imgstore_remove(d->images, digest, err);
+            continue;
+        }
         rc = imgstore_remove(d->images, e[i].name, err);
         cleanup_free char *f = dmn_image_familiar(e[i].name);
         if (rc == 0)
@@ -301,7 +305,10 @@ int dmn_image_load(struct dmn *d, const char *tar_path, char ***loaded, ctr_erro
     }
     char **out = ctr_xcalloc(1, sizeof(char *));
     for (size_t i = 0; names[i]; i++) {
-        cleanup_free char *f = dmn_image_familiar(names[i]);
+        /* an image loaded by id (no name) comes back as its digest */
+        cleanup_free char *f = strncmp(names[i], OCI_DIGEST_PREFIX, strlen(OCI_DIGEST_PREFIX)) == 0
+                                   ? ctr_xstrdup(names[i])
+                                   : dmn_image_familiar(names[i]);
         ctr_strv_append(&out, f);
         dmn_lock(d);
         dmn_event_emit_locked(d, "image", "load", names[i], json_pack("{s:s}", "name", f));
@@ -351,12 +358,17 @@ int dmn_images_prune(struct dmn *d, bool all, struct dmn_image_change **out, siz
             continue;
         json_object_set_new(done, dg, json_true());
         for (size_t k = 0; k < n; k++)
-            tagged = tagged || (strcmp(e[k].digest, dg) == 0 && !strchr(e[k].name, '@'));
+            tagged =
+                tagged || (strcmp(e[k].digest, dg) == 0 && e[k].name[0] && !strchr(e[k].name, '@'));
         if ((tagged && !all) || containers_using(d, dg, NULL) > 0)
             continue;
         for (size_t k = 0; rc == 0 && k < n; k++) {
             if (strcmp(e[k].digest, dg) != 0)
                 continue;
+            if (e[k].name[0] == '\0') { /* dangling: removed by id */
+                rc = imgstore_remove(d->images, dg, err);
+                continue;
+            }
             rc = imgstore_remove(d->images, e[k].name, err);
             cleanup_free char *fam = dmn_image_familiar(e[k].name);
             change_add(&ch, &nch, fam, NULL);

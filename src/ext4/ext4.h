@@ -148,6 +148,7 @@ struct ext4w_entry {
     size_t nxattrs;
     const struct ext4w_xattr *xattrs; /* sorted by name */
     const char *sha256;               /* hex digest of the contents of regular files, if asked */
+    struct ext4w_reader *reader;      /* the image being read (ext4w_reader_read of ino) */
 };
 enum { EXT4W_WALK_HASH = 1 };
 /* Visit every inode reachable from the root, depth first, children sorted by
@@ -155,6 +156,30 @@ enum { EXT4W_WALK_HASH = 1 };
 int ext4w_walk(const char *image, int flags,
                int (*cb)(const struct ext4w_entry *e, void *ctx, ctr_error_t *err), void *ctx,
                ctr_error_t *err);
+
+/* A read-only handle on an image (the walk above opens one per call). Open refuses an
+ * image whose journal needs recovery (EUCLEAN): its metadata on disk is not whole. */
+struct ext4w_reader;
+int ext4w_reader_open(const char *image, struct ext4w_reader **out, ctr_error_t *err);
+void ext4w_reader_close(struct ext4w_reader *r);
+/* ext4w_walk from the directory `top`; entry paths are relative to it ("/" = top). */
+int ext4w_reader_walk(struct ext4w_reader *r, const char *top, int flags,
+                      int (*cb)(const struct ext4w_entry *e, void *ctx, ctr_error_t *err),
+                      void *ctx, ctr_error_t *err);
+struct ext4w_stat {
+    uint32_t ino, mode, uid, gid;
+    uint64_t size;
+    struct timespec mtime;
+    uint32_t rdev_major, rdev_minor;
+};
+/* lstat of `path` (symlinks followed in the parent components only): 1 found, 0 absent,
+ * -1 on error. */
+int ext4w_reader_lstat(struct ext4w_reader *r, const char *path, struct ext4w_stat *st,
+                       ctr_error_t *err);
+/* Stream the contents of regular file `ino` to sink (holes as zeros). */
+int ext4w_reader_read(struct ext4w_reader *r, uint32_t ino,
+                      int (*sink)(void *ctx, const void *buf, size_t len, ctr_error_t *err),
+                      void *ctx, ctr_error_t *err);
 
 /* Format one entry as a line: `type mode uid:gid size path [-> target]`
  * (type is one of - d l c b p s; mode is octal permissions). Caller frees. */

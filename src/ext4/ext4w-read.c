@@ -16,7 +16,13 @@ struct dent {
     ext2_ino_t ino;
 };
 
+struct ext4w_reader {
+    ext2_filsys fs;
+    char *path;
+};
+
 struct walk {
+    struct ext4w_reader *r;
     ext2_filsys fs;
     int flags;
     int (*cb)(const struct ext4w_entry *e, void *ctx, ctr_error_t *err);
@@ -175,7 +181,7 @@ static int read_link(struct walk *wk, ext2_ino_t ino, struct ext2_inode_large *i
 static int emit(struct walk *wk, const char *path, ext2_ino_t ino, struct ext2_inode_large *in,
                 ctr_error_t *err)
 {
-    struct ext4w_entry e = {.path = path, .ino = ino};
+    struct ext4w_entry e = {.path = path, .ino = ino, .reader = wk->r};
     struct xlist xl = {0};
     cleanup_free char *link = NULL;
     char hex[65];
@@ -292,32 +298,167 @@ out:
     return ret;
 }
 
+int ext4w_reader_open(const char *image, struct ext4w_reader **out, ctr_error_t *err)
+{
+    ext2_filsys fs = NULL;
+    errcode_t rc = ext2fs_open2(image, NULL, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+    if (rc)
+        return ext4w_fail_ext2(err, rc, "cannot open ext4 image `%s`", image);
+    /* A journal that still holds transactions means the metadata on disk is not the
+     * filesystem the guest saw (its VM died, or it is mounted): refuse rather than
+     * read a stale or torn tree. */
+    if (ext2fs_has_feature_journal_needs_recovery(fs->super)) {
+        ext2fs_close_free(&fs);
+        return ctr_fail_class(err, EUCLEAN,
+                              "ext4 image `%s` was not cleanly unmounted (its journal needs "
+                              "recovery)",
+                              image);
+    }
+    struct ext4w_reader *r = ctr_xcalloc(1, sizeof(*r));
+    r->fs = fs;
+    r->path = ctr_xstrdup(image);
+    *out = r;
+    return 0;
+}
+
+void ext4w_reader_close(struct ext4w_reader *r)
+{
+    if (r == NULL)
+        return;
+    ext2fs_close_free(&r->fs);
+    free(r->path);
+    free(r);
+}
+
+/* Resolve `path` (absolute, inside the image) without following a symlink in its last
+ * component. 1 found, 0 absent, -1 error. */
+static int reader_namei(struct ext4w_reader *r, const char *path, ext2_ino_t *ino, ctr_error_t *err)
+{
+    while (*path == '/')
+        path++;
+    if (*path == '\0') {
+        *ino = EXT2_ROOT_INO;
+        return 1;
+    }
+    errcode_t rc = ext2fs_namei(r->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino);
+    if (rc == EXT2_ET_FILE_NOT_FOUND || rc == EXT2_ET_NO_DIRECTORY)
+        return 0;
+    if (rc)
+        return ext4w_fail_ext2(err, rc, "cannot look up `/%s` in `%s`", path, r->path);
+    return 1;
+}
+
+int ext4w_reader_walk(struct ext4w_reader *r, const char *top, int flags,
+                      int (*cb)(const struct ext4w_entry *e, void *ctx, ctr_error_t *err),
+                      void *ctx, ctr_error_t *err)
+{
+    struct walk wk = {.r = r, .fs = r->fs, .flags = flags, .cb = cb, .ctx = ctx};
+    union ext4w_ibuf b;
+    ext2_ino_t ino;
+    errcode_t rc;
+    int ret = -1;
+
+    int found = reader_namei(r, top ? top : "/", &ino, err);
+    if (found <= 0) {
+        if (found == 0)
+            ctr_fail_class(err, ENOENT, "`%s` not found in `%s`", top, r->path);
+        return -1;
+    }
+    wk.bufsz = 1 << 20;
+    wk.buf = ctr_xmalloc(wk.bufsz);
+    rc = ext2fs_read_inode_full(wk.fs, ino, (struct ext2_inode *)&b.in,
+                                EXT2_INODE_SIZE(wk.fs->super));
+    if (rc) {
+        ext4w_fail_ext2(err, rc, "cannot read inode %u of `%s`", ino, r->path);
+        goto out;
+    }
+    if (emit(&wk, "/", ino, &b.in, err) < 0)
+        goto out;
+    if (LINUX_S_ISDIR(b.in.i_mode))
+        ret = walk_dir(&wk, "/", ino, 0, err);
+    else
+        ret = 0;
+out:
+    free(wk.buf);
+    return ret;
+}
+
+int ext4w_reader_lstat(struct ext4w_reader *r, const char *path, struct ext4w_stat *st,
+                       ctr_error_t *err)
+{
+    union ext4w_ibuf b;
+    ext2_ino_t ino;
+    int found = reader_namei(r, path, &ino, err);
+    if (found <= 0)
+        return found;
+    errcode_t rc = ext2fs_read_inode_full(r->fs, ino, (struct ext2_inode *)&b.in,
+                                          EXT2_INODE_SIZE(r->fs->super));
+    if (rc)
+        return ext4w_fail_ext2(err, rc, "cannot read inode %u of `%s`", ino, r->path);
+    memset(st, 0, sizeof(*st));
+    st->ino = ino;
+    st->mode = b.in.i_mode;
+    st->uid = inode_uid(b.in);
+    st->gid = inode_gid(b.in);
+    st->size = EXT2_I_SIZE(&b.in);
+    decode_time(b.in.i_mtime, b.in.i_mtime_extra, &st->mtime);
+    if (LINUX_S_ISCHR(b.in.i_mode) || LINUX_S_ISBLK(b.in.i_mode)) {
+        if (b.in.i_block[0]) {
+            st->rdev_major = (b.in.i_block[0] >> 8) & 0xff;
+            st->rdev_minor = b.in.i_block[0] & 0xff;
+        } else {
+            uint32_t d = b.in.i_block[1];
+            st->rdev_major = (d & 0xfff00) >> 8;
+            st->rdev_minor = (d & 0xff) | ((d >> 12) & 0xfff00);
+        }
+    }
+    return 1;
+}
+
+int ext4w_reader_read(struct ext4w_reader *r, uint32_t ino,
+                      int (*sink)(void *ctx, const void *buf, size_t len, ctr_error_t *err),
+                      void *ctx, ctr_error_t *err)
+{
+    ext2_file_t f;
+    errcode_t rc = ext2fs_file_open(r->fs, ino, 0, &f);
+    if (rc)
+        return ext4w_fail_ext2(err, rc, "cannot open inode %u of `%s`", ino, r->path);
+    size_t bufsz = 1 << 20;
+    cleanup_free char *buf = ctr_xmalloc(bufsz);
+    int ret = 0;
+    for (;;) {
+        unsigned got = 0;
+        rc = ext2fs_file_read(f, buf, (unsigned)bufsz, &got);
+        if (rc) {
+            ret = ext4w_fail_ext2(err, rc, "cannot read inode %u of `%s`", ino, r->path);
+            break;
+        }
+        if (got == 0)
+            break;
+        if (sink(ctx, buf, got, err) < 0) {
+            ret = -1;
+            break;
+        }
+    }
+    ext2fs_file_close(f);
+    return ret;
+}
+
 int ext4w_walk(const char *image, int flags,
                int (*cb)(const struct ext4w_entry *e, void *ctx, ctr_error_t *err), void *ctx,
                ctr_error_t *err)
 {
-    struct walk wk = {.flags = flags, .cb = cb, .ctx = ctx};
-    union ext4w_ibuf b;
-    errcode_t rc;
-    int ret = -1;
-
-    rc = ext2fs_open2(image, NULL, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &wk.fs);
+    struct ext4w_reader *r = NULL;
+    ext2_filsys fs = NULL;
+    /* Tests read images as the writer left them, journal flags and all. */
+    errcode_t rc = ext2fs_open2(image, NULL, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
     if (rc)
         return ext4w_fail_ext2(err, rc, "cannot open ext4 image `%s`", image);
-    wk.bufsz = 1 << 20;
-    wk.buf = ctr_xmalloc(wk.bufsz);
-    rc = ext2fs_read_inode_full(wk.fs, EXT2_ROOT_INO, (struct ext2_inode *)&b.in,
-                                EXT2_INODE_SIZE(wk.fs->super));
-    if (rc) {
-        ext4w_fail_ext2(err, rc, "cannot read the root inode of `%s`", image);
-        goto out;
-    }
-    if (emit(&wk, "/", EXT2_ROOT_INO, &b.in, err) < 0)
-        goto out;
-    ret = walk_dir(&wk, "/", EXT2_ROOT_INO, 0, err);
-out:
-    free(wk.buf);
-    ext2fs_close_free(&wk.fs);
+    r = ctr_xcalloc(1, sizeof(*r));
+    r->fs = fs;
+    r->path = ctr_xstrdup(image);
+    int ret = ext4w_reader_walk(r, "/", flags, cb, ctx, err);
+    ext4w_reader_close(r);
     return ret;
 }
 

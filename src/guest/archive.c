@@ -292,6 +292,78 @@ static int copy_data(struct archive *disk, struct archive *out, const char *name
     return 0;
 }
 
+static int upper_root_fd = -1;
+
+void guest_archive_set_upper(int fd)
+{
+    upper_root_fd = fd;
+}
+
+static int upper_chdir(void)
+{
+    if (upper_root_fd < 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (fchdir(upper_root_fd) < 0 || chdir("upper") < 0)
+        return -1;
+    return 0;
+}
+
+/* The overlay's upper directory (the cwd: spawn moved there) as it is on the disk:
+ * whiteouts, `trusted.overlay.*` xattrs, numeric owners. The host turns it into a layer. */
+static _Noreturn void worker_get_upper(void)
+{
+    struct archive *out = archive_write_new(), *disk = archive_read_disk_new();
+    struct archive_entry_linkresolver *links = archive_entry_linkresolver_new();
+    struct archive_entry *e = archive_entry_new();
+    int rc;
+
+    if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
+        archive_write_open_fd(out, 1) != ARCHIVE_OK)
+        worker_fail("tar writer: %s", archive_error_string(out));
+    archive_entry_linkresolver_set_strategy(links, archive_format(out));
+    archive_read_disk_set_symlink_physical(disk);
+    archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
+    if (archive_read_disk_open(disk, ".") != ARCHIVE_OK)
+        worker_fail("open the upper directory: %s", archive_error_string(disk));
+    for (;;) {
+        struct archive_entry *w, *spare = NULL;
+        cleanup_free char *name = NULL;
+
+        archive_entry_clear(e);
+        rc = archive_read_next_header2(disk, e);
+        if (rc == ARCHIVE_EOF)
+            break;
+        if (rc == ARCHIVE_FATAL)
+            worker_fail("read the upper directory: %s", archive_error_string(disk));
+        if (rc == ARCHIVE_FAILED) {
+            fprintf(stderr, "skipped: %s\n", archive_error_string(disk));
+            continue;
+        }
+        archive_read_disk_descend(disk);
+        name = rebase(archive_entry_pathname(e), ".", "");
+        if (name[0] == '\0')
+            continue;
+        archive_entry_copy_pathname(e, name);
+        archive_entry_sparse_clear(e);
+        w = e;
+        archive_entry_linkify(links, &w, &spare);
+        rc = archive_write_header(out, w);
+        if (rc == ARCHIVE_FATAL)
+            worker_fail("write tar: %s", archive_error_string(out));
+        if (rc == ARCHIVE_FAILED) {
+            fprintf(stderr, "skipped `%s`: %s\n", name, archive_error_string(out));
+            continue;
+        }
+        if (archive_entry_size(w) > 0 && archive_entry_hardlink(w) == NULL)
+            copy_data(disk, out, name);
+    }
+    if (archive_write_close(out) != ARCHIVE_OK)
+        worker_fail("write tar: %s", archive_error_string(out));
+    _exit(0);
+}
+
 static _Noreturn void worker_get(const struct guest_resolved *r, bool export_all)
 {
     struct id_table users = {0}, groups = {0};
@@ -479,10 +551,16 @@ int guest_archive_spawn(enum agent_op op, const struct agent_archive *a,
         if (dup2(put ? data[0] : null, 0) < 0 || dup2(put ? null : data[1], 1) < 0 ||
             dup2(errp[1], 2) < 0)
             _exit(1);
+        if (a->upper && upper_chdir() < 0) {
+            fprintf(stderr, "the container has no writable layer here: %s\n", strerror(errno));
+            _exit(1);
+        }
         /* no fd of vminitd (other processes' pipes, the port) may outlive it here */
         close_range(3, ~0u, 0);
         if (put)
             worker_put(r->path);
+        if (a->upper)
+            worker_get_upper();
         worker_get(r, a->export_all);
     }
     close(put ? data[0] : data[1]);

@@ -66,6 +66,9 @@ int guest_warm_apply(const struct agent_setup *s, ctr_error_t *err);
 int guest_find_port(const char *name, char **out, ctr_error_t *err);
 /* Sync and unmount/remount read-only everything setup mounted; best effort. */
 void guest_unmount_all(void);
+/* The root of the writable disk (an O_PATH fd that setup keeps): archive_get `upper` tars
+ * its `upper` directory. Without one (a tmpfs upper is not a layer) `upper` fails. */
+void guest_archive_set_upper(int fd);
 /* copyup.c: when dst_dir is empty, copy src_dir's tree into it (modes, owners,
  * symlinks kept; devices skipped); a no-op on a volume that has content. */
 int guest_copy_up(int src_dir, int dst_dir, ctr_error_t *err);

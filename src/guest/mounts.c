@@ -416,6 +416,8 @@ int guest_setup_root(const struct agent_setup *s, ctr_error_t *err)
         return -1;
     }
     upper_fd = open(UPPER, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (upper)
+        guest_archive_set_upper(upper_fd);
     if (ctr_mkdir_p(UPPER "/upper", 0755, err) < 0 || ctr_mkdir_p(UPPER "/work", 0755, err) < 0)
         return -1;
     opts = ctr_xasprintf("lowerdir=" LOWER ",upperdir=" UPPER "/upper,workdir=" UPPER "/work");

@@ -2,6 +2,8 @@
 # and the local image store (store*.c).
 HOST_SRCS += $(filter-out src/image/unpack-main.c,$(wildcard src/image/unpack*.c))
 HOST_SRCS += $(wildcard src/image/store*.c)
+# A writable layer read back: changes and layer tars (commit, diff, the builder).
+HOST_SRCS += src/image/layerdiff.c
 
 BINS += container-unpack
 container-unpack_SRCS := src/image/unpack-main.c

@@ -109,14 +109,35 @@ int imgstore_index_write(struct imgstore *st, const struct imgstore_entry *e, si
 int imgstore_index_set(struct imgstore *st, const char *name, const char *digest, ctr_error_t *err)
 {
     struct imgstore_entry *e = NULL;
-    size_t n, i;
+    size_t n, i, w = 0;
     int ret;
 
     if (imgstore_index_read(st, &e, &n, err) < 0)
         return -1;
-    for (i = 0; i < n && strcmp(e[i].name, name) != 0; i++)
+    if (*name == '\0') {
+        /* untagged (kept by id): only when no other name holds the image */
+        for (i = 0; i < n && strcmp(e[i].digest, digest) != 0; i++)
+            ;
+        if (i < n) {
+            imgstore_entries_free(e, n);
+            return 0;
+        }
+    } else {
+        /* a name makes the image tagged: its untagged entry goes */
+        for (i = 0; i < n; i++) {
+            if (e[i].name[0] == '\0' && strcmp(e[i].digest, digest) == 0) {
+                free(e[i].name);
+                free(e[i].digest);
+            } else {
+                e[w++] = e[i];
+            }
+        }
+        n = w;
+    }
+    for (i = 0; *name && i < n && strcmp(e[i].name, name) != 0; i++)
         ;
-    if (i == n) {
+    if (*name == '\0' || i == n) {
+        i = n;
         e = ctr_xrealloc(e, (n + 1) * sizeof(*e));
         e[n].name = ctr_xstrdup(name);
         e[n].digest = NULL;
@@ -303,13 +324,13 @@ int imgstore_tag_manifest(struct imgstore *st, const char *name, const char *man
     cleanup_free char *full = NULL;
     int ret;
 
-    full = oci_ref_normalize(name, err);
+    full = *name ? oci_ref_normalize(name, err) : ctr_xstrdup(IMGSTORE_UNTAGGED);
     if (full == NULL)
         return -1;
     /* repo@digest names record pulls by digest (docker's RepoDigests); a tag plus a
      * digest names nothing stable. */
     struct oci_ref r = {0};
-    if (oci_ref_parse(full, &r, err) < 0)
+    if (*full && oci_ref_parse(full, &r, err) < 0)
         return -1;
     bool both = r.tag && r.digest;
     oci_ref_release(&r);

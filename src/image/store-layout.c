@@ -170,6 +170,9 @@ int imgstore_load_layout(struct imgstore *st, const char *dir, const char *name,
     size_t ixlen, groups = 0;
     int ret = -1;
 
+    bool keep_id = name && *name == '\0';
+    if (keep_id)
+        name = NULL;
     if (name && (given = oci_ref_normalize(name, err)) == NULL)
         return -1;
     if (given && strchr(given, '@')) {
@@ -228,6 +231,8 @@ int imgstore_load_layout(struct imgstore *st, const char *dir, const char *name,
         }
         if (given) {
             full = ctr_xstrdup(given);
+        } else if (ename == NULL && keep_id) {
+            full = ctr_xstrdup(IMGSTORE_UNTAGGED);
         } else if (ename == NULL) {
             ret = ctr_fail(err, 0,
                            "image in layout `%s` has no name annotation; load it with a "
@@ -252,7 +257,7 @@ int imgstore_load_layout(struct imgstore *st, const char *dir, const char *name,
             ctr_error_wrap(err, "load `%s` from layout `%s`", full, dir);
             goto unlock;
         }
-        ctr_strv_append(&names, full);
+        ctr_strv_append(&names, *full ? full : digest);
     }
     ret = 0;
 unlock:

@@ -70,8 +70,12 @@ int imgstore_ingest_buf(struct imgstore *st, const void *buf, size_t len, const 
 int imgstore_ingest_cleanup(struct imgstore *st, ctr_error_t *err);
 
 /* ---- images ---- */
+/* The name of an untagged image, kept by id (Docker's `<none>:<none>`, "dangling"): a
+ * commit or import without a name, an archive saved by id. A name given to the image
+ * later replaces it; an image that has a name never gets one. */
+#define IMGSTORE_UNTAGGED ""
 struct imgstore_entry {
-    char *name;   /* fully qualified: docker.io/library/busybox:latest */
+    char *name;   /* fully qualified: docker.io/library/busybox:latest; "" untagged */
     char *digest; /* manifest digest */
     int64_t created_ns;
 };
@@ -91,11 +95,14 @@ void imgstore_image_release(struct imgstore_image *img);
 /* Load an OCI image layout directory: pick the host platform from index.json
  * (nested indexes followed), copy and verify every blob, tag. The name is
  * `name` if given, else the `io.containerd.image.name` or
- * `org.opencontainers.image.ref.name` annotation. *names_out (optional) gets
+ * `org.opencontainers.image.ref.name` annotation. With name IMGSTORE_UNTAGGED an
+ * image without a name annotation is kept untagged, by id, and *names_out gets its
+ * manifest digest ("sha256:…") instead of a name. *names_out (optional) gets
  * the names tagged. */
 int imgstore_load_layout(struct imgstore *st, const char *layout_dir, const char *name,
                          char ***names_out, ctr_error_t *err);
-/* Store a manifest whose blobs are all present and tag it (registry pulls). */
+/* Store a manifest whose blobs are all present and tag it (registry pulls); name
+ * IMGSTORE_UNTAGGED keeps it by id. */
 int imgstore_tag_manifest(struct imgstore *st, const char *name, const char *manifest_digest,
                           ctr_error_t *err);
 /* Resolve a reference as the user typed it (`busybox`, `x:1`, `@sha256:..`, a

@@ -26,6 +26,15 @@ void oci_image_config_release(struct oci_image_config *c)
         return;
     oci_platform_release(&c->platform);
     free(c->created);
+    free(c->author);
+    free(c->comment);
+    for (size_t i = 0; i < c->n_history; i++) {
+        free(c->history[i].created);
+        free(c->history[i].created_by);
+        free(c->history[i].author);
+        free(c->history[i].comment);
+    }
+    free(c->history);
     oci_container_config_release(&c->config);
     ctr_strv_free(c->diff_ids);
     memset(c, 0, sizeof(*c));
@@ -67,6 +76,37 @@ static int parse_container_config(json_t *v, struct oci_container_config *c, ctr
     return 0;
 }
 
+static int parse_history(json_t *v, struct oci_image_config *c, ctr_error_t *err)
+{
+    static const char what[] = "image config: history";
+    size_t i;
+    json_t *h;
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_array(v))
+        return ctr_fail(err, 0, "%s must be an array", what);
+    if (json_array_size(v) > OCI_MAX_LIST)
+        return ctr_fail(err, 0, "%s has more than %d entries", what, OCI_MAX_LIST);
+    c->history = ctr_xcalloc(json_array_size(v) + 1, sizeof(*c->history));
+    json_array_foreach(v, i, h)
+    {
+        struct oci_history *e = &c->history[c->n_history++];
+        if (!json_is_object(h))
+            return ctr_fail(err, 0, "%s[%zu] must be an object", what, i);
+        json_t *el = json_object_get(h, "empty_layer");
+        if (el && !json_is_boolean(el) && !json_is_null(el))
+            return ctr_fail(err, 0, "%s[%zu]: `empty_layer` must be a boolean", what, i);
+        e->empty_layer = json_is_true(el);
+        if (oci_json_string(h, "created", false, &e->created, what, err) < 0 ||
+            oci_json_string(h, "created_by", false, &e->created_by, what, err) < 0 ||
+            oci_json_string(h, "author", false, &e->author, what, err) < 0 ||
+            oci_json_string(h, "comment", false, &e->comment, what, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int oci_image_config_parse(const char *json, size_t len, struct oci_image_config *out,
                            ctr_error_t *err)
 {
@@ -80,7 +120,10 @@ int oci_image_config_parse(const char *json, size_t len, struct oci_image_config
     if (oci_json_string(root, "architecture", false, &c.platform.architecture, what, err) < 0 ||
         oci_json_string(root, "os", false, &c.platform.os, what, err) < 0 ||
         oci_json_string(root, "variant", false, &c.platform.variant, what, err) < 0 ||
-        oci_json_string(root, "created", false, &c.created, what, err) < 0)
+        oci_json_string(root, "created", false, &c.created, what, err) < 0 ||
+        oci_json_string(root, "author", false, &c.author, what, err) < 0 ||
+        oci_json_string(root, "comment", false, &c.comment, what, err) < 0 ||
+        parse_history(json_object_get(root, "history"), &c, err) < 0)
         goto fail;
     if (parse_container_config(json_object_get(root, "config"), &c.config, err) < 0)
         goto fail;

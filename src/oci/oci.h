@@ -155,9 +155,18 @@ struct oci_container_config {
     char *stop_signal;
 };
 
+/* One `history` entry (what `docker history` lists). */
+struct oci_history {
+    char *created, *created_by, *author, *comment; /* NULL when absent */
+    bool empty_layer;
+};
+
 struct oci_image_config {
     struct oci_platform platform; /* architecture / os / variant */
     char *created;
+    char *author, *comment; /* NULL when absent (comment: Docker's, e.g. `docker commit -m`) */
+    struct oci_history *history;
+    size_t n_history;
     struct oci_container_config config;
     char **diff_ids; /* rootfs.diff_ids, NULL terminated (never NULL) */
     size_t n_diff_ids;

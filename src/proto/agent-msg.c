@@ -144,8 +144,11 @@ static void encode_archive(json_t *o, enum agent_op op, const struct agent_archi
         return;
     set_str(o, "process", a->process);
     set_new(o, "stream", json_integer(a->stream));
-    if (op == AGENT_OP_ARCHIVE_GET)
+    if (op == AGENT_OP_ARCHIVE_GET) {
         set_new(o, "export", json_boolean(a->export_all));
+        if (a->upper)
+            set_new(o, "upper", json_true());
+    }
 }
 
 static json_t *path_stat_json(const struct agent_path_stat *st)
@@ -571,7 +574,8 @@ static int decode_resize(json_t *o, struct agent_resize *r, ctr_error_t *err)
 static int decode_archive(json_t *o, enum agent_op op, struct agent_archive *a, ctr_error_t *err)
 {
     static const char *const stat_keys[] = {"op", "id", "path", NULL};
-    static const char *const get_keys[] = {"op", "id", "process", "path", "stream", "export", NULL};
+    static const char *const get_keys[] = {"op",     "id",     "process", "path",
+                                           "stream", "export", "upper",   NULL};
     static const char *const put_keys[] = {"op", "id", "process", "path", "stream", NULL};
     const char *what = agent_op_name(op);
     int64_t stream = 0;
@@ -588,14 +592,15 @@ static int decode_archive(json_t *o, enum agent_op op, struct agent_archive *a, 
         return 0;
     if (get_str(o, what, "process", true, AGENT_MAX_NAME, &a->process, err) < 0 ||
         get_int(o, what, "stream", true, 1, UINT32_MAX, &stream, err) < 0 ||
-        get_bool(o, what, "export", false, &a->export_all, err) < 0)
+        get_bool(o, what, "export", false, &a->export_all, err) < 0 ||
+        (op == AGENT_OP_ARCHIVE_GET && get_bool(o, what, "upper", false, &a->upper, err) < 0))
         return -1;
     if (a->process[0] == '\0')
         return ctr_fail(err, EPROTO, "%s: field `process` must not be empty", what);
     a->stream = (uint32_t)stream;
-    if (a->export_all && strcmp(a->path, "/") != 0)
-        return ctr_fail(err, EPROTO, "%s: `export` needs `path` \"/\", got `%.256s`", what,
-                        a->path);
+    if ((a->export_all || a->upper) && strcmp(a->path, "/") != 0)
+        return ctr_fail(err, EPROTO, "%s: `%s` needs `path` \"/\", got `%.256s`", what,
+                        a->export_all ? "export" : "upper", a->path);
     return 0;
 }
 

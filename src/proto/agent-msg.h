@@ -132,6 +132,8 @@ struct agent_archive {
     char *path;      /* absolute path in the container */
     uint32_t stream; /* get: guest -> host; put: host -> guest */
     bool export_all; /* get: the whole root filesystem (`path` must be "/") */
+    bool upper;      /* get: the overlay's upper directory as it is on the writable disk
+                      * (whiteouts, opaque xattrs, numeric owners; `path` must be "/") */
 };
 
 /* Docker's X-Docker-Container-Path-Stat. */

@@ -60,6 +60,8 @@ char *shimp_request_encode(const struct shimp_request *req, size_t *len)
         break;
     case SHIMP_OP_ARCHIVE_GET:
         json_object_set_new(o, "export", json_boolean(req->export_all));
+        if (req->upper)
+            json_object_set_new(o, "upper", json_true());
         /* fallthrough */
     case SHIMP_OP_ARCHIVE_STAT:
     case SHIMP_OP_ARCHIVE_PUT:
@@ -168,8 +170,9 @@ int shimp_request_decode(const char *json, size_t len, struct shimp_request *out
             goto out;
         }
         r.export_all = json_is_true(json_object_get(o, "export"));
-        if (r.export_all && strcmp(r.path, "/") != 0) {
-            ctr_fail(err, EINVAL, "`export` needs `path` \"/\"");
+        r.upper = r.op == SHIMP_OP_ARCHIVE_GET && json_is_true(json_object_get(o, "upper"));
+        if ((r.export_all || r.upper) && strcmp(r.path, "/") != 0) {
+            ctr_fail(err, EINVAL, "`%s` needs `path` \"/\"", r.export_all ? "export" : "upper");
             goto out;
         }
     }

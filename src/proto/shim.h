@@ -59,6 +59,7 @@ struct shimp_request {
     uint16_t rows, cols;    /* resize */
     char *path;             /* archive_*: absolute path in the container */
     bool export_all;        /* archive_get: the whole root filesystem */
+    bool upper;             /* archive_get: the overlay's upper directory (commit, diff) */
     char *ps_args;          /* top */
 };
 

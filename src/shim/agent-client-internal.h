@@ -77,8 +77,10 @@ struct agentc_proc *agentc_exec(struct agentc *c, const struct agent_exec *tmpl,
                                 agentc_reply_fn fn, void *data, ctr_error_t *err);
 /* archive_get/archive_put: a worker process whose data stream is stdout (get) or
  * stdin (put); the reply (with the stat for get) reaches fn. */
+/* get_flags of an archive_get: the whole root filesystem, the overlay's upper dir */
+enum { AGENTC_GET_EXPORT = 1, AGENTC_GET_UPPER = 2 };
 struct agentc_proc *agentc_archive(struct agentc *c, enum agent_op op, const char *path,
-                                   bool export_all, const char *name,
+                                   unsigned get_flags, const char *name,
                                    const struct agentc_proc_ops *ops, void *proc_data,
                                    agentc_reply_fn fn, void *data, ctr_error_t *err);
 struct agentc_proc *agentc_find_proc(struct agentc *c, const char *name);

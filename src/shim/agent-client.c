@@ -177,7 +177,7 @@ struct agentc_proc *agentc_exec(struct agentc *c, const struct agent_exec *tmpl,
 }
 
 struct agentc_proc *agentc_archive(struct agentc *c, enum agent_op op, const char *path,
-                                   bool export_all, const char *name,
+                                   unsigned get_flags, const char *name,
                                    const struct agentc_proc_ops *ops, void *proc_data,
                                    agentc_reply_fn fn, void *data, ctr_error_t *err)
 {
@@ -206,7 +206,8 @@ struct agentc_proc *agentc_archive(struct agentc *c, enum agent_op op, const cha
     req.u.archive.process = p->name;
     req.u.archive.path = (char *)path;
     req.u.archive.stream = p->stdin_stream ? p->stdin_stream : p->stdout_stream;
-    req.u.archive.export_all = export_all;
+    req.u.archive.export_all = get_flags & AGENTC_GET_EXPORT;
+    req.u.archive.upper = get_flags & AGENTC_GET_UPPER;
     if (send_request(c, &req, fn, data, p, err) < 0) {
         proc_free(p);
         return NULL;

@@ -122,7 +122,7 @@ void shim_job_start(struct shim *s)
     }
     s->job_proc = agentc_archive(
         &s->ac, j->op == SHIMP_OP_ARCHIVE_GET ? AGENT_OP_ARCHIVE_GET : AGENT_OP_ARCHIVE_PUT,
-        j->path, j->export_all, "cp", &job_ops, s, on_job_reply, s, &err);
+        j->path, j->export_all ? AGENTC_GET_EXPORT : 0, "cp", &job_ops, s, on_job_reply, s, &err);
     if (s->job_proc == NULL)
         shim_fatal(s, 125, "%s", err->msg);
 }

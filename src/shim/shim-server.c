@@ -411,8 +411,10 @@ static void start_archive(struct shim_client *c, struct shimp_request *req)
     name = ctr_xasprintf("cp-%u", ++s->exec_seq);
     c->kind = CL_ARCHIVE;
     c->in_stdin = op == AGENT_OP_ARCHIVE_PUT;
-    c->proc = agentc_archive(&s->ac, op, req->path, req->export_all, name, &archive_ops, c,
-                             on_archive_reply, (void *)(uintptr_t)c->id, &err);
+    c->proc = agentc_archive(
+        &s->ac, op, req->path,
+        (req->export_all ? AGENTC_GET_EXPORT : 0) | (req->upper ? AGENTC_GET_UPPER : 0), name,
+        &archive_ops, c, on_archive_reply, (void *)(uintptr_t)c->id, &err);
     if (c->proc == NULL) {
         client_reply(c, false, err->msg, 1);
         return;

@@ -141,11 +141,11 @@ static int live_stat(struct conn *c, const char *path, struct shimc_path_stat *s
     return conn_start(c, &req, st, err);
 }
 
-static int live_get(struct conn *c, const char *path, bool export_all, int out_fd,
+static int live_get(struct conn *c, const char *path, bool export_all, bool upper, int out_fd,
                     struct shimc_path_stat *st, ctr_error_t *err)
 {
     struct shimp_request req = {
-        .op = SHIMP_OP_ARCHIVE_GET, .path = (char *)path, .export_all = export_all};
+        .op = SHIMP_OP_ARCHIVE_GET, .path = (char *)path, .export_all = export_all, .upper = upper};
     struct agent_frame f;
 
     if (conn_start(c, &req, st, err) < 0)
@@ -345,7 +345,7 @@ static int archive_once(const char *bundle, enum shimp_op op, const char *path, 
         r = live_stat(&c, path, st, err);
         break;
     case SHIMP_OP_ARCHIVE_GET:
-        r = live_get(&c, path, export_all, out_fd, st, err);
+        r = live_get(&c, path, export_all, false, out_fd, st, err);
         break;
     default:
         r = live_put(&c, path, in_fd, err);
@@ -407,4 +407,32 @@ int shimc_archive_get(const char *bundle_dir, const char *path, bool export_all,
 int shimc_archive_put(const char *bundle_dir, const char *path, int in_fd, ctr_error_t *err)
 {
     return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_PUT, path, false, in_fd, -1, NULL, err);
+}
+
+int shimc_archive_get_upper(const char *bundle_dir, int out_fd, ctr_error_t *err)
+{
+    for (unsigned waited = 0;; waited += BUSY_STEP_MS) {
+        ctr_error_t e = NULL;
+        struct conn c;
+        int r;
+        if (conn_open(&c, bundle_dir) < 0) {
+            conn_close(&c);
+            return ctr_fail_class(err, ESRCH, "the container is not running");
+        }
+        r = live_get(&c, "/", false, true, out_fd, NULL, &e);
+        conn_close(&c);
+        if (r == 0)
+            return 0;
+        if (e->errnum != EBUSY || waited >= BUSY_WAIT_MS) {
+            if (err) {
+                ctr_error_free(err);
+                *err = e;
+            } else {
+                ctr_error_free(&e);
+            }
+            return -1;
+        }
+        ctr_error_free(&e);
+        usleep(BUSY_STEP_MS * 1000);
+    }
 }

@@ -152,6 +152,11 @@ int shimc_archive_get(const char *bundle_dir, const char *path, bool export_all,
  * directory `path` of the container, with the entries' owners, modes and times. */
 int shimc_archive_put(const char *bundle_dir, const char *path, int in_fd, ctr_error_t *err);
 void shimc_path_stat_release(struct shimc_path_stat *st);
+/* A running container's writable layer: a tar of the overlay's upper directory as vminitd
+ * reads it on the writable disk (whiteouts as char devices 0/0, the overlay's xattrs,
+ * numeric owners; src/image/layerdiff.h reads it). ESRCH when no shim answers (the
+ * container does not run: read its disk on the host instead). */
+int shimc_archive_get_upper(const char *bundle_dir, int out_fd, ctr_error_t *err);
 
 /* ---- the container-runtime binary (start.c) ---- */
 /* The binary that start and maintenance mode run; default: $CONTAINER_RUNTIME_BIN, else

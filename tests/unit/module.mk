@@ -51,6 +51,8 @@ test-guest-server_SRCS := tests/unit/test-guest-server.c src/guest/server.c src/
 UNIT_TESTS += test-unpack test-store
 test-unpack_SRCS := tests/unit/test-unpack.c
 test-store_SRCS := tests/unit/test-store.c
+UNIT_TESTS += test-layerdiff
+test-layerdiff_SRCS := tests/unit/test-layerdiff.c
 
 # src/net
 UNIT_TESTS += test-dns test-ports test-net

@@ -209,6 +209,11 @@ int api_handle_image_tag(struct api_req *r);
 int api_handle_images_load(struct api_req *r);
 int api_handle_images_get(struct api_req *r);
 int api_handle_images_create(struct api_req *r);
+/* commit.c: changes, commit, import (images/create with fromSrc) */
+int api_handle_changes(struct api_req *r);
+int api_handle_image_history(struct api_req *r); /* images.c */
+int api_handle_commit(struct api_req *r);
+int api_handle_images_import(struct api_req *r);
 int api_handle_image_push(struct api_req *r);
 int api_handle_images_prune(struct api_req *r);
 int api_handle_ping(struct api_req *r);

@@ -114,10 +114,11 @@ int api_handle_image_inspect(struct api_req *r)
         "{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:I,s:{s:s,s:n},s:{s:s,s:o},"
         "s:{s:s}}",
         "Id", img->manifest_digest, "RepoTags", dmn_strv_json(im.tags), "RepoDigests",
-        dmn_strv_json(im.digests), "Parent", "", "Comment", "", "Created", created, "DockerVersion",
-        "", "Author", "", "Container", "", "Config", config, "Architecture",
-        img->config.platform.architecture ? img->config.platform.architecture : "", "Os",
-        img->config.platform.os ? img->config.platform.os : "", "Size", (json_int_t)img->size,
+        dmn_strv_json(im.digests), "Parent", "", "Comment",
+        img->config.comment ? img->config.comment : "", "Created", created, "DockerVersion", "",
+        "Author", img->config.author ? img->config.author : "", "Container", "", "Config", config,
+        "Architecture", img->config.platform.architecture ? img->config.platform.architecture : "",
+        "Os", img->config.platform.os ? img->config.platform.os : "", "Size", (json_int_t)img->size,
         "VirtualSize", (json_int_t)img->size, "GraphDriver", "Name", "ext4", "Data", "RootFS",
         "Type", "layers", "Layers", dmn_strv_json(img->config.diff_ids), "Metadata", "LastTagTime",
         "0001-01-01T00:00:00Z");
@@ -187,7 +188,9 @@ int api_handle_images_load(struct api_req *r)
     }
     cleanup_free char *text = ctr_xstrdup("");
     for (size_t i = 0; names[i]; i++) {
-        cleanup_free char *line = ctr_xasprintf("Loaded image: %s\n", names[i]);
+        bool by_id = strncmp(names[i], OCI_DIGEST_PREFIX, strlen(OCI_DIGEST_PREFIX)) == 0;
+        cleanup_free char *line =
+            ctr_xasprintf("Loaded image%s: %s\n", by_id ? " ID" : "", names[i]);
         json_t *m = json_pack("{s:s}", "stream", line);
         char *s = json_dumps(m, JSON_COMPACT);
         char *nt = ctr_xasprintf("%s%s\n", text, s);
@@ -252,4 +255,42 @@ int api_handle_images_prune(struct api_req *r)
     return api_reply_json(r, 200,
                           json_pack("{s:o,s:I}", "ImagesDeleted", changes_json(ch, n),
                                     "SpaceReclaimed", (json_int_t)reclaimed));
+}
+
+/* GET /images/{name}/history: the config's history, newest first, as Docker lists it;
+ * the entry that made the top layer carries the image's id. */
+int api_handle_image_history(struct api_req *r)
+{
+    struct dmn_image im = {0};
+    ctr_error_t err = NULL;
+
+    if (dmn_image_get(r->d, r->params[0], &im, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    const struct oci_image_config *c = &im.img.config;
+    const struct oci_manifest *m = &im.img.manifest;
+    json_t *out = json_array();
+    size_t layer = m->n_layers;
+    for (size_t i = c->n_history; i-- > 0;) {
+        const struct oci_history *h = &c->history[i];
+        int64_t size = 0, ns = 0;
+        if (!h->empty_layer && layer > 0)
+            size = m->layers[--layer].size;
+        if (h->created)
+            (void)dmn_time_parse(h->created, &ns);
+        json_array_append_new(
+            out, json_pack("{s:s,s:I,s:s,s:o,s:I,s:s}", "Id",
+                           i + 1 == c->n_history ? im.img.manifest_digest : "<missing>", "Created",
+                           (json_int_t)(ns / 1000000000), "CreatedBy",
+                           h->created_by ? h->created_by : "", "Tags",
+                           i + 1 == c->n_history ? dmn_strv_json(im.tags) : json_null(), "Size",
+                           (json_int_t)size, "Comment", h->comment ? h->comment : ""));
+    }
+    if (c->n_history == 0) /* an image without history: one line for the image */
+        json_array_append_new(out, json_pack("{s:s,s:I,s:s,s:o,s:I,s:s}", "Id",
+                                             im.img.manifest_digest, "Created",
+                                             (json_int_t)(dmn_image_created_ns(&im) / 1000000000),
+                                             "CreatedBy", "", "Tags", dmn_strv_json(im.tags),
+                                             "Size", (json_int_t)im.img.size, "Comment", ""));
+    dmn_image_release(&im);
+    return api_reply_json(r, 200, out);
 }

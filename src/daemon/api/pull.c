@@ -284,7 +284,7 @@ int api_handle_images_create(struct api_req *r)
     unsigned maxc;
 
     if (api_query(r, "fromSrc"))
-        return api_reply_error(r, 501, "importing a root filesystem (`fromSrc`) is not supported");
+        return api_handle_images_import(r);
     if (from == NULL || *from == '\0')
         return api_reply_error(r, 400, "`fromImage` is missing: name the image to pull");
     if (platform && *platform && oci_platform_parse(platform, &plat, &err) < 0)

@@ -38,6 +38,8 @@ static const struct route routes[] = {
     {"GET", "/containers/{}/archive", api_handle_archive_get},
     {"PUT", "/containers/{}/archive", api_handle_archive_put},
     {"GET", "/containers/{}/export", api_handle_export},
+    {"GET", "/containers/{}/changes", api_handle_changes},
+    {"POST", "/commit", api_handle_commit},
     {"POST", "/containers/{}/exec", api_handle_exec_create},
     {"POST", "/exec/{}/start", api_handle_exec_start},
     {"GET", "/exec/{}/json", api_handle_exec_inspect},
@@ -62,6 +64,7 @@ static const struct route routes[] = {
     {"POST", "/images/prune", api_handle_images_prune},
     {"GET", "/images/{*}/json", api_handle_image_inspect},
     {"GET", "/images/{*}/get", api_handle_images_get},
+    {"GET", "/images/{*}/history", api_handle_image_history},
     {"POST", "/images/{*}/tag", api_handle_image_tag},
     {"POST", "/images/{*}/push", api_handle_image_push},
     {"DELETE", "/images/{*}", api_handle_image_delete},
@@ -97,7 +100,8 @@ static bool method_ok(const char *want, const char *have)
 bool api_route_wants_upload(const char *method, const char *path)
 {
     return strcmp(method, "POST") == 0 &&
-           (strcmp(path, "/images/load") == 0 || strcmp(path, "/container/system/kernel") == 0);
+           (strcmp(path, "/images/load") == 0 || strcmp(path, "/images/create") == 0 ||
+            strcmp(path, "/container/system/kernel") == 0);
 }
 
 void api_dispatch(struct api_req *r)
