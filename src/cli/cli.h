@@ -244,8 +244,14 @@ struct cli_run_opts {
     size_t n_ports;
     char **networks, **net_aliases, **dns, **dns_search, **dns_options, **add_hosts;
     bool no_dns;
-    char **env; /* resolved: env files, then -e */
-    char **pos; /* IMAGE [CMD...] */
+    /* --health-*: Go durations in ns; health_set when any was given */
+    const char *health_cmd;
+    int64_t health_interval, health_timeout, health_start_period;
+    int health_retries;
+    bool health_set, no_healthcheck;
+    const char *detach_keys; /* --detach-keys */
+    char **env;              /* resolved: env files, then -e */
+    char **pos;              /* IMAGE [CMD...] */
     const char *image;
     char **cmd;
 };

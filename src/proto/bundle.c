@@ -406,6 +406,7 @@ int bundle_config_load(const char *bundle_dir, struct bundle_config *out, ctr_er
         proto_bundle_net_check(&cfg, err) < 0 ||
         parse_process(json_object_get(root, "process"), &cfg.process, err) < 0 ||
         get_bool(root, "open_stdin", "", &cfg.open_stdin, err) < 0 ||
+        get_bool(root, "no_log", "", &cfg.no_log, err) < 0 ||
         get_strv(root, "labels", "", &cfg.labels, err) < 0)
         goto out;
     *out = cfg;
@@ -477,6 +478,8 @@ int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, 
                                                     cfg->shares[i].readonly));
         json_object_set_new(root, "shares", shares);
     }
+    if (cfg->no_log)
+        json_object_set_new(root, "no_log", json_true());
     proto_bundle_net_encode(root, cfg);
     json_t *net = proto_net_encode(&cfg->setup);
     if (net)
