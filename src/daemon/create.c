@@ -402,6 +402,14 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
         bc.process.rows = rq->rows;
         bc.process.cols = rq->cols;
     }
+    unsigned vcpus = bc.vm.cpus == BUNDLE_CPUS_AUTO ? BUNDLE_CPUS_AUTO_KVM : bc.vm.cpus;
+    if (rq->cpuset_cpus && rq->cpuset_highest >= (int)vcpus) { /* moby's words */
+        dmn_fail(err, EINVAL,
+                 "Requested CPUs are not available - requested %s, available: 0-%u (the "
+                 "container's VM has %u vCPUs)",
+                 rq->cpuset_cpus, vcpus - 1, vcpus);
+        goto fail_unlink;
+    }
     /* LogConfig `none`: the shim writes no container.log (api/logs.c answers 501) */
     const char *log_driver =
         json_string_value(json_object_get(json_object_get(rq->host_config, "LogConfig"), "Type"));

@@ -812,6 +812,10 @@ struct dmn_create_req {
     bool entrypoint_given; /* for the Config shown: the image's Entrypoint ... */
     bool cmd_empty;        /* ... and Cmd fill in what the request left out */
     struct dmn_netreq net;
+    /* HostConfig.CpusetCpus ("0-1,3", NULL for none) and its highest CPU (-1): checked
+     * against the VM's vCPUs, stored and shown (the VM has only the container's CPUs) */
+    const char *cpuset_cpus;
+    int cpuset_highest;
     /* Stored for inspect: the request's Config (no HostConfig, NetworkingConfig,
      * Platform), completed by the service with the merged values, and HostConfig as
      * shown (Docker's defaults filled in). */
