@@ -493,11 +493,15 @@ int cli_start_error_code(const char *msg)
 }
 
 int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,
-                         const char *wait_condition, bool start, ctr_error_t *err)
+                         const char *detach_keys, const char *wait_condition, bool start,
+                         ctr_error_t *err)
 {
     cleanup_free char *eid = cli_esc(id);
-    cleanup_free char *apath = cli_path("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1",
-                                        eid, send_stdin ? 1 : 0);
+    const char *keys = detach_keys ? detach_keys : CTR_DETACH_KEYS_DEFAULT;
+    cleanup_free char *ekeys = cli_esc(keys);
+    cleanup_free char *apath =
+        cli_path("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1&detachKeys=%s", eid,
+                 send_stdin ? 1 : 0, ekeys);
     cleanup_free char *rpath = cli_path("/containers/%s/resize", eid);
     cleanup_free char *kpath = cli_path("/containers/%s/kill", eid);
     cleanup_free char *pre = NULL;
@@ -526,7 +530,7 @@ int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool sen
     }
     struct cli_pump_opts po = {.tty = tty,
                                .send_stdin = send_stdin,
-                               .detach_keys = tty && send_stdin,
+                               .detach_keys = tty && send_stdin ? keys : NULL,
                                .resize_path = rpath,
                                .kill_path = tty ? NULL : kpath};
     if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0)
@@ -579,8 +583,8 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
         cli_run_opts_release(&o);
         return 0;
     }
-    r = cli_attach_and_start(ctx, id, o.tty, o.interactive, o.rm ? "removed" : "next-exit", true,
-                             err);
+    r = cli_attach_and_start(ctx, id, o.tty, o.interactive, o.detach_keys,
+                             o.rm ? "removed" : "next-exit", true, err);
     cli_run_opts_release(&o);
     return r;
 fail:
@@ -645,7 +649,7 @@ int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
         cleanup_free char *id =
             ctr_xstrdup(cli_json_str(info, "Id") ? cli_json_str(info, "Id") : ids[0]);
         json_decref(info);
-        return cli_attach_and_start(ctx, id, tty, stdin_ok, "next-exit", true, err);
+        return cli_attach_and_start(ctx, id, tty, stdin_ok, NULL, "next-exit", true, err);
     }
     for (char **i = ids; *i; i++) {
         ctr_error_t e = NULL;

@@ -247,6 +247,8 @@ struct dmn_exec {
     int refs; /* the list's and a running session's */
     bool dropped;
     uint16_t rows, cols;
+    uint8_t detach_keys[CTR_DETACH_KEYS_MAX];
+    size_t n_detach_keys;
 };
 
 struct dmn_event {
@@ -486,11 +488,18 @@ struct dmn_relay {
     char *error;            /* set when the shim refused the request (or did not answer) */
     int error_code;
     const char *bundle; /* set: the shim must answer the request in time (shimc.h) */
+    /* the client's detach keys (n 0: none); detached: the client sent them, the relay
+     * ended and the process runs on */
+    uint8_t detach_keys[CTR_DETACH_KEYS_MAX];
+    size_t n_detach_keys;
+    bool detached;
 };
 int dmn_relay_run(struct dmn_relay *rl);
 /* attach (api/attach.c hijacks the client): in only when the container keeps stdin open */
 struct dmn_attach_opts {
     bool in, out, err, logs, stream;
+    uint8_t detach_keys[CTR_DETACH_KEYS_MAX]; /* detachKeys (default ctrl-p,ctrl-q) */
+    size_t n_detach_keys;
 };
 /* Fix the options for c and announce it (the `attach` event). */
 void dmn_attach_begin(struct dmn *d, struct dmn_container *c, struct dmn_attach_opts *o);
@@ -522,6 +531,8 @@ void dmn_execs_drop_locked(struct dmn *d, const char *container_id);
 struct dmn_exec_spec {
     char **cmd, **env; /* env NULL: none */
     const char *workdir, *user;
+    uint8_t detach_keys[CTR_DETACH_KEYS_MAX]; /* DetachKeys (default ctrl-p,ctrl-q) */
+    size_t n_detach_keys;
     bool tty, attach_stdin, attach_stdout, attach_stderr;
     uint16_t rows, cols;
 };
