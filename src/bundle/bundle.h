@@ -41,7 +41,13 @@ struct bundle_mount_spec {
     bool readonly;
     bool nocopy;   /* volume: no copy-up of the image's content (`nocopy`) */
     char *options; /* tmpfs: size=, mode=, ... */
+    /* bind: docker's propagation (a static string; NULL = rprivate). Shown by inspect
+     * only: no mount event crosses the VM boundary either way. */
+    const char *propagation;
 };
+/* "private", "rprivate", "shared", "rshared", "slave", "rslave" → the static name; NULL
+ * when it is none of them. */
+const char *bundle_mount_propagation(const char *s);
 void bundle_mount_spec_release(struct bundle_mount_spec *m);
 void bundle_mount_specs_free(struct bundle_mount_spec *m, size_t n);
 /* `SRC:DST[:ro|rw]` (-v, HostConfig.Binds): SRC absolute = bind, a name = volume. */

@@ -79,6 +79,16 @@ static int check_source(struct bundle_mount_spec *m, ctr_error_t *err)
 
 /* `-v SRC:DST[:OPTS]` / HostConfig.Binds: SRC absolute → bind, else a volume name.
  * OPTS: ro, rw, z, Z (ignored: no SELinux in the guest), nocopy. */
+const char *bundle_mount_propagation(const char *s)
+{
+    static const char *const names[] = {"private", "rprivate", "shared",
+                                        "rshared", "slave",    "rslave"};
+    for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(s, names[i]) == 0)
+            return names[i];
+    return NULL;
+}
+
 int bundle_mount_parse_bind(const char *spec, struct bundle_mount_spec *out, ctr_error_t *err)
 {
     struct bundle_mount_spec m = {0};
@@ -120,6 +130,8 @@ int bundle_mount_parse_bind(const char *spec, struct bundle_mount_spec *out, ctr
                 m.readonly = false;
             else if (strcmp(t, "nocopy") == 0)
                 m.nocopy = true;
+            else if (bundle_mount_propagation(t))
+                m.propagation = bundle_mount_propagation(t);
             else if (strcmp(t, "z") && strcmp(t, "Z"))
                 return bundle_mount_spec_release(&m),
                        ctr_fail(err, 0,
@@ -130,6 +142,12 @@ int bundle_mount_parse_bind(const char *spec, struct bundle_mount_spec *out, ctr
         if (*third == '\0' || strchr(third, ':'))
             return bundle_mount_spec_release(&m),
                    ctr_fail(err, 0, "invalid volume spec `%s`: expected SOURCE:TARGET[:ro]", spec);
+    }
+    if (m.propagation && m.type != BUNDLE_MOUNT_BIND) {
+        ctr_fail(err, 0, "invalid volume spec `%s`: propagation `%s` needs a bind mount", spec,
+                 m.propagation);
+        bundle_mount_spec_release(&m);
+        return -1;
     }
     if (check_source(&m, err) < 0 || check_target(m.target, err) < 0)
         return bundle_mount_spec_release(&m), ctr_error_wrap(err, "volume spec `%s`", spec);
@@ -181,8 +199,17 @@ int bundle_mount_parse_flag(const char *spec, struct bundle_mount_spec *out, ctr
             }
             m.readonly = v == NULL || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
             continue;
-        } else if (strcmp(kv, "bind-propagation") == 0 || strcmp(kv, "consistency") == 0 ||
-                   strcmp(kv, "volume-nocopy") == 0) {
+        } else if (strcmp(kv, "bind-propagation") == 0) {
+            m.propagation = bundle_mount_propagation(v);
+            if (m.propagation == NULL) {
+                bundle_mount_spec_release(&m);
+                return ctr_fail(err, 0,
+                                "invalid `bind-propagation` value `%s`: one of private, rprivate, "
+                                "shared, rshared, slave, rslave",
+                                v ? v : "");
+            }
+            continue;
+        } else if (strcmp(kv, "consistency") == 0 || strcmp(kv, "volume-nocopy") == 0) {
             m.nocopy = m.nocopy || strcmp(kv, "volume-nocopy") == 0;
             continue; /* meaningless across a VM boundary */
         } else {

@@ -159,7 +159,8 @@ int cli_hijack(const struct cli_ctx *ctx, const char *method, const char *path, 
 struct cli_pump_opts {
     bool tty;                /* raw stream (no 8-byte headers); local terminal raw mode */
     bool send_stdin;         /* copy our stdin to the stream; EOF half-closes it */
-    bool detach_keys;        /* Ctrl-P Ctrl-Q detaches (only with a tty on stdin) */
+    const char *detach_keys; /* docker's syntax (checked); detaches, only with a tty on
+                              * stdin (NULL: no detaching) */
     const char *resize_path; /* POST path for resizes: .../resize */
     const char *kill_path;   /* without a tty: forward SIGINT/SIGTERM here (sig-proxy) */
 };
@@ -245,8 +246,14 @@ struct cli_run_opts {
     size_t n_ports;
     char **networks, **net_aliases, **dns, **dns_search, **dns_options, **add_hosts;
     bool no_dns;
-    char **env; /* resolved: env files, then -e */
-    char **pos; /* IMAGE [CMD...] */
+    /* --health-*: Go durations in ns; health_set when any was given */
+    const char *health_cmd;
+    int64_t health_interval, health_timeout, health_start_period;
+    int health_retries;
+    bool health_set, no_healthcheck;
+    const char *detach_keys; /* --detach-keys */
+    char **env;              /* resolved: env files, then -e */
+    char **pos;              /* IMAGE [CMD...] */
     const char *image;
     char **cmd;
 };
@@ -294,8 +301,10 @@ int cli_cmd_network_disconnect(struct cli_ctx *ctx, int argc, char **argv, ctr_e
 int cli_cmd_port(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 /* The POST /containers/create body. */
 json_t *cli_run_body(const struct cli_run_opts *o, bool create_only);
+/* detach_keys: --detach-keys (NULL: ctrl-p,ctrl-q) */
 int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,
-                         const char *wait_condition, bool start, ctr_error_t *err);
+                         const char *detach_keys, const char *wait_condition, bool start,
+                         ctr_error_t *err);
 /* 127 / 126 / 125 for a failed start's message, as docker maps them. */
 int cli_start_error_code(const char *msg);
 struct cli_start_opts {
@@ -336,7 +345,7 @@ int cli_cmd_wait(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 /* exec.c */
 struct cli_exec_opts {
     bool detach, interactive, tty;
-    const char *workdir, *user;
+    const char *workdir, *user, *detach_keys;
     char **env_flags, **env_files;
     char **env;
     char **pos; /* ID CMD... */

@@ -6,13 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { O_DETACH = 1, O_INTERACTIVE, O_TTY, O_ENV, O_ENV_FILE, O_WORKDIR, O_USER };
+enum { O_DETACH = 1, O_INTERACTIVE, O_TTY, O_ENV, O_ENV_FILE, O_WORKDIR, O_USER, O_DETACH_KEYS };
 
 static const struct cli_option exec_options[] = {
     CLI_OPT_BOOL('d', "detach", O_DETACH, "run in the background"),
     CLI_OPT_BOOL('i', "interactive", O_INTERACTIVE, "keep stdin open"),
     CLI_OPT_BOOL('t', "tty", O_TTY, "allocate a terminal"),
     CLI_OPTS_PROCESS,
+    CLI_OPT_ARG(0, "detach-keys", "KEYS", O_DETACH_KEYS,
+                "key sequence that detaches (default ctrl-p,ctrl-q)"),
     CLI_OPT_END,
 };
 
@@ -20,6 +22,13 @@ static int exec_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
     struct cli_exec_opts *o = opaque;
     switch (id) {
+    case O_DETACH_KEYS:
+        if (ctr_detach_keys_parse(v, NULL, NULL) < 0)
+            return ctr_fail(err, 0, "invalid value `%s` for `--detach-keys`: %s", v,
+                            "keys are comma separated: a letter or ctrl-<value>, value one of "
+                            "a-z, @, [, \\, ], ^, _");
+        o->detach_keys = v;
+        break;
     case O_DETACH:
         o->detach = true;
         break;
@@ -88,6 +97,8 @@ json_t *cli_exec_body(const struct cli_exec_opts *o)
     json_object_set_new(b, "AttachStdout", json_boolean(attach));
     json_object_set_new(b, "AttachStderr", json_boolean(attach));
     json_object_set_new(b, "Detach", json_boolean(o->detach));
+    if (o->detach_keys)
+        json_object_set_new(b, "DetachKeys", ctr_json_str(o->detach_keys));
     return b;
 }
 
@@ -129,7 +140,10 @@ int cli_cmd_exec(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
     rpath = cli_path("/exec/%s/resize", eexec);
     struct cli_pump_opts po = {.tty = o.tty,
                                .send_stdin = o.interactive,
-                               .detach_keys = o.tty && o.interactive,
+                               .detach_keys =
+                                   o.tty && o.interactive
+                                       ? (o.detach_keys ? o.detach_keys : CTR_DETACH_KEYS_DEFAULT)
+                                       : NULL,
                                .resize_path = rpath};
     if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0)
         return -1;

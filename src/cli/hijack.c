@@ -193,8 +193,11 @@ int cli_pump(const struct cli_ctx *ctx, int fd, const char *pre, size_t pre_len,
 {
     struct cli_demux d;
     struct termios saved_tio;
-    bool raw = false, stdin_open = o->send_stdin, held_ctrl_p = false;
-    bool keys = o->detach_keys && isatty(STDIN_FILENO);
+    bool raw = false, stdin_open = o->send_stdin;
+    uint8_t keyv[CTR_DETACH_KEYS_MAX];
+    size_t n_keys = 0, held = 0; /* held: the part of the keys read so far */
+    bool keys = o->detach_keys && isatty(STDIN_FILENO) &&
+                ctr_detach_keys_parse(o->detach_keys, keyv, &n_keys) == 0 && n_keys > 0;
     struct sigaction sa = {.sa_handler = on_signal}, old_winch, old_int, old_term;
     char buf[32 * 1024];
     int ret = -1;
@@ -257,22 +260,20 @@ int cli_pump(const struct cli_ctx *ctx, int fd, const char *pre, size_t pre_len,
                 size_t n = (size_t)r;
                 char *out = buf;
                 if (keys) {
-                    /* Ctrl-P Ctrl-Q detaches; a held Ctrl-P is sent with the next byte. */
-                    static char tmp[sizeof(buf) + 1];
+                    /* the detach keys: a prefix is held back, sent when the next byte
+                     * does not continue it */
+                    static char tmp[sizeof(buf) + CTR_DETACH_KEYS_MAX];
                     size_t m = 0;
-                    for (size_t i = 0; i < n; i++) {
-                        if (held_ctrl_p) {
-                            held_ctrl_p = false;
-                            if (buf[i] == 0x11) {
-                                *detached = true;
-                                break;
-                            }
-                            tmp[m++] = 0x10;
+                    for (size_t i = 0; i < n && !*detached; i++) {
+                        if ((uint8_t)buf[i] != keyv[held] && held > 0) {
+                            memcpy(tmp + m, keyv, held);
+                            m += held;
+                            held = 0;
                         }
-                        if (buf[i] == 0x10)
-                            held_ctrl_p = true;
-                        else
+                        if ((uint8_t)buf[i] != keyv[held])
                             tmp[m++] = buf[i];
+                        else if (++held == n_keys)
+                            *detached = true;
                     }
                     out = tmp;
                     n = m;

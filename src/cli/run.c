@@ -44,6 +44,13 @@ enum {
     O_DNS_OPTION,
     O_NO_DNS,
     O_ADD_HOST,
+    O_HEALTH_CMD,
+    O_HEALTH_INTERVAL,
+    O_HEALTH_TIMEOUT,
+    O_HEALTH_RETRIES,
+    O_HEALTH_START,
+    O_NO_HEALTHCHECK,
+    O_DETACH_KEYS,
 };
 
 static const struct cli_option run_options[] = {
@@ -87,8 +94,71 @@ static const struct cli_option run_options[] = {
     CLI_OPT_BOOL(0, "no-dns", O_NO_DNS, "leave the image's /etc/resolv.conf alone"),
     CLI_OPT_ARG(0, "add-host", "NAME:IP", O_ADD_HOST,
                 "add a line to /etc/hosts (IP may be `host-gateway`)"),
+    CLI_OPT_ARG(0, "health-cmd", "CMD", O_HEALTH_CMD, "command to run to check health"),
+    CLI_OPT_ARG(0, "health-interval", "DURATION", O_HEALTH_INTERVAL,
+                "time between running the check (ms|s|m|h)"),
+    CLI_OPT_ARG(0, "health-timeout", "DURATION", O_HEALTH_TIMEOUT,
+                "maximum time to allow one check to run (ms|s|m|h)"),
+    CLI_OPT_ARG(0, "health-retries", "N", O_HEALTH_RETRIES,
+                "consecutive failures needed to report unhealthy"),
+    CLI_OPT_ARG(0, "health-start-period", "DURATION", O_HEALTH_START,
+                "start period during which failures are not counted (ms|s|m|h)"),
+    CLI_OPT_BOOL(0, "no-healthcheck", O_NO_HEALTHCHECK,
+                 "disable any container-specified HEALTHCHECK"),
+    CLI_OPT_ARG(0, "detach-keys", "KEYS", O_DETACH_KEYS,
+                "key sequence that detaches from the container (default ctrl-p,ctrl-q)"),
     CLI_OPT_END,
 };
+
+/* A Go duration ("1m30s", "500ms", "2h"): the --health-* values, in nanoseconds. */
+static int parse_go_duration(const char *flag, const char *v, int64_t *out, ctr_error_t *err)
+{
+    static const struct {
+        const char *unit;
+        double ns;
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    const char *p = v;
+    double total = 0;
+    bool neg = false;
+
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    if (strcmp(p, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (*p == '\0')
+        goto bad;
+    while (*p) {
+        char *end;
+        if (!(*p >= '0' && *p <= '9') && *p != '.')
+            goto bad;
+        double n = strtod(p, &end);
+        if (end == p)
+            goto bad;
+        p = end;
+        size_t best = 0, best_len = 0;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t l = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, l) == 0 && l > best_len) {
+                best = i;
+                best_len = l;
+            }
+        }
+        if (best_len == 0)
+            goto bad;
+        total += n * units[best].ns;
+        p += best_len;
+    }
+    if (neg)
+        return ctr_fail(err, 0, "`--%s` cannot be negative", flag);
+    *out = (int64_t)total;
+    return 0;
+bad:
+    return ctr_fail(err, 0, "invalid value `%s` for `--%s`: a duration such as 30s or 1m30s", v,
+                    flag);
+}
 
 static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
 {
@@ -169,6 +239,40 @@ static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
             f++;
         return cli_run_net_flag(o, f->long_name, v, err);
     }
+    case O_HEALTH_CMD:
+        o->health_cmd = v;
+        o->health_set = true;
+        break;
+    case O_HEALTH_INTERVAL:
+        o->health_set = true;
+        return parse_go_duration("health-interval", v, &o->health_interval, err);
+    case O_HEALTH_TIMEOUT:
+        o->health_set = true;
+        return parse_go_duration("health-timeout", v, &o->health_timeout, err);
+    case O_HEALTH_START:
+        o->health_set = true;
+        return parse_go_duration("health-start-period", v, &o->health_start_period, err);
+    case O_HEALTH_RETRIES: {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*v == '\0' || *end || n > 1000000)
+            return ctr_fail(err, 0, "invalid value `%s` for `--health-retries`: a number", v);
+        if (n < 0)
+            return ctr_fail(err, 0, "`--health-retries` cannot be negative");
+        o->health_retries = (int)n;
+        o->health_set = true;
+        break;
+    }
+    case O_NO_HEALTHCHECK:
+        o->no_healthcheck = true;
+        break;
+    case O_DETACH_KEYS:
+        if (ctr_detach_keys_parse(v, NULL, NULL) < 0)
+            return ctr_fail(err, 0, "invalid value `%s` for `--detach-keys`: %s", v,
+                            "keys are comma separated: a letter or ctrl-<value>, "
+                            "value one of a-z, @, [, \\\\, ], ^, _");
+        o->detach_keys = v;
+        break;
     case O_ULIMIT: {
         struct agent_rlimit rl;
         if (bundle_create_parse_ulimit(v, &rl, err) < 0)
@@ -251,6 +355,8 @@ int cli_run_parse(const char *cmd, int argc, char **argv, struct cli_run_opts *o
         o->detach = false; /* accepted, as Apple's create does, and meaningless */
     if (cli_run_net_check(o, err) < 0)
         return -1;
+    if (o->no_healthcheck && o->health_set)
+        return ctr_fail(err, 0, "`--no-healthcheck` conflicts with `--health-*` options");
     return cli_resolve_env(o->env_files, o->env_flags, &o->env, err) < 0 ? -1 : 0;
 }
 
@@ -294,6 +400,18 @@ json_t *cli_run_body(const struct cli_run_opts *o, bool create_only)
         json_object_set_new(hc, "Init", json_true());
     cli_run_mounts_json(o, hc);
     cli_run_net_json(o, b, hc);
+    if (o->no_healthcheck) {
+        json_object_set_new(b, "Healthcheck", json_pack("{s:[s]}", "Test", "NONE"));
+    } else if (o->health_set) { /* docker's: an empty Test keeps the image's command */
+        json_t *h = json_object();
+        if (o->health_cmd)
+            json_object_set_new(h, "Test", json_pack("[ss]", "CMD-SHELL", o->health_cmd));
+        json_object_set_new(h, "Interval", json_integer(o->health_interval));
+        json_object_set_new(h, "Timeout", json_integer(o->health_timeout));
+        json_object_set_new(h, "StartPeriod", json_integer(o->health_start_period));
+        json_object_set_new(h, "Retries", json_integer(o->health_retries));
+        json_object_set_new(b, "Healthcheck", h);
+    }
     if (o->ulimits) {
         json_t *ul = json_array();
         for (char **u = o->ulimits; *u; u++) {
@@ -375,11 +493,15 @@ int cli_start_error_code(const char *msg)
 }
 
 int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool send_stdin,
-                         const char *wait_condition, bool start, ctr_error_t *err)
+                         const char *detach_keys, const char *wait_condition, bool start,
+                         ctr_error_t *err)
 {
     cleanup_free char *eid = cli_esc(id);
-    cleanup_free char *apath = cli_path("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1",
-                                        eid, send_stdin ? 1 : 0);
+    const char *keys = detach_keys ? detach_keys : CTR_DETACH_KEYS_DEFAULT;
+    cleanup_free char *ekeys = cli_esc(keys);
+    cleanup_free char *apath =
+        cli_path("/containers/%s/attach?stream=1&stdin=%d&stdout=1&stderr=1&detachKeys=%s", eid,
+                 send_stdin ? 1 : 0, ekeys);
     cleanup_free char *rpath = cli_path("/containers/%s/resize", eid);
     cleanup_free char *kpath = cli_path("/containers/%s/kill", eid);
     cleanup_free char *pre = NULL;
@@ -408,7 +530,7 @@ int cli_attach_and_start(struct cli_ctx *ctx, const char *id, bool tty, bool sen
     }
     struct cli_pump_opts po = {.tty = tty,
                                .send_stdin = send_stdin,
-                               .detach_keys = tty && send_stdin,
+                               .detach_keys = tty && send_stdin ? keys : NULL,
                                .resize_path = rpath,
                                .kill_path = tty ? NULL : kpath};
     if (cli_pump(ctx, fd, pre, pre_len, &po, &detached, err) < 0)
@@ -461,8 +583,8 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
         cli_run_opts_release(&o);
         return 0;
     }
-    r = cli_attach_and_start(ctx, id, o.tty, o.interactive, o.rm ? "removed" : "next-exit", true,
-                             err);
+    r = cli_attach_and_start(ctx, id, o.tty, o.interactive, o.detach_keys,
+                             o.rm ? "removed" : "next-exit", true, err);
     cli_run_opts_release(&o);
     return r;
 fail:
@@ -527,7 +649,7 @@ int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err)
         cleanup_free char *id =
             ctr_xstrdup(cli_json_str(info, "Id") ? cli_json_str(info, "Id") : ids[0]);
         json_decref(info);
-        return cli_attach_and_start(ctx, id, tty, stdin_ok, "next-exit", true, err);
+        return cli_attach_and_start(ctx, id, tty, stdin_ok, NULL, "next-exit", true, err);
     }
     for (char **i = ids; *i; i++) {
         ctr_error_t e = NULL;

@@ -45,6 +45,13 @@ char *ctr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (no message: the CLI and the daemon word their own). */
 int ctr_signal_parse(const char *s, int *sig);
 
+/* ---- detach keys (src/common/keys.c) ----
+ * docker's syntax: "ctrl-p,ctrl-q", "a,ctrl-x" -> the bytes (out may be NULL) and their
+ * count; -1 when a key is not one (no message: each caller words its own). */
+#define CTR_DETACH_KEYS_MAX 16
+#define CTR_DETACH_KEYS_DEFAULT "ctrl-p,ctrl-q"
+int ctr_detach_keys_parse(const char *s, uint8_t *out, size_t *n);
+
 /* ---- cleanup attributes (crun's cleanup_free) ----
  * A local marked with one is released when it goes out of scope, so a function
  * returns early instead of jumping to a chain of release labels:

@@ -155,6 +155,9 @@ int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_
                         json_pack("{s:s,s:i}", "Name", dmn_restart_policy_name(c->restart.name),
                                   "MaximumRetryCount", c->restart.max_retries));
     json_object_set_new(j, "ManuallyStopped", json_boolean(c->manually_stopped));
+    json_t *health = dmn_health_save(&c->health);
+    if (health)
+        json_object_set_new(j, "Health", health);
     dmn_netconf_save(c, j);
     char *s = json_dumps(j, JSON_INDENT(1));
     json_decref(j);

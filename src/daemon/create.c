@@ -79,6 +79,16 @@ static json_t *shown_config(const struct dmn_create_req *rq, const struct bundle
         json_object_set_new(cfg, "Volumes", json_null());
     if (!json_object_get(cfg, "OnBuild"))
         json_object_set_new(cfg, "OnBuild", json_null());
+    if (ic->exposed_ports && ic->exposed_ports[0]) { /* Docker's merge: the image's too */
+        json_t *ep = json_object_get(cfg, "ExposedPorts");
+        if (!json_is_object(ep)) {
+            ep = json_object();
+            json_object_set_new(cfg, "ExposedPorts", ep);
+        }
+        for (size_t i = 0; ic->exposed_ports[i]; i++)
+            if (!json_object_get(ep, ic->exposed_ports[i]))
+                json_object_set_new(ep, ic->exposed_ports[i], json_object());
+    }
     if (ic->stop_signal && !rq->stop_signal_given)
         json_object_set_new(cfg, "StopSignal", json_string(ic->stop_signal));
     return cfg;
@@ -153,12 +163,100 @@ static int parse_link(const char *l, char **name, char **alias, ctr_error_t *err
     return 0;
 }
 
+struct link_port {
+    unsigned port;
+    char proto[8];
+};
+
+static int link_port_cmp(const void *a, const void *b)
+{
+    const struct link_port *x = a, *y = b;
+    if (x->port != y->port)
+        return x->port < y->port ? -1 : 1;
+    /* moby's withTCPFirst */
+    return (strcmp(y->proto, "tcp") == 0) - (strcmp(x->proto, "tcp") == 0);
+}
+
+static void env_add_unless_set(char ***env, char *const *user, char *line)
+{
+    size_t n = env_key_len(line);
+    for (size_t j = 0; user && user[j]; j++)
+        if (env_key_len(user[j]) == n && strncmp(user[j], line, n) == 0) {
+            free(line); /* the container's own value wins, as Docker's */
+            return;
+        }
+    ctr_strv_append(env, line);
+    free(line);
+}
+
+/* The legacy link variables moby's links.Link.ToEnv sets for a linked container t under
+ * alias: ALIAS_PORT, ALIAS_PORT_<port>_<PROTO>[_ADDR|_PORT|_PROTO] for each exposed port,
+ * ALIAS_NAME=/<name>/<alias>, ALIAS_ENV_<var> for t's environment but HOME and PATH. */
+static void link_env(struct dmn_container *c, struct dmn_container *t, const char *alias,
+                     const char *ip, char *const *user, char ***env)
+{
+    cleanup_free char *up = ctr_xstrdup(alias);
+    for (char *p = up; *p; p++)
+        *p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    json_t *exposed = json_object_get(t->config, "ExposedPorts"), *v;
+    const char *key;
+    size_t n = 0;
+    struct link_port *ports = ctr_xcalloc(json_object_size(exposed) + 1, sizeof(*ports));
+    json_object_foreach(exposed, key, v)
+    {
+        unsigned port = 0;
+        char proto[8] = "tcp";
+        if (sscanf(key, "%u/%7s", &port, proto) < 1 || port == 0 || port > 65535)
+            continue;
+        ports[n].port = port;
+        snprintf(ports[n].proto, sizeof(ports[n].proto), "%s", proto);
+        n++;
+    }
+    qsort(ports, n, sizeof(*ports), link_port_cmp);
+    if (n)
+        env_add_unless_set(
+            env, user, ctr_xasprintf("%s_PORT=%s://%s:%u", up, ports[0].proto, ip, ports[0].port));
+    for (size_t i = 0; i < n; i++) {
+        char P[8];
+        for (size_t k = 0; k < sizeof(P); k++)
+            P[k] =
+                (char)(ports[i].proto[k] >= 'a' && ports[i].proto[k] <= 'z' ? ports[i].proto[k] - 32
+                                                                            : ports[i].proto[k]);
+        env_add_unless_set(env, user,
+                           ctr_xasprintf("%s_PORT_%u_%s=%s://%s:%u", up, ports[i].port, P,
+                                         ports[i].proto, ip, ports[i].port));
+        env_add_unless_set(env, user,
+                           ctr_xasprintf("%s_PORT_%u_%s_ADDR=%s", up, ports[i].port, P, ip));
+        env_add_unless_set(
+            env, user, ctr_xasprintf("%s_PORT_%u_%s_PORT=%u", up, ports[i].port, P, ports[i].port));
+        env_add_unless_set(
+            env, user,
+            ctr_xasprintf("%s_PORT_%u_%s_PROTO=%s", up, ports[i].port, P, ports[i].proto));
+    }
+    free(ports);
+    env_add_unless_set(env, user, ctr_xasprintf("%s_NAME=/%s/%s", up, c->name, alias));
+    json_t *tenv = json_object_get(t->config, "Env");
+    size_t i;
+    json_array_foreach(tenv, i, v)
+    {
+        const char *e = json_string_value(v), *eq = e ? strchr(e, '=') : NULL;
+        if (eq == NULL || (eq - e == 4 && strncmp(e, "HOME", 4) == 0) ||
+            (eq - e == 4 && strncmp(e, "PATH", 4) == 0))
+            continue;
+        env_add_unless_set(env, user,
+                           ctr_xasprintf("%s_ENV_%.*s=%s", up, (int)(eq - e), e, eq + 1));
+    }
+}
+
 /* HostConfig.Links: each linked container must exist (moby's registerLinks: "could not get
  * container for X: ...", 400); its address on a network both are on goes to /etc/hosts
  * under the alias, its hostname and its name (moby's OptionExtraHost; none when they share
  * no network); inspect shows "/name:/container/alias". */
-static int resolve_links(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
+static int resolve_links(struct dmn *d, struct dmn_container *c, struct bundle_config *bc,
+                         ctr_error_t *err)
 {
+    cleanup_strv char **user = ctr_strv_dup(bc->process.env);
+    cleanup_strv char **env = NULL;
     json_t *links = json_object_get(c->host_config, "Links"), *e;
     size_t i;
 
@@ -196,6 +294,7 @@ static int resolve_links(struct dmn *d, struct dmn_container *c, ctr_error_t *er
             ctr_xasprintf("%s\t%s %s%s%s", ip, alias, host ? host : shortid,
                           strcmp(alias, t->name) ? " " : "", strcmp(alias, t->name) ? t->name : "");
         ctr_strv_append(&c->link_hosts, line);
+        link_env(c, t, alias, ip, user, &env);
     }
     dmn_unlock(d);
     dmn_net_unlock(d);
@@ -203,6 +302,11 @@ static int resolve_links(struct dmn *d, struct dmn_container *c, ctr_error_t *er
         json_decref(shown);
         return -1;
     }
+    /* the link variables come before the container's own (moby's CreateDaemonEnvironment) */
+    for (size_t k = 0; user && user[k]; k++)
+        ctr_strv_append(&env, user[k]);
+    ctr_strv_free(bc->process.env);
+    bc->process.env = ctr_steal_ptr(env);
     json_object_set_new(c->host_config, "Links", shown);
     return 0;
 }
@@ -298,6 +402,18 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
         bc.process.rows = rq->rows;
         bc.process.cols = rq->cols;
     }
+    unsigned vcpus = bc.vm.cpus == BUNDLE_CPUS_AUTO ? BUNDLE_CPUS_AUTO_KVM : bc.vm.cpus;
+    if (rq->cpuset_cpus && rq->cpuset_highest >= (int)vcpus) { /* moby's words */
+        dmn_fail(err, EINVAL,
+                 "Requested CPUs are not available - requested %s, available: 0-%u (the "
+                 "container's VM has %u vCPUs)",
+                 rq->cpuset_cpus, vcpus - 1, vcpus);
+        goto fail_unlink;
+    }
+    /* LogConfig `none`: the shim writes no container.log (api/logs.c answers 501) */
+    const char *log_driver =
+        json_string_value(json_object_get(json_object_get(rq->host_config, "LogConfig"), "Type"));
+    bc.no_log = log_driver && strcmp(log_driver, "none") == 0;
     /* Refused now rather than at every start. */
     if (dmn_process_check_size(&bc.process, "container's process", err) < 0)
         goto fail_unlink;
@@ -307,7 +423,7 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
     c->config = shown_config(rq, &bc, &img, o.image);
     dmn_health_from_image(d, &img, c->config);
     c->host_config = json_deep_copy(rq->host_config);
-    if (resolve_links(d, c, err) < 0) {
+    if (resolve_links(d, c, &bc, err) < 0) {
         classes_only(err, client);
         goto fail_unlink;
     }

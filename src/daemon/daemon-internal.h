@@ -164,7 +164,8 @@ struct dmn_health {
     int failing_streak;
     struct dmn_health_result log[DMN_HEALTH_LOG_KEEP]; /* oldest first */
     size_t n_log;
-    uint64_t gen; /* the checker thread of this value runs; any change ends it */
+    uint64_t gen;  /* the checker thread of this value runs; any change ends it */
+    bool restored; /* read from daemon.json for a running container the daemon adopted */
 };
 const char *dmn_health_status_name(enum dmn_health_status s); /* "starting" ... "none" */
 struct dmn_container;
@@ -173,6 +174,10 @@ struct dmn_container;
  * (a start, a recovery) and stops it at the exit. */
 void dmn_health_start_locked(struct dmn *d, struct dmn_container *c);
 void dmn_health_stop_locked(struct dmn *d, struct dmn_container *c);
+/* daemon.json's `Health` (status, failing streak, log), so a restarted daemon goes on
+ * with the state of a container it adopts instead of starting over. */
+json_t *dmn_health_save(const struct dmn_health *h);
+void dmn_health_load(struct dmn_health *h, json_t *j);
 /* create: the image config's Healthcheck fills what Config.Healthcheck left out. */
 void dmn_health_from_image(struct dmn *d, const struct imgstore_image *img, json_t *config);
 
@@ -242,6 +247,8 @@ struct dmn_exec {
     int refs; /* the list's and a running session's */
     bool dropped;
     uint16_t rows, cols;
+    uint8_t detach_keys[CTR_DETACH_KEYS_MAX];
+    size_t n_detach_keys;
 };
 
 struct dmn_event {
@@ -481,11 +488,18 @@ struct dmn_relay {
     char *error;            /* set when the shim refused the request (or did not answer) */
     int error_code;
     const char *bundle; /* set: the shim must answer the request in time (shimc.h) */
+    /* the client's detach keys (n 0: none); detached: the client sent them, the relay
+     * ended and the process runs on */
+    uint8_t detach_keys[CTR_DETACH_KEYS_MAX];
+    size_t n_detach_keys;
+    bool detached;
 };
 int dmn_relay_run(struct dmn_relay *rl);
 /* attach (api/attach.c hijacks the client): in only when the container keeps stdin open */
 struct dmn_attach_opts {
     bool in, out, err, logs, stream;
+    uint8_t detach_keys[CTR_DETACH_KEYS_MAX]; /* detachKeys (default ctrl-p,ctrl-q) */
+    size_t n_detach_keys;
 };
 /* Fix the options for c and announce it (the `attach` event). */
 void dmn_attach_begin(struct dmn *d, struct dmn_container *c, struct dmn_attach_opts *o);
@@ -517,6 +531,8 @@ void dmn_execs_drop_locked(struct dmn *d, const char *container_id);
 struct dmn_exec_spec {
     char **cmd, **env; /* env NULL: none */
     const char *workdir, *user;
+    uint8_t detach_keys[CTR_DETACH_KEYS_MAX]; /* DetachKeys (default ctrl-p,ctrl-q) */
+    size_t n_detach_keys;
     bool tty, attach_stdin, attach_stdout, attach_stderr;
     uint16_t rows, cols;
 };
@@ -851,6 +867,10 @@ struct dmn_create_req {
     bool entrypoint_given; /* for the Config shown: the image's Entrypoint ... */
     bool cmd_empty;        /* ... and Cmd fill in what the request left out */
     struct dmn_netreq net;
+    /* HostConfig.CpusetCpus ("0-1,3", NULL for none) and its highest CPU (-1): checked
+     * against the VM's vCPUs, stored and shown (the VM has only the container's CPUs) */
+    const char *cpuset_cpus;
+    int cpuset_highest;
     /* Stored for inspect: the request's Config (no HostConfig, NetworkingConfig,
      * Platform), completed by the service with the merged values, and HostConfig as
      * shown (Docker's defaults filled in). */

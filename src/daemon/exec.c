@@ -113,6 +113,8 @@ int dmn_exec_create(struct dmn *d, const char *ref, const struct dmn_exec_spec *
     e->attach_stderr = spec->attach_stderr;
     e->rows = spec->rows;
     e->cols = spec->cols;
+    memcpy(e->detach_keys, spec->detach_keys, sizeof(e->detach_keys));
+    e->n_detach_keys = spec->n_detach_keys;
     e->exit_code = -1;
     e->shim_fd = -1;
     e->refs = 1;
@@ -199,11 +201,21 @@ static void exec_session(struct dmn_exec_run *x, int client_fd, const char *pre,
                            .stdin_open = req.stdin_open,
                            .want_stdout = e->attach_stdout && client_fd >= 0,
                            .want_stderr = e->attach_stderr && client_fd >= 0,
-                           .wlock = &e->wlock};
+                           .wlock = &e->wlock,
+                           .n_detach_keys = req.stdin_open ? e->n_detach_keys : 0};
+    memcpy(rl.detach_keys, e->detach_keys, sizeof(rl.detach_keys));
     if (pre_len && rl.stdin_open) {
         shimc_send_stdin(fd, &e->wlock, pre, pre_len);
     }
     int status = dmn_relay_run(&rl);
+    if (rl.detached) {
+        /* the client detached (moby: the stream ends, the exec runs on): its end is
+         * waited for without a client, as a detached exec's */
+        shutdown(client_fd, SHUT_RDWR);
+        client_fd = -1;
+        rl = (struct dmn_relay){.client_fd = -1, .shim_fd = fd, .wlock = &e->wlock};
+        status = dmn_relay_run(&rl);
+    }
     if (rl.error) {
         /* docker writes the failure into the stream; the code (126/127) is the exec's */
         status = rl.error_code ? rl.error_code : 126;

@@ -77,6 +77,7 @@ static int load_meta(const char *bundle, struct dmn_container *c, ctr_error_t *e
                         pe ? pe->msg : "a Name and a MaximumRetryCount are expected");
     }
     c->manually_stopped = json_is_true(json_object_get(j, "ManuallyStopped"));
+    dmn_health_load(&c->health, json_object_get(j, "Health"));
     int ret = dmn_netconf_load(c, j, err);
     json_decref(j);
     return ret;
@@ -224,6 +225,7 @@ int dmn_containers_load(struct dmn *d, ctr_error_t *err)
         dmn_lock(d);
         dmn_container_add_locked(d, c);
         c->refs--; /* the table holds it now */
+        c->health.restored = c->status == DMN_RUNNING;
         if (c->status == DMN_RUNNING)
             dmn_monitor_watch_locked(d, c);
         dmn_container_save_locked(d, c, NULL);

@@ -53,8 +53,11 @@ int dmn_relay_run(struct dmn_relay *rl)
                              .in_peer = true,
                              .sig_fd = -1,
                              .output = client_output,
-                             .ctx = rl};
+                             .ctx = rl,
+                             .detach_keys = rl->detach_keys,
+                             .n_detach_keys = rl->n_detach_keys};
     int status = shimc_relay_run(&sr, &e);
+    rl->detached = sr.detached;
 
     rl->stdin_open = sr.stdin_open;
     if (sr.refused) {
@@ -180,10 +183,14 @@ void dmn_attach_run(struct dmn *d, struct dmn_container *c, int fd, const struct
                            .tty = a->tty,
                            .stdin_open = a->in,
                            .want_stdout = a->out,
-                           .want_stderr = a->err};
+                           .want_stderr = a->err,
+                           .n_detach_keys = a->in ? o->n_detach_keys : 0};
+    memcpy(rl.detach_keys, o->detach_keys, sizeof(rl.detach_keys));
     if (pre_len && a->in)
         shimc_send_stdin(rl.shim_fd, NULL, pre, pre_len);
     dmn_relay_run(&rl);
+    if (rl.detached)
+        log_debug("container %.12s: a client detached (its detach keys)", c->id);
     free(rl.error);
     shutdown(fd, SHUT_RDWR);
     close(a->shim_fd);

@@ -410,6 +410,7 @@ int bundle_config_load(const char *bundle_dir, struct bundle_config *out, ctr_er
         proto_bundle_net_check(&cfg, err) < 0 ||
         parse_process(json_object_get(root, "process"), &cfg.process, err) < 0 ||
         get_bool(root, "open_stdin", "", &cfg.open_stdin, err) < 0 ||
+        get_bool(root, "no_log", "", &cfg.no_log, err) < 0 ||
         get_strv(root, "labels", "", &cfg.labels, err) < 0)
         goto out;
     *out = cfg;
@@ -481,6 +482,8 @@ int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, 
                                                     cfg->shares[i].readonly));
         json_object_set_new(root, "shares", shares);
     }
+    if (cfg->no_log)
+        json_object_set_new(root, "no_log", json_true());
     proto_bundle_net_encode(root, cfg);
     if (cfg->setup.pids_limit > 0)
         json_object_set_new(json_object_get(root, "setup"), "pids_limit",

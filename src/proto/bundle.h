@@ -91,6 +91,7 @@ struct bundle_config {
     struct agent_setup setup;  /* hostname, root (lower/upper), mounts */
     struct agent_exec process; /* the main process; stream ids are chosen by the shim */
     bool open_stdin;           /* keep stdin open for attach (-i) */
+    bool no_log;               /* `no_log`: no container.log (Docker's LogConfig `none`) */
     char **labels;             /* KEY=VALUE, informational */
 };
 

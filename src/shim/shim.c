@@ -497,7 +497,8 @@ static int run_bundle(const char *bundle, const struct shim_run_opts *opts,
         ctr_fail(err, errno, "create `%s`", bootlog);
         goto out_state;
     }
-    if ((!job && shim_logw_open(&s.log, logpath, err) < 0) || shim_loop_init(&s.loop, err) < 0 ||
+    if ((!job && !s.cfg.no_log && shim_logw_open(&s.log, logpath, err) < 0) ||
+        shim_loop_init(&s.loop, err) < 0 ||
         shim_loop_signals(&s.loop, &s.sig_w, sigs, sizeof(sigs) / sizeof(sigs[0]), on_signal, &s,
                           err) < 0)
         goto out_state;

@@ -66,6 +66,38 @@ static void relay_signals(struct shimc_relay *rl)
     }
 }
 
+static void relay_stdin(struct shimc_relay *rl, const uint8_t *p, size_t n)
+{
+    if (n && rl->stdin_open && shimc_send_stdin(rl->shim_fd, rl->wlock, p, n) < 0)
+        rl->stdin_open = false;
+}
+
+/* The caller's bytes through the detach keys (moby's escape proxy); true once the whole
+ * sequence has been read (what followed it is dropped). */
+static bool relay_escape(struct shimc_relay *rl, const uint8_t *buf, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != rl->detach_keys[rl->detach_idx] && rl->detach_idx > 0) {
+            relay_stdin(rl, rl->detach_keys, rl->detach_idx); /* not the sequence after all */
+            rl->detach_idx = 0;
+            start = i;
+        }
+        if (buf[i] != rl->detach_keys[rl->detach_idx])
+            continue;
+        if (rl->detach_idx == 0)
+            relay_stdin(rl, buf + start, i - start);
+        start = i + 1;
+        if (++rl->detach_idx == rl->n_detach_keys) {
+            rl->detached = true;
+            return true;
+        }
+    }
+    if (rl->detach_idx == 0)
+        relay_stdin(rl, buf + start, n - start);
+    return false;
+}
+
 /* The caller's input is readable; 1 when the caller is gone (the relay ends). */
 static int relay_input(struct shimc_relay *rl, struct relay_state *rs, short revents, uint8_t *buf,
                        size_t size)
@@ -76,8 +108,9 @@ static int relay_input(struct shimc_relay *rl, struct relay_state *rs, short rev
     if (n < 0 && errno == EAGAIN && !rl->in_peer)
         return 0;
     if (n > 0) {
-        if (rl->stdin_open && shimc_send_stdin(rl->shim_fd, rl->wlock, buf, (size_t)n) < 0)
-            rl->stdin_open = false;
+        if (rl->n_detach_keys)
+            return relay_escape(rl, buf, (size_t)n) ? 1 : 0;
+        relay_stdin(rl, buf, (size_t)n);
         return 0;
     }
     /* EOF or an error: the process's stdin ends; output goes on */
@@ -99,8 +132,9 @@ int shimc_relay_run(struct shimc_relay *rl, ctr_error_t *err)
     int64_t deadline = (int64_t)ctr_now_ns() + (int64_t)shimc_control_timeout_ms() * 1000000;
     int ret = -1;
 
-    rl->refused = rl->timed_out = false;
+    rl->refused = rl->timed_out = rl->detached = false;
     rl->code = 0;
+    rl->detach_idx = 0;
     agent_decoder_init(&dec);
     while (!done) {
         bool read_in =
@@ -135,6 +169,10 @@ int shimc_relay_run(struct shimc_relay *rl, ctr_error_t *err)
             relay_signals(rl);
         if ((p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) &&
             relay_input(rl, &rs, p[1].revents, buf, sizeof(buf))) {
+            if (rl->detached) {
+                ret = -2; /* the caller detached: the process runs on */
+                break;
+            }
             ctr_fail(err, 0, "the client is gone");
             break;
         }

@@ -84,11 +84,18 @@ struct shimc_relay {
     /* Output of the process (which: 1 stdout, 2 stderr); <0 ends the relay. */
     int (*output)(void *ctx, int which, const uint8_t *data, size_t len);
     void *ctx;
+    /* Docker's detach keys on in_fd's data (n_detach_keys 0: none): a prefix of them is
+     * held back, the whole sequence ends the relay with `detached` (the process runs on),
+     * anything else releases what was held. detach_idx: the part matched so far. */
+    const uint8_t *detach_keys;
+    size_t n_detach_keys, detach_idx;
+    bool detached;
     /* results */
     bool refused;   /* the shim refused the request (*err: its message) */
     int code;       /* refused: the exit code it suggests (0: none) */
     bool timed_out; /* no reply within the deadline (*err says so) */
 };
+/* The process's exit status; -2 when the caller detached (rl->detached), -1 on a failure. */
 int shimc_relay_run(struct shimc_relay *rl, ctr_error_t *err);
 
 /* `exec` and `attach` on the caller's own stdio (raw terminal with -t). */

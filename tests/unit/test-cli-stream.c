@@ -304,7 +304,8 @@ static void test_wait_headers_first(void **state)
 static void pump_child(int fd, int in, int out, bool tty)
 {
     struct cli_ctx ctx = {.socket = "/nonexistent"};
-    struct cli_pump_opts po = {.tty = tty, .send_stdin = true, .detach_keys = tty};
+    struct cli_pump_opts po = {
+        .tty = tty, .send_stdin = true, .detach_keys = tty ? CTR_DETACH_KEYS_DEFAULT : NULL};
     ctr_error_t err = NULL;
     bool detached = false;
 

@@ -9,6 +9,28 @@
 
 #include <cmocka.h>
 
+static void test_detach_keys(void **state)
+{
+    uint8_t k[CTR_DETACH_KEYS_MAX];
+    size_t n = 0;
+    assert_int_equal(ctr_detach_keys_parse("ctrl-p,ctrl-q", k, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(k[0], 16);
+    assert_int_equal(k[1], 17);
+    assert_int_equal(ctr_detach_keys_parse("a,ctrl-@,ctrl-_,ctrl-\\", k, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(k[0], 'a');
+    assert_int_equal(k[1], 0);
+    assert_int_equal(k[2], 31);
+    assert_int_equal(k[3], 28);
+    assert_int_equal(ctr_detach_keys_parse("ctrl-", k, &n), -1);
+    assert_int_equal(ctr_detach_keys_parse("ctrl-A", k, &n), -1);
+    assert_int_equal(ctr_detach_keys_parse("", k, &n), -1);
+    assert_int_equal(ctr_detach_keys_parse("a,", k, &n), -1);
+    assert_int_equal(ctr_detach_keys_parse("ab", k, &n), -1);
+    assert_int_equal(ctr_detach_keys_parse("a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a", k, &n), -1);
+}
+
 static void test_signal_parse(void **state)
 {
     int s = 0;
@@ -41,6 +63,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signal_parse),
+        cmocka_unit_test(test_detach_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include "daemon/api/api.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct attach_ctx {
     struct dmn *d;
@@ -26,6 +27,11 @@ static void attach_free(void *ctx)
 int api_handle_attach(struct api_req *r)
 {
     ctr_error_t err = NULL;
+    const char *dk = api_query(r, "detachKeys");
+    uint8_t keys[CTR_DETACH_KEYS_MAX];
+    size_t n_keys = 0;
+    if (ctr_detach_keys_parse(dk && *dk ? dk : CTR_DETACH_KEYS_DEFAULT, keys, &n_keys) < 0)
+        return api_reply_error(r, 400, "Invalid detach keys (%s) provided", dk);
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
     if (c == NULL)
         return api_reply_ctr_error(r, &err);
@@ -36,7 +42,9 @@ int api_handle_attach(struct api_req *r)
                                     .out = api_query_bool(r, "stdout"),
                                     .err = api_query_bool(r, "stderr"),
                                     .logs = api_query_bool(r, "logs"),
-                                    .stream = api_query_bool(r, "stream")};
+                                    .stream = api_query_bool(r, "stream"),
+                                    .n_detach_keys = n_keys};
+    memcpy(a->o.detach_keys, keys, sizeof(keys));
     dmn_attach_begin(r->d, c, &a->o);
     return api_reply_hijack(r,
                             c->tty ? "application/vnd.docker.raw-stream"

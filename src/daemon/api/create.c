@@ -11,10 +11,9 @@
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
 static const char *const unsupported_host[] = {
-    "Privileged",        "CapAdd",      "CapDrop",  "Devices",    "DeviceRequests",
-    "DeviceCgroupRules", "VolumesFrom", "Sysctls",  "PidMode",    "UTSMode",
-    "UsernsMode",        "SecurityOpt", "GroupAdd", "CpusetCpus", "CpusetMems",
-    "VolumeDriver",      "StorageOpt",  NULL};
+    "Privileged",   "CapAdd",     "CapDrop",     "Devices",  "DeviceRequests",
+    "Sysctls",      "UsernsMode", "SecurityOpt", "GroupAdd", "CpusetMems",
+    "VolumeDriver", "StorageOpt", NULL};
 
 static bool has_value(json_t *v)
 {
@@ -71,6 +70,104 @@ static int check_healthcheck(json_t *hc, ctr_error_t *err)
     return 0;
 }
 
+/* PidMode, IpcMode, UTSMode: moby's valid values (runconfig: "invalid PID mode: x"); the
+ * ones that share a namespace with the host or another container cannot be honoured: the
+ * container is the only one in its VM, which has no host namespace to share. */
+static int check_ns_mode(json_t *hc, const char *field, const char *what, const char *const *ok,
+                         ctr_error_t *err)
+{
+    const char *v = json_string_value(json_object_get(hc, field));
+    if (v == NULL || *v == '\0')
+        return 0;
+    for (size_t i = 0; ok[i]; i++)
+        if (strcmp(v, ok[i]) == 0)
+            return 0;
+    bool shares = strcmp(v, "host") == 0 ||
+                  (strncmp(v, "container:", 10) == 0 && v[10] && strcmp(field, "UTSMode") != 0);
+    if (!shares)
+        return dmn_fail(err, EINVAL, "invalid %s mode: %s", what, v);
+    return dmn_fail(err, EINVAL,
+                    "`HostConfig.%s` `%s` cannot be honoured: each container runs in a VM of its "
+                    "own, which has no %s namespace of the host or of another container to share",
+                    field, v, what);
+}
+
+/* moby's parsers.ParseUintList for CpusetCpus: "0-3,5"; the highest CPU out. */
+static int parse_cpuset(const char *s, int *highest)
+{
+    *highest = -1;
+    if (*s == '\0')
+        return -1;
+    for (const char *p = s;;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return -1;
+        long a = strtol(p, &end, 10), b = a;
+        if (*end == '-') {
+            if (end[1] < '0' || end[1] > '9')
+                return -1;
+            b = strtol(end + 1, &end, 10);
+            if (b < a)
+                return -1;
+        }
+        if (b > 1023)
+            return -1;
+        if (b > *highest)
+            *highest = (int)b;
+        if (*end == '\0')
+            return 0;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+}
+
+/* moby's deviceCgroupRuleRegex: `^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$` */
+static bool device_rule_ok(const char *r)
+{
+    if ((r[0] != 'a' && r[0] != 'b' && r[0] != 'c') || r[1] != ' ')
+        return false;
+    const char *p = r + 2;
+    for (int part = 0; part < 2; part++) {
+        if (*p == '*') {
+            p++;
+        } else {
+            if (*p < '0' || *p > '9')
+                return false;
+            while (*p >= '0' && *p <= '9')
+                p++;
+        }
+        if (*p++ != (part == 0 ? ':' : ' '))
+            return false;
+    }
+    size_t n = strspn(p, "rwm");
+    return n >= 1 && n <= 3 && p[n] == '\0';
+}
+
+static int check_host_extras(json_t *hc, ctr_error_t *err)
+{
+    static const char *const pid_ok[] = {"private", NULL};
+    static const char *const ipc_ok[] = {"private", "none", "shareable", NULL};
+    static const char *const uts_ok[] = {NULL};
+    if (check_ns_mode(hc, "PidMode", "PID", pid_ok, err) < 0 ||
+        check_ns_mode(hc, "IpcMode", "IPC", ipc_ok, err) < 0 ||
+        check_ns_mode(hc, "UTSMode", "UTS", uts_ok, err) < 0)
+        return -1;
+    const char *cs = json_string_value(json_object_get(hc, "CpusetCpus"));
+    int highest;
+    if (cs && *cs && parse_cpuset(cs, &highest) < 0)
+        return dmn_fail(err, EINVAL, "Invalid value %s for cpuset cpus", cs);
+    json_t *rules = json_object_get(hc, "DeviceCgroupRules"), *e;
+    size_t i;
+    json_array_foreach(rules, i, e)
+    {
+        if (!device_rule_ok(json_string_value(e)))
+            return dmn_fail(err, EINVAL, "invalid device cgroup rule format: '%s'",
+                            json_string_value(e));
+    }
+    return 0;
+}
+
 /* 400 messages name the field (unknown fields are gone: api_config_canon). */
 static int check_fields(json_t *body, ctr_error_t *err)
 {
@@ -87,6 +184,8 @@ static int check_fields(json_t *body, ctr_error_t *err)
                 return dmn_fail(err, EINVAL, "`HostConfig.%s` is not supported by this daemon yet",
                                 k);
         }
+        if (check_host_extras(hc, err) < 0)
+            return -1;
         const char *rt = json_string_value(json_object_get(hc, "Runtime"));
         if (rt && *rt && strcmp(rt, "container-runtime") != 0 && strcmp(rt, "runc") != 0)
             return dmn_fail(err, EINVAL,
@@ -192,7 +291,7 @@ static json_t *shown_host_config(json_t *body)
 }
 
 /* The checked body → req (the strings point into body and a). */
-static int parse_req(json_t *body, struct create_args *a, struct dmn_create_req *rq,
+static int parse_req(struct dmn *d, json_t *body, struct create_args *a, struct dmn_create_req *rq,
                      ctr_error_t *err)
 {
     json_t *hc = json_object_get(body, "HostConfig");
@@ -251,6 +350,12 @@ static int parse_req(json_t *body, struct create_args *a, struct dmn_create_req 
     else if (nano > 0)
         a->cpus = ctr_xasprintf("%" JSON_INTEGER_FORMAT, (nano + 999999999) / 1000000000);
     o->cpus = a->cpus;
+    const char *cs = json_string_value(json_object_get(hc, "CpusetCpus"));
+    if (cs && *cs) /* checked: check_host_extras */
+        parse_cpuset(cs, &rq->cpuset_highest);
+    else
+        rq->cpuset_highest = -1;
+    rq->cpuset_cpus = cs;
     a->ulimits = ctr_xcalloc(1, sizeof(char *));
     size_t i;
     json_array_foreach(json_object_get(hc, "Ulimits"), i, v)
@@ -266,6 +371,8 @@ static int parse_req(json_t *body, struct create_args *a, struct dmn_create_req 
     }
     o->ulimits = a->ulimits;
     if (api_mounts_from_host_config(hc, &a->mounts, &a->n_mounts, &o->shm_size, err) < 0 ||
+        api_mounts_add_volumes_from(d, json_object_get(hc, "VolumesFrom"), &a->mounts, &a->n_mounts,
+                                    err) < 0 ||
         api_mounts_add_config_volumes(json_object_get(body, "Volumes"), &a->mounts, &a->n_mounts,
                                       err) < 0)
         return -1;
@@ -342,8 +449,9 @@ int api_handle_create(struct api_req *r)
         dmn_fail(&err, EINVAL, "`Image` is missing: name the image to create the container from");
         goto fail;
     }
-    if (parse_req(body, &a, &rq, &err) < 0) {
-        bad_request(&err);
+    if (parse_req(r->d, body, &a, &rq, &err) < 0) {
+        if (err->errnum != ENOENT) /* VolumesFrom naming no container: 404 */
+            bad_request(&err);
         goto fail;
     }
     if (dmn_container_create(r->d, &rq, id, &err) < 0)

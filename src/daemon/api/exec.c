@@ -37,6 +37,14 @@ int api_handle_exec_create(struct api_req *r)
         json_decref(body);
         return api_reply_error(r, 400, "`Privileged` exec is not supported by this daemon");
     }
+    const char *dk = json_string_value(json_object_get(body, "DetachKeys"));
+    uint8_t keys[CTR_DETACH_KEYS_MAX];
+    size_t n_keys = 0;
+    if (ctr_detach_keys_parse(dk && *dk ? dk : CTR_DETACH_KEYS_DEFAULT, keys, &n_keys) < 0) {
+        api_reply_error(r, 400, "Invalid escape keys (%s) provided", dk);
+        json_decref(body);
+        return 0;
+    }
     cleanup_strv char **cmdv = dmn_json_strv(cmd);
     cleanup_strv char **envv = json_is_array(env) ? dmn_json_strv(env) : NULL;
     struct dmn_exec_spec spec = {
@@ -48,7 +56,9 @@ int api_handle_exec_create(struct api_req *r)
         .attach_stdin = json_is_true(json_object_get(body, "AttachStdin")),
         .attach_stdout = json_is_true(json_object_get(body, "AttachStdout")),
         .attach_stderr = json_is_true(json_object_get(body, "AttachStderr")),
+        .n_detach_keys = n_keys,
     };
+    memcpy(spec.detach_keys, keys, sizeof(keys));
     if (json_is_array(cs) && json_array_size(cs) == 2) {
         spec.rows = (uint16_t)json_integer_value(json_array_get(cs, 0));
         spec.cols = (uint16_t)json_integer_value(json_array_get(cs, 1));

@@ -52,9 +52,22 @@ static int mount_object(json_t *m, size_t i, struct bundle_mount_spec *out, ctr_
                         i);
     /* a volume without Source: an anonymous one */
     bool nocopy = json_is_true(json_object_get(json_object_get(m, "VolumeOptions"), "NoCopy"));
-    spec = ctr_xasprintf("type=%s%s%s,target=%s%s%s", type, src && *src ? ",source=" : "",
+    const char *prop =
+        json_string_value(json_object_get(json_object_get(m, "BindOptions"), "Propagation"));
+    if (prop && *prop && bundle_mount_propagation(prop) == NULL)
+        return dmn_fail(err, EINVAL,
+                        "`HostConfig.Mounts[%zu].BindOptions.Propagation`: invalid propagation "
+                        "mode: %s",
+                        i, prop);
+    if (prop && *prop && strcmp(type, "bind") != 0)
+        return dmn_fail(err, EINVAL,
+                        "`HostConfig.Mounts[%zu]`: BindOptions must not be specified for a "
+                        "mount of type %s",
+                        i, type);
+    spec = ctr_xasprintf("type=%s%s%s,target=%s%s%s%s%s", type, src && *src ? ",source=" : "",
                          src && *src ? src : "", dst ? dst : "", ro ? ",readonly" : "",
-                         nocopy ? ",volume-nocopy" : "");
+                         nocopy ? ",volume-nocopy" : "", prop && *prop ? ",bind-propagation=" : "",
+                         prop && *prop ? prop : "");
     if (bundle_mount_parse_flag(spec, out, err) < 0) {
         (*err)->errnum = EINVAL;
         return ctr_error_wrap(err, "`HostConfig.Mounts[%zu]`", i);
@@ -142,6 +155,74 @@ int api_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v,
     return 0;
 }
 
+static bool target_covered(const struct bundle_mount_spec *v, size_t n, const char *t)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].target, t) == 0)
+            return true;
+    return false;
+}
+
+/* HostConfig.VolumesFrom "name[:ro|rw]": moby's: the other container's binds and volumes
+ * (named and anonymous) at the same paths, read-only or read-write as the suffix says, else
+ * as they are there; a path the request mounts itself keeps the request's. */
+int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_spec **v, size_t *n,
+                                ctr_error_t *err)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(vf, i, e)
+    {
+        const char *spec = json_string_value(e);
+        cleanup_free char *name = ctr_xstrdup(spec ? spec : "");
+        char *mode = strchr(name, ':');
+        if (mode)
+            *mode++ = '\0';
+        if (*name == '\0' || (mode && strcmp(mode, "ro") && strcmp(mode, "rw") &&
+                              strcmp(mode, "z") && strcmp(mode, "Z")))
+            return dmn_fail(err, EINVAL, "invalid mode for volumes-from: %s", spec ? spec : "");
+        struct dmn_container *c = dmn_container_get(d, name, err);
+        if (c == NULL)
+            return -1; /* moby: "No such container: x", 404 */
+        struct bundle_mount_spec *m = NULL;
+        size_t nm = 0;
+        uint64_t shm;
+        json_t *hc = json_deep_copy(c->host_config);
+        int rc = api_mounts_from_host_config(hc, &m, &nm, &shm, err);
+        json_decref(hc);
+        cleanup_strv char **names = NULL, **targets = NULL;
+        cleanup_free bool *ro = NULL;
+        if (rc == 0 && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, err) < 0)
+            rc = -1;
+        dmn_container_put(d, c);
+        if (rc < 0) {
+            bundle_mount_specs_free(m, nm);
+            return -1;
+        }
+        for (size_t k = 0; names && names[k]; k++) {
+            struct bundle_mount_spec a = {.type = BUNDLE_MOUNT_VOLUME,
+                                          .source = ctr_xstrdup(names[k]),
+                                          .target = ctr_xstrdup(targets[k]),
+                                          .readonly = ro[k]};
+            add_spec(&m, &nm, &a);
+        }
+        for (size_t k = 0; k < nm; k++) {
+            bool anon = m[k].type == BUNDLE_MOUNT_VOLUME && m[k].source == NULL;
+            if (anon || m[k].type == BUNDLE_MOUNT_TMPFS || target_covered(*v, *n, m[k].target)) {
+                bundle_mount_spec_release(&m[k]); /* anonymous: listed from the bundle */
+                continue;
+            }
+            if (mode && strcmp(mode, "ro") == 0)
+                m[k].readonly = true;
+            else if (mode && strcmp(mode, "rw") == 0)
+                m[k].readonly = false;
+            add_spec(v, n, &m[k]);
+        }
+        free(m);
+    }
+    return 0;
+}
+
 json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c)
 {
     struct bundle_mount_spec *m = NULL;
@@ -153,13 +234,19 @@ json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c)
     if (c->host_config == NULL ||
         api_mounts_from_host_config(c->host_config, &m, &n, &shm, &err) < 0)
         return arr;
+    if (api_mounts_add_volumes_from(d, json_object_get(c->host_config, "VolumesFrom"), &m, &n,
+                                    &err) < 0)
+        ctr_error_free(&err); /* a source removed since: what it still has */
     for (size_t i = 0; i < n; i++) {
         if (m[i].type == BUNDLE_MOUNT_VOLUME && m[i].source == NULL)
             continue; /* anonymous: below, named from the bundle */
         static const char *const types[] = {"bind", "volume", "tmpfs"};
         json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s}", "Type", types[m[i].type], "Destination",
                               m[i].target, "Mode", m[i].readonly ? "ro" : "", "RW", !m[i].readonly,
-                              "Propagation", m[i].type == BUNDLE_MOUNT_BIND ? "rprivate" : "");
+                              "Propagation",
+                              m[i].type != BUNDLE_MOUNT_BIND ? ""
+                              : m[i].propagation             ? m[i].propagation
+                                                             : "rprivate");
         if (m[i].type == BUNDLE_MOUNT_BIND) {
             json_object_set_new(j, "Source", json_string(m[i].source));
         } else if (m[i].type == BUNDLE_MOUNT_VOLUME) {

@@ -169,7 +169,11 @@ json_t *api_container_inspect_json(struct dmn *d, struct dmn_container *c)
 {
     cleanup_free char *created = dmn_time_rfc3339(c->created_ns);
     cleanup_free char *name = ctr_xasprintf("/%s", c->name);
-    cleanup_free char *logpath = ctr_xasprintf("%s/container.log", c->bundle);
+    const char *driver =
+        json_string_value(json_object_get(json_object_get(c->host_config, "LogConfig"), "Type"));
+    cleanup_free char *logpath = driver && strcmp(driver, "none") == 0
+                                     ? ctr_xstrdup("") /* Docker's: no log file */
+                                     : ctr_xasprintf("%s/container.log", c->bundle);
     json_t *execs = json_array();
     json_t *nets = api_netconf_networks_json(c);
     /* the top-level address fields are the first network's, as docker's for `bridge` */
