@@ -104,10 +104,8 @@ pid_t guest_ctr_fork(bool is_main)
         return (pid_t)syscall(SYS_clone,
                               SIGCHLD | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC,
                               NULL, NULL, NULL, NULL);
-    if (gc.ns[NS_PID] < 0) {
-        errno = ESRCH;
-        return -1;
-    }
+    if (gc.ns[NS_PID] < 0)
+        return fork(); /* no main process yet (a bare agent client): the VM's namespaces */
     int self = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     if (self < 0)
         return -1;
@@ -175,10 +173,8 @@ int guest_ctr_child(bool is_main, const char **what)
         return 0;
     }
     for (int i = NS_MNT; i < NS_N; i++)
-        if (gc.ns[i] < 0 || setns(gc.ns[i], ns_types[i]) < 0) {
+        if (gc.ns[i] >= 0 && setns(gc.ns[i], ns_types[i]) < 0) {
             *what = "join the container's namespaces";
-            if (gc.ns[i] < 0)
-                errno = ESRCH;
             return -1;
         }
     return 0;

@@ -67,8 +67,8 @@ check_eq "python3-docker container.top() and top(ps_args='aux')" \
     "$(printf 'UID PID PPID C STIME TTY TIME CMD 2 sh -c rm -f /bin/ps /usr/bin/ps; sleep 1000; true\nUSER PID %%CPU %%MEM VSZ RSS TTY STAT START TIME COMMAND 2')" "$res"
 body=$(api GET '/containers/ns/top?ps_args=-o%20pid')
 check_eq "unknown ps_args: 500 naming them" "500 true" "$(code) $(jq '.message | contains("ps_args `-o pid`")' <<<"$body")"
-ctrcli() { CONTAINER_HOST=unix://$SOCK "$BIN/container" "$@"; }
-out=$(timeout 60 ctrcli top ns aux 2>&1)
+ctrcli() { CONTAINER_HOST=unix://$SOCK timeout 60 "$BIN/container" "$@"; }
+out=$(ctrcli top ns aux 2>&1)
 check_eq "container top ns aux: the same table" "USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND" \
     "$(head -1 <<<"$out" | tr -s ' ')"
 check_contains "  with the main process" "$out" "sh -c rm -f /bin/ps /usr/bin/ps; sleep 1000; true"
