@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const op_names[] = {NULL,          "exec",        "attach", "kill",
-                                       "stop",        "resize",      "signal", "archive_stat",
-                                       "archive_get", "archive_put", "pause",  "resume"};
+static const char *const op_names[] = {
+    NULL,           "exec",        "attach",      "kill",  "stop",   "resize", "signal",
+    "archive_stat", "archive_get", "archive_put", "pause", "resume", "net"};
 
 static char *dump(json_t *root, size_t *len)
 {
@@ -67,6 +67,9 @@ char *shimp_request_encode(const struct shimp_request *req, size_t *len)
         break;
     case SHIMP_OP_PAUSE:
     case SHIMP_OP_RESUME:
+        break;
+    case SHIMP_OP_NET:
+        json_object_set_new(o, "net", proto_netop_encode(&req->net));
         break;
     }
     return dump(o, len);
@@ -170,6 +173,9 @@ int shimp_request_decode(const char *json, size_t len, struct shimp_request *out
             goto out;
         }
     }
+    if (r.op == SHIMP_OP_NET &&
+        proto_netop_decode(json_object_get(o, "net"), "net", EINVAL, &r.net, err) < 0)
+        goto out;
     if (r.op == SHIMP_OP_EXEC) {
         p = json_object_get(o, "process");
         if (!json_is_object(p)) {
@@ -209,6 +215,7 @@ void shimp_request_release(struct shimp_request *req)
     free(req->exec.cwd);
     free(req->exec.user);
     free(req->path);
+    agent_net_release(&req->net);
     memset(req, 0, sizeof(*req));
 }
 

@@ -21,6 +21,8 @@
  *     {"op":"archive_stat","path":P} -> {"ok":true,"stat":{...}} | {"ok":false,...,"errno":E}
  *     {"op":"archive_get","path":P,"export":bool} -> reply (+stat), the tar on stream 2,
  *       EOF, {"event":"exit","status":N[,"error":"..."]}
+ *   a network joined or left while running (docs/network.md, "Live connect"):
+ *     {"op":"net","net":{...agent `net` body}} -> the agent's answer as the reply
  *     {"op":"archive_put","path":P} -> reply; the client sends the tar on stream 1 + EOF;
  *       exit event as for get. */
 #ifndef CTR_PROTO_SHIM_H
@@ -45,6 +47,7 @@ enum shimp_op {
     SHIMP_OP_ARCHIVE_PUT,
     SHIMP_OP_PAUSE,
     SHIMP_OP_RESUME,
+    SHIMP_OP_NET,
 };
 
 struct shimp_request {
@@ -56,6 +59,7 @@ struct shimp_request {
     uint16_t rows, cols;    /* resize */
     char *path;             /* archive_*: absolute path in the container */
     bool export_all;        /* archive_get: the whole root filesystem */
+    struct agent_net net;   /* net */
 };
 
 enum shimp_msg_kind { SHIMP_MSG_REPLY = 1, SHIMP_MSG_EXIT };

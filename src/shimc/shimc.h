@@ -54,6 +54,8 @@ int shimc_stop(const char *bundle, unsigned timeout_s, ctr_error_t *err);
  * A stop or kill resumes a paused VM first. The deadline and ETIMEDOUT as kill's. */
 int shimc_pause(const char *bundle, ctr_error_t *err);
 int shimc_resume(const char *bundle, ctr_error_t *err);
+/* A network joined or left by the running guest (agent op `net`): the agent's answer. */
+int shimc_net(const char *bundle, const struct agent_net *net, ctr_error_t *err);
 /* state.json's text in *json_out, first marked stopped when its shim died without
  * writing the final state. */
 int shimc_state(const char *bundle, char **json_out, ctr_error_t *err);

@@ -430,6 +430,40 @@ static void test_ipam(void **state)
     net_network_release(&again);
 }
 
+/* IPRange bounds the dynamic addresses; a static address is taken anywhere in the
+ * subnet, with docker's errors outside it or when taken. */
+static void test_ipam_static_range(void **state)
+{
+    struct net_network nw = {0};
+    ctr_error_t err = NULL;
+    uint32_t a;
+
+    create("net2", "10.2.0.0/24", false, NULL, &nw);
+    nw.range.addr = ip("10.2.0.128");
+    nw.range.prefix = 30; /* .128 to .131 */
+    assert_int_equal(alloc(&nw, "c1"), ip("10.2.0.128"));
+    assert_int_equal(alloc(&nw, "c2"), ip("10.2.0.129"));
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s1", ip("10.2.0.130"), &a, &err), 0);
+    assert_int_equal(a, ip("10.2.0.130"));
+    /* static outside the range is fine */
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s2", ip("10.2.0.9"), &a, &err), 0);
+    assert_int_equal(alloc(&nw, "c3"), ip("10.2.0.131"));
+    expect_fail(net_ipam_allocate(root, &nw, "c4", &a, &err), &err, ENOSPC, "no free address");
+    expect_fail(net_ipam_allocate_static(root, &nw, "s3", ip("10.2.0.9"), &a, &err), &err,
+                EADDRINUSE, "Address already in use");
+    expect_fail(net_ipam_allocate_static(root, &nw, "s3", ip("10.2.0.1"), &a, &err), &err,
+                EADDRINUSE, "Address already in use"); /* the gateway */
+    expect_fail(net_ipam_allocate_static(root, &nw, "s3", ip("10.3.0.9"), &a, &err), &err, EINVAL,
+                "Invalid address 10.3.0.9: It does not belong to any of this network's subnets");
+    expect_fail(net_ipam_allocate_static(root, &nw, "s3", ip("10.2.0.255"), &a, &err), &err, EINVAL,
+                "does not belong"); /* broadcast */
+    /* the owner asks again: the same; another one: moved */
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s2", ip("10.2.0.9"), &a, &err), 0);
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s2", ip("10.2.0.10"), &a, &err), 0);
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s3", ip("10.2.0.9"), &a, &err), 0);
+    net_network_release(&nw);
+}
+
 /* Processes allocating at once never get the same address (flock on ipam.lock). */
 static void test_ipam_concurrent(void **state)
 {
@@ -530,6 +564,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auto_subnet_pools, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipam, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipam_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ipam_static_range, setup, teardown),
         cmocka_unit_test(test_nft_script),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
