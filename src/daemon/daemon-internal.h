@@ -140,6 +140,7 @@ struct dmn_endpoint {
     uint32_t addr, gateway;
     uint8_t prefix;
     bool internal;
+    uint32_t mtu; /* the network's (com.docker.network.driver.mtu) */
     char *bridge;
     char mac[18];
     bool static_ip, static_mac; /* given in the request (IPAMConfig, MacAddress) */

@@ -127,7 +127,7 @@ int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char 
                                  spec->internal, (char **)spec->labels, (char **)spec->options, &nw,
                                  err) < 0)
         goto fail;
-    if (net_bridge_ensure(nw.bridge, nw.gateway, nw.subnet.prefix, NET_DEFAULT_MTU, err) < 0 ||
+    if (net_bridge_ensure(nw.bridge, nw.gateway, nw.subnet.prefix, nw.mtu, err) < 0 ||
         dmn_networks_apply_nft(d, err) < 0) {
         ctr_error_t e2 = NULL;
         if (net_link_delete(nw.bridge, &e2) < 0 ||

@@ -205,10 +205,10 @@ int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_erro
         bc->nets[i].tap = ctr_xstrdup(ep->tap);
         bc->nets[i].bridge = ctr_xstrdup(ep->bridge);
         bc->nets[i].mac = ctr_xstrdup(ep->mac);
-        bc->nets[i].mtu = NET_DEFAULT_MTU;
+        bc->nets[i].mtu = ep->mtu ? ep->mtu : NET_DEFAULT_MTU;
         bc->setup.ifaces[i].mac = ctr_xstrdup(ep->mac);
         bc->setup.ifaces[i].address = ctr_xasprintf("%s/%u", a, (unsigned)ep->prefix);
-        bc->setup.ifaces[i].mtu = NET_DEFAULT_MTU;
+        bc->setup.ifaces[i].mtu = bc->nets[i].mtu;
         if (!routed && !ep->internal) {
             /* one default route: the first network that reaches outside */
             bc->setup.ifaces[i].gateway = dmn_ip_str(ep->gateway);
@@ -257,6 +257,8 @@ void dmn_netconf_save(struct dmn_container *c, json_t *meta)
                                              "IPPrefixLen", (int)ep->prefix, "Gateway", gw,
                                              "Internal", ep->internal, "Bridge", ep->bridge,
                                              "MacAddress", ep->mac, "Tap", ep->tap));
+        if (ep->mtu && ep->mtu != NET_DEFAULT_MTU)
+            json_object_set_new(json_array_get(eps, i), "Mtu", json_integer(ep->mtu));
         if (ep->static_ip || ep->static_mac)
             json_object_update_new(
                 json_array_get(eps, i),
@@ -307,6 +309,8 @@ int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err)
         ep->bridge = ctr_xstrdup(br);
         snprintf(ep->mac, sizeof(ep->mac), "%s", mac);
         snprintf(ep->tap, sizeof(ep->tap), "%s", tap);
+        json_int_t mtu = json_integer_value(json_object_get(e, "Mtu"));
+        ep->mtu = mtu >= 68 && mtu <= 65535 ? (uint32_t)mtu : NET_DEFAULT_MTU;
         ep->static_ip = json_is_true(json_object_get(e, "StaticIP"));
         ep->static_mac = json_is_true(json_object_get(e, "StaticMac"));
         int vlan = 0;

@@ -63,6 +63,7 @@ static void endpoint_fill(struct dmn_endpoint *ep, const struct net_network *nw,
     ep->gateway = nw->gateway;
     ep->prefix = nw->subnet.prefix;
     ep->internal = nw->internal;
+    ep->mtu = nw->mtu ? nw->mtu : NET_DEFAULT_MTU;
     ep->bridge = ctr_xstrdup(nw->bridge);
     net_mac_for(addr, ep->mac);
     ep->static_ip = rq && rq->ip;

@@ -46,7 +46,7 @@ int dmn_netlive_join(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
     uint16_t vid = (uint16_t)(VLAN_BASE + (ep->tap[14] - '0'));
     char vlink[16];
     snprintf(vlink, sizeof(vlink), "ctv%.10s%c", c->id, ep->tap[14]);
-    if (net_vlan_add(trunk->tap, vlink, vid, ep->bridge, NET_DEFAULT_MTU, err) < 0)
+    if (net_vlan_add(trunk->tap, vlink, vid, ep->bridge, ep->mtu, err) < 0)
         return ctr_error_wrap(err, "connect container %s to network %s", c->name, ep->net_name);
     /* visible to dmn_netconf_hosts and to the save that follows */
     ep->vlan = vid;
@@ -57,7 +57,7 @@ int dmn_netlive_join(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
                            .vlan = vid,
                            .mac = ep->mac,
                            .address = address,
-                           .mtu = NET_DEFAULT_MTU};
+                           .mtu = ep->mtu};
     cleanup_error ctr_error_t e2 = NULL;
     an.hosts = dmn_netconf_hosts(c, &e2);
     int r = shimc_net(c->bundle, &an, err);

@@ -56,6 +56,7 @@ struct net_nft_network {
     const char *bridge;
     struct net_cidr subnet;
     bool internal;
+    bool no_masquerade; /* com.docker.network.bridge.enable_ip_masquerade=false */
 };
 /* n == 0 deletes the table. Never touches any other table. */
 int net_nft_apply(const struct net_nft_network *nets, size_t n, ctr_error_t *err);
@@ -77,8 +78,12 @@ struct net_network {
     bool internal;
     struct net_cidr range; /* IPRange: dynamic addresses only from there; prefix 0: none */
     bool subnet_auto;      /* the store chose the subnet (docker: no static addresses) */
-    char **labels;         /* KEY=VALUE, NULL terminated (never NULL once loaded) */
-    char **options;        /* the driver options given at create, KEY=VALUE, as labels */
+    /* from the bridge driver's options (docs/network.md): com.docker.network.driver.mtu,
+     * com.docker.network.bridge.enable_ip_masquerade; .bridge.name sets `bridge` */
+    uint32_t mtu;       /* NET_DEFAULT_MTU unless given */
+    bool no_masquerade; /* no NAT for traffic leaving the network */
+    char **labels;      /* KEY=VALUE, NULL terminated (never NULL once loaded) */
+    char **options;     /* the driver options given at create, KEY=VALUE, as labels */
     int64_t created_ns;
 };
 /* Docker's rule: anything but an empty or blank name; ours adds no control characters

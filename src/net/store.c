@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -114,6 +115,38 @@ static char **kv_strv(json_t *o)
     return out;
 }
 
+/* The bridge driver's options that take effect (docker's names); others are kept as
+ * given. bridge: the name asked for, or NULL. */
+static int driver_options(struct net_network *n, char **options, const char **bridge,
+                          ctr_error_t *err)
+{
+    n->mtu = NET_DEFAULT_MTU;
+    n->no_masquerade = false;
+    if (bridge)
+        *bridge = NULL;
+    for (size_t i = 0; options && options[i]; i++) {
+        const char *kv = options[i], *v = strchr(kv, '=');
+        size_t kl = v ? (size_t)(v - kv) : strlen(kv);
+        v = v ? v + 1 : "";
+#define KEY(k) (kl == strlen(k) && strncmp(kv, k, kl) == 0)
+        if (KEY("com.docker.network.driver.mtu")) {
+            char *end;
+            long m = strtol(v, &end, 10);
+            if (*v == '\0' || *end || m < 68 || m > 65535)
+                return net_fail(err, EINVAL, "invalid MTU `%s`: a number from 68 to 65535", v);
+            n->mtu = (uint32_t)m;
+        } else if (KEY("com.docker.network.bridge.enable_ip_masquerade")) {
+            if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0"))
+                return net_fail(err, EINVAL, "invalid enable_ip_masquerade `%s`: true or false", v);
+            n->no_masquerade = strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
+        } else if (KEY("com.docker.network.bridge.name") && bridge && *v) {
+            *bridge = v;
+        }
+#undef KEY
+    }
+    return 0;
+}
+
 static int parse_meta(const char *path, const char *id, struct net_network *out, ctr_error_t *err)
 {
     json_error_t je;
@@ -150,6 +183,9 @@ static int parse_meta(const char *path, const char *id, struct net_network *out,
     n.labels = kv_strv(labels);
     n.options = kv_strv(options);
     json_decref(j);
+    ctr_error_t e2 = NULL;
+    if (driver_options(&n, n.options, NULL, &e2) < 0) /* checked at create */
+        ctr_error_free(&e2);
     *out = n;
     return 0;
 }
@@ -416,6 +452,13 @@ static int create_network(const char *data_root, const char *name, const char *s
     if (strcmp(name, NET_DEFAULT_ALIAS) == 0 || strcmp(name, "none") == 0 ||
         strcmp(name, "host") == 0)
         return net_fail(err, EINVAL, "network name `%s` is reserved: choose another name", name);
+    const char *brname = NULL;
+    if (driver_options(&nw, options, &brname, err) < 0)
+        return -1;
+    if (brname && (strlen(brname) >= IFNAMSIZ || strpbrk(brname, "/: \t\n") ||
+                   strcmp(brname, ".") == 0 || strcmp(brname, "..") == 0))
+        return net_fail(err, EINVAL, "invalid bridge name `%s`: 1 to %d characters", brname,
+                        IFNAMSIZ - 1);
     if (subnet && check_subnet(subnet, &c, err) < 0)
         return -1;
     if (ip_range && *ip_range) {
@@ -430,11 +473,17 @@ static int create_network(const char *data_root, const char *name, const char *s
     }
     if (lock_store(data_root, &lock, err) < 0 || net_network_list(data_root, &v, &n, err) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].name, name) == 0) {
             net_network_list_free(v, n);
             return net_fail(err, EEXIST, "network `%s` already exists", name);
         }
+        if (brname && strcmp(v[i].bridge, brname) == 0) {
+            net_fail(err, EEXIST, "bridge name `%s` is taken by network `%s`", brname, v[i].name);
+            net_network_list_free(v, n);
+            return -1;
+        }
+    }
     if (subnet) {
         int r = subnet_taken(&c, v, n, check, ctx, why, sizeof(why), err);
         if (r != 0) {
@@ -455,6 +504,7 @@ static int create_network(const char *data_root, const char *name, const char *s
     nw.id = ctr_xstrdup(id);
     nw.name = ctr_xstrdup(name);
     nw.bridge = strcmp(name, NET_DEFAULT_NAME) == 0 ? ctr_xstrdup(NET_DEFAULT_BRIDGE)
+                : brname                            ? ctr_xstrdup(brname)
                                                     : ctr_xasprintf("ctrbr-%.8s", id);
     nw.subnet = c;
     nw.gateway = c.addr + 1;
@@ -490,6 +540,14 @@ int net_network_create_with(const char *data_root, const char *name, const char 
                             struct net_network *out, ctr_error_t *err)
 {
     return create_network(data_root, name, subnet, NULL, internal, labels, NULL, check, ctx, out,
+                          err);
+}
+
+int net_network_create_with_options(const char *data_root, const char *name, const char *subnet,
+                                    const char *ip_range, char **options, net_route_check_fn check,
+                                    void *ctx, struct net_network *out, ctr_error_t *err)
+{
+    return create_network(data_root, name, subnet, ip_range, false, NULL, options, check, ctx, out,
                           err);
 }
 

@@ -78,12 +78,11 @@ static void test_networks(void **state)
     refused("{\"NetworkingConfig\":{\"EndpointsConfig\":{\"n\":{\"Aliases\":[\"a b\"]}}}}",
             "`EndpointsConfig.n.Aliases[0]` must be a DNS name");
     /* static address and MAC: IPAMConfig, MacAddress, Config.MacAddress for the first one */
-    assert_int_equal(
-        parse("{\"Config\":{\"MacAddress\":\"02:AA:bb:cc:dd:01\"},\"NetworkingConfig\":{"
-              "\"EndpointsConfig\":{\"n\":{\"IPAMConfig\":{\"IPv4Address\":"
-              "\"10.0.0.9\"}},\"m\":{\"MacAddress\":\"02:00:00:00:00:07\"}}}}",
-              &rq, &err),
-        0);
+    assert_int_equal(parse("{\"MacAddress\":\"02:AA:bb:cc:dd:01\",\"NetworkingConfig\":{"
+                           "\"EndpointsConfig\":{\"n\":{\"IPAMConfig\":{\"IPv4Address\":"
+                           "\"10.0.0.9\"}},\"m\":{\"MacAddress\":\"02:00:00:00:00:07\"}}}}",
+                           &rq, &err),
+                     0);
     assert_int_equal(rq.n_networks, 2);
     assert_int_equal(rq.eps[0].ip, 0x0a000009);
     assert_string_equal(rq.eps[0].mac, "02:aa:bb:cc:dd:01");
@@ -99,7 +98,7 @@ static void test_networks(void **state)
     refused("{\"NetworkingConfig\":{\"EndpointsConfig\":{\"n\":{\"MacAddress\":\"01:00:5e:00:00:"
             "01\"}}}}",
             "invalid MAC address: 01:00:5e:00:00:01");
-    refused("{\"Config\":{\"MacAddress\":\"zz\"}}", "invalid MAC address: zz");
+    refused("{\"MacAddress\":\"zz\"}", "invalid MAC address: zz");
     refused("{\"NetworkingConfig\":{\"EndpointsConfig\":{\"a\":{},\"b\":{},\"c\":{},\"d\":{},"
             "\"e\":{},\"f\":{},\"g\":{},\"h\":{},\"i\":{}}}}",
             "too many networks");

@@ -464,6 +464,59 @@ static void test_ipam_static_range(void **state)
     net_network_release(&nw);
 }
 
+/* The bridge driver's options that take effect, IPRange stored and loaded. */
+static void test_driver_options(void **state)
+{
+    struct net_network nw = {0}, again = {0};
+    ctr_error_t err = NULL;
+    char *opts[] = {"com.docker.network.driver.mtu=1400",
+                    "com.docker.network.bridge.enable_ip_masquerade=false",
+                    "com.docker.network.bridge.name=mybr0",
+                    "com.docker.network.bridge.enable_icc=true", NULL};
+
+    assert_int_equal(net_network_create_with_options(root, "o1", "10.4.0.0/24", "10.4.0.64/27",
+                                                     opts, fake_routes, NULL, &nw, &err),
+                     0);
+    assert_int_equal(nw.mtu, 1400);
+    assert_true(nw.no_masquerade);
+    assert_string_equal(nw.bridge, "mybr0");
+    assert_int_equal(net_network_load(root, "o1", &again, &err), 0);
+    assert_int_equal(again.mtu, 1400);
+    assert_true(again.no_masquerade);
+    assert_false(again.subnet_auto);
+    assert_int_equal(again.range.addr, ip("10.4.0.64"));
+    assert_int_equal(again.range.prefix, 27);
+    net_network_release(&again);
+    /* no NAT for it in the ruleset */
+    struct net_nft_network nn = {nw.bridge, nw.subnet, false, nw.no_masquerade};
+    cleanup_free char *script = net_nft_script(&nn, 1);
+    assert_null(strstr(script, "masquerade"));
+    net_network_release(&nw);
+
+    char *bad_mtu[] = {"com.docker.network.driver.mtu=9x", NULL};
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", NULL, bad_mtu,
+                                                fake_routes, NULL, NULL, &err),
+                &err, EINVAL, "invalid MTU `9x`");
+    char *bad_masq[] = {"com.docker.network.bridge.enable_ip_masquerade=maybe", NULL};
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", NULL, bad_masq,
+                                                fake_routes, NULL, NULL, &err),
+                &err, EINVAL, "true or false");
+    char *taken[] = {"com.docker.network.bridge.name=mybr0", NULL};
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", NULL, taken, fake_routes,
+                                                NULL, NULL, &err),
+                &err, EEXIST, "bridge name `mybr0` is taken by network `o1`");
+    char *longname[] = {"com.docker.network.bridge.name=abcdefghijklmnop", NULL};
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", NULL, longname,
+                                                fake_routes, NULL, NULL, &err),
+                &err, EINVAL, "invalid bridge name");
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", "10.6.0.0/28", NULL,
+                                                fake_routes, NULL, NULL, &err),
+                &err, EINVAL, "is not inside subnet");
+    expect_fail(net_network_create_with_options(root, "o2", NULL, "10.6.0.0/28", NULL, fake_routes,
+                                                NULL, NULL, &err),
+                &err, EINVAL, "needs its subnet");
+}
+
 /* Processes allocating at once never get the same address (flock on ipam.lock). */
 static void test_ipam_concurrent(void **state)
 {
@@ -565,6 +618,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ipam, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipam_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipam_static_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_options, setup, teardown),
         cmocka_unit_test(test_nft_script),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

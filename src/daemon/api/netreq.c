@@ -220,9 +220,9 @@ int api_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
             struct dmn_epreq e = {0};
             add_network(&rq, NET_DEFAULT_NAME, &e);
         }
-        /* Config.MacAddress (docker run --mac-address, API < 1.44): the first network's */
-        const char *cmac =
-            json_string_value(json_object_get(json_object_get(body, "Config"), "MacAddress"));
+        /* Config.MacAddress, the body's own (docker run --mac-address, API < 1.44): the
+         * first network's */
+        const char *cmac = json_string_value(json_object_get(body, "MacAddress"));
         if (cmac && *cmac && rq.eps[0].mac[0] == '\0' &&
             mac_parse("Config.MacAddress", cmac, rq.eps[0].mac, err) < 0)
             goto fail;
