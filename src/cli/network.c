@@ -463,6 +463,19 @@ static const char *first_subnet(json_t *n, const char *field)
     return s ? s : "";
 }
 
+/* The API names the default network `bridge`, as docker; this CLI calls it `default`. */
+static void local_names(json_t *list)
+{
+    json_t *n;
+    size_t i;
+    json_array_foreach(list, i, n)
+    {
+        const char *name = cli_json_str(n, "Name");
+        if (name && strcmp(name, NET_DEFAULT_ALIAS) == 0)
+            json_object_set_new(n, "Name", json_string(NET_DEFAULT_NAME));
+    }
+}
+
 void cli_network_print_table(json_t *list, FILE *f)
 {
     static const char *const hdr[] = {"NETWORK ID", "NAME",     "DRIVER", "SUBNET",
@@ -510,6 +523,7 @@ int cli_cmd_network_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
         json_decref(list);
         return ctr_fail(err, 0, "the daemon sent a network list that is not an array");
     }
+    local_names(list);
     if (o.quiet)
         json_array_foreach(list, i, n)
         {
@@ -536,6 +550,7 @@ int cli_cmd_network_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_erro
     if (r != 0)
         return r == 1 ? 0 : -1;
     json_t *out = cli_get_each(ctx, "network inspect", "networks", "", pos, &rc);
+    local_names(out);
     cli_print_json(out, stdout);
     json_decref(out);
     return rc;

@@ -47,9 +47,11 @@ static json_t *network_json(const struct dmn_network *n)
         net_cidr_format(&nw->range, rs, sizeof(rs));
         json_object_set_new(cfg, "IPRange", json_string(rs));
     }
+    /* the default network under docker's name (our CLI shows it as `default`) */
+    const char *name = strcmp(nw->name, NET_DEFAULT_NAME) == 0 ? NET_DEFAULT_ALIAS : nw->name;
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:{s:s,s:n,s:[o]},s:b,s:b,s:b,s:{s:s},"
                      "s:b,s:o,s:o,s:o}",
-                     "Name", nw->name, "Id", nw->id, "Created", created, "Scope", "local", "Driver",
+                     "Name", name, "Id", nw->id, "Created", created, "Scope", "local", "Driver",
                      "bridge", "EnableIPv6", 0, "IPAM", "Driver", "default", "Options", "Config",
                      cfg, "Internal", nw->internal, "Attachable", 0, "Ingress", 0, "ConfigFrom",
                      "Network", "", "ConfigOnly", 0, "Containers", ctrs, "Options",
@@ -60,7 +62,9 @@ static json_t *network_json(const struct dmn_network *n)
 
 static bool match_name(const char *v, void *ctx)
 {
-    return strstr(((struct net_network *)ctx)->name, v) != NULL;
+    const char *name = ((struct net_network *)ctx)->name;
+    return strstr(name, v) != NULL ||
+           (strcmp(name, NET_DEFAULT_NAME) == 0 && strstr(NET_DEFAULT_ALIAS, v) != NULL);
 }
 static bool match_id(const char *v, void *ctx)
 {
