@@ -124,8 +124,9 @@ static int default_route(int fd, unsigned index, uint32_t gw)
     return nl_talk(fd, &r);
 }
 
-/* The interface whose MAC is mac (/sys/class/net/NAME/address); name gets NAME. */
-static unsigned find_nic(const uint8_t mac[6], char name[IFNAMSIZ])
+/* The interface whose MAC is mac (/sys/class/net/NAME/address); name gets NAME. With
+ * suffix, only one whose name ends with it (a VLAN `.ID`); without, no VLAN (`.`). */
+static unsigned find_if(const uint8_t mac[6], char name[IFNAMSIZ], const char *suffix)
 {
     DIR *d = opendir("/sys/class/net");
     struct dirent *de;
@@ -134,7 +135,11 @@ static unsigned find_nic(const uint8_t mac[6], char name[IFNAMSIZ])
     if (d == NULL)
         return 0;
     while (index == 0 && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || strlen(de->d_name) >= IFNAMSIZ)
+        size_t nl = strlen(de->d_name);
+        if (de->d_name[0] == '.' || nl >= IFNAMSIZ)
+            continue;
+        if (suffix ? nl <= strlen(suffix) || strcmp(de->d_name + nl - strlen(suffix), suffix) != 0
+                   : strchr(de->d_name, '.') != NULL)
             continue;
         cleanup_free char *p = ctr_xasprintf("/sys/class/net/%s/address", de->d_name);
         cleanup_free char *v = NULL;
@@ -152,6 +157,11 @@ static unsigned find_nic(const uint8_t mac[6], char name[IFNAMSIZ])
     }
     closedir(d);
     return index;
+}
+
+static unsigned find_nic(const uint8_t mac[6], char name[IFNAMSIZ])
+{
+    return find_if(mac, name, NULL);
 }
 
 static int setup_iface(int fd, const struct agent_iface *f, ctr_error_t *err)
@@ -269,7 +279,9 @@ int guest_net_change(const struct agent_net *n, ctr_error_t *err)
         return ctr_fail(err, errno, "open rtnetlink");
     if (!agent_mac_parse(n->mac, mac) || !agent_cidr_parse(n->address, &addr, &prefix))
         return ctr_fail(err, EINVAL, "interface %s: bad MAC or address", n->mac);
-    index = find_nic(mac, name);
+    char suffix[16];
+    snprintf(suffix, sizeof(suffix), ".%u", n->vlan);
+    index = n->vlan ? find_if(mac, name, suffix) : find_nic(mac, name);
     if (n->leave) {
         if (index == 0)
             log_warn("interface %s: already gone", n->mac);
@@ -284,7 +296,7 @@ int guest_net_change(const struct agent_net *n, ctr_error_t *err)
             return ctr_fail(err, ENODEV, "no NIC with MAC %s to carry VLAN %u",
                             n->parent ? n->parent : "-", n->vlan);
         if (index == 0) {
-            snprintf(name, sizeof(name), "eth0.%u", n->vlan);
+            snprintf(name, sizeof(name), "%.10s.%u", pname, n->vlan);
             if ((r = vlan_add(fd, parent, name, (uint16_t)n->vlan, mac, n->mtu)) < 0)
                 return ctr_fail(err, -r, "create VLAN %u interface `%s` on %s", n->vlan, name,
                                 pname);
