@@ -631,8 +631,6 @@ char *dmn_netconf_hosts(struct dmn_container *c, ctr_error_t *err);
  * net_lock and c's op_lock held. */
 int dmn_netlive_join(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
 int dmn_netlive_leave(struct dmn *d, struct dmn_container *c, const char *net_id, ctr_error_t *err);
-/* At start: no endpoint is a VLAN any more (under d->lock). */
-void dmn_netlive_reset_locked(struct dmn_container *c);
 void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
 /* An address as a string (caller frees); a binding's host address, "0.0.0.0" for every
  * one, as the shim and Docker show it; the container's Config.Hostname, NULL when unset

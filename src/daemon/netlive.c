@@ -14,14 +14,6 @@
 
 #define VLAN_BASE 100 /* VLAN id = VLAN_BASE + the endpoint's TAP index */
 
-void dmn_netlive_reset_locked(struct dmn_container *c)
-{
-    for (size_t i = 0; i < c->n_eps; i++) {
-        c->eps[i].vlan = 0;
-        c->eps[i].vlink[0] = c->eps[i].trunk[0] = '\0';
-    }
-}
-
 static char *cidr_str(const struct dmn_endpoint *ep)
 {
     char a[NET_IP_STRLEN];
