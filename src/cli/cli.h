@@ -243,6 +243,7 @@ struct cli_run_opts {
     struct net_port_binding *ports;
     size_t n_ports;
     char **networks, **net_aliases, **dns, **dns_search, **dns_options, **add_hosts;
+    char *ip, *mac; /* --ip, --mac-address: the first network's endpoint */
     bool no_dns;
     char **env; /* resolved: env files, then -e */
     char **pos; /* IMAGE [CMD...] */
