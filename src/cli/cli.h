@@ -245,6 +245,7 @@ struct cli_run_opts {
     struct net_port_binding *ports;
     size_t n_ports;
     char **networks, **net_aliases, **dns, **dns_search, **dns_options, **add_hosts;
+    char *ip, *mac; /* --ip, --mac-address: the first network's endpoint */
     bool no_dns;
     /* --health-*: Go durations in ns; health_set when any was given */
     const char *health_cmd;

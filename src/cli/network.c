@@ -6,6 +6,7 @@
 
 #include "net/net.h"
 #include "net/ports.h"
+#include "proto/agent-msg.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -56,6 +57,21 @@ int cli_run_net_flag(struct cli_run_opts *o, const char *flag, const char *v, ct
                             "digits, `-`, `_` and `.`",
                             v);
         ctr_strv_append(&o->net_aliases, v);
+    } else if (strcmp(flag, "ip") == 0) {
+        uint32_t a;
+        if (net_ip_parse(v, &a, NULL) < 0)
+            return ctr_fail(err, 0, "invalid value `%s` for `--ip`: an IPv4 address", v);
+        free(o->ip);
+        o->ip = ctr_xstrdup(v);
+    } else if (strcmp(flag, "mac-address") == 0) {
+        uint8_t m[6];
+        if (!agent_mac_parse(v, m))
+            return ctr_fail(err, 0,
+                            "invalid value `%s` for `--mac-address`: a unicast MAC like "
+                            "02:42:ac:11:00:02",
+                            v);
+        free(o->mac);
+        o->mac = ctr_xstrdup(v);
     } else if (strcmp(flag, "dns") == 0) {
         if (ipv4_check("dns", v, v, err) < 0)
             return -1;
@@ -107,6 +123,8 @@ int cli_run_net_check(const struct cli_run_opts *o, ctr_error_t *err)
                         "loopback");
     if (none && o->net_aliases)
         return ctr_fail(err, 0, "`--network-alias` needs a network (not `--network none`)");
+    if (none && (o->ip || o->mac))
+        return ctr_fail(err, 0, "`--ip` and `--mac-address` need a network (not `--network none`)");
     if (o->no_dns && (o->dns || o->dns_search || o->dns_options))
         return ctr_fail(err, 0,
                         "`--no-dns` cannot be combined with `--dns`, `--dns-search` or "
@@ -125,7 +143,9 @@ void cli_run_net_json(const struct cli_run_opts *o, json_t *body, json_t *hc)
         json_object_set_new(hc, "PortBindings", net_ports_to_docker(o->ports, o->n_ports));
         json_object_set_new(body, "ExposedPorts", net_ports_exposed(o->ports, o->n_ports));
     }
-    const char *first = o->networks ? o->networks[0] : o->net_aliases ? "default" : NULL;
+    const char *first = o->networks                         ? o->networks[0]
+                        : o->net_aliases || o->ip || o->mac ? "default"
+                                                            : NULL;
     if (first) {
         json_object_set_new(hc, "NetworkMode", ctr_json_str(first));
         json_t *eps = json_object();
@@ -134,11 +154,16 @@ void cli_run_net_json(const struct cli_run_opts *o, json_t *body, json_t *hc)
                 cleanup_free char *k = ctr_utf8_fix(*n);
                 json_object_set_new(eps, k, json_object());
             }
-            if (o->net_aliases) { /* docker: the aliases belong to the first network */
-                cleanup_free char *k = ctr_utf8_fix(first);
-                json_object_set_new(eps, k,
-                                    json_pack("{s:o}", "Aliases", strv_array(o->net_aliases)));
-            }
+            /* docker: aliases, --ip and --mac-address belong to the first network */
+            cleanup_free char *k = ctr_utf8_fix(first);
+            json_t *ep = json_object();
+            if (o->net_aliases)
+                json_object_set_new(ep, "Aliases", strv_array(o->net_aliases));
+            if (o->ip)
+                json_object_set_new(ep, "IPAMConfig", json_pack("{s:s}", "IPv4Address", o->ip));
+            if (o->mac)
+                json_object_set_new(ep, "MacAddress", json_string(o->mac));
+            json_object_set_new(eps, k, ep);
         }
         json_object_set_new(body, "NetworkingConfig", json_pack("{s:o}", "EndpointsConfig", eps));
     }
@@ -159,6 +184,8 @@ void cli_run_net_release(struct cli_run_opts *o)
     free(o->ports);
     ctr_strv_free(o->networks);
     ctr_strv_free(o->net_aliases);
+    free(o->ip);
+    free(o->mac);
     ctr_strv_free(o->dns);
     ctr_strv_free(o->dns_search);
     ctr_strv_free(o->dns_options);
@@ -463,6 +490,19 @@ static const char *first_subnet(json_t *n, const char *field)
     return s ? s : "";
 }
 
+/* The API names the default network `bridge`, as docker; this CLI calls it `default`. */
+static void local_names(json_t *list)
+{
+    json_t *n;
+    size_t i;
+    json_array_foreach(list, i, n)
+    {
+        const char *name = cli_json_str(n, "Name");
+        if (name && strcmp(name, NET_DEFAULT_ALIAS) == 0)
+            json_object_set_new(n, "Name", json_string(NET_DEFAULT_NAME));
+    }
+}
+
 void cli_network_print_table(json_t *list, FILE *f)
 {
     static const char *const hdr[] = {"NETWORK ID", "NAME",     "DRIVER", "SUBNET",
@@ -510,6 +550,7 @@ int cli_cmd_network_ls(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *
         json_decref(list);
         return ctr_fail(err, 0, "the daemon sent a network list that is not an array");
     }
+    local_names(list);
     if (o.quiet)
         json_array_foreach(list, i, n)
         {
@@ -536,6 +577,7 @@ int cli_cmd_network_inspect(struct cli_ctx *ctx, int argc, char **argv, ctr_erro
     if (r != 0)
         return r == 1 ? 0 : -1;
     json_t *out = cli_get_each(ctx, "network inspect", "networks", "", pos, &rc);
+    local_names(out);
     cli_print_json(out, stdout);
     json_decref(out);
     return rc;

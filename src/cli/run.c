@@ -39,6 +39,8 @@ enum {
     O_PUBLISH,
     O_NETWORK,
     O_NETWORK_ALIAS,
+    O_IP,
+    O_MAC,
     O_DNS,
     O_DNS_SEARCH,
     O_DNS_OPTION,
@@ -86,6 +88,9 @@ static const struct cli_option run_options[] = {
     CLI_OPT_ARG(0, "net", "NAME", O_NETWORK, NULL),
     CLI_OPT_ARG(0, "network-alias", "NAME", O_NETWORK_ALIAS,
                 "another DNS name on the first network"),
+    CLI_OPT_ARG(0, "ip", "IPV4", O_IP,
+                "a static address on the first network (a user network with its own subnet)"),
+    CLI_OPT_ARG(0, "mac-address", "MAC", O_MAC, "the MAC of the first network's interface"),
     CLI_OPT_ARG(0, "dns", "IP", O_DNS, "nameserver for the container (repeatable)"),
     CLI_OPT_ARG(0, "dns-search", "DOMAIN", O_DNS_SEARCH, "DNS search domain (repeatable)"),
     CLI_OPT_ARG(0, "dns-option", "OPT", O_DNS_OPTION,
@@ -229,6 +234,8 @@ static int run_opt(void *opaque, int id, const char *v, ctr_error_t *err)
     case O_PUBLISH:
     case O_NETWORK:
     case O_NETWORK_ALIAS:
+    case O_IP:
+    case O_MAC:
     case O_DNS:
     case O_DNS_SEARCH:
     case O_DNS_OPTION:

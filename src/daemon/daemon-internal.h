@@ -140,9 +140,17 @@ struct dmn_endpoint {
     uint32_t addr, gateway;
     uint8_t prefix;
     bool internal;
+    uint32_t mtu; /* the network's (com.docker.network.driver.mtu) */
     char *bridge;
     char mac[18];
-    char tap[16]; /* ctap + 10 hex of the id + index */
+    bool static_ip, static_mac; /* given in the request (IPAMConfig, MacAddress) */
+    char tap[16];               /* ctap + 10 hex of the id + index */
+    /* Joined while the VM runs (netlive.c): carried as 802.1Q VLAN `vlan` on the TAP of
+     * the VM's NIC `trunk`; the host's VLAN link is `vlink` (ctv + 10 hex + index). Cleared
+     * at the next start, which gives the network a NIC of its own. */
+    uint16_t vlan;
+    char vlink[16];
+    char trunk[16];
 };
 
 /* health.c: Docker's healthchecks (moby daemon/health.go), State.Health (under d->lock) */
@@ -598,10 +606,17 @@ int dmn_dns_start(struct dmn *d, const struct net_network *nw, ctr_error_t *err)
 void dmn_dns_stop(struct dmn *d, const char *net_id);
 
 /* netconf.c, netbundle.c: a container's networks, ports, /etc/hosts and resolv.conf */
+/* One EndpointSettings of a create or connect request. */
+struct dmn_epreq {
+    char **aliases; /* Aliases, NULL-terminated (may be NULL) */
+    uint32_t ip;    /* IPAMConfig.IPv4Address; 0: the network's allocator picks */
+    char mac[18];   /* MacAddress (lowercase); "": 02:42 + the address */
+};
+void dmn_epreq_release(struct dmn_epreq *e);
 struct dmn_netreq {
-    bool none;       /* NetworkMode none: loopback only */
-    char **networks; /* names or ids as given, first = the primary */
-    char ***aliases; /* per network, NULL-terminated (may be NULL) */
+    bool none;             /* NetworkMode none: loopback only */
+    char **networks;       /* names or ids as given, first = the primary */
+    struct dmn_epreq *eps; /* per network */
     size_t n_networks;
     struct net_port_binding *ports; /* host_port 0: any free one (picked at create) */
     size_t n_ports;
@@ -618,13 +633,20 @@ int dmn_netconf_attach(struct dmn *d, struct dmn_container *c, const struct dmn_
                        ctr_error_t *err);
 /* Join one more network (connect; the caller holds net_lock). */
 int dmn_netconf_join(struct dmn *d, struct dmn_container *c, const char *network,
-                     char *const *aliases, ctr_error_t *err);
+                     const struct dmn_epreq *rq, ctr_error_t *err);
 /* Release c's address on one network (net_id) or all of them (NULL). */
 void dmn_netconf_release(struct dmn *d, struct dmn_container *c, const char *net_id);
 /* Write c's networks, ports and setup.network into the bundle config. */
 int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_error_t *err);
 /* Load, fill, save the bundle config of c. */
 int dmn_netconf_rewrite(struct dmn_container *c, ctr_error_t *err);
+/* c's /etc/hosts as setup.network has it (NULL: none; err set on a failure). */
+char *dmn_netconf_hosts(struct dmn_container *c, ctr_error_t *err);
+/* netlive.c: a running container joins (after dmn_netconf_join made its endpoint, the
+ * last of c->eps) or leaves a network: the host's VLAN link and the guest's interface.
+ * net_lock and c's op_lock held. */
+int dmn_netlive_join(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
+int dmn_netlive_leave(struct dmn *d, struct dmn_container *c, const char *net_id, ctr_error_t *err);
 void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
 /* An address as a string (caller frees); a binding's host address, "0.0.0.0" for every
  * one, as the shim and Docker show it; the container's Config.Hostname, NULL when unset
@@ -659,7 +681,8 @@ int dmn_networks_list(struct dmn *d, struct dmn_network **out, size_t *n, ctr_er
 int dmn_network_get(struct dmn *d, const char *ref, struct dmn_network *out, ctr_error_t *err);
 struct dmn_network_spec {
     const char *name;
-    const char *subnet; /* NULL: the next free one */
+    const char *subnet;   /* NULL: the next free one */
+    const char *ip_range; /* IPAM IPRange (NULL: the whole subnet) */
     bool internal;
     char *const *labels;  /* "k=v" */
     char *const *options; /* the driver options, "k=v": stored and shown, as given */
@@ -672,10 +695,10 @@ int dmn_network_remove(struct dmn *d, const char *ref, ctr_error_t *err);
 /* Remove every unused network but the default one that match() keeps; *deleted: names. */
 int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw, void *ctx),
                        void *ctx, char ***deleted, ctr_error_t *err);
-/* A stopped container (EBUSY while it runs or is removed) joins or leaves a network;
- * aliases: the endpoint's EndpointConfig.Aliases (NULL: none). */
+/* A container joins or leaves a network (a running one live: netlive.c; EBUSY while it
+ * starts, is paused or is removed); rq: the endpoint's EndpointConfig. */
 int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
-                        char *const *aliases, ctr_error_t *err);
+                        const struct dmn_epreq *rq, ctr_error_t *err);
 int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_ref,
                            ctr_error_t *err);
 

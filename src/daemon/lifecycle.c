@@ -99,6 +99,16 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
     *msg = NULL;
     if (ino >= 0)
         inotify_add_watch(ino, c->bundle, IN_CREATE | IN_MOVED_TO);
+    dmn_lock(d);
+    bool had_vlan = false;
+    for (size_t i = 0; i < c->n_eps; i++) { /* joined live (netlive.c): now a NIC of its own */
+        had_vlan = had_vlan || c->eps[i].vlan;
+        c->eps[i].vlan = 0;
+        c->eps[i].vlink[0] = c->eps[i].trunk[0] = '\0';
+    }
+    if (had_vlan)
+        dmn_container_save_locked(d, c, NULL);
+    dmn_unlock(d);
     pid_t pid = shimc_start_spawn(c->bundle, &efd, &err);
     if (pid < 0) {
         *msg = ctr_error_take_msg(&err);

@@ -1,7 +1,7 @@
 /* The network service behind /networks: list, get, create, remove, prune, and
- * connect/disconnect of a container. Only the bridge driver, IPv4. connect/disconnect
- * change a stopped container only: a microvm has no NIC hotplug. The Docker edge is
- * api/networks.c; the host side (bridges, nft, DNS) networks.c. docs/network.md. */
+ * connect/disconnect of a container. Only the bridge driver, IPv4. A running container
+ * joins a network as a VLAN on one of its NICs (netlive.c): a microvm has no NIC hotplug. The
+ * Docker edge is api/networks.c; the host side (bridges, nft, DNS) networks.c. docs/network.md. */
 #include "daemon/daemon-internal.h"
 #include "net/net.h"
 
@@ -123,10 +123,11 @@ int dmn_network_create(struct dmn *d, const struct dmn_network_spec *spec, char 
                             "operation is not permitted on predefined %s network", spec->name);
     dmn_net_lock(d);
     if (dmn_networks_check(d, err) < 0 ||
-        net_network_create(d->cfg.root, spec->name, spec->subnet, spec->internal,
-                           (char **)spec->labels, (char **)spec->options, &nw, err) < 0)
+        net_network_create_range(d->cfg.root, spec->name, spec->subnet, spec->ip_range,
+                                 spec->internal, (char **)spec->labels, (char **)spec->options, &nw,
+                                 err) < 0)
         goto fail;
-    if (net_bridge_ensure(nw.bridge, nw.gateway, nw.subnet.prefix, NET_DEFAULT_MTU, err) < 0 ||
+    if (net_bridge_ensure(nw.bridge, nw.gateway, nw.subnet.prefix, nw.mtu, err) < 0 ||
         dmn_networks_apply_nft(d, err) < 0) {
         ctr_error_t e2 = NULL;
         if (net_link_delete(nw.bridge, &e2) < 0 ||
@@ -238,26 +239,27 @@ int dmn_networks_prune(struct dmn *d, bool (*match)(const struct net_network *nw
 
 /* ---- connect, disconnect ---- */
 
-/* The container ref, op_lock held and stopped; NULL with EBUSY when it runs. */
-static struct dmn_container *stopped_container(struct dmn *d, const char *ref, ctr_error_t *err)
+/* The container ref with op_lock held; *running tells whether its VM runs (a paused or
+ * starting one is refused: EBUSY). */
+static struct dmn_container *op_container(struct dmn *d, const char *ref, bool *running,
+                                          ctr_error_t *err)
 {
     struct dmn_container *c = dmn_container_get(d, ref, err);
     if (c == NULL)
         return NULL;
     dmn_op_lock(c);
     dmn_lock(d);
-    bool running = c->status == DMN_RUNNING || c->status == DMN_STARTING;
+    *running = c->status == DMN_RUNNING;
+    bool starting = c->status == DMN_STARTING, paused = *running && c->paused;
     bool gone = c->removed || c->status == DMN_REMOVING;
     dmn_unlock(d);
-    if (running || gone) {
+    if (starting || paused || gone) {
         dmn_op_unlock(c);
-        if (running)
-            dmn_fail(err, EBUSY,
-                     "container %s is running: stop it to change its networks (a VM cannot add "
-                     "or remove a NIC while it runs)",
-                     c->name);
-        else
-            dmn_fail(err, EBUSY, "container %s is being removed", c->name);
+        dmn_fail(err, EBUSY,
+                 gone       ? "container %s is being removed"
+                 : starting ? "container %s is starting: try again once it runs"
+                            : "container %s is paused: unpause it to change its networks",
+                 c->name);
         dmn_container_put(d, c);
         return NULL;
     }
@@ -276,10 +278,11 @@ static void save_and_event(struct dmn *d, struct dmn_container *c, const struct 
 }
 
 int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
-                        char *const *aliases, ctr_error_t *err)
+                        const struct dmn_epreq *rq, ctr_error_t *err)
 {
     struct net_network nw = {0};
-    struct dmn_container *c = stopped_container(d, ctr_ref, err);
+    bool running;
+    struct dmn_container *c = op_container(d, ctr_ref, &running, err);
 
     if (c == NULL)
         return -1;
@@ -289,7 +292,8 @@ int dmn_network_connect(struct dmn *d, const char *network, const char *ctr_ref,
         dmn_fail(err, EBUSY, "container %s uses network `none`: it cannot join a network", c->name);
     else if (load_network(d, network, &nw, err) < 0)
         ;
-    else if (dmn_netconf_join(d, c, nw.id, aliases, err) == 0 && dmn_netconf_rewrite(c, err) < 0) {
+    else if (dmn_netconf_join(d, c, nw.id, rq, err) == 0 &&
+             (dmn_netconf_rewrite(c, err) < 0 || (running && dmn_netlive_join(d, c, err) < 0))) {
         ctr_error_t e2 = NULL;
         dmn_netconf_release(d, c, nw.id);
         if (dmn_netconf_rewrite(c, &e2) < 0)
@@ -311,7 +315,8 @@ int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_r
                            ctr_error_t *err)
 {
     struct net_network nw = {0};
-    struct dmn_container *c = stopped_container(d, ctr_ref, err);
+    bool running;
+    struct dmn_container *c = op_container(d, ctr_ref, &running, err);
 
     if (c == NULL)
         return -1;
@@ -322,6 +327,8 @@ int dmn_network_disconnect(struct dmn *d, const char *network, const char *ctr_r
             ;
         if (i == c->n_eps)
             dmn_fail(err, EBUSY, "container %s is not connected to network %s", c->name, nw.name);
+        else if (running && dmn_netlive_leave(d, c, nw.id, err) < 0)
+            ;
         else {
             dmn_netconf_release(d, c, nw.id);
             if (dmn_netconf_rewrite(c, err) < 0)

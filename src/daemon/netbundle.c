@@ -162,6 +162,19 @@ static void clear_bundle_net(struct bundle_config *bc)
     agent_setup_net_release(&bc->setup);
 }
 
+char *dmn_netconf_hosts(struct dmn_container *c, ctr_error_t *err)
+{
+    char shortid[13];
+    const char *hn = dmn_container_hostname(c);
+    json_t *hc = c->host_config;
+
+    snprintf(shortid, sizeof(shortid), "%.12s", c->id);
+    if (c->n_eps == 0 && c->link_hosts == NULL &&
+        json_array_size(json_object_get(hc, "ExtraHosts")) == 0)
+        return NULL;
+    return hosts_text(c, hc, hn ? hn : shortid, err);
+}
+
 int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_error_t *err)
 {
     json_t *hc = c->host_config;
@@ -192,10 +205,10 @@ int dmn_netconf_fill(struct dmn_container *c, struct bundle_config *bc, ctr_erro
         bc->nets[i].tap = ctr_xstrdup(ep->tap);
         bc->nets[i].bridge = ctr_xstrdup(ep->bridge);
         bc->nets[i].mac = ctr_xstrdup(ep->mac);
-        bc->nets[i].mtu = NET_DEFAULT_MTU;
+        bc->nets[i].mtu = ep->mtu ? ep->mtu : NET_DEFAULT_MTU;
         bc->setup.ifaces[i].mac = ctr_xstrdup(ep->mac);
         bc->setup.ifaces[i].address = ctr_xasprintf("%s/%u", a, (unsigned)ep->prefix);
-        bc->setup.ifaces[i].mtu = NET_DEFAULT_MTU;
+        bc->setup.ifaces[i].mtu = bc->nets[i].mtu;
         if (!routed && !ep->internal) {
             /* one default route: the first network that reaches outside */
             bc->setup.ifaces[i].gateway = dmn_ip_str(ep->gateway);
@@ -244,6 +257,16 @@ void dmn_netconf_save(struct dmn_container *c, json_t *meta)
                                              "IPPrefixLen", (int)ep->prefix, "Gateway", gw,
                                              "Internal", ep->internal, "Bridge", ep->bridge,
                                              "MacAddress", ep->mac, "Tap", ep->tap));
+        if (ep->mtu && ep->mtu != NET_DEFAULT_MTU)
+            json_object_set_new(json_array_get(eps, i), "Mtu", json_integer(ep->mtu));
+        if (ep->static_ip || ep->static_mac)
+            json_object_update_new(
+                json_array_get(eps, i),
+                json_pack("{s:b,s:b}", "StaticIP", ep->static_ip, "StaticMac", ep->static_mac));
+        if (ep->vlan)
+            json_object_update_new(json_array_get(eps, i),
+                                   json_pack("{s:i,s:s,s:s}", "Vlan", (int)ep->vlan, "VlanLink",
+                                             ep->vlink, "Trunk", ep->trunk));
     }
     for (size_t i = 0; i < c->n_ports; i++)
         json_array_append_new(ports, json_pack("{s:s,s:s,s:i,s:i}", "Proto", c->ports[i].proto,
@@ -286,6 +309,20 @@ int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err)
         ep->bridge = ctr_xstrdup(br);
         snprintf(ep->mac, sizeof(ep->mac), "%s", mac);
         snprintf(ep->tap, sizeof(ep->tap), "%s", tap);
+        json_int_t mtu = json_integer_value(json_object_get(e, "Mtu"));
+        ep->mtu = mtu >= 68 && mtu <= 65535 ? (uint32_t)mtu : NET_DEFAULT_MTU;
+        ep->static_ip = json_is_true(json_object_get(e, "StaticIP"));
+        ep->static_mac = json_is_true(json_object_get(e, "StaticMac"));
+        int vlan = 0;
+        const char *vlink = NULL, *trunk = NULL;
+        if (json_unpack(e, "{s:i,s:s,s:s}", "Vlan", &vlan, "VlanLink", &vlink, "Trunk", &trunk) ==
+                0 &&
+            vlan > 0 && vlan <= 4094 && strlen(vlink) < sizeof(ep->vlink) &&
+            strlen(trunk) < sizeof(ep->trunk)) {
+            ep->vlan = (uint16_t)vlan;
+            snprintf(ep->vlink, sizeof(ep->vlink), "%s", vlink);
+            snprintf(ep->trunk, sizeof(ep->trunk), "%s", trunk);
+        }
         c->n_eps++;
     }
     json_t *lh = json_object_get(meta, "LinkHosts");

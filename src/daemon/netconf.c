@@ -31,14 +31,20 @@ void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n)
     free(eps);
 }
 
+void dmn_epreq_release(struct dmn_epreq *e)
+{
+    ctr_strv_free(e->aliases);
+    memset(e, 0, sizeof(*e));
+}
+
 void dmn_netreq_release(struct dmn_netreq *rq)
 {
     for (size_t i = 0; i < rq->n_networks; i++) {
         free(rq->networks[i]);
-        ctr_strv_free(rq->aliases[i]);
+        dmn_epreq_release(&rq->eps[i]);
     }
     free(rq->networks);
-    free(rq->aliases);
+    free(rq->eps);
     free(rq->ports);
     memset(rq, 0, sizeof(*rq));
 }
@@ -46,8 +52,9 @@ void dmn_netreq_release(struct dmn_netreq *rq)
 /* ---- addresses and ports ---- */
 
 static void endpoint_fill(struct dmn_endpoint *ep, const struct net_network *nw, uint32_t addr,
-                          const char *id, size_t index, char *const *aliases)
+                          const char *id, size_t index, const struct dmn_epreq *rq)
 {
+    char *const *aliases = rq ? rq->aliases : NULL;
     memset(ep, 0, sizeof(*ep));
     ep->net_id = ctr_xstrdup(nw->id);
     ep->net_name = ctr_xstrdup(nw->name);
@@ -56,12 +63,18 @@ static void endpoint_fill(struct dmn_endpoint *ep, const struct net_network *nw,
     ep->gateway = nw->gateway;
     ep->prefix = nw->subnet.prefix;
     ep->internal = nw->internal;
+    ep->mtu = nw->mtu ? nw->mtu : NET_DEFAULT_MTU;
     ep->bridge = ctr_xstrdup(nw->bridge);
     net_mac_for(addr, ep->mac);
+    ep->static_ip = rq && rq->ip;
+    if (rq && rq->mac[0]) {
+        snprintf(ep->mac, sizeof(ep->mac), "%s", rq->mac);
+        ep->static_mac = true;
+    }
     snprintf(ep->tap, sizeof(ep->tap), "ctap%.10s%zu", id, index);
 }
 
-static int join_one(struct dmn *d, const char *id, const char *network, char *const *aliases,
+static int join_one(struct dmn *d, const char *id, const char *network, const struct dmn_epreq *rq,
                     size_t index, struct dmn_endpoint *ep, ctr_error_t *err)
 {
     struct net_network nw = {0};
@@ -74,13 +87,29 @@ static int join_one(struct dmn *d, const char *id, const char *network, char *co
         }
         return -1;
     }
-    if (net_ipam_allocate(d->cfg.root, &nw, id, &addr, err) < 0) {
+    if (rq && rq->ip) { /* docker's checks and words (runconfig errors, libnetwork ipam) */
+        int r = -1;
+        if (strcmp(nw.name, NET_DEFAULT_NAME) == 0)
+            dmn_fail(err, EINVAL,
+                     "user specified IP address is supported on user defined networks only");
+        else if (nw.subnet_auto)
+            dmn_fail(err, EINVAL,
+                     "user specified IP address is supported only when connecting to networks "
+                     "with user configured subnets");
+        else if ((r = net_ipam_allocate_static(d->cfg.root, &nw, id, rq->ip, &addr, err)) < 0 &&
+                 (*err)->errnum == EADDRINUSE)
+            (*err)->errnum = DMN_EFORBIDDEN;
+        if (r < 0) {
+            net_network_release(&nw);
+            return -1;
+        }
+    } else if (net_ipam_allocate(d->cfg.root, &nw, id, &addr, err) < 0) {
         if ((*err)->errnum == ENOSPC)
             (*err)->errnum = EBUSY; /* the message names the network: a 409 */
         net_network_release(&nw);
         return -1;
     }
-    endpoint_fill(ep, &nw, addr, id, index, aliases);
+    endpoint_fill(ep, &nw, addr, id, index, rq);
     net_network_release(&nw);
     return 0;
 }
@@ -186,7 +215,7 @@ int dmn_netconf_attach(struct dmn *d, struct dmn_container *c, const struct dmn_
     if (dmn_networks_check(d, err) < 0)
         goto fail;
     for (size_t i = 0; i < rq->n_networks; i++) {
-        if (join_one(d, c->id, rq->networks[i], rq->aliases[i], n, &eps[n], err) < 0)
+        if (join_one(d, c->id, rq->networks[i], &rq->eps[i], n, &eps[n], err) < 0)
             goto fail;
         bool dup = false;
         for (size_t j = 0; j < n; j++)
@@ -218,7 +247,7 @@ fail:
 }
 
 int dmn_netconf_join(struct dmn *d, struct dmn_container *c, const char *network,
-                     char *const *aliases, ctr_error_t *err)
+                     const struct dmn_epreq *rq, ctr_error_t *err)
 {
     struct dmn_endpoint ep;
 
@@ -234,7 +263,11 @@ int dmn_netconf_join(struct dmn *d, struct dmn_container *c, const char *network
         for (size_t i = 0; i < c->n_eps; i++)
             used = used || c->eps[i].tap[14] == (char)('0' + index);
     }
-    if (join_one(d, c->id, network, aliases, index, &ep, err) < 0)
+    for (size_t i = 0; i < c->n_eps; i++) /* before join_one: a static address would move */
+        if (strcmp(c->eps[i].net_id, network) == 0)
+            return dmn_fail(err, EEXIST, "container %s is already connected to network %s", c->name,
+                            c->eps[i].net_name);
+    if (join_one(d, c->id, network, rq, index, &ep, err) < 0)
         return -1;
     for (size_t i = 0; i < c->n_eps; i++) {
         if (strcmp(c->eps[i].net_id, ep.net_id) == 0) {

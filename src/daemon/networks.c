@@ -112,6 +112,7 @@ int dmn_networks_apply_nft(struct dmn *d, ctr_error_t *err)
         nn[i].bridge = v[i].bridge;
         nn[i].subnet = v[i].subnet;
         nn[i].internal = v[i].internal;
+        nn[i].no_masquerade = v[i].no_masquerade;
     }
     int ret = net_nft_apply(nn, n, err);
     free(nn);
@@ -199,8 +200,7 @@ static int setup_all(struct dmn *d, ctr_error_t *err)
     if (ensure_default(d, err) < 0 || net_network_list(d->cfg.root, &v, &n, err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (net_bridge_ensure(v[i].bridge, v[i].gateway, v[i].subnet.prefix, NET_DEFAULT_MTU, err) <
-            0) {
+        if (net_bridge_ensure(v[i].bridge, v[i].gateway, v[i].subnet.prefix, v[i].mtu, err) < 0) {
             ctr_error_wrap(err, "bridge %s of network %s", v[i].bridge, v[i].name);
             goto out;
         }

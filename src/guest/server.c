@@ -619,6 +619,14 @@ static void handle_request(const char *json, size_t len)
         }
         break;
     }
+    case AGENT_OP_NET: {
+        cleanup_error ctr_error_t e = NULL;
+        if (guest_net_change(&req.u.net, &e) < 0)
+            reply_error(req.id, 0, e->msg);
+        else
+            reply_ok(&rep);
+        break;
+    }
     case AGENT_OP_SHUTDOWN:
         /* Replied once every process is gone and its exit event sent. */
         g.shutdown_requested = true;

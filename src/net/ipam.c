@@ -108,8 +108,10 @@ static int check_owner(const char *owner, ctr_error_t *err)
     return 0;
 }
 
-int net_ipam_allocate(const char *data_root, const struct net_network *nw, const char *owner,
-                      uint32_t *addr, ctr_error_t *err)
+/* want 0: the next free address of the pool (the network's IPRange, else its subnet);
+ * else exactly want (anywhere in the subnet, as docker's static addresses). */
+static int allocate(const char *data_root, const struct net_network *nw, const char *owner,
+                    uint32_t want, uint32_t *addr, ctr_error_t *err)
 {
     cleanup_close int lock = -1;
     cleanup_free char *path = NULL;
@@ -125,9 +127,14 @@ int net_ipam_allocate(const char *data_root, const struct net_network *nw, const
         ipam_read(path, nw, &st, err) < 0)
         goto fail;
     if ((mine = json_object_get(st.allocs, owner)) != NULL) {
-        (void)net_ip_parse(json_string_value(mine), addr, NULL);
-        json_decref(st.allocs);
-        return 0;
+        uint32_t have = 0;
+        (void)net_ip_parse(json_string_value(mine), &have, NULL);
+        if (want == 0 || want == have) {
+            *addr = have;
+            json_decref(st.allocs);
+            return 0;
+        }
+        json_object_del(st.allocs, owner); /* asked for another one */
     }
     used = ctr_xcalloc(json_object_size(st.allocs) + 1, sizeof(*used));
     const char *k;
@@ -135,6 +142,28 @@ int net_ipam_allocate(const char *data_root, const struct net_network *nw, const
     json_object_foreach(st.allocs, k, v)(void)
         net_ip_parse(json_string_value(v), &used[n_used++], NULL);
     qsort(used, n_used, sizeof(*used), cmp_u32);
+    if (want) { /* docker's words (libnetwork ipam) */
+        char w[NET_IP_STRLEN];
+        net_ip_format(want, w, sizeof(w));
+        if (want < first || want > last) {
+            net_fail(err, EINVAL,
+                     "Invalid address %s: It does not belong to any of this network's subnets", w);
+            json_decref(st.allocs);
+            return -1;
+        }
+        if (want == nw->gateway || bsearch(&want, used, n_used, sizeof(*used), cmp_u32)) {
+            net_fail(err, EADDRINUSE, "Address already in use");
+            json_decref(st.allocs);
+            return -1;
+        }
+        a = want;
+        goto take;
+    }
+    if (nw->range.prefix) { /* IPRange: dynamic addresses only from there */
+        uint32_t rm = net_cidr_mask(nw->range.prefix), rb = nw->range.addr & rm;
+        first = rb > first ? rb : first;
+        last = rb + ~rm < last ? rb + ~rm : last;
+    }
     count = last >= first ? last - first + 1 : 0;
     a = st.last >= first && st.last <= last ? st.last : last;
     for (i = 0; i < count; i++) {
@@ -148,10 +177,12 @@ int net_ipam_allocate(const char *data_root, const struct net_network *nw, const
         net_fail(err, ENOSPC, "network `%s` has no free address (subnet %s)", nw->name, s);
         goto fail;
     }
+take:;
     char ip[NET_IP_STRLEN];
     net_ip_format(a, ip, sizeof(ip));
     json_object_set_new(st.allocs, owner, json_string(ip));
-    st.last = a;
+    if (!want)
+        st.last = a;
     if (ipam_write(path, nw, &st, err) < 0)
         goto fail;
     json_decref(st.allocs);
@@ -160,6 +191,18 @@ int net_ipam_allocate(const char *data_root, const struct net_network *nw, const
 fail:
     json_decref(st.allocs);
     return ctr_error_wrap(err, "allocate an address on network `%s`", nw->name);
+}
+
+int net_ipam_allocate(const char *data_root, const struct net_network *nw, const char *owner,
+                      uint32_t *addr, ctr_error_t *err)
+{
+    return allocate(data_root, nw, owner, 0, addr, err);
+}
+
+int net_ipam_allocate_static(const char *data_root, const struct net_network *nw, const char *owner,
+                             uint32_t want, uint32_t *addr, ctr_error_t *err)
+{
+    return allocate(data_root, nw, owner, want, addr, err);
 }
 
 int net_ipam_release(const char *data_root, const struct net_network *nw, const char *owner,

@@ -11,6 +11,10 @@ typedef int (*net_route_check_fn)(void *ctx, const struct net_cidr *c, char *des
 int net_network_create_with(const char *data_root, const char *name, const char *subnet,
                             bool internal, char **labels, net_route_check_fn check, void *ctx,
                             struct net_network *out, ctr_error_t *err);
+/* The same with driver options and an IPRange (tests). */
+int net_network_create_with_options(const char *data_root, const char *name, const char *subnet,
+                                    const char *ip_range, char **options, net_route_check_fn check,
+                                    void *ctx, struct net_network *out, ctr_error_t *err);
 
 /* An error for the user, carrying errnum (for the API's status) without strerror text. */
 #define net_fail ctr_fail_class

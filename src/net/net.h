@@ -39,6 +39,13 @@ int net_bridge_ensure(const char *name, uint32_t gateway, uint8_t prefix, uint32
                       ctr_error_t *err);
 int net_link_delete(const char *name, ctr_error_t *err); /* a missing link is success */
 bool net_link_exists(const char *name);
+/* A VLAN link NAME with id vid on parent (a container's TAP), MTU mtu, attached to
+ * bridge and up: a network carried tagged on the TAP of another (docs/network.md, "Live
+ * connect"). An existing NAME is reused. */
+int net_vlan_add(const char *parent, const char *name, uint16_t vid, const char *bridge,
+                 uint32_t mtu, ctr_error_t *err);
+/* Puts link NAME up on bridge, or (bridge NULL) takes it off its bridge. */
+int net_link_set_master(const char *name, const char *bridge, ctr_error_t *err);
 /* First IPv4 unicast route (not the default route, not on our own `ctr*` bridges) that
  * overlaps c, described like "10.0.0.0/8 dev eth0" in desc. Returns 1 on conflict, 0 none. */
 int net_route_conflict(const struct net_cidr *c, char *desc, size_t n, ctr_error_t *err);
@@ -49,6 +56,7 @@ struct net_nft_network {
     const char *bridge;
     struct net_cidr subnet;
     bool internal;
+    bool no_masquerade; /* com.docker.network.bridge.enable_ip_masquerade=false */
 };
 /* n == 0 deletes the table. Never touches any other table. */
 int net_nft_apply(const struct net_nft_network *nets, size_t n, ctr_error_t *err);
@@ -68,8 +76,14 @@ struct net_network {
     struct net_cidr subnet;
     uint32_t gateway;
     bool internal;
-    char **labels;  /* KEY=VALUE, NULL terminated (never NULL once loaded) */
-    char **options; /* the driver options given at create, KEY=VALUE, as labels */
+    struct net_cidr range; /* IPRange: dynamic addresses only from there; prefix 0: none */
+    bool subnet_auto;      /* the store chose the subnet (docker: no static addresses) */
+    /* from the bridge driver's options (docs/network.md): com.docker.network.driver.mtu,
+     * com.docker.network.bridge.enable_ip_masquerade; .bridge.name sets `bridge` */
+    uint32_t mtu;       /* NET_DEFAULT_MTU unless given */
+    bool no_masquerade; /* no NAT for traffic leaving the network */
+    char **labels;      /* KEY=VALUE, NULL terminated (never NULL once loaded) */
+    char **options;     /* the driver options given at create, KEY=VALUE, as labels */
     int64_t created_ns;
 };
 /* Docker's rule: anything but an empty or blank name; ours adds no control characters
@@ -81,6 +95,10 @@ int net_network_check_name(const char *name, ctr_error_t *err);
  * others ctrbr-<8 hex of id>. The gateway is the subnet's first address. */
 int net_network_create(const char *data_root, const char *name, const char *subnet, bool internal,
                        char **labels, char **options, struct net_network *out, ctr_error_t *err);
+/* The same with an IPRange (a CIDR inside subnet, which it needs; NULL: none). */
+int net_network_create_range(const char *data_root, const char *name, const char *subnet,
+                             const char *ip_range, bool internal, char **labels, char **options,
+                             struct net_network *out, ctr_error_t *err);
 /* By full id, name (`bridge` finds `default`), or unique id prefix. ENOENT when none. */
 int net_network_load(const char *data_root, const char *name_or_id, struct net_network *out,
                      ctr_error_t *err);
@@ -97,6 +115,11 @@ void net_network_release(struct net_network *n);
  * "network NAME has no free address (subnet X)". */
 int net_ipam_allocate(const char *data_root, const struct net_network *nw, const char *owner,
                       uint32_t *addr, ctr_error_t *err);
+/* Exactly want (docker's static address: anywhere in the subnet, IPRange or not; an owner
+ * holding another one gets want instead). Outside the subnet's hosts: EINVAL; the gateway
+ * or another owner's: EADDRINUSE (docker's "Address already in use"). */
+int net_ipam_allocate_static(const char *data_root, const struct net_network *nw, const char *owner,
+                             uint32_t want, uint32_t *addr, ctr_error_t *err);
 /* Frees the owner's address; an owner without one is success. */
 int net_ipam_release(const char *data_root, const struct net_network *nw, const char *owner,
                      ctr_error_t *err);

@@ -67,7 +67,7 @@ char *net_nft_script(const struct net_nft_network *nets, size_t n)
             "\tchain postrouting {\n"
             "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
     for (size_t i = 0; i < n; i++) {
-        if (nets[i].internal)
+        if (nets[i].internal || nets[i].no_masquerade)
             continue;
         struct net_cidr c = {nets[i].subnet.addr & net_cidr_mask(nets[i].subnet.prefix),
                              nets[i].subnet.prefix};

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -114,12 +115,44 @@ static char **kv_strv(json_t *o)
     return out;
 }
 
+/* The bridge driver's options that take effect (docker's names); others are kept as
+ * given. bridge: the name asked for, or NULL. */
+static int driver_options(struct net_network *n, char **options, const char **bridge,
+                          ctr_error_t *err)
+{
+    n->mtu = NET_DEFAULT_MTU;
+    n->no_masquerade = false;
+    if (bridge)
+        *bridge = NULL;
+    for (size_t i = 0; options && options[i]; i++) {
+        const char *kv = options[i], *v = strchr(kv, '=');
+        size_t kl = v ? (size_t)(v - kv) : strlen(kv);
+        v = v ? v + 1 : "";
+#define KEY(k) (kl == strlen(k) && strncmp(kv, k, kl) == 0)
+        if (KEY("com.docker.network.driver.mtu")) {
+            char *end;
+            long m = strtol(v, &end, 10);
+            if (*v == '\0' || *end || m < 68 || m > 65535)
+                return net_fail(err, EINVAL, "invalid MTU `%s`: a number from 68 to 65535", v);
+            n->mtu = (uint32_t)m;
+        } else if (KEY("com.docker.network.bridge.enable_ip_masquerade")) {
+            if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0"))
+                return net_fail(err, EINVAL, "invalid enable_ip_masquerade `%s`: true or false", v);
+            n->no_masquerade = strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
+        } else if (KEY("com.docker.network.bridge.name") && bridge && *v) {
+            *bridge = v;
+        }
+#undef KEY
+    }
+    return 0;
+}
+
 static int parse_meta(const char *path, const char *id, struct net_network *out, ctr_error_t *err)
 {
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
-    const char *name = NULL, *bridge = NULL, *subnet = NULL, *gw = NULL;
-    int internal = 0;
+    const char *name = NULL, *bridge = NULL, *subnet = NULL, *gw = NULL, *range = NULL;
+    int internal = 0, subnet_auto = 0;
     json_int_t created = 0;
     json_t *labels = NULL, *options = NULL;
     struct net_network n = {0};
@@ -129,13 +162,15 @@ static int parse_meta(const char *path, const char *id, struct net_network *out,
             return net_fail(err, ENOENT, "`%s` is missing", path);
         return net_fail(err, EINVAL, "`%s`: %s (line %d)", path, je.text, je.line);
     }
-    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s:s, s:s, s?b, s?I, s?o, s?o}", "name", &name,
-                       "bridge", &bridge, "subnet", &subnet, "gateway", &gw, "internal", &internal,
-                       "created_ns", &created, "labels", &labels, "options", &options) < 0) {
+    if (json_unpack_ex(j, &je, 0, "{s:s, s:s, s:s, s:s, s?b, s?I, s?o, s?o, s?s, s?b}", "name",
+                       &name, "bridge", &bridge, "subnet", &subnet, "gateway", &gw, "internal",
+                       &internal, "created_ns", &created, "labels", &labels, "options", &options,
+                       "ip_range", &range, "subnet_auto", &subnet_auto) < 0) {
         json_decref(j);
         return net_fail(err, EINVAL, "`%s`: %s", path, je.text);
     }
-    if (net_cidr_parse(subnet, &n.subnet, err) < 0 || net_ip_parse(gw, &n.gateway, err) < 0) {
+    if (net_cidr_parse(subnet, &n.subnet, err) < 0 || net_ip_parse(gw, &n.gateway, err) < 0 ||
+        (range && net_cidr_parse(range, &n.range, err) < 0)) {
         json_decref(j);
         return ctr_error_wrap(err, "`%s`", path);
     }
@@ -143,10 +178,14 @@ static int parse_meta(const char *path, const char *id, struct net_network *out,
     n.name = ctr_xstrdup(name);
     n.bridge = ctr_xstrdup(bridge);
     n.internal = internal;
+    n.subnet_auto = subnet_auto;
     n.created_ns = created;
     n.labels = kv_strv(labels);
     n.options = kv_strv(options);
     json_decref(j);
+    ctr_error_t e2 = NULL;
+    if (driver_options(&n, n.options, NULL, &e2) < 0) /* checked at create */
+        ctr_error_free(&e2);
     *out = n;
     return 0;
 }
@@ -381,15 +420,24 @@ static int write_meta(const char *dir, const struct net_network *nw, ctr_error_t
                           nw->name, "bridge", nw->bridge, "subnet", subnet, "gateway", gw,
                           "internal", nw->internal, "labels", labels_json(nw->labels), "options",
                           labels_json(nw->options), "created_ns", (json_int_t)nw->created_ns);
+    if (nw->range.prefix) {
+        char r[NET_CIDR_STRLEN];
+        net_cidr_format(&nw->range, r, sizeof(r));
+        json_object_set_new(j, "ip_range", json_string(r));
+    }
+    if (nw->subnet_auto)
+        json_object_set_new(j, "subnet_auto", json_true());
     cleanup_free char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     return ctr_write_file_atomic(path, text, strlen(text), 0644, err);
 }
 
 static int create_network(const char *data_root, const char *name, const char *subnet,
-                          bool internal, char **labels, char **options, net_route_check_fn check,
-                          void *ctx, struct net_network *out, ctr_error_t *err)
+                          const char *ip_range, bool internal, char **labels, char **options,
+                          net_route_check_fn check, void *ctx, struct net_network *out,
+                          ctr_error_t *err)
 {
+    struct net_cidr range = {0};
     cleanup_close int lock = -1;
     struct net_network *v = NULL;
     size_t n = 0;
@@ -404,15 +452,38 @@ static int create_network(const char *data_root, const char *name, const char *s
     if (strcmp(name, NET_DEFAULT_ALIAS) == 0 || strcmp(name, "none") == 0 ||
         strcmp(name, "host") == 0)
         return net_fail(err, EINVAL, "network name `%s` is reserved: choose another name", name);
+    const char *brname = NULL;
+    if (driver_options(&nw, options, &brname, err) < 0)
+        return -1;
+    if (brname && (strlen(brname) >= IFNAMSIZ || strpbrk(brname, "/: \t\n") ||
+                   strcmp(brname, ".") == 0 || strcmp(brname, "..") == 0))
+        return net_fail(err, EINVAL, "invalid bridge name `%s`: 1 to %d characters", brname,
+                        IFNAMSIZ - 1);
     if (subnet && check_subnet(subnet, &c, err) < 0)
         return -1;
+    if (ip_range && *ip_range) {
+        if (subnet == NULL)
+            return net_fail(err, EINVAL, "ip-range `%s` needs its subnet", ip_range);
+        if (net_cidr_parse(ip_range, &range, err) < 0)
+            return -1;
+        range.addr &= net_cidr_mask(range.prefix);
+        if (range.prefix < c.prefix || !net_cidr_contains(&c, range.addr) || range.prefix > 31)
+            return net_fail(err, EINVAL, "ip-range `%s` is not inside subnet `%s`", ip_range,
+                            subnet);
+    }
     if (lock_store(data_root, &lock, err) < 0 || net_network_list(data_root, &v, &n, err) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].name, name) == 0) {
             net_network_list_free(v, n);
             return net_fail(err, EEXIST, "network `%s` already exists", name);
         }
+        if (brname && strcmp(v[i].bridge, brname) == 0) {
+            net_fail(err, EEXIST, "bridge name `%s` is taken by network `%s`", brname, v[i].name);
+            net_network_list_free(v, n);
+            return -1;
+        }
+    }
     if (subnet) {
         int r = subnet_taken(&c, v, n, check, ctx, why, sizeof(why), err);
         if (r != 0) {
@@ -433,10 +504,13 @@ static int create_network(const char *data_root, const char *name, const char *s
     nw.id = ctr_xstrdup(id);
     nw.name = ctr_xstrdup(name);
     nw.bridge = strcmp(name, NET_DEFAULT_NAME) == 0 ? ctr_xstrdup(NET_DEFAULT_BRIDGE)
+                : brname                            ? ctr_xstrdup(brname)
                                                     : ctr_xasprintf("ctrbr-%.8s", id);
     nw.subnet = c;
     nw.gateway = c.addr + 1;
     nw.internal = internal;
+    nw.range = range;
+    nw.subnet_auto = subnet == NULL;
     nw.labels = labels ? ctr_strv_dup(labels) : ctr_xcalloc(1, sizeof(char *));
     nw.options = options ? ctr_strv_dup(options) : ctr_xcalloc(1, sizeof(char *));
     nw.created_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -465,14 +539,31 @@ int net_network_create_with(const char *data_root, const char *name, const char 
                             bool internal, char **labels, net_route_check_fn check, void *ctx,
                             struct net_network *out, ctr_error_t *err)
 {
-    return create_network(data_root, name, subnet, internal, labels, NULL, check, ctx, out, err);
+    return create_network(data_root, name, subnet, NULL, internal, labels, NULL, check, ctx, out,
+                          err);
+}
+
+int net_network_create_with_options(const char *data_root, const char *name, const char *subnet,
+                                    const char *ip_range, char **options, net_route_check_fn check,
+                                    void *ctx, struct net_network *out, ctr_error_t *err)
+{
+    return create_network(data_root, name, subnet, ip_range, false, NULL, options, check, ctx, out,
+                          err);
 }
 
 int net_network_create(const char *data_root, const char *name, const char *subnet, bool internal,
                        char **labels, char **options, struct net_network *out, ctr_error_t *err)
 {
-    return create_network(data_root, name, subnet, internal, labels, options, host_routes, NULL,
-                          out, err);
+    return create_network(data_root, name, subnet, NULL, internal, labels, options, host_routes,
+                          NULL, out, err);
+}
+
+int net_network_create_range(const char *data_root, const char *name, const char *subnet,
+                             const char *ip_range, bool internal, char **labels, char **options,
+                             struct net_network *out, ctr_error_t *err)
+{
+    return create_network(data_root, name, subnet, ip_range, internal, labels, options, host_routes,
+                          NULL, out, err);
 }
 
 int net_network_remove(const char *data_root, const char *name_or_id, ctr_error_t *err)

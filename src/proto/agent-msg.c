@@ -25,6 +25,7 @@ static const char *const op_names[] = {
     [AGENT_OP_ARCHIVE_GET] = "archive_get",
     [AGENT_OP_ARCHIVE_PUT] = "archive_put",
     [AGENT_OP_CLOCK] = "clock",
+    [AGENT_OP_NET] = "net",
 };
 #define N_OPS (sizeof(op_names) / sizeof(op_names[0]))
 
@@ -203,6 +204,9 @@ char *agent_request_encode(const struct agent_request *req, size_t *len)
         break;
     case AGENT_OP_TOP:
         set_str(o, "ps_args", req->u.top.ps_args);
+        break;
+    case AGENT_OP_NET:
+        set_new(o, "net", proto_netop_encode(&req->u.net));
         break;
     }
     return dump(o, len);
@@ -714,6 +718,15 @@ int agent_request_decode(const char *json, size_t len, struct agent_request *out
                 : 0;
         break;
     }
+    case AGENT_OP_NET: {
+        static const char *const keys[] = {"op", "id", "net", NULL};
+        r = check_keys(o, "net", keys, err) < 0 ||
+                    proto_netop_decode(json_object_get(o, "net"), "net", EPROTO, &req.u.net, err) <
+                        0
+                ? -1
+                : 0;
+        break;
+    }
     default:
         return ctr_fail(err, EPROTO, "request: unknown op `%.64s`", op);
     }
@@ -836,6 +849,9 @@ int agent_guest_msg_decode(const char *json, size_t len, enum agent_guest_msg_ki
 void agent_request_release(struct agent_request *req)
 {
     switch (req->op) {
+    case AGENT_OP_NET:
+        agent_net_release(&req->u.net);
+        break;
     case AGENT_OP_HELLO:
         free(req->u.hello.agent);
         break;

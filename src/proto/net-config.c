@@ -286,6 +286,67 @@ json_t *proto_net_encode(const struct agent_setup *s)
     return o;
 }
 
+/* ---------------------------------------------------------------- net (live) */
+
+json_t *proto_netop_encode(const struct agent_net *n)
+{
+    json_t *o = json_object();
+    set_new(o, "leave", json_boolean(n->leave));
+    if (n->parent)
+        set_new(o, "parent", ctr_json_str(n->parent));
+    set_new(o, "vlan", json_integer(n->vlan));
+    set_new(o, "mac", ctr_json_str(n->mac ? n->mac : ""));
+    set_new(o, "address", ctr_json_str(n->address ? n->address : ""));
+    set_new(o, "mtu", json_integer(n->mtu ? n->mtu : NET_DEFAULT_MTU));
+    if (n->hosts)
+        set_new(o, "hosts", ctr_json_str(n->hosts));
+    return o;
+}
+
+int proto_netop_decode(json_t *o, const char *path, int errnum, struct agent_net *n,
+                       ctr_error_t *err)
+{
+    static const char *const keys[] = {"leave",   "parent", "vlan",  "mac",
+                                       "address", "mtu",    "hosts", NULL};
+    uint8_t mac[6], prefix;
+    uint32_t addr;
+    json_t *l;
+
+    memset(n, 0, sizeof(*n));
+    if (!json_is_object(o))
+        return ctr_fail(err, errnum, "`%s` must be an object", path);
+    l = json_object_get(o, "leave");
+    if (l && !json_is_boolean(l))
+        return ctr_fail(err, errnum, "`%s.leave` must be a boolean", path);
+    n->leave = json_is_true(l);
+    if (check_keys(o, path, errnum, keys, err) < 0 ||
+        get_str(o, path, errnum, "parent", !n->leave, 64, &n->parent, err) < 0 ||
+        get_uint(o, path, errnum, "vlan", !n->leave, n->leave ? 0 : 1, AGENT_MAX_VLAN, 0, &n->vlan,
+                 err) < 0 ||
+        get_str(o, path, errnum, "mac", true, 64, &n->mac, err) < 0 ||
+        get_str(o, path, errnum, "address", true, 64, &n->address, err) < 0 ||
+        get_uint(o, path, errnum, "mtu", false, NET_MIN_MTU, 65535, NET_DEFAULT_MTU, &n->mtu, err) <
+            0 ||
+        get_str(o, path, errnum, "hosts", false, AGENT_MAX_NETFILE, &n->hosts, err) < 0)
+        return -1;
+    if (!agent_mac_parse(n->mac, mac) || (n->parent && !agent_mac_parse(n->parent, mac)))
+        return ctr_fail(err, errnum, "`%s`: `mac` and `parent` must be unicast MAC addresses",
+                        path);
+    if (!agent_cidr_parse(n->address, &addr, &prefix))
+        return ctr_fail(err, errnum, "`%s.address` `%s` is not an IPv4 address with prefix", path,
+                        n->address);
+    return 0;
+}
+
+void agent_net_release(struct agent_net *n)
+{
+    free(n->parent);
+    free(n->mac);
+    free(n->address);
+    free(n->hosts);
+    memset(n, 0, sizeof(*n));
+}
+
 void agent_setup_net_release(struct agent_setup *s)
 {
     for (size_t i = 0; i < s->n_ifaces; i++) {

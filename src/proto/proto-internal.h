@@ -15,6 +15,11 @@ int proto_net_decode(json_t *o, const char *path, int errnum, struct agent_setup
                      ctr_error_t *err);
 /* The `network` object of s, or NULL when s has no network part. */
 json_t *proto_net_encode(const struct agent_setup *s);
+/* The body of a `net` request (agent and shim protocols): {"leave","parent","vlan","mac",
+ * "address","mtu","hosts"}. */
+json_t *proto_netop_encode(const struct agent_net *n);
+int proto_netop_decode(json_t *o, const char *path, int errnum, struct agent_net *n,
+                       ctr_error_t *err);
 
 /* Bundle `networks` and `ports` arrays (NULL or JSON null: none), and the cross-check
  * that every setup.network interface has a NIC. */

@@ -11,7 +11,7 @@
 
 static const char *const op_names[] = {
     NULL,           "exec",        "attach",      "kill",  "stop",   "resize", "signal",
-    "archive_stat", "archive_get", "archive_put", "pause", "resume", "top"};
+    "archive_stat", "archive_get", "archive_put", "pause", "resume", "top",    "net"};
 
 static char *dump(json_t *root, size_t *len)
 {
@@ -72,6 +72,9 @@ char *shimp_request_encode(const struct shimp_request *req, size_t *len)
         break;
     case SHIMP_OP_TOP:
         json_object_set_new(o, "ps_args", ctr_json_str(req->ps_args ? req->ps_args : ""));
+        break;
+    case SHIMP_OP_NET:
+        json_object_set_new(o, "net", proto_netop_encode(&req->net));
         break;
     }
     return dump(o, len);
@@ -178,6 +181,9 @@ int shimp_request_decode(const char *json, size_t len, struct shimp_request *out
     }
     if (r.op == SHIMP_OP_TOP && get_opt_str(o, "ps_args", &r.ps_args, err) < 0)
         goto out;
+    if (r.op == SHIMP_OP_NET &&
+        proto_netop_decode(json_object_get(o, "net"), "net", EINVAL, &r.net, err) < 0)
+        goto out;
     if (r.op == SHIMP_OP_EXEC) {
         p = json_object_get(o, "process");
         if (!json_is_object(p)) {
@@ -218,6 +224,7 @@ void shimp_request_release(struct shimp_request *req)
     free(req->exec.user);
     free(req->path);
     free(req->ps_args);
+    agent_net_release(&req->net);
     memset(req, 0, sizeof(*req));
 }
 

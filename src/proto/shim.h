@@ -23,6 +23,8 @@
  *       EOF, {"event":"exit","status":N[,"error":"..."]}
  *   {"op":"top","ps_args":S} -> {"ok":true,"output":"ps-like table"} (the guest lists the
  *     container's processes; errno EINVAL: ps_args it does not know)
+ *   a network joined or left while running (docs/network.md, "Live connect"):
+ *     {"op":"net","net":{...agent `net` body}} -> the agent's answer as the reply
  *     {"op":"archive_put","path":P} -> reply; the client sends the tar on stream 1 + EOF;
  *       exit event as for get. */
 #ifndef CTR_PROTO_SHIM_H
@@ -48,6 +50,7 @@ enum shimp_op {
     SHIMP_OP_PAUSE,
     SHIMP_OP_RESUME,
     SHIMP_OP_TOP,
+    SHIMP_OP_NET,
 };
 
 struct shimp_request {
@@ -61,6 +64,7 @@ struct shimp_request {
     bool export_all;        /* archive_get: the whole root filesystem */
     bool upper;             /* archive_get: the overlay's upper directory (commit, diff) */
     char *ps_args;          /* top */
+    struct agent_net net;   /* net */
 };
 
 enum shimp_msg_kind { SHIMP_MSG_REPLY = 1, SHIMP_MSG_EXIT };

@@ -588,6 +588,20 @@ static void handle_request(struct shim_client *c, struct shimp_request *req)
     case SHIMP_OP_ARCHIVE_PUT:
         start_archive(c, req);
         return;
+    case SHIMP_OP_NET: { /* a network joined or left live: the agent does it */
+        struct agent_request ar = {.op = AGENT_OP_NET};
+        if (s->phase != SHIM_RUNNING || s->main_exited || s->paused) {
+            client_reply(c, false,
+                         s->paused ? "the container is paused" : "the container is not running", 1);
+            return;
+        }
+        c->kind = CL_WAIT;
+        ar.u.net = req->net;
+        if (agentc_request(&s->ac, &ar, on_kill_reply, (void *)(uintptr_t)c->id, NULL) < 0)
+            client_reply(c, false, "the agent connection is down", 1);
+        shim_agent_kick(s);
+        return;
+    }
     case SHIMP_OP_PAUSE:
         vm_run_request(c, SHIM_VM_CMD_PAUSE);
         return;

@@ -284,6 +284,13 @@ int shimc_top(const char *bundle, const char *ps_args, char **out, ctr_error_t *
     return 0;
 }
 
+int shimc_net(const char *bundle, const struct agent_net *net, ctr_error_t *err)
+{
+    struct shimp_request req = {.op = SHIMP_OP_NET};
+    req.net = *net; /* borrowed: encoded at once */
+    return simple_call(bundle, &req, 10000, err);
+}
+
 /* ---- state, delete ---- */
 
 int shimc_state(const char *bundle, char **json_out, ctr_error_t *err)

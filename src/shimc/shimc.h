@@ -57,6 +57,8 @@ int shimc_resume(const char *bundle, ctr_error_t *err);
 /* The container's processes as the guest lists them (`ps`-like table, docs/runtime.md);
  * errnum EINVAL: ps_args the guest does not know, EBUSY: paused. */
 int shimc_top(const char *bundle, const char *ps_args, char **out, ctr_error_t *err);
+/* A network joined or left by the running guest (agent op `net`): the agent's answer. */
+int shimc_net(const char *bundle, const struct agent_net *net, ctr_error_t *err);
 /* state.json's text in *json_out, first marked stopped when its shim died without
  * writing the final state. */
 int shimc_state(const char *bundle, char **json_out, ctr_error_t *err);

@@ -57,6 +57,22 @@ net link-exists brx
 check_eq "brx is gone" 1 "$?"
 check "link-delete of a missing link succeeds" net link-delete brx
 
+# ---- VLAN links (a network joined live rides tagged on a container's TAP) ----
+in_h ip tuntap add mode tap name ctaptest00000 && in_h ip link set ctaptest00000 master ctr0
+net bridge-ensure ctrbr-vlantest 10.79.0.1/24 >/dev/null
+check "vlan-add: a VLAN of the TAP on another bridge" net vlan-add ctaptest00000 ctvtest0000001 101 ctrbr-vlantest
+check_eq "  kind vlan, id 101, on the TAP, in the bridge, up" "vlan 101 ctaptest00000 ctrbr-vlantest true" \
+    "$(in_h ip -d -j link show ctvtest0000001 | jq -r '.[0] | "\(.linkinfo.info_kind) \(.linkinfo.info_data.id) \(.link) \(.master) \(.flags | index("UP") != null)"')"
+check "vlan-add again succeeds (a retry)" net vlan-add ctaptest00000 ctvtest0000001 101 ctrbr-vlantest
+out=$(net vlan-add ctapnosuch ctvtest0000002 102 ctrbr-vlantest 2>&1)
+check_contains "vlan-add on a missing TAP names it" "$out" "ctapnosuch"
+check "link-detach takes the TAP off its bridge" net link-detach ctaptest00000
+check_eq "  no master left" "null" "$(in_h ip -j link show ctaptest00000 | jq -r '.[0].master')"
+in_h ip link del ctaptest00000
+net link-exists ctvtest0000001
+check_eq "the VLAN link goes with its TAP" 1 "$?"
+net link-delete ctrbr-vlantest >/dev/null
+
 # ---- routes ----
 in_h ip link set vx0 up
 in_h ip route add 10.0.0.0/8 dev vx0

@@ -23,9 +23,9 @@ daemon_start || need "the daemon did not start"
 
 # ---- the default network at start ----
 dk network ls --format '{{.Name}} {{.Driver}}'
-check_eq "docker network ls: the default network" "default bridge" "$out"
+check_eq "docker network ls: the default network, under docker's name" "bridge bridge" "$out"
 nw=$(api GET /networks/bridge)
-check_eq "\`bridge\` finds the default network" "200 default ctr0" \
+check_eq "\`bridge\` finds the default network" "200 bridge ctr0" \
     "$(code) $(jq -r '[.Name, .Options["com.docker.network.bridge.name"]] | join(" ")' <<<"$nw")"
 SUBNET=$(jq -r '.IPAM.Config[0].Subnet' <<<"$nw")
 GW=$(jq -r '.IPAM.Config[0].Gateway' <<<"$nw")
@@ -148,7 +148,7 @@ NETA_ID=$out
 dk network create netB
 dk network create --internal netI
 dk network ls --format '{{.Name}}'
-check_eq "docker network ls lists them" "default netA netB netI" "$(echo $(sort <<<"$out"))"
+check_eq "docker network ls lists them" "bridge netA netB netI" "$(echo $(sort <<<"$out"))"
 A_SUB=$(docker network inspect -f '{{(index .IPAM.Config 0).Subnet}}' netA)
 check_eq "netA has the next free /24" "192.168.65.0/24" "$A_SUB"
 dk network create --subnet "$A_SUB" netX
@@ -208,7 +208,7 @@ dk network rm netA netB
 check_eq "docker network rm netA netB" "0" "$rc"
 body=$(api POST /networks/prune)
 check_eq "network prune removes the unused ones" "netI tiny" "$(jq -r '.NetworksDeleted | sort | join(" ")' <<<"$body")"
-check_eq "only the default network is left" "default" "$(docker network ls --format '{{.Name}}')"
+check_eq "only the default network is left" "bridge" "$(docker network ls --format '{{.Name}}')"
 links=$(ns_links "$DAEMON_NS" | xargs)
 diag "after removal: links: $links" "routes: $(in_ns ip -4 route | xargs -d '\n' | sed 's/ \+/ /g')"
 check_eq "no TAP, no user bridge left (ip -j link)" "lo vd ctr0" "$links"

@@ -57,6 +57,11 @@ static int run(int argc, char **argv, ctr_error_t *err)
     }
     if (strcmp(cmd, "link-delete") == 0 && argc == 3)
         return net_link_delete(argv[2], err);
+    if (strcmp(cmd, "vlan-add") == 0 && argc == 6) /* PARENT NAME ID BRIDGE */
+        return net_vlan_add(argv[2], argv[3], (uint16_t)strtoul(argv[4], NULL, 10), argv[5], 0,
+                            err);
+    if (strcmp(cmd, "link-detach") == 0 && argc == 3)
+        return net_link_set_master(argv[2], NULL, err);
     if (strcmp(cmd, "link-exists") == 0 && argc == 3)
         return net_link_exists(argv[2]) ? 0 : 1;
     if (strcmp(cmd, "route-conflict") == 0 && argc == 3) {

@@ -110,6 +110,18 @@ static void test_run_net_flags(void **state)
     assert_string_equal(cli_json_str(json_object_get(b, "HostConfig"), "NetworkMode"), "default");
     json_decref(b);
     cli_run_opts_release(&o);
+    /* --ip and --mac-address: the first network's endpoint */
+    assert_int_equal(RUN_PARSE(&o, &msg, "run", "--network", "n1", "--network", "n2", "--ip",
+                               "10.9.0.5", "--mac-address", "02:42:aa:bb:cc:dd", "busybox"),
+                     0);
+    b = cli_run_body(&o, true);
+    s = dumps(json_object_get(
+        json_object_get(json_object_get(b, "NetworkingConfig"), "EndpointsConfig"), "n1"));
+    assert_string_equal(
+        s, "{\"IPAMConfig\":{\"IPv4Address\":\"10.9.0.5\"},\"MacAddress\":\"02:42:aa:bb:cc:dd\"}");
+    free(s);
+    json_decref(b);
+    cli_run_opts_release(&o);
 }
 
 static void bad_run(const char *needle, int argc, char **argv)
@@ -147,6 +159,11 @@ static void test_run_net_errors(void **state)
             "busybox");
     BAD_RUN("invalid value `a b` for `--network-alias`", "run", "--network-alias", "a b",
             "busybox");
+    BAD_RUN("invalid value `10.0.0` for `--ip`", "run", "--ip", "10.0.0", "busybox");
+    BAD_RUN("invalid value `01:00:5e:00:00:01` for `--mac-address`", "run", "--mac-address",
+            "01:00:5e:00:00:01", "busybox");
+    BAD_RUN("`--ip` and `--mac-address` need a network", "run", "--network", "none", "--ip",
+            "10.0.0.2", "busybox");
     BAD_RUN("invalid value `8.8.8` for `--dns`: `8.8.8` is not an IPv4 address", "run", "--dns",
             "8.8.8", "busybox");
     BAD_RUN("`::1` is IPv6; only IPv4 is supported", "run", "--dns", "::1", "busybox");

@@ -58,8 +58,8 @@ static void test_networks(void **state)
     assert_int_equal(rq.n_networks, 2);
     assert_string_equal(rq.networks[0], "n2");
     assert_string_equal(rq.networks[1], "default");
-    assert_string_equal(rq.aliases[0][1], "y.z");
-    assert_string_equal(rq.aliases[1][0], "b");
+    assert_string_equal(rq.eps[0].aliases[1], "y.z");
+    assert_string_equal(rq.eps[1].aliases[0], "b");
     dmn_netreq_release(&rq);
 
     assert_int_equal(parse("{\"HostConfig\":{\"NetworkMode\":\"none\"}}", &rq, &err), 0);
@@ -77,9 +77,28 @@ static void test_networks(void **state)
     refused("{\"HostConfig\":{\"NetworkMode\":\"container:abc\"}}", "is not supported");
     refused("{\"NetworkingConfig\":{\"EndpointsConfig\":{\"n\":{\"Aliases\":[\"a b\"]}}}}",
             "`EndpointsConfig.n.Aliases[0]` must be a DNS name");
+    /* static address and MAC: IPAMConfig, MacAddress, Config.MacAddress for the first one */
+    assert_int_equal(parse("{\"MacAddress\":\"02:AA:bb:cc:dd:01\",\"NetworkingConfig\":{"
+                           "\"EndpointsConfig\":{\"n\":{\"IPAMConfig\":{\"IPv4Address\":"
+                           "\"10.0.0.9\"}},\"m\":{\"MacAddress\":\"02:00:00:00:00:07\"}}}}",
+                           &rq, &err),
+                     0);
+    assert_int_equal(rq.n_networks, 2);
+    assert_int_equal(rq.eps[0].ip, 0x0a000009);
+    assert_string_equal(rq.eps[0].mac, "02:aa:bb:cc:dd:01");
+    assert_int_equal(rq.eps[1].ip, 0);
+    assert_string_equal(rq.eps[1].mac, "02:00:00:00:00:07");
+    dmn_netreq_release(&rq);
     refused("{\"NetworkingConfig\":{\"EndpointsConfig\":{\"n\":{\"IPAMConfig\":{\"IPv4Address\":"
-            "\"10.0.0.9\"}}}}}",
-            "static addresses");
+            "\"10.0.0\"}}}}}",
+            "invalid IPv4 address: 10.0.0");
+    refused("{\"NetworkingConfig\":{\"EndpointsConfig\":{\"n\":{\"IPAMConfig\":{\"IPv6Address\":"
+            "\"fd00::9\"}}}}}",
+            "IPv6 addresses are not supported");
+    refused("{\"NetworkingConfig\":{\"EndpointsConfig\":{\"n\":{\"MacAddress\":\"01:00:5e:00:00:"
+            "01\"}}}}",
+            "invalid MAC address: 01:00:5e:00:00:01");
+    refused("{\"MacAddress\":\"zz\"}", "invalid MAC address: zz");
     refused("{\"NetworkingConfig\":{\"EndpointsConfig\":{\"a\":{},\"b\":{},\"c\":{},\"d\":{},"
             "\"e\":{},\"f\":{},\"g\":{},\"h\":{},\"i\":{}}}}",
             "too many networks");

@@ -430,6 +430,93 @@ static void test_ipam(void **state)
     net_network_release(&again);
 }
 
+/* IPRange bounds the dynamic addresses; a static address is taken anywhere in the
+ * subnet, with docker's errors outside it or when taken. */
+static void test_ipam_static_range(void **state)
+{
+    struct net_network nw = {0};
+    ctr_error_t err = NULL;
+    uint32_t a;
+
+    create("net2", "10.2.0.0/24", false, NULL, &nw);
+    nw.range.addr = ip("10.2.0.128");
+    nw.range.prefix = 30; /* .128 to .131 */
+    assert_int_equal(alloc(&nw, "c1"), ip("10.2.0.128"));
+    assert_int_equal(alloc(&nw, "c2"), ip("10.2.0.129"));
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s1", ip("10.2.0.130"), &a, &err), 0);
+    assert_int_equal(a, ip("10.2.0.130"));
+    /* static outside the range is fine */
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s2", ip("10.2.0.9"), &a, &err), 0);
+    assert_int_equal(alloc(&nw, "c3"), ip("10.2.0.131"));
+    expect_fail(net_ipam_allocate(root, &nw, "c4", &a, &err), &err, ENOSPC, "no free address");
+    expect_fail(net_ipam_allocate_static(root, &nw, "s3", ip("10.2.0.9"), &a, &err), &err,
+                EADDRINUSE, "Address already in use");
+    expect_fail(net_ipam_allocate_static(root, &nw, "s3", ip("10.2.0.1"), &a, &err), &err,
+                EADDRINUSE, "Address already in use"); /* the gateway */
+    expect_fail(net_ipam_allocate_static(root, &nw, "s3", ip("10.3.0.9"), &a, &err), &err, EINVAL,
+                "Invalid address 10.3.0.9: It does not belong to any of this network's subnets");
+    expect_fail(net_ipam_allocate_static(root, &nw, "s3", ip("10.2.0.255"), &a, &err), &err, EINVAL,
+                "does not belong"); /* broadcast */
+    /* the owner asks again: the same; another one: moved */
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s2", ip("10.2.0.9"), &a, &err), 0);
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s2", ip("10.2.0.10"), &a, &err), 0);
+    assert_int_equal(net_ipam_allocate_static(root, &nw, "s3", ip("10.2.0.9"), &a, &err), 0);
+    net_network_release(&nw);
+}
+
+/* The bridge driver's options that take effect, IPRange stored and loaded. */
+static void test_driver_options(void **state)
+{
+    struct net_network nw = {0}, again = {0};
+    ctr_error_t err = NULL;
+    char *opts[] = {"com.docker.network.driver.mtu=1400",
+                    "com.docker.network.bridge.enable_ip_masquerade=false",
+                    "com.docker.network.bridge.name=mybr0",
+                    "com.docker.network.bridge.enable_icc=true", NULL};
+
+    assert_int_equal(net_network_create_with_options(root, "o1", "10.4.0.0/24", "10.4.0.64/27",
+                                                     opts, fake_routes, NULL, &nw, &err),
+                     0);
+    assert_int_equal(nw.mtu, 1400);
+    assert_true(nw.no_masquerade);
+    assert_string_equal(nw.bridge, "mybr0");
+    assert_int_equal(net_network_load(root, "o1", &again, &err), 0);
+    assert_int_equal(again.mtu, 1400);
+    assert_true(again.no_masquerade);
+    assert_false(again.subnet_auto);
+    assert_int_equal(again.range.addr, ip("10.4.0.64"));
+    assert_int_equal(again.range.prefix, 27);
+    net_network_release(&again);
+    /* no NAT for it in the ruleset */
+    struct net_nft_network nn = {nw.bridge, nw.subnet, false, nw.no_masquerade};
+    cleanup_free char *script = net_nft_script(&nn, 1);
+    assert_null(strstr(script, "masquerade"));
+    net_network_release(&nw);
+
+    char *bad_mtu[] = {"com.docker.network.driver.mtu=9x", NULL};
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", NULL, bad_mtu,
+                                                fake_routes, NULL, NULL, &err),
+                &err, EINVAL, "invalid MTU `9x`");
+    char *bad_masq[] = {"com.docker.network.bridge.enable_ip_masquerade=maybe", NULL};
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", NULL, bad_masq,
+                                                fake_routes, NULL, NULL, &err),
+                &err, EINVAL, "true or false");
+    char *taken[] = {"com.docker.network.bridge.name=mybr0", NULL};
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", NULL, taken, fake_routes,
+                                                NULL, NULL, &err),
+                &err, EEXIST, "bridge name `mybr0` is taken by network `o1`");
+    char *longname[] = {"com.docker.network.bridge.name=abcdefghijklmnop", NULL};
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", NULL, longname,
+                                                fake_routes, NULL, NULL, &err),
+                &err, EINVAL, "invalid bridge name");
+    expect_fail(net_network_create_with_options(root, "o2", "10.5.0.0/24", "10.6.0.0/28", NULL,
+                                                fake_routes, NULL, NULL, &err),
+                &err, EINVAL, "is not inside subnet");
+    expect_fail(net_network_create_with_options(root, "o2", NULL, "10.6.0.0/28", NULL, fake_routes,
+                                                NULL, NULL, &err),
+                &err, EINVAL, "needs its subnet");
+}
+
 /* Processes allocating at once never get the same address (flock on ipam.lock). */
 static void test_ipam_concurrent(void **state)
 {
@@ -530,6 +617,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auto_subnet_pools, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipam, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipam_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ipam_static_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_options, setup, teardown),
         cmocka_unit_test(test_nft_script),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proto/bundle.h"
+#include "proto/shim.h"
 
 static char dir[64];
 
@@ -276,6 +277,76 @@ static void config_bad(const char *rest, const char *needle)
     free(json);
 }
 
+/* The `net` op: a network joined or left live (agent and shim protocols). */
+static void net_bad(const char *body, const char *needle)
+{
+    struct agent_request req = {0};
+    ctr_error_t err = NULL;
+    char *json = ctr_xasprintf("{\"op\":\"net\",\"id\":3,\"net\":%s}", body);
+    if (agent_request_decode(json, strlen(json), &req, &err) == 0)
+        fail_msg("accepted `%s`", json);
+    if (strstr(err->msg, needle) == NULL)
+        fail_msg("error `%s` for `%s` does not mention `%s`", err->msg, json, needle);
+    ctr_error_free(&err);
+    free(json);
+}
+
+static void test_net_op(void **state)
+{
+    struct agent_request req = {.id = 9, .op = AGENT_OP_NET}, back = {0};
+    struct shimp_request sreq = {.op = SHIMP_OP_NET}, sback = {0};
+    ctr_error_t err = NULL;
+    size_t len;
+
+    req.u.net = (struct agent_net){.parent = "02:42:c0:a8:40:02",
+                                   .vlan = 101,
+                                   .mac = "02:42:0a:59:00:02",
+                                   .address = "10.89.0.2/24",
+                                   .mtu = 1500,
+                                   .hosts = "127.0.0.1\tlocalhost\n"};
+    char *json = agent_request_encode(&req, &len);
+    assert_non_null(json);
+    assert_int_equal(agent_request_decode(json, len, &back, &err), 0);
+    assert_int_equal(back.op, AGENT_OP_NET);
+    assert_false(back.u.net.leave);
+    assert_int_equal(back.u.net.vlan, 101);
+    assert_string_equal(back.u.net.parent, "02:42:c0:a8:40:02");
+    assert_string_equal(back.u.net.address, "10.89.0.2/24");
+    assert_string_equal(back.u.net.hosts, "127.0.0.1\tlocalhost\n");
+    agent_request_release(&back);
+    free(json);
+
+    sreq.net = req.u.net;
+    sreq.net.leave = true;
+    sreq.net.parent = NULL;
+    sreq.net.hosts = NULL;
+    json = shimp_request_encode(&sreq, &len);
+    assert_int_equal(shimp_request_decode(json, len, &sback, &err), 0);
+    assert_int_equal(sback.op, SHIMP_OP_NET);
+    assert_true(sback.net.leave);
+    assert_null(sback.net.parent);
+    assert_string_equal(sback.net.mac, "02:42:0a:59:00:02");
+    shimp_request_release(&sback);
+    free(json);
+
+    net_bad("[]", "must be an object");
+    net_bad("{\"vlan\":5,\"mac\":\"02:00:00:00:00:01\",\"address\":\"10.0.0.2/24\"}",
+            "missing field `parent`");
+    net_bad("{\"parent\":\"02:00:00:00:00:02\",\"vlan\":4095,\"mac\":\"02:00:00:00:00:01\","
+            "\"address\":\"10.0.0.2/24\"}",
+            "`net.vlan` must be an integer between 1 and 4094");
+    net_bad("{\"parent\":\"01:00:00:00:00:02\",\"vlan\":5,\"mac\":\"02:00:00:00:00:01\","
+            "\"address\":\"10.0.0.2/24\"}",
+            "must be unicast MAC addresses");
+    net_bad("{\"leave\":true,\"mac\":\"02:00:00:00:00:01\",\"address\":\"10.0.0.2\"}",
+            "is not an IPv4 address with prefix");
+    net_bad("{\"leave\":1,\"mac\":\"02:00:00:00:00:01\",\"address\":\"10.0.0.2/24\"}",
+            "`net.leave` must be a boolean");
+    net_bad("{\"leave\":true,\"mac\":\"02:00:00:00:00:01\",\"address\":\"10.0.0.2/24\","
+            "\"x\":1}",
+            "unknown field `x`");
+}
+
 static void test_bundle_round_trip(void **state)
 {
     struct bundle_net nets[] = {{"ctapabcdef01230", "ctr0", "02:42:c0:a8:40:05", 1500},
@@ -433,9 +504,13 @@ static void test_bundle_hostile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_validators),        cmocka_unit_test(test_agent_round_trip),
-        cmocka_unit_test(test_agent_hostile),     cmocka_unit_test(test_agent_mutations),
-        cmocka_unit_test(test_bundle_round_trip), cmocka_unit_test(test_bundle_hostile),
+        cmocka_unit_test(test_validators),
+        cmocka_unit_test(test_agent_round_trip),
+        cmocka_unit_test(test_agent_hostile),
+        cmocka_unit_test(test_agent_mutations),
+        cmocka_unit_test(test_bundle_round_trip),
+        cmocka_unit_test(test_bundle_hostile),
+        cmocka_unit_test(test_net_op),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

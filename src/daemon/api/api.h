@@ -141,7 +141,7 @@ int api_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v,
 int api_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err);
 /* One EndpointsConfig entry of network net (also connect's EndpointConfig): its aliases
  * (DNS names; NULL when none); static addresses, links, MACs → EINVAL. */
-int api_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err);
+int api_endpoint_parse(const char *net, json_t *ep, struct dmn_epreq *out, ctr_error_t *err);
 /* Docker's `Mounts` of inspect and list, from the container's HostConfig and bundle. */
 json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c);
 /* NetworkSettings.Networks, NetworkSettings.Ports, the list's Ports. */

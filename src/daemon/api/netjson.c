@@ -57,12 +57,15 @@ json_t *api_netconf_networks_json(struct dmn_container *c)
         cleanup_free char *gw = dmn_ip_str(ep->gateway);
         /* an endpoint id of docker's length, stable for this container and network */
         cleanup_free char *epid = ctr_xasprintf("%.32s%.32s", ep->net_id, c->id);
+        json_t *ipam = json_null();
+        if (ep->static_ip)
+            ipam = json_pack("{s:s}", "IPv4Address", a);
         json_object_set_new(
             o, api_netconf_network_name(ep),
-            json_pack("{s:n,s:n,s:o,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:n,s:o}", "IPAMConfig",
-                      "Links", "Aliases", aliases_json(c, ep), "MacAddress", ep->mac, "NetworkID",
-                      ep->net_id, "EndpointID", epid, "Gateway", gw, "IPAddress", a, "IPPrefixLen",
-                      (int)ep->prefix, "IPv6Gateway", "", "GlobalIPv6Address", "",
+            json_pack("{s:o,s:n,s:o,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:n,s:o}", "IPAMConfig",
+                      ipam, "Links", "Aliases", aliases_json(c, ep), "MacAddress", ep->mac,
+                      "NetworkID", ep->net_id, "EndpointID", epid, "Gateway", gw, "IPAddress", a,
+                      "IPPrefixLen", (int)ep->prefix, "IPv6Gateway", "", "GlobalIPv6Address", "",
                       "GlobalIPv6PrefixLen", 0, "DriverOpts", "DNSNames", dns_names(c, ep)));
     }
     return o;

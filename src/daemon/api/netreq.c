@@ -37,28 +37,46 @@ static bool ip_any_ok(const char *s)
     return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
 }
 
-static void add_network(struct dmn_netreq *rq, const char *name, char **aliases)
+/* Takes e's contents (the first EndpointsConfig of a network wins). */
+static void add_network(struct dmn_netreq *rq, const char *name, struct dmn_epreq *e)
 {
     for (size_t i = 0; i < rq->n_networks; i++) {
         if (strcmp(rq->networks[i], name) == 0 ||
             (is_default_name(rq->networks[i]) && is_default_name(name))) {
-            if (aliases && rq->aliases[i] == NULL)
-                rq->aliases[i] = aliases;
-            else
-                ctr_strv_free(aliases);
+            struct dmn_epreq *have = &rq->eps[i];
+            if (e->aliases && have->aliases == NULL) {
+                have->aliases = e->aliases;
+                e->aliases = NULL;
+            }
+            if (have->ip == 0)
+                have->ip = e->ip;
+            if (have->mac[0] == '\0')
+                memcpy(have->mac, e->mac, sizeof(have->mac));
+            dmn_epreq_release(e);
             return;
         }
     }
     rq->networks = ctr_xrealloc(rq->networks, (rq->n_networks + 1) * sizeof(char *));
-    rq->aliases = ctr_xrealloc(rq->aliases, (rq->n_networks + 1) * sizeof(char **));
+    rq->eps = ctr_xrealloc(rq->eps, (rq->n_networks + 1) * sizeof(*rq->eps));
     rq->networks[rq->n_networks] = ctr_xstrdup(name);
-    rq->aliases[rq->n_networks] = aliases;
+    rq->eps[rq->n_networks] = *e;
+    memset(e, 0, sizeof(*e));
     rq->n_networks++;
 }
 
-int api_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t *err)
+/* A MAC docker accepts for a container: six hex pairs, unicast (lowercased into out). */
+static int mac_parse(const char *what, const char *s, char out[18], ctr_error_t *err)
 {
-    *aliases = NULL;
+    uint8_t m[6];
+    if (!agent_mac_parse(s, m))
+        return dmn_fail(err, EINVAL, "invalid MAC address: %s (`%s`)", s, what);
+    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return 0;
+}
+
+int api_endpoint_parse(const char *net, json_t *ep, struct dmn_epreq *out, ctr_error_t *err)
+{
+    memset(out, 0, sizeof(*out));
     if (ep == NULL || json_is_null(ep))
         return 0;
     if (!json_is_object(ep))
@@ -66,25 +84,28 @@ int api_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t
                         net);
     json_t *ipam = json_object_get(ep, "IPAMConfig");
     if (json_is_object(ipam)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(ipam, k, v)
-        {
-            if (json_is_string(v) && *json_string_value(v))
-                return dmn_fail(err, EINVAL,
-                                "static addresses (`EndpointsConfig.%s.IPAMConfig.%s`) are not "
-                                "supported: addresses come from the network's allocator",
-                                net, k);
+        const char *v4 = json_string_value(json_object_get(ipam, "IPv4Address"));
+        const char *v6 = json_string_value(json_object_get(ipam, "IPv6Address"));
+        json_t *ll = json_object_get(ipam, "LinkLocalIPs");
+        if (v6 && *v6)
+            return dmn_fail(err, EINVAL, "IPv6 addresses are not supported (`%s`): IPv4 only", v6);
+        if (json_array_size(ll))
+            return dmn_fail(err, EINVAL, "`IPAMConfig.LinkLocalIPs` is not supported");
+        if (v4 && *v4) {
+            struct in_addr a4;
+            if (inet_pton(AF_INET, v4, &a4) != 1)
+                return dmn_fail(err, EINVAL, "invalid IPv4 address: %s", v4);
+            out->ip = ntohl(a4.s_addr);
         }
     }
     /* EndpointsConfig.X.Links: accepted; the docker CLI and compose send the same links
      * in HostConfig.Links, which the container service resolves (create.c) */
     const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
-    if (mac && *mac)
-        return dmn_fail(err, EINVAL,
-                        "`EndpointsConfig.%s.MacAddress` is not supported: the MAC follows the "
-                        "address",
-                        net);
+    if (mac && *mac) {
+        cleanup_free char *what = ctr_xasprintf("EndpointsConfig.%s.MacAddress", net);
+        if (mac_parse(what, mac, out->mac, err) < 0)
+            return -1;
+    }
     json_t *al = json_object_get(ep, "Aliases");
     if (al == NULL || json_is_null(al))
         return 0;
@@ -100,7 +121,7 @@ int api_endpoint_parse(const char *net, json_t *ep, char ***aliases, ctr_error_t
                             "digits, `-`, `_`, `.`)",
                             net, i);
     }
-    *aliases = dmn_json_strv(al);
+    out->aliases = dmn_json_strv(al);
     return 0;
 }
 
@@ -175,26 +196,36 @@ int api_netreq_parse(json_t *body, struct dmn_netreq *out, ctr_error_t *err)
         }
     } else {
         if (*nm) {
-            char **al = NULL;
-            if (api_endpoint_parse(nm, json_object_get(eps, nm), &al, err) < 0)
+            struct dmn_epreq e;
+            if (api_endpoint_parse(nm, json_object_get(eps, nm), &e, err) < 0)
                 goto fail;
-            add_network(&rq, nm, al);
+            add_network(&rq, nm, &e);
         }
         json_object_foreach(eps, k, v)
         {
-            char **al = NULL;
+            struct dmn_epreq e;
             if (strcmp(k, "none") == 0) {
                 dmn_fail(err, EINVAL,
                          "conflicting options: network `none` cannot be combined with other "
                          "networks");
                 goto fail;
             }
-            if (api_endpoint_parse(k, v, &al, err) < 0)
+            if (api_endpoint_parse(k, v, &e, err) < 0) {
+                dmn_epreq_release(&e);
                 goto fail;
-            add_network(&rq, k, al);
+            }
+            add_network(&rq, k, &e);
         }
-        if (rq.n_networks == 0)
-            add_network(&rq, NET_DEFAULT_NAME, NULL);
+        if (rq.n_networks == 0) {
+            struct dmn_epreq e = {0};
+            add_network(&rq, NET_DEFAULT_NAME, &e);
+        }
+        /* Config.MacAddress, the body's own (docker run --mac-address, API < 1.44): the
+         * first network's */
+        const char *cmac = json_string_value(json_object_get(body, "MacAddress"));
+        if (cmac && *cmac && rq.eps[0].mac[0] == '\0' &&
+            mac_parse("Config.MacAddress", cmac, rq.eps[0].mac, err) < 0)
+            goto fail;
         if (rq.n_networks > BUNDLE_MAX_NETS) {
             dmn_fail(err, EINVAL, "too many networks: a container joins %d at most",
                      BUNDLE_MAX_NETS);

@@ -41,20 +41,30 @@ static json_t *network_json(const struct dmn_network *n)
                                       "MacAddress", m->mac, "IPv4Address", cidr, "IPv6Address",
                                       ""));
     }
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:{s:s,s:n,s:[{s:s,s:s}]},s:b,s:b,s:b,s:{s:s},"
+    json_t *cfg = json_pack("{s:s,s:s}", "Subnet", sub, "Gateway", gw);
+    if (nw->range.prefix) {
+        char rs[NET_CIDR_STRLEN];
+        net_cidr_format(&nw->range, rs, sizeof(rs));
+        json_object_set_new(cfg, "IPRange", json_string(rs));
+    }
+    /* the default network under docker's name (our CLI shows it as `default`) */
+    const char *name = strcmp(nw->name, NET_DEFAULT_NAME) == 0 ? NET_DEFAULT_ALIAS : nw->name;
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:{s:s,s:n,s:[o]},s:b,s:b,s:b,s:{s:s},"
                      "s:b,s:o,s:o,s:o}",
-                     "Name", nw->name, "Id", nw->id, "Created", created, "Scope", "local", "Driver",
+                     "Name", name, "Id", nw->id, "Created", created, "Scope", "local", "Driver",
                      "bridge", "EnableIPv6", 0, "IPAM", "Driver", "default", "Options", "Config",
-                     "Subnet", sub, "Gateway", gw, "Internal", nw->internal, "Attachable", 0,
-                     "Ingress", 0, "ConfigFrom", "Network", "", "ConfigOnly", 0, "Containers", ctrs,
-                     "Options", options_json(nw), "Labels", bundle_volume_kv_json(nw->labels));
+                     cfg, "Internal", nw->internal, "Attachable", 0, "Ingress", 0, "ConfigFrom",
+                     "Network", "", "ConfigOnly", 0, "Containers", ctrs, "Options",
+                     options_json(nw), "Labels", bundle_volume_kv_json(nw->labels));
 }
 
 /* ---- list, inspect ---- */
 
 static bool match_name(const char *v, void *ctx)
 {
-    return strstr(((struct net_network *)ctx)->name, v) != NULL;
+    const char *name = ((struct net_network *)ctx)->name;
+    return strstr(name, v) != NULL ||
+           (strcmp(name, NET_DEFAULT_NAME) == 0 && strstr(NET_DEFAULT_ALIAS, v) != NULL);
 }
 static bool match_id(const char *v, void *ctx)
 {
@@ -130,7 +140,7 @@ int api_handle_network_inspect(struct api_req *r)
 
 /* ---- create ---- */
 
-static int create_checks(json_t *body, const char **subnet, ctr_error_t *err)
+static int create_checks(json_t *body, const char **subnet, const char **ip_range, ctr_error_t *err)
 {
     const char *drv = json_string_value(json_object_get(body, "Driver"));
     json_t *ipam = json_object_get(body, "IPAM");
@@ -139,7 +149,7 @@ static int create_checks(json_t *body, const char **subnet, ctr_error_t *err)
     const char *k;
     json_t *v;
 
-    *subnet = NULL;
+    *subnet = *ip_range = NULL;
     if (!json_is_string(json_object_get(body, "Name")))
         return dmn_fail(err, EINVAL, "`Name` is missing: name the network");
     if (drv && *drv && strcmp(drv, "bridge") != 0)
@@ -161,8 +171,6 @@ static int create_checks(json_t *body, const char **subnet, ctr_error_t *err)
         const char *range = json_string_value(json_object_get(c0, "IPRange"));
         struct net_cidr cidr;
         uint32_t gwa;
-        if (range && *range)
-            return dmn_fail(err, EINVAL, "`IPRange` is not supported: the whole subnet is used");
         if (json_object_size(json_object_get(c0, "AuxiliaryAddresses")))
             return dmn_fail(err, EINVAL, "`AuxiliaryAddresses` is not supported");
         if (sub && *sub) {
@@ -173,6 +181,11 @@ static int create_checks(json_t *body, const char **subnet, ctr_error_t *err)
                 return -1;
             }
             *subnet = sub;
+        }
+        if (range && *range) {
+            if (*subnet == NULL)
+                return dmn_fail(err, EINVAL, "an `IPRange` needs its `Subnet`");
+            *ip_range = range;
         }
         if (gw && *gw) {
             if (*subnet == NULL)
@@ -205,7 +218,7 @@ int api_handle_network_create(struct api_req *r)
     cleanup_strv char **labels = ctr_xcalloc(1, sizeof(char *));
     cleanup_strv char **options = ctr_xcalloc(1, sizeof(char *));
     cleanup_free char *id = NULL;
-    const char *subnet, *k;
+    const char *subnet, *ip_range, *k;
     json_t *v;
     json_t *body = api_body_json(r, &err);
 
@@ -215,7 +228,8 @@ int api_handle_network_create(struct api_req *r)
         json_decref(body);
         return api_reply_error(r, 400, "the network config must be a JSON object");
     }
-    if (api_network_config_check(body, &err) < 0 || create_checks(body, &subnet, &err) < 0) {
+    if (api_network_config_check(body, &err) < 0 ||
+        create_checks(body, &subnet, &ip_range, &err) < 0) {
         json_decref(body);
         return api_reply_ctr_error(r, &err);
     }
@@ -232,6 +246,7 @@ int api_handle_network_create(struct api_req *r)
     struct dmn_network_spec spec = {
         .name = json_string_value(json_object_get(body, "Name")),
         .subnet = subnet,
+        .ip_range = ip_range,
         .internal = json_is_true(json_object_get(body, "Internal")),
         .labels = labels,
         .options = options,
@@ -310,21 +325,25 @@ static char *container_of(struct api_req *r, json_t *body)
 int api_handle_network_connect(struct api_req *r)
 {
     ctr_error_t err = NULL;
-    cleanup_strv char **aliases = NULL;
+    struct dmn_epreq ep = {0};
     json_t *body = api_body_json(r, &err);
 
     if (body == NULL)
         return api_reply_ctr_error(r, &err);
-    if (api_endpoint_parse(r->params[0], json_object_get(body, "EndpointConfig"), &aliases, &err) <
-        0) {
+    if (api_endpoint_parse(r->params[0], json_object_get(body, "EndpointConfig"), &ep, &err) < 0) {
+        dmn_epreq_release(&ep);
         json_decref(body);
         return api_reply_ctr_error(r, &err);
     }
     cleanup_free char *ref = container_of(r, body);
     json_decref(body);
-    if (ref == NULL)
+    if (ref == NULL) {
+        dmn_epreq_release(&ep);
         return 0;
-    if (dmn_network_connect(r->d, r->params[0], ref, aliases, &err) < 0)
+    }
+    int rc = dmn_network_connect(r->d, r->params[0], ref, &ep, &err);
+    dmn_epreq_release(&ep);
+    if (rc < 0)
         return api_reply_ctr_error(r, &err);
     return api_reply_empty(r, 200);
 }
