@@ -288,7 +288,7 @@ int shimc_net(const char *bundle, const struct agent_net *net, ctr_error_t *err)
 {
     struct shimp_request req = {.op = SHIMP_OP_NET};
     req.net = *net; /* borrowed: encoded at once */
-    return simple_call(bundle, &req, 10000, err);
+    return simple_call(bundle, &req, 10000, NULL, err);
 }
 
 /* ---- state, delete ---- */
