@@ -117,6 +117,19 @@ check_contains "  prints the image id" "$out" "sha256:"
 dk run --rm imp:1
 check_eq "  docker run of the imported image: its CMD" imported "$out"
 check_eq "  the message is the comment" "by import" "$(docker image inspect -f '{{.Comment}}' imp:1)"
+if /usr/bin/python3 -c 'import docker' 2>/dev/null; then
+    pyout=$(/usr/bin/python3 - "$T_TMP/rootfs.tar.gz" <<'EOF' 2>&1
+import docker, json, os, sys
+api = docker.APIClient(base_url=os.environ["DOCKER_HOST"], version="1.43")
+out = api.import_image_from_data(open(sys.argv[1], "rb").read(), repository="pyimp", tag="2",
+                                 changes=["ENV X=1"])
+print(json.loads(out.strip().splitlines()[-1])["status"][:7], api.inspect_image("pyimp:2")["Config"]["Env"])
+EOF
+)
+    check_eq "python-docker: import_image_from_data" "sha256: ['X=1']" "$pyout"
+else
+    check "python3-docker available" false
+fi
 PORT=18764
 # `ip netns exec` execs python: $! is the server's pid
 ip netns exec "$DAEMON_NS" /usr/bin/python3 -m http.server --bind 127.0.0.1 \
