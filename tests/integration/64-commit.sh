@@ -2,7 +2,8 @@
 # A container's writable layer (issue 13): `docker diff` (added, modified, deleted files:
 # a whiteout for a file of the image, an opaque directory), `docker commit` of a stopped
 # and of a running container with `changes` (CMD, ENV), author and comment in inspect and
-# history, the committed image runs and sees the files; `docker import` from stdin and
+# history, the committed image runs and sees the files (also through `container diff` and
+# `container commit`); `docker import` from stdin and
 # from an http URL (a python http.server in the daemon's namespace); an archive saved by
 # image id loads as an untagged image that `image prune` removes; the errors (unknown
 # container 404, a bad change instruction 400). Driven with curl, the docker CLI and
@@ -71,6 +72,15 @@ dk run --rm live:1 sh -c 'echo $FOO'
 check_eq "  ENV from changes" bar "$out"
 check_eq "  inspect Config.Cmd" '["cat","/live"]' \
     "$(docker image inspect -f '{{json .Config.Cmd}}' live:1)"
+
+# ---- the container CLI: diff and commit ----
+ctrcli() { CONTAINER_HOST=unix://$SOCK "$BIN/container" "$@"; }
+check_eq "container diff c1: the same list" \
+    "A /added|C /etc|D /etc/group|C /etc/passwd|C /usr|D /usr/sbin|A /usr/sbin/new" \
+    "$(ctrcli diff c1 2>&1 | tr '\n' '|' | sed 's/|$//')"
+out=$(ctrcli commit -m "from the cli" -c 'CMD ["cat", "/added"]' c1 cli:1 2>&1)
+check_contains "container commit -m -c c1 cli:1: prints the id" "$out" "sha256:"
+check_eq "  docker run cli:1" hi "$(timeout 300 docker run --rm cli:1 2>&1)"
 
 # ---- 4. errors ----
 body=$(api POST '/commit?container=c1&changes=RUN%20echo%20hi')
