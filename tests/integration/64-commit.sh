@@ -145,7 +145,6 @@ PORT=18764
 ip netns exec "$DAEMON_NS" /usr/bin/python3 -m http.server --bind 127.0.0.1 \
     --directory "$T_TMP" "$PORT" </dev/null >/dev/null 2>&1 &
 HTTPD=$!
-at_exit "kill $HTTPD 2>/dev/null; wait $HTTPD 2>/dev/null"
 wait_for 30 in_ns curl -sf -o /dev/null "http://127.0.0.1:$PORT/rootfs.tar.gz"
 dk import "http://127.0.0.1:$PORT/rootfs.tar.gz" imp:url
 check_eq "docker import URL" 0 "$rc"
@@ -155,6 +154,9 @@ check_eq "  docker run of the image imported from a URL" imported "$out"
 body=$(api POST "/images/create?fromSrc=http://127.0.0.1:$PORT/nosuch.tar&repo=x")
 check_contains "import of a missing URL: an error line in the stream" \
     "$(jq -r 'select(.error) | .error' <<<"$body")" "404"
+# stopped here: daemon_cleanup's `wait` would wait for it
+kill "$HTTPD" 2>/dev/null
+wait "$HTTPD" 2>/dev/null
 
 # ---- 7. save by id, load: an untagged image, removed by prune ----
 IMP_ID=$(docker image inspect -f '{{.Id}}' imp:1)
