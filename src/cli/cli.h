@@ -322,6 +322,8 @@ int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 char *cli_cp_split(const char *arg, const char **path);
 int cli_cmd_cp(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+int cli_cmd_commit(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err); /* commit.c */
+int cli_cmd_diff(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 
 /* lifecycle.c: stop, kill, restart, delete, prune, wait */
 struct cli_lifecycle_opts {

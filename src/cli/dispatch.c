@@ -133,6 +133,13 @@ static const struct command commands[] = {
      "  directory's contents\n"},
     {"export", NULL, cli_cmd_export, NULL, "write a container's filesystem as a tar",
      "usage: container export [-o FILE] CONTAINER\n"},
+    {"commit", NULL, cli_cmd_commit, NULL, "make an image of a container's changes",
+     "usage: container commit [-a AUTHOR] [-m MESSAGE] [-c INSTRUCTION]... CONTAINER "
+     "[REPOSITORY[:TAG]]\n"
+     "  a running container keeps running; without a name the image is untagged\n"},
+    {"diff", NULL, cli_cmd_diff, NULL, "list the files a container changed",
+     "usage: container diff CONTAINER\n"
+     "  A added, C changed, D deleted, as `docker diff`\n"},
     {"list", "ls", cli_cmd_ls, NULL, "list containers",
      "usage: container list [-a] [-q] [--format json|table]\n"},
     {"top", NULL, cli_cmd_top, NULL, "list the processes of a running container",

@@ -97,9 +97,14 @@ static int open_layer(struct dmn *d, struct dmn_container *c, struct layerdiff *
     dmn_lock(d);
     bool running = c->status == DMN_RUNNING || c->status == DMN_STARTING;
     bool gone = c->removed || c->status == DMN_REMOVING || c->status == DMN_DEAD;
+    bool paused = c->paused;
     dmn_unlock(d);
     if (gone)
         return dmn_fail(err, ENOENT, "No such container: %s", c->name);
+    /* its guest reads the layer, and a paused VM runs nothing */
+    if (paused)
+        return dmn_fail(err, EBUSY, "container %s is paused: unpause it to read its changes",
+                        c->name);
     if (!running) {
         dmn_op_lock(c);
         dmn_lock(d);

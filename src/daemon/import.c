@@ -166,6 +166,11 @@ int dmn_image_import(struct dmn *d, const struct dmn_import_req *rq,
     json_t *config = json_object();
     if (dmn_commit_changes_apply(config, rq->changes, err) < 0)
         goto out;
+    if (rq->url && strstr(rq->url, "://") && strncmp(rq->url, "http://", 7) != 0 &&
+        strncmp(rq->url, "https://", 8) != 0) {
+        dmn_fail(err, EINVAL, "unsupported URL scheme in `%s`: only http and https", rq->url);
+        goto out;
+    }
     if (rq->url) {
         cleanup_free char *msg = ctr_xasprintf("Downloading from %s", rq->url);
         status(ctx, msg);

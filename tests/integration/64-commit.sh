@@ -2,7 +2,8 @@
 # A container's writable layer (issue 13): `docker diff` (added, modified, deleted files:
 # a whiteout for a file of the image, an opaque directory), `docker commit` of a stopped
 # and of a running container with `changes` (CMD, ENV), author and comment in inspect and
-# history, the committed image runs and sees the files; `docker import` from stdin and
+# history, the committed image runs and sees the files (also through `container diff` and
+# `container commit`); `docker import` from stdin and
 # from an http URL (a python http.server in the daemon's namespace); an archive saved by
 # image id loads as an untagged image that `image prune` removes; the errors (unknown
 # container 404, a bad change instruction 400). Driven with curl, the docker CLI and
@@ -72,6 +73,15 @@ check_eq "  ENV from changes" bar "$out"
 check_eq "  inspect Config.Cmd" '["cat","/live"]' \
     "$(docker image inspect -f '{{json .Config.Cmd}}' live:1)"
 
+# ---- the container CLI: diff and commit ----
+ctrcli() { CONTAINER_HOST=unix://$SOCK "$BIN/container" "$@"; }
+check_eq "container diff c1: the same list" \
+    "A /added|C /etc|D /etc/group|C /etc/passwd|C /usr|D /usr/sbin|A /usr/sbin/new" \
+    "$(ctrcli diff c1 2>&1 | tr '\n' '|' | sed 's/|$//')"
+out=$(ctrcli commit -m "from the cli" -c 'CMD ["cat", "/added"]' c1 cli:1 2>&1)
+check_contains "container commit -m -c c1 cli:1: prints the id" "$out" "sha256:"
+check_eq "  docker run cli:1" hi "$(timeout 300 docker run --rm cli:1 2>&1)"
+
 # ---- 4. errors ----
 body=$(api POST '/commit?container=c1&changes=RUN%20echo%20hi')
 check_eq "a RUN change: 400, Docker's words" "400 run is not a valid change command" \
@@ -117,12 +127,24 @@ check_contains "  prints the image id" "$out" "sha256:"
 dk run --rm imp:1
 check_eq "  docker run of the imported image: its CMD" imported "$out"
 check_eq "  the message is the comment" "by import" "$(docker image inspect -f '{{.Comment}}' imp:1)"
+if /usr/bin/python3 -c 'import docker' 2>/dev/null; then
+    pyout=$(/usr/bin/python3 - "$T_TMP/rootfs.tar.gz" <<'EOF' 2>&1
+import docker, json, os, sys
+api = docker.APIClient(base_url=os.environ["DOCKER_HOST"], version="1.43")
+out = api.import_image_from_data(open(sys.argv[1], "rb").read(), repository="pyimp", tag="2",
+                                 changes=["ENV X=1"])
+print(json.loads(out.strip().splitlines()[-1])["status"][:7], api.inspect_image("pyimp:2")["Config"]["Env"])
+EOF
+)
+    check_eq "python-docker: import_image_from_data" "sha256: ['X=1']" "$pyout"
+else
+    check "python3-docker available" false
+fi
 PORT=18764
 # `ip netns exec` execs python: $! is the server's pid
 ip netns exec "$DAEMON_NS" /usr/bin/python3 -m http.server --bind 127.0.0.1 \
     --directory "$T_TMP" "$PORT" </dev/null >/dev/null 2>&1 &
 HTTPD=$!
-at_exit "kill $HTTPD 2>/dev/null; wait $HTTPD 2>/dev/null"
 wait_for 30 in_ns curl -sf -o /dev/null "http://127.0.0.1:$PORT/rootfs.tar.gz"
 dk import "http://127.0.0.1:$PORT/rootfs.tar.gz" imp:url
 check_eq "docker import URL" 0 "$rc"
@@ -132,6 +154,9 @@ check_eq "  docker run of the image imported from a URL" imported "$out"
 body=$(api POST "/images/create?fromSrc=http://127.0.0.1:$PORT/nosuch.tar&repo=x")
 check_contains "import of a missing URL: an error line in the stream" \
     "$(jq -r 'select(.error) | .error' <<<"$body")" "404"
+# stopped here: daemon_cleanup's `wait` would wait for it
+kill "$HTTPD" 2>/dev/null
+wait "$HTTPD" 2>/dev/null
 
 # ---- 7. save by id, load: an untagged image, removed by prune ----
 IMP_ID=$(docker image inspect -f '{{.Id}}' imp:1)

@@ -598,6 +598,8 @@ static void test_help_every_command(void **state)
         {"rm"},
         {"cp"},
         {"export"},
+        {"commit"},
+        {"diff"},
         {"list"},
         {"ps"},
         {"exec"},

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <time.h>
 
@@ -353,20 +354,58 @@ static void test_events_cursor(void **state)
     free(d);
 }
 
+/* commit's `changes`: moby's BuildFromConfig on the instructions commit allows. */
+static void test_commit_changes(void **state)
+{
+    json_t *c = json_pack("{s:[s],s:s}", "Env", "PATH=/bin", "WorkingDir", "/app");
+    char *ok[] = {"CMD echo hi",
+                  "ENTRYPOINT [\"/bin/sh\", \"-c\"]",
+                  "ENV FOO=bar PATH=/usr/bin",
+                  "env LEGACY value with spaces",
+                  "EXPOSE 80 53/udp",
+                  "LABEL a=1 \"b c\"=2",
+                  "WORKDIR sub",
+                  "USER app",
+                  "VOLUME [\"/data\"]",
+                  "STOPSIGNAL SIGINT",
+                  "ONBUILD RUN make",
+                  "# a comment",
+                  NULL};
+    ctr_error_t err = NULL;
+    assert_int_equal(dmn_commit_changes_apply(c, ok, &err), 0);
+    char *got = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(
+        got, "{\"Cmd\":[\"/bin/sh\",\"-c\",\"echo hi\"],\"Entrypoint\":[\"/bin/sh\",\"-c\"],"
+             "\"Env\":[\"PATH=/usr/bin\",\"FOO=bar\",\"LEGACY=value with spaces\"],"
+             "\"ExposedPorts\":{\"53/udp\":{},\"80/tcp\":{}},\"Labels\":{\"a\":\"1\",\"b "
+             "c\":\"2\"},\"OnBuild\":[\"RUN make\"],\"StopSignal\":\"SIGINT\",\"User\":\"app\","
+             "\"Volumes\":{\"/data\":{}},\"WorkingDir\":\"/app/sub\"}");
+    free(got);
+    char *bad[][2] = {{"RUN echo", "run is not a valid change command"},
+                      {"FROM busybox", "from is not a valid change command"},
+                      {"EXPOSE 99999", "invalid containerPort: 99999"},
+                      {"ENV", "ENV requires at least one argument"},
+                      {"ENV =x", "ENV names can not be blank"},
+                      {"USER", "user requires at least one argument"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *one[] = {bad[i][0], NULL};
+        assert_int_equal(dmn_commit_changes_apply(c, one, &err), -1);
+        assert_string_equal(err->msg, bad[i][1]);
+        assert_int_equal(err->errnum, EINVAL);
+        ctr_error_free(&err);
+    }
+    json_decref(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_version_prefix),
-        cmocka_unit_test(test_version_check),
-        cmocka_unit_test(test_route_match),
-        cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_times),
-        cmocka_unit_test(test_docker_manifest),
-        cmocka_unit_test(test_mux_header),
-        cmocka_unit_test(test_signals),
-        cmocka_unit_test(test_path_stat_header),
-        cmocka_unit_test(test_lock_order),
-        cmocka_unit_test(test_events_cursor),
+        cmocka_unit_test(test_version_prefix), cmocka_unit_test(test_version_check),
+        cmocka_unit_test(test_route_match),    cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_times),          cmocka_unit_test(test_docker_manifest),
+        cmocka_unit_test(test_commit_changes), cmocka_unit_test(test_mux_header),
+        cmocka_unit_test(test_signals),        cmocka_unit_test(test_path_stat_header),
+        cmocka_unit_test(test_lock_order),     cmocka_unit_test(test_events_cursor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

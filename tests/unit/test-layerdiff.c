@@ -14,6 +14,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <ext2fs/ext2fs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -332,7 +333,9 @@ static void from_tar(void **state)
 static void edges(void **state)
 {
     cleanup_free char *p = ctr_xasprintf("%s/empty.ext4", tmpdir);
-    ext4w_t *w = create(p);
+    struct ext4w_opts o = {.size_bytes = 64 << 20, .journal = true}; /* as a rw disk */
+    ext4w_t *w = NULL;
+    OK(ext4w_create(p, &o, &w, err));
     OK(ext4w_close(w, err));
     struct layerdiff *ld = NULL;
     struct layerdiff_change *v = NULL;
@@ -342,6 +345,19 @@ static void edges(void **state)
     assert_int_equal(n, 0);
     layerdiff_changes_free(v, n);
     layerdiff_free(ld);
+
+    /* a disk whose journal needs recovery (its VM was killed) is not read torn */
+    ext2_filsys fs = NULL;
+    assert_int_equal(
+        ext2fs_open2(p, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs), 0);
+    ext2fs_set_feature_journal_needs_recovery(fs->super);
+    ext2fs_mark_super_dirty(fs);
+    assert_int_equal(ext2fs_close_free(&fs), 0);
+    ctr_error_t rerr = NULL;
+    assert_int_equal(layerdiff_open_disk(p, "/upper", NULL, &ld, &rerr), -1);
+    assert_int_equal(rerr->errnum, EUCLEAN);
+    assert_non_null(strstr(rerr->msg, "not cleanly unmounted"));
+    ctr_error_free(&rerr);
 
     cleanup_free char *t = ctr_xasprintf("%s/evil.tar", tmpdir);
     struct archive *a = archive_write_new();

@@ -278,6 +278,48 @@ static void test_names(void **state)
     imgstore_close(st);
 }
 
+/* Untagged images (kept by id): a load without a name, resolved by id only, replaced by
+ * a name, never added for a named image, removed by id. */
+static void test_untagged(void **state)
+{
+    struct fx *f = *state;
+    struct imgstore *st = open_store(f);
+    struct imgstore_image img = {0};
+    struct imgstore_entry *e = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    ctr_error_t err = NULL;
+
+    make_index(f, NULL, NULL);
+    assert_int_equal(imgstore_load_layout(st, f->layout, IMGSTORE_UNTAGGED, &names, &err), 0);
+    assert_int_equal(strncmp(names[0], "sha256:", 7), 0);
+    cleanup_free char *id = ctr_xstrdup(names[0]);
+    ctr_strv_free(names);
+    assert_int_equal(imgstore_list(st, &e, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].name, "");
+    imgstore_entries_free(e, n);
+    assert_int_equal(imgstore_resolve(st, id, &img, &err), 0);
+    assert_null(img.name);
+    imgstore_image_release(&img);
+    /* a second load keeps one entry; a name replaces it; untagged is not added back */
+    assert_int_equal(imgstore_load_layout(st, f->layout, IMGSTORE_UNTAGGED, NULL, &err), 0);
+    assert_int_equal(imgstore_tag(st, id, "x:1", &err), 0);
+    assert_int_equal(imgstore_tag_manifest(st, IMGSTORE_UNTAGGED, id, &err), 0);
+    assert_int_equal(imgstore_list(st, &e, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].name, "docker.io/library/x:1");
+    imgstore_entries_free(e, n);
+    /* by id it goes, with every entry */
+    assert_int_equal(imgstore_remove(st, "x:1", &err), 0);
+    assert_int_equal(imgstore_tag_manifest(st, IMGSTORE_UNTAGGED, id, &err), 0);
+    assert_int_equal(imgstore_remove(st, id, &err), 0);
+    assert_int_equal(imgstore_list(st, &e, &n, &err), 0);
+    assert_int_equal(n, 0);
+    imgstore_entries_free(e, n);
+    imgstore_close(st);
+}
+
 /* A layer whose bytes do not hash to its digest: the load fails, nothing shows up. */
 static void test_corrupt_blob_invisible(void **state)
 {
@@ -671,6 +713,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_untagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_blob_invisible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_ingest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_session, setup, teardown),
