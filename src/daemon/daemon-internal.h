@@ -409,6 +409,12 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
 /* One signal (EBUSY: not running); SIGKILL returns once the exit is recorded. */
 int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err);
 int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error_t *err);
+/* POST /containers/{id}/update's resources (0: unchanged); update.c */
+struct dmn_update_res {
+    int64_t memory, memory_reservation, nano_cpus, cpu_shares, cpu_quota, cpu_period, pids_limit;
+};
+int dmn_container_update_resources(struct dmn *d, const char *ref, const struct dmn_update_res *u,
+                                   ctr_error_t *err);
 /* POST /containers/{id}/update's RestartPolicy (ENOENT; EINVAL with AutoRemove or for a
  * container being removed); emits `update`. */
 int dmn_container_update_restart(struct dmn *d, const char *ref, const struct dmn_restart_policy *p,
