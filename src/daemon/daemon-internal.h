@@ -752,6 +752,18 @@ int dmn_image_push(struct dmn *d, const char *ref, char *const *names,
                    const struct dmn_xfer_opts *o, const struct dmn_xfer_sink *sink,
                    ctr_error_t *err);
 
+/* GET /distribution/{name}/json: what the registry serves for ref (its descriptor and
+ * the platforms it offers: an index's entries, or a manifest's config). */
+struct dmn_distribution {
+    char *media_type, *digest;
+    int64_t size;
+    struct oci_platform *platforms;
+    size_t n_platforms;
+};
+int dmn_distribution_inspect(struct dmn *d, const char *ref, const struct dmn_xfer_opts *o,
+                             struct dmn_distribution *out, ctr_error_t *err);
+void dmn_distribution_release(struct dmn_distribution *x);
+
 /* archive.c */
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */
 int dmn_archive_load(struct dmn *d, const char *tar_path, char ***names, ctr_error_t *err);

@@ -8,7 +8,10 @@
 # Two VMs at a time at most.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
+source "$(dirname "$0")/50-registry-lib.bash"
 plan_start
+# one namespace for the whole test: the registry and the daemon share its loopback
+netns_reexec sdkrest || need "cannot create a network namespace (\`ip netns add\` needs root)"
 command -v docker >/dev/null || need "docker CLI missing (apt-get install docker.io; only the client is used)"
 daemon_fixtures
 daemon_start || need "the daemon did not start"
@@ -86,6 +89,30 @@ check_eq "update MemoryReservation above Memory: 400" \
 api POST /containers/upd/update '{"BlkioWeight":300}' >/dev/null
 check_eq "update BlkioWeight: 400 naming it" "400" "$(code)"
 check "docker rm upd" docker rm upd
+
+# ---- 3c. GET /distribution/{name}/json against a local docker-registry ----
+if [ -x /usr/bin/docker-registry ]; then
+    at_exit 'kill ${REG_PID_plain:-}'
+    start_registry plain || not_ok "start docker-registry"
+    H=127.0.0.1:$REG_PORT_plain
+    BB=$(api GET /images/busybox:latest/json | jq -r .Id)
+    timeout 120 "$BIN/container" image tag busybox:latest "$H/t/bb:v1" >/dev/null 2>&1
+    out=$(timeout 300 "$BIN/container" image push "$H/t/bb:v1" 2>&1)
+    check_eq "push busybox to the local registry" 0 "$?"
+    d=$(api GET "/distribution/$H/t/bb:v1/json")
+    check_eq "distribution inspect: the descriptor's digest, Docker's shape" "200 $BB true true" \
+        "$(code) $(jq -r '"\(.Descriptor.digest) \(.Descriptor.size > 0) \(.Descriptor.mediaType|length > 0)"' <<<"$d")"
+    check_eq "  Platforms from the image config" '[{"architecture":"amd64","os":"linux"}]' \
+        "$(jq -c '.Platforms' <<<"$d")"
+    api GET "/distribution/$H/t/bb:nosuch/json" >/dev/null
+    check_eq "  an unknown tag: 404" 404 "$(code)"
+    out=$(/usr/bin/python3 -c 'import docker, sys
+r = docker.from_env().images.get_registry_data(sys.argv[1])
+print(r.id, r.has_platform("linux/amd64"))' "$H/t/bb:v1" 2>&1)
+    check_eq "python: images.get_registry_data" "$BB True" "$out"
+else
+    skip "docker-registry is not installed (apt-get install docker-registry)"
+fi
 
 # ---- 4. db: an interactive shell with a healthcheck, a volume, an exposed port ----
 check "docker run -dit db (healthcheck, -v /data, --expose 6379)" \

@@ -213,6 +213,7 @@ int api_handle_images_load(struct api_req *r);
 int api_handle_images_get(struct api_req *r);
 int api_handle_images_create(struct api_req *r);
 int api_handle_image_push(struct api_req *r);
+int api_handle_distribution(struct api_req *r);
 int api_handle_images_prune(struct api_req *r);
 int api_handle_ping(struct api_req *r);
 int api_handle_version(struct api_req *r);

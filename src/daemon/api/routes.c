@@ -64,6 +64,7 @@ static const struct route routes[] = {
     {"GET", "/images/{*}/get", api_handle_images_get},
     {"POST", "/images/{*}/tag", api_handle_image_tag},
     {"POST", "/images/{*}/push", api_handle_image_push},
+    {"GET", "/distribution/{*}/json", api_handle_distribution},
     {"DELETE", "/images/{*}", api_handle_image_delete},
     /* swarm: never a manager here ("*": every method) */
     {"*", "/swarm", api_handle_swarm},
