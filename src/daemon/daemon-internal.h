@@ -504,6 +504,7 @@ int dmn_relay_run(struct dmn_relay *rl);
 /* attach (api/attach.c hijacks the client): in only when the container keeps stdin open */
 struct dmn_attach_opts {
     bool in, out, err, logs, stream;
+    bool raw; /* no stream headers even without a tty (the WebSocket attach) */
     uint8_t detach_keys[CTR_DETACH_KEYS_MAX]; /* detachKeys (default ctrl-p,ctrl-q) */
     size_t n_detach_keys;
 };

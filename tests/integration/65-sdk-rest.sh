@@ -203,6 +203,53 @@ check_contains "  the exec keeps running" "$out" "exec running True"
 check_contains "exec DetachKeys invalid: 400, moby's words" "$out" "exec bad keys 400 Invalid escape keys (ctrl-) provided"
 [[ "$out" == *"exec running True"* ]] || diag "$out"
 
+# ---- 6b. the WebSocket attach ----
+out=$(/usr/bin/python3 - "$SOCK" 2>&1 <<'PY'
+import base64, hashlib, os, socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /containers/db/attach/ws?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+           "Host: d\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: %s\r\n\r\n" % key).encode())
+hdr = b""
+while b"\r\n\r\n" not in hdr:
+    hdr += s.recv(1)
+want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+print("handshake", hdr.split(b"\r\n")[0].decode(), want in hdr)
+def frame(op, data):
+    m = os.urandom(4)
+    return bytes([0x80 | op, 0x80 | len(data)]) + m + bytes(b ^ m[i % 4] for i, b in enumerate(data))
+time.sleep(2)
+s.sendall(frame(1, b"echo ws$((2+3))\n"))
+buf, ops, seen = b"", set(), b""
+s.settimeout(30)
+end = time.time() + 30
+while time.time() < end and b"ws5" not in seen:
+    buf += s.recv(4096)
+    while len(buf) >= 2 and len(buf) >= 2 + (buf[1] & 0x7f):
+        n = buf[1] & 0x7f
+        ops.add(buf[0] & 0x0f); seen += buf[2:2 + n]; buf = buf[2 + n:]
+print("output", b"ws5" in seen, "text frames", ops == {1})
+s.sendall(frame(8, struct.pack(">H", 1000)))
+data = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+except socket.timeout:
+    pass
+print("close echoed", b"\x88" in data)
+PY
+)
+check_contains "attach/ws: 101 with Sec-WebSocket-Accept" "$out" "handshake HTTP/1.1 101 Switching Protocols True"
+check_contains "  a text frame in, the output in text frames" "$out" "output True text frames True"
+check_contains "  a close frame is answered" "$out" "close echoed True"
+check_eq "  db still running" true "$(state db .State.Running)"
+api GET /containers/db/attach/ws >/dev/null
+check_eq "attach/ws without the handshake: 400" 400 "$(code)"
+
 # ---- 7. the docker CLI: attach --detach-keys in a pty ----
 out=$(/usr/bin/python3 - "$SOCK" 2>&1 <<'PY'
 import os, pty, select, sys, time

@@ -80,6 +80,14 @@ int api_reply_fd(struct api_req *r, unsigned status, const char *ctype, int fd);
  * (blocking) socket; pre holds bytes the client sent after its request. The
  * client must ask for the upgrade (`Connection: Upgrade`, `Upgrade: tcp`). */
 typedef void (*api_hijack_fn)(void *ctx, int fd, const char *pre, size_t pre_len);
+/* A WebSocket upgrade (101, Sec-WebSocket-Accept); run gets the raw socket as a hijack
+ * does. 400 when the request is not a WebSocket handshake. */
+int api_reply_websocket(struct api_req *r, api_hijack_fn run, void *ctx, void (*free_ctx)(void *));
+/* websocket.c: Sec-WebSocket-Accept for a key (NULL on failure), and the bridge between a
+ * WebSocket and a plain socket (client frames' payloads to local_fd, what local_fd gives
+ * as text frames) until either side ends; pre: bytes read after the request. */
+char *api_ws_accept(const char *key);
+void api_ws_bridge(int ws_fd, const char *pre, size_t pre_len, int local_fd);
 int api_reply_hijack(struct api_req *r, const char *ctype, api_hijack_fn run, void *ctx,
                      void (*free_ctx)(void *));
 /* The connection's socket, to notice a client that went away. */
@@ -192,6 +200,7 @@ int api_handle_top(struct api_req *r);
 int api_handle_stats(struct api_req *r); /* stats.c */
 int api_handle_bootlog(struct api_req *r);
 int api_handle_attach(struct api_req *r);
+int api_handle_attach_ws(struct api_req *r);
 int api_handle_logs(struct api_req *r);
 int api_handle_exec_create(struct api_req *r);
 int api_handle_exec_start(struct api_req *r);

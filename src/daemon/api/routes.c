@@ -29,6 +29,7 @@ static const struct route routes[] = {
     {"POST", "/containers/{}/update", api_handle_update},
     {"POST", "/containers/{}/wait", api_handle_wait},
     {"POST", "/containers/{}/attach", api_handle_attach},
+    {"GET", "/containers/{}/attach/ws", api_handle_attach_ws},
     {"GET", "/containers/{}/logs", api_handle_logs},
     {"POST", "/containers/{}/resize", api_handle_resize},
     {"GET", "/containers/{}/top", api_handle_top},
