@@ -128,8 +128,10 @@ check_eq "update of a running VM within its size" "0 209715200 256" \
     "$rc $(state db '"\(.HostConfig.Memory) \(.HostConfig.CpuShares)"')"
 
 # ---- 5. app: --link, --volumes-from, --log-driver none ----
-dk run --name app --log-driver none --link db:redis --volumes-from db:ro busybox \
-    sh -c 'env | grep ^REDIS_ | sort; cat /data/f; touch /data/g 2>/dev/null || echo ro'
+dk run --name app --log-driver none --link db:redis --volumes-from db:ro --group-add 4242 busybox \
+    sh -c 'env | grep ^REDIS_ | sort; cat /data/f; touch /data/g 2>/dev/null || echo ro; echo "groups: $(id -G)"'
+check_contains "run --group-add 4242: the process has the group" "$(grep '^groups:' <<<"$out")" " 4242"
+out=$(grep -v '^groups:' <<<"$out")
 check_eq "run --link db:redis: moby's link variables; --volumes-from db:ro" \
     "0 REDIS_ENV_SECRET=s3 REDIS_NAME=/app/redis REDIS_PORT=tcp://$DB_IP:6379 REDIS_PORT_6379_TCP=tcp://$DB_IP:6379 REDIS_PORT_6379_TCP_ADDR=$DB_IP REDIS_PORT_6379_TCP_PORT=6379 REDIS_PORT_6379_TCP_PROTO=tcp shared ro" \
     "$rc $(echo $out)"

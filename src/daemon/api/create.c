@@ -11,9 +11,8 @@
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
 static const char *const unsupported_host[] = {
-    "Privileged",   "CapAdd",     "CapDrop",     "Devices",  "DeviceRequests",
-    "Sysctls",      "UsernsMode", "SecurityOpt", "GroupAdd", "CpusetMems",
-    "VolumeDriver", "StorageOpt", NULL};
+    "Privileged", "CapAdd",      "CapDrop",    "Devices",      "DeviceRequests", "Sysctls",
+    "UsernsMode", "SecurityOpt", "CpusetMems", "VolumeDriver", "StorageOpt",     NULL};
 
 static bool has_value(json_t *v)
 {
