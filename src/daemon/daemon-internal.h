@@ -167,17 +167,14 @@ struct dmn_health {
     uint64_t gen;  /* the checker thread of this value runs; any change ends it */
     bool restored; /* read from daemon.json for a running container the daemon adopted */
 };
-const char *dmn_health_status_name(enum dmn_health_status s); /* "starting" ... "none" */
+/* "starting" ... "none" (shapes.c) */
+const char *dmn_health_status_name(enum dmn_health_status s);
 struct dmn_container;
 /* A running container gets a checker thread when Config.Healthcheck has a test (its
  * exec runs without a daemon lock held): monitor.c starts it when it watches the shim
  * (a start, a recovery) and stops it at the exit. */
 void dmn_health_start_locked(struct dmn *d, struct dmn_container *c);
 void dmn_health_stop_locked(struct dmn *d, struct dmn_container *c);
-/* daemon.json's `Health` (status, failing streak, log), so a restarted daemon goes on
- * with the state of a container it adopts instead of starting over. */
-json_t *dmn_health_save(const struct dmn_health *h);
-void dmn_health_load(struct dmn_health *h, json_t *j);
 /* create: the image config's Healthcheck fills what Config.Healthcheck left out. */
 void dmn_health_from_image(struct dmn *d, const struct imgstore_image *img, json_t *config);
 

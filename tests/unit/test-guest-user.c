@@ -158,10 +158,8 @@ static void test_add_groups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names_and_ids),
-        cmocka_unit_test(test_groups),
-        cmocka_unit_test(test_add_groups),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_names_and_ids), cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_add_groups),    cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_etc),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
