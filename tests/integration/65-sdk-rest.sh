@@ -288,7 +288,7 @@ check_eq "  db still running" true "$(state db .State.Running)"
 # ---- 8. State.Health across a daemon restart ----
 healthy_logged() { [ "$(state db '"\(.State.Health.Status) \(.State.Health.Log|length>=2)"')" = "healthy true" ]; }
 wait_for 120 healthy_logged
-LOG_BEFORE=$(state db '.State.Health.Log[0].Start')
+LOG_BEFORE=$(state db '.State.Health.Log[-1].Start')
 kill -9 "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 daemon_start || need "the daemon did not restart"
