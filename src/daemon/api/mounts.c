@@ -237,9 +237,20 @@ json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c)
     if (api_mounts_add_volumes_from(d, json_object_get(c->host_config, "VolumesFrom"), &m, &n,
                                     &err) < 0)
         ctr_error_free(&err); /* a source removed since: what it still has */
+    /* the bundle's anonymous volumes (its own, and another's through VolumesFrom) */
+    cleanup_strv char **names = NULL, **targets = NULL;
+    cleanup_free bool *ro = NULL;
+    cleanup_error ctr_error_t aerr = NULL;
+    bool anon_ok =
+        c->bundle && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, &aerr) == 0;
     for (size_t i = 0; i < n; i++) {
         if (m[i].type == BUNDLE_MOUNT_VOLUME && m[i].source == NULL)
             continue; /* anonymous: below, named from the bundle */
+        bool listed = false;
+        for (size_t k = 0; anon_ok && m[i].type == BUNDLE_MOUNT_VOLUME && names[k]; k++)
+            listed = listed || strcmp(names[k], m[i].source) == 0;
+        if (listed)
+            continue; /* another container's anonymous volume: below too */
         static const char *const types[] = {"bind", "volume", "tmpfs"};
         json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s}", "Type", types[m[i].type], "Destination",
                               m[i].target, "Mode", m[i].readonly ? "ro" : "", "RW", !m[i].readonly,
@@ -260,9 +271,7 @@ json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c)
         json_array_append_new(arr, j);
     }
     bundle_mount_specs_free(m, n);
-    cleanup_strv char **names = NULL, **targets = NULL;
-    cleanup_free bool *ro = NULL;
-    if (c->bundle && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, &err) == 0) {
+    if (anon_ok) {
         for (size_t i = 0; names[i]; i++) {
             cleanup_free char *src = dmn_volume_dir(d, names[i]);
             json_array_append_new(arr,
