@@ -181,7 +181,10 @@ int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_s
         if (*name == '\0' || (mode && strcmp(mode, "ro") && strcmp(mode, "rw") &&
                               strcmp(mode, "z") && strcmp(mode, "Z")))
             return dmn_fail(err, EINVAL, "invalid mode for volumes-from: %s", spec ? spec : "");
-        struct dmn_container *c = dmn_container_get(d, name, err);
+        struct dmn_container *c =
+            locked ? dmn_container_find_locked(d, name) : dmn_container_get(d, name, err);
+        if (c == NULL && locked)
+            dmn_fail(err, ENOENT, "No such container: %s", name);
         if (c == NULL)
             return -1; /* moby: "No such container: x", 404 */
         struct bundle_mount_spec *m = NULL;
@@ -194,7 +197,10 @@ int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_s
         cleanup_free bool *ro = NULL;
         if (rc == 0 && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, err) < 0)
             rc = -1;
-        dmn_container_put(d, c);
+        if (locked)
+            c->refs--; /* under d->lock: c stays */
+        else
+            dmn_container_put(d, c);
         if (rc < 0) {
             bundle_mount_specs_free(m, nm);
             return -1;
@@ -234,7 +240,7 @@ json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c)
     if (c->host_config == NULL ||
         api_mounts_from_host_config(c->host_config, &m, &n, &shm, &err) < 0)
         return arr;
-    if (api_mounts_add_volumes_from(d, json_object_get(c->host_config, "VolumesFrom"), &m, &n,
+    if (api_mounts_add_volumes_from(d, json_object_get(c->host_config, "VolumesFrom"), true, &m, &n,
                                     &err) < 0)
         ctr_error_free(&err); /* a source removed since: what it still has */
     /* the bundle's anonymous volumes (its own, and another's through VolumesFrom) */
