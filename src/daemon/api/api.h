@@ -138,9 +138,10 @@ int api_network_config_check(json_t *body, ctr_error_t *err);
 /* HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs. */
 int api_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
                                 uint64_t *shm, ctr_error_t *err);
-/* HostConfig.VolumesFrom: the named containers' binds and volumes, appended to *v. */
-int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_spec **v, size_t *n,
-                                ctr_error_t *err);
+/* HostConfig.VolumesFrom: the named containers' binds and volumes, appended to *v;
+ * locked: the caller holds d->lock (inspect, list). */
+int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, bool locked,
+                                struct bundle_mount_spec **v, size_t *n, ctr_error_t *err);
 /* Config.Volumes {"/path":{}}: anonymous volumes for paths no spec in *v covers. */
 int api_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
                                   ctr_error_t *err);
