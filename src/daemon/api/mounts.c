@@ -166,8 +166,8 @@ static bool target_covered(const struct bundle_mount_spec *v, size_t n, const ch
 /* HostConfig.VolumesFrom "name[:ro|rw]": moby's: the other container's binds and volumes
  * (named and anonymous) at the same paths, read-only or read-write as the suffix says, else
  * as they are there; a path the request mounts itself keeps the request's. */
-int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_spec **v, size_t *n,
-                                ctr_error_t *err)
+int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, bool locked,
+                                struct bundle_mount_spec **v, size_t *n, ctr_error_t *err)
 {
     size_t i;
     json_t *e;
