@@ -135,6 +135,21 @@ struct dmn_container *dmn_container_new(void)
 
 /* ---- daemon.json ---- */
 
+/* `Health`: status, failing streak and log (recover.c reads it back) */
+static json_t *health_save(const struct dmn_health *h)
+{
+    if (h->status == DMN_HEALTH_NONE)
+        return NULL;
+    json_t *log = json_array();
+    for (size_t i = 0; i < h->n_log; i++)
+        json_array_append_new(
+            log, json_pack("{s:I,s:I,s:i,s:s}", "Start", (json_int_t)h->log[i].start_ns, "End",
+                           (json_int_t)h->log[i].end_ns, "ExitCode", h->log[i].exit_code, "Output",
+                           h->log[i].output ? h->log[i].output : ""));
+    return json_pack("{s:s,s:i,s:o}", "Status", dmn_health_status_name(h->status), "FailingStreak",
+                     h->failing_streak, "Log", log);
+}
+
 int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
 {
     if (c->broken)
@@ -155,7 +170,7 @@ int dmn_container_save_locked(struct dmn *d, struct dmn_container *c, ctr_error_
                         json_pack("{s:s,s:i}", "Name", dmn_restart_policy_name(c->restart.name),
                                   "MaximumRetryCount", c->restart.max_retries));
     json_object_set_new(j, "ManuallyStopped", json_boolean(c->manually_stopped));
-    json_t *health = dmn_health_save(&c->health);
+    json_t *health = health_save(&c->health);
     if (health)
         json_object_set_new(j, "Health", health);
     dmn_netconf_save(c, j);

@@ -410,6 +410,12 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
                  rq->cpuset_cpus, vcpus - 1, vcpus);
         goto fail_unlink;
     }
+    /* GroupAdd: the guest adds them to every process's groups (src/guest/user.c) */
+    json_t *ga = json_object_get(rq->host_config, "GroupAdd");
+    if (json_array_size(ga) > 0) {
+        ctr_strv_free(bc.process.groups);
+        bc.process.groups = dmn_json_strv(ga);
+    }
     /* LogConfig `none`: the shim writes no container.log (api/logs.c answers 501) */
     const char *log_driver =
         json_string_value(json_object_get(json_object_get(rq->host_config, "LogConfig"), "Type"));

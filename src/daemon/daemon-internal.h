@@ -175,17 +175,14 @@ struct dmn_health {
     uint64_t gen;  /* the checker thread of this value runs; any change ends it */
     bool restored; /* read from daemon.json for a running container the daemon adopted */
 };
-const char *dmn_health_status_name(enum dmn_health_status s); /* "starting" ... "none" */
+/* "starting" ... "none" (shapes.c) */
+const char *dmn_health_status_name(enum dmn_health_status s);
 struct dmn_container;
 /* A running container gets a checker thread when Config.Healthcheck has a test (its
  * exec runs without a daemon lock held): monitor.c starts it when it watches the shim
  * (a start, a recovery) and stops it at the exit. */
 void dmn_health_start_locked(struct dmn *d, struct dmn_container *c);
 void dmn_health_stop_locked(struct dmn *d, struct dmn_container *c);
-/* daemon.json's `Health` (status, failing streak, log), so a restarted daemon goes on
- * with the state of a container it adopts instead of starting over. */
-json_t *dmn_health_save(const struct dmn_health *h);
-void dmn_health_load(struct dmn_health *h, json_t *j);
 /* create: the image config's Healthcheck fills what Config.Healthcheck left out. */
 void dmn_health_from_image(struct dmn *d, const struct imgstore_image *img, json_t *config);
 
@@ -417,6 +414,12 @@ int dmn_container_stop_locked_op(struct dmn *d, struct dmn_container *c, int tim
 /* One signal (EBUSY: not running); SIGKILL returns once the exit is recorded. */
 int dmn_container_kill(struct dmn *d, const char *ref, int sig, ctr_error_t *err);
 int dmn_container_restart(struct dmn *d, const char *ref, int timeout, ctr_error_t *err);
+/* POST /containers/{id}/update's resources (0: unchanged); update.c */
+struct dmn_update_res {
+    int64_t memory, memory_reservation, nano_cpus, cpu_shares, cpu_quota, cpu_period, pids_limit;
+};
+int dmn_container_update_resources(struct dmn *d, const char *ref, const struct dmn_update_res *u,
+                                   ctr_error_t *err);
 /* POST /containers/{id}/update's RestartPolicy (ENOENT; EINVAL with AutoRemove or for a
  * container being removed); emits `update`. */
 int dmn_container_update_restart(struct dmn *d, const char *ref, const struct dmn_restart_policy *p,
@@ -506,6 +509,7 @@ int dmn_relay_run(struct dmn_relay *rl);
 /* attach (api/attach.c hijacks the client): in only when the container keeps stdin open */
 struct dmn_attach_opts {
     bool in, out, err, logs, stream;
+    bool raw; /* no stream headers even without a tty (the WebSocket attach) */
     uint8_t detach_keys[CTR_DETACH_KEYS_MAX]; /* detachKeys (default ctrl-p,ctrl-q) */
     size_t n_detach_keys;
 };
@@ -812,6 +816,17 @@ struct dmn_import_req {
 int dmn_image_import(struct dmn *d, const struct dmn_import_req *rq,
                      void (*status)(void *ctx, const char *msg), void *ctx, char **id_out,
                      ctr_error_t *err);
+/* GET /distribution/{name}/json: what the registry serves for ref (its descriptor and
+ * the platforms it offers: an index's entries, or a manifest's config). */
+struct dmn_distribution {
+    char *media_type, *digest;
+    int64_t size;
+    struct oci_platform *platforms;
+    size_t n_platforms;
+};
+int dmn_distribution_inspect(struct dmn *d, const char *ref, const struct dmn_xfer_opts *o,
+                             struct dmn_distribution *out, ctr_error_t *err);
+void dmn_distribution_release(struct dmn_distribution *x);
 
 /* archive.c */
 /* Load a docker-archive or OCI-archive tar into the store; *names gets what was tagged. */

@@ -23,20 +23,6 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
-const char *dmn_health_status_name(enum dmn_health_status s)
-{
-    switch (s) {
-    case DMN_HEALTH_STARTING:
-        return "starting";
-    case DMN_HEALTH_HEALTHY:
-        return "healthy";
-    case DMN_HEALTH_UNHEALTHY:
-        return "unhealthy";
-    default:
-        return "none";
-    }
-}
-
 /* Go's time.Duration String() for the durations a healthcheck has ("1s", "1.5s",
  * "500ms", "1m30s"). */
 static void go_duration(int64_t ns, char *buf, size_t len)
@@ -192,46 +178,6 @@ static void record_locked(struct dmn *d, struct dmn_container *c, const struct p
     }
     dmn_container_save_locked(d, c, NULL); /* a restarted daemon goes on from here */
     pthread_cond_broadcast(&d->cond);
-}
-
-json_t *dmn_health_save(const struct dmn_health *h)
-{
-    if (h->status == DMN_HEALTH_NONE)
-        return NULL;
-    json_t *log = json_array();
-    for (size_t i = 0; i < h->n_log; i++)
-        json_array_append_new(
-            log, json_pack("{s:I,s:I,s:i,s:s}", "Start", (json_int_t)h->log[i].start_ns, "End",
-                           (json_int_t)h->log[i].end_ns, "ExitCode", h->log[i].exit_code, "Output",
-                           h->log[i].output ? h->log[i].output : ""));
-    return json_pack("{s:s,s:i,s:o}", "Status", dmn_health_status_name(h->status), "FailingStreak",
-                     h->failing_streak, "Log", log);
-}
-
-void dmn_health_load(struct dmn_health *h, json_t *j)
-{
-    const char *st = json_string_value(json_object_get(j, "Status"));
-    static const enum dmn_health_status all[] = {DMN_HEALTH_STARTING, DMN_HEALTH_HEALTHY,
-                                                 DMN_HEALTH_UNHEALTHY};
-    if (st == NULL)
-        return;
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        if (strcmp(st, dmn_health_status_name(all[i])) == 0)
-            h->status = all[i];
-    h->failing_streak = (int)json_integer_value(json_object_get(j, "FailingStreak"));
-    json_t *e;
-    size_t i;
-    json_array_foreach(json_object_get(j, "Log"), i, e)
-    {
-        if (h->n_log == DMN_HEALTH_LOG_KEEP)
-            break;
-        const char *out = json_string_value(json_object_get(e, "Output"));
-        h->log[h->n_log++] = (struct dmn_health_result){
-            .start_ns = json_integer_value(json_object_get(e, "Start")),
-            .end_ns = json_integer_value(json_object_get(e, "End")),
-            .exit_code = (int)json_integer_value(json_object_get(e, "ExitCode")),
-            .output = ctr_xstrdup(out ? out : "")};
-    }
 }
 
 struct checker {

@@ -181,3 +181,85 @@ int dmn_image_push_names(struct dmn *d, const char *ref, char ***out, ctr_error_
     *out = names;
     return 0;
 }
+
+/* ---- GET /distribution/{name}/json ---- */
+
+static void add_platform(struct dmn_distribution *x, const struct oci_platform *p)
+{
+    x->platforms = ctr_xrealloc(x->platforms, (x->n_platforms + 1) * sizeof(*x->platforms));
+    x->platforms[x->n_platforms++] =
+        (struct oci_platform){.os = ctr_xstrdup(p->os ? p->os : ""),
+                              .architecture = ctr_xstrdup(p->architecture ? p->architecture : ""),
+                              .variant = p->variant ? ctr_xstrdup(p->variant) : NULL};
+}
+
+int dmn_distribution_inspect(struct dmn *d, const char *refstr, const struct dmn_xfer_opts *xo,
+                             struct dmn_distribution *out, ctr_error_t *err)
+{
+    struct oci_ref ref = {0};
+    struct registry_client *cl = NULL;
+    struct registry_fetched f = {0};
+    cleanup_oci_document struct oci_document doc = {0};
+    struct dmn_distribution res = {0};
+    int rc = -1;
+
+    if (oci_ref_parse(refstr, &ref, err) < 0) {
+        (*err)->errnum = EINVAL;
+        return -1;
+    }
+    struct registry_options o = {.scheme = xo->scheme,
+                                 .max_retries = -1,
+                                 .username = xo->user,
+                                 .password = xo->pass,
+                                 .anonymous = xo->user == NULL};
+    if (registry_client_new(ref.domain, &o, &cl, err) < 0)
+        goto out;
+    if (registry_get_manifest(cl, ref.path,
+                              ref.digest ? ref.digest
+                              : ref.tag  ? ref.tag
+                                         : "latest",
+                              &f, err) < 0 ||
+        oci_document_parse(f.data, f.len, f.media_type, &doc, err) < 0)
+        goto out;
+    res.media_type = ctr_xstrdup(doc.media_type ? doc.media_type : "");
+    res.digest = ctr_xstrdup(f.digest);
+    res.size = (int64_t)f.len;
+    if (doc.kind == OCI_DOC_INDEX) {
+        for (size_t i = 0; i < doc.index.n_manifests; i++)
+            if (doc.index.manifests[i].has_platform)
+                add_platform(&res, &doc.index.manifests[i].platform);
+    } else {
+        cleanup_free char *cfg = NULL;
+        size_t len = 0;
+        struct oci_image_config ic = {0};
+        cleanup_error ctr_error_t e2 = NULL;
+        /* moby's: a config that cannot be read leaves the platforms empty */
+        if (registry_get_small_blob(cl, ref.path, doc.manifest.config.digest, OCI_MAX_CONFIG_BYTES,
+                                    &cfg, &len, &e2) == 0 &&
+            oci_image_config_parse(cfg, len, &ic, &e2) == 0 &&
+            (ic.platform.os || ic.platform.architecture))
+            add_platform(&res, &ic.platform);
+        oci_image_config_release(&ic);
+    }
+    *out = res;
+    memset(&res, 0, sizeof(res));
+    rc = 0;
+out:
+    if (rc < 0 && *err && (*err)->errnum != ENOENT && (*err)->errnum != EINVAL)
+        (*err)->errnum = EIO;
+    dmn_distribution_release(&res);
+    registry_fetched_free(&f);
+    registry_client_free(cl);
+    oci_ref_release(&ref);
+    return rc;
+}
+
+void dmn_distribution_release(struct dmn_distribution *x)
+{
+    free(x->media_type);
+    free(x->digest);
+    for (size_t i = 0; i < x->n_platforms; i++)
+        oci_platform_release(&x->platforms[i]);
+    free(x->platforms);
+    memset(x, 0, sizeof(*x));
+}

@@ -12,6 +12,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* daemon.json's `Health` (containers.c writes it) */
+static void health_load(struct dmn_health *h, json_t *j)
+{
+    const char *st = json_string_value(json_object_get(j, "Status"));
+    static const enum dmn_health_status all[] = {DMN_HEALTH_STARTING, DMN_HEALTH_HEALTHY,
+                                                 DMN_HEALTH_UNHEALTHY};
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(st, dmn_health_status_name(all[i])) == 0)
+            h->status = all[i];
+    h->failing_streak = (int)json_integer_value(json_object_get(j, "FailingStreak"));
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(j, "Log"), i, e)
+    {
+        if (h->n_log == DMN_HEALTH_LOG_KEEP)
+            break;
+        const char *out = json_string_value(json_object_get(e, "Output"));
+        h->log[h->n_log++] = (struct dmn_health_result){
+            .start_ns = json_integer_value(json_object_get(e, "Start")),
+            .end_ns = json_integer_value(json_object_get(e, "End")),
+            .exit_code = (int)json_integer_value(json_object_get(e, "ExitCode")),
+            .output = ctr_xstrdup(out ? out : "")};
+    }
+}
+
 static int load_meta(const char *bundle, struct dmn_container *c, ctr_error_t *err)
 {
     cleanup_free char *path = ctr_xasprintf("%s/daemon.json", bundle);
@@ -77,7 +104,7 @@ static int load_meta(const char *bundle, struct dmn_container *c, ctr_error_t *e
                         pe ? pe->msg : "a Name and a MaximumRetryCount are expected");
     }
     c->manually_stopped = json_is_true(json_object_get(j, "ManuallyStopped"));
-    dmn_health_load(&c->health, json_object_get(j, "Health"));
+    health_load(&c->health, json_object_get(j, "Health"));
     int ret = dmn_netconf_load(c, j, err);
     json_decref(j);
     return ret;

@@ -275,3 +275,17 @@ void dmn_mux_header(uint8_t hdr[8], int stream, uint32_t len)
     hdr[6] = (uint8_t)(len >> 8);
     hdr[7] = (uint8_t)len;
 }
+
+const char *dmn_health_status_name(enum dmn_health_status s)
+{
+    switch (s) {
+    case DMN_HEALTH_STARTING:
+        return "starting";
+    case DMN_HEALTH_HEALTHY:
+        return "healthy";
+    case DMN_HEALTH_UNHEALTHY:
+        return "unhealthy";
+    default:
+        return "none";
+    }
+}

@@ -167,7 +167,7 @@ void dmn_attach_run(struct dmn *d, struct dmn_container *c, int fd, const struct
                             .err = o->err,
                             .logs = o->logs,
                             .stream = o->stream,
-                            .tty = c->tty,
+                            .tty = c->tty || o->raw,
                             .shim_fd = -1};
     struct dmn_attach *a = &at;
 

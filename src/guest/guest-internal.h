@@ -23,6 +23,10 @@ struct guest_user {
 };
 int guest_user_resolve(const char *root, const char *spec, struct guest_user *out,
                        ctr_error_t *err);
+/* Docker's GroupAdd: names (looked up in root's /etc/group) or gids added to u's
+ * supplementary groups. */
+int guest_user_add_groups(const char *root, struct guest_user *u, char *const *groups,
+                          ctr_error_t *err);
 void guest_user_release(struct guest_user *u);
 
 /* ---- exec-util.c ---- */

@@ -125,7 +125,8 @@ static _Noreturn void child_main(const struct agent_exec *e, const struct child_
     if (setsid() < 0)
         child_fail_errno(f->report, "setsid");
     child_stdio(f);
-    if (guest_user_resolve("", e->user, &u, &err) < 0)
+    if (guest_user_resolve("", e->user, &u, &err) < 0 ||
+        guest_user_add_groups("", &u, e->groups, &err) < 0)
         child_fail_err(f->report, 1, &err);
     if (guest_env_get(env, "HOME") == NULL) {
         char *home = ctr_xasprintf("HOME=%s", u.home);

@@ -193,6 +193,33 @@ fail:
     return -1;
 }
 
+int guest_user_add_groups(const char *root, struct guest_user *u, char *const *groups,
+                          ctr_error_t *err)
+{
+    for (size_t i = 0; groups && groups[i]; i++) {
+        uint32_t id;
+        gid_t g = 0;
+        if (parse_id(groups[i], &id)) {
+            g = id;
+        } else {
+            struct guest_user none = {0};
+            int r = group_scan(root, groups[i], &g, NULL, &none, err);
+            if (r < 0)
+                return -1;
+            if (r == 0)
+                return ctr_fail(err, 0,
+                                "unable to find group %s: no matching entries in group file",
+                                groups[i]);
+        }
+        bool dup = false;
+        for (size_t k = 0; k < u->n_groups; k++)
+            dup = dup || u->groups[k] == g;
+        if (!dup && u->n_groups < MAX_GROUPS)
+            u->groups[u->n_groups++] = g;
+    }
+    return 0;
+}
+
 void guest_user_release(struct guest_user *u)
 {
     free(u->groups);

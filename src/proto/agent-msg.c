@@ -122,6 +122,8 @@ static void encode_exec(json_t *o, const struct agent_exec *e)
     set_new(o, "env", strv_json(e->env));
     set_str(o, "cwd", e->cwd);
     set_str(o, "user", e->user);
+    if (e->groups && e->groups[0])
+        set_new(o, "groups", strv_json(e->groups));
     set_new(o, "terminal", json_boolean(e->terminal));
     set_new(o, "rows", json_integer(e->rows));
     set_new(o, "cols", json_integer(e->cols));
@@ -495,9 +497,9 @@ static int decode_rlimit(json_t *r, struct agent_rlimit *out, ctr_error_t *err)
 
 static int decode_exec(json_t *o, struct agent_exec *e, ctr_error_t *err)
 {
-    static const char *const keys[] = {"op",    "id",     "process",  "args",    "env",
-                                       "cwd",   "user",   "terminal", "rows",    "cols",
-                                       "stdin", "stdout", "stderr",   "rlimits", NULL};
+    static const char *const keys[] = {"op",     "id",       "process", "args", "env",   "cwd",
+                                       "user",   "terminal", "rows",    "cols", "stdin", "stdout",
+                                       "stderr", "rlimits",  "groups",  NULL};
     const char *what = "exec";
     int64_t rows = 0, cols = 0, in = 0, out = 0, errs = 0;
     json_t *a, *r;
@@ -509,6 +511,7 @@ static int decode_exec(json_t *o, struct agent_exec *e, ctr_error_t *err)
         get_strv(o, what, "env", false, &e->env, err) < 0 ||
         get_str(o, what, "cwd", false, AGENT_MAX_PATH, &e->cwd, err) < 0 ||
         get_str(o, what, "user", false, AGENT_MAX_PATH, &e->user, err) < 0 ||
+        get_strv(o, what, "groups", false, &e->groups, err) < 0 ||
         get_bool(o, what, "terminal", false, &e->terminal, err) < 0 ||
         get_int(o, what, "rows", false, 0, UINT16_MAX, &rows, err) < 0 ||
         get_int(o, what, "cols", false, 0, UINT16_MAX, &cols, err) < 0 ||
@@ -875,6 +878,7 @@ void agent_request_release(struct agent_request *req)
         ctr_strv_free(req->u.exec.env);
         free(req->u.exec.cwd);
         free(req->u.exec.user);
+        ctr_strv_free(req->u.exec.groups);
         free(req->u.exec.rlimits);
         break;
     case AGENT_OP_SIGNAL:

@@ -116,6 +116,7 @@ struct agent_exec {
     char **env;    /* NAME=VALUE, NULL terminated */
     char *cwd;     /* absolute; created if missing, as docker does */
     char *user;    /* "", "name", "uid", "name:group", "uid:gid" resolved in the container */
+    char **groups; /* supplementary groups added (GroupAdd): names or gids; NULL: none */
     bool terminal; /* a pty: stdout carries both outputs, stderr stream unused */
     uint16_t rows, cols;
     uint32_t stdin_stream;  /* 0 = no stdin (reads /dev/null) */

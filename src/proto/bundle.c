@@ -362,6 +362,7 @@ static int parse_process(json_t *p, struct agent_exec *out, ctr_error_t *err)
         get_strv(p, "env", "process.", &out->env, err) < 0 ||
         get_str(p, "cwd", "process.", false, &out->cwd, err) < 0 ||
         get_str(p, "user", "process.", false, &out->user, err) < 0 ||
+        get_strv(p, "groups", "process.", &out->groups, err) < 0 ||
         get_bool(p, "terminal", "process.", &out->terminal, err) < 0)
         return -1;
     if (out->args[0] == NULL)
@@ -438,10 +439,13 @@ static json_t *process_json(const struct agent_exec *p)
                                             (json_int_t)p->rlimits[i].soft, "hard",
                                             (json_int_t)p->rlimits[i].hard));
     }
-    return json_pack("{s:o, s:o, s:s, s:s, s:b, s:i, s:i, s:o}", "args", strv_json(p->args), "env",
-                     strv_json(p->env), "cwd", p->cwd ? p->cwd : "/", "user",
-                     p->user ? p->user : "", "terminal", p->terminal, "rows", (int)p->rows, "cols",
-                     (int)p->cols, "rlimits", rl);
+    json_t *o = json_pack("{s:o, s:o, s:s, s:s, s:b, s:i, s:i, s:o}", "args", strv_json(p->args),
+                          "env", strv_json(p->env), "cwd", p->cwd ? p->cwd : "/", "user",
+                          p->user ? p->user : "", "terminal", p->terminal, "rows", (int)p->rows,
+                          "cols", (int)p->cols, "rlimits", rl);
+    if (o && p->groups && p->groups[0])
+        json_object_set_new(o, "groups", strv_json(p->groups));
+    return o;
 }
 
 int bundle_config_save(const char *bundle_dir, const struct bundle_config *cfg, ctr_error_t *err)
@@ -531,6 +535,7 @@ void bundle_config_release(struct bundle_config *cfg)
     ctr_strv_free(cfg->process.env);
     free(cfg->process.cwd);
     free(cfg->process.user);
+    ctr_strv_free(cfg->process.groups);
     free(cfg->process.rlimits);
     ctr_strv_free(cfg->labels);
     memset(cfg, 0, sizeof(*cfg));

@@ -459,6 +459,35 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
     return rc;
 }
 
+int registry_get_small_blob(struct registry_client *c, const char *repo, const char *digest,
+                            size_t max, char **data, size_t *len, ctr_error_t *err)
+{
+    cleanup_free char *url = registry_url(c, "/v2/%s/blobs/%s", repo, digest);
+    cleanup_free char *scope = ctr_xasprintf("repository:%s:pull", repo);
+    cleanup_free char *what = ctr_xasprintf("blob `%s/%s@%s`", c->host, repo, digest);
+    char got[OCI_DIGEST_STR_LEN + 1];
+    struct registry_http_resp resp = {0};
+    struct registry_call call = {
+        .req = {.method = "GET", .url = url, .max_body = max, .follow_redirects = true},
+        .scope = scope};
+    if (registry_call(c, c->conn, &call, &resp, err) < 0)
+        return ctr_error_wrap(err, "%s", what);
+    int rc = 0;
+    if (resp.status != 200) {
+        rc = registry_status_error(c, &resp, what, err);
+    } else {
+        oci_digest_buf(resp.body ? resp.body : "", resp.body_len, got);
+        if (strcmp(got, digest) != 0)
+            rc = ctr_fail(err, EBADMSG, "%s: content has digest `%s`, refusing it", what, got);
+    }
+    if (rc == 0) {
+        *data = resp.body ? ctr_steal_ptr(resp.body) : ctr_xstrdup("");
+        *len = resp.body_len;
+    }
+    registry_http_resp_reset(&resp);
+    return rc;
+}
+
 int registry_put_manifest(struct registry_client *c, const char *repo, const char *ref,
                           const char *media_type, const char *data, size_t len, char **digest,
                           ctr_error_t *err)

@@ -98,6 +98,9 @@ int registry_get_manifest(struct registry_client *c, const char *repo, const cha
 int registry_resolve(struct registry_client *c, const char *repo, const char *ref, char **digest,
                      char **media_type, ctr_error_t *err);
 void registry_fetched_free(struct registry_fetched *f);
+/* A blob read into memory (an image config), at most max bytes, digest verified. */
+int registry_get_small_blob(struct registry_client *c, const char *repo, const char *digest,
+                            size_t max, char **data, size_t *len, ctr_error_t *err);
 
 /* ---- pull / push ---- */
 struct imgstore;

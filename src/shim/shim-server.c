@@ -278,6 +278,7 @@ static void start_exec(struct shim_client *c, struct shimp_request *req)
         ex.cwd = s->cfg.process.cwd;
     if (ex.user == NULL)
         ex.user = s->cfg.process.user;
+    ex.groups = s->cfg.process.groups; /* GroupAdd: every process of the container */
     name = ctr_xasprintf("exec-%u", ++s->exec_seq);
     c->kind = CL_EXEC;
     c->in_stdin = req->stdin_open;

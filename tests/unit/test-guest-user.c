@@ -137,12 +137,29 @@ static void test_no_etc(void **state)
                 "unable to find group wheel: no matching entries in group file");
 }
 
+/* GroupAdd: names from /etc/group and gids, added once */
+static void test_add_groups(void **state)
+{
+    struct guest_user u;
+    ctr_error_t err = NULL;
+    assert_int_equal(guest_user_resolve(root, "alice", &u, &err), 0);
+    char *groups[] = {"staff", "4242", "wheel", NULL};
+    assert_int_equal(guest_user_add_groups(root, &u, groups, &err), 0);
+    assert_int_equal(u.n_groups, 4);
+    assert_int_equal(u.groups[2], 50);
+    assert_int_equal(u.groups[3], 4242);
+    char *bad[] = {"nosuch", NULL};
+    assert_int_equal(guest_user_add_groups(root, &u, bad, &err), -1);
+    assert_non_null(strstr(err->msg, "unable to find group nosuch"));
+    ctr_error_free(&err);
+    guest_user_release(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names_and_ids),
-        cmocka_unit_test(test_groups),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_names_and_ids), cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_add_groups),    cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_etc),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

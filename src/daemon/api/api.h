@@ -80,6 +80,14 @@ int api_reply_fd(struct api_req *r, unsigned status, const char *ctype, int fd);
  * (blocking) socket; pre holds bytes the client sent after its request. The
  * client must ask for the upgrade (`Connection: Upgrade`, `Upgrade: tcp`). */
 typedef void (*api_hijack_fn)(void *ctx, int fd, const char *pre, size_t pre_len);
+/* A WebSocket upgrade (101, Sec-WebSocket-Accept); run gets the raw socket as a hijack
+ * does. 400 when the request is not a WebSocket handshake. */
+int api_reply_websocket(struct api_req *r, api_hijack_fn run, void *ctx, void (*free_ctx)(void *));
+/* websocket.c: Sec-WebSocket-Accept for a key (NULL on failure), and the bridge between a
+ * WebSocket and a plain socket (client frames' payloads to local_fd, what local_fd gives
+ * as text frames) until either side ends; pre: bytes read after the request. */
+char *api_ws_accept(const char *key);
+void api_ws_bridge(int ws_fd, const char *pre, size_t pre_len, int local_fd);
 int api_reply_hijack(struct api_req *r, const char *ctype, api_hijack_fn run, void *ctx,
                      void (*free_ctx)(void *));
 /* The connection's socket, to notice a client that went away. */
@@ -130,9 +138,10 @@ int api_network_config_check(json_t *body, ctr_error_t *err);
 /* HostConfig.Binds, Mounts, Tmpfs, ShmSize as mount specs. */
 int api_mounts_from_host_config(json_t *hc, struct bundle_mount_spec **out, size_t *n_out,
                                 uint64_t *shm, ctr_error_t *err);
-/* HostConfig.VolumesFrom: the named containers' binds and volumes, appended to *v. */
-int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_spec **v, size_t *n,
-                                ctr_error_t *err);
+/* HostConfig.VolumesFrom: the named containers' binds and volumes, appended to *v;
+ * locked: the caller holds d->lock (inspect, list). */
+int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, bool locked,
+                                struct bundle_mount_spec **v, size_t *n, ctr_error_t *err);
 /* Config.Volumes {"/path":{}}: anonymous volumes for paths no spec in *v covers. */
 int api_mounts_add_config_volumes(json_t *volumes, struct bundle_mount_spec **v, size_t *n,
                                   ctr_error_t *err);
@@ -192,6 +201,7 @@ int api_handle_top(struct api_req *r);
 int api_handle_stats(struct api_req *r); /* stats.c */
 int api_handle_bootlog(struct api_req *r);
 int api_handle_attach(struct api_req *r);
+int api_handle_attach_ws(struct api_req *r);
 int api_handle_logs(struct api_req *r);
 int api_handle_exec_create(struct api_req *r);
 int api_handle_exec_start(struct api_req *r);
@@ -218,6 +228,7 @@ int api_handle_image_history(struct api_req *r); /* images.c */
 int api_handle_commit(struct api_req *r);
 int api_handle_images_import(struct api_req *r);
 int api_handle_image_push(struct api_req *r);
+int api_handle_distribution(struct api_req *r);
 int api_handle_images_prune(struct api_req *r);
 int api_handle_ping(struct api_req *r);
 int api_handle_version(struct api_req *r);

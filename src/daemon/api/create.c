@@ -11,9 +11,8 @@
 /* Fields that would change the container and that we cannot honour yet:
  * refused when they carry a value. */
 static const char *const unsupported_host[] = {
-    "Privileged",   "CapAdd",     "CapDrop",     "Devices",  "DeviceRequests",
-    "Sysctls",      "UsernsMode", "SecurityOpt", "GroupAdd", "CpusetMems",
-    "VolumeDriver", "StorageOpt", NULL};
+    "Privileged", "CapAdd",      "CapDrop",    "Devices",      "DeviceRequests", "Sysctls",
+    "UsernsMode", "SecurityOpt", "CpusetMems", "VolumeDriver", "StorageOpt",     NULL};
 
 static bool has_value(json_t *v)
 {
@@ -371,8 +370,8 @@ static int parse_req(struct dmn *d, json_t *body, struct create_args *a, struct 
     }
     o->ulimits = a->ulimits;
     if (api_mounts_from_host_config(hc, &a->mounts, &a->n_mounts, &o->shm_size, err) < 0 ||
-        api_mounts_add_volumes_from(d, json_object_get(hc, "VolumesFrom"), &a->mounts, &a->n_mounts,
-                                    err) < 0 ||
+        api_mounts_add_volumes_from(d, json_object_get(hc, "VolumesFrom"), false, &a->mounts,
+                                    &a->n_mounts, err) < 0 ||
         api_mounts_add_config_volumes(json_object_get(body, "Volumes"), &a->mounts, &a->n_mounts,
                                       err) < 0)
         return -1;

@@ -320,6 +320,35 @@ int api_reply_hijack(struct api_req *r, const char *ctype, api_hijack_fn run, vo
     return 0;
 }
 
+int api_reply_websocket(struct api_req *r, api_hijack_fn run, void *ctx, void (*free_ctx)(void *))
+{
+    const char *up = api_header(r, "Upgrade"), *key = api_header(r, "Sec-WebSocket-Key");
+    cleanup_free char *accept = key && *key ? api_ws_accept(key) : NULL;
+    if (up == NULL || strcasecmp(up, "websocket") != 0 || accept == NULL) {
+        if (free_ctx)
+            free_ctx(ctx);
+        return api_reply_error(r, 400,
+                               "this endpoint is a WebSocket: send `Connection: Upgrade`, "
+                               "`Upgrade: websocket` and `Sec-WebSocket-Key`");
+    }
+    struct hijack *h = ctr_xcalloc(1, sizeof(*h));
+    h->d = r->d;
+    h->run = run;
+    h->ctx = ctx;
+    h->free_ctx = free_ctx;
+    h->fd = -1;
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, h);
+    MHD_add_response_header(resp, "Upgrade", "websocket");
+    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+    if (set_resp(r, 101, resp) < 0) {
+        hijack_free(h);
+        return -1;
+    }
+    r->hijack = h;
+    r->streaming = true;
+    return 0;
+}
+
 /* ---- requests ---- */
 
 json_t *api_body_json(struct api_req *r, ctr_error_t *err)

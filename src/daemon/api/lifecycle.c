@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int api_handle_start(struct api_req *r)
 {
@@ -199,16 +200,63 @@ int api_handle_update(struct api_req *r)
         return api_reply_ctr_error(r, &err);
     if (!json_is_object(body))
         return api_reply_error(r, 400, "the update config must be a JSON object");
+    static const char *const res_fields[] = {
+        "Memory",   "MemoryReservation", "NanoCpus",  "CpuShares",
+        "CpuQuota", "CpuPeriod",         "PidsLimit", NULL};
+    int64_t *res_slots[8];
+    struct dmn_update_res u = {0};
+    res_slots[0] = &u.memory;
+    res_slots[1] = &u.memory_reservation;
+    res_slots[2] = &u.nano_cpus;
+    res_slots[3] = &u.cpu_shares;
+    res_slots[4] = &u.cpu_quota;
+    res_slots[5] = &u.cpu_period;
+    res_slots[6] = &u.pids_limit;
+    bool any_res = false;
     const char *k;
     json_t *v;
     json_object_foreach(body, k, v)
     {
-        if (strcmp(k, "RestartPolicy") != 0 && update_field_set(v))
-            return api_reply_error(r, 400,
-                                   "Cannot update container %s: updating `%s` is not supported by "
-                                   "this daemon: only `RestartPolicy` can be updated",
-                                   r->params[0], k);
+        if (strcmp(k, "RestartPolicy") == 0 || !update_field_set(v))
+            continue;
+        size_t i = 0;
+        while (res_fields[i] && strcasecmp(res_fields[i], k) != 0)
+            i++;
+        if (res_fields[i] && !json_is_integer(v))
+            return api_reply_error(r, 400, "`%s` must be an integer", res_fields[i]);
+        if (res_fields[i]) {
+            *res_slots[i] = json_integer_value(v);
+            any_res = true;
+            continue;
+        }
+        /* MemorySwap -1 or the same as Memory says nothing a VM has (no swap) */
+        if (strcasecmp(k, "MemorySwap") == 0 && json_is_integer(v))
+            continue;
+        return api_reply_error(r, 400,
+                               "Cannot update container %s: updating `%s` is not supported by "
+                               "this daemon: `RestartPolicy`, `Memory`, `MemoryReservation`, "
+                               "`NanoCpus`, `CpuShares`, `CpuQuota`, `CpuPeriod` and `PidsLimit` "
+                               "can be updated",
+                               r->params[0], k);
     }
+    /* dockerd's checks and words (daemon/daemon_unix.go) */
+    if (u.memory < 0 || u.memory_reservation < 0 || u.nano_cpus < 0 || u.cpu_shares < 0)
+        return api_reply_error(r, 400, "resource values must not be negative");
+    if (u.memory && u.memory < 6 * 1024 * 1024)
+        return api_reply_error(r, 400, "Minimum memory limit allowed is 6MB");
+    if (u.memory_reservation && u.memory_reservation < 6 * 1024 * 1024)
+        return api_reply_error(r, 400, "Minimum memory reservation allowed is 6MB");
+    if (u.cpu_period && (u.cpu_period < 1000 || u.cpu_period > 1000000))
+        return api_reply_error(r, 400,
+                               "CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
+                               "than 1 second (i.e. 1000000)");
+    if (u.cpu_quota && u.cpu_quota < 1000 && u.cpu_quota != -1)
+        return api_reply_error(r, 400, "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+    if (u.nano_cpus && (u.cpu_quota || u.cpu_period))
+        return api_reply_error(r, 400,
+                               "Conflicting options: Nano CPUs and CPU Period cannot both be set");
+    if (any_res && dmn_container_update_resources(r->d, r->params[0], &u, &err) < 0)
+        return api_reply_ctr_error(r, &err);
     json_t *rp = json_object_get(body, "RestartPolicy");
     json_t *name = json_object_get(rp, "Name"), *max = json_object_get(rp, "MaximumRetryCount");
     if ((rp && !json_is_null(rp) && !json_is_object(rp)) ||

@@ -166,8 +166,8 @@ static bool target_covered(const struct bundle_mount_spec *v, size_t n, const ch
 /* HostConfig.VolumesFrom "name[:ro|rw]": moby's: the other container's binds and volumes
  * (named and anonymous) at the same paths, read-only or read-write as the suffix says, else
  * as they are there; a path the request mounts itself keeps the request's. */
-int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_spec **v, size_t *n,
-                                ctr_error_t *err)
+int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, bool locked,
+                                struct bundle_mount_spec **v, size_t *n, ctr_error_t *err)
 {
     size_t i;
     json_t *e;
@@ -181,7 +181,10 @@ int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_s
         if (*name == '\0' || (mode && strcmp(mode, "ro") && strcmp(mode, "rw") &&
                               strcmp(mode, "z") && strcmp(mode, "Z")))
             return dmn_fail(err, EINVAL, "invalid mode for volumes-from: %s", spec ? spec : "");
-        struct dmn_container *c = dmn_container_get(d, name, err);
+        struct dmn_container *c =
+            locked ? dmn_container_find_locked(d, name) : dmn_container_get(d, name, err);
+        if (c == NULL && locked)
+            dmn_fail(err, ENOENT, "No such container: %s", name);
         if (c == NULL)
             return -1; /* moby: "No such container: x", 404 */
         struct bundle_mount_spec *m = NULL;
@@ -194,7 +197,10 @@ int api_mounts_add_volumes_from(struct dmn *d, json_t *vf, struct bundle_mount_s
         cleanup_free bool *ro = NULL;
         if (rc == 0 && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, err) < 0)
             rc = -1;
-        dmn_container_put(d, c);
+        if (locked)
+            c->refs--; /* under d->lock: c stays */
+        else
+            dmn_container_put(d, c);
         if (rc < 0) {
             bundle_mount_specs_free(m, nm);
             return -1;
@@ -234,12 +240,23 @@ json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c)
     if (c->host_config == NULL ||
         api_mounts_from_host_config(c->host_config, &m, &n, &shm, &err) < 0)
         return arr;
-    if (api_mounts_add_volumes_from(d, json_object_get(c->host_config, "VolumesFrom"), &m, &n,
+    if (api_mounts_add_volumes_from(d, json_object_get(c->host_config, "VolumesFrom"), true, &m, &n,
                                     &err) < 0)
         ctr_error_free(&err); /* a source removed since: what it still has */
+    /* the bundle's anonymous volumes (its own, and another's through VolumesFrom) */
+    cleanup_strv char **names = NULL, **targets = NULL;
+    cleanup_free bool *ro = NULL;
+    cleanup_error ctr_error_t aerr = NULL;
+    bool anon_ok =
+        c->bundle && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, &aerr) == 0;
     for (size_t i = 0; i < n; i++) {
         if (m[i].type == BUNDLE_MOUNT_VOLUME && m[i].source == NULL)
             continue; /* anonymous: below, named from the bundle */
+        bool listed = false;
+        for (size_t k = 0; anon_ok && m[i].type == BUNDLE_MOUNT_VOLUME && names[k]; k++)
+            listed = listed || strcmp(names[k], m[i].source) == 0;
+        if (listed)
+            continue; /* another container's anonymous volume: below too */
         static const char *const types[] = {"bind", "volume", "tmpfs"};
         json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s}", "Type", types[m[i].type], "Destination",
                               m[i].target, "Mode", m[i].readonly ? "ro" : "", "RW", !m[i].readonly,
@@ -260,9 +277,7 @@ json_t *api_container_mounts_json(struct dmn *d, struct dmn_container *c)
         json_array_append_new(arr, j);
     }
     bundle_mount_specs_free(m, n);
-    cleanup_strv char **names = NULL, **targets = NULL;
-    cleanup_free bool *ro = NULL;
-    if (c->bundle && dmn_anonymous_volumes(d, c->bundle, &names, &targets, &ro, &err) == 0) {
+    if (anon_ok) {
         for (size_t i = 0; names[i]; i++) {
             cleanup_free char *src = dmn_volume_dir(d, names[i]);
             json_array_append_new(arr,

@@ -325,3 +325,32 @@ int api_handle_image_push(struct api_req *r)
     j->o.max_concurrent = maxc;
     return job_start(r, j);
 }
+
+/* GET /distribution/{name}/json: Docker's DistributionInspect. */
+int api_handle_distribution(struct api_req *r)
+{
+    ctr_error_t err = NULL;
+    cleanup_free char *user = NULL, *pass = NULL;
+    struct dmn_xfer_opts o = {0};
+    unsigned maxc;
+    if (auth_parse(api_header(r, "X-Registry-Auth"), &user, &pass, &err) < 0 ||
+        job_query(r, &o.scheme, &maxc, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    o.user = user;
+    o.pass = pass;
+    struct dmn_distribution x = {0};
+    if (dmn_distribution_inspect(r->d, r->params[0], &o, &x, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    json_t *plats = json_array();
+    for (size_t i = 0; i < x.n_platforms; i++) {
+        json_t *p = json_pack("{s:s,s:s}", "architecture", x.platforms[i].architecture, "os",
+                              x.platforms[i].os);
+        if (x.platforms[i].variant && *x.platforms[i].variant)
+            json_object_set_new(p, "variant", json_string(x.platforms[i].variant));
+        json_array_append_new(plats, p);
+    }
+    json_t *j = json_pack("{s:{s:s,s:s,s:I},s:o}", "Descriptor", "mediaType", x.media_type,
+                          "digest", x.digest, "size", (json_int_t)x.size, "Platforms", plats);
+    dmn_distribution_release(&x);
+    return api_reply_json(r, 200, j);
+}

@@ -29,6 +29,7 @@ static const struct route routes[] = {
     {"POST", "/containers/{}/update", api_handle_update},
     {"POST", "/containers/{}/wait", api_handle_wait},
     {"POST", "/containers/{}/attach", api_handle_attach},
+    {"GET", "/containers/{}/attach/ws", api_handle_attach_ws},
     {"GET", "/containers/{}/logs", api_handle_logs},
     {"POST", "/containers/{}/resize", api_handle_resize},
     {"GET", "/containers/{}/top", api_handle_top},
@@ -67,6 +68,7 @@ static const struct route routes[] = {
     {"GET", "/images/{*}/history", api_handle_image_history},
     {"POST", "/images/{*}/tag", api_handle_image_tag},
     {"POST", "/images/{*}/push", api_handle_image_push},
+    {"GET", "/distribution/{*}/json", api_handle_distribution},
     {"DELETE", "/images/{*}", api_handle_image_delete},
     /* swarm: never a manager here ("*": every method) */
     {"*", "/swarm", api_handle_swarm},
