@@ -16,6 +16,8 @@
 #   cli_run_healthy_median_s=X.XXX
 #   ratio=X.XXX  (compose / cli)
 # Each round ends with `docker-compose down` / `container rm -f` + `network rm` (untimed).
+# The last round's timelines go to stderr: compose's from the daemon's events (create,
+# start, health_status), the CLI's from the script's own clock.
 # The daemon runs in a network namespace of its own (tests/lib.sh, 40-daemon-lib.bash).
 # Environment: BUILD (default <repo>/build), CTR_KERNEL, CTR_CACHE as for the tests.
 set -uo pipefail
@@ -118,22 +120,36 @@ compose_round() {
         { cat "$T_TMP/compose.out" >&2; die "docker-compose up -d failed"; }
     poll 600 healthy bc_redis_1 bc_web_1 bc_proxy_1 || die "compose: not every service became healthy"
     elapsed "$t0"
+    # the round's timeline from the daemon's events (probes' exec events left out)
+    docker events --since "${t0%.*}" --until "$((${EPOCHREALTIME%.*} + 1))" --filter type=container \
+        --format '{{.TimeNano}} {{.Actor.Attributes.name}} {{.Action}}' 2>/dev/null |
+        grep -v ' exec_' | awk -v t0="$t0" '{ $1 = sprintf("%7.3f", $1 / 1e9 - t0); print "#   " $0 }' \
+        >"$T_TMP/compose.timeline"
     (cd "$W" && timeout 600 docker-compose -p bc down -t 1) >/dev/null 2>&1 || die "docker-compose down failed"
 }
 cli_round() {
     local t0 s
     t0=$(now)
+    : >"$T_TMP/cli.timeline"
+    mark() { echo "#   $(elapsed "$t0") $*" >>"$T_TMP/cli.timeline"; }
     ctr network create bcli >/dev/null || die "container network create failed"
+    mark "network created"
     ctr run -d --name bcli-redis -c 1 -m 256m --network bcli --network-alias redis ctr-stack \
         "${REDIS_CMD[@]}" >/dev/null || die "container run redis failed"
+    mark "bcli-redis run returned"
     poll 600 ctr exec bcli-redis "${REDIS_PROBE[@]}" || die "cli: redis never answered its probe"
+    mark "bcli-redis healthy (probe passed)"
     ctr run -d --name bcli-web -c 1 -m 256m --network bcli --network-alias web -v "$W/app:/app:ro" \
         ctr-stack "${WEB_CMD[@]}" >/dev/null || die "container run web failed"
+    mark "bcli-web run returned"
     poll 600 ctr exec bcli-web "${WEB_PROBE[@]}" || die "cli: web never answered its probe"
+    mark "bcli-web healthy (probe passed)"
     ctr run -d --name bcli-proxy -c 1 -m 256m --network bcli --network-alias proxy -p 80 \
         -v "$W/nginx.conf:/etc/nginx/bench.conf:ro" ctr-stack "${PROXY_CMD[@]}" >/dev/null ||
         die "container run proxy failed"
+    mark "bcli-proxy run returned"
     poll 600 ctr exec bcli-proxy "${PROXY_PROBE[@]}" || die "cli: proxy never answered its probe"
+    mark "bcli-proxy healthy (probe passed)"
     elapsed "$t0"
     for s in redis web proxy; do ctr rm -f "bcli-$s" >/dev/null 2>&1; done
     ctr network rm bcli >/dev/null 2>&1 || die "container network rm failed"
@@ -153,6 +169,11 @@ for i in $(seq 1 "$n"); do
     comp+=("$a")
     cli+=("$b")
 done
+echo "# the last round's timelines (s from the start):" >&2
+echo "# compose (daemon events):" >&2
+cat "$T_TMP/compose.timeline" >&2
+echo "# cli:" >&2
+cat "$T_TMP/cli.timeline" >&2
 median() { sort -n | awk '{ v[NR] = $1 } END {
     if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 cm=$(printf '%s\n' "${comp[@]}" | median)

@@ -8,8 +8,9 @@
 #       (recreate), `up --scale`, hits counted through the published ports from the
 #       daemon's namespace, `down -v`.
 #   sb (3): nginx in front of a Python API on two networks (frontend/backend), the API
-#       reached by its alias on backend, `links:`, nginx's access log (/dev/stdout) in
-#       `logs`, `top`, `down -v`.
+#       reached by its alias on backend, `links:`, a `profiles:` service on frontend only
+#       run with `run --rm` (reaches nginx, not the API), nginx's access log (/dev/stdout)
+#       in `logs`, `top`, `down -v`.
 #   sc (2.4): postgres with a named volume, `env_file`, a `pg_isready` healthcheck, a
 #       client that waits for service_healthy and writes and reads rows; the rows survive
 #       `down` and `up`; `down -v` removes the volume.
@@ -226,6 +227,11 @@ services:
     command: ["sleep", "3600"]
     links: ["api:legacy-api"]
     networks: [backend]
+  edge:
+    image: ctr-stack
+    command: ["sh"]
+    profiles: [tools]
+    networks: [frontend]
 networks:
   frontend: {}
   backend: {}
@@ -244,6 +250,11 @@ check_eq "nginx reaches the API by its alias (through the published port)" "api 
     "$(jq -r '[.service, .path, .host] | join(" ")' <<<"$out" 2>&1)"
 dc sb exec -T probe sh -c 'grep -w legacy-api /etc/hosts; wget -q -O - http://legacy-api:8000/linked'
 check_contains "links: probe reaches api as legacy-api" "$out" '"path": "/linked"'
+check_eq "  a profile's service (edge) is not started by up" "" "$(docker ps -aq --filter name=sb_edge)"
+dc sb run --rm edge sh -c 'wget -q -O - http://proxy/; nslookup api-internal >/dev/null 2>&1 && echo api-internal-resolves; wget -q -T 5 -O - http://api:8000/ 2>&1 || echo no-api'
+check_eq "run --rm edge (frontend only) reaches the proxy by name" "1" "$(grep -cx proxy <<<"$out")"
+check_contains "  but not the API on backend" "$out" "no-api"
+check_eq "  and does not resolve the backend alias" "" "$(grep -o api-internal-resolves <<<"$out")"
 dcok "docker-compose logs proxy" sb logs --no-color proxy
 check_contains "  nginx's access log (/dev/stdout) is in the logs" "$out" '"GET /api/hello HTTP/1.1" 200'
 dcok "docker-compose top proxy" sb top proxy
