@@ -300,8 +300,6 @@ static int check_duration(const struct df_instr *in, const char *flag, ctr_error
         double total = 0;
         if (*p == '\0')
             continue;
-        if (strcmp(p, "0") == 0)
-            return ctr_fail_class(err, EINVAL, "Interval \"%s\" cannot be less than 1ms", flag);
         while (*p) {
             char *end;
             double x = strtod(p, &end);
@@ -327,7 +325,7 @@ static int check_duration(const struct df_instr *in, const char *flag, ctr_error
             total += x * units[best].s;
             p += bl;
         }
-        if (total < 1e-3)
+        if (total > 0 && total < 1e-3) /* 0: the default */
             return ctr_fail_class(err, EINVAL, "Interval \"%s\" cannot be less than 1ms", flag);
     }
     return 0;

@@ -350,6 +350,8 @@ static int new_instr(const char *line, char escape, struct df_instr *in, ctr_err
         return 0;
     }
     const char *rest = extract_flags(s + cl, &in->flags);
+    while (df_isspace((unsigned char)*rest))
+        rest++;
     cleanup_free char *r = ctr_xstrdup(rest);
     size_t rl = strlen(r);
     while (rl > 0 && df_isspace((unsigned char)r[rl - 1]))
