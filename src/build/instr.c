@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,6 +231,8 @@ static const struct flagdef flagdefs[] = {
     {"run", "mount", F_STRINGS},
     {"run", "network", F_STRING},
     {"run", "security", F_STRING},
+    {"run", "device", F_STRINGS},
+    {"add", "unpack", F_BOOL},
     {"copy", "from", F_STRING},
     {"copy", "chown", F_STRING},
     {"copy", "chmod", F_STRING},
@@ -249,6 +252,63 @@ static const struct flagdef flagdefs[] = {
     {"healthcheck", "retries", F_STRING},
 };
 
+/* Levenshtein distance (small strings). */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 64;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* BuildKit's suggest.Search: the option closest to val (distance under 3), or NULL.
+ * Case-insensitive: the suggestion takes val's case when val is all lower or all upper
+ * case, else lower case. Returns a static buffer. */
+static const char *suggest(const char *val, const char *const *opts, size_t n, bool icase)
+{
+    static char out[64];
+    char v[64];
+    snprintf(v, sizeof(v), "%s", val);
+    if (icase)
+        for (char *c = v; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    size_t best = 3;
+    const char *match = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v, opts[i]) == 0)
+            return NULL;
+        size_t d = distance(v, opts[i]);
+        if (d < best)
+            best = d, match = opts[i];
+    }
+    if (match == NULL)
+        return NULL;
+    snprintf(out, sizeof(out), "%s", match);
+    bool has_lower = false, has_upper = false;
+    for (const char *c = val; *c; c++)
+        has_lower |= islower((unsigned char)*c), has_upper |= isupper((unsigned char)*c);
+    if (icase && !has_lower)
+        for (char *c = out; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+    return out;
+}
+
 /* BuildKit's BFlags.Parse for the flags of one instruction. */
 static int check_flags(const struct df_instr *in, ctr_error_t *err)
 {
@@ -256,33 +316,43 @@ static int check_flags(const struct df_instr *in, ctr_error_t *err)
     size_t nused = 0;
     for (size_t i = 0; in->flags[i]; i++) {
         const char *a = in->flags[i];
-        if (strncmp(a, "--", 2) != 0)
-            return ctr_fail_class(err, EINVAL, "arg should start with -- : %s", a);
         if (strcmp(a, "--") == 0)
             return 0;
-        a += 2;
+        if (strncmp(a, "--", 2) != 0)
+            return ctr_fail_class(err, EINVAL, "arg should start with -- : %s", a);
         const char *eq = strchr(a, '=');
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        size_t fl = eq ? (size_t)(eq - a) : strlen(a); /* "--name" */
+        const char *name = a + 2;
+        size_t nl = fl - 2;
         const struct flagdef *fd = NULL;
-        for (size_t k = 0; k < sizeof(flagdefs) / sizeof(*flagdefs); k++)
-            if (strcmp(flagdefs[k].cmd, in->cmd) == 0 && strlen(flagdefs[k].name) == nl &&
-                strncmp(flagdefs[k].name, a, nl) == 0)
+        const char *opts[16];
+        size_t nopts = 0;
+        for (size_t k = 0; k < sizeof(flagdefs) / sizeof(*flagdefs); k++) {
+            if (strcmp(flagdefs[k].cmd, in->cmd) != 0)
+                continue;
+            opts[nopts++] = flagdefs[k].name;
+            if (strlen(flagdefs[k].name) == nl && strncmp(flagdefs[k].name, name, nl) == 0)
                 fd = &flagdefs[k];
-        if (fd == NULL)
-            return ctr_fail_class(err, EINVAL, "unknown flag: %.*s", (int)nl, a);
+        }
+        if (fd == NULL) {
+            cleanup_free char *nm = ctr_xstrndup(name, nl);
+            const char *s = suggest(nm, opts, nopts, false);
+            return ctr_fail_class(err, EINVAL, "unknown flag: %.*s%s%s%s", (int)fl, a,
+                                  s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
+        }
         for (size_t k = 0; k < nused; k++)
             if (used[k] == fd->name && fd->type != F_STRINGS)
-                return ctr_fail_class(err, EINVAL, "duplicate flag specified: %s", fd->name);
+                return ctr_fail_class(err, EINVAL, "duplicate flag specified: %.*s", (int)fl, a);
         if (nused < sizeof(used) / sizeof(*used))
             used[nused++] = fd->name;
         if (fd->type == F_BOOL) {
             if (eq && eq[1] == '\0')
-                return ctr_fail_class(err, EINVAL, "missing a value on flag: %s", fd->name);
+                return ctr_fail_class(err, EINVAL, "missing a value on flag: %.*s", (int)fl, a);
             if (eq && strcasecmp(eq + 1, "true") != 0 && strcasecmp(eq + 1, "false") != 0)
-                return ctr_fail_class(err, EINVAL, "expecting boolean value for flag %s, not: %s",
-                                      fd->name, eq + 1);
+                return ctr_fail_class(err, EINVAL, "expecting boolean value for flag %.*s, not: %s",
+                                      (int)fl, a, eq + 1);
         } else if (eq == NULL) {
-            return ctr_fail_class(err, EINVAL, "missing a value on flag: %s", fd->name);
+            return ctr_fail_class(err, EINVAL, "missing a value on flag: %.*s", (int)fl, a);
         }
     }
     return 0;
@@ -341,7 +411,7 @@ static int check_healthcheck(const struct df_instr *in, ctr_error_t *err)
     if (strcmp(typ, "NONE") == 0) {
         if (in->nargs != 1)
             return ctr_fail_class(err, EINVAL, "HEALTHCHECK NONE takes no arguments");
-        return check_flags(in, err);
+        return 0; /* BuildKit reads no flag here */
     }
     if (check_flags(in, err) < 0)
         return -1;
@@ -363,8 +433,8 @@ static int check_healthcheck(const struct df_instr *in, ctr_error_t *err)
         if (*end || errno || end == v || r < -2147483648L || r > 2147483647L)
             return ctr_fail_class(err, EINVAL, "strconv.ParseInt: parsing \"%s\": invalid syntax",
                                   v);
-        if (r < 1)
-            return ctr_fail_class(err, EINVAL, "--retries must be at least 1 (not %ld)", r);
+        if (r < 0)
+            return ctr_fail_class(err, EINVAL, "--retries cannot be negative (%ld)", r);
     }
     return 0;
 }
@@ -380,8 +450,11 @@ int df_check_instr(const struct df_instr *in, ctr_error_t *err)
 {
     const char *c = in->cmd;
     size_t n = in->nargs;
-    if (!df_known_cmd(c))
-        return ctr_fail_class(err, EINVAL, "unknown instruction: %s", c);
+    if (!df_known_cmd(c)) {
+        const char *s = suggest(c, cmds, sizeof(cmds) / sizeof(*cmds) - 1, true);
+        return ctr_fail_class(err, EINVAL, "unknown instruction: %s%s%s%s", c,
+                              s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
+    }
     if (strcmp(c, "env") == 0 || strcmp(c, "label") == 0) {
         const char *up = c[0] == 'e' ? "ENV" : "LABEL";
         if (check_flags(in, err) < 0)
@@ -401,7 +474,7 @@ int df_check_instr(const struct df_instr *in, ctr_error_t *err)
                 *p = (char)toupper((unsigned char)*p);
             return ctr_fail_class(err, EINVAL, "%s requires exactly one argument", up);
         }
-        return check_flags(in, err);
+        return strcmp(c, "stopsignal") == 0 ? 0 : check_flags(in, err); /* as BuildKit */
     }
     if (strcmp(c, "add") == 0 || strcmp(c, "copy") == 0) {
         const char *up = c[0] == 'a' ? "ADD" : "COPY";
@@ -454,7 +527,7 @@ int df_check_instr(const struct df_instr *in, ctr_error_t *err)
         const char *up = c[0] == 'e' ? "EXPOSE" : c[0] == 'v' ? "VOLUME" : "ARG";
         if (n == 0)
             return ctr_fail_class(err, EINVAL, "%s requires at least one argument", up);
-        if (check_flags(in, err) < 0)
+        if (c[0] != 'a' && check_flags(in, err) < 0) /* BuildKit reads no flag of ARG */
             return -1;
         for (size_t i = 0; i < n; i++) {
             const char *a = in->args[i];

@@ -261,6 +261,16 @@ static int process_stop_on(struct lexer *l, int stop, char **out, struct words *
             free(tmp);
             continue;
         }
+        if (c == '<' && l->pos + 1 < l->n && l->s[l->pos + 1] == '<') {
+            /* `<<` and the blanks after it stay together (a heredoc's `<< EOF`) */
+            size_t st = l->pos;
+            for (l->pos += 2; l->pos < l->n && df_isspace((unsigned char)l->s[l->pos]);)
+                l->pos++;
+            sb_putn(&res, l->s + st, l->pos - st);
+            if (w)
+                w_raw(w, l->s + st, l->pos - st);
+            continue;
+        }
         c = next(l);
         if (c == l->lx->escape) {
             c = next(l);

@@ -132,13 +132,15 @@ static bool is_blank(const char *s, size_t len)
 }
 
 /* Strip the escape char (and blanks after it) at the end of a line: true when it was
- * there, i.e. the instruction continues on the next line. */
+ * there, i.e. the instruction continues on the next line. BuildKit's regular expression
+ * `([^\\])\\[ \t]*$|^\\[ \t]*$` (for `\`). */
 static bool trim_continuation(const char *s, size_t *len, char escape)
 {
     size_t l = *len;
     while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t'))
         l--;
-    if (l == 0 || s[l - 1] != escape)
+    /* ([^E])E[ \t]*$|^E[ \t]*$: an escaped escape char does not continue the line */
+    if (l == 0 || s[l - 1] != escape || (l >= 2 && s[l - 2] == escape))
         return false;
     *len = l - 1;
     return true;
@@ -198,7 +200,8 @@ static const char *extract_flags(const char *line, char ***flags)
 }
 
 /* The words of a line for heredoc detection: split on unquoted blanks, quotes and
- * backslash escapes kept (BuildKit lexes the line with raw quotes and escapes). */
+ * backslash escapes kept (BuildKit lexes the line with raw quotes and escapes), `<< EOF`
+ * one word. */
 static char **raw_words(const char *s)
 {
     char **v = ctr_xcalloc(1, sizeof(char *));
@@ -223,6 +226,11 @@ static char **raw_words(const char *s)
                 quote = c;
             } else if (c == '\\' && i + 1 < n) {
                 i++;
+            } else if (c == '<' && i + 1 < n && s[i + 1] == '<') {
+                /* the lexer keeps `<<` and the blanks after it in one word */
+                for (i += 2; i < n && df_isspace((unsigned char)s[i]);)
+                    i++;
+                i--;
             }
         }
         df_strv_push(&v, NULL, ctr_xstrndup(s + st, i - st));
@@ -240,6 +248,8 @@ static bool heredoc_word(const char *w, struct df_heredoc *h)
     w += 2;
     bool chomp = *w == '-';
     if (chomp)
+        w++;
+    while (df_isspace((unsigned char)*w))
         w++;
     if (*w == '\0' || strchr(w, '<'))
         return false;

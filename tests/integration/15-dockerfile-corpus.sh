@@ -44,7 +44,7 @@ mkdir -p "$T_TMP/ctx"
 printf 'FROM alpine\nRUNN x\n' >"$T_TMP/ctx/Dockerfile"
 err=$("$CTR" build --dump-instructions "$T_TMP/ctx" 2>&1 >/dev/null)
 check_eq "CONTEXT/Dockerfile is read and named in the error" \
-    "container: $T_TMP/ctx/Dockerfile:2: unknown instruction: RUNN" "$err"
+    "container: $T_TMP/ctx/Dockerfile:2: unknown instruction: RUNN (did you mean RUN?)" "$err"
 printf 'FROM alpine\nCMD ["x"]\n' >"$T_TMP/other.df"
 out=$("$CTR" build --dump-instructions -f "$T_TMP/other.df" "$T_TMP/ctx")
 check_eq "-f FILE wins over CONTEXT/Dockerfile" \
