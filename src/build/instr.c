@@ -15,6 +15,16 @@ static const char *const cmds[] = {"add",        "arg",     "cmd",     "copy",  
                                    "maintainer", "onbuild", "run",     "shell",       "stopsignal",
                                    "user",       "volume",  "workdir", NULL};
 
+void df_strv_push(char ***v, size_t *n, char *owned)
+{
+    size_t len = ctr_strv_len(*v);
+    *v = ctr_xrealloc(*v, (len + 2) * sizeof(char *));
+    (*v)[len] = owned;
+    (*v)[len + 1] = NULL;
+    if (n)
+        *n = len + 1;
+}
+
 bool df_known_cmd(const char *cmd)
 {
     for (size_t i = 0; cmds[i]; i++)

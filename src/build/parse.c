@@ -8,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void df_strv_push(char ***v, size_t *n, char *owned)
-{
-    size_t len = ctr_strv_len(*v);
-    *v = ctr_xrealloc(*v, (len + 2) * sizeof(char *));
-    (*v)[len] = owned;
-    (*v)[len + 1] = NULL;
-    if (n)
-        *n = len + 1;
-}
-
 static void instr_release(struct df_instr *in);
 
 /* A physical line: [s, s+len) without its newline; raw_len includes it. */
