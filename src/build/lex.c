@@ -1,6 +1,7 @@
 /* Variable substitution in a Dockerfile's words, as BuildKit's shell/lex.go does it:
  * quotes, the escape character, $NAME, ${NAME}, ${NAME:-w} ${NAME-w} ${NAME:+w}
- * ${NAME+w} ${NAME:?w} ${NAME?w} with nested words (docs/build.md). */
+ * ${NAME+w} ${NAME:?w} ${NAME?w} with nested words, ${NAME#p} ${NAME##p} ${NAME%p}
+ * ${NAME%%p} ${NAME/p/r} ${NAME//p/r} with shell patterns (docs/build.md). */
 #include "build/build-internal.h"
 
 #include <ctype.h>
@@ -66,6 +67,7 @@ struct lexer {
     const struct df_lex *lx;
     const char *s;
     size_t pos, n;
+    bool raw_escapes; /* keep the escape character (the words of `#`, `%`, `/`) */
 };
 
 #define EOS (-1)
@@ -91,6 +93,103 @@ static const char *getenv_(struct lexer *l, const char *name, bool *found)
 
 static int process_stop_on(struct lexer *l, int stop, char **out, struct words *w,
                            ctr_error_t *err);
+
+/* A word up to stop with the escape character kept or not. */
+static int stop_on_raw(struct lexer *l, int stop, bool raw, char **out, ctr_error_t *err)
+{
+    bool saved = l->raw_escapes;
+    l->raw_escapes = raw;
+    int r = process_stop_on(l, stop, out, NULL, err);
+    l->raw_escapes = saved;
+    return r;
+}
+
+/* A shell pattern (`*` anything, `?` one character, `[...]`/`[!...]` a class, the escape
+ * character or `\` quoting the next one) against all of s[0, n). */
+static bool pmatch(const char *p, const char *s, size_t n, char esc)
+{
+    while (*p) {
+        if (*p == '*') {
+            p++;
+            for (size_t k = 0; k <= n; k++)
+                if (pmatch(p, s + k, n - k, esc))
+                    return true;
+            return false;
+        }
+        if (n == 0)
+            return false;
+        if (*p == '?') {
+            p++;
+        } else if (*p == '[' && strchr(p + 1, ']')) {
+            const char *q = p + 1;
+            bool neg = *q == '!' || *q == '^', hit = false;
+            if (neg)
+                q++;
+            for (bool first = true; *q && (first || *q != ']'); first = false) {
+                char lo = *q++, hi = lo;
+                if (*q == '-' && q[1] && q[1] != ']')
+                    hi = q[1], q += 2;
+                hit |= *s >= lo && *s <= hi;
+            }
+            if (*q != ']')
+                return false;
+            if (hit == neg)
+                return false;
+            p = q + 1;
+        } else {
+            if ((*p == esc || *p == '\\') && p[1])
+                p++;
+            if (*p != *s)
+                return false;
+            p++;
+        }
+        s++, n--;
+    }
+    return n == 0;
+}
+
+/* ${v#p} ${v##p} ${v%p} ${v%%p}: v without the shortest (greedy: longest) prefix or
+ * suffix matching p. */
+static char *trim_match(const char *v, const char *p, bool suffix, bool greedy, char esc)
+{
+    size_t n = strlen(v);
+    for (size_t i = 0; i <= n; i++) {
+        size_t k = greedy ? n - i : i; /* length of the part tried */
+        if (suffix ? pmatch(p, v + n - k, k, esc) : pmatch(p, v, k, esc))
+            return suffix ? ctr_xstrndup(v, n - k) : ctr_xstrdup(v + k);
+    }
+    return ctr_xstrdup(v);
+}
+
+/* ${v/p/r}, ${v//p/r}: the leftmost (then longest) match of p replaced by r. */
+static char *replace_match(const char *v, const char *p, const char *r, bool all, char esc)
+{
+    struct sbuf b = {0};
+    size_t n = strlen(v), i = 0;
+    bool done = false;
+    while (i <= n) {
+        size_t len = 0;
+        bool hit = false;
+        if (!done)
+            for (size_t k = n - i + 1; k-- > 0;)
+                if (pmatch(p, v + i, k, esc)) {
+                    hit = true, len = k;
+                    break;
+                }
+        if (hit) {
+            sb_puts(&b, r);
+            done = !all;
+            if (len > 0) {
+                i += len;
+                continue;
+            }
+        }
+        if (i < n)
+            sb_putc(&b, v[i]);
+        i++;
+    }
+    return sb_take(&b);
+}
 
 static char *process_name(struct lexer *l)
 {
@@ -139,22 +238,54 @@ static int process_dollar(struct lexer *l, char **out, ctr_error_t *err)
         *out = !found && l->lx->skip_unset ? ctr_xasprintf("${%s}", name) : ctr_xstrdup(v);
         return 0;
     }
+    if (c == '/') {
+        bool all = peek(l) == '/';
+        if (all)
+            next(l);
+        cleanup_free char *pat = NULL, *rep = NULL;
+        if (stop_on_raw(l, '/', true, &pat, err) < 0) {
+            if (peek(l) != EOS)
+                return -1;
+            ctr_error_free(err);
+            return ctr_fail_class(err, EINVAL, "syntax error: missing '/' in ${}");
+        }
+        if (stop_on_raw(l, '}', true, &rep, err) < 0)
+            return -1;
+        if (!found && l->lx->skip_unset)
+            *out = ctr_xasprintf("${%s/%s/%s}", name, pat, rep);
+        else
+            *out = replace_match(v, pat, rep, all, l->lx->escape);
+        return 0;
+    }
     bool colon = c == ':';
     int mod = colon ? next(l) : c;
-    if (mod != '-' && mod != '+' && mod != '?')
-        return ctr_fail_class(err, EINVAL, "unsupported modifier (%c) in substitution",
-                              mod == EOS ? '}' : mod);
+    char chs[3] = {(char)c, colon && mod != EOS ? (char)mod : 0, 0};
+    if (mod != '-' && mod != '+' && mod != '?' && mod != '#' && mod != '%')
+        return ctr_fail_class(err, EINVAL, "unsupported modifier (%s) in substitution", chs);
+    bool raw = mod == '#' || mod == '%';
+    if (colon && raw)
+        return ctr_fail_class(err, EINVAL, "unsupported modifier (%s) in substitution", chs);
     cleanup_free char *word = NULL;
-    if (process_stop_on(l, '}', &word, NULL, err) < 0)
+    if (stop_on_raw(l, '}', raw, &word, err) < 0)
         return -1;
+    if (!found && l->lx->skip_unset) {
+        *out = ctr_xasprintf("${%s%s%s}", name, chs, word);
+        return 0;
+    }
     bool set = colon ? (found && *v) : found;
     switch (mod) {
     case '-':
         *out = ctr_xstrdup(set ? v : word);
         return 0;
     case '+':
-        *out = ctr_xstrdup(set ? word : (colon ? v : ""));
+        *out = ctr_xstrdup(set ? word : "");
         return 0;
+    case '#':
+    case '%': {
+        bool greedy = word[0] == mod;
+        *out = trim_match(v, word + greedy, mod == '%', greedy, l->lx->escape);
+        return 0;
+    }
     default:
         if (!set)
             return ctr_fail_class(err, EINVAL, "%s: %s", name,
@@ -221,6 +352,8 @@ static int process_double(struct lexer *l, char **out, ctr_error_t *err)
         }
         c = next(l);
         if (c == l->lx->escape) {
+            if (l->raw_escapes)
+                sb_putc(&b, (char)c);
             int p = peek(l);
             if (p == EOS)
                 continue;
@@ -273,6 +406,11 @@ static int process_stop_on(struct lexer *l, int stop, char **out, struct words *
         }
         c = next(l);
         if (c == l->lx->escape) {
+            if (l->raw_escapes) {
+                sb_putc(&res, (char)c);
+                if (w)
+                    w_raw(w, &(char){(char)c}, 1);
+            }
             c = next(l);
             if (c == EOS)
                 break;

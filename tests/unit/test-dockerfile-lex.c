@@ -11,7 +11,8 @@
 
 #include "build/build.h"
 
-static char *vars[] = {"PWD=/home", "EMPTY=", "SHELL=bash", "SP=a b", NULL};
+static char *vars[] = {"PWD=/home", "EMPTY=", "SHELL=bash", "SP=a b", "PATHS=/usr/local/bin:/bin",
+                       NULL};
 
 static void word(const char *in, const char *want)
 {
@@ -72,7 +73,20 @@ static void test_lex_word(void **state)
     word_err("${EMPTY:?}", "EMPTY: is not allowed to be empty");
     word_err("${PWD", "syntax error: missing '}'");
     word_err("${}", "syntax error: bad substitution");
-    word_err("${PWD%x}", "unsupported modifier (%) in substitution");
+    word_err("${PWD:%x}", "unsupported modifier (:%) in substitution");
+    word_err("${PWD:x}", "unsupported modifier (:x) in substitution");
+    word_err("${PWD!x}", "unsupported modifier (!) in substitution");
+    word_err("${PWD/x", "syntax error: missing '/' in ${}");
+    word("${PATHS#*/}", "usr/local/bin:/bin");
+    word("${PATHS##*/}", "bin");
+    word("${PATHS%/*}", "/usr/local/bin:");
+    word("${PATHS%%:*}", "/usr/local/bin");
+    word("${PATHS%x}", "/usr/local/bin:/bin");
+    word("${PATHS/bin/sbin}", "/usr/local/sbin:/bin");
+    word("${PATHS//bin/sbin}", "/usr/local/sbin:/sbin");
+    word("${PATHS//[lb]?/_}", "/usr/_ca__n:/_n");
+    word("${PATHS/\\*/x}", "/usr/local/bin:/bin");
+    word("${UNSET#x}", "");
     word_err("'abc", "unexpected end of statement while looking for matching single-quote");
     word_err("\"abc", "unexpected end of statement while looking for matching double-quote");
 }
