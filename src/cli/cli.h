@@ -324,6 +324,8 @@ int cli_cmd_cp(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 int cli_cmd_commit(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err); /* commit.c */
 int cli_cmd_diff(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
+/* build.c: `build --dump-instructions` (the builder itself does not exist yet) */
+int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, ctr_error_t *err);
 
 /* lifecycle.c: stop, kill, restart, delete, prune, wait */
 struct cli_lifecycle_opts {

@@ -137,6 +137,11 @@ static const struct command commands[] = {
      "usage: container commit [-a AUTHOR] [-m MESSAGE] [-c INSTRUCTION]... CONTAINER "
      "[REPOSITORY[:TAG]]\n"
      "  a running container keeps running; without a name the image is untagged\n"},
+    {"build", NULL, cli_cmd_build, NULL,
+     "build an image from a Dockerfile (not yet: only --dump-instructions)",
+     "usage: container build --dump-instructions [-f FILE|-] [CONTEXT]\n"
+     "  prints each instruction of the Dockerfile as one JSON line (docs/build.md); building\n"
+     "  itself is not implemented yet\n"},
     {"diff", NULL, cli_cmd_diff, NULL, "list the files a container changed",
      "usage: container diff CONTAINER\n"
      "  A added, C changed, D deleted, as `docker diff`\n"},

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build and run one libFuzzer target (docs/testing.md, "Fuzzing"):
 #   tests/fuzz/run.sh [--tap] TARGET [SECONDS] [libFuzzer args...]
-# TARGET is unpack, dns, agent or http (tests/fuzz/fuzz-TARGET.c); SECONDS defaults to
+# TARGET is unpack, dns, agent, http or dockerfile (tests/fuzz/fuzz-TARGET.c); SECONDS defaults to
 # $FUZZ_SECONDS, else 60. Builds with `make SANITIZE=fuzz` (clang, -fsanitize=fuzzer,address,
 # undefined) into build-fuzz/, replays every input of tests/fuzz/regressions/TARGET/ (NAME.b64:
 # base64 of the input; any other file: the input itself), then fuzzes for SECONDS from the
@@ -99,6 +99,12 @@ dns)
 agent)
     opts+=(-max_len=140000 -dict="$TOP/tests/fuzz/agent.dict")
     python3 "$TOP/tests/fuzz/agent-seeds.py" "$seeds" || fail "cannot make the agent seeds"
+    ;;
+dockerfile)
+    opts+=(-max_len=8192 -timeout=10)
+    for f in "$TOP"/tests/fixtures/dockerfiles/*.Dockerfile; do
+        cp "$f" "$seeds/seed-$(basename "$f")"
+    done
     ;;
 http)
     # the daemon's threads outlive single inputs: leaks are not per input here

@@ -92,3 +92,9 @@ $(BUILD)/obj/tests/unit/test-shim-qemu.o: CFLAGS_ALL += -I$(BUILD)/gen
 # src/shimc
 UNIT_TESTS += test-shimc
 test-shimc_SRCS := tests/unit/test-shimc.c
+
+# src/build
+UNIT_TESTS += test-dockerfile test-dockerfile-lex test-dockerfile-ignore
+test-dockerfile_SRCS := tests/unit/test-dockerfile.c
+test-dockerfile-lex_SRCS := tests/unit/test-dockerfile-lex.c
+test-dockerfile-ignore_SRCS := tests/unit/test-dockerfile-ignore.c

@@ -600,6 +600,7 @@ static void test_help_every_command(void **state)
         {"export"},
         {"commit"},
         {"diff"},
+        {"build"},
         {"list"},
         {"ps"},
         {"exec"},

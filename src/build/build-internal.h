@@ -1,0 +1,24 @@
+/* Shared inside src/build only. */
+#ifndef CTR_BUILD_INTERNAL_H
+#define CTR_BUILD_INTERNAL_H
+
+#include "build/build.h"
+
+/* Instruction arguments the way BuildKit's parser reads them (instr.c). Each fills
+ * in->args/nargs/json or returns -1 with a bare message (parse.c adds the location). */
+int df_args_for(struct df_instr *in, const char *rest, char escape, ctr_error_t *err);
+/* The checks of BuildKit's instructions package for one instruction (instr.c). */
+int df_check_instr(const struct df_instr *in, ctr_error_t *err);
+/* Whether a lower-case name is an instruction. */
+bool df_known_cmd(const char *cmd);
+/* BuildKit's parseWords: words split on white space, quotes and escapes kept. */
+char **df_parse_words(const char *rest, char escape, size_t *n);
+/* White space as Go's unicode.IsSpace sees it in ASCII. */
+static inline bool df_isspace(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+/* Append to a NULL-terminated vector, counting (n may be NULL). */
+void df_strv_push(char ***v, size_t *n, char *owned);
+
+#endif
