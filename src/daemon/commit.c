@@ -154,6 +154,7 @@ int dmn_image_build(struct dmn *d, const struct dmn_image_build *b, char **id_ou
 {
     struct imgstore_image base = {0};
     cleanup_free char *base_cfg = NULL;
+    cleanup_free char *created = NULL;
     size_t base_len = 0;
     bool empty = b->layer_fd < 0 || strcmp(b->diff_id, EMPTY_TAR_DIGEST) == 0;
     int rc = -1;
@@ -171,7 +172,7 @@ int dmn_image_build(struct dmn *d, const struct dmn_image_build *b, char **id_ou
         ctr_fail(err, 0, "the config of image `%s` is not a JSON object", b->base);
         goto out;
     }
-    cleanup_free char *created = now_rfc3339();
+    created = now_rfc3339();
     if (!json_object_get(cfg, "architecture"))
         json_object_set_new(cfg, "architecture", json_string("amd64"));
     if (!json_object_get(cfg, "os"))
