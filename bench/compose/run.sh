@@ -123,7 +123,7 @@ compose_round() {
     # the round's timeline from the daemon's events (probes' exec events left out)
     docker events --since "${t0%.*}" --until "$((${EPOCHREALTIME%.*} + 1))" --filter type=container \
         --format '{{.TimeNano}} {{.Actor.Attributes.name}} {{.Action}}' 2>/dev/null |
-        grep -v ' exec_' | awk -v t0="$t0" '{ $1 = sprintf("%7.3f", $1 / 1e9 - t0); print "#   " $0 }' \
+        grep ' bc_' | grep -v ' exec_' | awk -v t0="$t0" '{ $1 = sprintf("%7.3f", $1 / 1e9 - t0); print "#   " $0 }' \
         >"$T_TMP/compose.timeline"
     (cd "$W" && timeout 600 docker-compose -p bc down -t 1) >/dev/null 2>&1 || die "docker-compose down failed"
 }

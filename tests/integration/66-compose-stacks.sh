@@ -5,15 +5,16 @@
 #   sa (2.4): a Python web counter (a bind-mounted app) on redis: `ports:`, `healthcheck:` +
 #       `depends_on: condition: service_healthy`, `restart: always` (redis shut down from
 #       inside comes back), `run --rm` while up, `pause`/`unpause`, `top`, edit-then-`up`
-#       (recreate), `up --scale`, hits counted through the published ports from the
-#       daemon's namespace, `down -v`.
+#       (recreate), `up --scale`, `restart`, hits counted through the published ports
+#       from the daemon's namespace, `down -v`.
 #   sb (3): nginx in front of a Python API on two networks (frontend/backend), the API
 #       reached by its alias on backend, `links:`, a `profiles:` service on frontend only
 #       run with `run --rm` (reaches nginx, not the API), nginx's access log (/dev/stdout)
 #       in `logs`, `top`, `down -v`.
 #   sc (2.4): postgres with a named volume, `env_file`, a `pg_isready` healthcheck, a
-#       client that waits for service_healthy and writes and reads rows; the rows survive
-#       `down` and `up`; `down -v` removes the volume.
+#       client that waits for service_healthy and writes and reads rows; `stop` (postgres
+#       shuts down on SIGTERM, exit 0); the rows survive `down` and `up`; `down -v`
+#       removes the volume.
 # After each `down -v` the API lists no container, network or volume of the project.
 # VMs: the stack image, 256 MiB each, at most three at once (+1 for `run`).
 source "$(dirname "$0")/../lib.sh"
@@ -172,6 +173,11 @@ n1=$(hit "$PA" | sed 's/.*: //')
 n2=$(hit "$PB" | sed 's/.*: //')
 check_eq "  both replicas count on the one redis (consecutive hits)" "$((n1 + 1))" "$n2"
 check_eq "  the replicas have different ports" "yes" "$([ "$PA" != "$PB" ] && [ -n "$PB" ] && echo yes || echo "no: $PA $PB")"
+dcok "docker-compose restart web" sa restart -t 5 web
+web_back() { [[ "$(hit "$PA" 3)" == bonjour* ]]; }
+wait_for 90 web_back
+check_eq "  web answers again, the count goes on" "yes" \
+    "$(n3=$(hit "$PA" | sed 's/.*: //'); [ "$n3" -gt "$n2" ] 2>/dev/null && echo yes || echo "no: $n3 after $n2")"
 dcok "sa: docker-compose down -v" sa down -v -t 1
 check_eq "  nothing of sa is left (containers, networks, volumes)" "0 0 0" "$(nothing_left sa)"
 
@@ -347,6 +353,10 @@ check_eq "  the client wrote and read a row, exit 0" "0" "$(st sc_client_1 '{{.S
 dc sc logs --no-color client
 check_contains "  its logs: rows=1" "$out" "rows=1"
 check_eq "the named volume sc_pgdata exists" "local" "$(api GET /volumes/sc_pgdata | jq -r .Driver)"
+t0=$SECONDS
+dcok "docker-compose stop -t 60 db" sc stop -t 60 db
+check_eq "  postgres got SIGTERM and shut down cleanly (exit 0) well before the 60 s" "0 yes" \
+    "$(st sc_db_1 '{{.State.ExitCode}}') $([ $((SECONDS - t0)) -lt 40 ] && echo yes || echo "no: $((SECONDS - t0)) s")"
 dcok "sc: docker-compose down (keeps the volume)" sc down -t 5
 check_eq "  the volume is kept" "200" "$(api GET /volumes/sc_pgdata >/dev/null; code)"
 dcok "sc: up -d again" sc up -d
