@@ -13,6 +13,8 @@ plan_start
 # one namespace for the whole test: the registry and the daemon share its loopback
 netns_reexec sdkrest || need "cannot create a network namespace (\`ip netns add\` needs root)"
 command -v docker >/dev/null || need "docker CLI missing (apt-get install docker.io; only the client is used)"
+# the registry stops first: the daemon's cleanup waits for every child
+at_exit 'kill ${REG_PID_plain:-} 2>/dev/null'
 daemon_fixtures
 daemon_start || need "the daemon did not start"
 dk() { out=$(timeout 300 docker "$@" 2>&1); rc=$?; }
@@ -92,7 +94,6 @@ check "docker rm upd" docker rm upd
 
 # ---- 3c. GET /distribution/{name}/json against a local docker-registry ----
 if [ -x /usr/bin/docker-registry ]; then
-    at_exit 'kill ${REG_PID_plain:-}'
     start_registry plain || not_ok "start docker-registry"
     H=127.0.0.1:$REG_PORT_plain
     BB=$(api GET /images/busybox:latest/json | jq -r .Id)
