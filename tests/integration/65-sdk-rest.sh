@@ -255,11 +255,12 @@ check_eq "attach/ws without the handshake: 400" 400 "$(code)"
 
 # ---- 7. the docker CLI: attach --detach-keys in a pty ----
 out=$(/usr/bin/python3 - "$SOCK" 2>&1 <<'PY'
-import os, pty, select, sys, time
+import fcntl, os, pty, select, signal, struct, sys, termios, time
 pid, fd = pty.fork()
 if pid == 0:
     os.environ["DOCKER_HOST"] = "unix://" + sys.argv[1]
     os.execvp("docker", ["docker", "attach", "--detach-keys", "ctrl-x,e", "db"])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
 buf = b""
 def pump(t):
     global buf
@@ -279,7 +280,10 @@ os.write(fd, b"echo cli$((1+1))\r")
 pump(8)
 os.write(fd, b"\x18e")
 pump(10)
-_, st = os.waitpid(pid, 0)
+done, st = os.waitpid(pid, os.WNOHANG)
+if done == 0:  # still attached after 10 s: it did not detach
+    os.kill(pid, signal.SIGKILL)
+    _, st = os.waitpid(pid, 0)
 print("seen", b"cli2" in buf, "escape", b"read escape sequence" in buf, "exit", os.WEXITSTATUS(st))
 PY
 )
