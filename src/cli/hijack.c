@@ -283,6 +283,11 @@ int cli_pump(const struct cli_ctx *ctx, int fd, const char *pre, size_t pre_len,
                     goto out;
                 }
                 if (*detached) {
+                    /* the daemon got the same keys (detachKeys): it ends the stream as a
+                     * detach, which leaves the container's stdin open; a plain close
+                     * would close it */
+                    if (send_all(fd, keyv, n_keys) < 0)
+                        log_debug("the daemon is gone: %s", strerror(errno));
                     ret = 0;
                     goto out;
                 }

@@ -504,12 +504,14 @@ struct dmn_relay {
     uint8_t detach_keys[CTR_DETACH_KEYS_MAX];
     size_t n_detach_keys;
     bool detached;
+    bool keep_stdin; /* the client's end does not close the process's stdin */
 };
 int dmn_relay_run(struct dmn_relay *rl);
 /* attach (api/attach.c hijacks the client): in only when the container keeps stdin open */
 struct dmn_attach_opts {
     bool in, out, err, logs, stream;
-    bool raw; /* no stream headers even without a tty (the WebSocket attach) */
+    bool raw;        /* no stream headers even without a tty (the WebSocket attach) */
+    bool keep_stdin; /* the client leaving does not close stdin (WebSocket, no StdinOnce) */
     uint8_t detach_keys[CTR_DETACH_KEYS_MAX]; /* detachKeys (default ctrl-p,ctrl-q) */
     size_t n_detach_keys;
 };

@@ -55,7 +55,8 @@ int dmn_relay_run(struct dmn_relay *rl)
                              .output = client_output,
                              .ctx = rl,
                              .detach_keys = rl->detach_keys,
-                             .n_detach_keys = rl->n_detach_keys};
+                             .n_detach_keys = rl->n_detach_keys,
+                             .in_end_keeps_stdin = rl->keep_stdin};
     int status = shimc_relay_run(&sr, &e);
     rl->detached = sr.detached;
 
@@ -184,7 +185,8 @@ void dmn_attach_run(struct dmn *d, struct dmn_container *c, int fd, const struct
                            .stdin_open = a->in,
                            .want_stdout = a->out,
                            .want_stderr = a->err,
-                           .n_detach_keys = a->in ? o->n_detach_keys : 0};
+                           .n_detach_keys = a->in ? o->n_detach_keys : 0,
+                           .keep_stdin = o->keep_stdin};
     memcpy(rl.detach_keys, o->detach_keys, sizeof(rl.detach_keys));
     if (pre_len && a->in)
         shimc_send_stdin(rl.shim_fd, NULL, pre, pre_len);

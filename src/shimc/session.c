@@ -115,10 +115,9 @@ static int relay_input(struct shimc_relay *rl, struct relay_state *rs, short rev
     }
     /* EOF or an error: the process's stdin ends; output goes on */
     rs->in_polled = false;
-    if (rl->stdin_open) {
+    if (rl->stdin_open && !rl->in_end_keeps_stdin)
         shimc_send_stdin_eof(rl->shim_fd, rl->wlock);
-        rl->stdin_open = false;
-    }
+    rl->stdin_open = false;
     /* a peer that hung up entirely (not just half-closed) ends the relay */
     return rl->in_peer && (n < 0 || (revents & (POLLHUP | POLLERR)));
 }

@@ -92,6 +92,9 @@ struct shimc_relay {
     const uint8_t *detach_keys;
     size_t n_detach_keys, detach_idx;
     bool detached;
+    /* in_fd's end does not close the process's stdin (Docker's attach without StdinOnce:
+     * the next attach types on) */
+    bool in_end_keeps_stdin;
     /* results */
     bool refused;   /* the shim refused the request (*err: its message) */
     int code;       /* refused: the exit code it suggests (0: none) */

@@ -13,6 +13,8 @@ plan_start
 # one namespace for the whole test: the registry and the daemon share its loopback
 netns_reexec sdkrest || need "cannot create a network namespace (\`ip netns add\` needs root)"
 command -v docker >/dev/null || need "docker CLI missing (apt-get install docker.io; only the client is used)"
+# the registry stops first: the daemon's cleanup waits for every child
+at_exit 'kill ${REG_PID_plain:-} 2>/dev/null'
 daemon_fixtures
 daemon_start || need "the daemon did not start"
 dk() { out=$(timeout 300 docker "$@" 2>&1); rc=$?; }
@@ -92,7 +94,6 @@ check "docker rm upd" docker rm upd
 
 # ---- 3c. GET /distribution/{name}/json against a local docker-registry ----
 if [ -x /usr/bin/docker-registry ]; then
-    at_exit 'kill ${REG_PID_plain:-}'
     start_registry plain || not_ok "start docker-registry"
     H=127.0.0.1:$REG_PORT_plain
     BB=$(api GET /images/busybox:latest/json | jq -r .Id)
@@ -252,13 +253,14 @@ check_eq "  db still running" true "$(state db .State.Running)"
 api GET /containers/db/attach/ws >/dev/null
 check_eq "attach/ws without the handshake: 400" 400 "$(code)"
 
-# ---- 7. the docker CLI: attach --detach-keys in a pty ----
-out=$(/usr/bin/python3 - "$SOCK" 2>&1 <<'PY'
-import os, pty, select, sys, time
+# ---- 7. attach --detach-keys in a pty: our CLI, then the docker CLI ----
+pty_attach() { # CLI ARGS...: attach in a pty, type a command, then ctrl-x e
+    /usr/bin/python3 - "$@" 2>&1 <<'PY'
+import fcntl, os, pty, select, signal, struct, sys, termios, time
 pid, fd = pty.fork()
 if pid == 0:
-    os.environ["DOCKER_HOST"] = "unix://" + sys.argv[1]
-    os.execvp("docker", ["docker", "attach", "--detach-keys", "ctrl-x,e", "db"])
+    os.execvp(sys.argv[1], sys.argv[1:])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
 buf = b""
 def pump(t):
     global buf
@@ -278,11 +280,18 @@ os.write(fd, b"echo cli$((1+1))\r")
 pump(8)
 os.write(fd, b"\x18e")
 pump(10)
-_, st = os.waitpid(pid, 0)
-print("seen", b"cli2" in buf, "escape", b"read escape sequence" in buf, "exit", os.WEXITSTATUS(st))
+done, st = os.waitpid(pid, os.WNOHANG)
+if done == 0:  # still attached after 10 s: it did not detach
+    os.kill(pid, signal.SIGKILL)
+    _, st = os.waitpid(pid, 0)
+print("seen", b"cli2" in buf, "detached", b"detached from container" in buf or b"read escape sequence" in buf)
 PY
-)
-check_contains "docker attach --detach-keys ctrl-x,e: detaches" "$out" "seen True escape True"
+}
+out=$(pty_attach "$BIN/container" attach --detach-keys ctrl-x,e db)
+check_contains "container attach --detach-keys ctrl-x,e: detaches" "$out" "seen True detached True"
+check_eq "  db still running" true "$(state db .State.Running)"
+out=$(DOCKER_HOST=unix://$SOCK pty_attach docker attach --detach-keys ctrl-x,e db)
+check_contains "docker attach --detach-keys ctrl-x,e: detaches" "$out" "seen True detached True"
 check_eq "  db still running" true "$(state db .State.Running)"
 
 # ---- 8. State.Health across a daemon restart ----

@@ -82,6 +82,7 @@ int api_handle_attach_ws(struct api_req *r)
                                     .logs = api_query_bool(r, "logs"),
                                     .stream = api_query_bool(r, "stream"),
                                     .raw = true,
+                                    .keep_stdin = !c->stdin_once,
                                     .n_detach_keys = n_keys};
     memcpy(a->o.detach_keys, keys, sizeof(keys));
     dmn_attach_begin(r->d, c, &a->o);
