@@ -21,4 +21,11 @@ static inline bool df_isspace(int c)
 /* Append to a NULL-terminated vector, counting (n may be NULL). */
 void df_strv_push(char ***v, size_t *n, char *owned);
 
+/* Go's path.Clean (ignore.c): "" and "." give ".", `..` resolved lexically. */
+char *df_clean_path(const char *p);
+/* The whole of s against pattern p: `*` `?` `[...]` `\` (not across `/`), `**` across. */
+bool df_glob(const char *p, const char *s);
+/* Whether a `!` pattern exists (an excluded directory may then hold kept entries). */
+bool df_ignore_has_exceptions(const struct df_ignore *ig);
+
 #endif
