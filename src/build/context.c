@@ -495,3 +495,23 @@ const char *df_ctx_hash(const struct df_ctx *c, struct df_ctx_entry *e, ctr_erro
         o += snprintf(o, 3, "%02x", d[i]);
     return e->hash;
 }
+
+int df_ctx_data_fd(const struct df_ctx *c, const struct df_ctx_entry *e, int64_t *off,
+                   ctr_error_t *err)
+{
+    if (c->spool_fd >= 0) {
+        *off = e->spool_off;
+        int fd = fcntl(c->spool_fd, F_DUPFD_CLOEXEC, 0);
+        return fd < 0 ? ctr_fail(err, errno, "build context: dup") : fd;
+    }
+    int fd = open_beneath(c->dir_fd, e->path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        int en = fd < 0 ? errno : EINVAL;
+        if (fd >= 0)
+            close(fd);
+        return ctr_fail(err, en, "build context: open `%s`", e->path);
+    }
+    *off = 0;
+    return fd;
+}

@@ -100,3 +100,5 @@ test-dockerfile-lex_SRCS := tests/unit/test-dockerfile-lex.c
 test-dockerfile-ignore_SRCS := tests/unit/test-dockerfile-ignore.c
 UNIT_TESTS += test-build-context
 test-build-context_SRCS := tests/unit/test-build-context.c
+UNIT_TESTS += test-build-copy
+test-build-copy_SRCS := tests/unit/test-build-copy.c
