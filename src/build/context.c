@@ -117,14 +117,6 @@ static void finish_index(struct df_ctx *c)
         qsort(c->v, c->n, sizeof(*c->v), cmp_entry);
 }
 
-static void drop_entry(struct df_ctx *c, size_t i)
-{
-    free(c->v[i].path);
-    free(c->v[i].link);
-    memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof(*c->v));
-    c->n--;
-}
-
 static bool kept(const struct df_ignore *ig, const char *path, const char *dockerfile,
                  const char *ignore_file)
 {
@@ -135,9 +127,16 @@ static bool kept(const struct df_ignore *ig, const char *path, const char *docke
 static void apply_ignore(struct df_ctx *c, const struct df_ignore *ig, const char *dockerfile,
                          const char *ignore_file)
 {
-    for (size_t i = c->n; i-- > 0;)
-        if (!kept(ig, c->v[i].path, dockerfile, ignore_file))
-            drop_entry(c, i);
+    size_t w = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (kept(ig, c->v[i].path, dockerfile, ignore_file)) {
+            c->v[w++] = c->v[i];
+        } else {
+            free(c->v[i].path);
+            free(c->v[i].link);
+        }
+    }
+    c->n = w;
 }
 
 /* ---- the directory source ---- */
@@ -365,15 +364,39 @@ static int read_stream(struct df_ctx *c, struct archive *a, const char *df, ctr_
     }
     if (r != ARCHIVE_EOF)
         return ctr_fail(err, EIO, "build context: %s", archive_error_string(a));
-    /* a path given twice: the last one wins */
-    for (size_t i = c->n; i-- > 0;)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(c->v[j].path, c->v[i].path) == 0) {
-                drop_entry(c, j);
-                i--;
-                j--;
-            }
     return 0;
+}
+
+struct seq_entry {
+    struct df_ctx_entry e;
+    size_t seq;
+};
+
+static int cmp_seq(const void *a, const void *b)
+{
+    const struct seq_entry *x = a, *y = b;
+    int r = strcmp(x->e.path, y->e.path);
+    return r ? r : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Sorted by path; a path given twice: the last one wins. */
+static void sort_unique(struct df_ctx *c)
+{
+    struct seq_entry *v = ctr_xcalloc(c->n ? c->n : 1, sizeof(*v));
+    for (size_t i = 0; i < c->n; i++)
+        v[i] = (struct seq_entry){c->v[i], i};
+    qsort(v, c->n, sizeof(*v), cmp_seq);
+    size_t w = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (i + 1 < c->n && strcmp(v[i].e.path, v[i + 1].e.path) == 0) {
+            free(v[i].e.path);
+            free(v[i].e.link);
+            continue;
+        }
+        c->v[w++] = v[i].e;
+    }
+    c->n = w;
+    free(v);
 }
 
 int df_ctx_from_stream(int fd, const char *tmp_dir, const char *dockerfile, struct df_ctx **out,
@@ -402,8 +425,7 @@ int df_ctx_from_stream(int fd, const char *tmp_dir, const char *dockerfile, stru
         goto fail;
     archive_read_free(a);
     a = NULL;
-    if (c->n > 1)
-        qsort(c->v, c->n, sizeof(*c->v), cmp_entry);
+    sort_unique(c);
     ign = ignore_name(df, spool_has, c);
     if (ign) {
         if (df_ctx_read(c, df_ctx_find(c, ign), collect, &text, err) < 0)

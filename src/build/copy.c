@@ -205,36 +205,51 @@ static int cmp_item(const void *a, const void *b)
     return cmp_dest(((const struct df_copy_item *)a)->dest, ((const struct df_copy_item *)b)->dest);
 }
 
-/* Sort, keep the last of equal destinations, add the missing parents. */
+struct seq_item {
+    struct df_copy_item it;
+    size_t seq;
+};
+
+static int cmp_seq(const void *a, const void *b)
+{
+    const struct seq_item *x = a, *y = b;
+    int r = cmp_dest(x->it.dest, y->it.dest);
+    return r ? r : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Sorted into walk order, the last of equal destinations kept (the later source wins),
+ * the missing parents added. */
 static void finish_plan(struct builder *b, const struct df_copy_opts *o)
 {
-    /* equal destinations: the later source wins */
+    struct seq_item *v = ctr_xcalloc(b->n ? b->n : 1, sizeof(*v));
     for (size_t i = 0; i < b->n; i++)
-        for (size_t j = i + 1; j < b->n; j++)
-            if (b->v[i].dest && b->v[j].dest && strcmp(b->v[i].dest, b->v[j].dest) == 0) {
-                free(b->v[i].dest);
-                b->v[i].dest = NULL;
-                break;
-            }
+        v[i] = (struct seq_item){b->v[i], i};
+    qsort(v, b->n, sizeof(*v), cmp_seq);
     size_t w = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (b->v[i].dest)
-            b->v[w++] = b->v[i];
+    for (size_t i = 0; i < b->n; i++) {
+        if (i + 1 < b->n && strcmp(v[i].it.dest, v[i + 1].it.dest) == 0) {
+            free(v[i].it.dest);
+            continue;
+        }
+        b->v[w++] = v[i].it;
+    }
+    free(v);
     b->n = w;
     size_t n0 = b->n;
     for (size_t i = 0; i < n0; i++) {
         cleanup_free char *p = ctr_xstrdup(b->v[i].dest);
         for (char *s = strrchr(p, '/'); s && s != p; s = strrchr(p, '/')) {
             *s = '\0';
-            bool have = false;
-            for (size_t j = 0; j < b->n && !have; j++)
+            struct df_copy_item key = {.dest = p};
+            bool have = bsearch(&key, b->v, n0, sizeof(*b->v), cmp_item) != NULL;
+            for (size_t j = n0; j < b->n && !have; j++)
                 have = strcmp(b->v[j].dest, p) == 0;
             if (have || (o->is_dir && o->is_dir(o->is_dir_arg, p)))
                 break;
             add_item(b, NULL, ctr_xstrdup(p), false);
         }
     }
-    if (b->n > 1)
+    if (b->n > n0)
         qsort(b->v, b->n, sizeof(*b->v), cmp_item);
 }
 
@@ -411,65 +426,6 @@ int df_chown_parse(const char *spec, const char *passwd, const char *group, uint
     *uid = u;
     *gid = g;
     return 0;
-}
-
-/* ---- --chmod ---- */
-
-int df_chmod_apply(const char *spec, uint32_t mode)
-{
-    uint32_t perm = mode & 07777;
-    if (*spec >= '0' && *spec <= '7') {
-        char *end;
-        unsigned long v = strtoul(spec, &end, 8);
-        return *end || v > 07777 ? -1 : (int)v;
-    }
-    /* symbolic: [ugoa]*[+-=][rwxXst]* clauses separated by commas */
-    for (const char *s = spec; *s;) {
-        uint32_t who = 0;
-        for (; *s && strchr("ugoa", *s); s++)
-            who |= *s == 'u' ? 04700 : *s == 'g' ? 02070 : *s == 'o' ? 01007 : 07777;
-        if (who == 0)
-            who = 07777;
-        if (*s != '+' && *s != '-' && *s != '=')
-            return -1;
-        char op = *s++;
-        uint32_t bits = 0;
-        for (; *s && *s != ','; s++) {
-            switch (*s) {
-            case 'r':
-                bits |= 0444;
-                break;
-            case 'w':
-                bits |= 0222;
-                break;
-            case 'x':
-                bits |= 0111;
-                break;
-            case 'X':
-                if (S_ISDIR(mode) || (perm & 0111))
-                    bits |= 0111;
-                break;
-            case 's':
-                bits |= 06000;
-                break;
-            case 't':
-                bits |= 01000;
-                break;
-            default:
-                return -1;
-            }
-        }
-        bits &= who;
-        if (op == '+')
-            perm |= bits;
-        else if (op == '-')
-            perm &= ~bits;
-        else
-            perm = (perm & ~(who & 0777)) | bits;
-        if (*s == ',')
-            s++;
-    }
-    return (int)perm;
 }
 
 /* ---- the cache key ---- */

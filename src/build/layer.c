@@ -15,6 +15,65 @@
 
 #define CHUNK 65536
 
+/* ---- --chmod ---- */
+
+int df_chmod_apply(const char *spec, uint32_t mode)
+{
+    uint32_t perm = mode & 07777;
+    if (*spec >= '0' && *spec <= '7') {
+        char *end;
+        unsigned long v = strtoul(spec, &end, 8);
+        return *end || v > 07777 ? -1 : (int)v;
+    }
+    /* symbolic: [ugoa]*[+-=][rwxXst]* clauses separated by commas */
+    for (const char *s = spec; *s;) {
+        uint32_t who = 0;
+        for (; *s && strchr("ugoa", *s); s++)
+            who |= *s == 'u' ? 04700 : *s == 'g' ? 02070 : *s == 'o' ? 01007 : 07777;
+        if (who == 0)
+            who = 07777;
+        if (*s != '+' && *s != '-' && *s != '=')
+            return -1;
+        char op = *s++;
+        uint32_t bits = 0;
+        for (; *s && *s != ','; s++) {
+            switch (*s) {
+            case 'r':
+                bits |= 0444;
+                break;
+            case 'w':
+                bits |= 0222;
+                break;
+            case 'x':
+                bits |= 0111;
+                break;
+            case 'X':
+                if (S_ISDIR(mode) || (perm & 0111))
+                    bits |= 0111;
+                break;
+            case 's':
+                bits |= 06000;
+                break;
+            case 't':
+                bits |= 01000;
+                break;
+            default:
+                return -1;
+            }
+        }
+        bits &= who;
+        if (op == '+')
+            perm |= bits;
+        else if (op == '-')
+            perm &= ~bits;
+        else
+            perm = (perm & ~(who & 0777)) | bits;
+        if (*s == ',')
+            s++;
+    }
+    return (int)perm;
+}
+
 uint32_t df_copy_entry_mode(const struct df_copy_plan *p, const struct df_ctx_entry *e)
 {
     if (!p->have_mode || e->type == DF_CTX_SYMLINK)

@@ -116,6 +116,23 @@ static void test_dir(void **state)
     df_ctx_free(c);
 }
 
+/* A file swapped for a symlink after the walk is not followed when read. */
+static void test_swap(void **state)
+{
+    dir("swap");
+    put("swap/f", "data");
+    struct df_ctx *c = open_dir("swap", NULL);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/swap/f", tmp);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(symlink("/etc/passwd", p), 0);
+    ctr_error_t err = NULL;
+    assert_null(df_ctx_hash(c, (struct df_ctx_entry *)df_ctx_find(c, "f"), &err));
+    assert_non_null(err);
+    ctr_error_free(&err);
+    df_ctx_free(c);
+}
+
 static void test_own_ignore(void **state)
 {
     dir("own");
@@ -177,6 +194,8 @@ static int make_tar(int filter, bool raw)
             {"ln", NULL, "/etc/passwd", NULL, S_IFLNK | 0777},
             {".dockerignore", "*.tmp\n", NULL, NULL, S_IFREG | 0644},
             {"junk.tmp", "j", NULL, NULL, S_IFREG | 0644},
+            {"dup", "1", NULL, NULL, S_IFREG | 0644},
+            {"dup", "22", NULL, NULL, S_IFREG | 0644},
         };
         for (size_t i = 0; i < sizeof(es) / sizeof(es[0]); i++) {
             struct archive_entry *ae = archive_entry_new();
@@ -218,6 +237,7 @@ static void check_stream(int filter)
     assert_int_equal(h->type, DF_CTX_REG);
     assert_string_equal(df_ctx_hash(c, h, &err), df_ctx_hash(c, y, &err));
     assert_int_equal(df_ctx_find(c, "ln")->type, DF_CTX_SYMLINK);
+    assert_int_equal(df_ctx_find(c, "dup")->size, 2); /* the last one wins */
     df_ctx_free(c);
 }
 
@@ -247,11 +267,9 @@ static void test_stream_dockerfile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dir),
-        cmocka_unit_test(test_own_ignore),
-        cmocka_unit_test(test_exceptions),
-        cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_stream_dockerfile),
+        cmocka_unit_test(test_dir),    cmocka_unit_test(test_own_ignore),
+        cmocka_unit_test(test_swap),   cmocka_unit_test(test_exceptions),
+        cmocka_unit_test(test_stream), cmocka_unit_test(test_stream_dockerfile),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
