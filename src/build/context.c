@@ -137,6 +137,11 @@ static void apply_ignore(struct df_ctx *c, const struct df_ignore *ig, const cha
         }
     }
     c->n = w;
+    for (size_t i = 0; i < c->n; i++)
+        c->v[i].hidden =
+            !strcmp(c->v[i].path, dockerfile) || (ignore_file && !strcmp(c->v[i].path, ignore_file))
+                ? df_ignore_match(ig, c->v[i].path)
+                : false;
 }
 
 /* ---- the directory source ---- */

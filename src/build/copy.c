@@ -63,7 +63,7 @@ static struct df_ctx_entry *resolve(struct df_ctx *c, const char *rel, bool foll
             *s = '\0';
             e = (struct df_ctx_entry *)df_ctx_find(c, p);
             *s = save;
-            if (e == NULL)
+            if (e == NULL || e->hidden)
                 return NULL;
             bool last = save == '\0';
             if (e->type == DF_CTX_SYMLINK && (!last || follow)) {
@@ -183,7 +183,7 @@ static void plan_source(struct df_ctx *c, const struct df_copy_opts *o, struct b
             continue; /* "a-b" sorts between "a" and "a/x" */
         }
         const char *r = pl ? e->path + pl + 1 : e->path;
-        if (excl->n && df_ignore_match(excl, r))
+        if (e->hidden || (excl->n && df_ignore_match(excl, r)))
             continue;
         add_item(b, e, join(top, r), false);
     }
@@ -291,7 +291,7 @@ int df_copy_resolve(struct df_ctx *c, const struct df_copy_opts *o, struct df_co
         size_t before = ns;
         if (has_wildcard(rel)) {
             for (size_t i = 0; i < c->n; i++) {
-                if (!match_segments(rel, c->v[i].path))
+                if (c->v[i].hidden || !match_segments(rel, c->v[i].path))
                     continue;
                 char *real = NULL;
                 bool root = false;
@@ -446,7 +446,7 @@ char *df_copy_cache_key(struct df_ctx *c, const struct df_copy_plan *p, const ch
             return NULL;
         }
         uint32_t mode = e ? df_copy_entry_mode(p, e) : (S_IFDIR | 0755);
-        uint32_t uid = e && p->have_uid ? p->uid : 0, gid = e && p->have_uid ? p->gid : 0;
+        uint32_t uid = p->have_uid ? p->uid : 0, gid = p->have_uid ? p->gid : 0;
         cleanup_free char *rec =
             ctr_xasprintf("%s\t%d\t%o\t%u\t%u\t%s\t%s\t%d\n", it->dest, e ? (int)e->type : -1, mode,
                           uid, gid, e && e->link ? e->link : "", h, it->unpack);

@@ -153,6 +153,7 @@ struct out {
     EVP_MD_CTX *md;
     int64_t size;
     int err;
+    const struct df_copy_plan *plan;
     char **dirs; /* directories written (ADD unpacking adds missing parents) */
     size_t ndirs;
 };
@@ -185,12 +186,15 @@ static int put_header(struct archive *w, struct archive_entry *ae, ctr_error_t *
     return 0;
 }
 
-/* A directory entry 0755 root (a parent the copy creates). */
+/* A parent the copy creates: 0755, root or --chown's owner (BuildKit chowns the
+ * directories it creates: tonistiigi/fsutil#49). */
 static int put_dir(struct archive *w, struct out *o, const char *dest, ctr_error_t *err)
 {
     struct archive_entry *ae = archive_entry_new();
     archive_entry_set_pathname(ae, dest + 1);
     archive_entry_set_mode(ae, S_IFDIR | 0755);
+    archive_entry_set_uid(ae, o->plan->have_uid ? o->plan->uid : 0);
+    archive_entry_set_gid(ae, o->plan->have_uid ? o->plan->gid : 0);
     int rc = put_header(w, ae, err);
     archive_entry_free(ae);
     o->dirs = ctr_xrealloc(o->dirs, (o->ndirs + 1) * sizeof(*o->dirs));
@@ -323,7 +327,7 @@ static int put_unpacked(struct df_ctx *c, const struct df_copy_plan *p, struct a
 int df_copy_write_layer(struct df_ctx *c, const struct df_copy_plan *p, int fd, char **diff_id,
                         int64_t *size, ctr_error_t *err)
 {
-    struct out o = {.fd = fd, .md = EVP_MD_CTX_new()};
+    struct out o = {.fd = fd, .md = EVP_MD_CTX_new(), .plan = p};
     struct archive *w = archive_write_new();
     int rc = 0;
     EVP_DigestInit_ex(o.md, EVP_sha256(), NULL);

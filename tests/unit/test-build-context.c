@@ -93,6 +93,23 @@ static void test_dir(void **state)
     /* kept whatever the ignore file says */
     assert_non_null(df_ctx_find(c, "Dockerfile"));
     assert_non_null(df_ctx_find(c, ".dockerignore"));
+    assert_true(df_ctx_find(c, "Dockerfile")->hidden); /* but COPY does not see them */
+    assert_true(df_ctx_find(c, ".dockerignore")->hidden);
+    assert_false(df_ctx_find(c, "a.txt")->hidden);
+    const char *srcs[] = {"Dockerfile", NULL};
+    struct df_copy_opts o = {.srcs = (char *const *)srcs, .dest = "/x/"};
+    struct df_copy_plan p;
+    ctr_error_t e2 = NULL;
+    assert_int_equal(df_copy_resolve(c, &o, &p, &e2), -1);
+    assert_non_null(strstr(e2->msg, "\"/Dockerfile\": not found"));
+    ctr_error_free(&e2);
+    srcs[0] = ".";
+    assert_int_equal(df_copy_resolve(c, &o, &p, &e2), 0);
+    for (size_t i = 0; i < p.n; i++)
+        assert_true(strcmp(p.v[i].dest, "/x/Dockerfile") &&
+                    strcmp(p.v[i].dest, "/x/.dockerignore"));
+    assert_true(p.n > 5);
+    df_copy_plan_release(&p);
     /* symlinks are entries, never followed */
     const struct df_ctx_entry *e = df_ctx_find(c, "out");
     assert_non_null(e);

@@ -325,9 +325,9 @@ static void test_layer(void **state)
     assert_int_equal(n, 7);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(t[i].path, want[i]);
-    /* the parent: 0755 root; the copied entries: --chown, --chmod, their mtimes */
+    /* the parent: 0755 and --chown's owner; the copied entries: --chown, --chmod, mtimes */
     assert_int_equal(t[0].mode, S_IFDIR | 0755);
-    assert_true(t[0].uid == 0 && t[0].gid == 0);
+    assert_true(t[0].uid == 1000 && t[0].gid == 50);
     assert_int_equal(t[1].mode, S_IFDIR | 0750);
     assert_true(t[1].uid == 1000 && t[1].gid == 50);
     assert_int_equal(t[2].mode & S_IFMT, S_IFLNK);
@@ -341,6 +341,8 @@ static void test_layer(void **state)
     struct df_copy_opts o2 = {.srcs = (char *const *)s2, .dest = "/d/"};
     n = layer(c, &o2, t, 32);
     assert_int_equal(n, 3);
+    assert_string_equal(t[0].path, "d");
+    assert_true(t[0].uid == 0 && t[0].gid == 0 && t[0].mode == (S_IFDIR | 0755));
     assert_string_equal(t[1].path, "d/a.txt");
     assert_true(t[1].uid == 0 && t[1].gid == 0);
     assert_int_equal(t[1].mode, S_IFREG | 0644);
