@@ -286,7 +286,7 @@ static int spool(struct df_ctx *c, struct archive *a, struct df_ctx_entry *e, ct
         total += (uint64_t)got;
     }
     if (got < 0)
-        return ctr_fail(err, EIO, "build context: %s", archive_error_string(a));
+        return ctr_fail_class(err, EIO, "build context: %s", archive_error_string(a));
     e->size = total;
     return 0;
 }
@@ -357,8 +357,8 @@ static int read_stream(struct df_ctx *c, struct archive *a, const char *df, ctr_
                 if (strcmp(c->v[i].path, t) == 0)
                     to = &c->v[i];
             if (to == NULL || to->type != DF_CTX_REG)
-                return ctr_fail(err, EPROTO, "build context: bad hard link `%s` to `%s`", e->path,
-                                t);
+                return ctr_fail_class(err, EPROTO, "build context: bad hard link `%s` to `%s`",
+                                      e->path, t);
             e->type = DF_CTX_REG;
             e->mode = (e->mode & ~(uint32_t)S_IFMT) | S_IFREG;
             e->spool_off = to->spool_off;
@@ -367,8 +367,10 @@ static int read_stream(struct df_ctx *c, struct archive *a, const char *df, ctr_
             return -1;
         }
     }
+    if (r != ARCHIVE_EOF && c->n == 0 && archive_filter_bytes(a, -1) == 0)
+        return ctr_fail_class(err, EINVAL, "build context: the stream is empty");
     if (r != ARCHIVE_EOF)
-        return ctr_fail(err, EIO, "build context: %s", archive_error_string(a));
+        return ctr_fail_class(err, EIO, "build context: %s", archive_error_string(a));
     return 0;
 }
 
@@ -423,7 +425,10 @@ int df_ctx_from_stream(int fd, const char *tmp_dir, const char *dockerfile, stru
         goto fail;
     }
     if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
-        ctr_fail(err, EIO, "build context: %s", archive_error_string(a));
+        if (archive_filter_bytes(a, -1) == 0)
+            ctr_fail_class(err, EINVAL, "build context: the stream is empty");
+        else
+            ctr_fail_class(err, EIO, "build context: %s", archive_error_string(a));
         goto fail;
     }
     if (read_stream(c, a, df, err) < 0)
@@ -490,7 +495,7 @@ int df_ctx_read(const struct df_ctx *c, const struct df_ctx_entry *e,
         done += n;
     }
     if (done != e->size)
-        return ctr_fail(err, EIO, "build context: `%s` shrank while building", e->path);
+        return ctr_fail_class(err, EIO, "build context: `%s` shrank while building", e->path);
     return 0;
 }
 

@@ -287,6 +287,12 @@ int df_copy_resolve(struct df_ctx *c, const struct df_copy_opts *o, struct df_co
         df_ignore_parse(text, &excl);
     }
     for (char *const *sp = o->srcs; sp && *sp; sp++) {
+        if (add && (strncmp(*sp, "http://", 7) == 0 || strncmp(*sp, "https://", 8) == 0 ||
+                    strncmp(*sp, "git@", 4) == 0)) {
+            ctr_fail_class(err, ENOTSUP, "ADD from `%s`: remote sources are not supported yet",
+                           *sp);
+            goto out;
+        }
         cleanup_free char *rel = ctx_rel(*sp);
         size_t before = ns;
         if (has_wildcard(rel)) {

@@ -278,7 +278,7 @@ static int put_unpacked(struct df_ctx *c, const struct df_copy_plan *p, struct a
     char buf[CHUNK];
     if (a == NULL) {
         free(s);
-        return *err ? -1 : ctr_fail(err, EIO, "`%s`: not an archive", it->e->path);
+        return *err ? -1 : ctr_fail_class(err, EIO, "`%s`: not an archive", it->e->path);
     }
     if (!dir_written(o, it->dest) && strcmp(it->dest, "/") != 0)
         rc = put_dir(w, o, it->dest, err);
@@ -314,10 +314,10 @@ static int put_unpacked(struct df_ctx *c, const struct df_copy_plan *p, struct a
         while (rc == 0 && (got = archive_read_data(a, buf, sizeof(buf))) > 0)
             rc = feed(w, buf, (size_t)got, err);
         if (rc == 0 && got < 0)
-            rc = ctr_fail(err, EIO, "`%s`: %s", it->e->path, archive_error_string(a));
+            rc = ctr_fail_class(err, EIO, "`%s`: %s", it->e->path, archive_error_string(a));
     }
     if (rc == 0 && r != ARCHIVE_EOF)
-        rc = ctr_fail(err, EIO, "`%s`: %s", it->e->path, archive_error_string(a));
+        rc = ctr_fail_class(err, EIO, "`%s`: %s", it->e->path, archive_error_string(a));
     archive_read_free(a);
     close(s->fd);
     free(s);
@@ -334,7 +334,7 @@ int df_copy_write_layer(struct df_ctx *c, const struct df_copy_plan *p, int fd, 
     archive_write_set_format_pax_restricted(w);
     archive_write_set_bytes_in_last_block(w, 1);
     if (archive_write_open(w, &o, NULL, out_write, NULL) != ARCHIVE_OK)
-        rc = ctr_fail(err, EIO, "write the layer: %s", archive_error_string(w));
+        rc = ctr_fail_class(err, EIO, "write the layer: %s", archive_error_string(w));
     for (size_t i = 0; rc == 0 && i < p->n; i++) {
         const struct df_copy_item *it = &p->v[i];
         if (it->e == NULL)

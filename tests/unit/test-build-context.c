@@ -281,6 +281,19 @@ static void test_stream_dockerfile(void **state)
     df_ctx_free(c);
 }
 
+static void test_stream_empty(void **state)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/empty", tmp);
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    struct df_ctx *c = NULL;
+    ctr_error_t err = NULL;
+    assert_int_equal(df_ctx_from_stream(fd, tmp, NULL, &c, &err), -1);
+    assert_string_equal(err->msg, "build context: the stream is empty");
+    ctr_error_free(&err);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {

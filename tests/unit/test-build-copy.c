@@ -365,6 +365,13 @@ static void test_layer(void **state)
         assert_true(strncmp(t[i].path, "x", 1) == 0);
     }
     assert_true(y && esc && plain);
+    const char *s4[] = {"https://example.com/x.tar", NULL};
+    struct df_copy_opts o4 = {.srcs = (char *const *)s4, .dest = "/x/", .cmd = "ADD"};
+    struct df_copy_plan p4;
+    ctr_error_t err = NULL;
+    assert_int_equal(df_copy_resolve(c, &o4, &p4, &err), -1);
+    assert_non_null(strstr(err->msg, "remote sources are not supported yet"));
+    ctr_error_free(&err);
     /* COPY does not unpack */
     o3.cmd = "COPY";
     n = layer(c, &o3, t, 32);
