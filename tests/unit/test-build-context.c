@@ -297,9 +297,10 @@ static void test_stream_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dir),    cmocka_unit_test(test_own_ignore),
-        cmocka_unit_test(test_swap),   cmocka_unit_test(test_exceptions),
-        cmocka_unit_test(test_stream), cmocka_unit_test(test_stream_dockerfile),
+        cmocka_unit_test(test_dir),          cmocka_unit_test(test_own_ignore),
+        cmocka_unit_test(test_swap),         cmocka_unit_test(test_exceptions),
+        cmocka_unit_test(test_stream),       cmocka_unit_test(test_stream_dockerfile),
+        cmocka_unit_test(test_stream_empty),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
