@@ -167,7 +167,8 @@ static void plan_source(struct df_ctx *c, const struct df_copy_opts *o, struct b
     }
     char *top = o->parents ? join(dest, s->real) : ctr_xstrdup(dest);
     size_t pl = strlen(s->real);
-    if (s->e && strcmp(top, "/") != 0)
+    /* the destination directory takes the source's metadata unless the stage has it */
+    if (s->e && strcmp(top, "/") != 0 && !(o->is_dir && o->is_dir(o->is_dir_arg, top)))
         add_item(b, s->e, ctr_xstrdup(top), false);
     size_t first = 0;
     if (pl) {

@@ -218,6 +218,15 @@ static void test_parents_exclude(void **state)
     got = plan_str(c, &o3, NULL);
     assert_string_equal(got, "/etc/a.txt");
     free(got);
+    const char *src4[] = {"src/util", NULL};
+    struct df_copy_opts o4 = {.srcs = (char *const *)src4, .dest = "/etc", .is_dir = is_etc};
+    got = plan_str(c, &o4, NULL);
+    assert_string_equal(got, "/etc/u.c"); /* the stage's /etc keeps its metadata */
+    free(got);
+    o4.is_dir = NULL;
+    got = plan_str(c, &o4, NULL);
+    assert_string_equal(got, "/etc /etc/u.c");
+    free(got);
     df_ctx_free(c);
 }
 
