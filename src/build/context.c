@@ -171,6 +171,8 @@ static int walk_dir(struct df_ctx *c, int dfd, const char *rel, const struct df_
             rc = ctr_fail(err, errno, "build context: stat `%s`", p);
             break;
         }
+        if (S_ISSOCK(st.st_mode))
+            continue; /* as Docker's archive: a tar cannot hold one */
         bool excluded = !kept(ig, p, dockerfile, ignore_file);
         if (excluded && (prune || !S_ISDIR(st.st_mode)))
             continue;

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "build/build.h"
@@ -59,6 +61,11 @@ static int setup(void **state)
     char p[512];
     snprintf(p, sizeof(p), "%s/ctx/fifo", tmp);
     assert_int_equal(mkfifo(p, 0644), 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctx/sock", tmp);
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(sfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(sfd);
     put("ctx/.dockerignore", "*.log\nnode_modules\n.dockerignore\nDockerfile\n");
     return 0;
 }
@@ -121,6 +128,7 @@ static void test_dir(void **state)
     assert_non_null(e);
     assert_int_equal(e->type, DF_CTX_OTHER);
     assert_true(S_ISFIFO(e->mode));
+    assert_null(df_ctx_find(c, "sock")); /* sockets are left out */
     /* sorted */
     for (size_t i = 1; i < c->n; i++)
         assert_true(strcmp(c->v[i - 1].path, c->v[i].path) < 0);
