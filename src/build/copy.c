@@ -102,12 +102,29 @@ static size_t segments(const char *p)
     return n;
 }
 
+/* A run of unescaped `*` is one `*` for Go's Match (df_glob would read `**` as
+ * `.dockerignore`'s "any directories"). */
+static char *single_stars(const char *pat)
+{
+    char *o = ctr_xmalloc(strlen(pat) + 1), *w = o;
+    for (const char *p = pat; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            *w++ = *p++;
+            *w++ = *p;
+        } else if (*p != '*' || w == o || w[-1] != '*' || (w - o >= 2 && w[-2] == '\\')) {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return o;
+}
+
 /* Go's filepath.Match per segment: pattern and path have as many segments, each matches. */
 static bool match_segments(const char *pat, const char *path)
 {
     if (segments(pat) != segments(path))
         return false;
-    cleanup_free char *pp = ctr_xstrdup(pat), *sp = ctr_xstrdup(path);
+    cleanup_free char *pp = single_stars(pat), *sp = ctr_xstrdup(path);
     char *s1 = NULL, *s2 = NULL;
     for (char *a = strtok_r(pp, "/", &s1), *b = strtok_r(sp, "/", &s2); a && b;
          a = strtok_r(NULL, "/", &s1), b = strtok_r(NULL, "/", &s2))

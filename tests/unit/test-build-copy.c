@@ -171,6 +171,11 @@ static void test_resolve(void **state)
     check("/d/", NULL, "/d /d/a.txt /d/b.txt", "*.txt", NULL);
     check("/d/", NULL, "/d /d/a.txt", "[a].txt", NULL);
     check("/d/", NULL, "/d /d/main.c", "src/*.c", NULL);
+    check("/d/", NULL, "/d /d/main.c", "src/**n.c", NULL); /* `**` is `*` (Go's Match) */
+    check("/d/", NULL, "/d /d/main.c", "**/main.c", NULL); /* one directory: `*` */
+    check("/d/", NULL, "not found", "**/u.c", NULL);       /* never across directories */
+    check("/d/", NULL, "/d /d/u.c", "*/*/u.c", NULL);
+    check("/d/", NULL, "not found", "\\*.txt", NULL); /* an escaped `*` is a `*` */
     check("/d/", NULL, "/d /d/a.txt /d/b.txt", "[a].t\\xt", "b.txt", NULL);
     check("/d", NULL,
           "When using COPY with more than one source file, the destination must be a directory "
