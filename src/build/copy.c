@@ -94,12 +94,29 @@ static struct df_ctx_entry *resolve(struct df_ctx *c, const char *rel, bool foll
     return NULL;
 }
 
-static size_t segments(const char *p)
+struct source {
+    struct df_ctx_entry *e; /* NULL: the root */
+    char *real;             /* resolved path in the context */
+};
+
+static void push_source(struct source **v, size_t *n, struct df_ctx_entry *e, char *real)
 {
-    size_t n = *p ? 1 : 0;
-    for (; *p; p++)
-        n += *p == '/';
-    return n;
+    *v = ctr_xrealloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = (struct source){e, real};
+}
+
+/* The first index whose path is not below key in byte order. */
+static size_t lower_bound(const struct df_ctx *c, const char *key)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(c->v[mid].path, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 /* A run of unescaped `*` is one `*` for Go's Match (df_glob would read `**` as
@@ -119,24 +136,52 @@ static char *single_stars(const char *pat)
     return o;
 }
 
-/* Go's filepath.Match per segment: pattern and path have as many segments, each matches. */
-static bool match_segments(const char *pat, const char *path)
+/* A wildcard source: Go's filepath.Match per segment, directory by directory, a symlink
+ * to a directory followed (inside the context) as BuildKit does for the parents. */
+static void expand(struct df_ctx *c, const char *pat, struct source **srcs, size_t *ns)
 {
-    if (segments(pat) != segments(path))
-        return false;
-    cleanup_free char *pp = single_stars(pat), *sp = ctr_xstrdup(path);
-    char *s1 = NULL, *s2 = NULL;
-    for (char *a = strtok_r(pp, "/", &s1), *b = strtok_r(sp, "/", &s2); a && b;
-         a = strtok_r(NULL, "/", &s1), b = strtok_r(NULL, "/", &s2))
-        if (!df_glob(a, b))
-            return false;
-    return true;
+    cleanup_free char *pp = single_stars(pat);
+    char **dirs = ctr_xcalloc(1, sizeof(*dirs));
+    size_t nd = 1;
+    dirs[0] = ctr_xstrdup("");
+    char *save = NULL;
+    for (char *seg = strtok_r(pp, "/", &save); seg && nd;) {
+        char *next = strtok_r(NULL, "/", &save);
+        char **nx = NULL;
+        size_t nn = 0;
+        for (size_t d = 0; d < nd; d++) {
+            cleanup_free char *key = *dirs[d] ? ctr_xasprintf("%s/", dirs[d]) : ctr_xstrdup("");
+            size_t kl = strlen(key);
+            for (size_t i = lower_bound(c, key); i < c->n; i++) {
+                struct df_ctx_entry *e = &c->v[i];
+                if (strncmp(e->path, key, kl) != 0)
+                    break;
+                if (strchr(e->path + kl, '/') || e->hidden || !df_glob(seg, e->path + kl))
+                    continue;
+                char *real = NULL;
+                bool root = false;
+                struct df_ctx_entry *r = resolve(c, e->path, true, &real, &root);
+                if (next == NULL && (r || root)) {
+                    push_source(srcs, ns, r, real);
+                } else if (next && (root || (r && r->type == DF_CTX_DIR))) {
+                    nx = ctr_xrealloc(nx, (nn + 1) * sizeof(*nx));
+                    nx[nn++] = real;
+                } else {
+                    free(real); /* dangling, or not a directory to go on in */
+                }
+            }
+        }
+        for (size_t d = 0; d < nd; d++)
+            free(dirs[d]);
+        free(dirs);
+        dirs = nx;
+        nd = nn;
+        seg = next;
+    }
+    for (size_t d = 0; d < nd; d++)
+        free(dirs[d]);
+    free(dirs);
 }
-
-struct source {
-    struct df_ctx_entry *e; /* NULL: the root */
-    char *real;             /* resolved path in the context */
-};
 
 struct builder {
     struct df_copy_item *v;
@@ -314,19 +359,7 @@ int df_copy_resolve(struct df_ctx *c, const struct df_copy_opts *o, struct df_co
         cleanup_free char *rel = ctx_rel(*sp);
         size_t before = ns;
         if (has_wildcard(rel)) {
-            for (size_t i = 0; i < c->n; i++) {
-                if (c->v[i].hidden || !match_segments(rel, c->v[i].path))
-                    continue;
-                char *real = NULL;
-                bool root = false;
-                struct df_ctx_entry *e = resolve(c, c->v[i].path, true, &real, &root);
-                if (e == NULL && !root) {
-                    free(real);
-                    continue; /* a dangling symlink */
-                }
-                srcs = ctr_xrealloc(srcs, (ns + 1) * sizeof(*srcs));
-                srcs[ns++] = (struct source){e, real};
-            }
+            expand(c, rel, &srcs, &ns);
         } else {
             char *real = NULL;
             bool root = false;

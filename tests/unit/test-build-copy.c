@@ -175,6 +175,9 @@ static void test_resolve(void **state)
     check("/d/", NULL, "/d /d/main.c", "**/main.c", NULL); /* one directory: `*` */
     check("/d/", NULL, "not found", "**/u.c", NULL);       /* never across directories */
     check("/d/", NULL, "/d /d/u.c", "*/*/u.c", NULL);
+    check("/d/", NULL, "/d /d/main.c", "linkd*/m*.c", NULL); /* through a symlink, inside */
+    check("/d/", NULL, "not found", "ab*/passw?", NULL);     /* abs -> /etc: not the host's */
+    check("/d/", NULL, "not found", "o*/x", NULL);
     check("/d/", NULL, "not found", "\\*.txt", NULL); /* an escaped `*` is a `*` */
     check("/d/", NULL, "/d /d/a.txt /d/b.txt", "[a].t\\xt", "b.txt", NULL);
     check("/d", NULL,
