@@ -122,6 +122,7 @@ struct df_ctx_entry {
     char *link;        /* symlink target, as written */
     char hash[72];     /* "sha256:<hex>" of the data (regular files), filled lazily */
     int64_t spool_off; /* stream source: where the data is in the spool file */
+    uint64_t link_id;  /* regular files: equal and non-zero for hard links of one file */
     bool hidden;       /* the Dockerfile or the ignore file the patterns exclude: kept for the
                           build, unseen by COPY (BuildKit reads them apart from the context) */
 };

@@ -187,6 +187,8 @@ static int walk_dir(struct df_ctx *c, int dfd, const char *rel, const struct df_
         e->mtime_nsec = st.st_mtim.tv_nsec;
         e->rdev_major = major(st.st_rdev);
         e->rdev_minor = minor(st.st_rdev);
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+            e->link_id = ((uint64_t)st.st_dev << 40) ^ (uint64_t)st.st_ino ^ 1ULL << 63;
         if (S_ISLNK(st.st_mode)) {
             char buf[4096];
             ssize_t l = readlinkat(dirfd(d), de->d_name, buf, sizeof(buf) - 1);
@@ -364,6 +366,9 @@ static int read_stream(struct df_ctx *c, struct archive *a, const char *df, ctr_
             e->type = DF_CTX_REG;
             e->mode = (e->mode & ~(uint32_t)S_IFMT) | S_IFREG;
             e->spool_off = to->spool_off;
+            if (to->link_id == 0)
+                ((struct df_ctx_entry *)to)->link_id = (uint64_t)to->spool_off + 1;
+            e->link_id = to->link_id;
             e->size = to->size;
         } else if (e->type == DF_CTX_REG && spool(c, a, e, err) < 0) {
             return -1;

@@ -148,12 +148,19 @@ bool df_copy_is_archive(struct df_ctx *c, struct df_ctx_entry *e)
 }
 
 /* ---- the output ---- */
+struct written {
+    uint64_t link_id;
+    char *dest;
+};
+
 struct out {
     int fd;
     EVP_MD_CTX *md;
     int64_t size;
     int err;
     const struct df_copy_plan *plan;
+    struct written *files; /* regular files with a link_id, to write their hard links */
+    size_t nfiles;
     char **dirs; /* directories written (ADD unpacking adds missing parents) */
     size_t ndirs;
 };
@@ -214,15 +221,21 @@ static int put_entry(struct df_ctx *c, const struct df_copy_plan *p, struct arch
                      struct out *o, const struct df_copy_item *it, ctr_error_t *err)
 {
     const struct df_ctx_entry *e = it->e;
+    const char *first = NULL; /* the copy of the same file already in the layer */
+    for (size_t i = 0; e->link_id && i < o->nfiles && !first; i++)
+        if (o->files[i].link_id == e->link_id)
+            first = o->files[i].dest;
     struct archive_entry *ae = archive_entry_new();
     archive_entry_set_pathname(ae, it->dest + 1);
+    if (first)
+        archive_entry_set_hardlink(ae, first + 1);
     archive_entry_set_mode(ae, df_copy_entry_mode(p, e));
     archive_entry_set_uid(ae, p->have_uid ? p->uid : 0);
     archive_entry_set_gid(ae, p->have_uid ? p->gid : 0);
     archive_entry_set_mtime(ae, e->mtime_sec, e->mtime_nsec);
     if (e->type == DF_CTX_SYMLINK)
         archive_entry_set_symlink(ae, e->link);
-    if (e->type == DF_CTX_REG)
+    if (e->type == DF_CTX_REG && !first)
         archive_entry_set_size(ae, (la_int64_t)e->size);
     if (e->type == DF_CTX_OTHER) {
         archive_entry_set_rdevmajor(ae, e->rdev_major);
@@ -230,8 +243,13 @@ static int put_entry(struct df_ctx *c, const struct df_copy_plan *p, struct arch
     }
     int rc = put_header(w, ae, err);
     archive_entry_free(ae);
-    if (rc == 0 && e->type == DF_CTX_REG)
+    if (rc == 0 && e->type == DF_CTX_REG && !first) {
         rc = df_ctx_read(c, e, feed, w, err);
+        if (e->link_id) {
+            o->files = ctr_xrealloc(o->files, (o->nfiles + 1) * sizeof(*o->files));
+            o->files[o->nfiles++] = (struct written){e->link_id, ctr_xstrdup(it->dest)};
+        }
+    }
     if (rc == 0 && e->type == DF_CTX_DIR) {
         o->dirs = ctr_xrealloc(o->dirs, (o->ndirs + 1) * sizeof(*o->dirs));
         o->dirs[o->ndirs++] = ctr_xstrdup(it->dest);
@@ -350,6 +368,9 @@ int df_copy_write_layer(struct df_ctx *c, const struct df_copy_plan *p, int fd, 
     unsigned char d[32];
     EVP_DigestFinal_ex(o.md, d, NULL);
     EVP_MD_CTX_free(o.md);
+    for (size_t i = 0; i < o.nfiles; i++)
+        free(o.files[i].dest);
+    free(o.files);
     for (size_t i = 0; i < o.ndirs; i++)
         free(o.dirs[i]);
     free(o.dirs);

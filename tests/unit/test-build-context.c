@@ -260,6 +260,7 @@ static void check_stream(int filter)
     struct df_ctx_entry *h = (struct df_ctx_entry *)df_ctx_find(c, "deep/hard");
     struct df_ctx_entry *y = (struct df_ctx_entry *)df_ctx_find(c, "deep/x/y.txt");
     assert_int_equal(h->type, DF_CTX_REG);
+    assert_true(h->link_id != 0 && h->link_id == y->link_id);
     assert_string_equal(df_ctx_hash(c, h, &err), df_ctx_hash(c, y, &err));
     assert_int_equal(df_ctx_find(c, "ln")->type, DF_CTX_SYMLINK);
     assert_int_equal(df_ctx_find(c, "dup")->size, 2); /* the last one wins */

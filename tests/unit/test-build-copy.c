@@ -91,7 +91,10 @@ static int setup(void **state)
     ln("/etc", "abs");
     ln("src", "linkdir");
     ln("/src/main.c", "abslink");
-    char p[700];
+    char p[700], q[700];
+    snprintf(p, sizeof(p), "%s/a.txt", ctxdir);
+    snprintf(q, sizeof(q), "%s/hl.dat", ctxdir);
+    assert_int_equal(link(p, q), 0);
     snprintf(p, sizeof(p), "%s/fifo", ctxdir);
     assert_int_equal(mkfifo(p, 0644), 0);
     make_archive("app.tar.gz", ARCHIVE_FILTER_GZIP, true);
@@ -273,7 +276,7 @@ static void test_chown_chmod(void **state)
 }
 
 struct tar_entry {
-    char path[256], link[256], data[64];
+    char path[256], link[256], hard[256], data[64];
     mode_t mode;
     int64_t uid, gid, mtime;
 };
@@ -312,6 +315,8 @@ static size_t layer(struct df_ctx *c, struct df_copy_opts *o, struct tar_entry *
             t->path[pl - 1] = '\0';
         if (archive_entry_symlink(ae))
             snprintf(t->link, sizeof(t->link), "%s", archive_entry_symlink(ae));
+        if (archive_entry_hardlink(ae))
+            snprintf(t->hard, sizeof(t->hard), "%s", archive_entry_hardlink(ae));
         t->mode = archive_entry_mode(ae);
         t->uid = archive_entry_uid(ae);
         t->gid = archive_entry_gid(ae);
@@ -365,6 +370,16 @@ static void test_layer(void **state)
     assert_int_equal(t[1].mode, S_IFREG | 0644);
     assert_string_equal(t[2].path, "d/fifo");
     assert_true(S_ISFIFO(t[2].mode));
+
+    /* hard links of one file stay hard links within the layer */
+    const char *s5[] = {"a.txt", "hl.dat", NULL};
+    struct df_copy_opts o5 = {.srcs = (char *const *)s5, .dest = "/h/"};
+    n = layer(c, &o5, t, 32);
+    assert_int_equal(n, 3);
+    assert_string_equal(t[1].path, "h/a.txt");
+    assert_string_equal(t[1].data, "hello\n");
+    assert_string_equal(t[2].path, "h/hl.dat");
+    assert_string_equal(t[2].hard, "h/a.txt");
 
     /* ADD unpacks local archives (by content), `..` inside them contained */
     const char *s3[] = {"app.tar.gz", "app.tar.xz", "plain.gz", NULL};
