@@ -21,4 +21,18 @@ static inline bool df_isspace(int c)
 /* Append to a NULL-terminated vector, counting (n may be NULL). */
 void df_strv_push(char ***v, size_t *n, char *owned);
 
+/* Go's path.Clean (ignore.c): "" and "." give ".", `..` resolved lexically. */
+char *df_clean_path(const char *p);
+/* The whole of s against pattern p: `*` `?` `[...]` `\` (not across `/`), `**` across. */
+bool df_glob(const char *p, const char *s);
+/* Whether a `!` pattern exists (an excluded directory may then hold kept entries). */
+bool df_ignore_has_exceptions(const struct df_ignore *ig);
+/* layer.c: whether a context file is a tar, compressed or not (ADD unpacks it: by
+ * content, as BuildKit); an entry's mode after the plan's --chmod. */
+bool df_copy_is_archive(struct df_ctx *c, struct df_ctx_entry *e);
+uint32_t df_copy_entry_mode(const struct df_copy_plan *p, const struct df_ctx_entry *e);
+/* context.c: an fd to read a regular entry's data from at *off (caller closes). */
+int df_ctx_data_fd(const struct df_ctx *c, const struct df_ctx_entry *e, int64_t *off,
+                   ctr_error_t *err);
+
 #endif

@@ -13,7 +13,7 @@ struct df_ignore_pat {
 };
 
 /* Go's path.Clean: no empty or `.` elements, `..` resolved lexically, no trailing `/`. */
-static char *clean_path(const char *p)
+char *df_clean_path(const char *p)
 {
     size_t n = strlen(p);
     bool rooted = n > 0 && p[0] == '/';
@@ -81,7 +81,7 @@ void df_ignore_parse(const char *text, struct df_ignore *out)
         }
         char *pat;
         if (*s) {
-            pat = clean_path(s);
+            pat = df_clean_path(s);
             if (pat[0] == '/' && pat[1]) {
                 char *q = ctr_xstrdup(pat + 1);
                 free(pat);
@@ -134,7 +134,7 @@ static int match_class(const char **pp, char c)
 }
 
 /* The whole of s against the whole of pattern p. */
-static bool glob(const char *p, const char *s)
+bool df_glob(const char *p, const char *s)
 {
     while (*p) {
         if (p[0] == '*' && p[1] == '*') {
@@ -144,17 +144,17 @@ static bool glob(const char *p, const char *s)
             if (*p == '\0')
                 return true; /* `**` at the end: anything */
             /* `(.*\/)?`: nothing, or anything up to and including a slash */
-            if (glob(p, s))
+            if (df_glob(p, s))
                 return true;
             for (const char *t = s; *t; t++)
-                if (*t == '/' && glob(p, t + 1))
+                if (*t == '/' && df_glob(p, t + 1))
                     return true;
             return false;
         }
         if (*p == '*') {
             p++;
             for (const char *t = s;; t++) {
-                if (glob(p, t))
+                if (df_glob(p, t))
                     return true;
                 if (*t == '\0' || *t == '/')
                     return false;
@@ -192,21 +192,29 @@ static bool glob(const char *p, const char *s)
 
 bool df_ignore_match(const struct df_ignore *ig, const char *path)
 {
-    cleanup_free char *file = clean_path(path);
+    cleanup_free char *file = df_clean_path(path);
     bool matched = false;
     for (size_t i = 0; i < ig->n; i++) {
         const struct df_ignore_pat *pt = &ig->pats[i];
         if (pt->exclusion != matched)
             continue; /* nothing to change */
-        bool m = glob(pt->pat, file);
+        bool m = df_glob(pt->pat, file);
         /* or one of its parent directories */
         for (char *sl = strchr(file, '/'); !m && sl; sl = strchr(sl + 1, '/')) {
             *sl = '\0';
-            m = glob(pt->pat, file);
+            m = df_glob(pt->pat, file);
             *sl = '/';
         }
         if (m)
             matched = !pt->exclusion;
     }
     return matched;
+}
+
+bool df_ignore_has_exceptions(const struct df_ignore *ig)
+{
+    for (size_t i = 0; i < ig->n; i++)
+        if (ig->pats[i].exclusion)
+            return true;
+    return false;
 }

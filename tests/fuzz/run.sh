@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build and run one libFuzzer target (docs/testing.md, "Fuzzing"):
 #   tests/fuzz/run.sh [--tap] TARGET [SECONDS] [libFuzzer args...]
-# TARGET is unpack, dns, agent, http or dockerfile (tests/fuzz/fuzz-TARGET.c); SECONDS defaults to
+# TARGET is unpack, dns, agent, http, dockerfile or buildctx (tests/fuzz/fuzz-TARGET.c); SECONDS defaults to
 # $FUZZ_SECONDS, else 60. Builds with `make SANITIZE=fuzz` (clang, -fsanitize=fuzzer,address,
 # undefined) into build-fuzz/, replays every input of tests/fuzz/regressions/TARGET/ (NAME.b64:
 # base64 of the input; any other file: the input itself), then fuzzes for SECONDS from the
@@ -105,6 +105,15 @@ dockerfile)
     for f in "$TOP"/tests/fixtures/dockerfiles/*.Dockerfile; do
         cp "$f" "$seeds/seed-$(basename "$f")"
     done
+    ;;
+buildctx)
+    opts+=(-max_len=262144)
+    python3 "$TOP/tests/fixtures/make-layers-hostile.py" "$work/h" seed > /dev/null ||
+        fail "cannot make the seed layers"
+    for f in "$work"/h/*.tar "$work"/h/*.gz; do
+        cp "$f" "$seeds/seed-$(basename "$f")"
+    done
+    printf 'FROM scratch\nCOPY . /\n' > "$seeds/seed-dockerfile"
     ;;
 http)
     # the daemon's threads outlive single inputs: leaks are not per input here

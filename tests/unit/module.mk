@@ -98,3 +98,7 @@ UNIT_TESTS += test-dockerfile test-dockerfile-lex test-dockerfile-ignore
 test-dockerfile_SRCS := tests/unit/test-dockerfile.c
 test-dockerfile-lex_SRCS := tests/unit/test-dockerfile-lex.c
 test-dockerfile-ignore_SRCS := tests/unit/test-dockerfile-ignore.c
+UNIT_TESTS += test-build-context
+test-build-context_SRCS := tests/unit/test-build-context.c
+UNIT_TESTS += test-build-copy
+test-build-copy_SRCS := tests/unit/test-build-copy.c
