@@ -629,7 +629,7 @@ int dmn_netconf_rewrite(struct dmn_container *c, ctr_error_t *err);
 /* c's /etc/hosts as setup.network has it (NULL: none; err set on a failure). */
 char *dmn_netconf_hosts(struct dmn_container *c, ctr_error_t *err);
 /* netlive.c: a running container joins (after dmn_netconf_join made its endpoint, the
- * last of c->eps) or leaves a network: the host's VLAN link and the guest's interface.
+ * last of c->eps) or leaves a network: the host's splice and the guest's address.
  * net_lock and c's op_lock held. */
 int dmn_netlive_join(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
 int dmn_netlive_leave(struct dmn *d, struct dmn_container *c, const char *net_id, ctr_error_t *err);
