@@ -220,6 +220,21 @@ reach "$OUT" 192.168.64.2 8081
 check_eq "the outside cannot route into a network" 1 "$?"
 check_eq "only NAT'd connections reached the outside" "203.0.113.1 203.0.113.1" "$(tr '\n' ' ' <"$T_TMP/out.log" | sed 's/ $//')"
 
+# ---- a network joined live: a2 (on ctr0) gets an address of b's network, spliced ----
+ip netns exec "$NS_a2" ip addr add 192.168.65.9/24 dev eth0
+reach "$NS_a2" 192.168.65.2 8082
+check_eq "before the splice a2 cannot reach b's network" 1 "$?"
+net veth-add ctvsplice00001 ctwsplice00001 ctrbr-aaaa0001 >/dev/null &&
+    net splice ctvsplice00001 "ha2$$" ctwsplice00001 192.168.65.9 >/dev/null
+check "with the splice a2 reaches b by its address on b's network" reach "$NS_a2" 192.168.65.2 8082
+check "  and still its own network" reach "$NS_a2" 192.168.64.2 8081
+check "b pings a2's spliced address" ip netns exec "$NS_b" ping -c 1 -W 5 192.168.65.9
+ip netns exec "$NS_a" ping -c 1 -W 2 192.168.65.9 >/dev/null 2>&1
+check_eq "a (a2's neighbour on ctr0) does not reach that address" 1 "$?"
+net splice-delete ctvsplice00001 >/dev/null && net link-delete ctvsplice00001 >/dev/null
+reach "$NS_a2" 192.168.65.2 8082
+check_eq "without the splice the traffic stops" 1 "$?"
+
 # ---- deletion ----
 check "nft-apply with no networks deletes the table" net nft-apply
 in_h nft list table inet container >/dev/null 2>&1
