@@ -83,8 +83,8 @@ check_eq "docker run -d -p 127.0.0.1:8090:80 a" "0" "$rc"
 wait_for 120 in_ns curl -sf http://127.0.0.1:8090/
 check_eq "a's published port answers" "hello from ca" "$(in_ns curl -s -m 10 http://127.0.0.1:8090/)"
 A_ID=$(docker inspect -f '{{.Id}}' ca)
-dk exec ca wget -q -T 5 -O- http://10.91.0.50/
-check_eq "before connect a cannot reach b" "1" "$([ "$rc" = 0 ] && echo 0 || echo 1)"
+dk exec ca sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 5 10.91.0.50 80 | tail -1'
+check_eq "before connect a cannot reach b" "" "$out"
 
 # ---- live connect (python3-docker, ipv4_address and an alias) ----
 res=$($PY - "$DOCKER_HOST" <<'EOF' 2>&1
@@ -104,13 +104,13 @@ check_contains "  and the netdev table that splices it to a's TAP" \
     "$(in_ns nft list table netdev "ctv${A_ID:0:10}1" 2>&1)" "ip saddr 10.91.0.60 fwd to \"ctw${A_ID:0:10}1\""
 dk exec ca ip -o -4 addr show
 check_contains "  guest: a has 10.91.0.60 on its NIC" "$out" "10.91.0.60/24"
-dk exec ca wget -q -T 10 -O- http://cb/
+dk exec ca sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 10 cb 80 | tail -1'
 check_eq "a reaches b by name" "hello from cb" "$out"
 dk exec ca ping -c 1 -W 5 10.91.0.50
 check_eq "a pings b's address" "0" "$rc"
-dk exec cb wget -q -T 10 -O- http://ca/
+dk exec cb sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 10 ca 80 | tail -1'
 check_eq "b reaches a by name" "hello from ca" "$out"
-dk exec cb wget -q -T 10 -O- http://web/
+dk exec cb sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 10 web 80 | tail -1'
 check_eq "b reaches a by its alias" "hello from ca" "$out"
 check_contains "DNS of netl answers a" "$(in_ns busybox nslookup ca 10.91.0.1 2>&1)" "Address: 10.91.0.60"
 A_IP0=$(docker inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' ca)
@@ -127,17 +127,18 @@ wait "$DAEMON_PID" 2>/dev/null
 daemon_start || need "the daemon did not start again"
 check_eq "after a daemon SIGKILL a is still on netl" "10.91.0.60" \
     "$(docker inspect -f '{{.NetworkSettings.Networks.netl.IPAddress}}' ca 2>&1)"
-dk exec cb wget -q -T 10 -O- http://ca/
+dk exec cb sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 10 ca 80 | tail -1'
 check_eq "  b still reaches a by name" "hello from ca" "$out"
 
 # ---- live disconnect (docker CLI) ----
 dk network disconnect netl ca
 check_eq "docker network disconnect netl a (running)" "0" "$rc"
 [ "$rc" = 0 ] || diag "$out"
-check_eq "  the host's veth and table are gone" "0" \
+check_eq "  the host's veth and table are gone" "00" \
     "$(ip -n "$DAEMON_NS" -o link show "ctv${A_ID:0:10}1" 2>/dev/null | wc -l)$(in_ns nft list tables | grep -c "ctv${A_ID:0:10}")"
 dk exec ca ip -o -4 addr show
 check_eq "  and the guest's" "0" "$(grep -c 10.91.0.60 <<<"$out")"
+grep -q 10.91.0.60 <<<"$out" && diag "$out" "$(grep -E 'left network|joined network|net ' "$T_TMP/daemon.log" | tail -5)"
 dk exec cb nslookup ca
 check_eq "  b no longer resolves a" "1" "$([ "$rc" = 0 ] && echo 0 || echo 1)"
 dk exec cb ping -c 1 -W 3 10.91.0.60
@@ -153,7 +154,7 @@ check_eq "  and the address went back to the pool" "null" \
 dk network connect --ip 10.91.0.61 netl ca
 check_eq "docker network connect --ip 10.91.0.61 netl a (running)" "0" "$rc"
 [ "$rc" = 0 ] || diag "$out"
-dk exec cb wget -q -T 10 -O- http://ca/
+dk exec cb sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 10 ca 80 | tail -1'
 check_eq "  b reaches a again" "hello from ca" "$out"
 dk restart -t 1 ca
 check_eq "docker restart a" "0" "$rc"
@@ -165,7 +166,7 @@ check_contains "  now on a NIC of its own" "$out" "10.91.0.61/24"
 check_eq "  (not the default network's)" "1" \
     "$(awk '/inet 10\.91\.0\.61\// {a=$2} /inet 192\.168\./ {b=$2} END {print (a != "" && a != b)}' <<<"$out")"
 check_eq "  the veth of the live connection is gone" "0" "$(ip -n "$DAEMON_NS" -o link show "ctv${A_ID:0:10}1" 2>/dev/null | wc -l)"
-dk exec cb wget -q -T 10 -O- http://ca/
+dk exec cb sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 10 ca 80 | tail -1'
 check_eq "  b reaches a by name" "hello from ca" "$out"
 dk network disconnect netl ca
 check_eq "disconnect a NIC the VM booted with (running)" "0" "$rc"
