@@ -228,8 +228,11 @@ net veth-add ctvsplice00001 ctwsplice00001 ctrbr-aaaa0001 >/dev/null &&
     net splice ctvsplice00001 "ha2$$" ctwsplice00001 192.168.65.9 >/dev/null
 check "with the splice a2 reaches b by its address on b's network" reach "$NS_a2" 192.168.65.2 8082
 check "  and still its own network" reach "$NS_a2" 192.168.64.2 8081
-check "b pings a2's spliced address" ip netns exec "$NS_b" ping -c 1 -W 5 192.168.65.9
-ip netns exec "$NS_a" ping -c 1 -W 2 192.168.65.9 >/dev/null 2>&1
+serve "$NS_a2" 8085 "$T_TMP/a2.log"
+for i in $(seq 50); do [ "$(ip netns exec "$NS_a2" ss -Htln 'sport = :8085' | wc -l)" -gt 0 ] && break; sleep 0.1; done
+check "b reaches a2 at its spliced address" reach "$NS_b" 192.168.65.9 8085
+check_eq "  seen from b's address" 192.168.65.2 "$(tail -1 "$T_TMP/a2.log")"
+reach "$NS_a" 192.168.65.9 8085
 check_eq "a (a2's neighbour on ctr0) does not reach that address" 1 "$?"
 net splice-delete ctvsplice00001 >/dev/null && net link-delete ctvsplice00001 >/dev/null
 reach "$NS_a2" 192.168.65.2 8082
