@@ -68,6 +68,7 @@ undo:
     ep->vlink[0] = ep->trunk[0] = ep->trunk_mac[0] = '\0';
     return ctr_error_wrap(err, "connect container %s to network %s", c->name, ep->net_name);
 }
+
 int dmn_netlive_leave(struct dmn *d, struct dmn_container *c, const char *net_id, ctr_error_t *err)
 {
     struct dmn_endpoint *ep = NULL;
@@ -84,7 +85,12 @@ int dmn_netlive_leave(struct dmn *d, struct dmn_container *c, const char *net_id
         log_warn("container %.12s leaves network %s: %s", c->id, ep->net_name, e->msg);
     ctr_error_free(&e);
     cleanup_free char *address = cidr_str(ep);
-    struct agent_net an = {.leave = true, .vlan = ep->vlan, .mac = ep->mac, .address = address};
+    /* a network joined live: its address is on the trunk NIC */
+    struct agent_net an = {.leave = true,
+                           .parent = ep->vlan ? ep->trunk_mac : NULL,
+                           .vlan = ep->vlan,
+                           .mac = ep->mac,
+                           .address = address};
     /* /etc/hosts without the network's aliases: computed with ep out of the list */
     size_t idx = (size_t)(ep - c->eps);
     struct dmn_endpoint keep = *ep;
