@@ -380,7 +380,7 @@ int dmn_container_create(struct dmn *d, const struct dmn_create_req *rq,
 
     /* addresses and ports before the slow part: an unknown network fails fast */
     if (dmn_netconf_attach(d, c, &rq->net, err) < 0) {
-        static const int net_classes[] = {ENOENT, EBUSY, EINVAL, 0};
+        static const int net_classes[] = {ENOENT, EBUSY, EINVAL, DMN_EFORBIDDEN, 0};
         classes_only(err, net_classes);
         goto fail_unlink;
     }

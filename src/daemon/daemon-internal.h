@@ -145,12 +145,14 @@ struct dmn_endpoint {
     char mac[18];
     bool static_ip, static_mac; /* given in the request (IPAMConfig, MacAddress) */
     char tap[16];               /* ctap + 10 hex of the id + index */
-    /* Joined while the VM runs (netlive.c): carried as 802.1Q VLAN `vlan` on the TAP of
-     * the VM's NIC `trunk`; the host's VLAN link is `vlink` (ctv + 10 hex + index). Cleared
-     * at the next start, which gives the network a NIC of its own. */
+    /* Joined while the VM runs (netlive.c; vlan: its id, 0 = a NIC of its own): the
+     * address rides on the VM's NIC whose TAP is `trunk` (MAC trunk_mac); the host's veth
+     * into the bridge and its netdev table are `vlink` (ctv + 10 hex + index). Cleared at
+     * the next start, which gives the network a NIC of its own. */
     uint16_t vlan;
     char vlink[16];
     char trunk[16];
+    char trunk_mac[18];
 };
 
 /* health.c: Docker's healthchecks (moby daemon/health.go), State.Health (under d->lock) */
@@ -649,10 +651,13 @@ int dmn_netconf_rewrite(struct dmn_container *c, ctr_error_t *err);
 /* c's /etc/hosts as setup.network has it (NULL: none; err set on a failure). */
 char *dmn_netconf_hosts(struct dmn_container *c, ctr_error_t *err);
 /* netlive.c: a running container joins (after dmn_netconf_join made its endpoint, the
- * last of c->eps) or leaves a network: the host's VLAN link and the guest's interface.
+ * last of c->eps) or leaves a network: the host's splice and the guest's address.
  * net_lock and c's op_lock held. */
 int dmn_netlive_join(struct dmn *d, struct dmn_container *c, ctr_error_t *err);
 int dmn_netlive_leave(struct dmn *d, struct dmn_container *c, const char *net_id, ctr_error_t *err);
+/* The host's side of a live endpoint (veth pair, netdev table) deleted: at leave, at the
+ * next start, at removal. */
+void dmn_netconf_unsplice(const struct dmn_endpoint *ep);
 void dmn_endpoints_free(struct dmn_endpoint *eps, size_t n);
 /* An address as a string (caller frees); a binding's host address, "0.0.0.0" for every
  * one, as the shim and Docker show it; the container's Config.Hostname, NULL when unset

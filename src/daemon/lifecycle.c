@@ -103,8 +103,9 @@ static void run_start(struct dmn *d, struct dmn_container *c, int *code, char **
     bool had_vlan = false;
     for (size_t i = 0; i < c->n_eps; i++) { /* joined live (netlive.c): now a NIC of its own */
         had_vlan = had_vlan || c->eps[i].vlan;
+        dmn_netconf_unsplice(&c->eps[i]);
         c->eps[i].vlan = 0;
-        c->eps[i].vlink[0] = c->eps[i].trunk[0] = '\0';
+        c->eps[i].vlink[0] = c->eps[i].trunk[0] = c->eps[i].trunk_mac[0] = '\0';
     }
     if (had_vlan)
         dmn_container_save_locked(d, c, NULL);

@@ -1,6 +1,6 @@
 /* The network service behind /networks: list, get, create, remove, prune, and
  * connect/disconnect of a container. Only the bridge driver, IPv4. A running container
- * joins a network as a VLAN on one of its NICs (netlive.c): a microvm has no NIC hotplug. The
+ * joins a network as an address on one of its NICs (netlive.c): a microvm has no NIC hotplug. The
  * Docker edge is api/networks.c; the host side (bridges, nft, DNS) networks.c. docs/network.md. */
 #include "daemon/daemon-internal.h"
 #include "net/net.h"

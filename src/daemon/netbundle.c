@@ -265,8 +265,9 @@ void dmn_netconf_save(struct dmn_container *c, json_t *meta)
                 json_pack("{s:b,s:b}", "StaticIP", ep->static_ip, "StaticMac", ep->static_mac));
         if (ep->vlan)
             json_object_update_new(json_array_get(eps, i),
-                                   json_pack("{s:i,s:s,s:s}", "Vlan", (int)ep->vlan, "VlanLink",
-                                             ep->vlink, "Trunk", ep->trunk));
+                                   json_pack("{s:i,s:s,s:s,s:s}", "Vlan", (int)ep->vlan, "VlanLink",
+                                             ep->vlink, "Trunk", ep->trunk, "TrunkMac",
+                                             ep->trunk_mac));
     }
     for (size_t i = 0; i < c->n_ports; i++)
         json_array_append_new(ports, json_pack("{s:s,s:s,s:i,s:i}", "Proto", c->ports[i].proto,
@@ -314,14 +315,15 @@ int dmn_netconf_load(struct dmn_container *c, json_t *meta, ctr_error_t *err)
         ep->static_ip = json_is_true(json_object_get(e, "StaticIP"));
         ep->static_mac = json_is_true(json_object_get(e, "StaticMac"));
         int vlan = 0;
-        const char *vlink = NULL, *trunk = NULL;
-        if (json_unpack(e, "{s:i,s:s,s:s}", "Vlan", &vlan, "VlanLink", &vlink, "Trunk", &trunk) ==
-                0 &&
+        const char *vlink = NULL, *trunk = NULL, *tmac = NULL;
+        if (json_unpack(e, "{s:i,s:s,s:s,s:s}", "Vlan", &vlan, "VlanLink", &vlink, "Trunk", &trunk,
+                        "TrunkMac", &tmac) == 0 &&
             vlan > 0 && vlan <= 4094 && strlen(vlink) < sizeof(ep->vlink) &&
-            strlen(trunk) < sizeof(ep->trunk)) {
+            strlen(trunk) < sizeof(ep->trunk) && strlen(tmac) < sizeof(ep->trunk_mac)) {
             ep->vlan = (uint16_t)vlan;
             snprintf(ep->vlink, sizeof(ep->vlink), "%s", vlink);
             snprintf(ep->trunk, sizeof(ep->trunk), "%s", trunk);
+            snprintf(ep->trunk_mac, sizeof(ep->trunk_mac), "%s", tmac);
         }
         c->n_eps++;
     }

@@ -114,8 +114,21 @@ static int join_one(struct dmn *d, const char *id, const char *network, const st
     return 0;
 }
 
+/* The host's side of a live endpoint, gone (its table, its veth pair). */
+void dmn_netconf_unsplice(const struct dmn_endpoint *ep)
+{
+    ctr_error_t e = NULL;
+    if (!ep->vlan)
+        return;
+    if (net_nft_splice_delete(ep->vlink, &e) < 0 || net_link_delete(ep->vlink, &e) < 0) {
+        log_warn("network %s: %s", ep->net_name, e->msg);
+        ctr_error_free(&e);
+    }
+}
+
 static void release_one(struct dmn *d, const char *id, const struct dmn_endpoint *ep)
 {
+    dmn_netconf_unsplice(ep); /* joined live: the host's veth and table */
     struct net_network nw = {0};
     ctr_error_t err = NULL;
     if (net_network_load(d->cfg.root, ep->net_id, &nw, &err) < 0 ||

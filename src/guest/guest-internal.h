@@ -80,7 +80,7 @@ int guest_copy_up(int src_dir, int dst_dir, ctr_error_t *err);
 /* ---- net.c ---- */
 /* lo up, then each s->ifaces entry on the NIC with its MAC: MTU, address, up, default
  * route. Errors name the interface. */
-/* A network joined (a VLAN interface on a NIC) or left while running; net.c. */
+/* A network joined (an address on a NIC) or left while running; net.c. */
 int guest_net_change(const struct agent_net *n, ctr_error_t *err);
 int guest_net_setup(const struct agent_setup *s, ctr_error_t *err);
 

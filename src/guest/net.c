@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -124,9 +123,8 @@ static int default_route(int fd, unsigned index, uint32_t gw)
     return nl_talk(fd, &r);
 }
 
-/* The interface whose MAC is mac (/sys/class/net/NAME/address); name gets NAME. With
- * suffix, only one whose name ends with it (a VLAN `.ID`); without, no VLAN (`.`). */
-static unsigned find_if(const uint8_t mac[6], char name[IFNAMSIZ], const char *suffix)
+/* The interface whose MAC is mac (/sys/class/net/NAME/address); name gets NAME. */
+static unsigned find_nic(const uint8_t mac[6], char name[IFNAMSIZ])
 {
     DIR *d = opendir("/sys/class/net");
     struct dirent *de;
@@ -135,11 +133,7 @@ static unsigned find_if(const uint8_t mac[6], char name[IFNAMSIZ], const char *s
     if (d == NULL)
         return 0;
     while (index == 0 && (de = readdir(d)) != NULL) {
-        size_t nl = strlen(de->d_name);
-        if (de->d_name[0] == '.' || nl >= IFNAMSIZ)
-            continue;
-        if (suffix ? nl <= strlen(suffix) || strcmp(de->d_name + nl - strlen(suffix), suffix) != 0
-                   : strchr(de->d_name, '.') != NULL)
+        if (de->d_name[0] == '.' || strlen(de->d_name) >= IFNAMSIZ)
             continue;
         cleanup_free char *p = ctr_xasprintf("/sys/class/net/%s/address", de->d_name);
         cleanup_free char *v = NULL;
@@ -157,11 +151,6 @@ static unsigned find_if(const uint8_t mac[6], char name[IFNAMSIZ], const char *s
     }
     closedir(d);
     return index;
-}
-
-static unsigned find_nic(const uint8_t mac[6], char name[IFNAMSIZ])
-{
-    return find_if(mac, name, NULL);
 }
 
 static int setup_iface(int fd, const struct agent_iface *f, ctr_error_t *err)
@@ -198,50 +187,8 @@ static int setup_iface(int fd, const struct agent_iface *f, ctr_error_t *err)
     return 0;
 }
 
-/* ---- a network joined or left while running (agent op `net`) ---- */
-
-static struct rtattr *nest_start(struct nlreq *r, unsigned short type)
-{
-    struct rtattr *a = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->h.nlmsg_len));
-    add_attr(r, type, NULL, 0);
-    return a;
-}
-
-static void nest_end(struct nlreq *r, struct rtattr *a)
-{
-    a->rta_len = (unsigned short)((char *)r + r->h.nlmsg_len - (char *)a);
-}
-
-static int vlan_add(int fd, unsigned parent, const char *name, uint16_t vid, const uint8_t mac[6],
-                    uint32_t mtu)
-{
-    struct nlreq r;
-    uint32_t link = parent;
-
-    req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg));
-    r.u.ifi.ifi_family = AF_UNSPEC;
-    add_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
-    add_attr(&r, IFLA_LINK, &link, sizeof(link));
-    add_attr(&r, IFLA_ADDRESS, mac, 6);
-    add_attr(&r, IFLA_MTU, &mtu, sizeof(mtu));
-    struct rtattr *info = nest_start(&r, IFLA_LINKINFO);
-    add_attr(&r, IFLA_INFO_KIND, "vlan", 5);
-    struct rtattr *data = nest_start(&r, IFLA_INFO_DATA);
-    add_attr(&r, IFLA_VLAN_ID, &vid, sizeof(vid));
-    nest_end(&r, data);
-    nest_end(&r, info);
-    return nl_talk(fd, &r);
-}
-
-static int link_del(int fd, unsigned index)
-{
-    struct nlreq r;
-
-    req_init(&r, RTM_DELLINK, 0, sizeof(struct ifinfomsg));
-    r.u.ifi.ifi_family = AF_UNSPEC;
-    r.u.ifi.ifi_index = (int)index;
-    return nl_talk(fd, &r);
-}
+/* ---- a network joined or left while running (agent op `net`): an address more or
+ * less on a NIC (docs/network.md, "Live connect") ---- */
 
 static int addr_del(int fd, unsigned index, uint32_t addr, uint8_t prefix)
 {
@@ -269,45 +216,30 @@ int guest_net_change(const struct agent_net *n, ctr_error_t *err)
 {
     cleanup_close int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-    char name[IFNAMSIZ] = "", pname[IFNAMSIZ] = "";
-    uint8_t mac[6], pmac[6], prefix;
+    char name[IFNAMSIZ] = "";
+    uint8_t mac[6], prefix;
     uint32_t addr;
-    unsigned index, parent;
+    unsigned index;
     int r;
 
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         return ctr_fail(err, errno, "open rtnetlink");
-    if (!agent_mac_parse(n->mac, mac) || !agent_cidr_parse(n->address, &addr, &prefix))
-        return ctr_fail(err, EINVAL, "interface %s: bad MAC or address", n->mac);
-    char suffix[16];
-    snprintf(suffix, sizeof(suffix), ".%u", n->vlan);
-    index = n->vlan ? find_if(mac, name, suffix) : find_nic(mac, name);
+    /* the NIC: the trunk (parent) for a network joined live, else its own */
+    const char *nic = n->parent ? n->parent : n->mac;
+    if (!agent_mac_parse(nic, mac) || !agent_cidr_parse(n->address, &addr, &prefix))
+        return ctr_fail(err, EINVAL, "interface %s: bad MAC or address", nic);
+    index = find_nic(mac, name);
     if (n->leave) {
         if (index == 0)
-            log_warn("interface %s: already gone", n->mac);
-        else if (n->vlan && (r = link_del(fd, index)) < 0)
-            return ctr_fail(err, -r, "interface %s (%s): delete", n->mac, name);
-        else if (!n->vlan && (r = addr_del(fd, index, addr, prefix)) < 0 && r != -EADDRNOTAVAIL)
-            return ctr_fail(err, -r, "interface %s (%s): remove address %s", n->mac, name,
-                            n->address);
+            log_warn("interface %s: already gone", nic);
+        else if ((r = addr_del(fd, index, addr, prefix)) < 0 && r != -EADDRNOTAVAIL)
+            return ctr_fail(err, -r, "interface %s (%s): remove address %s", nic, name, n->address);
     } else {
-        if (n->parent == NULL || !agent_mac_parse(n->parent, pmac) ||
-            (parent = find_nic(pmac, pname)) == 0)
-            return ctr_fail(err, ENODEV, "no NIC with MAC %s to carry VLAN %u",
-                            n->parent ? n->parent : "-", n->vlan);
-        if (index == 0) {
-            snprintf(name, sizeof(name), "%.10s.%u", pname, n->vlan);
-            if ((r = vlan_add(fd, parent, name, (uint16_t)n->vlan, mac, n->mtu)) < 0)
-                return ctr_fail(err, -r, "create VLAN %u interface `%s` on %s", n->vlan, name,
-                                pname);
-            if ((index = if_nametoindex(name)) == 0)
-                return ctr_fail(err, ENODEV, "VLAN interface `%s` vanished", name);
-        }
-        if ((r = link_set(fd, parent, true, 0)) < 0 ||
-            (r = addr_add(fd, index, addr, prefix)) < 0 || (r = link_set(fd, index, true, 0)) < 0)
-            return ctr_fail(err, -r, "interface %s (%s): address %s, up", n->mac, name, n->address);
-        log_debug("interface %s (%s): %s on VLAN %u of %s", n->mac, name, n->address, n->vlan,
-                  pname);
+        if (index == 0)
+            return ctr_fail(err, ENODEV, "no NIC with MAC %s to carry address %s", nic, n->address);
+        if ((r = link_set(fd, index, true, 0)) < 0 || (r = addr_add(fd, index, addr, prefix)) < 0)
+            return ctr_fail(err, -r, "interface %s (%s): add address %s", nic, name, n->address);
+        log_debug("interface %s (%s): %s joined live (id %u)", nic, name, n->address, n->vlan);
     }
     if (n->hosts && write_hosts(n->hosts, err) < 0)
         return -1;

@@ -88,38 +88,43 @@ int net_link_delete(const char *name, ctr_error_t *err)
     return 0;
 }
 
-/* ---- VLAN links: a network carried tagged on a container's first TAP ---- */
+/* ---- veth pairs: a network joined live (docs/network.md, "Live connect") ---- */
 
-int net_vlan_add(const char *parent, const char *name, uint16_t vid, const char *bridge,
-                 uint32_t mtu, ctr_error_t *err)
+int net_veth_add(const char *name, const char *peer, const char *bridge, uint32_t mtu,
+                 ctr_error_t *err)
 {
     char buf[REQ_SIZE] __attribute__((aligned(8)));
     struct nlmsghdr *nlh;
-    struct nlattr *info, *data;
-    int r, pindex = (int)if_nametoindex(parent), bindex = (int)if_nametoindex(bridge), index;
+    struct nlattr *info, *data, *pn;
+    struct ifinfomsg *pifi;
+    int r;
 
-    if (name == NULL || *name == '\0' || strlen(name) >= IFNAMSIZ || vid == 0 || vid > 4094)
-        return net_fail(err, EINVAL, "invalid VLAN link `%s` (id %u)", name ? name : "",
-                        (unsigned)vid);
-    if (pindex == 0)
-        return net_fail(err, ENODEV, "network interface `%s` not found", parent);
-    if (bindex == 0)
+    if (name == NULL || peer == NULL || *name == '\0' || *peer == '\0' ||
+        strlen(name) >= IFNAMSIZ || strlen(peer) >= IFNAMSIZ)
+        return net_fail(err, EINVAL, "invalid veth names `%s`, `%s`", name ? name : "",
+                        peer ? peer : "");
+    if (if_nametoindex(bridge) == 0)
         return net_fail(err, ENODEV, "bridge `%s` not found", bridge);
     nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, name, 0);
-    mnl_attr_put_u32(nlh, IFLA_LINK, (uint32_t)pindex);
     mnl_attr_put_u32(nlh, IFLA_MTU, mtu ? mtu : NET_DEFAULT_MTU);
     info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vlan");
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
     data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-    mnl_attr_put_u16(nlh, IFLA_VLAN_ID, vid);
+    pn = mnl_attr_nest_start(nlh, 1 /* VETH_INFO_PEER */);
+    pifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifi));
+    memset(pifi, 0, sizeof(*pifi));
+    pifi->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+    mnl_attr_put_u32(nlh, IFLA_MTU, mtu ? mtu : NET_DEFAULT_MTU);
+    mnl_attr_nest_end(nlh, pn);
     mnl_attr_nest_end(nlh, data);
     mnl_attr_nest_end(nlh, info);
     r = nl_talk(nlh, NULL, NULL);
     if (r < 0 && r != -EEXIST)
-        return ctr_fail(err, -r, "create VLAN %u link `%s` on `%s`", (unsigned)vid, name, parent);
-    if ((index = (int)if_nametoindex(name)) == 0)
-        return ctr_fail(err, errno, "VLAN link `%s` vanished", name);
-    return net_link_set_master(name, bridge, err);
+        return ctr_fail(err, -r, "create veth pair `%s` - `%s`", name, peer);
+    if (net_link_set_master(name, bridge, err) < 0 || net_link_set_master(peer, NULL, err) < 0)
+        return -1;
+    return 0;
 }
 
 int net_link_set_master(const char *name, const char *bridge, ctr_error_t *err)
@@ -137,8 +142,8 @@ int net_link_set_master(const char *name, const char *bridge, ctr_error_t *err)
     ifi->ifi_change = IFF_UP;
     mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)bindex); /* 0: out of its bridge */
     if ((r = nl_talk(nlh, NULL, NULL)) < 0)
-        return ctr_fail(err, -r, bridge ? "attach `%s` to bridge `%s`" : "detach `%s`%s", name,
-                        bridge ? bridge : " from its bridge");
+        return bridge ? ctr_fail(err, -r, "attach `%s` to bridge `%s`", name, bridge)
+                      : ctr_fail(err, -r, "set `%s` up outside any bridge", name);
     return 0;
 }
 

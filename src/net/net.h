@@ -39,11 +39,11 @@ int net_bridge_ensure(const char *name, uint32_t gateway, uint8_t prefix, uint32
                       ctr_error_t *err);
 int net_link_delete(const char *name, ctr_error_t *err); /* a missing link is success */
 bool net_link_exists(const char *name);
-/* A VLAN link NAME with id vid on parent (a container's TAP), MTU mtu, attached to
- * bridge and up: a network carried tagged on the TAP of another (docs/network.md, "Live
- * connect"). An existing NAME is reused. */
-int net_vlan_add(const char *parent, const char *name, uint16_t vid, const char *bridge,
-                 uint32_t mtu, ctr_error_t *err);
+/* A veth pair NAME (up, on bridge) - PEER (up, in no bridge), MTU mtu: the way in to a
+ * network for a container that joined it live (docs/network.md, "Live connect"). An
+ * existing pair is reused. Deleting either end deletes both. */
+int net_veth_add(const char *name, const char *peer, const char *bridge, uint32_t mtu,
+                 ctr_error_t *err);
 /* Puts link NAME up on bridge, or (bridge NULL) takes it off its bridge. */
 int net_link_set_master(const char *name, const char *bridge, ctr_error_t *err);
 /* First IPv4 unicast route (not the default route, not on our own `ctr*` bridges) that
@@ -60,6 +60,14 @@ struct net_nft_network {
 };
 /* n == 0 deletes the table. Never touches any other table. */
 int net_nft_apply(const struct net_nft_network *nets, size_t n, ctr_error_t *err);
+/* A network joined live: `table netdev NAME` forwards, at ingress, the frames the VM sends
+ * from addr (IPv4 and ARP) from its TAP to PEER (a veth into the network's bridge), and
+ * everything arriving on PEER to the TAP. Replaces the table of that name. */
+int net_nft_splice(const char *table, const char *tap, const char *peer, uint32_t addr,
+                   ctr_error_t *err);
+char *net_nft_splice_script(const char *table, const char *tap, const char *peer, uint32_t addr);
+/* Deletes `table netdev NAME`; a missing one is success. */
+int net_nft_splice_delete(const char *table, ctr_error_t *err);
 /* The ruleset text net_nft_apply would load (caller frees); exposed for tests and docs. */
 char *net_nft_script(const struct net_nft_network *nets, size_t n);
 

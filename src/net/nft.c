@@ -90,6 +90,70 @@ static bool bridge_name_ok(const char *s)
     return i > 0 && i < 16;
 }
 
+static int run_script(const char *script, const char *what, ctr_error_t *err)
+{
+    struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (nft == NULL)
+        return ctr_fail(err, ENOMEM, "libnftables: cannot create a context");
+    nft_ctx_buffer_output(nft);
+    nft_ctx_buffer_error(nft);
+    int r = nft_run_cmd_from_buffer(nft, script);
+    if (r != 0) {
+        const char *e = nft_ctx_get_error_buffer(nft);
+        cleanup_free char *msg = ctr_xstrdup(e && *e ? e : "unknown error");
+        size_t len = strlen(msg);
+        while (len && msg[len - 1] == '\n')
+            msg[--len] = '\0';
+        nft_ctx_free(nft);
+        return ctr_fail(err, 0, "%s: %s", what, msg);
+    }
+    nft_ctx_free(nft);
+    return 0;
+}
+
+char *net_nft_splice_script(const char *table, const char *tap, const char *peer, uint32_t addr)
+{
+    char a[NET_IP_STRLEN];
+    net_ip_format(addr, a, sizeof(a));
+    return ctr_xasprintf("add table netdev %s\n"
+                         "delete table netdev %s\n"
+                         "table netdev %s {\n"
+                         "\tchain fromvm {\n"
+                         "\t\ttype filter hook ingress device \"%s\" priority 0; policy accept;\n"
+                         "\t\tip saddr %s fwd to \"%s\"\n"
+                         "\t\tarp saddr ip %s fwd to \"%s\"\n"
+                         "\t}\n"
+                         "\tchain tovm {\n"
+                         "\t\ttype filter hook ingress device \"%s\" priority 0; policy accept;\n"
+                         "\t\tfwd to \"%s\"\n"
+                         "\t}\n"
+                         "}\n",
+                         table, table, table, tap, a, peer, a, peer, peer, tap);
+}
+
+static bool bridge_name_ok(const char *s);
+
+int net_nft_splice(const char *table, const char *tap, const char *peer, uint32_t addr,
+                   ctr_error_t *err)
+{
+    if (!bridge_name_ok(table) || !bridge_name_ok(tap) || !bridge_name_ok(peer))
+        return net_fail(err, EINVAL, "invalid names for a netdev table: `%s`, `%s`, `%s`",
+                        table ?: "", tap ?: "", peer ?: "");
+    cleanup_free char *script = net_nft_splice_script(table, tap, peer, addr);
+    cleanup_free char *what = ctr_xasprintf("load nftables table `netdev %s`", table);
+    return run_script(script, what, err);
+}
+
+int net_nft_splice_delete(const char *table, ctr_error_t *err)
+{
+    if (!bridge_name_ok(table))
+        return net_fail(err, EINVAL, "invalid netdev table name `%s`", table ?: "");
+    cleanup_free char *script =
+        ctr_xasprintf("add table netdev %s\ndelete table netdev %s\n", table, table);
+    cleanup_free char *what = ctr_xasprintf("delete nftables table `netdev %s`", table);
+    return run_script(script, what, err);
+}
+
 int net_nft_apply(const struct net_nft_network *nets, size_t n, ctr_error_t *err)
 {
     for (size_t i = 0; i < n; i++)

@@ -35,20 +35,19 @@ enum agent_op {
     AGENT_OP_ARCHIVE_PUT,  /* extract a tar from a data stream into a directory */
     AGENT_OP_CLOCK,        /* set the wall clock (after the VM was paused: its clocks stopped) */
     AGENT_OP_TOP,          /* the container's processes, as `ps` prints them */
-    AGENT_OP_NET,          /* join or leave a network while running (a VLAN on a NIC) */
+    AGENT_OP_NET,          /* join or leave a network while running (an address on a NIC) */
 };
 
 /* net: a network joined or left while the container runs (docs/agent-protocol.md). Join:
- * a VLAN interface `vlan` on the NIC whose MAC is `parent`, with iface's MAC, address and
- * MTU (no route but its subnet's). Leave: the interface with iface's MAC; a VLAN one
- * (vlan > 0) is deleted, a NIC loses the address. hosts, when set, is the new
- * /etc/hosts. */
+ * `address` (no route but its subnet's) on the NIC whose MAC is `parent` (the host splices
+ * its frames to the network's bridge). Leave: the NIC `parent` (joined live) or `mac` (a
+ * NIC of its own) loses the address. hosts, when set, is the new /etc/hosts. */
 #define AGENT_MAX_VLAN 4094
 struct agent_net {
     bool leave;
-    char *parent;  /* join: MAC of the NIC carrying the VLAN */
-    uint32_t vlan; /* 1..AGENT_MAX_VLAN; 0 (leave only): a NIC of its own */
-    char *mac;     /* the interface's MAC */
+    char *parent;  /* MAC of the NIC carrying the network (required to join) */
+    uint32_t vlan; /* the host's id of the link, 1..AGENT_MAX_VLAN; 0 (leave only): none */
+    char *mac;     /* the endpoint's MAC (its own NIC's from the next start) */
     char *address; /* IPv4 CIDR */
     uint32_t mtu;  /* join: 68..65535 (1500 when not given) */
     char *hosts;   /* optional */

@@ -57,21 +57,29 @@ net link-exists brx
 check_eq "brx is gone" 1 "$?"
 check "link-delete of a missing link succeeds" net link-delete brx
 
-# ---- VLAN links (a network joined live rides tagged on a container's TAP) ----
+# ---- a network joined live: a veth into its bridge, spliced to the VM's TAP ----
 in_h ip tuntap add mode tap name ctaptest00000 && in_h ip link set ctaptest00000 master ctr0
-net bridge-ensure ctrbr-vlantest 10.79.0.1/24 >/dev/null
-check "vlan-add: a VLAN of the TAP on another bridge" net vlan-add ctaptest00000 ctvtest0000001 101 ctrbr-vlantest
-check_eq "  kind vlan, id 101, on the TAP, in the bridge, up" "vlan 101 ctaptest00000 ctrbr-vlantest true" \
-    "$(in_h ip -d -j link show ctvtest0000001 | jq -r '.[0] | "\(.linkinfo.info_kind) \(.linkinfo.info_data.id) \(.link) \(.master) \(.flags | index("UP") != null)"')"
-check "vlan-add again succeeds (a retry)" net vlan-add ctaptest00000 ctvtest0000001 101 ctrbr-vlantest
-out=$(net vlan-add ctapnosuch ctvtest0000002 102 ctrbr-vlantest 2>&1)
-check_contains "vlan-add on a missing TAP names it" "$out" "ctapnosuch"
+net bridge-ensure ctrbr-splice0 10.79.0.1/24 >/dev/null
+check "veth-add: a pair, one end on the bridge" net veth-add ctvtest0000001 ctwtest0000001 ctrbr-splice0
+check_eq "  kind veth, on the bridge, up; the peer up in no bridge" "veth ctrbr-splice0 true null true" \
+    "$(in_h ip -d -j link show ctvtest0000001 | jq -r '.[0] | "\(.linkinfo.info_kind) \(.master) \(.flags | index("UP") != null)"') $(in_h ip -j link show ctwtest0000001 | jq -r '.[0] | "\(.master) \(.flags | index("UP") != null)"')"
+check "veth-add again succeeds (a retry)" net veth-add ctvtest0000001 ctwtest0000001 ctrbr-splice0
+check "splice: the netdev table" net splice ctvtest0000001 ctaptest00000 ctwtest0000001 10.79.0.9
+rules=$(in_h nft list table netdev ctvtest0000001 2>&1)
+check_contains "  the VM's frames from its address go to the veth" "$rules" 'ip saddr 10.79.0.9 fwd to "ctwtest0000001"'
+check_contains "  its ARP too" "$rules" 'arp saddr ip 10.79.0.9 fwd to "ctwtest0000001"'
+check_contains "  everything from the veth goes to the TAP" "$rules" 'fwd to "ctaptest00000"'
+check "splice again replaces it" net splice ctvtest0000001 ctaptest00000 ctwtest0000001 10.79.0.9
+check_eq "  one table" "1" "$(in_h nft list tables | grep -c ctvtest0000001)"
 check "link-detach takes the TAP off its bridge" net link-detach ctaptest00000
 check_eq "  no master left" "null" "$(in_h ip -j link show ctaptest00000 | jq -r '.[0].master')"
+check "splice-delete" net splice-delete ctvtest0000001
+check "splice-delete of a missing table succeeds" net splice-delete ctvtest0000001
+check "link-delete of one end" net link-delete ctvtest0000001
+net link-exists ctwtest0000001
+check_eq "  takes the other" 1 "$?"
 in_h ip link del ctaptest00000
-net link-exists ctvtest0000001
-check_eq "the VLAN link goes with its TAP" 1 "$?"
-net link-delete ctrbr-vlantest >/dev/null
+net link-delete ctrbr-splice0 >/dev/null
 
 # ---- routes ----
 in_h ip link set vx0 up
@@ -211,6 +219,24 @@ check_eq "nothing enters an internal network" 1 "$?"
 reach "$OUT" 192.168.64.2 8081
 check_eq "the outside cannot route into a network" 1 "$?"
 check_eq "only NAT'd connections reached the outside" "203.0.113.1 203.0.113.1" "$(tr '\n' ' ' <"$T_TMP/out.log" | sed 's/ $//')"
+
+# ---- a network joined live: a2 (on ctr0) gets an address of b's network, spliced ----
+ip netns exec "$NS_a2" ip addr add 192.168.65.9/24 dev eth0
+reach "$NS_a2" 192.168.65.2 8082
+check_eq "before the splice a2 cannot reach b's network" 1 "$?"
+net veth-add ctvsplice00001 ctwsplice00001 ctrbr-aaaa0001 >/dev/null &&
+    net splice ctvsplice00001 "ha2$$" ctwsplice00001 192.168.65.9 >/dev/null
+check "with the splice a2 reaches b by its address on b's network" reach "$NS_a2" 192.168.65.2 8082
+check "  and still its own network" reach "$NS_a2" 192.168.64.2 8081
+serve "$NS_a2" 8085 "$T_TMP/a2.log"
+for i in $(seq 50); do [ "$(ip netns exec "$NS_a2" ss -Htln 'sport = :8085' | wc -l)" -gt 0 ] && break; sleep 0.1; done
+check "b reaches a2 at its spliced address" reach "$NS_b" 192.168.65.9 8085
+check_eq "  seen from b's address" 192.168.65.2 "$(tail -1 "$T_TMP/a2.log")"
+reach "$NS_a" 192.168.65.9 8085
+check_eq "a (a2's neighbour on ctr0) does not reach that address" 1 "$?"
+net splice-delete ctvsplice00001 >/dev/null && net link-delete ctvsplice00001 >/dev/null
+reach "$NS_a2" 192.168.65.2 8082
+check_eq "without the splice the traffic stops" 1 "$?"
 
 # ---- deletion ----
 check "nft-apply with no networks deletes the table" net nft-apply

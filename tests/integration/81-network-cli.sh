@@ -121,9 +121,10 @@ ctr ls --format json
 check_eq "container ls --format json: addr" "$WEB_IP" "$(jq -r '.[] | select(.name == "web") | .addr' <<<"$out")"
 wait_for 60 in_ns curl -sf -m 5 -o /dev/null http://127.0.0.1:18080/
 check_eq "the published port answers curl (busybox httpd)" "hello-web" "$(in_ns curl -s -m 10 http://127.0.0.1:18080/)"
-ctr network connect back web
-check_eq "network connect of a running container: refused" 1 "$rc"
-check_contains "  saying to stop it" "$err" "stop it"
+ctr network connect default web
+check_eq "network connect of a running container (live)" 0 "$rc"
+check_contains "  it is on the default network too" \
+    "$($C inspect web | jq -r '.[0].NetworkSettings.Networks | keys | join(" ")')" "bridge"
 
 # ---- cleanup through the CLI ----
 ctr rm -f web iso

@@ -57,9 +57,16 @@ static int run(int argc, char **argv, ctr_error_t *err)
     }
     if (strcmp(cmd, "link-delete") == 0 && argc == 3)
         return net_link_delete(argv[2], err);
-    if (strcmp(cmd, "vlan-add") == 0 && argc == 6) /* PARENT NAME ID BRIDGE */
-        return net_vlan_add(argv[2], argv[3], (uint16_t)strtoul(argv[4], NULL, 10), argv[5], 0,
-                            err);
+    if (strcmp(cmd, "veth-add") == 0 && argc == 5) /* NAME PEER BRIDGE */
+        return net_veth_add(argv[2], argv[3], argv[4], 0, err);
+    if (strcmp(cmd, "splice") == 0 && argc == 6) { /* TABLE TAP PEER ADDR */
+        uint32_t a;
+        if (net_ip_parse(argv[5], &a, err) < 0)
+            return -1;
+        return net_nft_splice(argv[2], argv[3], argv[4], a, err);
+    }
+    if (strcmp(cmd, "splice-delete") == 0 && argc == 3)
+        return net_nft_splice_delete(argv[2], err);
     if (strcmp(cmd, "link-detach") == 0 && argc == 3)
         return net_link_set_master(argv[2], NULL, err);
     if (strcmp(cmd, "link-exists") == 0 && argc == 3)

@@ -298,6 +298,14 @@ static void test_save_load_names(void **state)
     uint32_t a = 0;
 
     c->status = DMN_RUNNING;
+    /* joined live (netlive.c): the marks survive a daemon restart; a static address and
+     * MAC and the network's MTU too */
+    c->eps[1].vlan = 101;
+    snprintf(c->eps[1].vlink, sizeof(c->eps[1].vlink), "ctvabcdef01231");
+    snprintf(c->eps[1].trunk, sizeof(c->eps[1].trunk), "ctapabcdef01230");
+    snprintf(c->eps[1].trunk_mac, sizeof(c->eps[1].trunk_mac), "02:42:c0:a8:40:02");
+    c->eps[1].static_ip = true;
+    c->eps[1].mtu = 1400;
     dmn_netconf_save(c, meta);
     snprintf(c2->id, sizeof(c2->id), "%s", ID);
     assert_int_equal(dmn_netconf_load(c2, meta, &err), 0);
@@ -307,6 +315,15 @@ static void test_save_load_names(void **state)
     assert_int_equal(c2->eps[1].addr, c->eps[1].addr);
     assert_true(c2->eps[0].internal);
     assert_string_equal(c2->eps[0].tap, c->eps[0].tap);
+    assert_int_equal(c2->eps[1].vlan, 101);
+    assert_string_equal(c2->eps[1].vlink, "ctvabcdef01231");
+    assert_string_equal(c2->eps[1].trunk, "ctapabcdef01230");
+    assert_string_equal(c2->eps[1].trunk_mac, "02:42:c0:a8:40:02");
+    assert_true(c2->eps[1].static_ip);
+    assert_false(c2->eps[1].static_mac);
+    assert_int_equal(c2->eps[1].mtu, 1400);
+    assert_int_equal(c2->eps[0].vlan, 0);
+    assert_int_equal(c2->eps[0].mtu, 1500);
     assert_int_equal(c2->n_ports, 1);
     assert_int_equal(c2->ports[0].host_port, 8080);
     assert_string_equal(c2->ports[0].host_ip, "");
