@@ -19,22 +19,6 @@
 
 #define HDR_MAX (64 * 1024)
 
-/* Writes to the daemon's socket never raise SIGPIPE: a closed stream is an error. */
-static ssize_t send_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t r = send(fd, p + done, len - done, MSG_NOSIGNAL);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        done += (size_t)r;
-    }
-    return (ssize_t)done;
-}
-
 static int connect_socket(const char *path, ctr_error_t *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -100,7 +84,7 @@ int cli_hijack(const struct cli_ctx *ctx, const char *method, const char *path, 
                         method, path, CLI_VERSION, json ? strlen(json) : 0, json ? json : "");
     if (ctx->debug)
         fprintf(stderr, "[http] %s", req);
-    if (send_all(fd, req, strlen(req)) < 0)
+    if (ctr_send_all(fd, req, strlen(req)) < 0)
         return ctr_fail(err, errno, "sending `%s %s` to the daemon", method, path);
     while (end == NULL) {
         if (len == HDR_MAX)
@@ -278,7 +262,7 @@ int cli_pump(const struct cli_ctx *ctx, int fd, const char *pre, size_t pre_len,
                     out = tmp;
                     n = m;
                 }
-                if (n && send_all(fd, out, n) < 0 && errno != EPIPE) {
+                if (n && ctr_send_all(fd, out, n) < 0 && errno != EPIPE) {
                     ctr_fail(err, errno, "sending stdin to the container");
                     goto out;
                 }
@@ -286,7 +270,7 @@ int cli_pump(const struct cli_ctx *ctx, int fd, const char *pre, size_t pre_len,
                     /* the daemon got the same keys (detachKeys): it ends the stream as a
                      * detach, which leaves the container's stdin open; a plain close
                      * would close it */
-                    if (send_all(fd, keyv, n_keys) < 0)
+                    if (ctr_send_all(fd, keyv, n_keys) < 0)
                         log_debug("the daemon is gone: %s", strerror(errno));
                     ret = 0;
                     goto out;

@@ -136,6 +136,9 @@ int ctr_rm_rf(const char *path, ctr_error_t *err);
 /* Write/read all bytes, retrying on EINTR and short transfers. */
 ssize_t ctr_write_all(int fd, const void *buf, size_t len);
 ssize_t ctr_read_all(int fd, void *buf, size_t len);
+/* Send all bytes to a socket without raising SIGPIPE (MSG_NOSIGNAL): a closed peer is
+ * -1 (EPIPE), as is a send of 0 bytes. Retries EINTR and short sends. */
+int ctr_send_all(int fd, const void *buf, size_t len);
 /* True when the peer of a socket closed or reset it (checked without blocking); a
  * half-close (shutdown of its write side) is not a departure. */
 bool ctr_fd_peer_gone(int fd);

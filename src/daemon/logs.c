@@ -210,20 +210,10 @@ void dmn_logs_replay(const char *bundle, int fd, bool tty, bool out, bool err)
     if (l.fd < 0)
         return;
     while (read_more(&l) > 0) {
-        const char *p = l.obuf;
-        size_t left = l.olen;
-        while (left > 0) {
-            ssize_t n = send(fd, p, left, MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                goto done;
-            p += n;
-            left -= (size_t)n;
-        }
+        if (ctr_send_all(fd, l.obuf, l.olen) < 0)
+            break;
         l.olen = 0;
     }
-done:
     close(l.fd);
     free(l.line);
     free(l.obuf);

@@ -13,33 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
-static int client_write(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int client_output(void *ctx, int which, const uint8_t *data, size_t len)
 {
     struct dmn_relay *rl = ctx;
     if ((which == 1 && !rl->want_stdout) || (which == 2 && !rl->want_stderr))
         return 0;
     if (rl->tty)
-        return client_write(rl->client_fd, data, len);
+        return ctr_send_all(rl->client_fd, data, len);
     uint8_t hdr[8];
     dmn_mux_header(hdr, which, (uint32_t)len);
-    if (client_write(rl->client_fd, hdr, sizeof(hdr)) < 0)
+    if (ctr_send_all(rl->client_fd, hdr, sizeof(hdr)) < 0)
         return -1;
-    return client_write(rl->client_fd, data, len);
+    return ctr_send_all(rl->client_fd, data, len);
 }
 
 int dmn_relay_run(struct dmn_relay *rl)

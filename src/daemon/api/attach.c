@@ -61,18 +61,24 @@ static void attach_ws_hijacked(void *ctx, int fd, const char *pre, size_t pre_le
     close(sp[1]);
 }
 
-/* GET /containers/{id}/attach/ws: moby's wsContainersAttach (raw stream, no headers). */
-int api_handle_attach_ws(struct api_req *r)
+/* The query's attach options and the container, shared by the hijacked and the WebSocket
+ * attach; NULL when the reply (an error) was sent. ws: moby's wsContainersAttach (raw
+ * stream, no headers; a client leaving closes stdin only for StdinOnce). */
+static struct attach_ctx *attach_prepare(struct api_req *r, bool ws, int *rc)
 {
     ctr_error_t err = NULL;
     const char *dk = api_query(r, "detachKeys");
     uint8_t keys[CTR_DETACH_KEYS_MAX];
     size_t n_keys = 0;
-    if (ctr_detach_keys_parse(dk && *dk ? dk : CTR_DETACH_KEYS_DEFAULT, keys, &n_keys) < 0)
-        return api_reply_error(r, 400, "Invalid detach keys (%s) provided", dk);
+    if (ctr_detach_keys_parse(dk && *dk ? dk : CTR_DETACH_KEYS_DEFAULT, keys, &n_keys) < 0) {
+        *rc = api_reply_error(r, 400, "Invalid detach keys (%s) provided", dk);
+        return NULL;
+    }
     struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
-    if (c == NULL)
-        return api_reply_ctr_error(r, &err);
+    if (c == NULL) {
+        *rc = api_reply_ctr_error(r, &err);
+        return NULL;
+    }
     struct attach_ctx *a = ctr_xcalloc(1, sizeof(*a));
     a->d = r->d;
     a->c = c;
@@ -81,38 +87,32 @@ int api_handle_attach_ws(struct api_req *r)
                                     .err = api_query_bool(r, "stderr"),
                                     .logs = api_query_bool(r, "logs"),
                                     .stream = api_query_bool(r, "stream"),
-                                    .raw = true,
-                                    .keep_stdin = !c->stdin_once,
+                                    .raw = ws,
+                                    .keep_stdin = ws && !c->stdin_once,
                                     .n_detach_keys = n_keys};
     memcpy(a->o.detach_keys, keys, sizeof(keys));
     dmn_attach_begin(r->d, c, &a->o);
+    return a;
+}
+
+/* GET /containers/{id}/attach/ws */
+int api_handle_attach_ws(struct api_req *r)
+{
+    int rc = 0;
+    struct attach_ctx *a = attach_prepare(r, true, &rc);
+    if (a == NULL)
+        return rc;
     return api_reply_websocket(r, attach_ws_hijacked, a, attach_free);
 }
 
 int api_handle_attach(struct api_req *r)
 {
-    ctr_error_t err = NULL;
-    const char *dk = api_query(r, "detachKeys");
-    uint8_t keys[CTR_DETACH_KEYS_MAX];
-    size_t n_keys = 0;
-    if (ctr_detach_keys_parse(dk && *dk ? dk : CTR_DETACH_KEYS_DEFAULT, keys, &n_keys) < 0)
-        return api_reply_error(r, 400, "Invalid detach keys (%s) provided", dk);
-    struct dmn_container *c = dmn_container_get(r->d, r->params[0], &err);
-    if (c == NULL)
-        return api_reply_ctr_error(r, &err);
-    struct attach_ctx *a = ctr_xcalloc(1, sizeof(*a));
-    a->d = r->d;
-    a->c = c;
-    a->o = (struct dmn_attach_opts){.in = api_query_bool(r, "stdin"),
-                                    .out = api_query_bool(r, "stdout"),
-                                    .err = api_query_bool(r, "stderr"),
-                                    .logs = api_query_bool(r, "logs"),
-                                    .stream = api_query_bool(r, "stream"),
-                                    .n_detach_keys = n_keys};
-    memcpy(a->o.detach_keys, keys, sizeof(keys));
-    dmn_attach_begin(r->d, c, &a->o);
+    int rc = 0;
+    struct attach_ctx *a = attach_prepare(r, false, &rc);
+    if (a == NULL)
+        return rc;
     return api_reply_hijack(r,
-                            c->tty ? "application/vnd.docker.raw-stream"
-                                   : "application/vnd.docker.multiplexed-stream",
+                            a->c->tty ? "application/vnd.docker.raw-stream"
+                                      : "application/vnd.docker.multiplexed-stream",
                             attach_hijacked, a, attach_free);
 }

@@ -290,6 +290,30 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls, co
     pthread_attr_destroy(&a);
 }
 
+/* The 101 reply that hands the connection to run (hijack and WebSocket alike); header
+ * pairs name, value, … NULL. */
+static int reply_upgrade(struct api_req *r, api_hijack_fn run, void *ctx, void (*free_ctx)(void *),
+                         const char *const *headers)
+{
+    struct hijack *h = ctr_xcalloc(1, sizeof(*h));
+    h->d = r->d;
+    h->run = run;
+    h->ctx = ctx;
+    h->free_ctx = free_ctx;
+    h->fd = -1;
+    /* The response keeps h: freed with the request (see on_completed). */
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, h);
+    for (size_t i = 0; headers[i]; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
+    if (set_resp(r, 101, resp) < 0) {
+        hijack_free(h);
+        return -1;
+    }
+    r->hijack = h;
+    r->streaming = true;
+    return 0;
+}
+
 int api_reply_hijack(struct api_req *r, const char *ctype, api_hijack_fn run, void *ctx,
                      void (*free_ctx)(void *))
 {
@@ -301,23 +325,8 @@ int api_reply_hijack(struct api_req *r, const char *ctype, api_hijack_fn run, vo
                                "this endpoint streams over a hijacked connection: send "
                                "`Connection: Upgrade` and `Upgrade: tcp`");
     }
-    struct hijack *h = ctr_xcalloc(1, sizeof(*h));
-    h->d = r->d;
-    h->run = run;
-    h->ctx = ctx;
-    h->free_ctx = free_ctx;
-    h->fd = -1;
-    /* The response keeps h: freed with the request (see on_completed). */
-    struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, h);
-    MHD_add_response_header(resp, "Upgrade", "tcp");
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    if (set_resp(r, 101, resp) < 0) {
-        hijack_free(h);
-        return -1;
-    }
-    r->hijack = h;
-    r->streaming = true;
-    return 0;
+    const char *const headers[] = {"Upgrade", "tcp", "Content-Type", ctype, NULL};
+    return reply_upgrade(r, run, ctx, free_ctx, headers);
 }
 
 int api_reply_websocket(struct api_req *r, api_hijack_fn run, void *ctx, void (*free_ctx)(void *))
@@ -331,22 +340,8 @@ int api_reply_websocket(struct api_req *r, api_hijack_fn run, void *ctx, void (*
                                "this endpoint is a WebSocket: send `Connection: Upgrade`, "
                                "`Upgrade: websocket` and `Sec-WebSocket-Key`");
     }
-    struct hijack *h = ctr_xcalloc(1, sizeof(*h));
-    h->d = r->d;
-    h->run = run;
-    h->ctx = ctx;
-    h->free_ctx = free_ctx;
-    h->fd = -1;
-    struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, h);
-    MHD_add_response_header(resp, "Upgrade", "websocket");
-    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-    if (set_resp(r, 101, resp) < 0) {
-        hijack_free(h);
-        return -1;
-    }
-    r->hijack = h;
-    r->streaming = true;
-    return 0;
+    const char *const headers[] = {"Upgrade", "websocket", "Sec-WebSocket-Accept", accept, NULL};
+    return reply_upgrade(r, run, ctx, free_ctx, headers);
 }
 
 /* ---- requests ---- */

@@ -29,21 +29,6 @@ char *api_ws_accept(const char *key)
     return out;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int ws_send(int fd, int opcode, const void *data, size_t len)
 {
     uint8_t h[10];
@@ -62,7 +47,7 @@ static int ws_send(int fd, int opcode, const void *data, size_t len)
             h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
         hl = 10;
     }
-    return send_all(fd, h, hl) < 0 || send_all(fd, data, len) < 0 ? -1 : 0;
+    return ctr_send_all(fd, h, hl) < 0 || ctr_send_all(fd, data, len) < 0 ? -1 : 0;
 }
 
 /* One frame from buf[0..n): its length (0 when incomplete, -1 when bad); the payload is
@@ -123,7 +108,7 @@ void api_ws_bridge(int ws_fd, const char *pre, size_t pre_len, int local_fd)
                 return;
             if (used == 0)
                 break;
-            if ((op == 0 || op == 1 || op == 2) && plen && send_all(local_fd, pl, plen) < 0)
+            if ((op == 0 || op == 1 || op == 2) && plen && ctr_send_all(local_fd, pl, plen) < 0)
                 closing = true;
             else if (op == 9)
                 ws_send(ws_fd, 10, pl, plen); /* pong */
