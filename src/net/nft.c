@@ -161,22 +161,7 @@ int net_nft_apply(const struct net_nft_network *nets, size_t n, ctr_error_t *err
             return net_fail(err, EINVAL, "invalid bridge name `%s` for the nftables rules",
                             nets[i].bridge ?: "");
     cleanup_free char *script = net_nft_script(nets, n);
-    struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-    if (nft == NULL)
-        return ctr_fail(err, ENOMEM, "libnftables: cannot create a context");
-    nft_ctx_buffer_output(nft);
-    nft_ctx_buffer_error(nft);
-    int r = nft_run_cmd_from_buffer(nft, script);
-    if (r != 0) {
-        const char *e = nft_ctx_get_error_buffer(nft);
-        cleanup_free char *msg = ctr_xstrdup(e && *e ? e : "unknown error");
-        size_t len = strlen(msg);
-        while (len && msg[len - 1] == '\n')
-            msg[--len] = '\0';
-        nft_ctx_free(nft);
-        return ctr_fail(err, 0, "%s nftables table `inet container`: %s", n ? "load" : "delete",
-                        msg);
-    }
-    nft_ctx_free(nft);
-    return 0;
+    return run_script(
+        script,
+        n ? "load nftables table `inet container`" : "delete nftables table `inet container`", err);
 }

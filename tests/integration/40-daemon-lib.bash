@@ -113,3 +113,11 @@ print(out.decode(errors="replace").strip())
 PY
 }
 
+
+# The docker CLI against the test's daemon: need_docker_cli ends the file (a `need`) when
+# it is missing; dk runs it with a timeout, output in $out and status in $rc.
+need_docker_cli() {
+    command -v docker >/dev/null ||
+        need "docker CLI missing (apt-get install docker.io; only the client is used)"
+}
+dk() { out=$(timeout 300 docker "$@" 2>&1); rc=$?; }

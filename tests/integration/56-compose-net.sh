@@ -17,7 +17,6 @@ for tool in docker python3; do
 done
 python3 -c 'import docker' 2>/dev/null || need "python3-docker missing (apt-get install python3-docker)"
 daemon_start || need "the daemon did not start"
-dk() { out=$(timeout 300 docker "$@" 2>&1); rc=$?; }
 
 # ---- names: what Docker accepts and refuses ----
 body=$(api POST /networks/create '{"Name":"my net","Labels":{"l":"v"}}')

@@ -8,7 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
 plan_start
-command -v docker >/dev/null || need "docker CLI missing (apt-get install docker.io; only the client is used)"
+need_docker_cli
 daemon_fixtures
 daemon_start || need "the daemon did not start"
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$1" 2>&1; }

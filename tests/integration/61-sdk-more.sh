@@ -9,10 +9,9 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
 plan_start
-command -v docker >/dev/null || need "docker CLI missing (apt-get install docker.io; only the client is used)"
+need_docker_cli
 daemon_fixtures
 daemon_start || need "the daemon did not start"
-dk() { out=$(timeout 300 docker "$@" 2>&1); rc=$?; }
 
 # ---- 1, 2. a restarting container: rm refused (409), counted running in /info ----
 check "docker run --restart always (exits at once)" docker run -d --restart always --name rs busybox true

@@ -9,11 +9,10 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
 plan_start
-command -v docker >/dev/null || need "docker CLI missing (apt-get install docker.io; only the client is used)"
+need_docker_cli
 daemon_fixtures
 daemon_start || need "the daemon did not start"
 PY=/usr/bin/python3
-dk() { out=$(timeout 300 docker "$@" 2>&1); rc=$?; }
 running() { [ "$(state "$1" .State.Running)" = true ]; }
 exited() { [ "$(state "$1" .State.Status)" = exited ]; }
 

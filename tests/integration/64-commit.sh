@@ -11,10 +11,9 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/40-daemon-lib.bash"
 plan_start
-command -v docker >/dev/null || need "docker CLI missing (apt-get install docker.io; only the client is used)"
+need_docker_cli
 daemon_fixtures
 daemon_start || need "the daemon did not start"
-dk() { out=$(timeout 300 docker "$@" 2>&1); rc=$?; }
 
 # ---- 1. changes of a stopped container ----
 dk run --name c1 busybox sh -c 'echo hi > /added; echo extra >> /etc/passwd; rm /etc/group;

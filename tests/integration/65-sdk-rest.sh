@@ -12,12 +12,11 @@ source "$(dirname "$0")/50-registry-lib.bash"
 plan_start
 # one namespace for the whole test: the registry and the daemon share its loopback
 netns_reexec sdkrest || need "cannot create a network namespace (\`ip netns add\` needs root)"
-command -v docker >/dev/null || need "docker CLI missing (apt-get install docker.io; only the client is used)"
+need_docker_cli
 # the registry stops first: the daemon's cleanup waits for every child
 at_exit 'kill ${REG_PID_plain:-} 2>/dev/null'
 daemon_fixtures
 daemon_start || need "the daemon did not start"
-dk() { out=$(timeout 300 docker "$@" 2>&1); rc=$?; }
 msg() { jq -r .message "$T_TMP/api.out"; }
 create_code() { api POST /containers/create "$1" >/dev/null; echo "$(code) $(msg)"; }
 
