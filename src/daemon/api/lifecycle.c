@@ -255,8 +255,6 @@ int api_handle_update(struct api_req *r)
     if (u.nano_cpus && (u.cpu_quota || u.cpu_period))
         return api_reply_error(r, 400,
                                "Conflicting options: Nano CPUs and CPU Period cannot both be set");
-    if (any_res && dmn_container_update_resources(r->d, r->params[0], &u, &err) < 0)
-        return api_reply_ctr_error(r, &err);
     json_t *rp = json_object_get(body, "RestartPolicy");
     json_t *name = json_object_get(rp, "Name"), *max = json_object_get(rp, "MaximumRetryCount");
     if ((rp && !json_is_null(rp) && !json_is_object(rp)) ||
@@ -268,6 +266,9 @@ int api_handle_update(struct api_req *r)
     struct dmn_restart_policy p;
     const char *ns = json_string_value(name);
     if (dmn_restart_policy_parse(ns, json_integer_value(max), false, &p, &err) < 0)
+        return api_reply_ctr_error(r, &err);
+    /* everything checked before anything changes */
+    if (any_res && dmn_container_update_resources(r->d, r->params[0], &u, &err) < 0)
         return api_reply_ctr_error(r, &err);
     if (ns && *ns) {
         if (dmn_container_update_restart(r->d, r->params[0], &p, &err) < 0)
