@@ -25,6 +25,8 @@ int dmn_netlive_join(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
 {
     struct dmn_endpoint *ep = &c->eps[c->n_eps - 1];
     const struct dmn_endpoint *trunk = NULL;
+    cleanup_free char *address = NULL; /* before any goto: cleanups run at undo */
+    cleanup_error ctr_error_t e2 = NULL;
 
     /* the trunk: a NIC the VM booted with (an endpoint joined live has none) */
     for (size_t i = 0; i + 1 < c->n_eps && trunk == NULL; i++)
@@ -47,13 +49,12 @@ int dmn_netlive_join(struct dmn *d, struct dmn_container *c, ctr_error_t *err)
     if (net_veth_add(vlink, inner, ep->bridge, ep->mtu, err) < 0 ||
         net_nft_splice(vlink, trunk->tap, inner, ep->addr, err) < 0)
         goto undo;
-    cleanup_free char *address = cidr_str(ep);
+    address = cidr_str(ep);
     struct agent_net an = {.parent = (char *)trunk->mac,
                            .vlan = id,
                            .mac = ep->mac,
                            .address = address,
                            .mtu = ep->mtu};
-    cleanup_error ctr_error_t e2 = NULL;
     an.hosts = dmn_netconf_hosts(c, &e2);
     int r = shimc_net(c->bundle, &an, err);
     free(an.hosts);
