@@ -143,6 +143,15 @@ void guest_ctr_main_started(pid_t pid)
         gc.pidns_ino = st.st_ino;
 }
 
+void guest_ctr_release(void)
+{
+    for (int i = 0; i < NS_N; i++) {
+        if (gc.ns[i] >= 0)
+            close(gc.ns[i]);
+        gc.ns[i] = -1;
+    }
+}
+
 bool guest_ctr_pidns(ino_t *ino)
 {
     *ino = gc.pidns_ino;

@@ -116,6 +116,10 @@ pid_t guest_ctr_fork(bool is_main);
 int guest_ctr_child(bool is_main, const char **what);
 /* In vminitd once the main process runs: keep its namespaces for execs. */
 void guest_ctr_main_started(pid_t pid);
+/* At shutdown, before the unmounts: let the container's namespaces go. A mount namespace
+ * kept alive by vminitd's fd would keep its copies of the volumes' mounts, so their ext4
+ * would never be unmounted cleanly (a journal to replay; a read-only attach then fails). */
+void guest_ctr_release(void);
 /* The main process's PID namespace (false: none, outside the VM). */
 bool guest_ctr_pidns(ino_t *ino);
 /* The main process runs under docker-init (setup.init). */

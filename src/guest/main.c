@@ -84,6 +84,7 @@ int main(int argc, char **argv)
     }
     log_info("agent port ready at %.3fs", uptime_s());
     guest_serve(port);
+    guest_ctr_release();
     guest_unmount_all();
     guest_power_off();
 }
