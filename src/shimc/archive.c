@@ -330,14 +330,18 @@ static int offline(const char *bundle, enum shimp_op op, const char *path, bool 
 
 /* ---- entry points ---- */
 
+/* upper: a get of the overlay's upper directory, which only a running guest serves. */
 static int archive_once(const char *bundle, enum shimp_op op, const char *path, bool export_all,
-                        int in_fd, int out_fd, struct shimc_path_stat *st, ctr_error_t *err)
+                        bool upper, int in_fd, int out_fd, struct shimc_path_stat *st,
+                        ctr_error_t *err)
 {
     struct conn c;
     int r;
 
     if (conn_open(&c, bundle) < 0) {
         conn_close(&c);
+        if (upper)
+            return ctr_fail_class(err, ESRCH, "the container is not running");
         return offline(bundle, op, path, export_all, in_fd, out_fd, st, err);
     }
     switch (op) {
@@ -345,7 +349,7 @@ static int archive_once(const char *bundle, enum shimp_op op, const char *path, 
         r = live_stat(&c, path, st, err);
         break;
     case SHIMP_OP_ARCHIVE_GET:
-        r = live_get(&c, path, export_all, false, out_fd, st, err);
+        r = live_get(&c, path, export_all, upper, out_fd, st, err);
         break;
     default:
         r = live_put(&c, path, in_fd, err);
@@ -364,7 +368,8 @@ static int archive_once(const char *bundle, enum shimp_op op, const char *path, 
 #define BUSY_STEP_MS 100
 
 static int archive_op(const char *bundle, enum shimp_op op, const char *path, bool export_all,
-                      int in_fd, int out_fd, struct shimc_path_stat *st, ctr_error_t *err)
+                      bool upper, int in_fd, int out_fd, struct shimc_path_stat *st,
+                      ctr_error_t *err)
 {
     if (path == NULL || path[0] != '/')
         return ctr_fail(err, EINVAL, "path `%s` in the container must be absolute",
@@ -373,7 +378,7 @@ static int archive_op(const char *bundle, enum shimp_op op, const char *path, bo
         return ctr_fail(err, EINVAL, "export takes the whole root filesystem (path `/`)");
     for (unsigned waited = 0;; waited += BUSY_STEP_MS) {
         ctr_error_t e = NULL;
-        if (archive_once(bundle, op, path, export_all, in_fd, out_fd, st, &e) == 0)
+        if (archive_once(bundle, op, path, export_all, upper, in_fd, out_fd, st, &e) == 0)
             return 0;
         if (e->errnum != EBUSY || waited >= BUSY_WAIT_MS) {
             if (err) {
@@ -393,7 +398,7 @@ int shimc_archive_stat(const char *bundle_dir, const char *path, struct shimc_pa
                        ctr_error_t *err)
 {
     memset(st, 0, sizeof(*st));
-    return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_STAT, path, false, -1, -1, st, err);
+    return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_STAT, path, false, false, -1, -1, st, err);
 }
 
 int shimc_archive_get(const char *bundle_dir, const char *path, bool export_all, int out_fd,
@@ -401,38 +406,16 @@ int shimc_archive_get(const char *bundle_dir, const char *path, bool export_all,
 {
     if (st)
         memset(st, 0, sizeof(*st));
-    return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_GET, path, export_all, -1, out_fd, st, err);
+    return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_GET, path, export_all, false, -1, out_fd, st,
+                      err);
 }
 
 int shimc_archive_put(const char *bundle_dir, const char *path, int in_fd, ctr_error_t *err)
 {
-    return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_PUT, path, false, in_fd, -1, NULL, err);
+    return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_PUT, path, false, false, in_fd, -1, NULL, err);
 }
 
 int shimc_archive_get_upper(const char *bundle_dir, int out_fd, ctr_error_t *err)
 {
-    for (unsigned waited = 0;; waited += BUSY_STEP_MS) {
-        ctr_error_t e = NULL;
-        struct conn c;
-        int r;
-        if (conn_open(&c, bundle_dir) < 0) {
-            conn_close(&c);
-            return ctr_fail_class(err, ESRCH, "the container is not running");
-        }
-        r = live_get(&c, "/", false, true, out_fd, NULL, &e);
-        conn_close(&c);
-        if (r == 0)
-            return 0;
-        if (e->errnum != EBUSY || waited >= BUSY_WAIT_MS) {
-            if (err) {
-                ctr_error_free(err);
-                *err = e;
-            } else {
-                ctr_error_free(&e);
-            }
-            return -1;
-        }
-        ctr_error_free(&e);
-        usleep(BUSY_STEP_MS * 1000);
-    }
+    return archive_op(bundle_dir, SHIMP_OP_ARCHIVE_GET, "/", false, true, -1, out_fd, NULL, err);
 }
